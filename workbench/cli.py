@@ -1,0 +1,113 @@
+"""`workbench` command line: argument parsing only. Each command lives in workbench.commands.
+
+Imports stay lazy: `workbench --help` loads neither torch nor transformers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from workbench import __version__
+from workbench.errors import UserError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line and exit status 2, like every other bad input
+        print(f"error: {message} (see {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="workbench", description="Terminal workbench for LoRA / QLoRA fine-tuning. "
+                "With no command, opens the Textual app.")
+    p.add_argument("--version", action="version", version=f"workbench {__version__}")
+    p.add_argument("--store", metavar="PATH", help="run store (default: $WORKBENCH_STORE or ./runs.duckdb; "
+                   "run folders go to runs/ beside it)")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    def cmd(name: str, help: str, module: str, func: str = "main") -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help, description=help)
+        sp.set_defaults(_module=module, _func=func)
+        sp.add_argument("--store", metavar="PATH", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        return sp
+
+    sp = cmd("run", "Validate a recipe, start it, follow it live, and print base vs tuned metrics.", "run")
+    sp.add_argument("recipe", help="recipe .toml file")
+    sp.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                    help="override a recipe value (repeatable), e.g. --set lora.r=32")
+    sp.add_argument("--detach", action="store_true", help="start the run and return at once (follow later with sync)")
+    sp.add_argument("--dry-run", action="store_true", help="validate and print the command; start nothing")
+    sp.add_argument("--quiet", action="store_true", help="no live progress; print the result only")
+
+    sp = cmd("runs", "List runs from the store.", "browse", "runs")
+    sp.add_argument("--status", help="only runs with this status")
+    sp.add_argument("--recipe", help="only runs of this recipe name")
+    sp.add_argument("--limit", type=int, default=50, help="most recent N runs (default 50; 0: all)")
+    sp.add_argument("--format", choices=("table", "csv", "json"), default="table")
+
+    sp = cmd("show", "A run: recipe, status, timings, parameter counts, per-label metrics.", "browse", "show")
+    sp.add_argument("run", help="run id, unique prefix, or 'last'")
+    sp.add_argument("--split", default="validation")
+
+    sp = cmd("diff", "Base model vs tuned model of a run, per label and metric, with deltas.", "browse", "diff")
+    sp.add_argument("run", help="run id, unique prefix, or 'last'")
+    sp.add_argument("--split", default="validation")
+    sp.add_argument("--metrics", default="precision,recall,f1", help="comma-separated per-label metrics")
+
+    sp = cmd("compare", "Runs side by side: the params that differ, and their metrics.", "browse", "compare")
+    sp.add_argument("runs", nargs="+", help="two or more run ids / prefixes")
+    sp.add_argument("--split", default="validation")
+    sp.add_argument("--metric", default="f1", help="per-label metric to put side by side (default f1)")
+
+    sp = cmd("query", "Run SQL on the store (read-only). Tables: runs, params, steps, evals, telemetry, "
+             "artifacts, logs; views: run_summary, label_metrics, base_vs_tuned.", "browse", "query")
+    sp.add_argument("sql")
+    sp.add_argument("--format", choices=("table", "csv", "json"), default="table")
+
+    sp = cmd("predict", "Predict a CSV with a finished run's model; writes JSONL.", "predict")
+    sp.add_argument("run", help="run id, unique prefix, or 'last'")
+    sp.add_argument("--input", required=True, help="CSV with the recipe's text column (label columns optional: "
+                    "if present, metrics are printed)")
+    sp.add_argument("--output", required=True, help="JSONL to write, one prediction per input row")
+    sp.add_argument("--batch-size", type=int, default=None)
+
+    sp = cmd("validate", "Check recipes (schema, data files, model source) without running them.", "validate")
+    sp.add_argument("recipes", nargs="+")
+    sp.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE")
+
+    cmd("sync", "Rebuild / refresh the store from the run folders; settle runs whose process is gone.", "sync")
+
+    sp = cmd("schema", "Print the recipe reference (every knob: type, range, default, help).", "validate", "schema")
+    sp.add_argument("--markdown", action="store_true")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        return _open_app(args)
+    module = importlib.import_module(f"workbench.commands.{args._module}")
+    try:
+        return int(getattr(module, args._func)(args) or 0)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _open_app(args) -> int:
+    try:
+        app = importlib.import_module("workbench.tui.app")
+    except ModuleNotFoundError:
+        print("The Textual app is not built yet; see `workbench --help` for the commands.", file=sys.stderr)
+        return 2
+    return int(app.run_app(args) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,203 @@
+"""Reading the store: `runs`, `show`, `diff`, `compare`, `query`."""
+
+from __future__ import annotations
+
+import time
+from datetime import timezone
+
+from rich.table import Table
+
+from workbench.commands.common import resolve_run, store_of
+from workbench.console import (AGGREGATES, console, diff_tables, emit_rows, fmt, fmt_count, fmt_duration,
+                               status_text)
+from workbench.errors import UserError
+from workbench.store.db import connect
+from workbench.store.schema import ALL_LABELS
+
+
+def runs(args) -> int:
+    where, params = [], []
+    if args.status:
+        where.append("status = ?")
+        params.append(args.status)
+    if args.recipe:
+        where.append("recipe_name = ?")
+        params.append(args.recipe)
+    sql = ("SELECT run_id, status, recipe_name, model, method, target, started_at, duration_s, last_step, "
+           "base_f1_micro, tuned_f1_micro, tuned_f1_macro, group_id FROM run_summary"
+           + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY created_at DESC"
+           + (f" LIMIT {int(args.limit)}" if args.limit else ""))
+    with connect(store_of(args), read_only=True) as con:
+        cur = con.execute(sql, params)
+        cols = [d[0] for d in cur.description]
+        rows = cur.fetchall()
+    if args.format != "table":
+        emit_rows(cols, rows, args.format)
+        return 0
+    if not rows:
+        console.print("no runs yet: `workbench run recipes/demo/encoder_multilabel.toml` makes one")
+        return 0
+    table = Table(title=f"runs ({len(rows)})", title_justify="left")
+    for c in ("run", "status", "recipe", "model", "method", "target", "started", "duration", "step",
+              "f1 μ base", "f1 μ tuned", "f1 M tuned", "group"):
+        table.add_column(c, overflow="fold", justify="right" if c.startswith(("f1", "step", "dur")) else "left")
+    for (rid, status, recipe, model, method, target, started, dur, step, bf, tf, tM, group) in rows:
+        table.add_row(rid, status_text(status), recipe, model, method, target, fmt(started), fmt_duration(dur),
+                      fmt(step), fmt(bf), fmt(tf), fmt(tM), group or "")
+    console.print(table)
+    return 0
+
+
+def show(args) -> int:
+    with connect(store_of(args), read_only=True) as con:
+        run_id = resolve_run(con, args.run)
+        cur = con.execute("SELECT * FROM runs WHERE run_id = ?", [run_id])
+        r = dict(zip([d[0] for d in cur.description], cur.fetchone()))
+        params = con.execute("SELECT key, value FROM params WHERE run_id = ? ORDER BY key", [run_id]).fetchall()
+        per_label = con.execute(
+            "SELECT label, metric, value FROM evals WHERE run_id = ? AND phase = 'tuned' AND split = ? "
+            "AND label <> ?", [run_id, args.split, ALL_LABELS]).fetchall()
+        agg = dict(con.execute(
+            "SELECT metric, value FROM evals WHERE run_id = ? AND phase = 'tuned' AND split = ? AND label = ?",
+            [run_id, args.split, ALL_LABELS]).fetchall())
+        last = con.execute("SELECT step, loss FROM steps WHERE run_id = ? ORDER BY seq DESC LIMIT 1",
+                           [run_id]).fetchone()
+        artifacts = con.execute("SELECT kind, path FROM artifacts WHERE run_id = ? AND kind <> 'checkpoint' "
+                                "ORDER BY seq", [run_id]).fetchall()
+        errors = con.execute("SELECT message FROM logs WHERE run_id = ? AND level = 'error' ORDER BY seq",
+                             [run_id]).fetchall()
+
+    duration = r["duration_s"]
+    if duration is None and r["status"] == "running" and r["started_at"]:
+        duration = time.time() - r["started_at"].replace(tzinfo=timezone.utc).timestamp()  # stored as UTC
+    head = Table.grid(padding=(0, 2))
+    head.add_column(style="bold")
+    head.add_column()
+    ratio = (f" ({100 * r['trainable_params'] / r['total_params']:.2f} %)"
+             if r["trainable_params"] and r["total_params"] else "")
+    for k, v in (("run", run_id), ("status", status_text(r["status"])), ("recipe", f"{r['recipe_name']}  {r['recipe_path'] or ''}"),
+                 ("description", r["description"] or ""), ("task", r["task"]), ("model", r["model"]),
+                 ("method", r["method"]), ("target", r["target"]), ("host", r["host"] or ""),
+                 ("created", fmt(r["created_at"])), ("started", fmt(r["started_at"])), ("ended", fmt(r["ended_at"])),
+                 ("duration", fmt_duration(duration)),
+                 ("parameters", f"trainable {fmt_count(r['trainable_params'])} of {fmt_count(r['total_params'])}{ratio}"),
+                 ("last step", f"{last[0]}  loss {fmt(last[1], 4)}" if last else "—"),
+                 ("group", r["group_id"] or ""), ("folder", r["run_dir"] or "")):
+        head.add_row(k, v)
+    if r["error"]:
+        head.add_row("error", f"[red]{r['error']}[/]")
+    console.print(head)
+
+    if per_label:
+        metrics = ("precision", "recall", "f1", "accuracy", "support")
+        rows: dict[str, dict[str, float]] = {}
+        for label, metric, value in per_label:
+            rows.setdefault(label, {})[metric] = value
+        t = Table(title=f"tuned model, per label ({args.split})", title_justify="left")
+        t.add_column("label")
+        for m in metrics:
+            t.add_column(m, justify="right")
+        for label, vals in rows.items():
+            t.add_row(label, *(fmt(vals.get(m)) for m in metrics))
+        console.print(t)
+        console.print("  ".join(f"[bold]{m}[/] {fmt(agg[m])}" for m in AGGREGATES if m in agg))
+    elif r["status"] in ("queued", "running"):
+        console.print("[dim]no tuned metrics yet: the run is still going[/]")
+    if errors:
+        console.print("[red]error log:[/]")
+        console.print(errors[-1][0].rstrip(), markup=False)
+    if artifacts:
+        console.print("[bold]artifacts[/]")
+        for kind, path in artifacts:
+            console.print(f"  {kind:12} {path}", markup=False)
+    console.print(f"[bold]recipe[/] ({len(params)} params): " + ", ".join(
+        f"{k}={v}" for k, v in params if k.startswith(("model.", "lora.", "train.learning_rate", "train.epochs",
+                                                       "train.batch_size"))), soft_wrap=True)
+    return 0
+
+
+def diff(args) -> int:
+    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
+    with connect(store_of(args), read_only=True) as con:
+        run_id = resolve_run(con, args.run)
+        rows = con.execute(
+            "SELECT label, metric, base, tuned, delta FROM base_vs_tuned WHERE run_id = ? AND split = ? "
+            "ORDER BY label, metric", [run_id, args.split]).fetchall()
+        status = con.execute("SELECT status FROM runs WHERE run_id = ?", [run_id]).fetchone()[0]
+    if not rows:
+        raise UserError(f"run {run_id} ({status}) has no base-and-tuned evaluation on the {args.split} split yet")
+    for t in diff_tables(rows, metrics, f"base vs tuned — {run_id} ({args.split})"):
+        console.print(t)
+    improved = sum(1 for label, m, b, tu, d in rows if label != ALL_LABELS and m == "f1" and d is not None and d > 0)
+    labels = len({label for label, *_ in rows if label != ALL_LABELS})
+    console.print(f"f1 improved on {improved} of {labels} labels")
+    return 0
+
+
+def compare(args) -> int:
+    if len(args.runs) < 2:
+        raise UserError("compare needs two or more runs")
+    with connect(store_of(args), read_only=True) as con:
+        ids = [resolve_run(con, r) for r in args.runs]
+        marks = ", ".join("?" * len(ids))
+        params = con.execute(f"SELECT run_id, key, value FROM params WHERE run_id IN ({marks})", ids).fetchall()
+        agg = con.execute(f"SELECT run_id, metric, value FROM evals WHERE run_id IN ({marks}) AND phase = 'tuned' "
+                          f"AND split = ? AND label = ?", [*ids, args.split, ALL_LABELS]).fetchall()
+        per = con.execute(f"SELECT run_id, label, value FROM evals WHERE run_id IN ({marks}) AND phase = 'tuned' "
+                          f"AND split = ? AND label <> ? AND metric = ?",
+                          [*ids, args.split, ALL_LABELS, args.metric]).fetchall()
+        status = dict(con.execute(f"SELECT run_id, status FROM runs WHERE run_id IN ({marks})", ids).fetchall())
+    short = {rid: rid if len(rid) <= 28 else "…" + rid[-27:] for rid in ids}
+
+    pv: dict[str, dict[str, str]] = {}
+    for rid, k, v in params:
+        pv.setdefault(k, {})[rid] = v
+    differing = {k: v for k, v in pv.items() if len({v.get(r) for r in ids}) > 1 and k != "name"}
+    t = Table(title=f"params that differ ({len(differing)} of {len(pv)})", title_justify="left")
+    t.add_column("param")
+    for rid in ids:
+        t.add_column(short[rid], overflow="fold")
+    for k in sorted(differing):
+        t.add_row(k, *(differing[k].get(rid, "—") for rid in ids))
+    console.print(t)
+
+    def side_by_side(title: str, rows, keys) -> None:
+        vals: dict[str, dict[str, float]] = {}
+        for rid, key, value in rows:
+            vals.setdefault(key, {})[rid] = value
+        table = Table(title=title, title_justify="left")
+        table.add_column("")
+        for rid in ids:
+            table.add_column(short[rid], justify="right")
+        for key in keys or sorted(vals):
+            if key in vals:
+                best = max((v for v in vals[key].values() if v is not None), default=None) \
+                    if key not in ("loss", "hamming_loss") else \
+                    min((v for v in vals[key].values() if v is not None), default=None)
+                table.add_row(key, *(f"[bold]{fmt(vals[key].get(r))}[/]" if vals[key].get(r) == best and best is not None
+                                     else fmt(vals[key].get(r)) for r in ids))
+        console.print(table)
+
+    side_by_side(f"tuned metrics ({args.split})", agg, AGGREGATES)
+    side_by_side(f"per label: {args.metric} ({args.split})", per, None)
+    not_done = [rid for rid in ids if status.get(rid) != "completed"]
+    if not_done:
+        console.print(f"[yellow]not completed:[/] {', '.join(f'{r} ({status.get(r)})' for r in not_done)}")
+    return 0
+
+
+def query(args) -> int:
+    import duckdb
+
+    with connect(store_of(args), read_only=True) as con:
+        try:
+            cur = con.execute(args.sql)
+        except duckdb.Error as e:
+            raise UserError(f"query failed: {str(e).splitlines()[0]}") from None
+        if cur.description is None:
+            return 0
+        cols = [d[0] for d in cur.description]
+        rows = cur.fetchall()
+    emit_rows(cols, rows, args.format)
+    return 0
+

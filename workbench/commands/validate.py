@@ -1,0 +1,46 @@
+"""`workbench validate` and the pre-flight every launch goes through: recipe schema, data
+files, model source. All before any model loads; problems are one line, exit status 2."""
+
+from __future__ import annotations
+
+import sys
+
+from workbench.data.splits import Splits, load_splits
+from workbench.errors import UserError
+from workbench.models.source import check_source
+from workbench.recipe import Recipe, load_recipe
+
+
+def preflight(path: str, overrides: list[str] = ()) -> tuple[Recipe, Splits]:
+    recipe = load_recipe(path, overrides)
+    splits = load_splits(recipe.values)
+    check_source(recipe["model.source"])
+    return recipe, splits
+
+
+def main(args) -> int:
+    failed = 0
+    for path in args.recipes:
+        try:
+            recipe, splits = preflight(path, args.overrides)
+        except UserError as e:
+            print(f"error: {e}", file=sys.stderr)
+            failed += 1
+            continue
+        test = f", {len(splits.test)} test" if splits.test else ""
+        print(f"ok  {path}: {recipe.name} ({recipe['task']}, {recipe['model.source']}, {recipe['model.method']}; "
+              f"{len(splits.train)} train, {len(splits.validation)} validation{test} rows, "
+              f"{len(splits.train.label_names)} labels)")
+    return 2 if failed else 0
+
+
+def schema(args) -> int:
+    from workbench.recipe import schema as s
+
+    if args.markdown:
+        print(s.markdown_table())
+        return 0
+    for k in s.KNOBS:
+        default = "(required)" if k.required else repr(k.default)
+        print(f"{k.name:34} {k.expected():40} default {default}\n    {k.help}")
+    return 0

@@ -1,0 +1,120 @@
+"""Rendering for the headless commands (rich): tables, base-vs-tuned diffs, CSV/JSON output."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import sys
+from datetime import datetime
+from typing import Any, Sequence
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from workbench.store.schema import ALL_LABELS, LOWER_IS_BETTER, NEUTRAL_METRICS
+
+console = Console(highlight=False)
+STATUS_STYLE = {"completed": "green", "running": "cyan", "queued": "blue", "failed": "red",
+                "interrupted": "yellow", "cancelled": "yellow"}
+AGGREGATES = ("f1_micro", "f1_macro", "f1_weighted", "f1_samples", "exact_match", "hamming_loss", "loss")
+
+
+def fmt(v: Any, digits: int = 3) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "nan"
+        if v.is_integer() and abs(v) >= 1:
+            return f"{int(v)}"
+        return f"{v:.{digits}f}"
+    if isinstance(v, datetime):
+        return v.strftime("%Y-%m-%d %H:%M:%S")
+    return str(v)
+
+
+def fmt_count(n: int | None) -> str:
+    if n is None:
+        return "—"
+    for unit, div in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if n >= div:
+            return f"{n / div:.2f}{unit}"
+    return str(n)
+
+
+def fmt_duration(s: float | None) -> str:
+    if s is None:
+        return "—"
+    s = int(round(s))
+    h, rem = divmod(s, 3600)
+    m, sec = divmod(rem, 60)
+    return f"{h}h{m:02d}m" if h else f"{m}m{sec:02d}s" if m else f"{sec}s"
+
+
+def status_text(status: str | None) -> Text:
+    return Text(status or "—", style=STATUS_STYLE.get(status or "", ""))
+
+
+def delta_text(metric: str, delta: float | None) -> Text:
+    if delta is None or metric in NEUTRAL_METRICS:
+        return Text("")
+    better = delta < 0 if metric in LOWER_IS_BETTER else delta > 0
+    style = "green" if better else ("red" if delta != 0 else "dim")
+    return Text(f"{delta:+.3f}", style=style)
+
+
+def diff_tables(rows: Sequence[tuple], metrics: Sequence[str], title: str) -> list[Table]:
+    """rows: (label, metric, base, tuned, delta) from the base_vs_tuned view."""
+    by_label: dict[str, dict[str, tuple]] = {}
+    for label, metric, base, tuned, delta in rows:
+        by_label.setdefault(label, {})[metric] = (base, tuned, delta)
+    per = Table(title=title, title_justify="left")
+    per.add_column("label")
+    for m in metrics:
+        per.add_column(f"{m} base", justify="right")
+        per.add_column(f"{m} tuned", justify="right")
+        per.add_column("Δ", justify="right")
+    for label, vals in by_label.items():
+        if label == ALL_LABELS:
+            continue
+        cells: list[Any] = [label]
+        for m in metrics:
+            b, t, d = vals.get(m, (None, None, None))
+            cells += [fmt(b), fmt(t), delta_text(m, d)]
+        per.add_row(*cells)
+    agg = Table(title="aggregates", title_justify="left")
+    for col in ("metric", "base", "tuned", "Δ"):
+        agg.add_column(col, justify="left" if col == "metric" else "right")
+    overall = by_label.get(ALL_LABELS, {})
+    for m in AGGREGATES:
+        if m in overall:
+            b, t, d = overall[m]
+            agg.add_row(m, fmt(b), fmt(t), delta_text(m, d))
+    return [per, agg]
+
+
+def emit_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt_name: str, *, title: str | None = None,
+              styles: dict[str, Any] | None = None) -> None:
+    """Print rows as a rich table, CSV or JSON (for scripts)."""
+    if fmt_name == "csv":
+        w = csv.writer(sys.stdout)
+        w.writerow(columns)
+        for r in rows:
+            w.writerow(["" if v is None else v for v in r])
+        return
+    if fmt_name == "json":
+        out = [dict(zip(columns, r)) for r in rows]
+        sys.stdout.write(json.dumps(out, default=str, indent=None) + "\n")
+        return
+    table = Table(title=title, title_justify="left")
+    for c in columns:
+        table.add_column(c, overflow="fold")
+    for r in rows:
+        cells = []
+        for c, v in zip(columns, r):
+            style = (styles or {}).get(c)
+            cells.append(style(v) if style else fmt(v))
+        table.add_row(*cells)
+    console.print(table)

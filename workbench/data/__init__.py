@@ -1,0 +1,1 @@
+"""Data loaders and validation (pure Python: they run before any model loads)."""

@@ -1,0 +1,126 @@
+"""The event-file contract: `runs/<run_id>/events.jsonl`.
+
+One JSON object per line, flushed per line, appended by the training process (rank 0).
+Every event: {"seq": n, "t": unix_seconds, "type": ...}; seq strictly increasing from 0.
+
+Types and their fields (see DESIGN.md; the store's ingestion reads exactly these):
+  start       run_id, recipe (flat resolved values), versions, host, pid, world_size
+  model       trainable_params, total_params, source, resolved_path, method
+  step        step, max_steps, epoch, loss, lr, grad_norm, samples_per_s, tokens_per_s
+  eval        phase (base|epoch|tuned), split, step, epoch, labels {label: {metric: value}}, aggregates {metric: value}
+  telemetry   host, rank, gpu, util, mem_used, mem_total, power_w, temp_c | host, rank, cpu_pct, rss_bytes
+  checkpoint  step, path
+  artifact    kind, path, (extra fields)
+  log         level, message
+  end         status (completed|failed|interrupted), error
+
+Readers tolerate a torn last line (a write in progress, or a process killed mid-write): it is
+left unread until it is completed. A garbage line elsewhere is skipped with a warning naming
+the file and line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+EVENTS_FILE = "events.jsonl"
+END_STATUSES = ("completed", "failed", "interrupted")
+
+
+class EventWriter:
+    """Append-only, line-flushed, thread-safe writer (the telemetry sampler writes from a thread)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._seq = _next_seq(self.path)
+        # Line-buffered text file: each write of a full line reaches the OS at once.
+        self._f = open(self.path, "a", encoding="utf-8", buffering=1)
+
+    def emit(self, type: str, **fields: Any) -> dict[str, Any]:
+        with self._lock:
+            event = {"seq": self._seq, "t": time.time(), "type": type, **fields}
+            line = json.dumps(event, default=_jsonable, separators=(",", ":"))
+            self._f.write(line + "\n")
+            self._f.flush()
+            self._seq += 1
+            return event
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._f.closed:
+                self._f.flush()
+                os.fsync(self._f.fileno())
+                self._f.close()
+
+    def __enter__(self) -> "EventWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _jsonable(o: Any) -> Any:
+    # numpy / torch scalars and paths
+    if hasattr(o, "item"):
+        return o.item()
+    if isinstance(o, Path):
+        return str(o)
+    if isinstance(o, (set, tuple)):
+        return list(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def _next_seq(path: Path) -> int:
+    """Continue numbering after the last complete event of an existing file (resumed runs)."""
+    if not path.exists():
+        return 0
+    last = -1
+    for ev in read_events(path).events:
+        last = ev["seq"]
+    if path.stat().st_size and not path.read_bytes().endswith(b"\n"):
+        # A torn last line from a killed writer: terminate it so the next event starts clean.
+        with open(path, "ab") as f:
+            f.write(b"\n")
+    return last + 1
+
+
+@dataclass
+class ReadResult:
+    events: list[dict[str, Any]]
+    offset: int  # byte offset just after the last complete line read
+    line: int  # number of complete lines read so far (from the start of the file)
+    warnings: list[str] = field(default_factory=list)
+
+
+def read_events(path: str | Path, offset: int = 0, line: int = 0) -> ReadResult:
+    """Read complete event lines from byte `offset` on. `line` is the count of lines before it."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            data = f.read()
+    except FileNotFoundError:
+        return ReadResult([], offset, line)
+    end = data.rfind(b"\n") + 1  # anything after the last newline is a torn / in-progress line
+    events: list[dict[str, Any]] = []
+    warnings: list[str] = []
+    for raw in data[:end].split(b"\n")[:-1]:
+        line += 1
+        if not raw.strip():
+            continue
+        try:
+            ev = json.loads(raw)
+            if not isinstance(ev, dict) or not isinstance(ev.get("seq"), int) or "type" not in ev:
+                raise ValueError("not an event object with seq and type")
+        except (ValueError, UnicodeDecodeError) as e:
+            warnings.append(f"{path}:{line}: skipped unreadable event ({str(e)[:80]})")
+            continue
+        events.append(ev)
+    return ReadResult(events, offset + end, line, warnings)

@@ -1,0 +1,238 @@
+"""Reading recipes (tomllib), validating them against the schema, applying --set overrides,
+and writing them back (tomlkit, so a user's comments and layout survive)."""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from workbench.errors import UserError
+from workbench.recipe import schema
+from workbench.recipe.schema import BY_NAME, SECTIONS, Knob
+
+
+@dataclass
+class Recipe:
+    """A validated recipe: every knob present (defaults filled in), paths absolute."""
+
+    values: dict[str, Any]
+    path: Path | None = None
+    # Knobs whose value came from the file or an override (not a default), for `show` / diffs.
+    explicit: set[str] = field(default_factory=set)
+
+    def __getitem__(self, name: str) -> Any:
+        return self.values[name]
+
+    @property
+    def name(self) -> str:
+        return self.values["name"]
+
+    def section(self, section: str) -> dict[str, Any]:
+        prefix = section + "."
+        return {k[len(prefix):]: v for k, v in self.values.items() if k.startswith(prefix)}
+
+    def nested(self) -> dict[str, Any]:
+        """{key: value, section: {key: value}} in schema order, for writing TOML."""
+        out: dict[str, Any] = {}
+        for knob in schema.KNOBS:
+            v = self.values[knob.name]
+            if knob.section:
+                out.setdefault(knob.section, {})[knob.key] = v
+            else:
+                out[knob.key] = v
+        return out
+
+    def with_values(self, changes: dict[str, Any]) -> "Recipe":
+        return Recipe({**self.values, **changes}, self.path, self.explicit | set(changes))
+
+
+def load_recipe(path: str | Path, overrides: Iterable[str] = ()) -> Recipe:
+    """Load and validate a recipe file, then apply `section.key=value` overrides.
+
+    Raises UserError with a one-line message naming the file, line and field on any problem.
+    """
+    path = Path(path)
+    text = _read_text(path)
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        m = re.search(r"\(at line (\d+), column (\d+)\)", str(e))
+        msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(e))
+        raise UserError(f"invalid TOML: {msg}", path=path, line=int(m.group(1)) if m else None) from None
+    return recipe_from_dict(raw, path=path, text=text, overrides=overrides)
+
+
+def recipe_from_dict(raw: dict[str, Any], *, path: Path | None = None, text: str = "",
+                     overrides: Iterable[str] = ()) -> Recipe:
+    values = schema.defaults()
+    explicit: set[str] = set()
+    base_dir = path.parent if path is not None else Path.cwd()
+
+    def fail(msg: str, section: str = "", key: str | None = None) -> UserError:
+        return UserError(msg, path=path, line=_locate(text, section, key) if text else None)
+
+    for top_key, top_val in raw.items():
+        if isinstance(top_val, dict) and top_key not in BY_NAME:
+            if top_key not in SECTIONS:
+                raise fail(f"unknown section [{top_key}]{_did_you_mean(top_key, SECTIONS, '[{}]')}", top_key)
+            for key, val in top_val.items():
+                _assign(values, explicit, f"{top_key}.{key}", val, base_dir, fail, top_key, key)
+        else:
+            _assign(values, explicit, top_key, top_val, base_dir, fail, "", top_key)
+
+    for item in overrides:
+        name, val = _parse_override(item)
+        knob = BY_NAME.get(name)
+        if knob is None:
+            raise UserError(f"--set {name}: unknown key{_did_you_mean(name, BY_NAME)}")
+        got = schema.coerce(knob, val, from_text=True)
+        if got.error:
+            raise UserError(f"--set {got.error}")
+        values[name] = _resolve_path(knob, got.value, Path.cwd())
+        explicit.add(name)
+
+    if not values["name"]:
+        values["name"] = path.stem if path is not None else "recipe"
+    for knob in schema.KNOBS:
+        if knob.required and values[knob.name] in ("", [], {}):
+            where = path if path is not None else "recipe"
+            raise UserError(f"{knob.name} is required ({knob.help.split('.')[0].lower()}: {knob.expected()})", path=where)
+    _check_cross_fields(values, fail)
+    return Recipe(values, path, explicit)
+
+
+def _assign(values, explicit, name, val, base_dir, fail, section, key) -> None:
+    knob = BY_NAME.get(name)
+    if knob is None:
+        candidates = [k.name for k in schema.KNOBS if k.section == section] if section else list(BY_NAME)
+        hint = _did_you_mean(name, candidates) or _did_you_mean(name, BY_NAME)
+        raise fail(f"unknown key {name}{hint}", section, key)
+    got = schema.coerce(knob, val)
+    if got.error:
+        raise fail(got.error, section, key)
+    values[name] = _resolve_path(knob, got.value, base_dir)
+    explicit.add(name)
+
+
+def _resolve_path(knob: Knob, value: Any, base_dir: Path) -> Any:
+    if knob.kind != "path" or value == "":
+        return value
+    p = Path(value).expanduser()
+    return str(p if p.is_absolute() else (base_dir / p).resolve())
+
+
+def _check_cross_fields(values: dict[str, Any], fail) -> None:
+    labels: dict[str, str] = values["data.labels"]
+    if values["data.text_column"] in labels.values():
+        raise fail(f"data.labels maps a label to the text column {values['data.text_column']!r}", "data", "labels")
+    for label in labels:
+        if not label.strip():
+            raise fail("data.labels has an empty label name", "data", "labels")
+
+
+def _parse_override(item: str) -> tuple[str, str]:
+    if "=" not in item:
+        raise UserError(f"--set {item!r}: expected section.key=value")
+    name, _, val = item.partition("=")
+    return name.strip(), val.strip()
+
+
+def _did_you_mean(name: str, candidates: Iterable[str], fmt: str = "{}") -> str:
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.5)
+    if not close:
+        # Also try the last part alone (e.g. "lora.rank" vs "r", "train.lr" vs "learning_rate").
+        short = {c.rsplit(".", 1)[-1]: c for c in candidates}
+        close = [short[m] for m in difflib.get_close_matches(name.rsplit(".", 1)[-1], list(short), n=1, cutoff=0.5)]
+    return f" (did you mean {fmt.format(close[0])}?)" if close else ""
+
+
+def _read_text(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise UserError("recipe file not found", path=path) from None
+    except IsADirectoryError:
+        raise UserError("is a directory, expected a recipe .toml file", path=path) from None
+    except PermissionError:
+        raise UserError("recipe file is not readable (permission denied)", path=path) from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise UserError(f"not UTF-8 (byte 0x{data[e.start]:02x} at offset {e.start})", path=path, line=line) from None
+
+
+_HEADER = re.compile(r"^\s*\[\s*([A-Za-z0-9_.\-\"' ]+?)\s*\]\s*(#.*)?$")
+
+
+def _locate(text: str, section: str, key: str | None) -> int | None:
+    """Line number (1-based) where `key` is set inside `[section]` (or the header itself)."""
+    current = ""
+    for no, line in enumerate(text.splitlines(), 1):
+        m = _HEADER.match(line)
+        if m:
+            current = m.group(1).strip("\"' ")
+            if key is None and current == section:
+                return no
+            continue
+        if key is None:
+            continue
+        kv = re.match(r"^\s*([A-Za-z0-9_.\-\"']+)\s*=", line)
+        if not kv:
+            continue
+        k = kv.group(1).strip("\"'")
+        if (current == section and k == key) or (current == "" and section and k == f"{section}.{key}"):
+            return no
+    return None
+
+
+# --- writing --------------------------------------------------------------------------------
+
+def write_frozen(recipe: Recipe, dest: Path, header: str) -> None:
+    """Write the fully resolved recipe a run was started with (every knob, absolute paths)."""
+    import tomlkit
+
+    doc = tomlkit.document()
+    for line in header.splitlines():
+        doc.add(tomlkit.comment(line))
+    nested = recipe.nested()
+    for key, val in nested.items():
+        if not isinstance(val, dict):
+            doc.add(key, val)
+    for key, val in nested.items():
+        if isinstance(val, dict):
+            table = tomlkit.table()
+            for k, v in val.items():
+                table.add(k, _tomlkit_value(v))
+            doc.add(key, table)
+    dest.write_text(tomlkit.dumps(doc), encoding="utf-8")
+
+
+def _tomlkit_value(v: Any):
+    import tomlkit
+
+    if isinstance(v, dict):
+        t = tomlkit.inline_table()
+        t.update(v)
+        return t
+    return v
+
+
+def update_recipe_file(path: Path, changes: dict[str, Any]) -> None:
+    """Set knobs in an existing recipe file in place, keeping its comments and layout."""
+    import tomlkit
+
+    doc = tomlkit.parse(path.read_text(encoding="utf-8-sig"))
+    for name, value in changes.items():
+        knob = BY_NAME[name]
+        if knob.section:
+            if knob.section not in doc:
+                doc.add(knob.section, tomlkit.table())
+            doc[knob.section][knob.key] = _tomlkit_value(value)
+        else:
+            doc[knob.key] = _tomlkit_value(value)
+    path.write_text(tomlkit.dumps(doc), encoding="utf-8")

@@ -1,0 +1,240 @@
+"""Every recipe knob, declared once.
+
+A `Knob` carries its type, default, bounds and help. From these declarations come:
+validation of TOML recipes (`workbench.recipe.load`), `--set section.key=value` overrides,
+the TUI form fields, and the reference table in the README (`workbench schema --markdown`).
+Never list fields anywhere else.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+# Knob kinds. "path" is a string naming a file, resolved relative to the recipe file (or to
+# the working directory when it comes from --set); "" means "not given".
+KINDS = ("int", "float", "bool", "str", "choice", "path", "str_list", "str_map")
+
+
+@dataclass(frozen=True)
+class Knob:
+    section: str
+    key: str
+    kind: str
+    default: Any
+    help: str
+    min: float | None = None
+    max: float | None = None
+    choices: tuple[str, ...] = ()
+    required: bool = False
+    # Values that mean "off"/"automatic" and are allowed outside [min, max] (e.g. max_steps = -1).
+    sentinel: Any = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.section}.{self.key}" if self.section else self.key
+
+    def expected(self) -> str:
+        """Human description of what the knob accepts, for error messages and docs."""
+        if self.kind == "choice":
+            return "one of " + ", ".join(repr(c) for c in self.choices)
+        if self.kind in ("int", "float"):
+            lo = "-inf" if self.min is None else _fmt(self.min)
+            hi = "inf" if self.max is None else _fmt(self.max)
+            rng = f"{self.kind} in [{lo}, {hi}]"
+            if self.sentinel is not None:
+                rng += f" (or {self.sentinel} for off)"
+            return rng
+        return {
+            "bool": "true or false",
+            "str": "a string",
+            "path": "a file path (string)",
+            "str_list": "a list of strings",
+            "str_map": "a table of string = string",
+        }[self.kind]
+
+
+def _fmt(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else repr(x)
+
+
+TASKS = ("classification",)
+METHODS = ("lora", "full")
+
+KNOBS: tuple[Knob, ...] = (
+    # --- top level -----------------------------------------------------------------------
+    Knob("", "name", "str", "", "Recipe name; run ids start with it. Defaults to the file name."),
+    Knob("", "description", "str", "", "One line saying what the recipe is for (shown in `workbench runs` and the TUI)."),
+    Knob("", "task", "choice", "classification", "Task kind: how examples are built, trained and evaluated.", choices=TASKS),
+    Knob("", "group", "str", "", "Group id shared by related runs (seed sweeps, method comparisons)."),
+    # --- model ---------------------------------------------------------------------------
+    Knob("model", "source", "str", "", "Hub id, local Hugging Face directory, or tiny:<arch> (bert, distilbert, llama) "
+         "for a small random model with a tokenizer trained on the training texts.", required=True),
+    Knob("model", "method", "choice", "lora", "lora: train low-rank adapters (+ the head); full: train every weight.", choices=METHODS),
+    Knob("model", "max_length", "int", 512, "Longest tokenised input; longer texts are truncated. Batches are padded "
+         "only to their own longest example (dynamic padding).", min=8, max=131072),
+    Knob("model", "precision", "choice", "auto", "Compute precision. auto: bf16 on a CUDA GPU that supports it, else fp32.",
+         choices=("auto", "fp32", "bf16", "fp16")),
+    Knob("model", "tiny_hidden_size", "int", 64, "Hidden size of tiny:<arch> models (ignored for real models).", min=8, max=4096),
+    Knob("model", "tiny_layers", "int", 2, "Layers of tiny:<arch> models (ignored for real models).", min=1, max=48),
+    Knob("model", "tiny_vocab_size", "int", 2000, "Vocabulary of the tokenizer trained for tiny:<arch> models.", min=100, max=200000),
+    # --- data ----------------------------------------------------------------------------
+    Knob("data", "train_file", "path", "", "Training CSV (UTF-8, with or without BOM).", required=True),
+    Knob("data", "validation_file", "path", "", "Validation CSV. Empty: hold out data.validation_fraction of the training file."),
+    Knob("data", "test_file", "path", "", "Optional test CSV: evaluated base and tuned like validation, and predicted to JSONL."),
+    Knob("data", "validation_fraction", "float", 0.2, "Share of the training file held out for validation when no "
+         "validation_file is given.", min=0.01, max=0.9),
+    Knob("data", "split_seed", "int", 42, "Seed of the train/validation split, fixed so base and tuned see the same rows.", min=0),
+    Knob("data", "text_column", "str", "text", "CSV column holding the input text."),
+    Knob("data", "labels", "str_map", {}, "Label name = CSV column holding 0/1 for it. Columns not named here are ignored.",
+         required=True),
+    Knob("data", "max_rows", "int", 0, "Read at most this many rows of each file (0: all). For quick trials.", min=0),
+    # --- lora ----------------------------------------------------------------------------
+    Knob("lora", "r", "int", 16, "Adapter rank.", min=1, max=4096),
+    Knob("lora", "alpha", "float", 32.0, "Adapter scaling numerator (scale = alpha / r).", min=0.0, max=1e6),
+    Knob("lora", "dropout", "float", 0.1, "Dropout on the adapter input.", min=0.0, max=0.99),
+    Knob("lora", "target_modules", "str_list", [], "Module names to adapt (e.g. q_lin, v_lin). Empty: peft's default for the architecture."),
+    Knob("lora", "bias", "choice", "none", "Which biases train.", choices=("none", "all", "lora_only")),
+    Knob("lora", "modules_to_save", "str_list", [], "Modules trained fully and saved with the adapter. Empty: the "
+         "classification head (classifier / score)."),
+    # --- train ---------------------------------------------------------------------------
+    Knob("train", "epochs", "float", 2.0, "Passes over the training data.", min=0.01, max=10000),
+    Knob("train", "max_steps", "int", -1, "Stop after this many optimizer steps (overrides epochs).", min=1, max=1e9, sentinel=-1),
+    Knob("train", "batch_size", "int", 8, "Examples per device per step.", min=1, max=65536),
+    Knob("train", "gradient_accumulation_steps", "int", 1, "Micro-batches summed before each optimizer step.", min=1, max=65536),
+    Knob("train", "learning_rate", "float", 1e-4, "Peak learning rate.", min=0.0, max=10.0),
+    Knob("train", "weight_decay", "float", 0.01, "AdamW weight decay.", min=0.0, max=10.0),
+    Knob("train", "optimizer", "choice", "adamw_torch", "Optimizer (transformers name).",
+         choices=("adamw_torch", "adamw_torch_fused", "adafactor", "sgd", "paged_adamw_8bit", "adamw_bnb_8bit")),
+    Knob("train", "scheduler", "choice", "linear", "Learning-rate schedule. reduce_lr_on_plateau watches validation loss each epoch.",
+         choices=("linear", "cosine", "constant", "constant_with_warmup", "reduce_lr_on_plateau")),
+    Knob("train", "warmup_steps", "float", 0.0, "Warm-up: steps if >= 1, else a fraction of all steps.", min=0.0, max=1e9),
+    Knob("train", "max_grad_norm", "float", 1.0, "Gradient clipping norm (0: off).", min=0.0, max=1e6),
+    Knob("train", "seed", "int", 42, "Seed of initialisation and data order.", min=0),
+    Knob("train", "best_metric", "choice", "loss", "Validation metric that picks the checkpoint kept at the end.",
+         choices=("loss", "f1_micro", "f1_macro", "f1_weighted", "f1_samples")),
+    Knob("train", "early_stopping_patience", "int", 0, "Stop after this many evaluations without improvement of "
+         "best_metric (0: off).", min=0, max=1000),
+    Knob("train", "logging_steps", "int", 10, "Emit a step event (loss, lr, throughput) every N optimizer steps.", min=1, max=1e9),
+    Knob("train", "length_grouping", "bool", True, "Batch examples of similar length together: less padding, faster epochs."),
+    Knob("train", "save_total_limit", "int", 1, "Checkpoints kept on disk (the best one is always kept).", min=1, max=1000),
+    # --- eval ----------------------------------------------------------------------------
+    Knob("eval", "threshold", "float", 0.5, "Probability above which a label is predicted.", min=0.0, max=1.0),
+    Knob("eval", "batch_size", "int", 32, "Examples per evaluation / prediction batch.", min=1, max=65536),
+    Knob("eval", "base", "bool", True, "Evaluate the base model before training, on the same rows as the tuned model."),
+)
+
+SECTIONS: tuple[str, ...] = tuple(dict.fromkeys(k.section for k in KNOBS if k.section))
+BY_NAME: dict[str, Knob] = {k.name: k for k in KNOBS}
+
+
+@dataclass
+class Coerced:
+    value: Any = None
+    error: str | None = None
+
+
+def coerce(knob: Knob, value: Any, *, from_text: bool = False) -> Coerced:
+    """Check (and for --set text, parse) one value against its knob.
+
+    Returns the typed value, or an error describing what was expected.
+    """
+    if from_text:
+        parsed = _parse_text(knob, value)
+        if parsed.error:
+            return parsed
+        value = parsed.value
+    kind = knob.kind
+    bad = Coerced(error=f"{knob.name} = {value!r} is not {knob.expected()}")
+    if kind == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            return bad
+        return _in_range(knob, value)
+    if kind == "float":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            return bad
+        return _in_range(knob, float(value))
+    if kind == "bool":
+        return Coerced(value) if isinstance(value, bool) else bad
+    if kind in ("str", "path"):
+        return Coerced(value) if isinstance(value, str) else bad
+    if kind == "choice":
+        return Coerced(value) if isinstance(value, str) and value in knob.choices else bad
+    if kind == "str_list":
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return Coerced(list(value))
+        return bad
+    if kind == "str_map":
+        if isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            return Coerced(dict(value))
+        return bad
+    raise AssertionError(f"unknown knob kind {kind}")
+
+
+def _in_range(knob: Knob, value: float) -> Coerced:
+    if knob.sentinel is not None and value == knob.sentinel:
+        return Coerced(value)
+    if (knob.min is not None and value < knob.min) or (knob.max is not None and value > knob.max):
+        return Coerced(error=f"{knob.name} = {value!r} is out of range (expected {knob.expected()})")
+    return Coerced(value)
+
+
+def _parse_text(knob: Knob, text: str) -> Coerced:
+    """Parse the right-hand side of `--set section.key=VALUE` by the knob's kind."""
+    import tomllib
+
+    if knob.kind in ("str", "path", "choice"):
+        # Plain text is taken literally; a TOML-quoted string is unquoted.
+        if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+            return _parse_toml_value(knob, text, tomllib)
+        return Coerced(text)
+    if knob.kind == "str_list" and not text.lstrip().startswith("["):
+        return Coerced([t.strip() for t in text.split(",") if t.strip()])
+    if knob.kind == "bool" and text.lower() in ("true", "false", "yes", "no", "on", "off", "1", "0"):
+        return Coerced(text.lower() in ("true", "yes", "on", "1"))
+    return _parse_toml_value(knob, text, tomllib)
+
+
+def _parse_toml_value(knob: Knob, text: str, tomllib) -> Coerced:
+    try:
+        return Coerced(tomllib.loads(f"v = {text}")["v"])
+    except tomllib.TOMLDecodeError:
+        return Coerced(error=f"{knob.name} = {text!r} is not {knob.expected()}")
+
+
+def defaults() -> dict[str, Any]:
+    """Flat {section.key: default} for every knob (lists and maps copied)."""
+    out: dict[str, Any] = {}
+    for k in KNOBS:
+        d = k.default
+        out[k.name] = list(d) if isinstance(d, list) else dict(d) if isinstance(d, dict) else d
+    return out
+
+
+def knobs_in(section: str) -> list[Knob]:
+    return [k for k in KNOBS if k.section == section]
+
+
+def markdown_table() -> str:
+    """The recipe reference, generated from the declarations (README embeds this)."""
+    rows = ["| key | type / range | default | what it does |", "|---|---|---|---|"]
+    for k in KNOBS:
+        default = "(required)" if k.required else _toml_repr(k.default)
+        rows.append(f"| `{k.name}` | {k.expected()} | `{default}` | {k.help} |")
+    return "\n".join(rows)
+
+
+def _toml_repr(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return '""' if v == "" else f'"{v}"'
+    if isinstance(v, list):
+        return "[" + ", ".join(f'"{x}"' for x in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f'{a} = "{b}"' for a, b in v.items()) + "}"
+    return repr(v)
+
+
+__all__ = ["Knob", "KNOBS", "SECTIONS", "BY_NAME", "coerce", "defaults", "knobs_in", "markdown_table"]

@@ -1,0 +1,80 @@
+"""Opening `runs.duckdb`: where it is, and short connections that retry while another
+process holds the file (DuckDB allows one writer process at a time)."""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from workbench.errors import UserError
+from workbench.store.schema import SCHEMA_VERSION, TABLES, VIEWS
+
+DEFAULT_STORE = "runs.duckdb"
+
+
+def store_path(arg: str | None = None) -> Path:
+    """--store PATH, else $WORKBENCH_STORE, else ./runs.duckdb."""
+    return Path(arg or os.environ.get("WORKBENCH_STORE") or DEFAULT_STORE).expanduser().absolute()
+
+
+def runs_root(store: Path) -> Path:
+    """Run folders live beside the store: <store's folder>/runs/."""
+    return store.parent / "runs"
+
+
+def _is_lock_error(e: Exception) -> bool:
+    text = str(e).lower()
+    return "lock" in text or "conflicting" in text or "being used" in text
+
+
+@contextmanager
+def connect(path: Path, *, read_only: bool = False, timeout: float = 60.0) -> Iterator["duckdb.DuckDBPyConnection"]:  # noqa: F821
+    """A short-lived connection. Waits (with jittered back-off) while another process holds
+    the file, so followers, the TUI and `workbench query` can share one store."""
+    import duckdb
+
+    path = Path(path)
+    if read_only and not path.exists():
+        with connect(path, read_only=False, timeout=timeout):
+            pass  # create it with its schema
+    deadline = time.monotonic() + timeout
+    delay = 0.02
+    while True:
+        try:
+            con = duckdb.connect(str(path), read_only=read_only)
+            break
+        except duckdb.IOException as e:
+            if not _is_lock_error(e):
+                raise UserError(f"cannot open the store: {str(e).splitlines()[0]}", path=path) from None
+            if time.monotonic() > deadline:
+                raise UserError(f"the store is busy (locked by another process for over {timeout:.0f} s)",
+                                path=path) from None
+            time.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 0.5)
+    try:
+        if not read_only:
+            ensure_schema(con)
+        yield con
+    finally:
+        con.close()
+
+
+def ensure_schema(con) -> None:
+    import duckdb
+
+    row = None
+    try:
+        row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    except duckdb.CatalogException:
+        pass  # a new, empty store: created below
+    if row and int(row[0]) == SCHEMA_VERSION:
+        return
+    con.execute("BEGIN")
+    con.execute(TABLES)
+    con.execute(VIEWS)
+    con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+    con.execute("COMMIT")

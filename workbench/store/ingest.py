@@ -1,0 +1,169 @@
+"""Ingesting run folders into the store.
+
+A run folder holds `run.json` (written by the launcher), `recipe.toml` (the frozen recipe)
+and `events.jsonl` (written by the trainer). Ingestion is idempotent: it keys on
+(run_id, seq) and remembers how far into events.jsonl it has read, so followers can call it
+as often as they like, and `workbench sync` can rebuild the whole store from the folders.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from workbench.events import EVENTS_FILE, read_events
+from workbench.store.schema import ALL_LABELS
+
+RUN_META = "run.json"
+
+
+def utc(t: float | None) -> datetime | None:
+    return None if t is None else datetime.fromtimestamp(t, timezone.utc).replace(tzinfo=None)
+
+
+def read_run_meta(run_dir: Path) -> dict[str, Any]:
+    return json.loads((run_dir / RUN_META).read_text(encoding="utf-8"))
+
+
+def write_run_meta(run_dir: Path, meta: dict[str, Any]) -> None:
+    tmp = run_dir / (RUN_META + ".tmp")
+    tmp.write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    tmp.replace(run_dir / RUN_META)  # atomic: readers never see half a file
+
+
+def param_text(v: Any) -> str:
+    if isinstance(v, str):
+        return v
+    return json.dumps(v)
+
+
+def register_run(con, run_dir: Path) -> dict[str, Any]:
+    """Insert the run's row and params if missing (status 'queued' until its start event)."""
+    meta = read_run_meta(run_dir)
+    run_id = meta["run_id"]
+    if con.execute("SELECT 1 FROM runs WHERE run_id = ?", [run_id]).fetchone():
+        return meta
+    values: dict[str, Any] = {}
+    recipe_file = run_dir / "recipe.toml"
+    if recipe_file.exists():
+        raw = tomllib.loads(recipe_file.read_text(encoding="utf-8"))
+        for k, v in raw.items():
+            if isinstance(v, dict) and k != "data.labels":
+                for kk, vv in v.items():
+                    values[f"{k}.{kk}"] = vv
+            else:
+                values[k] = v
+    con.execute("BEGIN")
+    con.execute(
+        """INSERT INTO runs (run_id, recipe_name, recipe_path, description, task, model, method, target, status,
+                             created_at, group_id, host, pid, job_id, run_dir)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)""",
+        [run_id, meta.get("recipe_name"), meta.get("recipe_path"), values.get("description"), values.get("task"),
+         values.get("model.source"), values.get("model.method"), meta.get("target", "local"),
+         utc(meta.get("created_at")), meta.get("group") or None, meta.get("host"), meta.get("pid"),
+         meta.get("job_id"), str(run_dir.resolve())],
+    )
+    if values:
+        con.executemany("INSERT INTO params VALUES (?, ?, ?)", [[run_id, k, param_text(v)] for k, v in values.items()])
+    con.execute("COMMIT")
+    return meta
+
+
+@dataclass
+class IngestResult:
+    run_id: str
+    events: list[dict[str, Any]] = field(default_factory=list)  # newly stored events, in order
+    warnings: list[str] = field(default_factory=list)
+    status: str | None = None
+
+
+def ingest_run(con, run_dir: Path) -> IngestResult:
+    """Store the events of one run folder that are not stored yet. Safe to repeat."""
+    run_dir = Path(run_dir)
+    meta = register_run(con, run_dir)
+    run_id = meta["run_id"]
+    offset, lines, last_seq = con.execute(
+        "SELECT events_offset, events_lines, last_seq FROM runs WHERE run_id = ?", [run_id]).fetchone()
+    read = read_events(run_dir / EVENTS_FILE, offset, lines)
+    new = [e for e in read.events if e["seq"] > last_seq]
+    result = IngestResult(run_id, new, read.warnings)
+    if read.offset == offset and not new:
+        result.status = con.execute("SELECT status FROM runs WHERE run_id = ?", [run_id]).fetchone()[0]
+        return result
+    rows = _rows(run_id, new)
+    con.execute("BEGIN")
+    for table, data in rows.tables.items():
+        if data:
+            marks = ", ".join("?" * len(data[0]))
+            con.executemany(f"INSERT INTO {table} VALUES ({marks})", data)
+    sets = {"events_offset": read.offset, "events_lines": read.line,
+            "last_seq": max([last_seq] + [e["seq"] for e in new]), **rows.run_updates}
+    assignments = ", ".join(f"{k} = ?" for k in sets)
+    con.execute(f"UPDATE runs SET {assignments} WHERE run_id = ?", [*sets.values(), run_id])
+    if "ended_at" in rows.run_updates:
+        con.execute("UPDATE runs SET duration_s = epoch(ended_at - started_at) WHERE run_id = ?", [run_id])
+    con.execute("COMMIT")
+    result.status = con.execute("SELECT status FROM runs WHERE run_id = ?", [run_id]).fetchone()[0]
+    return result
+
+
+@dataclass
+class _Rows:
+    tables: dict[str, list[list[Any]]]
+    run_updates: dict[str, Any]
+
+
+def _rows(run_id: str, events: list[dict[str, Any]]) -> _Rows:
+    t: dict[str, list[list[Any]]] = {"steps": [], "evals": [], "telemetry": [], "artifacts": [], "logs": []}
+    upd: dict[str, Any] = {}
+    for e in events:
+        kind, seq, ts = e["type"], e["seq"], e.get("t")
+        if kind == "step":
+            t["steps"].append([run_id, seq, ts, e.get("step"), e.get("epoch"), e.get("loss"), e.get("lr"),
+                               e.get("grad_norm"), e.get("samples_per_s"), e.get("tokens_per_s")])
+        elif kind == "eval":
+            base = [run_id, seq, ts, e.get("phase"), e.get("split", "validation"), e.get("step"), e.get("epoch")]
+            for label, metrics in (e.get("labels") or {}).items():
+                for metric, value in metrics.items():
+                    t["evals"].append(base + [label, metric, _num(value)])
+            for metric, value in (e.get("aggregates") or {}).items():
+                t["evals"].append(base + [ALL_LABELS, metric, _num(value)])
+        elif kind == "telemetry":
+            t["telemetry"].append([run_id, seq, ts, e.get("host"), e.get("rank"), e.get("gpu"), e.get("util"),
+                                   e.get("mem_used"), e.get("mem_total"), e.get("power_w"), e.get("temp_c"),
+                                   e.get("cpu_pct"), e.get("rss_bytes")])
+        elif kind in ("artifact", "checkpoint"):
+            extra = {k: v for k, v in e.items() if k not in ("seq", "t", "type", "kind", "path")}
+            t["artifacts"].append([run_id, seq, e.get("kind", kind), e.get("path"), json.dumps(extra)])
+        elif kind == "log":
+            t["logs"].append([run_id, seq, ts, e.get("level", "info"), e.get("message", "")])
+        elif kind == "start":
+            upd.update(status="running", started_at=utc(ts), host=e.get("host"), world_size=e.get("world_size"),
+                       pid=e.get("pid"), versions=json.dumps(e.get("versions", {})))
+        elif kind == "model":
+            upd.update(trainable_params=e.get("trainable_params"), total_params=e.get("total_params"))
+        elif kind == "end":
+            upd.update(status=e.get("status", "failed"), ended_at=utc(ts), error=e.get("error"))
+    return _Rows(t, upd)
+
+
+def _num(v: Any) -> float | None:
+    if v is None:
+        return None
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def mark_ended(con, run_id: str, status: str, error: str | None, t: float) -> None:
+    """Record a final status for a run whose process ended without an `end` event."""
+    con.execute(
+        """UPDATE runs SET status = ?, error = coalesce(error, ?), ended_at = coalesce(ended_at, ?),
+                  duration_s = coalesce(duration_s, epoch(?::TIMESTAMP - started_at))
+           WHERE run_id = ? AND status IN ('queued', 'running')""",
+        [status, error, utc(t), utc(t), run_id])

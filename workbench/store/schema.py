@@ -1,0 +1,146 @@
+"""DDL of `runs.duckdb`. Names here are a public contract: users query them with SQL.
+
+Times in `runs` are TIMESTAMP (UTC); `t` columns elsewhere are unix seconds (DOUBLE).
+Aggregate metrics live in `evals` under the label '(all)'.
+"""
+
+SCHEMA_VERSION = 1
+ALL_LABELS = "(all)"
+
+# Metrics where lower is better (everything else: higher is better; support: neither).
+LOWER_IS_BETTER = ("loss", "hamming_loss")
+NEUTRAL_METRICS = ("support", "examples")
+
+TABLES = """
+CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+
+CREATE TABLE IF NOT EXISTS runs (
+    run_id            VARCHAR PRIMARY KEY,
+    recipe_name       VARCHAR,
+    recipe_path       VARCHAR,
+    description       VARCHAR,
+    task              VARCHAR,
+    model             VARCHAR,
+    method            VARCHAR,
+    target            VARCHAR,      -- local | ssh:HOST | slurm:HOST | pbs:HOST
+    status            VARCHAR,      -- queued | running | completed | failed | interrupted | cancelled
+    created_at        TIMESTAMP,
+    started_at        TIMESTAMP,
+    ended_at          TIMESTAMP,
+    duration_s        DOUBLE,
+    group_id          VARCHAR,
+    host              VARCHAR,
+    pid               INTEGER,
+    job_id            VARCHAR,
+    world_size        INTEGER,
+    trainable_params  BIGINT,
+    total_params      BIGINT,
+    error             VARCHAR,
+    run_dir           VARCHAR,
+    versions          VARCHAR,      -- JSON: python, torch, transformers, peft, workbench
+    last_seq          BIGINT DEFAULT -1,   -- ingestion state: last event seq stored
+    events_offset     BIGINT DEFAULT 0,    -- ingestion state: bytes of events.jsonl consumed
+    events_lines      BIGINT DEFAULT 0     -- ingestion state: lines of events.jsonl consumed
+);
+
+CREATE TABLE IF NOT EXISTS params (
+    run_id  VARCHAR,
+    key     VARCHAR,        -- section.key, as in recipes and --set
+    value   VARCHAR,        -- TOML-ish text of the value
+    PRIMARY KEY (run_id, key)
+);
+
+CREATE TABLE IF NOT EXISTS steps (
+    run_id          VARCHAR,
+    seq             BIGINT,
+    t               DOUBLE,
+    step            BIGINT,
+    epoch           DOUBLE,
+    loss            DOUBLE,
+    lr              DOUBLE,
+    grad_norm       DOUBLE,
+    samples_per_s   DOUBLE,
+    tokens_per_s    DOUBLE
+);
+
+CREATE TABLE IF NOT EXISTS evals (
+    run_id  VARCHAR,
+    seq     BIGINT,
+    t       DOUBLE,
+    phase   VARCHAR,        -- base | epoch | tuned
+    split   VARCHAR,        -- validation | test
+    step    BIGINT,
+    epoch   DOUBLE,
+    label   VARCHAR,        -- a label name, or '(all)' for aggregates
+    metric  VARCHAR,        -- precision, recall, f1, accuracy, support | f1_micro, f1_macro, ..., loss
+    value   DOUBLE
+);
+
+CREATE TABLE IF NOT EXISTS telemetry (
+    run_id      VARCHAR,
+    seq         BIGINT,
+    t           DOUBLE,
+    host        VARCHAR,
+    rank        INTEGER,
+    gpu         INTEGER,    -- NULL for host samples
+    util        DOUBLE,     -- GPU utilisation %
+    mem_used    BIGINT,     -- bytes
+    mem_total   BIGINT,     -- bytes
+    power_w     DOUBLE,
+    temp_c      DOUBLE,
+    cpu_pct     DOUBLE,     -- host samples
+    rss_bytes   BIGINT      -- host samples
+);
+
+CREATE TABLE IF NOT EXISTS artifacts (
+    run_id  VARCHAR,
+    seq     BIGINT,
+    kind    VARCHAR,        -- adapter | model | predictions | checkpoint | labels
+    path    VARCHAR,
+    meta    VARCHAR         -- JSON of any extra fields
+);
+
+CREATE TABLE IF NOT EXISTS logs (
+    run_id  VARCHAR,
+    seq     BIGINT,
+    t       DOUBLE,
+    level   VARCHAR,
+    message VARCHAR
+);
+"""
+
+VIEWS = f"""
+CREATE OR REPLACE VIEW label_metrics AS
+SELECT e.run_id, r.recipe_name, r.method, e.phase, e.split, e.step, e.epoch, e.label, e.metric, e.value
+FROM evals e JOIN runs r USING (run_id)
+WHERE e.label <> '{ALL_LABELS}';
+
+CREATE OR REPLACE VIEW base_vs_tuned AS
+SELECT b.run_id, r.recipe_name, b.split, b.label, b.metric,
+       b.value AS base, t.value AS tuned, t.value - b.value AS delta,
+       CASE WHEN b.metric IN {NEUTRAL_METRICS} THEN NULL
+            WHEN b.metric IN {LOWER_IS_BETTER} THEN t.value < b.value
+            ELSE t.value > b.value END AS improved
+FROM evals b
+JOIN evals t ON t.run_id = b.run_id AND t.split = b.split AND t.label = b.label
+            AND t.metric = b.metric AND t.phase = 'tuned'
+JOIN runs r ON r.run_id = b.run_id
+WHERE b.phase = 'base';
+
+CREATE OR REPLACE VIEW run_summary AS
+SELECT r.run_id, r.recipe_name, r.task, r.model, r.method, r.target, r.status,
+       r.created_at, r.started_at, r.ended_at,
+       r.duration_s,
+       r.group_id, r.host, r.trainable_params, r.total_params,
+       max(e.value) FILTER (WHERE e.phase = 'tuned' AND e.metric = 'f1_micro') AS tuned_f1_micro,
+       max(e.value) FILTER (WHERE e.phase = 'tuned' AND e.metric = 'f1_macro') AS tuned_f1_macro,
+       max(e.value) FILTER (WHERE e.phase = 'base' AND e.metric = 'f1_micro') AS base_f1_micro,
+       max(e.value) FILTER (WHERE e.phase = 'base' AND e.metric = 'f1_macro') AS base_f1_macro,
+       (SELECT s.loss FROM steps s WHERE s.run_id = r.run_id AND s.loss IS NOT NULL
+        ORDER BY s.seq DESC LIMIT 1) AS last_loss,
+       (SELECT max(s.step) FROM steps s WHERE s.run_id = r.run_id) AS last_step,
+       r.error, r.run_dir
+FROM runs r
+LEFT JOIN evals e ON e.run_id = r.run_id AND e.label = '{ALL_LABELS}' AND e.split = 'validation'
+GROUP BY ALL;
+"""

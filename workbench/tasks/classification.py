@@ -1,0 +1,205 @@
+"""Multi-label sequence classification (encoders, and decoders with a score head).
+
+Examples: CSV text + 0/1 label columns. Loss: BCE over labels. Evaluation: per-label
+precision/recall/F1/accuracy/support and micro/macro/weighted/samples F1, for the base model
+before training and the tuned model after, on the same rows, through one function
+(`predict_logits`) that `workbench predict` also uses, so a reloaded run reproduces its
+metrics exactly.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from workbench.data.csv_labels import LabeledTable, read_labeled_csv
+from workbench.data.splits import load_splits
+from workbench.metrics.multilabel import bce_loss, multilabel_report
+from workbench.models.load import apply_method, count_params, load_sequence_classifier
+from workbench.models.source import resolve_source
+from workbench.train.context import RunContext
+
+LABELS_FILE = "labels.json"
+MODEL_FILE = "model.json"
+
+
+class EncodedTexts(torch.utils.data.Dataset):
+    """Tokenised once, unpadded: the collator pads each batch to its own longest example."""
+
+    def __init__(self, tokenizer, texts: list[str], labels: list[list[int]] | None, max_length: int):
+        enc = tokenizer(texts, truncation=True, max_length=max_length)
+        self.input_ids = enc["input_ids"]
+        self.attention_mask = enc["attention_mask"]
+        self.labels = labels
+
+    def __len__(self) -> int:
+        return len(self.input_ids)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        item = {"input_ids": self.input_ids[i], "attention_mask": self.attention_mask[i]}
+        if self.labels is not None:
+            item["labels"] = [float(v) for v in self.labels[i]]
+        return item
+
+
+def collator(tokenizer):
+    from transformers import DataCollatorWithPadding
+
+    # Multiples of 8 let tensor cores work on GPU; on CPU it only adds padding.
+    return DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8 if torch.cuda.is_available() else None)
+
+
+def predict_logits(model, tokenizer, texts: list[str], *, batch_size: int, max_length: int) -> np.ndarray:
+    """Logits (n x labels) in input order. Batches are formed from length-sorted texts (least
+    padding); the order depends only on the texts, so results are reproducible."""
+    ds = EncodedTexts(tokenizer, texts, None, max_length)
+    order = sorted(range(len(ds)), key=lambda i: (len(ds.input_ids[i]), i))
+    collate = collator(tokenizer)
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    out = np.zeros((len(ds), model.config.num_labels), dtype=np.float32)
+    with torch.inference_mode():
+        for start in range(0, len(order), batch_size):
+            idx = order[start:start + batch_size]
+            batch = {k: v.to(device) for k, v in collate([ds[i] for i in idx]).items()}
+            # .cpu() is a GPU->CPU sync point, once per batch
+            out[idx] = model(**batch).logits.float().cpu().numpy()
+    model.train(was_training)
+    return out
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def evaluate_table(model, tokenizer, table: LabeledTable, values: dict[str, Any], thresholds) -> tuple[dict, dict, np.ndarray]:
+    logits = predict_logits(model, tokenizer, table.texts, batch_size=values["eval.batch_size"],
+                            max_length=values["model.max_length"])
+    per_label, agg = multilabel_report(table.labels, sigmoid(logits), table.label_names, thresholds)
+    agg["loss"] = bce_loss(table.labels, logits)
+    return per_label, agg, logits
+
+
+def run(ctx: RunContext) -> None:
+    values = ctx.recipe.values
+    splits = load_splits(values)
+    label_names = splits.train.label_names
+    ctx.log(f"data: {len(splits.train)} train / {len(splits.validation)} validation"
+            + (f" / {len(splits.test)} test" if splits.test else "") + f" rows, {len(label_names)} labels")
+
+    path = resolve_source(values, splits.train.texts)
+    loaded = load_sequence_classifier(path, label_names, seed=values["train.seed"])
+    model = apply_method(loaded, values)
+    trainable, total = count_params(model)
+    ctx.emit("model", source=values["model.source"], resolved_path=path, method=values["model.method"],
+             trainable_params=trainable, total_params=total, new_modules=loaded.new_modules)
+    (ctx.run_dir / MODEL_FILE).write_text(json.dumps({"source": values["model.source"], "path": path}), "utf-8")
+    tok = loaded.tokenizer
+    thresholds = values["eval.threshold"]
+    eval_tables = [("validation", splits.validation)] + ([("test", splits.test)] if splits.test else [])
+
+    if values["eval.base"]:
+        ctx.log("evaluating the base model")
+        for split, table in eval_tables:
+            per_label, agg, _ = evaluate_table(model, tok, table, values, thresholds)
+            ctx.emit("eval", phase="base", split=split, step=0, epoch=0.0, labels=per_label, aggregates=agg)
+
+    from workbench.train.hf import build_trainer
+
+    last_report: dict[str, dict[str, float]] = {}
+
+    def compute_metrics(pred) -> dict[str, float]:
+        per_label, agg = multilabel_report(pred.label_ids, sigmoid(np.asarray(pred.predictions)), label_names, thresholds)
+        last_report.clear()
+        last_report.update(per_label)
+        return agg
+
+    max_len = values["model.max_length"]
+    trainer = build_trainer(
+        model, tok, values, ctx.run_dir, ctx.writer,
+        train_dataset=EncodedTexts(tok, splits.train.texts, splits.train.labels, max_len),
+        eval_dataset=EncodedTexts(tok, splits.validation.texts, splits.validation.labels, max_len),
+        data_collator=collator(tok), compute_metrics=compute_metrics, per_label=lambda: dict(last_report),
+        world_size=ctx.world_size)
+    ctx.log("training")
+    trainer.train()
+    model = trainer.model  # the best checkpoint, reloaded by the Trainer
+
+    if not ctx.is_main:
+        return
+    ctx.log("evaluating the tuned model")
+    for split, table in eval_tables:
+        per_label, agg, logits = evaluate_table(model, tok, table, values, thresholds)
+        ctx.emit("eval", phase="tuned", split=split, step=trainer.state.global_step, epoch=trainer.state.epoch,
+                 labels=per_label, aggregates=agg)
+        out = ctx.run_dir / f"predictions_{split}.jsonl"
+        write_predictions(out, table, sigmoid(logits), thresholds)
+        ctx.emit("artifact", kind="predictions", path=str(out), split=split, rows=len(table))
+
+    save_dir = ctx.run_dir / ("adapter" if values["model.method"] == "lora" else "model")
+    model.save_pretrained(save_dir)
+    tok.save_pretrained(save_dir)
+    (ctx.run_dir / LABELS_FILE).write_text(json.dumps({"labels": label_names, "threshold": thresholds}, indent=2), "utf-8")
+    ctx.emit("artifact", kind="adapter" if values["model.method"] == "lora" else "model", path=str(save_dir))
+
+
+def write_predictions(path: Path, table: LabeledTable, probs: np.ndarray, thresholds) -> None:
+    th = np.broadcast_to(np.asarray(thresholds, dtype=float), (len(table.label_names),))
+    with open(path, "w", encoding="utf-8") as f:
+        for i, text in enumerate(table.texts):
+            row: dict[str, Any] = {
+                "line": table.lines[i],
+                "text": text,
+                "scores": {n: round(float(p), 6) for n, p in zip(table.label_names, probs[i])},
+                "predicted": [n for n, p, t in zip(table.label_names, probs[i], th) if p >= t],
+            }
+            if table.labels is not None:
+                row["labels"] = [n for n, v in zip(table.label_names, table.labels[i]) if v]
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+# --- reloading a finished run (workbench predict) ----------------------------------------------
+
+def load_finished(run_dir: Path, values: dict[str, Any]):
+    """(model, tokenizer, label names, thresholds) of a completed run, on CPU or the GPU if any."""
+    labels_meta = json.loads((run_dir / LABELS_FILE).read_text("utf-8"))
+    label_names = labels_meta["labels"]
+    if values["model.method"] == "full":
+        loaded = load_sequence_classifier(str(run_dir / "model"), label_names, seed=values["train.seed"])
+        model = loaded.model
+    else:
+        from peft import PeftModel
+
+        base = json.loads((run_dir / MODEL_FILE).read_text("utf-8"))["path"]
+        if not Path(base).exists() and values["model.source"].startswith("tiny:"):
+            # The tiny-model cache was cleared: rebuild it (deterministic) from the training texts.
+            base = resolve_source(values, load_splits(values).train.texts)
+        loaded = load_sequence_classifier(base, label_names, seed=values["train.seed"],
+                                          tokenizer_path=str(run_dir / "adapter"))
+        model = PeftModel.from_pretrained(loaded.model, str(run_dir / "adapter"))
+    if torch.cuda.is_available():
+        model = model.to("cuda")
+    return model, loaded.tokenizer, label_names, labels_meta["threshold"]
+
+
+def predict_file(run_dir: Path, values: dict[str, Any], input_csv: Path, output: Path,
+                 batch_size: int | None = None) -> dict[str, Any]:
+    """Predict a CSV with a finished run. Returns a summary (rows, and metrics when the CSV has labels)."""
+    model, tok, label_names, thresholds = load_finished(run_dir, values)
+    label_map = dict(zip(label_names, (values["data.labels"][n] for n in label_names)))
+    table = read_labeled_csv(input_csv, values["data.text_column"], label_map, require_labels=False)
+    logits = predict_logits(model, tok, table.texts, batch_size=batch_size or values["eval.batch_size"],
+                            max_length=values["model.max_length"])
+    probs = sigmoid(logits)
+    write_predictions(output, table, probs, thresholds)
+    summary: dict[str, Any] = {"rows": len(table), "output": str(output)}
+    if table.labels is not None:
+        per_label, agg = multilabel_report(table.labels, probs, label_names, thresholds)
+        agg["loss"] = bce_loss(table.labels, logits)
+        summary.update(labels=per_label, aggregates=agg)
+    return summary

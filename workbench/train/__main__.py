@@ -1,0 +1,5 @@
+import sys
+
+from workbench.train.runner import main
+
+raise SystemExit(main(sys.argv[1:]))

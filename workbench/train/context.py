@@ -1,0 +1,32 @@
+"""What a task's `run` gets from the training process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from workbench.events import EventWriter
+from workbench.recipe import Recipe
+
+
+@dataclass
+class RunContext:
+    run_dir: Path
+    run_id: str
+    recipe: Recipe
+    writer: EventWriter
+    rank: int = 0
+    world_size: int = 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def emit(self, type: str, **fields: Any) -> None:
+        """Events come from rank 0 only (telemetry excepted, see DESIGN.md)."""
+        if self.is_main:
+            self.writer.emit(type, **fields)
+
+    def log(self, message: str, level: str = "info") -> None:
+        self.emit("log", level=level, message=message)

@@ -1,0 +1,133 @@
+"""transformers Trainer set-up shared by every task: arguments from the recipe, and the
+callback that turns Trainer logs into events."""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, TrainingArguments
+
+from workbench.events import EventWriter
+
+
+def training_arguments(values: dict[str, Any], run_dir: Path, *, world_size: int = 1) -> TrainingArguments:
+    import torch
+
+    from workbench.models.load import compute_dtype
+
+    dtype = compute_dtype(values["model.precision"])
+    on_gpu = torch.cuda.is_available()
+    max_steps = values["train.max_steps"]
+    best = values["train.best_metric"]
+    # With max_steps, evaluate and save once at the end (an epoch may never complete).
+    strategy = "steps" if max_steps > 0 else "epoch"
+    return TrainingArguments(
+        output_dir=str(run_dir / "checkpoints"),
+        per_device_train_batch_size=values["train.batch_size"],
+        per_device_eval_batch_size=values["eval.batch_size"],
+        gradient_accumulation_steps=values["train.gradient_accumulation_steps"],
+        num_train_epochs=values["train.epochs"],
+        max_steps=max_steps,
+        learning_rate=values["train.learning_rate"],
+        weight_decay=values["train.weight_decay"],
+        optim=values["train.optimizer"],
+        lr_scheduler_type=values["train.scheduler"],
+        warmup_steps=values["train.warmup_steps"],
+        max_grad_norm=values["train.max_grad_norm"],
+        seed=values["train.seed"],
+        eval_strategy=strategy,
+        save_strategy=strategy,
+        eval_steps=max_steps if max_steps > 0 else None,
+        save_steps=max_steps if max_steps > 0 else None,
+        load_best_model_at_end=True,
+        metric_for_best_model=best,
+        greater_is_better=best != "loss",
+        save_total_limit=values["train.save_total_limit"],
+        logging_strategy="steps",
+        logging_steps=values["train.logging_steps"],
+        # counts real (non-padding) tokens for tokens/s
+        include_num_input_tokens_seen="non_padding",
+        train_sampling_strategy="group_by_length" if values["train.length_grouping"] else "random",
+        bf16=dtype == torch.bfloat16,
+        fp16=dtype == torch.float16,
+        use_cpu=not on_gpu,
+        report_to="none",
+        disable_tqdm=True,
+        log_level="warning",
+        dataloader_num_workers=0,
+        remove_unused_columns=False,
+        # PEFT under DDP: without these the logged loss and gradients are scaled by world size,
+        # and DDP errors on the frozen base weights (see DESIGN.md).
+        average_tokens_across_devices=False,
+        ddp_find_unused_parameters=False if world_size > 1 else None,
+    )
+
+
+class EventsCallback(TrainerCallback):
+    """Trainer logs -> `step` / `eval` / `checkpoint` events (main process only)."""
+
+    def __init__(self, writer: EventWriter, *, batch_size: int, world_size: int,
+                 per_label: Callable[[], dict[str, dict[str, float]]] | None = None, split: str = "validation"):
+        self.writer = writer
+        self.examples_per_step = batch_size * world_size
+        self.per_label = per_label
+        self.split = split
+        self._last_t = 0.0
+        self._last_step = 0
+        self._last_tokens = 0
+
+    def on_train_begin(self, args, state, control, **kw):
+        if state.is_world_process_zero:
+            self.writer.emit("log", level="info", message=f"training: {state.max_steps} steps, "
+                             f"{math.ceil(args.num_train_epochs) if args.max_steps <= 0 else '-'} epochs")
+        self._last_t = time.perf_counter()
+        self._last_step = state.global_step
+        self._last_tokens = state.num_input_tokens_seen or 0
+
+    def on_log(self, args, state, control, logs=None, **kw):
+        if not state.is_world_process_zero or not logs or "loss" not in logs:
+            return
+        now = time.perf_counter()
+        dt = max(now - self._last_t, 1e-9)
+        steps = state.global_step - self._last_step
+        tokens = (state.num_input_tokens_seen or 0) - self._last_tokens
+        self.writer.emit(
+            "step", step=state.global_step, max_steps=state.max_steps, epoch=logs.get("epoch", state.epoch),
+            loss=logs.get("loss"), lr=logs.get("learning_rate"), grad_norm=logs.get("grad_norm"),
+            samples_per_s=steps * self.examples_per_step * args.gradient_accumulation_steps / dt,
+            tokens_per_s=tokens / dt if tokens else None,
+        )
+        self._last_t, self._last_step, self._last_tokens = now, state.global_step, state.num_input_tokens_seen or 0
+
+    def on_evaluate(self, args, state, control, metrics=None, **kw):
+        if not state.is_world_process_zero or not metrics:
+            return
+        skip = ("runtime", "samples_per_second", "steps_per_second", "epoch")
+        agg = {k.removeprefix("eval_"): v for k, v in metrics.items() if k.removeprefix("eval_") not in skip}
+        self.writer.emit("eval", phase="epoch", split=self.split, step=state.global_step, epoch=state.epoch,
+                         labels=self.per_label() if self.per_label else {}, aggregates=agg)
+        # Evaluation time must not count as training throughput.
+        self._last_t = time.perf_counter()
+        self._last_step = state.global_step
+        self._last_tokens = state.num_input_tokens_seen or 0
+
+    def on_save(self, args, state, control, **kw):
+        if state.is_world_process_zero:
+            path = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            self.writer.emit("checkpoint", step=state.global_step, path=str(path))
+
+
+def build_trainer(model, tokenizer, values: dict[str, Any], run_dir: Path, writer: EventWriter, *,
+                  train_dataset, eval_dataset, data_collator, compute_metrics=None, per_label=None,
+                  world_size: int = 1) -> Trainer:
+    args = training_arguments(values, run_dir, world_size=world_size)
+    callbacks: list[TrainerCallback] = [
+        EventsCallback(writer, batch_size=values["train.batch_size"], world_size=world_size, per_label=per_label)]
+    if values["train.early_stopping_patience"] > 0:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=values["train.early_stopping_patience"]))
+    return Trainer(model=model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset,
+                   data_collator=data_collator, processing_class=tokenizer, compute_metrics=compute_metrics,
+                   callbacks=callbacks)

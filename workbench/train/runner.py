@@ -1,0 +1,92 @@
+"""Process lifecycle of a training run: events file, start/end events, signals, exit codes.
+
+`python -m workbench.train RUN_DIR` reads RUN_DIR/recipe.toml (frozen by the launcher),
+appends RUN_DIR/events.jsonl, and never opens the store.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import signal
+import socket
+import sys
+import traceback
+from pathlib import Path
+
+from workbench.errors import UserError
+from workbench.events import EVENTS_FILE, EventWriter
+
+EXIT_COMPLETED, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+
+
+class Interrupted(BaseException):
+    """Raised in the main thread when the process is asked to stop (SIGTERM / SIGINT / SIGHUP)."""
+
+
+def _raise_interrupted(signum, frame):
+    raise Interrupted(signal.Signals(signum).name)
+
+
+def versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for pkg in ("workbench", "torch", "transformers", "peft", "accelerate", "bitsandbytes"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            continue
+    return out
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print("usage: python -m workbench.train RUN_DIR", file=sys.stderr)
+        return 2
+    run_dir = Path(argv[0]).resolve()
+    rank = int(os.environ.get("RANK", "0"))
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    events_path = run_dir / (EVENTS_FILE if rank == 0 else f"events.rank{rank}.jsonl")
+    try:
+        writer = EventWriter(events_path)
+    except OSError as e:
+        print(f"error: {events_path}: cannot write events ({e.strerror})", file=sys.stderr)
+        return EXIT_FAILED
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, _raise_interrupted)
+
+    status, error, code = "failed", None, EXIT_FAILED
+    try:
+        from workbench.recipe import load_recipe
+
+        recipe = load_recipe(run_dir / "recipe.toml")
+        run_id = run_dir.name
+        if rank == 0:
+            writer.emit("start", run_id=run_id, recipe=recipe.values, versions=versions(),
+                        host=socket.gethostname(), pid=os.getpid(), world_size=world_size)
+
+        from workbench.models.load import quiet_transformers
+        from workbench.tasks import task_module
+        from workbench.train.context import RunContext
+
+        quiet_transformers()
+        ctx = RunContext(run_dir, run_id, recipe, writer, rank=rank, world_size=world_size)
+        task_module(recipe["task"]).run(ctx)
+        status, code = "completed", EXIT_COMPLETED
+    except (Interrupted, KeyboardInterrupt) as e:
+        status, error, code = "interrupted", f"stopped by {e.args[0] if e.args else 'SIGINT'}", EXIT_INTERRUPTED
+    except UserError as e:
+        error = str(e)
+        writer.emit("log", level="error", message=error)
+    except Exception as e:  # noqa: BLE001 - any failure must end the run as 'failed' with its traceback logged
+        error = f"{type(e).__name__}: {e}"
+        writer.emit("log", level="error", message=traceback.format_exc())
+        traceback.print_exc()
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)  # the end event must not be torn by a second signal
+        if rank == 0:
+            writer.emit("end", status=status, error=error)
+        writer.close()
+    return code
