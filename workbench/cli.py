@@ -98,12 +98,20 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # Output piped into `head` and friends: the reader left; that is not an error.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def _open_app(args) -> int:
     try:
         app = importlib.import_module("workbench.tui.app")
-    except ModuleNotFoundError:
+    except ModuleNotFoundError as e:
+        if e.name != "workbench.tui.app":
+            raise
         print("The Textual app is not built yet; see `workbench --help` for the commands.", file=sys.stderr)
         return 2
     return int(app.run_app(args) or 0)

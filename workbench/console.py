@@ -27,7 +27,7 @@ def fmt(v: Any, digits: int = 3) -> str:
     if isinstance(v, float):
         if math.isnan(v):
             return "nan"
-        if v.is_integer() and abs(v) >= 1:
+        if v.is_integer() and abs(v) >= 2:  # counts (support, steps); 1.0 stays a score
             return f"{int(v)}"
         return f"{v:.{digits}f}"
     if isinstance(v, datetime):
@@ -57,32 +57,34 @@ def status_text(status: str | None) -> Text:
     return Text(status or "—", style=STATUS_STYLE.get(status or "", ""))
 
 
-def delta_text(metric: str, delta: float | None) -> Text:
+def delta_text(metric: str, delta: float | None, digits: int = 3) -> Text:
+    """A signed delta, green when it is an improvement for this metric, red when worse."""
     if delta is None or metric in NEUTRAL_METRICS:
         return Text("")
     better = delta < 0 if metric in LOWER_IS_BETTER else delta > 0
-    style = "green" if better else ("red" if delta != 0 else "dim")
-    return Text(f"{delta:+.3f}", style=style)
+    style = "green" if better else ("red" if round(delta, digits) != 0 else "dim")
+    return Text(f"{delta:+.{digits}f}", style=style)
 
 
 def diff_tables(rows: Sequence[tuple], metrics: Sequence[str], title: str) -> list[Table]:
-    """rows: (label, metric, base, tuned, delta) from the base_vs_tuned view."""
+    """rows: (label, metric, base, tuned, delta) from the base_vs_tuned view.
+
+    One compact cell per metric ("0.27 → 0.65 +0.38"), so three metrics fit 80 columns."""
     by_label: dict[str, dict[str, tuple]] = {}
     for label, metric, base, tuned, delta in rows:
         by_label.setdefault(label, {})[metric] = (base, tuned, delta)
-    per = Table(title=title, title_justify="left")
-    per.add_column("label")
+    per = Table(title=title, title_justify="left", caption="each cell: base→tuned Δ", caption_justify="left")
+    width = max([len(label) for label in by_label if label != ALL_LABELS] + [5])
+    per.add_column("label", no_wrap=True, min_width=min(width, 24), overflow="ellipsis")
     for m in metrics:
-        per.add_column(f"{m} base", justify="right")
-        per.add_column(f"{m} tuned", justify="right")
-        per.add_column("Δ", justify="right")
+        per.add_column(m, justify="right", no_wrap=True)
     for label, vals in by_label.items():
         if label == ALL_LABELS:
             continue
         cells: list[Any] = [label]
         for m in metrics:
             b, t, d = vals.get(m, (None, None, None))
-            cells += [fmt(b), fmt(t), delta_text(m, d)]
+            cells.append(Text.assemble(f"{fmt(b, 2)}→{fmt(t, 2)} ", delta_text(m, d, 2)))
         per.add_row(*cells)
     agg = Table(title="aggregates", title_justify="left")
     for col in ("metric", "base", "tuned", "Δ"):
@@ -99,7 +101,7 @@ def emit_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt_name: s
               styles: dict[str, Any] | None = None) -> None:
     """Print rows as a rich table, CSV or JSON (for scripts)."""
     if fmt_name == "csv":
-        w = csv.writer(sys.stdout)
+        w = csv.writer(sys.stdout, lineterminator="\n")
         w.writerow(columns)
         for r in rows:
             w.writerow(["" if v is None else v for v in r])

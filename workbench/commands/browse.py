@@ -37,13 +37,31 @@ def runs(args) -> int:
     if not rows:
         console.print("no runs yet: `workbench run recipes/demo/encoder_multilabel.toml` makes one")
         return 0
+    # Columns by priority: on an 80-column login-node terminal the low-priority ones are dropped.
+    columns = [  # (header, priority, cell)
+        ("run", 0, lambda r: r[0]), ("status", 0, lambda r: status_text(r[1])), ("recipe", 3, lambda r: r[2]),
+        ("model", 4, lambda r: r[3]), ("method", 1, lambda r: r[4]), ("target", 3, lambda r: r[5]),
+        ("started", 2, lambda r: r[6].strftime("%m-%d %H:%M") if r[6] else "—"),
+        ("time", 1, lambda r: fmt_duration(r[7])), ("step", 4, lambda r: fmt(r[8])),
+        ("f1μ base", 1, lambda r: fmt(r[9])), ("f1μ tuned", 0, lambda r: fmt(r[10])),
+        ("f1M tuned", 2, lambda r: fmt(r[11])), ("group", 3, lambda r: r[12] or "")]
+    run_w = max(len(r[0]) for r in rows)
+    budget = console.width - run_w - 4
+    keep = []
+    for prio in range(5):
+        for header, p, _ in columns:
+            if p == prio and header != "run":
+                need = 3 + max(len(header), 12 if header in ("recipe", "model", "group") else 9)
+                if budget >= need:
+                    keep.append(header)
+                    budget -= need
     table = Table(title=f"runs ({len(rows)})", title_justify="left")
-    for c in ("run", "status", "recipe", "model", "method", "target", "started", "duration", "step",
-              "f1 μ base", "f1 μ tuned", "f1 M tuned", "group"):
-        table.add_column(c, overflow="fold", justify="right" if c.startswith(("f1", "step", "dur")) else "left")
-    for (rid, status, recipe, model, method, target, started, dur, step, bf, tf, tM, group) in rows:
-        table.add_row(rid, status_text(status), recipe, model, method, target, fmt(started), fmt_duration(dur),
-                      fmt(step), fmt(bf), fmt(tf), fmt(tM), group or "")
+    shown = [c for c in columns if c[0] == "run" or c[0] in keep]
+    for header, _, _ in shown:
+        table.add_column(header, no_wrap=header in ("run", "status", "started", "time"), overflow="fold",
+                         justify="right" if header.startswith(("f1", "step", "time")) else "left")
+    for r in rows:
+        table.add_row(*(cell(r) for _, _, cell in shown))
     console.print(table)
     return 0
 

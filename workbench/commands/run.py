@@ -19,13 +19,17 @@ from workbench.store.db import connect, runs_root
 from workbench.store.ingest import IngestResult, register_run
 
 
+_PHASES = {"data": "loading", "evaluating the base model": "base eval", "training": "training",
+           "evaluating the tuned model": "tuned eval"}
+
+
 class LiveProgress:
     """Turns newly ingested events into a progress bar and a few log lines."""
 
     def __init__(self, quiet: bool):
         self.quiet = quiet
         self.progress = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("[bold]{task.description:<10.10}"), BarColumn(bar_width=24), MofNCompleteColumn(),
             TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
             console=console, transient=False, disable=quiet)
         self.task = self.progress.add_task("starting", total=None, info="")
@@ -48,7 +52,7 @@ class LiveProgress:
                 if e.get("level") == "error":
                     self.progress.console.print(f"[red]error:[/] {msg.strip().splitlines()[-1] if msg else ''}")
                 elif not self.quiet:
-                    self.progress.update(self.task, description=msg.split(":")[0][:40])
+                    self.progress.update(self.task, description=_PHASES.get(msg.split(":")[0], "working"))
                     if msg.startswith(("data:", "training:")) or e.get("level") == "warning":
                         self.progress.console.print(f"[dim]{msg}[/]")
             elif kind == "model" and not self.quiet:

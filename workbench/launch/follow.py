@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import threading
 import time
 from pathlib import Path
 from typing import Callable
@@ -47,9 +48,20 @@ def follow(store: Path, run_dir: Path, *, proc=None, on_events: OnEvents | None 
     the trainer is sent SIGINT and followed until it records `interrupted`."""
     meta = read_run_meta(run_dir)
     pid = proc.pid if proc is not None else meta.get("pid")
+    stop = threading.Event()
+    # Ctrl-C only sets a flag: raised as an exception it could land inside a DuckDB
+    # transaction (which reports it as "Query interrupted") and lose the run's last events.
+    previous = signal.signal(signal.SIGINT, lambda *_: stop.set()) \
+        if threading.current_thread() is threading.main_thread() else None
     stopping_since: float | None = None
-    while True:
-        try:
+    try:
+        while True:
+            if stop.is_set() and stopping_since is None and pid:
+                stopping_since = time.monotonic()
+                local.interrupt(pid)
+                if on_events is not None:
+                    on_events(IngestResult(meta["run_id"], [{"type": "log", "level": "warning",
+                                                             "message": "stopping the run (Ctrl-C)…"}]))
             res = ingest_once(store, run_dir)
             if on_events is not None and (res.events or res.warnings):
                 on_events(res)
@@ -64,10 +76,6 @@ def follow(store: Path, run_dir: Path, *, proc=None, on_events: OnEvents | None 
             if stopping_since is not None and time.monotonic() - stopping_since > stop_grace:
                 os.killpg(pid, signal.SIGKILL)  # it ignored SIGINT for too long
             time.sleep(poll)
-        except KeyboardInterrupt:
-            if stopping_since is None and pid:
-                stopping_since = time.monotonic()
-                local.interrupt(pid)
-                if on_events is not None:
-                    on_events(IngestResult(meta["run_id"], [{"type": "log", "level": "warning",
-                                                             "message": "stopping the run (Ctrl-C)…"}]))
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)

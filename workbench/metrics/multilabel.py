@@ -30,7 +30,8 @@ def multilabel_report(y_true, y_prob, label_names: list[str], threshold: float |
         ap, ar, af, _ = precision_recall_fscore_support(y_true, y_pred, average=avg, zero_division=0)
         agg[f"precision_{avg}"], agg[f"recall_{avg}"], agg[f"f1_{avg}"] = float(ap), float(ar), float(af)
     agg["f1_weighted"] = float(f1_score(y_true, y_pred, average="weighted", zero_division=0))
-    agg["f1_samples"] = float(f1_score(y_true, y_pred, average="samples", zero_division=0))
+    # A row with no true and no predicted label is a perfect answer (zero_division=1), not 0.
+    agg["f1_samples"] = float(f1_score(y_true, y_pred, average="samples", zero_division=1.0))
     agg["exact_match"] = float(accuracy_score(y_true, y_pred))
     agg["hamming_loss"] = float(hamming_loss(y_true, y_pred))
     agg["examples"] = float(len(y_true))

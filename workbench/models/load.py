@@ -20,7 +20,15 @@ class LoadedModel:
 
 def quiet_transformers() -> None:
     """The training log is for our events; silence library progress bars and load reports."""
+    import logging
+    import warnings
+
     import transformers
+
+    # bitsandbytes (imported by peft) warns at import about an optional CPU kernel package.
+    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
+    # peft still calls a deprecated transformers property; not actionable for our users.
+    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()

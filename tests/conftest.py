@@ -1,0 +1,41 @@
+"""Every test runs offline, with its own model cache and store (never the user's)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO_RECIPE = ROOT / "recipes" / "demo" / "encoder_multilabel.toml"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def offline_env(tmp_path_factory):
+    cache = tmp_path_factory.mktemp("workbench-cache")
+    saved = {k: os.environ.get(k) for k in ("HF_HUB_OFFLINE", "WORKBENCH_CACHE", "WORKBENCH_STORE")}
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["WORKBENCH_CACHE"] = str(cache)
+    os.environ["WORKBENCH_STORE"] = str(tmp_path_factory.mktemp("default-store") / "runs.duckdb")
+    yield
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+def workbench(*args: str, store: Path | None = None, timeout: float = 600, check: bool = False,
+              env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run the real CLI in a subprocess."""
+    e = {**os.environ, **(env or {}), "COLUMNS": "120"}
+    if store is not None:
+        e["WORKBENCH_STORE"] = str(store)
+    proc = subprocess.run([sys.executable, "-m", "workbench", *args], capture_output=True, text=True,
+                          timeout=timeout, env=e, cwd=ROOT)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"workbench {' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    return proc

@@ -1,0 +1,199 @@
+"""The demo recipe through the real CLI, real transformers + peft, and a real DuckDB store."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.conftest import DEMO_RECIPE, ROOT, workbench
+from workbench.data.splits import load_splits
+from workbench.recipe import load_recipe
+
+pytestmark = pytest.mark.slow
+LABELS = ["advertisement", "irrelevant_content", "non_visitor_rant", "toxicity"]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    store = tmp_path_factory.mktemp("demo") / "runs.duckdb"
+    proc = workbench("run", str(DEMO_RECIPE), "--quiet", store=store, timeout=900)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    con = duckdb.connect(str(store), read_only=True)
+    run_id = con.execute("SELECT run_id FROM runs").fetchone()[0]
+    con.close()
+    return store, run_id, proc
+
+
+def q(store: Path, sql: str, params=()):
+    con = duckdb.connect(str(store), read_only=True)
+    try:
+        return con.execute(sql, list(params)).fetchall()
+    finally:
+        con.close()
+
+
+def test_demo_completes_and_tuned_beats_base(demo):
+    store, run_id, proc = demo
+    (status, trainable, total, duration), = q(store, "SELECT status, trainable_params, total_params, duration_s "
+                                                     "FROM runs WHERE run_id = ?", [run_id])
+    assert status == "completed"
+    assert 0 < trainable < total  # LoRA: a small share of the weights trains
+    assert duration > 0
+    per_label = q(store, "SELECT label, metric, base, tuned FROM base_vs_tuned WHERE run_id = ? AND label <> '(all)' "
+                         "AND metric = 'f1'", [run_id])
+    assert sorted(r[0] for r in per_label) == LABELS  # 4 labels x base and tuned
+    agg = {m: (b, t) for m, b, t in q(store, "SELECT metric, base, tuned FROM base_vs_tuned WHERE run_id = ? "
+                                             "AND label = '(all)'", [run_id])}
+    assert agg["f1_micro"][1] > agg["f1_micro"][0] + 0.25, agg["f1_micro"]
+    assert agg["f1_macro"][1] > agg["f1_macro"][0] + 0.25, agg["f1_macro"]
+    assert agg["loss"][1] < agg["loss"][0]
+    better = sum(1 for _, _, b, t in per_label if t > b)
+    assert better >= 3, per_label
+    # The CLI printed the per-label base-vs-tuned table at the end.
+    for label in LABELS:
+        assert label in proc.stdout
+
+
+def test_events_are_ingested_once_and_match_the_file(demo):
+    store, run_id, _ = demo
+    (run_dir_s,), = q(store, "SELECT run_dir FROM runs WHERE run_id = ?", [run_id])
+    run_dir = Path(run_dir_s)
+    events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
+    assert [e["seq"] for e in events] == list(range(len(events)))
+    assert events[0]["type"] == "start" and events[-1]["type"] == "end" and events[-1]["status"] == "completed"
+    n_steps = sum(1 for e in events if e["type"] == "step")
+    assert q(store, "SELECT count(*) FROM steps WHERE run_id = ?", [run_id])[0][0] == n_steps
+    # sync on an up-to-date store adds nothing; on a deleted store it rebuilds the same rows
+    before = q(store, "SELECT (SELECT count(*) FROM steps), (SELECT count(*) FROM evals), (SELECT count(*) FROM logs)")
+    assert workbench("sync", store=store).returncode == 0
+    assert q(store, "SELECT (SELECT count(*) FROM steps), (SELECT count(*) FROM evals), (SELECT count(*) FROM logs)") == before
+    store.unlink()  # the store is derived data: the run folders rebuild it
+    assert workbench("sync", store=store).returncode == 0
+    assert q(store, "SELECT (SELECT count(*) FROM steps), (SELECT count(*) FROM evals), (SELECT count(*) FROM logs)") == before
+    assert q(store, "SELECT status FROM runs WHERE run_id = ?", [run_id])[0][0] == "completed"
+
+
+def _validation_csv(path: Path) -> tuple[list[str], list[list[int]]]:
+    recipe = load_recipe(DEMO_RECIPE)
+    val = load_splits(recipe.values).validation
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["text", *recipe["data.labels"].values()])
+        for t, labels in zip(val.texts, val.labels):
+            w.writerow([t, *labels])
+    return val.texts, val.labels
+
+
+def test_reloaded_run_reproduces_its_metrics_exactly(demo, tmp_path):
+    store, run_id, _ = demo
+    texts, _ = _validation_csv(tmp_path / "val.csv")
+    out = tmp_path / "preds.jsonl"
+    proc = workbench("predict", run_id, "--input", str(tmp_path / "val.csv"), "--output", str(out), store=store)
+    assert proc.returncode == 0, proc.stderr
+    preds = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [p["text"] for p in preds] == texts
+    # Same scores as the trainer's own predictions of these rows...
+    (run_dir,), = q(store, "SELECT run_dir FROM runs WHERE run_id = ?", [run_id])
+    trained = [json.loads(line) for line in (Path(run_dir) / "predictions_validation.jsonl").read_text().splitlines()]
+    assert [p["scores"] for p in preds] == [p["scores"] for p in trained]
+    # ...and the same metrics as the stored tuned evaluation, recomputed from the reloaded model.
+    from workbench.metrics.multilabel import multilabel_report
+    import numpy as np
+
+    y = [[1 if n in p["labels"] else 0 for n in LABELS] for p in preds]
+    probs = np.array([[p["scores"][n] for n in LABELS] for p in preds])
+    _, agg = multilabel_report(y, probs, LABELS, 0.5)
+    stored = dict(q(store, "SELECT metric, value FROM evals WHERE run_id = ? AND phase = 'tuned' AND label = '(all)'",
+                    [run_id]))
+    assert agg["f1_micro"] == pytest.approx(stored["f1_micro"], abs=1e-12)
+    assert agg["f1_macro"] == pytest.approx(stored["f1_macro"], abs=1e-12)
+    assert "f1_micro" in proc.stdout
+
+
+def test_show_diff_compare_query_read_the_store(demo):
+    store, run_id, _ = demo
+    show = workbench("show", run_id[:12], store=store)
+    assert show.returncode == 0 and "completed" in show.stdout and "toxicity" in show.stdout
+    assert "trainable" in show.stdout
+    diff = workbench("diff", "last", store=store)
+    assert diff.returncode == 0
+    assert "f1 improved on" in diff.stdout and "non_visitor_rant" in diff.stdout
+    out = workbench("query", "select label, tuned > base as better from base_vs_tuned where metric = 'f1' "
+                    "and label = 'toxicity'", "--format", "json", store=store)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == [{"label": "toxicity", "better": True}]
+    csv_out = workbench("query", "select count(*) as n from runs", "--format", "csv", store=store)
+    assert csv_out.stdout.splitlines() == ["n", "1"]
+    runs = workbench("runs", "--format", "json", store=store)
+    rows = json.loads(runs.stdout)
+    assert rows[0]["run_id"] == run_id and rows[0]["status"] == "completed"
+    assert rows[0]["tuned_f1_micro"] > rows[0]["base_f1_micro"]
+
+
+def test_full_finetune_and_compare(demo, tmp_path):
+    store, lora_id, _ = demo
+    proc = workbench("run", str(DEMO_RECIPE), "--quiet", "--set", "model.method=full", "--set", "train.epochs=2",
+                     "--set", "train.learning_rate=1e-3", store=store)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (full_id, trainable, total), = q(store, "SELECT run_id, trainable_params, total_params FROM runs "
+                                            "WHERE method = 'full'")
+    assert trainable == total
+    cmp = workbench("compare", lora_id, full_id, store=store)
+    assert cmp.returncode == 0, cmp.stderr
+    assert "model.method" in cmp.stdout and "train.epochs" in cmp.stdout and "lora.r" not in cmp.stdout
+    # a full fine-tune reloads from its own saved model
+    _validation_csv(tmp_path / "val.csv")
+    pred = workbench("predict", full_id, "--input", str(tmp_path / "val.csv"), "--output",
+                     str(tmp_path / "p.jsonl"), store=store)
+    assert pred.returncode == 0, pred.stderr
+    assert len((tmp_path / "p.jsonl").read_text().splitlines()) == 240
+
+
+def test_ctrl_c_records_interrupted_with_everything_logged(tmp_path):
+    store = tmp_path / "runs.duckdb"
+    env = {**os.environ, "WORKBENCH_STORE": str(store)}
+    proc = subprocess.Popen([sys.executable, "-m", "workbench", "run", str(DEMO_RECIPE), "--quiet",
+                             "--set", "train.epochs=50"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    events_file = None
+    deadline = time.time() + 300
+    while time.time() < deadline:  # wait until training steps are being written
+        found = list((tmp_path / "runs").glob("*/events.jsonl")) if (tmp_path / "runs").exists() else []
+        if found and '"type":"step"' in found[0].read_text():
+            events_file = found[0]
+            break
+        time.sleep(0.2)
+    assert events_file is not None, "training never started"
+    proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out + err
+    assert "Traceback" not in err
+    events = [json.loads(line) for line in events_file.read_text().splitlines()]
+    assert events[-1]["type"] == "end" and events[-1]["status"] == "interrupted"
+    (status, ended), = q(store, "SELECT status, ended_at FROM runs")
+    assert status == "interrupted" and ended is not None
+    assert q(store, "SELECT count(*) FROM steps")[0][0] == sum(1 for e in events if e["type"] == "step") > 0
+    assert q(store, "SELECT max(seq) FROM (SELECT seq FROM logs UNION ALL SELECT seq FROM steps "
+                    "UNION ALL SELECT seq FROM evals)")[0][0] <= events[-1]["seq"]
+
+
+def test_help_and_runs_import_neither_torch_nor_transformers(tmp_path):
+    code = ("import sys, contextlib, io\n"
+            "from workbench.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "    try:\n        main(['--help'])\n    except SystemExit:\n        pass\n"
+            "    main(['runs'])\n"
+            "heavy = [m for m in ('torch', 'transformers', 'peft') if m in sys.modules]\n"
+            "print('HEAVY', heavy)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                         env={**os.environ, "WORKBENCH_STORE": str(tmp_path / "s.duckdb")})
+    assert "HEAVY []" in out.stdout, out.stdout + out.stderr

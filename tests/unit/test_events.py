@@ -1,0 +1,181 @@
+"""The event-file contract: EventWriter and read_events on real files."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+from workbench.events import EVENTS_FILE, EventWriter, read_events
+
+
+def lines_of(path: Path) -> list[str]:
+    return path.read_text(encoding="utf-8").splitlines()
+
+
+def test_writer_numbers_events_from_zero_and_writes_json_lines(tmp_path):
+    path = tmp_path / EVENTS_FILE
+    before = time.time()
+    with EventWriter(path) as w:
+        returned = [w.emit("log", level="info", message=f"m{i}") for i in range(5)]
+        # Each line reaches the file at once (line-flushed), before close.
+        assert len(lines_of(path)) == 5
+    after = time.time()
+    lines = lines_of(path)
+    assert len(lines) == 5
+    events = [json.loads(line) for line in lines]
+    assert [e["seq"] for e in events] == [0, 1, 2, 3, 4]
+    assert events == returned
+    for i, e in enumerate(events):
+        assert e["type"] == "log" and e["message"] == f"m{i}"
+        assert before <= e["t"] <= after
+    assert path.read_bytes().endswith(b"\n")
+
+
+def test_writer_serialises_paths_tuples_and_numpy_like_scalars(tmp_path):
+    class Scalar:  # numpy / torch scalars have .item()
+        def item(self):
+            return 0.5
+
+    with EventWriter(tmp_path / EVENTS_FILE) as w:
+        w.emit("artifact", kind="adapter", path=tmp_path / "adapter", shape=(1, 2), loss=Scalar())
+    ev = read_events(tmp_path / EVENTS_FILE).events[0]
+    assert ev["path"] == str(tmp_path / "adapter")
+    assert ev["shape"] == [1, 2]
+    assert ev["loss"] == 0.5
+
+
+def test_reopening_continues_seq(tmp_path):
+    path = tmp_path / EVENTS_FILE
+    with EventWriter(path) as w:
+        for _ in range(3):
+            w.emit("step")
+    with EventWriter(path) as w:
+        ev = w.emit("step")
+        assert ev["seq"] == 3
+        w.emit("end", status="completed")
+    seqs = [e["seq"] for e in read_events(path).events]
+    assert seqs == [0, 1, 2, 3, 4]
+
+
+def test_reopening_after_torn_line_starts_clean(tmp_path):
+    path = tmp_path / EVENTS_FILE
+    with EventWriter(path) as w:
+        w.emit("start")
+        w.emit("step")
+    with open(path, "ab") as f:
+        f.write(b'{"seq":2,"t":1,"ty')  # a writer killed mid-line
+    with EventWriter(path) as w:
+        ev = w.emit("end", status="failed")
+    assert ev["seq"] == 2  # the torn event never counted
+    res = read_events(path)
+    assert [e["type"] for e in res.events] == ["start", "step", "end"]
+    assert [e["seq"] for e in res.events] == [0, 1, 2]
+    assert len(res.warnings) == 1 and f"{path}:3:" in res.warnings[0]  # the terminated torn line
+
+
+def test_torn_last_line_is_left_unread_until_completed(tmp_path):
+    path = tmp_path / EVENTS_FILE
+    with EventWriter(path) as w:
+        w.emit("start")
+        w.emit("step", step=1)
+    complete_size = path.stat().st_size
+    torn = json.dumps({"seq": 2, "t": 1.0, "type": "step", "step": 2})
+    with open(path, "ab") as f:
+        f.write(torn[:10].encode())
+    res = read_events(path)
+    assert [e["seq"] for e in res.events] == [0, 1]
+    assert res.offset == complete_size
+    assert res.line == 2
+    assert res.warnings == []
+    # Reading again from where we stopped: nothing new while the line is torn.
+    again = read_events(path, res.offset, res.line)
+    assert again.events == [] and again.offset == complete_size and again.line == 2
+    # The writer finishes the line: now it is returned.
+    with open(path, "ab") as f:
+        f.write(torn[10:].encode() + b"\n")
+    done = read_events(path, res.offset, res.line)
+    assert [e["seq"] for e in done.events] == [2]
+    assert done.events[0]["step"] == 2
+    assert done.offset == path.stat().st_size
+    assert done.line == 3
+
+
+def test_garbage_complete_line_is_skipped_with_warning(tmp_path):
+    path = tmp_path / EVENTS_FILE
+    with EventWriter(path) as w:
+        w.emit("start")
+    with open(path, "ab") as f:
+        f.write(b"this is not json\n")
+        f.write(b'{"no_seq": true, "type": "x"}\n')
+        f.write(b"\n")  # blank lines are not events and not warnings
+    with EventWriter(path) as w:
+        w.emit("end", status="completed")
+    res = read_events(path)
+    assert [e["type"] for e in res.events] == ["start", "end"]
+    assert len(res.warnings) == 2
+    assert res.warnings[0].startswith(f"{path}:2: ")
+    assert res.warnings[1].startswith(f"{path}:3: ")
+    # The writer continued after the last good event.
+    assert res.events[-1]["seq"] == 1
+
+
+def test_reading_from_offset_returns_only_later_events(tmp_path):
+    path = tmp_path / EVENTS_FILE
+    w = EventWriter(path)
+    for i in range(3):
+        w.emit("step", step=i)
+    first = read_events(path)
+    assert [e["seq"] for e in first.events] == [0, 1, 2]
+    for i in range(3, 5):
+        w.emit("step", step=i)
+    w.close()
+    later = read_events(path, first.offset, first.line)
+    assert [e["seq"] for e in later.events] == [3, 4]
+    assert later.line == 5
+    assert read_events(path, later.offset, later.line).events == []
+
+
+def test_garbage_line_number_counts_from_file_start_when_reading_from_offset(tmp_path):
+    path = tmp_path / EVENTS_FILE
+    with EventWriter(path) as w:
+        w.emit("start")
+        w.emit("step")
+    first = read_events(path)
+    with open(path, "ab") as f:
+        f.write(b"{broken\n")
+    res = read_events(path, first.offset, first.line)
+    assert res.events == []
+    assert res.warnings and res.warnings[0].startswith(f"{path}:3: ")
+
+
+def test_missing_file_reads_as_nothing(tmp_path):
+    res = read_events(tmp_path / "none.jsonl", 0, 0)
+    assert res.events == [] and res.offset == 0 and res.line == 0
+
+
+def test_writer_is_thread_safe(tmp_path):
+    path = tmp_path / EVENTS_FILE
+    w = EventWriter(path)
+    barrier = threading.Barrier(4)
+
+    def work(n: int) -> None:
+        barrier.wait()
+        for i in range(200):
+            w.emit("telemetry", rank=n, i=i, payload="x" * 50)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    w.close()
+    lines = lines_of(path)
+    assert len(lines) == 800
+    events = [json.loads(line) for line in lines]  # no interleaved / torn lines
+    assert [e["seq"] for e in events] == list(range(800))  # distinct, consecutive, in file order
+    for n in range(4):
+        assert [e["i"] for e in events if e["rank"] == n] == list(range(200))
+    res = read_events(path)
+    assert len(res.events) == 800 and not res.warnings
