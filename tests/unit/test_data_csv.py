@@ -112,9 +112,6 @@ def test_subset_keeps_rows_aligned(write):
     assert t.texts == ["c", "a"] and t.labels == [[1, 1], [1, 0]] and t.lines == [4, 2]
 
 
-@pytest.mark.xfail(reason="BUG: read_labeled_csv(require_labels=False) raises KeyError when the file has none of "
-                          "the label columns (label_cols is built from col[c] before checking with_labels)",
-                   strict=True)
 def test_require_labels_false_without_label_columns(write):
     path = write("p.csv", "id,text\n1,hello\n2,world\n")
     t = read_labeled_csv(path, "text", LABELS, require_labels=False)

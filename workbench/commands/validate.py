@@ -13,8 +13,11 @@ from workbench.recipe import Recipe, load_recipe
 
 def preflight(path: str, overrides: list[str] = ()) -> tuple[Recipe, Splits]:
     recipe = load_recipe(path, overrides)
+    try:
+        check_source(recipe["model.source"])
+    except UserError as e:
+        raise UserError(str(e), path=path, line=recipe.line_of("model.source")) from None
     splits = load_splits(recipe.values)
-    check_source(recipe["model.source"])
     return recipe, splits
 
 

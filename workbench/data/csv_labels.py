@@ -92,7 +92,10 @@ def read_labeled_csv(
             f"no label column {missing[0]!r} (for label {names[0]!r}; columns: {', '.join(header)}); "
             "fix data.labels or the file", path=path, line=1)
     with_labels = not missing
-    label_cols = [(name, col[c], c) for name, c in label_map.items()]
+    for used in [text_column, *label_map.values()] if with_labels else [text_column]:
+        if header.count(used) > 1:
+            raise UserError(f"column {used!r} appears {header.count(used)} times in the header", path=path, line=1)
+    label_cols = [(name, col[c], c) for name, c in label_map.items()] if with_labels else []
     ti = col[text_column]
 
     texts: list[str] = []

@@ -46,6 +46,13 @@ class Recipe:
                 out[knob.key] = v
         return out
 
+    def line_of(self, name: str) -> int | None:
+        """Line of the recipe file that sets `name` (None if it is not set in the file)."""
+        if self.path is None or not self.path.is_file():
+            return None
+        section, _, key = name.rpartition(".")
+        return _locate(self.path.read_text(encoding="utf-8-sig"), section, key)
+
     def with_values(self, changes: dict[str, Any]) -> "Recipe":
         return Recipe({**self.values, **changes}, self.path, self.explicit | set(changes))
 
@@ -59,6 +66,8 @@ def load_recipe(path: str | Path, overrides: Iterable[str] = ()) -> Recipe:
     text = _read_text(path)
     try:
         raw = tomllib.loads(text)
+    except RecursionError:
+        raise UserError("invalid TOML: values nested too deeply", path=path) from None
     except tomllib.TOMLDecodeError as e:
         m = re.search(r"\(at line (\d+), column (\d+)\)", str(e))
         msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(e))
@@ -88,10 +97,10 @@ def recipe_from_dict(raw: dict[str, Any], *, path: Path | None = None, text: str
         name, val = _parse_override(item)
         knob = BY_NAME.get(name)
         if knob is None:
-            raise UserError(f"--set {name}: unknown key{_did_you_mean(name, BY_NAME)}")
+            raise UserError(f"--set {name}: unknown key{_did_you_mean(name, BY_NAME)}", path=path)
         got = schema.coerce(knob, val, from_text=True)
         if got.error:
-            raise UserError(f"--set {got.error}")
+            raise UserError(f"--set {got.error}", path=path)
         values[name] = _resolve_path(knob, got.value, Path.cwd())
         explicit.add(name)
 

@@ -199,7 +199,7 @@ def _parse_text(knob: Knob, text: str) -> Coerced:
 def _parse_toml_value(knob: Knob, text: str, tomllib) -> Coerced:
     try:
         return Coerced(tomllib.loads(f"v = {text}")["v"])
-    except tomllib.TOMLDecodeError:
+    except (tomllib.TOMLDecodeError, RecursionError):
         return Coerced(error=f"{knob.name} = {text!r} is not {knob.expected()}")
 
 

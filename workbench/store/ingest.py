@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.events import EVENTS_FILE, read_events
+from workbench.recipe.schema import SECTIONS
 from workbench.store.schema import ALL_LABELS
 
 RUN_META = "run.json"
@@ -52,7 +53,7 @@ def register_run(con, run_dir: Path) -> dict[str, Any]:
     if recipe_file.exists():
         raw = tomllib.loads(recipe_file.read_text(encoding="utf-8"))
         for k, v in raw.items():
-            if isinstance(v, dict) and k != "data.labels":
+            if isinstance(v, dict) and k in SECTIONS:  # [section] tables; data.labels stays one map
                 for kk, vv in v.items():
                     values[f"{k}.{kk}"] = vv
             else:

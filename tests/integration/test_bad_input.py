@@ -1,0 +1,264 @@
+"""Bad input through the real CLI: one clean `error:` line naming the file (and line / field), exit
+status 2, no traceback, and nothing started (no run folder, no run in the store).
+
+None of these trains anything: the CLI rejects bad input before any model loads."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+DEMO_RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "demo" / "encoder_multilabel.toml"
+
+COLUMNS = "text,advertisement,relevance,rant,toxicity,spam"
+GOOD_ROWS = [
+    "Great rides and friendly staff,0,0,0,0,0",
+    "Visit my page for cheap deals!!,1,0,0,0,1",
+    "My neighbour's cat is loud,0,1,0,0,0",
+    "Never been but it is surely awful,0,0,1,0,0",
+    "You are all idiots,0,0,0,1,0",
+    "Nice food and fair prices,0,0,0,0,0",
+    "Long queues but worth it,0,0,0,0,0",
+    "Buy followers now at my shop,1,0,0,0,1",
+    "Clean toilets and good signs,0,0,0,0,0",
+    "Terrible people run this place,0,0,1,1,0",
+]
+
+
+def good_csv() -> str:
+    return "\n".join([COLUMNS, *GOOD_ROWS]) + "\n"
+
+
+def base_recipe_text(train_file: str = "train.csv") -> str:
+    text = DEMO_RECIPE.read_text(encoding="utf-8")
+    assert 'train_file = "data/reviews.csv"' in text
+    return text.replace('train_file = "data/reviews.csv"', f'train_file = "{train_file}"')
+
+
+def line_of(text: str, needle: str) -> int:
+    for no, line in enumerate(text.splitlines(), 1):
+        if needle in line:
+            return no
+    raise AssertionError(f"{needle!r} not found")
+
+
+@dataclass
+class Case:
+    recipe: Path
+    must: list[str]  # substrings the error line must hold
+    args: list[str] = field(default_factory=list)
+
+
+def _recipe(tmp: Path, edit: Callable[[str], str] | None = None, csv: str | bytes | None = None) -> tuple[Path, str]:
+    data = good_csv() if csv is None else csv
+    (tmp / "train.csv").write_bytes(data if isinstance(data, bytes) else data.encode("utf-8"))
+    text = base_recipe_text()
+    if edit is not None:
+        text = edit(text)
+    path = tmp / "bad.toml"
+    path.write_text(text, encoding="utf-8")
+    return path, text
+
+
+def case_unknown_key(tmp: Path) -> Case:
+    path, text = _recipe(tmp, lambda t: t.replace("r = 16\n", "rank = 16\n"))
+    return Case(path, [f"{path}:{line_of(text, 'rank = 16')}: ", "lora.rank", "did you mean lora.r?"])
+
+
+def case_unknown_section(tmp: Path) -> Case:
+    path, text = _recipe(tmp, lambda t: t.replace("[train]\n", "[trian]\n"))
+    return Case(path, [f"{path}:{line_of(text, '[trian]')}: ", "[trian]", "did you mean [train]?"])
+
+
+def case_wrong_type(tmp: Path) -> Case:
+    path, text = _recipe(tmp, lambda t: t.replace("batch_size = 16\n", 'batch_size = "big"\n'))
+    return Case(path, [f"{path}:{line_of(text, 'batch_size = ' + chr(34))}: ", "train.batch_size", "'big'"])
+
+
+def case_out_of_range(tmp: Path) -> Case:
+    path, text = _recipe(tmp, lambda t: t.replace("dropout = 0.1\n", "dropout = 1.5\n"))
+    return Case(path, [f"{path}:{line_of(text, 'dropout = 1.5')}: ", "lora.dropout = 1.5", "out of range",
+                       "[0, 0.99]"])
+
+
+def case_missing_data_file(tmp: Path) -> Case:
+    path, _ = _recipe(tmp, lambda t: t.replace('train_file = "train.csv"', 'train_file = "nope.csv"'))
+    return Case(path, [f"{tmp / 'nope.csv'}: ", "not found"])
+
+
+def case_missing_text_column(tmp: Path) -> Case:
+    path, _ = _recipe(tmp, csv=good_csv().replace("text,", "body,", 1))
+    return Case(path, [f"{tmp / 'train.csv'}:1: ", "'text'", "data.text_column"])
+
+
+def case_missing_label_column(tmp: Path) -> Case:
+    rows = [",".join(c for i, c in enumerate(r.split(",")) if i != 3) for r in [COLUMNS, *GOOD_ROWS]]
+    path, _ = _recipe(tmp, csv="\n".join(rows) + "\n")
+    return Case(path, [f"{tmp / 'train.csv'}:1: ", "'rant'", "'non_visitor_rant'"])
+
+
+def case_label_value_two(tmp: Path) -> Case:
+    rows = list(GOOD_ROWS)
+    rows[2] = "My neighbour's cat is loud,0,1,0,2,0"  # file line 4
+    path, _ = _recipe(tmp, csv="\n".join([COLUMNS, *rows]) + "\n")
+    return Case(path, [f"{tmp / 'train.csv'}:4: ", "'toxicity'", "'2'", "0 or 1"])
+
+
+def case_empty_text(tmp: Path) -> Case:
+    rows = list(GOOD_ROWS)
+    rows[1] = '"  ",1,0,0,0,1'  # file line 3
+    path, _ = _recipe(tmp, csv="\n".join([COLUMNS, *rows]) + "\n")
+    return Case(path, [f"{tmp / 'train.csv'}:3: ", "empty text"])
+
+
+def case_not_utf8(tmp: Path) -> Case:
+    rows = [r.encode() for r in [COLUMNS, *GOOD_ROWS]]
+    rows[2] = "Caf\u00e9 was nice,0,0,0,0,0".encode("latin-1")  # file line 3
+    path, _ = _recipe(tmp, csv=b"\n".join(rows) + b"\n")
+    return Case(path, [f"{tmp / 'train.csv'}:3: ", "UTF-8"])
+
+
+def case_multiline_text_then_bad_label(tmp: Path) -> Case:
+    rows = list(GOOD_ROWS)
+    rows[0] = '"Line one\nline two\nline three",0,0,0,0,0'  # file lines 2-4
+    rows[1] = "Visit my page,yes,0,0,0,1"  # file line 5
+    path, _ = _recipe(tmp, csv="\n".join([COLUMNS, *rows]) + "\n")
+    return Case(path, [f"{tmp / 'train.csv'}:5: ", "'advertisement'", "'yes'"])
+
+
+def case_set_unknown_key(tmp: Path) -> Case:
+    path, _ = _recipe(tmp)
+    return Case(path, ["--set lora.rank", "did you mean lora.r?"], ["--set", "lora.rank=4"])
+
+
+def case_set_bad_value(tmp: Path) -> Case:
+    path, _ = _recipe(tmp)
+    return Case(path, ["--set", "lora.r", "'many'"], ["--set", "lora.r=many"])
+
+
+def case_set_out_of_range(tmp: Path) -> Case:
+    path, _ = _recipe(tmp)
+    return Case(path, ["--set", "train.learning_rate = -1.0", "out of range"], ["--set", "train.learning_rate=-1"])
+
+
+def case_toml_syntax(tmp: Path) -> Case:
+    path, text = _recipe(tmp, lambda t: t.replace("alpha = 32\n", "alpha = = 32\n"))
+    return Case(path, [f"{path}:{line_of(text, 'alpha = = 32')}: ", "invalid TOML"])
+
+
+def case_recipe_not_found(tmp: Path) -> Case:
+    path = tmp / "missing.toml"
+    return Case(path, [f"{path}: ", "not found"])
+
+
+def case_unknown_tiny_arch(tmp: Path) -> Case:
+    path, _ = _recipe(tmp, lambda t: t.replace('source = "tiny:distilbert"', 'source = "tiny:gpt9"'))
+    return Case(path, ["model.source", "tiny:gpt9", "unknown tiny architecture"])
+
+
+CASES = {f.__name__[len("case_"):]: f for f in (
+    case_unknown_key, case_unknown_section, case_wrong_type, case_out_of_range, case_missing_data_file,
+    case_missing_text_column, case_missing_label_column, case_label_value_two, case_empty_text, case_not_utf8,
+    case_multiline_text_then_bad_label, case_set_unknown_key, case_set_bad_value, case_set_out_of_range,
+    case_toml_syntax, case_recipe_not_found, case_unknown_tiny_arch,
+)}
+
+
+def one_error_line(res) -> str:
+    assert "Traceback" not in res.stdout + res.stderr, res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1, res.stderr
+    assert lines[0].startswith("error: "), lines[0]
+    return lines[0]
+
+
+def assert_nothing_started(tmp: Path) -> None:
+    runs = tmp / "runs"
+    assert not runs.exists() or not any(runs.iterdir()), list(runs.iterdir())
+    store = tmp / "runs.duckdb"
+    if store.exists():
+        import duckdb
+
+        con = duckdb.connect(str(store), read_only=True)
+        try:
+            assert con.execute("SELECT count(*) FROM runs").fetchone()[0] == 0
+        finally:
+            con.close()
+
+
+@pytest.mark.parametrize("command", ["run", "validate"])
+@pytest.mark.parametrize("name", list(CASES))
+def test_bad_input(cli, tmp_path, name, command):
+    case = CASES[name](tmp_path)
+    res = cli(command, case.recipe, *case.args)
+    assert res.returncode == 2, (res.returncode, res.stdout, res.stderr)
+    line = one_error_line(res)
+    for s in case.must:
+        assert s in line, f"{s!r} not in {line!r}"
+    if command == "validate":
+        assert "ok" not in res.stdout
+    assert_nothing_started(tmp_path)
+
+
+def test_unknown_tiny_arch_names_recipe_file(cli, tmp_path):
+    case = case_unknown_tiny_arch(tmp_path)
+    line = one_error_line(cli("run", case.recipe))
+    assert str(case.recipe) in line
+
+
+def test_validate_demo_ok(cli):
+    res = cli("validate", DEMO_RECIPE)
+    assert res.returncode == 0, res.stderr
+    assert res.stderr == ""
+    assert res.stdout.startswith("ok ")
+    assert str(DEMO_RECIPE) in res.stdout
+    assert re.search(r"960 train, 240 validation rows, 4 labels", res.stdout), res.stdout
+
+
+def test_validate_good_and_bad_reports_only_bad(cli, tmp_path):
+    good = tmp_path / "good.toml"
+    good.write_text(base_recipe_text(), encoding="utf-8")
+    case = case_out_of_range(tmp_path)  # writes bad.toml and train.csv
+    res = cli("validate", good, case.recipe)
+    assert res.returncode == 2
+    line = one_error_line(res)
+    assert str(case.recipe) in line and str(good) not in line
+    out = res.stdout.strip().splitlines()
+    assert len(out) == 1 and out[0].startswith("ok ") and str(good) in out[0]
+    assert "8 train, 2 validation rows" in out[0]
+    assert_nothing_started(tmp_path)
+
+
+def test_run_dry_run_starts_nothing(cli, tmp_path):
+    good = tmp_path / "good.toml"
+    (tmp_path / "train.csv").write_text(good_csv(), encoding="utf-8")
+    good.write_text(base_recipe_text(), encoding="utf-8")
+    res = cli("run", good, "--dry-run")
+    assert res.returncode == 0, res.stderr
+    assert "is valid" in res.stdout
+    assert_nothing_started(tmp_path)
+
+
+def test_query_bad_sql(cli, tmp_path):
+    res = cli("query", "select nonsense")
+    assert res.returncode == 2
+    line = one_error_line(res)
+    assert "query failed" in line and "nonsense" in line
+
+
+def test_show_unknown_run(cli):
+    res = cli("show", "nosuchrun")
+    assert res.returncode == 2
+    line = one_error_line(res)
+    assert "'nosuchrun'" in line
+
+
+def test_argument_error_is_one_line(cli):
+    res = cli("run")
+    assert res.returncode == 2
+    line = one_error_line(res)
+    assert "recipe" in line

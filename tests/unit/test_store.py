@@ -1,0 +1,311 @@
+"""The DuckDB store: ingestion of real run folders into a real runs.duckdb."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from workbench.errors import UserError
+from workbench.events import EVENTS_FILE, EventWriter
+from workbench.recipe import load_recipe, write_frozen
+from workbench.store.db import connect
+from workbench.store.ingest import ingest_run, mark_ended, write_run_meta
+from workbench.store.schema import ALL_LABELS
+
+TABLES = ("runs", "params", "steps", "evals", "telemetry", "artifacts", "logs")
+
+BASE = {
+    "labels": {"ad": {"precision": 0.6, "recall": 0.2, "f1": 0.3, "support": 10},
+               "tox": {"precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 4}},
+    "aggregates": {"f1_micro": 0.35, "f1_macro": 0.4, "loss": 0.7, "hamming_loss": 0.3, "examples": 14},
+}
+TUNED = {
+    "labels": {"ad": {"precision": 0.4, "recall": 0.9, "f1": 0.55, "support": 10},
+               "tox": {"precision": 0.5, "recall": 0.75, "f1": 0.6, "support": 4}},
+    "aggregates": {"f1_micro": 0.58, "f1_macro": 0.575, "loss": 0.25, "hamming_loss": 0.35, "examples": 14},
+}
+
+
+def make_run(root: Path, run_id: str, demo_recipe: Path, *, end: str | None = "completed") -> Path:
+    """A run folder as a launcher and trainer would leave it: run.json, recipe.toml, events.jsonl."""
+    run_dir = root / run_id
+    run_dir.mkdir(parents=True)
+    recipe = load_recipe(demo_recipe, ["group=sweep1"])
+    write_frozen(recipe, run_dir / "recipe.toml", f"Frozen recipe of run {run_id}")
+    write_run_meta(run_dir, {"run_id": run_id, "recipe_name": recipe.name, "recipe_path": str(demo_recipe),
+                             "target": "local", "group": "sweep1", "created_at": time.time(), "host": "testhost",
+                             "pid": 12345})
+    with EventWriter(run_dir / EVENTS_FILE) as w:
+        w.emit("start", run_id=run_id, recipe=recipe.values, versions={"python": "3"}, host="testhost", pid=12345,
+               world_size=1)
+        w.emit("model", trainable_params=1234, total_params=100000, source="tiny:distilbert", method="lora")
+        for step, loss in ((10, 0.9), (20, 0.6), (30, 0.4)):
+            w.emit("step", step=step, max_steps=30, epoch=step / 30, loss=loss, lr=1e-3, grad_norm=1.0,
+                   samples_per_s=50.0, tokens_per_s=900.0)
+        w.emit("eval", phase="base", split="validation", step=0, epoch=0.0, **BASE)
+        w.emit("eval", phase="tuned", split="validation", step=30, epoch=1.0, **TUNED)
+        w.emit("artifact", kind="adapter", path=str(run_dir / "adapter"), size_bytes=42)
+        if end:
+            time.sleep(0.01)  # a measurable duration
+            w.emit("end", status=end, error=None)
+    return run_dir
+
+
+def counts(con) -> dict[str, int]:
+    return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
+
+
+@pytest.fixture
+def store(tmp_path) -> Path:
+    return tmp_path / "runs.duckdb"
+
+
+@pytest.fixture
+def run_dir(tmp_path, demo_recipe) -> Path:
+    return make_run(tmp_path / "runs", "r1", demo_recipe)
+
+
+def test_ingest_completed_run(store, run_dir):
+    with connect(store) as con:
+        res = ingest_run(con, run_dir)
+        assert res.run_id == "r1"
+        assert res.status == "completed"
+        assert [e["seq"] for e in res.events] == list(range(9))
+        assert res.warnings == []
+        row = con.execute("SELECT status, trainable_params, total_params, duration_s, started_at, ended_at, "
+                          "recipe_name, model, method, task, group_id, host, world_size, pid, run_dir, error, "
+                          "last_seq FROM runs").fetchall()
+    assert len(row) == 1
+    (status, trainable, total, duration, started, ended, recipe_name, model, method, task, group, host, world,
+     pid, rdir, error, last_seq) = row[0]
+    assert status == "completed"
+    assert (trainable, total) == (1234, 100000)
+    assert duration is not None and 0 < duration < 60
+    assert started is not None and ended is not None and ended >= started
+    assert recipe_name == "demo_encoder_multilabel"
+    assert (model, method, task) == ("tiny:distilbert", "lora", "classification")
+    assert (group, host, world, pid) == ("sweep1", "testhost", 1, 12345)
+    assert rdir == str(run_dir.resolve())
+    assert error is None
+    assert last_seq == 8
+
+
+def test_ingest_tables(store, run_dir):
+    with connect(store) as con:
+        ingest_run(con, run_dir)
+        steps = con.execute("SELECT step, loss FROM steps ORDER BY seq").fetchall()
+        assert steps == [(10, 0.9), (20, 0.6), (30, 0.4)]
+        n_labels = sum(len(m) for m in BASE["labels"].values())
+        n_aggs = len(BASE["aggregates"])
+        assert con.execute("SELECT count(*) FROM evals WHERE phase = 'base'").fetchone()[0] == n_labels + n_aggs
+        assert con.execute("SELECT count(*) FROM evals WHERE phase = 'tuned'").fetchone()[0] == n_labels + n_aggs
+        aggs = dict(con.execute("SELECT metric, value FROM evals WHERE phase = 'tuned' AND label = ?",
+                                [ALL_LABELS]).fetchall())
+        assert aggs == pytest.approx(TUNED["aggregates"])
+        assert con.execute("SELECT value FROM evals WHERE phase = 'base' AND label = 'ad' AND metric = 'f1'"
+                           ).fetchone()[0] == pytest.approx(0.3)
+        assert con.execute("SELECT DISTINCT split FROM evals").fetchall() == [("validation",)]
+        art = con.execute("SELECT kind, path, meta FROM artifacts").fetchall()
+        assert art == [("adapter", str(run_dir / "adapter"), '{"size_bytes": 42}')]
+        params = dict(con.execute("SELECT key, value FROM params WHERE run_id = 'r1'").fetchall())
+        assert params["lora.r"] == "16"
+        assert params["model.source"] == "tiny:distilbert"
+        assert params["group"] == "sweep1"
+        assert "data.labels" in params and "advertisement" in params["data.labels"]
+
+
+def test_label_metrics_view(store, run_dir):
+    with connect(store) as con:
+        ingest_run(con, run_dir)
+        labels = {r[0] for r in con.execute("SELECT DISTINCT label FROM label_metrics").fetchall()}
+        assert labels == {"ad", "tox"}
+        row = con.execute("SELECT recipe_name, method FROM label_metrics LIMIT 1").fetchone()
+        assert row == ("demo_encoder_multilabel", "lora")
+
+
+def test_base_vs_tuned_delta_and_improved(store, run_dir):
+    with connect(store) as con:
+        ingest_run(con, run_dir)
+        rows = con.execute("SELECT label, metric, base, tuned, delta, improved FROM base_vs_tuned").fetchall()
+    got = {(label, metric): (b, t, d, imp) for label, metric, b, t, d, imp in rows}
+    expected_keys = {(lab, m) for lab, ms in BASE["labels"].items() for m in ms} | \
+                    {(ALL_LABELS, m) for m in BASE["aggregates"]}
+    assert set(got) == expected_keys
+    for (label, metric), (b, t, d, _) in got.items():
+        assert d == pytest.approx(t - b)
+    assert got[("ad", "f1")][3] is True  # 0.3 -> 0.55
+    assert got[("ad", "precision")][3] is False  # 0.6 -> 0.4
+    assert got[("tox", "precision")][3] is False  # unchanged is not an improvement
+    assert got[(ALL_LABELS, "loss")][3] is True  # 0.7 -> 0.25: lower is better
+    assert got[(ALL_LABELS, "loss")][2] == pytest.approx(-0.45)
+    assert got[(ALL_LABELS, "hamming_loss")][3] is False  # 0.3 -> 0.35: worse
+    assert got[("ad", "support")][3] is None  # neutral
+    assert got[(ALL_LABELS, "examples")][3] is None
+    assert got[(ALL_LABELS, "f1_micro")][3] is True
+
+
+def test_run_summary(store, run_dir):
+    with connect(store) as con:
+        ingest_run(con, run_dir)
+        cur = con.execute("SELECT * FROM run_summary")
+        cols = [d[0] for d in cur.description]
+        rows = cur.fetchall()
+    assert cols == ["run_id", "recipe_name", "task", "model", "method", "target", "status", "created_at",
+                    "started_at", "ended_at", "duration_s", "group_id", "host", "trainable_params", "total_params",
+                    "tuned_f1_micro", "tuned_f1_macro", "base_f1_micro", "base_f1_macro", "last_loss", "last_step",
+                    "error", "run_dir"]
+    assert len(rows) == 1
+    s = dict(zip(cols, rows[0]))
+    assert s["status"] == "completed"
+    assert s["tuned_f1_micro"] == pytest.approx(0.58)
+    assert s["tuned_f1_macro"] == pytest.approx(0.575)
+    assert s["base_f1_micro"] == pytest.approx(0.35)
+    assert s["base_f1_macro"] == pytest.approx(0.4)
+    assert s["last_loss"] == pytest.approx(0.4)
+    assert s["last_step"] == 30
+    assert s["target"] == "local"
+
+
+def test_reingest_is_noop(store, run_dir):
+    with connect(store) as con:
+        ingest_run(con, run_dir)
+        first = counts(con)
+        res = ingest_run(con, run_dir)
+        assert res.events == []
+        assert res.status == "completed"
+        assert counts(con) == first
+    with connect(store) as con:  # a fresh connection (another follower) changes nothing either
+        assert ingest_run(con, run_dir).events == []
+        assert counts(con) == first
+    assert first["steps"] == 3 and first["runs"] == 1 and first["artifacts"] == 1
+
+
+def test_rebuild_after_deleting_store(store, run_dir, tmp_path, demo_recipe):
+    other = make_run(tmp_path / "runs", "r2", demo_recipe, end="failed")
+    with connect(store) as con:
+        ingest_run(con, run_dir)
+        ingest_run(con, other)
+        first = counts(con)
+        summary = con.execute("SELECT run_id, status, trainable_params, last_step FROM run_summary ORDER BY run_id"
+                              ).fetchall()
+    store.unlink()
+    Path(str(store) + ".wal").unlink(missing_ok=True)
+    with connect(store) as con:
+        assert counts(con)["runs"] == 0
+        ingest_run(con, run_dir)
+        ingest_run(con, other)
+        assert counts(con) == first
+        assert con.execute("SELECT run_id, status, trainable_params, last_step FROM run_summary ORDER BY run_id"
+                           ).fetchall() == summary
+    assert [s[1] for s in summary] == ["completed", "failed"]
+
+
+def test_growing_events_file_ingests_only_new_events(store, tmp_path, demo_recipe):
+    run_dir = make_run(tmp_path / "runs", "live", demo_recipe, end=None)
+    with connect(store) as con:
+        res = ingest_run(con, run_dir)
+        assert len(res.events) == 8
+        assert res.status == "running"
+        before = counts(con)
+    with EventWriter(run_dir / EVENTS_FILE) as w:
+        w.emit("step", step=40, loss=0.3)
+        w.emit("log", level="info", message="hello")
+    with open(run_dir / EVENTS_FILE, "ab") as f:
+        f.write(b'{"seq": 10, "t": 1, "type": "st')  # torn: not yet
+    with connect(store) as con:
+        res = ingest_run(con, run_dir)
+        assert [e["seq"] for e in res.events] == [8, 9]
+        after = counts(con)
+        assert after["steps"] == before["steps"] + 1
+        assert after["logs"] == before["logs"] + 1
+        assert after["evals"] == before["evals"]
+        assert res.status == "running"
+    with open(run_dir / EVENTS_FILE, "ab") as f:
+        f.write(b'ep", "step": 50, "loss": 0.2}\n')
+        f.write(b'{"seq": 11, "t": %.3f, "type": "end", "status": "completed"}\n' % (time.time() + 0.01))
+    with connect(store) as con:
+        res = ingest_run(con, run_dir)
+        assert [e["seq"] for e in res.events] == [10, 11]
+        assert res.status == "completed"
+        assert con.execute("SELECT max(step), count(*) FROM steps").fetchone() == (50, 5)
+        assert con.execute("SELECT last_seq FROM runs").fetchone()[0] == 11
+        # The end arrived in a later batch than the start: the duration still spans both.
+        duration = con.execute("SELECT duration_s FROM runs").fetchone()[0]
+        assert duration is not None and 0 <= duration < 60
+
+
+def test_run_without_end_is_running_then_mark_ended(store, tmp_path, demo_recipe):
+    a = make_run(tmp_path / "runs", "a", demo_recipe, end=None)
+    b = make_run(tmp_path / "runs", "b", demo_recipe, end=None)
+    done = make_run(tmp_path / "runs", "done", demo_recipe)
+    with connect(store) as con:
+        for d in (a, b, done):
+            ingest_run(con, d)
+        assert con.execute("SELECT status, ended_at, duration_s FROM runs WHERE run_id = 'a'").fetchone() == (
+            "running", None, None)
+        now = time.time()
+        mark_ended(con, "a", "failed", "process is gone", now)
+        mark_ended(con, "b", "interrupted", "killed by SIGTERM", now)
+        mark_ended(con, "done", "failed", "should not apply", now)  # already ended: unchanged
+        rows = {r[0]: r[1:] for r in con.execute(
+            "SELECT run_id, status, error, ended_at IS NOT NULL, duration_s FROM runs").fetchall()}
+    assert rows["a"][:3] == ("failed", "process is gone", True)
+    assert rows["a"][3] is not None and rows["a"][3] >= 0
+    assert rows["b"][:2] == ("interrupted", "killed by SIGTERM")
+    assert rows["done"][:2] == ("completed", None)
+
+
+def test_run_folder_without_events_is_queued(store, tmp_path):
+    run_dir = tmp_path / "runs" / "q"
+    run_dir.mkdir(parents=True)
+    write_run_meta(run_dir, {"run_id": "q", "recipe_name": "x", "created_at": time.time()})
+    with connect(store) as con:
+        res = ingest_run(con, run_dir)
+        assert res.status == "queued" and res.events == []
+        assert con.execute("SELECT count(*) FROM params").fetchone()[0] == 0
+
+
+def test_read_only_connect_creates_store_with_schema(store):
+    with connect(store, read_only=True) as con:
+        names = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    assert set(TABLES) | {"meta", "run_summary", "label_metrics", "base_vs_tuned"} <= names
+
+
+HOLDER = textwrap.dedent("""
+    import sys, time, duckdb
+    con = duckdb.connect(sys.argv[1])
+    con.execute("CREATE TABLE IF NOT EXISTS holder (x INTEGER)")
+    print("ready", flush=True)
+    time.sleep(float(sys.argv[2]))
+    con.close()
+""")
+
+
+def test_connect_waits_for_another_process(store):
+    with connect(store):
+        pass  # create it
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(store), "1.5"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        t0 = time.monotonic()
+        # While it is held: a short timeout gives up with a clean error.
+        with pytest.raises(UserError) as exc:
+            with connect(store, timeout=0.2):
+                pass
+        assert "busy" in str(exc.value)
+        assert str(store) in str(exc.value)
+        assert time.monotonic() - t0 < 1.4, "the short timeout should not wait for the holder"
+        assert holder.poll() is None, "the holder must still hold the file for the test to mean anything"
+        # A longer timeout waits until the holder lets go, then works.
+        with connect(store, timeout=20) as con:
+            waited = time.monotonic() - t0
+            assert con.execute("SELECT count(*) FROM holder").fetchone()[0] == 0
+        assert waited > 0.8
+    finally:
+        holder.wait(timeout=20)
+    assert holder.returncode == 0
