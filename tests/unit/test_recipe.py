@@ -417,3 +417,20 @@ def test_deeply_nested_value_is_a_user_error(where, tmp_path):
     except RecursionError:
         pytest.fail("RecursionError escaped load_recipe", pytrace=False)  # (short: no 1000-frame traceback)
     pytest.fail("deeply nested value accepted")
+
+
+def test_tiny_model_builds_are_identical(tmp_path, monkeypatch):
+    """Two builds of a tiny model from the same texts give the same tokenizer and weights, so a
+    cleared cache rebuilds exactly the model a run was trained from."""
+    import hashlib
+
+    from workbench.models.tiny import build_tiny
+
+    texts = [f"review {i}: the soup was {'cold' if i % 2 else 'great'}, visit shop{i % 7}.com" for i in range(200)]
+    digests = []
+    for n in (1, 2):
+        monkeypatch.setenv("WORKBENCH_CACHE", str(tmp_path / f"c{n}"))
+        p = build_tiny("distilbert", texts, hidden=32, layers=1, vocab=150)
+        digests.append([hashlib.sha256((p / f).read_bytes()).hexdigest()
+                        for f in ("tokenizer.json", "model.safetensors")])
+    assert digests[0] == digests[1]

@@ -12,6 +12,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 ARCHS = ("bert", "distilbert", "llama")
@@ -23,7 +24,7 @@ def cache_root() -> Path:
 
 
 def tiny_key(arch: str, hidden: int, layers: int, vocab: int, texts: list[str]) -> str:
-    h = hashlib.sha256(f"{arch}|{hidden}|{layers}|{vocab}|v2".encode())
+    h = hashlib.sha256(f"{arch}|{hidden}|{layers}|{vocab}|v3".encode())
     for t in texts:
         h.update(t.encode("utf-8", "replace"))
         h.update(b"\x00")
@@ -62,11 +63,27 @@ def _train_tokenizer(arch: str, texts: list[str], vocab: int):
 
     if arch in ("bert", "distilbert"):
         specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-        tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-        tok.normalizer = normalizers.BertNormalizer(lowercase=False)
-        tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+        normalizer = normalizers.BertNormalizer(lowercase=False)
+        pre = pre_tokenizers.BertPreTokenizer()
+        # tokenizers' WordPieceTrainer breaks count ties in hash-map order, so two builds from
+        # the same texts differ. Build the vocabulary deterministically instead: every character
+        # (alone and as a ##continuation), then whole words by (-count, word).
+        counts: Counter[str] = Counter()
+        for text in texts:
+            counts.update(w for w, _ in pre.pre_tokenize_str(normalizer.normalize_str(text)))
+        alphabet = sorted({c for w in counts for c in w})
+        vocab_list = specials + alphabet + [f"##{c}" for c in alphabet]
+        seen = set(vocab_list)
+        for word, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+            if len(vocab_list) >= vocab:
+                break
+            if word not in seen:
+                vocab_list.append(word)
+                seen.add(word)
+        tok = Tokenizer(models.WordPiece({t: i for i, t in enumerate(vocab_list)}, unk_token="[UNK]"))
+        tok.normalizer = normalizer
+        tok.pre_tokenizer = pre
         tok.decoder = decoders.WordPiece()
-        tok.train_from_iterator(texts, trainers.WordPieceTrainer(vocab_size=vocab, special_tokens=specials))
         cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
         tok.post_processor = processors.TemplateProcessing(
             single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls), ("[SEP]", sep)])
