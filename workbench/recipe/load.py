@@ -160,19 +160,9 @@ def _did_you_mean(name: str, candidates: Iterable[str], fmt: str = "{}") -> str:
 
 
 def _read_text(path: Path) -> str:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise UserError("recipe file not found", path=path) from None
-    except IsADirectoryError:
-        raise UserError("is a directory, expected a recipe .toml file", path=path) from None
-    except PermissionError:
-        raise UserError("recipe file is not readable (permission denied)", path=path) from None
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        line = data[: e.start].count(b"\n") + 1
-        raise UserError(f"not UTF-8 (byte 0x{data[e.start]:02x} at offset {e.start})", path=path, line=line) from None
+    from workbench.data.csv_labels import read_text_file
+
+    return read_text_file(path, "recipe file")
 
 
 _HEADER = re.compile(r"^\s*\[\s*([A-Za-z0-9_.\-\"' ]+?)\s*\]\s*(#.*)?$")
