@@ -11,6 +11,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_RECIPE = ROOT / "recipes" / "demo" / "encoder_multilabel.toml"
+DEMO_CSV = ROOT / "recipes" / "demo" / "data" / "reviews.csv"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -28,14 +29,14 @@ def offline_env(tmp_path_factory):
             os.environ[k] = v
 
 
-def workbench(*args: str, store: Path | None = None, timeout: float = 600, check: bool = False,
-              env: dict | None = None) -> subprocess.CompletedProcess:
-    """Run the real CLI in a subprocess."""
-    e = {**os.environ, **(env or {}), "COLUMNS": "120"}
+def workbench(*args, store: Path | None = None, timeout: float = 600, check: bool = False,
+              env: dict | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    """Run the real CLI in a subprocess (returncode, stdout, stderr)."""
+    e = {**os.environ, "COLUMNS": "120", **(env or {})}
     if store is not None:
         e["WORKBENCH_STORE"] = str(store)
-    proc = subprocess.run([sys.executable, "-m", "workbench", *args], capture_output=True, text=True,
-                          timeout=timeout, env=e, cwd=ROOT)
+    proc = subprocess.run([sys.executable, "-m", "workbench", *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, env=e, cwd=cwd)
     if check and proc.returncode != 0:
         raise AssertionError(f"workbench {' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
     return proc

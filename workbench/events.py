@@ -11,7 +11,7 @@ Types and their fields (see DESIGN.md; the store's ingestion reads exactly these
   telemetry   host, rank, gpu, util, mem_used, mem_total, power_w, temp_c | host, rank, cpu_pct, rss_bytes
   checkpoint  step, path
   artifact    kind, path, (extra fields)
-  log         level, message
+  log         level, message, phase (optional: the stage the run enters, e.g. "base eval")
   end         status (completed|failed|interrupted), error
 
 Readers tolerate a torn last line (a write in progress, or a process killed mid-write): it is
@@ -81,10 +81,9 @@ def _next_seq(path: Path) -> int:
     """Continue numbering after the last complete event of an existing file (resumed runs)."""
     if not path.exists():
         return 0
-    last = -1
-    for ev in read_events(path).events:
-        last = ev["seq"]
-    if path.stat().st_size and not path.read_bytes().endswith(b"\n"):
+    read = read_events(path)
+    last = read.events[-1]["seq"] if read.events else -1
+    if path.stat().st_size > read.offset:
         # A torn last line from a killed writer: terminate it so the next event starts clean.
         with open(path, "ab") as f:
             f.write(b"\n")

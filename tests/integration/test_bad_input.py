@@ -12,7 +12,7 @@ from typing import Callable
 
 import pytest
 
-DEMO_RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "demo" / "encoder_multilabel.toml"
+from tests.conftest import DEMO_RECIPE
 
 COLUMNS = "text,advertisement,relevance,rant,toxicity,spam"
 GOOD_ROWS = [

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-DEMO_RECIPE = REPO / "recipes" / "demo" / "encoder_multilabel.toml"
-DEMO_CSV = REPO / "recipes" / "demo" / "data" / "reviews.csv"
+from tests.conftest import DEMO_CSV, DEMO_RECIPE
+
 # The demo's label mapping: label name -> CSV column.
 DEMO_LABELS = {
     "advertisement": "advertisement",

@@ -80,17 +80,6 @@ def test_quoted_newline_keeps_line_numbers(write):
     assert t.lines == [2, 4, 5, 8]
 
 
-def test_quoted_newline_then_bad_row_reports_right_line(write):
-    path = write("q.csv", HEADER + '"multi\nline\ntext",1,0\nok,0,1\nbad,0,2\n')
-    msg = csv_error(path)
-    assert msg.startswith(f"{path}:6: ")
-    assert "'toxicity'" in msg and "'2'" in msg
-
-
-def test_crlf_file_line_numbers(write):
-    path = write("crlf.csv", HEADER.replace("\n", "\r\n") + "a,1,0\r\nb,0,1\r\nc,1,5\r\n")
-    msg = csv_error(path)
-    assert msg.startswith(f"{path}:4: ")
 
 
 def test_blank_lines_skipped(write):
@@ -184,17 +173,19 @@ def test_other_label_values_rejected(write, bad):
     assert msg.startswith(f"{path}:2: ") and "'advertisement'" in msg
 
 
-def test_empty_text(write):
-    path = write("e.csv", HEADER + "a,1,0\n   ,0,1\n")
+@pytest.mark.parametrize("content, line, needles", [
+    # a quoted text over three lines, then a bad label: the line of the bad row, not the row count
+    (HEADER + '"multi\nline\ntext",1,0\nok,0,1\nbad,0,2\n', 6, ["'toxicity'", "'2'"]),
+    (HEADER.replace("\n", "\r\n") + "a,1,0\r\nb,0,1\r\nc,1,5\r\n", 4, []),  # CRLF line ends
+    (HEADER + "a,1,0\n   ,0,1\n", 3, ["empty text", "'text'"]),
+    (HEADER + "a,1,0\nb,1\n", 3, ["2 fields", "3"]),  # wrong field count
+], ids=["quoted-newline-then-bad-label", "crlf", "empty-text", "wrong-field-count"])
+def test_bad_row_is_reported_at_its_line(write, content, line, needles):
+    path = write("bad.csv", content)
     msg = csv_error(path)
-    assert msg.startswith(f"{path}:3: ")
-    assert "empty text" in msg and "'text'" in msg
-
-
-def test_wrong_field_count(write):
-    path = write("w.csv", HEADER + "a,1,0\nb,1\n")
-    msg = csv_error(path)
-    assert msg.startswith(f"{path}:3: ") and "2 fields" in msg and "3" in msg
+    assert msg.startswith(f"{path}:{line}: ")
+    for needle in needles:
+        assert needle in msg
 
 
 def test_empty_file(write):

@@ -10,13 +10,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import DEMO_RECIPE
+from tests.unit.conftest import DEMO_LABELS
 from workbench.errors import UserError
 from workbench.recipe import load_recipe, recipe_from_dict, update_recipe_file, write_frozen
 from workbench.recipe import schema
-
-DEMO_RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "demo" / "encoder_multilabel.toml"
-DEMO_LABELS = {"advertisement": "advertisement", "irrelevant_content": "relevance", "non_visitor_rant": "rant",
-               "toxicity": "toxicity"}
 
 
 def line_of(text: str, needle: str) -> int:
@@ -180,31 +178,18 @@ def test_set_learning_rate_property(text):
 
 # --- errors from the file ---------------------------------------------------------------------
 
-def test_unknown_key_in_section_names_key_closest_and_line(recipe_in_tmp):
-    path = recipe_in_tmp(lambda t: t.replace("r = 16\n", "rank = 16\n"))
+@pytest.mark.parametrize("old, new, named, suggestion", [
+    ("r = 16\n", "rank = 16\n", "lora.rank", "did you mean lora.r?"),  # key in a section
+    ("[train]\n", "[trian]\n", "[trian]", "did you mean [train]?"),  # section
+    ("description = ", "descripton = ", "descripton", "did you mean description?"),  # top-level key
+])
+def test_unknown_name_is_located_and_closest_suggested(recipe_in_tmp, old, new, named, suggestion):
+    path = recipe_in_tmp(lambda t: t.replace(old, new))
     msg = load_error(path)
-    line = line_of(path.read_text(), "rank = 16")
+    line = line_of(path.read_text(), new.strip())
     assert msg.startswith(f"{path}:{line}: ")
-    assert "lora.rank" in msg
-    assert "did you mean lora.r?" in msg
-
-
-def test_unknown_section_suggests_closest_section(recipe_in_tmp):
-    path = recipe_in_tmp(lambda t: t.replace("[train]\n", "[trian]\n"))
-    msg = load_error(path)
-    line = line_of(path.read_text(), "[trian]")
-    assert msg.startswith(f"{path}:{line}: ")
-    assert "[trian]" in msg
-    assert "did you mean [train]?" in msg
-
-
-def test_unknown_top_level_key_suggests_closest(recipe_in_tmp):
-    path = recipe_in_tmp(lambda t: t.replace("description = ", "descripton = "))
-    msg = load_error(path)
-    line = line_of(path.read_text(), "descripton = ")
-    assert msg.startswith(f"{path}:{line}: ")
-    assert "descripton" in msg
-    assert "did you mean description?" in msg
+    assert named in msg
+    assert suggestion in msg
 
 
 def test_unknown_dotted_key_at_top_level_is_located(recipe_in_tmp):

@@ -19,10 +19,6 @@ from workbench.store.db import connect, runs_root
 from workbench.store.ingest import IngestResult, register_run
 
 
-_PHASES = {"data": "loading", "evaluating the base model": "base eval", "training": "training",
-           "evaluating the tuned model": "tuned eval"}
-
-
 class LiveProgress:
     """Turns newly ingested events into a progress bar and a few log lines."""
 
@@ -32,7 +28,7 @@ class LiveProgress:
             TextColumn("[bold]{task.description:<10.10}"), BarColumn(bar_width=24), MofNCompleteColumn(),
             TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
             console=console, transient=False, disable=quiet)
-        self.task = self.progress.add_task("starting", total=None, info="")
+        self.task = self.progress.add_task("loading", total=None, info="")
         self.loss = self.lr = None
 
     def __enter__(self):
@@ -51,10 +47,10 @@ class LiveProgress:
                 msg = e.get("message", "")
                 if e.get("level") == "error":
                     self.progress.console.print(f"[red]error:[/] {msg.strip().splitlines()[-1] if msg else ''}")
+                elif e.get("phase"):
+                    self.progress.update(self.task, description=e["phase"])
                 elif not self.quiet:
-                    self.progress.update(self.task, description=_PHASES.get(msg.split(":")[0], "working"))
-                    if msg.startswith(("data:", "training:")) or e.get("level") == "warning":
-                        self.progress.console.print(f"[dim]{msg}[/]")
+                    self.progress.console.print(f"[dim]{msg}[/]")
             elif kind == "model" and not self.quiet:
                 self.progress.console.print(
                     f"[dim]model: {e.get('source')} ({e.get('method')}), trainable {e.get('trainable_params'):,} of "

@@ -51,8 +51,8 @@ def follow(store: Path, run_dir: Path, *, proc=None, on_events: OnEvents | None 
     stop = threading.Event()
     # Ctrl-C only sets a flag: raised as an exception it could land inside a DuckDB
     # transaction (which reports it as "Query interrupted") and lose the run's last events.
-    previous = signal.signal(signal.SIGINT, lambda *_: stop.set()) \
-        if threading.current_thread() is threading.main_thread() else None
+    in_main = threading.current_thread() is threading.main_thread()  # only it may set handlers
+    previous = signal.signal(signal.SIGINT, lambda *_: stop.set()) if in_main else None
     stopping_since: float | None = None
     try:
         while True:
@@ -77,5 +77,5 @@ def follow(store: Path, run_dir: Path, *, proc=None, on_events: OnEvents | None 
                 os.killpg(pid, signal.SIGKILL)  # it ignored SIGINT for too long
             time.sleep(poll)
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
+        if in_main:
+            signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)

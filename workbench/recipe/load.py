@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from workbench.errors import UserError
+from workbench.textfile import read_text_file
 from workbench.recipe import schema
 from workbench.recipe.schema import BY_NAME, SECTIONS, Knob
 
@@ -63,7 +64,7 @@ def load_recipe(path: str | Path, overrides: Iterable[str] = ()) -> Recipe:
     Raises UserError with a one-line message naming the file, line and field on any problem.
     """
     path = Path(path)
-    text = _read_text(path)
+    text = read_text_file(path, "recipe file")
     try:
         raw = tomllib.loads(text)
     except RecursionError:
@@ -157,12 +158,6 @@ def _did_you_mean(name: str, candidates: Iterable[str], fmt: str = "{}") -> str:
         short = {c.rsplit(".", 1)[-1]: c for c in candidates}
         close = [short[m] for m in difflib.get_close_matches(name.rsplit(".", 1)[-1], list(short), n=1, cutoff=0.5)]
     return f" (did you mean {fmt.format(close[0])}?)" if close else ""
-
-
-def _read_text(path: Path) -> str:
-    from workbench.data.csv_labels import read_text_file
-
-    return read_text_file(path, "recipe file")
 
 
 _HEADER = re.compile(r"^\s*\[\s*([A-Za-z0-9_.\-\"' ]+?)\s*\]\s*(#.*)?$")

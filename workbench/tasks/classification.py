@@ -104,7 +104,7 @@ def run(ctx: RunContext) -> None:
     eval_tables = [("validation", splits.validation)] + ([("test", splits.test)] if splits.test else [])
 
     if values["eval.base"]:
-        ctx.log("evaluating the base model")
+        ctx.phase("base eval", "evaluating the base model")
         for split, table in eval_tables:
             per_label, agg, _ = evaluate_table(model, tok, table, values, thresholds)
             ctx.emit("eval", phase="base", split=split, step=0, epoch=0.0, labels=per_label, aggregates=agg)
@@ -126,13 +126,13 @@ def run(ctx: RunContext) -> None:
         eval_dataset=EncodedTexts(tok, splits.validation.texts, splits.validation.labels, max_len),
         data_collator=collator(tok), compute_metrics=compute_metrics, per_label=lambda: dict(last_report),
         world_size=ctx.world_size)
-    ctx.log("training")
+    ctx.phase("training", "training")
     trainer.train()
     model = trainer.model  # the best checkpoint, reloaded by the Trainer
 
     if not ctx.is_main:
         return
-    ctx.log("evaluating the tuned model")
+    ctx.phase("tuned eval", "evaluating the tuned model")
     for split, table in eval_tables:
         per_label, agg, logits = evaluate_table(model, tok, table, values, thresholds)
         ctx.emit("eval", phase="tuned", split=split, step=trainer.state.global_step, epoch=trainer.state.epoch,

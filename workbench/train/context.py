@@ -30,3 +30,7 @@ class RunContext:
 
     def log(self, message: str, level: str = "info") -> None:
         self.emit("log", level=level, message=message)
+
+    def phase(self, name: str, message: str) -> None:
+        """Announce a stage (loading, base eval, training, tuned eval): followers show it."""
+        self.emit("log", level="info", message=message, phase=name)
