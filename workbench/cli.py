@@ -37,9 +37,22 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("recipe", help="recipe .toml file")
     sp.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
                     help="override a recipe value (repeatable), e.g. --set lora.r=32")
-    sp.add_argument("--detach", action="store_true", help="start the run and return at once (follow later with sync)")
-    sp.add_argument("--dry-run", action="store_true", help="validate and print the command; start nothing")
+    sp.add_argument("--detach", action="store_true", help="start the run and return at once (`workbench attach` follows it)")
+    sp.add_argument("--dry-run", action="store_true", help="validate and print the exact command or batch script; "
+                    "start nothing")
     sp.add_argument("--quiet", action="store_true", help="no live progress; print the result only")
+    _launch_flags(sp)
+
+    sp = cmd("attach", "Follow a running run again (progress, telemetry); Ctrl-C detaches, the run goes on.",
+             "jobs", "attach")
+    sp.add_argument("run", help="run id, unique prefix, or 'last'")
+    sp.add_argument("--quiet", action="store_true", help="no live progress; print the result only")
+
+    sp = cmd("stop", "Stop a run wherever it runs (signal / scancel / qdel); it ends as cancelled.", "jobs", "stop")
+    sp.add_argument("run", help="run id, unique prefix, or 'last'")
+    sp.add_argument("--force", action="store_true", help="kill at once (SIGKILL / scancel --signal=KILL)")
+    sp.add_argument("--wait", type=float, default=120.0, help="seconds to wait for the final status (default 120)")
+    sp.add_argument("--no-wait", action="store_true", help="send the stop and return")
 
     sp = cmd("runs", "List runs from the store.", "browse", "runs")
     sp.add_argument("--status", help="only runs with this status")
@@ -82,6 +95,17 @@ def build_parser() -> argparse.ArgumentParser:
     sp = cmd("schema", "Print the recipe reference (every knob: type, range, default, help).", "validate", "schema")
     sp.add_argument("--markdown", action="store_true")
     return p
+
+
+def _launch_flags(sp: argparse.ArgumentParser) -> None:
+    """Every [launch] knob as a flag (--target, --gpus, --partition, ...), from the one schema."""
+    from workbench.recipe.schema import knobs_in
+
+    group = sp.add_argument_group("launch (override the recipe's [launch] section)")
+    for knob in knobs_in("launch"):
+        metavar = {"int": "N", "float": "SECONDS", "str_list": "A,B"}.get(knob.kind, knob.key.upper())
+        group.add_argument(f"--{knob.key.replace('_', '-')}", dest=f"launch_{knob.key}", metavar=metavar,
+                           default=None, help=knob.help.replace("%", "%%"))
 
 
 def main(argv: list[str] | None = None) -> int:

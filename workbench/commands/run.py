@@ -13,21 +13,50 @@ from workbench.commands.common import store_of
 from workbench.commands.validate import preflight
 from workbench.console import console, diff_tables, fmt, status_text
 from workbench.launch import follow as follower
-from workbench.launch import local
-from workbench.launch.runs import create_run
-from workbench.store.db import connect, runs_root
-from workbench.store.ingest import IngestResult, register_run
+from workbench.launch import launcher
+from workbench.store.db import connect
+from workbench.store.ingest import IngestResult, read_run_meta
+
+
+class _ProgressWithTelemetry(Progress):
+    """The progress bar with the latest telemetry lines under it (one per GPU, one per host rank)."""
+
+    telemetry: dict[tuple, str] = {}
+
+    def get_renderables(self):
+        yield from super().get_renderables()
+        if self.telemetry:
+            from rich.text import Text
+
+            yield Text("\n".join(self.telemetry[k] for k in sorted(self.telemetry, key=str)), style="cyan")
+
+
+def telemetry_line(e: dict) -> str:
+    """`gpu0@box r0  97%  31.2/80.0 GiB  245 W  61°C` or `host box r0  cpu 34%  rss 2.1 GiB`."""
+    gib = 1 << 30
+    where = f"{e.get('host')} r{e.get('rank')}"
+    if e.get("gpu") is not None:
+        parts = [f"gpu{e['gpu']}@{where}", f"{fmt(e.get('util'), 0)}%"]
+        if e.get("mem_used") is not None:
+            parts.append(f"{e['mem_used'] / gib:.1f}/{(e.get('mem_total') or 0) / gib:.1f} GiB")
+        if e.get("power_w") is not None:
+            parts.append(f"{e['power_w']:.0f} W")
+        if e.get("temp_c") is not None:
+            parts.append(f"{e['temp_c']:.0f}°C")
+        return "  ".join(parts)
+    return f"host {where}  cpu {fmt(e.get('cpu_pct'), 0)}%  rss {(e.get('rss_bytes') or 0) / gib:.2f} GiB"
 
 
 class LiveProgress:
-    """Turns newly ingested events into a progress bar and a few log lines."""
+    """Turns newly ingested events into a progress bar, telemetry lines and a few log lines."""
 
     def __init__(self, quiet: bool):
         self.quiet = quiet
-        self.progress = Progress(
+        self.progress = _ProgressWithTelemetry(
             TextColumn("[bold]{task.description:<10.10}"), BarColumn(bar_width=24), MofNCompleteColumn(),
             TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
             console=console, transient=False, disable=quiet)
+        self.progress.telemetry = {}
         self.task = self.progress.add_task("loading", total=None, info="")
         self.loss = self.lr = None
 
@@ -55,6 +84,9 @@ class LiveProgress:
                 self.progress.console.print(
                     f"[dim]model: {e.get('source')} ({e.get('method')}), trainable {e.get('trainable_params'):,} of "
                     f"{e.get('total_params'):,} parameters[/]")
+            elif kind == "telemetry":
+                self.progress.telemetry[(e.get("host"), e.get("rank"), e.get("gpu") is None, e.get("gpu"))] = \
+                    telemetry_line(e)
             elif kind == "step":
                 self.loss, self.lr = e.get("loss"), e.get("lr")
                 info = f"loss {fmt(self.loss, 4)}  lr {self.lr:.2e}" if self.lr is not None else f"loss {fmt(self.loss, 4)}"
@@ -70,32 +102,56 @@ class LiveProgress:
                     f"f1_macro {fmt(agg.get('f1_macro'))}[/]")
 
 
+def launch_overrides(args) -> list[str]:
+    """`--gpus 4`, `--partition gpu`, ...: the [launch] knobs as flags, applied like --set."""
+    from workbench.recipe.schema import knobs_in
+
+    out = list(args.overrides)
+    for knob in knobs_in("launch"):
+        value = getattr(args, f"launch_{knob.key}", None)
+        if value is not None:
+            out.append(f"{knob.name}={value}")
+    return out
+
+
 def main(args) -> int:
-    recipe, _splits = preflight(args.recipe, args.overrides)  # bad input stops here, before any model loads
+    overrides = launch_overrides(args)
+    recipe, _splits = preflight(args.recipe, overrides)  # bad input stops here, before any model loads
     store = store_of(args)
     if args.dry_run:
-        print(f"recipe {recipe.name} is valid; would run:")
-        print("  " + shlex.join(local.train_command(runs_root(store) / "<run_id>")))
+        print(f"# recipe {recipe.name} is valid; target {recipe['launch.target']}; nothing was started")
+        print(launcher.dry_run(recipe, store))
         return 0
-    cmdline = shlex.join(["workbench", "run", args.recipe, *sum((["--set", o] for o in args.overrides), [])])
-    run_dir = create_run(recipe, runs_root(store), command=cmdline)
-    with connect(store) as con:
-        register_run(con, run_dir)
-    proc = local.start(run_dir)
+    cmdline = shlex.join(["workbench", "run", args.recipe, *sum((["--set", o] for o in overrides), [])])
+    run_dir = launcher.launch(recipe, store, command=cmdline,
+                              on_step=None if args.quiet else lambda m: console.print(f"[dim]{m}…[/]"))
     run_id = run_dir.name
-    console.print(f"run [bold]{run_id}[/] started (pid {proc.pid}); folder {run_dir}")
+    meta = read_run_meta(run_dir)
+    where = f"job {meta['job_id']}" if meta.get("job_id") else f"pid {meta.get('pid')}"
+    host = f" on {meta['job_host']}" if meta.get("job_host") and meta.get("target", "local") != "local" else ""
+    console.print(f"run [bold]{run_id}[/] started ({meta.get('target')}, {where}{host}); folder {run_dir}")
     if args.detach:
-        console.print(f"detached: `workbench sync` ingests its progress; `workbench show {run_id}` shows it")
+        console.print(f"detached: `workbench attach {run_id}` follows it; `workbench stop {run_id}` stops it")
         return 0
+    local = meta.get("target", "local") == "local"
+    if not local and not args.quiet:
+        console.print(f"[dim]Ctrl-C stops following; the run goes on (`workbench attach {run_id}`, "
+                      f"`workbench stop {run_id}`)[/]")
+    return follow_and_report(store, run_dir, quiet=args.quiet, ctrl_c="stop" if local else "detach")
 
-    with LiveProgress(args.quiet) as live:
-        status = follower.follow(store, run_dir, proc=proc, on_events=live.on_events)
 
+def follow_and_report(store: Path, run_dir: Path, *, quiet: bool, ctrl_c: str) -> int:
+    run_id = run_dir.name
+    with LiveProgress(quiet) as live:
+        status = follower.follow(store, run_dir, on_events=live.on_events, ctrl_c=ctrl_c,
+                                 on_disconnect=lambda m: live.progress.console.print(f"[yellow]connection lost:[/] {m}"))
+    if status == "detached":
+        console.print(f"stopped following {run_id}; it goes on: `workbench attach {run_id}` / `workbench stop {run_id}`")
+        return 0
     console.print(f"run [bold]{run_id}[/] ", status_text(status))
     print_result(store, run_id)
     if status != "completed":
-        log = Path(run_dir) / "train.log"
-        console.print(f"[dim]trainer output: {log}[/]")
+        console.print(f"[dim]trainer output: {run_dir / 'train.log'}[/]")
     return {"completed": 0, "interrupted": 130}.get(status, 1)
 
 

@@ -1,17 +1,16 @@
 """`workbench sync`: ingest every run folder into the store (rebuilding it if it was deleted),
-and settle runs whose local process is gone without an `end` event."""
+fetch what remote runs wrote since, and settle runs that ended (also those
+that died without an `end` event)."""
 
 from __future__ import annotations
 
-import socket
-
 from workbench.commands.common import store_of
 from workbench.console import console
-from workbench.events import END_STATUSES
-from workbench.launch import local
-from workbench.launch.follow import settle_dead
+from workbench.launch import follow as follower
+from workbench.launch.follow import FINAL
+from workbench.launch.hosts import HostUnreachable
 from workbench.store.db import connect, runs_root
-from workbench.store.ingest import RUN_META, ingest_run, read_run_meta
+from workbench.store.ingest import RUN_META, ingest_run
 
 
 def main(args) -> int:
@@ -27,15 +26,14 @@ def main(args) -> int:
                 console.print(f"[yellow]warning:[/] {w}", markup=True)
             new_events += len(res.events)
             results.append((d, res))
-    this_host = socket.gethostname()
     for d, res in results:
-        if res.status in END_STATUSES:
+        if res.status in FINAL:
             continue
-        meta = read_run_meta(d)
-        if meta.get("target", "local") == "local" and meta.get("host") == this_host \
-                and not local.pid_alive(meta.get("pid"), d):
-            settle_dead(store, d, None)
-            settled += 1
+        try:  # one poll: copies what a remote run wrote since, and settles runs that are over
+            if follower.poll(store, d).final is not None:
+                settled += 1
+        except HostUnreachable as e:
+            console.print(f"[yellow]warning:[/] {d.name}: {e}")
     console.print(f"synced {len(dirs)} run folders from {root}: {new_events} new events"
-                  + (f", {settled} runs whose process was gone settled" if settled else ""))
+                  + (f", {settled} ended runs settled" if settled else ""))
     return 0

@@ -1,22 +1,26 @@
-"""Following a run: tail its events into the store until it ends, and settle the status of
-runs whose process died without writing an `end` event."""
+"""Following a run: bring its event files here (from a remote host: by byte offset, so a
+dropped connection resumes without gaps or duplicates), ingest them into the store, and when
+the job has ended settle the final status, also for jobs that never wrote an `end` event."""
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from workbench.events import END_STATUSES
-from workbench.launch import local
+from workbench.launch import batch
+from workbench.launch.hosts import HostUnreachable
+from workbench.launch.launcher import host_of_run
 from workbench.store.db import connect
-from workbench.store.ingest import IngestResult, ingest_run, mark_ended, read_run_meta
+from workbench.store.ingest import IngestResult, ingest_run, read_run_meta, set_final_status
 
 OnEvents = Callable[[IngestResult], None]
+FINAL = END_STATUSES + ("cancelled",)
+STOP_SIGNALS = ("SIGTERM", "SIGINT", "SIGHUP")
 
 
 def ingest_once(store: Path, run_dir: Path) -> IngestResult:
@@ -24,58 +28,134 @@ def ingest_once(store: Path, run_dir: Path) -> IngestResult:
         return ingest_run(con, run_dir)
 
 
-def settle_dead(store: Path, run_dir: Path, returncode: int | None) -> str:
-    """The process is gone: ingest what it wrote; if it never wrote `end`, record why it stopped."""
+def mirror(run_dir: Path, head: dict[str, Any], data: bytes) -> None:
+    """Append the bytes of a tail reply to the local copies of the remote files."""
+    pos = 0
+    for f in head["files"]:
+        chunk = data[pos:pos + f["length"]]
+        pos += f["length"]
+        path = run_dir / f["name"]
+        have = path.stat().st_size if path.exists() else 0
+        if f["offset"] != have:
+            if f["offset"] != 0:
+                continue  # not where our copy ends (a reply to an older request): ask again
+            path.unlink(missing_ok=True)  # the remote file was replaced: start the copy over
+        with open(path, "ab") as out:
+            out.write(chunk)
+
+
+def local_offsets(run_dir: Path) -> dict[str, int]:
+    names = ["events.jsonl", *(p.name for p in run_dir.glob("events.rank*.jsonl")), batch.LOG]
+    return {n: (run_dir / n).stat().st_size for n in names if (run_dir / n).exists()}
+
+
+@dataclass
+class Poll:
+    result: IngestResult
+    job: dict[str, Any]
+    final: str | None  # the settled final status, once the job has ended and everything is in
+
+
+def poll(store: Path, run_dir: Path, host=None, job_dir: str | None = None) -> Poll:
+    """One round: fetch (remote), ingest, and settle if the job is over. Raises HostUnreachable."""
+    if host is None:
+        host, job_dir = host_of_run(run_dir)
+    head, data = host.tail(job_dir, local_offsets(run_dir))
+    if data or head["files"]:
+        mirror(run_dir, head, data)
     res = ingest_once(store, run_dir)
-    if res.status in END_STATUSES:
-        return res.status
-    if returncode is not None and returncode < 0:
-        name = signal.Signals(-returncode).name
-        status, error = ("interrupted", f"killed by {name}") if name in ("SIGKILL", "SIGTERM", "SIGINT", "SIGHUP") \
-            else ("failed", f"crashed with {name}")
-    elif returncode is not None:
-        status, error = "failed", f"process exited with code {returncode} without an end event (see train.log)"
-    else:
-        status, error = "failed", "process is gone without an end event (see train.log)"
-    with connect(store) as con:
-        mark_ended(con, res.run_id, status, error, time.time())
-    return status
+    job = head["state"]
+    if job["state"] in (batch.DONE, batch.GONE) and head["complete"]:
+        return Poll(res, job, settle(store, run_dir, job, res.status))
+    return Poll(res, job, None)
 
 
-def follow(store: Path, run_dir: Path, *, proc=None, on_events: OnEvents | None = None, poll: float = 0.5,
-           stop_grace: float = 60.0) -> str:
-    """Ingest until the run ends; returns its final status. Ctrl-C stops the run cleanly:
-    the trainer is sent SIGINT and followed until it records `interrupted`."""
+def settle(store: Path, run_dir: Path, job: dict[str, Any], status: str | None) -> str:
+    """The job is over and all it wrote is stored: decide the final status (see `final_status`)."""
     meta = read_run_meta(run_dir)
-    pid = proc.pid if proc is not None else meta.get("pid")
+    final, error = final_status(status, job, bool(meta.get("stop_requested_at")))
+    if final != status or error:
+        with connect(store) as con:
+            set_final_status(con, meta["run_id"], final, error, time.time())
+    return final
+
+
+def final_status(status: str | None, job: dict[str, Any], stop_requested: bool) -> tuple[str, str | None]:
+    """Reconcile what the trainer recorded with what the process / scheduler says.
+
+    - a user's `workbench stop`, or the scheduler cancelling the job: cancelled
+    - the scheduler's time limit: interrupted (the trainer saw SIGTERM and stopped cleanly)
+    - an `end` event otherwise stands as written
+    - no `end` event: from the supervisor's exit record or the scheduler's final state
+    """
+    raw = job.get("scheduler_state") or ""
+    exit_rec = job.get("exit") or {}
+    unfinished = status in (None, "queued", "running", "interrupted")
+    job_id = (job.get("job") or {}).get("job_id")
+    if unfinished and (raw.startswith("CANCELLED") or stop_requested):
+        by = "workbench stop" if stop_requested else f"the scheduler (job {job_id} {raw})"
+        return "cancelled", f"cancelled by {by}"
+    if unfinished and raw in ("TIMEOUT", "DEADLINE"):
+        return "interrupted", f"the job reached its time limit ({raw}, job {job_id})"
+    if status in END_STATUSES:
+        return status, None
+    sig, code = exit_rec.get("signal"), exit_rec.get("returncode")
+    if sig in STOP_SIGNALS:
+        return "interrupted", f"stopped by {sig} before it could record its end"
+    if sig:
+        hint = " (out of memory, or killed by hand)" if sig == "SIGKILL" else ""
+        return "failed", f"the trainer was killed by {sig}{hint}; see train.log"
+    if code is not None:
+        return "failed", f"the trainer exited with code {code} without an end event; see train.log"
+    if raw:
+        detail = f" with exit code {job['scheduler_exit']}" if job.get("scheduler_exit") is not None else ""
+        return "failed", f"job {job_id} ended {raw}{detail} without an end event; see train.log"
+    return "failed", "the job is gone without an end event or exit record; see train.log"
+
+
+def follow(store: Path, run_dir: Path, *, on_events: OnEvents | None = None, poll_s: float = 0.5,
+           ctrl_c: str = "stop", on_disconnect: Callable[[str], None] | None = None, stop_grace: float = 60.0) -> str:
+    """Ingest until the run ends; returns its final status.
+
+    Ctrl-C: with ctrl_c="stop" (local `workbench run`) the trainer is sent SIGINT and followed
+    until it records `interrupted`; with ctrl_c="detach" following stops and the run goes on
+    (returns "detached"). A dropped ssh connection is retried with backoff, resuming at the
+    byte offsets already copied.
+    """
+    host, job_dir = host_of_run(run_dir)
     stop = threading.Event()
     # Ctrl-C only sets a flag: raised as an exception it could land inside a DuckDB
     # transaction (which reports it as "Query interrupted") and lose the run's last events.
-    in_main = threading.current_thread() is threading.main_thread()  # only it may set handlers
+    in_main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, lambda *_: stop.set()) if in_main else None
     stopping_since: float | None = None
+    backoff = poll_s
     try:
         while True:
-            if stop.is_set() and stopping_since is None and pid:
+            if stop.is_set() and ctrl_c == "detach":
+                return "detached"
+            if stop.is_set() and stopping_since is None:
                 stopping_since = time.monotonic()
-                local.interrupt(pid)
+                host.cancel(job_dir, "SIGINT")
                 if on_events is not None:
-                    on_events(IngestResult(meta["run_id"], [{"type": "log", "level": "warning",
-                                                             "message": "stopping the run (Ctrl-C)…"}]))
-            res = ingest_once(store, run_dir)
-            if on_events is not None and (res.events or res.warnings):
-                on_events(res)
-            if res.status in END_STATUSES:
-                if proc is not None:
-                    proc.wait()
-                return res.status
-            alive = proc.poll() is None if proc is not None else (
-                meta.get("host") != socket.gethostname() or local.pid_alive(pid, run_dir))
-            if not alive:
-                return settle_dead(store, run_dir, proc.returncode if proc is not None else None)
+                    on_events(IngestResult(run_dir.name, [{"type": "log", "level": "warning",
+                                                           "message": "stopping the run (Ctrl-C)…"}]))
+            try:
+                p = poll(store, run_dir, host, job_dir)
+            except HostUnreachable as e:
+                if on_disconnect is not None:
+                    on_disconnect(f"{e}; retrying in {backoff:.0f} s")
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 30.0)
+                continue
+            backoff = poll_s
+            if on_events is not None and (p.result.events or p.result.warnings):
+                on_events(p.result)
+            if p.final is not None:
+                return p.final
             if stopping_since is not None and time.monotonic() - stopping_since > stop_grace:
-                os.killpg(pid, signal.SIGKILL)  # it ignored SIGINT for too long
-            time.sleep(poll)
+                host.cancel(job_dir, "SIGKILL")  # it ignored SIGINT for too long
+            stop.wait(poll_s)
     finally:
         if in_main:
             signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)

@@ -9,6 +9,7 @@ Never list fields anywhere else.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,9 @@ class Knob:
     required: bool = False
     # Values that mean "off"/"automatic" and are allowed outside [min, max] (e.g. max_steps = -1).
     sentinel: Any = None
+    # For str / str_list knobs whose values reach a shell, a batch-script directive or an ssh
+    # command line: the whole value (each item) must match, else the recipe is refused.
+    pattern: "Pattern | None" = None
 
     @property
     def name(self) -> str:
@@ -46,6 +50,8 @@ class Knob:
             if self.sentinel is not None:
                 rng += f" (or {self.sentinel} for off)"
             return rng
+        if self.pattern is not None and self.kind in ("str", "str_list"):
+            return ("a list of " if self.kind == "str_list" else "") + self.pattern.what
         return {
             "bool": "true or false",
             "str": "a string",
@@ -53,6 +59,28 @@ class Knob:
             "str_list": "a list of strings",
             "str_map": "a table of string = string",
         }[self.kind]
+
+
+@dataclass(frozen=True)
+class Pattern:
+    regex: str
+    what: str  # for messages: "a SLURM name (letters, digits, _ . - + @)"
+
+    def fullmatch(self, value: str) -> bool:
+        return re.fullmatch(self.regex, value) is not None
+
+
+# Launch values go into ssh command lines and batch-script directives. Paths and commands are
+# quoted where they are used; names that become scheduler directives are held to what schedulers
+# accept, so no value can carry a newline, a `;` or a `$(...)` into a script.
+_NAME = Pattern(r"(|[A-Za-z0-9_][A-Za-z0-9_.+@-]*)", "empty or a name of letters, digits and _ . + @ -")
+_TIME = Pattern(r"(|[0-9]+(-[0-9]{1,2})?(:[0-9]{1,2}){0,2})", "empty or a time like 04:00:00, 90 or 1-12:00:00")
+_MEM = Pattern(r"(|[0-9]+[KMGT]?B?)", "empty or a size like 64G or 500M")
+_TEXT = Pattern(r"[^\x00-\x1f\x7f]*", "text without control characters (no newlines)")
+_MODULE = Pattern(r"[A-Za-z0-9_][A-Za-z0-9_.+@/-]*", "module names like cuda/12.1 (letters, digits and _ . + @ / -)")
+_ENV_NAME = Pattern(r"[A-Za-z_][A-Za-z0-9_]*", "environment variable names")
+_TARGET = Pattern(r"(local|slurm|pbs|(ssh|slurm|pbs):[A-Za-z0-9_][A-Za-z0-9_.@-]*)",
+                  "local, ssh:HOST, slurm, slurm:HOST, pbs or pbs:HOST (HOST: an ssh host or alias)")
 
 
 def _fmt(x: float) -> str:
@@ -123,6 +151,44 @@ KNOBS: tuple[Knob, ...] = (
     Knob("eval", "threshold", "float", 0.5, "Probability above which a label is predicted.", min=0.0, max=1.0),
     Knob("eval", "batch_size", "int", 32, "Examples per evaluation / prediction batch.", min=1, max=65536),
     Knob("eval", "base", "bool", True, "Evaluate the base model before training, on the same rows as the tuned model."),
+    # --- launch (each is also a `workbench run` flag: --target, --gpus, --partition, ...) ------
+    Knob("launch", "target", "str", "local", "Where training runs: local (a detached process here), ssh:HOST (an "
+         "alias from ~/.ssh/config), slurm / pbs (submit from here) or slurm:HOST / pbs:HOST (submit on a login "
+         "node over ssh).", pattern=_TARGET),
+    Knob("launch", "gpus", "int", 0, "GPUs per node. N > 1 starts N processes, one per GPU, through accelerate "
+         "launch; on SLURM / PBS it is also the GPU request. 0: none requested.", min=0, max=64),
+    Knob("launch", "processes", "int", 1, "Training processes per node on CPU (gloo), for machines without GPUs; "
+         "> 1 runs data-parallel CPU ranks.", min=1, max=256),
+    Knob("launch", "nodes", "int", 1, "Nodes (SLURM --nodes, PBS select=N); one accelerate launch per node.", min=1, max=4096),
+    Knob("launch", "partition", "str", "", "SLURM partition (--partition).", pattern=_NAME),
+    Knob("launch", "account", "str", "", "SLURM account charged (--account).", pattern=_NAME),
+    Knob("launch", "qos", "str", "", "SLURM quality of service (--qos).", pattern=_NAME),
+    Knob("launch", "time", "str", "", "SLURM time limit (--time), e.g. 04:00:00; a run that reaches it ends "
+         "as interrupted.", pattern=_TIME),
+    Knob("launch", "project", "str", "", "PBS project charged (-P).", pattern=_NAME),
+    Knob("launch", "queue", "str", "", "PBS queue (-q).", pattern=_NAME),
+    Knob("launch", "walltime", "str", "", "PBS walltime (-l walltime=), e.g. 04:00:00.", pattern=_TIME),
+    Knob("launch", "cpus", "int", 0, "CPUs per node for the job (--cpus-per-task / ncpus); 0: scheduler default.",
+         min=0, max=4096),
+    Knob("launch", "mem", "str", "", "Memory per node (--mem / mem=), e.g. 64G; empty: scheduler default.", pattern=_MEM),
+    Knob("launch", "modules", "str_list", [], "Environment modules loaded (module load) before training on "
+         "ssh hosts and cluster nodes.", pattern=_MODULE),
+    Knob("launch", "venv", "str", "", "Virtual environment folder activated before training on ssh hosts and "
+         "cluster nodes.", pattern=_TEXT),
+    Knob("launch", "conda_env", "str", "", "Conda environment activated (conda activate) before training on ssh "
+         "hosts and cluster nodes.", pattern=_NAME),
+    Knob("launch", "container", "str", "", "Apptainer / Singularity image; training runs in `apptainer exec --nv "
+         "IMAGE` (needs workbench inside the image).", pattern=_TEXT),
+    Knob("launch", "python", "str", "python3", "Python with workbench installed, on ssh hosts and cluster nodes "
+         "(after modules / venv / conda). Local runs use this interpreter.", pattern=_TEXT),
+    Knob("launch", "workdir", "str", "workbench", "Folder on the remote host (relative to its home, or absolute) "
+         "where run folders are uploaded for ssh:HOST, slurm:HOST and pbs:HOST.", pattern=_TEXT),
+    Knob("launch", "forward_env", "str_list", ["HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_HOME", "HF_HUB_OFFLINE",
+                                               "WANDB_API_KEY", "WORKBENCH_CACHE"],
+         "Environment variables passed to the job when set here. Secrets travel only this way: never written "
+         "to run folders, scripts, logs or the store.", pattern=_ENV_NAME),
+    Knob("launch", "telemetry_interval", "float", 1.0, "Seconds between telemetry samples in each training process "
+         "(per GPU: utilisation, memory, power, temperature; host: CPU %, RSS). 0: off.", min=0.0, max=3600.0),
 )
 
 SECTIONS: tuple[str, ...] = tuple(dict.fromkeys(k.section for k in KNOBS if k.section))
@@ -158,13 +224,20 @@ def coerce(knob: Knob, value: Any, *, from_text: bool = False) -> Coerced:
     if kind == "bool":
         return Coerced(value) if isinstance(value, bool) else bad
     if kind in ("str", "path"):
-        return Coerced(value) if isinstance(value, str) else bad
+        if not isinstance(value, str):
+            return bad
+        if knob.pattern is not None and not knob.pattern.fullmatch(value):
+            return Coerced(error=f"{knob.name} = {value!r} is not {knob.expected()}")
+        return Coerced(value)
     if kind == "choice":
         return Coerced(value) if isinstance(value, str) and value in knob.choices else bad
     if kind == "str_list":
-        if isinstance(value, list) and all(isinstance(v, str) for v in value):
-            return Coerced(list(value))
-        return bad
+        if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            return bad
+        wrong = [v for v in value if knob.pattern is not None and not knob.pattern.fullmatch(v)]
+        if wrong:
+            return Coerced(error=f"{knob.name} item {wrong[0]!r} is not one of {knob.pattern.what}")
+        return Coerced(list(value))
     if kind == "str_map":
         if isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
             return Coerced(dict(value))

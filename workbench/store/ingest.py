@@ -87,11 +87,12 @@ def ingest_run(con, run_dir: Path) -> IngestResult:
     run_dir = Path(run_dir)
     meta = register_run(con, run_dir)
     run_id = meta["run_id"]
+    rank_new = _ingest_rank_files(con, run_id, run_dir)
     offset, lines, last_seq = con.execute(
         "SELECT events_offset, events_lines, last_seq FROM runs WHERE run_id = ?", [run_id]).fetchone()
     read = read_events(run_dir / EVENTS_FILE, offset, lines)
     new = [e for e in read.events if e["seq"] > last_seq]
-    result = IngestResult(run_id, new, read.warnings)
+    result = IngestResult(run_id, new + rank_new.events, read.warnings + rank_new.warnings)
     if read.offset == offset and not new:
         result.status = con.execute("SELECT status FROM runs WHERE run_id = ?", [run_id]).fetchone()[0]
         return result
@@ -110,6 +111,33 @@ def ingest_run(con, run_dir: Path) -> IngestResult:
     con.execute("COMMIT")
     result.status = con.execute("SELECT status FROM runs WHERE run_id = ?", [run_id]).fetchone()[0]
     return result
+
+
+def _ingest_rank_files(con, run_id: str, run_dir: Path) -> IngestResult:
+    """Ranks > 0 write only telemetry and their own errors, each to events.rank<N>.jsonl."""
+    out = IngestResult(run_id)
+    for path in sorted(run_dir.glob("events.rank*.jsonl")):
+        state = con.execute("SELECT events_offset, events_lines, last_seq FROM event_files WHERE run_id = ? AND file = ?",
+                            [run_id, path.name]).fetchone() or (0, 0, -1)
+        read = read_events(path, state[0], state[1])
+        new = [e for e in read.events if e["seq"] > state[2]]
+        out.warnings += read.warnings
+        if read.offset == state[0] and not new:
+            continue
+        rank = path.name[len("events.rank"):-len(".jsonl")]
+        for e in new:
+            if e["type"] == "log":
+                e["message"] = f"[rank {rank}] {e.get('message', '')}"
+        rows = _rows(run_id, [e for e in new if e["type"] in ("telemetry", "log")])
+        con.execute("BEGIN")
+        for table, data in rows.tables.items():
+            if data:
+                con.executemany(f"INSERT INTO {table} VALUES ({', '.join('?' * len(data[0]))})", data)
+        con.execute("INSERT OR REPLACE INTO event_files VALUES (?, ?, ?, ?, ?)",
+                    [run_id, path.name, read.offset, read.line, max([state[2]] + [e["seq"] for e in new])])
+        con.execute("COMMIT")
+        out.events += new
+    return out
 
 
 @dataclass
@@ -167,4 +195,14 @@ def mark_ended(con, run_id: str, status: str, error: str | None, t: float) -> No
         """UPDATE runs SET status = ?, error = coalesce(error, ?), ended_at = coalesce(ended_at, ?),
                   duration_s = coalesce(duration_s, epoch(?::TIMESTAMP - started_at))
            WHERE run_id = ? AND status IN ('queued', 'running')""",
+        [status, error, utc(t), utc(t), run_id])
+
+
+def set_final_status(con, run_id: str, status: str, error: str | None, t: float) -> None:
+    """Settle a run's final status, also over an `end` event the launcher knows better than
+    (a scheduler's cancel or time limit arrives at the trainer as a plain SIGTERM)."""
+    con.execute(
+        """UPDATE runs SET status = ?, error = coalesce(?, error), ended_at = coalesce(ended_at, ?),
+                  duration_s = coalesce(duration_s, epoch(?::TIMESTAMP - started_at))
+           WHERE run_id = ?""",
         [status, error, utc(t), utc(t), run_id])

@@ -4,7 +4,7 @@ Times in `runs` are TIMESTAMP (UTC); `t` columns elsewhere are unix seconds (DOU
 Aggregate metrics live in `evals` under the label '(all)'.
 """
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: event_files (per-rank event files)
 ALL_LABELS = "(all)"
 
 # Metrics where lower is better (everything else: higher is better; support: neither).
@@ -98,6 +98,16 @@ CREATE TABLE IF NOT EXISTS artifacts (
     kind    VARCHAR,        -- adapter | model | predictions | checkpoint | labels
     path    VARCHAR,
     meta    VARCHAR         -- JSON of any extra fields
+);
+
+-- Ingestion state of the per-rank files events.rank<N>.jsonl (telemetry and errors of ranks > 0).
+CREATE TABLE IF NOT EXISTS event_files (
+    run_id          VARCHAR,
+    file            VARCHAR,
+    events_offset   BIGINT,
+    events_lines    BIGINT,
+    last_seq        BIGINT,
+    PRIMARY KEY (run_id, file)
 );
 
 CREATE TABLE IF NOT EXISTS logs (

@@ -24,7 +24,14 @@ class Interrupted(BaseException):
     """Raised in the main thread when the process is asked to stop (SIGTERM / SIGINT / SIGHUP)."""
 
 
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
 def _raise_interrupted(signum, frame):
+    # Schedulers and `workbench stop` may signal the whole process group and the supervisor
+    # forwards the same signal: only the first one stops the run, repeats must not tear the unwinding.
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
     raise Interrupted(signal.Signals(signum).name)
 
 
@@ -53,18 +60,22 @@ def main(argv: list[str]) -> int:
     except OSError as e:
         print(f"error: {events_path}: cannot write events ({e.strerror})", file=sys.stderr)
         return EXIT_FAILED
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+    for sig in STOP_SIGNALS:
         signal.signal(sig, _raise_interrupted)
 
     status, error, code = "failed", None, EXIT_FAILED
+    sampler = None
     try:
         from workbench.recipe import load_recipe
 
         recipe = load_recipe(run_dir / "recipe.toml")
         run_id = run_dir.name
         if rank == 0:
+            # Names only: forwarded secrets prove they arrived without their values reaching a file.
+            forwarded = sorted(n for n in recipe["launch.forward_env"] if n in os.environ)
             writer.emit("start", run_id=run_id, recipe=recipe.values, versions=versions(),
-                        host=socket.gethostname(), pid=os.getpid(), world_size=world_size)
+                        host=socket.gethostname(), pid=os.getpid(), world_size=world_size, env_forwarded=forwarded)
+        sampler = _start_telemetry(writer, recipe["launch.telemetry_interval"], rank)
 
         from workbench.models.load import quiet_transformers
         from workbench.tasks import task_module
@@ -84,9 +95,23 @@ def main(argv: list[str]) -> int:
         writer.emit("log", level="error", message=traceback.format_exc())
         traceback.print_exc()
     finally:
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        for sig in STOP_SIGNALS:
             signal.signal(sig, signal.SIG_IGN)  # the end event must not be torn by a second signal
+        if sampler is not None:
+            sampler.stop()
         if rank == 0:
             writer.emit("end", status=status, error=error)
         writer.close()
     return code
+
+
+def _start_telemetry(writer: EventWriter, interval: float, rank: int):
+    if interval <= 0:
+        return None
+    from workbench.telemetry.sampler import TelemetrySampler
+
+    sampler = TelemetrySampler(writer.emit, interval, rank=rank, local_rank=int(os.environ.get("LOCAL_RANK", "0")),
+                               local_world_size=int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+    sampler.start()
+    writer.emit("log", level="info", message=f"telemetry every {interval:g} s on {sampler.host} rank {rank}: {sampler.note}")
+    return sampler

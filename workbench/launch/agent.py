@@ -1,0 +1,236 @@
+"""The job side of a launch: start, submit, state, tail and cancel one run folder.
+
+The CLI calls these functions directly for runs on this machine; for ssh:HOST and
+slurm:HOST / pbs:HOST it runs `python -m workbench.launch.agent COMMAND RUN_DIR` on that
+host over ssh, with a JSON request on stdin (forwarded environment variables travel there:
+never on a command line, never in a file) and a JSON reply line on stdout (`tail` appends
+the requested file bytes after it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from workbench.errors import UserError
+from workbench.launch import batch
+from workbench.launch.commands import job_python, supervisor_argv
+from workbench.launch.supervisor import EXIT_FILE, write_json_atomic
+
+JOB_FILE = "job.json"
+TAIL_LIMIT = 4 << 20  # bytes per tail reply; the follower asks again at once when there is more
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except ValueError:
+        return None  # being replaced right now (writes are atomic renames): the next poll reads it
+
+
+def _launch(run_dir: Path) -> dict[str, Any]:
+    from workbench.recipe import load_recipe
+
+    return load_recipe(run_dir / "recipe.toml").section("launch")
+
+
+def _python(launch) -> str:
+    return job_python(launch, sys.executable)  # this interpreter has workbench: it is running this code
+
+
+def probe(run_dir: Path) -> dict[str, Any]:
+    """What the machine has; also creates the run folder the upload goes to."""
+    import shutil
+    from importlib.metadata import version
+
+    (run_dir / "data").mkdir(parents=True, exist_ok=True)
+    info: dict[str, Any] = {"host": socket.gethostname(), "python": sys.version.split()[0],
+                            "executable": sys.executable, "workbench": version("workbench"),
+                            "run_dir": str(run_dir.resolve()),
+                            "tools": {t: bool(shutil.which(t)) for t in ("rsync", "sbatch", "qsub", "apptainer")}}
+    from workbench.telemetry.gpus import open_gpus
+
+    gpus, note = open_gpus(0, 1)
+    info["gpus"] = [g.name for g in gpus]
+    info["gpu_note"] = note
+    return info
+
+
+def start(run_dir: Path, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Start the supervisor detached (own session: closing the terminal or ssh does not stop it)."""
+    launch = _launch(run_dir)
+    full_env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
+    with open(run_dir / batch.LOG, "ab") as log:
+        proc = subprocess.Popen(supervisor_argv(launch, str(run_dir), _python(launch)), stdout=log,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=run_dir, env=full_env,
+                                start_new_session=True)
+    job = {"kind": "local", "pid": proc.pid, "host": socket.gethostname(), "submitted_at": time.time()}
+    write_json_atomic(run_dir / JOB_FILE, job)
+    return job
+
+
+def submit(run_dir: Path, scheduler: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Write the batch script into the run folder and submit it from there."""
+    launch = _launch(run_dir)
+    script = batch.render(scheduler, launch, str(run_dir.resolve()), run_dir.name, _python(launch))
+    (run_dir / batch.SCRIPT[scheduler]).write_text(script, encoding="utf-8")
+    argv = batch.submit_argv(scheduler)
+    try:
+        p = subprocess.run(argv, cwd=run_dir, env={**os.environ, **(env or {})}, capture_output=True, text=True,
+                           timeout=120)
+    except FileNotFoundError:
+        raise UserError(f"{argv[0]} not found on {socket.gethostname()}: is this a {scheduler.upper()} login node?") from None
+    if p.returncode != 0:
+        msg = (p.stderr.strip() or p.stdout.strip() or f"exit status {p.returncode}").splitlines()[-1]
+        raise UserError(f"{argv[0]} refused the job: {msg}")
+    try:
+        job_id = batch.parse_job_id(scheduler, p.stdout)
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    job = {"kind": scheduler, "job_id": job_id, "host": socket.gethostname(), "submitted_at": time.time()}
+    write_json_atomic(run_dir / JOB_FILE, job)
+    return job
+
+
+def pid_alive(pid: int | None, run_dir: Path) -> bool:
+    """Is `pid` still the supervisor of `run_dir`? (pids are reused: check its command line)."""
+    if not pid:
+        return False
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc (macOS): signal 0 says whether it exists
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    return str(run_dir.resolve()).encode() in cmdline and b"workbench.launch.supervisor" in cmdline
+
+
+def state(run_dir: Path) -> dict[str, Any]:
+    """queued | running | ended | gone, with the exit record and the scheduler's word when there is one."""
+    job = _read_json(run_dir / JOB_FILE) or {}
+    exit_rec = _read_json(run_dir / EXIT_FILE)
+    out: dict[str, Any] = {"state": batch.GONE, "exit": exit_rec, "job": job}
+    kind = job.get("kind")
+    if kind in ("slurm", "pbs"):
+        js = batch.job_state(kind, job["job_id"])
+        out.update(js.as_dict())
+        if exit_rec is not None:
+            out["state"] = batch.DONE
+    elif kind == "local":
+        out["state"] = batch.RUNNING if pid_alive(job.get("pid"), run_dir) else (
+            batch.DONE if exit_rec is not None else batch.GONE)
+    elif exit_rec is not None:
+        out["state"] = batch.DONE
+    return out
+
+
+def tail(run_dir: Path, offsets: dict[str, int], limit: int = TAIL_LIMIT) -> tuple[dict[str, Any], bytes]:
+    """State first, then the bytes of each event file / log from the given offsets.
+
+    The order matters: a job seen ended before its files are read has nothing left to write,
+    so a reply with state 'ended' and no file cut short is the complete record.
+    """
+    head = {"state": state(run_dir), "files": [], "complete": True}
+    names = ["events.jsonl", *sorted(p.name for p in run_dir.glob("events.rank*.jsonl")), batch.LOG]
+    chunks: list[bytes] = []
+    budget = limit
+    for name in names:
+        path = run_dir / name
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            continue
+        start_at = int(offsets.get(name, 0))
+        if start_at > size:
+            start_at = 0  # the file was replaced (a resumed run): mirror it again from the start
+        want = min(size - start_at, budget)
+        if want < size - start_at:
+            head["complete"] = False
+        data = b""
+        if want > 0:
+            with open(path, "rb") as f:
+                f.seek(start_at)
+                data = f.read(want)
+        budget -= len(data)
+        head["files"].append({"name": name, "offset": start_at, "length": len(data), "size": size})
+        chunks.append(data)
+    return head, b"".join(chunks)
+
+
+def cancel(run_dir: Path, sig: str = "SIGTERM") -> dict[str, Any]:
+    """Stop the run: `sig` to a local job's process group, scancel / qdel for batch jobs (SIGKILL: forced)."""
+    job = _read_json(run_dir / JOB_FILE) or {}
+    kind = job.get("kind")
+    force = sig == "SIGKILL"
+    if kind == "local":
+        if not pid_alive(job.get("pid"), run_dir):
+            return {"signalled": False, "detail": "the process had already ended"}
+        # The supervisor leads its own session: its group holds the trainer and every rank.
+        try:
+            os.killpg(job["pid"], signal.Signals[sig])
+        except ProcessLookupError:
+            return {"signalled": False, "detail": "the process had already ended"}
+        return {"signalled": True, "detail": f"{sig} to process group {job['pid']} on {job.get('host')}"}
+    if kind in ("slurm", "pbs"):
+        argv = batch.cancel_argv(kind, job["job_id"])
+        if force and kind == "slurm":
+            argv = ["scancel", "--signal=KILL", "--full", job["job_id"]]
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+        if p.returncode != 0:
+            msg = (p.stderr.strip() or p.stdout.strip()).splitlines()[-1:] or [f"exit status {p.returncode}"]
+            return {"signalled": False, "detail": f"{argv[0]}: {msg[0]}"}
+        return {"signalled": True, "detail": shlex.join(argv)}
+    return {"signalled": False, "detail": "the run was never started (no job.json)"}
+
+
+def main(argv: list[str]) -> int:
+    """Remote entry point. Replies with one JSON line; errors as {"error": ...} and exit status 2."""
+    out = sys.stdout.buffer
+    try:
+        if len(argv) < 2:
+            raise UserError("usage: python -m workbench.launch.agent probe|start|submit|state|tail|cancel RUN_DIR [ARG]")
+        command, run_dir = argv[0], Path(argv[1]).expanduser()
+        raw = sys.stdin.read() if not sys.stdin.isatty() else ""
+        request = json.loads(raw) if raw.strip() else {}
+        env = request.get("env") or {}
+        if command == "probe":
+            reply, data = probe(run_dir), b""
+        elif command == "start":
+            reply, data = start(run_dir.resolve(), env), b""
+        elif command == "submit":
+            reply, data = submit(run_dir.resolve(), argv[2], env), b""
+        elif command == "state":
+            reply, data = state(run_dir.resolve()), b""
+        elif command == "tail":
+            reply, data = tail(run_dir.resolve(), request.get("offsets") or {}, int(request.get("limit") or TAIL_LIMIT))
+        elif command == "cancel":
+            reply, data = cancel(run_dir.resolve(), str(request.get("signal") or "SIGTERM")), b""
+        else:
+            raise UserError(f"unknown agent command {command!r}")
+    except UserError as e:
+        out.write(json.dumps({"error": str(e)}).encode() + b"\n")
+        out.flush()
+        return 2
+    out.write(json.dumps(reply).encode() + b"\n" + data)
+    out.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

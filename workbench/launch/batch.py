@@ -1,0 +1,154 @@
+"""Batch scripts for SLURM and PBS, and what their schedulers say about a job.
+
+Scripts are rendered on the machine that submits (the agent), so paths in them are that
+machine's. Directive values were held to scheduler-name patterns by the recipe schema; every
+path and command in the script body is shell-quoted.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+from dataclasses import dataclass
+from typing import Any
+
+from workbench.launch.commands import Launch, prelude_lines, supervisor_argv
+
+SCRIPT = {"slurm": "job.sbatch", "pbs": "job.pbs"}
+LOG = "train.log"
+
+# Scheduler states, reduced to what a run's status needs.
+QUEUED, RUNNING, DONE, GONE = "queued", "running", "ended", "gone"
+SLURM_STATES = {
+    "PENDING": QUEUED, "CONFIGURING": RUNNING, "RUNNING": RUNNING, "COMPLETING": RUNNING, "SUSPENDED": RUNNING,
+    "REQUEUED": QUEUED, "RESIZING": RUNNING, "STOPPED": RUNNING, "SIGNALING": RUNNING, "STAGE_OUT": RUNNING,
+}
+PBS_STATES = {"Q": QUEUED, "H": QUEUED, "W": QUEUED, "T": QUEUED, "S": RUNNING, "R": RUNNING, "E": RUNNING,
+              "B": RUNNING, "X": DONE, "F": DONE, "C": DONE}
+
+
+@dataclass
+class JobState:
+    state: str                   # queued | running | ended | gone
+    raw: str = ""                # the scheduler's own word (CANCELLED, TIMEOUT, F, ...)
+    exit_code: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"state": self.state, "scheduler_state": self.raw, "scheduler_exit": self.exit_code}
+
+
+def _body(launch: Launch, run_dir: str, python: str) -> list[str]:
+    lines = ["set -eo pipefail", f"cd {shlex.quote(run_dir)}",
+             f"exec >>{LOG} 2>&1  # the supervisor's and the trainer's output, beside events.jsonl"]
+    lines += prelude_lines(launch)
+    sup = shlex.join(supervisor_argv(launch, run_dir, python))
+    if launch["nodes"] > 1:
+        lines.append('WORKBENCH_MAIN_ADDR=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)')
+        lines.append("export WORKBENCH_MAIN_ADDR")
+        # one supervisor per node; each starts accelerate launch with its $SLURM_NODEID
+        return lines + [f"exec srun --nodes={launch['nodes']} --ntasks-per-node=1 --kill-on-bad-exit=1 {sup}"]
+    return lines + [f"exec {sup}"]
+
+
+def render_slurm(launch: Launch, run_dir: str, run_id: str, python: str) -> str:
+    d = [f"--job-name=wb-{run_id[:100]}", "--output=slurm-%j.out", f"--nodes={launch['nodes']}",
+         "--ntasks-per-node=1"]
+    if launch["gpus"]:
+        d.append(f"--gpus-per-node={launch['gpus']}")
+    for key, opt in (("cpus", "--cpus-per-task"), ("mem", "--mem"), ("time", "--time"), ("partition", "--partition"),
+                     ("account", "--account"), ("qos", "--qos")):
+        if launch[key]:
+            d.append(f"{opt}={launch[key]}")
+    head = ["#!/bin/bash", f"# workbench run {run_id}: submitted with `sbatch --parsable {SCRIPT['slurm']}`"]
+    return "\n".join(head + [f"#SBATCH {x}" for x in d] + _body(launch, run_dir, python)) + "\n"
+
+
+def render_pbs(launch: Launch, run_dir: str, run_id: str, python: str) -> str:
+    select = f"select={launch['nodes']}"
+    if launch["cpus"]:
+        select += f":ncpus={launch['cpus']}"
+    if launch["gpus"]:
+        select += f":ngpus={launch['gpus']}"
+    if launch["mem"]:
+        select += f":mem={launch['mem'].lower() if launch['mem'][-1:].isdigit() else launch['mem'].lower().rstrip('b') + 'b'}"
+    d = [f"-N wb-{_pbs_name(run_id)}", "-j oe", "-o pbs.out", "-V", f"-l {select}"]
+    if launch["walltime"]:
+        d.append(f"-l walltime={launch['walltime']}")
+    if launch["project"]:
+        d.append(f"-P {launch['project']}")
+    if launch["queue"]:
+        d.append(f"-q {launch['queue']}")
+    head = ["#!/bin/bash", f"# workbench run {run_id}: submitted with `qsub {SCRIPT['pbs']}`"]
+    return "\n".join(head + [f"#PBS {x}" for x in d] + _body(launch, run_dir, python)) + "\n"
+
+
+def _pbs_name(run_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "-", run_id)[:12]  # PBS job names: short, no odd characters
+
+
+def render(scheduler: str, launch: Launch, run_dir: str, run_id: str, python: str) -> str:
+    return (render_slurm if scheduler == "slurm" else render_pbs)(launch, run_dir, run_id, python)
+
+
+def submit_argv(scheduler: str) -> list[str]:
+    return ["sbatch", "--parsable", SCRIPT["slurm"]] if scheduler == "slurm" else ["qsub", SCRIPT["pbs"]]
+
+
+def parse_job_id(scheduler: str, out: str) -> str:
+    text = out.strip().splitlines()[-1].strip() if out.strip() else ""
+    if scheduler == "slurm":
+        text = text.split(";")[0]  # "<id>;<cluster>" on federated clusters
+    if not re.fullmatch(r"[0-9]+(\[\])?(\.[A-Za-z0-9_.-]+)?", text):
+        raise ValueError(f"unexpected {'sbatch' if scheduler == 'slurm' else 'qsub'} output: {out.strip()[:200]!r}")
+    return text
+
+
+def cancel_argv(scheduler: str, job_id: str) -> list[str]:
+    return ["scancel", job_id] if scheduler == "slurm" else ["qdel", job_id]
+
+
+def _run(argv: list[str], env=None) -> subprocess.CompletedProcess:
+    return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60)
+
+
+def slurm_state(job_id: str, env=None) -> JobState:
+    """sacct when accounting is on; scontrol (then squeue) when it is off."""
+    try:
+        p = _run(["sacct", "-j", job_id, "-X", "-n", "-P", "-o", "State,ExitCode"], env)
+        line = p.stdout.strip().splitlines()[0] if p.returncode == 0 and p.stdout.strip() else ""
+    except (OSError, subprocess.TimeoutExpired):
+        line = ""
+    if line:
+        raw, _, code = line.partition("|")
+        return _slurm(raw.split()[0], code)
+    p = _run(["scontrol", "show", "job", "-o", job_id], env)
+    if p.returncode == 0 and "JobState=" in p.stdout:
+        state = re.search(r"\bJobState=(\S+)", p.stdout).group(1)
+        code = re.search(r"\bExitCode=(\S+)", p.stdout)
+        return _slurm(state, code.group(1) if code else "")
+    p = _run(["squeue", "-h", "-j", job_id, "-t", "all", "-o", "%T"], env)
+    if p.returncode == 0 and p.stdout.strip():
+        return _slurm(p.stdout.split()[0], "")
+    return JobState(GONE)  # finished longer ago than MinJobAge, with no accounting: only exit.json can tell
+
+
+def _slurm(raw: str, code: str) -> JobState:
+    raw = raw.rstrip("+")  # "CANCELLED+" in sacct
+    exit_code = int(code.split(":")[0]) if code.split(":")[0].isdigit() else None
+    return JobState(SLURM_STATES.get(raw, DONE), raw, exit_code)
+
+
+def pbs_state(job_id: str, env=None) -> JobState:
+    for argv in (["qstat", "-x", "-f", job_id], ["qstat", "-f", job_id]):
+        p = _run(argv, env)
+        m = re.search(r"job_state\s*=\s*(\S+)", p.stdout)
+        if p.returncode == 0 and m:
+            code = re.search(r"Exit_status\s*=\s*(-?\d+)", p.stdout)
+            raw = m.group(1)
+            return JobState(PBS_STATES.get(raw, RUNNING), raw, int(code.group(1)) if code else None)
+    return JobState(GONE)
+
+
+def job_state(scheduler: str, job_id: str, env=None) -> JobState:
+    return (slurm_state if scheduler == "slurm" else pbs_state)(job_id, env)

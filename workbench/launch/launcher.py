@@ -1,0 +1,165 @@
+"""From a validated recipe to a submitted run: create the run folder, register it, upload it
+(remote targets), start or submit it. And the other way: cancel a run wherever it is."""
+
+from __future__ import annotations
+
+import shlex
+import time
+from pathlib import Path
+from typing import Any
+
+from workbench.errors import UserError
+from workbench.launch import batch
+from workbench.launch.commands import job_python, supervisor_argv, train_argv
+from workbench.launch.hosts import HostUnreachable, LocalHost, SshHost, host_for
+from workbench.launch.runs import create_run
+from workbench.launch.targets import Target, parse_target
+from workbench.recipe import Recipe, load_recipe
+from workbench.recipe.schema import KNOBS
+from workbench.store.db import connect, runs_root
+from workbench.store.ingest import mark_ended, read_run_meta, register_run, write_run_meta
+
+DATA_KNOBS = [k.name for k in KNOBS if k.kind == "path" and k.section == "data"]
+
+
+def dry_run(recipe: Recipe, store: Path) -> str:
+    """The exact command or batch script a launch would run; nothing is created or submitted."""
+    target = parse_target(recipe["launch.target"])
+    launch = recipe.section("launch")
+    run_id = "<run_id>"
+    if target.remote:
+        host = SshHost(target.host, launch)
+        job_dir = host.job_dir(Path(run_id))
+        python = launch["python"]  # the remote agent's interpreter
+        files = ", ".join(["recipe.toml", "run.json", *[f"data/{Path(recipe[k]).name}" for k in DATA_KNOBS
+                                                        if recipe[k]]])
+        head = [f"# upload to {target.host}:{job_dir}/ with rsync (sftp where rsync is missing): {files}",
+                f"# then, over ssh: {host.remote_command('submit' if target.scheduler else 'start', job_dir, *(target.scheduler or '',) if target.scheduler else ())}"]
+    else:
+        import sys
+
+        job_dir, python = str(runs_root(store) / run_id), sys.executable
+        head = []
+    python = job_python(launch, python)
+    train = shlex.join(train_argv(launch, job_dir, python))
+    if target.scheduler:
+        script = batch.render(target.scheduler, launch, job_dir, run_id, python)
+        return "\n".join(head + [f"# {batch.SCRIPT[target.scheduler]}, submitted with: "
+                                 f"{shlex.join(batch.submit_argv(target.scheduler))}", script.rstrip(),
+                                 f"# the supervisor then runs the trainer: {train}"])
+    sup = supervisor_argv(launch, job_dir, python)
+    return "\n".join(head + [f"# detached in {job_dir}, output to train.log:", shlex.join(sup),
+                             "# which runs the trainer:", train])
+
+
+def upload_files(recipe: Recipe, run_dir: Path) -> tuple[dict[str, Path], dict[str, str]]:
+    """Files a remote run needs, and the recipe values that point at their uploaded copies."""
+    files: dict[str, Path] = {"run.json": run_dir / "run.json"}
+    changes: dict[str, str] = {}
+    used: set[str] = set()
+    for name in DATA_KNOBS:
+        if not recipe[name]:
+            continue
+        src = Path(recipe[name])
+        rel = f"data/{_safe_name(src.name, used)}"
+        files[rel] = src
+        changes[name] = rel  # relative to the uploaded recipe.toml, so valid wherever it lands
+    return files, changes
+
+
+def _safe_name(name: str, used: set[str]) -> str:
+    import re
+
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).lstrip(".") or "data"
+    base, n = safe, 1
+    while safe in used:
+        n += 1
+        safe = f"{n}-{base}"
+    used.add(safe)
+    return safe
+
+
+def launch(recipe: Recipe, store: Path, *, command: str = "", on_step=None) -> Path:
+    """Create, register and start (or submit) a run. Returns its local run folder.
+
+    A launch that fails leaves the run recorded as failed with the reason, never as queued.
+    """
+    say = on_step or (lambda msg: None)
+    target = parse_target(recipe["launch.target"])
+    settings = recipe.section("launch")
+    run_dir = create_run(recipe, runs_root(store), target=str(target), command=command)
+    with connect(store) as con:
+        register_run(con, run_dir)
+    host = host_for(target, settings)
+    try:
+        job_dir = host.job_dir(run_dir)
+        if target.remote:
+            say(f"checking {target.host}")
+            info = host.probe(job_dir)
+            _check_remote(info, settings, target)
+            job_dir = info["run_dir"]
+            files, changes = upload_files(recipe, run_dir)
+            _write_remote_recipe(recipe, run_dir, changes)
+            files["recipe.toml"] = run_dir / "remote" / "recipe.toml"
+            say(f"uploading {len(files)} files to {target.host}:{job_dir}")
+            tool = host.upload(files, job_dir, info["tools"].get("rsync", False))
+            _update_meta(run_dir, job_dir=job_dir, job_host=info["host"], upload=tool,
+                         remote_versions={"python": info["python"], "workbench": info["workbench"]})
+        job = host.submit(job_dir, target.scheduler) if target.scheduler else host.start(job_dir)
+    except (UserError, HostUnreachable) as e:
+        with connect(store) as con:
+            mark_ended(con, run_dir.name, "failed", f"launch failed: {e}", time.time())
+        raise UserError(str(e)) from None
+    _update_meta(run_dir, job_dir=job_dir, pid=job.get("pid"), job_id=job.get("job_id"), job_host=job.get("host"))
+    with connect(store) as con:
+        con.execute("UPDATE runs SET pid = ?, job_id = ? WHERE run_id = ?", [job.get("pid"), job.get("job_id"), run_dir.name])
+    return run_dir
+
+
+def _check_remote(info: dict[str, Any], launch, target: Target) -> None:
+    from workbench import __version__
+
+    if info["workbench"].split(".")[:2] != __version__.split(".")[:2]:
+        raise UserError(f"{target.host} has workbench {info['workbench']}, this machine {__version__}: "
+                        f"install the same version there ({info['executable']} -m pip install ...)")
+    if target.kind == "ssh" and launch["gpus"] > len(info["gpus"]):
+        raise UserError(f"{target.host} shows {len(info['gpus'])} GPU(s) ({info['gpu_note']}), the recipe asks for "
+                        f"launch.gpus = {launch['gpus']}")
+    if target.scheduler:
+        tool = "sbatch" if target.scheduler == "slurm" else "qsub"
+        if not info["tools"].get(tool):
+            raise UserError(f"{target.host} has no {tool}: is it a {target.scheduler.upper()} login node?")
+
+
+def _write_remote_recipe(recipe: Recipe, run_dir: Path, changes: dict[str, str]) -> None:
+    from workbench.recipe import write_frozen
+
+    (run_dir / "remote").mkdir(exist_ok=True)
+    write_frozen(recipe.with_values(changes), run_dir / "remote" / "recipe.toml",
+                 f"Frozen recipe of run {run_dir.name}, as uploaded: data paths point at the uploaded copies.")
+
+
+def _update_meta(run_dir: Path, **fields) -> dict[str, Any]:
+    meta = read_run_meta(run_dir)
+    meta.update({k: v for k, v in fields.items() if v is not None})
+    write_run_meta(run_dir, meta)
+    return meta
+
+
+def host_of_run(run_dir: Path):
+    """The host that manages an existing run, from its run.json and frozen recipe."""
+    meta = read_run_meta(run_dir)
+    target = parse_target(meta.get("target", "local"))
+    if not target.remote:
+        return LocalHost(), str(run_dir)
+    launch = load_recipe(run_dir / "recipe.toml").section("launch")
+    host = SshHost(target.host, launch)
+    return host, meta.get("job_dir") or host.job_dir(run_dir)
+
+
+def cancel(run_dir: Path, *, sig: str = "SIGTERM", requested: bool = True) -> dict[str, Any]:
+    """Stop a run wherever it runs. `requested`: a user's stop, so it ends as cancelled."""
+    if requested:
+        _update_meta(run_dir, stop_requested_at=time.time())
+    host, job_dir = host_of_run(run_dir)
+    return host.cancel(job_dir, sig)

@@ -1,0 +1,77 @@
+"""`python -m workbench.launch.supervisor RUN_DIR`: what every launcher starts.
+
+It runs the training command (plain python, or accelerate launch for several processes),
+passes stop signals on to it, and when it ends writes `exit.json` (return code or signal) so
+that a run whose trainer died without an `end` event (SIGKILL, out of memory, a crash in
+native code) still gets the right final status, on this machine or a remote one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from workbench.launch.commands import free_port, train_argv
+
+EXIT_FILE = "exit.json"
+FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1)
+
+
+def write_json_atomic(path: Path, data: dict) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data), encoding="utf-8")
+    tmp.replace(path)
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print("usage: python -m workbench.launch.supervisor RUN_DIR", file=sys.stderr)
+        return 2
+    run_dir = Path(argv[0]).resolve()
+    from workbench.recipe import load_recipe
+
+    launch = load_recipe(run_dir / "recipe.toml").section("launch")
+    node_rank = os.environ.get("SLURM_NODEID")
+    argv = train_argv(launch, str(run_dir), sys.executable, port=_port(), node_rank=node_rank,
+                      main_addr=os.environ.get("WORKBENCH_MAIN_ADDR"))
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    child = subprocess.Popen(argv, cwd=run_dir, env=env, stdin=subprocess.DEVNULL)
+
+    def forward(signum, frame):
+        # The trainer stops on the first signal and ignores repeats (a scheduler may signal
+        # the whole job, reaching it twice); the supervisor itself waits for it to finish.
+        try:
+            child.send_signal(signum)
+        except ProcessLookupError:
+            return
+
+    for sig in FORWARDED:
+        signal.signal(sig, forward)
+    while True:
+        try:
+            code = child.wait()
+            break
+        except InterruptedError:
+            continue
+    record = {"returncode": code, "signal": signal.Signals(-code).name if code < 0 else None,
+              "t": time.time(), "host": socket.gethostname()}
+    if node_rank in (None, "0"):
+        write_json_atomic(run_dir / EXIT_FILE, record)
+    return 128 - code if code < 0 else code
+
+
+def _port() -> int:
+    job = os.environ.get("SLURM_JOB_ID") or os.environ.get("PBS_JOBID", "").split(".")[0]
+    if job.isdigit():
+        return 20000 + int(job) % 20000  # every node of the job derives the same port
+    return free_port()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
