@@ -1,0 +1,158 @@
+"""Launch pieces that need no daemon: scripts, command lines, status reconciliation, mirroring."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import DEMO_RECIPE
+from workbench.errors import UserError
+from workbench.launch import agent, batch
+from workbench.launch.commands import prelude_lines, train_argv
+from workbench.launch.follow import final_status, local_offsets, mirror
+from workbench.launch.hosts import SshHost, remote_dir
+from workbench.recipe import load_recipe
+
+HOSTILE = ["; touch {m}", "$(touch {m})", "`touch {m}`", "x\ntouch {m}", "' ; touch {m} ; '", '" ; touch {m} ; "']
+
+
+def launch_of(*overrides: str) -> dict:
+    return load_recipe(DEMO_RECIPE, overrides).section("launch")
+
+
+def test_single_process_trains_with_plain_python_and_several_through_accelerate():
+    assert train_argv(launch_of(), "/r", "py") == ["py", "-m", "workbench.train", "/r"]
+    argv = train_argv(launch_of("launch.processes=2"), "/r", "py", port=1234)
+    assert argv[:3] == ["py", "-m", "accelerate.commands.launch"]
+    assert "--multi_gpu" in argv and "--cpu" not in argv  # --cpu silently starts a single process
+    assert argv[argv.index("--num_processes") + 1] == "2" and argv[-3:] == ["-m", "workbench.train", "/r"]
+    gpus = train_argv(launch_of("launch.gpus=4", "launch.nodes=2"), "/r", "py", node_rank="$SLURM_NODEID")
+    assert gpus[gpus.index("--num_processes") + 1] == "8" and gpus[gpus.index("--machine_rank") + 1] == "$SLURM_NODEID"
+
+
+def test_slurm_script_carries_every_directive_and_quotes_paths():
+    launch = launch_of("launch.partition=gpu", "launch.account=proj-1", "launch.qos=high", "launch.time=04:00:00",
+                       "launch.gpus=8", "launch.cpus=16", "launch.mem=64G", "launch.modules=cuda/12.1,gcc",
+                       "launch.container=/img/my image.sif")
+    script = batch.render_slurm(launch, "/scratch/runs/r 1", "r1", "python3")
+    for directive in ("--partition=gpu", "--account=proj-1", "--qos=high", "--time=04:00:00", "--gpus-per-node=8",
+                      "--cpus-per-task=16", "--mem=64G", "--nodes=1"):
+        assert f"#SBATCH {directive}\n" in script
+    assert "cd '/scratch/runs/r 1'\n" in script and "module load cuda/12.1\n" in script
+    assert "exec apptainer exec --nv '/img/my image.sif' python3 -m workbench.launch.supervisor '/scratch/runs/r 1'" in script
+    assert subprocess.run(["bash", "-n"], input=script, text=True).returncode == 0  # valid shell
+
+
+def test_pbs_script_has_the_source_projects_directives():
+    launch = launch_of("launch.project=71001002", "launch.queue=ic102", "launch.gpus=8", "launch.walltime=04:00:00")
+    script = batch.render_pbs(launch, "/home/u/runs/r1", "review-moderation-1", "python3")
+    for d in ("-P 71001002", "-q ic102", "-l select=1:ngpus=8", "-l walltime=04:00:00", "-j oe", "-V"):
+        assert f"#PBS {d}\n" in script
+    assert "#PBS -N wb-review-moder\n" in script  # 15 characters: the portable PBS limit
+
+
+@pytest.mark.parametrize("knob", ["partition", "account", "qos", "project", "queue", "time", "walltime", "mem",
+                                  "conda_env"])
+@pytest.mark.parametrize("value", HOSTILE)
+def test_hostile_scheduler_values_are_refused(knob, value):
+    with pytest.raises(UserError, match=f"launch.{knob}"):
+        launch_of(f"launch.{knob}={value.format(m='/tmp/pwned')}")
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_hostile_paths_reach_a_shell_as_one_quoted_word(tmp_path, value):
+    marker = tmp_path / "pwned"
+    text = value.format(m=marker)
+    if "\n" in text:  # control characters are refused outright
+        with pytest.raises(UserError, match="no newlines"):
+            launch_of(f"launch.venv={text}")
+        return
+    # (set directly: `--set` would unquote a value that starts and ends with a quote)
+    launch = {**launch_of(), "venv": text, "container": text, "python": text}
+    run_dir = str(tmp_path / text)
+    script = batch.render_slurm(launch, run_dir, "r", launch["python"])
+    # run the script's body with the launch commands replaced by echo: nothing else may execute
+    body = script.replace("exec apptainer", "echo apptainer").replace("set -eo pipefail", "")
+    body = body.replace("exec >>train.log 2>&1", "").replace(". ", "echo . ", 1)
+    Path(run_dir).mkdir(parents=True)
+    subprocess.run(["bash", "-c", body], capture_output=True, text=True, cwd=tmp_path)
+    assert not marker.exists()
+    words = shlex.split([line for line in script.splitlines() if line.startswith("exec apptainer")][0])
+    assert words[-1] == run_dir and words[4] == text
+    remote = SshHost("h", launch).remote_command("start", "wb/" + text)
+    assert shlex.split(shlex.split(remote)[2].splitlines()[-1])[-1] == "wb/" + text
+
+
+def test_hostile_targets_cannot_become_ssh_options():
+    for bad in ("ssh:-oProxyCommand=touch /tmp/x", "ssh:host;x", "ssh:", "slurm:a b", "docker"):
+        with pytest.raises(UserError, match="launch.target"):
+            launch_of(f"launch.target={bad}")
+
+
+def test_prelude_activates_modules_conda_and_venv_in_order():
+    lines = prelude_lines(launch_of("launch.modules=cuda/12.1", "launch.conda_env=ml", "launch.venv=~/envs/wb"))
+    assert lines == ["module load cuda/12.1", 'eval "$(conda shell.bash hook)"', "conda activate ml",
+                     '. "$HOME"/envs/wb/bin/activate']
+
+
+def test_remote_run_folders_are_relative_to_home_unless_absolute():
+    assert remote_dir("workbench", "r1") == "workbench/runs/r1"
+    assert remote_dir("~/wb/", "r1") == "wb/runs/r1"
+    assert remote_dir("/scratch/u", "r1") == "/scratch/u/runs/r1"
+
+
+@pytest.mark.parametrize("status, job, stop, want", [
+    ("completed", {}, False, ("completed", None)),
+    ("interrupted", {"scheduler_state": "CANCELLED", "job": {"job_id": "7"}}, False, ("cancelled", "job 7")),
+    ("running", {"exit": {"returncode": -9, "signal": "SIGKILL"}}, False, ("failed", "SIGKILL")),
+    ("interrupted", {"exit": {"returncode": 130}}, True, ("cancelled", "workbench stop")),
+    ("queued", {"scheduler_state": "CANCELLED"}, False, ("cancelled", "scheduler")),
+    ("interrupted", {"scheduler_state": "TIMEOUT", "job": {"job_id": "9"}}, False, ("interrupted", "time limit")),
+    ("running", {"exit": {"returncode": 3}}, False, ("failed", "code 3")),
+    ("running", {"exit": {"returncode": -15, "signal": "SIGTERM"}}, False, ("interrupted", "SIGTERM")),
+    ("running", {"scheduler_state": "FAILED", "scheduler_exit": 2}, False, ("failed", "exit code 2")),
+    ("running", {}, False, ("failed", "gone")),
+    ("completed", {"scheduler_state": "CANCELLED"}, True, ("completed", None)),  # finished before the stop
+])
+def test_final_status_reconciles_trainer_and_scheduler(status, job, stop, want):
+    got = final_status(status, job, stop)
+    assert got[0] == want[0]
+    assert (got[1] is None) if want[1] is None else want[1] in got[1]
+
+
+def test_job_ids_are_parsed_strictly():
+    assert batch.parse_job_id("slurm", "1234\n") == "1234"
+    assert batch.parse_job_id("slurm", "1234;cluster\n") == "1234"
+    assert batch.parse_job_id("pbs", "5678.pbs-server\n") == "5678.pbs-server"
+    with pytest.raises(ValueError):
+        batch.parse_job_id("slurm", "sbatch: error: something\n")
+
+
+def test_tail_then_mirror_copies_bytes_once_across_limits_and_torn_lines(tmp_path):
+    remote, local = tmp_path / "remote", tmp_path / "local"
+    remote.mkdir(), local.mkdir()
+    lines = [json.dumps({"seq": i, "t": 0, "type": "log", "message": "x" * 50}) + "\n" for i in range(40)]
+    (remote / "events.jsonl").write_text("".join(lines[:30]) + lines[30][:20])  # a torn line in progress
+    (remote / "events.rank1.jsonl").write_text(lines[0])
+    rounds = 0
+    while True:  # a tiny limit forces many partial replies
+        head, data = agent.tail(remote, local_offsets(local), limit=333)
+        mirror(local, head, data)
+        rounds += 1
+        if head["complete"]:
+            break
+    assert rounds > 5
+    assert (local / "events.jsonl").read_bytes() == (remote / "events.jsonl").read_bytes()
+    assert (local / "events.rank1.jsonl").read_bytes() == lines[0].encode()
+    # the writer finishes the line and goes on; a stale reply (old offset) is ignored, not appended twice
+    stale_head, stale_data = agent.tail(remote, {"events.jsonl": 100})
+    with open(remote / "events.jsonl", "a") as f:
+        f.write(lines[30][20:] + "".join(lines[31:]))
+    head, data = agent.tail(remote, local_offsets(local))
+    mirror(local, stale_head, stale_data)
+    mirror(local, head, data)
+    assert (local / "events.jsonl").read_text() == "".join(lines)
