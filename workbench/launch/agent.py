@@ -66,10 +66,10 @@ def probe(run_dir: Path) -> dict[str, Any]:
     return info
 
 
-def start(run_dir: Path, env: dict[str, str] | None = None) -> dict[str, Any]:
+def start(run_dir: Path) -> dict[str, Any]:
     """Start the supervisor detached (own session: closing the terminal or ssh does not stop it)."""
     launch = _launch(run_dir)
-    full_env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with open(run_dir / batch.LOG, "ab") as log:
         proc = subprocess.Popen(supervisor_argv(launch, str(run_dir), _python(launch)), stdout=log,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=run_dir, env=full_env,
@@ -79,19 +79,21 @@ def start(run_dir: Path, env: dict[str, str] | None = None) -> dict[str, Any]:
     return job
 
 
-def submit(run_dir: Path, scheduler: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+def submit(run_dir: Path, scheduler: str) -> dict[str, Any]:
     """Write the batch script into the run folder and submit it from there."""
     launch = _launch(run_dir)
     script = batch.render(scheduler, launch, str(run_dir.resolve()), run_dir.name, _python(launch))
     (run_dir / batch.SCRIPT[scheduler]).write_text(script, encoding="utf-8")
-    argv = batch.submit_argv(scheduler)
+    argv = batch.submit_argv(scheduler, launch, run_dir.name)
     try:
-        p = subprocess.run(argv, cwd=run_dir, env={**os.environ, **(env or {})}, capture_output=True, text=True,
+        p = subprocess.run(argv, cwd=run_dir, capture_output=True, text=True,
                            timeout=120)
     except FileNotFoundError:
         raise UserError(f"{argv[0]} not found on {socket.gethostname()}: is this a {scheduler.upper()} login node?") from None
     if p.returncode != 0:
-        msg = (p.stderr.strip() or p.stdout.strip() or f"exit status {p.returncode}").splitlines()[-1]
+        # (Torque-style qsub wrappers print sbatch's complaint on stdout)
+        lines = [x.strip(" '") for x in (p.stderr + "\n" + p.stdout).splitlines() if "error" in x.lower()]
+        msg = lines[-1] if lines else (p.stderr.strip() or p.stdout.strip() or f"exit status {p.returncode}").splitlines()[-1]
         raise UserError(f"{argv[0]} refused the job: {msg}")
     try:
         job_id = batch.parse_job_id(scheduler, p.stdout)
@@ -208,13 +210,15 @@ def main(argv: list[str]) -> int:
         command, run_dir = argv[0], Path(argv[1]).expanduser()
         raw = sys.stdin.read() if not sys.stdin.isatty() else ""
         request = json.loads(raw) if raw.strip() else {}
-        env = request.get("env") or {}
+        # Forwarded variables (secrets included) live only in this process's environment and
+        # its children's: the trainer, sbatch (which exports them to the job), scontrol.
+        os.environ.update({str(k): str(v) for k, v in (request.get("env") or {}).items()})
         if command == "probe":
             reply, data = probe(run_dir), b""
         elif command == "start":
-            reply, data = start(run_dir.resolve(), env), b""
+            reply, data = start(run_dir.resolve()), b""
         elif command == "submit":
-            reply, data = submit(run_dir.resolve(), argv[2], env), b""
+            reply, data = submit(run_dir.resolve(), argv[2]), b""
         elif command == "state":
             reply, data = state(run_dir.resolve()), b""
         elif command == "tail":

@@ -64,23 +64,33 @@ def render_slurm(launch: Launch, run_dir: str, run_id: str, python: str) -> str:
     return "\n".join(head + [f"#SBATCH {x}" for x in d] + _body(launch, run_dir, python)) + "\n"
 
 
-def render_pbs(launch: Launch, run_dir: str, run_id: str, python: str) -> str:
+def pbs_options(launch: Launch, run_id: str) -> list[str]:
+    """qsub options, the source project's: -N name, -P project, -q queue, -l select=...:ngpus=N,walltime=..., -j oe.
+
+    They go on qsub's command line, not into #PBS lines: Torque-style qsub wrappers over SLURM
+    hand the script to sbatch, which reads #PBS lines itself and rejects -P. One -l with a
+    comma-separated list, because such wrappers keep only the last -l.
+    """
     select = f"select={launch['nodes']}"
     if launch["cpus"]:
         select += f":ncpus={launch['cpus']}"
     if launch["gpus"]:
         select += f":ngpus={launch['gpus']}"
     if launch["mem"]:
-        select += f":mem={launch['mem'].lower() if launch['mem'][-1:].isdigit() else launch['mem'].lower().rstrip('b') + 'b'}"
-    d = [f"-N wb-{_pbs_name(run_id)}", "-j oe", "-o pbs.out", "-V", f"-l {select}"]
-    if launch["walltime"]:
-        d.append(f"-l walltime={launch['walltime']}")
+        mem = launch["mem"].lower()
+        select += f":mem={mem if mem.endswith('b') else mem + ('b' if mem[-1].isalpha() else 'mb')}"
+    resources = select + (f",walltime={launch['walltime']}" if launch["walltime"] else "")
+    opts = ["-N", f"wb-{_pbs_name(run_id)}", "-j", "oe", "-o", "pbs.out", "-V", "-l", resources]
     if launch["project"]:
-        d.append(f"-P {launch['project']}")
+        opts += ["-P", launch["project"]]
     if launch["queue"]:
-        d.append(f"-q {launch['queue']}")
-    head = ["#!/bin/bash", f"# workbench run {run_id}: submitted with `qsub {SCRIPT['pbs']}`"]
-    return "\n".join(head + [f"#PBS {x}" for x in d] + _body(launch, run_dir, python)) + "\n"
+        opts += ["-q", launch["queue"]]
+    return opts
+
+
+def render_pbs(launch: Launch, run_dir: str, run_id: str, python: str) -> str:
+    head = ["#!/bin/bash", f"# workbench run {run_id}: submitted with `{shlex.join(submit_argv('pbs', launch, run_id))}`"]
+    return "\n".join(head + _body(launch, run_dir, python)) + "\n"
 
 
 def _pbs_name(run_id: str) -> str:
@@ -91,8 +101,10 @@ def render(scheduler: str, launch: Launch, run_dir: str, run_id: str, python: st
     return (render_slurm if scheduler == "slurm" else render_pbs)(launch, run_dir, run_id, python)
 
 
-def submit_argv(scheduler: str) -> list[str]:
-    return ["sbatch", "--parsable", SCRIPT["slurm"]] if scheduler == "slurm" else ["qsub", SCRIPT["pbs"]]
+def submit_argv(scheduler: str, launch: Launch, run_id: str) -> list[str]:
+    if scheduler == "slurm":
+        return ["sbatch", "--parsable", SCRIPT["slurm"]]
+    return ["qsub", *pbs_options(launch, run_id), SCRIPT["pbs"]]
 
 
 def parse_job_id(scheduler: str, out: str) -> str:
@@ -146,7 +158,10 @@ def pbs_state(job_id: str, env=None) -> JobState:
         if p.returncode == 0 and m:
             code = re.search(r"Exit_status\s*=\s*(-?\d+)", p.stdout)
             raw = m.group(1)
-            return JobState(PBS_STATES.get(raw, RUNNING), raw, int(code.group(1)) if code else None)
+            exit_code = int(code.group(1)) if code else None
+            if exit_code == -29:  # PBS Pro: JOB_EXEC_KILL_WALLTIME
+                raw = "TIMEOUT"
+            return JobState(PBS_STATES.get(m.group(1), RUNNING), raw, exit_code)
     return JobState(GONE)
 
 

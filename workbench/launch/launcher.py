@@ -45,7 +45,7 @@ def dry_run(recipe: Recipe, store: Path) -> str:
     if target.scheduler:
         script = batch.render(target.scheduler, launch, job_dir, run_id, python)
         return "\n".join(head + [f"# {batch.SCRIPT[target.scheduler]}, submitted with: "
-                                 f"{shlex.join(batch.submit_argv(target.scheduler))}", script.rstrip(),
+                                 f"{shlex.join(batch.submit_argv(target.scheduler, launch, run_id))}", script.rstrip(),
                                  f"# the supervisor then runs the trainer: {train}"])
     sup = supervisor_argv(launch, job_dir, python)
     return "\n".join(head + [f"# detached in {job_dir}, output to train.log:", shlex.join(sup),

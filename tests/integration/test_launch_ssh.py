@@ -1,0 +1,133 @@
+"""The ssh target against a real OpenSSH server on 127.0.0.1: probe, upload (rsync and sftp),
+detached start, following by byte offset through dropped connections, stop, and refusals."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import DEMO_CSV, DEMO_RECIPE, workbench
+from tests.integration.runs import (assert_every_event_stored_once, events_of, q, run_dir_from_output, wait_for,
+                                    wait_for_step)
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+
+SHORT = ("--set", "train.epochs=3", "--set", "train.logging_steps=5")
+LONG = ("--set", "train.epochs=200", "--set", "train.logging_steps=1")
+
+
+@pytest.fixture
+def remote(tmp_path, sshd, cli_env):
+    """`--target ssh:wbtest` flags, with the remote workdir in tmp_path/remote (same machine, over sshd)."""
+    cli_env["WORKBENCH_SSH_CONFIG"] = str(sshd.config)
+    workdir = tmp_path / "remote home" / "wb"
+    return ["--target", f"ssh:{sshd.alias}", "--python", sys.executable, "--workdir", str(workdir)], workdir
+
+
+def test_ssh_run_uploads_trains_remotely_and_mirrors_every_event(cli, tmp_path, remote):
+    flags, workdir = remote
+    r = cli("run", DEMO_RECIPE, *flags, *SHORT, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    run_dir = run_dir_from_output(r.stdout, tmp_path)
+    remote_dir = workdir / "runs" / run_dir.name
+    meta = json.loads((run_dir / "run.json").read_text())
+    assert meta["target"] == "ssh:wbtest" and meta["job_dir"] == str(remote_dir) and meta["upload"] == "rsync"
+    # the remote folder has the uploaded data and a recipe pointing at it; the trainer wrote there
+    assert (remote_dir / "data" / "reviews.csv").read_bytes() == DEMO_CSV.read_bytes()
+    assert 'train_file = "data/reviews.csv"' in (remote_dir / "recipe.toml").read_text()
+    assert (run_dir / "events.jsonl").read_bytes() == (remote_dir / "events.jsonl").read_bytes()
+    store = tmp_path / "runs.duckdb"
+    assert q(store, "SELECT status, target FROM runs")[0] == ("completed", "ssh:wbtest")
+    assert_every_event_stored_once(store, run_dir.name, run_dir)
+    assert q(store, "SELECT count(*) FROM telemetry WHERE run_id = ?", [run_dir.name])[0][0] > 0
+
+
+def test_sftp_upload_and_hostile_names_run_nothing(cli, tmp_path, remote, cli_env):
+    flags, _ = remote
+    marker = tmp_path / "pwned"
+    hostile = tmp_path / f"data $(touch {marker}) `touch {marker}` ; touch {marker} 'q\""
+    hostile.mkdir(parents=True)  # (the marker path nests folders: all the better)
+    (hostile / "my reviews;$(x).csv").write_bytes(DEMO_CSV.read_bytes())
+    workdir = tmp_path / f"wd $(touch {marker}); `touch {marker}`"
+    cli_env["WORKBENCH_UPLOAD"] = "sftp"
+    r = cli("run", DEMO_RECIPE, *flags, "--workdir", str(workdir), "--set", "train.max_steps=3",
+            "--set", f"data.train_file={hostile / 'my reviews;$(x).csv'}", "--set", "eval.base=false", timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    run_dir = run_dir_from_output(r.stdout, tmp_path)
+    assert json.loads((run_dir / "run.json").read_text())["upload"] == "sftp"
+    assert (workdir / "runs" / run_dir.name / "data" / "my_reviews_x_.csv").exists()
+    assert not marker.exists()
+    assert q(tmp_path / "runs.duckdb", "SELECT status FROM runs")[0][0] == "completed"
+
+
+def test_follow_resumes_after_dropped_connections_without_gaps_or_duplicates(tmp_path, remote, cli_env, sshd):
+    flags, workdir = remote
+    r = workbench("run", DEMO_RECIPE, "--detach", *flags, "--set", "train.epochs=30", "--set", "train.logging_steps=1",
+                  env=cli_env, cwd=tmp_path, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    run_dir = run_dir_from_output(r.stdout, tmp_path)
+    remote_dir = workdir / "runs" / run_dir.name
+    attach = subprocess.Popen([sys.executable, "-m", "workbench", "attach", run_dir.name], cwd=tmp_path,
+                              env={**os.environ, **cli_env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    wait_for(lambda: sum(e["type"] == "step" for e in events_of(run_dir)) >= 3, 240, "steps mirrored")
+    for _ in range(3):  # connections cut mid-run, and once the server down for a while
+        sshd.drop_connections()
+        time.sleep(1.5)
+    sshd.stop(kill_sessions=False)
+    time.sleep(4)
+    sshd.start()
+    out, _ = attach.communicate(timeout=400)
+    assert attach.returncode == 0, out
+    assert "connection lost" in out
+    assert (run_dir / "events.jsonl").read_bytes() == (remote_dir / "events.jsonl").read_bytes()
+    store = tmp_path / "runs.duckdb"
+    assert q(store, "SELECT status FROM runs")[0][0] == "completed"
+    assert_every_event_stored_once(store, run_dir.name, run_dir)
+
+
+def test_stop_over_ssh_cancels_the_remote_run(cli, tmp_path, remote):
+    flags, workdir = remote
+    r = cli("run", DEMO_RECIPE, "--detach", *flags, *LONG, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    run_dir = run_dir_from_output(r.stdout, tmp_path)
+    wait_for_step(workdir / "runs" / run_dir.name)
+    s = cli("stop", run_dir.name, timeout=180)
+    assert s.returncode == 0 and "cancelled" in s.stdout, s.stdout + s.stderr
+    status, error = q(tmp_path / "runs.duckdb", "SELECT status, error FROM runs")[0]
+    assert status == "cancelled" and "workbench stop" in error
+    assert events_of(run_dir)[-1]["type"] == "end"  # the end event was mirrored too
+
+
+def test_unknown_host_key_is_refused_and_the_run_recorded_failed(cli, tmp_path, remote, cli_env, sshd):
+    flags, _ = remote
+    cfg = sshd.write_client_config(tmp_path / "bad_config", known_hosts=tmp_path / "empty_known_hosts")
+    (tmp_path / "empty_known_hosts").write_text("")
+    cli_env["WORKBENCH_SSH_CONFIG"] = str(cfg)
+    cli_env["WORKBENCH_SSH_MULTIPLEX"] = "0"  # a shared connection from another test would skip the check
+    r = cli("run", DEMO_RECIPE, *flags)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "Host key verification failed" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    status, error = q(tmp_path / "runs.duckdb", "SELECT status, error FROM runs")[0]
+    assert status == "failed" and error.startswith("launch failed")
+
+
+@pytest.mark.parametrize("python", ["missing", "bare"])
+def test_a_host_without_workbench_is_reported_before_anything_starts(cli, tmp_path, remote, python):
+    flags, _ = remote
+    if python == "missing":
+        exe = str(tmp_path / "no" / "python3")
+    else:  # a real Python without site-packages: no workbench there
+        exe = str(tmp_path / "bare-python")
+        Path(exe).write_text(f"#!/bin/sh\nexec {sys.executable} -S -I \"$@\"\n")
+        os.chmod(exe, 0o755)
+    r = cli("run", DEMO_RECIPE, *flags, "--python", exe)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "cannot run workbench there" in r.stderr and "launch.python" in r.stderr
+    assert ("No module named" if python == "bare" else "No such file") in r.stderr
+    assert q(tmp_path / "runs.duckdb", "SELECT status FROM runs")[0][0] == "failed"
