@@ -132,7 +132,9 @@ def state(run_dir: Path) -> dict[str, Any]:
     if kind in ("slurm", "pbs"):
         js = batch.job_state(kind, job["job_id"])
         out.update(js.as_dict())
-        if exit_rec is not None:
+        # Ended only once the scheduler says so: its final word (CANCELLED, TIMEOUT) may come
+        # after the supervisor has already written exit.json. A job it no longer knows is over.
+        if js.state == batch.GONE and exit_rec is not None:
             out["state"] = batch.DONE
     elif kind == "local":
         out["state"] = batch.RUNNING if pid_alive(job.get("pid"), run_dir) else (
