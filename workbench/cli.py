@@ -41,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--dry-run", action="store_true", help="validate and print the exact command or batch script; "
                     "start nothing")
     sp.add_argument("--quiet", action="store_true", help="no live progress; print the result only")
+    sp.add_argument("--seeds", metavar="LIST", help="one run per train.seed, in one group, e.g. 1,2,3 or 0-4: a job "
+                    "array on SLURM, one job each on PBS, one after another elsewhere")
     _launch_flags(sp)
 
     sp = cmd("attach", "Follow a running run again (progress, telemetry); Ctrl-C detaches, the run goes on.",

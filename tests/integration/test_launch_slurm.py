@@ -100,3 +100,25 @@ def test_pbs_job_with_the_source_projects_options_trains_and_qdel_stops_another(
     assert s.returncode == 0 and "cancelled" in s.stdout, s.stdout + s.stderr
     assert q(tmp_path / "runs.duckdb", "SELECT status FROM runs WHERE run_id = ?", [second.name])[0][0] == "cancelled"
     assert_every_event_stored_once(tmp_path / "runs.duckdb", second.name, second)
+
+
+def test_seed_list_becomes_one_job_array_in_one_group(cli, tmp_path, on_cluster):
+    r = cli("run", DEMO_RECIPE, "--target", "slurm", "--seeds", "3,7", "--quiet", "--set", "train.max_steps=10",
+            "--set", "eval.base=false", timeout=400)
+    assert r.returncode == 0, r.stdout + r.stderr
+    rows = q(tmp_path / "runs.duckdb", "SELECT r.job_id, r.status, r.group_id, p.value FROM runs r JOIN params p "
+                                       "USING (run_id) WHERE p.key = 'train.seed' ORDER BY r.job_id")
+    assert [(job.split("_")[1], status, seed) for job, status, _, seed in rows] == [("0", "completed", "3"),
+                                                                                   ("1", "completed", "7")]
+    base = {job.split("_")[0] for job, *_ in rows}
+    assert len(base) == 1 and len({g for *_, g, _ in rows}) == 1  # one array job, one group
+    assert "#SBATCH --array=0-1" in next((tmp_path / "runs").glob("*/job.sbatch")).read_text()
+    assert {rec["ArrayTaskId"] for job, *_ in rows for rec in on_cluster.jobs(job)} == {"0", "1"}
+
+
+def test_seeds_on_a_local_target_cannot_detach(cli, tmp_path):
+    r = cli("run", DEMO_RECIPE, "--seeds", "1,2", "--detach")
+    assert r.returncode == 2 and "slurm or pbs" in r.stderr
+    assert not (tmp_path / "runs").exists()
+    r = cli("run", DEMO_RECIPE, "--seeds", "1,x")
+    assert r.returncode == 2 and "--seeds" in r.stderr

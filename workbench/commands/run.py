@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from workbench.commands.common import store_of
 from workbench.commands.validate import preflight
 from workbench.console import console, diff_tables, fmt, status_text
+from workbench.errors import UserError
 from workbench.launch import follow as follower
 from workbench.launch import launcher
 from workbench.store.db import connect
@@ -123,8 +124,53 @@ def main(args) -> int:
         print(launcher.dry_run(recipe, store))
         return 0
     cmdline = shlex.join(["workbench", "run", args.recipe, *sum((["--set", o] for o in overrides), [])])
-    run_dir = launcher.launch(recipe, store, command=cmdline,
-                              on_step=None if args.quiet else lambda m: console.print(f"[dim]{m}…[/]"))
+    say = None if args.quiet else (lambda m: console.print(f"[dim]{m}…[/]"))
+    if args.seeds:
+        return run_seeds(args, recipe, store, cmdline, say)
+    run_dir = launcher.launch(recipe, store, command=cmdline, on_step=say)
+    return report_started_and_follow(args, store, run_dir)
+
+
+def parse_seeds(text: str) -> list[int]:
+    seeds: list[int] = []
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        lo, dash, hi = part.partition("-")
+        if not (lo.isdigit() and (not dash or hi.isdigit())):
+            raise UserError(f"--seeds {text!r}: expected seeds like 1,2,3 or 0-4")
+        seeds += list(range(int(lo), int(hi) + 1)) if dash else [int(lo)]
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise UserError(f"--seeds {text!r}: expected distinct seeds like 1,2,3 or 0-4")
+    return seeds
+
+
+def run_seeds(args, recipe, store: Path, cmdline: str, say) -> int:
+    """A seed sweep: one run per seed, one group. SLURM gets one job array; PBS one job per seed;
+    local and ssh runs go one after another (in parallel they would share one machine's GPUs)."""
+    import time
+
+    from workbench.launch.targets import parse_target
+
+    seeds = parse_seeds(args.seeds)
+    group = recipe["group"] or f"{recipe.name}-seeds-{time.strftime('%Y%m%d-%H%M%S')}"
+    recipes = [recipe.with_values({"train.seed": s, "group": group}) for s in seeds]
+    target = parse_target(recipe["launch.target"])
+    console.print(f"seed sweep [bold]{group}[/]: seeds {', '.join(map(str, seeds))} on {target}")
+    if target.scheduler:
+        run_dirs = launcher.launch_many(recipes, store, command=cmdline, on_step=say)
+        codes = [report_started_and_follow(args, store, d) for d in run_dirs]
+    else:
+        if args.detach:
+            raise UserError("--seeds with --detach needs a slurm or pbs target (here the runs go one after another)")
+        codes = []
+        for r in recipes:
+            codes.append(report_started_and_follow(args, store, launcher.launch(r, store, command=cmdline, on_step=say)))
+            if codes[-1] == 130:
+                break  # Ctrl-C stops the sweep, not just one run
+    console.print(f"group {group}: `workbench query \"select * from run_summary where group_id = '{group}'\"`")
+    return max(codes, key=lambda c: (c != 0, c))
+
+
+def report_started_and_follow(args, store: Path, run_dir: Path) -> int:
     run_id = run_dir.name
     meta = read_run_meta(run_dir)
     where = f"job {meta['job_id']}" if meta.get("job_id") else f"pid {meta.get('pid')}"

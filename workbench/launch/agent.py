@@ -84,7 +84,14 @@ def submit(run_dir: Path, scheduler: str) -> dict[str, Any]:
     launch = _launch(run_dir)
     script = batch.render(scheduler, launch, str(run_dir.resolve()), run_dir.name, _python(launch))
     (run_dir / batch.SCRIPT[scheduler]).write_text(script, encoding="utf-8")
-    argv = batch.submit_argv(scheduler, launch, run_dir.name)
+    job_id = _sbatch(run_dir, batch.submit_argv(scheduler, launch, run_dir.name), scheduler)
+    job = {"kind": scheduler, "job_id": job_id, "host": socket.gethostname(), "submitted_at": time.time()}
+    write_json_atomic(run_dir / JOB_FILE, job)
+    return job
+
+
+def _sbatch(run_dir: Path, argv: list[str], scheduler: str) -> str:
+    """Run sbatch / qsub in the run folder; the job id, or the scheduler's complaint as a UserError."""
     try:
         p = subprocess.run(argv, cwd=run_dir, capture_output=True, text=True,
                            timeout=120)
@@ -96,12 +103,25 @@ def submit(run_dir: Path, scheduler: str) -> dict[str, Any]:
         msg = lines[-1] if lines else (p.stderr.strip() or p.stdout.strip() or f"exit status {p.returncode}").splitlines()[-1]
         raise UserError(f"{argv[0]} refused the job: {msg}")
     try:
-        job_id = batch.parse_job_id(scheduler, p.stdout)
+        return batch.parse_job_id(scheduler, p.stdout)
     except ValueError as e:
         raise UserError(str(e)) from None
-    job = {"kind": scheduler, "job_id": job_id, "host": socket.gethostname(), "submitted_at": time.time()}
-    write_json_atomic(run_dir / JOB_FILE, job)
-    return job
+
+
+def submit_array(run_dirs: list[Path]) -> list[dict[str, Any]]:
+    """Several run folders (a seed sweep) as one SLURM job array; the script lives in the first."""
+    run_dirs = [d.resolve() for d in run_dirs]
+    head = run_dirs[0]
+    launch = _launch(head)
+    script = batch.render_slurm(launch, [str(d) for d in run_dirs], head.name, _python(launch))
+    (head / batch.SCRIPT["slurm"]).write_text(script, encoding="utf-8")
+    job_id = _sbatch(head, batch.submit_argv("slurm", launch, head.name), "slurm")
+    jobs = []
+    for i, d in enumerate(run_dirs):  # each task is addressed as <id>_<index> by scontrol / scancel
+        job = {"kind": "slurm", "job_id": f"{job_id}_{i}", "host": socket.gethostname(), "submitted_at": time.time()}
+        write_json_atomic(d / JOB_FILE, job)
+        jobs.append(job)
+    return jobs
 
 
 def pid_alive(pid: int | None, run_dir: Path) -> bool:
@@ -221,6 +241,8 @@ def main(argv: list[str]) -> int:
             reply, data = start(run_dir.resolve()), b""
         elif command == "submit":
             reply, data = submit(run_dir.resolve(), argv[2]), b""
+        elif command == "submit_array":
+            reply, data = {"jobs": submit_array([Path(d).expanduser() for d in request["run_dirs"]])}, b""
         elif command == "state":
             reply, data = state(run_dir.resolve()), b""
         elif command == "tail":

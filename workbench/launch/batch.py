@@ -38,11 +38,20 @@ class JobState:
         return {"state": self.state, "scheduler_state": self.raw, "scheduler_exit": self.exit_code}
 
 
-def _body(launch: Launch, run_dir: str, python: str) -> list[str]:
-    lines = ["set -eo pipefail", f"cd {shlex.quote(run_dir)}",
-             f"exec >>{LOG} 2>&1  # the supervisor's and the trainer's output, beside events.jsonl"]
+def _body(launch: Launch, run_dir: str | list[str], python: str) -> list[str]:
+    """Script body: go to the run folder (an array task picks its own), set up the environment,
+    hand over to the supervisor."""
+    lines = ["set -eo pipefail"]
+    if isinstance(run_dir, list):  # a job array: one run folder per task
+        lines.append("RUN_DIRS=(" + " ".join(shlex.quote(d) for d in run_dir) + ")")
+        lines.append('RUN_DIR="${RUN_DIRS[$SLURM_ARRAY_TASK_ID]}"')
+        where = '"$RUN_DIR"'
+    else:
+        where = shlex.quote(run_dir)
+    lines += [f"cd {where}", f"exec >>{LOG} 2>&1  # the supervisor's and the trainer's output, beside events.jsonl"]
     lines += prelude_lines(launch)
-    sup = shlex.join(supervisor_argv(launch, run_dir, python))
+    argv = supervisor_argv(launch, "RUN_DIR", python)
+    sup = shlex.join(argv[:-1]) + " " + where  # the folder last: quoted, or the array's "$RUN_DIR"
     if launch["nodes"] > 1:
         lines.append('WORKBENCH_MAIN_ADDR=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)')
         lines.append("export WORKBENCH_MAIN_ADDR")
@@ -51,9 +60,12 @@ def _body(launch: Launch, run_dir: str, python: str) -> list[str]:
     return lines + [f"exec {sup}"]
 
 
-def render_slurm(launch: Launch, run_dir: str, run_id: str, python: str) -> str:
-    d = [f"--job-name=wb-{run_id[:100]}", "--output=slurm-%j.out", f"--nodes={launch['nodes']}",
-         "--ntasks-per-node=1"]
+def render_slurm(launch: Launch, run_dir: str | list[str], run_id: str, python: str) -> str:
+    array = isinstance(run_dir, list)
+    d = [f"--job-name=wb-{run_id[:100]}", f"--output=slurm-{'%A_%a' if array else '%j'}.out",
+         f"--nodes={launch['nodes']}", "--ntasks-per-node=1"]
+    if array:
+        d.append(f"--array=0-{len(run_dir) - 1}")
     if launch["gpus"]:
         d.append(f"--gpus-per-node={launch['gpus']}")
     for key, opt in (("cpus", "--cpus-per-task"), ("mem", "--mem"), ("time", "--time"), ("partition", "--partition"),

@@ -84,36 +84,59 @@ def launch(recipe: Recipe, store: Path, *, command: str = "", on_step=None) -> P
 
     A launch that fails leaves the run recorded as failed with the reason, never as queued.
     """
+    return launch_many([recipe], store, command=command, on_step=on_step)[0]
+
+
+def launch_many(recipes: list[Recipe], store: Path, *, command: str = "", on_step=None) -> list[Path]:
+    """Several runs of one target; on SLURM, several runs are one job array (`--array=0-N`)."""
     say = on_step or (lambda msg: None)
-    target = parse_target(recipe["launch.target"])
-    settings = recipe.section("launch")
-    run_dir = create_run(recipe, runs_root(store), target=str(target), command=command)
-    with connect(store) as con:
-        register_run(con, run_dir)
+    target = parse_target(recipes[0]["launch.target"])
+    settings = recipes[0].section("launch")
     host = host_for(target, settings)
+    run_dirs: list[Path] = []
+    for recipe in recipes:
+        run_dir = create_run(recipe, runs_root(store), target=str(target), command=command)
+        with connect(store) as con:
+            register_run(con, run_dir)
+        run_dirs.append(run_dir)
     try:
-        job_dir = host.job_dir(run_dir)
-        if target.remote:
-            say(f"checking {target.host}")
-            info = host.probe(job_dir)
-            _check_remote(info, settings, target)
-            job_dir = info["run_dir"]
-            files, changes = upload_files(recipe, run_dir)
-            _write_remote_recipe(recipe, run_dir, changes)
-            files["recipe.toml"] = run_dir / "remote" / "recipe.toml"
-            say(f"uploading {len(files)} files to {target.host}:{job_dir}")
-            tool = host.upload(files, job_dir, info["tools"].get("rsync", False))
-            _update_meta(run_dir, job_dir=job_dir, job_host=info["host"], upload=tool,
-                         remote_versions={"python": info["python"], "workbench": info["workbench"]})
-        job = host.submit(job_dir, target.scheduler) if target.scheduler else host.start(job_dir)
+        job_dirs = [_place(recipe, run_dir, host, target, settings, say) for recipe, run_dir in zip(recipes, run_dirs)]
+        if target.scheduler == "slurm" and len(job_dirs) > 1:
+            jobs = host.submit_array(job_dirs)
+        elif target.scheduler:
+            jobs = [host.submit(d, target.scheduler) for d in job_dirs]
+        else:
+            jobs = [host.start(d) for d in job_dirs]
     except (UserError, HostUnreachable) as e:
         with connect(store) as con:
-            mark_ended(con, run_dir.name, "failed", f"launch failed: {e}", time.time())
+            for run_dir in run_dirs:
+                mark_ended(con, run_dir.name, "failed", f"launch failed: {e}", time.time())
         raise UserError(str(e)) from None
-    _update_meta(run_dir, job_dir=job_dir, pid=job.get("pid"), job_id=job.get("job_id"), job_host=job.get("host"))
-    with connect(store) as con:
-        con.execute("UPDATE runs SET pid = ?, job_id = ? WHERE run_id = ?", [job.get("pid"), job.get("job_id"), run_dir.name])
-    return run_dir
+    for run_dir, job_dir, job in zip(run_dirs, job_dirs, jobs):
+        _update_meta(run_dir, job_dir=job_dir, pid=job.get("pid"), job_id=job.get("job_id"), job_host=job.get("host"))
+        with connect(store) as con:
+            con.execute("UPDATE runs SET pid = ?, job_id = ? WHERE run_id = ?",
+                        [job.get("pid"), job.get("job_id"), run_dir.name])
+    return run_dirs
+
+
+def _place(recipe: Recipe, run_dir: Path, host, target: Target, settings, say) -> str:
+    """The run folder where the job will run: this one, or its uploaded copy on the remote host."""
+    job_dir = host.job_dir(run_dir)
+    if not target.remote:
+        return job_dir
+    say(f"checking {target.host}")
+    info = host.probe(job_dir)
+    _check_remote(info, settings, target)
+    job_dir = info["run_dir"]
+    files, changes = upload_files(recipe, run_dir)
+    _write_remote_recipe(recipe, run_dir, changes)
+    files["recipe.toml"] = run_dir / "remote" / "recipe.toml"
+    say(f"uploading {len(files)} files to {target.host}:{job_dir}")
+    tool = host.upload(files, job_dir, info["tools"].get("rsync", False))
+    _update_meta(run_dir, job_dir=job_dir, job_host=info["host"], upload=tool,
+                 remote_versions={"python": info["python"], "workbench": info["workbench"]})
+    return job_dir
 
 
 def _check_remote(info: dict[str, Any], launch, target: Target) -> None:
