@@ -221,7 +221,21 @@ def _quote_conf(value: str) -> str:
 # OpenSSH server
 # ----------------------------------------------------------------------------------------------------------
 
-class SSHServer:
+class _Daemon:
+    """`with Daemon(...) as d:` starts it, and closes it (also when the start fails)."""
+
+    def __enter__(self):
+        try:
+            return self.start()
+        except BaseException:
+            self.close()
+            raise
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class SSHServer(_Daemon):
     """A real OpenSSH server on 127.0.0.1, key-only, plus a client config for `ssh -F`.
 
     Constructor (nothing starts until start() / `with`):
@@ -482,16 +496,6 @@ class SSHServer:
     def log_tail(self, lines: int = 40) -> str:
         return _tail(self.log, lines) if self.workdir is not None else ""
 
-    def __enter__(self) -> "SSHServer":
-        try:
-            return self.start()
-        except BaseException:
-            self.close()
-            raise
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
     def __repr__(self) -> str:
         return f"SSHServer(alias={self.alias!r}, port={self.port}, running={self.running})"
 
@@ -516,7 +520,7 @@ def parse_scontrol_line(line: str) -> dict[str, str]:
     return fields
 
 
-class SlurmCluster:
+class SlurmCluster(_Daemon):
     """A real one-node SLURM cluster (munged + slurmctld + slurmd) in a temp folder. Needs root.
 
     Constructor (nothing starts until start() / `with`):
@@ -773,16 +777,6 @@ class SlurmCluster:
     def log_tail(self, name: str = "slurmctld", lines: int = 40) -> str:
         path = self.logs.get(name)
         return _tail(path, lines) if path else ""
-
-    def __enter__(self) -> "SlurmCluster":
-        try:
-            return self.start()
-        except BaseException:
-            self.close()
-            raise
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"SlurmCluster(conf={getattr(self, 'conf', None)}, running={bool(self.procs)})"
