@@ -160,7 +160,24 @@ def case_unknown_tiny_arch(tmp: Path) -> Case:
     return Case(path, ["model.source", "tiny:gpt9", "unknown tiny architecture"])
 
 
+def case_hostile_partition(tmp: Path) -> Case:
+    path, text = _recipe(tmp, lambda t: t + '\n[launch]\ntarget = "slurm"\npartition = "gpu; rm -rf ~"\n')
+    return Case(path, [f"{path}:{line_of(text, 'partition = ')}: ", "launch.partition", "'gpu; rm -rf ~'"])
+
+
+def case_hostile_target(tmp: Path) -> Case:
+    path, _ = _recipe(tmp)
+    return Case(path, ["launch.target", "ProxyCommand", "ssh:HOST"], ["--set", "launch.target=ssh:-oProxyCommand=sh"])
+
+
+def case_newline_in_module(tmp: Path) -> Case:
+    path, text = _recipe(tmp, lambda t: t + '\n[launch]\nmodules = ["cuda/12.1", "x\\ntouch /tmp/pwned"]\n')
+    line = line_of(text, 'modules = ["cuda')
+    return Case(path, [f"{path}:{line}: ", "launch.modules", "module names"])
+
+
 CASES = {f.__name__[len("case_"):]: f for f in (
+    case_hostile_partition, case_hostile_target, case_newline_in_module,
     case_unknown_key, case_unknown_section, case_wrong_type, case_out_of_range, case_missing_data_file,
     case_missing_text_column, case_missing_label_column, case_label_value_two, case_empty_text, case_not_utf8,
     case_multiline_text_then_bad_label, case_set_unknown_key, case_set_bad_value, case_set_out_of_range,
@@ -201,6 +218,17 @@ def test_bad_input(cli, tmp_path, name, command):
         assert s in line, f"{s!r} not in {line!r}"
     if command == "validate":
         assert "ok" not in res.stdout
+    assert_nothing_started(tmp_path)
+
+
+def test_gpus_asked_for_on_a_machine_without_them(cli, tmp_path):
+    from workbench.telemetry.gpus import open_gpus
+
+    if open_gpus(0, 1)[0]:
+        pytest.skip("this machine has GPUs")
+    path, _ = _recipe(tmp_path)
+    line = one_error_line(cli("run", path, "--gpus", "2"))
+    assert "launch.gpus = 2" in line and "0 GPU(s)" in line and "--processes" in line
     assert_nothing_started(tmp_path)
 
 

@@ -159,3 +159,22 @@ def test_tail_then_mirror_copies_bytes_once_across_limits_and_torn_lines(tmp_pat
     mirror(local, stale_head, stale_data)
     mirror(local, head, data)
     assert (local / "events.jsonl").read_text() == "".join(lines)
+
+
+def test_multi_node_slurm_runs_one_supervisor_per_node():
+    script = batch.render_slurm(launch_of("launch.nodes=2", "launch.gpus=4"), "/r", "r", "py")
+    assert "#SBATCH --nodes=2\n" in script and "#SBATCH --gpus-per-node=4\n" in script
+    assert "exec srun --nodes=2 --ntasks-per-node=1 --kill-on-bad-exit=1 py -m workbench.launch.supervisor /r" in script
+    assert 'WORKBENCH_MAIN_ADDR=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)' in script
+
+
+def test_seed_sweeps_render_a_job_array_each_task_in_its_own_folder(tmp_path):
+    dirs = [str(tmp_path / "a b"), str(tmp_path / "c")]
+    script = batch.render_slurm(launch_of(), dirs, "a", "echo")
+    assert "#SBATCH --array=0-1\n" in script
+    for i, d in enumerate(dirs):
+        Path(d).mkdir()
+        body = script.replace("exec >>train.log 2>&1", "")
+        out = subprocess.run(["bash", "-c", body], env={"SLURM_ARRAY_TASK_ID": str(i), "PATH": "/usr/bin:/bin"},
+                             capture_output=True, text=True)
+        assert out.stdout.strip() == f"-m workbench.launch.supervisor {d}"

@@ -7,6 +7,7 @@ import sys
 
 from workbench.data.splits import Splits, load_splits
 from workbench.errors import UserError
+from workbench.launch.targets import parse_target
 from workbench.models.source import check_source
 from workbench.recipe import Recipe, load_recipe
 
@@ -14,7 +15,10 @@ from workbench.recipe import Recipe, load_recipe
 def preflight(path: str, overrides: list[str] = ()) -> tuple[Recipe, Splits]:
     recipe = load_recipe(path, overrides)
     try:
-        check_source(recipe["model.source"])
+        if parse_target(recipe["launch.target"]).remote and not recipe["model.source"].startswith("tiny:"):
+            pass  # a path or hub cache on the remote host: the launch checks it there, before uploading
+        else:
+            check_source(recipe["model.source"])
     except UserError as e:
         raise UserError(str(e), path=path, line=recipe.line_of("model.source")) from None
     splits = load_splits(recipe.values)

@@ -48,10 +48,16 @@ def _python(launch) -> str:
     return job_python(launch, sys.executable)  # this interpreter has workbench: it is running this code
 
 
-def probe(run_dir: Path) -> dict[str, Any]:
-    """What the machine has; also creates the run folder the upload goes to."""
+def probe(run_dir: Path, model_source: str = "") -> dict[str, Any]:
+    """What the machine has; also checks the model source there (a path or cached hub id on that
+    machine) and creates the run folder the upload goes to."""
     import shutil
     from importlib.metadata import version
+
+    if model_source:
+        from workbench.models.source import check_source
+
+        check_source(model_source)
 
     (run_dir / "data").mkdir(parents=True, exist_ok=True)
     info: dict[str, Any] = {"host": socket.gethostname(), "python": sys.version.split()[0],
@@ -236,7 +242,7 @@ def main(argv: list[str]) -> int:
         # its children's: the trainer, sbatch (which exports them to the job), scontrol.
         os.environ.update({str(k): str(v) for k, v in (request.get("env") or {}).items()})
         if command == "probe":
-            reply, data = probe(run_dir), b""
+            reply, data = probe(run_dir, str(request.get("model_source") or "")), b""
         elif command == "start":
             reply, data = start(run_dir.resolve()), b""
         elif command == "submit":

@@ -117,8 +117,8 @@ class SshHost:
             raise UserError(f"{self.name}: {reply['error']}")
         return reply, data
 
-    def probe(self, job_dir: str) -> dict[str, Any]:
-        return self.call("probe", job_dir)[0]
+    def probe(self, job_dir: str, model_source: str = "") -> dict[str, Any]:
+        return self.call("probe", job_dir, request={"model_source": model_source})[0]
 
     def start(self, job_dir: str) -> dict[str, Any]:
         return self.call("start", job_dir)[0]

@@ -93,6 +93,8 @@ def launch_many(recipes: list[Recipe], store: Path, *, command: str = "", on_ste
     target = parse_target(recipes[0]["launch.target"])
     settings = recipes[0].section("launch")
     host = host_for(target, settings)
+    if target.kind == "local" and settings["gpus"] > 0:
+        _check_local_gpus(settings["gpus"])
     run_dirs: list[Path] = []
     for recipe in recipes:
         run_dir = create_run(recipe, runs_root(store), target=str(target), command=command)
@@ -126,7 +128,7 @@ def _place(recipe: Recipe, run_dir: Path, host, target: Target, settings, say) -
     if not target.remote:
         return job_dir
     say(f"checking {target.host}")
-    info = host.probe(job_dir)
+    info = host.probe(job_dir, recipe["model.source"])
     _check_remote(info, settings, target)
     job_dir = info["run_dir"]
     files, changes = upload_files(recipe, run_dir)
@@ -137,6 +139,15 @@ def _place(recipe: Recipe, run_dir: Path, host, target: Target, settings, say) -
     _update_meta(run_dir, job_dir=job_dir, job_host=info["host"], upload=tool,
                  remote_versions={"python": info["python"], "workbench": info["workbench"]})
     return job_dir
+
+
+def _check_local_gpus(wanted: int) -> None:
+    from workbench.telemetry.gpus import open_gpus
+
+    gpus, note = open_gpus(0, 1)
+    if len(gpus) < wanted:
+        raise UserError(f"launch.gpus = {wanted}, but this machine shows {len(gpus)} GPU(s) ({note}); "
+                        "--processes N runs N CPU ranks instead")
 
 
 def _check_remote(info: dict[str, Any], launch, target: Target) -> None:

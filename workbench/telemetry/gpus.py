@@ -37,7 +37,7 @@ def _visible(count: int, nvml) -> list[int]:
 
 
 def open_gpus(local_rank: int, world_size_here: int) -> tuple[list[Gpu], str]:
-    """The GPUs this process should report, and a one-line note for the run's log.
+    """The GPUs this process should report, and what NVML said: their names, or why there are none.
 
     A lone process reports every visible GPU (device_map="auto" may spread one model over all);
     in a multi-process run each rank reports the GPU it trains on (visible index = local rank).
@@ -45,11 +45,11 @@ def open_gpus(local_rank: int, world_size_here: int) -> tuple[list[Gpu], str]:
     try:
         import pynvml as nvml
     except ImportError:
-        return [], "no NVML bindings (pip install nvidia-ml-py): host CPU and RSS only"
+        return [], "no NVML bindings (pip install nvidia-ml-py)"
     try:
         nvml.nvmlInit()
     except nvml.NVMLError as e:
-        return [], f"no NVIDIA GPU telemetry (NVML: {e}): host CPU and RSS only"
+        return [], f"NVML: {e}"
     visible = _visible(nvml.nvmlDeviceGetCount(), nvml)
     if world_size_here > 1:
         visible = visible[local_rank:local_rank + 1]
@@ -59,9 +59,8 @@ def open_gpus(local_rank: int, world_size_here: int) -> tuple[list[Gpu], str]:
         name = nvml.nvmlDeviceGetName(h)
         gpus.append(Gpu(i, name.decode() if isinstance(name, bytes) else name, h))
     if not gpus:
-        return [], "NVML found no visible GPU: host CPU and RSS only"
-    names = ", ".join(f"{g.index}: {g.name}" for g in gpus)
-    return gpus, f"GPU telemetry via NVML for {names}"
+        return [], "NVML found no visible GPU"
+    return gpus, ", ".join(f"{g.index}: {g.name}" for g in gpus)
 
 
 def read_gpu(gpu: Gpu) -> dict[str, Any]:

@@ -28,7 +28,9 @@ class TelemetrySampler(threading.Thread):
 
         self._process = psutil.Process()
         psutil.cpu_percent(None)  # primes the counter: the first real reading covers one interval
-        self.gpus, self.note = nvml_gpus.open_gpus(self.local_rank, self.local_world_size)
+        self.gpus, detail = nvml_gpus.open_gpus(self.local_rank, self.local_world_size)
+        self.note = (f"GPU telemetry via NVML for {detail}" if self.gpus
+                     else f"no GPU telemetry ({detail}): host CPU and RSS only")
         super().start()
 
     def run(self) -> None:
