@@ -122,3 +122,15 @@ def test_seeds_on_a_local_target_cannot_detach(cli, tmp_path):
     assert not (tmp_path / "runs").exists()
     r = cli("run", DEMO_RECIPE, "--seeds", "1,x")
     assert r.returncode == 2 and "--seeds" in r.stderr
+
+
+def test_a_job_that_reaches_its_time_limit_ends_interrupted(cli, tmp_path, on_cluster):
+    # the shortest limit SLURM has is one minute: this test waits for it
+    r = cli("run", DEMO_RECIPE, "--target", "slurm", "--time", "1", "--quiet", *LONG, timeout=400)
+    assert r.returncode == 130, r.stdout + r.stderr
+    run_dir = run_dir_from_output(r.stdout, tmp_path)
+    (status, error, job_id), = q(tmp_path / "runs.duckdb", "SELECT status, error, job_id FROM runs")
+    assert status == "interrupted" and "time limit" in error and f"job {job_id}" in error
+    assert on_cluster.jobs(job_id)[0]["JobState"] == "TIMEOUT"
+    assert events_of(run_dir)[-1]["type"] == "end"  # SIGTERM first: the trainer recorded its end
+    assert_every_event_stored_once(tmp_path / "runs.duckdb", run_dir.name, run_dir)
