@@ -14,6 +14,8 @@ from tests.integration.runs import assert_every_event_stored_once, events_of, q,
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 SHORT = ("--set", "train.epochs=3", "--set", "train.logging_steps=5")
+# the test's own model cache travels with the job (it is not forwarded by default: a local path)
+FORWARD = ("--forward-env", "HF_TOKEN,HF_HUB_OFFLINE,WORKBENCH_CACHE")
 LONG = ("--set", "train.epochs=200", "--set", "train.logging_steps=1")
 
 
@@ -74,7 +76,7 @@ def test_slurm_through_a_login_node_over_ssh(cli, tmp_path, on_cluster, sshd, cl
     cli_env["WORKBENCH_SSH_CONFIG"] = str(sshd.config)
     workdir = tmp_path / "login home"
     r = cli("run", DEMO_RECIPE, "--target", f"slurm:{sshd.alias}", "--python", sys.executable,
-            "--workdir", str(workdir), "--partition", "gpu", *SHORT, timeout=400)
+            "--workdir", str(workdir), "--partition", "gpu", *FORWARD, *SHORT, timeout=400)
     assert r.returncode == 0, r.stdout + r.stderr
     run_dir = run_dir_from_output(r.stdout, tmp_path)
     assert (run_dir / "events.jsonl").read_bytes() == (workdir / "runs" / run_dir.name / "events.jsonl").read_bytes()
@@ -85,7 +87,7 @@ def test_slurm_through_a_login_node_over_ssh(cli, tmp_path, on_cluster, sshd, cl
 
 def test_pbs_job_with_the_source_projects_options_trains_and_qdel_stops_another(cli, tmp_path, on_cluster):
     r = cli("run", DEMO_RECIPE, "--target", "pbs", "--project", "71001002", "--queue", "debug",
-            "--walltime", "00:30:00", *SHORT, timeout=400)
+            "--walltime", "00:30:00", *FORWARD, *SHORT, timeout=400)
     assert r.returncode == 0, r.stdout + r.stderr
     run_dir = run_dir_from_output(r.stdout, tmp_path)
     (status, job_id), = q(tmp_path / "runs.duckdb", "SELECT status, job_id FROM runs WHERE run_id = ?", [run_dir.name])
@@ -93,7 +95,7 @@ def test_pbs_job_with_the_source_projects_options_trains_and_qdel_stops_another(
     record = on_cluster.jobs(job_id)[0]
     assert record["Partition"] == "debug" and record["TimeLimit"] == "00:30:00" and record["JobName"].startswith("wb-")
 
-    r = cli("run", DEMO_RECIPE, "--target", "pbs", "--detach", *LONG, timeout=120)
+    r = cli("run", DEMO_RECIPE, "--target", "pbs", "--detach", *FORWARD, *LONG, timeout=120)
     second = run_dir_from_output(r.stdout, tmp_path)
     wait_for_step(second)
     s = cli("stop", second.name, timeout=180)

@@ -19,6 +19,8 @@ from tests.integration.runs import (assert_every_event_stored_once, events_of, q
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 SHORT = ("--set", "train.epochs=3", "--set", "train.logging_steps=5")
+# the test's own model cache travels with the job (it is not forwarded by default: a local path)
+FORWARD = ("--forward-env", "HF_TOKEN,HF_HUB_OFFLINE,WORKBENCH_CACHE")
 LONG = ("--set", "train.epochs=200", "--set", "train.logging_steps=1")
 
 
@@ -27,11 +29,13 @@ def remote(tmp_path, sshd, cli_env):
     """`--target ssh:wbtest` flags, with the remote workdir in tmp_path/remote (same machine, over sshd)."""
     cli_env["WORKBENCH_SSH_CONFIG"] = str(sshd.config)
     workdir = tmp_path / "remote home" / "wb"
-    return ["--target", f"ssh:{sshd.alias}", "--python", sys.executable, "--workdir", str(workdir)], workdir
+    return ["--target", f"ssh:{sshd.alias}", "--python", sys.executable, "--workdir", str(workdir), *FORWARD], workdir
 
 
-def test_ssh_run_uploads_trains_remotely_and_mirrors_every_event(cli, tmp_path, remote):
+def test_ssh_run_uploads_trains_remotely_and_mirrors_every_event(cli, tmp_path, remote, cli_env):
     flags, workdir = remote
+    secret = "hf_SECRET_over_ssh_5d2e"
+    cli_env["HF_TOKEN"] = secret
     r = cli("run", DEMO_RECIPE, *flags, *SHORT, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     run_dir = run_dir_from_output(r.stdout, tmp_path)
@@ -46,6 +50,11 @@ def test_ssh_run_uploads_trains_remotely_and_mirrors_every_event(cli, tmp_path, 
     assert q(store, "SELECT status, target FROM runs")[0] == ("completed", "ssh:wbtest")
     assert_every_event_stored_once(store, run_dir.name, run_dir)
     assert q(store, "SELECT count(*) FROM telemetry WHERE run_id = ?", [run_dir.name])[0][0] > 0
+    # the token reached the remote trainer's environment, and no file on either side
+    assert "HF_TOKEN" in next(e for e in events_of(run_dir) if e["type"] == "start")["env_forwarded"]
+    for path in [*run_dir.rglob("*"), *remote_dir.rglob("*"), store]:
+        if path.is_file():
+            assert secret.encode() not in path.read_bytes(), path
 
 
 def test_sftp_upload_and_hostile_names_run_nothing(cli, tmp_path, remote, cli_env):

@@ -47,11 +47,15 @@ def test_slurm_script_carries_every_directive_and_quotes_paths():
     assert subprocess.run(["bash", "-n"], input=script, text=True).returncode == 0  # valid shell
 
 
-def test_pbs_script_has_the_source_projects_directives():
+def test_pbs_script_has_the_source_projects_directives(monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", "hf_secret")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
     launch = launch_of("launch.project=71001002", "launch.queue=ic102", "launch.gpus=8", "launch.walltime=04:00:00")
     argv = batch.submit_argv("pbs", launch, "review-moderation-1")
     assert argv == ["qsub", "-N", "wb-review-moder",  # 15 characters: the portable PBS limit
-                    "-j", "oe", "-o", "pbs.out", "-V", "-l", "select=1:ngpus=8,walltime=04:00:00",
+                    "-j", "oe", "-o", "pbs.out", "-l", "select=1:ngpus=8,walltime=04:00:00",
+                    "-v", "HF_HUB_OFFLINE",  # named, never -V, never a secret: qstat -f shows job variables
                     "-P", "71001002", "-q", "ic102", "job.pbs"]
     script = batch.render_pbs(launch, "/home/u/runs/r1", "review-moderation-1", "python3")
     assert "#PBS" not in script  # Torque wrappers hand scripts to sbatch, which reads #PBS lines (and refuses -P)

@@ -26,6 +26,7 @@ from workbench.launch.commands import job_python, supervisor_argv
 from workbench.launch.supervisor import EXIT_FILE, write_json_atomic
 
 JOB_FILE = "job.json"
+REPLY_MARKER = b"\x1eworkbench-agent\n"  # precedes the reply line: login profiles may print before it
 TAIL_LIMIT = 4 << 20  # bytes per tail reply; the follower asks again at once when there is more
 
 
@@ -41,11 +42,17 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 def _launch(run_dir: Path) -> dict[str, Any]:
     from workbench.recipe import load_recipe
 
-    return load_recipe(run_dir / "recipe.toml").section("launch")
+    launch = load_recipe(run_dir / "recipe.toml").section("launch")
+    # paths of this machine: ~ is its home (a shell would expand it; Popen and quoting do not)
+    for key in ("python", "container"):
+        launch[key] = os.path.expanduser(launch[key])
+    return launch
 
 
 def _python(launch) -> str:
-    return job_python(launch, sys.executable)  # this interpreter has workbench: it is running this code
+    """For batch jobs: the recipe's python once modules / venv / conda / a container set up the
+    node; else this interpreter, which has workbench (it is running this code)."""
+    return job_python(launch, sys.executable)
 
 
 def probe(run_dir: Path, model_source: str = "") -> dict[str, Any]:
@@ -73,11 +80,16 @@ def probe(run_dir: Path, model_source: str = "") -> dict[str, Any]:
 
 
 def start(run_dir: Path) -> dict[str, Any]:
-    """Start the supervisor detached (own session: closing the terminal or ssh does not stop it)."""
+    """Start the supervisor detached (own session: closing the terminal or ssh does not stop it).
+
+    The environment is this process's own: over ssh the agent was started after the recipe's
+    modules / venv / conda prelude, so this interpreter is the environment's."""
+    run_dir = run_dir.resolve()  # the supervisor's command line names it so (pid_alive looks for it)
     launch = _launch(run_dir)
+    python = launch["python"] if launch["container"] else sys.executable
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with open(run_dir / batch.LOG, "ab") as log:
-        proc = subprocess.Popen(supervisor_argv(launch, str(run_dir), _python(launch)), stdout=log,
+        proc = subprocess.Popen(supervisor_argv(launch, str(run_dir), python), stdout=log,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=run_dir, env=full_env,
                                 start_new_session=True)
     job = {"kind": "local", "pid": proc.pid, "host": socket.gethostname(), "submitted_at": time.time()}
@@ -134,11 +146,7 @@ def pid_alive(pid: int | None, run_dir: Path) -> bool:
     """Is `pid` still the supervisor of `run_dir`? (pids are reused: check its command line)."""
     if not pid:
         return False
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except FileNotFoundError:
-        return False
-    except OSError:  # no /proc (macOS): signal 0 says whether it exists
+    if not Path("/proc/self").exists():  # no /proc (macOS): signal 0 says whether the pid exists
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
@@ -146,6 +154,10 @@ def pid_alive(pid: int | None, run_dir: Path) -> bool:
         except PermissionError:
             return True
         return True
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()  # empty for a zombie: it has ended
+    except OSError:
+        return False
     return str(run_dir.resolve()).encode() in cmdline and b"workbench.launch.supervisor" in cmdline
 
 
@@ -167,6 +179,8 @@ def state(run_dir: Path) -> dict[str, Any]:
             batch.DONE if exit_rec is not None else batch.GONE)
     elif exit_rec is not None:
         out["state"] = batch.DONE
+    elif time.time() - ((_read_json(run_dir / "run.json") or {}).get("created_at") or 0) < 600:
+        out["state"] = batch.UNKNOWN  # being submitted right now (no job.json yet)
     return out
 
 
@@ -181,22 +195,21 @@ def tail(run_dir: Path, offsets: dict[str, int], limit: int = TAIL_LIMIT) -> tup
     chunks: list[bytes] = []
     budget = limit
     for name in names:
-        path = run_dir / name
         try:
-            size = path.stat().st_size
+            f = open(run_dir / name, "rb")
         except FileNotFoundError:
             continue
-        start_at = int(offsets.get(name, 0))
-        if start_at > size:
-            start_at = 0  # the file was replaced (a resumed run): mirror it again from the start
-        want = min(size - start_at, budget)
-        if want < size - start_at:
-            head["complete"] = False
-        data = b""
-        if want > 0:
-            with open(path, "rb") as f:
-                f.seek(start_at)
-                data = f.read(want)
+        with f:
+            # fstat of an open file: on NFS, open() revalidates what a bare stat() may serve stale
+            size = os.fstat(f.fileno()).st_size
+            start_at = int(offsets.get(name, 0))
+            if start_at > size:
+                start_at = 0  # the file was replaced (a resumed run): mirror it again from the start
+            want = min(size - start_at, budget)
+            if want < size - start_at:
+                head["complete"] = False
+            f.seek(start_at)
+            data = f.read(want) if want > 0 else b""
         budget -= len(data)
         head["files"].append({"name": name, "offset": start_at, "length": len(data), "size": size})
         chunks.append(data)
@@ -258,10 +271,10 @@ def main(argv: list[str]) -> int:
         else:
             raise UserError(f"unknown agent command {command!r}")
     except UserError as e:
-        out.write(json.dumps({"error": str(e)}).encode() + b"\n")
+        out.write(REPLY_MARKER + json.dumps({"error": str(e)}).encode() + b"\n")
         out.flush()
         return 2
-    out.write(json.dumps(reply).encode() + b"\n" + data)
+    out.write(REPLY_MARKER + json.dumps(reply).encode() + b"\n" + data)
     out.flush()
     return 0
 

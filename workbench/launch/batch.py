@@ -7,6 +7,7 @@ path and command in the script body is shell-quoted.
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import subprocess
@@ -19,10 +20,10 @@ SCRIPT = {"slurm": "job.sbatch", "pbs": "job.pbs"}
 LOG = "train.log"
 
 # Scheduler states, reduced to what a run's status needs.
-QUEUED, RUNNING, DONE, GONE = "queued", "running", "ended", "gone"
+QUEUED, RUNNING, DONE, GONE, UNKNOWN = "queued", "running", "ended", "gone", "unknown"
 SLURM_STATES = {
     "PENDING": QUEUED, "CONFIGURING": RUNNING, "RUNNING": RUNNING, "COMPLETING": RUNNING, "SUSPENDED": RUNNING,
-    "REQUEUED": QUEUED, "RESIZING": RUNNING, "STOPPED": RUNNING, "SIGNALING": RUNNING, "STAGE_OUT": RUNNING,
+    "REQUEUED": QUEUED, "REQUEUE_HOLD": QUEUED, "REQUEUE_FED": QUEUED, "RESIZING": RUNNING, "STOPPED": RUNNING, "SIGNALING": RUNNING, "STAGE_OUT": RUNNING,
 }
 PBS_STATES = {"Q": QUEUED, "H": QUEUED, "W": QUEUED, "T": QUEUED, "S": RUNNING, "R": RUNNING, "E": RUNNING,
               "B": RUNNING, "X": DONE, "F": DONE, "C": DONE}
@@ -31,7 +32,7 @@ PBS_STATES = {"Q": QUEUED, "H": QUEUED, "W": QUEUED, "T": QUEUED, "S": RUNNING, 
 @dataclass
 class JobState:
     state: str                   # queued | running | ended | gone
-    raw: str = ""                # the scheduler's own word (CANCELLED, TIMEOUT, F, ...)
+    raw: str = ""                # the scheduler's own word (CANCELLED, TIMEOUT, F, ...), or why it is unknown
     exit_code: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -56,7 +57,8 @@ def _body(launch: Launch, run_dir: str | list[str], python: str) -> list[str]:
         lines.append('WORKBENCH_MAIN_ADDR=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)')
         lines.append("export WORKBENCH_MAIN_ADDR")
         # one supervisor per node; each starts accelerate launch with its $SLURM_NODEID
-        return lines + [f"exec srun --nodes={launch['nodes']} --ntasks-per-node=1 --kill-on-bad-exit=1 {sup}"]
+        cpus = f" --cpus-per-task={launch['cpus']}" if launch["cpus"] else ""  # srun no longer inherits it (22.05+)
+        return lines + [f"exec srun --nodes={launch['nodes']} --ntasks-per-node=1{cpus} --kill-on-bad-exit=1 {sup}"]
     return lines + [f"exec {sup}"]
 
 
@@ -92,12 +94,24 @@ def pbs_options(launch: Launch, run_id: str) -> list[str]:
         mem = launch["mem"].lower()
         select += f":mem={mem if mem.endswith('b') else mem + ('b' if mem[-1].isalpha() else 'mb')}"
     resources = select + (f",walltime={launch['walltime']}" if launch["walltime"] else "")
-    opts = ["-N", f"wb-{_pbs_name(run_id)}", "-j", "oe", "-o", "pbs.out", "-V", "-l", resources]
+    opts = ["-N", f"wb-{_pbs_name(run_id)}", "-j", "oe", "-o", "pbs.out", "-l", resources]
+    # Not -V: a PBS server keeps a job's variables and `qstat -f` shows them, to other users too.
+    # Named variables only (values taken from qsub's environment), and never secrets.
+    passed = [n for n in launch["forward_env"] if not is_secret(n) and n in os.environ]
+    if passed:
+        opts += ["-v", ",".join(passed)]
     if launch["project"]:
         opts += ["-P", launch["project"]]
     if launch["queue"]:
         opts += ["-q", launch["queue"]]
     return opts
+
+
+SECRET_WORDS = ("TOKEN", "KEY", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL")
+
+
+def is_secret(name: str) -> bool:
+    return any(w in name.upper() for w in SECRET_WORDS)
 
 
 def render_pbs(launch: Launch, run_dir: str, run_id: str, python: str) -> str:
@@ -132,29 +146,44 @@ def cancel_argv(scheduler: str, job_id: str) -> list[str]:
     return ["scancel", job_id] if scheduler == "slurm" else ["qdel", job_id]
 
 
-def _run(argv: list[str], env=None) -> subprocess.CompletedProcess:
-    return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60)
+def _run(argv: list[str], env=None) -> subprocess.CompletedProcess | None:
+    """A scheduler query; None when the command is missing or hangs (the state is then unknown)."""
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+
+
+def _says_unknown_job(p: subprocess.CompletedProcess | None) -> bool:
+    return p is not None and re.search(r"invalid job id|unknown job id", p.stdout + p.stderr, re.I) is not None
 
 
 def slurm_state(job_id: str, env=None) -> JobState:
-    """sacct when accounting is on; scontrol (then squeue) when it is off."""
-    try:
-        p = _run(["sacct", "-j", job_id, "-X", "-n", "-P", "-o", "State,ExitCode"], env)
-        line = p.stdout.strip().splitlines()[0] if p.returncode == 0 and p.stdout.strip() else ""
-    except (OSError, subprocess.TimeoutExpired):
-        line = ""
-    if line:
-        raw, _, code = line.partition("|")
-        return _slurm(raw.split()[0], code)
+    """scontrol while slurmctld remembers the job (cheap, always there); then sacct (accounting
+    on, job aged out); then squeue. GONE only when each says the job id is unknown: a slurmctld
+    that times out is UNKNOWN, and the follower asks again later."""
     p = _run(["scontrol", "show", "job", "-o", job_id], env)
-    if p.returncode == 0 and "JobState=" in p.stdout:
+    if p is not None and p.returncode == 0 and "JobState=" in p.stdout:
         state = re.search(r"\bJobState=(\S+)", p.stdout).group(1)
         code = re.search(r"\bExitCode=(\S+)", p.stdout)
         return _slurm(state, code.group(1) if code else "")
-    p = _run(["squeue", "-h", "-j", job_id, "-t", "all", "-o", "%T"], env)
-    if p.returncode == 0 and p.stdout.strip():
-        return _slurm(p.stdout.split()[0], "")
+    if not _says_unknown_job(p):
+        return JobState(UNKNOWN, detail(p))
+    a = _run(["sacct", "-j", job_id, "-X", "-n", "-P", "-o", "State,ExitCode"], env)
+    line = a.stdout.strip().splitlines()[0] if a is not None and a.returncode == 0 and a.stdout.strip() else ""
+    if line:
+        raw, _, code = line.partition("|")
+        return _slurm(raw.split()[0], code)
+    q = _run(["squeue", "-h", "-j", job_id, "-t", "all", "-o", "%T"], env)
+    if q is not None and q.returncode == 0 and q.stdout.strip():
+        return _slurm(q.stdout.split()[0], "")
     return JobState(GONE)  # finished longer ago than MinJobAge, with no accounting: only exit.json can tell
+
+
+def detail(p: subprocess.CompletedProcess | None) -> str:
+    if p is None:
+        return "scheduler command missing or not answering"
+    return (p.stderr.strip() or p.stdout.strip() or f"exit status {p.returncode}").splitlines()[-1]
 
 
 def _slurm(raw: str, code: str) -> JobState:
@@ -164,17 +193,22 @@ def _slurm(raw: str, code: str) -> JobState:
 
 
 def pbs_state(job_id: str, env=None) -> JobState:
+    """`qstat -x -f` (PBS Pro keeps finished jobs), else `qstat -f`. GONE only for an unknown id
+    (PBS: "Unknown Job Id"; Torque-style wrappers: exit status 153 and no output)."""
+    unknown = True
     for argv in (["qstat", "-x", "-f", job_id], ["qstat", "-f", job_id]):
         p = _run(argv, env)
-        m = re.search(r"job_state\s*=\s*(\S+)", p.stdout)
-        if p.returncode == 0 and m:
+        m = re.search(r"job_state\s*=\s*(\S+)", p.stdout) if p is not None else None
+        if p is not None and p.returncode == 0 and m:
             code = re.search(r"Exit_status\s*=\s*(-?\d+)", p.stdout)
             raw = m.group(1)
             exit_code = int(code.group(1)) if code else None
             if exit_code == -29:  # PBS Pro: JOB_EXEC_KILL_WALLTIME
                 raw = "TIMEOUT"
             return JobState(PBS_STATES.get(m.group(1), RUNNING), raw, exit_code)
-    return JobState(GONE)
+        unknown = unknown and p is not None and (_says_unknown_job(p) or (p.returncode == 153 and not p.stdout.strip())
+                                                 or "-x" in argv)
+    return JobState(GONE) if unknown else JobState(UNKNOWN, "qstat is not answering")
 
 
 def job_state(scheduler: str, job_id: str, env=None) -> JobState:

@@ -16,7 +16,7 @@ from workbench.launch import batch
 from workbench.launch.hosts import HostUnreachable
 from workbench.launch.launcher import host_of_run
 from workbench.store.db import connect
-from workbench.store.ingest import IngestResult, ingest_run, read_run_meta, set_final_status
+from workbench.store.ingest import IngestResult, ingest_run, read_run_meta, reset_offsets, set_final_status
 
 OnEvents = Callable[[IngestResult], None]
 FINAL = END_STATUSES + ("cancelled",)
@@ -28,8 +28,10 @@ def ingest_once(store: Path, run_dir: Path) -> IngestResult:
         return ingest_run(con, run_dir)
 
 
-def mirror(run_dir: Path, head: dict[str, Any], data: bytes) -> None:
-    """Append the bytes of a tail reply to the local copies of the remote files."""
+def mirror(run_dir: Path, head: dict[str, Any], data: bytes) -> list[str]:
+    """Append the bytes of a tail reply to the local copies of the remote files. Returns the
+    names of copies started over (the remote file was replaced), whose read offsets must reset."""
+    replaced: list[str] = []
     pos = 0
     for f in head["files"]:
         chunk = data[pos:pos + f["length"]]
@@ -40,8 +42,10 @@ def mirror(run_dir: Path, head: dict[str, Any], data: bytes) -> None:
             if f["offset"] != 0:
                 continue  # not where our copy ends (a reply to an older request): ask again
             path.unlink(missing_ok=True)  # the remote file was replaced: start the copy over
+            replaced.append(f["name"])
         with open(path, "ab") as out:
             out.write(chunk)
+    return replaced
 
 
 def local_offsets(run_dir: Path) -> dict[str, int]:
@@ -57,17 +61,33 @@ class Poll:
 
 
 def poll(store: Path, run_dir: Path, host=None, job_dir: str | None = None) -> Poll:
-    """One round: fetch (remote), ingest, and settle if the job is over. Raises HostUnreachable."""
+    """One round: fetch (remote), ingest, and settle if the job is over. Raises HostUnreachable.
+
+    Followers of one run (`run`, `attach`, `stop`, `sync`) may poll at once: a lock on the run
+    folder makes each round whole, so no byte is mirrored twice and no event ingested twice."""
+    import fcntl
+
     if host is None:
         host, job_dir = host_of_run(run_dir)
-    head, data = host.tail(job_dir, local_offsets(run_dir))
-    if data or head["files"]:
-        mirror(run_dir, head, data)
-    res = ingest_once(store, run_dir)
-    job = head["state"]
-    if job["state"] in (batch.DONE, batch.GONE) and head["complete"]:
-        return Poll(res, job, settle(store, run_dir, job, res.status))
+    with open(run_dir / ".follow.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        head, data = host.tail(job_dir, local_offsets(run_dir))
+        replaced = mirror(run_dir, head, data) if (data or head["files"]) else []
+        if replaced:
+            with connect(store) as con:
+                reset_offsets(con, run_dir.name, replaced)
+        res = ingest_once(store, run_dir)
+        job = head["state"]
+        if job["state"] in (batch.DONE, batch.GONE) and head["complete"] and not _end_may_be_in_flight(job, res.status):
+            return Poll(res, job, settle(store, run_dir, job, res.status))
     return Poll(res, job, None)
+
+
+def _end_may_be_in_flight(job: dict[str, Any], status: str | None) -> bool:
+    """A clean exit with no `end` event read yet: on a shared filesystem (NFS) the last lines can
+    show up after exit.json does. Give them half a minute before calling the run failed."""
+    exit_rec = job.get("exit") or {}
+    return status not in FINAL and exit_rec.get("returncode") == 0 and time.time() - exit_rec.get("t", 0) < 30
 
 
 def settle(store: Path, run_dir: Path, job: dict[str, Any], status: str | None) -> str:
@@ -113,16 +133,20 @@ def final_status(status: str | None, job: dict[str, Any], stop_requested: bool) 
     return "failed", "the job is gone without an end event or exit record; see train.log"
 
 
-def follow(store: Path, run_dir: Path, *, on_events: OnEvents | None = None, poll_s: float = 0.5,
+def follow(store: Path, run_dir: Path, *, on_events: OnEvents | None = None, poll_s: float | None = None,
            ctrl_c: str = "stop", on_disconnect: Callable[[str], None] | None = None, stop_grace: float = 60.0) -> str:
     """Ingest until the run ends; returns its final status.
 
     Ctrl-C: with ctrl_c="stop" (local `workbench run`) the trainer is sent SIGINT and followed
-    until it records `interrupted`; with ctrl_c="detach" following stops and the run goes on
-    (returns "detached"). A dropped ssh connection is retried with backoff, resuming at the
-    byte offsets already copied.
+    until it records `interrupted` (after `stop_grace` seconds it is killed, and ends as the
+    kill leaves it); with ctrl_c="detach" following stops and the run goes on (returns
+    "detached"). A dropped ssh connection is retried with backoff, resuming at the byte offsets
+    already copied. Remote runs are polled every 2 s (each poll is an ssh round trip), local
+    ones every 0.5 s.
     """
     host, job_dir = host_of_run(run_dir)
+    if poll_s is None:
+        poll_s = 2.0 if host.remote else 0.5
     stop = threading.Event()
     # Ctrl-C only sets a flag: raised as an exception it could land inside a DuckDB
     # transaction (which reports it as "Query interrupted") and lose the run's last events.

@@ -92,8 +92,9 @@ class SshHost:
         script = prelude_lines(self.launch) + [
             f"exec {home_path(self.launch['python'])} -m workbench.launch.agent "
             + shlex.join([command, job_dir, *args])]
-        # bash -l: clusters define `module` and PATH in login profiles
-        return "bash -lc " + shlex.quote("\n".join(script))
+        # bash -l: clusters define `module` and PATH in login profiles. One line joined with &&:
+        # the login shell that reads it may be csh, which allows no newline inside quotes.
+        return "bash -lc " + shlex.quote(" && ".join(script))
 
     def call(self, command: str, job_dir: str, *args: str, request: dict | None = None,
              timeout: float = 120) -> tuple[dict[str, Any], bytes]:
@@ -106,8 +107,12 @@ class SshHost:
         err = p.stderr.decode(errors="replace").strip()
         if p.returncode == 255:
             raise HostUnreachable(f"{self.name}: {err.splitlines()[-1] if err else 'ssh failed'}")
-        line, _, data = p.stdout.partition(b"\n")
+        # Login profiles may print banners first: the reply starts after the agent's marker line.
+        _, marker, rest = p.stdout.partition(agent.REPLY_MARKER)
+        line, _, data = rest.partition(b"\n")
         try:
+            if not marker:
+                raise ValueError("no reply")
             reply = json.loads(line)
         except ValueError:
             last = err.splitlines()[-1] if err else line.decode(errors="replace")[:200]

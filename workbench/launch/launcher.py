@@ -95,31 +95,47 @@ def launch_many(recipes: list[Recipe], store: Path, *, command: str = "", on_ste
     host = host_for(target, settings)
     if target.kind == "local" and settings["gpus"] > 0:
         _check_local_gpus(settings["gpus"])
+    if settings["nodes"] > 1 and target.kind != "slurm":
+        raise UserError(f"launch.nodes = {settings['nodes']} needs a slurm target (multi-node runs start one "
+                        f"process per node with srun); {target} runs on one machine")
     run_dirs: list[Path] = []
     for recipe in recipes:
         run_dir = create_run(recipe, runs_root(store), target=str(target), command=command)
         with connect(store) as con:
             register_run(con, run_dir)
         run_dirs.append(run_dir)
+    submitted: set[Path] = set()
     try:
         job_dirs = [_place(recipe, run_dir, host, target, settings, say) for recipe, run_dir in zip(recipes, run_dirs)]
         if target.scheduler == "slurm" and len(job_dirs) > 1:
             jobs = host.submit_array(job_dirs)
-        elif target.scheduler:
-            jobs = [host.submit(d, target.scheduler) for d in job_dirs]
         else:
-            jobs = [host.start(d) for d in job_dirs]
-    except (UserError, HostUnreachable) as e:
+            jobs = [host.submit(d, target.scheduler) if target.scheduler else host.start(d) for d in job_dirs[:1]]
+        for i, run_dir in enumerate(run_dirs):
+            if i >= len(jobs):  # one at a time, each recorded as soon as it is submitted
+                jobs.append(host.submit(job_dirs[i], target.scheduler) if target.scheduler else host.start(job_dirs[i]))
+            _record_job(store, run_dir, job_dirs[i], jobs[i])
+            submitted.add(run_dir)
+    except BaseException as e:
+        # Whatever stopped the launch (the scheduler, the network, Ctrl-C, a missing program),
+        # runs not submitted are recorded failed with the reason; submitted ones stay tracked.
+        reason = str(e) if isinstance(e, (UserError, HostUnreachable)) else (
+            "interrupted (Ctrl-C)" if isinstance(e, KeyboardInterrupt) else f"{type(e).__name__}: {e}")
         with connect(store) as con:
             for run_dir in run_dirs:
-                mark_ended(con, run_dir.name, "failed", f"launch failed: {e}", time.time())
-        raise UserError(str(e)) from None
-    for run_dir, job_dir, job in zip(run_dirs, job_dirs, jobs):
-        _update_meta(run_dir, job_dir=job_dir, pid=job.get("pid"), job_id=job.get("job_id"), job_host=job.get("host"))
-        with connect(store) as con:
-            con.execute("UPDATE runs SET pid = ?, job_id = ? WHERE run_id = ?",
-                        [job.get("pid"), job.get("job_id"), run_dir.name])
+                if run_dir not in submitted:
+                    mark_ended(con, run_dir.name, "failed", f"launch failed: {reason}", time.time())
+        if isinstance(e, KeyboardInterrupt):
+            raise
+        raise UserError(reason) from None
     return run_dirs
+
+
+def _record_job(store: Path, run_dir: Path, job_dir: str, job: dict[str, Any]) -> None:
+    _update_meta(run_dir, job_dir=job_dir, pid=job.get("pid"), job_id=job.get("job_id"), job_host=job.get("host"))
+    with connect(store) as con:
+        con.execute("UPDATE runs SET pid = ?, job_id = ? WHERE run_id = ?",
+                    [job.get("pid"), job.get("job_id"), run_dir.name])
 
 
 def _place(recipe: Recipe, run_dir: Path, host, target: Target, settings, say) -> str:

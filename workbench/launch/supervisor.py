@@ -20,7 +20,7 @@ from pathlib import Path
 from workbench.launch.commands import free_port, train_argv
 
 EXIT_FILE = "exit.json"
-FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1)
+FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)  # the trainer's stop signals
 
 
 def write_json_atomic(path: Path, data: dict) -> None:

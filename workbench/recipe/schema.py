@@ -76,7 +76,7 @@ class Pattern:
 _NAME = Pattern(r"(|[A-Za-z0-9_][A-Za-z0-9_.+@-]*)", "empty or a name of letters, digits and _ . + @ -")
 _TIME = Pattern(r"(|[0-9]+(-[0-9]{1,2})?(:[0-9]{1,2}){0,2})", "empty or a time like 04:00:00, 90 or 1-12:00:00")
 _MEM = Pattern(r"(|[0-9]+[KMGT]?B?)", "empty or a size like 64G or 500M")
-_TEXT = Pattern(r"[^\x00-\x1f\x7f]*", "text without control characters (no newlines)")
+_PATH = Pattern(r"(|[^-\x00-\x1f\x7f][^\x00-\x1f\x7f]*)", "a path without control characters (no newlines), not starting with -")
 _MODULE = Pattern(r"[A-Za-z0-9_][A-Za-z0-9_.+@/-]*", "module names like cuda/12.1 (letters, digits and _ . + @ / -)")
 _ENV_NAME = Pattern(r"[A-Za-z_][A-Za-z0-9_]*", "environment variable names")
 _TARGET = Pattern(r"(local|slurm|pbs|(ssh|slurm|pbs):[A-Za-z0-9_][A-Za-z0-9_.@-]*)",
@@ -174,19 +174,20 @@ KNOBS: tuple[Knob, ...] = (
     Knob("launch", "modules", "str_list", [], "Environment modules loaded (module load) before training on "
          "ssh hosts and cluster nodes.", pattern=_MODULE),
     Knob("launch", "venv", "str", "", "Virtual environment folder activated before training on ssh hosts and "
-         "cluster nodes.", pattern=_TEXT),
+         "cluster nodes.", pattern=_PATH),
     Knob("launch", "conda_env", "str", "", "Conda environment activated (conda activate) before training on ssh "
          "hosts and cluster nodes.", pattern=_NAME),
     Knob("launch", "container", "str", "", "Apptainer / Singularity image; training runs in `apptainer exec --nv "
-         "IMAGE` (needs workbench inside the image).", pattern=_TEXT),
-    Knob("launch", "python", "str", "python3", "Python with workbench installed, on ssh hosts and cluster nodes "
-         "(after modules / venv / conda). Local runs use this interpreter.", pattern=_TEXT),
+         "IMAGE` (needs workbench inside the image).", pattern=_PATH),
+    Knob("launch", "python", "str", "python3", "Python with workbench installed on ssh hosts, and on cluster nodes "
+         "when modules / venv / conda / a container set them up (else batch jobs use the interpreter that submits "
+         "them). Local runs use workbench's own interpreter.", pattern=_PATH),
     Knob("launch", "workdir", "str", "workbench", "Folder on the remote host (relative to its home, or absolute) "
-         "where run folders are uploaded for ssh:HOST, slurm:HOST and pbs:HOST.", pattern=_TEXT),
-    Knob("launch", "forward_env", "str_list", ["HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_HOME", "HF_HUB_OFFLINE",
-                                               "WANDB_API_KEY", "WORKBENCH_CACHE"],
-         "Environment variables passed to the job when set here. Secrets travel only this way: never written "
-         "to run folders, scripts, logs or the store.", pattern=_ENV_NAME),
+         "where run folders are uploaded for ssh:HOST, slurm:HOST and pbs:HOST.", pattern=_PATH),
+    Knob("launch", "forward_env", "str_list", ["HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_HUB_OFFLINE", "WANDB_API_KEY"],
+         "Environment variables passed to the job when set here (ssh: on the agent's stdin, never on a command "
+         "line). Secrets travel only this way, never into run folders, scripts, logs or the store; PBS jobs get "
+         "the non-secret ones only (a PBS server shows job variables in qstat -f).", pattern=_ENV_NAME),
     Knob("launch", "telemetry_interval", "float", 1.0, "Seconds between telemetry samples in each training process "
          "(per GPU: utilisation, memory, power, temperature; host: CPU %, RSS). 0: off.", min=0.0, max=3600.0),
 )

@@ -206,3 +206,14 @@ def set_final_status(con, run_id: str, status: str, error: str | None, t: float)
                   duration_s = coalesce(duration_s, epoch(?::TIMESTAMP - started_at))
            WHERE run_id = ?""",
         [status, error, utc(t), utc(t), run_id])
+
+
+def reset_offsets(con, run_id: str, files: list[str]) -> None:
+    """Read these event files from their start again (their copies were replaced); events
+    already stored are skipped by seq."""
+    for name in files:
+        if name == EVENTS_FILE:
+            con.execute("UPDATE runs SET events_offset = 0, events_lines = 0 WHERE run_id = ?", [run_id])
+        else:
+            con.execute("UPDATE event_files SET events_offset = 0, events_lines = 0 WHERE run_id = ? AND file = ?",
+                        [run_id, name])

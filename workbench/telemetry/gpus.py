@@ -50,13 +50,19 @@ def open_gpus(local_rank: int, world_size_here: int) -> tuple[list[Gpu], str]:
         nvml.nvmlInit()
     except nvml.NVMLError as e:
         return [], f"NVML: {e}"
-    visible = _visible(nvml.nvmlDeviceGetCount(), nvml)
+    try:
+        visible = _visible(nvml.nvmlDeviceGetCount(), nvml)
+    except nvml.NVMLError as e:
+        return [], f"NVML: {e}"
     if world_size_here > 1:
         visible = visible[local_rank:local_rank + 1]
     gpus = []
     for i in visible:
-        h = nvml.nvmlDeviceGetHandleByIndex(i)
-        name = nvml.nvmlDeviceGetName(h)
+        try:
+            h = nvml.nvmlDeviceGetHandleByIndex(i)
+            name = nvml.nvmlDeviceGetName(h)
+        except nvml.NVMLError:
+            continue  # a GPU NVML cannot read (fallen off the bus, no permission): not sampled
         gpus.append(Gpu(i, name.decode() if isinstance(name, bytes) else name, h))
     if not gpus:
         return [], "NVML found no visible GPU"
