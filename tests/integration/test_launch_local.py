@@ -71,6 +71,8 @@ def test_two_gloo_ranks_train_together(cli, tmp_path):
                               "AND label = '(all)'", [multi.name])
     assert tuned < base
     assert_every_event_stored_once(store, multi.name, multi)
+    shown = cli("show", multi.name).stdout
+    assert "2 processes" in shown and "2 ranks" in shown and "no GPU samples" in shown
 
 
 def test_stop_cancels_a_running_run(cli, tmp_path):

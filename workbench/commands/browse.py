@@ -66,6 +66,31 @@ def runs(args) -> int:
     return 0
 
 
+def _job_text(r: dict) -> str:
+    parts = [f"job {r['job_id']}" if r["job_id"] else f"pid {r['pid']}" if r["pid"] else ""]
+    if r["world_size"] and r["world_size"] > 1:
+        parts.append(f"{r['world_size']} processes")
+    return ", ".join(p for p in parts if p)
+
+
+def _telemetry_text(gpus: list[tuple], hosts: tuple) -> list[str]:
+    """One line per GPU (mean utilisation, peaks) and one for the hosts, from every stored sample."""
+    gib = 1 << 30
+    lines = []
+    for host, gpu, n, util, mem, total, power, temp in gpus:
+        line = f"gpu{gpu}@{host}: util {fmt(util, 0)}% mean, memory peak {(mem or 0) / gib:.1f}/{(total or 0) / gib:.1f} GiB"
+        if power is not None:
+            line += f", {power:.0f} W peak"
+        if temp is not None:
+            line += f", {temp:.0f}°C peak"
+        lines.append(line + f" ({n} samples)")
+    n, cpu, rss, ranks = hosts
+    if n:
+        lines.append(f"host: cpu {fmt(cpu, 0)}% mean, RSS peak {(rss or 0) / gib:.2f} GiB per process "
+                     f"({n} samples, {ranks} rank{'s' if ranks != 1 else ''}){'' if gpus else '; no GPU samples'}")
+    return lines
+
+
 def show(args) -> int:
     with connect(store_of(args), read_only=True) as con:
         run_id = resolve_run(con, args.run)
@@ -84,6 +109,12 @@ def show(args) -> int:
                                 "ORDER BY seq", [run_id]).fetchall()
         errors = con.execute("SELECT message FROM logs WHERE run_id = ? AND level = 'error' ORDER BY seq",
                              [run_id]).fetchall()
+        gpus = con.execute(
+            """SELECT host, gpu, count(*), avg(util), max(mem_used), max(mem_total), max(power_w), max(temp_c)
+               FROM telemetry WHERE run_id = ? AND gpu IS NOT NULL GROUP BY ALL ORDER BY host, gpu""", [run_id]).fetchall()
+        hosts = con.execute(
+            """SELECT count(*), avg(cpu_pct), max(rss_bytes), count(DISTINCT rank) FROM telemetry
+               WHERE run_id = ? AND gpu IS NULL""", [run_id]).fetchone()
 
     duration = r["duration_s"]
     if duration is None and r["status"] == "running" and r["started_at"]:
@@ -96,12 +127,15 @@ def show(args) -> int:
     for k, v in (("run", run_id), ("status", status_text(r["status"])), ("recipe", f"{r['recipe_name']}  {r['recipe_path'] or ''}"),
                  ("description", r["description"] or ""), ("task", r["task"]), ("model", r["model"]),
                  ("method", r["method"]), ("target", r["target"]), ("host", r["host"] or ""),
+                 ("job", _job_text(r)),
                  ("created", fmt(r["created_at"])), ("started", fmt(r["started_at"])), ("ended", fmt(r["ended_at"])),
                  ("duration", fmt_duration(duration)),
                  ("parameters", f"trainable {fmt_count(r['trainable_params'])} of {fmt_count(r['total_params'])}{ratio}"),
                  ("last step", f"{last[0]}  loss {fmt(last[1], 4)}" if last else "—"),
                  ("group", r["group_id"] or ""), ("folder", r["run_dir"] or "")):
         head.add_row(k, v)
+    for line in _telemetry_text(gpus, hosts):
+        head.add_row("telemetry", line)
     if r["error"]:
         head.add_row("error", f"[red]{r['error']}[/]")
     console.print(head)
