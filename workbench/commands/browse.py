@@ -11,26 +11,16 @@ from workbench.commands.common import resolve_run, store_of
 from workbench.console import (AGGREGATES, console, diff_tables, emit_rows, fmt, fmt_count, fmt_duration,
                                status_text)
 from workbench.errors import UserError
+from workbench.store import read
 from workbench.store.db import connect
 from workbench.store.schema import ALL_LABELS
 
 
 def runs(args) -> int:
-    where, params = [], []
-    if args.status:
-        where.append("status = ?")
-        params.append(args.status)
-    if args.recipe:
-        where.append("recipe_name = ?")
-        params.append(args.recipe)
-    sql = ("SELECT run_id, status, recipe_name, model, method, target, started_at, duration_s, last_step, "
-           "base_f1_micro, tuned_f1_micro, tuned_f1_macro, group_id FROM run_summary"
-           + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY created_at DESC"
-           + (f" LIMIT {int(args.limit)}" if args.limit else ""))
     with connect(store_of(args), read_only=True) as con:
-        cur = con.execute(sql, params)
-        cols = [d[0] for d in cur.description]
-        rows = cur.fetchall()
+        found = read.list_runs(con, status=args.status, recipe=args.recipe, limit=args.limit)
+    cols = [c for c in read.RUN_LIST_COLUMNS if c not in ("task", "created_at", "ended_at")]
+    rows = [tuple(r[c] for c in cols) for r in found]
     if args.format != "table":
         emit_rows(cols, rows, args.format)
         return 0
@@ -94,27 +84,9 @@ def _telemetry_text(gpus: list[tuple], hosts: tuple) -> list[str]:
 def show(args) -> int:
     with connect(store_of(args), read_only=True) as con:
         run_id = resolve_run(con, args.run)
-        cur = con.execute("SELECT * FROM runs WHERE run_id = ?", [run_id])
-        r = dict(zip([d[0] for d in cur.description], cur.fetchone()))
-        params = con.execute("SELECT key, value FROM params WHERE run_id = ? ORDER BY key", [run_id]).fetchall()
-        per_label = con.execute(
-            "SELECT label, metric, value FROM evals WHERE run_id = ? AND phase = 'tuned' AND split = ? "
-            "AND label <> ?", [run_id, args.split, ALL_LABELS]).fetchall()
-        agg = dict(con.execute(
-            "SELECT metric, value FROM evals WHERE run_id = ? AND phase = 'tuned' AND split = ? AND label = ?",
-            [run_id, args.split, ALL_LABELS]).fetchall())
-        last = con.execute("SELECT step, loss FROM steps WHERE run_id = ? ORDER BY seq DESC LIMIT 1",
-                           [run_id]).fetchone()
-        artifacts = con.execute("SELECT kind, path FROM artifacts WHERE run_id = ? AND kind <> 'checkpoint' "
-                                "ORDER BY seq", [run_id]).fetchall()
-        errors = con.execute("SELECT message FROM logs WHERE run_id = ? AND level = 'error' ORDER BY seq",
-                             [run_id]).fetchall()
-        gpus = con.execute(
-            """SELECT host, gpu, count(*), avg(util), max(mem_used), max(mem_total), max(power_w), max(temp_c)
-               FROM telemetry WHERE run_id = ? AND gpu IS NOT NULL GROUP BY ALL ORDER BY host, gpu""", [run_id]).fetchall()
-        hosts = con.execute(
-            """SELECT count(*), avg(cpu_pct), max(rss_bytes), count(DISTINCT rank) FROM telemetry
-               WHERE run_id = ? AND gpu IS NULL""", [run_id]).fetchone()
+        d = read.run_detail(con, run_id, args.split)
+    r, params, agg, last, artifacts, errors = d.run, d.params, d.aggregates, d.last_step, d.artifacts, d.errors
+    gpus, hosts = d.gpus, d.hosts
 
     duration = r["duration_s"]
     if duration is None and r["status"] == "running" and r["started_at"]:
@@ -140,11 +112,9 @@ def show(args) -> int:
         head.add_row("error", f"[red]{r['error']}[/]")
     console.print(head)
 
-    if per_label:
+    if d.per_label:
         metrics = ("precision", "recall", "f1", "accuracy", "support")
-        rows: dict[str, dict[str, float]] = {}
-        for label, metric, value in per_label:
-            rows.setdefault(label, {})[metric] = value
+        rows = d.per_label
         t = Table(title=f"tuned model, per label ({args.split})", title_justify="left")
         t.add_column("label")
         for m in metrics:
@@ -157,7 +127,7 @@ def show(args) -> int:
         console.print("[dim]no tuned metrics yet: the run is still going[/]")
     if errors:
         console.print("[red]error log:[/]")
-        console.print(errors[-1][0].rstrip(), markup=False)
+        console.print(errors[-1].rstrip(), markup=False)
     if artifacts:
         console.print("[bold]artifacts[/]")
         for kind, path in artifacts:
@@ -172,10 +142,8 @@ def diff(args) -> int:
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
     with connect(store_of(args), read_only=True) as con:
         run_id = resolve_run(con, args.run)
-        rows = con.execute(
-            "SELECT label, metric, base, tuned, delta FROM base_vs_tuned WHERE run_id = ? AND split = ? "
-            "ORDER BY label, metric", [run_id, args.split]).fetchall()
-        status = con.execute("SELECT status FROM runs WHERE run_id = ?", [run_id]).fetchone()[0]
+        rows = read.base_vs_tuned(con, run_id, args.split)
+        status = read.run_status(con, run_id)
     if not rows:
         raise UserError(f"run {run_id} ({status}) has no base-and-tuned evaluation on the {args.split} split yet")
     for t in diff_tables(rows, metrics, f"base vs tuned — {run_id} ({args.split})"):
@@ -191,50 +159,36 @@ def compare(args) -> int:
         raise UserError("compare needs two or more runs")
     with connect(store_of(args), read_only=True) as con:
         ids = [resolve_run(con, r) for r in args.runs]
-        marks = ", ".join("?" * len(ids))
-        params = con.execute(f"SELECT run_id, key, value FROM params WHERE run_id IN ({marks})", ids).fetchall()
-        agg = con.execute(f"SELECT run_id, metric, value FROM evals WHERE run_id IN ({marks}) AND phase = 'tuned' "
-                          f"AND split = ? AND label = ?", [*ids, args.split, ALL_LABELS]).fetchall()
-        per = con.execute(f"SELECT run_id, label, value FROM evals WHERE run_id IN ({marks}) AND phase = 'tuned' "
-                          f"AND split = ? AND label <> ? AND metric = ?",
-                          [*ids, args.split, ALL_LABELS, args.metric]).fetchall()
-        status = dict(con.execute(f"SELECT run_id, status FROM runs WHERE run_id IN ({marks})", ids).fetchall())
+        c = read.compare(con, ids, args.split, args.metric)
     short = {rid: rid if len(rid) <= 28 else "…" + rid[-27:] for rid in ids}
 
-    pv: dict[str, dict[str, str]] = {}
-    for rid, k, v in params:
-        pv.setdefault(k, {})[rid] = v
-    differing = {k: v for k, v in pv.items() if len({v.get(r) for r in ids}) > 1 and k != "name"}
-    t = Table(title=f"params that differ ({len(differing)} of {len(pv)})", title_justify="left")
+    t = Table(title=f"params that differ ({len(c.differing)} of {len(c.params)})", title_justify="left")
     t.add_column("param")
     for rid in ids:
         t.add_column(short[rid], overflow="fold")
-    for k in sorted(differing):
-        t.add_row(k, *(differing[k].get(rid, "—") for rid in ids))
+    for k in c.differing:
+        t.add_row(k, *(c.params[k].get(rid, "—") for rid in ids))
     console.print(t)
 
-    def side_by_side(title: str, rows, keys) -> None:
-        vals: dict[str, dict[str, float]] = {}
-        for rid, key, value in rows:
-            vals.setdefault(key, {})[rid] = value
+    def side_by_side(title: str, vals: dict[str, dict[str, float]], keys) -> None:
         table = Table(title=title, title_justify="left")
         table.add_column("")
         for rid in ids:
             table.add_column(short[rid], justify="right")
         for key in keys or sorted(vals):
             if key in vals:
-                best = max((v for v in vals[key].values() if v is not None), default=None) \
-                    if key not in ("loss", "hamming_loss") else \
-                    min((v for v in vals[key].values() if v is not None), default=None)
+                best = c.best(key, vals[key])
                 table.add_row(key, *(f"[bold]{fmt(vals[key].get(r))}[/]" if vals[key].get(r) == best and best is not None
                                      else fmt(vals[key].get(r)) for r in ids))
         console.print(table)
 
-    side_by_side(f"tuned metrics ({args.split})", agg, AGGREGATES)
-    side_by_side(f"per label: {args.metric} ({args.split})", per, None)
-    not_done = [rid for rid in ids if status.get(rid) != "completed"]
+    side_by_side(f"tuned metrics ({args.split})", c.aggregates, AGGREGATES)
+    side_by_side(f"per label: {args.metric} ({args.split})", c.per_label, None)
+    for group, (mean, std, n) in c.group_stats("f1_micro").items():
+        console.print(f"group {group}: f1_micro {mean:.3f} ± {std:.3f} (n={n})")
+    not_done = [rid for rid in ids if c.status.get(rid) != "completed"]
     if not_done:
-        console.print(f"[yellow]not completed:[/] {', '.join(f'{r} ({status.get(r)})' for r in not_done)}")
+        console.print(f"[yellow]not completed:[/] {', '.join(f'{r} ({c.status.get(r)})' for r in not_done)}")
     return 0
 
 

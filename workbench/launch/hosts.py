@@ -180,3 +180,30 @@ def _sftp_quote(path: str) -> str:
 
 def host_for(target, launch: Launch):
     return SshHost(target.host, launch) if target.remote else LocalHost()
+
+
+def ssh_host_aliases(config: Path | None = None) -> list[str]:
+    """Concrete `Host` aliases of the user's ssh config (patterns with * ? ! left out), for
+    choosing a target; `Include` files are followed."""
+    path = config or Path(os.environ.get("WORKBENCH_SSH_CONFIG") or Path.home() / ".ssh" / "config")
+    found: list[str] = []
+
+    def read(p: Path, depth: int) -> None:
+        if depth > 8 or not p.is_file():
+            return
+        for line in p.read_text(encoding="utf-8", errors="replace").splitlines():
+            words = line.split("#", 1)[0].replace("=", " ").split()
+            if len(words) < 2:
+                continue
+            key = words[0].lower()
+            if key == "host":
+                found.extend(w for w in words[1:] if not any(c in w for c in "*?!") and w not in found)
+            elif key == "include":
+                for pattern in words[1:]:
+                    base = Path(pattern).expanduser()
+                    base = base if base.is_absolute() else p.parent / base
+                    for inc in sorted(base.parent.glob(base.name)):
+                        read(inc, depth + 1)
+
+    read(path, 0)
+    return found

@@ -1,0 +1,50 @@
+"""Fixtures of the TUI tests: a store of fixed sample runs at a fixed path (snapshots show run
+folders and artifact paths, so the path must be the same on every machine), a fixed clock, and
+the app built the way `workbench` builds it, with its configuration injected."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from workbench.store.sample import T0, build_sample_store
+
+SAMPLE_ROOT = Path("/tmp/workbench-tui-sample")
+FIXED_NOW = T0 + 4 * 86_400 + 900  # 15 minutes after the sample's running run started
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def sample_store() -> Path:
+    shutil.rmtree(SAMPLE_ROOT, ignore_errors=True)
+    store = SAMPLE_ROOT / "runs.duckdb"
+    build_sample_store(store)
+    return store
+
+
+@pytest.fixture
+def sample_ids(sample_store) -> list[str]:
+    from workbench.store.db import connect
+
+    with connect(sample_store, read_only=True) as con:
+        return [r for (r,) in con.execute("SELECT run_id FROM runs ORDER BY created_at").fetchall()]
+
+
+@pytest.fixture
+def recipes_env(monkeypatch):
+    """The shipped recipes only (not whatever ./recipes holds)."""
+    monkeypatch.setenv("WORKBENCH_RECIPES", str(ROOT / "recipes"))
+    return ROOT / "recipes"
+
+
+@pytest.fixture
+def make_app(sample_store, recipes_env):
+    """make_app(start_mode="runs", store=None): the app on the sample store, clock fixed, no followers."""
+    from workbench.tui.app import WorkbenchApp
+
+    def make(start_mode: str = "recipes", store: Path | None = None, follow: bool = False) -> WorkbenchApp:
+        return WorkbenchApp(store or sample_store, clock=lambda: FIXED_NOW, follow=follow, start_mode=start_mode)
+
+    return make

@@ -1,0 +1,137 @@
+"""The live state of one followed run, built from its events: stage, progress and ETA, loss /
+learning-rate / eval series, the latest telemetry per GPU and host with short histories, and the
+log tail. Pure Python (no UI): the TUI's monitor renders it, tests feed it events directly."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from workbench.events import END_STATUSES
+
+HISTORY = 120  # telemetry samples kept per device for the sparklines
+
+
+@dataclass
+class Device:
+    """One GPU (key ('gpu', host, gpu)) or one training process's host view (('host', host, rank))."""
+
+    latest: dict[str, Any]
+    util: deque = field(default_factory=lambda: deque(maxlen=HISTORY))     # GPU util % | host CPU %
+    memory: deque = field(default_factory=lambda: deque(maxlen=HISTORY))   # GPU memory % | host RSS GiB
+
+
+@dataclass
+class RunWatch:
+    run_id: str
+    status: str = "queued"
+    phase: str = ""
+    error: str | None = None
+    step: int = 0
+    max_steps: int | None = None
+    epoch: float | None = None
+    started_t: float | None = None
+    last_t: float | None = None
+    losses: list[tuple[int, float]] = field(default_factory=list)
+    lrs: list[tuple[int, float]] = field(default_factory=list)
+    samples_per_s: float | None = None
+    evals: dict[str, list[tuple[int, float]]] = field(default_factory=dict)   # {metric: [(step, value)]} (epoch/tuned)
+    base: dict[str, float] = field(default_factory=dict)                        # base-model aggregates
+    tuned: dict[str, float] = field(default_factory=dict)                       # tuned-model aggregates
+    devices: dict[tuple, Device] = field(default_factory=dict)
+    logs: deque = field(default_factory=lambda: deque(maxlen=200))             # (level, message)
+    trainable_params: int | None = None
+    total_params: int | None = None
+    world_size: int = 1
+    host: str | None = None
+    _step_times: deque = field(default_factory=lambda: deque(maxlen=50))      # (t, step) for the ETA
+    version: int = 0  # bumped on every change: views re-render only when it moved
+
+    @property
+    def ended(self) -> bool:
+        return self.status in END_STATUSES or self.status == "cancelled"
+
+    def apply(self, events: Iterable[dict[str, Any]]) -> None:
+        for e in events:
+            self._apply(e)
+        self.version += 1
+
+    def set_status(self, status: str, error: str | None = None) -> None:
+        self.status, self.error = status, error or self.error
+        self.version += 1
+
+    def _apply(self, e: dict[str, Any]) -> None:
+        kind, t = e.get("type"), e.get("t")
+        if t is not None:
+            self.last_t = t if self.last_t is None else max(self.last_t, t)
+        if kind == "start":
+            self.status, self.started_t = "running", t
+            self.host, self.world_size = e.get("host"), e.get("world_size") or 1
+        elif kind == "model":
+            self.trainable_params, self.total_params = e.get("trainable_params"), e.get("total_params")
+        elif kind == "step":
+            self.step, self.max_steps, self.epoch = e.get("step") or 0, e.get("max_steps"), e.get("epoch")
+            if e.get("loss") is not None:
+                self.losses.append((self.step, e["loss"]))
+            if e.get("lr") is not None:
+                self.lrs.append((self.step, e["lr"]))
+            self.samples_per_s = e.get("samples_per_s")
+            if t is not None:
+                self._step_times.append((t, self.step))
+        elif kind == "eval":
+            agg = e.get("aggregates") or {}
+            phase = e.get("phase")
+            if e.get("split", "validation") != "validation":
+                return
+            if phase == "base":
+                self.base = dict(agg)
+                return
+            if phase == "tuned":
+                self.tuned = dict(agg)
+            for metric, value in agg.items():
+                if value is not None:
+                    self.evals.setdefault(metric, []).append((e.get("step") or self.step, value))
+        elif kind == "telemetry":
+            self._telemetry(e)
+        elif kind == "log":
+            if e.get("phase"):
+                self.phase = e["phase"]
+            self.logs.append((e.get("level", "info"), str(e.get("message", ""))))
+        elif kind == "end":
+            self.status, self.error = e.get("status", "failed"), e.get("error")
+            self.phase = self.status
+
+    def _telemetry(self, e: dict[str, Any]) -> None:
+        if e.get("gpu") is not None:
+            key = ("gpu", e.get("host"), e["gpu"])
+            dev = self.devices.setdefault(key, Device(e))
+            dev.latest = e
+            dev.util.append(float(e.get("util") or 0.0))
+            total = e.get("mem_total") or 0
+            dev.memory.append(100.0 * (e.get("mem_used") or 0) / total if total else 0.0)
+        else:
+            key = ("host", e.get("host"), e.get("rank"))
+            dev = self.devices.setdefault(key, Device(e))
+            dev.latest = e
+            dev.util.append(float(e.get("cpu_pct") or 0.0))
+            dev.memory.append((e.get("rss_bytes") or 0) / 2**30)
+
+    @property
+    def progress(self) -> float | None:
+        return self.step / self.max_steps if self.max_steps else None
+
+    def eta_s(self) -> float | None:
+        """Seconds left at the recent step rate (the last 50 step events)."""
+        if not self.max_steps or len(self._step_times) < 2 or self.ended:
+            return None
+        (t0, s0), (t1, s1) = self._step_times[0], self._step_times[-1]
+        if s1 <= s0 or t1 <= t0:
+            return None
+        return (self.max_steps - s1) * (t1 - t0) / (s1 - s0)
+
+    def elapsed_s(self, now: float) -> float | None:
+        if self.started_t is None:
+            return None
+        end = self.last_t if self.ended and self.last_t is not None else now
+        return max(0.0, end - self.started_t)

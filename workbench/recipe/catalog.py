@@ -1,0 +1,145 @@
+"""Finding recipes (shipped and the user's), describing them from their header comment, copying
+one as a new recipe, and writing a commented template per task from the schema."""
+
+from __future__ import annotations
+
+import os
+import re
+import textwrap
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from workbench.recipe import schema
+
+SHIPPED_DIR = Path(__file__).resolve().parents[2] / "recipes"  # the repository's recipes/ (editable installs)
+
+
+@dataclass
+class RecipeEntry:
+    path: Path
+    name: str
+    task: str
+    model: str
+    method: str
+    description: str     # the `description` key, else the header comment's first sentence
+    header: str          # the file's opening comment block, without '#'
+    shipped: bool
+    error: str | None = None   # the file does not parse: listed anyway, with the reason
+
+
+def recipe_dirs() -> list[Path]:
+    """$WORKBENCH_RECIPES (paths separated by ':'), else ./recipes and the shipped recipes."""
+    env = os.environ.get("WORKBENCH_RECIPES")
+    if env:
+        return [Path(p).expanduser().absolute() for p in env.split(os.pathsep) if p]
+    dirs = [Path.cwd() / "recipes", SHIPPED_DIR]
+    out: list[Path] = []
+    for d in dirs:
+        if d.is_dir() and d.resolve() not in [o.resolve() for o in out]:
+            out.append(d)
+    return out
+
+
+def find_recipes(dirs: list[Path] | None = None) -> list[RecipeEntry]:
+    entries: list[RecipeEntry] = []
+    seen: set[Path] = set()
+    for d in dirs if dirs is not None else recipe_dirs():
+        for path in sorted(Path(d).rglob("*.toml")):
+            real = path.resolve()
+            if real in seen or "runs" in path.relative_to(d).parts:
+                continue
+            seen.add(real)
+            entries.append(describe(path, shipped=_is_under(real, SHIPPED_DIR)))
+    return entries
+
+
+def describe(path: Path, shipped: bool = False) -> RecipeEntry:
+    text = path.read_text(encoding="utf-8-sig", errors="replace")
+    header = header_comment(text)
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        return RecipeEntry(path, path.stem, "?", "?", "?", _first_sentence(header), header, shipped,
+                           error=f"invalid TOML: {e}")
+    model = raw.get("model") if isinstance(raw.get("model"), dict) else {}
+    description = raw.get("description") if isinstance(raw.get("description"), str) else ""
+    return RecipeEntry(path, str(raw.get("name") or path.stem), str(raw.get("task", schema.BY_NAME["task"].default)),
+                       str(model.get("source", "")), str(model.get("method", schema.BY_NAME["model.method"].default)),
+                       description or _first_sentence(header), header, shipped)
+
+
+def header_comment(text: str) -> str:
+    """The comment block a recipe opens with, minus the `# workbench run ...` line."""
+    lines = []
+    for line in text.splitlines():
+        if not line.startswith("#"):
+            break
+        body = line[1:].strip()
+        if body.startswith("workbench ") and not lines:
+            continue
+        lines.append(body)
+    return "\n".join(lines).strip()
+
+
+def _first_sentence(header: str) -> str:
+    flat = " ".join(header.split())
+    m = re.match(r"(.+?[.:])(\s|$)", flat)
+    return (m.group(1) if m else flat)[:160]
+
+
+def _is_under(path: Path, root: Path) -> bool:
+    try:
+        path.relative_to(root.resolve())
+        return True
+    except ValueError:
+        return False
+
+
+def duplicate(src: Path, dest: Path, name: str) -> Path:
+    """Copy a recipe (comments and layout kept), renamed; relative data paths are rewritten so
+    they still point at the same files from the new folder."""
+    from workbench.recipe.load import update_recipe_file
+
+    if dest.exists():
+        raise FileExistsError(f"{dest} already exists")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_text(src.read_text(encoding="utf-8-sig"), encoding="utf-8")
+    raw = tomllib.loads(dest.read_text(encoding="utf-8"))
+    changes: dict = {"name": name}
+    for knob in schema.KNOBS:
+        if knob.kind != "path":
+            continue
+        value = (raw.get(knob.section, {}) if knob.section else raw).get(knob.key)
+        if isinstance(value, str) and value and not Path(value).expanduser().is_absolute():
+            target = (src.parent / value).resolve()
+            changes[knob.name] = os.path.relpath(target, dest.parent.resolve())
+    update_recipe_file(dest, changes)
+    return dest
+
+
+# Knobs a template spells out (with their help as a comment); the rest keep their defaults.
+TEMPLATE_KNOBS = ("model.source", "model.method", "model.max_length", "data.train_file", "data.validation_file",
+                  "data.text_column", "data.labels", "lora.r", "lora.alpha", "lora.dropout", "lora.target_modules",
+                  "train.epochs", "train.batch_size", "train.learning_rate", "train.seed", "eval.threshold",
+                  "launch.target")
+
+
+def template(task: str, name: str) -> str:
+    """A new recipe for `task`: the command that runs it, then the knobs most recipes set, each
+    with its help text, so the file explains itself."""
+    if task not in schema.TASKS:
+        raise ValueError(f"unknown task {task!r}")
+    examples = {"model.source": "tiny:distilbert", "data.train_file": "data/train.csv",
+                "data.labels": {"positive": "positive"}}
+    out = [f"# workbench run {name}.toml", "#", f"# {task} recipe (edit the description and the data paths).",
+           f'name = "{name}"', f'description = ""', f'task = "{task}"']
+    section = ""
+    for knob_name in TEMPLATE_KNOBS:
+        knob = schema.BY_NAME[knob_name]
+        if knob.section != section:
+            section = knob.section
+            out += ["", f"[{section}]"]
+        out += ["# " + line for line in textwrap.wrap(knob.help, 94)]
+        out.append(f"{knob.key} = {schema._toml_repr(examples.get(knob_name, knob.default))}")
+    return "\n".join(out) + "\n"

@@ -1,0 +1,176 @@
+"""Reading the store for people: the queries behind `runs` / `show` / `diff` / `compare` and the
+TUI's browser, detail, compare and monitor screens. Plain data out (dicts, tuples, dataclasses),
+no rendering, so the CLI (rich) and the TUI (textual) share one query per concern."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from typing import Any
+
+from workbench.store.schema import ALL_LABELS, LOWER_IS_BETTER
+
+# Columns of the runs browser / `workbench runs`, in display order.
+RUN_LIST_COLUMNS = ("run_id", "status", "recipe_name", "task", "model", "method", "target", "started_at",
+                    "duration_s", "last_step", "base_f1_micro", "tuned_f1_micro", "tuned_f1_macro", "group_id",
+                    "created_at", "ended_at")
+
+
+def list_runs(con, *, status: str | None = None, recipe: str | None = None, limit: int = 0) -> list[dict[str, Any]]:
+    """Runs, newest first, as dicts keyed by RUN_LIST_COLUMNS."""
+    where, params = [], []
+    if status:
+        where.append("status = ?")
+        params.append(status)
+    if recipe:
+        where.append("recipe_name = ?")
+        params.append(recipe)
+    sql = (f"SELECT {', '.join(RUN_LIST_COLUMNS)} FROM run_summary"
+           + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY created_at DESC, run_id"
+           + (f" LIMIT {int(limit)}" if limit else ""))
+    return [dict(zip(RUN_LIST_COLUMNS, row)) for row in con.execute(sql, params).fetchall()]
+
+
+@dataclass
+class RunDetail:
+    run: dict[str, Any]
+    params: list[tuple[str, str]]
+    per_label: dict[str, dict[str, float]]           # tuned model, {label: {metric: value}}
+    aggregates: dict[str, float]                     # tuned model, {metric: value}
+    last_step: tuple[int, float | None] | None
+    artifacts: list[tuple[str, str]]                 # (kind, path), checkpoints left out
+    errors: list[str]
+    gpus: list[tuple]        # (host, gpu, samples, mean util, peak mem, mem total, peak power, peak temp)
+    hosts: tuple             # (samples, mean cpu %, peak rss, ranks)
+    splits: list[str] = field(default_factory=list)
+
+
+def run_detail(con, run_id: str, split: str = "validation") -> RunDetail:
+    cur = con.execute("SELECT * FROM runs WHERE run_id = ?", [run_id])
+    run = dict(zip([d[0] for d in cur.description], cur.fetchone()))
+    per_label: dict[str, dict[str, float]] = {}
+    for label, metric, value in con.execute(
+            "SELECT label, metric, value FROM evals WHERE run_id = ? AND phase = 'tuned' AND split = ? "
+            "AND label <> ? ORDER BY seq", [run_id, split, ALL_LABELS]).fetchall():
+        per_label.setdefault(label, {})[metric] = value
+    return RunDetail(
+        run=run,
+        params=con.execute("SELECT key, value FROM params WHERE run_id = ? ORDER BY key", [run_id]).fetchall(),
+        per_label=per_label,
+        aggregates=dict(con.execute(
+            "SELECT metric, value FROM evals WHERE run_id = ? AND phase = 'tuned' AND split = ? AND label = ?",
+            [run_id, split, ALL_LABELS]).fetchall()),
+        last_step=con.execute("SELECT step, loss FROM steps WHERE run_id = ? ORDER BY seq DESC LIMIT 1",
+                              [run_id]).fetchone(),
+        artifacts=con.execute("SELECT kind, path FROM artifacts WHERE run_id = ? AND kind <> 'checkpoint' "
+                              "ORDER BY seq", [run_id]).fetchall(),
+        errors=[m for (m,) in con.execute("SELECT message FROM logs WHERE run_id = ? AND level = 'error' "
+                                          "ORDER BY seq", [run_id]).fetchall()],
+        gpus=con.execute(
+            """SELECT host, gpu, count(*), avg(util), max(mem_used), max(mem_total), max(power_w), max(temp_c)
+               FROM telemetry WHERE run_id = ? AND gpu IS NOT NULL GROUP BY ALL ORDER BY host, gpu""",
+            [run_id]).fetchall(),
+        hosts=con.execute(
+            """SELECT count(*), avg(cpu_pct), max(rss_bytes), count(DISTINCT rank) FROM telemetry
+               WHERE run_id = ? AND gpu IS NULL""", [run_id]).fetchone(),
+        splits=[s for (s,) in con.execute("SELECT DISTINCT split FROM evals WHERE run_id = ? ORDER BY split",
+                                          [run_id]).fetchall()],
+    )
+
+
+def base_vs_tuned(con, run_id: str, split: str = "validation") -> list[tuple]:
+    """(label, metric, base, tuned, delta) rows; label '(all)' holds the aggregates."""
+    return con.execute("SELECT label, metric, base, tuned, delta FROM base_vs_tuned WHERE run_id = ? AND split = ? "
+                       "ORDER BY label, metric", [run_id, split]).fetchall()
+
+
+def run_status(con, run_id: str) -> str | None:
+    row = con.execute("SELECT status FROM runs WHERE run_id = ?", [run_id]).fetchone()
+    return row[0] if row else None
+
+
+@dataclass
+class Comparison:
+    ids: list[str]
+    status: dict[str, str]
+    params: dict[str, dict[str, str]]          # {param: {run_id: value}}, every param
+    differing: list[str]                        # params whose value differs (name left out)
+    aggregates: dict[str, dict[str, float]]     # {metric: {run_id: value}}, tuned
+    per_label: dict[str, dict[str, float]]      # {label: {run_id: value}} for one metric, tuned
+    groups: dict[str, list[str]]                # {group_id: [run_id, ...]} for groups of 2+ compared runs
+
+    def best(self, metric: str, values: dict[str, float]) -> float | None:
+        """The best value of a row (lowest for loss-like metrics), for highlighting."""
+        vals = [v for v in values.values() if v is not None]
+        if not vals:
+            return None
+        return min(vals) if metric in LOWER_IS_BETTER else max(vals)
+
+    def group_stats(self, metric: str) -> dict[str, tuple[float, float, int]]:
+        """{group: (mean, std, n)} of a tuned aggregate over each group's compared runs."""
+        out = {}
+        for group, ids in self.groups.items():
+            vals = [self.aggregates.get(metric, {}).get(r) for r in ids]
+            vals = [v for v in vals if v is not None]
+            if vals:
+                out[group] = (statistics.fmean(vals), statistics.stdev(vals) if len(vals) > 1 else 0.0, len(vals))
+        return out
+
+
+def compare(con, ids: list[str], split: str = "validation", metric: str = "f1") -> Comparison:
+    marks = ", ".join("?" * len(ids))
+    pv: dict[str, dict[str, str]] = {}
+    for rid, k, v in con.execute(f"SELECT run_id, key, value FROM params WHERE run_id IN ({marks})", ids).fetchall():
+        pv.setdefault(k, {})[rid] = v
+    differing = sorted(k for k, v in pv.items() if len({v.get(r) for r in ids}) > 1 and k != "name")
+    agg: dict[str, dict[str, float]] = {}
+    for rid, m, v in con.execute(f"SELECT run_id, metric, value FROM evals WHERE run_id IN ({marks}) AND phase = "
+                                 f"'tuned' AND split = ? AND label = ?", [*ids, split, ALL_LABELS]).fetchall():
+        agg.setdefault(m, {})[rid] = v
+    per: dict[str, dict[str, float]] = {}
+    for rid, label, v in con.execute(
+            f"SELECT run_id, label, value FROM evals WHERE run_id IN ({marks}) AND phase = 'tuned' AND split = ? "
+            f"AND label <> ? AND metric = ? ORDER BY label", [*ids, split, ALL_LABELS, metric]).fetchall():
+        per.setdefault(label, {})[rid] = v
+    status, groups = {}, {}
+    for rid, st, group in con.execute(f"SELECT run_id, status, group_id FROM runs WHERE run_id IN ({marks})",
+                                      ids).fetchall():
+        status[rid] = st
+        if group:
+            groups.setdefault(group, []).append(rid)
+    groups = {g: sorted(r, key=ids.index) for g, r in groups.items() if len(r) > 1}
+    return Comparison(ids, status, pv, differing, agg, per, groups)
+
+
+def group_members(con, group: str) -> list[str]:
+    return [r for (r,) in con.execute("SELECT run_id FROM runs WHERE group_id = ? ORDER BY created_at, run_id",
+                                      [group]).fetchall()]
+
+
+# --- series for live plots -----------------------------------------------------------------
+
+def step_series(con, run_id: str) -> list[tuple]:
+    """(step, epoch, loss, lr, samples_per_s) in order."""
+    return con.execute("SELECT step, epoch, loss, lr, samples_per_s FROM steps WHERE run_id = ? ORDER BY seq",
+                       [run_id]).fetchall()
+
+
+def eval_series(con, run_id: str, split: str = "validation") -> list[tuple]:
+    """(phase, step, epoch, metric, value) of every aggregate evaluation, in order."""
+    return con.execute("SELECT phase, step, epoch, metric, value FROM evals WHERE run_id = ? AND split = ? "
+                       "AND label = ? ORDER BY seq", [run_id, split, ALL_LABELS]).fetchall()
+
+
+def telemetry_series(con, run_id: str, limit: int = 600) -> list[dict[str, Any]]:
+    """The last `limit` telemetry samples, oldest first, as event-shaped dicts."""
+    cols = ("t", "host", "rank", "gpu", "util", "mem_used", "mem_total", "power_w", "temp_c", "cpu_pct", "rss_bytes")
+    rows = con.execute(f"SELECT {', '.join(cols)} FROM telemetry WHERE run_id = ? ORDER BY t DESC LIMIT ?",
+                       [run_id, limit]).fetchall()
+    return [dict(zip(cols, r)) for r in reversed(rows)]
+
+
+def log_tail(con, run_id: str, limit: int = 200) -> list[tuple[str, str]]:
+    """(level, message) of the last `limit` log events, oldest first."""
+    rows = con.execute("SELECT level, message FROM logs WHERE run_id = ? ORDER BY seq DESC LIMIT ?",
+                       [run_id, limit]).fetchall()
+    return list(reversed(rows))

@@ -1,0 +1,190 @@
+"""The app: four top-level modes (Recipes, Runs, Monitor, Query), pushed screens for the recipe
+editor, launch dialog, run detail and compare, the followers of live runs, and the command palette
+(every binding of the current screen is also a palette command).
+
+Configuration comes from the environment (so tests and screenshots inject it): WORKBENCH_STORE
+(the store; run folders beside it), WORKBENCH_RECIPES (recipe folders), WORKBENCH_SSH_CONFIG.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable, Iterable
+
+from textual import on, work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.worker import get_current_worker
+
+from workbench.launch.watch import RunWatch
+from workbench.store.db import store_path
+from workbench.tui.messages import EventsReceived, FollowInterrupted, RunEnded, RunLaunched
+from workbench.tui.screens.monitor import MonitorScreen
+from workbench.tui.screens.query import QueryScreen
+from workbench.tui.screens.recipes import RecipesScreen
+from workbench.tui.screens.runs import RunsScreen
+from workbench.tui.store_gate import StoreGate
+
+
+class WorkbenchApp(App):
+    TITLE = "workbench"
+    CSS_PATH = "styles/app.tcss"
+    ENABLE_COMMAND_PALETTE = True
+    BINDINGS = [
+        Binding("1", "switch_mode('recipes')", "Recipes", tooltip="Recipes: pick, edit, launch"),
+        Binding("2", "switch_mode('runs')", "Runs", tooltip="Every run in the store"),
+        Binding("3", "switch_mode('monitor')", "Monitor", tooltip="Live runs: progress, curves, GPUs"),
+        Binding("4", "switch_mode('query')", "Query", tooltip="SQL over the store"),
+        Binding("q", "quit", "Quit", tooltip="Leave (runs go on; reopening re-attaches)"),
+    ]
+
+    def __init__(self, store: Path | None = None, *, clock: Callable[[], float] = time.time,
+                 follow: bool = True, start_mode: str = "recipes") -> None:
+        super().__init__()
+        self.store = Path(store) if store is not None else store_path()
+        self.gate = StoreGate(self.store)
+        # Injected so snapshot tests render fixed elapsed times.
+        self.clock = clock
+        # False in snapshot tests: no follower threads, the store's content as it is.
+        self.follow_enabled = follow
+        self.watches: dict[str, RunWatch] = {}
+        self.start_mode = start_mode
+
+    MODES = {"recipes": RecipesScreen, "runs": RunsScreen, "monitor": MonitorScreen, "query": QueryScreen}
+
+    def on_mount(self) -> None:
+        self.switch_mode(self.start_mode)
+        if self.follow_enabled:
+            self.reattach()
+
+    # --- command palette: every binding of the screen in front, plus the modes ------------
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        seen = set()
+        for key, active in screen.active_bindings.items():
+            b = active.binding
+            if not b.description or b.action in seen or not active.enabled:
+                continue
+            seen.add(b.action)
+            target = active.node
+
+            def run(action=b.action, node=target):
+                self.call_later(self.run_action, action, node)
+
+            yield SystemCommand(b.description, b.tooltip or f"key: {key}", run)
+
+    # --- following live runs -----------------------------------------------------------------
+    def reattach(self) -> None:
+        """Follow every run the store says is queued or running (after the app was closed)."""
+        self._find_live_runs()
+
+    @work(thread=True, group="store", exit_on_error=False)
+    def _find_live_runs(self) -> None:
+        with self.gate.connect() as con:
+            rows = con.execute("SELECT run_id, run_dir FROM runs WHERE status IN ('queued', 'running') "
+                               "ORDER BY created_at").fetchall()
+        for run_id, run_dir in rows:
+            if run_dir and Path(run_dir).is_dir():
+                self.call_from_thread(self.follow_run, run_id, Path(run_dir))
+
+    def follow_run(self, run_id: str, run_dir: Path) -> RunWatch:
+        """Start following a run (idempotent); its RunWatch fills as events arrive. Runs that
+        have ended are read once; live ones are polled until they end."""
+        watch = self.watches.get(run_id)
+        if watch is None:
+            watch = self.watches[run_id] = RunWatch(run_id)
+            self._follow(run_id, Path(run_dir), self.follow_enabled)
+        return watch
+
+    @work(thread=True, group="follow", exit_on_error=False)
+    def _follow(self, run_id: str, run_dir: Path, live: bool) -> None:
+        """Mirror and ingest (`poll`), then feed the watch from the local event files by byte
+        offset: every event once, in order, whoever else (a `workbench attach`) ingests too."""
+        from workbench.events import read_events
+        from workbench.launch.follow import FINAL, poll
+        from workbench.launch.hosts import HostUnreachable
+        from workbench.launch.launcher import host_of_run
+        from workbench.store import read
+
+        worker = get_current_worker()
+        offsets: dict[str, tuple[int, int]] = {}
+
+        def read_new() -> tuple[list[dict], list[str]]:
+            events, warnings = [], []
+            for path in [run_dir / "events.jsonl", *sorted(run_dir.glob("events.rank*.jsonl"))]:
+                got = read_events(path, *offsets.get(path.name, (0, 0)))
+                offsets[path.name] = (got.offset, got.line)
+                events += got.events
+                warnings += got.warnings
+            return events, warnings
+
+        def stored_status() -> tuple[str | None, str | None]:
+            with self.gate.connect() as con:
+                row = con.execute("SELECT status, error FROM runs WHERE run_id = ?", [run_id]).fetchone()
+            return (row[0], row[1]) if row else (None, None)
+
+        host = job_dir = None
+        if live:
+            host, job_dir = host_of_run(run_dir)
+        poll_s = 2.0 if host is not None and host.remote else 0.5
+        backoff = poll_s
+        while not worker.is_cancelled:
+            final = None
+            if live:
+                try:
+                    final = poll(self.store, run_dir, host, job_dir).final
+                except HostUnreachable as e:
+                    self.post_message(FollowInterrupted(run_id, f"{e}; retrying in {backoff:.0f} s"))
+                    time.sleep(backoff)
+                    backoff = min(backoff * 2, 30.0)
+                    continue
+                backoff = poll_s
+            events, warnings = read_new()
+            if events or warnings:
+                self.post_message(EventsReceived(run_id, events, warnings))
+            if not live or final is not None:
+                status, error = stored_status()
+                if status in FINAL or final is not None:
+                    self.post_message(RunEnded(run_id, final or status, error, quiet=not live))
+                elif status is not None:
+                    self.post_message(RunEnded(run_id, status, error, quiet=True))
+                return
+            time.sleep(poll_s)
+
+    @on(EventsReceived)
+    def _events_received(self, message: EventsReceived) -> None:
+        watch = self.watches.get(message.run_id)
+        if watch is None:
+            return
+        watch.apply(message.events)
+        for w in message.warnings:
+            self.notify(w, title=message.run_id, severity="warning")
+
+    @on(RunEnded)
+    def _run_ended(self, message: RunEnded) -> None:
+        watch = self.watches.get(message.run_id)
+        if watch is not None:
+            watch.set_status(message.status, message.error)
+        if message.quiet:
+            return
+        severity = "information" if message.status == "completed" else "warning"
+        self.notify(f"{message.run_id}: {message.status}", title="run ended", severity=severity)
+
+    @on(FollowInterrupted)
+    def _follow_interrupted(self, message: FollowInterrupted) -> None:
+        self.notify(message.reason, title=message.run_id, severity="warning")
+
+    @on(RunLaunched)
+    def _run_launched(self, message: RunLaunched) -> None:
+        self.follow_run(message.run_id, message.run_dir)
+        self.notify(f"{message.run_id} started", title="launched")
+        self.switch_mode("monitor")
+
+
+def run_app(args) -> int:
+    from workbench.store.db import store_path as resolve
+
+    WorkbenchApp(resolve(getattr(args, "store", None))).run()
+    return 0

@@ -1,0 +1,63 @@
+"""Messages the app's workers post: past-tense facts. Workers never touch widgets; handlers
+(`@on(...)`) change state and widgets re-render from it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from textual.message import Message
+
+
+class RunsLoaded(Message):
+    """The run list was read from the store."""
+
+    def __init__(self, rows: list[dict[str, Any]]) -> None:
+        super().__init__()
+        self.rows = rows
+
+
+class RunLaunched(Message):
+    """A run was created and started or submitted."""
+
+    def __init__(self, run_id: str, run_dir: Path) -> None:
+        super().__init__()
+        self.run_id, self.run_dir = run_id, run_dir
+
+
+class LaunchFailed(Message):
+    def __init__(self, error: str) -> None:
+        super().__init__()
+        self.error = error
+
+
+class EventsReceived(Message):
+    """A follower stored new events of a run (one message per poll round: telemetry bursts arrive coalesced)."""
+
+    def __init__(self, run_id: str, events: list[dict[str, Any]], warnings: list[str]) -> None:
+        super().__init__()
+        self.run_id, self.events, self.warnings = run_id, events, warnings
+
+
+class RunEnded(Message):
+    """A followed run reached its final status (settled against the process / scheduler)."""
+
+    def __init__(self, run_id: str, status: str, error: str | None, quiet: bool = False) -> None:
+        super().__init__()
+        self.run_id, self.status, self.error, self.quiet = run_id, status, error, quiet
+
+
+class FollowInterrupted(Message):
+    """A follower lost its host (ssh down) and is retrying; or it stopped with an error."""
+
+    def __init__(self, run_id: str, reason: str) -> None:
+        super().__init__()
+        self.run_id, self.reason = run_id, reason
+
+
+class StopRequested(Message):
+    """A stop (kill / scancel / qdel) was sent for a run."""
+
+    def __init__(self, run_id: str, detail: str) -> None:
+        super().__init__()
+        self.run_id, self.detail = run_id, detail

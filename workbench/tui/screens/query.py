@@ -1,0 +1,12 @@
+"""Placeholder: being built."""
+
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+
+class QueryScreen(Screen):
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("query")
+        yield Footer()
