@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Iterable
 
 from workbench.events import END_STATUSES
@@ -25,6 +26,7 @@ class Device:
 @dataclass
 class RunWatch:
     run_id: str
+    run_dir: Path | None = None
     status: str = "queued"
     phase: str = ""
     error: str | None = None
@@ -46,6 +48,7 @@ class RunWatch:
     world_size: int = 1
     host: str | None = None
     _step_times: deque = field(default_factory=lambda: deque(maxlen=50))      # (t, step) for the ETA
+    settled: bool = False  # the follower has settled the final status (set_status)
     version: int = 0  # bumped on every change: views re-render only when it moved
 
     @property
@@ -58,7 +61,10 @@ class RunWatch:
         self.version += 1
 
     def set_status(self, status: str, error: str | None = None) -> None:
+        """The final status, settled against the process / scheduler (a user's stop turns the
+        trainer's `interrupted` into `cancelled`; a job killed without an end event gets one)."""
         self.status, self.error = status, error or self.error
+        self.settled = True
         self.version += 1
 
     def _apply(self, e: dict[str, Any]) -> None:

@@ -16,7 +16,7 @@ from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.worker import get_current_worker
+from textual.worker import Worker, get_current_worker
 
 from workbench.launch.watch import RunWatch
 from workbench.store.db import store_path
@@ -50,6 +50,7 @@ class WorkbenchApp(App):
         # False in snapshot tests: no follower threads, the store's content as it is.
         self.follow_enabled = follow
         self.watches: dict[str, RunWatch] = {}
+        self._followers: dict[str, Worker] = {}
         self.start_mode = start_mode
 
     MODES = {"recipes": RecipesScreen, "runs": RunsScreen, "monitor": MonitorScreen, "query": QueryScreen}
@@ -94,9 +95,16 @@ class WorkbenchApp(App):
         have ended are read once; live ones are polled until they end."""
         watch = self.watches.get(run_id)
         if watch is None:
-            watch = self.watches[run_id] = RunWatch(run_id)
-            self._follow(run_id, Path(run_dir), self.follow_enabled)
+            watch = self.watches[run_id] = RunWatch(run_id, run_dir=Path(run_dir))
+            self._followers[run_id] = self._follow(run_id, Path(run_dir), self.follow_enabled)
         return watch
+
+    def unfollow_run(self, run_id: str) -> None:
+        """Stop watching a run here (the run itself goes on; `workbench attach` or reopening follows it)."""
+        worker = self._followers.pop(run_id, None)
+        if worker is not None:
+            worker.cancel()
+        self.watches.pop(run_id, None)
 
     @work(thread=True, group="follow", exit_on_error=False)
     def _follow(self, run_id: str, run_dir: Path, live: bool) -> None:

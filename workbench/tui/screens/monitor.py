@@ -1,12 +1,365 @@
-"""Placeholder: being built."""
+"""Live monitor: one tab per followed run — status, progress and ETA, loss / learning-rate and
+eval curves, one row per GPU (or per training process on the host) with sparklines, the log
+tail, and stop with confirmation.
 
+Followers (app workers) update each run's RunWatch as events arrive; the views here re-render
+on a 0.5 s tick, and only when the watch's version moved: a fast telemetry stream changes state
+many times between ticks but costs one render, so it cannot flood the UI.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.text import Text
+from textual import on, work
 from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Footer, Header, Log, ProgressBar, Sparkline, Static, TabbedContent, TabPane
+from textual_plotext import PlotextPlot
+
+from workbench.console import STATUS_STYLE, fmt, fmt_count, fmt_duration
+from workbench.launch.watch import Device, RunWatch
+
+RENDER_EVERY_S = 0.5
+
+
+class StopSent(Message):
+    """A stop (signal / scancel / qdel) went out for a run."""
+
+    def __init__(self, run_id: str, detail: str) -> None:
+        super().__init__()
+        self.run_id, self.detail = run_id, detail
+
+
+class StopFailed(Message):
+    def __init__(self, run_id: str, error: str) -> None:
+        super().__init__()
+        self.run_id, self.error = run_id, error
+
+
+def tab_id(run_id: str) -> str:
+    return "run-" + "".join(c if c.isalnum() or c in "-_" else "_" for c in run_id)
+
+
+def device_label(key: tuple, dev: Device) -> str:
+    kind, host, n = key
+    return f"gpu{n}@{host}" if kind == "gpu" else f"host {host} r{n}"
+
+
+def device_text(key: tuple, dev: Device) -> Text:
+    """`97%  31.2/80.0 GiB  245 W  61°C` or `cpu 34%  rss 2.10 GiB`."""
+    e, gib = dev.latest, 1 << 30
+    if key[0] == "gpu":
+        parts = [f"{fmt(e.get('util'), 0):>3}%"]
+        if e.get("mem_used") is not None:
+            parts.append(f"{e['mem_used'] / gib:.1f}/{(e.get('mem_total') or 0) / gib:.0f}G")
+        if e.get("power_w") is not None:
+            parts.append(f"{e['power_w']:.0f}W")
+        if e.get("temp_c") is not None:
+            parts.append(f"{e['temp_c']:.0f}°C")
+        return Text("  ".join(parts))
+    return Text(f"cpu {fmt(e.get('cpu_pct'), 0)}%  rss {(e.get('rss_bytes') or 0) / gib:.2f}G")
+
+
+class DeviceRow(Horizontal):
+    """One GPU (utilisation and memory sparklines) or one process's host view (CPU, RSS)."""
+
+    def __init__(self, key: tuple) -> None:
+        super().__init__(classes="device-row")
+        self.key = key
+
+    def compose(self) -> ComposeResult:
+        yield Static(classes="device-name")
+        yield Sparkline([], classes="spark-util")
+        yield Sparkline([], classes="spark-mem")
+        yield Static(classes="device-values")
+
+    def show(self, dev: Device) -> None:
+        self.query_one(".device-name", Static).update(device_label(self.key, dev))
+        self.query_one(".spark-util", Sparkline).data = list(dev.util) or [0.0]
+        self.query_one(".spark-mem", Sparkline).data = list(dev.memory) or [0.0]
+        self.query_one(".device-values", Static).update(device_text(self.key, dev))
+
+
+class RunMonitor(Vertical):
+    """Everything about one followed run; renders from its RunWatch."""
+
+    def __init__(self, watch: RunWatch, run_dir: Path | None) -> None:
+        super().__init__(classes="run-monitor")
+        self.watch, self.run_dir = watch, run_dir
+        self.rendered = -1
+        self.renders = 0  # full renders (plots, devices, log): the coalescing test counts them
+        self.log_lines = 0
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="headline")
+        with Horizontal(id="progress-row"):
+            yield ProgressBar(total=None, show_eta=False, id="progress")
+            yield Static(id="progress-info")
+        with Horizontal(id="plots"):
+            yield PlotextPlot(id="loss-plot")
+            yield PlotextPlot(id="eval-plot")
+        yield Static(id="evals-line")
+        yield VerticalScroll(id="devices")
+        yield Log(id="log", max_lines=500)
+
+    def refresh_view(self, now: float) -> None:
+        w = self.watch
+        if w.version == self.rendered and not (w.status == "running"):
+            return  # nothing new (a running run still ticks: elapsed and ETA move)
+        changed = w.version != self.rendered
+        self.rendered = w.version
+        self.query_one("#headline", Static).update(self._headline(w))
+        bar = self.query_one("#progress", ProgressBar)
+        if w.max_steps:
+            bar.update(total=w.max_steps, progress=w.step)
+        info = [f"step {w.step}/{w.max_steps or '?'}"]
+        if w.epoch is not None:
+            info.append(f"ep {w.epoch:.1f}")
+        if w.samples_per_s:
+            info.append(f"{w.samples_per_s:.0f}/s")
+        info.append(fmt_duration(w.elapsed_s(now)))
+        eta = w.eta_s()
+        if eta is not None:
+            info.append(f"ETA {fmt_duration(eta)}")
+        self.query_one("#progress-info", Static).update("  ".join(info))
+        if not changed:
+            return
+        self.renders += 1
+        self._plots(w)
+        self.query_one("#evals-line", Static).update(self._evals(w))
+        self._devices(w)
+        log = self.query_one("#log", Log)
+        lines = list(w.logs)
+        if len(lines) < self.log_lines:
+            log.clear()
+            self.log_lines = 0
+        new = lines[self.log_lines:] if self.log_lines <= len(lines) else lines
+        for level, msg in new:
+            last = msg.strip().splitlines()[-1] if msg.strip() else ""
+            log.write_line(f"{level[:4]:4} {last}")
+        self.log_lines = len(lines)
+
+    @staticmethod
+    def _headline(w: RunWatch) -> Text:
+        t = Text()
+        t.append(w.status, style=STATUS_STYLE.get(w.status, "") + " bold")
+        if w.phase and w.phase != w.status:
+            t.append(f"  {w.phase}")
+        if w.host:
+            t.append(f"  on {w.host}", style="dim")
+        if w.world_size > 1:
+            t.append(f"  {w.world_size} processes", style="dim")
+        if w.trainable_params:
+            t.append(f"  trainable {fmt_count(w.trainable_params)}/{fmt_count(w.total_params)}", style="dim")
+        if w.error:
+            t.append(f"\n{w.error.strip().splitlines()[-1]}", style="red")
+        return t
+
+    def _plots(self, w: RunWatch) -> None:
+        loss = self.query_one("#loss-plot", PlotextPlot)
+        plt = loss.plt
+        plt.clear_data()
+        plt.clear_figure()
+        plt.title("train loss")
+        if w.losses:
+            plt.plot([s for s, _ in w.losses], [v for _, v in w.losses], marker="braille", label="train")
+        if w.evals.get("loss"):
+            plt.plot([s for s, _ in w.evals["loss"]], [v for _, v in w.evals["loss"]], marker="dot", label="val")
+        loss.refresh()
+        ev = self.query_one("#eval-plot", PlotextPlot)
+        plt = ev.plt
+        plt.clear_data()
+        plt.clear_figure()
+        if w.evals.get("f1_micro") or w.evals.get("f1_macro"):
+            plt.title("val f1")
+            for metric in ("f1_micro", "f1_macro"):
+                pts = w.evals.get(metric) or []
+                if pts:
+                    plt.plot([s for s, _ in pts], [v for _, v in pts], marker="braille", label=metric[3:])
+            plt.ylim(0, 1)
+        else:
+            plt.title("learning rate")
+            if w.lrs:
+                plt.plot([s for s, _ in w.lrs], [v for _, v in w.lrs], marker="braille")
+        ev.refresh()
+
+    @staticmethod
+    def _evals(w: RunWatch) -> Text:
+        t = Text()
+        if not w.base and not w.evals:
+            return Text("no evaluation yet", style="dim")
+        for metric in ("f1_micro", "f1_macro", "loss"):
+            base = w.base.get(metric)
+            latest = w.tuned.get(metric) if w.tuned else (w.evals.get(metric) or [(None, None)])[-1][1]
+            if base is None and latest is None:
+                continue
+            t.append(f"{metric} ", style="bold")
+            t.append(f"{fmt(base)} → {fmt(latest)}")
+            if base is not None and latest is not None:
+                d = latest - base
+                better = d < 0 if metric == "loss" else d > 0
+                t.append(f" {d:+.3f}", style="green" if better else "red")
+            t.append("   ")
+        if not w.tuned and w.evals:
+            t.append("(base → latest epoch)", style="dim")
+        return t
+
+    def _devices(self, w: RunWatch) -> None:
+        box = self.query_one("#devices", VerticalScroll)
+        rows = {r.key: r for r in box.query(DeviceRow)}
+        # GPUs first; host rows only where the run has no GPU samples (CPU runs).
+        has_gpu = any(k[0] == "gpu" for k in w.devices)
+        keys = sorted((k for k in w.devices if k[0] == "gpu" or not has_gpu), key=lambda k: (k[0] != "gpu", str(k)))
+        for key in keys:
+            if key not in rows:
+                rows[key] = DeviceRow(key)
+                box.mount(rows[key])
+        for key in keys:
+            if rows[key].is_mounted:
+                rows[key].show(w.devices[key])
+            else:
+                rows[key].call_after_refresh(rows[key].show, w.devices[key])
+        if not keys:
+            if not box.query("#no-telemetry"):
+                box.mount(Static("no telemetry yet", id="no-telemetry", classes="muted"))
+        else:
+            for s in box.query("#no-telemetry"):
+                s.remove()
 
 
 class MonitorScreen(Screen):
+    CSS_PATH = "../styles/monitor.tcss"
+    BINDINGS = [
+        Binding("s", "stop", "Stop run", tooltip="Stop the run in front (kill / scancel / qdel), after a yes"),
+        Binding("d", "detail", "Detail", tooltip="Open the run in front in the run detail"),
+        Binding("x", "close", "Close tab", tooltip="Stop watching (the run goes on)"),
+        Binding("left,h", "previous_tab", "Prev", show=False, tooltip="Previous run"),
+        Binding("right,l", "next_tab", "Next", show=False, tooltip="Next run"),
+    ]
+
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static("monitor")
+        yield Static("No run is being monitored. Launch a recipe (1: Recipes) or open a run from the "
+                     "browser (2: Runs, then m).", id="empty", classes="muted")
+        yield TabbedContent(id="runs-tabs")
         yield Footer()
+
+    def on_mount(self) -> None:
+        self.sync_tabs()
+        self.set_interval(RENDER_EVERY_S, self.tick)
+
+    def on_screen_resume(self) -> None:
+        self.sync_tabs()
+
+    def sync_tabs(self) -> None:
+        """A tab for every run the app follows (new ones open in front)."""
+        tabs = self.query_one("#runs-tabs", TabbedContent)
+        have = {pane.id for pane in tabs.query(TabPane)}
+        newest = None
+        for run_id, watch in self.app.watches.items():
+            pid = tab_id(run_id)
+            if pid not in have:
+                tabs.add_pane(TabPane(self._tab_title(watch), RunMonitor(watch, watch.run_dir), id=pid))
+                have.add(pid)
+                newest = pid
+        if newest is not None:
+            self.call_after_refresh(setattr, tabs, "active", newest)
+        self.query_one("#empty").display = not have
+        tabs.display = bool(have)
+
+    @staticmethod
+    def _tab_title(w: RunWatch) -> str:
+        mark = {"completed": "✓", "failed": "✗", "running": "●", "queued": "…"}.get(w.status, "■")
+        short = w.run_id if len(w.run_id) <= 30 else w.run_id[:14] + "…" + w.run_id[-14:]
+        return f"{mark} {short}"
+
+    def tick(self) -> None:
+        if len(self.app.watches) != len(self.query(TabPane)):
+            self.sync_tabs()
+        now = self.app.clock()
+        tabs = self.query_one("#runs-tabs", TabbedContent)
+        for monitor in self.query(RunMonitor):
+            before = monitor.rendered
+            monitor.refresh_view(now)
+            if monitor.rendered != before:
+                pane_id = tab_id(monitor.watch.run_id)
+                tab = tabs.get_tab(pane_id)
+                tab.label = self._tab_title(monitor.watch)
+
+    def front(self) -> RunMonitor | None:
+        tabs = self.query_one("#runs-tabs", TabbedContent)
+        if not tabs.active:
+            return None
+        pane = tabs.get_pane(tabs.active)
+        found = pane.query(RunMonitor)
+        return found.first() if found else None
+
+    def action_next_tab(self) -> None:
+        self._move(1)
+
+    def action_previous_tab(self) -> None:
+        self._move(-1)
+
+    def _move(self, by: int) -> None:
+        tabs = self.query_one("#runs-tabs", TabbedContent)
+        ids = [p.id for p in tabs.query(TabPane)]
+        if ids and tabs.active in ids:
+            tabs.active = ids[(ids.index(tabs.active) + by) % len(ids)]
+
+    def action_detail(self) -> None:
+        m = self.front()
+        if m is not None:
+            from workbench.tui.screens.detail import DetailScreen
+
+            self.app.push_screen(DetailScreen(m.watch.run_id))
+
+    def action_close(self) -> None:
+        m = self.front()
+        if m is None:
+            return
+        tabs = self.query_one("#runs-tabs", TabbedContent)
+        tabs.remove_pane(tab_id(m.watch.run_id))
+        self.app.unfollow_run(m.watch.run_id)
+        self.call_after_refresh(self.sync_tabs)
+
+    def action_stop(self) -> None:
+        m = self.front()
+        if m is None:
+            return
+        if m.watch.ended:
+            self.notify(f"{m.watch.run_id} has already ended ({m.watch.status})")
+            return
+        from workbench.tui.screens.confirm import ConfirmScreen
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._send_stop(m.watch.run_id, m.watch.run_dir)
+
+        self.app.push_screen(ConfirmScreen(f"Stop run {m.watch.run_id}?\nIt ends as cancelled; its events so far "
+                                           f"stay in the store.", yes="Stop", no="Keep running"), answered)
+
+    @work(thread=True, group="stop", exit_on_error=False)
+    def _send_stop(self, run_id: str, run_dir: Path) -> None:
+        from workbench.errors import UserError
+        from workbench.launch.hosts import HostUnreachable
+        from workbench.launch.launcher import cancel
+
+        try:
+            result = cancel(run_dir)
+        except (UserError, HostUnreachable, OSError) as e:
+            self.post_message(StopFailed(run_id, str(e)))
+            return
+        self.post_message(StopSent(run_id, str(result.get("detail") or "stop sent")))
+
+    @on(StopSent)
+    def _stop_sent(self, message: StopSent) -> None:
+        self.notify(f"stopping {message.run_id}: {message.detail}", title="stop sent")
+
+    @on(StopFailed)
+    def _stop_failed(self, message: StopFailed) -> None:
+        self.notify(message.error, title=f"could not stop {message.run_id}", severity="error")
