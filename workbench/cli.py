@@ -133,6 +133,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _open_app(args) -> int:
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        print("error: the workbench app needs a terminal (stdin and stdout are not one here, e.g. in a batch "
+              "job); the same work is done by the commands: see `workbench --help`", file=sys.stderr)
+        return 2
     try:
         app = importlib.import_module("workbench.tui.app")
     except ModuleNotFoundError as e:

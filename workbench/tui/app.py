@@ -56,6 +56,7 @@ class WorkbenchApp(App):
     MODES = {"recipes": RecipesScreen, "runs": RunsScreen, "monitor": MonitorScreen, "query": QueryScreen}
 
     def on_mount(self) -> None:
+        self.sub_title = str(self.store)
         self.switch_mode(self.start_mode)
         if self.follow_enabled:
             self.reattach()
