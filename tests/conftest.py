@@ -40,3 +40,47 @@ def workbench(*args, store: Path | None = None, timeout: float = 600, check: boo
     if check and proc.returncode != 0:
         raise AssertionError(f"workbench {' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+def _missing_binaries(names) -> list[str]:
+    from tests.integration.daemons import _find_binary
+
+    return [n for n in names if _find_binary(n) is None]
+
+
+@pytest.fixture(scope="session")
+def slurm():
+    """A real one-node SLURM cluster (munge, slurmctld, slurmd) for the whole session."""
+    from tests.integration.daemons import DaemonError, SlurmCluster
+
+    missing = _missing_binaries(("munged", "slurmctld", "slurmd", "sbatch", "scontrol", "qsub"))
+    if missing or os.geteuid() != 0:
+        pytest.skip(f"a SLURM test cluster needs root and Debian's slurm-wlm, munge, slurm-wlm-torque "
+                    f"(missing: {', '.join(missing) or 'root'})")
+    cluster = SlurmCluster(partitions=("debug", "gpu"))
+    try:
+        cluster.start()
+    except DaemonError as e:
+        cluster.close()
+        raise AssertionError(f"the test SLURM cluster did not start: {e}") from None
+    yield cluster
+    cluster.close()
+
+
+@pytest.fixture(scope="session")
+def sshd(slurm):
+    """A real OpenSSH server on 127.0.0.1 (key auth, verified host key); sessions see SLURM_CONF
+    as on a cluster login node."""
+    from tests.integration.daemons import DaemonError, SSHServer
+
+    missing = _missing_binaries(("sshd", "ssh", "ssh-keygen", "sftp"))
+    if missing:
+        pytest.skip(f"an ssh test server needs Debian's openssh-server (missing: {', '.join(missing)})")
+    server = SSHServer(env=slurm.env)
+    try:
+        server.start()
+    except DaemonError as e:
+        server.close()
+        raise AssertionError(f"the test ssh server did not start: {e}") from None
+    yield server
+    server.close()

@@ -174,3 +174,12 @@ def log_tail(con, run_id: str, limit: int = 200) -> list[tuple[str, str]]:
     rows = con.execute("SELECT level, message FROM logs WHERE run_id = ? ORDER BY seq DESC LIMIT ?",
                        [run_id, limit]).fetchall()
     return list(reversed(rows))
+
+
+def runs_fingerprint(con) -> tuple:
+    """A cheap value (milliseconds over 10,000 runs) that changes whenever `list_runs` would:
+    runs added or removed, their status, ingested events or evaluations moved. Live views
+    re-read the list only when it changed."""
+    runs = con.execute("SELECT count(*), sum(hash(run_id, status, last_seq, events_offset, duration_s, ended_at, "
+                       "group_id, started_at)) FROM runs").fetchone()
+    return (*runs, *con.execute("SELECT count(*) FROM evals").fetchone())

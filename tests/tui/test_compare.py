@@ -1,0 +1,114 @@
+"""Compare: snapshots of a seed group and of LoRA vs full; the differing params, best values,
+mean ± std of a group against the store, the per-label metric selector and the flag on runs
+that did not complete."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+
+from workbench.store.db import connect
+from workbench.tui.screens.compare import CompareScreen
+from workbench.tui.screens.runs import RunsScreen
+
+LORA = "demo_encoder_multilabel-20260921-141320-a1b2"
+FULL = "demo_encoder_multilabel-20260922-090000-c3d4"
+SEEDS = [f"seed_sweep-20260923-100000-000{i}" for i in (1, 2, 3)]
+FAILED = "encoder_multilabel-20260924-120000-dead"
+RUNNING = "encoder_multilabel-20260925-080000-beef"
+
+
+async def open_compare(pilot, run_ids: list[str], tab: str | None = None) -> CompareScreen:
+    t0 = time.perf_counter()
+    while not (isinstance(pilot.app.screen, RunsScreen) and pilot.app.screen.loaded):
+        assert time.perf_counter() - t0 < 30
+        await pilot.pause(0.05)
+    pilot.app.push_screen(CompareScreen(run_ids))
+    await pilot.pause()
+    screen = pilot.app.screen
+    while screen.comparison is None:
+        assert time.perf_counter() - t0 < 30
+        await pilot.pause(0.05)
+    if tab:
+        screen.query_one("#compare-tabs").active = tab
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause(0.2)
+    return screen
+
+
+def tuned(store, run_ids, metric: str = "f1_micro") -> dict[str, float]:
+    with connect(store) as con:
+        return dict(con.execute(
+            f"SELECT run_id, value FROM evals WHERE run_id IN ({', '.join('?' * len(run_ids))}) AND phase = 'tuned' "
+            "AND label = '(all)' AND split = 'validation' AND metric = ?", [*run_ids, metric]).fetchall())
+
+
+class TestCompareScreen:
+    def test_snapshot_80x24_seed_group(self, snap_compare, make_app):
+        assert snap_compare(make_app("runs"), terminal_size=(80, 24), run_before=lambda p: open_compare(p, SEEDS))
+
+    def test_snapshot_120x40_lora_full_and_unfinished(self, snap_compare, make_app):
+        assert snap_compare(make_app("runs"), terminal_size=(120, 40),
+                            run_before=lambda p: open_compare(p, [LORA, FULL, FAILED, RUNNING], "tab-params"))
+
+    def test_group_mean_std_and_best_highlighted(self, make_app, sample_store):
+        vals = tuned(sample_store, SEEDS)
+        mean, std = statistics.fmean(vals.values()), statistics.stdev(vals.values())
+        best = max(vals, key=vals.get)
+
+        async def go():
+            async with make_app("runs").run_test(size=(80, 24)) as pilot:
+                screen = await open_compare(pilot, SEEDS)
+                table = screen.query_one("#metrics-table")
+                assert table.get_cell("f1_micro", "group:seeds-r16").plain == f"{mean:.3f} ± {std:.3f} (n=3)"
+                for rid in SEEDS:
+                    cell = table.get_cell("f1_micro", rid)
+                    assert cell.plain == f"{vals[rid]:.3f}"
+                    assert ("bold" in str(cell.style)) == (rid == best)
+                # hamming_loss: lower is better, so the best is the lowest
+                ham = tuned(sample_store, SEEDS, "hamming_loss")
+                low = min(ham, key=ham.get)
+                assert "bold" in str(table.get_cell("hamming_loss", low).style)
+                assert screen.comparison.differing == ["train.seed"]
+                assert screen.query_one("#params-table").get_cell("train.seed", SEEDS[2]) == "3"
+
+        asyncio.run(go())
+
+    def test_per_label_metric_selector_cycles(self, make_app, sample_store):
+        with connect(sample_store) as con:
+            recall = con.execute("SELECT value FROM evals WHERE run_id = ? AND phase = 'tuned' AND label = "
+                                 "'toxicity' AND metric = 'recall' AND split = 'validation'", [LORA]).fetchone()[0]
+
+        async def go():
+            async with make_app("runs").run_test(size=(80, 24)) as pilot:
+                screen = await open_compare(pilot, [LORA, FULL])
+                labels = screen.query_one("#labels-table")
+                f1 = labels.get_cell("toxicity", LORA).plain
+                await pilot.press("p")  # → precision
+                await pilot.app.workers.wait_for_complete()
+                await pilot.pause()
+                assert screen.metric == "precision"
+                assert screen.query_one("#compare-tabs").active == "tab-labels"
+                await pilot.press("p")  # → recall
+                await pilot.app.workers.wait_for_complete()
+                await pilot.pause()
+                assert screen.metric == "recall"
+                cell = screen.query_one("#labels-table").get_cell("toxicity", LORA).plain
+                assert cell == f"{recall:.3f}" and cell != f1
+                assert "recall" in str(screen.query_one("#label-metric").render())
+
+        asyncio.run(go())
+
+    def test_runs_not_completed_are_flagged(self, make_app):
+        async def go():
+            async with make_app("runs").run_test(size=(80, 24)) as pilot:
+                screen = await open_compare(pilot, [LORA, FAILED, RUNNING])
+                summary = str(screen.query_one("#compare-summary").render())
+                assert "not completed: dead (failed), beef (running)" in summary
+                table = screen.query_one("#metrics-table")
+                headers = {str(c.key.value): c.label.plain for c in table.columns.values()}
+                assert headers[FAILED] == "dead*" and headers[RUNNING] == "beef*" and headers[LORA] == "a1b2"
+                assert table.get_cell("f1_micro", FAILED).plain == "—"
+
+        asyncio.run(go())

@@ -1,0 +1,117 @@
+"""Run detail: snapshots of a completed LoRA run and a failed run; base vs tuned shows every
+label's f1 improved (green, positive delta); the failed run opens on its error; tabs and the
+back key."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from workbench.store.db import connect
+from workbench.store.sample import LABELS
+from workbench.tui.screens.detail import DetailScreen, task_sections
+from workbench.tui.screens.runs import RunsScreen
+
+LORA = "demo_encoder_multilabel-20260921-141320-a1b2"
+FAILED = "encoder_multilabel-20260924-120000-dead"
+RUNNING = "encoder_multilabel-20260925-080000-beef"
+
+
+async def open_detail(pilot, run_id: str, tab: str | None = None) -> DetailScreen:
+    """From the runs mode, as a user would get there (the screen is pushed), data loaded."""
+    t0 = time.perf_counter()
+    while not (isinstance(pilot.app.screen, RunsScreen) and pilot.app.screen.loaded):
+        assert time.perf_counter() - t0 < 30
+        await pilot.pause(0.05)
+    pilot.app.push_screen(DetailScreen(run_id))
+    await pilot.pause()
+    screen = pilot.app.screen
+    while screen.detail is None:
+        assert time.perf_counter() - t0 < 30
+        await pilot.pause(0.05)
+    if tab:
+        screen.query_one("#detail-tabs").active = tab
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause(0.2)
+    return screen
+
+
+class TestDetailScreen:
+    def test_snapshot_80x24_metrics(self, snap_compare, make_app):
+        assert snap_compare(make_app("runs"), terminal_size=(80, 24), run_before=lambda p: open_detail(p, LORA))
+
+    def test_snapshot_80x24_base_vs_tuned(self, snap_compare, make_app):
+        assert snap_compare(make_app("runs"), terminal_size=(80, 24),
+                            run_before=lambda p: open_detail(p, LORA, "tab-diff"))
+
+    def test_snapshot_120x40_failed_run(self, snap_compare, make_app):
+        assert snap_compare(make_app("runs"), terminal_size=(120, 40), run_before=lambda p: open_detail(p, FAILED))
+
+    def test_snapshot_120x40_telemetry(self, snap_compare, make_app):
+        assert snap_compare(make_app("runs"), terminal_size=(120, 40),
+                            run_before=lambda p: open_detail(p, LORA, "tab-telemetry"))
+
+    def test_base_vs_tuned_shows_a_positive_f1_delta_on_every_label(self, make_app, sample_store):
+        with connect(sample_store) as con:
+            expected = dict(con.execute("SELECT label, tuned - base FROM base_vs_tuned WHERE run_id = ? "
+                                        "AND metric = 'f1' AND label <> '(all)'", [LORA]).fetchall())
+        assert set(expected) == set(LABELS)
+
+        async def go():
+            async with make_app("runs").run_test(size=(80, 24)) as pilot:
+                screen = await open_detail(pilot, LORA)
+                table = screen.query_one("#diff-table")
+                for label in LABELS:
+                    cell = table.get_cell(f"{label}|f1", "Δ")
+                    assert cell.plain.startswith("+") and float(cell.plain) > 0, (label, cell.plain)
+                    assert abs(float(cell.plain) - expected[label]) < 1e-3
+                    assert "green" in str(cell.style)  # better: green
+                    assert table.get_cell(f"{label}|f1", "tuned").plain != table.get_cell(f"{label}|f1", "base").plain
+                # aggregates follow the labels, hamming_loss went down (better): its delta is negative and green
+                ham = table.get_cell("(all)|hamming_loss", "Δ")
+                assert float(ham.plain) < 0 and "green" in str(ham.style)
+                # the metrics tab: tuned per-label values as stored
+                metrics = screen.query_one("#label-metrics")
+                assert metrics.row_count == len(LABELS)
+                assert metrics.get_cell("advertisement", "f1").plain == "0.810"
+                assert "f1_micro 0.715" in str(screen.query_one("#aggregates").render())
+                header = str(screen.query_one("#detail-header").render())
+                assert "trainable 167.43k of 1.41M (11.85 %)" in header and "duration 52s" in header
+
+        asyncio.run(go())
+
+    def test_failed_run_opens_on_its_error(self, make_app):
+        async def go():
+            async with make_app("runs").run_test(size=(80, 24)) as pilot:
+                screen = await open_detail(pilot, FAILED)
+                assert "RuntimeError: CUDA out of memory" in str(screen.query_one("#detail-header").render())
+                assert screen.query_one("#detail-tabs").active == "tab-log"
+                assert "RuntimeError: CUDA out of memory" in str(screen.query_one("#error").render())
+                assert "error" in str(screen.query_one("#log-tail").render())
+                await pilot.press("escape")
+                await pilot.pause()
+                assert isinstance(pilot.app.screen, RunsScreen)
+
+        asyncio.run(go())
+
+    def test_running_run_duration_from_the_clock_and_tabs_cycle(self, make_app):
+        async def go():
+            async with make_app("runs").run_test(size=(80, 24)) as pilot:
+                screen = await open_detail(pilot, RUNNING)
+                header = str(screen.query_one("#detail-header").render())
+                assert "duration 14m59s" in header and "running" in header
+                tabs = screen.query_one("#detail-tabs")
+                assert tabs.active == "tab-telemetry"  # no metrics yet: what it is doing
+                await pilot.press("right_square_bracket")
+                assert tabs.active == "tab-artifacts"
+                await pilot.press("left_square_bracket", "left_square_bracket")
+                assert tabs.active == "tab-params"
+                params = screen.query_one("#params-table")
+                assert params.get_cell("lora.r", "value") == "32"
+
+        asyncio.run(go())
+
+    def test_task_sections_show_only_metrics_that_exist(self):
+        assert task_sections({"f1_micro": 0.7, "loss": 0.2}) == {}
+        assert task_sections({"fairness_gap_gender": 0.04, "f1_micro": 0.7}) == {
+            "fairness": {"fairness_gap_gender": 0.04}}

@@ -1,0 +1,268 @@
+"""The recipe editor: a schema-generated form; changes marked and summed up; Save writes only
+the changed knobs and keeps the file's comments; invalid values are shown inline and neither
+saved nor launched; leaving with unsaved changes asks first."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+from workbench.recipe import load_recipe, schema
+from workbench.tui.screens.confirm import ConfirmScreen
+from workbench.tui.screens.editor import EditorScreen
+from workbench.tui.screens.launch import LaunchScreen
+from workbench.tui.screens.recipes import RecipesScreen
+
+SHIPPED_DEMO = ROOT / "recipes" / "demo" / "encoder_multilabel.toml"
+
+
+@pytest.fixture
+def demo(tmp_path, monkeypatch) -> Path:
+    """A user copy of recipes/demo (with its data folder); the recipes mode lists only it."""
+    folder = tmp_path / "recipes"
+    shutil.copytree(ROOT / "recipes" / "demo", folder / "demo")
+    monkeypatch.setenv("WORKBENCH_RECIPES", str(folder))
+    return folder / "demo" / "encoder_multilabel.toml"
+
+
+@pytest.fixture
+def empty_store(tmp_path) -> Path:
+    from workbench.store.db import connect
+
+    store = tmp_path / "store" / "runs.duckdb"
+    store.parent.mkdir()
+    with connect(store):
+        pass
+    return store
+
+
+def run_count(store: Path) -> int:
+    from workbench.store.db import connect
+
+    with connect(store, read_only=True) as con:
+        return con.execute("SELECT count(*) FROM runs").fetchone()[0]
+
+
+def steady_cursor(pilot) -> None:
+    """Snapshots: the text cursor drawn steadily, not blinking (a blink makes two pictures)."""
+    for widget in pilot.app.screen.query("Input"):
+        widget.cursor_blink = False
+
+
+async def settle(pilot, pause: float = 0.1) -> None:
+    await pilot.pause(pause)
+    await pilot.app.workers.wait_for_complete()
+    await pilot.wait_for_scheduled_animations()
+    await pilot.pause(pause)
+
+
+async def open_editor(pilot, path: Path) -> EditorScreen:
+    await settle(pilot)
+    await pilot.app.push_screen(EditorScreen(path))
+    await settle(pilot)
+    return pilot.app.screen
+
+
+async def set_field(pilot, name: str, text: str, typed: bool = False) -> None:
+    """Go to the field's section, focus it, replace its text (typing it key by key when `typed`)."""
+    editor = pilot.app.screen
+    field = editor.query_one(f"#field-{name.replace('.', '-')}")
+    editor.query_one("#sections").active = f"sec-{field.knob.section or 'general'}"
+    await pilot.pause(0.1)
+    field.focus_input()
+    await pilot.pause(0.1)
+    if typed:
+        await pilot.press("ctrl+u", *text)
+    else:
+        field.query_one("#value").value = text  # posts Input.Changed, as typing does
+    await pilot.wait_for_scheduled_animations()
+    await pilot.pause(0.1)
+
+
+def shown(editor, selector: str) -> str:
+    return str(editor.query_one(selector).render())
+
+
+class TestEditorScreen:
+    def test_snapshot_80x24(self, snap_compare, make_app):
+        async def change_r(pilot):
+            await open_editor(pilot, SHIPPED_DEMO)
+            await set_field(pilot, "lora.r", "8")
+            steady_cursor(pilot)
+            await settle(pilot)
+
+        assert snap_compare(make_app(), terminal_size=(80, 24), run_before=change_r)
+
+    def test_snapshot_120x40(self, snap_compare, make_app):
+        async def invalid_rate(pilot):
+            await open_editor(pilot, SHIPPED_DEMO)
+            await set_field(pilot, "train.batch_size", "32")
+            await set_field(pilot, "train.learning_rate", "-1")
+            steady_cursor(pilot)
+            await settle(pilot)
+
+        assert snap_compare(make_app(), terminal_size=(120, 40), run_before=invalid_rate)
+
+
+def test_the_form_has_one_field_per_knob_grouped_by_section(make_app):
+    async def go():
+        async with make_app().run_test(size=(80, 24)) as pilot:
+            editor = await open_editor(pilot, SHIPPED_DEMO)
+            for section in ("", *schema.SECTIONS):
+                pane = editor.query_one(f"#sec-{section or 'general'}")
+                assert [f.knob.name for f in pane.query("KnobField")] == \
+                       [k.name for k in schema.KNOBS if k.section == section]
+            # Widgets by kind, values from the file (not resolved), defaults where the file is silent.
+            assert type(editor.query_one("#field-model-method #value")).__name__ == "Select"
+            assert type(editor.query_one("#field-eval-base #value")).__name__ == "Switch"
+            assert editor.query_one("#field-data-train_file").text == "data/reviews.csv"
+            assert editor.query_one("#field-lora-target_modules").text == "q_lin, k_lin, v_lin"
+            assert editor.query_one("#field-data-labels").text.startswith("advertisement=advertisement, ")
+            assert editor.query_one("#field-train-warmup_steps").text == "0.0"
+            assert not any(f.changed or f.error for f in editor.fields)
+
+    asyncio.run(go())
+
+
+def test_change_r_is_marked_summed_up_and_saved_with_the_comments_kept(make_app, demo):
+    before = demo.read_text(encoding="utf-8")
+
+    async def go():
+        async with make_app().run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await pilot.press("enter")  # the only recipe: the demo copy
+            await settle(pilot)
+            editor = pilot.app.screen
+            assert isinstance(editor, EditorScreen) and editor.path == demo
+            await set_field(pilot, "lora.r", "8", typed=True)
+            field = editor.query_one("#field-lora-r")
+            assert field.changed and field.has_class("-changed")
+            assert shown(field, ".knob-label").startswith("●")
+            assert shown(editor, "#changes") == "lora.r: 16 → 8"
+            assert "1 unsaved change" in shown(editor, "#editor-title")
+            assert editor.query_one("#sections").get_tab("sec-lora").label.plain == "lora ●"
+            await pilot.press("ctrl+s")
+            await settle(pilot)
+            assert shown(editor, "#changes") == "No changes"
+            assert not field.changed
+            # Back to the same value: not a change.
+            await set_field(pilot, "lora.r", "8")
+            assert not field.changed
+
+    asyncio.run(go())
+    after = demo.read_text(encoding="utf-8")
+    changed = [(a, b) for a, b in zip(before.splitlines(), after.splitlines()) if a != b]
+    assert changed == [("r = 16", "r = 8")]
+    assert len(before.splitlines()) == len(after.splitlines())  # every comment and blank line kept
+    assert load_recipe(demo)["lora.r"] == 8
+
+
+def test_malformed_values_show_inline_and_are_neither_saved_nor_launched(make_app, demo, empty_store):
+    before = demo.read_bytes()
+
+    async def go():
+        async with make_app(store=empty_store).run_test(size=(80, 24)) as pilot:
+            editor = await open_editor(pilot, demo)
+            await set_field(pilot, "lora.r", "abc", typed=True)
+            r = editor.query_one("#field-lora-r")
+            assert r.error == "lora.r = 'abc' is not int in [1, 4096]"
+            assert r.query_one(".knob-error").display and "is not int" in shown(r, ".knob-error")
+            await set_field(pilot, "train.learning_rate", "-1", typed=True)
+            lr = editor.query_one("#field-train-learning_rate")
+            assert "out of range" in lr.error and "float in [0, 10]" in lr.error
+            assert "2 invalid" in shown(editor, "#editor-title")
+
+            await pilot.press("ctrl+s")
+            await settle(pilot)
+            notes = [n for n in pilot.app._notifications]
+            assert any("lora.r" in (n.title + n.message) and "int in [1, 4096]" in n.message for n in notes)
+            assert editor.query_one("#sections").active == "sec-lora"  # taken to the first invalid field
+            assert r.query_one(".knob-error").display  # still shown
+
+            await pilot.press("ctrl+l")
+            await settle(pilot)
+            assert pilot.app.screen is editor  # no launch dialog
+            assert not any(isinstance(s, LaunchScreen) for s in pilot.app.screen_stack)
+
+            await pilot.press("ctrl+o")  # save as: refused too, before asking for a name
+            await settle(pilot)
+            assert pilot.app.screen is editor
+
+    asyncio.run(go())
+    assert demo.read_bytes() == before
+    assert sorted(p.name for p in demo.parent.glob("*.toml")) == ["encoder_multilabel.toml"]
+    assert run_count(empty_store) == 0
+    assert not (empty_store.parent / "runs").exists()
+
+
+def test_launch_opens_the_dialog_with_changes_as_overrides_and_absolute_paths(make_app, demo):
+    async def go():
+        async with make_app().run_test(size=(80, 24)) as pilot:
+            editor = await open_editor(pilot, demo)
+            await set_field(pilot, "lora.r", "8")
+            await set_field(pilot, "data.train_file", "./data/reviews.csv")
+            await set_field(pilot, "lora.target_modules", "q_lin, v_lin")
+            await pilot.press("ctrl+l")
+            await settle(pilot)
+            dialog = pilot.app.screen
+            assert isinstance(dialog, LaunchScreen)
+            return dialog.base_overrides
+
+    overrides = asyncio.run(go())
+    csv = (demo.parent / "data" / "reviews.csv").resolve()
+    assert sorted(overrides) == sorted([f'data.train_file="{csv}"', "lora.r=8",
+                                        'lora.target_modules=["q_lin", "v_lin"]'])
+    # What the dialog launches loads as edited, whatever the working directory is.
+    recipe = load_recipe(demo, overrides)
+    assert recipe["lora.r"] == 8 and recipe["data.train_file"] == str(csv)
+    assert recipe["lora.target_modules"] == ["q_lin", "v_lin"]
+
+
+def test_save_as_writes_a_copy_with_the_changes_and_paths_still_pointing_at_the_data(make_app, demo):
+    before = demo.read_text(encoding="utf-8")
+
+    async def go():
+        async with make_app().run_test(size=(80, 24)) as pilot:
+            editor = await open_editor(pilot, demo)
+            await set_field(pilot, "lora.r", "4")
+            await pilot.press("ctrl+o")
+            await pilot.pause(0.2)
+            pilot.app.screen.query_one("#answer").value = "variants/r4.toml"
+            await pilot.press("enter")
+            await settle(pilot, 0.3)
+            assert editor.path == demo.parent / "variants" / "r4.toml"
+            assert shown(editor, "#changes") == "No changes"
+
+    asyncio.run(go())
+    assert demo.read_text(encoding="utf-8") == before
+    copy = load_recipe(demo.parent / "variants" / "r4.toml")
+    assert copy["lora.r"] == 4
+    assert copy["data.train_file"] == str((demo.parent / "data" / "reviews.csv").resolve())
+    assert "# Reviews are short" in (demo.parent / "variants" / "r4.toml").read_text(encoding="utf-8")
+
+
+def test_leaving_with_unsaved_changes_asks_first(make_app, demo):
+    before = demo.read_bytes()
+
+    async def go():
+        async with make_app().run_test(size=(80, 24)) as pilot:
+            editor = await open_editor(pilot, demo)
+            await set_field(pilot, "eval.threshold", "0.7")
+            await pilot.press("escape")
+            await pilot.pause(0.2)
+            assert isinstance(pilot.app.screen, ConfirmScreen)
+            await pilot.press("n")
+            await pilot.pause(0.2)
+            assert pilot.app.screen is editor and editor.query_one("#field-eval-threshold").text == "0.7"
+            await pilot.press("escape")
+            await pilot.pause(0.2)
+            await pilot.press("y")
+            await settle(pilot)
+            assert isinstance(pilot.app.screen, RecipesScreen)
+
+    asyncio.run(go())
+    assert demo.read_bytes() == before

@@ -1,0 +1,206 @@
+"""The launch dialog: targets from the ssh config, the [launch] fields that matter for the
+chosen target, a live preview of the exact batch script, inline validation that blocks Submit,
+and Submit itself: a launch failure is shown in the dialog and recorded in the store."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+from workbench.tui.screens.launch import LaunchScreen
+
+SHIPPED_DEMO = ROOT / "recipes" / "demo" / "encoder_multilabel.toml"
+
+
+@pytest.fixture
+def ssh_config(tmp_path, monkeypatch) -> Path:
+    config = tmp_path / "ssh_config"
+    config.write_text("Host login1\n    HostName login1.cluster.example\nHost gpubox\n    User me\nHost *\n"
+                      "    ServerAliveInterval 30\n", encoding="utf-8")
+    monkeypatch.setenv("WORKBENCH_SSH_CONFIG", str(config))
+    return config
+
+
+@pytest.fixture
+def demo(tmp_path, monkeypatch) -> Path:
+    folder = tmp_path / "recipes"
+    shutil.copytree(ROOT / "recipes" / "demo", folder / "demo")
+    monkeypatch.setenv("WORKBENCH_RECIPES", str(folder))
+    return folder / "demo" / "encoder_multilabel.toml"
+
+
+@pytest.fixture
+def empty_store(tmp_path) -> Path:
+    from workbench.store.db import connect
+
+    store = tmp_path / "store" / "runs.duckdb"
+    store.parent.mkdir()
+    with connect(store):
+        pass
+    return store
+
+
+def runs_in(store: Path) -> list[tuple[str, str, str | None]]:
+    from workbench.store.db import connect
+
+    with connect(store, read_only=True) as con:
+        return con.execute("SELECT run_id, status, error FROM runs").fetchall()
+
+
+def steady_cursor(pilot) -> None:
+    """Snapshots: the text cursor drawn steadily, not blinking (a blink makes two pictures)."""
+    for widget in pilot.app.screen.query("Input"):
+        widget.cursor_blink = False
+
+
+async def settle(pilot, pause: float = 0.1) -> None:
+    await pilot.pause(pause)
+    await pilot.app.workers.wait_for_complete()
+    await pilot.wait_for_scheduled_animations()
+    await pilot.pause(pause)
+
+
+async def open_dialog(pilot, path: Path, overrides=()) -> LaunchScreen:
+    await settle(pilot)
+    await pilot.app.push_screen(LaunchScreen(path, list(overrides)))
+    await settle(pilot)
+    return pilot.app.screen
+
+
+async def preview_settled(pilot) -> None:
+    """Past the debounce, then the preview worker."""
+    await pilot.pause(0.45)
+    await settle(pilot, 0.1)
+
+
+async def type_into(pilot, knob: str, text: str) -> None:
+    pilot.app.screen.query_one(f"#field-launch-{knob}").focus_input()
+    await pilot.pause(0.05)
+    await pilot.press("ctrl+u", *text)
+
+
+def preview(dialog) -> str:
+    return str(dialog.query_one("#launch-preview").render())
+
+
+def visible(dialog) -> list[str]:
+    return [f.knob.key for f in dialog.visible_fields()]
+
+
+async def slurm_login1_on_gpu(pilot) -> None:
+    dialog = await open_dialog(pilot, SHIPPED_DEMO)
+    dialog.query_one("#target").value = "slurm:login1"
+    await pilot.pause(0.1)
+    await type_into(pilot, "partition", "gpu")
+    await type_into(pilot, "time", "04:00:00")
+    await type_into(pilot, "gpus", "2")
+    steady_cursor(pilot)
+    await preview_settled(pilot)
+
+
+class TestLaunchScreen:
+    def test_snapshot_80x24(self, snap_compare, make_app, ssh_config):
+        assert snap_compare(make_app(), terminal_size=(80, 24), run_before=slurm_login1_on_gpu)
+
+    def test_snapshot_120x40(self, snap_compare, make_app, ssh_config):
+        async def invalid_partition(pilot):
+            await slurm_login1_on_gpu(pilot)
+            await type_into(pilot, "partition", "gpu;rm")
+            steady_cursor(pilot)
+            await preview_settled(pilot)
+
+        assert snap_compare(make_app(), terminal_size=(120, 40), run_before=invalid_partition)
+
+
+def test_targets_come_from_the_ssh_config_and_fields_follow_the_target(make_app, ssh_config):
+    async def go():
+        async with make_app().run_test(size=(80, 24)) as pilot:
+            dialog = await open_dialog(pilot, SHIPPED_DEMO)
+            target = dialog.query_one("#target")
+            assert [str(o[0]) for o in target._options if o[1] is not target.NULL] == [
+                "local", "ssh:login1", "ssh:gpubox", "slurm", "pbs", "slurm:login1", "slurm:gpubox",
+                "pbs:login1", "pbs:gpubox"]
+            assert target.value == "local"
+            assert visible(dialog) == ["gpus", "processes", "container", "telemetry_interval"]
+            target.value = "pbs:gpubox"
+            await pilot.pause(0.1)
+            assert {"project", "queue", "walltime", "cpus", "mem", "workdir", "python", "venv", "conda_env",
+                    "modules"} <= set(visible(dialog))
+            assert not {"partition", "account", "qos", "time", "nodes"} & set(visible(dialog))
+
+    asyncio.run(go())
+
+
+def test_choosing_slurm_and_typing_a_partition_shows_it_in_the_batch_script(make_app, ssh_config):
+    async def go():
+        async with make_app().run_test(size=(80, 24)) as pilot:
+            dialog = await open_dialog(pilot, SHIPPED_DEMO)
+            assert "workbench.launch.supervisor" in preview(dialog)  # local: the detached command
+            # Choose slurm with the keyboard: the target list is focused; local, ssh:login1, ssh:gpubox, slurm.
+            assert pilot.app.focused is dialog.query_one("#target")
+            await pilot.press("enter", "down", "down", "down", "enter")
+            await pilot.pause(0.1)
+            assert dialog.target == "slurm"
+            assert "partition" in visible(dialog)
+            await type_into(pilot, "partition", "gpu")
+            await preview_settled(pilot)
+            text = preview(dialog)
+            assert "#SBATCH --partition=gpu" in text
+            assert "sbatch" in text and not dialog.query_one("#launch-preview").has_class("error-text")
+
+    asyncio.run(go())
+
+
+def test_an_invalid_partition_is_shown_and_submit_is_refused(make_app, ssh_config, empty_store):
+    async def go():
+        async with make_app(store=empty_store).run_test(size=(80, 24)) as pilot:
+            dialog = await open_dialog(pilot, SHIPPED_DEMO)
+            dialog.query_one("#target").value = "slurm"
+            await pilot.pause(0.1)
+            await type_into(pilot, "partition", "gpu;rm")
+            await preview_settled(pilot)
+            field = dialog.query_one("#field-launch-partition")
+            assert field.error and "launch.partition = 'gpu;rm' is not empty or a name" in field.error
+            assert field.query_one(".knob-error").display
+            assert "launch.partition" in preview(dialog) and dialog.query_one("#launch-preview").has_class("error-text")
+            assert "#SBATCH" not in preview(dialog)
+            await pilot.press("ctrl+s")
+            await settle(pilot)
+            assert pilot.app.screen is dialog and not dialog.launching
+            assert "Submit refused" in str(dialog.query_one("#launch-status").render())
+            assert any("launch.partition" in n.title for n in pilot.app._notifications)
+
+    asyncio.run(go())
+    assert runs_in(empty_store) == []
+
+
+def test_a_failed_submission_is_shown_in_the_dialog_and_recorded(make_app, demo, empty_store, monkeypatch, slurm):
+    """The real test SLURM cluster refuses a partition it does not have: the run is recorded
+    failed with the scheduler's reason, the dialog stays open and says why."""
+    for key, value in slurm.env.items():
+        monkeypatch.setenv(key, value)  # this machine is the cluster's login node
+
+    async def go():
+        async with make_app(store=empty_store).run_test(size=(80, 24)) as pilot:
+            dialog = await open_dialog(pilot, demo, ["lora.r=8"])
+            dialog.query_one("#target").value = "slurm"
+            await pilot.pause(0.1)
+            await type_into(pilot, "partition", "nosuch")
+            await preview_settled(pilot)
+            await pilot.press("ctrl+s")
+            deadline = __import__("time").monotonic() + 30
+            while dialog.launching and __import__("time").monotonic() < deadline:
+                await settle(pilot, 0.3)
+            assert pilot.app.screen is dialog and not dialog.launching
+            status = str(dialog.query_one("#launch-status").render())
+            assert status.startswith("Launch failed:") and "invalid partition" in status.lower()
+
+    asyncio.run(go())
+    [(run_id, status, error)] = runs_in(empty_store)
+    assert status == "failed" and "invalid partition" in error.lower()
+    frozen = (empty_store.parent / "runs" / run_id / "recipe.toml").read_text(encoding="utf-8")
+    assert "r = 8" in frozen and 'partition = "nosuch"' in frozen  # the editor's and the dialog's values

@@ -1,0 +1,152 @@
+"""Recipes mode: the table of shipped and user recipes (paths relative to their folder, broken
+files listed with the reason), the header preview, and the ways on: edit, duplicate as new,
+new from a template."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+from workbench.errors import UserError
+from workbench.recipe import load_recipe
+from workbench.tui.screens.editor import EditorScreen
+from workbench.tui.screens.recipes import RecipesScreen
+
+
+@pytest.fixture
+def user_recipes(tmp_path, monkeypatch) -> Path:
+    """A user recipe folder: a copy of recipes/demo (with its data) and one broken file."""
+    folder = tmp_path / "recipes"
+    shutil.copytree(ROOT / "recipes" / "demo", folder / "demo")
+    (folder / "broken.toml").write_text("# Half-written.\nname = \n", encoding="utf-8")
+    monkeypatch.setenv("WORKBENCH_RECIPES", str(folder))
+    return folder
+
+
+async def settle(pilot, pause: float = 0.1) -> None:
+    await pilot.pause(pause)
+    await pilot.app.workers.wait_for_complete()
+    await pilot.wait_for_scheduled_animations()
+    await pilot.pause(pause)
+
+
+def table_rows(screen) -> list[list[str]]:
+    table = screen.query_one("#recipes-table")
+    return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+class TestRecipesScreen:
+    def test_snapshot_80x24(self, snap_compare, make_app):
+        assert snap_compare(make_app(), terminal_size=(80, 24), run_before=settle)
+
+    def test_snapshot_120x40(self, snap_compare, make_app):
+        async def second_row(pilot):
+            await settle(pilot)
+            await pilot.press("down")
+            await pilot.pause(0.2)
+
+        assert snap_compare(make_app(), terminal_size=(120, 40), run_before=second_row)
+
+
+def test_lists_recipes_relative_to_their_folder_and_broken_files_with_the_reason(make_app, user_recipes):
+    async def go():
+        async with make_app().run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            screen = pilot.app.screen
+            assert isinstance(screen, RecipesScreen)
+            rows = table_rows(screen)
+            assert [r[0] for r in rows] == ["broken.toml", "demo/encoder_multilabel.toml"]
+            assert rows[1][1:5] == ["demo_encoder_multilabel", "classification", "tiny:distilbert", "lora"]
+            assert rows[1][5] == "Review moderation, 4 labels, tiny DistilBERT + LoRA (offline demo)"
+            assert rows[0][5].startswith("does not parse")
+            preview = str(screen.query_one("#recipe-preview").render())
+            assert "invalid TOML" in preview and "broken.toml" in preview
+            await pilot.press("down")
+            await pilot.pause(0.2)
+            preview = str(screen.query_one("#recipe-preview").render())
+            assert "Offline demo of recipes/encoder_multilabel.toml" in preview
+            assert str(user_recipes) not in preview  # never an absolute path
+
+    asyncio.run(go())
+
+
+def test_enter_opens_the_demo_recipe_in_the_editor(make_app, user_recipes):
+    async def go():
+        async with make_app().run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await pilot.press("down", "enter")
+            await settle(pilot)
+            editor = pilot.app.screen
+            assert isinstance(editor, EditorScreen)
+            assert editor.path == user_recipes / "demo" / "encoder_multilabel.toml"
+            assert editor.query_one("#field-lora-r").text == "16"
+            assert "demo/encoder_multilabel.toml" in str(editor.query_one("#editor-title").render())
+
+    asyncio.run(go())
+
+
+def test_duplicate_as_new_writes_a_renamed_copy_next_to_it_and_opens_it(make_app, user_recipes):
+    async def go():
+        async with make_app().run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await pilot.press("down", "d")
+            await pilot.pause(0.2)
+            await pilot.press("ctrl+u", *"review_mod_v2", "enter")
+            await settle(pilot, 0.3)
+            new = user_recipes / "demo" / "review_mod_v2.toml"
+            assert new.is_file()
+            assert isinstance(pilot.app.screen, EditorScreen) and pilot.app.screen.path == new
+            recipe = load_recipe(new)
+            assert recipe.name == "review_mod_v2"
+            assert Path(recipe["data.train_file"]) == (user_recipes / "demo" / "data" / "reviews.csv").resolve()
+            assert "# Offline demo" in new.read_text(encoding="utf-8")  # comments kept
+
+    asyncio.run(go())
+
+
+def test_duplicate_refuses_a_name_that_is_not_a_file_name(make_app, user_recipes):
+    async def go():
+        async with make_app().run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await pilot.press("down", "d")
+            await pilot.pause(0.2)
+            await pilot.press("ctrl+u", *"../evil", "enter")
+            await pilot.pause(0.2)
+            problem = pilot.app.screen.query_one("#problem")
+            assert problem.display and "letters, digits" in str(problem.render())
+            await pilot.press("escape")
+            await settle(pilot)
+            assert isinstance(pilot.app.screen, RecipesScreen)
+            assert sorted(p.name for p in user_recipes.rglob("*.toml")) == ["broken.toml", "encoder_multilabel.toml"]
+
+    asyncio.run(go())
+
+
+def test_new_from_template_writes_a_valid_recipe(make_app, user_recipes):
+    async def go():
+        async with make_app().run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await pilot.press("n")
+            await pilot.pause(0.2)
+            await pilot.press("ctrl+u", *"fresh", "enter")
+            await settle(pilot, 0.3)
+            new = user_recipes / "fresh.toml"
+            assert new.is_file()
+            assert isinstance(pilot.app.screen, EditorScreen) and pilot.app.screen.path == new
+        return new
+
+    new = asyncio.run(go())
+    recipe = load_recipe(new)  # valid as written: the schema accepts every templated value
+    assert recipe.name == "fresh" and recipe["model.source"] == "tiny:distilbert"
+    # The template points at data/train.csv, which does not exist yet: the pre-flight says so.
+    from workbench.commands.validate import preflight
+
+    with pytest.raises(UserError, match="train"):
+        preflight(str(new))
+    # Once train_file names an existing CSV, it loads with that file.
+    csv = user_recipes / "demo" / "data" / "reviews.csv"
+    assert load_recipe(new, [f"data.train_file={csv}"])["data.train_file"] == str(csv)

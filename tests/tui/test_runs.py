@@ -1,0 +1,242 @@
+"""Runs browser: snapshots on the sample store; filter, sort, marks → compare, group → compare,
+enter → detail, live refresh of a run ingested while the app runs, and 10,000 runs loading in a
+worker with cursor keys still answered at once."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import statistics
+import time
+
+from tests.tui.conftest import SAMPLE_ROOT
+from workbench.store.db import connect, runs_root
+from workbench.tui.screens.compare import CompareScreen
+from workbench.tui.screens.detail import DetailScreen
+from workbench.tui.screens.runs import RunsScreen
+
+LORA = "demo_encoder_multilabel-20260921-141320-a1b2"
+FULL = "demo_encoder_multilabel-20260922-090000-c3d4"
+SEED_RUN = "seed_sweep-20260923-100000-0002"
+
+
+async def runs_ready(pilot, timeout: float = 30.0) -> RunsScreen:
+    """Wait until the runs screen has its first list (the load is a thread worker)."""
+    t0 = time.perf_counter()
+    while not (isinstance(pilot.app.screen, RunsScreen) and pilot.app.screen.loaded):
+        assert time.perf_counter() - t0 < timeout, "the run list never loaded"
+        await pilot.pause(0.05)
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause(0.3)  # the info line's new width reaches the layout
+    await pilot.wait_for_scheduled_animations()
+    return pilot.app.screen
+
+
+def table_ids(screen: RunsScreen) -> list[str]:
+    table = screen.query_one("#runs-table")
+    return [row.key.value for row in table.ordered_rows]
+
+
+async def cursor_to(pilot, run_id: str) -> None:
+    table = pilot.app.screen.query_one("#runs-table")
+    table.move_cursor(row=table.get_row_index(run_id))
+    await pilot.pause()
+
+
+class TestRunsScreen:
+    def test_snapshot_80x24(self, snap_compare, make_app):
+        assert snap_compare(make_app("runs"), terminal_size=(80, 24), run_before=runs_ready)
+
+    def test_snapshot_120x40_marked_and_filtered(self, snap_compare, make_app):
+        async def before(pilot):
+            await runs_ready(pilot)
+            await pilot.press("down", "space", "space")  # marks the 2nd and 3rd rows
+            await pilot.press("slash", *"lora")
+            await pilot.pause(0.3)
+            await pilot.press("enter")
+            await pilot.pause()
+
+        assert snap_compare(make_app("runs"), terminal_size=(120, 40), run_before=before)
+
+    def test_lists_every_run_with_status_metric_and_group(self, make_app, sample_ids):
+        async def go():
+            async with make_app("runs").run_test(size=(120, 40)) as pilot:
+                screen = await runs_ready(pilot)
+                assert sorted(table_ids(screen)) == sorted(sample_ids)
+                assert table_ids(screen)[0] == sample_ids[-1]  # newest first
+                table = screen.query_one("#runs-table")
+                assert table.get_cell(LORA, "metric").plain == "0.715 +0.490"
+                assert table.get_cell(LORA, "status").plain == "completed"
+                assert table.get_cell(SEED_RUN, "group") == "seeds-r16"
+                # the running run's time comes from the app's (fixed) clock: 15 minutes
+                assert table.get_cell("encoder_multilabel-20260925-080000-beef", "time") == "14m59s"
+
+        asyncio.run(go())
+
+    def test_filter_narrows_and_escape_clears(self, make_app):
+        async def go():
+            async with make_app("runs").run_test(size=(80, 24)) as pilot:
+                screen = await runs_ready(pilot)
+                await pilot.press("slash", *"seed")
+                await pilot.pause(0.3)
+                ids = table_ids(screen)
+                assert len(ids) == 3 and all(i.startswith("seed_sweep") for i in ids)
+                await pilot.press("enter")  # back to the table, filter kept
+                await pilot.press("slash", "ctrl+a", *"slurm failed")  # every word must match
+                await pilot.pause(0.3)
+                assert table_ids(screen) == []
+                await pilot.press("enter", "escape")  # escape on the table clears the filter
+                await pilot.pause(0.3)
+                assert len(table_ids(screen)) == 7
+
+        asyncio.run(go())
+
+    def test_sort_changes_the_first_row_and_reverses(self, make_app, sample_store):
+        with connect(sample_store) as con:
+            best = con.execute("SELECT run_id FROM run_summary ORDER BY tuned_f1_micro DESC NULLS LAST "
+                               "LIMIT 1").fetchone()[0]
+            worst = con.execute("SELECT run_id FROM run_summary WHERE tuned_f1_micro IS NOT NULL "
+                                "ORDER BY tuned_f1_micro LIMIT 1").fetchone()[0]
+
+        async def go():
+            async with make_app("runs").run_test(size=(80, 24)) as pilot:
+                screen = await runs_ready(pilot)
+                first = table_ids(screen)[0]
+                await pilot.press("s")  # started → f1μ (best first)
+                assert table_ids(screen)[0] == best != first
+                await pilot.press("S")
+                assert table_ids(screen)[0] == worst
+                assert "sort f1μ ↑" in str(screen.query_one("#info").render())
+
+        asyncio.run(go())
+
+    def test_two_marked_runs_compare_shows_the_differing_method(self, make_app):
+        async def go():
+            async with make_app("runs").run_test(size=(80, 24)) as pilot:
+                screen = await runs_ready(pilot)
+                await cursor_to(pilot, FULL)
+                await pilot.press("space")  # marks FULL, cursor moves down onto LORA
+                await pilot.press("space")
+                assert screen.marks == {FULL, LORA}
+                assert screen.query_one("#runs-table").get_cell(LORA, "mark") == "●"
+                await pilot.press("c")
+                await pilot.pause()
+                compare = pilot.app.screen
+                assert isinstance(compare, CompareScreen)
+                await pilot.app.workers.wait_for_complete()
+                await pilot.pause()
+                params = compare.query_one("#params-table")
+                assert params.get_cell("model.method", FULL) == "full"
+                assert params.get_cell("model.method", LORA) == "lora"
+                await pilot.press("escape")
+                await pilot.pause()
+                assert pilot.app.screen is screen and screen.marks == {FULL, LORA}  # marks kept
+
+        asyncio.run(go())
+
+    def test_one_mark_is_not_enough_to_compare(self, make_app):
+        async def go():
+            async with make_app("runs").run_test(size=(80, 24)) as pilot:
+                await runs_ready(pilot)
+                await pilot.press("space", "c")
+                await pilot.pause()
+                assert isinstance(pilot.app.screen, RunsScreen)
+
+        asyncio.run(go())
+
+    def test_g_compares_the_seed_group_with_mean_and_std(self, make_app, sample_store):
+        with connect(sample_store) as con:
+            vals = [v for (v,) in con.execute(
+                "SELECT e.value FROM evals e JOIN runs r USING (run_id) WHERE r.group_id = 'seeds-r16' "
+                "AND e.phase = 'tuned' AND e.label = '(all)' AND e.metric = 'f1_micro' "
+                "AND e.split = 'validation'").fetchall()]
+        assert len(vals) == 3
+        expected = f"{statistics.fmean(vals):.3f} ± {statistics.stdev(vals):.3f} (n=3)"
+
+        async def go():
+            async with make_app("runs").run_test(size=(80, 24)) as pilot:
+                await runs_ready(pilot)
+                await cursor_to(pilot, SEED_RUN)
+                await pilot.press("g")
+                await pilot.pause()
+                compare = pilot.app.screen
+                assert isinstance(compare, CompareScreen)
+                assert compare.run_ids == sorted(compare.run_ids) and len(compare.run_ids) == 3
+                await pilot.app.workers.wait_for_complete()
+                await pilot.pause()
+                summary = str(compare.query_one("#compare-summary").render())
+                assert f"group seeds-r16: f1_micro {expected}" in summary
+                metrics = compare.query_one("#metrics-table")
+                assert metrics.get_cell("f1_micro", "group:seeds-r16").plain == expected
+
+        asyncio.run(go())
+
+    def test_enter_opens_the_detail_of_the_cursor_run(self, make_app):
+        async def go():
+            async with make_app("runs").run_test(size=(80, 24)) as pilot:
+                await runs_ready(pilot)
+                await cursor_to(pilot, LORA)
+                await pilot.press("enter")
+                await pilot.pause()
+                assert isinstance(pilot.app.screen, DetailScreen) and pilot.app.screen.run_id == LORA
+
+        asyncio.run(go())
+
+    def test_a_new_run_appears_without_a_key_press(self, make_app, tmp_path):
+        from workbench.store.ingest import ingest_run
+        from workbench.store.sample import T0, write_run
+
+        store = tmp_path / "runs.duckdb"
+        shutil.copy(SAMPLE_ROOT / "runs.duckdb", store)
+        new_id = "live_probe-20260926-090000-f00d"
+
+        async def go():
+            async with make_app("runs", store=store).run_test(size=(80, 24)) as pilot:
+                screen = await runs_ready(pilot)
+                await cursor_to(pilot, LORA)
+                await pilot.press("space")  # a mark, to see it survive the refresh
+                await cursor_to(pilot, LORA)
+                assert new_id not in table_ids(screen)
+                run_dir = write_run(runs_root(store), new_id, start=T0 + 5 * 86_400, quality=0.9)
+                with connect(store) as con:
+                    ingest_run(con, run_dir)
+                t0 = time.perf_counter()
+                while new_id not in table_ids(screen):
+                    assert time.perf_counter() - t0 < 6, "the new run did not appear within 6 s"
+                    await pilot.pause(0.1)
+                print(f"new run shown {time.perf_counter() - t0:.2f} s after it was stored")
+                assert table_ids(screen)[0] == new_id  # newest first
+                assert screen.query_one("#runs-table").get_cell(new_id, "metric").plain.startswith("0.")
+                assert screen.cursor_run() == LORA and screen.marks == {LORA}
+
+        asyncio.run(go())
+
+    def test_ten_thousand_runs_load_filter_and_keys_stay_fast(self, make_app, tmp_path):
+        from workbench.store.sample import add_bulk_runs, build_sample_store
+
+        store = tmp_path / "runs.duckdb"
+        build_sample_store(store)
+        add_bulk_runs(store, 10_000)
+
+        async def go():
+            async with make_app("runs", store=store).run_test(size=(80, 24)) as pilot:
+                t0 = time.perf_counter()
+                screen = await runs_ready(pilot, timeout=60)
+                shown_s = time.perf_counter() - t0
+                assert len(table_ids(screen)) == 10_007
+                latencies = []
+                for key in ("down", "down", "down", "pagedown", "down", "up", "up"):
+                    t = time.perf_counter()
+                    await pilot.press(key)
+                    latencies.append(time.perf_counter() - t)
+                median = statistics.median(latencies)
+                assert screen.query_one("#runs-table").cursor_row > 3
+                await pilot.press("slash", *"bulk-00012")
+                await pilot.pause(0.5)
+                ids = table_ids(screen)
+                assert 0 < len(ids) <= 11 and all(i.startswith("bulk-00012") for i in ids)
+                print(f"10,007 runs: read in {screen.load_seconds:.2f} s (worker), shown in {shown_s:.2f} s; "
+                      f"cursor keys median {median * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms")
+                assert median < 0.5
+
+        asyncio.run(go())

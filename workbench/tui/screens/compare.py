@@ -1,0 +1,196 @@
+"""Compare two or more runs (or a group): tuned aggregate metrics side by side with the best of
+each row highlighted and mean ± std per seed group, per-label values side by side for one metric
+(`p` cycles f1 / precision / recall), the params that differ, and the runs themselves — runs not
+completed are flagged (`*` on their column, and a line saying which)."""
+
+from __future__ import annotations
+
+import statistics
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
+
+from workbench.console import AGGREGATES, STATUS_STYLE
+from workbench.store import read
+from workbench.tui.widgets.run_tables import best_cell, mean_std_text, short_names, status_cell
+
+LABEL_METRICS = ("f1", "precision", "recall")
+
+
+class ComparisonLoaded(Message):
+    """The comparison of the runs was read from the store."""
+
+    def __init__(self, comparison: read.Comparison, runs: dict[str, dict], metric: str) -> None:
+        super().__init__()
+        self.comparison, self.runs, self.metric = comparison, runs, metric
+
+
+def group_label_stats(c: read.Comparison) -> dict[str, dict[str, tuple[float, float, int]]]:
+    """{group: {label: (mean, std, n)}} of the per-label metric over each group's runs."""
+    out: dict[str, dict[str, tuple[float, float, int]]] = {}
+    for group, ids in c.groups.items():
+        for label, vals in c.per_label.items():
+            xs = [vals[r] for r in ids if vals.get(r) is not None]
+            if xs:
+                out.setdefault(group, {})[label] = (statistics.fmean(xs), statistics.stdev(xs) if len(xs) > 1 else 0.0,
+                                                    len(xs))
+    return out
+
+
+class CompareScreen(Screen):
+    CSS_PATH = "../styles/compare.tcss"
+    BINDINGS = [
+        Binding("escape", "back", "Back", tooltip="Back to where you came from"),
+        Binding("p", "cycle_metric", "Label metric", tooltip="Per-label table: f1 → precision → recall"),
+        Binding("r", "refresh", "Refresh", tooltip="Read the runs from the store again"),
+        Binding("right_square_bracket", "next_tab", "Next tab", tooltip="Show the next tab"),
+        Binding("left_square_bracket", "previous_tab", "Prev tab", tooltip="Show the previous tab"),
+    ]
+
+    def __init__(self, run_ids: list[str], metric: str = "f1", split: str = "validation") -> None:
+        super().__init__()
+        self.run_ids = list(dict.fromkeys(run_ids))
+        self.metric = metric
+        self.split = split
+        self.short = short_names(self.run_ids)
+        self.comparison: read.Comparison | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(id="compare-summary")
+        with TabbedContent(id="compare-tabs"):
+            with TabPane("Metrics", id="tab-metrics"):
+                yield DataTable(id="metrics-table", cursor_type="row")
+            with TabPane("Per label", id="tab-labels"):
+                yield Static(id="label-metric")
+                yield DataTable(id="labels-table", cursor_type="row")
+            with TabPane("Params", id="tab-params"):
+                yield DataTable(id="params-table", cursor_type="row")
+            with TabPane("Runs", id="tab-runs"):
+                yield DataTable(id="runs-table", cursor_type="row")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = f"compare {len(self.run_ids)} runs"
+        self.query_one("#compare-summary", Static).update(Text(f"reading {len(self.run_ids)} runs…", style="dim"))
+        self._load(self.metric)
+
+    @work(thread=True, exclusive=True, group="compare-load", exit_on_error=False)
+    def _load(self, metric: str) -> None:
+        with self.app.gate.connect() as con:
+            c = read.compare(con, self.run_ids, self.split, metric)
+            runs = {}
+            for r in read.list_runs(con):  # the same fields as the browser (status, method, target)
+                if r["run_id"] in self.short:
+                    runs[r["run_id"]] = r
+        self.post_message(ComparisonLoaded(c, runs, metric))
+
+    def _run_header(self, rid: str, status: str | None) -> Text:
+        name = self.short[rid]
+        if status != "completed":
+            return Text(name + "*", style=STATUS_STYLE.get(status or "", "yellow"))
+        return Text(name)
+
+    def _columns(self, table: DataTable, first: str, status: dict[str, str], groups: list[str]) -> None:
+        table.clear(columns=True)
+        table.add_column(first, key="key")
+        for rid in self.run_ids:
+            table.add_column(self._run_header(rid, status.get(rid)), key=rid)
+        for g in groups:
+            table.add_column(Text(f"{g} mean ± std", style="bold"), key=f"group:{g}")
+
+    @on(ComparisonLoaded)
+    def _loaded(self, message: ComparisonLoaded) -> None:
+        c = self.comparison = message.comparison
+        self.metric = message.metric
+        groups = sorted(c.groups)
+        self._show_summary(c, message.runs)
+
+        metrics = self.query_one("#metrics-table", DataTable)
+        self._columns(metrics, f"tuned ({self.split})", c.status, groups)
+        stats = {m: c.group_stats(m) for m in AGGREGATES}
+        for m in [m for m in AGGREGATES if m in c.aggregates] + sorted(set(c.aggregates) - set(AGGREGATES)):
+            vals = c.aggregates[m]
+            best = c.best(m, vals)
+            metrics.add_row(m, *(best_cell(m, vals.get(r), best) for r in self.run_ids),
+                            *(Text(mean_std_text(*stats[m][g]) if g in stats.get(m, {}) else "—") for g in groups),
+                            key=m)
+        if not c.aggregates:
+            metrics.add_row(Text("no tuned metrics in these runs", style="dim"), key="empty")
+
+        self._show_labels(c, groups)
+
+        params = self.query_one("#params-table", DataTable)
+        self._columns(params, f"differ: {len(c.differing)} of {len(c.params)}", c.status, [])
+        for k in c.differing:
+            params.add_row(k, *(c.params[k].get(r, "—") for r in self.run_ids), key=k)
+        if not c.differing:
+            params.add_row(Text("every param is the same", style="dim"), key="empty")
+
+        runs = self.query_one("#runs-table", DataTable)
+        runs.clear(columns=True)
+        for col in ("", "run", "status", "method", "target", "group"):
+            runs.add_column(col, key=col or "short")
+        for rid in self.run_ids:
+            r = message.runs.get(rid, {})
+            runs.add_row(self._run_header(rid, c.status.get(rid)), rid, status_cell(c.status.get(rid)),
+                         r.get("method") or "—", r.get("target") or "—", r.get("group_id") or "", key=rid)
+
+    def _show_summary(self, c: read.Comparison, runs: dict[str, dict]) -> None:
+        t = Text()
+        t.append(f"{len(self.run_ids)} runs", style="bold")
+        t.append(f" · split {self.split} · best of each row underlined")
+        for group, (mean, std, n) in sorted(c.group_stats("f1_micro").items()):
+            t.append(f"\ngroup {group}: f1_micro {mean_std_text(mean, std, n)}")
+        missing = [r for r in self.run_ids if r not in c.status]
+        not_done = [r for r in self.run_ids if r in c.status and c.status[r] != "completed"]
+        if not_done:
+            t.append("\n* not completed: ", style="yellow")
+            t.append(", ".join(f"{self.short[r]} ({c.status[r]})" for r in not_done))
+        if missing:
+            t.append("\nnot in the store: ", style="red")
+            t.append(", ".join(missing))
+        self.query_one("#compare-summary", Static).update(t)
+
+    def _show_labels(self, c: read.Comparison, groups: list[str]) -> None:
+        self.query_one("#label-metric", Static).update(
+            Text.assemble(("per label: ", "bold"), (self.metric, "bold underline"), f"  ({self.split}; p: next metric)"))
+        table = self.query_one("#labels-table", DataTable)
+        stats = group_label_stats(c)
+        self._columns(table, "label", c.status, groups)
+        for label, vals in sorted(c.per_label.items()):
+            best = c.best(self.metric, vals)
+            table.add_row(label, *(best_cell(self.metric, vals.get(r), best) for r in self.run_ids),
+                          *(Text(mean_std_text(*stats[g][label]) if label in stats.get(g, {}) else "—")
+                            for g in groups), key=label)
+        if not c.per_label:
+            table.add_row(Text(f"no per-label {self.metric} in these runs", style="dim"), key="empty")
+
+    # --- actions ------------------------------------------------------------------------------
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_refresh(self) -> None:
+        self._load(self.metric)
+
+    def action_cycle_metric(self) -> None:
+        self._load(LABEL_METRICS[(LABEL_METRICS.index(self.metric) + 1) % len(LABEL_METRICS)]
+                   if self.metric in LABEL_METRICS else LABEL_METRICS[0])
+        self.query_one("#compare-tabs", TabbedContent).active = "tab-labels"
+
+    def _cycle_tab(self, step: int) -> None:
+        tabs = self.query_one("#compare-tabs", TabbedContent)
+        ids = [p.id for p in tabs.query(TabPane)]
+        tabs.active = ids[(ids.index(tabs.active) + step) % len(ids)]
+
+    def action_next_tab(self) -> None:
+        self._cycle_tab(1)
+
+    def action_previous_tab(self) -> None:
+        self._cycle_tab(-1)
+

@@ -1,0 +1,367 @@
+"""Run detail: a header (status, recipe, model, method, target, host, job, times, parameters),
+then tabs that fit 80x24 — tuned metrics, base vs tuned, resolved params, telemetry (per GPU
+with a utilisation sparkline; host CPU/RSS), artifacts, and the error with the log tail.
+
+Everything is read in one thread worker and arrives in one message; `r` reads again, the split
+selector (shown when the run was evaluated on several splits) reads that split.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Select, Sparkline, Static, TabbedContent, TabPane
+
+from workbench.console import AGGREGATES, STATUS_STYLE, delta_text, fmt, fmt_count, fmt_duration
+from workbench.store import read
+from workbench.store.schema import ALL_LABELS
+from workbench.tui.widgets.run_tables import run_seconds
+
+LABEL_METRICS = ("precision", "recall", "f1", "accuracy", "support")
+GIB = 1 << 30
+
+# Extension point for task-specific sections (fairness flags, per-entity-type tables): tuned
+# aggregate metrics whose name starts with one of these prefixes are shown in their own section
+# of the metrics tab, and only when the run's evaluations hold such metrics. The tasks that
+# produce them (and their exact names) come later; nothing is shown, or made up, before.
+TASK_SECTIONS: dict[str, tuple[str, ...]] = {
+    "fairness": ("fairness_", "fairness/"),
+    "per entity type": ("entity_", "entity/"),
+}
+
+
+class RunDetailLoaded(Message):
+    """A run's detail was read from the store."""
+
+    def __init__(self, detail: read.RunDetail, diff: list[tuple], telemetry: list[dict], logs: list[tuple],
+                 split: str) -> None:
+        super().__init__()
+        self.detail, self.diff, self.telemetry, self.logs, self.split = detail, diff, telemetry, logs, split
+
+
+class RunDetailFailed(Message):
+    def __init__(self, error: str) -> None:
+        super().__init__()
+        self.error = error
+
+
+def task_sections(aggregates: dict[str, float]) -> dict[str, dict[str, float]]:
+    """{section title: {metric: value}} of the task-specific metrics present (see TASK_SECTIONS)."""
+    out: dict[str, dict[str, float]] = {}
+    for title, prefixes in TASK_SECTIONS.items():
+        found = {m: v for m, v in aggregates.items() if m.startswith(prefixes)}
+        if found:
+            out[title] = found
+    return out
+
+
+def header_text(r: dict, last_step: tuple | None, now_seconds: float | None) -> Text:
+    """The run's identity and state in five to seven lines of at most ~80 columns."""
+    t = Text()
+
+    def field(name: str, value, style: str = "") -> None:
+        t.append(f"{name} ", style="bold")
+        t.append(f"{value}", style=style)
+        t.append("   ")
+
+    t.append(r["run_id"], style="bold")
+    t.append("  ")
+    t.append(r["status"] or "—", style=STATUS_STYLE.get(r["status"] or "", ""))
+    if r.get("group_id"):
+        t.append(f"  group {r['group_id']}")
+    t.append("\n")
+    field("recipe", r["recipe_name"] or "—")
+    field("model", r["model"] or "—")
+    field("method", r["method"] or "—")
+    t.append("\n")
+    field("target", r["target"] or "—")
+    field("host", r["host"] or "—")
+    job = f"job {r['job_id']}" if r.get("job_id") else f"pid {r['pid']}" if r.get("pid") else "—"
+    if (r.get("world_size") or 1) > 1:
+        job += f", {r['world_size']} processes"
+    field("run", job)
+    t.append("\n")
+    started = fmt(r["started_at"])
+    ended = fmt(r["ended_at"])
+    field("created", fmt(r["created_at"]))
+    field("started", started[11:] if started[:10] == fmt(r["created_at"])[:10] else started)
+    field("ended", ended[11:] if ended[:10] == started[:10] else ended)
+    t.append("\n")
+    field("duration", fmt_duration(now_seconds))
+    tp, total = r.get("trainable_params"), r.get("total_params")
+    ratio = f" ({100 * tp / total:.2f} %)" if tp and total else ""
+    field("trainable", f"{fmt_count(tp)} of {fmt_count(total)}{ratio}")
+    if last_step:
+        field("step", f"{last_step[0]} loss {fmt(last_step[1], 4)}")
+    if r.get("error"):
+        t.append("\n")
+        t.append("error ", style="bold")
+        t.append(r["error"], style="red")
+    t.rstrip()
+    return t
+
+
+class DetailScreen(Screen):
+    CSS_PATH = "../styles/detail.tcss"
+    BINDINGS = [
+        Binding("escape", "back", "Back", tooltip="Back to where you came from"),
+        Binding("m", "monitor", "Monitor", tooltip="Follow this run in the monitor"),
+        Binding("r", "refresh", "Refresh", tooltip="Read the run from the store again"),
+        Binding("right_square_bracket", "next_tab", "Next tab", tooltip="Show the next tab"),
+        Binding("left_square_bracket", "previous_tab", "Prev tab", tooltip="Show the previous tab"),
+    ]
+
+    def __init__(self, run_id: str, split: str = "validation") -> None:
+        super().__init__()
+        self.run_id = run_id
+        self.split = split
+        self.detail: read.RunDetail | None = None
+        self.diff: list[tuple] = []
+        self._opened = False
+        self._split_options: list[tuple[str, str]] = []
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="detail-head"):
+            yield Static(Text(self.run_id, style="bold"), id="detail-header")
+            yield Select([], id="split", prompt="split", allow_blank=True, compact=True)
+        with TabbedContent(id="detail-tabs"):
+            with TabPane("Metrics", id="tab-metrics"):
+                with VerticalScroll():
+                    yield DataTable(id="label-metrics", cursor_type="row", show_cursor=False)
+                    yield Static(id="aggregates")
+                    yield Static(id="task-sections")
+            with TabPane("Base vs tuned", id="tab-diff"):
+                yield DataTable(id="diff-table", cursor_type="row")
+            with TabPane("Params", id="tab-params"):
+                yield DataTable(id="params-table", cursor_type="row")
+            with TabPane("Telemetry", id="tab-telemetry"):
+                yield VerticalScroll(id="telemetry")
+            with TabPane("Artifacts", id="tab-artifacts"):
+                yield Static(id="artifacts")
+            with TabPane("Log", id="tab-log"):
+                with VerticalScroll():
+                    yield Static(id="error")
+                    yield Static(id="log-tail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = self.run_id
+        self.query_one("#split", Select).display = False
+        self.query_one("#task-sections", Static).display = False
+        for table_id, cols in (("#label-metrics", ("label", *LABEL_METRICS)),
+                               ("#diff-table", ("label", "metric", "base", "tuned", "Δ")),
+                               ("#params-table", ("param", "value"))):
+            table = self.query_one(table_id, DataTable)
+            for c in cols:
+                table.add_column(c, key=c)
+        self._load(self.split)
+
+    @work(thread=True, exclusive=True, group="detail-load", exit_on_error=False)
+    def _load(self, split: str) -> None:
+        try:
+            with self.app.gate.connect() as con:
+                detail = read.run_detail(con, self.run_id, split)
+                diff = read.base_vs_tuned(con, self.run_id, split)
+                telemetry = read.telemetry_series(con, self.run_id, limit=2000)
+                logs = read.log_tail(con, self.run_id, limit=200)
+        except TypeError:  # no such run: run_detail finds no row
+            self.post_message(RunDetailFailed(f"no run {self.run_id} in the store"))
+            return
+        self.post_message(RunDetailLoaded(detail, diff, telemetry, logs, split))
+
+    @on(RunDetailFailed)
+    def _failed(self, message: RunDetailFailed) -> None:
+        self.query_one("#detail-header", Static).update(Text(message.error, style="red"))
+
+    @on(RunDetailLoaded)
+    def _loaded(self, message: RunDetailLoaded) -> None:
+        d = self.detail = message.detail
+        self.diff = message.diff
+        self.split = message.split
+        r = d.run
+        seconds = run_seconds(r["status"], r["duration_s"], r["started_at"], self.app.clock)
+        self.query_one("#detail-header", Static).update(header_text(r, d.last_step, seconds))
+        self._show_splits(d.splits)
+        self._show_metrics(d)
+        self._show_diff(message.diff)
+        self._show_params(d.params)
+        self._show_telemetry(d, message.telemetry)
+        self._show_artifacts(d)
+        self._show_log(d, message.logs)
+        if not self._opened:
+            self._opened = True
+            # A run that failed opens on its error; one without metrics yet on its telemetry.
+            if r["status"] == "failed":
+                self.query_one("#detail-tabs", TabbedContent).active = "tab-log"
+            elif not d.per_label and not d.aggregates and (d.gpus or d.hosts[0]):
+                self.query_one("#detail-tabs", TabbedContent).active = "tab-telemetry"
+
+    def _show_splits(self, splits: list[str]) -> None:
+        select = self.query_one("#split", Select)
+        select.display = len(splits) > 1
+        if len(splits) > 1:
+            options = [(s, s) for s in splits]
+            if options != self._split_options:
+                self._split_options = options
+                select.set_options(options)
+            if select.value != self.split:
+                with select.prevent(Select.Changed):
+                    select.value = self.split
+
+    def _show_metrics(self, d: read.RunDetail) -> None:
+        table = self.query_one("#label-metrics", DataTable)
+        table.clear()
+        for label, vals in d.per_label.items():
+            table.add_row(label, *(Text(fmt(vals.get(m)), justify="right") for m in LABEL_METRICS), key=label)
+        table.display = bool(d.per_label)
+        agg = Text()
+        if d.aggregates:
+            agg.append(f"tuned aggregates ({self.split})\n", style="bold")
+            shown = [m for m in AGGREGATES if m in d.aggregates]
+            for i, m in enumerate(shown):
+                agg.append(f"{m} ", style="dim")
+                agg.append(fmt(d.aggregates[m]))
+                agg.append("\n" if i % 4 == 3 else "   ")
+            agg.rstrip()
+        elif d.run["status"] in ("queued", "running"):
+            agg.append("no tuned metrics yet: the run is still going", style="dim")
+        else:
+            agg.append(f"no tuned metrics on the {self.split} split", style="dim")
+        self.query_one("#aggregates", Static).update(agg)
+        sections = task_sections(d.aggregates)
+        box = self.query_one("#task-sections", Static)
+        box.display = bool(sections)
+        if sections:
+            t = Text()
+            for title, vals in sections.items():
+                t.append(f"{title}\n", style="bold")
+                for m, v in sorted(vals.items()):
+                    t.append(f"  {m} {fmt(v)}\n")
+            t.rstrip()
+            box.update(t)
+
+    def _show_diff(self, rows: list[tuple]) -> None:
+        table = self.query_one("#diff-table", DataTable)
+        table.clear()
+        last = None
+        order = {m: i for i, m in enumerate(("f1", "precision", "recall", "accuracy", "support", *AGGREGATES))}
+        ordered = sorted(rows, key=lambda r: (r[0] == ALL_LABELS, r[0], order.get(r[1], len(order)), r[1]))
+        for label, metric, base, tuned, delta in ordered:
+            if label == ALL_LABELS and metric not in AGGREGATES:
+                continue
+            name = ("aggregates" if label == ALL_LABELS else label) if label != last else ""
+            last = label
+            table.add_row(name, metric, Text(fmt(base), justify="right"), Text(fmt(tuned), justify="right"),
+                          delta_text(metric, delta), key=f"{label}|{metric}")
+        if not rows:
+            table.add_row(Text("no base-and-tuned evaluation on this split yet", style="dim"), "", "", "", "",
+                          key="empty")
+
+    def _show_params(self, params: list[tuple[str, str]]) -> None:
+        table = self.query_one("#params-table", DataTable)
+        table.clear()
+        for k, v in params:
+            table.add_row(k, v, key=k)
+
+    def _show_telemetry(self, d: read.RunDetail, series: list[dict]) -> None:
+        box = self.query_one("#telemetry", VerticalScroll)
+        box.remove_children()
+        widgets = []
+        for host, gpu, n, util, mem, total, power, temp in d.gpus:
+            line = Text()
+            line.append(f"gpu{gpu}@{host} ", style="bold")
+            line.append(f"util {fmt(util, 0)}% mean  mem {(mem or 0) / GIB:.1f}/{(total or 0) / GIB:.0f} GiB peak")
+            if power is not None:
+                line.append(f"  {power:.0f} W")
+            if temp is not None:
+                line.append(f"  {temp:.0f}°C")
+            line.append(f"  ({n})", style="dim")
+            values = [s["util"] for s in series if s["gpu"] == gpu and s["host"] == host and s["util"] is not None]
+            widgets.append(Vertical(Static(line, classes="device-line"),
+                                    Sparkline(values, classes="device-spark"), classes="device"))
+        n, cpu, rss, ranks = d.hosts
+        if n:
+            line = Text()
+            line.append("host ", style="bold")
+            line.append(f"cpu {fmt(cpu, 0)}% mean  RSS {(rss or 0) / GIB:.2f} GiB peak per process  "
+                        f"({ranks} rank{'s' if ranks != 1 else ''})")
+            parts = [Static(line, classes="device-line")]
+            if not d.gpus:
+                values = [s["cpu_pct"] for s in series if s["gpu"] is None and s["cpu_pct"] is not None]
+                parts.append(Sparkline(values, classes="device-spark"))
+            widgets.append(Vertical(*parts, classes="device"))
+        if not widgets:
+            widgets.append(Static(Text("no telemetry stored for this run", style="dim")))
+        box.mount_all(widgets)
+
+    def _show_artifacts(self, d: read.RunDetail) -> None:
+        t = Text()
+        for kind, path in d.artifacts:
+            t.append(f"{kind:<12}", style="bold")
+            t.append(f"{path}\n")
+        if d.run.get("run_dir"):
+            t.append(f"{'folder':<12}", style="bold")
+            t.append(f"{d.run['run_dir']}\n")
+        if not d.artifacts:
+            t.append("no artifacts (adapter, predictions) stored for this run", style="dim")
+        t.rstrip()
+        self.query_one("#artifacts", Static).update(t)
+
+    def _show_log(self, d: read.RunDetail, logs: list[tuple]) -> None:
+        err = Text()
+        if d.run.get("error") or d.errors:
+            err.append("error\n", style="bold red")
+            err.append((d.errors[-1] if d.errors else d.run["error"]).rstrip(), style="red")
+        self.query_one("#error", Static).update(err)
+        self.query_one("#error", Static).display = bool(err.plain)
+        tail = Text()
+        for level, message in logs:
+            style = "red" if level == "error" else "yellow" if level == "warning" else ""
+            tail.append(f"{level:<7} ", style=style or "dim")
+            tail.append(f"{message}\n", style=style)
+        if not logs:
+            tail.append("no log lines stored", style="dim")
+        tail.rstrip()
+        self.query_one("#log-tail", Static).update(tail)
+
+    # --- actions ------------------------------------------------------------------------------
+    @on(Select.Changed, "#split")
+    def _split_changed(self, event: Select.Changed) -> None:
+        if isinstance(event.value, str) and event.value != self.split:
+            self._load(event.value)
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_refresh(self) -> None:
+        self._load(self.split)
+
+    def action_monitor(self) -> None:
+        if self.detail is None:
+            return
+        run_dir = self.detail.run.get("run_dir")
+        if not run_dir or not Path(run_dir).is_dir():
+            self.notify(f"{self.run_id}: its run folder is not on this machine", severity="warning")
+            return
+        self.app.follow_run(self.run_id, Path(run_dir))
+        self.app.pop_screen()
+        self.app.switch_mode("monitor")
+
+    def _cycle_tab(self, step: int) -> None:
+        tabs = self.query_one("#detail-tabs", TabbedContent)
+        ids = [p.id for p in tabs.query(TabPane)]
+        tabs.active = ids[(ids.index(tabs.active) + step) % len(ids)]
+
+    def action_next_tab(self) -> None:
+        self._cycle_tab(1)
+
+    def action_previous_tab(self) -> None:
+        self._cycle_tab(-1)

@@ -1,0 +1,308 @@
+"""The recipe editor: a form generated from the schema, one tab per section, every field with
+its help and default, validated as it is typed; changed fields are marked and summed up
+(`key: old → new`). Save writes only the changed knobs into the file (comments and layout
+kept); Save as writes a copy; Launch opens the launch dialog with the pending changes as
+overrides. A form with an invalid field is neither saved nor launched."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+
+from workbench.recipe import schema
+from workbench.tui.widgets.knob_form import KnobField, changes_of, first_error, summary_lines, toml_text
+
+SECTION_TITLES = {"": "general"}
+
+
+def section_id(section: str) -> str:
+    return "sec-" + (section or "general")
+
+
+def file_values(raw: dict[str, Any]) -> dict[str, Any]:
+    """{knob name: value as the file writes it (paths unresolved), default when absent}."""
+    out = {}
+    for knob in schema.KNOBS:
+        holder = raw.get(knob.section, {}) if knob.section else raw
+        value = holder.get(knob.key, knob.default) if isinstance(holder, dict) else knob.default
+        out[knob.name] = value  # as written (32, not 32.0); fields check it and compare as values
+    return out
+
+
+class RecipeRead(Message):
+    """The recipe file was read (after opening, or again after a save)."""
+
+    def __init__(self, path: Path, values: dict[str, Any], shown_as: str, saved: dict[str, Any] | None = None) -> None:
+        super().__init__()
+        self.path, self.values, self.shown_as, self.saved = path, values, shown_as, saved
+
+
+class RecipeUnreadable(Message):
+    def __init__(self, error: str) -> None:
+        super().__init__()
+        self.error = error
+
+
+class RecipeSaveFailed(Message):
+    def __init__(self, error: str) -> None:
+        super().__init__()
+        self.error = error
+
+
+class FieldScroll(VerticalScroll, inherit_bindings=False, can_focus=False):
+    """A section's fields; up / down move between fields (the screen's bindings), not the scroll."""
+
+
+class EditorScreen(Screen):
+    CSS_PATH = "../styles/editor.tcss"
+    BINDINGS = [
+        Binding("ctrl+s", "save", "Save", tooltip="Write the changed knobs into the recipe file (comments kept)"),
+        Binding("ctrl+o", "save_as", "Save as", tooltip="Write the recipe with its changes to a new file"),
+        Binding("ctrl+l", "launch", "Launch", tooltip="Launch this recipe with the pending changes"),
+        Binding("ctrl+n,ctrl+pagedown", "section(1)", "Next section", tooltip="Show the next section's knobs"),
+        Binding("ctrl+b,ctrl+pageup", "section(-1)", "Prev section", tooltip="Show the previous section's knobs"),
+        Binding("down", "app.focus_next", "Next field", show=False, tooltip="Move to the next field"),
+        Binding("up", "app.focus_previous", "Previous field", show=False, tooltip="Move to the previous field"),
+        Binding("escape", "back", "Back", tooltip="Close the editor (asks when there are unsaved changes)"),
+    ]
+
+    def __init__(self, path: str | Path) -> None:
+        super().__init__()
+        self.path = Path(path)
+        self.shown_as = self.path.name
+        self.loaded = False
+        self._shown_summary: tuple | None = None
+        self._fields: list[KnobField] | None = None
+
+    # --- layout ------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(self.shown_as, id="editor-title")
+        with TabbedContent(id="sections"):
+            for section in ("", *schema.SECTIONS):
+                with TabPane(SECTION_TITLES.get(section, section), id=section_id(section)):
+                    with FieldScroll(classes="fields"):
+                        for knob in (k for k in schema.KNOBS if k.section == section):
+                            yield KnobField(knob)
+        with Vertical(id="changes-box"):
+            yield Static("No changes", id="changes")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#sections").disabled = True
+        self._read(self.path)
+
+    @property
+    def fields(self) -> list[KnobField]:
+        if self._fields is None:
+            self._fields = list(self.query(KnobField))
+        return self._fields
+
+    # --- reading -------------------------------------------------------------------------------
+    @work(thread=True, exclusive=True, group="editor-file", exit_on_error=False)
+    def _read(self, path: Path) -> None:
+        self._read_file(path)
+
+    def _read_file(self, path: Path, saved: dict[str, Any] | None = None) -> None:
+        """(In a worker thread.) Read the file and post what it holds."""
+        from workbench.tui.screens.recipes import relative_name
+        from workbench.recipe.catalog import recipe_dirs
+
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+            self.post_message(RecipeUnreadable(f"{path.name}: {e}"))
+            return
+        self.post_message(RecipeRead(path, file_values(raw), relative_name(path, recipe_dirs()), saved))
+
+    @on(RecipeRead)
+    def _recipe_read(self, message: RecipeRead) -> None:
+        self.path, self.shown_as = message.path, message.shown_as
+        for field in self.fields:
+            value = message.values[field.knob.name]
+            # Keep what was typed when it is what the file now says (after a save).
+            keep = message.saved is not None and not field.error and field.value == value
+            field.set_baseline(value, reset=not keep)
+        if not self.loaded:
+            self.loaded = True
+            self.query_one("#sections").disabled = False
+            self.query_one(f"#{section_id('')}").query(KnobField).first().focus_input()
+        if message.saved is not None:
+            self.notify(f"{len(message.saved)} change(s) written to {self.shown_as}", title="saved")
+        self._refresh_summary()
+
+    @on(RecipeUnreadable)
+    def _unreadable(self, message: RecipeUnreadable) -> None:
+        self.query_one("#editor-title", Static).update(f"{self.shown_as}: cannot edit")
+        self.query_one("#changes", Static).update(message.error)
+        self.notify(message.error, title="cannot edit", severity="error")
+
+    # --- editing ---------------------------------------------------------------------------------
+    @on(KnobField.Edited)
+    def _edited(self, message: KnobField.Edited) -> None:
+        self._refresh_summary()
+
+    def _refresh_summary(self) -> None:
+        fields = self.fields
+        lines = summary_lines(fields)
+        bad = [f for f in fields if f.error]
+        title = self.shown_as
+        if lines:
+            title += f"  [b]{len(lines)} unsaved change{'s' if len(lines) != 1 else ''}[/b]"
+        if bad:
+            title += f"  [$error]{len(bad)} invalid[/]"
+        summary = "\n".join(lines) if lines else "No changes"
+        labels = {}
+        for section in ("", *schema.SECTIONS):
+            pane_fields = [f for f in fields if f.knob.section == section]
+            mark = "!" if any(f.error for f in pane_fields) else ("●" if any(f.changed for f in pane_fields) else "")
+            labels[section] = SECTION_TITLES.get(section, section) + (f" {mark}" if mark else "")
+        if (title, summary, labels) == self._shown_summary:
+            return  # redraw only what changed: most key presses change nothing here
+        self._shown_summary = (title, summary, labels)
+        self.query_one("#editor-title", Static).update(title)
+        self.query_one("#changes", Static).update(Text(summary))
+        tabs = self.query_one(TabbedContent)
+        for section, label in labels.items():
+            tab = tabs.get_tab(section_id(section))
+            if tab.label.plain != label:
+                tab.label = label
+
+    def action_section(self, step: int) -> None:
+        tabs = self.query_one(TabbedContent)
+        ids = [section_id(s) for s in ("", *schema.SECTIONS)]
+        tabs.active = ids[(ids.index(tabs.active) + step) % len(ids)]
+        self.call_after_refresh(self._focus_first_in_active)
+
+    def _focus_first_in_active(self) -> None:
+        pane = self.query_one(TabbedContent).active_pane
+        if pane is not None:
+            first = pane.query(KnobField).first()
+            first.focus_input()
+
+    def _refuse(self, what: str) -> bool:
+        """True (and a notification naming the field and what it expects) when a field is invalid."""
+        if not self.loaded:
+            self.notify("The recipe file could not be read", severity="error")
+            return True
+        bad = first_error(self.fields)
+        if bad is None:
+            return False
+        self.query_one(TabbedContent).active = section_id(bad.knob.section)
+        self.call_after_refresh(bad.focus_input)
+        self.notify(f"{bad.error}", title=f"{what} refused: {bad.knob.name} is invalid", severity="error")
+        return True
+
+    # --- save / save as ----------------------------------------------------------------------------
+    def action_save(self) -> None:
+        if self._refuse("save"):
+            return
+        changes = changes_of(self.fields)
+        if not changes:
+            self.notify("Nothing to save", severity="information")
+            return
+        self._write(self.path, self.path, changes)
+
+    def action_save_as(self) -> None:
+        from workbench.tui.screens.prompt import PromptScreen
+
+        if self._refuse("save as"):
+            return
+        folder = self.path.parent
+        changes = changes_of(self.fields)
+
+        def check(text: str) -> str | None:
+            if not text.endswith(".toml"):
+                return "a recipe file name ends with .toml"
+            if (folder / Path(text).expanduser()).exists():
+                return f"{text} already exists"
+            return None
+
+        def answered(text: str | None) -> None:
+            if text:
+                self._write(self.path, folder / Path(text).expanduser(), changes)
+
+        self.app.push_screen(PromptScreen("Save as (relative to this recipe's folder, or absolute):",
+                                          f"{self.path.stem}_copy.toml", check=check), answered)
+
+    @work(thread=True, exclusive=True, group="editor-file", exit_on_error=False)
+    def _write(self, src: Path, dest: Path, changes: dict[str, Any]) -> None:
+        from workbench.recipe.load import update_recipe_file
+
+        try:
+            if dest != src:
+                if dest.exists():
+                    raise FileExistsError(f"{dest.name} already exists")
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                dest.write_text(src.read_text(encoding="utf-8-sig"), encoding="utf-8")
+                changes = {**changes, **_moved_paths(src, dest, changes)}
+            if changes:
+                update_recipe_file(dest, changes)
+        except (OSError, ValueError) as e:
+            self.post_message(RecipeSaveFailed(f"{dest.name}: {e}"))
+            return
+        self._read_file(dest, changes)
+
+    @on(RecipeSaveFailed)
+    def _save_failed(self, message: RecipeSaveFailed) -> None:
+        self.notify(message.error, title="not saved", severity="error")
+
+    # --- launch ------------------------------------------------------------------------------------
+    def overrides(self) -> list[str]:
+        """The pending changes as `section.key=value` overrides; relative paths made absolute
+        against the recipe's folder (load_recipe resolves --set paths against the cwd)."""
+        out = []
+        for name, value in changes_of(self.fields).items():
+            knob = schema.BY_NAME[name]
+            if knob.kind == "path" and value and not Path(value).expanduser().is_absolute():
+                value = str((self.path.parent / value).resolve())
+            out.append(f"{name}={toml_text(value)}")
+        return out
+
+    def action_launch(self) -> None:
+        from workbench.tui.screens.launch import LaunchScreen
+
+        if self._refuse("launch"):
+            return
+        self.app.push_screen(LaunchScreen(self.path, self.overrides()))
+
+    # --- leaving -------------------------------------------------------------------------------------
+    def action_back(self) -> None:
+        from workbench.tui.screens.confirm import ConfirmScreen
+
+        pending = [f for f in self.fields if f.changed]
+        if not pending:
+            self.dismiss(None)
+            return
+
+        def answered(discard: bool | None) -> None:
+            if discard:
+                self.dismiss(None)
+
+        self.app.push_screen(ConfirmScreen(f"Discard {len(pending)} unsaved change(s) to {self.shown_as}?",
+                                           yes="Discard", no="Keep editing"), answered)
+
+
+def _moved_paths(src: Path, dest: Path, changes: dict[str, Any]) -> dict[str, str]:
+    """Relative path knobs rewritten so they point at the same files from dest's folder."""
+    if src.parent.resolve() == dest.parent.resolve():
+        return {}
+    raw = tomllib.loads(src.read_text(encoding="utf-8-sig"))
+    values = {**file_values(raw), **changes}
+    out = {}
+    for knob in schema.KNOBS:
+        value = values.get(knob.name)
+        if knob.kind == "path" and isinstance(value, str) and value and not Path(value).expanduser().is_absolute():
+            out[knob.name] = os.path.relpath((src.parent / value).resolve(), dest.parent.resolve())
+    return out
