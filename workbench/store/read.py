@@ -183,3 +183,13 @@ def runs_fingerprint(con) -> tuple:
     runs = con.execute("SELECT count(*), sum(hash(run_id, status, last_seq, events_offset, duration_s, ended_at, "
                        "group_id, started_at)) FROM runs").fetchone()
     return (*runs, *con.execute("SELECT count(*) FROM evals").fetchone())
+
+
+def list_runs_changed(con, unfinished: list[str], created_from) -> list[dict[str, Any]]:
+    """The rows a live list must re-read: runs still queued / running now or at the last read
+    (`unfinished`), and runs created at or after `created_from` (new ones). A few rows instead
+    of the whole table, so a store of 10,000 runs refreshes in milliseconds while one trains."""
+    marks = ", ".join("?" * len(unfinished)) or "NULL"
+    sql = (f"SELECT {', '.join(RUN_LIST_COLUMNS)} FROM run_summary WHERE status IN ('queued', 'running') "
+           f"OR run_id IN ({marks}) OR created_at >= ? OR created_at IS NULL")
+    return [dict(zip(RUN_LIST_COLUMNS, row)) for row in con.execute(sql, [*unfinished, created_from]).fetchall()]

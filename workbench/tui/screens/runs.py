@@ -158,22 +158,37 @@ class RunsScreen(Screen):
 
     # --- loading --------------------------------------------------------------------------
     def _reload(self, force: bool = False) -> None:
-        self._load(self.raw, self.cells, self.hay, None if force else self.fingerprint)
+        self._load(self.rows, self.raw, self.cells, self.hay, None if force else self.fingerprint)
 
     @work(thread=True, exclusive=True, group="runs-load", exit_on_error=False)
-    def _load(self, prev_raw: dict[str, tuple], prev_cells: dict[str, tuple], prev_hay: dict[str, str],
-              prev_fingerprint: tuple | None) -> None:
+    def _load(self, prev_rows: dict[str, dict], prev_raw: dict[str, tuple], prev_cells: dict[str, tuple],
+              prev_hay: dict[str, str], prev_fingerprint: tuple | None) -> None:
         """Read the list and diff it against the one shown (here, off the UI thread): nothing is
-        read while the store's fingerprint stands still, display cells are built for new and
-        changed rows only, and nothing is posted when nothing moved."""
+        read while the store's fingerprint stands still; when it moved, only live, just-ended
+        and new runs are re-read (the whole list when runs disappeared or came in out of
+        order, e.g. from `workbench sync`); display cells are built for changed rows only, and
+        nothing is posted when nothing moved."""
         t0 = time.perf_counter()
         with self.app.gate.connect() as con:
             fingerprint = read.runs_fingerprint(con)
             if fingerprint == prev_fingerprint:
                 return
-            found = read.list_runs(con)
+            found, partial = None, False
+            if prev_rows and prev_fingerprint is not None:
+                unfinished = [rid for rid, r in prev_rows.items() if r["status"] in ("queued", "running")]
+                newest = max((r["created_at"] for r in prev_rows.values() if r["created_at"] is not None),
+                             default=None)
+                found = read.list_runs_changed(con, unfinished, newest)
+                new_ids = {r["run_id"] for r in found} - prev_rows.keys()
+                partial = len(prev_rows) + len(new_ids) == fingerprint[0]
+            if not partial:
+                found = read.list_runs(con)
         clock = self.app.clock
-        rows, raw, cells, hay, changed = {}, {}, {}, {}, set()
+        if partial:
+            rows, raw, cells, hay = dict(prev_rows), dict(prev_raw), dict(prev_cells), dict(prev_hay)
+        else:
+            rows, raw, cells, hay = {}, {}, {}, {}
+        changed = set()
         for r in found:
             r["seconds"] = run_seconds(r["status"], r["duration_s"], r["started_at"], clock)
             rid = r["run_id"]
