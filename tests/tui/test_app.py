@@ -73,7 +73,15 @@ def test_workbench_without_a_command_opens_the_app_in_a_terminal_and_q_quits(sam
         assert b"Recipes" in seen, f"the app did not draw: {seen[-500:]!r}"
         time.sleep(1.0)  # let the first screen settle (focus on a list, not a text box)
         os.write(master, b"q")
-        assert proc.wait(timeout=30) == 0
+        # Keep reading: a full pty buffer would block the app's last writes (and its exit).
+        deadline = time.monotonic() + 30
+        while proc.poll() is None and time.monotonic() < deadline:
+            if select.select([master], [], [], 0.2)[0]:
+                try:
+                    os.read(master, 65536)
+                except OSError:  # the app closed its side
+                    break
+        assert proc.wait(timeout=5) == 0
     finally:
         if proc.poll() is None:
             proc.kill()

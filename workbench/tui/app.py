@@ -134,6 +134,12 @@ class WorkbenchApp(App):
                 row = con.execute("SELECT status, error FROM runs WHERE run_id = ?", [run_id]).fetchone()
             return (row[0], row[1]) if row else (None, None)
 
+        def pause(seconds: float) -> None:
+            # In short naps: a cancelled follower (the app quitting) must not hold the exit up.
+            deadline = time.monotonic() + seconds
+            while not worker.is_cancelled and time.monotonic() < deadline:
+                time.sleep(0.05)
+
         host = job_dir = None
         if live:
             host, job_dir = host_of_run(run_dir)
@@ -146,7 +152,7 @@ class WorkbenchApp(App):
                     final = poll(self.store, run_dir, host, job_dir).final
                 except HostUnreachable as e:
                     self.post_message(FollowInterrupted(run_id, f"{e}; retrying in {backoff:.0f} s"))
-                    time.sleep(backoff)
+                    pause(backoff)
                     backoff = min(backoff * 2, 30.0)
                     continue
                 backoff = poll_s
@@ -160,7 +166,7 @@ class WorkbenchApp(App):
                 elif status is not None:
                     self.post_message(RunEnded(run_id, status, error, quiet=True))
                 return
-            time.sleep(poll_s)
+            pause(poll_s)
 
     @on(EventsReceived)
     def _events_received(self, message: EventsReceived) -> None:
