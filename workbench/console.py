@@ -53,6 +53,25 @@ def fmt_duration(s: float | None) -> str:
     return f"{h}h{m:02d}m" if h else f"{m}m{sec:02d}s" if m else f"{sec}s"
 
 
+def telemetry_values(e: dict, compact: bool = False) -> str:
+    """One telemetry sample's readings: `97%  31.2/80.0 GiB  245 W  61°C` (a GPU) or
+    `cpu 34%  rss 2.10 GiB` (a training process on its host); `compact` for narrow columns."""
+    gib = 1 << 30
+    unit, sep = ("G", "") if compact else (" GiB", " ")
+    if e.get("gpu") is not None:
+        parts = [f"{fmt(e.get('util'), 0)}%"]
+        if e.get("mem_used") is not None:
+            total = (e.get("mem_total") or 0) / gib
+            parts.append(f"{e['mem_used'] / gib:.1f}/{total:.0f}{unit}" if compact
+                         else f"{e['mem_used'] / gib:.1f}/{total:.1f}{unit}")
+        if e.get("power_w") is not None:
+            parts.append(f"{e['power_w']:.0f}{sep}W")
+        if e.get("temp_c") is not None:
+            parts.append(f"{e['temp_c']:.0f}°C")
+        return "  ".join(parts)
+    return f"cpu {fmt(e.get('cpu_pct'), 0)}%  rss {(e.get('rss_bytes') or 0) / gib:.2f}{unit}"
+
+
 def status_text(status: str | None) -> Text:
     return Text(status or "—", style=STATUS_STYLE.get(status or "", ""))
 

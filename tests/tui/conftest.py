@@ -48,3 +48,23 @@ def make_app(sample_store, recipes_env):
         return WorkbenchApp(store or sample_store, clock=lambda: FIXED_NOW, follow=follow, start_mode=start_mode)
 
     return make
+
+
+@pytest.fixture
+def demo(tmp_path, monkeypatch) -> Path:
+    """A user copy of recipes/demo (with its data folder); the recipes mode lists only it."""
+    folder = tmp_path / "recipes"
+    shutil.copytree(ROOT / "recipes" / "demo", folder / "demo")
+    monkeypatch.setenv("WORKBENCH_RECIPES", str(folder))
+    return folder / "demo" / "encoder_multilabel.toml"
+
+
+@pytest.fixture
+def empty_store(tmp_path) -> Path:
+    from workbench.store.db import connect
+
+    store = tmp_path / "store" / "runs.duckdb"
+    store.parent.mkdir()
+    with connect(store):
+        pass
+    return store

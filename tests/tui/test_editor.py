@@ -5,10 +5,8 @@ saved nor launched; leaving with unsaved changes asks first."""
 from __future__ import annotations
 
 import asyncio
-import shutil
 from pathlib import Path
 
-import pytest
 
 from tests.conftest import ROOT
 from workbench.recipe import load_recipe, schema
@@ -18,26 +16,6 @@ from workbench.tui.screens.launch import LaunchScreen
 from workbench.tui.screens.recipes import RecipesScreen
 
 SHIPPED_DEMO = ROOT / "recipes" / "demo" / "encoder_multilabel.toml"
-
-
-@pytest.fixture
-def demo(tmp_path, monkeypatch) -> Path:
-    """A user copy of recipes/demo (with its data folder); the recipes mode lists only it."""
-    folder = tmp_path / "recipes"
-    shutil.copytree(ROOT / "recipes" / "demo", folder / "demo")
-    monkeypatch.setenv("WORKBENCH_RECIPES", str(folder))
-    return folder / "demo" / "encoder_multilabel.toml"
-
-
-@pytest.fixture
-def empty_store(tmp_path) -> Path:
-    from workbench.store.db import connect
-
-    store = tmp_path / "store" / "runs.duckdb"
-    store.parent.mkdir()
-    with connect(store):
-        pass
-    return store
 
 
 def run_count(store: Path) -> int:
@@ -202,7 +180,7 @@ def test_malformed_values_show_inline_and_are_neither_saved_nor_launched(make_ap
 def test_launch_opens_the_dialog_with_changes_as_overrides_and_absolute_paths(make_app, demo):
     async def go():
         async with make_app().run_test(size=(80, 24)) as pilot:
-            editor = await open_editor(pilot, demo)
+            await open_editor(pilot, demo)
             await set_field(pilot, "lora.r", "8")
             await set_field(pilot, "data.train_file", "./data/reviews.csv")
             await set_field(pilot, "lora.target_modules", "q_lin, v_lin")

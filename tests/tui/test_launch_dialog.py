@@ -5,7 +5,6 @@ and Submit itself: a launch failure is shown in the dialog and recorded in the s
 from __future__ import annotations
 
 import asyncio
-import shutil
 from pathlib import Path
 
 import pytest
@@ -23,25 +22,6 @@ def ssh_config(tmp_path, monkeypatch) -> Path:
                       "    ServerAliveInterval 30\n", encoding="utf-8")
     monkeypatch.setenv("WORKBENCH_SSH_CONFIG", str(config))
     return config
-
-
-@pytest.fixture
-def demo(tmp_path, monkeypatch) -> Path:
-    folder = tmp_path / "recipes"
-    shutil.copytree(ROOT / "recipes" / "demo", folder / "demo")
-    monkeypatch.setenv("WORKBENCH_RECIPES", str(folder))
-    return folder / "demo" / "encoder_multilabel.toml"
-
-
-@pytest.fixture
-def empty_store(tmp_path) -> Path:
-    from workbench.store.db import connect
-
-    store = tmp_path / "store" / "runs.duckdb"
-    store.parent.mkdir()
-    with connect(store):
-        pass
-    return store
 
 
 def runs_in(store: Path) -> list[tuple[str, str, str | None]]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from pathlib import Path
 
 from tests.conftest import DEMO_RECIPE
 from tests.integration.runs import q

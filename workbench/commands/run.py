@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from workbench.commands.common import store_of
 from workbench.commands.validate import preflight
-from workbench.console import console, diff_tables, fmt, status_text
+from workbench.console import console, diff_tables, fmt, status_text, telemetry_values
 from workbench.errors import UserError
 from workbench.launch import follow as follower
 from workbench.launch import launcher
@@ -33,19 +33,11 @@ class _ProgressWithTelemetry(Progress):
 
 
 def telemetry_line(e: dict) -> str:
-    """`gpu0@box r0  97%  31.2/80.0 GiB  245 W  61°C` or `host box r0  cpu 34%  rss 2.1 GiB`."""
-    gib = 1 << 30
+    """`gpu0@box r0  97%  31.2/80.0 GiB  245 W  61°C` or `host box r0  cpu 34%  rss 2.10 GiB`."""
     where = f"{e.get('host')} r{e.get('rank')}"
     if e.get("gpu") is not None:
-        parts = [f"gpu{e['gpu']}@{where}", f"{fmt(e.get('util'), 0)}%"]
-        if e.get("mem_used") is not None:
-            parts.append(f"{e['mem_used'] / gib:.1f}/{(e.get('mem_total') or 0) / gib:.1f} GiB")
-        if e.get("power_w") is not None:
-            parts.append(f"{e['power_w']:.0f} W")
-        if e.get("temp_c") is not None:
-            parts.append(f"{e['temp_c']:.0f}°C")
-        return "  ".join(parts)
-    return f"host {where}  cpu {fmt(e.get('cpu_pct'), 0)}%  rss {(e.get('rss_bytes') or 0) / gib:.2f} GiB"
+        return f"gpu{e['gpu']}@{where}  {telemetry_values(e)}"
+    return f"host {where}  {telemetry_values(e)}"
 
 
 class LiveProgress:

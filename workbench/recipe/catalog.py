@@ -133,7 +133,7 @@ def template(task: str, name: str) -> str:
     examples = {"model.source": "tiny:distilbert", "data.train_file": "data/train.csv",
                 "data.labels": {"positive": "positive"}}
     out = [f"# workbench run {name}.toml", "#", f"# {task} recipe (edit the description and the data paths).",
-           f'name = "{name}"', f'description = ""', f'task = "{task}"']
+           f'name = "{name}"', 'description = ""', f'task = "{task}"']
     section = ""
     for knob_name in TEMPLATE_KNOBS:
         knob = schema.BY_NAME[knob_name]

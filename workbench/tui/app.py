@@ -115,7 +115,6 @@ class WorkbenchApp(App):
         from workbench.launch.follow import FINAL, poll
         from workbench.launch.hosts import HostUnreachable
         from workbench.launch.launcher import host_of_run
-        from workbench.store import read
 
         worker = get_current_worker()
         offsets: dict[str, tuple[int, int]] = {}

@@ -18,6 +18,7 @@ from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, Ta
 from workbench.console import AGGREGATES, STATUS_STYLE
 from workbench.store import read
 from workbench.tui.widgets.run_tables import best_cell, mean_std_text, short_names, status_cell
+from workbench.tui.widgets.tabs import TAB_BINDINGS, TabCycling
 
 LABEL_METRICS = ("f1", "precision", "recall")
 
@@ -42,14 +43,14 @@ def group_label_stats(c: read.Comparison) -> dict[str, dict[str, tuple[float, fl
     return out
 
 
-class CompareScreen(Screen):
+class CompareScreen(TabCycling, Screen):
+    TABS = "#compare-tabs"
     CSS_PATH = "../styles/compare.tcss"
     BINDINGS = [
         Binding("escape", "back", "Back", tooltip="Back to where you came from"),
         Binding("p", "cycle_metric", "Label metric", tooltip="Per-label table: f1 → precision → recall"),
         Binding("r", "refresh", "Refresh", tooltip="Read the runs from the store again"),
-        Binding("right_square_bracket", "next_tab", "Next tab", tooltip="Show the next tab"),
-        Binding("left_square_bracket", "previous_tab", "Prev tab", tooltip="Show the previous tab"),
+        *TAB_BINDINGS,
     ]
 
     def __init__(self, run_ids: list[str], metric: str = "f1", split: str = "validation") -> None:
@@ -182,15 +183,4 @@ class CompareScreen(Screen):
         self._load(LABEL_METRICS[(LABEL_METRICS.index(self.metric) + 1) % len(LABEL_METRICS)]
                    if self.metric in LABEL_METRICS else LABEL_METRICS[0])
         self.query_one("#compare-tabs", TabbedContent).active = "tab-labels"
-
-    def _cycle_tab(self, step: int) -> None:
-        tabs = self.query_one("#compare-tabs", TabbedContent)
-        ids = [p.id for p in tabs.query(TabPane)]
-        tabs.active = ids[(ids.index(tabs.active) + step) % len(ids)]
-
-    def action_next_tab(self) -> None:
-        self._cycle_tab(1)
-
-    def action_previous_tab(self) -> None:
-        self._cycle_tab(-1)
 

@@ -23,6 +23,7 @@ from workbench.console import AGGREGATES, STATUS_STYLE, delta_text, fmt, fmt_cou
 from workbench.store import read
 from workbench.store.schema import ALL_LABELS
 from workbench.tui.widgets.run_tables import run_seconds
+from workbench.tui.widgets.tabs import TAB_BINDINGS, TabCycling
 
 LABEL_METRICS = ("precision", "recall", "f1", "accuracy", "support")
 GIB = 1 << 30
@@ -108,14 +109,14 @@ def header_text(r: dict, last_step: tuple | None, now_seconds: float | None) -> 
     return t
 
 
-class DetailScreen(Screen):
+class DetailScreen(TabCycling, Screen):
+    TABS = "#detail-tabs"
     CSS_PATH = "../styles/detail.tcss"
     BINDINGS = [
         Binding("escape", "back", "Back", tooltip="Back to where you came from"),
         Binding("m", "monitor", "Monitor", tooltip="Follow this run in the monitor"),
         Binding("r", "refresh", "Refresh", tooltip="Read the run from the store again"),
-        Binding("right_square_bracket", "next_tab", "Next tab", tooltip="Show the next tab"),
-        Binding("left_square_bracket", "previous_tab", "Prev tab", tooltip="Show the previous tab"),
+        *TAB_BINDINGS,
     ]
 
     def __init__(self, run_id: str, split: str = "validation") -> None:
@@ -354,14 +355,3 @@ class DetailScreen(Screen):
         self.app.follow_run(self.run_id, Path(run_dir))
         self.app.pop_screen()
         self.app.switch_mode("monitor")
-
-    def _cycle_tab(self, step: int) -> None:
-        tabs = self.query_one("#detail-tabs", TabbedContent)
-        ids = [p.id for p in tabs.query(TabPane)]
-        tabs.active = ids[(ids.index(tabs.active) + step) % len(ids)]
-
-    def action_next_tab(self) -> None:
-        self._cycle_tab(1)
-
-    def action_previous_tab(self) -> None:
-        self._cycle_tab(-1)

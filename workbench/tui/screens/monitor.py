@@ -21,8 +21,9 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Log, ProgressBar, Sparkline, Static, TabbedContent, TabPane
 from textual_plotext import PlotextPlot
 
-from workbench.console import STATUS_STYLE, fmt, fmt_count, fmt_duration
+from workbench.console import STATUS_STYLE, fmt, fmt_count, fmt_duration, telemetry_values
 from workbench.launch.watch import Device, RunWatch
+from workbench.tui.widgets.tabs import TabCycling
 
 RENDER_EVERY_S = 0.5
 
@@ -51,18 +52,8 @@ def device_label(key: tuple, dev: Device) -> str:
 
 
 def device_text(key: tuple, dev: Device) -> Text:
-    """`97%  31.2/80.0 GiB  245 W  61°C` or `cpu 34%  rss 2.10 GiB`."""
-    e, gib = dev.latest, 1 << 30
-    if key[0] == "gpu":
-        parts = [f"{fmt(e.get('util'), 0):>3}%"]
-        if e.get("mem_used") is not None:
-            parts.append(f"{e['mem_used'] / gib:.1f}/{(e.get('mem_total') or 0) / gib:.0f}G")
-        if e.get("power_w") is not None:
-            parts.append(f"{e['power_w']:.0f}W")
-        if e.get("temp_c") is not None:
-            parts.append(f"{e['temp_c']:.0f}°C")
-        return Text("  ".join(parts))
-    return Text(f"cpu {fmt(e.get('cpu_pct'), 0)}%  rss {(e.get('rss_bytes') or 0) / gib:.2f}G")
+    """`97%  31.2/80G  245W  61°C` or `cpu 34%  rss 2.10G`."""
+    return Text(telemetry_values(dev.latest, compact=True))
 
 
 class DeviceRow(Horizontal):
@@ -232,14 +223,15 @@ class RunMonitor(Vertical):
                 s.remove()
 
 
-class MonitorScreen(Screen):
+class MonitorScreen(TabCycling, Screen):
+    TABS = "#runs-tabs"
     CSS_PATH = "../styles/monitor.tcss"
     BINDINGS = [
         Binding("s", "stop", "Stop run", tooltip="Stop the run in front (kill / scancel / qdel), after a yes"),
         Binding("d", "detail", "Detail", tooltip="Open the run in front in the run detail"),
         Binding("x", "close", "Close tab", tooltip="Stop watching (the run goes on)"),
-        Binding("left,h", "previous_tab", "Prev", show=False, tooltip="Previous run"),
-        Binding("right,l", "next_tab", "Next", show=False, tooltip="Next run"),
+        Binding("left,h,left_square_bracket", "previous_tab", "Prev", show=False, tooltip="Previous run"),
+        Binding("right,l,right_square_bracket", "next_tab", "Next", show=False, tooltip="Next run"),
     ]
 
     def compose(self) -> ComposeResult:
@@ -298,18 +290,6 @@ class MonitorScreen(Screen):
         pane = tabs.get_pane(tabs.active)
         found = pane.query(RunMonitor)
         return found.first() if found else None
-
-    def action_next_tab(self) -> None:
-        self._move(1)
-
-    def action_previous_tab(self) -> None:
-        self._move(-1)
-
-    def _move(self, by: int) -> None:
-        tabs = self.query_one("#runs-tabs", TabbedContent)
-        ids = [p.id for p in tabs.query(TabPane)]
-        if ids and tabs.active in ids:
-            tabs.active = ids[(ids.index(tabs.active) + by) % len(ids)]
 
     def action_detail(self) -> None:
         m = self.front()

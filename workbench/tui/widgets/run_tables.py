@@ -12,7 +12,7 @@ from rich.text import Text
 from textual.geometry import Size
 from textual.widgets import DataTable
 
-from workbench.console import STATUS_STYLE, delta_text, fmt, fmt_duration
+from workbench.console import STATUS_STYLE, delta_text, fmt
 from workbench.store.schema import LOWER_IS_BETTER
 
 class RunTable(DataTable):
