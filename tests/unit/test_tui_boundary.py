@@ -76,3 +76,4 @@ def test_workbench_help_does_not_load_textual():
     assert got["code"] in (0, None)
     assert "usage" in got["help"].lower()
     assert got["textual"] == [], f"`workbench --help` loaded textual: {got['textual'][:5]}"
+

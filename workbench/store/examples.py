@@ -32,7 +32,7 @@ SELECT recipe_name,
 FROM run_summary
 WHERE tuned_f1_macro IS NOT NULL
 GROUP BY recipe_name
-ORDER BY f1_macro DESC""",
+ORDER BY f1_macro DESC, recipe_name""",
     ),
     ExampleQuery(
         "labels where tuning hurt",
@@ -42,7 +42,7 @@ SELECT run_id, split, label, metric,
   base, tuned, delta
 FROM base_vs_tuned
 WHERE improved = false
-ORDER BY delta""",
+ORDER BY delta, run_id, label, metric""",
     ),
     ExampleQuery(
         "failed runs and their errors",
@@ -52,7 +52,7 @@ SELECT run_id, target, host,
   ended_at, error
 FROM runs
 WHERE status = 'failed'
-ORDER BY created_at DESC""",
+ORDER BY created_at DESC, run_id""",
     ),
     ExampleQuery(
         "GPU memory peak per run",
@@ -68,7 +68,7 @@ SELECT run_id,
 FROM telemetry
 WHERE gpu IS NOT NULL
 GROUP BY run_id
-ORDER BY peak_gib DESC""",
+ORDER BY peak_gib DESC, run_id""",
     ),
     ExampleQuery(
         "f1_micro mean ± std per group",
@@ -84,7 +84,7 @@ FROM run_summary
 WHERE group_id <> ''
   AND tuned_f1_micro IS NOT NULL
 GROUP BY group_id
-ORDER BY mean DESC""",
+ORDER BY mean DESC, group_id""",
     ),
     ExampleQuery(
         "slowest runs",
@@ -96,7 +96,7 @@ SELECT run_id, status, method, target,
   started_at
 FROM runs
 WHERE duration_s IS NOT NULL
-ORDER BY duration_s DESC
+ORDER BY duration_s DESC, run_id
 LIMIT 20""",
     ),
     ExampleQuery(
@@ -114,7 +114,7 @@ FROM run_summary s
 LEFT JOIN params p USING (run_id)
 GROUP BY ALL
 ORDER BY s.tuned_f1_micro DESC
-  NULLS LAST""",
+  NULLS LAST, s.run_id""",
     ),
     ExampleQuery(
         "runs, newest first",
@@ -124,7 +124,7 @@ SELECT run_id, status, method,
   target, tuned_f1_micro,
   base_f1_micro, last_step, created_at
 FROM run_summary
-ORDER BY created_at DESC
+ORDER BY created_at DESC, run_id
 LIMIT 100""",
     ),
     ExampleQuery(
