@@ -71,8 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--split", default="validation")
     sp.add_argument("--metrics", default="precision,recall,f1", help="comma-separated per-label metrics")
 
-    sp = cmd("compare", "Runs side by side: the params that differ, and their metrics.", "browse", "compare")
-    sp.add_argument("runs", nargs="+", help="two or more run ids / prefixes")
+    sp = cmd("compare", "Runs side by side: the params that differ, what each cost (parameters, time, memory, "
+             "size on disk), and their metrics; a group's mean ± std.", "browse", "compare")
+    sp.add_argument("runs", nargs="*", help="two or more run ids / prefixes")
+    sp.add_argument("--group", help="compare every run of this group (seed sweep, methods comparison)")
     sp.add_argument("--split", default="validation")
     sp.add_argument("--metric", default="f1", help="per-label metric to put side by side (default f1)")
 
@@ -81,12 +83,19 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("sql")
     sp.add_argument("--format", choices=("table", "csv", "json"), default="table")
 
-    sp = cmd("predict", "Predict a CSV with a finished run's model; writes JSONL.", "predict")
+    sp = cmd("predict", "Predict a file with a finished run's model; writes JSONL.", "predict")
     sp.add_argument("run", help="run id, unique prefix, or 'last'")
-    sp.add_argument("--input", required=True, help="CSV with the recipe's text column (label columns optional: "
-                    "if present, metrics are printed)")
+    sp.add_argument("--input", required=True, help="classification: CSV with the recipe's text column (label columns "
+                    "optional: if present, metrics are printed); generative tasks: a file in the training data's format")
     sp.add_argument("--output", required=True, help="JSONL to write, one prediction per input row")
     sp.add_argument("--batch-size", type=int, default=None)
+
+    sp = cmd("merge", "Merge a LoRA run's adapter into its base model: a folder plain transformers loads "
+             "without peft.", "merge")
+    sp.add_argument("run", help="run id, unique prefix, or 'last'")
+    sp.add_argument("--output", required=True, help="folder to write (must not exist, or be empty)")
+    sp.add_argument("--dtype", choices=("auto", "fp32", "bf16", "fp16"), default="auto",
+                    help="weights' dtype (auto: the base model's own, fp32 for tiny models)")
 
     sp = cmd("validate", "Check recipes (schema, data files, model source) without running them.", "validate")
     sp.add_argument("recipes", nargs="+")

@@ -18,7 +18,9 @@ from workbench.store.schema import ALL_LABELS, LOWER_IS_BETTER, NEUTRAL_METRICS
 console = Console(highlight=False)
 STATUS_STYLE = {"completed": "green", "running": "cyan", "queued": "blue", "failed": "red",
                 "interrupted": "yellow", "cancelled": "yellow"}
-AGGREGATES = ("f1_micro", "f1_macro", "f1_weighted", "f1_samples", "exact_match", "hamming_loss", "loss")
+AGGREGATES = ("accuracy", "f1_micro", "f1_macro", "f1_weighted", "f1_samples", "precision_micro", "recall_micro",
+              "precision_macro", "recall_macro", "exact_match", "hamming_loss", "loss", "unparseable", "malformed",
+              "groups_flagged")
 
 
 def fmt(v: Any, digits: int = 3) -> str:

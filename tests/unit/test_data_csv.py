@@ -241,7 +241,9 @@ def test_load_splits_with_validation_fraction(demo_recipe, demo_csv, demo_labels
 
 
 def _values(train, **extra):
-    base = {"data.labels": dict(LABELS), "data.text_column": "text", "data.max_rows": 0,
+    from workbench.recipe.schema import defaults
+
+    base = {**defaults(), "data.labels": dict(LABELS), "data.text_column": "text", "data.max_rows": 0,
             "data.train_file": str(train), "data.validation_file": "", "data.test_file": "",
             "data.validation_fraction": 0.5, "data.split_seed": 42}
     base.update(extra)

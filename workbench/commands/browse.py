@@ -125,6 +125,8 @@ def show(args) -> int:
         console.print("  ".join(f"[bold]{m}[/] {fmt(agg[m])}" for m in AGGREGATES if m in agg))
     elif r["status"] in ("queued", "running"):
         console.print("[dim]no tuned metrics yet: the run is still going[/]")
+    if d.fairness:
+        console.print(fairness_table(d.fairness, f"fairness: false-positive rate per group ({args.split})"))
     if errors:
         console.print("[red]error log:[/]")
         console.print(errors[-1].rstrip(), markup=False)
@@ -143,6 +145,7 @@ def diff(args) -> int:
     with connect(store_of(args), read_only=True) as con:
         run_id = resolve_run(con, args.run)
         rows = read.base_vs_tuned(con, run_id, args.split)
+        groups = read.fairness(con, run_id, args.split)
         status = read.run_status(con, run_id)
     if not rows:
         raise UserError(f"run {run_id} ({status}) has no base-and-tuned evaluation on the {args.split} split yet")
@@ -151,14 +154,24 @@ def diff(args) -> int:
     improved = sum(1 for label, m, b, tu, d in rows if label != ALL_LABELS and m == "f1" and d is not None and d > 0)
     labels = len({label for label, *_ in rows if label != ALL_LABELS})
     console.print(f"f1 improved on {improved} of {labels} labels")
+    if groups:
+        console.print(fairness_table(groups, f"fairness: false-positive rate per group ({args.split})"))
+        flagged = [g for g, *_, flag, _n in groups if flag]
+        if flagged:
+            console.print(f"[red]over their false-positive limit after tuning:[/] {', '.join(flagged)}")
     return 0
 
 
 def compare(args) -> int:
-    if len(args.runs) < 2:
-        raise UserError("compare needs two or more runs")
     with connect(store_of(args), read_only=True) as con:
         ids = [resolve_run(con, r) for r in args.runs]
+        if args.group:
+            members = read.group_members(con, args.group)
+            if not members:
+                raise UserError(f"no runs in group {args.group!r} (`workbench runs` shows each run's group)")
+            ids += [m for m in members if m not in ids]
+        if len(ids) < 2:
+            raise UserError("compare needs two or more runs (run ids, or --group G)")
         c = read.compare(con, ids, args.split, args.metric)
     short = {rid: rid if len(rid) <= 28 else "…" + rid[-27:] for rid in ids}
 
@@ -182,14 +195,54 @@ def compare(args) -> int:
                                      else fmt(vals[key].get(r)) for r in ids))
         console.print(table)
 
+    if c.resources:
+        t = Table(title="what each run cost", title_justify="left")
+        t.add_column("")
+        for rid in ids:
+            t.add_column(short[rid], justify="right")
+        for name in read.RESOURCES:
+            if name in c.resources:
+                t.add_row(RESOURCE_LABELS[name], *(_resource_text(name, c.resources[name].get(r)) for r in ids))
+        console.print(t)
     side_by_side(f"tuned metrics ({args.split})", c.aggregates, AGGREGATES)
     side_by_side(f"per label: {args.metric} ({args.split})", c.per_label, None)
-    for group, (mean, std, n) in c.group_stats("f1_micro").items():
-        console.print(f"group {group}: f1_micro {mean:.3f} ± {std:.3f} (n={n})")
+    for group, ids_in in c.groups.items():
+        stats = [f"{m} {mean:.3f} ± {std:.3f}" for m in AGGREGATES
+                 for g, (mean, std, n) in c.group_stats(m).items() if g == group and m in MEAN_STD]
+        console.print(f"group {group} (n={len(ids_in)}): " + ", ".join(stats))
     not_done = [rid for rid in ids if c.status.get(rid) != "completed"]
     if not_done:
         console.print(f"[yellow]not completed:[/] {', '.join(f'{r} ({c.status.get(r)})' for r in not_done)}")
     return 0
+
+
+RESOURCE_LABELS = {"trainable_params": "trainable params", "total_params": "total params", "duration_s": "wall time",
+                   "train_runtime_s": "training time", "train_samples_per_s": "samples/s (training)",
+                   "peak_mem_bytes": "peak memory", "saved_bytes": "saved on disk"}
+MEAN_STD = ("accuracy", "f1_micro", "f1_macro", "loss")
+
+
+def _resource_text(name: str, v) -> str:
+    if v is None:
+        return "—"
+    if name.endswith("_bytes"):
+        return f"{v / 2**20:,.1f} MiB" if v < 2**30 else f"{v / 2**30:,.2f} GiB"
+    if name in ("duration_s", "train_runtime_s"):
+        return fmt_duration(v)
+    if name.endswith("_params"):
+        return fmt_count(v)
+    return f"{v:,.1f}"
+
+
+def fairness_table(rows: list[tuple], title: str) -> Table:
+    """Per target group: false-positive rate base → tuned against its limit; over the limit in red."""
+    t = Table(title=title, title_justify="left")
+    for col in ("group", "negatives", "fpr base", "fpr tuned", "limit", ""):
+        t.add_column(col, justify="left" if col in ("group", "") else "right")
+    for grp, base, tuned, limit, flagged, negatives in rows:
+        t.add_row(grp, fmt(negatives), fmt(base), f"[red]{fmt(tuned)}[/]" if flagged else fmt(tuned), fmt(limit),
+                  "[red]over the limit[/]" if flagged else "")
+    return t
 
 
 def query(args) -> int:

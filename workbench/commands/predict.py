@@ -8,6 +8,7 @@ from workbench.commands.common import resolve_run, run_dir_of, store_of
 from workbench.console import console, fmt
 from workbench.errors import UserError
 from workbench.recipe import load_recipe
+from workbench.recipe.load import label_map
 from workbench.store.db import connect
 
 
@@ -26,9 +27,14 @@ def main(args) -> int:
     if not out.parent.is_dir():
         raise UserError("output folder does not exist", path=out.parent)
     # Read and validate the input before loading any model.
-    from workbench.data.csv_labels import read_labeled_csv
+    if recipe["task"] == "classification":
+        from workbench.data.csv_labels import read_labeled_csv
 
-    read_labeled_csv(args.input, recipe["data.text_column"], recipe["data.labels"], require_labels=False)
+        read_labeled_csv(args.input, recipe["data.text_column"], label_map(recipe.values), require_labels=False)
+    else:
+        from workbench.data.splits import reader
+
+        reader(recipe.values)(args.input)
 
     from workbench.models.load import quiet_transformers
     from workbench.tasks import task_module
@@ -39,5 +45,6 @@ def main(args) -> int:
     if "aggregates" in summary:
         agg = summary["aggregates"]
         console.print("input has labels: " + "  ".join(
-            f"{m} {fmt(agg[m])}" for m in ("f1_micro", "f1_macro", "exact_match", "loss") if m in agg))
+            f"{m} {fmt(agg[m])}" for m in ("f1_micro", "f1_macro", "accuracy", "exact_match", "loss", "unparseable",
+                                           "malformed") if m in agg))
     return 0

@@ -117,8 +117,9 @@ def main(args) -> int:
         return 0
     cmdline = shlex.join(["workbench", "run", args.recipe, *sum((["--set", o] for o in overrides), [])])
     say = None if args.quiet else (lambda m: console.print(f"[dim]{m}…[/]"))
-    if args.seeds:
-        return run_seeds(args, recipe, store, cmdline, say)
+    variants = sweep(recipe, parse_seeds(args.seeds) if args.seeds else None)
+    if len(variants) > 1:
+        return run_sweep(args, recipe, variants, store, cmdline, say)
     run_dir = launcher.launch(recipe, store, command=cmdline, on_step=say)
     return report_started_and_follow(args, store, run_dir)
 
@@ -135,30 +136,43 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
-def run_seeds(args, recipe, store: Path, cmdline: str, say) -> int:
-    """A seed sweep: one run per seed, one group. SLURM gets one job array; PBS one job per seed;
-    local and ssh runs go one after another (in parallel they would share one machine's GPUs)."""
+def sweep(recipe, seeds: list[int] | None) -> list[dict]:
+    """The runs a recipe stands for: one per method (`methods`) × seed (`seeds` or --seeds).
+    Each run's frozen recipe is a single run: the sweep knobs are cleared in it."""
+    seeds = seeds or recipe["seeds"] or [recipe["train.seed"]]
+    methods = recipe["methods"] or [recipe["model.method"]]
+    return [{"model.method": m, "train.seed": s, "seeds": [], "methods": []} for m in methods for s in seeds]
+
+
+def run_sweep(args, recipe, variants: list[dict], store: Path, cmdline: str, say) -> int:
+    """A sweep: one run per method × seed, one group. SLURM gets one job array; PBS one job per
+    run; local and ssh runs go one after another (in parallel they would share one machine's GPUs)."""
     import time
 
     from workbench.launch.targets import parse_target
 
-    seeds = parse_seeds(args.seeds)
-    group = recipe["group"] or f"{recipe.name}-seeds-{time.strftime('%Y%m%d-%H%M%S')}"
-    recipes = [recipe.with_values({"train.seed": s, "group": group}) for s in seeds]
+    methods = sorted({v["model.method"] for v in variants}, key=[v["model.method"] for v in variants].index)
+    seeds = sorted({v["train.seed"] for v in variants}, key=[v["train.seed"] for v in variants].index)
+    kind = "methods" if len(methods) > 1 else "seeds"
+    group = recipe["group"] or f"{recipe.name}-{kind}-{time.strftime('%Y%m%d-%H%M%S')}"
+    recipes = [recipe.with_values({**v, "group": group}) for v in variants]
     target = parse_target(recipe["launch.target"])
-    console.print(f"seed sweep [bold]{group}[/]: seeds {', '.join(map(str, seeds))} on {target}")
+    what = ", ".join(x for x in (f"methods {', '.join(methods)}" if len(methods) > 1 else "",
+                                 f"seeds {', '.join(map(str, seeds))}" if len(seeds) > 1 else "") if x)
+    console.print(f"sweep [bold]{group}[/]: {len(recipes)} runs ({what}) on {target}")
     if target.scheduler:
         run_dirs = launcher.launch_many(recipes, store, command=cmdline, on_step=say)
         codes = [report_started_and_follow(args, store, d) for d in run_dirs]
     else:
         if args.detach:
-            raise UserError("--seeds with --detach needs a slurm or pbs target (here the runs go one after another)")
+            raise UserError("a sweep (seeds / methods) with --detach needs a slurm or pbs target (here the runs go "
+                            "one after another)")
         codes = []
         for r in recipes:
             codes.append(report_started_and_follow(args, store, launcher.launch(r, store, command=cmdline, on_step=say)))
             if codes[-1] == 130:
                 break  # Ctrl-C stops the sweep, not just one run
-    console.print(f"group {group}: `workbench query \"select * from run_summary where group_id = '{group}'\"`")
+    console.print(f"group {group}: `workbench compare --group {group}`")
     return max(codes, key=lambda c: (c != 0, c))
 
 

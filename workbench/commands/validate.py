@@ -21,8 +21,34 @@ def preflight(path: str, overrides: list[str] = ()) -> tuple[Recipe, Splits]:
             check_source(recipe["model.source"])
     except UserError as e:
         raise UserError(str(e), path=path, line=recipe.line_of("model.source")) from None
+    _check_files_and_packages(recipe, path)
     splits = load_splits(recipe.values)
     return recipe, splits
+
+
+# Files the data readers do not open themselves; and what a knob needs installed where it runs.
+_FILE_KNOBS = ("data.chat_template", "data.system_prompt_file")
+
+
+def _check_files_and_packages(recipe: Recipe, path: str) -> None:
+    import importlib.util
+    from pathlib import Path
+
+    for name in _FILE_KNOBS:
+        value = recipe[name]
+        if value and not Path(value).is_file():
+            raise UserError(f"{name}: no such file {value}", path=path, line=recipe.line_of(name))
+    if parse_target(recipe["launch.target"]).remote:
+        return  # the job's host has its own packages: the launch checks them there
+    needs = []
+    if recipe["quant.use_4bit"]:
+        needs.append(("quant.use_4bit", "bitsandbytes", "4-bit quantization"))
+    if "tensorboard" in recipe["train.report_to"]:
+        needs.append(("train.report_to", "tensorboard", "TensorBoard logging"))
+    for knob, package, what in needs:
+        if importlib.util.find_spec(package) is None:
+            raise UserError(f"{knob}: {what} needs the {package} package, which is not installed here "
+                            f"(pip install {package})", path=path, line=recipe.line_of(knob))
 
 
 def main(args) -> int:
@@ -34,10 +60,8 @@ def main(args) -> int:
             print(f"error: {e}", file=sys.stderr)
             failed += 1
             continue
-        test = f", {len(splits.test)} test" if splits.test else ""
         print(f"ok  {path}: {recipe.name} ({recipe['task']}, {recipe['model.source']}, {recipe['model.method']}; "
-              f"{len(splits.train)} train, {len(splits.validation)} validation{test} rows, "
-              f"{len(splits.train.label_names)} labels)")
+              f"{splits.describe()})")
     return 2 if failed else 0
 
 

@@ -27,6 +27,8 @@ class LabeledTable:
     labels: list[list[int]] | None
     # 1-based line where each row starts (rows may span lines when a text holds a newline)
     lines: list[int]
+    ids: list[str] | None = None  # data.id_column's values, when the recipe names one
+
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -38,6 +40,7 @@ class LabeledTable:
             self.label_names,
             None if self.labels is None else [self.labels[i] for i in idx],
             [self.lines[i] for i in idx],
+            None if self.ids is None else [self.ids[i] for i in idx],
         )
 
 
@@ -48,6 +51,7 @@ def read_labeled_csv(
     *,
     require_labels: bool = True,
     max_rows: int = 0,
+    id_column: str = "",
 ) -> LabeledTable:
     """Read and validate a CSV. `label_map` maps label name -> column name.
 
@@ -76,8 +80,13 @@ def read_labeled_csv(
     for used in [text_column, *label_map.values()] if with_labels else [text_column]:
         if header.count(used) > 1:
             raise UserError(f"column {used!r} appears {header.count(used)} times in the header", path=path, line=1)
+    if id_column and id_column not in col:
+        raise UserError(f"no id column {id_column!r} (columns: {', '.join(header)}); fix data.id_column",
+                        path=path, line=1)
     label_cols = [(name, col[c], c) for name, c in label_map.items()] if with_labels else []
     ti = col[text_column]
+    ii = col[id_column] if id_column else None
+    ids: list[str] = []
 
     texts: list[str] = []
     labels: list[list[int]] = []
@@ -108,10 +117,13 @@ def read_labeled_csv(
                 labels.append(values)
             texts.append(t)
             lines.append(start)
+            if ii is not None:
+                ids.append(row[ii])
             if max_rows and len(texts) >= max_rows:
                 break
     except csv.Error as e:
         raise UserError(f"malformed CSV: {e}", path=path, line=reader.line_num) from None
     if not texts:
         raise UserError("no data rows after the header", path=path, line=2)
-    return LabeledTable(str(path), texts, list(label_map), labels if with_labels else None, lines)
+    return LabeledTable(str(path), texts, list(label_map), labels if with_labels else None, lines,
+                        ids if ii is not None else None)

@@ -46,21 +46,60 @@ def compute_dtype(precision: str):
     return torch.float32
 
 
-def load_tokenizer(path: str):
+def load_tokenizer(path: str, chat_template_file: str = ""):
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(path)
     if tok.pad_token is None:
         # Decoders (Llama and friends) ship without a pad token: pad with eos, as the source projects did.
         tok.pad_token = tok.eos_token
+    if chat_template_file:
+        from workbench.textfile import read_text_file
+
+        tok.chat_template = read_text_file(chat_template_file, "chat template")
     return tok
 
 
-def load_sequence_classifier(path: str, label_names: list[str], *, seed: int, tokenizer_path: str | None = None) -> LoadedModel:
+# Heads that must stay out of 4-bit quantization: they are new (random), must train in full
+# precision, and peft cannot make a quantized module fully trainable (modules_to_save).
+HEAD_MODULES = ["score", "classifier", "pre_classifier"]
+
+
+def quantization_config(values: dict[str, Any], *, keep: list[str] | None = None):
+    """bitsandbytes 4-bit config from the recipe's [quant] section (None: not quantized)."""
+    if not values["quant.use_4bit"]:
+        return None
+    from transformers import BitsAndBytesConfig
+
+    return BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type=values["quant.type"],
+        bnb_4bit_use_double_quant=values["quant.double_quant"],
+        bnb_4bit_compute_dtype=compute_dtype(values["model.precision"]),
+        llm_int8_skip_modules=list(values["quant.skip_modules"]) or keep,
+    )
+
+
+def _load_kwargs(values: dict[str, Any] | None, keep: list[str] | None) -> dict[str, Any]:
+    if values is None:
+        return {}
+    quant = quantization_config(values, keep=keep)
+    if quant is None:
+        return {}
+    import torch
+
+    # 4-bit weights live on the GPU when there is one; bitsandbytes >= 0.45 also runs them on CPU.
+    return {"quantization_config": quant, "dtype": compute_dtype(values["model.precision"]),
+            "device_map": {"": 0} if torch.cuda.is_available() else {"": "cpu"}}
+
+
+def load_sequence_classifier(path: str, label_names: list[str], *, seed: int, tokenizer_path: str | None = None,
+                             values: dict[str, Any] | None = None) -> LoadedModel:
     """AutoModelForSequenceClassification with a multi-label head of len(label_names) outputs.
 
     The head is initialised from `seed`, so the base model evaluated before training is the
-    exact starting point of training.
+    exact starting point of training. With `values` asking for 4-bit, the body is quantized
+    and the head kept in full precision.
     """
     import transformers
     from transformers import AutoModelForSequenceClassification
@@ -74,11 +113,28 @@ def load_sequence_classifier(path: str, label_names: list[str], *, seed: int, to
         id2label=dict(enumerate(label_names)),
         label2id={n: i for i, n in enumerate(label_names)},
         output_loading_info=True,
+        **_load_kwargs(values, HEAD_MODULES),
     )
     if model.config.pad_token_id is None:
         model.config.pad_token_id = tokenizer.pad_token_id
     new_modules = sorted({k.rsplit(".", 1)[0] for k in info.get("missing_keys", ())})
     return LoadedModel(model, tokenizer, path, new_modules)
+
+
+def load_causal_lm(path: str, values: dict[str, Any], *, tokenizer_path: str | None = None,
+                   quantize: bool = True) -> LoadedModel:
+    """AutoModelForCausalLM for the generative tasks (chat SFT, NER), 4-bit when the recipe says
+    so (and `quantize`: merging reloads the base in full precision)."""
+    from transformers import AutoModelForCausalLM
+
+    tokenizer = load_tokenizer(tokenizer_path or path, "" if tokenizer_path else values["data.chat_template"])
+    kwargs = _load_kwargs(values, None) if quantize else {}
+    model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
+    if model.config.pad_token_id is None:
+        model.config.pad_token_id = tokenizer.pad_token_id
+    if getattr(model, "generation_config", None) is not None and model.generation_config.pad_token_id is None:
+        model.generation_config.pad_token_id = tokenizer.pad_token_id
+    return LoadedModel(model, tokenizer, path, [])
 
 
 def apply_method(loaded: LoadedModel, values: dict[str, Any], task_type: str = "SEQ_CLS"):
@@ -88,7 +144,13 @@ def apply_method(loaded: LoadedModel, values: dict[str, Any], task_type: str = "
         for p in model.parameters():
             p.requires_grad_(True)
         return model
-    from peft import LoraConfig, get_peft_model
+    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+
+    if values["quant.use_4bit"]:
+        # Casts norms (and the kept head) to fp32 and enables input grads, as QLoRA needs.
+        model = prepare_model_for_kbit_training(
+            model, use_gradient_checkpointing=values["train.gradient_checkpointing"],
+            gradient_checkpointing_kwargs={"use_reentrant": False})
 
     # The freshly initialised head must train and be saved with the adapter, or a reloaded
     # model would get a different random head.

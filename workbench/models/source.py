@@ -68,3 +68,23 @@ def resolve_source(values: dict, train_texts: list[str] | None) -> str:
                         "which are not available")
     return str(build_tiny(src.arch, train_texts, hidden=values["model.tiny_hidden_size"],
                           layers=values["model.tiny_layers"], vocab=values["model.tiny_vocab_size"]))
+
+
+MODEL_FILE = "model.json"  # in a run folder: the source and what from_pretrained was given
+
+
+def record_base(run_dir: Path, values: dict, path: str) -> None:
+    import json
+
+    (run_dir / MODEL_FILE).write_text(json.dumps({"source": values["model.source"], "path": path}), "utf-8")
+
+
+def base_path(run_dir: Path, values: dict, texts) -> str:
+    """The base model a finished run was trained from; a cleared tiny-model cache is rebuilt
+    (deterministically) from `texts()`, the training texts."""
+    import json
+
+    base = json.loads((run_dir / MODEL_FILE).read_text("utf-8"))["path"]
+    if not Path(base).exists() and values["model.source"].startswith("tiny:"):
+        base = resolve_source(values, texts())
+    return base

@@ -118,24 +118,38 @@ def duplicate(src: Path, dest: Path, name: str) -> Path:
     return dest
 
 
-# Knobs a template spells out (with their help as a comment); the rest keep their defaults.
-TEMPLATE_KNOBS = ("model.source", "model.method", "model.max_length", "data.train_file", "data.validation_file",
-                  "data.text_column", "data.labels", "lora.r", "lora.alpha", "lora.dropout", "lora.target_modules",
-                  "train.epochs", "train.batch_size", "train.learning_rate", "train.seed", "eval.threshold",
-                  "launch.target")
+# Knobs a template spells out (with their help as a comment), per task; the rest keep their defaults.
+_COMMON_HEAD = ("model.source", "model.method", "model.max_length", "data.train_file", "data.validation_file")
+_COMMON_TAIL = ("lora.r", "lora.alpha", "lora.dropout", "lora.target_modules", "train.epochs", "train.batch_size",
+                "train.learning_rate", "train.seed")
+TEMPLATE_KNOBS = {
+    "classification": (*_COMMON_HEAD, "data.text_column", "data.labels", *_COMMON_TAIL, "eval.threshold",
+                       "launch.target"),
+    "chat_classification": (*_COMMON_HEAD, "data.classes", "data.group_field", "data.chat_template", *_COMMON_TAIL,
+                            "quant.use_4bit", "eval.max_new_tokens", "fairness.positive_classes", "fairness.max_fpr",
+                            "launch.target"),
+    "ner": (*_COMMON_HEAD, *_COMMON_TAIL, "quant.use_4bit", "eval.batch_size", "eval.max_new_tokens", "launch.target"),
+}
+TEMPLATE_EXAMPLES = {
+    "classification": {"model.source": "tiny:distilbert", "data.train_file": "data/train.csv",
+                       "data.labels": {"positive": "positive"}},
+    "chat_classification": {"model.source": "tiny:llama", "data.train_file": "data/train.jsonl",
+                            "data.classes": ["positive", "negative"], "lora.target_modules": ["q_proj", "v_proj"]},
+    "ner": {"model.source": "tiny:llama", "data.train_file": "data/train.txt",
+            "lora.target_modules": ["q_proj", "v_proj"]},
+}
 
 
 def template(task: str, name: str) -> str:
-    """A new recipe for `task`: the command that runs it, then the knobs most recipes set, each
-    with its help text, so the file explains itself."""
+    """A new recipe for `task`: the command that runs it, then the knobs most recipes of that task
+    set, each with its help text, so the file explains itself."""
     if task not in schema.TASKS:
         raise ValueError(f"unknown task {task!r}")
-    examples = {"model.source": "tiny:distilbert", "data.train_file": "data/train.csv",
-                "data.labels": {"positive": "positive"}}
+    examples = TEMPLATE_EXAMPLES[task]
     out = [f"# workbench run {name}.toml", "#", f"# {task} recipe (edit the description and the data paths).",
            f'name = "{name}"', 'description = ""', f'task = "{task}"']
     section = ""
-    for knob_name in TEMPLATE_KNOBS:
+    for knob_name in sorted(TEMPLATE_KNOBS[task], key=lambda n: schema.SECTIONS.index(n.split(".")[0])):
         knob = schema.BY_NAME[knob_name]
         if knob.section != section:
             section = knob.section

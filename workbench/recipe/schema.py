@@ -15,7 +15,7 @@ from typing import Any
 
 # Knob kinds. "path" is a string naming a file, resolved relative to the recipe file (or to
 # the working directory when it comes from --set); "" means "not given".
-KINDS = ("int", "float", "bool", "str", "choice", "path", "str_list", "str_map")
+KINDS = ("int", "float", "bool", "str", "choice", "path", "str_list", "int_list", "str_map", "float_map")
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,9 @@ class Knob:
             "str": "a string",
             "path": "a file path (string)",
             "str_list": "a list of strings",
+            "int_list": "a list of integers",
             "str_map": "a table of string = string",
+            "float_map": "a table of string = number",
         }[self.kind]
 
 
@@ -87,15 +89,25 @@ def _fmt(x: float) -> str:
     return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else repr(x)
 
 
-TASKS = ("classification",)
+TASKS = ("classification", "chat_classification", "ner")
 METHODS = ("lora", "full")
+_METHOD = Pattern(r"(lora|full)", "methods (lora, full)")
+_REPORT_TO = Pattern(r"(tensorboard|wandb|mlflow|none)", "integrations (tensorboard, wandb, mlflow)")
 
 KNOBS: tuple[Knob, ...] = (
     # --- top level -----------------------------------------------------------------------
     Knob("", "name", "str", "", "Recipe name; run ids start with it. Defaults to the file name."),
     Knob("", "description", "str", "", "One line saying what the recipe is for (shown in `workbench runs` and the TUI)."),
-    Knob("", "task", "choice", "classification", "Task kind: how examples are built, trained and evaluated.", choices=TASKS),
+    Knob("", "task", "choice", "classification", "Task kind: how examples are built, trained and evaluated. "
+         "classification: CSV texts with 0/1 label columns, a classifier head (encoders and decoders); "
+         "chat_classification: chat SFT of a decoder, the class read from the generated answer; "
+         "ner: instruction SFT of a decoder, entities parsed from the generated answer, scored by seqeval.",
+         choices=TASKS),
     Knob("", "group", "str", "", "Group id shared by related runs (seed sweeps, method comparisons)."),
+    Knob("", "seeds", "int_list", [], "One run per seed (train.seed), all in one group; empty: one run with "
+         "train.seed. `workbench compare --group G` gives mean ± std."),
+    Knob("", "methods", "str_list", [], "One run per method (lora, full) on the same data and split, all in one "
+         "group, compared side by side. Empty: model.method alone.", pattern=_METHOD),
     # --- model ---------------------------------------------------------------------------
     Knob("model", "source", "str", "", "Hub id, local Hugging Face directory, or tiny:<arch> (bert, distilbert, llama) "
          "for a small random model with a tokenizer trained on the training texts.", required=True),
@@ -108,15 +120,29 @@ KNOBS: tuple[Knob, ...] = (
     Knob("model", "tiny_layers", "int", 2, "Layers of tiny:<arch> models (ignored for real models).", min=1, max=48),
     Knob("model", "tiny_vocab_size", "int", 2000, "Vocabulary of the tokenizer trained for tiny:<arch> models.", min=100, max=200000),
     # --- data ----------------------------------------------------------------------------
-    Knob("data", "train_file", "path", "", "Training CSV (UTF-8, with or without BOM).", required=True),
-    Knob("data", "validation_file", "path", "", "Validation CSV. Empty: hold out data.validation_fraction of the training file."),
-    Knob("data", "test_file", "path", "", "Optional test CSV: evaluated base and tuned like validation, and predicted to JSONL."),
+    Knob("data", "train_file", "path", "", "Training data: a CSV (classification), a chat JSONL of "
+         "{\"messages\": [...]} records (chat_classification), CoNLL or instruction JSON (ner). UTF-8.", required=True),
+    Knob("data", "validation_file", "path", "", "Validation data, same format. Empty: hold out "
+         "data.validation_fraction of the training file."),
+    Knob("data", "test_file", "path", "", "Optional test data, same format: evaluated base and tuned like "
+         "validation, and predicted to JSONL."),
     Knob("data", "validation_fraction", "float", 0.2, "Share of the training file held out for validation when no "
          "validation_file is given.", min=0.01, max=0.9),
     Knob("data", "split_seed", "int", 42, "Seed of the train/validation split, fixed so base and tuned see the same rows.", min=0),
     Knob("data", "text_column", "str", "text", "CSV column holding the input text."),
-    Knob("data", "labels", "str_map", {}, "Label name = CSV column holding 0/1 for it. Columns not named here are ignored.",
-         required=True),
+    Knob("data", "id_column", "str", "", "CSV column holding a row id, copied into predictions (empty: the line number)."),
+    Knob("data", "labels", "str_map", {}, "classification: label name = CSV column holding 0/1 for it. Columns not "
+         "named here are ignored. Or use data.label_columns."),
+    Knob("data", "label_columns", "str_list", [], "classification: CSV columns holding 0/1, each a label of its own "
+         "name (instead of data.labels)."),
+    Knob("data", "classes", "str_list", [], "chat_classification: the class names an answer may give (the gold "
+         "answer and the generated one are both parsed to one of them)."),
+    Knob("data", "group_field", "str", "", "chat_classification: record field naming the target group, for the "
+         "per-group false-positive rates (fairness.*)."),
+    Knob("data", "chat_template", "path", "", "Jinja chat template file, for tokenizers without one (tiny models, "
+         "base models). Empty: the tokenizer's own."),
+    Knob("data", "system_prompt_file", "path", "", "Text file whose content becomes the system message of every "
+         "record, in training and evaluation alike (empty: the records' own)."),
     Knob("data", "max_rows", "int", 0, "Read at most this many rows of each file (0: all). For quick trials.", min=0),
     # --- lora ----------------------------------------------------------------------------
     Knob("lora", "r", "int", 16, "Adapter rank.", min=1, max=4096),
@@ -126,6 +152,14 @@ KNOBS: tuple[Knob, ...] = (
     Knob("lora", "bias", "choice", "none", "Which biases train.", choices=("none", "all", "lora_only")),
     Knob("lora", "modules_to_save", "str_list", [], "Modules trained fully and saved with the adapter. Empty: the "
          "classification head (classifier / score)."),
+    # --- quant ---------------------------------------------------------------------------
+    Knob("quant", "use_4bit", "bool", False, "Load the base model in 4 bits (bitsandbytes) and train LoRA adapters "
+         "on it (QLoRA). Needs model.method = lora; the head and norms stay in full precision."),
+    Knob("quant", "type", "choice", "nf4", "4-bit data type: nf4 (normal float, QLoRA's) or fp4.", choices=("nf4", "fp4")),
+    Knob("quant", "double_quant", "bool", True, "Quantize the quantization constants too (about 0.4 bits per "
+         "weight saved)."),
+    Knob("quant", "skip_modules", "str_list", [], "Modules kept out of quantization. Empty: the classifier / score "
+         "head (it must train, and peft cannot wrap a 4-bit head)."),
     # --- train ---------------------------------------------------------------------------
     Knob("train", "epochs", "float", 2.0, "Passes over the training data.", min=0.01, max=10000),
     Knob("train", "max_steps", "int", -1, "Stop after this many optimizer steps (overrides epochs).", min=1, max=1e9, sentinel=-1),
@@ -133,24 +167,45 @@ KNOBS: tuple[Knob, ...] = (
     Knob("train", "gradient_accumulation_steps", "int", 1, "Micro-batches summed before each optimizer step.", min=1, max=65536),
     Knob("train", "learning_rate", "float", 1e-4, "Peak learning rate.", min=0.0, max=10.0),
     Knob("train", "weight_decay", "float", 0.01, "AdamW weight decay.", min=0.0, max=10.0),
-    Knob("train", "optimizer", "choice", "adamw_torch", "Optimizer (transformers name).",
-         choices=("adamw_torch", "adamw_torch_fused", "adafactor", "sgd", "paged_adamw_8bit", "adamw_bnb_8bit")),
+    Knob("train", "optimizer", "choice", "adamw_torch", "Optimizer (transformers name). auto: 8-bit paged AdamW "
+         "when the model is 4-bit on a CUDA GPU, else adamw_torch; the run's log says which one ran.",
+         choices=("auto", "adamw_torch", "adamw_torch_fused", "adafactor", "sgd", "paged_adamw_8bit", "adamw_bnb_8bit")),
     Knob("train", "scheduler", "choice", "linear", "Learning-rate schedule. reduce_lr_on_plateau watches validation loss each epoch.",
          choices=("linear", "cosine", "constant", "constant_with_warmup", "reduce_lr_on_plateau")),
     Knob("train", "warmup_steps", "float", 0.0, "Warm-up: steps if >= 1, else a fraction of all steps.", min=0.0, max=1e9),
     Knob("train", "max_grad_norm", "float", 1.0, "Gradient clipping norm (0: off).", min=0.0, max=1e6),
     Knob("train", "seed", "int", 42, "Seed of initialisation and data order.", min=0),
-    Knob("train", "best_metric", "choice", "loss", "Validation metric that picks the checkpoint kept at the end.",
+    Knob("train", "best_metric", "choice", "loss", "Validation metric that picks the checkpoint kept at the end "
+         "(generative tasks: loss only; they are scored by generation after training).",
          choices=("loss", "f1_micro", "f1_macro", "f1_weighted", "f1_samples")),
     Knob("train", "early_stopping_patience", "int", 0, "Stop after this many evaluations without improvement of "
          "best_metric (0: off).", min=0, max=1000),
+    Knob("train", "early_stopping_threshold", "float", 0.0, "Smallest change of best_metric that counts as an "
+         "improvement for early stopping.", min=0.0, max=1e6),
+    Knob("train", "gradient_checkpointing", "bool", False, "Recompute activations in the backward pass: much less "
+         "memory for about 30 % more compute."),
+    Knob("train", "report_to", "str_list", [], "Also log to these (tensorboard writes under the run folder's "
+         "tensorboard/). Empty: events only.", pattern=_REPORT_TO),
     Knob("train", "logging_steps", "int", 10, "Emit a step event (loss, lr, throughput) every N optimizer steps.", min=1, max=1e9),
     Knob("train", "length_grouping", "bool", True, "Batch examples of similar length together: less padding, faster epochs."),
     Knob("train", "save_total_limit", "int", 1, "Checkpoints kept on disk (the best one is always kept).", min=1, max=1000),
     # --- eval ----------------------------------------------------------------------------
     Knob("eval", "threshold", "float", 0.5, "Probability above which a label is predicted.", min=0.0, max=1.0),
-    Knob("eval", "batch_size", "int", 32, "Examples per evaluation / prediction batch.", min=1, max=65536),
+    Knob("eval", "tune_thresholds", "bool", False, "classification: pick each label's threshold that maximises its "
+         "F1 on the validation split after training; stored with the run, used for the test split and by predict."),
+    Knob("eval", "batch_size", "int", 32, "Examples per evaluation / prediction / generation batch (generation pads "
+         "on the left).", min=1, max=65536),
     Knob("eval", "base", "bool", True, "Evaluate the base model before training, on the same rows as the tuned model."),
+    Knob("eval", "max_new_tokens", "int", 32, "Generative tasks: longest answer generated (greedy).", min=1, max=8192),
+    Knob("eval", "max_examples", "int", 0, "Generative tasks: evaluate at most this many examples of each split "
+         "(0: all); the same ones for base and tuned.", min=0),
+    # --- fairness (chat_classification) ---------------------------------------------------
+    Knob("fairness", "positive_classes", "str_list", [], "Classes that count as a positive (flagging) prediction "
+         "for the per-group false-positive rate, e.g. [\"hate\"]. Empty: no fairness report."),
+    Knob("fairness", "max_fpr", "float", 1.0, "False-positive-rate limit of every group; a group over its limit is "
+         "flagged in show, diff and the store.", min=0.0, max=1.0),
+    Knob("fairness", "group_limits", "float_map", {}, "Per-group limits overriding max_fpr, e.g. "
+         "{ women = 0.05 }.", min=0.0, max=1.0),
     # --- launch (each is also a `workbench run` flag: --target, --gpus, --partition, ...) ------
     Knob("launch", "target", "str", "local", "Where training runs: local (a detached process here), ssh:HOST (an "
          "alias from ~/.ssh/config), slurm / pbs (submit from here) or slurm:HOST / pbs:HOST (submit on a login "
@@ -239,9 +294,25 @@ def coerce(knob: Knob, value: Any, *, from_text: bool = False) -> Coerced:
         if wrong:
             return Coerced(error=f"{knob.name} item {wrong[0]!r} is not one of {knob.pattern.what}")
         return Coerced(list(value))
+    if kind == "int_list":
+        if not (isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
+            return bad
+        if len(set(value)) != len(value) or any(v < 0 for v in value):
+            return Coerced(error=f"{knob.name} = {value!r} is not a list of distinct integers >= 0")
+        return Coerced(list(value))
     if kind == "str_map":
         if isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
             return Coerced(dict(value))
+        return bad
+    if kind == "float_map":
+        if isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool)
+                                           and math.isfinite(v) for k, v in value.items()):
+            out = {k: float(v) for k, v in value.items()}
+            wrong = [k for k, v in out.items() if (knob.min is not None and v < knob.min) or (knob.max is not None and v > knob.max)]
+            if wrong:
+                return Coerced(error=f"{knob.name}.{wrong[0]} = {out[wrong[0]]!r} is out of range "
+                                     f"(expected numbers in [{_fmt(knob.min)}, {_fmt(knob.max)}])")
+            return Coerced(out)
         return bad
     raise AssertionError(f"unknown knob kind {kind}")
 
@@ -265,6 +336,11 @@ def _parse_text(knob: Knob, text: str) -> Coerced:
         return Coerced(text)
     if knob.kind == "str_list" and not text.lstrip().startswith("["):
         return Coerced([t.strip() for t in text.split(",") if t.strip()])
+    if knob.kind == "int_list" and not text.lstrip().startswith("["):
+        items = [t.strip() for t in text.split(",") if t.strip()]
+        if not all(t.lstrip("-").isdigit() for t in items):
+            return Coerced(error=f"{knob.name} = {text!r} is not {knob.expected()}")
+        return Coerced([int(t) for t in items])
     if knob.kind == "bool" and text.lower() in ("true", "false", "yes", "no", "on", "off", "1", "0"):
         return Coerced(text.lower() in ("true", "yes", "on", "1"))
     return _parse_toml_value(knob, text, tomllib)
@@ -305,9 +381,9 @@ def _toml_repr(v: Any) -> str:
     if isinstance(v, str):
         return '""' if v == "" else f'"{v}"'
     if isinstance(v, list):
-        return "[" + ", ".join(f'"{x}"' for x in v) + "]"
+        return "[" + ", ".join(f'"{x}"' if isinstance(x, str) else repr(x) for x in v) + "]"
     if isinstance(v, dict):
-        return "{" + ", ".join(f'{a} = "{b}"' for a, b in v.items()) + "}"
+        return "{" + ", ".join(f'{a} = "{b}"' if isinstance(b, str) else f"{a} = {b!r}" for a, b in v.items()) + "}"
     return repr(v)
 
 

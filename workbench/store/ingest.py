@@ -158,7 +158,8 @@ class _Rows:
 
 
 def _rows(run_id: str, events: list[dict[str, Any]]) -> _Rows:
-    t: dict[str, list[list[Any]]] = {"steps": [], "evals": [], "telemetry": [], "artifacts": [], "logs": []}
+    t: dict[str, list[list[Any]]] = {"steps": [], "evals": [], "telemetry": [], "artifacts": [], "logs": [],
+                                     "fairness": []}
     upd: dict[str, Any] = {}
     for e in events:
         kind, seq, ts = e["type"], e["seq"], e.get("t")
@@ -172,6 +173,11 @@ def _rows(run_id: str, events: list[dict[str, Any]]) -> _Rows:
                     t["evals"].append(base + [label, metric, _num(value)])
             for metric, value in (e.get("aggregates") or {}).items():
                 t["evals"].append(base + [ALL_LABELS, metric, _num(value)])
+            for grp, g in sorted((e.get("groups") or {}).items()):
+                t["fairness"].append([run_id, seq, e.get("phase"), e.get("split", "validation"), grp,
+                                      _int(g.get("examples")), _int(g.get("negatives")), _int(g.get("false_positives")),
+                                      _num(g.get("fpr")), _num(g.get("max_fpr")),
+                                      None if g.get("flagged") is None else bool(g.get("flagged"))])
         elif kind == "telemetry":
             t["telemetry"].append([run_id, seq, ts, e.get("host"), e.get("rank"), e.get("gpu"), e.get("util"),
                                    e.get("mem_used"), e.get("mem_total"), e.get("power_w"), e.get("temp_c"),
@@ -179,16 +185,28 @@ def _rows(run_id: str, events: list[dict[str, Any]]) -> _Rows:
         elif kind in ("artifact", "checkpoint"):
             extra = {k: v for k, v in e.items() if k not in ("seq", "t", "type", "kind", "path")}
             t["artifacts"].append([run_id, seq, e.get("kind", kind), e.get("path"), json.dumps(extra)])
+            if e.get("kind") in ("adapter", "model") and e.get("bytes") is not None:
+                upd["saved_bytes"] = e.get("bytes")
         elif kind == "log":
             t["logs"].append([run_id, seq, ts, e.get("level", "info"), e.get("message", "")])
         elif kind == "start":
             upd.update(status="running", started_at=utc(ts), host=e.get("host"), world_size=e.get("world_size"),
                        pid=e.get("pid"), versions=json.dumps(e.get("versions", {})))
         elif kind == "model":
-            upd.update(trainable_params=e.get("trainable_params"), total_params=e.get("total_params"))
+            upd.update(trainable_params=e.get("trainable_params"), total_params=e.get("total_params"),
+                       quantized=e.get("quantized"))
+        elif kind == "summary":
+            upd.update(train_runtime_s=_num(e.get("train_runtime_s")), train_samples_per_s=_num(e.get("train_samples_per_s")),
+                       peak_mem_bytes=_int(e.get("peak_mem_bytes")), peak_mem_kind=e.get("peak_mem_kind"),
+                       optimizer=e.get("optimizer"))
         elif kind == "end":
             upd.update(status=e.get("status", "failed"), ended_at=utc(ts), error=e.get("error"))
     return _Rows(t, upd)
+
+
+def _int(v: Any) -> int | None:
+    n = _num(v)
+    return None if n is None else int(n)
 
 
 def _num(v: Any) -> float | None:

@@ -43,6 +43,7 @@ class RunDetail:
     gpus: list[tuple]        # (host, gpu, samples, mean util, peak mem, mem total, peak power, peak temp)
     hosts: tuple             # (samples, mean cpu %, peak rss, ranks)
     splits: list[str] = field(default_factory=list)
+    fairness: list[tuple] = field(default_factory=list)   # read.fairness rows of the split
 
 
 def run_detail(con, run_id: str, split: str = "validation") -> RunDetail:
@@ -75,6 +76,7 @@ def run_detail(con, run_id: str, split: str = "validation") -> RunDetail:
                WHERE run_id = ? AND gpu IS NULL""", [run_id]).fetchone(),
         splits=[s for (s,) in con.execute("SELECT DISTINCT split FROM evals WHERE run_id = ? ORDER BY split",
                                           [run_id]).fetchall()],
+        fairness=fairness(con, run_id, split),
     )
 
 
@@ -98,6 +100,7 @@ class Comparison:
     aggregates: dict[str, dict[str, float]]     # {metric: {run_id: value}}, tuned
     per_label: dict[str, dict[str, float]]      # {label: {run_id: value}} for one metric, tuned
     groups: dict[str, list[str]]                # {group_id: [run_id, ...]} for groups of 2+ compared runs
+    resources: dict[str, dict[str, float]] = field(default_factory=dict)  # {RESOURCES name: {run_id: value}}
 
     def best(self, metric: str, values: dict[str, float]) -> float | None:
         """The best value of a row (lowest for loss-like metrics), for highlighting."""
@@ -139,7 +142,27 @@ def compare(con, ids: list[str], split: str = "validation", metric: str = "f1") 
         if group:
             groups.setdefault(group, []).append(rid)
     groups = {g: sorted(r, key=ids.index) for g, r in groups.items() if len(r) > 1}
-    return Comparison(ids, status, pv, differing, agg, per, groups)
+    resources: dict[str, dict[str, float]] = {}
+    cols = ", ".join(RESOURCES)
+    for rid, *vals in con.execute(f"SELECT run_id, {cols} FROM runs WHERE run_id IN ({marks})", ids).fetchall():
+        for name, v in zip(RESOURCES, vals):
+            if v is not None:
+                resources.setdefault(name, {})[rid] = v
+    return Comparison(ids, status, pv, differing, agg, per, groups, resources)
+
+
+# What a run cost, side by side in `compare` (full fine-tune vs LoRA): `runs` columns.
+RESOURCES = ("trainable_params", "total_params", "duration_s", "train_runtime_s", "train_samples_per_s",
+             "peak_mem_bytes", "saved_bytes")
+
+
+def fairness(con, run_id: str, split: str = "validation") -> list[tuple]:
+    """(group, base fpr, tuned fpr, limit, tuned flagged, negatives) per target group."""
+    return con.execute(
+        """SELECT t.grp, b.fpr, t.fpr, t.max_fpr, t.flagged, t.negatives
+           FROM fairness t LEFT JOIN fairness b ON b.run_id = t.run_id AND b.split = t.split AND b.grp = t.grp
+                AND b.phase = 'base'
+           WHERE t.run_id = ? AND t.split = ? AND t.phase = 'tuned' ORDER BY t.grp""", [run_id, split]).fetchall()
 
 
 def group_members(con, group: str) -> list[str]:

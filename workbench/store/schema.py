@@ -4,11 +4,12 @@ Times in `runs` are TIMESTAMP (UTC); `t` columns elsewhere are unix seconds (DOU
 Aggregate metrics live in `evals` under the label '(all)'.
 """
 
-SCHEMA_VERSION = 2  # 2: event_files (per-rank event files)
+SCHEMA_VERSION = 3  # 2: event_files (per-rank event files); 3: training summary columns, fairness
 ALL_LABELS = "(all)"
 
 # Metrics where lower is better (everything else: higher is better; support: neither).
-LOWER_IS_BETTER = ("loss", "hamming_loss")
+LOWER_IS_BETTER = ("loss", "hamming_loss", "unparseable", "unparseable_rate", "malformed", "malformed_rate",
+                   "groups_flagged", "fpr")
 NEUTRAL_METRICS = ("support", "examples")
 
 TABLES = """
@@ -117,6 +118,30 @@ CREATE TABLE IF NOT EXISTS logs (
     level   VARCHAR,
     message VARCHAR
 );
+
+-- False-positive rate per target group (chat_classification with fairness.*), base and tuned.
+CREATE TABLE IF NOT EXISTS fairness (
+    run_id          VARCHAR,
+    seq             BIGINT,
+    phase           VARCHAR,    -- base | tuned
+    split           VARCHAR,
+    grp             VARCHAR,    -- the target group
+    examples        BIGINT,
+    negatives       BIGINT,     -- records whose gold class is not a positive class
+    false_positives BIGINT,
+    fpr             DOUBLE,     -- false_positives / negatives (NULL without negatives)
+    max_fpr         DOUBLE,     -- the group's limit (fairness.group_limits, else fairness.max_fpr)
+    flagged         BOOLEAN     -- fpr > max_fpr
+);
+
+-- Columns added after the first release (stores created earlier get them on open).
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS train_runtime_s DOUBLE;       -- trainer.train() wall time
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS train_samples_per_s DOUBLE;
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS peak_mem_bytes BIGINT;        -- CUDA max allocated, or peak RSS on CPU
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS peak_mem_kind VARCHAR;        -- cuda_max_allocated | peak_rss
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS saved_bytes BIGINT;           -- adapter or full model on disk
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS optimizer VARCHAR;            -- the optimizer that ran
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS quantized VARCHAR;            -- e.g. 4bit-nf4; NULL: not quantized
 """
 
 VIEWS = f"""
@@ -137,6 +162,11 @@ JOIN evals t ON t.run_id = b.run_id AND t.split = b.split AND t.label = b.label
 JOIN runs r ON r.run_id = b.run_id
 WHERE b.phase = 'base';
 
+CREATE OR REPLACE VIEW fairness_flags AS
+SELECT f.run_id, r.recipe_name, f.phase, f.split, f.grp, f.fpr, f.max_fpr, f.negatives, f.false_positives
+FROM fairness f JOIN runs r USING (run_id)
+WHERE f.flagged;
+
 CREATE OR REPLACE VIEW run_summary AS
 SELECT r.run_id, r.recipe_name, r.task, r.model, r.method, r.target, r.status,
        r.created_at, r.started_at, r.ended_at,
@@ -149,7 +179,10 @@ SELECT r.run_id, r.recipe_name, r.task, r.model, r.method, r.target, r.status,
        (SELECT s.loss FROM steps s WHERE s.run_id = r.run_id AND s.loss IS NOT NULL
         ORDER BY s.seq DESC LIMIT 1) AS last_loss,
        (SELECT max(s.step) FROM steps s WHERE s.run_id = r.run_id) AS last_step,
-       r.error, r.run_dir
+       r.error, r.run_dir,
+       -- added in schema 3 (kept last, so positional readers of the older columns still work)
+       max(e.value) FILTER (WHERE e.phase = 'tuned' AND e.metric = 'accuracy') AS tuned_accuracy,
+       r.train_runtime_s, r.train_samples_per_s, r.peak_mem_bytes, r.saved_bytes, r.quantized
 FROM runs r
 LEFT JOIN evals e ON e.run_id = r.run_id AND e.label = '{ALL_LABELS}' AND e.split = 'validation'
 GROUP BY ALL;

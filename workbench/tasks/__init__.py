@@ -10,6 +10,8 @@ from types import ModuleType
 
 TASK_MODULES = {
     "classification": "workbench.tasks.classification",
+    "chat_classification": "workbench.tasks.chat_classification",
+    "ner": "workbench.tasks.ner",
 }
 
 

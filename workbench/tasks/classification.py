@@ -20,11 +20,11 @@ from workbench.data.csv_labels import LabeledTable, read_labeled_csv
 from workbench.data.splits import load_splits
 from workbench.metrics.multilabel import bce_loss, multilabel_report
 from workbench.models.load import apply_method, count_params, load_sequence_classifier
-from workbench.models.source import resolve_source
+from workbench.models.source import base_path, record_base, resolve_source
+from workbench.recipe.load import label_map
 from workbench.train.context import RunContext
 
 LABELS_FILE = "labels.json"
-MODEL_FILE = "model.json"
 
 
 class EncodedTexts(torch.utils.data.Dataset):
@@ -85,20 +85,38 @@ def evaluate_table(model, tokenizer, table: LabeledTable, values: dict[str, Any]
     return per_label, agg, logits
 
 
+def tune_thresholds(y_true, probs: np.ndarray, label_names: list[str]) -> list[float]:
+    """Per label, the threshold (on a 0.05 grid) that maximises its F1 on these rows; ties go to
+    the one nearest 0.5. A label with no positives keeps 0.5."""
+    from sklearn.metrics import f1_score
+
+    y = np.asarray(y_true, dtype=int)
+    grid = np.round(np.arange(0.05, 0.951, 0.05), 2)
+    out = []
+    for j in range(len(label_names)):
+        if y[:, j].sum() == 0:
+            out.append(0.5)
+            continue
+        scores = [f1_score(y[:, j], probs[:, j] >= t, zero_division=0) for t in grid]
+        best = max(range(len(grid)), key=lambda i: (round(scores[i], 12), -abs(grid[i] - 0.5)))
+        out.append(float(grid[best]))
+    return out
+
+
 def run(ctx: RunContext) -> None:
     values = ctx.recipe.values
     splits = load_splits(values)
-    label_names = splits.train.label_names
-    ctx.log(f"data: {len(splits.train)} train / {len(splits.validation)} validation"
-            + (f" / {len(splits.test)} test" if splits.test else "") + f" rows, {len(label_names)} labels")
+    label_names = splits.label_names
+    ctx.log(f"data: {splits.describe()}")
 
     path = resolve_source(values, splits.train.texts)
-    loaded = load_sequence_classifier(path, label_names, seed=values["train.seed"])
+    loaded = load_sequence_classifier(path, label_names, seed=values["train.seed"], values=values)
     model = apply_method(loaded, values)
     trainable, total = count_params(model)
     ctx.emit("model", source=values["model.source"], resolved_path=path, method=values["model.method"],
-             trainable_params=trainable, total_params=total, new_modules=loaded.new_modules)
-    (ctx.run_dir / MODEL_FILE).write_text(json.dumps({"source": values["model.source"], "path": path}), "utf-8")
+             trainable_params=trainable, total_params=total, new_modules=loaded.new_modules,
+             quantized="4bit-" + values["quant.type"] if values["quant.use_4bit"] else None)
+    record_base(ctx.run_dir, values, path)
     tok = loaded.tokenizer
     thresholds = values["eval.threshold"]
     eval_tables = [("validation", splits.validation)] + ([("test", splits.test)] if splits.test else [])
@@ -109,7 +127,7 @@ def run(ctx: RunContext) -> None:
             per_label, agg, _ = evaluate_table(model, tok, table, values, thresholds)
             ctx.emit("eval", phase="base", split=split, step=0, epoch=0.0, labels=per_label, aggregates=agg)
 
-    from workbench.train.hf import build_trainer
+    from workbench.train.hf import build_trainer, save_trained, train_and_summarize
 
     last_report: dict[str, dict[str, float]] = {}
 
@@ -127,25 +145,30 @@ def run(ctx: RunContext) -> None:
         data_collator=collator(tok), compute_metrics=compute_metrics, per_label=lambda: dict(last_report),
         world_size=ctx.world_size)
     ctx.phase("training", "training")
-    trainer.train()
+    train_and_summarize(trainer, ctx)
     model = trainer.model  # the best checkpoint, reloaded by the Trainer
 
     if not ctx.is_main:
         return
     ctx.phase("tuned eval", "evaluating the tuned model")
+    tuned_th: float | list[float] = thresholds
     for split, table in eval_tables:
-        per_label, agg, logits = evaluate_table(model, tok, table, values, thresholds)
+        per_label, agg, logits = evaluate_table(model, tok, table, values, tuned_th)
+        if split == "validation" and values["eval.tune_thresholds"]:
+            # Validation is scored at eval.threshold (as the base was); the thresholds tuned on it
+            # are stored per label and applied to the test split and to `workbench predict`.
+            tuned_th = tune_thresholds(table.labels, sigmoid(logits), label_names)
+            for name, th in zip(label_names, tuned_th):
+                per_label[name]["threshold"] = th
+            ctx.log("thresholds tuned on validation: " + ", ".join(f"{n} {t:.2f}" for n, t in zip(label_names, tuned_th)))
         ctx.emit("eval", phase="tuned", split=split, step=trainer.state.global_step, epoch=trainer.state.epoch,
                  labels=per_label, aggregates=agg)
         out = ctx.run_dir / f"predictions_{split}.jsonl"
-        write_predictions(out, table, sigmoid(logits), thresholds)
+        write_predictions(out, table, sigmoid(logits), tuned_th if split != "validation" else thresholds)
         ctx.emit("artifact", kind="predictions", path=str(out), split=split, rows=len(table))
 
-    save_dir = ctx.run_dir / ("adapter" if values["model.method"] == "lora" else "model")
-    model.save_pretrained(save_dir)
-    tok.save_pretrained(save_dir)
-    (ctx.run_dir / LABELS_FILE).write_text(json.dumps({"labels": label_names, "threshold": thresholds}, indent=2), "utf-8")
-    ctx.emit("artifact", kind="adapter" if values["model.method"] == "lora" else "model", path=str(save_dir))
+    save_trained(ctx, model, tok, values["model.method"])
+    (ctx.run_dir / LABELS_FILE).write_text(json.dumps({"labels": label_names, "threshold": tuned_th}, indent=2), "utf-8")
 
 
 def write_predictions(path: Path, table: LabeledTable, probs: np.ndarray, thresholds) -> None:
@@ -154,6 +177,7 @@ def write_predictions(path: Path, table: LabeledTable, probs: np.ndarray, thresh
         for i, text in enumerate(table.texts):
             row: dict[str, Any] = {
                 "line": table.lines[i],
+                **({"id": table.ids[i]} if table.ids is not None else {}),
                 "text": text,
                 "scores": {n: round(float(p), 6) for n, p in zip(table.label_names, probs[i])},
                 "predicted": [n for n, p, t in zip(table.label_names, probs[i], th) if p >= t],
@@ -163,7 +187,12 @@ def write_predictions(path: Path, table: LabeledTable, probs: np.ndarray, thresh
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
-# --- reloading a finished run (workbench predict) ----------------------------------------------
+# --- reloading a finished run (workbench predict, merge) ----------------------------------------
+
+def base_of(run_dir: Path, values: dict[str, Any]) -> str:
+    """The base model a run was trained from; a cleared tiny-model cache is rebuilt (deterministic)."""
+    return base_path(run_dir, values, lambda: load_splits(values).train.texts)
+
 
 def load_finished(run_dir: Path, values: dict[str, Any]):
     """(model, tokenizer, label names, thresholds) of a completed run, on CPU or the GPU if any."""
@@ -175,14 +204,10 @@ def load_finished(run_dir: Path, values: dict[str, Any]):
     else:
         from peft import PeftModel
 
-        base = json.loads((run_dir / MODEL_FILE).read_text("utf-8"))["path"]
-        if not Path(base).exists() and values["model.source"].startswith("tiny:"):
-            # The tiny-model cache was cleared: rebuild it (deterministic) from the training texts.
-            base = resolve_source(values, load_splits(values).train.texts)
-        loaded = load_sequence_classifier(base, label_names, seed=values["train.seed"],
-                                          tokenizer_path=str(run_dir / "adapter"))
+        loaded = load_sequence_classifier(base_of(run_dir, values), label_names, seed=values["train.seed"],
+                                          tokenizer_path=str(run_dir / "adapter"), values=values)
         model = PeftModel.from_pretrained(loaded.model, str(run_dir / "adapter"))
-    if torch.cuda.is_available():
+    if torch.cuda.is_available() and not values["quant.use_4bit"]:  # 4-bit weights are placed at load
         model = model.to("cuda")
     return model, loaded.tokenizer, label_names, labels_meta["threshold"]
 
@@ -191,8 +216,10 @@ def predict_file(run_dir: Path, values: dict[str, Any], input_csv: Path, output:
                  batch_size: int | None = None) -> dict[str, Any]:
     """Predict a CSV with a finished run. Returns a summary (rows, and metrics when the CSV has labels)."""
     model, tok, label_names, thresholds = load_finished(run_dir, values)
-    label_map = dict(zip(label_names, (values["data.labels"][n] for n in label_names)))
-    table = read_labeled_csv(input_csv, values["data.text_column"], label_map, require_labels=False)
+    columns = label_map(values)
+    label_columns = dict(zip(label_names, (columns[n] for n in label_names)))
+    table = read_labeled_csv(input_csv, values["data.text_column"], label_columns, require_labels=False,
+                             id_column=values["data.id_column"])
     logits = predict_logits(model, tok, table.texts, batch_size=batch_size or values["eval.batch_size"],
                             max_length=values["model.max_length"])
     probs = sigmoid(logits)

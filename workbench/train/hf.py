@@ -13,6 +13,23 @@ from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, Traini
 from workbench.events import EventWriter
 
 
+def resolve_optimizer(values: dict[str, Any]) -> str:
+    """The optimizer that will run: `auto` is 8-bit paged AdamW for a 4-bit model on CUDA (what
+    QLoRA uses: optimizer state paged to CPU under memory pressure), plain AdamW elsewhere."""
+    import torch
+
+    from workbench.errors import UserError
+
+    name = values["train.optimizer"]
+    on_gpu = torch.cuda.is_available()
+    if name == "auto":
+        return "paged_adamw_8bit" if values["quant.use_4bit"] and on_gpu else "adamw_torch"
+    if name in ("paged_adamw_8bit", "adamw_bnb_8bit") and not on_gpu:
+        raise UserError(f"train.optimizer = {name!r} needs a CUDA GPU (bitsandbytes' 8-bit optimizers); "
+                        "this machine has none: use \"auto\" or \"adamw_torch\"")
+    return name
+
+
 def training_arguments(values: dict[str, Any], run_dir: Path, *, world_size: int = 1) -> TrainingArguments:
     import torch
 
@@ -20,6 +37,11 @@ def training_arguments(values: dict[str, Any], run_dir: Path, *, world_size: int
 
     dtype = compute_dtype(values["model.precision"])
     on_gpu = torch.cuda.is_available()
+    report_to = [r for r in values["train.report_to"] if r != "none"]
+    if "tensorboard" in report_to:
+        import os
+
+        os.environ["TENSORBOARD_LOGGING_DIR"] = str(run_dir / "tensorboard")
     max_steps = values["train.max_steps"]
     best = values["train.best_metric"]
     # With max_steps, evaluate and save once at the end (an epoch may never complete).
@@ -33,7 +55,7 @@ def training_arguments(values: dict[str, Any], run_dir: Path, *, world_size: int
         max_steps=max_steps,
         learning_rate=values["train.learning_rate"],
         weight_decay=values["train.weight_decay"],
-        optim=values["train.optimizer"],
+        optim=resolve_optimizer(values),
         lr_scheduler_type=values["train.scheduler"],
         warmup_steps=values["train.warmup_steps"],
         max_grad_norm=values["train.max_grad_norm"],
@@ -54,7 +76,10 @@ def training_arguments(values: dict[str, Any], run_dir: Path, *, world_size: int
         bf16=dtype == torch.bfloat16,
         fp16=dtype == torch.float16,
         use_cpu=not on_gpu,
-        report_to="none",
+        report_to=report_to or "none",
+        # Recompute activations in backward; non-reentrant works with frozen (LoRA) inputs.
+        gradient_checkpointing=values["train.gradient_checkpointing"],
+        gradient_checkpointing_kwargs={"use_reentrant": False} if values["train.gradient_checkpointing"] else None,
         disable_tqdm=True,
         log_level="warning",
         dataloader_num_workers=0,
@@ -82,7 +107,8 @@ class EventsCallback(TrainerCallback):
     def on_train_begin(self, args, state, control, **kw):
         if state.is_world_process_zero:
             self.writer.emit("log", level="info", message=f"training: {state.max_steps} steps, "
-                             f"{math.ceil(args.num_train_epochs) if args.max_steps <= 0 else '-'} epochs")
+                             f"{math.ceil(args.num_train_epochs) if args.max_steps <= 0 else '-'} epochs, "
+                             f"optimizer {args.optim.value if hasattr(args.optim, 'value') else args.optim}")
         self._last_t = time.perf_counter()
         self._last_step = state.global_step
         self._last_tokens = state.num_input_tokens_seen or 0
@@ -127,7 +153,47 @@ def build_trainer(model, tokenizer, values: dict[str, Any], run_dir: Path, write
     callbacks: list[TrainerCallback] = [
         EventsCallback(writer, batch_size=values["train.batch_size"], world_size=world_size, per_label=per_label)]
     if values["train.early_stopping_patience"] > 0:
-        callbacks.append(EarlyStoppingCallback(early_stopping_patience=values["train.early_stopping_patience"]))
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=values["train.early_stopping_patience"],
+                                               early_stopping_threshold=values["train.early_stopping_threshold"]))
     return Trainer(model=model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset,
                    data_collator=data_collator, processing_class=tokenizer, compute_metrics=compute_metrics,
                    callbacks=callbacks)
+
+
+def peak_memory() -> tuple[int, str]:
+    """(bytes, kind): CUDA max allocated on a GPU, else the process's peak RSS."""
+    import resource
+
+    import torch
+
+    if torch.cuda.is_available():
+        return int(torch.cuda.max_memory_allocated()), "cuda_max_allocated"
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024, "peak_rss"  # Linux reports KiB
+
+
+def train_and_summarize(trainer: Trainer, ctx) -> None:
+    """trainer.train(), then one `summary` event: wall time, throughput, peak memory, optimizer
+    (what `workbench compare` sets side by side for full fine-tune vs LoRA)."""
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+    t0 = time.perf_counter()
+    out = trainer.train()
+    seconds = time.perf_counter() - t0
+    peak, kind = peak_memory()
+    optim = trainer.args.optim
+    ctx.emit("summary", train_runtime_s=seconds, train_samples_per_s=out.metrics.get("train_samples_per_second"),
+             train_steps=trainer.state.global_step, peak_mem_bytes=peak, peak_mem_kind=kind,
+             optimizer=getattr(optim, "value", optim))
+
+
+def save_trained(ctx, model, tokenizer, method: str) -> Path:
+    """Save the adapter (LoRA) or the whole model (full) with the tokenizer; the artifact event
+    carries the size on disk."""
+    save_dir = ctx.run_dir / ("adapter" if method == "lora" else "model")
+    model.save_pretrained(save_dir)
+    tokenizer.save_pretrained(save_dir)
+    size = sum(f.stat().st_size for f in save_dir.rglob("*") if f.is_file())
+    ctx.emit("artifact", kind="adapter" if method == "lora" else "model", path=str(save_dir), bytes=size)
+    return save_dir

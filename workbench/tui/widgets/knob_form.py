@@ -25,10 +25,10 @@ from workbench.recipe.schema import Coerced, Knob
 
 def value_text(knob: Knob, value: Any) -> str:
     """The text a field shows for a typed value (the inverse of `parse_field`)."""
-    if knob.kind == "str_list" and isinstance(value, list):
+    if knob.kind in ("str_list", "int_list") and isinstance(value, list):
         return ", ".join(str(v) for v in value)
-    if knob.kind == "str_map" and isinstance(value, dict):
-        return ", ".join(f"{k}={v}" for k, v in value.items())
+    if knob.kind in ("str_map", "float_map") and isinstance(value, dict):
+        return ", ".join(f"{k}={v!r}" if isinstance(v, float) else f"{k}={v}" for k, v in value.items())
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
@@ -54,17 +54,17 @@ def shown(knob: Knob, value: Any) -> str:
     text = value_text(knob, value)
     if knob.kind in ("str", "path"):
         return f'"{text}"'
-    if knob.kind == "str_list":
+    if knob.kind in ("str_list", "int_list"):
         return f"[{text}]"
-    if knob.kind == "str_map":
+    if knob.kind in ("str_map", "float_map"):
         return "{" + text + "}"
     return text
 
 
 def parse_field(knob: Knob, text: str) -> Coerced:
     """Check the text of a field against its knob: the typed value, or what was expected."""
-    if knob.kind == "str_map":
-        out: dict[str, str] = {}
+    if knob.kind in ("str_map", "float_map"):
+        out: dict[str, Any] = {}
         for part in (p.strip() for p in text.split(",")):
             if not part:
                 continue
@@ -72,7 +72,14 @@ def parse_field(knob: Knob, text: str) -> Coerced:
             if not eq or not label.strip() or not column.strip():
                 return Coerced(error=f"{knob.name}: {part!r} is not label=column "
                                      f"(expected {knob.expected()}, written label=column, label2=column2)")
-            out[label.strip()] = column.strip()
+            value = column.strip()
+            if knob.kind == "float_map":
+                try:
+                    out[label.strip()] = float(value)
+                except ValueError:
+                    return Coerced(error=f"{knob.name}: {part!r} is not name=number (expected {knob.expected()})")
+                continue
+            out[label.strip()] = value
         return schema.coerce(knob, out)
     return schema.coerce(knob, text, from_text=True)
 
@@ -115,7 +122,8 @@ class KnobField(Vertical):
             value = self.baseline if self.baseline in knob.choices else Select.NULL
             return Select([(c, c) for c in knob.choices], value=value, allow_blank=value is Select.NULL,
                           id="value", compact=True, tooltip=tip)
-        placeholder = {"str_list": "item, item2", "str_map": "label=column, label2=column2"}.get(knob.kind, "")
+        placeholder = {"str_list": "item, item2", "int_list": "1, 2, 3", "str_map": "label=column, label2=column2",
+                       "float_map": "name=0.1, name2=0.2"}.get(knob.kind, "")
         return Input(self.baseline_text, placeholder=placeholder, id="value", compact=True, tooltip=tip,
                      select_on_focus=False)
 

@@ -1,0 +1,42 @@
+"""`workbench merge RUN --output DIR`: the tuned model as one plain Hugging Face folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from workbench.commands.common import resolve_run, run_dir_of, store_of
+from workbench.console import console
+from workbench.errors import UserError
+from workbench.recipe import load_recipe
+from workbench.store.db import connect
+
+
+def main(args) -> int:
+    store = store_of(args)
+    with connect(store, read_only=True) as con:
+        run_id = resolve_run(con, args.run)
+        status = con.execute("SELECT status FROM runs WHERE run_id = ?", [run_id]).fetchone()[0]
+    if status != "completed":
+        raise UserError(f"run {run_id} is {status}; merge needs a completed run")
+    run_dir = run_dir_of(store, run_id)
+    recipe = load_recipe(run_dir / "recipe.toml")
+    out = Path(args.output).expanduser()
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise UserError("already exists and is not an empty folder; give a new folder", path=out)
+    if not out.parent.is_dir():
+        raise UserError("parent folder does not exist", path=out.parent)
+    saved = run_dir / ("model" if recipe["model.method"] == "full" else "adapter")
+    if not saved.is_dir():
+        raise UserError(f"run {run_id} has no saved {saved.name} folder", path=saved)
+
+    from workbench.models.load import quiet_transformers
+    from workbench.models.merge import merge_run
+
+    quiet_transformers()
+    result = merge_run(run_dir, recipe.values, out, args.dtype)
+    if result["merged"]:
+        console.print(f"merged the adapter of {run_id} into its base: {out} ({result['bytes'] / 2**20:,.1f} MiB); "
+                      "load it with transformers' from_pretrained, no peft needed")
+    else:
+        console.print(f"{run_id} is a full fine-tune: copied its model to {out}")
+    return 0

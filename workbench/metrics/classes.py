@@ -1,0 +1,93 @@
+"""Per-class metrics for single-label classes read from generated answers, and group fairness.
+
+A decoder answers in text, so a prediction is whatever `parse_label` reads from the answer, or
+None when the answer names no class. None is never silently dropped: it is a miss for the gold
+class (recall), a prediction of no class (so no false positive anywhere), and it is counted.
+"""
+
+from __future__ import annotations
+
+# Stands in for None in scikit-learn's label arrays; restricted to `labels`, it is never a class.
+_UNPARSEABLE = "\x00unparseable"
+
+
+def _check(gold, pred, labels: list[str]) -> None:
+    if len(gold) != len(pred):
+        raise ValueError(f"{len(gold)} gold labels but {len(pred)} predictions")
+    if not gold:
+        raise ValueError("no examples to score")
+    unknown = sorted(set(gold) - set(labels))
+    if unknown:
+        raise ValueError(f"gold label {unknown[0]!r} is not one of {labels}")
+
+
+def class_report(gold: list[str], pred: list[str | None], labels: list[str]
+                 ) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
+    """(per-class metrics, aggregates) for gold labels and parsed predictions (None = unparseable).
+
+    Per class: precision, recall, f1, support (gold count). Aggregates: accuracy, f1_macro,
+    f1_micro, f1_weighted, precision_macro, recall_macro, unparseable (count), unparseable_rate,
+    examples. Averages are over `labels` only, so an unparseable answer lowers recall but not
+    precision: f1_micro equals accuracy exactly when every answer parsed.
+    """
+    import numpy as np
+    from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
+
+    _check(gold, pred, labels)
+    y_true = np.asarray(gold, dtype=object)
+    y_pred = np.asarray([_UNPARSEABLE if p is None else p for p in pred], dtype=object)
+    p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=labels, average=None, zero_division=0)
+    per_class = {
+        name: {"precision": float(p[j]), "recall": float(r[j]), "f1": float(f[j]), "support": float(s[j])}
+        for j, name in enumerate(labels)
+    }
+    agg: dict[str, float] = {"accuracy": float(accuracy_score(y_true, y_pred))}
+    for avg in ("macro", "micro", "weighted"):
+        agg[f"f1_{avg}"] = float(f1_score(y_true, y_pred, labels=labels, average=avg, zero_division=0))
+    mp, mr, _, _ = precision_recall_fscore_support(y_true, y_pred, labels=labels, average="macro", zero_division=0)
+    agg["precision_macro"], agg["recall_macro"] = float(mp), float(mr)
+    missing = sum(1 for x in pred if x is None)
+    agg["unparseable"] = float(missing)
+    agg["unparseable_rate"] = missing / len(pred)
+    agg["examples"] = float(len(gold))
+    return per_class, agg
+
+
+def group_fpr(gold: list[str], pred: list[str | None], groups: list[str | None], positive_labels: list[str], *,
+              max_fpr: float | None, limits: dict[str, float]) -> dict[str, dict[str, float]]:
+    """False-positive rate per target group, with a flag where it exceeds the group's limit.
+
+    The harm a moderation model does to a group is flagging its harmless messages, so per group:
+    among records whose gold label is not a positive label, the share predicted as a positive
+    label (an unparseable answer is not a positive prediction). Returns, sorted by group name,
+    {group: {"examples", "negatives", "false_positives", "fpr", "max_fpr", "flagged"}} where
+    max_fpr is limits.get(group, max_fpr) and flagged is 1.0 when fpr > max_fpr else 0.0.
+    "max_fpr" is absent when there is no limit; "fpr" and "flagged" are absent for a group with
+    no negatives (0/0 is not a rate, and NaN does not survive JSON). Records whose group is None
+    are skipped; limits for groups that do not occur are ignored.
+    """
+    if not (len(gold) == len(pred) == len(groups)):
+        raise ValueError(f"{len(gold)} gold labels, {len(pred)} predictions and {len(groups)} groups")
+    positive = set(positive_labels)
+    counts: dict[str, list[int]] = {}  # group -> [examples, negatives, false positives]
+    for g, y, p in zip(groups, gold, pred):
+        if g is None:
+            continue
+        c = counts.setdefault(g, [0, 0, 0])
+        c[0] += 1
+        if y not in positive:
+            c[1] += 1
+            c[2] += p is not None and p in positive
+    out: dict[str, dict[str, float]] = {}
+    for g in sorted(counts):
+        n, neg, fp = counts[g]
+        row: dict[str, float] = {"examples": float(n), "negatives": float(neg), "false_positives": float(fp)}
+        limit = limits.get(g, max_fpr)
+        if limit is not None:
+            row["max_fpr"] = float(limit)
+        if neg:
+            row["fpr"] = fp / neg
+            if limit is not None:
+                row["flagged"] = 1.0 if row["fpr"] > limit else 0.0
+        out[g] = row
+    return out

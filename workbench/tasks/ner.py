@@ -1,0 +1,59 @@
+"""Named-entity recognition as instruction SFT of a decoder (the QLoRA NER recipe).
+
+Sentences come from CoNLL files or a ready instruction JSON; each becomes
+`### Instruction: Extract named entities from the sentence: '...' ### Response: TYPE: a, b; ...`.
+Evaluation generates the response (batched, left padding), parses it back to entities, tags
+the sentence's tokens in BIO and scores them with seqeval per entity type; answers that do
+not parse are counted as malformed (what parsed of them still counts), never fatal.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from workbench.data.ner import NerSentence, entities_to_bio, parse_response, prompt_for, response_for
+from workbench.metrics.entities import entity_report
+from workbench.tasks.generative import GenerativeTask, Scored, run_generative
+from workbench.train.context import RunContext
+
+
+def pairs(records: Sequence[NerSentence], tok=None) -> list[tuple[str, str]]:
+    return [(prompt_for(s.tokens), response_for(s.tokens, s.tags)) for s in records]
+
+
+def tokenizer_texts(records: Sequence[NerSentence]) -> list[str]:
+    return [p + a for p, a in pairs(records)]
+
+
+def score(records: Sequence[NerSentence], answers: list[str], types: list[str]) -> Scored:
+    gold, pred, rows = [], [], []
+    malformed = 0
+    for s, answer in zip(records, answers):
+        parsed = parse_response(answer, types)
+        malformed += parsed.malformed
+        tags = entities_to_bio(s.tokens, parsed.entities)
+        gold.append(list(s.tags))
+        pred.append(tags)
+        rows.append({"line": s.line, "sentence": " ".join(s.tokens), "answer": answer, "malformed": parsed.malformed,
+                     "predicted": parsed.entities, "gold": response_for(s.tokens, s.tags)})
+    per_type, agg, report = entity_report(gold, pred)
+    agg["malformed"] = float(malformed)
+    agg["malformed_rate"] = malformed / max(1, len(records))
+    return Scored(per_type, agg, rows, report=report)
+
+
+TASK = GenerativeTask(pairs, tokenizer_texts, score)
+
+
+def run(ctx: RunContext) -> None:
+    run_generative(ctx, TASK)
+
+
+def make_task(values: dict[str, Any]) -> GenerativeTask:
+    return TASK
+
+
+def predict_file(run_dir, values, input_path, output, batch_size=None):
+    from workbench.tasks.generative import predict_file as predict
+
+    return predict(run_dir, values, make_task(values), input_path, output, batch_size)
