@@ -14,6 +14,19 @@ DEMO_RECIPE = ROOT / "recipes" / "demo" / "encoder_multilabel.toml"
 DEMO_CSV = ROOT / "recipes" / "demo" / "data" / "reviews.csv"
 
 
+def copy_encoder_demo(dest: Path) -> Path:
+    """recipes/demo/encoder_multilabel.toml with its data folder, copied into dest (the other demo
+    recipes left out, so a recipe list holds just this one)."""
+    import shutil
+
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(ROOT / "recipes" / "demo" / "data", dest / "data", ignore=shutil.ignore_patterns("hate", "ner",
+                                                                                                    "products",
+                                                                                                    "sentiment"))
+    shutil.copy(DEMO_RECIPE, dest / DEMO_RECIPE.name)
+    return dest / DEMO_RECIPE.name
+
+
 @pytest.fixture(scope="session", autouse=True)
 def offline_env(tmp_path_factory):
     cache = tmp_path_factory.mktemp("workbench-cache")

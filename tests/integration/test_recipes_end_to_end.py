@@ -235,3 +235,39 @@ def test_full_vs_lora_runs_both_methods_as_one_group_and_compares_their_cost(tmp
     for needle in ("trainable params", "saved on disk", "peak memory", "samples/s", "accuracy", "precision_micro",
                    "recall_micro", "f1_micro", "model.method"):
         assert needle in out, needle
+
+    # The LoRA run merged: a plain sequence classifier that scores exactly as the adapter did.
+    merged = store.parent / "merged"
+    cli(store, "merge", lora[0], "--output", str(merged))
+    run_dir = Path(q(store, "SELECT run_dir FROM runs WHERE run_id = ?", [lora[0]])[0][0])
+    logged = [json.loads(line) for line in (run_dir / "predictions_validation.jsonl").read_text().splitlines()]
+    script = f"""
+import json, sys
+import torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+tok = AutoTokenizer.from_pretrained({str(merged)!r})
+model = AutoModelForSequenceClassification.from_pretrained({str(merged)!r}).eval()
+texts = json.loads(sys.stdin.read())
+with torch.inference_mode():
+    probs = [torch.sigmoid(model(**tok(t, return_tensors="pt", truncation=True, max_length=64)).logits)[0, 0].item()
+             for t in texts]
+assert "peft" not in sys.modules
+print(json.dumps(probs))
+"""
+    proc = subprocess.run([sys.executable, "-c", script], input=json.dumps([r["text"] for r in logged[:40]]),
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    probs = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert probs == pytest.approx([r["scores"]["positive"] for r in logged[:40]], abs=1e-4)
+
+
+def test_gradient_checkpointing_and_tensorboard_on_a_4bit_chat_run(tmp_path_factory):
+    """The real hate-speech recipe's knobs (gradient checkpointing on a 4-bit model, TensorBoard)
+    on the demo, a few steps."""
+    store, (run_id,), _ = run_demo(
+        tmp_path_factory, "hate_speech", "--set", "train.gradient_checkpointing=true", "--set",
+        "train.report_to=tensorboard", "--set", "train.max_steps=4", "--set", "eval.max_examples=4",
+        "--set", "eval.base=false")
+    assert q(store, "SELECT status FROM runs")[0][0] == "completed"
+    run_dir = Path(q(store, "SELECT run_dir FROM runs")[0][0])
+    assert list((run_dir / "tensorboard").rglob("events.out.tfevents.*")), "no TensorBoard event file"

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import copy_encoder_demo
 from workbench.store.sample import T0, build_sample_store
 
 SAMPLE_ROOT = Path("/tmp/workbench-tui-sample")
@@ -54,7 +55,7 @@ def make_app(sample_store, recipes_env):
 def demo(tmp_path, monkeypatch) -> Path:
     """A user copy of recipes/demo (with its data folder); the recipes mode lists only it."""
     folder = tmp_path / "recipes"
-    shutil.copytree(ROOT / "recipes" / "demo", folder / "demo")
+    copy_encoder_demo(folder / "demo")
     monkeypatch.setenv("WORKBENCH_RECIPES", str(folder))
     return folder / "demo" / "encoder_multilabel.toml"
 

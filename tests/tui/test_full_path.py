@@ -5,10 +5,9 @@ open it in the runs browser → its detail shows base vs tuned, tuned better."""
 from __future__ import annotations
 
 import asyncio
-import shutil
 import time
 
-from tests.conftest import ROOT
+from tests.conftest import copy_encoder_demo
 from tests.integration.runs import q
 from workbench.store.schema import ALL_LABELS
 from workbench.tui.app import WorkbenchApp
@@ -30,7 +29,7 @@ async def until(pilot, predicate, timeout: float, what: str):
 
 
 def test_pick_edit_launch_monitor_browse_and_see_base_vs_tuned(tmp_path, monkeypatch):
-    shutil.copytree(ROOT / "recipes" / "demo", tmp_path / "recipes" / "demo")
+    copy_encoder_demo(tmp_path / "recipes" / "demo")
     monkeypatch.setenv("WORKBENCH_RECIPES", str(tmp_path / "recipes"))
     store = tmp_path / "runs.duckdb"
     recipe_file = tmp_path / "recipes" / "demo" / "encoder_multilabel.toml"
@@ -40,8 +39,11 @@ def test_pick_edit_launch_monitor_browse_and_see_base_vs_tuned(tmp_path, monkeyp
         app = WorkbenchApp(store)
         async with app.run_test(size=(100, 30)) as pilot:
             # 1. Recipes: the demo is listed; enter opens it in the editor.
-            await until(pilot, lambda: "demo_encoder_multilabel" in str(app.screen.query_one("DataTable")
-                                                                       .get_row_at(0)), 20, "the recipe list")
+            def listed() -> bool:
+                table = app.screen.query_one("DataTable")
+                return table.row_count > 0 and "demo_encoder_multilabel" in str(table.get_row_at(0))
+
+            await until(pilot, listed, 20, "the recipe list")
             await pilot.press("enter")
             await until(pilot, lambda: isinstance(app.screen, EditorScreen), 20, "the editor")
             editor = app.screen

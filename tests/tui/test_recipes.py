@@ -5,12 +5,11 @@ new from a template."""
 from __future__ import annotations
 
 import asyncio
-import shutil
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import copy_encoder_demo
 from workbench.errors import UserError
 from workbench.recipe import load_recipe
 from workbench.tui.screens.editor import EditorScreen
@@ -21,7 +20,7 @@ from workbench.tui.screens.recipes import RecipesScreen
 def user_recipes(tmp_path, monkeypatch) -> Path:
     """A user recipe folder: a copy of recipes/demo (with its data) and one broken file."""
     folder = tmp_path / "recipes"
-    shutil.copytree(ROOT / "recipes" / "demo", folder / "demo")
+    copy_encoder_demo(folder / "demo")
     (folder / "broken.toml").write_text("# Half-written.\nname = \n", encoding="utf-8")
     monkeypatch.setenv("WORKBENCH_RECIPES", str(folder))
     return folder

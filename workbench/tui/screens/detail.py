@@ -239,14 +239,21 @@ class DetailScreen(TabCycling, Screen):
         self.query_one("#aggregates", Static).update(agg)
         sections = task_sections(d.aggregates)
         box = self.query_one("#task-sections", Static)
-        box.display = bool(sections)
-        if sections:
-            t = Text()
-            for title, vals in sections.items():
-                t.append(f"{title}\n", style="bold")
-                for m, v in sorted(vals.items()):
-                    t.append(f"  {m} {fmt(v)}\n")
-            t.rstrip()
+        box.display = bool(sections or d.fairness)
+        t = Text()
+        if d.fairness:
+            t.append(f"fairness: false-positive rate per group ({self.split}), base → tuned, limit\n", style="bold")
+            for grp, base, tuned, limit, flagged, negatives in d.fairness:
+                t.append(f"  {grp:<14} {fmt(base)} → ")
+                t.append(fmt(tuned), style="bold red" if flagged else "")
+                t.append(f"  limit {fmt(limit)}  ({fmt(negatives)} negatives)")
+                t.append("  over the limit\n" if flagged else "\n", style="red" if flagged else "")
+        for title, vals in sections.items():
+            t.append(f"{title}\n", style="bold")
+            for m, v in sorted(vals.items()):
+                t.append(f"  {m} {fmt(v)}\n")
+        t.rstrip()
+        if sections or d.fairness:
             box.update(t)
 
     def _show_diff(self, rows: list[tuple]) -> None:
