@@ -27,8 +27,16 @@ def user_recipes(tmp_path, monkeypatch) -> Path:
 
 
 async def settle(pilot, pause: float = 0.1) -> None:
+    """Until the recipe search has landed: rows in the table and the selected one previewed (on a
+    loaded CI machine the message can trail the worker's end by more than a pause)."""
     await pilot.pause(pause)
     await pilot.app.workers.wait_for_complete()
+    screen = pilot.app.screen
+    if isinstance(screen, RecipesScreen):
+        for _ in range(100):
+            if screen.query_one("#recipes-table").row_count and str(screen.query_one("#recipe-preview").render()):
+                break
+            await pilot.pause(0.05)
     await pilot.wait_for_scheduled_animations()
     await pilot.pause(pause)
 
