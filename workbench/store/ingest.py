@@ -36,16 +36,25 @@ def write_run_meta(run_dir: Path, meta: dict[str, Any]) -> None:
     tmp.replace(run_dir / RUN_META)  # atomic: readers never see half a file
 
 
-def insert_rows(con, table: str, rows: list[list[Any]], chunk: int = 500) -> None:
-    """Insert rows with multi-row VALUES statements. DuckDB's executemany runs one statement per
-    row (about 2 ms each, holding the GIL: a follower thread ingesting 100 events would stall the
-    app's UI thread for 200 ms); one statement per 500 rows is ten times faster."""
+_COLUMN_TYPES: dict[str, list[str]] = {}  # per table; every store has the same DDL (ensure_schema)
+
+
+def _column_types(con, table: str) -> list[str]:
+    if table not in _COLUMN_TYPES:
+        _COLUMN_TYPES[table] = [t for _, t, *_ in con.execute(f"DESCRIBE {table}").fetchall()]
+    return _COLUMN_TYPES[table]
+
+
+def insert_rows(con, table: str, rows: list[list[Any]]) -> None:
+    """Insert rows as one statement with one typed list per column (`unnest` zips them back into
+    rows). DuckDB binds a few long lists far faster than thousands of `?` of a multi-row VALUES
+    (5,000 rows: 40 ms instead of 500 ms), and far faster than executemany (one statement per row)."""
     if not rows:
         return
-    one = "(" + ", ".join("?" * len(rows[0])) + ")"
-    for i in range(0, len(rows), chunk):
-        part = rows[i:i + chunk]
-        con.execute(f"INSERT INTO {table} VALUES " + ", ".join([one] * len(part)), [v for r in part for v in r])
+    types = _column_types(con, table)
+    columns = [list(c) for c in zip(*rows)]
+    select = ", ".join(f"unnest(?::{t}[])" for t in types)
+    con.execute(f"INSERT INTO {table} SELECT {select}", columns)
 
 
 def param_text(v: Any) -> str:

@@ -1,0 +1,173 @@
+"""Shared helpers of the benchmark suite (`python benchmarks/run_all.py`).
+
+Every `benchmarks/bench_<name>.py` defines `run(quick: bool = False) -> list[dict]`, one dict per
+row of the results table:
+
+    {"benchmark": "store at scale", "what": "runs-browser query, 10,000 runs", "value": "23 ms",
+     "goal": "<= 100 ms", "ok": True}        # ok: True / False / None (no goal)
+
+and ends with `if __name__ == "__main__": main(run)`, so it also runs alone
+(`python benchmarks/bench_<name>.py [--quick]`). Figures are medians of repeats measured in
+one process run; ratios compare things timed side by side in that same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # `import workbench` from a checkout without `pip install -e`
+
+COLUMNS = ("benchmark", "what", "value", "goal", "ok")
+
+
+def median_time(fn: Callable[..., Any], repeat: int = 5, *, setup: Callable[[], Any] | None = None,
+                warmup: bool = True) -> float:
+    """Median wall time of `fn` in seconds over `repeat` calls, after one untimed warm-up call.
+
+    With `setup`, each call (warm-up included) is `fn(setup())` and only `fn` is timed: for work
+    that needs fresh state every time (an empty store to ingest into)."""
+    def once() -> float:
+        arg = setup() if setup is not None else None
+        t0 = time.perf_counter()
+        fn(arg) if setup is not None else fn()
+        return time.perf_counter() - t0
+
+    if warmup:
+        once()
+    return statistics.median(once() for _ in range(max(1, repeat)))
+
+
+def side_by_side(fns: dict[str, Callable[[], Any]], repeat: int = 5, *, warmup: bool = True) -> dict[str, float]:
+    """Median seconds of each function, timed in interleaved rounds (a, b, c, a, b, c, ...) after
+    one warm-up round, so a load change on the machine hits every one alike and their ratios hold."""
+    if warmup:
+        for fn in fns.values():
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(max(1, repeat)):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
+def fmt_seconds(s: float) -> str:
+    """A duration in a readable unit: 850 µs, 23.4 ms, 1.27 s."""
+    if s < 1e-3:
+        return f"{s * 1e6:.0f} µs"
+    if s < 1:
+        return f"{s * 1e3:.1f} ms"
+    return f"{s:.2f} s"
+
+
+def row(benchmark: str, what: str, value: str, goal: str = "", ok: bool | None = None) -> dict[str, Any]:
+    return {"benchmark": benchmark, "what": what, "value": value, "goal": goal, "ok": ok}
+
+
+def ok_text(ok: bool | None) -> str:
+    return {True: "yes", False: "NO", None: "—"}.get(ok, str(ok))
+
+
+def print_rows(rows: list[dict[str, Any]], title: str | None = None, caption: str | None = None) -> None:
+    """The rows as one rich table (met goals green, missed red)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=160)  # piped into a file or a log: no terminal width to keep to
+    table = Table(title=title, caption=caption, title_justify="left", caption_justify="left")
+    table.add_column("benchmark", min_width=9, max_width=18)
+    table.add_column("what", ratio=1, min_width=30)
+    table.add_column("value", justify="right", min_width=8, max_width=28)
+    table.add_column("goal", no_wrap=True)
+    table.add_column("ok", no_wrap=True)
+    for r in rows:
+        ok = r.get("ok")
+        style = {True: "green", False: "bold red"}.get(ok, "")
+        table.add_row(str(r.get("benchmark", "")), str(r.get("what", "")), str(r.get("value", "")),
+                      str(r.get("goal", "") or ""), f"[{style}]{ok_text(ok)}[/]" if style else ok_text(ok))
+    console.print(table)
+
+
+def markdown_rows(rows: list[dict[str, Any]]) -> str:
+    """The rows as a Markdown table: benchmark | what | value | goal | ok."""
+    def cell(v: Any) -> str:
+        return str(v if v is not None else "").replace("|", "\\|").replace("\n", " ")
+
+    out = ["| " + " | ".join(COLUMNS) + " |", "|" + "|".join("---" for _ in COLUMNS) + "|"]
+    for r in rows:
+        out.append("| " + " | ".join([cell(r.get("benchmark")), cell(r.get("what")), cell(r.get("value")),
+                                      cell(r.get("goal")), ok_text(r.get("ok"))]) + " |")
+    return "\n".join(out)
+
+
+def _proc(path: str, key: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                k, _, v = line.partition(":")
+                if k.strip() == key:
+                    return v.strip()
+    except OSError:
+        pass
+    return None
+
+
+def machine() -> str:
+    """One line: CPU model, cores (usable / online), RAM, OS, Python, torch (when installed), and
+    the 1-minute load average."""
+    cpu = _proc("/proc/cpuinfo", "model name") or platform.processor() or platform.machine()
+    online = os.cpu_count() or 0
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        usable = online
+    cores = f"{usable} cores" if usable == online else f"{usable} of {online} cores"
+    mem = _proc("/proc/meminfo", "MemTotal")  # "24683584 kB"
+    ram = f"{int(mem.split()[0]) / 2**20:.1f} GiB RAM" if mem else "RAM unknown"
+    parts = [cpu, cores, ram, f"{platform.system()} {platform.release()}",
+             f"Python {platform.python_version()}"]
+    try:  # other work on the machine slows every absolute figure (ratios hold better)
+        load = f"load average {os.getloadavg()[0]:.1f} at start"
+    except OSError:
+        load = ""
+    try:  # the installed version, without paying for `import torch`
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            parts.append(f"torch {version('torch')}")
+        except PackageNotFoundError:
+            parts.append("no torch")
+    except ImportError:
+        pass
+    return ", ".join(parts + ([load] if load else []))
+
+
+def parse_args(argv: list[str] | None = None, description: str | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--quick", action="store_true", help="smaller sizes and fewer repeats (a quick check)")
+    return p.parse_args(argv)
+
+
+def main(run: Callable[..., list[dict[str, Any]]], argv: list[str] | None = None) -> int:
+    """The `__main__` block of a benchmark module: parse --quick, run, print the rows."""
+    doc = (getattr(sys.modules.get(run.__module__), "__doc__", None) or "").strip()
+    args = parse_args(argv, " ".join(doc.split("\n\n")[0].split()) or None)  # the docstring's first paragraph
+    t0 = time.perf_counter()
+    rows = run(quick=args.quick)
+    print_rows(rows, title=f"{Path(sys.argv[0]).name}{' --quick' if args.quick else ''}",
+               caption=f"{machine()}\n{time.strftime('%Y-%m-%d %H:%M:%S %Z')}, "
+                       f"{time.perf_counter() - t0:.0f} s in all")
+    return 0
