@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def one_line(text: str) -> str:
+    """Control characters (a newline in a quoted TOML key, a CSV header name, a path) shown as
+    escapes, so a message always stays one line on the terminal."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
 
 
 class UserError(Exception):
@@ -18,6 +27,6 @@ class UserError(Exception):
             if line is not None:
                 where += f":{line}"
             where += ": "
-        super().__init__(where + message)
+        super().__init__(one_line(where + message))
         self.path = path
         self.line = line

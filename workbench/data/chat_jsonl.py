@@ -125,6 +125,8 @@ def read_chat_jsonl(path: str | Path, labels: list[str], *, group_field: str = "
                             path=path, line=n) from None
         except RecursionError:
             raise UserError("JSON nested too deeply; expected one flat chat object per line", path=path, line=n) from None
+        except ValueError as e:  # an integer of more digits than Python converts
+            raise UserError(f"not valid JSON ({str(e).splitlines()[0]})", path=path, line=n) from None
         records.append(_record(obj, labels, group_field, path, n))
         if max_rows and len(records) >= max_rows:
             break

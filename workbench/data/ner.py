@@ -124,6 +124,11 @@ def read_instruction_json(path: str | Path, *, max_rows: int = 0) -> list[NerSen
         data = json.loads(text)
     except json.JSONDecodeError as e:
         raise UserError(f"invalid JSON: {e.msg} (column {e.colno})", path=path, line=e.lineno) from None
+    except RecursionError:
+        raise UserError("invalid JSON: nested too deeply; expected a list of {\"text\": ...} records", path=path,
+                        line=1) from None
+    except ValueError as e:  # an integer of more digits than Python converts
+        raise UserError(f"invalid JSON: {str(e).splitlines()[0]}", path=path, line=1) from None
     if not isinstance(data, list):
         raise UserError(f"expected a JSON list of {{\"text\": ...}} records, got a {type(data).__name__}",
                         path=path, line=1)

@@ -93,7 +93,13 @@ def start(run_dir: Path) -> dict[str, Any]:
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=run_dir, env=full_env,
                                 start_new_session=True)
     job = {"kind": "local", "pid": proc.pid, "host": socket.gethostname(), "submitted_at": time.time()}
-    write_json_atomic(run_dir / JOB_FILE, job)
+    try:
+        write_json_atomic(run_dir / JOB_FILE, job)
+    except OSError as e:
+        # Untracked, `workbench stop` could never reach it: stop it now, and say why.
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise UserError(f"cannot record the started job ({e.strerror}); it was stopped", path=run_dir / JOB_FILE) from None
     return job
 
 

@@ -4,9 +4,12 @@
 from __future__ import annotations
 
 import shlex
+import shutil
 import time
 from pathlib import Path
 from typing import Any
+
+import duckdb
 
 from workbench.errors import UserError
 from workbench.launch import batch
@@ -101,8 +104,16 @@ def launch_many(recipes: list[Recipe], store: Path, *, command: str = "", on_ste
     run_dirs: list[Path] = []
     for recipe in recipes:
         run_dir = create_run(recipe, runs_root(store), target=str(target), command=command)
-        with connect(store) as con:
-            register_run(con, run_dir)
+        try:
+            with connect(store) as con:
+                register_run(con, run_dir)
+        except (UserError, OSError, duckdb.Error) as e:
+            # Not in the store, so not a run: no folder may stay behind (nor the ones before it).
+            for d in [*run_dirs, run_dir]:
+                shutil.rmtree(d, ignore_errors=True)
+            if isinstance(e, UserError):
+                raise
+            raise UserError(f"cannot record the run in the store: {str(e).splitlines()[0]}", path=store) from None
         run_dirs.append(run_dir)
     submitted: set[Path] = set()
     try:
@@ -121,10 +132,13 @@ def launch_many(recipes: list[Recipe], store: Path, *, command: str = "", on_ste
         # runs not submitted are recorded failed with the reason; submitted ones stay tracked.
         reason = str(e) if isinstance(e, (UserError, HostUnreachable)) else (
             "interrupted (Ctrl-C)" if isinstance(e, KeyboardInterrupt) else f"{type(e).__name__}: {e}")
-        with connect(store) as con:
-            for run_dir in run_dirs:
-                if run_dir not in submitted:
-                    mark_ended(con, run_dir.name, "failed", f"launch failed: {reason}", time.time())
+        try:
+            with connect(store) as con:
+                for run_dir in run_dirs:
+                    if run_dir not in submitted:
+                        mark_ended(con, run_dir.name, "failed", f"launch failed: {reason}", time.time())
+        except (UserError, OSError, duckdb.Error) as store_error:
+            reason += f" (and the store could not record it: {str(store_error).splitlines()[0]})"
         if isinstance(e, KeyboardInterrupt):
             raise
         raise UserError(reason) from None

@@ -73,6 +73,8 @@ def load_recipe(path: str | Path, overrides: Iterable[str] = ()) -> Recipe:
         m = re.search(r"\(at line (\d+), column (\d+)\)", str(e))
         msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(e))
         raise UserError(f"invalid TOML: {msg}", path=path, line=int(m.group(1)) if m else None) from None
+    except ValueError as e:  # e.g. an integer of more digits than Python converts
+        raise UserError(f"invalid TOML: {str(e).splitlines()[0]}", path=path) from None
     return recipe_from_dict(raw, path=path, text=text, overrides=overrides)
 
 
@@ -95,7 +97,7 @@ def recipe_from_dict(raw: dict[str, Any], *, path: Path | None = None, text: str
             _assign(values, explicit, top_key, top_val, base_dir, fail, "", top_key)
 
     for item in overrides:
-        name, val = _parse_override(item)
+        name, val = _parse_override(item, path)
         knob = BY_NAME.get(name)
         if knob is None:
             raise UserError(f"--set {name}: unknown key{_did_you_mean(name, BY_NAME)}", path=path)
@@ -189,9 +191,9 @@ def _check_cross_fields(values: dict[str, Any], fail) -> None:
                    "(a full fine-tune cannot update 4-bit weights)", "quant", "use_4bit")
 
 
-def _parse_override(item: str) -> tuple[str, str]:
+def _parse_override(item: str, path: Path | None = None) -> tuple[str, str]:
     if "=" not in item:
-        raise UserError(f"--set {item!r}: expected section.key=value")
+        raise UserError(f"--set {item!r}: expected section.key=value", path=path)
     name, _, val = item.partition("=")
     return name.strip(), val.strip()
 

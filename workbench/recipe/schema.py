@@ -105,7 +105,7 @@ KNOBS: tuple[Knob, ...] = (
          choices=TASKS),
     Knob("", "group", "str", "", "Group id shared by related runs (seed sweeps, method comparisons)."),
     Knob("", "seeds", "int_list", [], "One run per seed (train.seed), all in one group; empty: one run with "
-         "train.seed. `workbench compare --group G` gives mean ± std."),
+         "train.seed. `workbench compare --group G` gives mean ± std.", min=0, max=2**32 - 1),
     Knob("", "methods", "str_list", [], "One run per method (lora, full) on the same data and split, all in one "
          "group, compared side by side. Empty: model.method alone.", pattern=_METHOD),
     # --- model ---------------------------------------------------------------------------
@@ -174,7 +174,7 @@ KNOBS: tuple[Knob, ...] = (
          choices=("linear", "cosine", "constant", "constant_with_warmup", "reduce_lr_on_plateau")),
     Knob("train", "warmup_steps", "float", 0.0, "Warm-up: steps if >= 1, else a fraction of all steps.", min=0.0, max=1e9),
     Knob("train", "max_grad_norm", "float", 1.0, "Gradient clipping norm (0: off).", min=0.0, max=1e6),
-    Knob("train", "seed", "int", 42, "Seed of initialisation and data order.", min=0),
+    Knob("train", "seed", "int", 42, "Seed of initialisation and data order.", min=0, max=2**32 - 1),
     Knob("train", "best_metric", "choice", "loss", "Validation metric that picks the checkpoint kept at the end "
          "(generative tasks: loss only; they are scored by generation after training).",
          choices=("loss", "f1_micro", "f1_macro", "f1_weighted", "f1_samples")),
@@ -297,8 +297,10 @@ def coerce(knob: Knob, value: Any, *, from_text: bool = False) -> Coerced:
     if kind == "int_list":
         if not (isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
             return bad
-        if len(set(value)) != len(value) or any(v < 0 for v in value):
-            return Coerced(error=f"{knob.name} = {value!r} is not a list of distinct integers >= 0")
+        lo, hi = knob.min if knob.min is not None else 0, knob.max if knob.max is not None else float("inf")
+        if len(set(value)) != len(value) or any(not lo <= v <= hi for v in value):
+            return Coerced(error=f"{knob.name} = {value!r} is not a list of distinct integers in "
+                                 f"[{_fmt(lo)}, {_fmt(hi) if hi != float('inf') else 'inf'}]")
         return Coerced(list(value))
     if kind == "str_map":
         if isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
@@ -349,8 +351,8 @@ def _parse_text(knob: Knob, text: str) -> Coerced:
 def _parse_toml_value(knob: Knob, text: str, tomllib) -> Coerced:
     try:
         return Coerced(tomllib.loads(f"v = {text}")["v"])
-    except (tomllib.TOMLDecodeError, RecursionError):
-        return Coerced(error=f"{knob.name} = {text!r} is not {knob.expected()}")
+    except (tomllib.TOMLDecodeError, RecursionError, ValueError):  # ValueError: an integer of > 4300 digits
+        return Coerced(error=f"{knob.name} = {text[:40]!r}{'…' if len(text) > 40 else ''} is not {knob.expected()}")
 
 
 def defaults() -> dict[str, Any]:

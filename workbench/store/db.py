@@ -41,6 +41,7 @@ def connect(path: Path, *, read_only: bool = False, timeout: float = 60.0) -> It
     if read_only and not path.exists():
         with connect(path, read_only=False, timeout=timeout):
             pass  # create it with its schema
+    new = not path.exists()
     deadline = time.monotonic() + timeout
     delay = 0.02
     while True:
@@ -49,6 +50,10 @@ def connect(path: Path, *, read_only: bool = False, timeout: float = 60.0) -> It
             break
         except duckdb.IOException as e:
             if not _is_lock_error(e):
+                if new:
+                    for p in (path, path.with_name(path.name + ".wal")):
+                        if p.is_file():
+                            p.unlink()
                 raise UserError(f"cannot open the store: {str(e).splitlines()[0]}", path=path) from None
             if time.monotonic() > deadline:
                 raise UserError(f"the store is busy (locked by another process for over {timeout:.0f} s)",
@@ -57,9 +62,19 @@ def connect(path: Path, *, read_only: bool = False, timeout: float = 60.0) -> It
             delay = min(delay * 2, 0.5)
     try:
         if not read_only:
-            ensure_schema(con)
+            try:
+                ensure_schema(con)
+            except duckdb.Error as e:
+                raise UserError(f"cannot write the store: {str(e).splitlines()[0]}", path=path) from None
         yield con
-    finally:
+    except BaseException:
+        con.close()
+        if new:
+            # A store this call was creating (a full disk): half a file would break every later command.
+            for p in (path, path.with_name(path.name + ".wal")):
+                p.unlink(missing_ok=True)
+        raise
+    else:
         con.close()
 
 
