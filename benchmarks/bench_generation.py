@@ -30,10 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-try:
-    from common import main  # the shared runner (argument parsing, row table)
-except ImportError:  # running before / without benchmarks/common.py
-    main = None
+from common import main  # the shared runner (arguments, row table)
 
 DEMOS = ROOT / "recipes" / "demo"
 TASKS = (("NER", "qlora_ner.toml"), ("hate speech", "hate_speech.toml"))
@@ -161,14 +158,5 @@ def run(quick: bool = False) -> list[dict]:
     return rows
 
 
-def _print_rows(rows: list[dict]) -> None:
-    for r in rows:
-        mark = {True: "ok", False: "MISSED", None: ""}[r["ok"]]
-        print(f"{r['benchmark']:<12} {r['value']:>12}  {r['goal']:<10} {mark:<6} {r['what']}")
-
-
 if __name__ == "__main__":
-    if main is not None:
-        main(run)
-    else:
-        _print_rows(run(quick="--quick" in sys.argv[1:]))
+    raise SystemExit(main(run))

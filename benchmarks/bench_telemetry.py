@@ -28,10 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-try:
-    from common import main  # the shared runner (argument parsing, row table)
-except ImportError:  # running before / without benchmarks/common.py
-    main = None
+from common import main  # the shared runner (arguments, row table)
 
 RECIPE = ROOT / "recipes" / "demo" / "encoder_multilabel.toml"
 INTERVAL_S = 1.0
@@ -185,14 +182,5 @@ def _measure(step, device: str, seg_s: float, n_segments: int) -> list[dict]:
     ]
 
 
-def _print_rows(rows: list[dict]) -> None:
-    for r in rows:
-        mark = {True: "ok", False: "MISSED", None: ""}[r["ok"]]
-        print(f"{r['benchmark']:<12} {r['value']:>12}  {r['goal']:<10} {mark:<6} {r['what']}")
-
-
 if __name__ == "__main__":
-    if main is not None:
-        main(run)
-    else:
-        _print_rows(run(quick="--quick" in sys.argv[1:]))
+    raise SystemExit(main(run))

@@ -63,13 +63,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-try:
-    from common import main, row  # the shared runner (argument parsing, row table)
-except ImportError:  # running before / without benchmarks/common.py
-    main = None
-
-    def row(benchmark: str, what: str, value: str, goal: str = "", ok: bool | None = None) -> dict[str, Any]:
-        return {"benchmark": benchmark, "what": what, "value": value, "goal": goal, "ok": ok}
+from common import main, row  # the shared runner (arguments, row table)
 
 BENCH = "training throughput"
 DATA = ROOT.parent / "shared" / "datasets" / "goemotions"
@@ -443,11 +437,4 @@ def run(quick: bool = False) -> list[dict]:
 
 
 if __name__ == "__main__":
-    if main is not None:
-        raise SystemExit(main(run))
-    import argparse
-
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true")
-    for r in run(quick=ap.parse_args().quick):
-        print(" | ".join(str(r[k]) for k in ("benchmark", "what", "value", "goal", "ok")))
+    raise SystemExit(main(run))

@@ -41,3 +41,18 @@ def run_dir_of(store: Path, run_id: str) -> Path:
     if guess.is_dir():
         return guess
     raise UserError(f"run folder of {run_id} not found ({row[0] if row else guess})")
+
+
+def completed_run(args, needs: str):
+    """(run id, run folder, frozen recipe) of the completed run `args.run`; `needs` names the
+    command for the error when the run is not completed."""
+    from workbench.recipe import load_recipe
+
+    store = store_of(args)
+    with connect(store, read_only=True) as con:
+        run_id = resolve_run(con, args.run)
+        status = con.execute("SELECT status FROM runs WHERE run_id = ?", [run_id]).fetchone()[0]
+    if status != "completed":
+        raise UserError(f"run {run_id} is {status}; {needs} needs a completed run")
+    run_dir = run_dir_of(store, run_id)
+    return run_id, run_dir, load_recipe(run_dir / "recipe.toml")

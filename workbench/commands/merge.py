@@ -4,22 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from workbench.commands.common import resolve_run, run_dir_of, store_of
+from workbench.commands.common import completed_run
 from workbench.console import console
 from workbench.errors import UserError
-from workbench.recipe import load_recipe
-from workbench.store.db import connect
 
 
 def main(args) -> int:
-    store = store_of(args)
-    with connect(store, read_only=True) as con:
-        run_id = resolve_run(con, args.run)
-        status = con.execute("SELECT status FROM runs WHERE run_id = ?", [run_id]).fetchone()[0]
-    if status != "completed":
-        raise UserError(f"run {run_id} is {status}; merge needs a completed run")
-    run_dir = run_dir_of(store, run_id)
-    recipe = load_recipe(run_dir / "recipe.toml")
+    run_id, run_dir, recipe = completed_run(args, "merge")
     out = Path(args.output).expanduser()
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise UserError("already exists and is not an empty folder; give a new folder", path=out)

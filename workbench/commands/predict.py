@@ -4,23 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from workbench.commands.common import resolve_run, run_dir_of, store_of
+from workbench.commands.common import completed_run
 from workbench.console import console, fmt
 from workbench.errors import UserError
-from workbench.recipe import load_recipe
 from workbench.recipe.load import label_map
-from workbench.store.db import connect
 
 
 def main(args) -> int:
-    store = store_of(args)
-    with connect(store, read_only=True) as con:
-        run_id = resolve_run(con, args.run)
-        status = con.execute("SELECT status FROM runs WHERE run_id = ?", [run_id]).fetchone()[0]
-    if status != "completed":
-        raise UserError(f"run {run_id} is {status}; predict needs a completed run")
-    run_dir = run_dir_of(store, run_id)
-    recipe = load_recipe(run_dir / "recipe.toml")
+    _run_id, run_dir, recipe = completed_run(args, "predict")
     if args.batch_size is not None and args.batch_size < 1:
         raise UserError(f"--batch-size {args.batch_size}: expected a positive integer")
     out = Path(args.output)
