@@ -108,7 +108,7 @@ class EventsCallback(TrainerCallback):
         if state.is_world_process_zero:
             self.writer.emit("log", level="info", message=f"training: {state.max_steps} steps, "
                              f"{math.ceil(args.num_train_epochs) if args.max_steps <= 0 else '-'} epochs, "
-                             f"optimizer {args.optim.value if hasattr(args.optim, 'value') else args.optim}")
+                             f"optimizer {getattr(args.optim, 'value', args.optim)}")
         self._last_t = time.perf_counter()
         self._last_step = state.global_step
         self._last_tokens = state.num_input_tokens_seen or 0
