@@ -66,9 +66,10 @@ def test_followers_killed_mid_run_lose_nothing(cli, cli_env, tmp_path):
 
 
 QUERY_LOOP = """
-import os, subprocess, sys
+import os, subprocess, sys, time
 n = bad = 0
 while not os.path.exists(sys.argv[1]):
+    time.sleep(0.2)  # a user re-running a query, not a busy loop starving the trainers of CPU
     r = subprocess.run([sys.executable, "-m", "workbench", "query", "select count(*) from steps", "--format", "csv"],
                        capture_output=True, text=True)
     n += 1

@@ -27,7 +27,7 @@ async def runs_ready(pilot, timeout: float = 30.0) -> RunsScreen:
         assert time.perf_counter() - t0 < timeout, "the run list never loaded"
         await pilot.pause(0.05)
     await pilot.app.workers.wait_for_complete()
-    await pilot.pause(0.3)  # the info line's new width reaches the layout
+    await pilot.pause(0.6)  # the info line's new width reaches the layout (slower on a loaded machine)
     await pilot.wait_for_scheduled_animations()
     return pilot.app.screen
 

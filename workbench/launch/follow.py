@@ -23,6 +23,20 @@ FINAL = END_STATUSES + ("cancelled",)
 STOP_SIGNALS = ("SIGTERM", "SIGINT", "SIGHUP")
 
 
+# (store, run folder) -> sizes of its event files at the last ingest, in this process.
+_SEEN_SIZES: dict[tuple[str, str], tuple] = {}
+
+
+def _event_file_sizes(run_dir: Path) -> tuple:
+    out = []
+    for f in sorted(run_dir.glob("events*.jsonl")):
+        try:
+            out.append((f.name, f.stat().st_size))
+        except FileNotFoundError:
+            continue
+    return tuple(out)
+
+
 def ingest_once(store: Path, run_dir: Path) -> IngestResult:
     with connect(store) as con:
         return ingest_run(con, run_dir)
@@ -76,8 +90,15 @@ def poll(store: Path, run_dir: Path, host=None, job_dir: str | None = None) -> P
         if replaced:
             with connect(store) as con:
                 reset_offsets(con, run_dir.name, replaced)
-        res = ingest_once(store, run_dir)
         job = head["state"]
+        sizes = _event_file_sizes(run_dir)
+        key = (str(store), str(run_dir))
+        if job["state"] not in (batch.DONE, batch.GONE) and not replaced and _SEEN_SIZES.get(key) == sizes:
+            # Nothing new to ingest: opening the store (a schema check and a write lock) twice a
+            # second would cost a small machine's trainer several % of a core.
+            return Poll(IngestResult(run_dir.name), job, None)
+        res = ingest_once(store, run_dir)
+        _SEEN_SIZES[key] = sizes
         if job["state"] in (batch.DONE, batch.GONE) and head["complete"] and not _end_may_be_in_flight(job, res.status):
             return Poll(res, job, settle(store, run_dir, job, res.status))
     return Poll(res, job, None)
