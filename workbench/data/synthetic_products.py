@@ -34,11 +34,11 @@ Command line::
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import random
 import sys
 from pathlib import Path
+
+from workbench.data.synthetic_reviews import rows_to_csv_text
 
 __all__ = ["CATEGORIES", "COLUMNS", "CUES", "FILLER", "generate_products", "products_to_csv_text", "write_splits"]
 
@@ -265,12 +265,7 @@ def generate_products(n: int, seed: int = 21, *, start_id: int = 1,
 
 def products_to_csv_text(rows: list[dict[str, object]]) -> str:
     """Serialise rows as CSV text (header = COLUMNS, "\\n" line ends)."""
-    buf = io.StringIO(newline="")
-    writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: row[k] for k in COLUMNS})
-    return buf.getvalue()
+    return rows_to_csv_text(rows, COLUMNS, "\n")
 
 
 def write_splits(out_dir, train: int = 500, validation: int = 100, test: int = 100,

@@ -879,14 +879,20 @@ def generate_reviews(n: int, seed: int = 0) -> list[dict[str, object]]:
     return rows
 
 
-def reviews_to_csv_text(rows: list[dict[str, object]]) -> str:
-    """Serialise rows as CSV text (header = COLUMNS, no BOM)."""
+def rows_to_csv_text(rows: list[dict[str, object]], columns: list[str], line_end: str = "\r\n") -> str:
+    """Serialise rows as CSV text with a header of `columns` (no BOM); every synthetic data set
+    is written through this."""
     buf = io.StringIO(newline="")
-    writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\r\n")
+    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator=line_end)
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: row[k] for k in COLUMNS})
+        writer.writerow({k: row[k] for k in columns})
     return buf.getvalue()
+
+
+def reviews_to_csv_text(rows: list[dict[str, object]]) -> str:
+    """Serialise rows as CSV text (header = COLUMNS, no BOM, CRLF as the source project's file)."""
+    return rows_to_csv_text(rows, COLUMNS)
 
 
 def write_reviews_csv(path, n: int, seed: int = 0) -> None:

@@ -25,11 +25,11 @@ Command line::
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import random
 import sys
 from pathlib import Path
+
+from workbench.data.synthetic_reviews import rows_to_csv_text
 
 __all__ = ["COLUMNS", "NEGATIONS", "NEGATIVE", "POSITIVE", "generate_sentences", "sentences_to_csv_text",
            "write_splits"]
@@ -175,12 +175,7 @@ def generate_sentences(n: int, seed: int = 5, *, seen: set[str] | None = None) -
 
 def sentences_to_csv_text(rows: list[dict[str, object]]) -> str:
     """Serialise rows as CSV text (header = COLUMNS, "\\n" line ends)."""
-    buf = io.StringIO(newline="")
-    writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: row[k] for k in COLUMNS})
-    return buf.getvalue()
+    return rows_to_csv_text(rows, COLUMNS, "\n")
 
 
 def write_splits(out_dir, train: int = 800, validation: int = 200, seed: int = 5) -> dict[str, Path]:
