@@ -50,6 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("run", help="run id, unique prefix, or 'last'")
     sp.add_argument("--quiet", action="store_true", help="no live progress; print the result only")
 
+    sp = cmd("resume", "Continue a failed, interrupted or cancelled run from its last complete checkpoint, on "
+             "the target it ran on; base evaluations already recorded are kept.", "jobs", "resume")
+    sp.add_argument("run", help="run id, unique prefix, or 'last'")
+    sp.add_argument("--detach", action="store_true", help="start it and return at once")
+    sp.add_argument("--quiet", action="store_true", help="no live progress; print the result only")
+
     sp = cmd("stop", "Stop a run wherever it runs (signal / scancel / qdel); it ends as cancelled.", "jobs", "stop")
     sp.add_argument("run", help="run id, unique prefix, or 'last'")
     sp.add_argument("--force", action="store_true", help="kill at once (SIGKILL / scancel --signal=KILL)")

@@ -11,10 +11,11 @@ from tests.conftest import workbench
 
 @pytest.fixture
 def cli(tmp_path, cli_env):
-    """cli(*args, cwd=tmp_path, timeout=60): `python -m workbench ARGS` with its store and cache in tmp_path."""
+    """cli(*args, cwd=tmp_path, timeout=60, env=None): `python -m workbench ARGS` with its store and cache in
+    tmp_path (`env`: more variables for this call)."""
 
-    def run(*args, cwd: Path | None = None, timeout: float = 60):
-        return workbench(*args, env=cli_env, cwd=cwd or tmp_path, timeout=timeout)
+    def run(*args, cwd: Path | None = None, timeout: float = 60, env: dict | None = None):
+        return workbench(*args, env={**cli_env, **(env or {})}, cwd=cwd or tmp_path, timeout=timeout)
 
     return run
 

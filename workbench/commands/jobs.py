@@ -1,4 +1,5 @@
-"""`workbench attach RUN` and `workbench stop RUN`: follow or cancel a run wherever it runs."""
+"""`workbench attach RUN`, `workbench resume RUN` and `workbench stop RUN`: follow, continue or cancel a
+run wherever it runs."""
 
 from __future__ import annotations
 
@@ -34,6 +35,25 @@ def attach(args) -> int:
         return 0
     console.print(f"attached to [bold]{run_id}[/] ({status}); Ctrl-C detaches, the run goes on")
     return follow_and_report(store, run_dir, quiet=args.quiet, ctrl_c="detach")
+
+
+def resume(args) -> int:
+    """Continue a failed, interrupted or cancelled run from its last complete checkpoint."""
+    store, run_id, status, run_dir = _run(args)
+    if status in ("queued", "running"):
+        # A follower that died may have left it so: settle it from the job's real state first.
+        try:
+            status = follower.poll(store, run_dir).final or status
+        except HostUnreachable as e:
+            raise UserError(f"cannot reach the run's host: {e}") from None
+    job = launcher.resume(store, run_dir, status)
+    where = f"job {job['job_id']}" if job.get("job_id") else f"pid {job.get('pid')}"
+    console.print(f"resuming [bold]{run_id}[/] ({status}) as {where} on {job.get('host')}")
+    if args.detach:
+        console.print(f"detached: `workbench attach {run_id}` follows it")
+        return 0
+    local = launcher.read_run_meta(run_dir).get("target", "local") == "local"
+    return follow_and_report(store, run_dir, quiet=args.quiet, ctrl_c="stop" if local else "detach")
 
 
 def stop(args) -> int:

@@ -148,6 +148,19 @@ def submit_array(run_dirs: list[Path]) -> list[dict[str, Any]]:
     return jobs
 
 
+def resume(run_dir: Path, scheduler: str = "") -> dict[str, Any]:
+    """Start an ended run's folder again (`workbench resume`): the same supervisor, or a new batch
+    job. The trainer sees the earlier attempt's events and checkpoints and continues from them."""
+    run_dir = run_dir.resolve()
+    current = state(run_dir)
+    if current["state"] not in (batch.DONE, batch.GONE):
+        raise UserError(f"the run's job is still {current['state']} on {socket.gethostname()}: stop it first")
+    exit_file = run_dir / EXIT_FILE
+    if exit_file.exists():
+        exit_file.replace(run_dir / "exit.previous.json")  # the new attempt writes its own
+    return submit(run_dir, scheduler) if scheduler else start(run_dir)
+
+
 def pid_alive(pid: int | None, run_dir: Path) -> bool:
     """Is `pid` still the supervisor of `run_dir`? (pids are reused: check its command line)."""
     if not pid:
@@ -253,7 +266,7 @@ def main(argv: list[str]) -> int:
     out = sys.stdout.buffer
     try:
         if len(argv) < 2:
-            raise UserError("usage: python -m workbench.launch.agent probe|start|submit|state|tail|cancel RUN_DIR [ARG]")
+            raise UserError("usage: python -m workbench.launch.agent probe|start|submit|resume|state|tail|cancel RUN_DIR [ARG]")
         command, run_dir = argv[0], Path(argv[1]).expanduser()
         raw = sys.stdin.read() if not sys.stdin.isatty() else ""
         request = json.loads(raw) if raw.strip() else {}
@@ -268,6 +281,8 @@ def main(argv: list[str]) -> int:
             reply, data = submit(run_dir.resolve(), argv[2]), b""
         elif command == "submit_array":
             reply, data = {"jobs": submit_array([Path(d).expanduser() for d in request["run_dirs"]])}, b""
+        elif command == "resume":
+            reply, data = resume(run_dir, argv[2] if len(argv) > 2 else ""), b""
         elif command == "state":
             reply, data = state(run_dir.resolve()), b""
         elif command == "tail":

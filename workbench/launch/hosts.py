@@ -42,6 +42,9 @@ class LocalHost:
     def submit(self, job_dir: str, scheduler: str) -> dict[str, Any]:
         return agent.submit(Path(job_dir), scheduler)
 
+    def resume(self, job_dir: str, scheduler: str = "") -> dict[str, Any]:
+        return agent.resume(Path(job_dir), scheduler)
+
     def submit_array(self, job_dirs: list[str]) -> list[dict[str, Any]]:
         return agent.submit_array([Path(d) for d in job_dirs])
 
@@ -130,6 +133,9 @@ class SshHost:
 
     def submit(self, job_dir: str, scheduler: str) -> dict[str, Any]:
         return self.call("submit", job_dir, scheduler)[0]
+
+    def resume(self, job_dir: str, scheduler: str = "") -> dict[str, Any]:
+        return self.call("resume", job_dir, *((scheduler,) if scheduler else ()))[0]
 
     def submit_array(self, job_dirs: list[str]) -> list[dict[str, Any]]:
         return self.call("submit_array", job_dirs[0], request={"run_dirs": job_dirs})[0]["jobs"]

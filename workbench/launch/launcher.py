@@ -227,3 +227,33 @@ def cancel(run_dir: Path, *, sig: str = "SIGTERM", requested: bool = True) -> di
         _update_meta(run_dir, stop_requested_at=time.time())
     host, job_dir = host_of_run(run_dir)
     return host.cancel(job_dir, sig)
+
+
+RESUMABLE = ("failed", "interrupted", "cancelled")
+
+
+def resume(store: Path, run_dir: Path, status: str) -> dict[str, Any]:
+    """Start an ended run again where it stopped, on the host and target it ran on. The store's
+    row goes back to queued (its end and error cleared) until the new attempt's start event."""
+    if status not in RESUMABLE:
+        raise UserError(f"run {run_dir.name} is {status}: only a failed, interrupted or cancelled run can be resumed"
+                        + (" (`workbench stop` it first)" if status in ("queued", "running") else ""))
+    meta = read_run_meta(run_dir)
+    target = parse_target(meta.get("target", "local"))
+    host, job_dir = host_of_run(run_dir)
+    with connect(store) as con:
+        con.execute("UPDATE runs SET status = 'queued', ended_at = NULL, duration_s = NULL, error = NULL "
+                    "WHERE run_id = ?", [run_dir.name])
+    try:
+        job = host.resume(job_dir, target.scheduler or "")
+    except (UserError, HostUnreachable, OSError) as e:
+        with connect(store) as con:  # nothing started: the run ends as it was, with the reason
+            mark_ended(con, run_dir.name, status, f"resume failed: {e}", time.time())
+        raise UserError(f"cannot resume {run_dir.name}: {e}") from None
+    resumes = [*meta.get("resumes", []), {"t": time.time(), "previous_status": status}]
+    fields = {k: v for k, v in meta.items() if k != "stop_requested_at"}  # a new attempt, not the stopped one
+    write_run_meta(run_dir, {**fields, "resumes": resumes, "pid": job.get("pid"), "job_id": job.get("job_id")})
+    with connect(store) as con:
+        con.execute("UPDATE runs SET pid = ?, job_id = ? WHERE run_id = ?", [job.get("pid"), job.get("job_id"),
+                                                                           run_dir.name])
+    return job

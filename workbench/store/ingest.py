@@ -117,16 +117,21 @@ def ingest_run(con, run_dir: Path) -> IngestResult:
     if read.offset == offset and not new:
         result.status = con.execute("SELECT status FROM runs WHERE run_id = ?", [run_id]).fetchone()[0]
         return result
-    rows = _rows(run_id, new)
     con.execute("BEGIN")
-    for table, data in rows.tables.items():
-        if data:
-            insert_rows(con, table, data)
+    updates: dict[str, Any] = {}
+    for part in _attempts(new):
+        if part[0].get("type") == "start" and isinstance(part[0].get("resumed"), dict):
+            supersede(con, run_id, part[0]["resumed"])
+        rows = _rows(run_id, part)
+        for table, data in rows.tables.items():
+            if data:
+                insert_rows(con, table, data)
+        updates.update(rows.run_updates)
     sets = {"events_offset": read.offset, "events_lines": read.line,
-            "last_seq": max([last_seq] + [e["seq"] for e in new]), **rows.run_updates}
+            "last_seq": max([last_seq] + [e["seq"] for e in new]), **updates}
     assignments = ", ".join(f"{k} = ?" for k in sets)
     con.execute(f"UPDATE runs SET {assignments} WHERE run_id = ?", [*sets.values(), run_id])
-    if "ended_at" in rows.run_updates:
+    if "ended_at" in updates:
         con.execute("UPDATE runs SET duration_s = epoch(ended_at - started_at) WHERE run_id = ?", [run_id])
     con.execute("COMMIT")
     result.status = con.execute("SELECT status FROM runs WHERE run_id = ?", [run_id]).fetchone()[0]
@@ -158,6 +163,33 @@ def _ingest_rank_files(con, run_id: str, run_dir: Path) -> IngestResult:
         con.execute("COMMIT")
         out.events += new
     return out
+
+
+def _attempts(events: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """The events cut before each `start`: a resumed start first drops what it supersedes."""
+    parts: list[list[dict[str, Any]]] = []
+    for e in events:
+        if e["type"] == "start" or not parts:
+            parts.append([])
+        parts[-1].append(e)
+    return parts
+
+
+def supersede(con, run_id: str, resumed: dict[str, Any]) -> None:
+    """A resumed attempt continues from checkpoint step `resumed.step`: the earlier attempt's
+    steps and evaluations after it, its tuned results and its saved model are redone, so they
+    leave the store (events.jsonl keeps them). Base evaluations in `base_kept` stay."""
+    step = int(resumed.get("step") or 0)
+    kept = [str(s) for s in resumed.get("base_kept") or []]
+    con.execute("DELETE FROM steps WHERE run_id = ? AND step > ?", [run_id, step])
+    con.execute("""DELETE FROM evals WHERE run_id = ? AND NOT ((phase = 'base' AND list_contains(?, split))
+                                                   OR (phase = 'epoch' AND step <= ?))""", [run_id, kept, step])
+    con.execute("DELETE FROM fairness WHERE run_id = ? AND NOT (phase = 'base' AND list_contains(?, split))",
+                [run_id, kept])
+    con.execute("""DELETE FROM artifacts WHERE run_id = ? AND NOT (
+                       (kind = 'checkpoint' AND TRY_CAST(json_extract_string(meta, '$.step') AS BIGINT) <= ?)
+                    OR (json_extract_string(meta, '$.phase') = 'base'
+                        AND list_contains(?, json_extract_string(meta, '$.split'))))""", [run_id, step, kept])
 
 
 @dataclass
@@ -199,8 +231,13 @@ def _rows(run_id: str, events: list[dict[str, Any]]) -> _Rows:
         elif kind == "log":
             t["logs"].append([run_id, seq, ts, e.get("level", "info"), e.get("message", "")])
         elif kind == "start":
-            upd.update(status="running", started_at=utc(ts), host=e.get("host"), world_size=e.get("world_size"),
-                       pid=e.get("pid"), versions=json.dumps(e.get("versions", {})))
+            upd.update(status="running", host=e.get("host"), world_size=e.get("world_size"), pid=e.get("pid"),
+                       versions=json.dumps(e.get("versions", {})), attempts=_int(e.get("attempt")) or 1)
+            if isinstance(e.get("resumed"), dict):  # started_at stays the first start's
+                upd.update(ended_at=None, duration_s=None, error=None, train_runtime_s=None,
+                           train_samples_per_s=None, saved_bytes=None)
+            else:
+                upd.update(started_at=utc(ts))
         elif kind == "model":
             upd.update(trainable_params=e.get("trainable_params"), total_params=e.get("total_params"),
                        quantized=e.get("quantized"))

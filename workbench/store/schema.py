@@ -4,7 +4,7 @@ Times in `runs` are TIMESTAMP (UTC); `t` columns elsewhere are unix seconds (DOU
 Aggregate metrics live in `evals` under the label '(all)'.
 """
 
-SCHEMA_VERSION = 3  # 2: event_files (per-rank event files); 3: training summary columns, fairness
+SCHEMA_VERSION = 4  # 2: event_files (per-rank event files); 3: training summary columns, fairness; 4: attempts
 ALL_LABELS = "(all)"
 
 # Metrics where lower is better (everything else: higher is better; support: neither).
@@ -142,6 +142,7 @@ ALTER TABLE runs ADD COLUMN IF NOT EXISTS peak_mem_kind VARCHAR;        -- cuda_
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS saved_bytes BIGINT;           -- adapter or full model on disk
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS optimizer VARCHAR;            -- the optimizer that ran
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS quantized VARCHAR;            -- e.g. 4bit-nf4; NULL: not quantized
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS attempts INTEGER;             -- starts of the trainer: 1, +1 per `workbench resume`
 """
 
 VIEWS = f"""

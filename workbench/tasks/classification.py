@@ -22,6 +22,7 @@ from workbench.metrics.multilabel import bce_loss, multilabel_report
 from workbench.models.load import apply_method, count_params, load_sequence_classifier
 from workbench.models.source import base_path, record_base, resolve_source
 from workbench.recipe.load import label_map
+from workbench.train import faults
 from workbench.train.context import RunContext
 
 LABELS_FILE = "labels.json"
@@ -121,11 +122,13 @@ def run(ctx: RunContext) -> None:
     thresholds = values["eval.threshold"]
     eval_tables = [("validation", splits.validation)] + ([("test", splits.test)] if splits.test else [])
 
-    if values["eval.base"]:
+    base_tables = [(split, table) for split, table in eval_tables if ctx.needs_base_eval(split)]
+    if base_tables:
         ctx.phase("base eval", "evaluating the base model")
-        for split, table in eval_tables:
+        for split, table in base_tables:
             per_label, agg, _ = evaluate_table(model, tok, table, values, thresholds)
             ctx.emit("eval", phase="base", split=split, step=0, epoch=0.0, labels=per_label, aggregates=agg)
+            faults.at("base_eval")
 
     from workbench.train.hf import build_trainer, save_trained, train_and_summarize
 
@@ -166,6 +169,7 @@ def run(ctx: RunContext) -> None:
         out = ctx.run_dir / f"predictions_{split}.jsonl"
         write_predictions(out, table, sigmoid(logits), tuned_th if split != "validation" else thresholds)
         ctx.emit("artifact", kind="predictions", path=str(out), split=split, rows=len(table))
+        faults.at("tuned_eval")
 
     save_trained(ctx, model, tok, values["model.method"])
     (ctx.run_dir / LABELS_FILE).write_text(json.dumps({"labels": label_names, "threshold": tuned_th}, indent=2), "utf-8")

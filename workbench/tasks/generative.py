@@ -16,6 +16,7 @@ from typing import Any, Callable, Sequence
 
 import torch
 
+from workbench.train import faults
 from workbench.train.context import RunContext
 
 IGNORE = -100  # label id the loss skips (prompt and padding tokens)
@@ -133,9 +134,7 @@ def evaluate(ctx: RunContext, task: GenerativeTask, model, tok, records, label_n
     answers = generate(model, tok, prompts, batch_size=values["eval.batch_size"],
                        max_new_tokens=values["eval.max_new_tokens"], max_length=values["model.max_length"])
     scored = task.score(records, answers, label_names)
-    ctx.emit("eval", phase=phase, split=split, step=step, epoch=epoch, labels=scored.labels,
-             aggregates=scored.aggregates, **scored.extra)
-    if ctx.is_main:
+    if ctx.is_main:  # files and their artifact events first: a recorded eval event means the split is done
         out = ctx.run_dir / f"predictions_{phase}_{split}.jsonl"
         with open(out, "w", encoding="utf-8") as f:
             for row in scored.rows:
@@ -145,6 +144,9 @@ def evaluate(ctx: RunContext, task: GenerativeTask, model, tok, records, label_n
             report = ctx.run_dir / f"report_{phase}_{split}.txt"
             report.write_text(scored.report, encoding="utf-8")
             ctx.emit("artifact", kind="report", path=str(report), split=split, phase=phase)
+    ctx.emit("eval", phase=phase, split=split, step=step, epoch=epoch, labels=scored.labels,
+             aggregates=scored.aggregates, **scored.extra)
+    faults.at(f"{phase}_eval")
     return scored
 
 
@@ -175,9 +177,10 @@ def run_generative(ctx: RunContext, task: GenerativeTask) -> None:
     if splits.test is not None:
         eval_sets.append(("test", eval_subset(splits.test, cap)))
     names = splits.label_names
-    if values["eval.base"] and ctx.is_main:
-        ctx.phase("base eval", f"evaluating the base model by generation ({sum(len(r) for _, r in eval_sets)} examples)")
-        for split, records in eval_sets:
+    base_sets = [(split, records) for split, records in eval_sets if ctx.needs_base_eval(split)]
+    if base_sets and ctx.is_main:
+        ctx.phase("base eval", f"evaluating the base model by generation ({sum(len(r) for _, r in base_sets)} examples)")
+        for split, records in base_sets:
             evaluate(ctx, task, model, tok, records, names, values, phase="base", split=split)
 
     max_len = values["model.max_length"]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from workbench.events import EventWriter
 from workbench.recipe import Recipe
+from workbench.train.resume import Resume
 
 
 @dataclass
@@ -18,6 +19,7 @@ class RunContext:
     writer: EventWriter
     rank: int = 0
     world_size: int = 1
+    resume: Resume = field(default_factory=lambda: Resume(attempt=1))
 
     @property
     def is_main(self) -> bool:
@@ -27,6 +29,10 @@ class RunContext:
         """Events come from rank 0 only (telemetry excepted, see DESIGN.md)."""
         if self.is_main:
             self.writer.emit(type, **fields)
+
+    def needs_base_eval(self, split: str) -> bool:
+        """False for a split whose base evaluation an earlier attempt of this run recorded."""
+        return self.recipe["eval.base"] and split not in self.resume.base_kept
 
     def log(self, message: str, level: str = "info") -> None:
         self.emit("log", level=level, message=message)

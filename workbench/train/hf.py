@@ -11,6 +11,7 @@ from typing import Any, Callable
 from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, TrainingArguments
 
 from workbench.events import EventWriter
+from workbench.train import faults
 
 
 def resolve_optimizer(values: dict[str, Any]) -> str:
@@ -128,6 +129,12 @@ class EventsCallback(TrainerCallback):
         )
         self._last_t, self._last_step, self._last_tokens = now, state.global_step, state.num_input_tokens_seen or 0
 
+    def on_step_end(self, args, state, control, **kw):
+        faults.at("step", state.global_step)
+
+    def on_prediction_step(self, args, state, control, **kw):
+        faults.at("epoch_eval")
+
     def on_evaluate(self, args, state, control, metrics=None, **kw):
         if not state.is_world_process_zero or not metrics:
             return
@@ -146,6 +153,16 @@ class EventsCallback(TrainerCallback):
             self.writer.emit("checkpoint", step=state.global_step, path=str(path))
 
 
+class RunTrainer(Trainer):
+    """The Trainer, with one named fault point: a kill between a checkpoint's weights and its
+    optimizer / trainer state (the torn checkpoint a resume must not continue from)."""
+
+    def save_model(self, output_dir: str | None = None, _internal_call: bool = False):
+        super().save_model(output_dir, _internal_call=_internal_call)
+        if _internal_call:
+            faults.at("checkpoint_save")
+
+
 def build_trainer(model, tokenizer, values: dict[str, Any], run_dir: Path, writer: EventWriter, *,
                   train_dataset, eval_dataset, data_collator, compute_metrics=None, per_label=None,
                   world_size: int = 1) -> Trainer:
@@ -155,7 +172,7 @@ def build_trainer(model, tokenizer, values: dict[str, Any], run_dir: Path, write
     if values["train.early_stopping_patience"] > 0:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=values["train.early_stopping_patience"],
                                                early_stopping_threshold=values["train.early_stopping_threshold"]))
-    return Trainer(model=model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset,
+    return RunTrainer(model=model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset,
                    data_collator=data_collator, processing_class=tokenizer, compute_metrics=compute_metrics,
                    callbacks=callbacks)
 
@@ -179,7 +196,12 @@ def train_and_summarize(trainer: Trainer, ctx) -> None:
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
     t0 = time.perf_counter()
-    out = trainer.train()
+    checkpoint = ctx.resume.checkpoint
+    if checkpoint is not None:
+        ctx.log(f"continuing training from {checkpoint.name} (step {ctx.resume.step})")
+    # Resuming restores weights, optimizer, scheduler, RNG and early-stopping state and skips
+    # the batches already seen, so the run continues as if it had never stopped.
+    out = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint is not None else None)
     seconds = time.perf_counter() - t0
     peak, kind = peak_memory()
     optim = trainer.args.optim
@@ -193,6 +215,7 @@ def save_trained(ctx, model, tokenizer, method: str) -> Path:
     carries the size on disk."""
     save_dir = ctx.run_dir / ("adapter" if method == "lora" else "model")
     model.save_pretrained(save_dir)
+    faults.at("save")
     tokenizer.save_pretrained(save_dir)
     size = sum(f.stat().st_size for f in save_dir.rglob("*") if f.is_file())
     ctx.emit("artifact", kind="adapter" if method == "lora" else "model", path=str(save_dir), bytes=size)

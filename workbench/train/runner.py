@@ -15,7 +15,7 @@ import traceback
 from pathlib import Path
 
 from workbench.errors import UserError
-from workbench.events import EVENTS_FILE, EventWriter
+from workbench.events import EVENTS_FILE, EventWriter, read_events
 
 EXIT_COMPLETED, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 
@@ -56,6 +56,7 @@ def main(argv: list[str]) -> int:
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     events_path = run_dir / (EVENTS_FILE if rank == 0 else f"events.rank{rank}.jsonl")
     try:
+        prior = read_events(events_path).events if rank == 0 else []  # a resumed run's earlier attempts
         writer = EventWriter(events_path)
     except OSError as e:
         print(f"error: {events_path}: cannot write events ({e.strerror})", file=sys.stderr)
@@ -68,13 +69,20 @@ def main(argv: list[str]) -> int:
     try:
         from workbench.recipe import load_recipe
 
+        from workbench.train.resume import plan
+
         recipe = load_recipe(run_dir / "recipe.toml")
         run_id = run_dir.name
+        # Every rank plans alike (same folder), so all of them continue from the same checkpoint.
+        resume = plan(run_dir, prior if rank == 0 else read_events(run_dir / EVENTS_FILE).events, remove_torn=rank == 0)
         if rank == 0:
             # Names only: forwarded secrets prove they arrived without their values reaching a file.
             forwarded = sorted(n for n in recipe["launch.forward_env"] if n in os.environ)
             writer.emit("start", run_id=run_id, recipe=recipe.values, versions=versions(),
-                        host=socket.gethostname(), pid=os.getpid(), world_size=world_size, env_forwarded=forwarded)
+                        host=socket.gethostname(), pid=os.getpid(), world_size=world_size, env_forwarded=forwarded,
+                        attempt=resume.attempt, **({"resumed": resume.event()} if resume.attempt > 1 else {}))
+            if resume.attempt > 1:
+                writer.emit("log", level="info", message=_resume_note(resume))
         sampler = _start_telemetry(writer, recipe["launch.telemetry_interval"], rank)
 
         from workbench.models.load import quiet_transformers
@@ -82,7 +90,7 @@ def main(argv: list[str]) -> int:
         from workbench.train.context import RunContext
 
         quiet_transformers()
-        ctx = RunContext(run_dir, run_id, recipe, writer, rank=rank, world_size=world_size)
+        ctx = RunContext(run_dir, run_id, recipe, writer, rank=rank, world_size=world_size, resume=resume)
         task_module(recipe["task"]).run(ctx)
         status, code = "completed", EXIT_COMPLETED
     except (Interrupted, KeyboardInterrupt) as e:
@@ -103,6 +111,14 @@ def main(argv: list[str]) -> int:
             writer.emit("end", status=status, error=error)
         writer.close()
     return code
+
+
+def _resume_note(resume) -> str:
+    where = (f"from {resume.checkpoint.name} (step {resume.step})" if resume.checkpoint
+             else "with training from the start (no complete checkpoint)")
+    kept = f"; base evaluation kept for {', '.join(resume.base_kept)}" if resume.base_kept else ""
+    torn = f"; removed incomplete {', '.join(resume.removed)}" if resume.removed else ""
+    return f"resuming (attempt {resume.attempt}) {where}{kept}{torn}"
 
 
 def _start_telemetry(writer: EventWriter, interval: float, rank: int):
