@@ -215,6 +215,7 @@ r = {case.lora["r"]}
 alpha = {case.lora["alpha"]}
 dropout = {case.lora["dropout"]}
 target_modules = [{", ".join(q(m) for m in case.lora["targets"])}]
+modules_to_save = [{", ".join(q(m) for m in case.lora.get("save", []))}]
 bias = "none"
 """
     text = f"""\

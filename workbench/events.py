@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 EVENTS_FILE = "events.jsonl"
 END_STATUSES = ("completed", "failed", "interrupted")
 
@@ -98,6 +100,15 @@ class ReadResult:
     warnings: list[str] = field(default_factory=list)
 
 
+def _loads(raw: bytes) -> Any:
+    # orjson parses an event line 3-4x faster than json; what it refuses that json takes (NaN or
+    # Infinity, which json.dumps writes for a diverged loss; integers past 64 bits) goes to json.
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return json.loads(raw)
+
+
 def read_events(path: str | Path, offset: int = 0, line: int = 0) -> ReadResult:
     """Read complete event lines from byte `offset` on. `line` is the count of lines before it."""
     path = Path(path)
@@ -115,10 +126,10 @@ def read_events(path: str | Path, offset: int = 0, line: int = 0) -> ReadResult:
         if not raw.strip():
             continue
         try:
-            ev = json.loads(raw)
+            ev = _loads(raw)
             if not isinstance(ev, dict) or not isinstance(ev.get("seq"), int) or "type" not in ev:
                 raise ValueError("not an event object with seq and type")
-        except (ValueError, UnicodeDecodeError) as e:
+        except (ValueError, UnicodeDecodeError, RecursionError) as e:
             warnings.append(f"{path}:{line}: skipped unreadable event ({str(e)[:80]})")
             continue
         events.append(ev)

@@ -310,3 +310,20 @@ def test_connect_waits_for_another_process(store):
     finally:
         holder.wait(timeout=20)
     assert holder.returncode == 0
+
+
+def test_odd_values_in_numeric_fields_are_null_and_nan_stays_nan(store, tmp_path, demo_recipe):
+    """A diverged loss (NaN, which json writes and orjson refuses), a string where a number goes and
+    an integer too big for BIGINT: the event is stored, the odd value as NULL, NaN as NaN."""
+    run_dir = make_run(tmp_path / "runs", "odd", demo_recipe, end=None)
+    with EventWriter(run_dir / EVENTS_FILE) as w:
+        w.emit("step", step=40, loss=float("nan"), lr="fast", grad_norm=10**30, samples_per_s=None)
+        w.emit("step", step="41", loss=float("inf"), lr=None, grad_norm=1.0, samples_per_s=2.5)
+        w.emit("telemetry", host="h", rank=0, gpu=0, util=50.0, mem_used=10**30, mem_total=2**40)
+    with connect(store) as con:
+        ingest_run(con, run_dir)
+        rows = con.execute("SELECT step, isnan(loss), isinf(loss), lr, grad_norm, samples_per_s FROM steps "
+                           "WHERE run_id = 'odd' AND step >= 40 OR step IS NULL ORDER BY seq").fetchall()
+        tel = con.execute("SELECT mem_used, mem_total FROM telemetry WHERE run_id = 'odd'").fetchall()
+    assert rows == [(40, True, False, None, 1e30, None), (41, False, True, None, 1.0, 2.5)]
+    assert tel == [(None, 2**40)]
