@@ -115,3 +115,30 @@ class TestDetailScreen:
         assert task_sections({"f1_micro": 0.7, "loss": 0.2}) == {}
         assert task_sections({"fairness_gap_gender": 0.04, "f1_micro": 0.7}) == {
             "fairness": {"fairness_gap_gender": 0.04}}
+
+    def test_resume_asks_first_and_refuses_a_completed_run(self, make_app, sample_store):
+        from workbench.tui.screens.confirm import ConfirmScreen
+
+        async def go():
+            async with make_app("runs").run_test(size=(120, 40)) as pilot:
+                screen = await open_detail(pilot, LORA)
+                await pilot.press("R")
+                await pilot.pause(0.1)
+                assert pilot.app.screen is screen  # no question for a completed run: a note says why
+                notes = [n.message for n in pilot.app._notifications]
+                assert any("is completed: only a failed, interrupted or cancelled run can be resumed" in n
+                           for n in notes), notes
+                pilot.app.pop_screen()
+                await pilot.pause()
+                await open_detail(pilot, FAILED)
+                await pilot.press("R")
+                await pilot.pause(0.2)
+                assert isinstance(pilot.app.screen, ConfirmScreen)
+                assert "Resume run " + FAILED in str(pilot.app.screen.query_one("#question").render())
+                await pilot.press("n")
+                await pilot.pause(0.1)
+                assert isinstance(pilot.app.screen, DetailScreen)
+
+        asyncio.run(go())
+        with connect(sample_store, read_only=True) as con:
+            assert con.execute("SELECT status FROM runs WHERE run_id = ?", [FAILED]).fetchone()[0] == "failed"

@@ -21,6 +21,7 @@ from textual.worker import Worker, get_current_worker
 from workbench.launch.watch import RunWatch
 from workbench.store.db import store_path
 from workbench.tui.messages import EventsReceived, FollowInterrupted, RunEnded, RunLaunched
+from workbench.tui.screens.detail import DetailScreen
 from workbench.tui.screens.monitor import MonitorScreen
 from workbench.tui.screens.query import QueryScreen
 from workbench.tui.screens.recipes import RecipesScreen
@@ -192,8 +193,12 @@ class WorkbenchApp(App):
 
     @on(RunLaunched)
     def _run_launched(self, message: RunLaunched) -> None:
+        if message.resumed:
+            self.unfollow_run(message.run_id)  # its earlier watch saw it end; follow the new attempt afresh
+            if isinstance(self.screen, DetailScreen):
+                self.pop_screen()
         self.follow_run(message.run_id, message.run_dir)
-        self.notify(f"{message.run_id} started", title="launched")
+        self.notify(f"{message.run_id} {'resumed' if message.resumed else 'started'}", title="launched")
         self.switch_mode("monitor")
 
 

@@ -18,11 +18,11 @@ class RunsLoaded(Message):
 
 
 class RunLaunched(Message):
-    """A run was created and started or submitted."""
+    """A run was created and started or submitted (`resumed`: an ended run was started again)."""
 
-    def __init__(self, run_id: str, run_dir: Path) -> None:
+    def __init__(self, run_id: str, run_dir: Path, resumed: bool = False) -> None:
         super().__init__()
-        self.run_id, self.run_dir = run_id, run_dir
+        self.run_id, self.run_dir, self.resumed = run_id, run_dir, resumed
 
 
 class LaunchFailed(Message):

@@ -109,6 +109,14 @@ def header_text(r: dict, last_step: tuple | None, now_seconds: float | None) -> 
     return t
 
 
+class ResumeFailed(Message):
+    """`workbench resume` of this run could not start it (wrong status, host down, scheduler refused)."""
+
+    def __init__(self, run_id: str, error: str) -> None:
+        super().__init__()
+        self.run_id, self.error = run_id, error
+
+
 class DetailScreen(TabCycling, Screen):
     TABS = "#detail-tabs"
     CSS_PATH = "../styles/detail.tcss"
@@ -116,6 +124,8 @@ class DetailScreen(TabCycling, Screen):
         Binding("escape", "back", "Back", tooltip="Back to where you came from"),
         Binding("m", "monitor", "Monitor", tooltip="Follow this run in the monitor"),
         Binding("r", "refresh", "Refresh", tooltip="Read the run from the store again"),
+        Binding("R", "resume", "Resume", tooltip="Continue this failed, interrupted or cancelled run from its last "
+                "complete checkpoint, after a yes"),
         *TAB_BINDINGS,
     ]
 
@@ -351,6 +361,45 @@ class DetailScreen(TabCycling, Screen):
 
     def action_refresh(self) -> None:
         self._load(self.split)
+
+    def action_resume(self) -> None:
+        from workbench.launch.launcher import RESUMABLE
+        from workbench.tui.screens.confirm import ConfirmScreen
+
+        if self.detail is None:
+            return
+        status, run_dir = self.detail.run["status"], self.detail.run.get("run_dir")
+        if status not in RESUMABLE:
+            self.notify(f"{self.run_id} is {status}: only a failed, interrupted or cancelled run can be resumed")
+            return
+        if not run_dir or not Path(run_dir).is_dir():
+            self.notify(f"{self.run_id}: its run folder is not on this machine", severity="warning")
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._resume(Path(run_dir), status)
+
+        self.app.push_screen(ConfirmScreen(f"Resume run {self.run_id} ({status})?\nIt continues from its last "
+                                           "complete checkpoint on the target it ran on.", yes="Resume",
+                                           no="Leave it"), answered)
+
+    @work(thread=True, group="resume", exit_on_error=False)
+    def _resume(self, run_dir: Path, status: str) -> None:
+        from workbench.errors import UserError
+        from workbench.launch.launcher import resume
+        from workbench.tui.messages import RunLaunched
+
+        try:
+            resume(self.app.store, run_dir, status)
+        except (UserError, OSError) as e:
+            self.post_message(ResumeFailed(self.run_id, str(e)))
+            return
+        self.post_message(RunLaunched(self.run_id, run_dir, resumed=True))
+
+    @on(ResumeFailed)
+    def _resume_failed(self, message: ResumeFailed) -> None:
+        self.notify(message.error, title=f"could not resume {message.run_id}", severity="error")
 
     def action_monitor(self) -> None:
         if self.detail is None:
