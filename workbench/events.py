@@ -4,12 +4,16 @@ One JSON object per line, flushed per line, appended by the training process (ra
 Every event: {"seq": n, "t": unix_seconds, "type": ...}; seq strictly increasing from 0.
 
 Types and their fields (see DESIGN.md; the store's ingestion reads exactly these):
-  start       run_id, recipe (flat resolved values), versions, host, pid, world_size
+  start       run_id, recipe (flat resolved values), versions, host, pid, world_size, attempt (1, +1 per
+              resume), resumed (on a resumed start: step, checkpoint, base_kept)
   model       trainable_params, total_params, source, resolved_path, method
   step        step, max_steps, epoch, loss, lr, grad_norm, samples_per_s, tokens_per_s
   eval        phase (base|epoch|tuned), split, step, epoch, labels {label: {metric: value}}, aggregates {metric: value}
   telemetry   host, rank, gpu, util, mem_used, mem_total, power_w, temp_c | host, rank, cpu_pct, rss_bytes
   checkpoint  step, path
+  summary     train_runtime_s (trainer.train() wall time), train_seconds (training steps only),
+              train_samples_per_s (over train_seconds), trainer_samples_per_s (the Trainer's own figure,
+              evaluation and checkpoint saves included), train_steps, peak_mem_bytes, peak_mem_kind, optimizer
   artifact    kind, path, (extra fields)
   log         level, message, phase (optional: the stage the run enters, e.g. "base eval")
   end         status (completed|failed|interrupted), error

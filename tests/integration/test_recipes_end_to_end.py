@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, workbench
-from tests.integration.runs import q
+from tests.integration.runs import events_of, q
 
 pytestmark = pytest.mark.slow
 DEMO = ROOT / "recipes" / "demo"
@@ -227,6 +227,14 @@ def test_full_vs_lora_runs_both_methods_as_one_group_and_compares_their_cost(tmp
     assert full[2] == full[3]  # a full fine-tune trains them all
     assert lora[4] < full[4] / 2  # the adapter is far smaller on disk than the full model
     assert full[5] > 0 and lora[5] > 0 and full[6] > 0 and lora[6] > 0
+    for method in ("full", "lora"):
+        # the run's samples/s counts training steps only: above the Trainer's figure, which also
+        # counts the evaluation and the checkpoint of each epoch
+        (summary,) = [e for e in events_of(Path(q(store, "SELECT run_dir FROM runs WHERE method = ?", [method])[0][0]))
+                      if e["type"] == "summary"]
+        assert summary["train_samples_per_s"] == rows[method][6]
+        assert summary["train_samples_per_s"] > summary["trainer_samples_per_s"] > 0
+        assert 0 < summary["train_seconds"] < summary["train_runtime_s"]
     for method, margin in (("full", 0.25), ("lora", 0.1)):
         agg = aggregates(store, rows[method][0])
         # Margins on accuracy over the balanced validation split (base 0.5 = chance).

@@ -136,7 +136,7 @@ CREATE TABLE IF NOT EXISTS fairness (
 
 -- Columns added after the first release (stores created earlier get them on open).
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS train_runtime_s DOUBLE;       -- trainer.train() wall time
-ALTER TABLE runs ADD COLUMN IF NOT EXISTS train_samples_per_s DOUBLE;
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS train_samples_per_s DOUBLE;   -- training steps only (no eval, no checkpoint saves)
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS peak_mem_bytes BIGINT;        -- CUDA max allocated, or peak RSS on CPU
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS peak_mem_kind VARCHAR;        -- cuda_max_allocated | peak_rss
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS saved_bytes BIGINT;           -- adapter or full model on disk

@@ -93,7 +93,11 @@ def training_arguments(values: dict[str, Any], run_dir: Path, *, world_size: int
 
 
 class EventsCallback(TrainerCallback):
-    """Trainer logs -> `step` / `eval` / `checkpoint` events (main process only)."""
+    """Trainer logs -> `step` / `eval` / `checkpoint` events (main process only).
+
+    Throughput counts training time only: the clock runs from one step's end to the next and
+    restarts after an evaluation or a checkpoint save, so `samples_per_s` of step events and the
+    run's `train_samples_per_s` leave both out (the Trainer's own figure counts them)."""
 
     def __init__(self, writer: EventWriter, *, batch_size: int, world_size: int,
                  per_label: Callable[[], dict[str, dict[str, float]]] | None = None, split: str = "validation"):
@@ -101,7 +105,10 @@ class EventsCallback(TrainerCallback):
         self.examples_per_step = batch_size * world_size
         self.per_label = per_label
         self.split = split
-        self._last_t = 0.0
+        self._clock = 0.0          # perf_counter() when training last resumed (after a step, eval or save)
+        self.train_seconds = 0.0   # training time of this train() call
+        self.first_step = 0        # global step this train() call started from (a resumed run: not 0)
+        self._window = 0.0         # training time since the last step event
         self._last_step = 0
         self._last_tokens = 0
 
@@ -110,15 +117,22 @@ class EventsCallback(TrainerCallback):
             self.writer.emit("log", level="info", message=f"training: {state.max_steps} steps, "
                              f"{math.ceil(args.num_train_epochs) if args.max_steps <= 0 else '-'} epochs, "
                              f"optimizer {getattr(args.optim, 'value', args.optim)}")
-        self._last_t = time.perf_counter()
-        self._last_step = state.global_step
+        self._clock = time.perf_counter()
+        self.train_seconds = self._window = 0.0
+        self.first_step = self._last_step = state.global_step
         self._last_tokens = state.num_input_tokens_seen or 0
+
+    def on_step_end(self, args, state, control, **kw):
+        now = time.perf_counter()
+        self.train_seconds += now - self._clock
+        self._window += now - self._clock
+        self._clock = now
+        faults.at("step", state.global_step)
 
     def on_log(self, args, state, control, logs=None, **kw):
         if not state.is_world_process_zero or not logs or "loss" not in logs:
             return
-        now = time.perf_counter()
-        dt = max(now - self._last_t, 1e-9)
+        dt = max(self._window, 1e-9)
         steps = state.global_step - self._last_step
         tokens = (state.num_input_tokens_seen or 0) - self._last_tokens
         self.writer.emit(
@@ -127,27 +141,27 @@ class EventsCallback(TrainerCallback):
             samples_per_s=steps * self.examples_per_step * args.gradient_accumulation_steps / dt,
             tokens_per_s=tokens / dt if tokens else None,
         )
-        self._last_t, self._last_step, self._last_tokens = now, state.global_step, state.num_input_tokens_seen or 0
+        self._window, self._last_step, self._last_tokens = 0.0, state.global_step, state.num_input_tokens_seen or 0
 
-    def on_step_end(self, args, state, control, **kw):
-        faults.at("step", state.global_step)
+    def samples_per_s(self, state, args) -> float | None:
+        steps = state.global_step - self.first_step
+        if steps <= 0 or self.train_seconds <= 0:
+            return None
+        return steps * self.examples_per_step * args.gradient_accumulation_steps / self.train_seconds
 
     def on_prediction_step(self, args, state, control, **kw):
         faults.at("epoch_eval")
 
     def on_evaluate(self, args, state, control, metrics=None, **kw):
-        if not state.is_world_process_zero or not metrics:
-            return
-        skip = ("runtime", "samples_per_second", "steps_per_second", "epoch")
-        agg = {k.removeprefix("eval_"): v for k, v in metrics.items() if k.removeprefix("eval_") not in skip}
-        self.writer.emit("eval", phase="epoch", split=self.split, step=state.global_step, epoch=state.epoch,
-                         labels=self.per_label() if self.per_label else {}, aggregates=agg)
-        # Evaluation time must not count as training throughput.
-        self._last_t = time.perf_counter()
-        self._last_step = state.global_step
-        self._last_tokens = state.num_input_tokens_seen or 0
+        if state.is_world_process_zero and metrics:
+            skip = ("runtime", "samples_per_second", "steps_per_second", "epoch")
+            agg = {k.removeprefix("eval_"): v for k, v in metrics.items() if k.removeprefix("eval_") not in skip}
+            self.writer.emit("eval", phase="epoch", split=self.split, step=state.global_step, epoch=state.epoch,
+                             labels=self.per_label() if self.per_label else {}, aggregates=agg)
+        self._clock = time.perf_counter()  # evaluation time is not training time
 
     def on_save(self, args, state, control, **kw):
+        self._clock = time.perf_counter()  # nor is writing a checkpoint
         if state.is_world_process_zero:
             path = Path(args.output_dir) / f"checkpoint-{state.global_step}"
             self.writer.emit("checkpoint", step=state.global_step, path=str(path))
@@ -205,7 +219,9 @@ def train_and_summarize(trainer: Trainer, ctx) -> None:
     seconds = time.perf_counter() - t0
     peak, kind = peak_memory()
     optim = trainer.args.optim
-    ctx.emit("summary", train_runtime_s=seconds, train_samples_per_s=out.metrics.get("train_samples_per_second"),
+    events = next(c for c in trainer.callback_handler.callbacks if isinstance(c, EventsCallback))
+    ctx.emit("summary", train_runtime_s=seconds, train_samples_per_s=events.samples_per_s(trainer.state, trainer.args),
+             train_seconds=events.train_seconds, trainer_samples_per_s=out.metrics.get("train_samples_per_second"),
              train_steps=trainer.state.global_step, peak_mem_bytes=peak, peak_mem_kind=kind,
              optimizer=getattr(optim, "value", optim))
 
