@@ -92,7 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp = cmd("predict", "Predict a file with a finished run's model; writes JSONL.", "predict")
     sp.add_argument("run", help="run id, unique prefix, or 'last'")
     sp.add_argument("--input", required=True, help="classification: CSV with the recipe's text column (label columns "
-                    "optional: if present, metrics are printed); generative tasks: a file in the training data's format")
+                    "optional: if present, metrics are printed); chat: JSONL, each record ending with the assistant's answer "
+                    "(scored) or the user's turn (to label); NER: CoNLL with tags (scored) or tokens only")
     sp.add_argument("--output", required=True, help="JSONL to write, one prediction per input row")
     sp.add_argument("--batch-size", type=int, default=None)
 

@@ -97,6 +97,28 @@ def test_hate_speech_predict_reproduces_the_tuned_test_metrics(hate, tmp_path):
     assert [r["answer"] for r in rows] == [r["answer"] for r in logged]
 
 
+def test_hate_speech_predict_labels_records_without_answers(hate, tmp_path):
+    """New messages (records ending with the user's turn, no group): the same answers and classes
+    as for the same records with their answers; nothing scored."""
+    store, (run_id,), _ = hate
+    records = [json.loads(line) for line in (DEMO / "data" / "hate" / "test.jsonl").read_text().splitlines()]
+    new = tmp_path / "new.jsonl"
+    new.write_text("".join(json.dumps({"messages": r["messages"][:-1]}) + "\n" for r in records))
+    out = tmp_path / "new_preds.jsonl"
+    proc = cli(store, "predict", run_id, "--input", str(new), "--output", str(out))
+    assert "wrote 90 predictions" in proc.stdout and "input has no answers to score" in proc.stdout
+    assert "accuracy" not in proc.stdout
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    logged = [json.loads(line) for line in (Path(q(store, "SELECT run_dir FROM runs")[0][0])
+                                            / "predictions_tuned_test.jsonl").read_text().splitlines()]
+    assert [(r["answer"], r["predicted"]) for r in rows] == [(r["answer"], r["predicted"]) for r in logged]
+    assert all("label" not in r for r in rows)
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_text(new.read_text() + json.dumps(records[0]) + "\n")
+    bad = workbench("predict", run_id, "--input", str(mixed), "--output", str(out), store=store)
+    assert bad.returncode == 2 and f"{mixed}:91:" in bad.stderr and "give every record its answer" in bad.stderr
+
+
 def test_merge_writes_a_model_plain_transformers_loads(hate, tmp_path):
     """The QLoRA adapter merged into the full-precision base: no peft files, loads with
     AutoModelForCausalLM in a process that never imports peft, answers like the tuned model."""
@@ -154,6 +176,25 @@ def test_qlora_ner_tuned_beats_base_per_entity_type(ner):
                           "'%tuned_test%'", [run_id])
     text = Path(report).read_text()
     assert "precision" in text and "PER" in text  # seqeval's classification report
+
+
+def test_ner_predict_tags_sentences_given_as_tokens_only(ner, tmp_path):
+    """CoNLL without tags (one token per line): the entities the tuned model found for the same
+    sentences with tags, in BIO per token."""
+    store, (run_id,), _ = ner
+    lines = (DEMO / "data" / "ner" / "test.txt").read_text().splitlines()
+    tokens_only = tmp_path / "sentences.txt"
+    tokens_only.write_text("".join((line.split()[0] if line.strip() and not line.startswith("-DOCSTART-") else "")
+                                   + "\n" for line in lines))
+    out = tmp_path / "ner_preds.jsonl"
+    proc = cli(store, "predict", run_id, "--input", str(tokens_only), "--output", str(out))
+    assert "input has no answers to score" in proc.stdout
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    logged = [json.loads(line) for line in (Path(q(store, "SELECT run_dir FROM runs")[0][0])
+                                            / "predictions_tuned_test.jsonl").read_text().splitlines()]
+    assert len(rows) == len(logged) > 0
+    assert [(r["sentence"], r["predicted"]) for r in rows] == [(r["sentence"], r["predicted"]) for r in logged]
+    assert all(len(r["tags"]) == len(r["sentence"].split()) and "gold" not in r for r in rows)
 
 
 def test_ner_trains_from_instruction_json_too(tmp_path_factory):

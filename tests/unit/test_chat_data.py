@@ -296,3 +296,23 @@ def test_group_fpr_hand_computed_with_limit_override():
 def test_group_fpr_length_mismatch():
     with pytest.raises(ValueError):
         group_fpr(["hate"], ["hate"], [], ["hate"], max_fpr=None, limits={})
+
+
+def test_predict_input_may_end_with_the_user_turn_all_or_none(tmp_path):
+    from workbench.data.chat_jsonl import read_chat_jsonl
+
+    user = {"role": "user", "content": "you people are great"}
+    answer = {"role": "assistant", "content": "neither"}
+    f = tmp_path / "new.jsonl"
+    f.write_text(json.dumps({"messages": [user]}) + "\n" + json.dumps({"messages": [user, answer, user]}) + "\n")
+    recs = read_chat_jsonl(f, ["hate", "neither"], group_field="group", answers_optional=True)
+    assert [r.label for r in recs] == [None, None] and recs[1].prompt == [user, answer, user]
+    with pytest.raises(UserError, match="expected the assistant's answer"):
+        read_chat_jsonl(f, ["hate", "neither"])  # training data must have answers
+    f.write_text(json.dumps({"messages": [user]}) + "\n" + json.dumps({"messages": [user, answer]}) + "\n")
+    with pytest.raises(UserError) as e:
+        read_chat_jsonl(f, ["hate", "neither"], answers_optional=True)
+    assert str(e.value).startswith(f"{f}:2:") and "give every record its answer" in str(e.value)
+    f.write_text(json.dumps({"messages": [user, answer]}) + "\n")
+    (rec,) = read_chat_jsonl(f, ["hate", "neither"], answers_optional=True)
+    assert rec.label == "neither" and rec.prompt == [user]

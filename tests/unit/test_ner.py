@@ -376,3 +376,17 @@ def test_real_conll2003_round_trip_is_nearly_exact():
     lost = [s for s in sents
             if entities_to_bio(s.tokens, parse_response(response_for(s.tokens, s.tags), TYPES).entities) != s.tags]
     assert len(lost) < 0.005 * len(sents)
+
+
+def test_tokens_only_conll_is_predict_input(tmp_path):
+    from workbench.data.ner import read_conll
+
+    f = tmp_path / "s.txt"
+    f.write_text("-DOCSTART-\n\nEU\nrejects\nGerman\n\nPeter\n")
+    sents = read_conll(f, tags_optional=True)
+    assert [(s.tokens, s.tags, s.line) for s in sents] == [(["EU", "rejects", "German"], None, 3), (["Peter"], None, 7)]
+    with pytest.raises(UserError, match="2 to 4 whitespace-separated"):
+        read_conll(f)  # training data must have tags
+    f.write_text("EU\nrejects O\n")
+    with pytest.raises(UserError, match=r":2: expected 1 whitespace-separated"):
+        read_conll(f, tags_optional=True)

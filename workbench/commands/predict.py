@@ -25,7 +25,7 @@ def main(args) -> int:
     else:
         from workbench.data.splits import reader
 
-        reader(recipe.values)(args.input)
+        reader(recipe.values, unlabelled=True)(args.input)
 
     from workbench.models.load import quiet_transformers
     from workbench.tasks import task_module
@@ -33,6 +33,10 @@ def main(args) -> int:
     quiet_transformers()
     summary = task_module(recipe["task"]).predict_file(run_dir, recipe.values, Path(args.input), out, args.batch_size)
     console.print(f"wrote {summary['rows']} predictions to {summary['output']}")
+    if "counts" in summary:  # generative, unlabelled input
+        counts = summary["counts"]
+        console.print("input has no answers to score; " + ", ".join(
+            f"{m} {int(counts[m])}" for m in ("unparseable", "malformed") if m in counts) + " of the generated ones")
     if "aggregates" in summary:
         agg = summary["aggregates"]
         console.print("input has labels: " + "  ".join(

@@ -24,9 +24,14 @@ ROLES = ("system", "user", "assistant")
 class ChatRecord:
     # {"role", "content"} dicts; the last one is the assistant's answer (the gold label text)
     messages: list[dict[str, str]]
-    label: str  # parse_label(last assistant content, labels): always one of the labels
+    label: str | None  # parse_label(last assistant content, labels); None: no answer (predict input)
     group: str | None  # record[group_field]; None without group_field or when the record says "" / null
     line: int  # 1-based line in the file
+
+    @property
+    def prompt(self) -> list[dict[str, str]]:
+        """The messages the model answers: all but the assistant's answer, when there is one."""
+        return self.messages[:-1] if self.label is not None else self.messages
 
 
 def _norm(s: str) -> str:
@@ -63,7 +68,7 @@ def parse_label(answer: str, labels: list[str]) -> str | None:
     return None if best is None else labels[best[2]]
 
 
-def _record(obj, labels: list[str], group_field: str, path, line: int) -> ChatRecord:
+def _record(obj, labels: list[str], group_field: str, path, line: int, answered: bool = True) -> ChatRecord:
     def fail(msg: str):
         raise UserError(msg, path=path, line=line)
 
@@ -88,15 +93,21 @@ def _record(obj, labels: list[str], group_field: str, path, line: int) -> ChatRe
         out.append({"role": role, "content": content})
     if not any(m["role"] == "user" for m in out):
         fail("no user message; expected at least one message with role 'user'")
-    if out[-1]["role"] != "assistant":
+    if not answered:
+        if out[-1]["role"] == "assistant":
+            fail("the last message is the assistant's answer, but the file's first record has none: give every "
+                 "record its answer (to score them) or none (to label them)")
+        label = None
+    elif out[-1]["role"] != "assistant":
         fail(f"the last message is from {out[-1]['role']!r}; expected the assistant's answer (the label) last")
-    answer = out[-1]["content"]
-    label = parse_label(answer, labels)
-    if label is None:
+    else:
+        label = parse_label(out[-1]["content"], labels)
+    if answered and label is None:
+        answer = out[-1]["content"]
         shown = answer if len(answer) <= 60 else answer[:57] + "..."
         fail(f"the assistant's answer {shown!r} names none of the labels (expected one of: {', '.join(labels)})")
     group = None
-    if group_field:
+    if group_field and (answered or group_field in obj):  # unlabelled input needs no groups (no fairness)
         if group_field not in obj:
             fail(f"no group field {group_field!r} in the record; add it or change data.group_field")
         g = obj[group_field]
@@ -107,8 +118,10 @@ def _record(obj, labels: list[str], group_field: str, path, line: int) -> ChatRe
 
 
 def read_chat_jsonl(path: str | Path, labels: list[str], *, group_field: str = "",
-                    max_rows: int = 0) -> list[ChatRecord]:
-    """Read and validate a chat JSONL file; blank lines are skipped. `max_rows` > 0 stops after that many."""
+                    max_rows: int = 0, answers_optional: bool = False) -> list[ChatRecord]:
+    """Read and validate a chat JSONL file; blank lines are skipped. `max_rows` > 0 stops after that many.
+    `answers_optional` (predict input): records may end with the user's turn instead of the
+    assistant's answer — all of them, as the first record does, or none."""
     if not labels:
         raise UserError("no labels given; expected the class names the answers use", path=path)
     text = read_text_file(path)
@@ -127,10 +140,19 @@ def read_chat_jsonl(path: str | Path, labels: list[str], *, group_field: str = "
             raise UserError("JSON nested too deeply; expected one flat chat object per line", path=path, line=n) from None
         except ValueError as e:  # an integer of more digits than Python converts
             raise UserError(f"not valid JSON ({str(e).splitlines()[0]})", path=path, line=n) from None
-        records.append(_record(obj, labels, group_field, path, n))
+        answered = True
+        if answers_optional:
+            answered = records[0].label is not None if records else _ends_with_answer(obj)
+        records.append(_record(obj, labels, group_field, path, n, answered))
         if max_rows and len(records) >= max_rows:
             break
     if not records:
         raise UserError("file is empty; expected one JSON object per line with a 'messages' list",
                         path=path, line=1)
     return records
+
+
+def _ends_with_answer(obj) -> bool:
+    messages = obj.get("messages") if isinstance(obj, dict) else None
+    return bool(isinstance(messages, list) and messages and isinstance(messages[-1], dict)
+                and messages[-1].get("role") == "assistant")

@@ -33,7 +33,7 @@ _CONLL_FIELDS = (2, 3, 4)
 @dataclass
 class NerSentence:
     tokens: list[str]
-    tags: list[str]  # IOB2 gold tags, len == len(tokens)
+    tags: list[str] | None  # IOB2 gold tags, len == len(tokens); None: unlabelled (predict input)
     line: int  # 1-based line (CoNLL) or record start line (JSON) in its file
 
 
@@ -46,14 +46,15 @@ class ParsedAnswer:
 # --------------------------------------------------------------------------- reading files
 
 
-def read_ner_file(path: str | Path, *, max_rows: int = 0) -> list[NerSentence]:
-    """A `.json` file is instruction JSON; anything else is read as CoNLL."""
+def read_ner_file(path: str | Path, *, max_rows: int = 0, tags_optional: bool = False) -> list[NerSentence]:
+    """A `.json` file is instruction JSON; anything else is read as CoNLL. `tags_optional`
+    (predict input): CoNLL may also hold tokens only, one per line, giving unlabelled sentences."""
     if Path(path).suffix.lower() == ".json":
         return read_instruction_json(path, max_rows=max_rows)
-    return read_conll(path, max_rows=max_rows)
+    return read_conll(path, max_rows=max_rows, tags_optional=tags_optional)
 
 
-def read_conll(path: str | Path, *, max_rows: int = 0) -> list[NerSentence]:
+def read_conll(path: str | Path, *, max_rows: int = 0, tags_optional: bool = False) -> list[NerSentence]:
     """CoNLL-2003 style: `token POS chunk NER` per line (or `token TAG`; the NER tag is the last
     column), a blank line between sentences, `-DOCSTART-` lines skipped.
 
@@ -70,7 +71,7 @@ def read_conll(path: str | Path, *, max_rows: int = 0) -> list[NerSentence]:
     def flush() -> None:
         nonlocal tokens, tags
         if tokens:
-            sentences.append(NerSentence(tokens, _iob1_to_iob2(tags), start))
+            sentences.append(NerSentence(tokens, _iob1_to_iob2(tags) if n_fields > 1 else None, start))
         tokens, tags = [], []
 
     for lineno, raw in enumerate(text.split("\n"), 1):
@@ -79,7 +80,9 @@ def read_conll(path: str | Path, *, max_rows: int = 0) -> list[NerSentence]:
             flush()
         else:
             if not n_fields:
-                if len(fields) not in _CONLL_FIELDS:
+                if len(fields) == 1 and tags_optional:
+                    n_fields = 1  # tokens only: sentences to tag
+                elif len(fields) not in _CONLL_FIELDS:
                     raise UserError(f"expected 'token POS chunk NER' or 'token TAG' (2 to 4 whitespace-separated "
                                     f"fields), got {len(fields)} field(s)", path=path, line=lineno)
                 n_fields = len(fields)
@@ -87,7 +90,7 @@ def read_conll(path: str | Path, *, max_rows: int = 0) -> list[NerSentence]:
                 raise UserError(f"expected {n_fields} whitespace-separated fields like the file's first token line, "
                                 f"got {len(fields)}", path=path, line=lineno)
             tag = fields[-1]
-            if not _TAG.match(tag):
+            if n_fields > 1 and not _TAG.match(tag):
                 raise UserError(f"NER tag {tag!r} (last column) must be O, B-TYPE or I-TYPE", path=path, line=lineno)
             if not tokens:
                 start = lineno

@@ -61,19 +61,20 @@ def _split(values: dict, read: Callable[[str], Any]) -> tuple[Any, Any, Any]:
     return train, validation, test
 
 
-def reader(values: dict) -> Callable[[str], Any]:
-    """path -> the task's records (validated, errors naming file and line)."""
+def reader(values: dict, *, unlabelled: bool = False) -> Callable[[str], Any]:
+    """path -> the task's records (validated, errors naming file and line). `unlabelled`: predict
+    input of a generative task, which may come without answers (chat) or tags (CoNLL tokens only)."""
     task = values["task"]
-    max_rows = values["data.max_rows"]
+    max_rows = 0 if unlabelled else values["data.max_rows"]
     if task == "chat_classification":
         from workbench.data.chat_jsonl import read_chat_jsonl
 
         return lambda p: read_chat_jsonl(p, list(values["data.classes"]), group_field=values["data.group_field"],
-                                         max_rows=max_rows)
+                                         max_rows=max_rows, answers_optional=unlabelled)
     if task == "ner":
         from workbench.data.ner import read_ner_file
 
-        return lambda p: read_ner_file(p, max_rows=max_rows)
+        return lambda p: read_ner_file(p, max_rows=max_rows, tags_optional=unlabelled)
     from workbench.data.csv_labels import read_labeled_csv
     from workbench.recipe.load import label_map
 

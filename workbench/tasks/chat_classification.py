@@ -19,10 +19,14 @@ from workbench.train.context import RunContext
 
 
 def _messages(record: ChatRecord, system: str | None) -> list[dict[str, str]]:
-    msgs = [dict(m) for m in record.messages[:-1]]
+    msgs = [dict(m) for m in record.prompt]
     if system is not None:
         msgs = [{"role": "system", "content": system}] + [m for m in msgs if m["role"] != "system"]
     return msgs
+
+
+def _last_user(record: ChatRecord) -> str:
+    return next((m["content"] for m in reversed(record.prompt) if m["role"] == "user"), "")
 
 
 def make_task(values: dict[str, Any]) -> GenerativeTask:
@@ -37,7 +41,7 @@ def make_task(values: dict[str, Any]) -> GenerativeTask:
             raise UserError(f"model {values['model.source']!r} has no chat template: set data.chat_template to a "
                             "Jinja template file")
         return [(tok.apply_chat_template(_messages(r, system), tokenize=False, add_generation_prompt=True),
-                 r.messages[-1]["content"].strip()) for r in records]
+                 r.messages[-1]["content"].strip() if r.label is not None else "") for r in records]
 
     def tokenizer_texts(records: Sequence[ChatRecord]) -> list[str]:
         texts = [m["content"] for r in records for m in r.messages]
@@ -50,14 +54,19 @@ def make_task(values: dict[str, Any]) -> GenerativeTask:
     def score(records: Sequence[ChatRecord], answers: list[str], classes: list[str]) -> Scored:
         gold = [r.label for r in records]
         pred = [parse_label(a, classes) for a in answers]
+        if any(g is None for g in gold):  # unlabelled predict input: classes read, nothing to score
+            rows = [{"line": r.line, "input": _last_user(r), "answer": a, "predicted": p, "group": r.group}
+                    for r, a, p in zip(records, answers, pred)]
+            unparseable = sum(p is None for p in pred)
+            return Scored({}, {"examples": float(len(records)), "unparseable": float(unparseable)}, rows,
+                          extra={"scored": False})
         per_class, agg = class_report(gold, pred, classes)
         extra: dict[str, Any] = {}
         if values["fairness.positive_classes"]:
             extra["groups"] = group_fpr(gold, pred, [r.group for r in records], list(values["fairness.positive_classes"]),
                                         max_fpr=values["fairness.max_fpr"], limits=dict(values["fairness.group_limits"]))
             agg["groups_flagged"] = float(sum(1 for g in extra["groups"].values() if g.get("flagged")))
-        rows = [{"line": r.line, "input": next((m["content"] for m in reversed(r.messages[:-1]) if m["role"] == "user"), ""),
-                 "answer": a, "predicted": p, "label": r.label, "group": r.group}
+        rows = [{"line": r.line, "input": _last_user(r), "answer": a, "predicted": p, "label": r.label, "group": r.group}
                 for r, a, p in zip(records, answers, pred)]
         return Scored(per_class, agg, rows, extra)
 

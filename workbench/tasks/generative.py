@@ -231,7 +231,7 @@ def predict_file(run_dir: Path, values: dict[str, Any], task: GenerativeTask, in
                  batch_size: int | None = None) -> dict[str, Any]:
     from workbench.data.splits import reader
 
-    records = reader(values)(str(input_path))
+    records = reader(values, unlabelled=True)(str(input_path))
     model, tok = load_finished(run_dir, values, task)
     names = json.loads((run_dir / "labels.json").read_text("utf-8"))["labels"]
     prompts = [p for p, _ in task.pairs(records, tok)]
@@ -241,4 +241,9 @@ def predict_file(run_dir: Path, values: dict[str, Any], task: GenerativeTask, in
     with open(output, "w", encoding="utf-8") as f:
         for row in scored.rows:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    return {"rows": len(records), "output": str(output), "labels": scored.labels, "aggregates": scored.aggregates}
+    out: dict[str, Any] = {"rows": len(records), "output": str(output)}
+    if scored.extra.get("scored", True):  # the input had answers / tags: metrics as for a split
+        out.update(labels=scored.labels, aggregates=scored.aggregates)
+    else:
+        out["counts"] = scored.aggregates
+    return out

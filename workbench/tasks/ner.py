@@ -18,7 +18,7 @@ from workbench.train.context import RunContext
 
 
 def pairs(records: Sequence[NerSentence], tok=None) -> list[tuple[str, str]]:
-    return [(prompt_for(s.tokens), response_for(s.tokens, s.tags)) for s in records]
+    return [(prompt_for(s.tokens), response_for(s.tokens, s.tags) if s.tags is not None else "") for s in records]
 
 
 def tokenizer_texts(records: Sequence[NerSentence]) -> list[str]:
@@ -28,14 +28,21 @@ def tokenizer_texts(records: Sequence[NerSentence]) -> list[str]:
 def score(records: Sequence[NerSentence], answers: list[str], types: list[str]) -> Scored:
     gold, pred, rows = [], [], []
     malformed = 0
+    labelled = all(s.tags is not None for s in records)
     for s, answer in zip(records, answers):
         parsed = parse_response(answer, types)
         malformed += parsed.malformed
         tags = entities_to_bio(s.tokens, parsed.entities)
-        gold.append(list(s.tags))
         pred.append(tags)
-        rows.append({"line": s.line, "sentence": " ".join(s.tokens), "answer": answer, "malformed": parsed.malformed,
-                     "predicted": parsed.entities, "gold": response_for(s.tokens, s.tags)})
+        row = {"line": s.line, "sentence": " ".join(s.tokens), "answer": answer, "malformed": parsed.malformed,
+               "predicted": parsed.entities, "tags": tags}
+        if labelled:
+            gold.append(list(s.tags))
+            row["gold"] = response_for(s.tokens, s.tags)
+        rows.append(row)
+    if not labelled:  # tokens-only predict input: entities found, nothing to score
+        return Scored({}, {"examples": float(len(records)), "malformed": float(malformed)}, rows,
+                      extra={"scored": False})
     per_type, agg, report = entity_report(gold, pred)
     agg["malformed"] = float(malformed)
     agg["malformed_rate"] = malformed / max(1, len(records))
