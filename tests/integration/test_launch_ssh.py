@@ -112,6 +112,41 @@ def test_stop_over_ssh_cancels_the_remote_run(cli, tmp_path, remote):
     assert status == "cancelled" and "workbench stop" in error
     assert events_of(run_dir)[-1]["type"] == "end"  # the end event was mirrored too
 
+    # resumed there (its cancel forgotten), then stopped again: cancelled, two attempts
+    starts = sum(e["type"] == "start" for e in events_of(run_dir))
+    r = cli("resume", run_dir.name, "--detach", timeout=120)
+    assert r.returncode == 0 and "resuming" in r.stdout, r.stdout + r.stderr
+    assert "stop_requested_at" not in json.loads((run_dir / "run.json").read_text())
+    wait_for(lambda: sum(e["type"] == "start" for e in events_of(workdir / "runs" / run_dir.name)) > starts, 120,
+             "the resumed attempt to start")
+    s = cli("stop", run_dir.name, timeout=180)
+    assert s.returncode == 0 and "cancelled" in s.stdout, s.stdout + s.stderr
+    assert q(tmp_path / "runs.duckdb", "SELECT status, attempts FROM runs")[0] == ("cancelled", 2)
+
+
+def test_a_killed_ssh_run_resumes_on_its_host_from_its_checkpoint(cli, tmp_path, remote):
+    flags, workdir = remote
+    flags = [*flags[:-len(FORWARD)], "--forward-env", FORWARD[1] + ",WORKBENCH_KILL_AT"]
+    # killed (SIGKILL, no end event) inside the second epoch's evaluation: checkpoint-<epoch 1> is complete
+    r = cli("run", DEMO_RECIPE, *flags, *SHORT, "--quiet", env={"WORKBENCH_KILL_AT": "epoch_eval#2"}, timeout=300)
+    assert r.returncode == 1, r.stdout + r.stderr
+    run_dir = run_dir_from_output(r.stdout, tmp_path)
+    store = tmp_path / "runs.duckdb"
+    status, error = q(store, "SELECT status, error FROM runs")[0]
+    assert status == "failed" and "SIGKILL" in error
+    first_checkpoint = next(e["step"] for e in events_of(run_dir) if e["type"] == "checkpoint")
+    r = cli("resume", run_dir.name, "--quiet", timeout=300)  # no WORKBENCH_KILL_AT now: nothing forwarded
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert q(store, "SELECT status, attempts, error FROM runs")[0] == ("completed", 2, None)
+    remote_dir = workdir / "runs" / run_dir.name
+    assert (run_dir / "events.jsonl").read_bytes() == (remote_dir / "events.jsonl").read_bytes()
+    starts = [e for e in events_of(run_dir) if e["type"] == "start"]
+    assert starts[1]["resumed"]["step"] == first_checkpoint and starts[1]["resumed"]["base_kept"] == ["validation"]
+    assert (remote_dir / "exit.previous.json").exists()  # the killed attempt's exit record, kept aside
+    steps = [s for (s,) in q(store, "SELECT step FROM steps ORDER BY step")]
+    assert steps == sorted(set(steps))  # the killed attempt's steps after the checkpoint were superseded
+    assert q(store, "SELECT count(*) FROM evals WHERE phase = 'tuned'")[0][0] > 0
+
 
 def test_unknown_host_key_is_refused_and_the_run_recorded_failed(cli, tmp_path, remote, cli_env, sshd):
     flags, _ = remote

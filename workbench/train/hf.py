@@ -111,6 +111,7 @@ class EventsCallback(TrainerCallback):
         self._window = 0.0         # training time since the last step event
         self._last_step = 0
         self._last_tokens = 0
+        self._evaluating = False
 
     def on_train_begin(self, args, state, control, **kw):
         if state.is_world_process_zero:
@@ -150,7 +151,9 @@ class EventsCallback(TrainerCallback):
         return steps * self.examples_per_step * args.gradient_accumulation_steps / self.train_seconds
 
     def on_prediction_step(self, args, state, control, **kw):
-        faults.at("epoch_eval")
+        if not self._evaluating:  # the first batch of an evaluation: the point counts evaluations
+            self._evaluating = True
+            faults.at("epoch_eval")
 
     def on_evaluate(self, args, state, control, metrics=None, **kw):
         if state.is_world_process_zero and metrics:
@@ -158,6 +161,7 @@ class EventsCallback(TrainerCallback):
             agg = {k.removeprefix("eval_"): v for k, v in metrics.items() if k.removeprefix("eval_") not in skip}
             self.writer.emit("eval", phase="epoch", split=self.split, step=state.global_step, epoch=state.epoch,
                              labels=self.per_label() if self.per_label else {}, aggregates=agg)
+        self._evaluating = False
         self._clock = time.perf_counter()  # evaluation time is not training time
 
     def on_save(self, args, state, control, **kw):
