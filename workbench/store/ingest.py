@@ -264,7 +264,11 @@ def _rows(run_id: str, events: list[dict[str, Any]]) -> _Rows:
     upd: dict[str, Any] = {}
     for e in events:
         kind, seq, ts = e["type"], e["seq"], e.get("t")
-        if kind == "step":
+        if kind == "telemetry":  # the most frequent: first
+            t["telemetry"].append([run_id, seq, ts, e.get("host"), e.get("rank"), e.get("gpu"), e.get("util"),
+                                   e.get("mem_used"), e.get("mem_total"), e.get("power_w"), e.get("temp_c"),
+                                   e.get("cpu_pct"), e.get("rss_bytes")])
+        elif kind == "step":
             t["steps"].append([run_id, seq, ts, e.get("step"), e.get("epoch"), e.get("loss"), e.get("lr"),
                                e.get("grad_norm"), e.get("samples_per_s"), e.get("tokens_per_s")])
         elif kind == "eval":
@@ -279,10 +283,6 @@ def _rows(run_id: str, events: list[dict[str, Any]]) -> _Rows:
                                       _int(g.get("examples")), _int(g.get("negatives")), _int(g.get("false_positives")),
                                       _num(g.get("fpr")), _num(g.get("max_fpr")),
                                       None if g.get("flagged") is None else bool(g.get("flagged"))])
-        elif kind == "telemetry":
-            t["telemetry"].append([run_id, seq, ts, e.get("host"), e.get("rank"), e.get("gpu"), e.get("util"),
-                                   e.get("mem_used"), e.get("mem_total"), e.get("power_w"), e.get("temp_c"),
-                                   e.get("cpu_pct"), e.get("rss_bytes")])
         elif kind in ("artifact", "checkpoint"):
             extra = {k: v for k, v in e.items() if k not in ("seq", "t", "type", "kind", "path")}
             t["artifacts"].append([run_id, seq, e.get("kind", kind), e.get("path"), json.dumps(extra)])
