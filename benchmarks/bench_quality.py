@@ -191,6 +191,7 @@ class Case:
     lora: dict[str, Any] = field(default_factory=dict)
     tune_thresholds: bool = False
     best_metric: str = "loss"
+    scheduler: str = "linear"
 
 
 CASES = [
@@ -241,7 +242,7 @@ batch_size = {case.batch}
 learning_rate = {case.lr}
 weight_decay = 0.01
 optimizer = "adamw_torch"
-scheduler = "linear"
+scheduler = {q(case.scheduler)}
 warmup_steps = 0.06
 max_grad_norm = 1.0
 seed = {SEED}

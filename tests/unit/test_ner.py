@@ -390,3 +390,16 @@ def test_tokens_only_conll_is_predict_input(tmp_path):
     f.write_text("EU\nrejects O\n")
     with pytest.raises(UserError, match=r":2: expected 1 whitespace-separated"):
         read_conll(f, tags_optional=True)
+
+
+def test_unlabelled_sentences_get_entities_and_tags_but_no_scores():
+    from workbench.data.ner import NerSentence
+    from workbench.tasks.ner import pairs, score
+
+    sents = [NerSentence(["EU", "rejects", "German", "call"], None, 1), NerSentence(["Peter"], None, 6)]
+    assert [a for _, a in pairs(sents)] == ["", ""]
+    scored = score(sents, ["ORG: EU; MISC: German", "PER Peter"], ["MISC", "ORG", "PER"])
+    assert scored.labels == {} and scored.extra == {"scored": False}
+    assert scored.aggregates == {"examples": 2.0, "malformed": 1.0}
+    assert scored.rows[0]["tags"] == ["B-ORG", "O", "B-MISC", "O"] and "gold" not in scored.rows[0]
+    assert scored.rows[0]["predicted"] == {"ORG": ["EU"], "MISC": ["German"]}
