@@ -179,9 +179,12 @@ def test_qlora_ner_tuned_beats_base_per_entity_type(ner):
 
 
 def test_ner_predict_tags_sentences_given_as_tokens_only(ner, tmp_path):
-    """CoNLL without tags (one token per line): the entities the tuned model found for the same
-    sentences with tags, in BIO per token."""
+    """CoNLL without tags (one token per line): the same answers and entities as predict gives for
+    the same sentences with tags, in BIO per token."""
     store, (run_id,), _ = ner
+    tagged = tmp_path / "tagged_preds.jsonl"
+    proc = cli(store, "predict", run_id, "--input", str(DEMO / "data" / "ner" / "test.txt"), "--output", str(tagged))
+    assert "f1_micro" in proc.stdout  # scored: the input has tags
     lines = (DEMO / "data" / "ner" / "test.txt").read_text().splitlines()
     tokens_only = tmp_path / "sentences.txt"
     tokens_only.write_text("".join((line.split()[0] if line.strip() and not line.startswith("-DOCSTART-") else "")
@@ -190,10 +193,10 @@ def test_ner_predict_tags_sentences_given_as_tokens_only(ner, tmp_path):
     proc = cli(store, "predict", run_id, "--input", str(tokens_only), "--output", str(out))
     assert "input has no answers to score" in proc.stdout
     rows = [json.loads(line) for line in out.read_text().splitlines()]
-    logged = [json.loads(line) for line in (Path(q(store, "SELECT run_dir FROM runs")[0][0])
-                                            / "predictions_tuned_test.jsonl").read_text().splitlines()]
+    logged = [json.loads(line) for line in tagged.read_text().splitlines()]
     assert len(rows) == len(logged) > 0
-    assert [(r["sentence"], r["predicted"]) for r in rows] == [(r["sentence"], r["predicted"]) for r in logged]
+    assert [(r["sentence"], r["answer"], r["predicted"]) for r in rows] == [
+        (r["sentence"], r["answer"], r["predicted"]) for r in logged]
     assert all(len(r["tags"]) == len(r["sentence"].split()) and "gold" not in r for r in rows)
 
 
