@@ -9,7 +9,8 @@ nothing is stored twice; at the end the store rebuilt from the run folder equals
 
 The kills are real SIGKILLs of the real trainer process: from inside at named points
 (`WORKBENCH_KILL_AT`, workbench/train/faults.py: no handler runs, exactly as an OOM kill) where
-timing them from outside would be luck (a checkpoint save takes milliseconds), and from outside.
+timing them from outside would be luck (a checkpoint save takes milliseconds), and from outside
+(the trainer held at a known step by `WORKBENCH_HOLD_AT`, then killed by the test).
 """
 
 from __future__ import annotations
@@ -95,7 +96,9 @@ def test_killed_at_eleven_points_resumes_to_the_uninterrupted_result(cli, cli_en
             assert res.returncode == 1, f"kill {n} ({what}): {res.stdout}{res.stderr}"
         elif point == "outside":
             starts = sum(e["type"] == "start" for e in events_of(run_dir))
-            res = cli("resume", run_id, "--detach")
+            # held at step 10's end (step 9 recorded, checkpoint-12 not begun): a fast tiny model
+            # would otherwise race past checkpoint-12 between the poll and the kill
+            res = cli("resume", run_id, "--detach", env={"WORKBENCH_HOLD_AT": "step:10"})
             assert res.returncode == 0, res.stdout + res.stderr
             wait_for(lambda: sum(e["type"] == "start" for e in events_of(run_dir)) > starts and any(
                 e["type"] == "step" and e["step"] >= 9 for e in attempt_events(run_dir)), 240, "step 9")

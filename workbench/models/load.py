@@ -93,6 +93,20 @@ def _load_kwargs(values: dict[str, Any] | None, keep: list[str] | None) -> dict[
             "device_map": {"": 0} if torch.cuda.is_available() else {"": "cpu"}}
 
 
+def keep_4bit_layout(model) -> None:
+    """Stop bitsandbytes repacking 4-bit weights for its CPU inference kernel.
+
+    On a CPU with AVX512-BF16, `Linear4bit.forward` in eval mode repacks the weight and
+    un-nests the double-quantized scales; the first training step (or save) after it packs them
+    back with a "best-effort inverse" that quantizes the scales anew. Each evaluation between
+    epochs then nudges the frozen base weights (logits moved by 0.01-0.03 on the tiny demo), and
+    the model evaluated in the run is not the one `predict` reloads. No effect on a GPU.
+    """
+    for module in model.modules():
+        if hasattr(module, "support_avx512bf16_for_cpu"):
+            module.support_avx512bf16_for_cpu = False
+
+
 def load_sequence_classifier(path: str, label_names: list[str], *, seed: int, tokenizer_path: str | None = None,
                              values: dict[str, Any] | None = None) -> LoadedModel:
     """AutoModelForSequenceClassification with a multi-label head of len(label_names) outputs.
@@ -115,6 +129,7 @@ def load_sequence_classifier(path: str, label_names: list[str], *, seed: int, to
         output_loading_info=True,
         **_load_kwargs(values, HEAD_MODULES),
     )
+    keep_4bit_layout(model)
     if model.config.pad_token_id is None:
         model.config.pad_token_id = tokenizer.pad_token_id
     new_modules = sorted({k.rsplit(".", 1)[0] for k in info.get("missing_keys", ())})
@@ -130,6 +145,7 @@ def load_causal_lm(path: str, values: dict[str, Any], *, tokenizer_path: str | N
     tokenizer = load_tokenizer(tokenizer_path or path, "" if tokenizer_path else values["data.chat_template"])
     kwargs = _load_kwargs(values, None) if quantize else {}
     model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
+    keep_4bit_layout(model)
     if model.config.pad_token_id is None:
         model.config.pad_token_id = tokenizer.pad_token_id
     if getattr(model, "generation_config", None) is not None and model.generation_config.pad_token_id is None:

@@ -5,24 +5,33 @@ SIGKILL itself there: no handler runs, no `end` event is written, files are left
 or an out-of-memory kill leaves them. The points are the places a kill is hardest to recover
 from (mid-save, mid-evaluation), which a test cannot hit reliably from outside. Unset (always,
 outside tests), `at` is one dictionary lookup.
+
+`WORKBENCH_HOLD_AT=point` makes the trainer stop there instead (it sleeps until killed), so a
+test can SIGKILL it from outside at a known place rather than racing a fast tiny model.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import time
 
 ENV = "WORKBENCH_KILL_AT"
+HOLD_ENV = "WORKBENCH_HOLD_AT"
 POINTS = ("load", "base_eval", "step", "epoch_eval", "checkpoint_save", "tuned_eval", "save")
 _hits: dict[str, int] = {}
 
 
 def at(point: str, step: int | None = None) -> None:
     """Reached `point` (for "step": global step `step`, named "step:N")."""
-    wanted = os.environ.get(ENV)
-    if not wanted:
+    kill, hold = os.environ.get(ENV), os.environ.get(HOLD_ENV)
+    if not (kill or hold):
         return
     name = f"{point}:{step}" if step is not None else point
     _hits[name] = _hits.get(name, 0) + 1
-    if wanted in (name, f"{name}#{_hits[name]}"):
+    here = (name, f"{name}#{_hits[name]}")
+    if kill in here:
         os.kill(os.getpid(), signal.SIGKILL)
+    if hold in here:
+        while True:  # until the test's SIGKILL arrives
+            time.sleep(60)
