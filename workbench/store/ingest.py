@@ -75,12 +75,23 @@ def insert_rows(con, table: str, rows: list[list[Any]]) -> None:
             arrays[f"c{i}"] = np.array(values, dtype=object)
             select.append(f"c{i}::{sql_type}")
             continue
-        gaps = None in values
+        missing = values.count(None)
+        if missing == len(values):  # e.g. the GPU columns of a CPU run's telemetry: no array at all
+            select.append(f"NULL::{sql_type}")
+            continue
+        gaps = missing > 0
         try:
-            arrays[f"c{i}"] = np.array([0 if v is None else v for v in values] if gaps else values, dtype=kind)
+            if gaps:  # vectorised: a Python loop here cost 10 ms per 100,000 values
+                held = np.array(values, dtype=object)
+                null = np.equal(held, None)
+                held[null] = 0
+                arrays[f"c{i}"] = held.astype(kind)
+            else:
+                arrays[f"c{i}"] = np.array(values, dtype=kind)
         except (TypeError, ValueError, OverflowError):
             values = _clean(list(values), kind)
             gaps = True
+            null = np.array([v is None for v in values], dtype=bool)
             arrays[f"c{i}"] = np.array([0 if v is None else v for v in values], dtype=kind)
         column = f"c{i}"
         if kind == "float64" and np.isnan(arrays[column]).any():
@@ -89,7 +100,7 @@ def insert_rows(con, table: str, rows: list[list[Any]]) -> None:
             arrays[f"f{i}"] = np.isnan(arrays[column])
             column = f"CASE WHEN f{i} THEN 'NaN'::DOUBLE ELSE c{i} END"
         if gaps:
-            arrays[f"n{i}"] = np.array([v is None for v in values], dtype=bool)
+            arrays[f"n{i}"] = null
             select.append(f"CASE WHEN n{i} THEN NULL ELSE {column} END::{sql_type}")
         else:
             select.append(f"{column}::{sql_type}")
@@ -164,7 +175,8 @@ def ingest_run(con, run_dir: Path) -> IngestResult:
     offset, lines, last_seq, status = known or (0, 0, -1, "queued")
     rank_new = _ingest_rank_files(con, run_id, run_dir) if known else IngestResult(run_id)
     read = read_events(run_dir / EVENTS_FILE, offset, lines)
-    new = [e for e in read.events if e["seq"] > last_seq]
+    events = read.events  # seq rises through the file: only a re-read start can repeat stored events
+    new = events if not events or events[0]["seq"] > last_seq else [e for e in events if e["seq"] > last_seq]
     result = IngestResult(run_id, new + rank_new.events, read.warnings + rank_new.warnings, status)
     if known and read.offset == offset and not new:
         return result
@@ -181,7 +193,7 @@ def ingest_run(con, run_dir: Path) -> IngestResult:
                 insert_rows(con, table, data)
         updates.update(rows.run_updates)
     sets = {"events_offset": read.offset, "events_lines": read.line,
-            "last_seq": max([last_seq] + [e["seq"] for e in new]), **updates}
+            "last_seq": max(last_seq, new[-1]["seq"]) if new else last_seq, **updates}
     assignments = [f"{k} = ?" for k in sets]
     params = list(sets.values())
     if "ended_at" in updates:  # SET reads the old started_at: pass this batch's when it has one
@@ -227,12 +239,8 @@ def _ingest_rank_files(con, run_id: str, run_dir: Path) -> IngestResult:
 
 def _attempts(events: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     """The events cut before each `start`: a resumed start first drops what it supersedes."""
-    parts: list[list[dict[str, Any]]] = []
-    for e in events:
-        if e["type"] == "start" or not parts:
-            parts.append([])
-        parts[-1].append(e)
-    return parts
+    cuts = [i for i, e in enumerate(events) if e["type"] == "start" and i]
+    return [events[a:b] for a, b in zip([0] + cuts, cuts + [len(events)])] if events else []
 
 
 def supersede(con, run_id: str, resumed: dict[str, Any]) -> None:
