@@ -344,8 +344,8 @@ def profile_ingest(tmp: Path, events: int = 5000) -> tuple[str, str]:
         prof.disable()
     stats = pstats.Stats(prof)
     total = stats.total_tt
-    want = {"insert_rows": "one INSERT of unnested column lists per table, inside DuckDB's execute",
-            "read_events": "reading + json.loads", "_rows": "events to rows", "register_run": "run row + params"}
+    want = {"insert_rows": "one INSERT over numpy column arrays per table, DuckDB's execute included",
+            "read_events": "reading + orjson.loads", "_rows": "events to rows", "register_run": "run row + params"}
     parts = []
     for (file, _line, func), (_cc, _nc, _tt, ct, _callers) in stats.stats.items():
         if func in want and "workbench" in file:
@@ -360,7 +360,7 @@ def profile_ingest(tmp: Path, events: int = 5000) -> tuple[str, str]:
 def run(quick: bool = False) -> list[dict]:
     n_runs = 1_000 if quick else 10_000
     repeat = 3 if quick else 7
-    ingest_runs, ingest_events, ingest_repeat = (10, 1_000, 3) if quick else (20, 5_000, 3)
+    ingest_runs, ingest_events, ingest_repeat = (10, 1_000, 3) if quick else (20, 5_000, 7)
     rows = []
     tmp = Path(tempfile.mkdtemp(prefix="wb-bench-store-"))
     try:

@@ -10,7 +10,8 @@ trained fully), same optimizer (AdamW, lr 1e-4, weight decay 0.01, linear decay,
   folder (task classification, max_length 512, eval.base = false), the real launcher, trainer
   and follower. Samples/s from the store's `steps` table (its `samples_per_s` windows, which
   leave out the evaluation and checkpoint at the end); the store's `runs.train_samples_per_s`
-  is shown too (Trainer's figure, which counts them). F1 from `evals` (phase 'tuned').
+  is shown too (the whole run's training steps, evaluation and checkpoint saves left out; the
+  Trainer's own figure, which counts them, is in the summary event). F1 from `evals` (phase 'tuned').
 - (a) the source project's style: every example padded to max_length 512
   (`tokenizer(..., padding="max_length", max_length=512, truncation=True)`), random order,
   transformers Trainer.
@@ -406,8 +407,8 @@ def run(quick: bool = False) -> list[dict]:
         row(BENCH, "workbench run (recipe in a temp folder; in the foreground, so its follower polls the run folder and "
                    f"ingests into the store during training), samples/s from the store's steps table{n_runs('wb')}",
             f"{sps['wb']:.2f} samples/s"),
-        row(BENCH, "workbench: store runs.train_samples_per_s, mean of the runs (Trainer's figure: also counts the end-of-training "
-                   f"validation pass and checkpoint save; train_runtime_s {wb['train_runtime_s']:.1f} s)",
+        row(BENCH, "workbench: store runs.train_samples_per_s, mean of the runs (whole runs' training steps; evaluation and "
+                   f"checkpoint save left out; train_runtime_s, which counts them, {wb['train_runtime_s']:.1f} s)",
             f"{statistics.fmean(r['store_sps'] for r in res['wb']):.2f} samples/s"),
         row(BENCH, "workbench / (a) samples/s", f"{ra:.1f}x", f">= {GOAL_A:g}x", ra >= GOAL_A),
         row(BENCH, "workbench / (b) samples/s", f"{rb:.2f}x", f">= {GOAL_B:g}x", rb >= GOAL_B),

@@ -1,4 +1,4 @@
-"""Every test runs offline, with its own model cache and store (never the user's)."""
+"""Every test runs offline, with the session's model cache and its own store (never the user's)."""
 
 from __future__ import annotations
 
