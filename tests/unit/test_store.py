@@ -312,6 +312,36 @@ def test_connect_waits_for_another_process(store):
     assert holder.returncode == 0
 
 
+RACER = textwrap.dedent("""
+    import os, sys, time
+    from pathlib import Path
+    from workbench.store.db import connect
+    store, go, n = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+    while not go.exists():
+        time.sleep(0.001)
+    with connect(store, read_only=n.startswith("r")) as con:  # the store does not exist yet
+        if not n.startswith("r"):
+            con.execute("INSERT INTO logs VALUES (?, 0, 0, 'info', 'hello')", [n])
+""")
+
+
+def test_processes_creating_the_store_at_once_share_one_store_and_lose_nothing(tmp_path):
+    """Six processes (four writers, two readers, as `workbench run` x 4 and two `query` loops in
+    the reliability test) open a store that does not exist yet at the same moment: one creation
+    wins, none deletes another's store or opens a half-made one, every write is there."""
+    store, go = tmp_path / "runs.duckdb", tmp_path / "go"
+    names = ["w0", "w1", "w2", "w3", "r0", "r1"]
+    procs = [subprocess.Popen([sys.executable, "-c", RACER, str(store), str(go), n], stderr=subprocess.PIPE, text=True)
+             for n in names]
+    time.sleep(1.5)  # all of them imported and waiting
+    go.touch()
+    errors = [p.communicate(timeout=120)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0] * len(names), errors
+    with connect(store, read_only=True) as con:
+        assert sorted(r for (r,) in con.execute("SELECT run_id FROM logs").fetchall()) == ["w0", "w1", "w2", "w3"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["go", "runs.duckdb"]  # no private copies left
+
+
 def test_odd_values_in_numeric_fields_are_null_and_nan_stays_nan(store, tmp_path, demo_recipe):
     """A diverged loss (NaN, which json writes and orjson refuses), a string where a number goes and
     an integer too big for BIGINT: the event is stored, the odd value as NULL, NaN as NaN."""

@@ -31,6 +31,37 @@ def _is_lock_error(e: Exception) -> bool:
     return "lock" in text or "conflicting" in text or "being used" in text
 
 
+def _create(path: Path) -> None:
+    """Create the store with its schema under a private name, then publish it with one atomic
+    link: a process opening `path` never meets a half-made file (an empty or schema-less store
+    another process is still creating), and a failed creation (a full disk) leaves nothing."""
+    import duckdb
+
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{random.randrange(1 << 30)}.new")
+    try:
+        try:
+            con = duckdb.connect(str(tmp))
+            try:
+                ensure_schema(con)
+            finally:
+                con.close()  # checkpoints: the file holds everything, no WAL
+        except duckdb.Error as e:
+            raise UserError(f"cannot create the store: {str(e).splitlines()[0]}", path=path) from None
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another process published its store first: use that one
+        except OSError:
+            # a filesystem without hard links: rename, unless another store appeared meanwhile
+            if not path.exists():
+                os.replace(tmp, path)
+    except OSError as e:
+        raise UserError(f"cannot create the store: {e.strerror or e}", path=path) from None
+    finally:
+        for p in (tmp, tmp.with_name(tmp.name + ".wal")):
+            p.unlink(missing_ok=True)
+
+
 @contextmanager
 def connect(path: Path, *, read_only: bool = False, timeout: float = 60.0) -> Iterator["duckdb.DuckDBPyConnection"]:  # noqa: F821
     """A short-lived connection. Waits (with jittered back-off) while another process holds
@@ -38,10 +69,8 @@ def connect(path: Path, *, read_only: bool = False, timeout: float = 60.0) -> It
     import duckdb
 
     path = Path(path)
-    if read_only and not path.exists():
-        with connect(path, read_only=False, timeout=timeout):
-            pass  # create it with its schema
-    new = not path.exists()
+    if not path.exists():
+        _create(path)
     deadline = time.monotonic() + timeout
     delay = 0.02
     while True:
@@ -50,10 +79,6 @@ def connect(path: Path, *, read_only: bool = False, timeout: float = 60.0) -> It
             break
         except duckdb.IOException as e:
             if not _is_lock_error(e):
-                if new:
-                    for p in (path, path.with_name(path.name + ".wal")):
-                        if p.is_file():
-                            p.unlink()
                 raise UserError(f"cannot open the store: {str(e).splitlines()[0]}", path=path) from None
             if time.monotonic() > deadline:
                 raise UserError(f"the store is busy (locked by another process for over {timeout:.0f} s)",
@@ -67,14 +92,7 @@ def connect(path: Path, *, read_only: bool = False, timeout: float = 60.0) -> It
             except duckdb.Error as e:
                 raise UserError(f"cannot write the store: {str(e).splitlines()[0]}", path=path) from None
         yield con
-    except BaseException:
-        con.close()
-        if new:
-            # A store this call was creating (a full disk): half a file would break every later command.
-            for p in (path, path.with_name(path.name + ".wal")):
-                p.unlink(missing_ok=True)
-        raise
-    else:
+    finally:
         con.close()
 
 
