@@ -345,7 +345,7 @@ def profile_ingest(tmp: Path, events: int = 5000) -> tuple[str, str]:
     stats = pstats.Stats(prof)
     total = stats.total_tt
     want = {"insert_rows": "one INSERT over numpy column arrays per table, DuckDB's execute included",
-            "read_events": "reading + orjson.loads", "_rows": "events to rows", "register_run": "run row + params"}
+            "read_events": "reading + orjson.loads", "_rows": "events to rows", "_insert_run": "run row + params"}
     parts = []
     for (file, _line, func), (_cc, _nc, _tt, ct, _callers) in stats.stats.items():
         if func in want and "workbench" in file:

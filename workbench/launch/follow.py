@@ -23,9 +23,8 @@ FINAL = END_STATUSES + ("cancelled",)
 STOP_SIGNALS = ("SIGTERM", "SIGINT", "SIGHUP")
 
 
-# (store, run folder) -> sizes of its event files at the last ingest, in this process.
-_SEEN_SIZES: dict[tuple[str, str], tuple] = {}
-_LAST_INGEST: dict[tuple[str, str], float] = {}
+# (store, run folder) -> (sizes of its event files, monotonic time) at the last ingest, in this process.
+_LAST_INGEST: dict[tuple[str, str], tuple[tuple | None, float]] = {}
 INGEST_EVERY_S = 1.0  # while a run trains: the telemetry rate; its end is ingested at once
 
 
@@ -96,14 +95,14 @@ def poll(store: Path, run_dir: Path, host=None, job_dir: str | None = None) -> P
         sizes = _event_file_sizes(run_dir)
         key = (str(store), str(run_dir))
         now = time.monotonic()
+        seen, at = _LAST_INGEST.get(key, (None, 0.0))
         if job["state"] not in (batch.DONE, batch.GONE) and not replaced and (
-                _SEEN_SIZES.get(key) == sizes or now - _LAST_INGEST.get(key, 0.0) < INGEST_EVERY_S):
+                seen == sizes or now - at < INGEST_EVERY_S):
             # Nothing new, or ingested under a second ago: opening the store (a schema check and
             # a write lock) at every poll cost a 2-core machine's trainer ~5 % of a core.
             return Poll(IngestResult(run_dir.name), job, None)
         res = ingest_once(store, run_dir)
-        _SEEN_SIZES[key] = sizes
-        _LAST_INGEST[key] = now
+        _LAST_INGEST[key] = (sizes, now)
         if job["state"] in (batch.DONE, batch.GONE) and head["complete"] and not _end_may_be_in_flight(job, res.status):
             return Poll(res, job, settle(store, run_dir, job, res.status))
     return Poll(res, job, None)

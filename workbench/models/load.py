@@ -107,6 +107,13 @@ def keep_4bit_layout(model) -> None:
             module.support_avx512bf16_for_cpu = False
 
 
+def _finish_load(model, tokenizer) -> None:
+    """What every loaded model gets before use: its 4-bit layout kept, the tokenizer's pad id."""
+    keep_4bit_layout(model)
+    if model.config.pad_token_id is None:
+        model.config.pad_token_id = tokenizer.pad_token_id
+
+
 def load_sequence_classifier(path: str, label_names: list[str], *, seed: int, tokenizer_path: str | None = None,
                              values: dict[str, Any] | None = None) -> LoadedModel:
     """AutoModelForSequenceClassification with a multi-label head of len(label_names) outputs.
@@ -129,9 +136,7 @@ def load_sequence_classifier(path: str, label_names: list[str], *, seed: int, to
         output_loading_info=True,
         **_load_kwargs(values, HEAD_MODULES),
     )
-    keep_4bit_layout(model)
-    if model.config.pad_token_id is None:
-        model.config.pad_token_id = tokenizer.pad_token_id
+    _finish_load(model, tokenizer)
     new_modules = sorted({k.rsplit(".", 1)[0] for k in info.get("missing_keys", ())})
     return LoadedModel(model, tokenizer, path, new_modules)
 
@@ -145,9 +150,7 @@ def load_causal_lm(path: str, values: dict[str, Any], *, tokenizer_path: str | N
     tokenizer = load_tokenizer(tokenizer_path or path, "" if tokenizer_path else values["data.chat_template"])
     kwargs = _load_kwargs(values, None) if quantize else {}
     model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
-    keep_4bit_layout(model)
-    if model.config.pad_token_id is None:
-        model.config.pad_token_id = tokenizer.pad_token_id
+    _finish_load(model, tokenizer)
     if getattr(model, "generation_config", None) is not None and model.generation_config.pad_token_id is None:
         model.generation_config.pad_token_id = tokenizer.pad_token_id
     return LoadedModel(model, tokenizer, path, [])

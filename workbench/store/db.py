@@ -39,27 +39,30 @@ def _create(path: Path) -> None:
 
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{random.randrange(1 << 30)}.new")
     try:
+        con = duckdb.connect(str(tmp))
         try:
-            con = duckdb.connect(str(tmp))
-            try:
-                ensure_schema(con)
-            finally:
-                con.close()  # checkpoints: the file holds everything, no WAL
-        except duckdb.Error as e:
-            raise UserError(f"cannot create the store: {str(e).splitlines()[0]}", path=path) from None
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            pass  # another process published its store first: use that one
-        except OSError:
-            # a filesystem without hard links: rename, unless another store appeared meanwhile
-            if not path.exists():
-                os.replace(tmp, path)
+            ensure_schema(con)
+        finally:
+            con.close()  # checkpoints: the file holds everything, no WAL
+        _publish(tmp, path)
+    except duckdb.Error as e:
+        raise UserError(f"cannot create the store: {str(e).splitlines()[0]}", path=path) from None
     except OSError as e:
         raise UserError(f"cannot create the store: {e.strerror or e}", path=path) from None
     finally:
         for p in (tmp, tmp.with_name(tmp.name + ".wal")):
             p.unlink(missing_ok=True)
+
+
+def _publish(tmp: Path, path: Path) -> None:
+    """Give the finished store its name, unless another process published one first (use that)."""
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    except OSError:
+        if not path.exists():  # a filesystem without hard links
+            os.replace(tmp, path)
 
 
 @contextmanager
