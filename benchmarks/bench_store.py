@@ -11,7 +11,7 @@ ingestion rate of real event files.
    (`workbench diff`) and `read.compare` of a seed group of 3 (`workbench compare`).
 2. Ingestion. Run folders as the launcher and trainer leave them (recipe.toml + run.json as in
    tests/unit/test_store.py's make_run; events.jsonl written by `workbench.events.EventWriter`
-   with step / eval / telemetry events shaped as workbench/train/hf.py and
+   with step / eval / telemetry events shaped as workbench/train/trainer.py and
    workbench/telemetry/sampler.py emit them), then `workbench.store.ingest.ingest_run` over all of
    them into a fresh store: events per second, median of repeats.
 3. Size: the store file per million events, for the bulk store and the ingested one.

@@ -153,13 +153,7 @@ def _open_app(args) -> int:
         print("error: the workbench app needs a terminal (stdin and stdout are not one here, e.g. in a batch "
               "job); the same work is done by the commands: see `workbench --help`", file=sys.stderr)
         return 2
-    try:
-        app = importlib.import_module("workbench.tui.app")
-    except ModuleNotFoundError as e:
-        if e.name != "workbench.tui.app":
-            raise
-        print("The Textual app is not built yet; see `workbench --help` for the commands.", file=sys.stderr)
-        return 2
+    app = importlib.import_module("workbench.tui.app")
     return int(app.run_app(args) or 0)
 
 

@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import DEMO_RECIPE
 from workbench.errors import UserError
 from workbench.launch import agent, batch
-from workbench.launch.commands import prelude_lines, train_argv
+from workbench.launch.argv import prelude_lines, train_argv
 from workbench.launch.follow import final_status, local_offsets, mirror
 from workbench.launch.hosts import SshHost, remote_dir
 from workbench.recipe import load_recipe

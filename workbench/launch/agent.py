@@ -22,7 +22,7 @@ from typing import Any
 
 from workbench.errors import UserError
 from workbench.launch import batch
-from workbench.launch.commands import job_python, supervisor_argv
+from workbench.launch.argv import job_python, supervisor_argv
 from workbench.launch.supervisor import EXIT_FILE, write_json_atomic
 
 JOB_FILE = "job.json"

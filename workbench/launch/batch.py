@@ -14,7 +14,7 @@ import subprocess
 from dataclasses import dataclass
 from typing import Any
 
-from workbench.launch.commands import Launch, prelude_lines, supervisor_argv
+from workbench.launch.argv import Launch, prelude_lines, supervisor_argv
 
 SCRIPT = {"slurm": "job.sbatch", "pbs": "job.pbs"}
 LOG = "train.log"

@@ -19,7 +19,7 @@ from typing import Any
 
 from workbench.errors import UserError
 from workbench.launch import agent
-from workbench.launch.commands import Launch, home_path, prelude_lines
+from workbench.launch.argv import Launch, home_path, prelude_lines
 
 
 class HostUnreachable(Exception):

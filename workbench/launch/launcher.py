@@ -13,9 +13,9 @@ import duckdb
 
 from workbench.errors import UserError
 from workbench.launch import batch
-from workbench.launch.commands import job_python, supervisor_argv, train_argv
+from workbench.launch.argv import job_python, supervisor_argv, train_argv
 from workbench.launch.hosts import HostUnreachable, LocalHost, SshHost, host_for
-from workbench.launch.runs import create_run
+from workbench.launch.run_folder import create_run
 from workbench.launch.targets import Target, parse_target
 from workbench.recipe import Recipe, load_recipe
 from workbench.recipe.schema import KNOBS

@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from workbench.launch.commands import free_port, train_argv
+from workbench.launch.argv import free_port, train_argv
 
 EXIT_FILE = "exit.json"
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)  # the trainer's stop signals

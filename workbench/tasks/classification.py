@@ -130,7 +130,7 @@ def run(ctx: RunContext) -> None:
             ctx.emit("eval", phase="base", split=split, step=0, epoch=0.0, labels=per_label, aggregates=agg)
             faults.at("base_eval")
 
-    from workbench.train.hf import build_trainer, save_trained, train_and_summarize
+    from workbench.train.trainer import build_trainer, save_trained, train_and_summarize
 
     last_report: dict[str, dict[str, float]] = {}
 

@@ -154,7 +154,7 @@ def run_generative(ctx: RunContext, task: GenerativeTask) -> None:
     from workbench.data.splits import load_splits
     from workbench.models.load import apply_method, count_params, load_causal_lm
     from workbench.models.source import record_base, resolve_source
-    from workbench.train.hf import build_trainer, save_trained, train_and_summarize
+    from workbench.train.trainer import build_trainer, save_trained, train_and_summarize
 
     values = ctx.recipe.values
     splits = load_splits(values)

@@ -1,5 +1,5 @@
 import sys
 
-from workbench.train.runner import main
+from workbench.train.main import main
 
 raise SystemExit(main(sys.argv[1:]))
