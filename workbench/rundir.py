@@ -1,0 +1,98 @@
+"""The run folder: every file name in `runs/<run_id>/` and the one place that reads and writes them.
+
+A run folder is the unit of truth (docs/architecture.md, "Run folder"): the store can be rebuilt
+from it, a remote host mirrors it by byte offsets, and every process of a run (launcher,
+supervisor, trainer, follower, the remote agent) meets the others only through these files.
+This module stays light (standard library only): the remote agent imports it on hosts where
+workbench runs with nothing but its own code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+RECIPE = "recipe.toml"        # the frozen recipe: every knob resolved, paths absolute
+RUN_META = "run.json"         # run id, name, group, host, created_at, launcher facts (launcher)
+JOB = "job.json"              # the started job: kind (local / slurm / pbs), pid or job id (agent)
+EXIT = "exit.json"            # the supervisor's record of how the trainer ended
+LABELS = "labels.json"        # label names (and tuned thresholds) of a finished run (trainer)
+EVENTS = "events.jsonl"       # rank 0's event stream, the source of truth (trainer)
+TRAIN_LOG = "train.log"       # stdout and stderr of a batch job (scheduler)
+FOLLOW_LOCK = ".follow.lock"  # held by the process that ingests this run right now
+DATA_DIR = "data"             # uploaded data files of a run on a remote host
+
+
+def events_file(run_dir: Path, rank: int = 0) -> Path:
+    """Rank 0 writes `events.jsonl`; ranks > 0 write only telemetry and their errors to their own file."""
+    return run_dir / (EVENTS if rank == 0 else f"events.rank{rank}.jsonl")
+
+
+def rank_event_files(run_dir: Path) -> list[Path]:
+    """The event files of ranks > 0, in name order."""
+    return sorted(run_dir.glob("events.rank*.jsonl"))
+
+
+def rank_of(path: Path) -> int:
+    """The rank that writes an event file (0 for events.jsonl)."""
+    if path.name == EVENTS:
+        return 0
+    return int(path.name[len("events.rank"):-len(".jsonl")])
+
+
+def followed_names(run_dir: Path) -> list[str]:
+    """The files a follower mirrors from a remote run folder: the event files and the batch log."""
+    return [EVENTS, *(p.name for p in rank_event_files(run_dir)), TRAIN_LOG]
+
+
+def write_json_atomic(path: Path, data: dict[str, Any], indent: int | None = None) -> None:
+    """Write through a temporary file and a rename: readers never see half a file."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=indent), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    """A JSON file's object, or None when it does not exist yet (or is being replaced right now)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except ValueError:
+        return None  # being replaced right now (writes are atomic renames): the next poll reads it
+
+
+def read_run_meta(run_dir: Path) -> dict[str, Any]:
+    """run.json; a missing or unreadable one raises (a folder without it is not a run)."""
+    return json.loads((run_dir / RUN_META).read_text(encoding="utf-8"))
+
+
+def write_run_meta(run_dir: Path, meta: dict[str, Any]) -> None:
+    write_json_atomic(run_dir / RUN_META, meta, indent=2)
+
+
+def read_job(run_dir: Path) -> dict[str, Any] | None:
+    return read_json(run_dir / JOB)
+
+
+def write_job(run_dir: Path, job: dict[str, Any]) -> None:
+    write_json_atomic(run_dir / JOB, job)
+
+
+def read_exit(run_dir: Path) -> dict[str, Any] | None:
+    return read_json(run_dir / EXIT)
+
+
+def write_exit(run_dir: Path, record: dict[str, Any]) -> None:
+    write_json_atomic(run_dir / EXIT, record)
+
+
+def read_labels(run_dir: Path) -> dict[str, Any]:
+    """labels.json of a finished run: {"labels": [...], "threshold": ... (classification)}."""
+    return json.loads((run_dir / LABELS).read_text(encoding="utf-8"))
+
+
+def write_labels(run_dir: Path, labels: dict[str, Any]) -> None:
+    write_json_atomic(run_dir / LABELS, labels, indent=2)
