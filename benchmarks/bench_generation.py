@@ -37,31 +37,19 @@ TASKS = (("NER", "qlora_ner.toml"), ("hate speech", "hate_speech.toml"))
 GOAL = 4.0
 
 
-def _task(values: dict):
-    if values["task"] == "ner":
-        from workbench.tasks.ner import TASK
-
-        return TASK
-    from workbench.tasks.chat_classification import make_task
-
-    return make_task(values)
-
-
 def _build(values: dict):
-    """(model, tokenizer, prompts of every validation record) the way run_generative builds them."""
+    """(model, tokenizer, prompts of every validation record) the way workbench/train/pipeline.py builds them."""
     import torch
-    import transformers
 
-    from workbench.data.splits import load_splits
-    from workbench.models.load import apply_method, load_causal_lm
+    from workbench.models.load import apply_method
     from workbench.models.source import resolve_source
+    from workbench.tasks import get_task
 
-    task = _task(values)
-    splits = load_splits(values)
+    task = get_task(values)
+    splits = task.load_splits()
     path = resolve_source(values, task.tokenizer_texts(splits.train))
-    transformers.set_seed(values["train.seed"])
-    loaded = load_causal_lm(path, values)
-    model = apply_method(loaded, values, task_type="CAUSAL_LM")
+    loaded = task.load_model(path, splits.label_names)
+    model = apply_method(loaded, values, task_type=task.peft_task_type)
     if torch.cuda.is_available() and not values["quant.use_4bit"]:
         model = model.to("cuda")  # 4-bit weights are placed on the GPU at load already
     prompts = [p for p, _ in task.pairs(splits.validation, loaded.tokenizer)]

@@ -39,7 +39,7 @@ def _setup():
     """(step function, device name, steps per batch set): the demo model with LoRA, fixed batches."""
     import torch
 
-    from workbench.data.splits import load_splits
+    from workbench.tasks import load_splits
     from workbench.models.load import apply_method, load_sequence_classifier, quiet_transformers
     from workbench.models.source import resolve_source
     from workbench.recipe import load_recipe

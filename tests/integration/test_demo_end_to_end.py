@@ -15,7 +15,7 @@ import duckdb
 import pytest
 
 from tests.conftest import DEMO_RECIPE, ROOT, workbench
-from workbench.data.splits import load_splits
+from workbench.tasks import load_splits
 from workbench.recipe import load_recipe
 
 pytestmark = pytest.mark.slow
@@ -103,7 +103,7 @@ def test_reloaded_run_reproduces_its_metrics_exactly(demo, tmp_path):
     assert [p["text"] for p in preds] == texts
     # Same scores as the trainer's own predictions of these rows...
     (run_dir,), = q(store, "SELECT run_dir FROM runs WHERE run_id = ?", [run_id])
-    trained = [json.loads(line) for line in (Path(run_dir) / "predictions_validation.jsonl").read_text().splitlines()]
+    trained = [json.loads(line) for line in (Path(run_dir) / "predictions_tuned_validation.jsonl").read_text().splitlines()]
     assert [p["scores"] for p in preds] == [p["scores"] for p in trained]
     # ...and the same metrics as the stored tuned evaluation, recomputed from the reloaded model.
     from workbench.metrics.multilabel import multilabel_report

@@ -254,7 +254,7 @@ def test_tuned_thresholds_are_stored_applied_to_test_and_used_by_predict(decoder
     assert f"f1_micro {f1:.3f}" in proc.stdout  # predict applies the same tuned thresholds
     first = json.loads(out.read_text().splitlines()[0])
     assert first["id"] == "P000601"  # data.id_column is carried into the predictions
-    logged = [json.loads(line) for line in (run_dir / "predictions_test.jsonl").read_text().splitlines()]
+    logged = [json.loads(line) for line in (run_dir / "predictions_tuned_test.jsonl").read_text().splitlines()]
     assert [r["predicted"] for r in logged] == [json.loads(line)["predicted"] for line in out.read_text().splitlines()]
 
 
@@ -292,7 +292,7 @@ def test_full_vs_lora_runs_both_methods_as_one_group_and_compares_their_cost(tmp
     merged = store.parent / "merged"
     cli(store, "merge", lora[0], "--output", str(merged))
     run_dir = Path(q(store, "SELECT run_dir FROM runs WHERE run_id = ?", [lora[0]])[0][0])
-    logged = [json.loads(line) for line in (run_dir / "predictions_validation.jsonl").read_text().splitlines()]
+    logged = [json.loads(line) for line in (run_dir / "predictions_tuned_validation.jsonl").read_text().splitlines()]
     script = f"""
 import json, sys
 import torch

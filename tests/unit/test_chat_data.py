@@ -320,12 +320,12 @@ def test_predict_input_may_end_with_the_user_turn_all_or_none(tmp_path):
 
 def test_unlabelled_chat_records_are_classified_not_scored():
     from workbench.recipe import load_recipe
-    from workbench.tasks.chat_classification import make_task
+    from workbench.tasks import get_task
 
     values = dict(load_recipe(ROOT / "recipes" / "demo" / "hate_speech.toml").values)
     user = {"role": "user", "content": "you people are great"}
     recs = [ChatRecord([user], None, None, 1), ChatRecord([user], None, None, 2)]
-    scored = make_task(values).score(recs, ["Neither.", "no idea"], list(values["data.classes"]))
+    scored = get_task(values).score(recs, ["Neither.", "no idea"], list(values["data.classes"]))
     assert scored.labels == {} and scored.extra == {"scored": False}
     assert scored.aggregates == {"examples": 2.0, "unparseable": 1.0}
     assert [r["predicted"] for r in scored.rows] == ["neither", None] and "label" not in scored.rows[0]

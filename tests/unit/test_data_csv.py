@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from workbench.data.csv_labels import read_labeled_csv
-from workbench.data.splits import holdout_indices, load_splits
+from workbench.data.splits import holdout_indices
+from workbench.tasks import load_splits
 from workbench.errors import UserError
 from workbench.recipe import load_recipe
 

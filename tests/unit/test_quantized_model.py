@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from tests.conftest import ROOT
-from workbench.data.splits import load_splits
+from workbench.tasks import load_splits
 from workbench.models.load import apply_method, load_sequence_classifier
 from workbench.models.source import resolve_source
 from workbench.recipe import load_recipe

@@ -15,6 +15,7 @@ from tests.unit.conftest import DEMO_LABELS
 from workbench.errors import UserError
 from workbench.recipe import load_recipe, recipe_from_dict, update_recipe_file, write_frozen
 from workbench.recipe import schema
+from workbench.tasks import check_recipe
 
 
 def line_of(text: str, needle: str) -> int:
@@ -26,8 +27,9 @@ def line_of(text: str, needle: str) -> int:
 
 
 def load_error(path: Path, overrides=()) -> str:
+    """The one-line error of loading a recipe and running its task's checks (what `validate` does)."""
     with pytest.raises(UserError) as exc:
-        load_recipe(path, overrides)
+        check_recipe(load_recipe(path, overrides))
     msg = str(exc.value)
     assert "\n" not in msg, "a UserError is one line"
     return msg

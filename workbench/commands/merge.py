@@ -21,10 +21,16 @@ def main(args) -> int:
         raise UserError(f"run {run_id} has no saved {saved.name} folder", path=saved)
 
     from workbench.models.load import quiet_transformers
-    from workbench.models.merge import merge_run
+    from workbench.models.merge import copy_full_model, merge_and_save
+    from workbench.tasks import get_task
 
     quiet_transformers()
-    result = merge_run(run_dir, recipe.values, out, args.dtype)
+    if recipe["model.method"] == "full":
+        result = copy_full_model(saved, out)
+    else:
+        # A QLoRA adapter is merged into the base reloaded in full precision (quantize=False).
+        model, tokenizer = get_task(recipe.values).load_finished(run_dir, quantize=False, to_gpu=False)
+        result = merge_and_save(model, tokenizer, out, args.dtype)
     if result["merged"]:
         console.print(f"merged the adapter of {run_id} into its base: {out} ({result['bytes'] / 2**20:,.1f} MiB); "
                       "load it with transformers' from_pretrained, no peft needed")

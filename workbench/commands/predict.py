@@ -7,7 +7,6 @@ from pathlib import Path
 from workbench.commands.common import completed_run
 from workbench.console import console, fmt
 from workbench.errors import UserError
-from workbench.recipe.load import label_map
 
 
 def main(args) -> int:
@@ -17,21 +16,12 @@ def main(args) -> int:
     out = Path(args.output)
     if not out.parent.is_dir():
         raise UserError("output folder does not exist", path=out.parent)
-    # Read and validate the input before loading any model.
-    if recipe["task"] == "classification":
-        from workbench.data.csv_labels import read_labeled_csv
-
-        read_labeled_csv(args.input, recipe["data.text_column"], label_map(recipe.values), require_labels=False)
-    else:
-        from workbench.data.splits import reader
-
-        reader(recipe.values, unlabelled=True)(args.input)
-
     from workbench.models.load import quiet_transformers
-    from workbench.tasks import task_module
+    from workbench.tasks import get_task
 
     quiet_transformers()
-    summary = task_module(recipe["task"]).predict_file(run_dir, recipe.values, Path(args.input), out, args.batch_size)
+    # The task reads and validates the input before it loads any model.
+    summary = get_task(recipe.values).predict_file(run_dir, Path(args.input), out, args.batch_size)
     console.print(f"wrote {summary['rows']} predictions to {summary['output']}")
     if "counts" in summary:  # generative, unlabelled input
         counts = summary["counts"]

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import sys
 
-from workbench.data.splits import Splits, load_splits
+from workbench.data.splits import Splits
 from workbench.errors import UserError
 from workbench.launch.targets import parse_target
 from workbench.models.source import check_source
 from workbench.recipe import Recipe, load_recipe
+from workbench.tasks import check_recipe, get_task
 
 
 def preflight(path: str, overrides: list[str] = ()) -> tuple[Recipe, Splits]:
     recipe = load_recipe(path, overrides)
+    check_recipe(recipe)
     try:
         if parse_target(recipe["launch.target"]).remote and not recipe["model.source"].startswith("tiny:"):
             pass  # a path or hub cache on the remote host: the launch checks it there, before uploading
@@ -22,7 +24,7 @@ def preflight(path: str, overrides: list[str] = ()) -> tuple[Recipe, Splits]:
     except UserError as e:
         raise UserError(str(e), path=path, line=recipe.line_of("model.source")) from None
     _check_files_and_packages(recipe, path)
-    splits = load_splits(recipe.values)
+    splits = get_task(recipe.values).load_splits()
     return recipe, splits
 
 

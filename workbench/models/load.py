@@ -158,7 +158,7 @@ def load_causal_lm(path: str, values: dict[str, Any], *, tokenizer_path: str | N
 
 def apply_method(loaded: LoadedModel, values: dict[str, Any], task_type: str = "SEQ_CLS"):
     """Wrap for training: LoRA adapters (peft) or every weight trainable (full)."""
-    from workbench.train import faults
+    from workbench import faults
 
     faults.at("load")  # the weights are in memory, nothing of the model recorded yet
     model = loaded.model

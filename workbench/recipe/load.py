@@ -137,50 +137,9 @@ def _resolve_path(knob: Knob, value: Any, base_dir: Path) -> Any:
     return str(p if p.is_absolute() else (base_dir / p).resolve())
 
 
-def label_map(values: dict[str, Any]) -> dict[str, str]:
-    """classification: label name -> CSV column, from data.labels or data.label_columns."""
-    return dict(values["data.labels"]) or {c: c for c in values["data.label_columns"]}
-
-
-GENERATIVE_TASKS = ("chat_classification", "ner")
-
-
 def _check_cross_fields(values: dict[str, Any], fail) -> None:
-    task = values["task"]
-    if task == "classification":
-        if values["data.labels"] and values["data.label_columns"]:
-            raise fail("give data.labels or data.label_columns, not both", "data", "label_columns")
-        labels = label_map(values)
-        if not labels:
-            raise fail("data.labels is required for task classification (label name = CSV column holding 0/1; "
-                       "or data.label_columns)", "data", "labels")
-        if values["data.text_column"] in labels.values():
-            raise fail(f"data.labels maps a label to the text column {values['data.text_column']!r}", "data", "labels")
-        for label in labels:
-            if not label.strip():
-                raise fail("data.labels has an empty label name", "data", "labels")
-        if values["data.id_column"] and values["data.id_column"] in labels.values():
-            raise fail(f"data.id_column {values['data.id_column']!r} is also a label column", "data", "id_column")
-    if task == "chat_classification":
-        classes = values["data.classes"]
-        if len(classes) < 2 or len(set(c.lower() for c in classes)) != len(classes):
-            raise fail("data.classes must name at least 2 distinct classes for task chat_classification "
-                       "(the answers a model may give, e.g. [\"hate\", \"offensive\", \"neither\"])", "data", "classes")
-        unknown = [c for c in values["fairness.positive_classes"] if c not in classes]
-        if unknown:
-            raise fail(f"fairness.positive_classes names {unknown[0]!r}, which is not in data.classes "
-                       f"({', '.join(classes)})", "fairness", "positive_classes")
-        if values["fairness.positive_classes"] and not values["data.group_field"]:
-            raise fail("fairness.positive_classes needs data.group_field (the record field naming the target group)",
-                       "fairness", "positive_classes")
-    if task in GENERATIVE_TASKS:
-        if values["train.best_metric"] != "loss":
-            raise fail(f"train.best_metric = {values['train.best_metric']!r}: task {task} picks its checkpoint by "
-                       "validation loss (it is scored by generation after training); use \"loss\"", "train", "best_metric")
-        src = values["model.source"].strip()
-        if src.startswith("tiny:") and src != "tiny:llama":
-            raise fail(f"model.source {src!r}: task {task} generates text and needs a decoder (tiny:llama or a "
-                       "causal LM)", "model", "source")
+    """Checks across knobs that hold for every task; each task checks its own knobs
+    (workbench/tasks: check_recipe, run by `workbench validate` and every launch)."""
     if (values["quant.use_4bit"] and values["model.source"].strip().startswith("tiny:")
             and values["model.tiny_hidden_size"] % 64):
         raise fail(f"model.tiny_hidden_size = {values['model.tiny_hidden_size']}: 4-bit weights are quantized in "

@@ -9,13 +9,13 @@ false-positive rates per target group are set against the recipe's limits.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
-from workbench.data.chat_jsonl import ChatRecord, parse_label
+from workbench.data.chat_jsonl import ChatRecord, parse_label, read_chat_jsonl
 from workbench.errors import UserError
 from workbench.metrics.classes import class_report, group_fpr
-from workbench.tasks.generative import GenerativeTask, Scored, run_generative
-from workbench.train.context import RunContext
+from workbench.tasks.base import Fail, Scored
+from workbench.tasks.generative import GenerativeTask
 
 
 def _messages(record: ChatRecord, system: str | None) -> list[dict[str, str]]:
@@ -29,29 +29,65 @@ def _last_user(record: ChatRecord) -> str:
     return next((m["content"] for m in reversed(record.prompt) if m["role"] == "user"), "")
 
 
-def make_task(values: dict[str, Any]) -> GenerativeTask:
-    system = None
-    if values["data.system_prompt_file"]:
-        from workbench.textfile import read_text_file
+class ChatClassificationTask(GenerativeTask):
+    kind = "chat_classification"
+    label_word = "class"
 
-        system = read_text_file(values["data.system_prompt_file"], "system prompt").strip()
+    def __init__(self, values: dict[str, Any]):
+        super().__init__(values)
+        self._system: str | None = None
 
-    def pairs(records: Sequence[ChatRecord], tok) -> list[tuple[str, str]]:
-        if not getattr(tok, "chat_template", None):
-            raise UserError(f"model {values['model.source']!r} has no chat template: set data.chat_template to a "
+    @staticmethod
+    def check_recipe(values: dict[str, Any], fail: Fail) -> None:
+        classes = values["data.classes"]
+        if len(classes) < 2 or len(set(c.lower() for c in classes)) != len(classes):
+            raise fail("data.classes must name at least 2 distinct classes for task chat_classification "
+                       "(the answers a model may give, e.g. [\"hate\", \"offensive\", \"neither\"])", "data", "classes")
+        unknown = [c for c in values["fairness.positive_classes"] if c not in classes]
+        if unknown:
+            raise fail(f"fairness.positive_classes names {unknown[0]!r}, which is not in data.classes "
+                       f"({', '.join(classes)})", "fairness", "positive_classes")
+        if values["fairness.positive_classes"] and not values["data.group_field"]:
+            raise fail("fairness.positive_classes needs data.group_field (the record field naming the target group)",
+                       "fairness", "positive_classes")
+        GenerativeTask.check_recipe(values, fail)
+
+    @property
+    def system(self) -> str | None:
+        """data.system_prompt_file's text (read on first use), replacing the records' own system turns."""
+        if self._system is None and self.values["data.system_prompt_file"]:
+            from workbench.textfile import read_text_file
+
+            self._system = read_text_file(self.values["data.system_prompt_file"], "system prompt").strip()
+        return self._system
+
+    def reader(self, *, unlabelled: bool = False) -> Callable[[str], list[ChatRecord]]:
+        values = self.values
+        max_rows = 0 if unlabelled else values["data.max_rows"]
+        return lambda p: read_chat_jsonl(p, list(values["data.classes"]), group_field=values["data.group_field"],
+                                         max_rows=max_rows, answers_optional=unlabelled)
+
+    def label_names(self, train, validation) -> list[str]:
+        return list(self.values["data.classes"])
+
+    def pairs(self, records: Sequence[ChatRecord], tokenizer) -> list[tuple[str, str]]:
+        if not getattr(tokenizer, "chat_template", None):
+            raise UserError(f"model {self.values['model.source']!r} has no chat template: set data.chat_template to a "
                             "Jinja template file")
-        return [(tok.apply_chat_template(_messages(r, system), tokenize=False, add_generation_prompt=True),
+        system = self.system
+        return [(tokenizer.apply_chat_template(_messages(r, system), tokenize=False, add_generation_prompt=True),
                  r.messages[-1]["content"].strip() if r.label is not None else "") for r in records]
 
-    def tokenizer_texts(records: Sequence[ChatRecord]) -> list[str]:
-        texts = [m["content"] for r in records for m in r.messages]
-        if system:
-            texts.append(system)
-        if values["data.chat_template"]:
-            texts.append(Path(values["data.chat_template"]).read_text(encoding="utf-8"))
+    def tokenizer_texts(self, train: Sequence[ChatRecord]) -> list[str]:
+        texts = [m["content"] for r in train for m in r.messages]
+        if self.system:
+            texts.append(self.system)
+        if self.values["data.chat_template"]:
+            texts.append(Path(self.values["data.chat_template"]).read_text(encoding="utf-8"))
         return texts
 
-    def score(records: Sequence[ChatRecord], answers: list[str], classes: list[str]) -> Scored:
+    def score(self, records: Sequence[ChatRecord], answers: list[str], classes: list[str]) -> Scored:
+        values = self.values
         gold = [r.label for r in records]
         pred = [parse_label(a, classes) for a in answers]
         if any(g is None for g in gold):  # unlabelled predict input: classes read, nothing to score
@@ -69,15 +105,3 @@ def make_task(values: dict[str, Any]) -> GenerativeTask:
         rows = [{"line": r.line, "input": _last_user(r), "answer": a, "predicted": p, "label": r.label, "group": r.group}
                 for r, a, p in zip(records, answers, pred)]
         return Scored(per_class, agg, rows, extra)
-
-    return GenerativeTask(pairs, tokenizer_texts, score)
-
-
-def run(ctx: RunContext) -> None:
-    run_generative(ctx, make_task(ctx.recipe.values))
-
-
-def predict_file(run_dir, values, input_path, output, batch_size=None):
-    from workbench.tasks.generative import predict_file as predict
-
-    return predict(run_dir, values, make_task(values), input_path, output, batch_size)

@@ -9,27 +9,155 @@ metrics exactly.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
-import torch
 
+from workbench import rundir
 from workbench.data.csv_labels import LabeledTable, read_labeled_csv
-from workbench.data.splits import load_splits
+from workbench.data.splits import Splits, read_splits
 from workbench.metrics.multilabel import bce_loss, multilabel_report
-from workbench.models.load import apply_method, count_params, load_sequence_classifier
-from workbench.models.source import base_path, record_base, resolve_source
-from workbench.recipe.load import label_map
-from workbench.train import faults
-from workbench.train.context import RunContext
-
-LABELS_FILE = "labels.json"
+from workbench.models.load import LoadedModel
+from workbench.tasks.base import Fail, Scored, TrainingData, write_rows
 
 
-class EncodedTexts(torch.utils.data.Dataset):
-    """Tokenised once, unpadded: the collator pads each batch to its own longest example."""
+def label_map(values: dict[str, Any]) -> dict[str, str]:
+    """Label name -> CSV column, from data.labels or data.label_columns."""
+    return dict(values["data.labels"]) or {c: c for c in values["data.label_columns"]}
+
+
+class ClassificationTask:
+    kind = "classification"
+    peft_task_type = "SEQ_CLS"
+
+    def __init__(self, values: dict[str, Any]):
+        self.values = values
+        # Scores at eval.threshold until the tuned validation split tunes per-label thresholds
+        # (eval.tune_thresholds); those then score the test split and `workbench predict`.
+        self.thresholds: float | list[float] = values["eval.threshold"]
+
+    @staticmethod
+    def check_recipe(values: dict[str, Any], fail: Fail) -> None:
+        if values["data.labels"] and values["data.label_columns"]:
+            raise fail("give data.labels or data.label_columns, not both", "data", "label_columns")
+        labels = label_map(values)
+        if not labels:
+            raise fail("data.labels is required for task classification (label name = CSV column holding 0/1; "
+                       "or data.label_columns)", "data", "labels")
+        if values["data.text_column"] in labels.values():
+            raise fail(f"data.labels maps a label to the text column {values['data.text_column']!r}", "data", "labels")
+        for label in labels:
+            if not label.strip():
+                raise fail("data.labels has an empty label name", "data", "labels")
+        if values["data.id_column"] and values["data.id_column"] in labels.values():
+            raise fail(f"data.id_column {values['data.id_column']!r} is also a label column", "data", "id_column")
+
+    def reader(self, *, unlabelled: bool = False) -> Callable[[str], LabeledTable]:
+        values, labels = self.values, label_map(self.values)
+        max_rows = 0 if unlabelled else values["data.max_rows"]
+        return lambda p: read_labeled_csv(p, values["data.text_column"], labels, max_rows=max_rows,
+                                          id_column=values["data.id_column"], require_labels=not unlabelled)
+
+    def load_splits(self) -> Splits:
+        train, validation, test = read_splits(self.values, self.reader())
+        return Splits(train, validation, test, train.label_names)
+
+    def tokenizer_texts(self, train: LabeledTable) -> list[str]:
+        return train.texts
+
+    def load_model(self, path: str, label_names: list[str]) -> LoadedModel:
+        from workbench.models.load import load_sequence_classifier
+
+        return load_sequence_classifier(path, label_names, seed=self.values["train.seed"], values=self.values)
+
+    def eval_records(self, records: LabeledTable) -> LabeledTable:
+        return records
+
+    def training_data(self, tokenizer, splits: Splits) -> TrainingData:
+        label_names, thresholds = splits.label_names, self.values["eval.threshold"]
+        last_report: dict[str, dict[str, float]] = {}
+
+        def compute_metrics(pred) -> dict[str, float]:
+            per_label, agg = multilabel_report(pred.label_ids, sigmoid(np.asarray(pred.predictions)), label_names,
+                                               thresholds)
+            last_report.clear()
+            last_report.update(per_label)
+            return agg
+
+        max_len = self.values["model.max_length"]
+        return TrainingData(
+            train_dataset=EncodedTexts(tokenizer, splits.train.texts, splits.train.labels, max_len),
+            eval_dataset=EncodedTexts(tokenizer, splits.validation.texts, splits.validation.labels, max_len),
+            data_collator=collator(tokenizer), compute_metrics=compute_metrics, per_label=lambda: dict(last_report))
+
+    def evaluate(self, model, tokenizer, records: LabeledTable, label_names: list[str], *, phase: str,
+                 split: str) -> Scored:
+        values = self.values
+        thresholds = values["eval.threshold"] if phase == "base" else self.thresholds
+        per_label, agg, logits = evaluate_table(model, tokenizer, records, values, thresholds)
+        probs = sigmoid(logits)
+        notes = []
+        if phase == "tuned" and split == "validation" and values["eval.tune_thresholds"]:
+            # Validation is scored at eval.threshold (as the base was); the thresholds tuned on it
+            # are stored per label and applied to the test split and to `workbench predict`.
+            self.thresholds = tune_thresholds(records.labels, probs, label_names)
+            for name, th in zip(label_names, self.thresholds):
+                per_label[name]["threshold"] = th
+            notes.append("thresholds tuned on validation: "
+                         + ", ".join(f"{n} {t:.2f}" for n, t in zip(label_names, self.thresholds)))
+        return Scored(per_label, agg, prediction_rows(records, probs, thresholds), notes=notes)
+
+    def labels_record(self, label_names: list[str]) -> dict[str, Any]:
+        return {"labels": label_names, "threshold": self.thresholds}
+
+    def load_finished(self, run_dir: Path, *, quantize: bool = True, to_gpu: bool = True) -> tuple[Any, Any]:
+        import torch
+
+        from workbench.models.load import load_sequence_classifier
+
+        values = self.values
+        meta = rundir.read_labels(run_dir)
+        label_names = meta["labels"]
+        self.thresholds = meta["threshold"]
+        if values["model.method"] == "full":
+            loaded = load_sequence_classifier(str(run_dir / "model"), label_names, seed=values["train.seed"])
+            model = loaded.model
+        else:
+            from peft import PeftModel
+
+            from workbench.models.source import base_path
+
+            base = base_path(run_dir, values, lambda: self.load_splits().train.texts)
+            loaded = load_sequence_classifier(base, label_names, seed=values["train.seed"],
+                                              tokenizer_path=str(run_dir / "adapter"),
+                                              values=values if quantize else None)
+            model = PeftModel.from_pretrained(loaded.model, str(run_dir / "adapter"))
+        if to_gpu and torch.cuda.is_available() and not (quantize and values["quant.use_4bit"]):
+            model = model.to("cuda")  # 4-bit weights are placed at load
+        return model, loaded.tokenizer
+
+    def predict_file(self, run_dir: Path, input_path: Path, output: Path, batch_size: int | None = None) -> dict[str, Any]:
+        table = self.reader(unlabelled=True)(str(input_path))  # bad input stops here, before the model loads
+        model, tok = self.load_finished(run_dir)
+        label_names, thresholds = rundir.read_labels(run_dir)["labels"], self.thresholds
+        logits = predict_logits(model, tok, table.texts, batch_size=batch_size or self.values["eval.batch_size"],
+                                max_length=self.values["model.max_length"])
+        probs = sigmoid(logits)
+        write_rows(output, prediction_rows(table, probs, thresholds))
+        summary: dict[str, Any] = {"rows": len(table), "output": str(output)}
+        if table.labels is not None:
+            per_label, agg = multilabel_report(table.labels, probs, label_names, thresholds)
+            agg["loss"] = bce_loss(table.labels, logits)
+            summary.update(labels=per_label, aggregates=agg)
+        return summary
+
+
+# --- encoding, scoring ---------------------------------------------------------------------------
+
+class EncodedTexts:
+    """Tokenised once, unpadded: the collator pads each batch to its own longest example. A map-style
+    dataset (torch's DataLoader needs only __len__ and __getitem__), so this module imports no torch."""
 
     def __init__(self, tokenizer, texts: list[str], labels: list[list[int]] | None, max_length: int):
         enc = tokenizer(texts, truncation=True, max_length=max_length)
@@ -48,6 +176,7 @@ class EncodedTexts(torch.utils.data.Dataset):
 
 
 def collator(tokenizer):
+    import torch
     from transformers import DataCollatorWithPadding
 
     # Multiples of 8 let tensor cores work on GPU; on CPU it only adds padding.
@@ -57,6 +186,8 @@ def collator(tokenizer):
 def predict_logits(model, tokenizer, texts: list[str], *, batch_size: int, max_length: int) -> np.ndarray:
     """Logits (n x labels) in input order. Batches are formed from length-sorted texts (least
     padding); the order depends only on the texts, so results are reproducible."""
+    import torch
+
     ds = EncodedTexts(tokenizer, texts, None, max_length)
     order = sorted(range(len(ds)), key=lambda i: (len(ds.input_ids[i]), i))
     collate = collator(tokenizer)
@@ -104,133 +235,18 @@ def tune_thresholds(y_true, probs: np.ndarray, label_names: list[str]) -> list[f
     return out
 
 
-def run(ctx: RunContext) -> None:
-    values = ctx.recipe.values
-    splits = load_splits(values)
-    label_names = splits.label_names
-    ctx.log(f"data: {splits.describe()}")
-
-    path = resolve_source(values, splits.train.texts)
-    loaded = load_sequence_classifier(path, label_names, seed=values["train.seed"], values=values)
-    model = apply_method(loaded, values)
-    trainable, total = count_params(model)
-    ctx.emit("model", source=values["model.source"], resolved_path=path, method=values["model.method"],
-             trainable_params=trainable, total_params=total, new_modules=loaded.new_modules,
-             quantized="4bit-" + values["quant.type"] if values["quant.use_4bit"] else None)
-    record_base(ctx.run_dir, values, path)
-    tok = loaded.tokenizer
-    thresholds = values["eval.threshold"]
-    eval_tables = [("validation", splits.validation)] + ([("test", splits.test)] if splits.test else [])
-
-    base_tables = [(split, table) for split, table in eval_tables if ctx.needs_base_eval(split)]
-    if base_tables:
-        ctx.phase("base eval", "evaluating the base model")
-        for split, table in base_tables:
-            per_label, agg, _ = evaluate_table(model, tok, table, values, thresholds)
-            ctx.emit("eval", phase="base", split=split, step=0, epoch=0.0, labels=per_label, aggregates=agg)
-            faults.at("base_eval")
-
-    from workbench.train.trainer import build_trainer, save_trained, train_and_summarize
-
-    last_report: dict[str, dict[str, float]] = {}
-
-    def compute_metrics(pred) -> dict[str, float]:
-        per_label, agg = multilabel_report(pred.label_ids, sigmoid(np.asarray(pred.predictions)), label_names, thresholds)
-        last_report.clear()
-        last_report.update(per_label)
-        return agg
-
-    max_len = values["model.max_length"]
-    trainer = build_trainer(
-        model, tok, values, ctx.run_dir, ctx.writer,
-        train_dataset=EncodedTexts(tok, splits.train.texts, splits.train.labels, max_len),
-        eval_dataset=EncodedTexts(tok, splits.validation.texts, splits.validation.labels, max_len),
-        data_collator=collator(tok), compute_metrics=compute_metrics, per_label=lambda: dict(last_report),
-        world_size=ctx.world_size)
-    ctx.phase("training", "training")
-    train_and_summarize(trainer, ctx)
-    model = trainer.model  # the best checkpoint, reloaded by the Trainer
-
-    if not ctx.is_main:
-        return
-    ctx.phase("tuned eval", "evaluating the tuned model")
-    tuned_th: float | list[float] = thresholds
-    for split, table in eval_tables:
-        per_label, agg, logits = evaluate_table(model, tok, table, values, tuned_th)
-        if split == "validation" and values["eval.tune_thresholds"]:
-            # Validation is scored at eval.threshold (as the base was); the thresholds tuned on it
-            # are stored per label and applied to the test split and to `workbench predict`.
-            tuned_th = tune_thresholds(table.labels, sigmoid(logits), label_names)
-            for name, th in zip(label_names, tuned_th):
-                per_label[name]["threshold"] = th
-            ctx.log("thresholds tuned on validation: " + ", ".join(f"{n} {t:.2f}" for n, t in zip(label_names, tuned_th)))
-        ctx.emit("eval", phase="tuned", split=split, step=trainer.state.global_step, epoch=trainer.state.epoch,
-                 labels=per_label, aggregates=agg)
-        out = ctx.run_dir / f"predictions_{split}.jsonl"
-        write_predictions(out, table, sigmoid(logits), tuned_th if split != "validation" else thresholds)
-        ctx.emit("artifact", kind="predictions", path=str(out), split=split, rows=len(table))
-        faults.at("tuned_eval")
-
-    save_trained(ctx, model, tok, values["model.method"])
-    (ctx.run_dir / LABELS_FILE).write_text(json.dumps({"labels": label_names, "threshold": tuned_th}, indent=2), "utf-8")
-
-
-def write_predictions(path: Path, table: LabeledTable, probs: np.ndarray, thresholds) -> None:
+def prediction_rows(table: LabeledTable, probs: np.ndarray, thresholds) -> list[dict[str, Any]]:
     th = np.broadcast_to(np.asarray(thresholds, dtype=float), (len(table.label_names),))
-    with open(path, "w", encoding="utf-8") as f:
-        for i, text in enumerate(table.texts):
-            row: dict[str, Any] = {
-                "line": table.lines[i],
-                **({"id": table.ids[i]} if table.ids is not None else {}),
-                "text": text,
-                "scores": {n: round(float(p), 6) for n, p in zip(table.label_names, probs[i])},
-                "predicted": [n for n, p, t in zip(table.label_names, probs[i], th) if p >= t],
-            }
-            if table.labels is not None:
-                row["labels"] = [n for n, v in zip(table.label_names, table.labels[i]) if v]
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
-
-
-# --- reloading a finished run (workbench predict, merge) ----------------------------------------
-
-def base_of(run_dir: Path, values: dict[str, Any]) -> str:
-    """The base model a run was trained from; a cleared tiny-model cache is rebuilt (deterministic)."""
-    return base_path(run_dir, values, lambda: load_splits(values).train.texts)
-
-
-def load_finished(run_dir: Path, values: dict[str, Any]):
-    """(model, tokenizer, label names, thresholds) of a completed run, on CPU or the GPU if any."""
-    labels_meta = json.loads((run_dir / LABELS_FILE).read_text("utf-8"))
-    label_names = labels_meta["labels"]
-    if values["model.method"] == "full":
-        loaded = load_sequence_classifier(str(run_dir / "model"), label_names, seed=values["train.seed"])
-        model = loaded.model
-    else:
-        from peft import PeftModel
-
-        loaded = load_sequence_classifier(base_of(run_dir, values), label_names, seed=values["train.seed"],
-                                          tokenizer_path=str(run_dir / "adapter"), values=values)
-        model = PeftModel.from_pretrained(loaded.model, str(run_dir / "adapter"))
-    if torch.cuda.is_available() and not values["quant.use_4bit"]:  # 4-bit weights are placed at load
-        model = model.to("cuda")
-    return model, loaded.tokenizer, label_names, labels_meta["threshold"]
-
-
-def predict_file(run_dir: Path, values: dict[str, Any], input_csv: Path, output: Path,
-                 batch_size: int | None = None) -> dict[str, Any]:
-    """Predict a CSV with a finished run. Returns a summary (rows, and metrics when the CSV has labels)."""
-    model, tok, label_names, thresholds = load_finished(run_dir, values)
-    columns = label_map(values)
-    label_columns = dict(zip(label_names, (columns[n] for n in label_names)))
-    table = read_labeled_csv(input_csv, values["data.text_column"], label_columns, require_labels=False,
-                             id_column=values["data.id_column"])
-    logits = predict_logits(model, tok, table.texts, batch_size=batch_size or values["eval.batch_size"],
-                            max_length=values["model.max_length"])
-    probs = sigmoid(logits)
-    write_predictions(output, table, probs, thresholds)
-    summary: dict[str, Any] = {"rows": len(table), "output": str(output)}
-    if table.labels is not None:
-        per_label, agg = multilabel_report(table.labels, probs, label_names, thresholds)
-        agg["loss"] = bce_loss(table.labels, logits)
-        summary.update(labels=per_label, aggregates=agg)
-    return summary
+    rows = []
+    for i, text in enumerate(table.texts):
+        row: dict[str, Any] = {
+            "line": table.lines[i],
+            **({"id": table.ids[i]} if table.ids is not None else {}),
+            "text": text,
+            "scores": {n: round(float(p), 6) for n, p in zip(table.label_names, probs[i])},
+            "predicted": [n for n, p, t in zip(table.label_names, probs[i], th) if p >= t],
+        }
+        if table.labels is not None:
+            row["labels"] = [n for n, v in zip(table.label_names, table.labels[i]) if v]
+        rows.append(row)
+    return rows

@@ -9,20 +9,17 @@ not parse are counted as malformed (what parsed of them still counts), never fat
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
-from workbench.data.ner import NerSentence, entities_to_bio, parse_response, prompt_for, response_for
+from workbench.data.ner import (NerSentence, entities_to_bio, entity_types, parse_response, prompt_for,
+                                read_ner_file, response_for)
 from workbench.metrics.entities import entity_report
-from workbench.tasks.generative import GenerativeTask, Scored, run_generative
-from workbench.train.context import RunContext
+from workbench.tasks.base import Scored
+from workbench.tasks.generative import GenerativeTask
 
 
 def pairs(records: Sequence[NerSentence], tok=None) -> list[tuple[str, str]]:
     return [(prompt_for(s.tokens), response_for(s.tokens, s.tags) if s.tags is not None else "") for s in records]
-
-
-def tokenizer_texts(records: Sequence[NerSentence]) -> list[str]:
-    return [p + a for p, a in pairs(records)]
 
 
 def score(records: Sequence[NerSentence], answers: list[str], types: list[str]) -> Scored:
@@ -49,18 +46,22 @@ def score(records: Sequence[NerSentence], answers: list[str], types: list[str]) 
     return Scored(per_type, agg, rows, report=report)
 
 
-TASK = GenerativeTask(pairs, tokenizer_texts, score)
+class NerTask(GenerativeTask):
+    kind = "ner"
+    label_word = "entity type"
 
+    def reader(self, *, unlabelled: bool = False) -> Callable[[str], list[NerSentence]]:
+        max_rows = 0 if unlabelled else self.values["data.max_rows"]
+        return lambda p: read_ner_file(p, max_rows=max_rows, tags_optional=unlabelled)
 
-def run(ctx: RunContext) -> None:
-    run_generative(ctx, TASK)
+    def label_names(self, train, validation) -> list[str]:
+        return entity_types(list(train) + list(validation))
 
+    def pairs(self, records: Sequence[NerSentence], tokenizer) -> list[tuple[str, str]]:
+        return pairs(records)
 
-def make_task(values: dict[str, Any]) -> GenerativeTask:
-    return TASK
+    def tokenizer_texts(self, train: Sequence[NerSentence]) -> list[str]:
+        return [p + a for p, a in pairs(train)]
 
-
-def predict_file(run_dir, values, input_path, output, batch_size=None):
-    from workbench.tasks.generative import predict_file as predict
-
-    return predict(run_dir, values, make_task(values), input_path, output, batch_size)
+    def score(self, records: Sequence[NerSentence], answers: list[str], label_names: list[str]) -> Scored:
+        return score(records, answers, label_names)

@@ -1,4 +1,4 @@
-"""What a task's `run` gets from the training process."""
+"""What the run sequence (workbench/train/pipeline.py) gets from the training process."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ class RunContext:
         return self.rank == 0
 
     def emit(self, type: str, **fields: Any) -> None:
-        """Events come from rank 0 only (telemetry excepted, see DESIGN.md)."""
+        """Events come from rank 0 only (telemetry excepted: docs/architecture.md, "Event file contract")."""
         if self.is_main:
             self.writer.emit(type, **fields)
 

@@ -15,7 +15,8 @@ import traceback
 from pathlib import Path
 
 from workbench.errors import UserError
-from workbench.events import EVENTS_FILE, EventWriter, read_events
+from workbench import rundir
+from workbench.events import EventWriter, read_events
 
 EXIT_COMPLETED, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 
@@ -54,7 +55,7 @@ def main(argv: list[str]) -> int:
     run_dir = Path(argv[0]).resolve()
     rank = int(os.environ.get("RANK", "0"))
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    events_path = run_dir / (EVENTS_FILE if rank == 0 else f"events.rank{rank}.jsonl")
+    events_path = rundir.events_file(run_dir, rank)
     try:
         prior = read_events(events_path).events if rank == 0 else []  # a resumed run's earlier attempts
         writer = EventWriter(events_path)
@@ -71,10 +72,13 @@ def main(argv: list[str]) -> int:
 
         from workbench.train.resume import plan
 
-        recipe = load_recipe(run_dir / "recipe.toml")
+        from workbench.tasks import check_recipe
+
+        recipe = load_recipe(run_dir / rundir.RECIPE)
+        check_recipe(recipe)
         run_id = run_dir.name
         # Every rank plans alike (same folder), so all of them continue from the same checkpoint.
-        resume = plan(run_dir, prior if rank == 0 else read_events(run_dir / EVENTS_FILE).events, remove_torn=rank == 0)
+        resume = plan(run_dir, prior if rank == 0 else read_events(rundir.events_file(run_dir)).events, remove_torn=rank == 0)
         if rank == 0:
             # Names only: forwarded secrets prove they arrived without their values reaching a file.
             forwarded = sorted(n for n in recipe["launch.forward_env"] if n in os.environ)
@@ -86,12 +90,13 @@ def main(argv: list[str]) -> int:
         sampler = _start_telemetry(writer, recipe["launch.telemetry_interval"], rank)
 
         from workbench.models.load import quiet_transformers
-        from workbench.tasks import task_module
+        from workbench.tasks import get_task
+        from workbench.train import pipeline
         from workbench.train.context import RunContext
 
         quiet_transformers()
         ctx = RunContext(run_dir, run_id, recipe, writer, rank=rank, world_size=world_size, resume=resume)
-        task_module(recipe["task"]).run(ctx)
+        pipeline.run(ctx, get_task(recipe.values))
         status, code = "completed", EXIT_COMPLETED
     except (Interrupted, KeyboardInterrupt) as e:
         status, error, code = "interrupted", f"stopped by {e.args[0] if e.args else 'SIGINT'}", EXIT_INTERRUPTED

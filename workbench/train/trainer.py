@@ -11,7 +11,7 @@ from typing import Any, Callable
 from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, TrainingArguments
 
 from workbench.events import EventWriter
-from workbench.train import faults
+from workbench import faults
 
 
 def resolve_optimizer(values: dict[str, Any]) -> str:

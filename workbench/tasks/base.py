@@ -1,0 +1,105 @@
+"""The task interface: what varies between task kinds (multi-label classification, chat
+classification, NER) and nothing else. The run sequence that uses it exists once, in
+workbench/train/pipeline.py; `workbench predict` and `workbench merge` reload a finished run
+through it (docs/architecture.md, "The run sequence").
+
+A task object is bound to one recipe's flat values (`get_task(values)` in workbench/tasks/__init__.py).
+Modules that define tasks import torch and transformers only inside methods, so the registry and
+`check_recipe` stay cheap for `workbench validate` and the app.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Protocol, Sequence
+
+from workbench.data.splits import Splits
+from workbench.models.load import LoadedModel
+
+# `fail(message, section, key)` builds the UserError naming the recipe file and the line of `section.key`.
+Fail = Callable[..., Exception]
+
+
+@dataclass
+class Scored:
+    """One split evaluated: the eval event's fields, prediction rows, and what the run should log."""
+    labels: dict[str, dict[str, float]]                   # {label / class / entity type: {metric: value}}
+    aggregates: dict[str, float]                          # {metric: value}
+    rows: list[dict[str, Any]]                            # predictions_<phase>_<split>.jsonl, one per example
+    extra: dict[str, Any] = field(default_factory=dict)   # more eval-event fields (e.g. fairness groups)
+    report: str = ""                                      # a text report saved beside the predictions
+    notes: list[str] = field(default_factory=list)        # log lines (e.g. thresholds tuned)
+
+
+@dataclass
+class TrainingData:
+    """What the Trainer gets from a task."""
+    train_dataset: Any
+    eval_dataset: Any
+    data_collator: Callable
+    compute_metrics: Callable | None = None              # epoch evaluations scored by metric (classification)
+    per_label: Callable[[], dict] | None = None          # the last compute_metrics' per-label rows
+
+
+class Task(Protocol):
+    kind: ClassVar[str]              # the recipe's `task`
+    peft_task_type: ClassVar[str]    # peft's TaskType name: "SEQ_CLS" or "CAUSAL_LM"
+    values: dict[str, Any]           # the recipe's flat values
+
+    @staticmethod
+    def check_recipe(values: dict[str, Any], fail: Fail) -> None:
+        """Cross-field checks of the knobs this task reads; raise fail(...) on the first problem."""
+        ...
+
+    def reader(self, *, unlabelled: bool = False) -> Callable[[str], Any]:
+        """path -> this task's records, validated (errors name file and line). `unlabelled`: predict
+        input, which may come without labels / answers / tags."""
+        ...
+
+    def load_splits(self) -> Splits:
+        """Every data file of the recipe, read and validated, with the label names."""
+        ...
+
+    def tokenizer_texts(self, train: Any) -> list[str]:
+        """Texts a tiny model's tokenizer is trained on (tiny: sources only)."""
+        ...
+
+    def load_model(self, path: str, label_names: list[str]) -> LoadedModel:
+        """The base model and tokenizer for training (quantized when the recipe says so)."""
+        ...
+
+    def eval_records(self, records: Any) -> Any:
+        """The records of a split that base and tuned models are evaluated on (the same for both)."""
+        ...
+
+    def training_data(self, tokenizer, splits: Splits) -> TrainingData:
+        ...
+
+    def evaluate(self, model, tokenizer, records: Any, label_names: list[str], *, phase: str, split: str) -> Scored:
+        """Score a model on one split; `phase` is "base" or "tuned" (the task may keep state between
+        calls of one run, e.g. thresholds tuned on the tuned validation split)."""
+        ...
+
+    def labels_record(self, label_names: list[str]) -> dict[str, Any]:
+        """What labels.json of a finished run holds (label names, and thresholds where they apply)."""
+        ...
+
+    def load_finished(self, run_dir: Path, *, quantize: bool = True, to_gpu: bool = True) -> tuple[Any, Any]:
+        """(model, tokenizer) of a completed run: its base with the saved adapter, or the saved full model.
+        `quantize=False` reloads a 4-bit base in full precision (merging)."""
+        ...
+
+    def predict_file(self, run_dir: Path, input_path: Path, output: Path, batch_size: int | None = None) -> dict[str, Any]:
+        """Predict a file with a finished run: {"rows", "output"} and, when the input has labels,
+        "labels" and "aggregates" (else "counts")."""
+        ...
+
+
+def write_rows(path: Path, rows: Sequence[dict[str, Any]]) -> None:
+    """Prediction rows as JSONL, one object per example."""
+    import json
+
+    with open(path, "w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")

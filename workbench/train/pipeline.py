@@ -1,0 +1,88 @@
+"""The run sequence, once for every task (docs/architecture.md, "The run sequence"):
+
+    task.load_splits -> resolve the model source -> task.load_model -> the recipe's method
+    -> `model` event -> base evaluation (every eval split) -> Trainer (epoch evaluations, checkpoints)
+    -> tuned evaluation (+ prediction files) -> save adapter / model -> labels.json
+
+What varies per task is the Task protocol (workbench/tasks/base.py); this module holds no
+task kind's name.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from workbench import faults, rundir
+from workbench.tasks.base import Scored, Task, write_rows
+from workbench.train.context import RunContext
+
+
+def run(ctx: RunContext, task: Task) -> None:
+    from workbench.models.load import apply_method, count_params
+    from workbench.models.source import record_base, resolve_source
+    from workbench.train.trainer import build_trainer, save_trained, train_and_summarize
+
+    values = ctx.recipe.values
+    splits = task.load_splits()
+    names = splits.label_names
+    ctx.log(f"data: {splits.describe()}")
+
+    path = resolve_source(values, task.tokenizer_texts(splits.train))
+    loaded = task.load_model(path, names)
+    tok = loaded.tokenizer
+    model = apply_method(loaded, values, task_type=task.peft_task_type)
+    trainable, total = count_params(model)
+    ctx.emit("model", source=values["model.source"], resolved_path=path, method=values["model.method"],
+             trainable_params=trainable, total_params=total, new_modules=loaded.new_modules,
+             quantized="4bit-" + values["quant.type"] if values["quant.use_4bit"] else None)
+    record_base(ctx.run_dir, values, path)
+
+    eval_sets: list[tuple[str, Any]] = [("validation", task.eval_records(splits.validation))]
+    if splits.test is not None:
+        eval_sets.append(("test", task.eval_records(splits.test)))
+
+    # Every rank evaluates (only rank 0 writes): no rank waits at the Trainer's first collective
+    # for longer than the evaluation takes, whatever the process group's timeout.
+    base_sets = [(split, records) for split, records in eval_sets if ctx.needs_base_eval(split)]
+    if base_sets:
+        ctx.phase("base eval", f"evaluating the base model ({sum(len(r) for _, r in base_sets)} examples)")
+        for split, records in base_sets:
+            scored = task.evaluate(model, tok, records, names, phase="base", split=split)
+            record_eval(ctx, scored, phase="base", split=split, step=0, epoch=0.0)
+
+    data = task.training_data(tok, splits)
+    trainer = build_trainer(model, tok, values, ctx.run_dir, ctx.writer,
+                            train_dataset=data.train_dataset, eval_dataset=data.eval_dataset,
+                            data_collator=data.data_collator, compute_metrics=data.compute_metrics,
+                            per_label=data.per_label, world_size=ctx.world_size)
+    ctx.phase("training", "training")
+    train_and_summarize(trainer, ctx)
+    model = trainer.model  # the best checkpoint (train.best_metric), reloaded by the Trainer
+    if not ctx.is_main:
+        return
+
+    ctx.phase("tuned eval", "evaluating the tuned model")
+    for split, records in eval_sets:
+        scored = task.evaluate(model, tok, records, names, phase="tuned", split=split)
+        record_eval(ctx, scored, phase="tuned", split=split, step=trainer.state.global_step,
+                    epoch=trainer.state.epoch or 0.0)
+    save_trained(ctx, model, tok, values["model.method"])
+    rundir.write_labels(ctx.run_dir, task.labels_record(names))
+
+
+def record_eval(ctx: RunContext, scored: Scored, *, phase: str, split: str, step: int, epoch: float) -> None:
+    """Prediction files and their artifact events first, then the eval event: a recorded eval
+    event means the split is done (a resumed run keeps it)."""
+    for note in scored.notes:
+        ctx.log(note)
+    if ctx.is_main:
+        out = ctx.run_dir / f"predictions_{phase}_{split}.jsonl"
+        write_rows(out, scored.rows)
+        ctx.emit("artifact", kind="predictions", path=str(out), split=split, phase=phase, rows=len(scored.rows))
+        if scored.report:
+            report = ctx.run_dir / f"report_{phase}_{split}.txt"
+            report.write_text(scored.report, encoding="utf-8")
+            ctx.emit("artifact", kind="report", path=str(report), split=split, phase=phase)
+    ctx.emit("eval", phase=phase, split=split, step=step, epoch=epoch, labels=scored.labels,
+             aggregates=scored.aggregates, **scored.extra)
+    faults.at(f"{phase}_eval")
