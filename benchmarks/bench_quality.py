@@ -377,7 +377,7 @@ def _rows(case: Case, info: dict, res: dict, quick: bool) -> list[dict]:
         return [
             _quality_row(what, res, "f1_micro", g["goemotions_micro"]),
             _quality_row("GoEmotions macro F1, same run. Published: BERT-base 0.46 on all 43,410 train rows (Demszky et al. "
-                         f"2020, Table 4); the rarest labels (grief, pride, nervousness, relief) have ~1-3 per 1,000 rows",
+                         "2020, Table 4); the rarest labels (grief, pride, nervousness, relief) have ~1-3 per 1,000 rows",
                          res, "f1_macro", g["goemotions_macro"]),
             _time_row("GoEmotions LoRA", res, case, n["train"])]
     w, c = info["whole"], info["test_counts"]

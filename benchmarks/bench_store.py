@@ -67,7 +67,7 @@ def build_bulk_store(path: Path, n_runs: int) -> dict[str, int]:
     """Fill a new store with n_runs runs and their rows; returns the row counts."""
     from workbench.recipe import load_recipe
     from workbench.store.db import connect
-    from workbench.store.ingest import param_text
+    from workbench.store.rows import param_text
 
     recipes = ", ".join(
         "(" + ", ".join(["NULL" if v is None else repr(v) if isinstance(v, str) else str(v) for v in (i, *r)]) + ")"
@@ -234,7 +234,7 @@ def write_run_folder(root: Path, run_id: str, recipe, events: int, seed: int) ->
     epoch evaluation every 1,000 events."""
     from workbench.events import EVENTS_FILE, EventWriter
     from workbench.recipe import write_frozen
-    from workbench.store.ingest import write_run_meta
+    from workbench.rundir import write_run_meta
 
     run_dir = root / run_id
     run_dir.mkdir(parents=True)
@@ -345,7 +345,7 @@ def profile_ingest(tmp: Path, events: int = 5000) -> tuple[str, str]:
     stats = pstats.Stats(prof)
     total = stats.total_tt
     want = {"insert_rows": "one INSERT over numpy column arrays per table, DuckDB's execute included",
-            "read_events": "reading + orjson.loads", "_rows": "events to rows", "_insert_run": "run row + params"}
+            "read_events": "reading + orjson.loads", "_rows": "events to rows", "insert_run": "run row + params"}
     parts = []
     for (file, _line, func), (_cc, _nc, _tt, ct, _callers) in stats.stats.items():
         if func in want and "workbench" in file:

@@ -18,6 +18,7 @@ RECIPE = "recipe.toml"        # the frozen recipe: every knob resolved, paths ab
 RUN_META = "run.json"         # run id, name, group, host, created_at, launcher facts (launcher)
 JOB = "job.json"              # the started job: kind (local / slurm / pbs), pid or job id (agent)
 EXIT = "exit.json"            # the supervisor's record of how the trainer ended
+EXIT_PREVIOUS = "exit.previous.json"  # a resumed run's earlier exit record
 LABELS = "labels.json"        # label names (and tuned thresholds) of a finished run (trainer)
 EVENTS = "events.jsonl"       # rank 0's event stream, the source of truth (trainer)
 TRAIN_LOG = "train.log"       # stdout and stderr of a batch job (scheduler)

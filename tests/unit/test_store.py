@@ -14,7 +14,9 @@ from workbench.errors import UserError
 from workbench.events import EVENTS_FILE, EventWriter
 from workbench.recipe import load_recipe, write_frozen
 from workbench.store.db import connect
-from workbench.store.ingest import ingest_run, mark_ended, write_run_meta
+from workbench.rundir import write_run_meta
+from workbench.store.ingest import ingest_run
+from workbench.store.write import mark_ended
 from workbench.store.schema import ALL_LABELS
 
 TABLES = ("runs", "params", "steps", "evals", "telemetry", "artifacts", "logs")

@@ -246,13 +246,10 @@ def fairness_table(rows: list[tuple], title: str) -> Table:
 
 
 def query(args) -> int:
-    import duckdb
+    from workbench.store.query import run_sql
 
     with connect(store_of(args), read_only=True) as con:
-        try:
-            cur = con.execute(args.sql)
-        except duckdb.Error as e:
-            raise UserError(f"query failed: {str(e).splitlines()[0]}") from None
+        cur = run_sql(con, args.sql)
         if cur.description is None:
             return 0
         cols = [d[0] for d in cur.description]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from workbench import rundir
 from workbench.errors import UserError
+from workbench.store import read
 from workbench.store.db import connect, runs_root, store_path
 
 
@@ -15,13 +17,11 @@ def store_of(args) -> Path:
 def resolve_run(con, ref: str) -> str:
     """A run id from an exact id, a unique prefix, or 'last' (the most recently created)."""
     if ref == "last":
-        row = con.execute("SELECT run_id FROM runs ORDER BY created_at DESC NULLS LAST LIMIT 1").fetchone()
-        if not row:
+        latest = read.latest_run_id(con)
+        if latest is None:
             raise UserError("the store has no runs yet")
-        return row[0]
-    rows = con.execute("SELECT run_id FROM runs WHERE run_id = ? OR starts_with(run_id, ?) ORDER BY run_id",
-                       [ref, ref]).fetchall()
-    ids = [r[0] for r in rows]
+        return latest
+    ids = read.run_ids_matching(con, ref)
     if ref in ids:
         return ref
     if not ids:
@@ -34,13 +34,13 @@ def resolve_run(con, ref: str) -> str:
 
 def run_dir_of(store: Path, run_id: str) -> Path:
     with connect(store, read_only=True) as con:
-        row = con.execute("SELECT run_dir FROM runs WHERE run_id = ?", [run_id]).fetchone()
-    if row and row[0] and Path(row[0]).is_dir():
-        return Path(row[0])
+        recorded = read.run_dir_recorded(con, run_id)
+    if recorded and Path(recorded).is_dir():
+        return Path(recorded)
     guess = runs_root(store) / run_id
     if guess.is_dir():
         return guess
-    raise UserError(f"run folder of {run_id} not found ({row[0] if row else guess})")
+    raise UserError(f"run folder of {run_id} not found ({recorded or guess})")
 
 
 def completed_run(args, needs: str):
@@ -51,8 +51,8 @@ def completed_run(args, needs: str):
     store = store_of(args)
     with connect(store, read_only=True) as con:
         run_id = resolve_run(con, args.run)
-        status = con.execute("SELECT status FROM runs WHERE run_id = ?", [run_id]).fetchone()[0]
+        status = read.run_status(con, run_id)
     if status != "completed":
         raise UserError(f"run {run_id} is {status}; {needs} needs a completed run")
     run_dir = run_dir_of(store, run_id)
-    return run_id, run_dir, load_recipe(run_dir / "recipe.toml")
+    return run_id, run_dir, load_recipe(run_dir / rundir.RECIPE)

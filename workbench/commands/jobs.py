@@ -13,6 +13,8 @@ from workbench.launch import follow as follower
 from workbench.launch import launcher
 from workbench.launch.follow import FINAL
 from workbench.launch.hosts import HostUnreachable
+from workbench import rundir
+from workbench.store import read
 from workbench.store.db import connect
 
 
@@ -20,7 +22,7 @@ def _run(args):
     store = store_of(args)
     with connect(store, read_only=True) as con:
         run_id = resolve_run(con, args.run)
-        status = con.execute("SELECT status FROM runs WHERE run_id = ?", [run_id]).fetchone()[0]
+        status = read.run_status(con, run_id)
     return store, run_id, status, run_dir_of(store, run_id)
 
 
@@ -52,7 +54,7 @@ def resume(args) -> int:
     if args.detach:
         console.print(f"detached: `workbench attach {run_id}` follows it")
         return 0
-    local = launcher.read_run_meta(run_dir).get("target", "local") == "local"
+    local = rundir.read_run_meta(run_dir).get("target", "local") == "local"
     return follow_and_report(store, run_dir, quiet=args.quiet, ctrl_c="stop" if local else "detach")
 
 

@@ -15,8 +15,10 @@ from workbench.console import console, diff_tables, fmt, status_text, telemetry_
 from workbench.errors import UserError
 from workbench.launch import follow as follower
 from workbench.launch import launcher
+from workbench.store import read
 from workbench.store.db import connect
-from workbench.store.ingest import IngestResult, read_run_meta
+from workbench.rundir import read_run_meta
+from workbench.store.ingest import IngestResult
 
 
 class _ProgressWithTelemetry(Progress):
@@ -209,12 +211,10 @@ def follow_and_report(store: Path, run_dir: Path, *, quiet: bool, ctrl_c: str) -
 
 def print_result(store: Path, run_id: str) -> None:
     with connect(store, read_only=True) as con:
-        err = con.execute("SELECT error FROM runs WHERE run_id = ?", [run_id]).fetchone()
-        rows = con.execute(
-            "SELECT label, metric, base, tuned, delta FROM base_vs_tuned WHERE run_id = ? AND split = 'validation' "
-            "ORDER BY label, metric", [run_id]).fetchall()
-    if err and err[0]:
-        console.print(f"[red]{err[0]}[/]", soft_wrap=True)
+        _status, error = read.run_status_error(con, run_id)
+        rows = read.base_vs_tuned(con, run_id, "validation")
+    if error:
+        console.print(f"[red]{error}[/]", soft_wrap=True)
     if rows:
         for t in diff_tables(rows, ("precision", "recall", "f1"), f"base vs tuned — {run_id} (validation)"):
             console.print(t)

@@ -10,7 +10,8 @@ from workbench.launch import follow as follower
 from workbench.launch.follow import FINAL
 from workbench.launch.hosts import HostUnreachable
 from workbench.store.db import connect, runs_root
-from workbench.store.ingest import RUN_META, ingest_run
+from workbench.rundir import RUN_META
+from workbench.store.ingest import ingest_run
 
 
 def main(args) -> int:

@@ -23,26 +23,16 @@ from typing import Any
 from workbench.errors import UserError
 from workbench.launch import batch
 from workbench.launch.argv import job_python, supervisor_argv
-from workbench.launch.supervisor import EXIT_FILE, write_json_atomic
+from workbench import rundir
 
-JOB_FILE = "job.json"
 REPLY_MARKER = b"\x1eworkbench-agent\n"  # precedes the reply line: login profiles may print before it
 TAIL_LIMIT = 4 << 20  # bytes per tail reply; the follower asks again at once when there is more
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    except ValueError:
-        return None  # being replaced right now (writes are atomic renames): the next poll reads it
 
 
 def _launch(run_dir: Path) -> dict[str, Any]:
     from workbench.recipe import load_recipe
 
-    launch = load_recipe(run_dir / "recipe.toml").section("launch")
+    launch = load_recipe(run_dir / rundir.RECIPE).section("launch")
     # paths of this machine: ~ is its home (a shell would expand it; Popen and quoting do not)
     for key in ("python", "container"):
         launch[key] = os.path.expanduser(launch[key])
@@ -88,18 +78,18 @@ def start(run_dir: Path) -> dict[str, Any]:
     launch = _launch(run_dir)
     python = launch["python"] if launch["container"] else sys.executable
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    with open(run_dir / batch.LOG, "ab") as log:
+    with open(run_dir / rundir.TRAIN_LOG, "ab") as log:
         proc = subprocess.Popen(supervisor_argv(launch, str(run_dir), python), stdout=log,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=run_dir, env=full_env,
                                 start_new_session=True)
     job = {"kind": "local", "pid": proc.pid, "host": socket.gethostname(), "submitted_at": time.time()}
     try:
-        write_json_atomic(run_dir / JOB_FILE, job)
+        rundir.write_job(run_dir, job)
     except OSError as e:
         # Untracked, `workbench stop` could never reach it: stop it now, and say why.
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-        raise UserError(f"cannot record the started job ({e.strerror}); it was stopped", path=run_dir / JOB_FILE) from None
+        raise UserError(f"cannot record the started job ({e.strerror}); it was stopped", path=run_dir / rundir.JOB) from None
     return job
 
 
@@ -110,7 +100,7 @@ def submit(run_dir: Path, scheduler: str) -> dict[str, Any]:
     (run_dir / batch.SCRIPT[scheduler]).write_text(script, encoding="utf-8")
     job_id = _sbatch(run_dir, batch.submit_argv(scheduler, launch, run_dir.name), scheduler)
     job = {"kind": scheduler, "job_id": job_id, "host": socket.gethostname(), "submitted_at": time.time()}
-    write_json_atomic(run_dir / JOB_FILE, job)
+    rundir.write_job(run_dir, job)
     return job
 
 
@@ -143,7 +133,7 @@ def submit_array(run_dirs: list[Path]) -> list[dict[str, Any]]:
     jobs = []
     for i, d in enumerate(run_dirs):  # each task is addressed as <id>_<index> by scontrol / scancel
         job = {"kind": "slurm", "job_id": f"{job_id}_{i}", "host": socket.gethostname(), "submitted_at": time.time()}
-        write_json_atomic(d / JOB_FILE, job)
+        rundir.write_job(d, job)
         jobs.append(job)
     return jobs
 
@@ -155,9 +145,9 @@ def resume(run_dir: Path, scheduler: str = "") -> dict[str, Any]:
     current = state(run_dir)
     if current["state"] not in (batch.DONE, batch.GONE):
         raise UserError(f"the run's job is still {current['state']} on {socket.gethostname()}: stop it first")
-    exit_file = run_dir / EXIT_FILE
+    exit_file = run_dir / rundir.EXIT
     if exit_file.exists():
-        exit_file.replace(run_dir / "exit.previous.json")  # the new attempt writes its own
+        exit_file.replace(run_dir / rundir.EXIT_PREVIOUS)  # the new attempt writes its own
     return submit(run_dir, scheduler) if scheduler else start(run_dir)
 
 
@@ -182,8 +172,8 @@ def pid_alive(pid: int | None, run_dir: Path) -> bool:
 
 def state(run_dir: Path) -> dict[str, Any]:
     """queued | running | ended | gone, with the exit record and the scheduler's word when there is one."""
-    job = _read_json(run_dir / JOB_FILE) or {}
-    exit_rec = _read_json(run_dir / EXIT_FILE)
+    job = rundir.read_job(run_dir) or {}
+    exit_rec = rundir.read_exit(run_dir)
     out: dict[str, Any] = {"state": batch.GONE, "exit": exit_rec, "job": job}
     kind = job.get("kind")
     if kind in ("slurm", "pbs"):
@@ -198,7 +188,7 @@ def state(run_dir: Path) -> dict[str, Any]:
             batch.DONE if exit_rec is not None else batch.GONE)
     elif exit_rec is not None:
         out["state"] = batch.DONE
-    elif time.time() - ((_read_json(run_dir / "run.json") or {}).get("created_at") or 0) < 600:
+    elif time.time() - ((rundir.read_json(run_dir / rundir.RUN_META) or {}).get("created_at") or 0) < 600:
         out["state"] = batch.UNKNOWN  # being submitted right now (no job.json yet)
     return out
 
@@ -210,7 +200,7 @@ def tail(run_dir: Path, offsets: dict[str, int], limit: int = TAIL_LIMIT) -> tup
     so a reply with state 'ended' and no file cut short is the complete record.
     """
     head = {"state": state(run_dir), "files": [], "complete": True}
-    names = ["events.jsonl", *sorted(p.name for p in run_dir.glob("events.rank*.jsonl")), batch.LOG]
+    names = rundir.followed_names(run_dir)
     chunks: list[bytes] = []
     budget = limit
     for name in names:
@@ -237,7 +227,7 @@ def tail(run_dir: Path, offsets: dict[str, int], limit: int = TAIL_LIMIT) -> tup
 
 def cancel(run_dir: Path, sig: str = "SIGTERM") -> dict[str, Any]:
     """Stop the run: `sig` to a local job's process group, scancel / qdel for batch jobs (SIGKILL: forced)."""
-    job = _read_json(run_dir / JOB_FILE) or {}
+    job = rundir.read_job(run_dir) or {}
     kind = job.get("kind")
     force = sig == "SIGKILL"
     if kind == "local":

@@ -14,10 +14,10 @@ import subprocess
 from dataclasses import dataclass
 from typing import Any
 
+from workbench import rundir
 from workbench.launch.argv import Launch, prelude_lines, supervisor_argv
 
 SCRIPT = {"slurm": "job.sbatch", "pbs": "job.pbs"}
-LOG = "train.log"
 
 # Scheduler states, reduced to what a run's status needs.
 QUEUED, RUNNING, DONE, GONE, UNKNOWN = "queued", "running", "ended", "gone", "unknown"
@@ -49,7 +49,7 @@ def _body(launch: Launch, run_dir: str | list[str], python: str) -> list[str]:
         where = '"$RUN_DIR"'
     else:
         where = shlex.quote(run_dir)
-    lines += [f"cd {where}", f"exec >>{LOG} 2>&1  # the supervisor's and the trainer's output, beside events.jsonl"]
+    lines += [f"cd {where}", f"exec >>{rundir.TRAIN_LOG} 2>&1  # the supervisor's and the trainer's output, beside events.jsonl"]
     lines += prelude_lines(launch)
     argv = supervisor_argv(launch, "RUN_DIR", python)
     sup = shlex.join(argv[:-1]) + " " + where  # the folder last: quoted, or the array's "$RUN_DIR"

@@ -11,12 +11,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from workbench import rundir
 from workbench.events import END_STATUSES
 from workbench.launch import batch
 from workbench.launch.hosts import HostUnreachable
 from workbench.launch.launcher import host_of_run
 from workbench.store.db import connect
-from workbench.store.ingest import IngestResult, ingest_run, read_run_meta, reset_offsets, set_final_status
+from workbench.rundir import read_run_meta
+from workbench.store.ingest import IngestResult, ingest_run
+from workbench.store.write import reset_offsets, set_final_status
 
 OnEvents = Callable[[IngestResult], None]
 FINAL = END_STATUSES + ("cancelled",)
@@ -64,7 +67,7 @@ def mirror(run_dir: Path, head: dict[str, Any], data: bytes) -> list[str]:
 
 
 def local_offsets(run_dir: Path) -> dict[str, int]:
-    names = ["events.jsonl", *(p.name for p in run_dir.glob("events.rank*.jsonl")), batch.LOG]
+    names = rundir.followed_names(run_dir)
     return {n: (run_dir / n).stat().st_size for n in names if (run_dir / n).exists()}
 
 
@@ -84,7 +87,7 @@ def poll(store: Path, run_dir: Path, host=None, job_dir: str | None = None) -> P
 
     if host is None:
         host, job_dir = host_of_run(run_dir)
-    with open(run_dir / ".follow.lock", "a") as lock:
+    with open(run_dir / rundir.FOLLOW_LOCK, "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         head, data = host.tail(job_dir, local_offsets(run_dir))
         replaced = mirror(run_dir, head, data) if (data or head["files"]) else []

@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import duckdb
 
 from workbench.errors import UserError
 from workbench.launch import batch
@@ -19,8 +18,10 @@ from workbench.launch.run_folder import create_run
 from workbench.launch.targets import Target, parse_target
 from workbench.recipe import Recipe, load_recipe
 from workbench.recipe.schema import KNOBS
-from workbench.store.db import connect, runs_root
-from workbench.store.ingest import mark_ended, read_run_meta, register_run, write_run_meta
+from workbench.store.db import StoreError, connect, runs_root
+from workbench import rundir
+from workbench.rundir import read_run_meta, write_run_meta
+from workbench.store.write import mark_ended, record_job, register_run, reopen_for_resume
 
 DATA_KNOBS = [k.name for k in KNOBS if k.kind == "path" and k.section == "data"]
 
@@ -34,7 +35,7 @@ def dry_run(recipe: Recipe, store: Path) -> str:
         host = SshHost(target.host, launch)
         job_dir = host.job_dir(Path(run_id))
         python = launch["python"]  # the remote agent's interpreter
-        files = ", ".join(["recipe.toml", "run.json", *[f"data/{Path(recipe[k]).name}" for k in DATA_KNOBS
+        files = ", ".join([rundir.RECIPE, rundir.RUN_META, *[f"data/{Path(recipe[k]).name}" for k in DATA_KNOBS
                                                         if recipe[k]]])
         head = [f"# upload to {target.host}:{job_dir}/ with rsync (sftp where rsync is missing): {files}",
                 f"# then, over ssh: {host.remote_command('submit' if target.scheduler else 'start', job_dir, *(target.scheduler or '',) if target.scheduler else ())}"]
@@ -57,7 +58,7 @@ def dry_run(recipe: Recipe, store: Path) -> str:
 
 def upload_files(recipe: Recipe, run_dir: Path) -> tuple[dict[str, Path], dict[str, str]]:
     """Files a remote run needs, and the recipe values that point at their uploaded copies."""
-    files: dict[str, Path] = {"run.json": run_dir / "run.json"}
+    files: dict[str, Path] = {rundir.RUN_META: run_dir / rundir.RUN_META}
     changes: dict[str, str] = {}
     used: set[str] = set()
     for name in DATA_KNOBS:
@@ -107,7 +108,7 @@ def launch_many(recipes: list[Recipe], store: Path, *, command: str = "", on_ste
         try:
             with connect(store) as con:
                 register_run(con, run_dir)
-        except (UserError, OSError, duckdb.Error) as e:
+        except (UserError, OSError, StoreError) as e:
             # Not in the store, so not a run: no folder may stay behind (nor the ones before it).
             for d in [*run_dirs, run_dir]:
                 shutil.rmtree(d, ignore_errors=True)
@@ -137,7 +138,7 @@ def launch_many(recipes: list[Recipe], store: Path, *, command: str = "", on_ste
                 for run_dir in run_dirs:
                     if run_dir not in submitted:
                         mark_ended(con, run_dir.name, "failed", f"launch failed: {reason}", time.time())
-        except (UserError, OSError, duckdb.Error) as store_error:
+        except (UserError, OSError, StoreError) as store_error:
             reason += f" (and the store could not record it: {str(store_error).splitlines()[0]})"
         if isinstance(e, KeyboardInterrupt):
             raise
@@ -148,8 +149,7 @@ def launch_many(recipes: list[Recipe], store: Path, *, command: str = "", on_ste
 def _record_job(store: Path, run_dir: Path, job_dir: str, job: dict[str, Any]) -> None:
     _update_meta(run_dir, job_dir=job_dir, pid=job.get("pid"), job_id=job.get("job_id"), job_host=job.get("host"))
     with connect(store) as con:
-        con.execute("UPDATE runs SET pid = ?, job_id = ? WHERE run_id = ?",
-                    [job.get("pid"), job.get("job_id"), run_dir.name])
+        record_job(con, run_dir.name, job.get("pid"), job.get("job_id"))
 
 
 def _place(recipe: Recipe, run_dir: Path, host, target: Target, settings, say) -> str:
@@ -163,7 +163,7 @@ def _place(recipe: Recipe, run_dir: Path, host, target: Target, settings, say) -
     job_dir = info["run_dir"]
     files, changes = upload_files(recipe, run_dir)
     _write_remote_recipe(recipe, run_dir, changes)
-    files["recipe.toml"] = run_dir / "remote" / "recipe.toml"
+    files[rundir.RECIPE] = run_dir / "remote" / rundir.RECIPE
     say(f"uploading {len(files)} files to {target.host}:{job_dir}")
     tool = host.upload(files, job_dir, info["tools"].get("rsync", False))
     _update_meta(run_dir, job_dir=job_dir, job_host=info["host"], upload=tool,
@@ -199,7 +199,7 @@ def _write_remote_recipe(recipe: Recipe, run_dir: Path, changes: dict[str, str])
     from workbench.recipe import write_frozen
 
     (run_dir / "remote").mkdir(exist_ok=True)
-    write_frozen(recipe.with_values(changes), run_dir / "remote" / "recipe.toml",
+    write_frozen(recipe.with_values(changes), run_dir / "remote" / rundir.RECIPE,
                  f"Frozen recipe of run {run_dir.name}, as uploaded: data paths point at the uploaded copies.")
 
 
@@ -216,7 +216,7 @@ def host_of_run(run_dir: Path):
     target = parse_target(meta.get("target", "local"))
     if not target.remote:
         return LocalHost(), str(run_dir)
-    launch = load_recipe(run_dir / "recipe.toml").section("launch")
+    launch = load_recipe(run_dir / rundir.RECIPE).section("launch")
     host = SshHost(target.host, launch)
     return host, meta.get("job_dir") or host.job_dir(run_dir)
 
@@ -242,8 +242,7 @@ def resume(store: Path, run_dir: Path, status: str) -> dict[str, Any]:
     target = parse_target(meta.get("target", "local"))
     host, job_dir = host_of_run(run_dir)
     with connect(store) as con:
-        con.execute("UPDATE runs SET status = 'queued', ended_at = NULL, duration_s = NULL, error = NULL "
-                    "WHERE run_id = ?", [run_dir.name])
+        reopen_for_resume(con, run_dir.name)
     try:
         job = host.resume(job_dir, target.scheduler or "")
     except (UserError, HostUnreachable, OSError) as e:
@@ -254,6 +253,5 @@ def resume(store: Path, run_dir: Path, status: str) -> dict[str, Any]:
     fields = {k: v for k, v in meta.items() if k != "stop_requested_at"}  # a new attempt, not the stopped one
     write_run_meta(run_dir, {**fields, "resumes": resumes, "pid": job.get("pid"), "job_id": job.get("job_id")})
     with connect(store) as con:
-        con.execute("UPDATE runs SET pid = ?, job_id = ? WHERE run_id = ?", [job.get("pid"), job.get("job_id"),
-                                                                           run_dir.name])
+        record_job(con, run_dir.name, job.get("pid"), job.get("job_id"))
     return job

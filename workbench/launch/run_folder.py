@@ -11,7 +11,8 @@ from pathlib import Path
 
 from workbench.errors import UserError
 from workbench.recipe import Recipe, write_frozen
-from workbench.store.ingest import write_run_meta
+from workbench import rundir
+from workbench.rundir import write_run_meta
 
 
 def new_run_id(recipe_name: str) -> str:
@@ -33,7 +34,7 @@ def create_run(recipe: Recipe, runs_root: Path, *, target: str = "local", comman
     try:
         header = (f"Frozen recipe of run {run_id}: every knob resolved, paths absolute.\n"
                   f"From: {recipe.path}\nRe-run with: workbench run {run_dir / 'recipe.toml'}")
-        write_frozen(recipe, run_dir / "recipe.toml", header)
+        write_frozen(recipe, run_dir / rundir.RECIPE, header)
         write_run_meta(run_dir, {
             "run_id": run_id, "recipe_name": recipe.name, "recipe_path": str(recipe.path or ""),
             "target": target, "group": recipe["group"], "created_at": time.time(),

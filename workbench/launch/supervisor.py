@@ -8,7 +8,6 @@ native code) still gets the right final status, on this machine or a remote one.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -17,16 +16,10 @@ import sys
 import time
 from pathlib import Path
 
+from workbench import rundir
 from workbench.launch.argv import free_port, train_argv
 
-EXIT_FILE = "exit.json"
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)  # the trainer's stop signals
-
-
-def write_json_atomic(path: Path, data: dict) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data), encoding="utf-8")
-    tmp.replace(path)
 
 
 def main(argv: list[str]) -> int:
@@ -36,7 +29,7 @@ def main(argv: list[str]) -> int:
     run_dir = Path(argv[0]).resolve()
     from workbench.recipe import load_recipe
 
-    launch = load_recipe(run_dir / "recipe.toml").section("launch")
+    launch = load_recipe(run_dir / rundir.RECIPE).section("launch")
     node_rank = os.environ.get("SLURM_NODEID")
     argv = train_argv(launch, str(run_dir), sys.executable, port=_port(), node_rank=node_rank,
                       main_addr=os.environ.get("WORKBENCH_MAIN_ADDR"))
@@ -62,7 +55,7 @@ def main(argv: list[str]) -> int:
     record = {"returncode": code, "signal": signal.Signals(-code).name if code < 0 else None,
               "t": time.time(), "host": socket.gethostname()}
     if node_rank in (None, "0"):
-        write_json_atomic(run_dir / EXIT_FILE, record)
+        rundir.write_exit(run_dir, record)
     return 128 - code if code < 0 else code
 
 

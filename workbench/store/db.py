@@ -16,6 +16,17 @@ from workbench.store.schema import SCHEMA_VERSION, TABLES, VIEWS
 DEFAULT_STORE = "runs.duckdb"
 
 
+def __getattr__(name: str):
+    # `StoreError` is DuckDB's error class, what any failed store operation raises; modules outside
+    # workbench/store catch it under this name and never import duckdb. Resolved on first use, so
+    # importing this module does not load DuckDB.
+    if name == "StoreError":
+        import duckdb
+
+        return duckdb.Error
+    raise AttributeError(name)
+
+
 def store_path(arg: str | None = None) -> Path:
     """--store PATH, else $WORKBENCH_STORE, else ./runs.duckdb."""
     return Path(arg or os.environ.get("WORKBENCH_STORE") or DEFAULT_STORE).expanduser().absolute()

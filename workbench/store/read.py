@@ -91,6 +91,36 @@ def run_status(con, run_id: str) -> str | None:
     return row[0] if row else None
 
 
+def run_status_error(con, run_id: str) -> tuple[str | None, str | None]:
+    """(status, error) of a run; (None, None) when the store does not hold it."""
+    row = con.execute("SELECT status, error FROM runs WHERE run_id = ?", [run_id]).fetchone()
+    return (row[0], row[1]) if row else (None, None)
+
+
+def run_dir_recorded(con, run_id: str) -> str | None:
+    """The run folder the store recorded for a run (it may since have moved)."""
+    row = con.execute("SELECT run_dir FROM runs WHERE run_id = ?", [run_id]).fetchone()
+    return row[0] if row else None
+
+
+def latest_run_id(con) -> str | None:
+    """The most recently created run."""
+    row = con.execute("SELECT run_id FROM runs ORDER BY created_at DESC NULLS LAST LIMIT 1").fetchone()
+    return row[0] if row else None
+
+
+def run_ids_matching(con, ref: str) -> list[str]:
+    """Run ids equal to `ref` or starting with it, in order."""
+    return [r[0] for r in con.execute("SELECT run_id FROM runs WHERE run_id = ? OR starts_with(run_id, ?) "
+                                      "ORDER BY run_id", [ref, ref]).fetchall()]
+
+
+def unfinished_runs(con) -> list[tuple[str, str]]:
+    """(run id, run folder) of every queued or running run, oldest first."""
+    return con.execute("SELECT run_id, run_dir FROM runs WHERE status IN ('queued', 'running') "
+                       "ORDER BY created_at").fetchall()
+
+
 @dataclass
 class Comparison:
     ids: list[str]

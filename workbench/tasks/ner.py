@@ -9,7 +9,7 @@ not parse are counted as malformed (what parsed of them still counts), never fat
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 from workbench.data.ner import (NerSentence, entities_to_bio, entity_types, parse_response, prompt_for,
                                 read_ner_file, response_for)

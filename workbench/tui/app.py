@@ -19,6 +19,7 @@ from textual.screen import Screen
 from textual.worker import Worker, get_current_worker
 
 from workbench.launch.watch import RunWatch
+from workbench.store import read
 from workbench.store.db import store_path
 from workbench.tui.messages import EventsReceived, FollowInterrupted, RunEnded, RunLaunched
 from workbench.tui.screens.detail import DetailScreen
@@ -86,8 +87,7 @@ class WorkbenchApp(App):
     @work(thread=True, group="store", exit_on_error=False)
     def _find_live_runs(self) -> None:
         with self.gate.connect() as con:
-            rows = con.execute("SELECT run_id, run_dir FROM runs WHERE status IN ('queued', 'running') "
-                               "ORDER BY created_at").fetchall()
+            rows = read.unfinished_runs(con)
         for run_id, run_dir in rows:
             if run_dir and Path(run_dir).is_dir():
                 self.call_from_thread(self.follow_run, run_id, Path(run_dir))
@@ -131,8 +131,7 @@ class WorkbenchApp(App):
 
         def stored_status() -> tuple[str | None, str | None]:
             with self.gate.connect() as con:
-                row = con.execute("SELECT status, error FROM runs WHERE run_id = ?", [run_id]).fetchone()
-            return (row[0], row[1]) if row else (None, None)
+                return read.run_status_error(con, run_id)
 
         def pause(seconds: float) -> None:
             # In short naps: a cancelled follower (the app quitting) must not hold the exit up.

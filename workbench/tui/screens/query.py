@@ -3,7 +3,7 @@ and runs it), a SQL box (F5 or ctrl+r runs it), the result in a table (at most M
 shown, the full count said), errors as one line, export of the result to CSV (ctrl+e), and the
 queries of this session on ctrl+up / ctrl+down.
 
-User SQL never changes the store: `read_only_statements` (store_gate) refuses any statement but
+User SQL never changes the store: `read_only_statements` (workbench/store/query.py) refuses any statement but
 SELECT / EXPLAIN and what hides inside those (a DELETE in a CTE, EXPLAIN ANALYZE of a DELETE or
 COMMIT); and every query runs in a transaction that is rolled back.
 """
@@ -29,7 +29,7 @@ from workbench.console import fmt
 from workbench.errors import UserError
 from workbench.store.examples import EXAMPLES, ExampleQuery
 from workbench.tui.screens.prompt import PromptScreen
-from workbench.tui.store_gate import read_only_statements
+from workbench.store.query import QueryError, reading
 
 MAX_ROWS = 10_000  # rows shown; the count says how many the query returned
 MAX_CELL = 120  # characters of one cell line shown (the CSV export has them whole)
@@ -244,7 +244,7 @@ class QueryScreen(Screen):
         except UserError as e:
             self.post_message(QueryFailed(serial, one_line(e)))
             return
-        except Exception as e:  # duckdb.Error and anything else: one line, never a traceback
+        except QueryError as e:
             self.post_message(QueryFailed(serial, f"query failed: {one_line(e)}"))
             return
         self.post_message(QueryFinished(serial, sql, columns, rows, total, clock() - start))
@@ -263,7 +263,7 @@ class QueryScreen(Screen):
                     while columns and (chunk := cur.fetchmany(10_000)):
                         w.writerows(["" if v is None else v for v in r] for r in chunk)
                         n += len(chunk)
-        except Exception as e:
+        except (UserError, QueryError, OSError) as e:
             if created:
                 path.unlink(missing_ok=True)  # no half-written file left behind
             self.post_message(ExportFailed(path, one_line(e)))
@@ -277,19 +277,11 @@ class QueryScreen(Screen):
         gate = self.app.gate
 
         @contextmanager
-        def reading():
-            statements = read_only_statements(sql)
-            with gate.connect() as con:
-                con.execute("BEGIN TRANSACTION")
-                try:
-                    cur = None
-                    for st in statements:
-                        cur = con.execute(st)
-                    yield cur
-                finally:
-                    con.execute("ROLLBACK")
+        def cursor():
+            with gate.connect() as con, reading(con, sql) as cur:
+                yield cur
 
-        return reading()
+        return cursor()
 
     # --- handlers ------------------------------------------------------------------------------------
     @on(QueryFinished)

@@ -1,0 +1,109 @@
+"""Every write to the store other than ingesting events: a run registered, its job recorded,
+reopened for a resume, its earlier attempt superseded, its end or final status settled, its
+ingestion offsets reset. The ingester (store/ingest.py) writes what the event files say; no
+module outside workbench/store writes SQL.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from workbench import rundir
+from workbench.recipe.schema import SECTIONS
+from workbench.store.rows import insert_rows, param_text, utc
+
+
+def register_run(con, run_dir: Path) -> dict[str, Any]:
+    """Insert the run's row and params if missing (status 'queued' until its start event)."""
+    meta = rundir.read_run_meta(run_dir)
+    if con.execute("SELECT 1 FROM runs WHERE run_id = ?", [meta["run_id"]]).fetchone():
+        return meta
+    con.execute("BEGIN")
+    insert_run(con, run_dir, meta)
+    con.execute("COMMIT")
+    return meta
+
+
+def insert_run(con, run_dir: Path, meta: dict[str, Any]) -> None:
+    run_id = meta["run_id"]
+    values: dict[str, Any] = {}
+    recipe_file = run_dir / rundir.RECIPE
+    if recipe_file.exists():
+        raw = tomllib.loads(recipe_file.read_text(encoding="utf-8"))
+        for k, v in raw.items():
+            if isinstance(v, dict) and k in SECTIONS:  # [section] tables; data.labels stays one map
+                for kk, vv in v.items():
+                    values[f"{k}.{kk}"] = vv
+            else:
+                values[k] = v
+    con.execute(
+        """INSERT INTO runs (run_id, recipe_name, recipe_path, description, task, model, method, target, status,
+                             created_at, group_id, host, pid, job_id, run_dir)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)""",
+        [run_id, meta.get("recipe_name"), meta.get("recipe_path"), values.get("description"), values.get("task"),
+         values.get("model.source"), values.get("model.method"), meta.get("target", "local"),
+         utc(meta.get("created_at")), meta.get("group") or None, meta.get("host"), meta.get("pid"),
+         meta.get("job_id"), str(run_dir.resolve())],
+    )
+    if values:
+        insert_rows(con, "params", [[run_id, k, param_text(v)] for k, v in values.items()])
+
+
+def record_job(con, run_id: str, pid: int | None, job_id: str | None) -> None:
+    """The process or scheduler job that runs it (a local pid, a SLURM / PBS job id)."""
+    con.execute("UPDATE runs SET pid = ?, job_id = ? WHERE run_id = ?", [pid, job_id, run_id])
+
+
+def reopen_for_resume(con, run_id: str) -> None:
+    """Back to queued, its end and error cleared, until the new attempt's start event."""
+    con.execute("UPDATE runs SET status = 'queued', ended_at = NULL, duration_s = NULL, error = NULL "
+                "WHERE run_id = ?", [run_id])
+
+
+def supersede(con, run_id: str, resumed: dict[str, Any]) -> None:
+    """A resumed attempt continues from checkpoint step `resumed.step`: the earlier attempt's
+    steps and evaluations after it, its tuned results and its saved model are redone, so they
+    leave the store (events.jsonl keeps them). Base evaluations in `base_kept` stay."""
+    step = int(resumed.get("step") or 0)
+    kept = [str(s) for s in resumed.get("base_kept") or []]
+    con.execute("DELETE FROM steps WHERE run_id = ? AND step > ?", [run_id, step])
+    con.execute("""DELETE FROM evals WHERE run_id = ? AND NOT ((phase = 'base' AND list_contains(?, split))
+                                                   OR (phase = 'epoch' AND step <= ?))""", [run_id, kept, step])
+    con.execute("DELETE FROM fairness WHERE run_id = ? AND NOT (phase = 'base' AND list_contains(?, split))",
+                [run_id, kept])
+    con.execute("""DELETE FROM artifacts WHERE run_id = ? AND NOT (
+                       (kind = 'checkpoint' AND TRY_CAST(json_extract_string(meta, '$.step') AS BIGINT) <= ?)
+                    OR (json_extract_string(meta, '$.phase') = 'base'
+                        AND list_contains(?, json_extract_string(meta, '$.split'))))""", [run_id, step, kept])
+
+
+def mark_ended(con, run_id: str, status: str, error: str | None, t: float) -> None:
+    """Record a final status for a run whose process ended without an `end` event."""
+    con.execute(
+        """UPDATE runs SET status = ?, error = coalesce(error, ?), ended_at = coalesce(ended_at, ?),
+                  duration_s = coalesce(duration_s, epoch(?::TIMESTAMP - started_at))
+           WHERE run_id = ? AND status IN ('queued', 'running')""",
+        [status, error, utc(t), utc(t), run_id])
+
+
+def set_final_status(con, run_id: str, status: str, error: str | None, t: float) -> None:
+    """Settle a run's final status, also over an `end` event the launcher knows better than
+    (a scheduler's cancel or time limit arrives at the trainer as a plain SIGTERM)."""
+    con.execute(
+        """UPDATE runs SET status = ?, error = coalesce(?, error), ended_at = coalesce(ended_at, ?),
+                  duration_s = coalesce(duration_s, epoch(?::TIMESTAMP - started_at))
+           WHERE run_id = ?""",
+        [status, error, utc(t), utc(t), run_id])
+
+
+def reset_offsets(con, run_id: str, files: list[str]) -> None:
+    """Read these event files from their start again (their copies were replaced); events
+    already stored are skipped by seq."""
+    for name in files:
+        if name == rundir.EVENTS:
+            con.execute("UPDATE runs SET events_offset = 0, events_lines = 0 WHERE run_id = ?", [run_id])
+        else:
+            con.execute("UPDATE event_files SET events_offset = 0, events_lines = 0 WHERE run_id = ? AND file = ?",
+                        [run_id, name])
