@@ -9,7 +9,7 @@ import time
 
 from workbench.store.db import connect
 from workbench.store.sample import LABELS
-from workbench.tui.screens.detail import DetailScreen, task_sections
+from workbench.tui.screens.detail import DetailScreen
 from workbench.tui.screens.runs import RunsScreen
 
 LORA = "demo_encoder_multilabel-20260921-141320-a1b2"
@@ -110,11 +110,6 @@ class TestDetailScreen:
                 assert params.get_cell("lora.r", "value") == "32"
 
         asyncio.run(go())
-
-    def test_task_sections_show_only_metrics_that_exist(self):
-        assert task_sections({"f1_micro": 0.7, "loss": 0.2}) == {}
-        assert task_sections({"fairness_gap_gender": 0.04, "f1_micro": 0.7}) == {
-            "fairness": {"fairness_gap_gender": 0.04}}
 
     def test_resume_asks_first_and_refuses_a_completed_run(self, make_app, sample_store):
         from workbench.tui.screens.confirm import ConfirmScreen

@@ -15,10 +15,10 @@ from workbench.console import console, diff_tables, fmt, status_text, telemetry_
 from workbench.errors import UserError
 from workbench.launch import follow as follower
 from workbench.launch import launcher
+from workbench.launch.follow import Feed
 from workbench.store import read
 from workbench.store.db import connect
 from workbench.rundir import read_run_meta
-from workbench.store.ingest import IngestResult
 
 
 class _ProgressWithTelemetry(Progress):
@@ -43,7 +43,7 @@ def telemetry_line(e: dict) -> str:
 
 
 class LiveProgress:
-    """Turns newly ingested events into a progress bar, telemetry lines and a few log lines."""
+    """Turns the events a follower reads into a progress bar, telemetry lines and a few log lines."""
 
     def __init__(self, quiet: bool):
         self.quiet = quiet
@@ -62,10 +62,10 @@ class LiveProgress:
     def __exit__(self, *exc):
         self.progress.stop()
 
-    def on_events(self, res: IngestResult) -> None:
-        for w in res.warnings:
+    def on_events(self, feed: Feed) -> None:
+        for w in feed.warnings:
             self.progress.console.print(f"[yellow]warning:[/] {w}")
-        for e in res.events:
+        for e in feed.events:
             kind = e.get("type")
             if kind == "log":
                 msg = e.get("message", "")

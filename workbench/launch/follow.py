@@ -1,6 +1,11 @@
 """Following a run: bring its event files here (from a remote host: by byte offset, so a
 dropped connection resumes without gaps or duplicates), ingest them into the store, and when
-the job has ended settle the final status, also for jobs that never wrote an `end` event."""
+the job has ended settle the final status, also for jobs that never wrote an `end` event.
+
+The CLI (`run`, `attach`) and the app's monitor follow through the same `follow`. What a
+follower shows comes from its own `EventFeed` over the run folder's event files, never from
+what its own ingestion stored: another process may have ingested the events first
+(docs/architecture.md, "Data flow")."""
 
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from workbench import rundir
-from workbench.events import END_STATUSES
+from workbench.events import END_STATUSES, read_events
 from workbench.launch import batch
 from workbench.launch.hosts import HostUnreachable
 from workbench.launch.launcher import host_of_run
@@ -21,7 +26,6 @@ from workbench.rundir import read_run_meta
 from workbench.store.ingest import IngestResult, ingest_run
 from workbench.store.write import reset_offsets, set_final_status
 
-OnEvents = Callable[[IngestResult], None]
 FINAL = END_STATUSES + ("cancelled",)
 STOP_SIGNALS = ("SIGTERM", "SIGINT", "SIGHUP")
 
@@ -69,6 +73,42 @@ def mirror(run_dir: Path, head: dict[str, Any], data: bytes) -> list[str]:
 def local_offsets(run_dir: Path) -> dict[str, int]:
     names = rundir.followed_names(run_dir)
     return {n: (run_dir / n).stat().st_size for n in names if (run_dir / n).exists()}
+
+
+@dataclass
+class Feed:
+    """Events a follower has not shown yet, in file order, and warnings about unreadable lines."""
+    events: list[dict[str, Any]]
+    warnings: list[str]
+
+
+OnEvents = Callable[[Feed], None]
+
+
+class EventFeed:
+    """Every event of a run folder's event files, read by this follower's own byte offsets: each
+    follower sees every event once and in order, whoever ingested it into the store."""
+
+    def __init__(self, run_dir: Path):
+        self.run_dir = Path(run_dir)
+        self._at: dict[str, tuple[int, int, int]] = {}  # file name -> (byte offset, lines read, last seq)
+
+    def read_new(self) -> Feed:
+        events: list[dict[str, Any]] = []
+        warnings: list[str] = []
+        for path in [rundir.events_file(self.run_dir), *rundir.rank_event_files(self.run_dir)]:
+            offset, line, last = self._at.get(path.name, (0, 0, -1))
+            try:
+                if path.stat().st_size < offset:  # the copy was started over (a remote file replaced)
+                    offset, line = 0, 0
+            except FileNotFoundError:
+                continue
+            got = read_events(path, offset, line)
+            new = [e for e in got.events if e["seq"] > last]  # a file read again shows nothing twice
+            self._at[path.name] = (got.offset, got.line, new[-1]["seq"] if new else last)
+            events += new
+            warnings += got.warnings
+        return Feed(events, warnings)
 
 
 @dataclass
@@ -162,19 +202,22 @@ def final_status(status: str | None, job: dict[str, Any], stop_requested: bool) 
 
 
 def follow(store: Path, run_dir: Path, *, on_events: OnEvents | None = None, poll_s: float | None = None,
-           ctrl_c: str = "stop", on_disconnect: Callable[[str], None] | None = None, stop_grace: float = 60.0) -> str:
-    """Ingest until the run ends; returns its final status.
+           ctrl_c: str = "stop", on_disconnect: Callable[[str], None] | None = None, stop_grace: float = 60.0,
+           cancelled: Callable[[], bool] | None = None) -> str:
+    """Ingest until the run ends, handing `on_events` every event read from the run folder
+    (`EventFeed`); returns its final status.
 
     Ctrl-C: with ctrl_c="stop" (local `workbench run`) the trainer is sent SIGINT and followed
     until it records `interrupted` (after `stop_grace` seconds it is killed, and ends as the
     kill leaves it); with ctrl_c="detach" following stops and the run goes on (returns
-    "detached"). A dropped ssh connection is retried with backoff, resuming at the byte offsets
-    already copied. Remote runs are polled every 2 s (each poll is an ssh round trip), local
-    ones every 0.5 s.
+    "detached"). `cancelled` (the app's worker) also detaches. A dropped ssh connection is
+    retried with backoff, resuming at the byte offsets already copied. Remote runs are polled
+    every 2 s (each poll is an ssh round trip), local ones every 0.5 s.
     """
     host, job_dir = host_of_run(run_dir)
     if poll_s is None:
         poll_s = 2.0 if host.remote else 0.5
+    feed = EventFeed(run_dir)
     stop = threading.Event()
     # Ctrl-C only sets a flag: raised as an exception it could land inside a DuckDB
     # transaction (which reports it as "Query interrupted") and lose the run's last events.
@@ -182,32 +225,44 @@ def follow(store: Path, run_dir: Path, *, on_events: OnEvents | None = None, pol
     previous = signal.signal(signal.SIGINT, lambda *_: stop.set()) if in_main else None
     stopping_since: float | None = None
     backoff = poll_s
+
+    def wait(seconds: float) -> None:
+        if cancelled is None:
+            stop.wait(seconds)
+            return
+        # In short naps: a cancelled follower (the app quitting) must not hold the exit up.
+        deadline = time.monotonic() + seconds
+        while not stop.is_set() and not cancelled() and time.monotonic() < deadline:
+            stop.wait(0.05)
+
     try:
         while True:
+            if cancelled is not None and cancelled():
+                return "detached"
             if stop.is_set() and ctrl_c == "detach":
                 return "detached"
             if stop.is_set() and stopping_since is None:
                 stopping_since = time.monotonic()
                 host.cancel(job_dir, "SIGINT")
                 if on_events is not None:
-                    on_events(IngestResult(run_dir.name, [{"type": "log", "level": "warning",
-                                                           "message": "stopping the run (Ctrl-C)…"}]))
+                    on_events(Feed([{"type": "log", "level": "warning", "message": "stopping the run (Ctrl-C)…"}], []))
             try:
                 p = poll(store, run_dir, host, job_dir)
             except HostUnreachable as e:
                 if on_disconnect is not None:
                     on_disconnect(f"{e}; retrying in {backoff:.0f} s")
-                stop.wait(backoff)
+                wait(backoff)
                 backoff = min(backoff * 2, 30.0)
                 continue
             backoff = poll_s
-            if on_events is not None and (p.result.events or p.result.warnings):
-                on_events(p.result)
+            new = feed.read_new()
+            if on_events is not None and (new.events or new.warnings):
+                on_events(new)
             if p.final is not None:
                 return p.final
             if stopping_since is not None and time.monotonic() - stopping_since > stop_grace:
                 host.cancel(job_dir, "SIGKILL")  # it ignored SIGINT for too long
-            stop.wait(poll_s)
+            wait(poll_s)
     finally:
         if in_main:
             signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)

@@ -28,9 +28,10 @@ from workbench.tui.screens.query import QueryScreen
 from workbench.tui.screens.recipes import RecipesScreen
 from workbench.tui.screens.runs import RunsScreen
 from workbench.tui.store_gate import StoreGate
+from workbench.tui.worker_errors import ReportsWorkerErrors
 
 
-class WorkbenchApp(App):
+class WorkbenchApp(ReportsWorkerErrors, App):
     TITLE = "workbench"
     CSS_PATH = "styles/app.tcss"
     ENABLE_COMMAND_PALETTE = True
@@ -110,62 +111,32 @@ class WorkbenchApp(App):
 
     @work(thread=True, group="follow", exit_on_error=False)
     def _follow(self, run_id: str, run_dir: Path, live: bool) -> None:
-        """Mirror and ingest (`poll`), then feed the watch from the local event files by byte
-        offset: every event once, in order, whoever else (a `workbench attach`) ingests too."""
-        from workbench.events import read_events
-        from workbench.launch.follow import FINAL, poll
-        from workbench.launch.hosts import HostUnreachable
-        from workbench.launch.launcher import host_of_run
+        """Follow a run through the CLI's follower (`follow`: mirror, ingest, settle) and feed the
+        watch from its EventFeed: every event once, in order, whoever else ingests too. A run that
+        has ended is read once."""
+        from workbench.launch.follow import EventFeed, Feed, follow
 
         worker = get_current_worker()
-        offsets: dict[str, tuple[int, int]] = {}
 
-        def read_new() -> tuple[list[dict], list[str]]:
-            events, warnings = [], []
-            for path in [run_dir / "events.jsonl", *sorted(run_dir.glob("events.rank*.jsonl"))]:
-                got = read_events(path, *offsets.get(path.name, (0, 0)))
-                offsets[path.name] = (got.offset, got.line)
-                events += got.events
-                warnings += got.warnings
-            return events, warnings
+        def show(feed: Feed) -> None:
+            self.post_message(EventsReceived(run_id, feed.events, feed.warnings))
 
-        def stored_status() -> tuple[str | None, str | None]:
-            with self.gate.connect() as con:
-                return read.run_status_error(con, run_id)
-
-        def pause(seconds: float) -> None:
-            # In short naps: a cancelled follower (the app quitting) must not hold the exit up.
-            deadline = time.monotonic() + seconds
-            while not worker.is_cancelled and time.monotonic() < deadline:
-                time.sleep(0.05)
-
-        host = job_dir = None
+        final = None
         if live:
-            host, job_dir = host_of_run(run_dir)
-        poll_s = 2.0 if host is not None and host.remote else 0.5
-        backoff = poll_s
-        while not worker.is_cancelled:
-            final = None
-            if live:
-                try:
-                    final = poll(self.store, run_dir, host, job_dir).final
-                except HostUnreachable as e:
-                    self.post_message(FollowInterrupted(run_id, f"{e}; retrying in {backoff:.0f} s"))
-                    pause(backoff)
-                    backoff = min(backoff * 2, 30.0)
-                    continue
-                backoff = poll_s
-            events, warnings = read_new()
-            if events or warnings:
-                self.post_message(EventsReceived(run_id, events, warnings))
-            if not live or final is not None:
-                status, error = stored_status()
-                if status in FINAL or final is not None:
-                    self.post_message(RunEnded(run_id, final or status, error, quiet=not live))
-                elif status is not None:
-                    self.post_message(RunEnded(run_id, status, error, quiet=True))
+            final = follow(self.store, run_dir, on_events=show, ctrl_c="detach", cancelled=lambda: worker.is_cancelled,
+                           on_disconnect=lambda reason: self.post_message(FollowInterrupted(run_id, reason)))
+            if final == "detached":
                 return
-            pause(poll_s)
+        else:
+            feed = EventFeed(run_dir).read_new()
+            if feed.events or feed.warnings:
+                show(feed)
+        with self.gate.connect() as con:
+            status, error = read.run_status_error(con, run_id)
+        if final is not None:
+            self.post_message(RunEnded(run_id, final, error))
+        elif status is not None:
+            self.post_message(RunEnded(run_id, status, error, quiet=True))
 
     @on(EventsReceived)
     def _events_received(self, message: EventsReceived) -> None:

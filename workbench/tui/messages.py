@@ -9,14 +9,6 @@ from typing import Any
 from textual.message import Message
 
 
-class RunsLoaded(Message):
-    """The run list was read from the store."""
-
-    def __init__(self, rows: list[dict[str, Any]]) -> None:
-        super().__init__()
-        self.rows = rows
-
-
 class RunLaunched(Message):
     """A run was created and started or submitted (`resumed`: an ended run was started again)."""
 
@@ -32,7 +24,8 @@ class LaunchFailed(Message):
 
 
 class EventsReceived(Message):
-    """A follower stored new events of a run (one message per poll round: telemetry bursts arrive coalesced)."""
+    """A follower read new events of a run from its folder (one message per poll round: telemetry bursts
+    arrive coalesced)."""
 
     def __init__(self, run_id: str, events: list[dict[str, Any]], warnings: list[str]) -> None:
         super().__init__()
@@ -53,11 +46,3 @@ class FollowInterrupted(Message):
     def __init__(self, run_id: str, reason: str) -> None:
         super().__init__()
         self.run_id, self.reason = run_id, reason
-
-
-class StopRequested(Message):
-    """A stop (kill / scancel / qdel) was sent for a run."""
-
-    def __init__(self, run_id: str, detail: str) -> None:
-        super().__init__()
-        self.run_id, self.detail = run_id, detail

@@ -19,6 +19,7 @@ from workbench.console import AGGREGATES, STATUS_STYLE
 from workbench.store import read
 from workbench.tui.widgets.run_tables import best_cell, mean_std_text, short_names, status_cell
 from workbench.tui.widgets.tabs import TAB_BINDINGS, TabCycling
+from workbench.tui.worker_errors import ReportsWorkerErrors
 
 LABEL_METRICS = ("f1", "precision", "recall")
 
@@ -43,7 +44,7 @@ def group_label_stats(c: read.Comparison) -> dict[str, dict[str, tuple[float, fl
     return out
 
 
-class CompareScreen(TabCycling, Screen):
+class CompareScreen(TabCycling, ReportsWorkerErrors, Screen):
     TABS = "#compare-tabs"
     CSS_PATH = "../styles/compare.tcss"
     BINDINGS = [

@@ -24,19 +24,10 @@ from workbench.store import read
 from workbench.store.schema import ALL_LABELS
 from workbench.tui.widgets.run_tables import run_seconds
 from workbench.tui.widgets.tabs import TAB_BINDINGS, TabCycling
+from workbench.tui.worker_errors import ReportsWorkerErrors
 
 LABEL_METRICS = ("precision", "recall", "f1", "accuracy", "support")
 GIB = 1 << 30
-
-# Extension point for task-specific sections (fairness flags, per-entity-type tables): tuned
-# aggregate metrics whose name starts with one of these prefixes are shown in their own section
-# of the metrics tab, and only when the run's evaluations hold such metrics. The tasks that
-# produce them (and their exact names) come later; nothing is shown, or made up, before.
-TASK_SECTIONS: dict[str, tuple[str, ...]] = {
-    "fairness": ("fairness_", "fairness/"),
-    "per entity type": ("entity_", "entity/"),
-}
-
 
 class RunDetailLoaded(Message):
     """A run's detail was read from the store."""
@@ -51,16 +42,6 @@ class RunDetailFailed(Message):
     def __init__(self, error: str) -> None:
         super().__init__()
         self.error = error
-
-
-def task_sections(aggregates: dict[str, float]) -> dict[str, dict[str, float]]:
-    """{section title: {metric: value}} of the task-specific metrics present (see TASK_SECTIONS)."""
-    out: dict[str, dict[str, float]] = {}
-    for title, prefixes in TASK_SECTIONS.items():
-        found = {m: v for m, v in aggregates.items() if m.startswith(prefixes)}
-        if found:
-            out[title] = found
-    return out
 
 
 def header_text(r: dict, last_step: tuple | None, now_seconds: float | None) -> Text:
@@ -117,7 +98,7 @@ class ResumeFailed(Message):
         self.run_id, self.error = run_id, error
 
 
-class DetailScreen(TabCycling, Screen):
+class DetailScreen(TabCycling, ReportsWorkerErrors, Screen):
     TABS = "#detail-tabs"
     CSS_PATH = "../styles/detail.tcss"
     BINDINGS = [
@@ -247,9 +228,8 @@ class DetailScreen(TabCycling, Screen):
         else:
             agg.append(f"no tuned metrics on the {self.split} split", style="dim")
         self.query_one("#aggregates", Static).update(agg)
-        sections = task_sections(d.aggregates)
         box = self.query_one("#task-sections", Static)
-        box.display = bool(sections or d.fairness)
+        box.display = bool(d.fairness)
         t = Text()
         if d.fairness:
             t.append(f"fairness: false-positive rate per group ({self.split}), base → tuned, limit\n", style="bold")
@@ -258,12 +238,8 @@ class DetailScreen(TabCycling, Screen):
                 t.append(fmt(tuned), style="bold red" if flagged else "")
                 t.append(f"  limit {fmt(limit)}  ({fmt(negatives)} negatives)")
                 t.append("  over the limit\n" if flagged else "\n", style="red" if flagged else "")
-        for title, vals in sections.items():
-            t.append(f"{title}\n", style="bold")
-            for m, v in sorted(vals.items()):
-                t.append(f"  {m} {fmt(v)}\n")
         t.rstrip()
-        if sections or d.fairness:
+        if d.fairness:
             box.update(t)
 
     def _show_diff(self, rows: list[tuple]) -> None:

@@ -22,6 +22,7 @@ from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
 from workbench.recipe import schema
 from workbench.tui.widgets.knob_form import KnobField, changes_of, first_error, summary_lines, toml_text
+from workbench.tui.worker_errors import ReportsWorkerErrors
 
 SECTION_TITLES = {"": "general"}
 
@@ -64,7 +65,7 @@ class FieldScroll(VerticalScroll, inherit_bindings=False, can_focus=False):
     """A section's fields; up / down move between fields (the screen's bindings), not the scroll."""
 
 
-class EditorScreen(Screen):
+class EditorScreen(ReportsWorkerErrors, Screen):
     CSS_PATH = "../styles/editor.tcss"
     BINDINGS = [
         Binding("ctrl+s", "save", "Save", tooltip="Write the changed knobs into the recipe file (comments kept)"),

@@ -22,6 +22,7 @@ from workbench.launch.targets import Target, parse_target
 from workbench.recipe import schema
 from workbench.tui.messages import LaunchFailed, RunLaunched
 from workbench.tui.widgets.knob_form import KnobField, first_error, toml_text
+from workbench.tui.worker_errors import ReportsWorkerErrors
 
 PREVIEW_DELAY_S = 0.3
 TARGET = schema.BY_NAME["launch.target"]
@@ -88,7 +89,7 @@ class FormScroll(VerticalScroll, inherit_bindings=False, can_focus=False):
     """The fields; up / down move between fields (the screen's bindings), not the scroll."""
 
 
-class LaunchScreen(ModalScreen[None]):
+class LaunchScreen(ReportsWorkerErrors, ModalScreen[None]):
     CSS_PATH = "../styles/launch.tcss"
     BINDINGS = [
         Binding("ctrl+s", "submit", "Submit", tooltip="Check the recipe and data, then launch the run"),
@@ -297,7 +298,7 @@ class LaunchScreen(ModalScreen[None]):
         except UserError as e:
             self.post_message(LaunchFailed(str(e)))
             return
-        except Exception as e:  # a bug or an OS error: shown, never a crashed app
+        except OSError as e:  # a full disk, a missing program: shown in the dialog (a bug: ReportsWorkerErrors)
             self.post_message(LaunchFailed(f"{type(e).__name__}: {e}"))
             return
         self.post_message(RunSubmitted(run_dir.name, run_dir))

@@ -24,6 +24,7 @@ from textual_plotext import PlotextPlot
 from workbench.console import STATUS_STYLE, fmt, fmt_count, fmt_duration, telemetry_values
 from workbench.launch.watch import Device, RunWatch
 from workbench.tui.widgets.tabs import TabCycling
+from workbench.tui.worker_errors import ReportsWorkerErrors
 
 RENDER_EVERY_S = 0.5
 
@@ -223,7 +224,7 @@ class RunMonitor(Vertical):
                 s.remove()
 
 
-class MonitorScreen(TabCycling, Screen):
+class MonitorScreen(TabCycling, ReportsWorkerErrors, Screen):
     TABS = "#runs-tabs"
     CSS_PATH = "../styles/monitor.tcss"
     BINDINGS = [

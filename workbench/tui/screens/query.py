@@ -30,6 +30,7 @@ from workbench.errors import UserError
 from workbench.store.examples import EXAMPLES, ExampleQuery
 from workbench.tui.screens.prompt import PromptScreen
 from workbench.store.query import QueryError, reading
+from workbench.tui.worker_errors import ReportsWorkerErrors
 
 MAX_ROWS = 10_000  # rows shown; the count says how many the query returned
 MAX_CELL = 120  # characters of one cell line shown (the CSV export has them whole)
@@ -125,7 +126,7 @@ def check_export_path(text: str) -> str | None:
     return None
 
 
-class QueryScreen(Screen):
+class QueryScreen(ReportsWorkerErrors, Screen):
     CSS_PATH = "../styles/query.tcss"
     BINDINGS = [
         Binding("f5", "run_query", "Run", priority=True, tooltip="Run the SQL in the box (also ctrl+r)"),

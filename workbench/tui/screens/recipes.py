@@ -19,6 +19,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from workbench.recipe import catalog
 from workbench.recipe.catalog import RecipeEntry
+from workbench.tui.worker_errors import ReportsWorkerErrors
 
 NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
@@ -74,7 +75,7 @@ def check_name(text: str) -> str | None:
     return None
 
 
-class RecipesScreen(Screen):
+class RecipesScreen(ReportsWorkerErrors, Screen):
     CSS_PATH = "../styles/recipes.tcss"
     BINDINGS = [
         Binding("e", "open", "Edit", tooltip="Open the selected recipe in the editor (or enter)"),

@@ -21,11 +21,13 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets.data_table import CellDoesNotExist
 from textual.worker import get_current_worker
 
 from workbench.console import fmt_duration
 from workbench.store import read
 from workbench.tui.widgets.run_tables import RunTable, main_metric_cell, run_seconds, started_cell, status_cell
+from workbench.tui.worker_errors import ReportsWorkerErrors
 
 REFRESH_S = 2.0
 FILTER_DELAY_S = 0.12
@@ -82,7 +84,7 @@ def haystack(r: dict) -> str:
                                                "status")).lower()
 
 
-class RunsScreen(Screen):
+class RunsScreen(ReportsWorkerErrors, Screen):
     CSS_PATH = "../styles/runs.tcss"
     BINDINGS = [
         Binding("slash", "focus_filter", "Filter", tooltip="Filter runs: id, recipe, model, method, target, group, status"),
@@ -275,7 +277,7 @@ class RunsScreen(Screen):
             return None
         try:
             return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        except Exception:
+        except CellDoesNotExist:
             return None
 
     # --- filter ----------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from textual import on
 from textual.markup import escape
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.widgets import Input, Label, Select, Static, Switch
 
@@ -181,7 +182,7 @@ class KnobField(Vertical):
     def _current_text(self) -> str:
         try:
             return self.text
-        except Exception:  # not composed yet
+        except NoMatches:  # not composed yet
             return self.baseline_text
 
     def set_baseline(self, value: Any, *, reset: bool = True) -> None:
