@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import main  # the shared runner (arguments, row table)
+from common import main  # noqa: E402 - the shared runner (arguments, row table)
 
 DEMOS = ROOT / "recipes" / "demo"
 TASKS = (("NER", "qlora_ner.toml"), ("hate speech", "hate_speech.toml"))

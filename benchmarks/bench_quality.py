@@ -85,7 +85,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import main, row  # the shared runner (arguments, row table)
+from common import main, row  # noqa: E402 - the shared runner (arguments, row table)
 
 BENCH = "learning quality"
 DATA = ROOT.parent / "shared" / "datasets"

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import main  # the shared runner (arguments, row table)
+from common import main  # noqa: E402 - the shared runner (arguments, row table)
 
 RECIPE = ROOT / "recipes" / "demo" / "encoder_multilabel.toml"
 INTERVAL_S = 1.0
@@ -39,10 +39,10 @@ def _setup():
     """(step function, device name, steps per batch set): the demo model with LoRA, fixed batches."""
     import torch
 
-    from workbench.tasks import load_splits
     from workbench.models.load import apply_method, load_sequence_classifier, quiet_transformers
     from workbench.models.source import resolve_source
     from workbench.recipe import load_recipe
+    from workbench.tasks import load_splits
 
     quiet_transformers()
     values = load_recipe(RECIPE).values

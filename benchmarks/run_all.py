@@ -19,7 +19,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from common import ROOT, machine, markdown_rows, print_rows, row
+from common import ROOT, machine, markdown_rows, print_rows, row  # noqa: E402
 
 RESULTS = HERE / "RESULTS.md"
 

@@ -47,9 +47,9 @@ def summary(name: str, ms: list[float]) -> str:
 
 def build(folder: Path, n: int) -> tuple[Path, Path]:
     """The sample store + n bulk runs, and a run folder left 'running' for the live phase."""
+    from tools.sample_store import add_bulk_runs, build_sample_store, write_run
     from workbench.store.db import connect, runs_root
     from workbench.store.ingest import ingest_run
-    from workbench.store.sample import add_bulk_runs, build_sample_store, write_run
 
     store = folder / "runs.duckdb"
     build_sample_store(store)

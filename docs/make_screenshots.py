@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.tui.conftest import FIXED_NOW, SAMPLE_ROOT  # noqa: E402
-from workbench.store.sample import build_sample_store  # noqa: E402
+from tools.sample_store import build_sample_store  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
 SIZE = (100, 30)

@@ -33,8 +33,12 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--store", metavar="PATH", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
         return sp
 
+    sp = cmd("init", "Copy the shipped recipes (with their demo data) into DIR/recipes, to edit and run.", "init")
+    sp.add_argument("dir", nargs="?", default=".", help="folder to hold recipes/ (default: the current folder)")
+    sp.add_argument("--force", action="store_true", help="overwrite files that already exist")
+
     sp = cmd("run", "Validate a recipe, start it, follow it live, and print base vs tuned metrics.", "run")
-    sp.add_argument("recipe", help="recipe .toml file")
+    sp.add_argument("recipe", help="recipe .toml file, or a shipped recipe's name (e.g. demo/encoder_multilabel)")
     sp.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
                     help="override a recipe value (repeatable), e.g. --set lora.r=32")
     sp.add_argument("--detach", action="store_true", help="start the run and return at once (`workbench attach` follows it)")
@@ -105,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="weights' dtype (auto: the base model's own, fp32 for tiny models)")
 
     sp = cmd("validate", "Check recipes (schema, data files, model source) without running them.", "validate")
-    sp.add_argument("recipes", nargs="+")
+    sp.add_argument("recipes", nargs="+", help="recipe .toml files, or shipped recipes' names")
     sp.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE")
 
     cmd("sync", "Rebuild / refresh the store from the run folders; settle runs whose process is gone.", "sync")

@@ -6,8 +6,9 @@ import csv
 import json
 import math
 import sys
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Sequence
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table

@@ -65,7 +65,7 @@ class EventWriter:
                 os.fsync(self._f.fileno())
                 self._f.close()
 
-    def __enter__(self) -> "EventWriter":
+    def __enter__(self) -> EventWriter:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -391,7 +391,7 @@ class SSHServer(_Daemon):
         return path
 
     # -- lifecycle --------------------------------------------------------------------------------------
-    def start(self) -> "SSHServer":
+    def start(self) -> SSHServer:
         if self.running:
             return self
         self._prepare()
@@ -463,7 +463,7 @@ class SSHServer(_Daemon):
         if kill_sessions:
             self._kill_leftovers()
 
-    def restart(self, kill_sessions: bool = False) -> "SSHServer":
+    def restart(self, kill_sessions: bool = False) -> SSHServer:
         """stop() then start() again on the same port with the same host key (known_hosts stays valid)."""
         self.stop(kill_sessions=kill_sessions)
         return self.start()
@@ -666,7 +666,7 @@ class SlurmCluster(_Daemon):
         self.stop()
         raise DaemonError(f"{name} {what} within {self.start_timeout}s (exit status {rc}).\n" + "\n".join(logs))
 
-    def start(self) -> "SlurmCluster":
+    def start(self) -> SlurmCluster:
         if self.procs:
             return self
         self._prepare()

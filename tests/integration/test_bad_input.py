@@ -6,9 +6,9 @@ None of these trains anything: the CLI rejects bad input before any model loads.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import pytest
 

@@ -15,8 +15,8 @@ import duckdb
 import pytest
 
 from tests.conftest import DEMO_RECIPE, ROOT, workbench
-from workbench.tasks import load_splits
 from workbench.recipe import load_recipe
+from workbench.tasks import load_splits
 
 pytestmark = pytest.mark.slow
 LABELS = ["advertisement", "irrelevant_content", "non_visitor_rant", "toxicity"]
@@ -106,8 +106,9 @@ def test_reloaded_run_reproduces_its_metrics_exactly(demo, tmp_path):
     trained = [json.loads(line) for line in (Path(run_dir) / "predictions_tuned_validation.jsonl").read_text().splitlines()]
     assert [p["scores"] for p in preds] == [p["scores"] for p in trained]
     # ...and the same metrics as the stored tuned evaluation, recomputed from the reloaded model.
-    from workbench.metrics.multilabel import multilabel_report
     import numpy as np
+
+    from workbench.metrics.multilabel import multilabel_report
 
     y = [[1 if n in p["labels"] else 0 for n in LABELS] for p in preds]
     probs = np.array([[p["scores"][n] for n in LABELS] for p in preds])

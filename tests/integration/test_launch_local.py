@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import DEMO_CSV, DEMO_RECIPE
-from tests.integration.runs import (assert_every_event_stored_once, events_of, q, run_dir_from_output, wait_for,
-                                    wait_for_step)
+from tests.integration.runs import assert_every_event_stored_once, events_of, q, run_dir_from_output, wait_for, wait_for_step
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 

@@ -66,7 +66,7 @@ def test_hate_speech_tuned_beats_base_and_reports_fairness(hate):
     names = {g for _, _, g, *_ in groups}
     assert names == {"cyclists", "farmers", "gamers", "none", "teachers"}
     assert {(p, s) for p, s, *_ in groups} == {(p, s) for p in ("base", "tuned") for s in ("validation", "test")}
-    for phase, split, grp, neg, fp, fpr, limit, flagged in groups:
+    for _phase, _split, grp, neg, fp, fpr, limit, flagged in groups:
         assert limit == (0.05 if grp == "cyclists" else 0.10)  # the per-group limit overrides max_fpr
         if neg:
             assert fpr == pytest.approx(fp / neg) and flagged == (fpr > limit)

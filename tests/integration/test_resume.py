@@ -100,7 +100,7 @@ def test_killed_at_eleven_points_resumes_to_the_uninterrupted_result(cli, cli_en
             # would otherwise race past checkpoint-12 between the poll and the kill
             res = cli("resume", run_id, "--detach", env={"WORKBENCH_HOLD_AT": "step:10"})
             assert res.returncode == 0, res.stdout + res.stderr
-            wait_for(lambda: sum(e["type"] == "start" for e in events_of(run_dir)) > starts and any(
+            wait_for(lambda starts=starts: sum(e["type"] == "start" for e in events_of(run_dir)) > starts and any(
                 e["type"] == "step" and e["step"] >= 9 for e in attempt_events(run_dir)), 240, "step 9")
             os.kill(attempt_events(run_dir)[0]["pid"], signal.SIGKILL)
             res = cli("attach", run_id, "--quiet", timeout=120)

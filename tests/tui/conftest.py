@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import copy_encoder_demo
-from workbench.store.sample import T0, build_sample_store
+from tools.sample_store import T0, build_sample_store
 
 SAMPLE_ROOT = Path("/tmp/workbench-tui-sample")
 FIXED_NOW = T0 + 4 * 86_400 + 900  # 15 minutes after the sample's running run started

@@ -46,16 +46,15 @@ def test_palette_offers_the_bindings_of_the_screen_in_front(make_app):
 
 def test_workbench_without_a_command_opens_the_app_in_a_terminal_and_q_quits(sample_store):
     """The real entry point in a real pseudo-terminal: it draws the app, and `q` leaves with 0."""
+    import fcntl
     import os
     import pty
     import select
+    import struct
     import subprocess
     import sys
-    import time
-
-    import fcntl
-    import struct
     import termios
+    import time
 
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))

@@ -7,8 +7,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+from tools.sample_store import LABELS
 from workbench.store.db import connect
-from workbench.store.sample import LABELS
 from workbench.tui.screens.detail import DetailScreen
 from workbench.tui.screens.runs import RunsScreen
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-
 from tests.conftest import ROOT
 from workbench.recipe import load_recipe, schema
 from workbench.tui.screens.confirm import ConfirmScreen

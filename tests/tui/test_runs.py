@@ -183,8 +183,8 @@ class TestRunsScreen:
         asyncio.run(go())
 
     def test_a_new_run_appears_without_a_key_press(self, make_app, tmp_path):
+        from tools.sample_store import T0, write_run
         from workbench.store.ingest import ingest_run
-        from workbench.store.sample import T0, write_run
 
         store = tmp_path / "runs.duckdb"
         shutil.copy(SAMPLE_ROOT / "runs.duckdb", store)
@@ -212,7 +212,7 @@ class TestRunsScreen:
         asyncio.run(go())
 
     def test_ten_thousand_runs_load_filter_and_keys_stay_fast(self, make_app, tmp_path):
-        from workbench.store.sample import add_bulk_runs, build_sample_store
+        from tools.sample_store import add_bulk_runs, build_sample_store
 
         store = tmp_path / "runs.duckdb"
         build_sample_store(store)

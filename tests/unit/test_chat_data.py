@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import ROOT
+from tools.synthetic.hate import GROUPS, LABELS, SYSTEM_PROMPT, generate_records
 from workbench.data.chat_jsonl import ChatRecord, parse_label, read_chat_jsonl
-from workbench.data.synthetic_hate import GROUPS, LABELS, SYSTEM_PROMPT, generate_records
 from workbench.errors import UserError
 from workbench.metrics.classes import class_report, group_fpr
 
@@ -70,7 +70,7 @@ def test_demo_train_classes_groups_and_imbalance():
 
 
 def test_demo_files_are_what_the_generator_writes(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "workbench.data.synthetic_hate", str(tmp_path / "out")],
+    proc = subprocess.run([sys.executable, "-m", "tools.synthetic.hate", str(tmp_path / "out")],
                           capture_output=True, text=True, cwd=ROOT, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr
     for split in ("train", "validation", "test"):
@@ -86,7 +86,7 @@ def test_generator_deterministic_and_sized():
 
 
 def test_generator_cli_sizes(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "workbench.data.synthetic_hate", str(tmp_path),
+    proc = subprocess.run([sys.executable, "-m", "tools.synthetic.hate", str(tmp_path),
                            "--train", "7", "--validation", "2", "--test", "3", "--seed", "5"],
                           capture_output=True, text=True, cwd=ROOT, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr

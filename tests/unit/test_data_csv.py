@@ -6,9 +6,9 @@ import pytest
 
 from workbench.data.csv_labels import read_labeled_csv
 from workbench.data.splits import holdout_indices
-from workbench.tasks import load_splits
 from workbench.errors import UserError
 from workbench.recipe import load_recipe
+from workbench.tasks import load_splits
 
 LABELS = {"ad": "advertisement", "tox": "toxicity"}
 HEADER = "text,advertisement,toxicity\n"

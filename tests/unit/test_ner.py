@@ -11,6 +11,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import ROOT
+from tools.synthetic.ner import (
+    NAMES,
+    TEMPLATES,
+    conll_text,
+    generate_splits,
+    instruction_json_text,
+    write_dataset,
+)
 from workbench.data.ner import (
     PROMPT,
     NerSentence,
@@ -22,14 +30,6 @@ from workbench.data.ner import (
     read_instruction_json,
     read_ner_file,
     response_for,
-)
-from workbench.data.synthetic_ner import (
-    NAMES,
-    TEMPLATES,
-    conll_text,
-    generate_splits,
-    instruction_json_text,
-    write_dataset,
 )
 from workbench.errors import UserError
 from workbench.metrics.entities import entity_report
@@ -313,7 +313,7 @@ def test_demo_files_match_the_generator(tmp_path):
     assert counts == {"train": 600, "valid": 80, "test": 80, "json": 200}
     for name in ("train.txt", "valid.txt", "test.txt", "train_instructions.json"):
         assert (DEMO_NER / name).read_bytes() == (tmp_path / name).read_bytes(), (
-            f"{name} is stale: python -m workbench.data.synthetic_ner recipes/demo/data/ner "
+            f"{name} is stale: python -m tools.synthetic.ner recipes/demo/data/ner "
             "--json recipes/demo/data/ner/train_instructions.json --json-rows 200")
 
 

@@ -13,10 +13,10 @@ import pytest
 import torch
 
 from tests.conftest import ROOT
-from workbench.tasks import load_splits
 from workbench.models.load import apply_method, load_sequence_classifier
 from workbench.models.source import resolve_source
 from workbench.recipe import load_recipe
+from workbench.tasks import load_splits
 from workbench.tasks.classification import EncodedTexts, collator, predict_logits
 
 pytest.importorskip("bitsandbytes")

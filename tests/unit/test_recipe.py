@@ -13,8 +13,7 @@ from hypothesis import strategies as st
 from tests.conftest import DEMO_RECIPE
 from tests.unit.conftest import DEMO_LABELS
 from workbench.errors import UserError
-from workbench.recipe import load_recipe, recipe_from_dict, update_recipe_file, write_frozen
-from workbench.recipe import schema
+from workbench.recipe import load_recipe, recipe_from_dict, schema, update_recipe_file, write_frozen
 from workbench.tasks import check_recipe
 
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from tests.unit.test_store import BASE, TUNED, make_run
 from workbench.events import EVENTS_FILE, EventWriter
 from workbench.store.db import connect
 from workbench.store.ingest import ingest_run
 from workbench.train.resume import checkpoint_step, plan
-from tests.unit.test_store import BASE, TUNED, make_run
 
 
 def checkpoint(folder: Path, step: int, *, files=("adapter_model.safetensors", "optimizer.pt", "scheduler.pt"),

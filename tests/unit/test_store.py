@@ -13,11 +13,11 @@ import pytest
 from workbench.errors import UserError
 from workbench.events import EVENTS_FILE, EventWriter
 from workbench.recipe import load_recipe, write_frozen
-from workbench.store.db import connect
 from workbench.rundir import write_run_meta
+from workbench.store.db import connect
 from workbench.store.ingest import ingest_run
-from workbench.store.write import mark_ended
 from workbench.store.schema import ALL_LABELS
+from workbench.store.write import mark_ended
 
 TABLES = ("runs", "params", "steps", "evals", "telemetry", "artifacts", "logs")
 
@@ -138,7 +138,7 @@ def test_base_vs_tuned_delta_and_improved(store, run_dir):
     expected_keys = {(lab, m) for lab, ms in BASE["labels"].items() for m in ms} | \
                     {(ALL_LABELS, m) for m in BASE["aggregates"]}
     assert set(got) == expected_keys
-    for (label, metric), (b, t, d, _) in got.items():
+    for (_label, _metric), (b, t, d, _) in got.items():
         assert d == pytest.approx(t - b)
     assert got[("ad", "f1")][3] is True  # 0.3 -> 0.55
     assert got[("ad", "precision")][3] is False  # 0.6 -> 0.4

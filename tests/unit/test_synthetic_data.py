@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from workbench.data import synthetic_products as products
-from workbench.data import synthetic_sentiment as sentiment
+from tools.synthetic import products as products
+from tools.synthetic import sentiment as sentiment
 from workbench.data.csv_labels import read_labeled_csv
 
 PRODUCTS_DIR = ROOT / "recipes" / "demo" / "data" / "products"
@@ -25,7 +25,7 @@ _FUNCTION_WORDS = {"a", "an", "and", "for", "the", "your", "with", "of", "to", "
 
 
 def _cli(module: str, out: Path, *args: str) -> None:
-    proc = subprocess.run([sys.executable, "-m", f"workbench.data.{module}", str(out), *args],
+    proc = subprocess.run([sys.executable, "-m", f"tools.synthetic.{module}", str(out), *args],
                           capture_output=True, text=True, cwd=ROOT, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr
 
@@ -46,8 +46,8 @@ def _phrase_tokens(phrases) -> set[str]:
 # --------------------------------------------------------------------------- both generators
 
 
-@pytest.mark.parametrize("module, names", [("synthetic_products", list(PRODUCT_SPLITS)),
-                                           ("synthetic_sentiment", list(SENTIMENT_SPLITS))])
+@pytest.mark.parametrize("module, names", [("products", list(PRODUCT_SPLITS)),
+                                           ("sentiment", list(SENTIMENT_SPLITS))])
 def test_generator_is_deterministic_and_seeded(tmp_path, module, names):
     _cli(module, tmp_path / "a")
     _cli(module, tmp_path / "b")
@@ -62,28 +62,28 @@ def test_generator_is_deterministic_and_seeded(tmp_path, module, names):
 
 
 @pytest.mark.parametrize("module, demo_dir, names", [
-    ("synthetic_products", PRODUCTS_DIR, list(PRODUCT_SPLITS)),
-    ("synthetic_sentiment", SENTIMENT_DIR, list(SENTIMENT_SPLITS)),
+    ("products", PRODUCTS_DIR, list(PRODUCT_SPLITS)),
+    ("sentiment", SENTIMENT_DIR, list(SENTIMENT_SPLITS)),
 ])
 def test_demo_files_are_what_the_generator_writes(tmp_path, module, demo_dir, names):
     _cli(module, tmp_path)
     for name in names:
         assert (demo_dir / f"{name}.csv").read_bytes() == (tmp_path / f"{name}.csv").read_bytes(), (
-            f"{demo_dir.name}/{name}.csv is stale: python -m workbench.data.{module} "
+            f"{demo_dir.name}/{name}.csv is stale: python -m tools.synthetic.{module} "
             f"recipes/demo/data/{demo_dir.name}")
 
 
 def test_cli_sizes(tmp_path):
-    _cli("synthetic_products", tmp_path / "p", "--train", "7", "--validation", "2", "--test", "3", "--seed", "5")
+    _cli("products", tmp_path / "p", "--train", "7", "--validation", "2", "--test", "3", "--seed", "5")
     assert {s: len(_rows(tmp_path / "p" / f"{s}.csv")) for s in PRODUCT_SPLITS} == {
         "train": 7, "validation": 2, "test": 3}
-    _cli("synthetic_sentiment", tmp_path / "s", "--train", "9", "--validation", "4", "--seed", "5")
+    _cli("sentiment", tmp_path / "s", "--train", "9", "--validation", "4", "--seed", "5")
     assert {s: len(_rows(tmp_path / "s" / f"{s}.csv")) for s in SENTIMENT_SPLITS} == {"train": 9, "validation": 4}
 
 
 def test_negative_sizes_are_refused(tmp_path):
-    for module in ("synthetic_products", "synthetic_sentiment"):
-        proc = subprocess.run([sys.executable, "-m", f"workbench.data.{module}", str(tmp_path), "--train", "-1"],
+    for module in ("products", "sentiment"):
+        proc = subprocess.run([sys.executable, "-m", f"tools.synthetic.{module}", str(tmp_path), "--train", "-1"],
                               capture_output=True, text=True, cwd=ROOT, timeout=120, check=False)
         assert proc.returncode == 2 and "--train must be >= 0" in proc.stderr
     with pytest.raises(ValueError):
@@ -192,3 +192,13 @@ def test_generate_sentences_in_process_is_exactly_balanced():
     a = sentiment.generate_sentences(51, seed=3)
     assert a == sentiment.generate_sentences(51, seed=3) != sentiment.generate_sentences(51, seed=4)
     assert sum(r["label"] for r in a) == 25
+
+
+def test_prepare_regenerates_every_demo_file_byte_for_byte(tmp_path):
+    from tools.prepare import DEMO_DATA, prepare
+
+    written = {p.relative_to(tmp_path) for p in prepare(tmp_path)}
+    shipped = {p.relative_to(DEMO_DATA) for p in DEMO_DATA.rglob("*") if p.is_file()}
+    assert written == shipped
+    for rel in sorted(shipped):
+        assert (tmp_path / rel).read_bytes() == (DEMO_DATA / rel).read_bytes(), f"{rel} is stale: python tools/prepare.py"

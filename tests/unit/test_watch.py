@@ -29,8 +29,11 @@ def test_end_freezes_elapsed_and_drops_the_eta():
 
 def test_evals_keep_base_apart_and_series_per_metric():
     w = RunWatch("r")
-    ev = lambda phase, step, f1: {"type": "eval", "seq": step, "t": 1.0, "phase": phase, "split": "validation",
-                                  "step": step, "aggregates": {"f1_micro": f1, "loss": 1 - f1}}
+
+    def ev(phase, step, f1):
+        return {"type": "eval", "seq": step, "t": 1.0, "phase": phase, "split": "validation",
+                "step": step, "aggregates": {"f1_micro": f1, "loss": 1 - f1}}
+
     w.apply([ev("base", 0, 0.2), ev("epoch", 10, 0.5), ev("epoch", 20, 0.6),
              {**ev("epoch", 20, 0.9), "split": "test"}, ev("tuned", 20, 0.6)])
     assert w.base == {"f1_micro": 0.2, "loss": 0.8}

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import time
-from datetime import timezone
+from datetime import UTC
 
 from rich.table import Table
 
 from workbench.commands.common import resolve_run, store_of
-from workbench.console import (AGGREGATES, console, diff_tables, emit_rows, fmt, fmt_count, fmt_duration,
-                               status_text)
+from workbench.console import AGGREGATES, console, diff_tables, emit_rows, fmt, fmt_count, fmt_duration, status_text
 from workbench.errors import UserError
 from workbench.store import read
 from workbench.store.db import connect
@@ -90,13 +89,14 @@ def show(args) -> int:
 
     duration = r["duration_s"]
     if duration is None and r["status"] == "running" and r["started_at"]:
-        duration = time.time() - r["started_at"].replace(tzinfo=timezone.utc).timestamp()  # stored as UTC
+        duration = time.time() - r["started_at"].replace(tzinfo=UTC).timestamp()  # stored as UTC
     head = Table.grid(padding=(0, 2))
     head.add_column(style="bold")
     head.add_column()
     ratio = (f" ({100 * r['trainable_params'] / r['total_params']:.2f} %)"
              if r["trainable_params"] and r["total_params"] else "")
-    for k, v in (("run", run_id), ("status", status_text(r["status"])), ("recipe", f"{r['recipe_name']}  {r['recipe_path'] or ''}"),
+    for k, v in (("run", run_id), ("status", status_text(r["status"])),
+                 ("recipe", f"{r['recipe_name']}  {r['recipe_path'] or ''}"),
                  ("description", r["description"] or ""), ("task", r["task"]), ("model", r["model"]),
                  ("method", r["method"]), ("target", r["target"]), ("host", r["host"] or ""),
                  ("job", _job_text(r)),

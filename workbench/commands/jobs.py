@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+from workbench import rundir
 from workbench.commands.common import resolve_run, run_dir_of, store_of
 from workbench.commands.run import follow_and_report
 from workbench.console import console, status_text
@@ -13,7 +14,6 @@ from workbench.launch import follow as follower
 from workbench.launch import launcher
 from workbench.launch.follow import FINAL
 from workbench.launch.hosts import HostUnreachable
-from workbench import rundir
 from workbench.store import read
 from workbench.store.db import connect
 

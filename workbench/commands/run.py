@@ -16,9 +16,9 @@ from workbench.errors import UserError
 from workbench.launch import follow as follower
 from workbench.launch import launcher
 from workbench.launch.follow import Feed
+from workbench.rundir import read_run_meta
 from workbench.store import read
 from workbench.store.db import connect
-from workbench.rundir import read_run_meta
 
 
 class _ProgressWithTelemetry(Progress):

@@ -9,8 +9,8 @@ from workbench.console import console
 from workbench.launch import follow as follower
 from workbench.launch.follow import FINAL
 from workbench.launch.hosts import HostUnreachable
-from workbench.store.db import connect, runs_root
 from workbench.rundir import RUN_META
+from workbench.store.db import connect, runs_root
 from workbench.store.ingest import ingest_run
 
 

@@ -14,6 +14,10 @@ from workbench.tasks import check_recipe, get_task
 
 
 def preflight(path: str, overrides: list[str] = ()) -> tuple[Recipe, Splits]:
+    """A recipe file, or a shipped recipe's name, loaded and checked with its data and model source."""
+    from workbench.recipe.catalog import resolve_recipe
+
+    path = str(resolve_recipe(path))
     recipe = load_recipe(path, overrides)
     check_recipe(recipe)
     try:

@@ -33,7 +33,7 @@ class LabeledTable:
     def __len__(self) -> int:
         return len(self.texts)
 
-    def subset(self, idx: list[int]) -> "LabeledTable":
+    def subset(self, idx: list[int]) -> LabeledTable:
         return LabeledTable(
             self.path,
             [self.texts[i] for i in idx],

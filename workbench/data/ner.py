@@ -177,19 +177,24 @@ def read_instruction_json(path: str | Path, *, max_rows: int = 0) -> list[NerSen
 def _list_item_lines(text: str) -> list[int]:
     """1-based line where each item of the top-level JSON list starts (the text is valid JSON)."""
     decoder = json.JSONDecoder()
-    ws = re.compile(r"[ \t\n\r]*")
-    pos = ws.match(text, 0).end() + 1  # past "["
+
+    def skip_space(pos: int) -> int:
+        while pos < len(text) and text[pos] in " \t\n\r":
+            pos += 1
+        return pos
+
+    pos = skip_space(0) + 1  # past "["
     lines: list[int] = []
     line, counted = 1, 0
     while True:
-        pos = ws.match(text, pos).end()
+        pos = skip_space(pos)
         if text[pos] == "]":
             return lines
         line += text.count("\n", counted, pos)
         counted = pos
         lines.append(line)
         _, pos = decoder.raw_decode(text, pos)
-        pos = ws.match(text, pos).end()
+        pos = skip_space(pos)
         if text[pos] == ",":
             pos += 1
 
@@ -213,7 +218,7 @@ def _split_prompt(text: str) -> tuple[str | None, str]:
 
 def entity_types(sentences: list[NerSentence]) -> list[str]:
     """Sorted entity types seen in the gold tags."""
-    return sorted({tag[2:] for s in sentences for tag in s.tags if tag != "O"})
+    return sorted({tag[2:] for s in sentences for tag in s.tags or () if tag != "O"})
 
 
 def prompt_for(tokens: list[str]) -> str:

@@ -8,8 +8,9 @@ JSON); the split logic is one: a validation file, or a fixed-seed holdout of the
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from workbench.errors import UserError
 

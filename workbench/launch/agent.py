@@ -20,10 +20,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from workbench import rundir
 from workbench.errors import UserError
 from workbench.launch import batch
 from workbench.launch.argv import job_python, supervisor_argv
-from workbench import rundir
 
 REPLY_MARKER = b"\x1eworkbench-agent\n"  # precedes the reply line: login profiles may print before it
 TAIL_LIMIT = 4 << 20  # bytes per tail reply; the follower asks again at once when there is more
@@ -199,7 +199,8 @@ def tail(run_dir: Path, offsets: dict[str, int], limit: int = TAIL_LIMIT) -> tup
     The order matters: a job seen ended before its files are read has nothing left to write,
     so a reply with state 'ended' and no file cut short is the complete record.
     """
-    head = {"state": state(run_dir), "files": [], "complete": True}
+    files: list[dict[str, Any]] = []
+    head: dict[str, Any] = {"state": state(run_dir), "files": files, "complete": True}
     names = rundir.followed_names(run_dir)
     chunks: list[bytes] = []
     budget = limit

@@ -23,7 +23,8 @@ SCRIPT = {"slurm": "job.sbatch", "pbs": "job.pbs"}
 QUEUED, RUNNING, DONE, GONE, UNKNOWN = "queued", "running", "ended", "gone", "unknown"
 SLURM_STATES = {
     "PENDING": QUEUED, "CONFIGURING": RUNNING, "RUNNING": RUNNING, "COMPLETING": RUNNING, "SUSPENDED": RUNNING,
-    "REQUEUED": QUEUED, "REQUEUE_HOLD": QUEUED, "REQUEUE_FED": QUEUED, "RESIZING": RUNNING, "STOPPED": RUNNING, "SIGNALING": RUNNING, "STAGE_OUT": RUNNING,
+    "REQUEUED": QUEUED, "REQUEUE_HOLD": QUEUED, "REQUEUE_FED": QUEUED, "RESIZING": RUNNING, "STOPPED": RUNNING,
+    "SIGNALING": RUNNING, "STAGE_OUT": RUNNING,
 }
 PBS_STATES = {"Q": QUEUED, "H": QUEUED, "W": QUEUED, "T": QUEUED, "S": RUNNING, "R": RUNNING, "E": RUNNING,
               "B": RUNNING, "X": DONE, "F": DONE, "C": DONE}
@@ -163,10 +164,10 @@ def slurm_state(job_id: str, env=None) -> JobState:
     on, job aged out); then squeue. GONE only when each says the job id is unknown: a slurmctld
     that times out is UNKNOWN, and the follower asks again later."""
     p = _run(["scontrol", "show", "job", "-o", job_id], env)
-    if p is not None and p.returncode == 0 and "JobState=" in p.stdout:
-        state = re.search(r"\bJobState=(\S+)", p.stdout).group(1)
-        code = re.search(r"\bExitCode=(\S+)", p.stdout)
-        return _slurm(state, code.group(1) if code else "")
+    found = re.search(r"\bJobState=(\S+)", p.stdout) if p is not None and p.returncode == 0 else None
+    if p is not None and found is not None:
+        exit_code = re.search(r"\bExitCode=(\S+)", p.stdout)
+        return _slurm(found.group(1), exit_code.group(1) if exit_code else "")
     if not _says_unknown_job(p):
         return JobState(UNKNOWN, detail(p))
     a = _run(["sacct", "-j", job_id, "-X", "-n", "-P", "-o", "State,ExitCode"], env)

@@ -12,17 +12,18 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from workbench import rundir
 from workbench.events import END_STATUSES, read_events
 from workbench.launch import batch
 from workbench.launch.hosts import HostUnreachable
 from workbench.launch.launcher import host_of_run
-from workbench.store.db import connect
 from workbench.rundir import read_run_meta
+from workbench.store.db import connect
 from workbench.store.ingest import IngestResult, ingest_run
 from workbench.store.write import reset_offsets, set_final_status
 

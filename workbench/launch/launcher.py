@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-
+from workbench import rundir
 from workbench.errors import UserError
 from workbench.launch import batch
 from workbench.launch.argv import job_python, supervisor_argv, train_argv
@@ -18,9 +18,8 @@ from workbench.launch.run_folder import create_run
 from workbench.launch.targets import Target, parse_target
 from workbench.recipe import Recipe, load_recipe
 from workbench.recipe.schema import KNOBS
-from workbench.store.db import StoreError, connect, runs_root
-from workbench import rundir
 from workbench.rundir import read_run_meta, write_run_meta
+from workbench.store.db import StoreError, connect, runs_root
 from workbench.store.write import mark_ended, record_job, register_run, reopen_for_resume
 
 DATA_KNOBS = [k.name for k in KNOBS if k.kind == "path" and k.section == "data"]
@@ -31,14 +30,15 @@ def dry_run(recipe: Recipe, store: Path) -> str:
     target = parse_target(recipe["launch.target"])
     launch = recipe.section("launch")
     run_id = "<run_id>"
-    if target.remote:
+    if target.remote and target.host:
         host = SshHost(target.host, launch)
         job_dir = host.job_dir(Path(run_id))
         python = launch["python"]  # the remote agent's interpreter
         files = ", ".join([rundir.RECIPE, rundir.RUN_META, *[f"data/{Path(recipe[k]).name}" for k in DATA_KNOBS
                                                         if recipe[k]]])
+        verb, extra = ("submit", (target.scheduler,)) if target.scheduler else ("start", ())
         head = [f"# upload to {target.host}:{job_dir}/ with rsync (sftp where rsync is missing): {files}",
-                f"# then, over ssh: {host.remote_command('submit' if target.scheduler else 'start', job_dir, *(target.scheduler or '',) if target.scheduler else ())}"]
+                f"# then, over ssh: {host.remote_command(verb, job_dir, *extra)}"]
     else:
         import sys
 
@@ -214,7 +214,7 @@ def host_of_run(run_dir: Path):
     """The host that manages an existing run, from its run.json and frozen recipe."""
     meta = read_run_meta(run_dir)
     target = parse_target(meta.get("target", "local"))
-    if not target.remote:
+    if not target.remote or not target.host:
         return LocalHost(), str(run_dir)
     launch = load_recipe(run_dir / rundir.RECIPE).section("launch")
     host = SshHost(target.host, launch)

@@ -9,9 +9,9 @@ import socket
 import time
 from pathlib import Path
 
+from workbench import rundir
 from workbench.errors import UserError
 from workbench.recipe import Recipe, write_frozen
-from workbench import rundir
 from workbench.rundir import write_run_meta
 
 

@@ -5,9 +5,10 @@ log tail. Pure Python (no UI): the TUI's monitor renders it, tests feed it event
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from workbench.events import END_STATUSES
 

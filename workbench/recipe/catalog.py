@@ -9,10 +9,14 @@ import textwrap
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from workbench.errors import UserError
 from workbench.recipe import schema
 
-SHIPPED_DIR = Path(__file__).resolve().parents[2] / "recipes"  # the repository's recipes/ (editable installs)
+# The recipes that ship with workbench, with their demo data, prompts and templates: package data
+# (in a clone, workbench/shipped_recipes links to the repository's recipes/ folder).
+SHIPPED_DIR = Path(__file__).resolve().parents[1] / "shipped_recipes"
 
 
 @dataclass
@@ -41,6 +45,32 @@ def recipe_dirs() -> list[Path]:
     return out
 
 
+def shipped_names() -> list[str]:
+    """Names of the shipped recipes, as `workbench run NAME` takes them (e.g. demo/encoder_multilabel)."""
+    return sorted(p.relative_to(SHIPPED_DIR).with_suffix("").as_posix() for p in SHIPPED_DIR.rglob("*.toml"))
+
+
+def resolve_recipe(arg: str) -> Path:
+    """A recipe argument as a file: an existing path, else a shipped recipe's name (`demo/encoder_multilabel`,
+    with or without .toml). A name that is neither is one line listing the shipped names."""
+    path = Path(arg).expanduser()
+    if path.is_file():
+        return path
+    name = arg[:-len(".toml")] if arg.endswith(".toml") else arg
+    shipped = SHIPPED_DIR / f"{name}.toml"
+    if name and shipped.is_file():
+        return shipped
+    if arg.endswith(".toml") or os.sep in arg and Path(arg).parent.is_dir():
+        return path  # a file that is not there: load_recipe names it
+    import difflib
+
+    names = shipped_names()
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.4)
+    hint = f"did you mean {' or '.join(close)}? " if close else ""
+    raise UserError(f"no recipe file {arg!r} and no shipped recipe of that name ({hint}shipped: {', '.join(names)}; "
+                    "`workbench init` copies them into ./recipes)")
+
+
 def find_recipes(dirs: list[Path] | None = None) -> list[RecipeEntry]:
     entries: list[RecipeEntry] = []
     seen: set[Path] = set()
@@ -62,7 +92,7 @@ def describe(path: Path, shipped: bool = False) -> RecipeEntry:
     except tomllib.TOMLDecodeError as e:
         return RecipeEntry(path, path.stem, "?", "?", "?", _first_sentence(header), header, shipped,
                            error=f"invalid TOML: {e}")
-    model = raw.get("model") if isinstance(raw.get("model"), dict) else {}
+    model: dict[str, Any] = raw["model"] if isinstance(raw.get("model"), dict) else {}
     description = raw.get("description") if isinstance(raw.get("description"), str) else ""
     return RecipeEntry(path, str(raw.get("name") or path.stem), str(raw.get("task", schema.BY_NAME["task"].default)),
                        str(model.get("source", "")), str(model.get("method", schema.BY_NAME["model.method"].default)),
@@ -71,7 +101,7 @@ def describe(path: Path, shipped: bool = False) -> RecipeEntry:
 
 def header_comment(text: str) -> str:
     """The comment block a recipe opens with, minus the `# workbench run ...` line."""
-    lines = []
+    lines: list[str] = []
     for line in text.splitlines():
         if not line.startswith("#"):
             break
@@ -130,7 +160,7 @@ TEMPLATE_KNOBS = {
                             "launch.target"),
     "ner": (*_COMMON_HEAD, *_COMMON_TAIL, "quant.use_4bit", "eval.batch_size", "eval.max_new_tokens", "launch.target"),
 }
-TEMPLATE_EXAMPLES = {
+TEMPLATE_EXAMPLES: dict[str, dict[str, Any]] = {
     "classification": {"model.source": "tiny:distilbert", "data.train_file": "data/train.csv",
                        "data.labels": {"positive": "positive"}},
     "chat_classification": {"model.source": "tiny:llama", "data.train_file": "data/train.jsonl",
@@ -145,7 +175,7 @@ def template(task: str, name: str) -> str:
     set, each with its help text, so the file explains itself."""
     if task not in schema.TASKS:
         raise ValueError(f"unknown task {task!r}")
-    examples = TEMPLATE_EXAMPLES[task]
+    examples: dict[str, Any] = TEMPLATE_EXAMPLES[task]
     out = [f"# workbench run {name}.toml", "#", f"# {task} recipe (edit the description and the data paths).",
            f'name = "{name}"', 'description = ""', f'task = "{task}"']
     section = ""

@@ -6,14 +6,15 @@ from __future__ import annotations
 import difflib
 import re
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from workbench.errors import UserError
-from workbench.textfile import read_text_file
 from workbench.recipe import schema
 from workbench.recipe.schema import BY_NAME, SECTIONS, Knob
+from workbench.textfile import read_text_file
 
 
 @dataclass
@@ -54,7 +55,7 @@ class Recipe:
         section, _, key = name.rpartition(".")
         return _locate(self.path.read_text(encoding="utf-8-sig"), section, key)
 
-    def with_values(self, changes: dict[str, Any]) -> "Recipe":
+    def with_values(self, changes: dict[str, Any]) -> Recipe:
         return Recipe({**self.values, **changes}, self.path, self.explicit | set(changes))
 
 

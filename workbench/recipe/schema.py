@@ -33,7 +33,7 @@ class Knob:
     sentinel: Any = None
     # For str / str_list knobs whose values reach a shell, a batch-script directive or an ssh
     # command line: the whole value (each item) must match, else the recipe is refused.
-    pattern: "Pattern | None" = None
+    pattern: Pattern | None = None
 
     @property
     def name(self) -> str:
@@ -111,14 +111,16 @@ KNOBS: tuple[Knob, ...] = (
     # --- model ---------------------------------------------------------------------------
     Knob("model", "source", "str", "", "Hub id, local Hugging Face directory, or tiny:<arch> (bert, distilbert, llama) "
          "for a small random model with a tokenizer trained on the training texts.", required=True),
-    Knob("model", "method", "choice", "lora", "lora: train low-rank adapters (+ the head); full: train every weight.", choices=METHODS),
+    Knob("model", "method", "choice", "lora", "lora: train low-rank adapters (+ the head); full: train every weight.",
+         choices=METHODS),
     Knob("model", "max_length", "int", 512, "Longest tokenised input; longer texts are truncated. Batches are padded "
          "only to their own longest example (dynamic padding).", min=8, max=131072),
     Knob("model", "precision", "choice", "auto", "Compute precision. auto: bf16 on a CUDA GPU that supports it, else fp32.",
          choices=("auto", "fp32", "bf16", "fp16")),
     Knob("model", "tiny_hidden_size", "int", 64, "Hidden size of tiny:<arch> models (ignored for real models).", min=8, max=4096),
     Knob("model", "tiny_layers", "int", 2, "Layers of tiny:<arch> models (ignored for real models).", min=1, max=48),
-    Knob("model", "tiny_vocab_size", "int", 2000, "Vocabulary of the tokenizer trained for tiny:<arch> models.", min=100, max=200000),
+    Knob("model", "tiny_vocab_size", "int", 2000, "Vocabulary of the tokenizer trained for tiny:<arch> models.",
+         min=100, max=200000),
     # --- data ----------------------------------------------------------------------------
     Knob("data", "train_file", "path", "", "Training data: a CSV (classification), a chat JSONL of "
          "{\"messages\": [...]} records (chat_classification), CoNLL or instruction JSON (ner). UTF-8.", required=True),
@@ -128,7 +130,8 @@ KNOBS: tuple[Knob, ...] = (
          "validation, and predicted to JSONL."),
     Knob("data", "validation_fraction", "float", 0.2, "Share of the training file held out for validation when no "
          "validation_file is given.", min=0.01, max=0.9),
-    Knob("data", "split_seed", "int", 42, "Seed of the train/validation split, fixed so base and tuned see the same rows.", min=0),
+    Knob("data", "split_seed", "int", 42, "Seed of the train/validation split, fixed so base and tuned see the same rows.",
+         min=0),
     Knob("data", "text_column", "str", "text", "CSV column holding the input text."),
     Knob("data", "id_column", "str", "", "CSV column holding a row id, copied into predictions (empty: the line number)."),
     Knob("data", "labels", "str_map", {}, "classification: label name = CSV column holding 0/1 for it. Columns not "
@@ -148,7 +151,8 @@ KNOBS: tuple[Knob, ...] = (
     Knob("lora", "r", "int", 16, "Adapter rank.", min=1, max=4096),
     Knob("lora", "alpha", "float", 32.0, "Adapter scaling numerator (scale = alpha / r).", min=0.0, max=1e6),
     Knob("lora", "dropout", "float", 0.1, "Dropout on the adapter input.", min=0.0, max=0.99),
-    Knob("lora", "target_modules", "str_list", [], "Module names to adapt (e.g. q_lin, v_lin). Empty: peft's default for the architecture."),
+    Knob("lora", "target_modules", "str_list", [], "Module names to adapt (e.g. q_lin, v_lin). Empty: peft's default "
+         "for the architecture."),
     Knob("lora", "bias", "choice", "none", "Which biases train.", choices=("none", "all", "lora_only")),
     Knob("lora", "modules_to_save", "str_list", [], "Modules trained fully and saved with the adapter. Empty: the "
          "classification head (classifier / score)."),
@@ -162,7 +166,8 @@ KNOBS: tuple[Knob, ...] = (
          "head (it must train, and peft cannot wrap a 4-bit head)."),
     # --- train ---------------------------------------------------------------------------
     Knob("train", "epochs", "float", 2.0, "Passes over the training data.", min=0.01, max=10000),
-    Knob("train", "max_steps", "int", -1, "Stop after this many optimizer steps (overrides epochs).", min=1, max=1e9, sentinel=-1),
+    Knob("train", "max_steps", "int", -1, "Stop after this many optimizer steps (overrides epochs).", min=1, max=1e9,
+         sentinel=-1),
     Knob("train", "batch_size", "int", 8, "Examples per device per step.", min=1, max=65536),
     Knob("train", "gradient_accumulation_steps", "int", 1, "Micro-batches summed before each optimizer step.", min=1, max=65536),
     Knob("train", "learning_rate", "float", 1e-4, "Peak learning rate.", min=0.0, max=10.0),
@@ -170,7 +175,8 @@ KNOBS: tuple[Knob, ...] = (
     Knob("train", "optimizer", "choice", "adamw_torch", "Optimizer (transformers name). auto: 8-bit paged AdamW "
          "when the model is 4-bit on a CUDA GPU, else adamw_torch; the run's log says which one ran.",
          choices=("auto", "adamw_torch", "adamw_torch_fused", "adafactor", "sgd", "paged_adamw_8bit", "adamw_bnb_8bit")),
-    Knob("train", "scheduler", "choice", "linear", "Learning-rate schedule. reduce_lr_on_plateau watches validation loss each epoch.",
+    Knob("train", "scheduler", "choice", "linear",
+         "Learning-rate schedule. reduce_lr_on_plateau watches validation loss each epoch.",
          choices=("linear", "cosine", "constant", "constant_with_warmup", "reduce_lr_on_plateau")),
     Knob("train", "warmup_steps", "float", 0.0, "Warm-up: steps if >= 1, else a fraction of all steps.", min=0.0, max=1e9),
     Knob("train", "max_grad_norm", "float", 1.0, "Gradient clipping norm (0: off).", min=0.0, max=1e6),
@@ -186,7 +192,8 @@ KNOBS: tuple[Knob, ...] = (
          "memory for about 30 % more compute."),
     Knob("train", "report_to", "str_list", [], "Also log to these (tensorboard writes under the run folder's "
          "tensorboard/). Empty: events only.", pattern=_REPORT_TO),
-    Knob("train", "logging_steps", "int", 10, "Emit a step event (loss, lr, throughput) every N optimizer steps.", min=1, max=1e9),
+    Knob("train", "logging_steps", "int", 10, "Emit a step event (loss, lr, throughput) every N optimizer steps.",
+         min=1, max=1e9),
     Knob("train", "length_grouping", "bool", True, "Batch examples of similar length together: less padding, faster epochs."),
     Knob("train", "save_total_limit", "int", 1, "Checkpoints kept on disk (the best one is always kept).", min=1, max=1000),
     # --- eval ----------------------------------------------------------------------------
@@ -290,9 +297,10 @@ def coerce(knob: Knob, value: Any, *, from_text: bool = False) -> Coerced:
     if kind == "str_list":
         if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
             return bad
-        wrong = [v for v in value if knob.pattern is not None and not knob.pattern.fullmatch(v)]
-        if wrong:
-            return Coerced(error=f"{knob.name} item {wrong[0]!r} is not one of {knob.pattern.what}")
+        pattern = knob.pattern
+        wrong = [v for v in value if pattern is not None and not pattern.fullmatch(v)]
+        if wrong and pattern is not None:
+            return Coerced(error=f"{knob.name} item {wrong[0]!r} is not one of {pattern.what}")
         return Coerced(list(value))
     if kind == "int_list":
         if not (isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
@@ -310,10 +318,12 @@ def coerce(knob: Knob, value: Any, *, from_text: bool = False) -> Coerced:
         if isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool)
                                            and math.isfinite(v) for k, v in value.items()):
             out = {k: float(v) for k, v in value.items()}
-            wrong = [k for k, v in out.items() if (knob.min is not None and v < knob.min) or (knob.max is not None and v > knob.max)]
+            wrong = [k for k, v in out.items()
+                     if (knob.min is not None and v < knob.min) or (knob.max is not None and v > knob.max)]
             if wrong:
                 return Coerced(error=f"{knob.name}.{wrong[0]} = {out[wrong[0]]!r} is out of range "
-                                     f"(expected numbers in [{_fmt(knob.min)}, {_fmt(knob.max)}])")
+                                     f"(expected numbers in [{'-inf' if knob.min is None else _fmt(knob.min)}, "
+                                     f"{'inf' if knob.max is None else _fmt(knob.max)}])")
             return Coerced(out)
         return bad
     raise AssertionError(f"unknown knob kind {kind}")

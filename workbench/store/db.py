@@ -6,12 +6,16 @@ from __future__ import annotations
 import os
 import random
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING
 
 from workbench.errors import UserError
 from workbench.store.schema import SCHEMA_VERSION, TABLES, VIEWS
+
+if TYPE_CHECKING:
+    import duckdb
 
 DEFAULT_STORE = "runs.duckdb"
 
@@ -77,7 +81,7 @@ def _publish(tmp: Path, path: Path) -> None:
 
 
 @contextmanager
-def connect(path: Path, *, read_only: bool = False, timeout: float = 60.0) -> Iterator["duckdb.DuckDBPyConnection"]:  # noqa: F821
+def connect(path: Path, *, read_only: bool = False, timeout: float = 60.0) -> Iterator[duckdb.DuckDBPyConnection]:
     """A short-lived connection. Waits (with jittered back-off) while another process holds
     the file, so followers, the TUI and `workbench query` can share one store."""
     import duckdb

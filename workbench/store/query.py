@@ -99,7 +99,8 @@ def hidden_writes(statements: list[str]) -> str | None:
                 if any(k != "SELECT" for k in kinds):
                     return f"only reading queries run here; EXPLAIN of {kinds[0]} is refused"
                 text = inner
-            tree = json.loads(con.execute("SELECT json_serialize_sql(?)", [text]).fetchone()[0])
+            (serialized,) = con.execute("SELECT json_serialize_sql(?)", [text]).fetchone() or ("{}",)
+            tree = json.loads(serialized)
             if tree.get("error"):
                 return f"only plain reading queries run here ({tree.get('error_message', 'not a SELECT')})"
             found = _write_nodes(tree)

@@ -143,8 +143,8 @@ class Comparison:
         """{group: (mean, std, n)} of a tuned aggregate over each group's compared runs."""
         out = {}
         for group, ids in self.groups.items():
-            vals = [self.aggregates.get(metric, {}).get(r) for r in ids]
-            vals = [v for v in vals if v is not None]
+            held = [self.aggregates.get(metric, {}).get(r) for r in ids]
+            vals = [v for v in held if v is not None]
             if vals:
                 out[group] = (statistics.fmean(vals), statistics.stdev(vals) if len(vals) > 1 else 0.0, len(vals))
         return out
@@ -165,7 +165,8 @@ def compare(con, ids: list[str], split: str = "validation", metric: str = "f1") 
             f"SELECT run_id, label, value FROM evals WHERE run_id IN ({marks}) AND phase = 'tuned' AND split = ? "
             f"AND label <> ? AND metric = ? ORDER BY label", [*ids, split, ALL_LABELS, metric]).fetchall():
         per.setdefault(label, {})[rid] = v
-    status, groups = {}, {}
+    status: dict[str, str] = {}
+    groups: dict[str, list[str]] = {}
     for rid, st, group in con.execute(f"SELECT run_id, status, group_id FROM runs WHERE run_id IN ({marks})",
                                       ids).fetchall():
         status[rid] = st

@@ -4,12 +4,12 @@ ingester's and the run register's shared path)."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 
 def utc(t: float | None) -> datetime | None:
-    return None if t is None else datetime.fromtimestamp(t, timezone.utc).replace(tzinfo=None)
+    return None if t is None else datetime.fromtimestamp(t, UTC).replace(tzinfo=None)
 
 
 _COLUMNS: dict[str, list[tuple[str, str]]] = {}  # per table; every store has the same DDL (ensure_schema)
@@ -43,7 +43,7 @@ def _numeric(values, kind: str, missing: int):
     if not missing:
         return np.array(values, dtype=kind), None
     held = np.array(values, dtype=object)
-    null = np.equal(held, None)
+    null = held == None  # noqa: E711 - elementwise on an object array (numpy), not an identity test
     held[null] = 0
     return held.astype(kind), null
 
@@ -58,7 +58,7 @@ def insert_rows(con, table: str, rows: list[list[Any]]) -> None:
 
     arrays: dict[str, Any] = {}
     select: list[str] = []
-    for i, ((name, sql_type), values) in enumerate(zip(_columns(con, table), zip(*rows))):
+    for i, ((_name, sql_type), values) in enumerate(zip(_columns(con, table), zip(*rows))):
         kind = _NUMPY.get(sql_type)
         if kind is None:  # VARCHAR: an object array, None is NULL
             arrays[f"c{i}"] = np.array(values, dtype=object)
@@ -71,8 +71,8 @@ def insert_rows(con, table: str, rows: list[list[Any]]) -> None:
         try:
             arrays[f"c{i}"], null = _numeric(values, kind, missing)
         except (TypeError, ValueError, OverflowError):
-            values = _clean(list(values), kind)
-            arrays[f"c{i}"], null = _numeric(values, kind, values.count(None))
+            cleaned = _clean(list(values), kind)
+            arrays[f"c{i}"], null = _numeric(cleaned, kind, cleaned.count(None))
         column = f"c{i}"
         if kind == "float64" and np.isnan(arrays[column]).any():
             # DuckDB reads NaN in a numpy float array as NULL (pandas' convention); a diverged

@@ -10,9 +10,10 @@ Modules that define tasks import torch and transformers only inside methods, so 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Protocol, Sequence
+from typing import Any, ClassVar, Protocol
 
 from workbench.data.splits import Splits
 from workbench.models.load import LoadedModel
@@ -46,6 +47,9 @@ class Task(Protocol):
     kind: ClassVar[str]              # the recipe's `task`
     peft_task_type: ClassVar[str]    # peft's TaskType name: "SEQ_CLS" or "CAUSAL_LM"
     values: dict[str, Any]           # the recipe's flat values
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        ...
 
     @staticmethod
     def check_recipe(values: dict[str, Any], fail: Fail) -> None:

@@ -8,8 +8,9 @@ false-positive rates per target group are set against the recipe's limits.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from workbench.data.chat_jsonl import ChatRecord, parse_label, read_chat_jsonl
 from workbench.errors import UserError
@@ -96,10 +97,11 @@ class ChatClassificationTask(GenerativeTask):
             unparseable = sum(p is None for p in pred)
             return Scored({}, {"examples": float(len(records)), "unparseable": float(unparseable)}, rows,
                           extra={"scored": False})
-        per_class, agg = class_report(gold, pred, classes)
+        labels = [g for g in gold if g is not None]  # all of them: unlabelled input returned above
+        per_class, agg = class_report(labels, pred, classes)
         extra: dict[str, Any] = {}
         if values["fairness.positive_classes"]:
-            extra["groups"] = group_fpr(gold, pred, [r.group for r in records], list(values["fairness.positive_classes"]),
+            extra["groups"] = group_fpr(labels, pred, [r.group for r in records], list(values["fairness.positive_classes"]),
                                         max_fpr=values["fairness.max_fpr"], limits=dict(values["fairness.group_limits"]))
             agg["groups_flagged"] = float(sum(1 for g in extra["groups"].values() if g.get("flagged")))
         rows = [{"line": r.line, "input": _last_user(r), "answer": a, "predicted": p, "label": r.label, "group": r.group}

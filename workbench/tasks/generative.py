@@ -9,8 +9,9 @@ trained on, how generated answers are scored (`score`), and how its files are re
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Sequence
+from typing import Any, ClassVar
 
 from workbench import rundir
 from workbench.data.splits import Splits, read_splits
@@ -175,7 +176,7 @@ def sft_collator(pad_id: int, multiple: int | None = None):
         n = max(len(b["input_ids"]) for b in batch)
         if multiple:
             n = -(-n // multiple) * multiple
-        out = {"input_ids": [], "attention_mask": [], "labels": []}
+        out: dict[str, list[list[int]]] = {"input_ids": [], "attention_mask": [], "labels": []}
         for b in batch:
             pad = n - len(b["input_ids"])
             out["input_ids"].append(b["input_ids"] + [pad_id] * pad)

@@ -9,10 +9,9 @@ not parse are counted as malformed (what parsed of them still counts), never fat
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
-from workbench.data.ner import (NerSentence, entities_to_bio, entity_types, parse_response, prompt_for,
-                                read_ner_file, response_for)
+from workbench.data.ner import NerSentence, entities_to_bio, entity_types, parse_response, prompt_for, read_ner_file, response_for
 from workbench.metrics.entities import entity_report
 from workbench.tasks.base import Scored
 from workbench.tasks.generative import GenerativeTask
@@ -33,7 +32,7 @@ def score(records: Sequence[NerSentence], answers: list[str], types: list[str]) 
         pred.append(tags)
         row = {"line": s.line, "sentence": " ".join(s.tokens), "answer": answer, "malformed": parsed.malformed,
                "predicted": parsed.entities, "tags": tags}
-        if labelled:
+        if labelled and s.tags is not None:
             gold.append(list(s.tags))
             row["gold"] = response_for(s.tokens, s.tags)
         rows.append(row)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import socket
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from workbench.telemetry import gpus as nvml_gpus
 

@@ -14,8 +14,8 @@ import sys
 import traceback
 from pathlib import Path
 
-from workbench.errors import UserError
 from workbench import rundir
+from workbench.errors import UserError
 from workbench.events import EventWriter, read_events
 
 EXIT_COMPLETED, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
@@ -69,10 +69,8 @@ def main(argv: list[str]) -> int:
     sampler = None
     try:
         from workbench.recipe import load_recipe
-
-        from workbench.train.resume import plan
-
         from workbench.tasks import check_recipe
+        from workbench.train.resume import plan
 
         recipe = load_recipe(run_dir / rundir.RECIPE)
         check_recipe(recipe)

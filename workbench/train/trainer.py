@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, TrainingArguments
 
-from workbench.events import EventWriter
 from workbench import faults
+from workbench.events import EventWriter
 
 
 def resolve_optimizer(values: dict[str, Any]) -> str:
@@ -64,7 +65,7 @@ def training_arguments(values: dict[str, Any], run_dir: Path, *, world_size: int
         eval_strategy=strategy,
         save_strategy=strategy,
         eval_steps=max_steps if max_steps > 0 else None,
-        save_steps=max_steps if max_steps > 0 else None,
+        save_steps=max_steps if max_steps > 0 else 500,  # 500: the Trainer's default, unused by epoch saving
         load_best_model_at_end=True,
         metric_for_best_model=best,
         greater_is_better=best != "loss",

@@ -9,8 +9,8 @@ Configuration comes from the environment (so tests and screenshots inject it): W
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 from textual import on, work
 from textual.app import App, SystemCommand

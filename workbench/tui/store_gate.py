@@ -10,9 +10,10 @@ get the file between them. SQL typed by the user is held to read-only statements
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from workbench.store.db import connect
 

@@ -117,8 +117,8 @@ class EditorScreen(ReportsWorkerErrors, Screen):
 
     def _read_file(self, path: Path, saved: dict[str, Any] | None = None) -> None:
         """(In a worker thread.) Read the file and post what it holds."""
-        from workbench.tui.screens.recipes import relative_name
         from workbench.recipe.catalog import recipe_dirs
+        from workbench.tui.screens.recipes import relative_name
 
         try:
             raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))

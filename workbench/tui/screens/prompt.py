@@ -3,7 +3,7 @@ an optional choice (a template's task). Returns the answer, or None when cancell
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from textual import on
 from textual.app import ComposeResult

@@ -28,8 +28,8 @@ from textual.widgets.option_list import Option
 from workbench.console import fmt
 from workbench.errors import UserError
 from workbench.store.examples import EXAMPLES, ExampleQuery
-from workbench.tui.screens.prompt import PromptScreen
 from workbench.store.query import QueryError, reading
+from workbench.tui.screens.prompt import PromptScreen
 from workbench.tui.worker_errors import ReportsWorkerErrors
 
 MAX_ROWS = 10_000  # rows shown; the count says how many the query returned

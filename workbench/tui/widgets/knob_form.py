@@ -9,14 +9,15 @@ items; str_map -> Input of `label=column, label2=column2`; choice -> Select; boo
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from rich.text import Text
 from textual import on
-from textual.markup import escape
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
+from textual.markup import escape
 from textual.message import Message
 from textual.widgets import Input, Label, Select, Static, Switch
 
@@ -98,7 +99,7 @@ class KnobField(Vertical):
     class Edited(Message):
         """The field's value changed (typed, toggled or chosen)."""
 
-        def __init__(self, field: "KnobField") -> None:
+        def __init__(self, field: KnobField) -> None:
             super().__init__()
             self.field = field
 

@@ -4,8 +4,9 @@ and short run names for side-by-side columns. Plain rich renderables, no widgets
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from rich.cells import cell_len
 from rich.text import Text
@@ -14,6 +15,7 @@ from textual.widgets import DataTable
 
 from workbench.console import STATUS_STYLE, delta_text, fmt
 from workbench.store.schema import LOWER_IS_BETTER
+
 
 class RunTable(DataTable):
     """A DataTable for many one-line rows (the runs browser holds 10,000 and more).
@@ -57,7 +59,7 @@ def status_cell(status: str | None) -> Text:
 
 def epoch_of(ts: datetime | None) -> float | None:
     """Stored TIMESTAMPs are naive UTC."""
-    return ts.replace(tzinfo=timezone.utc).timestamp() if ts is not None else None
+    return ts.replace(tzinfo=UTC).timestamp() if ts is not None else None
 
 
 def run_seconds(status: str | None, duration_s: float | None, started_at: datetime | None,

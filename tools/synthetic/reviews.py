@@ -30,7 +30,7 @@ deterministic.
 
 Command line::
 
-    python -m workbench.data.synthetic_reviews OUT.csv [N] [SEED]
+    python -m tools.synthetic.reviews OUT.csv [N] [SEED]
 """
 
 from __future__ import annotations
@@ -682,7 +682,8 @@ def _spam_text(ctx: _Ctx, with_ad: bool = False) -> str:
             return " ".join([ad] * rng.randint(3, 5))
         if style == 1:
             url = _url(rng)
-            return " ".join([url] * rng.randint(3, 6)) + " " + rng.choice(["BEST PRICES", "CLICK NOW", "!!!!", "cheap cheap cheap"])
+            repeats = rng.randint(3, 6)  # drawn before the shout: the demo data depend on this order
+            return " ".join([url] * repeats) + " " + rng.choice(["BEST PRICES", "CLICK NOW", "!!!!", "cheap cheap cheap"])
         word = rng.choice(["deal", "promo", "sale", "free"])
         return " ".join([word] * rng.randint(4, 8)) + " " + ad
     style = rng.randrange(14)
@@ -906,7 +907,7 @@ def write_reviews_csv(path, n: int, seed: int = 0) -> None:
 
 def _main(argv: list[str]) -> int:
     if not argv or len(argv) > 3 or argv[0] in ("-h", "--help"):
-        print("usage: python -m workbench.data.synthetic_reviews OUT.csv [N=1200] [SEED=7]", file=sys.stderr)
+        print("usage: python -m tools.synthetic.reviews OUT.csv [N=1200] [SEED=7]", file=sys.stderr)
         return 0 if argv and argv[0] in ("-h", "--help") else 2
     out = argv[0]
     n = int(argv[1]) if len(argv) > 1 else 1200

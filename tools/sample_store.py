@@ -3,7 +3,7 @@ events.jsonl) and ingested by the real ingestion code. Every time and value is f
 TUI's snapshot tests and the README screenshots are identical from one machine to the next;
 `add_bulk_runs` fills a store with thousands of rows for the TUI's load benchmark.
 
-    python -m workbench.store.sample /tmp/sample/runs.duckdb   # then: WORKBENCH_STORE=... workbench
+    python -m tools.sample_store /tmp/sample/runs.duckdb   # then: WORKBENCH_STORE=... workbench
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ Only the standard library; every draw comes from one ``random.Random`` per split
 
 Command line::
 
-    python -m workbench.data.synthetic_hate OUT_DIR [--train 600 --validation 90 --test 90 --seed 13]
+    python -m tools.synthetic.hate OUT_DIR [--train 600 --validation 90 --test 90 --seed 13]
 """
 
 from __future__ import annotations
@@ -215,7 +215,7 @@ def write_splits(out_dir, train: int = 600, validation: int = 90, test: int = 90
 
 
 def _main(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="python -m workbench.data.synthetic_hate",
+    ap = argparse.ArgumentParser(prog="python -m tools.synthetic.hate",
                                  description="Write a synthetic hate / offensive / neither chat dataset.")
     ap.add_argument("out_dir")
     ap.add_argument("--train", type=int, default=600)

@@ -16,7 +16,7 @@ Only the standard library is used and every draw goes through one ``random.Rando
 
 Command line::
 
-    python -m workbench.data.synthetic_ner OUT_DIR [--train 600 --valid 80 --test 80 --seed 13]
+    python -m tools.synthetic.ner OUT_DIR [--train 600 --valid 80 --test 80 --seed 13]
         [--json FILE [--json-rows N]]
 """
 
@@ -221,7 +221,7 @@ def write_dataset(out_dir: str | Path, *, train: int = 600, valid: int = 80, tes
 
 
 def _main(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="python -m workbench.data.synthetic_ner",
+    ap = argparse.ArgumentParser(prog="python -m tools.synthetic.ner",
                                  description="Write a synthetic CoNLL-2003-style NER data set.")
     ap.add_argument("out_dir", help="folder for train.txt, valid.txt, test.txt")
     ap.add_argument("--train", type=int, default=600, help="training sentences (default 600)")

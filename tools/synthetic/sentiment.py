@@ -19,7 +19,7 @@ across the splits.
 
 Command line::
 
-    python -m workbench.data.synthetic_sentiment OUT_DIR [--train 800 --validation 200 --seed 5]
+    python -m tools.synthetic.sentiment OUT_DIR [--train 800 --validation 200 --seed 5]
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import random
 import sys
 from pathlib import Path
 
-from workbench.data.synthetic_reviews import rows_to_csv_text
+from tools.synthetic.reviews import rows_to_csv_text
 
 __all__ = ["COLUMNS", "NEGATIONS", "NEGATIVE", "POSITIVE", "generate_sentences", "sentences_to_csv_text",
            "write_splits"]
@@ -194,7 +194,7 @@ def write_splits(out_dir, train: int = 800, validation: int = 200, seed: int = 5
 
 
 def _main(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="python -m workbench.data.synthetic_sentiment",
+    ap = argparse.ArgumentParser(prog="python -m tools.synthetic.sentiment",
                                  description="Write a synthetic SST-2 style binary sentiment dataset.")
     ap.add_argument("out_dir")
     ap.add_argument("--train", type=int, default=800)

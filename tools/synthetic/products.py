@@ -28,7 +28,7 @@ test.
 
 Command line::
 
-    python -m workbench.data.synthetic_products OUT_DIR [--train 500 --validation 100 --test 100 --seed 21]
+    python -m tools.synthetic.products OUT_DIR [--train 500 --validation 100 --test 100 --seed 21]
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ import random
 import sys
 from pathlib import Path
 
-from workbench.data.synthetic_reviews import rows_to_csv_text
+from tools.synthetic.reviews import rows_to_csv_text
 
 __all__ = ["CATEGORIES", "COLUMNS", "CUES", "FILLER", "generate_products", "products_to_csv_text", "write_splits"]
 
@@ -287,7 +287,7 @@ def write_splits(out_dir, train: int = 500, validation: int = 100, test: int = 1
 
 
 def _main(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="python -m workbench.data.synthetic_products",
+    ap = argparse.ArgumentParser(prog="python -m tools.synthetic.products",
                                  description="Write a synthetic multi-label product categorisation dataset.")
     ap.add_argument("out_dir")
     ap.add_argument("--train", type=int, default=500)

@@ -1,0 +1,74 @@
+"""A wheel that works: built from this checkout, installed non-editable into a fresh virtual
+environment, it runs the shipped demo by name from an empty folder and copies its recipes out."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+
+
+def _run(argv: list, cwd: Path, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run([str(a) for a in argv], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def venv(tmp_path_factory):
+    """(venv python, venv workbench script, the wheel) with workbench installed from a wheel of this checkout.
+    --system-site-packages: torch and the rest come from this machine (no network in tests)."""
+    tmp = tmp_path_factory.mktemp("wheel")
+    built = _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", tmp / "dist",
+                  ROOT], cwd=tmp)
+    assert built.returncode == 0, built.stderr[-3000:]
+    (wheel,) = (tmp / "dist").glob("workbench-*.whl")
+    made = _run([sys.executable, "-m", "venv", "--system-site-packages", tmp / "venv"], cwd=tmp)
+    assert made.returncode == 0, made.stderr
+    python, script = tmp / "venv" / "bin" / "python", tmp / "venv" / "bin" / "workbench"
+    # --force-reinstall: the machine's editable install must not stand in for the wheel
+    inst = _run([python, "-m", "pip", "install", "--no-deps", "--no-index", "--force-reinstall", wheel], cwd=tmp)
+    assert inst.returncode == 0, inst.stderr[-3000:]
+    return python, script, wheel
+
+
+def test_wheel_holds_the_recipes_and_demo_data_and_no_test_tools(venv):
+    _, _, wheel = venv
+    names = set(zipfile.ZipFile(wheel).namelist())
+    shipped = {n.split("shipped_recipes/", 1)[1] for n in names if "/shipped_recipes/" in n}
+    in_repo = {p.relative_to(ROOT / "recipes").as_posix() for p in (ROOT / "recipes").rglob("*") if p.is_file()}
+    assert shipped == in_repo
+    assert not [n for n in names if n.startswith("tools/") or "synthetic" in n or n.startswith("tests/")]
+
+
+def test_installed_wheel_runs_the_shipped_demo_by_name_from_an_empty_folder(venv, tmp_path):
+    python, script, _ = venv
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "WORKBENCH_STORE", "WORKBENCH_RECIPES")}
+    where = _run([python, "-c", "import workbench; print(workbench.__file__)"], cwd=tmp_path, env=env)
+    assert str(Path(python).parents[1]) in where.stdout, where.stdout + where.stderr  # the venv's copy, not the repo
+
+    r = _run([script, "run", "demo/encoder_multilabel", "--quiet", "--set", "train.epochs=2"], cwd=tmp_path, env=env)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert "completed" in r.stdout
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    ends = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines() if '"end"' in line]
+    assert ends[-1]["status"] == "completed"
+    assert (tmp_path / "runs.duckdb").is_file()
+
+    r = _run([script, "init"], cwd=tmp_path, env=env)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "recipes" / "demo" / "data" / "reviews.csv").read_bytes() == \
+        (ROOT / "recipes" / "demo" / "data" / "reviews.csv").read_bytes()
+    again = _run([script, "init"], cwd=tmp_path, env=env)
+    assert again.returncode == 2 and "--force" in again.stderr and "Traceback" not in again.stderr
+    demos = sorted((tmp_path / "recipes" / "demo").glob("*.toml"))
+    v = _run([script, "validate", *demos], cwd=tmp_path, env=env)
+    assert v.returncode == 0, v.stdout + v.stderr
+    assert v.stdout.count("ok  ") == len(demos) == 5

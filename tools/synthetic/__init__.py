@@ -1,0 +1,1 @@
+"""Generators of the synthetic demo data under recipes/demo/data (see tools/prepare.py)."""
