@@ -80,20 +80,33 @@ def slurm():
     cluster.close()
 
 
-@pytest.fixture(scope="session")
-def sshd(slurm):
-    """A real OpenSSH server on 127.0.0.1 (key auth, verified host key); sessions see SLURM_CONF
-    as on a cluster login node."""
+def _ssh_server(env: dict[str, str] | None = None, alias: str = "wbtest"):
     from tests.integration.daemons import DaemonError, SSHServer
 
     missing = _missing_binaries(("sshd", "ssh", "ssh-keygen", "sftp"))
     if missing:
         pytest.skip(f"an ssh test server needs Debian's openssh-server (missing: {', '.join(missing)})")
-    server = SSHServer(env=slurm.env)
+    server = SSHServer(env=env, alias=alias)
     try:
         server.start()
     except DaemonError as e:
         server.close()
         raise AssertionError(f"the test ssh server did not start: {e}") from None
+    return server
+
+
+@pytest.fixture(scope="session")
+def sshd():
+    """A real OpenSSH server on 127.0.0.1 (key auth, verified host key), run as the current user:
+    no root needed, and no SLURM (see `login_node`)."""
+    server = _ssh_server()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def login_node(slurm):
+    """Another OpenSSH server whose sessions see SLURM_CONF, as on a cluster's login node."""
+    server = _ssh_server(slurm.env, alias="wblogin")
     yield server
     server.close()

@@ -3,7 +3,7 @@
 One JSON object per line, flushed per line, appended by the training process (rank 0).
 Every event: {"seq": n, "t": unix_seconds, "type": ...}; seq strictly increasing from 0.
 
-Types and their fields (see DESIGN.md; the store's ingestion reads exactly these):
+Types and their fields (docs/architecture.md, "Event file contract"; the store's ingestion reads exactly these):
   start       run_id, recipe (flat resolved values), versions, host, pid, world_size, attempt (1, +1 per
               resume), resumed (on a resumed start: step, checkpoint, base_kept)
   model       trainable_params, total_params, source, resolved_path, method

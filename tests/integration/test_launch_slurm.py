@@ -71,11 +71,11 @@ def test_a_refused_submission_is_one_line_and_a_failed_run(cli, tmp_path, on_clu
     assert q(tmp_path / "runs.duckdb", "SELECT status FROM runs")[0][0] == "failed"
 
 
-def test_slurm_through_a_login_node_over_ssh(cli, tmp_path, on_cluster, sshd, cli_env):
+def test_slurm_through_a_login_node_over_ssh(cli, tmp_path, on_cluster, login_node, cli_env):
     cli_env.pop("SLURM_CONF")  # only the login node's own sessions know the cluster
-    cli_env["WORKBENCH_SSH_CONFIG"] = str(sshd.config)
+    cli_env["WORKBENCH_SSH_CONFIG"] = str(login_node.config)
     workdir = tmp_path / "login home"
-    r = cli("run", DEMO_RECIPE, "--target", f"slurm:{sshd.alias}", "--python", sys.executable,
+    r = cli("run", DEMO_RECIPE, "--target", f"slurm:{login_node.alias}", "--python", sys.executable,
             "--workdir", str(workdir), "--partition", "gpu", *FORWARD, *SHORT, timeout=400)
     assert r.returncode == 0, r.stdout + r.stderr
     run_dir = run_dir_from_output(r.stdout, tmp_path)

@@ -4,7 +4,9 @@ the app built the way `workbench` builds it, with its configuration injected."""
 
 from __future__ import annotations
 
+import inspect
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -69,3 +71,35 @@ def empty_store(tmp_path) -> Path:
     with connect(store):
         pass
     return store
+
+
+async def settled(pilot, timeout: float = 60.0, quiet: int = 3) -> None:
+    """Wait for state, not time: until the workers are done, animations over, and the screen renders
+    the same frame `quiet` times in a row (pending layouts and refreshes have landed, however busy
+    the machine). `timeout` only bounds a failure."""
+    await pilot.app.workers.wait_for_complete()
+    await pilot.wait_for_scheduled_animations()
+    last, same, t0 = None, 0, time.perf_counter()
+    while same < quiet:
+        assert time.perf_counter() - t0 < timeout, "the screen never settled"
+        await pilot.pause()
+        frame = pilot.app.export_screenshot()
+        same = same + 1 if frame == last else 0
+        last = frame
+
+
+@pytest.fixture
+def snap_compare(snap_compare):
+    """pytest-textual-snapshot's snap_compare, taking its picture only once the screen has settled."""
+
+    def compare(app, *, run_before=None, **kwargs):
+        async def before(pilot):
+            if run_before is not None:
+                result = run_before(pilot)
+                if inspect.isawaitable(result):
+                    await result
+            await settled(pilot)
+
+        return snap_compare(app, run_before=before, **kwargs)
+
+    return compare

@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
 from tests.conftest import copy_encoder_demo
 from tests.integration.runs import q
 from workbench.store.schema import ALL_LABELS
@@ -28,6 +30,7 @@ async def until(pilot, predicate, timeout: float, what: str):
         await pilot.pause(0.2)
 
 
+@pytest.mark.timeout(1500)
 def test_pick_edit_launch_monitor_browse_and_see_base_vs_tuned(tmp_path, monkeypatch):
     copy_encoder_demo(tmp_path / "recipes" / "demo")
     monkeypatch.setenv("WORKBENCH_RECIPES", str(tmp_path / "recipes"))
@@ -59,12 +62,13 @@ def test_pick_edit_launch_monitor_browse_and_see_base_vs_tuned(tmp_path, monkeyp
             # 3. Launch from the editor: the dialog previews the local command; submit.
             await pilot.press("ctrl+l")
             await until(pilot, lambda: isinstance(app.screen, LaunchScreen), 20, "the launch dialog")
-            await pilot.pause(0.6)  # the preview's debounce
+            await until(pilot, lambda: app.screen.loaded, 60, "the dialog to load the recipe")
             await pilot.press("ctrl+s")
             # 4. The app follows the new run in the monitor until it is settled.
             await until(pilot, lambda: isinstance(app.screen, MonitorScreen) and app.watches, 60, "the monitor")
             (run_id, watch), = app.watches.items()
-            await until(pilot, lambda: watch.settled, 300, "the run to finish")
+            # generous: a bound on failure only (the demo trains in ~40 s on 2 quiet cores)
+            await until(pilot, lambda: watch.settled, 900, "the run to finish")
             assert watch.status == "completed", watch.error
             assert watch.losses and watch.losses[-1][1] < watch.losses[0][1]
             await pilot.pause(0.6)

@@ -9,7 +9,7 @@ import shutil
 import statistics
 import time
 
-from tests.tui.conftest import SAMPLE_ROOT
+from tests.tui.conftest import SAMPLE_ROOT, settled
 from workbench.store.db import connect, runs_root
 from workbench.tui.screens.compare import CompareScreen
 from workbench.tui.screens.detail import DetailScreen
@@ -26,9 +26,7 @@ async def runs_ready(pilot, timeout: float = 30.0) -> RunsScreen:
     while not (isinstance(pilot.app.screen, RunsScreen) and pilot.app.screen.loaded):
         assert time.perf_counter() - t0 < timeout, "the run list never loaded"
         await pilot.pause(0.05)
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause(0.6)  # the info line's new width reaches the layout (slower on a loaded machine)
-    await pilot.wait_for_scheduled_animations()
+    await settled(pilot)  # the info line's new width has reached the layout, however busy the machine
     return pilot.app.screen
 
 

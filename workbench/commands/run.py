@@ -16,6 +16,7 @@ from workbench.errors import UserError
 from workbench.launch import follow as follower
 from workbench.launch import launcher
 from workbench.launch.follow import Feed
+from workbench import rundir
 from workbench.rundir import read_run_meta
 from workbench.store import read
 from workbench.store.db import connect
@@ -205,7 +206,7 @@ def follow_and_report(store: Path, run_dir: Path, *, quiet: bool, ctrl_c: str) -
     console.print(f"run [bold]{run_id}[/] ", status_text(status))
     print_result(store, run_id)
     if status != "completed":
-        console.print(f"[dim]trainer output: {run_dir / 'train.log'}[/]")
+        console.print(f"[dim]trainer output: {run_dir / rundir.TRAIN_LOG}[/]")
     return {"completed": 0, "interrupted": 130}.get(status, 1)
 
 

@@ -56,7 +56,7 @@ def probe(run_dir: Path, model_source: str = "") -> dict[str, Any]:
 
         check_source(model_source)
 
-    (run_dir / "data").mkdir(parents=True, exist_ok=True)
+    (run_dir / rundir.DATA_DIR).mkdir(parents=True, exist_ok=True)
     info: dict[str, Any] = {"host": socket.gethostname(), "python": sys.version.split()[0],
                             "executable": sys.executable, "workbench": version("workbench"),
                             "run_dir": str(run_dir.resolve()),

@@ -34,7 +34,7 @@ def dry_run(recipe: Recipe, store: Path) -> str:
         host = SshHost(target.host, launch)
         job_dir = host.job_dir(Path(run_id))
         python = launch["python"]  # the remote agent's interpreter
-        files = ", ".join([rundir.RECIPE, rundir.RUN_META, *[f"data/{Path(recipe[k]).name}" for k in DATA_KNOBS
+        files = ", ".join([rundir.RECIPE, rundir.RUN_META, *[f"{rundir.DATA_DIR}/{Path(recipe[k]).name}" for k in DATA_KNOBS
                                                         if recipe[k]]])
         verb, extra = ("submit", (target.scheduler,)) if target.scheduler else ("start", ())
         head = [f"# upload to {target.host}:{job_dir}/ with rsync (sftp where rsync is missing): {files}",
@@ -52,7 +52,7 @@ def dry_run(recipe: Recipe, store: Path) -> str:
                                  f"{shlex.join(batch.submit_argv(target.scheduler, launch, run_id))}", script.rstrip(),
                                  f"# the supervisor then runs the trainer: {train}"])
     sup = supervisor_argv(launch, job_dir, python)
-    return "\n".join(head + [f"# detached in {job_dir}, output to train.log:", shlex.join(sup),
+    return "\n".join(head + [f"# detached in {job_dir}, output to {rundir.TRAIN_LOG}:", shlex.join(sup),
                              "# which runs the trainer:", train])
 
 
@@ -65,7 +65,7 @@ def upload_files(recipe: Recipe, run_dir: Path) -> tuple[dict[str, Path], dict[s
         if not recipe[name]:
             continue
         src = Path(recipe[name])
-        rel = f"data/{_safe_name(src.name, used)}"
+        rel = f"{rundir.DATA_DIR}/{_safe_name(src.name, used)}"
         files[rel] = src
         changes[name] = rel  # relative to the uploaded recipe.toml, so valid wherever it lands
     return files, changes

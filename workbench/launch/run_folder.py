@@ -33,7 +33,7 @@ def create_run(recipe: Recipe, runs_root: Path, *, target: str = "local", comman
         raise UserError(f"cannot create the run folder ({e.strerror})", path=run_dir) from None
     try:
         header = (f"Frozen recipe of run {run_id}: every knob resolved, paths absolute.\n"
-                  f"From: {recipe.path}\nRe-run with: workbench run {run_dir / 'recipe.toml'}")
+                  f"From: {recipe.path}\nRe-run with: workbench run {run_dir / rundir.RECIPE}")
         write_frozen(recipe, run_dir / rundir.RECIPE, header)
         write_run_meta(run_dir, {
             "run_id": run_id, "recipe_name": recipe.name, "recipe_path": str(recipe.path or ""),

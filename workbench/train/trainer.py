@@ -87,7 +87,7 @@ def training_arguments(values: dict[str, Any], run_dir: Path, *, world_size: int
         dataloader_num_workers=0,
         remove_unused_columns=False,
         # PEFT under DDP: without these the logged loss and gradients are scaled by world size,
-        # and DDP errors on the frozen base weights (see DESIGN.md).
+        # and DDP errors on the frozen base weights (docs/architecture.md, "Several processes").
         average_tokens_across_devices=False,
         ddp_find_unused_parameters=False if world_size > 1 else None,
     )

@@ -4,8 +4,8 @@ shown, the full count said), errors as one line, export of the result to CSV (ct
 queries of this session on ctrl+up / ctrl+down.
 
 User SQL never changes the store: `read_only_statements` (workbench/store/query.py) refuses any statement but
-SELECT / EXPLAIN and what hides inside those (a DELETE in a CTE, EXPLAIN ANALYZE of a DELETE or
-COMMIT); and every query runs in a transaction that is rolled back.
+a select or an explain, and what hides inside those (a delete in a CTE, explain analyze of a delete,
+a commit); and every query runs in a transaction that is rolled back.
 """
 
 from __future__ import annotations
