@@ -9,6 +9,7 @@ from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from workbench import rundir
 from workbench.commands.common import store_of
 from workbench.commands.validate import preflight
 from workbench.console import console, diff_tables, fmt, status_text, telemetry_values
@@ -16,7 +17,6 @@ from workbench.errors import UserError
 from workbench.launch import follow as follower
 from workbench.launch import launcher
 from workbench.launch.follow import Feed
-from workbench import rundir
 from workbench.rundir import read_run_meta
 from workbench.store import read
 from workbench.store.db import connect
