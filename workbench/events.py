@@ -29,9 +29,9 @@ import json
 import os
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 
@@ -88,7 +88,7 @@ def _next_seq(path: Path) -> int:
     if not path.exists():
         return 0
     read = read_events(path)
-    last = read.events[-1]["seq"] if read.events else -1
+    last = read.events[-1].seq if read.events else -1
     if path.stat().st_size > read.offset:
         # A torn last line from a killed writer: terminate it so the next event starts clean.
         with open(path, "ab") as f:
@@ -96,9 +96,152 @@ def _next_seq(path: Path) -> int:
     return last + 1
 
 
+# --- typed events: one class per type, built once per line by read_events --------------------------
+# Consumers (the ingester, the live watch, the CLI's live progress, followers) read attributes.
+# `raw` keeps the line as written: fields a type does not name (an artifact's extras) and the exact
+# values for JSON columns. Values are not validated here (an event file is read 100,000 lines a
+# second); consumers convert what they store (store/ingest.py `_num`, `_int`).
+
+@dataclass(slots=True, eq=False)
+class Event:
+    seq: int
+    t: float | None
+    type: str
+    raw: dict[str, Any]
+    NAMED: ClassVar[tuple[tuple[str, Any], ...]] = ()  # (field, default) of the subclass, in order
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """A field by name, as in the line (for code that reads an event generically)."""
+        return self.raw.get(key, default)
+
+    def __getitem__(self, key: str) -> Any:
+        return self.raw[key]
+
+
+@dataclass(slots=True, eq=False)
+class Start(Event):
+    run_id: str | None = None
+    recipe: dict[str, Any] | None = None
+    versions: dict[str, str] | None = None
+    host: str | None = None
+    pid: int | None = None
+    world_size: int | None = None
+    env_forwarded: list[str] | None = None
+    attempt: int | None = None
+    resumed: dict[str, Any] | None = None   # on a resumed start: step, checkpoint, base_kept
+
+
+@dataclass(slots=True, eq=False)
+class Model(Event):
+    source: str | None = None
+    resolved_path: str | None = None
+    method: str | None = None
+    trainable_params: int | None = None
+    total_params: int | None = None
+    new_modules: list[str] | None = None
+    quantized: str | None = None
+
+
+@dataclass(slots=True, eq=False)
+class Step(Event):
+    step: int | None = None
+    max_steps: int | None = None
+    epoch: float | None = None
+    loss: float | None = None
+    lr: float | None = None
+    grad_norm: float | None = None
+    samples_per_s: float | None = None
+    tokens_per_s: float | None = None
+
+
+@dataclass(slots=True, eq=False)
+class Eval(Event):
+    phase: str | None = None                # base | epoch | tuned
+    split: str = "validation"
+    step: int | None = None
+    epoch: float | None = None
+    labels: dict[str, dict[str, Any]] | None = None
+    aggregates: dict[str, Any] | None = None
+    groups: dict[str, dict[str, Any]] | None = None   # fairness, per target group
+
+
+@dataclass(slots=True, eq=False)
+class Telemetry(Event):
+    host: str | None = None
+    rank: int | None = None
+    gpu: int | None = None                  # None: the host's CPU / memory of this rank
+    util: float | None = None
+    mem_used: int | None = None
+    mem_total: int | None = None
+    power_w: float | None = None
+    temp_c: float | None = None
+    cpu_pct: float | None = None
+    rss_bytes: int | None = None
+
+
+@dataclass(slots=True, eq=False)
+class Checkpoint(Event):
+    step: int | None = None
+    path: str | None = None
+
+
+@dataclass(slots=True, eq=False)
+class Summary(Event):
+    train_runtime_s: float | None = None
+    train_seconds: float | None = None
+    train_samples_per_s: float | None = None
+    trainer_samples_per_s: float | None = None
+    train_steps: int | None = None
+    peak_mem_bytes: int | None = None
+    peak_mem_kind: str | None = None
+    optimizer: str | None = None
+
+
+@dataclass(slots=True, eq=False)
+class Artifact(Event):
+    kind: str | None = None                 # adapter | model | predictions | report | labels
+    path: str | None = None
+
+    def extra(self) -> dict[str, Any]:
+        """The fields beyond kind and path (split, phase, rows, bytes, ...)."""
+        return {k: v for k, v in self.raw.items() if k not in ("seq", "t", "type", "kind", "path")}
+
+
+@dataclass(slots=True, eq=False)
+class Log(Event):
+    level: str = "info"
+    message: str = ""
+    phase: str | None = None                # the stage the run enters, when it says so
+
+
+@dataclass(slots=True, eq=False)
+class End(Event):
+    status: str = "failed"
+    error: str | None = None
+
+
+TYPES: dict[str, type[Event]] = {"start": Start, "model": Model, "step": Step, "eval": Eval, "telemetry": Telemetry,
+                                 "checkpoint": Checkpoint, "summary": Summary, "artifact": Artifact, "log": Log,
+                                 "end": End}
+for _cls in TYPES.values():
+    _cls.NAMED = tuple((f.name, f.default) for f in fields(_cls)[4:])
+
+
+def parse_event(d: dict[str, Any]) -> Event:
+    """The typed event of one decoded line (an unknown type stays a plain Event)."""
+    cls = TYPES.get(d["type"], Event)
+    get = d.get
+    return cls(d["seq"], get("t"), d["type"], d, *[get(name, default) for name, default in cls.NAMED])
+
+
+def log_event(message: str, level: str = "info") -> Log:
+    """A log event made by a reader, not read from a file (e.g. a follower's own notice); seq -1."""
+    return Log(-1, time.time(), "log", {"type": "log", "level": level, "message": message}, level, message)
+
+
 @dataclass
 class ReadResult:
-    events: list[dict[str, Any]]
+    events: list[Event]
     offset: int  # byte offset just after the last complete line read
     line: int  # number of complete lines read so far (from the start of the file)
     warnings: list[str] = field(default_factory=list)
@@ -114,7 +257,7 @@ def read_events(path: str | Path, offset: int = 0, line: int = 0) -> ReadResult:
     except FileNotFoundError:
         return ReadResult([], offset, line)
     end = data.rfind(b"\n") + 1  # anything after the last newline is a torn / in-progress line
-    events: list[dict[str, Any]] = []
+    events: list[Event] = []
     warnings: list[str] = []
     loads = orjson.loads  # this loop is the hot path of ingestion: no per-line function call or strip
     for raw in data[:end].split(b"\n")[:-1]:
@@ -128,10 +271,10 @@ def read_events(path: str | Path, offset: int = 0, line: int = 0) -> ReadResult:
                 # what orjson refuses that json takes: NaN / Infinity (json.dumps writes them for a
                 # diverged loss), integers past 64 bits
                 ev = json.loads(raw)
-            if type(ev) is not dict or not isinstance(ev.get("seq"), int) or "type" not in ev:
+            if type(ev) is not dict or not isinstance(ev.get("seq"), int) or not isinstance(ev.get("type"), str):
                 raise ValueError("not an event object with seq and type")
         except (ValueError, UnicodeDecodeError, RecursionError) as e:
             warnings.append(f"{path}:{line}: skipped unreadable event ({str(e)[:80]})")
             continue
-        events.append(ev)
+        events.append(parse_event(ev))
     return ReadResult(events, offset + end, line, warnings)

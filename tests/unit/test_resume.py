@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from tests.unit.test_store import BASE, TUNED, make_run
-from workbench.events import EVENTS_FILE, EventWriter
+from workbench.events import EVENTS_FILE, EventWriter, parse_event
 from workbench.store.db import connect
 from workbench.store.ingest import ingest_run
 from workbench.train.resume import checkpoint_step, plan
@@ -24,6 +24,11 @@ def checkpoint(folder: Path, step: int, *, files=("adapter_model.safetensors", "
     return path
 
 
+def events(*lines: dict) -> list:
+    """Event lines as the trainer reads them back: parsed, typed (seq as in the file)."""
+    return [parse_event({"seq": i, **d}) for i, d in enumerate(lines)]
+
+
 def test_first_start_is_attempt_one(tmp_path):
     r = plan(tmp_path, [])
     assert (r.attempt, r.checkpoint, r.step, r.base_kept) == (1, None, 0, [])
@@ -34,8 +39,8 @@ def test_resume_takes_the_newest_complete_checkpoint_and_deletes_torn_ones(tmp_p
     checkpoint(tmp_path, 8, files=("adapter_model.safetensors",))       # killed before the optimizer
     checkpoint(tmp_path, 12, state='{"global_st')                       # killed writing trainer_state.json
     checkpoint(tmp_path, 16, files=("optimizer.pt", "scheduler.pt"))    # weights deleted by a rotation
-    prior = [{"type": "start"}, {"type": "eval", "phase": "base", "split": "validation"},
-             {"type": "eval", "phase": "epoch", "split": "validation"}]
+    prior = events({"type": "start"}, {"type": "eval", "phase": "base", "split": "validation"},
+                   {"type": "eval", "phase": "epoch", "split": "validation"})
     r = plan(tmp_path, prior)
     assert (r.attempt, r.checkpoint, r.step, r.base_kept) == (2, good, 4, ["validation"])
     assert sorted(r.removed) == ["checkpoint-12", "checkpoint-16", "checkpoint-8"]
@@ -44,7 +49,7 @@ def test_resume_takes_the_newest_complete_checkpoint_and_deletes_torn_ones(tmp_p
 
 def test_other_ranks_never_delete(tmp_path):
     checkpoint(tmp_path, 8, files=("adapter_model.safetensors",))
-    r = plan(tmp_path, [{"type": "start"}], remove_torn=False)
+    r = plan(tmp_path, events({"type": "start"}), remove_torn=False)
     assert r.checkpoint is None and r.removed == [] and (tmp_path / "checkpoints" / "checkpoint-8").is_dir()
 
 

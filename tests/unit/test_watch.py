@@ -1,6 +1,12 @@
 """RunWatch: the live state the monitor renders, fed events directly."""
 
+from workbench.events import parse_event
 from workbench.launch.watch import HISTORY, RunWatch
+
+
+def feed(w: RunWatch, events: list[dict]) -> None:
+    """Events as a follower hands them over: parsed once, typed."""
+    w.apply([parse_event(e) for e in events])
 
 
 def _steps(n, t0=100.0, dt=2.0, max_steps=100):
@@ -10,8 +16,8 @@ def _steps(n, t0=100.0, dt=2.0, max_steps=100):
 
 def test_progress_and_eta_follow_the_step_rate():
     w = RunWatch("r")
-    w.apply([{"type": "start", "seq": 0, "t": 100.0, "host": "box", "world_size": 2}])
-    w.apply(_steps(5))  # 10 steps every 2 s: 50 left at step 50 → 10 s
+    feed(w, [{"type": "start", "seq": 0, "t": 100.0, "host": "box", "world_size": 2}])
+    feed(w, _steps(5))  # 10 steps every 2 s: 50 left at step 50 → 10 s
     assert (w.status, w.world_size, w.step, w.progress) == ("running", 2, 50, 0.5)
     assert abs(w.eta_s() - 10.0) < 1e-9
     assert w.elapsed_s(now=130.0) == 30.0
@@ -20,7 +26,7 @@ def test_progress_and_eta_follow_the_step_rate():
 
 def test_end_freezes_elapsed_and_drops_the_eta():
     w = RunWatch("r")
-    w.apply([{"type": "start", "seq": 0, "t": 100.0}, *_steps(3),
+    feed(w, [{"type": "start", "seq": 0, "t": 100.0}, *_steps(3),
              {"type": "end", "seq": 9, "t": 150.0, "status": "failed", "error": "boom"}])
     assert w.ended and w.status == "failed" and w.error == "boom"
     assert w.eta_s() is None
@@ -34,7 +40,7 @@ def test_evals_keep_base_apart_and_series_per_metric():
         return {"type": "eval", "seq": step, "t": 1.0, "phase": phase, "split": "validation",
                 "step": step, "aggregates": {"f1_micro": f1, "loss": 1 - f1}}
 
-    w.apply([ev("base", 0, 0.2), ev("epoch", 10, 0.5), ev("epoch", 20, 0.6),
+    feed(w, [ev("base", 0, 0.2), ev("epoch", 10, 0.5), ev("epoch", 20, 0.6),
              {**ev("epoch", 20, 0.9), "split": "test"}, ev("tuned", 20, 0.6)])
     assert w.base == {"f1_micro": 0.2, "loss": 0.8}
     assert w.evals["f1_micro"] == [(10, 0.5), (20, 0.6), (20, 0.6)]  # the test split is not plotted
@@ -44,9 +50,9 @@ def test_evals_keep_base_apart_and_series_per_metric():
 def test_telemetry_keeps_latest_per_device_and_a_bounded_history():
     w = RunWatch("r")
     gib = 2**30
-    w.apply([{"type": "telemetry", "seq": i, "t": float(i), "host": "box", "rank": 0, "gpu": i % 2,
+    feed(w, [{"type": "telemetry", "seq": i, "t": float(i), "host": "box", "rank": 0, "gpu": i % 2,
               "util": float(i % 100), "mem_used": 40 * gib, "mem_total": 80 * gib} for i in range(1000)])
-    w.apply([{"type": "telemetry", "seq": 1000, "t": 1000.0, "host": "box", "rank": 1, "cpu_pct": 90.0,
+    feed(w, [{"type": "telemetry", "seq": 1000, "t": 1000.0, "host": "box", "rank": 1, "cpu_pct": 90.0,
               "rss_bytes": 3 * gib}])
     gpu1 = w.devices[("gpu", "box", 1)]
     assert gpu1.latest["util"] == 99.0 and len(gpu1.util) == HISTORY and gpu1.memory[-1] == 50.0

@@ -14,6 +14,7 @@ from workbench.commands.common import store_of
 from workbench.commands.validate import preflight
 from workbench.console import console, diff_tables, fmt, status_text, telemetry_values
 from workbench.errors import UserError
+from workbench.events import Eval, Log, Model, Step, Telemetry
 from workbench.launch import follow as follower
 from workbench.launch import launcher
 from workbench.launch.follow import Feed
@@ -67,35 +68,35 @@ class LiveProgress:
         for w in feed.warnings:
             self.progress.console.print(f"[yellow]warning:[/] {w}")
         for e in feed.events:
-            kind = e.get("type")
-            if kind == "log":
-                msg = e.get("message", "")
-                if e.get("level") == "error":
-                    self.progress.console.print(f"[red]error:[/] {msg.strip().splitlines()[-1] if msg else ''}")
-                elif e.get("phase"):
-                    self.progress.update(self.task, description=e["phase"])
+            if isinstance(e, Log):
+                if e.level == "error":
+                    self.progress.console.print(f"[red]error:[/] {e.message.strip().splitlines()[-1] if e.message else ''}")
+                elif e.phase:
+                    self.progress.update(self.task, description=e.phase)
                 elif not self.quiet:
-                    self.progress.console.print(f"[dim]{msg}[/]")
-            elif kind == "model" and not self.quiet:
+                    self.progress.console.print(f"[dim]{e.message}[/]")
+            elif isinstance(e, Model) and not self.quiet:
                 self.progress.console.print(
-                    f"[dim]model: {e.get('source')} ({e.get('method')}), trainable {e.get('trainable_params'):,} of "
-                    f"{e.get('total_params'):,} parameters[/]")
-            elif kind == "telemetry":
-                self.progress.telemetry[(e.get("host"), e.get("rank"), e.get("gpu") is None, e.get("gpu"))] = \
-                    telemetry_line(e)
-            elif kind == "step":
-                self.loss, self.lr = e.get("loss"), e.get("lr")
+                    f"[dim]model: {e.source} ({e.method}), trainable {_thousands(e.trainable_params)} of "
+                    f"{_thousands(e.total_params)} parameters[/]")
+            elif isinstance(e, Telemetry):
+                self.progress.telemetry[(e.host, e.rank, e.gpu is None, e.gpu)] = telemetry_line(e.raw)
+            elif isinstance(e, Step):
+                self.loss, self.lr = e.loss, e.lr
                 info = f"loss {fmt(self.loss, 4)}  lr {self.lr:.2e}" if self.lr is not None else f"loss {fmt(self.loss, 4)}"
-                if e.get("samples_per_s"):
-                    info += f"  {e['samples_per_s']:.0f} samples/s"
-                self.progress.update(self.task, total=e.get("max_steps"), completed=e.get("step"), info=info,
-                                     description="training")
-            elif kind == "eval" and not self.quiet:
-                agg = e.get("aggregates", {})
+                if e.samples_per_s:
+                    info += f"  {e.samples_per_s:.0f} samples/s"
+                self.progress.update(self.task, total=e.max_steps, completed=e.step, info=info, description="training")
+            elif isinstance(e, Eval) and not self.quiet:
+                agg = e.aggregates or {}
                 self.progress.console.print(
-                    f"[dim]eval {e.get('phase')} ({e.get('split')}, epoch {fmt(e.get('epoch'), 2)}): "
+                    f"[dim]eval {e.phase} ({e.split}, epoch {fmt(e.epoch, 2)}): "
                     f"loss {fmt(agg.get('loss'), 4)}  f1_micro {fmt(agg.get('f1_micro'))}  "
                     f"f1_macro {fmt(agg.get('f1_macro'))}[/]")
+
+
+def _thousands(n: int | None) -> str:
+    return f"{n:,}" if isinstance(n, int) else "—"
 
 
 def launch_overrides(args) -> list[str]:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench import rundir
-from workbench.events import END_STATUSES, read_events
+from workbench.events import END_STATUSES, Event, log_event, read_events
 from workbench.launch import batch
 from workbench.launch.hosts import HostUnreachable
 from workbench.launch.launcher import host_of_run
@@ -79,7 +79,7 @@ def local_offsets(run_dir: Path) -> dict[str, int]:
 @dataclass
 class Feed:
     """Events a follower has not shown yet, in file order, and warnings about unreadable lines."""
-    events: list[dict[str, Any]]
+    events: list[Event]
     warnings: list[str]
 
 
@@ -95,7 +95,7 @@ class EventFeed:
         self._at: dict[str, tuple[int, int, int]] = {}  # file name -> (byte offset, lines read, last seq)
 
     def read_new(self) -> Feed:
-        events: list[dict[str, Any]] = []
+        events: list[Event] = []
         warnings: list[str] = []
         for path in [rundir.events_file(self.run_dir), *rundir.rank_event_files(self.run_dir)]:
             offset, line, last = self._at.get(path.name, (0, 0, -1))
@@ -105,8 +105,8 @@ class EventFeed:
             except FileNotFoundError:
                 continue
             got = read_events(path, offset, line)
-            new = [e for e in got.events if e["seq"] > last]  # a file read again shows nothing twice
-            self._at[path.name] = (got.offset, got.line, new[-1]["seq"] if new else last)
+            new = [e for e in got.events if e.seq > last]  # a file read again shows nothing twice
+            self._at[path.name] = (got.offset, got.line, new[-1].seq if new else last)
             events += new
             warnings += got.warnings
         return Feed(events, warnings)
@@ -246,7 +246,7 @@ def follow(store: Path, run_dir: Path, *, on_events: OnEvents | None = None, pol
                 stopping_since = time.monotonic()
                 host.cancel(job_dir, "SIGINT")
                 if on_events is not None:
-                    on_events(Feed([{"type": "log", "level": "warning", "message": "stopping the run (Ctrl-C)…"}], []))
+                    on_events(Feed([log_event("stopping the run (Ctrl-C)…", "warning")], []))
             try:
                 p = poll(store, run_dir, host, job_dir)
             except HostUnreachable as e:

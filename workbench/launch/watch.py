@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbench.events import END_STATUSES
+from workbench.events import END_STATUSES, End, Eval, Event, Log, Model, Start, Step, Telemetry
 
 HISTORY = 120  # telemetry samples kept per device for the sparklines
 
@@ -56,7 +56,7 @@ class RunWatch:
     def ended(self) -> bool:
         return self.status in END_STATUSES or self.status == "cancelled"
 
-    def apply(self, events: Iterable[dict[str, Any]]) -> None:
+    def apply(self, events: Iterable[Event]) -> None:
         for e in events:
             self._apply(e)
         self.version += 1
@@ -68,61 +68,60 @@ class RunWatch:
         self.settled = True
         self.version += 1
 
-    def _apply(self, e: dict[str, Any]) -> None:
-        kind, t = e.get("type"), e.get("t")
+    def _apply(self, e: Event) -> None:
+        t = e.t
         if t is not None:
             self.last_t = t if self.last_t is None else max(self.last_t, t)
-        if kind == "start":
-            self.status, self.started_t = "running", t
-            self.host, self.world_size = e.get("host"), e.get("world_size") or 1
-        elif kind == "model":
-            self.trainable_params, self.total_params = e.get("trainable_params"), e.get("total_params")
-        elif kind == "step":
-            self.step, self.max_steps, self.epoch = e.get("step") or 0, e.get("max_steps"), e.get("epoch")
-            if e.get("loss") is not None:
-                self.losses.append((self.step, e["loss"]))
-            if e.get("lr") is not None:
-                self.lrs.append((self.step, e["lr"]))
-            self.samples_per_s = e.get("samples_per_s")
+        if isinstance(e, Telemetry):
+            self._telemetry(e)
+        elif isinstance(e, Step):
+            self.step, self.max_steps, self.epoch = e.step or 0, e.max_steps, e.epoch
+            if e.loss is not None:
+                self.losses.append((self.step, e.loss))
+            if e.lr is not None:
+                self.lrs.append((self.step, e.lr))
+            self.samples_per_s = e.samples_per_s
             if t is not None:
                 self._step_times.append((t, self.step))
-        elif kind == "eval":
-            agg = e.get("aggregates") or {}
-            phase = e.get("phase")
-            if e.get("split", "validation") != "validation":
+        elif isinstance(e, Eval):
+            agg = e.aggregates or {}
+            if e.split != "validation":
                 return
-            if phase == "base":
+            if e.phase == "base":
                 self.base = dict(agg)
                 return
-            if phase == "tuned":
+            if e.phase == "tuned":
                 self.tuned = dict(agg)
             for metric, value in agg.items():
                 if value is not None:
-                    self.evals.setdefault(metric, []).append((e.get("step") or self.step, value))
-        elif kind == "telemetry":
-            self._telemetry(e)
-        elif kind == "log":
-            if e.get("phase"):
-                self.phase = e["phase"]
-            self.logs.append((e.get("level", "info"), str(e.get("message", ""))))
-        elif kind == "end":
-            self.status, self.error = e.get("status", "failed"), e.get("error")
+                    self.evals.setdefault(metric, []).append((e.step or self.step, value))
+        elif isinstance(e, Log):
+            if e.phase:
+                self.phase = e.phase
+            self.logs.append((e.level, str(e.message)))
+        elif isinstance(e, Start):
+            self.status, self.started_t = "running", t
+            self.host, self.world_size = e.host, e.world_size or 1
+        elif isinstance(e, Model):
+            self.trainable_params, self.total_params = e.trainable_params, e.total_params
+        elif isinstance(e, End):
+            self.status, self.error = e.status, e.error
             self.phase = self.status
 
-    def _telemetry(self, e: dict[str, Any]) -> None:
-        if e.get("gpu") is not None:
-            key = ("gpu", e.get("host"), e["gpu"])
-            dev = self.devices.setdefault(key, Device(e))
-            dev.latest = e
-            dev.util.append(float(e.get("util") or 0.0))
-            total = e.get("mem_total") or 0
-            dev.memory.append(100.0 * (e.get("mem_used") or 0) / total if total else 0.0)
+    def _telemetry(self, e: Telemetry) -> None:
+        if e.gpu is not None:
+            key: tuple = ("gpu", e.host, e.gpu)
+            dev = self.devices.setdefault(key, Device(e.raw))
+            dev.latest = e.raw
+            dev.util.append(float(e.util or 0.0))
+            total = e.mem_total or 0
+            dev.memory.append(100.0 * (e.mem_used or 0) / total if total else 0.0)
         else:
-            key = ("host", e.get("host"), e.get("rank"))
-            dev = self.devices.setdefault(key, Device(e))
-            dev.latest = e
-            dev.util.append(float(e.get("cpu_pct") or 0.0))
-            dev.memory.append((e.get("rss_bytes") or 0) / 2**30)
+            key = ("host", e.host, e.rank)
+            dev = self.devices.setdefault(key, Device(e.raw))
+            dev.latest = e.raw
+            dev.util.append(float(e.cpu_pct or 0.0))
+            dev.memory.append((e.rss_bytes or 0) / 2**30)
 
     @property
     def progress(self) -> float | None:

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workbench.events import Eval, Event, Start
+
 CHECKPOINTS = "checkpoints"
 # Trainer writes a checkpoint in this order: weights, optimizer + scheduler, RNG state, and
 # trainer_state.json last. A checkpoint is complete only with all of them (a kill during the
@@ -51,16 +53,15 @@ def checkpoint_step(path: Path) -> int | None:
     return step if isinstance(step, int) and path.name == f"checkpoint-{step}" else None
 
 
-def plan(run_dir: Path, prior: list[dict[str, Any]], *, remove_torn: bool = True) -> Resume:
+def plan(run_dir: Path, prior: list[Event], *, remove_torn: bool = True) -> Resume:
     """What this start continues from, given the events already in the file (none: a first start).
     Incomplete checkpoint folders are deleted (by rank 0 only: `remove_torn`)."""
-    starts = [e for e in prior if e.get("type") == "start"]
+    starts = [e for e in prior if isinstance(e, Start)]
     if not starts:
         return Resume(attempt=1)
     out = Resume(attempt=len(starts) + 1)
     # A base evaluation once recorded (its artifacts are written before its event) is kept.
-    out.base_kept = sorted({e.get("split", "validation") for e in prior
-                            if e.get("type") == "eval" and e.get("phase") == "base"})
+    out.base_kept = sorted({e.split for e in prior if isinstance(e, Eval) and e.phase == "base"})
     folder = run_dir / CHECKPOINTS
     complete: list[tuple[int, Path]] = []
     for path in sorted(folder.glob("checkpoint-*")) if folder.is_dir() else []:
