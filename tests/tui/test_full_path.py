@@ -89,15 +89,17 @@ def test_pick_edit_launch_monitor_browse_and_see_base_vs_tuned(tmp_path, monkeyp
             await pilot.pause(0.3)
             assert detail.query_one("#detail-tabs").active == "tab-diff"
             table = detail.query_one("#diff-table")
-            for label in LABELS:
-                cell = table.get_cell(f"{label}|f1", "Δ")
-                stored = q(store, "SELECT delta FROM base_vs_tuned WHERE run_id = ? AND label = ? AND metric = 'f1'",
-                           [run_id, label])[0][0]
-                assert abs(float(cell.plain) - stored) < 1e-3
-                assert ("green" if stored > 0 else "red") in str(cell.style) or round(stored, 3) == 0
-            return run_id
+            cells = {label: table.get_cell(f"{label}|f1", "Δ") for label in LABELS}
+            return run_id, cells
 
-    run_id = asyncio.run(go())
+    # The store is read once the app has closed: DuckDB refuses, in one process, a read-only
+    # connection beside the app's read-write ones (tui/store_gate.py).
+    run_id, cells = asyncio.run(go())
+    for label, cell in cells.items():
+        stored = q(store, "SELECT delta FROM base_vs_tuned WHERE run_id = ? AND label = ? AND metric = 'f1'",
+                   [run_id, label])[0][0]
+        assert abs(float(cell.plain) - stored) < 1e-3
+        assert ("green" if stored > 0 else "red") in str(cell.style) or round(stored, 3) == 0
     # Learning, by the numbers: the tuned model beats the base one on held-out rows.
     base, tuned = q(store, "SELECT base, tuned FROM base_vs_tuned WHERE run_id = ? AND label = ? AND metric = "
                            "'f1_micro'", [run_id, ALL_LABELS])[0]

@@ -34,6 +34,11 @@ def main(argv: list[str]) -> int:
     argv = train_argv(launch, str(run_dir), sys.executable, port=_port(), node_rank=node_rank,
                       main_addr=os.environ.get("WORKBENCH_MAIN_ADDR"))
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # torch's CPU kernels run on OpenMP threads that spin while they wait. On a CPU shared with
+    # other work (a login node, a busy box, the test suite) the spinning starves the threads that
+    # compute: the demo took 377 s instead of 53 s beside two busy processes on 2 cores. Passive
+    # waiting costs nothing measurable on a GPU and little on an idle CPU; a user's own setting wins.
+    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     child = subprocess.Popen(argv, cwd=run_dir, env=env, stdin=subprocess.DEVNULL)
 
     def forward(signum, frame):
