@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -21,13 +22,28 @@ def _run(argv: list, cwd: Path, env: dict | None = None, timeout: float = 600) -
     return subprocess.run([str(a) for a in argv], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
 
 
+def _clean_copy(dest: Path) -> Path:
+    """The files git would commit (tracked and new, minus ignored ones), copied as they are now (links kept):
+    building in the checkout would reuse its build/ folder, whose stale modules a wheel would carry along."""
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                            capture_output=True, check=True).stdout.decode().split("\0")
+    for rel in filter(None, listed):
+        src = ROOT / rel
+        if not os.path.lexists(src):  # deleted in the working tree, not yet in git
+            continue
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, dest / rel, follow_symlinks=False)
+    return dest
+
+
 @pytest.fixture(scope="module")
 def venv(tmp_path_factory):
     """(venv python, venv workbench script, the wheel) with workbench installed from a wheel of this checkout.
     --system-site-packages: torch and the rest come from this machine (no network in tests)."""
     tmp = tmp_path_factory.mktemp("wheel")
+    source = _clean_copy(tmp / "source")
     built = _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", tmp / "dist",
-                  ROOT], cwd=tmp)
+                  source], cwd=tmp)
     assert built.returncode == 0, built.stderr[-3000:]
     (wheel,) = (tmp / "dist").glob("workbench-*.whl")
     made = _run([sys.executable, "-m", "venv", "--system-site-packages", tmp / "venv"], cwd=tmp)
@@ -54,21 +70,30 @@ def test_installed_wheel_runs_the_shipped_demo_by_name_from_an_empty_folder(venv
     where = _run([python, "-c", "import workbench; print(workbench.__file__)"], cwd=tmp_path, env=env)
     assert str(Path(python).parents[1]) in where.stdout, where.stdout + where.stderr  # the venv's copy, not the repo
 
-    r = _run([script, "run", "demo/encoder_multilabel", "--quiet", "--set", "train.epochs=2"], cwd=tmp_path, env=env)
+    # by name, from an empty folder; 2 of its 20 epochs keep it short (the demo's metrics are not the point here)
+    store = tmp_path / "store" / "runs.duckdb"
+    r = _run([script, "--store", store, "run", "demo/encoder_multilabel", "--quiet", "--set", "train.epochs=2"],
+             cwd=tmp_path, env=env)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert "completed" in r.stdout
-    (run_dir,) = (tmp_path / "runs").iterdir()
+    for label in ("advertisement", "irrelevant_content", "non_visitor_rant", "toxicity"):  # the per-label table
+        assert label in r.stdout, r.stdout[-3000:]
+    (run_dir,) = (store.parent / "runs").iterdir()
     ends = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines() if '"end"' in line]
     assert ends[-1]["status"] == "completed"
-    assert (tmp_path / "runs.duckdb").is_file()
+    listed = _run([script, "--store", store, "runs", "--format", "json"], cwd=tmp_path, env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert [row["status"] for row in json.loads(listed.stdout)] == ["completed"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["store"]  # nothing else written into the folder
 
     r = _run([script, "init"], cwd=tmp_path, env=env)
     assert r.returncode == 0, r.stderr
+    assert "workbench run recipes/demo/encoder_multilabel.toml" in r.stdout  # the next command to run
     assert (tmp_path / "recipes" / "demo" / "data" / "reviews.csv").read_bytes() == \
         (ROOT / "recipes" / "demo" / "data" / "reviews.csv").read_bytes()
     again = _run([script, "init"], cwd=tmp_path, env=env)
     assert again.returncode == 2 and "--force" in again.stderr and "Traceback" not in again.stderr
-    demos = sorted((tmp_path / "recipes" / "demo").glob("*.toml"))
+    demos = sorted(p.relative_to(tmp_path) for p in (tmp_path / "recipes" / "demo").glob("*.toml"))
     v = _run([script, "validate", *demos], cwd=tmp_path, env=env)
     assert v.returncode == 0, v.stdout + v.stderr
     assert v.stdout.count("ok  ") == len(demos) == 5

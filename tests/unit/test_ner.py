@@ -314,8 +314,7 @@ def test_demo_files_match_the_generator(tmp_path):
     assert counts == {"train": 600, "valid": 80, "test": 80, "json": 200}
     for name in ("train.txt", "valid.txt", "test.txt", "train_instructions.json"):
         assert (DEMO_NER / name).read_bytes() == (tmp_path / name).read_bytes(), (
-            f"{name} is stale: python -m tools.synthetic.ner recipes/demo/data/ner "
-            "--json recipes/demo/data/ner/train_instructions.json --json-rows 200")
+            f"{name} is stale: python tools/prepare.py")
 
 
 def test_demo_splits_reuse_training_names_and_json_matches_conll():

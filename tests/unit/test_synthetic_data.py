@@ -69,8 +69,7 @@ def test_demo_files_are_what_the_generator_writes(tmp_path, module, demo_dir, na
     _cli(module, tmp_path)
     for name in names:
         assert (demo_dir / f"{name}.csv").read_bytes() == (tmp_path / f"{name}.csv").read_bytes(), (
-            f"{demo_dir.name}/{name}.csv is stale: python -m tools.synthetic.{module} "
-            f"recipes/demo/data/{demo_dir.name}")
+            f"{demo_dir.name}/{name}.csv is stale: python tools/prepare.py")
 
 
 def test_cli_sizes(tmp_path):
