@@ -232,9 +232,9 @@ def write_run_folder(root: Path, run_id: str, recipe, events: int, seed: int) ->
     """A finished run folder with exactly `events` events in events.jsonl: a 2-GPU rank 0 that logs
     a step, then one telemetry sample per GPU and one of the host (as the sampler does), with an
     epoch evaluation every 1,000 events."""
-    from workbench.events import EVENTS_FILE, EventWriter
+    from workbench.events import EventWriter
     from workbench.recipe import write_frozen
-    from workbench.rundir import write_run_meta
+    from workbench.rundir import events_file, write_run_meta
 
     run_dir = root / run_id
     run_dir.mkdir(parents=True)
@@ -243,7 +243,7 @@ def write_run_folder(root: Path, run_id: str, recipe, events: int, seed: int) ->
                              "target": "local", "group": recipe["group"], "created_at": time.time(),
                              "host": "benchhost", "user": "bench", "command": f"workbench run {DEMO_RECIPE}"})
     tail = 5  # tuned eval, summary, adapter artifact, predictions artifact, end
-    with EventWriter(run_dir / EVENTS_FILE) as w:
+    with EventWriter(events_file(run_dir)) as w:
         w.emit("start", run_id=run_id, recipe=recipe.values, versions={"python": "3.11.7", "torch": "2.13.0"},
                host="benchhost", pid=os.getpid(), world_size=1)
         w.emit("model", trainable_params=1_181_954, total_params=66_365_956, source="distilbert-base-cased",

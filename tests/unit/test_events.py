@@ -7,7 +7,8 @@ import threading
 import time
 from pathlib import Path
 
-from workbench.events import EVENTS_FILE, EventWriter, read_events
+from workbench import rundir
+from workbench.events import TYPES, Artifact, End, Eval, Event, EventWriter, Log, Step, parse_event, read_events
 
 
 def lines_of(path: Path) -> list[str]:
@@ -15,7 +16,7 @@ def lines_of(path: Path) -> list[str]:
 
 
 def test_writer_numbers_events_from_zero_and_writes_json_lines(tmp_path):
-    path = tmp_path / EVENTS_FILE
+    path = rundir.events_file(tmp_path)
     before = time.time()
     with EventWriter(path) as w:
         returned = [w.emit("log", level="info", message=f"m{i}") for i in range(5)]
@@ -38,16 +39,16 @@ def test_writer_serialises_paths_tuples_and_numpy_like_scalars(tmp_path):
         def item(self):
             return 0.5
 
-    with EventWriter(tmp_path / EVENTS_FILE) as w:
+    with EventWriter(rundir.events_file(tmp_path)) as w:
         w.emit("artifact", kind="adapter", path=tmp_path / "adapter", shape=(1, 2), loss=Scalar())
-    ev = read_events(tmp_path / EVENTS_FILE).events[0]
+    ev = read_events(rundir.events_file(tmp_path)).events[0]
     assert ev["path"] == str(tmp_path / "adapter")
     assert ev["shape"] == [1, 2]
     assert ev["loss"] == 0.5
 
 
 def test_reopening_continues_seq(tmp_path):
-    path = tmp_path / EVENTS_FILE
+    path = rundir.events_file(tmp_path)
     with EventWriter(path) as w:
         for _ in range(3):
             w.emit("step")
@@ -60,7 +61,7 @@ def test_reopening_continues_seq(tmp_path):
 
 
 def test_reopening_after_torn_line_starts_clean(tmp_path):
-    path = tmp_path / EVENTS_FILE
+    path = rundir.events_file(tmp_path)
     with EventWriter(path) as w:
         w.emit("start")
         w.emit("step")
@@ -76,7 +77,7 @@ def test_reopening_after_torn_line_starts_clean(tmp_path):
 
 
 def test_torn_last_line_is_left_unread_until_completed(tmp_path):
-    path = tmp_path / EVENTS_FILE
+    path = rundir.events_file(tmp_path)
     with EventWriter(path) as w:
         w.emit("start")
         w.emit("step", step=1)
@@ -103,7 +104,7 @@ def test_torn_last_line_is_left_unread_until_completed(tmp_path):
 
 
 def test_garbage_complete_line_is_skipped_with_warning(tmp_path):
-    path = tmp_path / EVENTS_FILE
+    path = rundir.events_file(tmp_path)
     with EventWriter(path) as w:
         w.emit("start")
     with open(path, "ab") as f:
@@ -122,7 +123,7 @@ def test_garbage_complete_line_is_skipped_with_warning(tmp_path):
 
 
 def test_reading_from_offset_returns_only_later_events(tmp_path):
-    path = tmp_path / EVENTS_FILE
+    path = rundir.events_file(tmp_path)
     w = EventWriter(path)
     for i in range(3):
         w.emit("step", step=i)
@@ -138,7 +139,7 @@ def test_reading_from_offset_returns_only_later_events(tmp_path):
 
 
 def test_garbage_line_number_counts_from_file_start_when_reading_from_offset(tmp_path):
-    path = tmp_path / EVENTS_FILE
+    path = rundir.events_file(tmp_path)
     with EventWriter(path) as w:
         w.emit("start")
         w.emit("step")
@@ -156,7 +157,7 @@ def test_missing_file_reads_as_nothing(tmp_path):
 
 
 def test_writer_is_thread_safe(tmp_path):
-    path = tmp_path / EVENTS_FILE
+    path = rundir.events_file(tmp_path)
     w = EventWriter(path)
     barrier = threading.Barrier(4)
 
@@ -179,3 +180,56 @@ def test_writer_is_thread_safe(tmp_path):
         assert [e["i"] for e in events if e["rank"] == n] == list(range(200))
     res = read_events(path)
     assert len(res.events) == 800 and not res.warnings
+
+
+def test_each_line_is_read_as_the_typed_event_of_its_type(tmp_path):
+    path = rundir.events_file(tmp_path)
+    with EventWriter(path) as w:
+        w.emit("step", step=3, max_steps=10, epoch=0.3, loss=1.25, lr=1e-4)
+        w.emit("eval", phase="epoch", step=3, labels={"a": {"f1": 0.5}}, aggregates={"f1_micro": 0.5})
+        w.emit("artifact", kind="adapter", path="adapter", bytes=1234, rows=7)
+        w.emit("log", message="hello")
+        w.emit("end")
+        w.emit("novel", what=1)
+    step, ev, art, log, end, novel = read_events(path).events
+    assert isinstance(step, Step) and (step.seq, step.step, step.loss, step.grad_norm) == (0, 3, 1.25, None)
+    # A field a line lacks takes its class default, as the contract reads it.
+    assert isinstance(ev, Eval) and (ev.phase, ev.split, ev.labels["a"]["f1"]) == ("epoch", "validation", 0.5)
+    assert isinstance(log, Log) and (log.level, log.message) == ("info", "hello")
+    assert isinstance(end, End) and (end.status, end.error) == ("failed", None)
+    # Nothing is lost: fields a type does not name stay in the line (`raw`, `extra()`, `get`).
+    assert isinstance(art, Artifact) and (art.kind, art.path) == ("adapter", "adapter")
+    assert art.extra == {"bytes": 1234, "rows": 7} and art.get("bytes") == 1234 and art["rows"] == 7
+    assert step.extra is None and step["loss"] == 1.25 and step.get("nothing", 0) == 0
+    # An unknown type stays a plain event with its fields in `extra`.
+    assert type(novel) is Event and novel.type == "novel" and novel.get("what") == 1 and novel.extra == {"what": 1}
+
+
+def test_a_cached_layout_builds_what_the_generic_parse_builds():
+    """parse_event makes one constructor per line layout; each must build what the plain reading does:
+    present keys, absent ones (their defaults), extra keys (in line order), a missing t, an unknown type."""
+    from workbench.events import _parse_generic
+
+    lines = [{"seq": 1, "t": 2.0, "type": "telemetry", "host": "h", "rank": 0, "gpu": 1, "util": 50.0},
+             {"seq": 2, "t": 3.0, "type": "telemetry", "host": "h", "rank": 0, "cpu_pct": 12.0, "rss_bytes": 7},
+             {"seq": 3, "type": "log", "message": "no t, no level", "x'\"y": 1},
+             {"seq": 4, "t": 1.0, "type": "artifact", "rows": 3, "kind": "predictions", "path": "p", "split": "test"},
+             {"seq": 5, "t": 1.0, "type": "mystery", "a": [1], "b": None},
+             {"seq": 6, "t": None, "type": "eval", "phase": "base", "split": None}]
+    for d in lines:
+        for _ in range(2):  # the first builds the layout's constructor, the second uses it
+            got, want = parse_event(d), _parse_generic(TYPES.get(d["type"], Event), d)
+            assert type(got) is type(want)
+            assert {name: getattr(got, name) for name in ("seq", "t", "type", "extra", *got.NAMES)} == \
+                   {name: getattr(want, name) for name in ("seq", "t", "type", "extra", *want.NAMES)}
+    assert list(parse_event(lines[3]).extra) == ["rows", "split"]
+    assert parse_event(lines[2]).extra == {"x'\"y": 1} and parse_event(lines[2]).level == "info"
+    assert parse_event(lines[5]).split is None  # written as null: stays null, the default is for absent keys
+
+
+def test_every_type_of_the_contract_has_its_class():
+    assert set(TYPES) == {"start", "model", "step", "eval", "telemetry", "checkpoint", "summary", "artifact", "log",
+                          "end"}
+    for name, cls in TYPES.items():
+        e = parse_event({"seq": 5, "t": 1.0, "type": name})
+        assert type(e) is cls and (e.seq, e.t, e.type) == (5, 1.0, name)

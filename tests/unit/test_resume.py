@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 
 from tests.unit.test_store import BASE, TUNED, make_run
-from workbench.events import EVENTS_FILE, EventWriter, parse_event
+from workbench.events import EventWriter, parse_event
+from workbench.rundir import events_file
 from workbench.store.db import connect
 from workbench.store.ingest import ingest_run
 from workbench.train.resume import checkpoint_step, plan
@@ -91,15 +92,15 @@ def rows(store: Path, run_id: str) -> dict[str, list]:
 
 def test_resumed_attempt_supersedes_what_it_redoes_live_and_rebuilt_alike(tmp_path, demo_recipe):
     run_dir = make_run(tmp_path / "runs", "r", demo_recipe, end=None)
-    (run_dir / EVENTS_FILE).unlink()
+    (events_file(run_dir)).unlink()
     live = tmp_path / "live.duckdb"
-    with EventWriter(run_dir / EVENTS_FILE) as w:
+    with EventWriter(events_file(run_dir)) as w:
         # attempt 1: base eval, steps 1-6 (checkpoint 4), the tuned eval of an attempt that got further
         emit_attempt(w, resumed=None, steps=[(s, 1.0 + s) for s in range(1, 7)], evals=["base"], end="failed")
     with connect(live) as con:
         ingest_run(con, run_dir)
     assert rows(live, "r")["run"] == [("failed", 1, None, False, None)]
-    with EventWriter(run_dir / EVENTS_FILE) as w:
+    with EventWriter(events_file(run_dir)) as w:
         # attempt 2 from checkpoint 4: steps 5-8 again (other losses), tuned eval, completed
         emit_attempt(w, resumed={"step": 4, "checkpoint": "checkpoints/checkpoint-4", "base_kept": ["validation"]},
                      steps=[(s, 0.5 / s) for s in range(5, 9)], evals=["tuned"], end="completed", attempt=2)
@@ -121,8 +122,8 @@ def test_resumed_attempt_supersedes_what_it_redoes_live_and_rebuilt_alike(tmp_pa
 
 def test_resumed_start_without_kept_base_redoes_it(tmp_path, demo_recipe):
     run_dir = make_run(tmp_path / "runs", "r", demo_recipe, end=None)
-    (run_dir / EVENTS_FILE).unlink()
-    with EventWriter(run_dir / EVENTS_FILE) as w:
+    (events_file(run_dir)).unlink()
+    with EventWriter(events_file(run_dir)) as w:
         emit_attempt(w, resumed=None, steps=[], evals=["base"])
         emit_attempt(w, resumed={"step": 0, "base_kept": []}, steps=[], evals=["base"], attempt=2)
     store = tmp_path / "s.duckdb"

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from workbench.errors import UserError
-from workbench.events import EVENTS_FILE, EventWriter
+from workbench.events import EventWriter
 from workbench.recipe import load_recipe, write_frozen
-from workbench.rundir import write_run_meta
+from workbench.rundir import events_file, write_run_meta
 from workbench.store.db import connect
 from workbench.store.ingest import ingest_run
 from workbench.store.schema import ALL_LABELS
@@ -42,7 +42,7 @@ def make_run(root: Path, run_id: str, demo_recipe: Path, *, end: str | None = "c
     write_run_meta(run_dir, {"run_id": run_id, "recipe_name": recipe.name, "recipe_path": str(demo_recipe),
                              "target": "local", "group": "sweep1", "created_at": time.time(), "host": "testhost",
                              "pid": 12345})
-    with EventWriter(run_dir / EVENTS_FILE) as w:
+    with EventWriter(events_file(run_dir)) as w:
         w.emit("start", run_id=run_id, recipe=recipe.values, versions={"python": "3"}, host="testhost", pid=12345,
                world_size=1)
         w.emit("model", trainable_params=1234, total_params=100000, source="tiny:distilbert", method="lora")
@@ -215,10 +215,10 @@ def test_growing_events_file_ingests_only_new_events(store, tmp_path, demo_recip
         assert len(res.events) == 8
         assert res.status == "running"
         before = counts(con)
-    with EventWriter(run_dir / EVENTS_FILE) as w:
+    with EventWriter(events_file(run_dir)) as w:
         w.emit("step", step=40, loss=0.3)
         w.emit("log", level="info", message="hello")
-    with open(run_dir / EVENTS_FILE, "ab") as f:
+    with open(events_file(run_dir), "ab") as f:
         f.write(b'{"seq": 10, "t": 1, "type": "st')  # torn: not yet
     with connect(store) as con:
         res = ingest_run(con, run_dir)
@@ -228,7 +228,7 @@ def test_growing_events_file_ingests_only_new_events(store, tmp_path, demo_recip
         assert after["logs"] == before["logs"] + 1
         assert after["evals"] == before["evals"]
         assert res.status == "running"
-    with open(run_dir / EVENTS_FILE, "ab") as f:
+    with open(events_file(run_dir), "ab") as f:
         f.write(b'ep", "step": 50, "loss": 0.2}\n')
         f.write(b'{"seq": 11, "t": %.3f, "type": "end", "status": "completed"}\n' % (time.time() + 0.01))
     with connect(store) as con:
@@ -319,6 +319,7 @@ RACER = textwrap.dedent("""
     from pathlib import Path
     from workbench.store.db import connect
     store, go, n = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+    (go.parent / f"ready-{n}").touch()
     while not go.exists():
         time.sleep(0.001)
     with connect(store, read_only=n.startswith("r")) as con:  # the store does not exist yet
@@ -335,20 +336,24 @@ def test_processes_creating_the_store_at_once_share_one_store_and_lose_nothing(t
     names = ["w0", "w1", "w2", "w3", "r0", "r1"]
     procs = [subprocess.Popen([sys.executable, "-c", RACER, str(store), str(go), n], stderr=subprocess.PIPE, text=True)
              for n in names]
-    time.sleep(1.5)  # all of them imported and waiting
+    deadline = time.monotonic() + 120  # all of them imported and waiting (bounds a failure only)
+    while len(list(tmp_path.glob("ready-*"))) < len(names):
+        assert time.monotonic() < deadline and all(p.poll() is None for p in procs), "a racer never got ready"
+        time.sleep(0.05)
     go.touch()
     errors = [p.communicate(timeout=120)[1] for p in procs]
     assert [p.returncode for p in procs] == [0] * len(names), errors
     with connect(store, read_only=True) as con:
         assert sorted(r for (r,) in con.execute("SELECT run_id FROM logs").fetchall()) == ["w0", "w1", "w2", "w3"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["go", "runs.duckdb"]  # no private copies left
+    left = sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("ready-"))
+    assert left == ["go", "runs.duckdb"]  # no private copies left
 
 
 def test_odd_values_in_numeric_fields_are_null_and_nan_stays_nan(store, tmp_path, demo_recipe):
     """A diverged loss (NaN, which json writes and orjson refuses), a string where a number goes and
     an integer too big for BIGINT: the event is stored, the odd value as NULL, NaN as NaN."""
     run_dir = make_run(tmp_path / "runs", "odd", demo_recipe, end=None)
-    with EventWriter(run_dir / EVENTS_FILE) as w:
+    with EventWriter(events_file(run_dir)) as w:
         w.emit("step", step=40, loss=float("nan"), lr="fast", grad_norm=10**30, samples_per_s=None)
         w.emit("step", step="41", loss=float("inf"), lr=None, grad_norm=1.0, samples_per_s=2.5)
         w.emit("telemetry", host="h", rank=0, gpu=0, util=50.0, mem_used=10**30, mem_total=2**40)

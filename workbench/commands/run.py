@@ -36,7 +36,7 @@ class _ProgressWithTelemetry(Progress):
             yield Text("\n".join(self.telemetry[k] for k in sorted(self.telemetry, key=str)), style="cyan")
 
 
-def telemetry_line(e: dict) -> str:
+def telemetry_line(e: Telemetry) -> str:
     """`gpu0@box r0  97%  31.2/80.0 GiB  245 W  61°C` or `host box r0  cpu 34%  rss 2.10 GiB`."""
     where = f"{e.get('host')} r{e.get('rank')}"
     if e.get("gpu") is not None:
@@ -80,7 +80,7 @@ class LiveProgress:
                     f"[dim]model: {e.source} ({e.method}), trainable {_thousands(e.trainable_params)} of "
                     f"{_thousands(e.total_params)} parameters[/]")
             elif isinstance(e, Telemetry):
-                self.progress.telemetry[(e.host, e.rank, e.gpu is None, e.gpu)] = telemetry_line(e.raw)
+                self.progress.telemetry[(e.host, e.rank, e.gpu is None, e.gpu)] = telemetry_line(e)
             elif isinstance(e, Step):
                 self.loss, self.lr = e.loss, e.lr
                 info = f"loss {fmt(self.loss, 4)}  lr {self.lr:.2e}" if self.lr is not None else f"loss {fmt(self.loss, 4)}"

@@ -38,7 +38,7 @@ INGEST_EVERY_S = 1.0  # while a run trains: the telemetry rate; its end is inges
 
 def _event_file_sizes(run_dir: Path) -> tuple:
     out = []
-    for f in sorted(run_dir.glob("events*.jsonl")):
+    for f in [rundir.events_file(run_dir), *rundir.rank_event_files(run_dir)]:
         try:
             out.append((f.name, f.stat().st_size))
         except FileNotFoundError:

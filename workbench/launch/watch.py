@@ -8,7 +8,6 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from workbench.events import END_STATUSES, End, Eval, Event, Log, Model, Start, Step, Telemetry
 
@@ -19,7 +18,7 @@ HISTORY = 120  # telemetry samples kept per device for the sparklines
 class Device:
     """One GPU (key ('gpu', host, gpu)) or one training process's host view (('host', host, rank))."""
 
-    latest: dict[str, Any]
+    latest: Telemetry  # its readings by attribute, or by name (`get`) as console.telemetry_values reads them
     util: deque = field(default_factory=lambda: deque(maxlen=HISTORY))     # GPU util % | host CPU %
     memory: deque = field(default_factory=lambda: deque(maxlen=HISTORY))   # GPU memory % | host RSS GiB
 
@@ -111,15 +110,15 @@ class RunWatch:
     def _telemetry(self, e: Telemetry) -> None:
         if e.gpu is not None:
             key: tuple = ("gpu", e.host, e.gpu)
-            dev = self.devices.setdefault(key, Device(e.raw))
-            dev.latest = e.raw
+            dev = self.devices.setdefault(key, Device(e))
+            dev.latest = e
             dev.util.append(float(e.util or 0.0))
             total = e.mem_total or 0
             dev.memory.append(100.0 * (e.mem_used or 0) / total if total else 0.0)
         else:
             key = ("host", e.host, e.rank)
-            dev = self.devices.setdefault(key, Device(e.raw))
-            dev.latest = e.raw
+            dev = self.devices.setdefault(key, Device(e))
+            dev.latest = e
             dev.util.append(float(e.cpu_pct or 0.0))
             dev.memory.append((e.rss_bytes or 0) / 2**30)
 

@@ -141,8 +141,13 @@ def _rows(run_id: str, events: list[Event]) -> _Rows:
                                       _num(g.get("fpr")), _num(g.get("max_fpr")),
                                       None if g.get("flagged") is None else bool(g.get("flagged"))])
         elif isinstance(e, (Artifact, Checkpoint)):
-            extra = {k: v for k, v in e.raw.items() if k not in ("seq", "t", "type", "kind", "path")}
-            kind = e.kind if isinstance(e, Artifact) else None
+            extra = dict(e.extra or {})  # the JSON column: every field but kind and path
+            if isinstance(e, Artifact):
+                kind = e.kind
+            else:
+                kind = None
+                if e.step is not None:
+                    extra = {"step": e.step, **extra}
             t["artifacts"].append([run_id, seq, kind or e.type, e.path, json.dumps(extra)])
             if kind in ("adapter", "model") and extra.get("bytes") is not None:
                 upd["saved_bytes"] = extra["bytes"]
