@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -84,11 +83,19 @@ def test_follow_resumes_after_dropped_connections_without_gaps_or_duplicates(tmp
     attach = subprocess.Popen([sys.executable, "-m", "workbench", "attach", run_dir.name], cwd=tmp_path,
                               env={**os.environ, **cli_env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     wait_for(lambda: sum(e["type"] == "step" for e in events_of(run_dir)) >= 3, 240, "steps mirrored")
-    for _ in range(3):  # connections cut mid-run, and once the server down for a while
+    def remote_steps() -> int:
+        return sum(e["type"] == "step" for e in events_of(remote_dir))
+
+    def remote_ended() -> bool:
+        return any(e["type"] == "end" for e in events_of(remote_dir))
+
+    for i in range(3):  # connections cut mid-run (each time once the follower is connected again) ...
+        wait_for(sshd.connection_pids, 240, f"the follower's connection #{i + 1}")
         sshd.drop_connections()
-        time.sleep(1.5)
+    # ... and once the server down while the run writes steps the follower must catch up on
+    down_at = remote_steps()
     sshd.stop(kill_sessions=False)
-    time.sleep(4)
+    wait_for(lambda: remote_steps() >= down_at + 3 or remote_ended(), 240, "steps written while the server is down")
     sshd.start()
     out, _ = attach.communicate(timeout=400)
     assert attach.returncode == 0, out

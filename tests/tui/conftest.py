@@ -8,8 +8,10 @@ import inspect
 import shutil
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+from textual.worker import WorkerFailed, WorkerState
 
 from tests.conftest import copy_encoder_demo
 from tools.sample_store import T0, build_sample_store
@@ -48,9 +50,25 @@ def make_app(sample_store, recipes_env):
     from workbench.tui.app import WorkbenchApp
 
     def make(start_mode: str = "recipes", store: Path | None = None, follow: bool = False) -> WorkbenchApp:
-        return WorkbenchApp(store or sample_store, clock=lambda: FIXED_NOW, follow=follow, start_mode=start_mode)
+        app = WorkbenchApp(store or sample_store, clock=lambda: FIXED_NOW, follow=follow, start_mode=start_mode)
+        app.notes = record_notifications(app)
+        return app
 
     return make
+
+
+def record_notifications(app) -> list[SimpleNamespace]:
+    """Every notification the app shows, as (title, message), kept: the app drops a toast after
+    its timeout, which the waits of a test on a busy machine can outlast."""
+    seen: list[SimpleNamespace] = []
+    notify = app.notify
+
+    def recording(message, *, title: str = "", **kwargs):
+        seen.append(SimpleNamespace(title=title, message=message))
+        return notify(message, title=title, **kwargs)
+
+    app.notify = recording
+    return seen
 
 
 @pytest.fixture
@@ -73,11 +91,31 @@ def empty_store(tmp_path) -> Path:
     return store
 
 
+async def until(pilot, predicate, what: str, timeout: float = 60.0, every: float = 0.05):
+    """Wait for state, not time: let the app run until `predicate()` holds (its value is returned).
+    `timeout` only bounds a failure: generous, so a busy machine is slow, never wrong."""
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        assert time.monotonic() < deadline, f"timed out after {timeout:.0f} s waiting for {what}"
+        await pilot.pause(every)
+    return value
+
+
+async def workers_done(pilot, timeout: float = 60.0) -> None:
+    """Until no worker is running. Not `workers.wait_for_complete()`: it raises when an exclusive
+    worker is cancelled by its successor, which a periodic re-read slower than its period (a 10,000
+    run list on a busy machine) does; a cancelled worker is finished, not failed."""
+    await until(pilot, lambda: all(w.is_finished for w in pilot.app.workers), "the workers to finish", timeout)
+    failed = [w for w in pilot.app.workers if w.state == WorkerState.ERROR]
+    if failed:
+        raise WorkerFailed(failed[0].error)
+
+
 async def settled(pilot, timeout: float = 60.0, quiet: int = 3) -> None:
     """Wait for state, not time: until the workers are done, animations over, and the screen renders
     the same frame `quiet` times in a row (pending layouts and refreshes have landed, however busy
     the machine). `timeout` only bounds a failure."""
-    await pilot.app.workers.wait_for_complete()
+    await workers_done(pilot, timeout)
     await pilot.wait_for_scheduled_animations()
     last, same, t0 = None, 0, time.perf_counter()
     while same < quiet:

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 
+from textual.command import CommandList, CommandPalette
+
 from tests.conftest import workbench
+from tests.tui.conftest import until
 from workbench.tui.screens.monitor import MonitorScreen
 from workbench.tui.screens.query import QueryScreen
 from workbench.tui.screens.recipes import RecipesScreen
@@ -26,6 +29,16 @@ def test_number_keys_switch_modes(make_app):
     asyncio.run(go())
 
 
+def highlighted_command(screen) -> str:
+    """The text of the palette's highlighted command ("" while it has none)."""
+    if not isinstance(screen, CommandPalette):
+        return ""
+    commands = screen.query_one(CommandList)
+    if commands.highlighted is None or not commands.option_count:
+        return ""
+    return str(commands.get_option_at_index(commands.highlighted).prompt)
+
+
 def test_palette_offers_the_bindings_of_the_screen_in_front(make_app):
     async def go():
         async with make_app("monitor").run_test(size=(100, 30)) as pilot:
@@ -34,12 +47,11 @@ def test_palette_offers_the_bindings_of_the_screen_in_front(make_app):
             assert {"Stop run", "Detail", "Close tab", "Recipes", "Runs", "Monitor", "Query", "Quit"} <= titles
             # Through the real palette: type, pick, and the action runs (here: switch to Query).
             await pilot.press("ctrl+p")
-            await pilot.pause()
+            await until(pilot, lambda: isinstance(app.screen, CommandPalette), "the palette")
             await pilot.press(*"query")
-            await pilot.pause(0.5)
+            await until(pilot, lambda: highlighted_command(app.screen).startswith("Query"), "the palette's search")
             await pilot.press("enter")
-            await pilot.pause(0.5)
-            assert isinstance(app.screen, QueryScreen)
+            await until(pilot, lambda: isinstance(app.screen, QueryScreen), "the query mode")
 
     asyncio.run(go())
 
@@ -70,7 +82,11 @@ def test_workbench_without_a_command_opens_the_app_in_a_terminal_and_q_quits(sam
             if select.select([master], [], [], 0.5)[0]:
                 seen += os.read(master, 65536)
         assert b"Recipes" in seen, f"the app did not draw: {seen[-500:]!r}"
-        time.sleep(1.0)  # let the first screen settle (focus on a list, not a text box)
+        # `q` once the recipe search has landed: the app is up and its table has the focus
+        while b"encoder_multilabel" not in seen and time.monotonic() < deadline:
+            if select.select([master], [], [], 0.5)[0]:
+                seen += os.read(master, 65536)
+        assert b"encoder_multilabel" in seen, f"the recipes were not listed: {seen[-500:]!r}"
         os.write(master, b"q")
         # Keep reading: a full pty buffer would block the app's last writes (and its exit).
         deadline = time.monotonic() + 30

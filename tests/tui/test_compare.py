@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import statistics
-import time
 
+from tests.tui.conftest import settled, until
 from workbench.store.db import connect
 from workbench.tui.screens.compare import CompareScreen
 from workbench.tui.screens.runs import RunsScreen
@@ -20,20 +20,14 @@ RUNNING = "encoder_multilabel-20260925-080000-beef"
 
 
 async def open_compare(pilot, run_ids: list[str], tab: str | None = None) -> CompareScreen:
-    t0 = time.perf_counter()
-    while not (isinstance(pilot.app.screen, RunsScreen) and pilot.app.screen.loaded):
-        assert time.perf_counter() - t0 < 30
-        await pilot.pause(0.05)
+    await until(pilot, lambda: isinstance(pilot.app.screen, RunsScreen) and pilot.app.screen.loaded, "the run list")
     pilot.app.push_screen(CompareScreen(run_ids))
-    await pilot.pause()
+    await until(pilot, lambda: isinstance(pilot.app.screen, CompareScreen), "the compare screen")
     screen = pilot.app.screen
-    while screen.comparison is None:
-        assert time.perf_counter() - t0 < 30
-        await pilot.pause(0.05)
+    await until(pilot, lambda: screen.comparison is not None, "the comparison")
     if tab:
         screen.query_one("#compare-tabs").active = tab
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause(0.2)
+    await settled(pilot)
     return screen
 
 
@@ -86,13 +80,11 @@ class TestCompareScreen:
                 labels = screen.query_one("#labels-table")
                 f1 = labels.get_cell("toxicity", LORA).plain
                 await pilot.press("p")  # → precision
-                await pilot.app.workers.wait_for_complete()
-                await pilot.pause()
+                await settled(pilot)
                 assert screen.metric == "precision"
                 assert screen.query_one("#compare-tabs").active == "tab-labels"
                 await pilot.press("p")  # → recall
-                await pilot.app.workers.wait_for_complete()
-                await pilot.pause()
+                await settled(pilot)
                 assert screen.metric == "recall"
                 cell = screen.query_one("#labels-table").get_cell("toxicity", LORA).plain
                 assert cell == f"{recall:.3f}" and cell != f1

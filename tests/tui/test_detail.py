@@ -5,8 +5,8 @@ back key."""
 from __future__ import annotations
 
 import asyncio
-import time
 
+from tests.tui.conftest import settled, until
 from tools.sample_store import LABELS
 from workbench.store.db import connect
 from workbench.tui.screens.detail import DetailScreen
@@ -19,20 +19,14 @@ RUNNING = "encoder_multilabel-20260925-080000-beef"
 
 async def open_detail(pilot, run_id: str, tab: str | None = None) -> DetailScreen:
     """From the runs mode, as a user would get there (the screen is pushed), data loaded."""
-    t0 = time.perf_counter()
-    while not (isinstance(pilot.app.screen, RunsScreen) and pilot.app.screen.loaded):
-        assert time.perf_counter() - t0 < 30
-        await pilot.pause(0.05)
+    await until(pilot, lambda: isinstance(pilot.app.screen, RunsScreen) and pilot.app.screen.loaded, "the run list")
     pilot.app.push_screen(DetailScreen(run_id))
-    await pilot.pause()
+    await until(pilot, lambda: isinstance(pilot.app.screen, DetailScreen), "the detail screen")
     screen = pilot.app.screen
-    while screen.detail is None:
-        assert time.perf_counter() - t0 < 30
-        await pilot.pause(0.05)
+    await until(pilot, lambda: screen.detail is not None, "the run's detail")
     if tab:
         screen.query_one("#detail-tabs").active = tab
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause(0.2)
+    await settled(pilot)
     return screen
 
 
@@ -118,20 +112,20 @@ class TestDetailScreen:
             async with make_app("runs").run_test(size=(120, 40)) as pilot:
                 screen = await open_detail(pilot, LORA)
                 await pilot.press("R")
-                await pilot.pause(0.1)
+                await settled(pilot)
                 assert pilot.app.screen is screen  # no question for a completed run: a note says why
-                notes = [n.message for n in pilot.app._notifications]
+                notes = [n.message for n in pilot.app.notes]
                 assert any("is completed: only a failed, interrupted or cancelled run can be resumed" in n
                            for n in notes), notes
                 pilot.app.pop_screen()
                 await pilot.pause()
                 await open_detail(pilot, FAILED)
                 await pilot.press("R")
-                await pilot.pause(0.2)
-                assert isinstance(pilot.app.screen, ConfirmScreen)
+                await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen), "the resume question")
                 assert "Resume run " + FAILED in str(pilot.app.screen.query_one("#question").render())
                 await pilot.press("n")
-                await pilot.pause(0.1)
+                await until(pilot, lambda: not isinstance(pilot.app.screen, ConfirmScreen), "the question to close")
+                await settled(pilot)
                 assert isinstance(pilot.app.screen, DetailScreen)
 
         asyncio.run(go())

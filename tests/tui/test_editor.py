@@ -8,10 +8,12 @@ import asyncio
 from pathlib import Path
 
 from tests.conftest import ROOT
+from tests.tui.conftest import settled, until
 from workbench.recipe import load_recipe, schema
 from workbench.tui.screens.confirm import ConfirmScreen
 from workbench.tui.screens.editor import EditorScreen
 from workbench.tui.screens.launch import LaunchScreen
+from workbench.tui.screens.prompt import PromptScreen
 from workbench.tui.screens.recipes import RecipesScreen
 
 SHIPPED_DEMO = ROOT / "recipes" / "demo" / "encoder_multilabel.toml"
@@ -30,18 +32,22 @@ def steady_cursor(pilot) -> None:
         widget.cursor_blink = False
 
 
-async def settle(pilot, pause: float = 0.1) -> None:
-    await pilot.pause(pause)
-    await pilot.app.workers.wait_for_complete()
-    await pilot.wait_for_scheduled_animations()
-    await pilot.pause(pause)
+async def settle(pilot) -> None:
+    await settled(pilot)
 
 
 async def open_editor(pilot, path: Path) -> EditorScreen:
     await settle(pilot)
     await pilot.app.push_screen(EditorScreen(path))
+    await until(pilot, lambda: isinstance(pilot.app.screen, EditorScreen) and pilot.app.screen.loaded, "the editor")
     await settle(pilot)
     return pilot.app.screen
+
+
+async def focus(pilot, field) -> None:
+    """Focus a field's input and wait until it has the focus (focus moves after a refresh)."""
+    field.focus_input()
+    await until(pilot, lambda: pilot.app.focused is field.query_one("#value"), f"the focus on {field.knob.name}")
 
 
 async def set_field(pilot, name: str, text: str, typed: bool = False) -> None:
@@ -49,15 +55,13 @@ async def set_field(pilot, name: str, text: str, typed: bool = False) -> None:
     editor = pilot.app.screen
     field = editor.query_one(f"#field-{name.replace('.', '-')}")
     editor.query_one("#sections").active = f"sec-{field.knob.section or 'general'}"
-    await pilot.pause(0.1)
-    field.focus_input()
-    await pilot.pause(0.1)
+    await settle(pilot)
+    await focus(pilot, field)
     if typed:
         await pilot.press("ctrl+u", *text)
     else:
         field.query_one("#value").value = text  # posts Input.Changed, as typing does
-    await pilot.wait_for_scheduled_animations()
-    await pilot.pause(0.1)
+    await settle(pilot)
 
 
 def shown(editor, selector: str) -> str:
@@ -155,7 +159,7 @@ def test_malformed_values_show_inline_and_are_neither_saved_nor_launched(make_ap
 
             await pilot.press("ctrl+s")
             await settle(pilot)
-            notes = [n for n in pilot.app._notifications]
+            notes = [n for n in pilot.app.notes]
             assert any("lora.r" in (n.title + n.message) and "int in [1, 4096]" in n.message for n in notes)
             assert editor.query_one("#sections").active == "sec-lora"  # taken to the first invalid field
             assert r.query_one(".knob-error").display  # still shown
@@ -207,11 +211,11 @@ def test_save_as_writes_a_copy_with_the_changes_and_paths_still_pointing_at_the_
             editor = await open_editor(pilot, demo)
             await set_field(pilot, "lora.r", "4")
             await pilot.press("ctrl+o")
-            await pilot.pause(0.2)
+            await until(pilot, lambda: isinstance(pilot.app.screen, PromptScreen), "the save-as prompt")
             pilot.app.screen.query_one("#answer").value = "variants/r4.toml"
             await pilot.press("enter")
-            await settle(pilot, 0.3)
-            assert editor.path == demo.parent / "variants" / "r4.toml"
+            await until(pilot, lambda: editor.path == demo.parent / "variants" / "r4.toml", "the copy to be written")
+            await settle(pilot)
             assert shown(editor, "#changes") == "No changes"
 
     asyncio.run(go())
@@ -230,16 +234,15 @@ def test_leaving_with_unsaved_changes_asks_first(make_app, demo):
             editor = await open_editor(pilot, demo)
             await set_field(pilot, "eval.threshold", "0.7")
             await pilot.press("escape")
-            await pilot.pause(0.2)
-            assert isinstance(pilot.app.screen, ConfirmScreen)
+            await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen), "the question")
             await pilot.press("n")
-            await pilot.pause(0.2)
+            await until(pilot, lambda: not isinstance(pilot.app.screen, ConfirmScreen), "the question to close")
             assert pilot.app.screen is editor and editor.query_one("#field-eval-threshold").text == "0.7"
             await pilot.press("escape")
-            await pilot.pause(0.2)
+            await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen), "the question")
             await pilot.press("y")
+            await until(pilot, lambda: isinstance(pilot.app.screen, RecipesScreen), "the recipes again")
             await settle(pilot)
-            assert isinstance(pilot.app.screen, RecipesScreen)
 
     asyncio.run(go())
     assert demo.read_bytes() == before

@@ -5,12 +5,12 @@ open it in the runs browser → its detail shows base vs tuned, tuned better."""
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 
 from tests.conftest import copy_encoder_demo
 from tests.integration.runs import q
+from tests.tui.conftest import settled, until
 from workbench.store.schema import ALL_LABELS
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.screens.detail import DetailScreen
@@ -22,14 +22,7 @@ from workbench.tui.screens.runs import RunsScreen
 LABELS = ("advertisement", "irrelevant_content", "non_visitor_rant", "toxicity")
 
 
-async def until(pilot, predicate, timeout: float, what: str):
-    """Wait on the app's state (not on its workers: a follower works until its run ends)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out after {timeout:.0f} s waiting for {what}"
-        await pilot.pause(0.2)
-
-
+# Waits on the app's state, never on its workers: a follower works until its run ends.
 @pytest.mark.timeout(1500)
 def test_pick_edit_launch_monitor_browse_and_see_base_vs_tuned(tmp_path, monkeypatch):
     copy_encoder_demo(tmp_path / "recipes" / "demo")
@@ -46,48 +39,47 @@ def test_pick_edit_launch_monitor_browse_and_see_base_vs_tuned(tmp_path, monkeyp
                 table = app.screen.query_one("DataTable")
                 return table.row_count > 0 and "demo_encoder_multilabel" in str(table.get_row_at(0))
 
-            await until(pilot, listed, 20, "the recipe list")
+            await until(pilot, listed, "the recipe list")
             await pilot.press("enter")
-            await until(pilot, lambda: isinstance(app.screen, EditorScreen), 20, "the editor")
+            await until(pilot, lambda: isinstance(app.screen, EditorScreen) and app.screen.loaded, "the editor")
             editor = app.screen
             # 2. To the lora section (ctrl+n: general → model → data → lora), then type r = 8.
             await pilot.press("ctrl+n", "ctrl+n", "ctrl+n")
-            await pilot.pause(0.2)
-            assert editor.query_one("#sections").active == "sec-lora"
-            editor.query_one("#field-lora-r").focus_input()
-            await pilot.pause(0.1)
+            await until(pilot, lambda: editor.query_one("#sections").active == "sec-lora", "the lora section")
+            field = editor.query_one("#field-lora-r")
+            field.focus_input()
+            await until(pilot, lambda: app.focused is field.query_one("#value"), "the focus on lora.r")
             await pilot.press("ctrl+u", "8")
-            await until(pilot, lambda: "lora.r: 16 → 8" in str(editor.query_one("#changes").render()), 10,
+            await until(pilot, lambda: "lora.r: 16 → 8" in str(editor.query_one("#changes").render()),
                         "the change summary")
             # 3. Launch from the editor: the dialog previews the local command; submit.
             await pilot.press("ctrl+l")
-            await until(pilot, lambda: isinstance(app.screen, LaunchScreen), 20, "the launch dialog")
-            await until(pilot, lambda: app.screen.loaded, 60, "the dialog to load the recipe")
+            await until(pilot, lambda: isinstance(app.screen, LaunchScreen), "the launch dialog")
+            await until(pilot, lambda: app.screen.loaded, "the dialog to load the recipe")
             await pilot.press("ctrl+s")
             # 4. The app follows the new run in the monitor until it is settled.
-            await until(pilot, lambda: isinstance(app.screen, MonitorScreen) and app.watches, 60, "the monitor")
+            await until(pilot, lambda: isinstance(app.screen, MonitorScreen) and app.watches, "the monitor")
             (run_id, watch), = app.watches.items()
-            # generous: a bound on failure only (the demo trains in ~40 s on 2 quiet cores)
-            await until(pilot, lambda: watch.settled, 900, "the run to finish")
+            # A bound on failure only: the demo trains in ~40 s on 2 quiet cores, ~2 min beside two CPU burners.
+            await until(pilot, lambda: watch.settled, "the run to finish", timeout=900, every=0.2)
             assert watch.status == "completed", watch.error
             assert watch.losses and watch.losses[-1][1] < watch.losses[0][1]
-            await pilot.pause(0.6)
             monitor = app.screen.query_one(RunMonitor)
+            await until(pilot, lambda: monitor.rendered == watch.version, "the monitor to show the end")
             assert "completed" in str(monitor.query_one("#headline").render())
             assert "f1_micro" in str(monitor.query_one("#evals-line").render())
             # 5. The runs browser lists it first (newest); enter opens its detail.
             await pilot.press("2")
-            await until(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.query_one("DataTable").row_count,
-                        20, "the runs browser")
-            await pilot.pause(0.3)
+            await until(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.cursor_run() == run_id,
+                        "the runs browser, the new run first")
             await pilot.press("enter")
-            await until(pilot, lambda: isinstance(app.screen, DetailScreen) and app.screen.diff, 20, "the detail")
+            await until(pilot, lambda: isinstance(app.screen, DetailScreen) and app.screen.diff, "the detail")
             detail = app.screen
             assert detail.run_id == run_id
             # 6. Base vs tuned: every label there, f1 deltas as stored, coloured by better / worse.
             await pilot.press("right_square_bracket")
-            await pilot.pause(0.3)
-            assert detail.query_one("#detail-tabs").active == "tab-diff"
+            await until(pilot, lambda: detail.query_one("#detail-tabs").active == "tab-diff", "the diff tab")
+            await settled(pilot)
             table = detail.query_one("#diff-table")
             cells = {label: table.get_cell(f"{label}|f1", "Δ") for label in LABELS}
             return run_id, cells

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
+from tests.tui.conftest import settled, until
 from workbench.tui.screens.launch import LaunchScreen
 
 SHIPPED_DEMO = ROOT / "recipes" / "demo" / "encoder_multilabel.toml"
@@ -37,29 +38,28 @@ def steady_cursor(pilot) -> None:
         widget.cursor_blink = False
 
 
-async def settle(pilot, pause: float = 0.1) -> None:
-    await pilot.pause(pause)
-    await pilot.app.workers.wait_for_complete()
-    await pilot.wait_for_scheduled_animations()
-    await pilot.pause(pause)
-
-
 async def open_dialog(pilot, path: Path, overrides=()) -> LaunchScreen:
-    await settle(pilot)
+    await settled(pilot)
     await pilot.app.push_screen(LaunchScreen(path, list(overrides)))
-    await settle(pilot)
+    await until(pilot, lambda: isinstance(pilot.app.screen, LaunchScreen) and pilot.app.screen.loaded,
+                "the dialog to load the recipe")
+    await settled(pilot)
     return pilot.app.screen
 
 
 async def preview_settled(pilot) -> None:
-    """Past the debounce, then the preview worker."""
-    await pilot.pause(0.45)
-    await settle(pilot, 0.1)
+    """Until the preview shows the fields as they are: the edits handled, the debounce fired (no
+    timer pending), the preview worker done and its text on screen."""
+    dialog = pilot.app.screen
+    await settled(pilot)
+    await until(pilot, lambda: dialog._timer is None, "the preview's debounce")
+    await settled(pilot)
 
 
 async def type_into(pilot, knob: str, text: str) -> None:
-    pilot.app.screen.query_one(f"#field-launch-{knob}").focus_input()
-    await pilot.pause(0.05)
+    field = pilot.app.screen.query_one(f"#field-launch-{knob}")
+    field.focus_input()
+    await until(pilot, lambda: pilot.app.focused is field.query_one("#value"), f"the focus on {knob}")
     await pilot.press("ctrl+u", *text)
 
 
@@ -74,7 +74,7 @@ def visible(dialog) -> list[str]:
 async def slurm_login1_on_gpu(pilot) -> None:
     dialog = await open_dialog(pilot, SHIPPED_DEMO)
     dialog.query_one("#target").value = "slurm:login1"
-    await pilot.pause(0.1)
+    await settled(pilot)
     await type_into(pilot, "partition", "gpu")
     await type_into(pilot, "time", "04:00:00")
     await type_into(pilot, "gpus", "2")
@@ -107,7 +107,7 @@ def test_targets_come_from_the_ssh_config_and_fields_follow_the_target(make_app,
             assert target.value == "local"
             assert visible(dialog) == ["gpus", "processes", "container", "telemetry_interval"]
             target.value = "pbs:gpubox"
-            await pilot.pause(0.1)
+            await settled(pilot)
             assert {"project", "queue", "walltime", "cpus", "mem", "workdir", "python", "venv", "conda_env",
                     "modules"} <= set(visible(dialog))
             assert not {"partition", "account", "qos", "time", "nodes"} & set(visible(dialog))
@@ -123,7 +123,7 @@ def test_choosing_slurm_and_typing_a_partition_shows_it_in_the_batch_script(make
             # Choose slurm with the keyboard: the target list is focused; local, ssh:login1, ssh:gpubox, slurm.
             assert pilot.app.focused is dialog.query_one("#target")
             await pilot.press("enter", "down", "down", "down", "enter")
-            await pilot.pause(0.1)
+            await settled(pilot)
             assert dialog.target == "slurm"
             assert "partition" in visible(dialog)
             await type_into(pilot, "partition", "gpu")
@@ -140,7 +140,7 @@ def test_an_invalid_partition_is_shown_and_submit_is_refused(make_app, ssh_confi
         async with make_app(store=empty_store).run_test(size=(80, 24)) as pilot:
             dialog = await open_dialog(pilot, SHIPPED_DEMO)
             dialog.query_one("#target").value = "slurm"
-            await pilot.pause(0.1)
+            await settled(pilot)
             await type_into(pilot, "partition", "gpu;rm")
             await preview_settled(pilot)
             field = dialog.query_one("#field-launch-partition")
@@ -149,10 +149,10 @@ def test_an_invalid_partition_is_shown_and_submit_is_refused(make_app, ssh_confi
             assert "launch.partition" in preview(dialog) and dialog.query_one("#launch-preview").has_class("error-text")
             assert "#SBATCH" not in preview(dialog)
             await pilot.press("ctrl+s")
-            await settle(pilot)
+            await settled(pilot)
             assert pilot.app.screen is dialog and not dialog.launching
             assert "Submit refused" in str(dialog.query_one("#launch-status").render())
-            assert any("launch.partition" in n.title for n in pilot.app._notifications)
+            assert any("launch.partition" in n.title for n in pilot.app.notes)
 
     asyncio.run(go())
     assert runs_in(empty_store) == []
@@ -168,13 +168,12 @@ def test_a_failed_submission_is_shown_in_the_dialog_and_recorded(make_app, demo,
         async with make_app(store=empty_store).run_test(size=(80, 24)) as pilot:
             dialog = await open_dialog(pilot, demo, ["lora.r=8"])
             dialog.query_one("#target").value = "slurm"
-            await pilot.pause(0.1)
+            await settled(pilot)
             await type_into(pilot, "partition", "nosuch")
             await preview_settled(pilot)
             await pilot.press("ctrl+s")
-            deadline = __import__("time").monotonic() + 30
-            while dialog.launching and __import__("time").monotonic() < deadline:
-                await settle(pilot, 0.3)
+            await until(pilot, lambda: not dialog.launching, "the scheduler's answer", timeout=300)
+            await settled(pilot)
             assert pilot.app.screen is dialog and not dialog.launching
             status = str(dialog.query_one("#launch-status").render())
             assert status.startswith("Launch failed:") and "invalid partition" in status.lower()

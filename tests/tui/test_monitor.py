@@ -8,7 +8,8 @@ import time
 
 from tests.conftest import DEMO_RECIPE
 from tests.integration.runs import q
-from tests.tui.conftest import SAMPLE_ROOT
+from tests.tui.conftest import SAMPLE_ROOT, settled, until, workers_done
+from workbench.events import parse_event
 from workbench.tui.messages import EventsReceived
 from workbench.tui.screens.monitor import MonitorScreen, RunMonitor
 
@@ -21,8 +22,18 @@ async def _open_monitor(pilot, *run_ids: str) -> None:
     for run_id in run_ids:
         app.follow_run(run_id, SAMPLE_ROOT / "runs" / run_id)
     await pilot.press("3")
-    await app.workers.wait_for_complete()
-    await pilot.pause(1.2)  # two render ticks
+    await workers_done(pilot)
+    await until(pilot, lambda: monitors_current(app, run_ids), "every monitor to render its run's events")
+    await settled(pilot)
+
+
+def monitors_current(app, run_ids) -> bool:
+    """A tab for each run, each showing its watch as it is now (the view renders on its tick)."""
+    if not isinstance(app.screen, MonitorScreen):
+        return False
+    monitors = {m.watch.run_id: m for m in app.screen.query(RunMonitor)}
+    return set(monitors) == set(run_ids) and all(
+        m.watch.version > 0 and m.rendered == m.watch.version for m in monitors.values())
 
 
 class TestMonitorScreen:
@@ -55,15 +66,16 @@ class TestMonitorScreen:
                 monitor = next(m for m in app.screen.query(RunMonitor) if m.watch.run_id == RUNNING)
                 before = monitor.renders
                 for i in range(400):
-                    app.post_message(EventsReceived(RUNNING, [
+                    app.post_message(EventsReceived(RUNNING, [parse_event(
                         {"type": "telemetry", "seq": 10_000 + 5 * i + g, "t": 2e9 + i, "host": "gpubox", "rank": g,
-                         "gpu": g, "util": float((i + g) % 100), "mem_used": 2**30 * 40, "mem_total": 2**30 * 80}
+                         "gpu": g, "util": float((i + g) % 100), "mem_used": 2**30 * 40, "mem_total": 2**30 * 80})
                         for g in range(5)], []))
                 tabs_before = app.screen.query_one("#runs-tabs").active
                 t0 = time.perf_counter()
                 await pilot.press("right")
                 latency = time.perf_counter() - t0
-                await pilot.pause(1.2)
+                await until(pilot, lambda: monitor.rendered == app.watches[RUNNING].version,
+                            "the monitor's tick to render the flood")
                 assert app.screen.query_one("#runs-tabs").active != tabs_before
                 assert monitor.renders - before <= 4, f"{monitor.renders - before} renders for 400 messages"
                 assert app.watches[RUNNING].devices[("gpu", "gpubox", 4)].latest["util"] == float((399 + 4) % 100)
@@ -87,37 +99,32 @@ def test_run_outlives_the_app_is_reattached_and_stopped_after_a_yes(tmp_path, re
     run_dir = launch(recipe, store, command="test")
     run_id = run_dir.name
 
-    async def wait_until(pilot, predicate, timeout: float, what: str):
-        deadline = time.monotonic() + timeout
-        while not predicate():
-            assert time.monotonic() < deadline, f"timed out waiting for {what}"
-            await pilot.pause(0.2)
-
     async def first_app():
         app = WorkbenchApp(store, start_mode="monitor")
         async with app.run_test(size=(100, 30)) as pilot:
-            await wait_until(pilot, lambda: run_id in app.watches and app.watches[run_id].step > 0, 120,
-                             "the re-attached run's first step")
+            await until(pilot, lambda: run_id in app.watches and app.watches[run_id].step > 0,
+                        "the re-attached run's first step", timeout=600)
 
     async def second_app():
         app = WorkbenchApp(store, start_mode="monitor")
         async with app.run_test(size=(100, 30)) as pilot:
-            await wait_until(pilot, lambda: run_id in app.watches and app.watches[run_id].losses, 60,
-                             "the second app to re-attach")
+            await until(pilot, lambda: run_id in app.watches and app.watches[run_id].losses,
+                        "the second app to re-attach", timeout=300)
             watch = app.watches[run_id]
-            await pilot.pause(0.6)
+            await until(pilot, lambda: isinstance(app.screen, MonitorScreen) and app.screen.front() is not None,
+                        "the run's tab in front")
             await pilot.press("s")
-            await pilot.pause()
-            assert isinstance(app.screen, ConfirmScreen)
+            await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the stop question")
             await pilot.press("n")
-            await pilot.pause(1.0)
+            await until(pilot, lambda: isinstance(app.screen, MonitorScreen), "the monitor again")
+            assert not [w for w in app.workers if w.group == "stop"]  # no: nothing was sent
             assert watch.status == "running"
             await pilot.press("s")
-            await pilot.pause()
+            await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the stop question")
             await pilot.press("y")
-            await wait_until(pilot, lambda: watch.settled, 90, "the stopped run to end")
+            await until(pilot, lambda: watch.settled, "the stopped run to end", timeout=300)
             assert watch.status == "cancelled"
-            await pilot.pause(0.6)
+            await until(pilot, lambda: monitors_current(app, [run_id]), "the monitor to show the end")
             monitor = app.screen.query_one(RunMonitor)
             assert "cancelled" in str(monitor.query_one("#headline").render())
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from tests.tui.conftest import settled
 from workbench.store.examples import EXAMPLES, example
 from workbench.tui.screens import query as query_module
 from workbench.tui.screens.prompt import PromptScreen
@@ -46,10 +47,8 @@ def counts(store: Path) -> dict[str, int]:
 
 
 async def settle(pilot) -> None:
-    """Until the query worker finished and its message was handled."""
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-    await pilot.pause()
+    """Until the query worker finished and its message was handled (the screen settled)."""
+    await settled(pilot)
 
 
 async def run_example(pilot, index: int) -> None:
@@ -202,7 +201,7 @@ class TestQueryScreen:
                 await pilot.press("enter")  # the default path
                 await settle(pilot)
                 assert isinstance(app.screen, QueryScreen)
-                notes = [n.message for n in app._notifications]
+                notes = [n.message for n in app.notes]
                 assert f"{len(rows)} rows written to {tmp_path / 'query-results.csv'}" in notes
                 # a second export offers a fresh name, and refuses to overwrite the first file
                 await pilot.press("ctrl+e")

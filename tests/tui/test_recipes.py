@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import copy_encoder_demo
+from tests.tui.conftest import settled, until, workers_done
 from workbench.errors import UserError
 from workbench.recipe import load_recipe
 from workbench.tui.screens.editor import EditorScreen
+from workbench.tui.screens.prompt import PromptScreen
 from workbench.tui.screens.recipes import RecipesScreen
 
 
@@ -26,19 +28,23 @@ def user_recipes(tmp_path, monkeypatch) -> Path:
     return folder
 
 
-async def settle(pilot, pause: float = 0.1) -> None:
+async def settle(pilot) -> None:
     """Until the recipe search has landed: rows in the table and the selected one previewed (on a
-    loaded CI machine the message can trail the worker's end by more than a pause)."""
-    await pilot.pause(pause)
-    await pilot.app.workers.wait_for_complete()
+    loaded CI machine the message can trail the worker's end), then a settled screen."""
+    await workers_done(pilot)
     screen = pilot.app.screen
     if isinstance(screen, RecipesScreen):
-        for _ in range(100):
-            if screen.query_one("#recipes-table").row_count and str(screen.query_one("#recipe-preview").render()):
-                break
-            await pilot.pause(0.05)
-    await pilot.wait_for_scheduled_animations()
-    await pilot.pause(pause)
+        await until(pilot, lambda: screen.query_one("#recipes-table").row_count
+                    and str(screen.query_one("#recipe-preview").render()), "the recipe list and its preview")
+    await settled(pilot)
+
+
+async def editing(pilot, path: Path) -> EditorScreen:
+    """Until the editor is open on `path` (written by a worker, then pushed), settled."""
+    await until(pilot, lambda: isinstance(pilot.app.screen, EditorScreen) and pilot.app.screen.path == path,
+                f"the editor on {path.name}")
+    await settle(pilot)
+    return pilot.app.screen
 
 
 def table_rows(screen) -> list[list[str]]:
@@ -54,7 +60,6 @@ class TestRecipesScreen:
         async def second_row(pilot):
             await settle(pilot)
             await pilot.press("down")
-            await pilot.pause(0.2)
 
         assert snap_compare(make_app(), terminal_size=(120, 40), run_before=second_row)
 
@@ -73,7 +78,7 @@ def test_lists_recipes_relative_to_their_folder_and_broken_files_with_the_reason
             preview = str(screen.query_one("#recipe-preview").render())
             assert "invalid TOML" in preview and "broken.toml" in preview
             await pilot.press("down")
-            await pilot.pause(0.2)
+            await settled(pilot)
             preview = str(screen.query_one("#recipe-preview").render())
             assert "Offline demo of recipes/encoder_multilabel.toml" in preview
             assert str(user_recipes) not in preview  # never an absolute path
@@ -101,12 +106,11 @@ def test_duplicate_as_new_writes_a_renamed_copy_next_to_it_and_opens_it(make_app
         async with make_app().run_test(size=(80, 24)) as pilot:
             await settle(pilot)
             await pilot.press("down", "d")
-            await pilot.pause(0.2)
+            await until(pilot, lambda: isinstance(pilot.app.screen, PromptScreen), "the name prompt")
             await pilot.press("ctrl+u", *"review_mod_v2", "enter")
-            await settle(pilot, 0.3)
             new = user_recipes / "demo" / "review_mod_v2.toml"
+            await editing(pilot, new)
             assert new.is_file()
-            assert isinstance(pilot.app.screen, EditorScreen) and pilot.app.screen.path == new
             recipe = load_recipe(new)
             assert recipe.name == "review_mod_v2"
             assert Path(recipe["data.train_file"]) == (user_recipes / "demo" / "data" / "reviews.csv").resolve()
@@ -120,14 +124,14 @@ def test_duplicate_refuses_a_name_that_is_not_a_file_name(make_app, user_recipes
         async with make_app().run_test(size=(80, 24)) as pilot:
             await settle(pilot)
             await pilot.press("down", "d")
-            await pilot.pause(0.2)
+            await until(pilot, lambda: isinstance(pilot.app.screen, PromptScreen), "the name prompt")
             await pilot.press("ctrl+u", *"../evil", "enter")
-            await pilot.pause(0.2)
+            await settled(pilot)
             problem = pilot.app.screen.query_one("#problem")
             assert problem.display and "letters, digits" in str(problem.render())
             await pilot.press("escape")
+            await until(pilot, lambda: isinstance(pilot.app.screen, RecipesScreen), "the recipes again")
             await settle(pilot)
-            assert isinstance(pilot.app.screen, RecipesScreen)
             assert sorted(p.name for p in user_recipes.rglob("*.toml")) == ["broken.toml", "encoder_multilabel.toml"]
 
     asyncio.run(go())
@@ -138,12 +142,11 @@ def test_new_from_template_writes_a_valid_recipe(make_app, user_recipes):
         async with make_app().run_test(size=(80, 24)) as pilot:
             await settle(pilot)
             await pilot.press("n")
-            await pilot.pause(0.2)
+            await until(pilot, lambda: isinstance(pilot.app.screen, PromptScreen), "the template prompt")
             await pilot.press("ctrl+u", *"fresh", "enter")
-            await settle(pilot, 0.3)
             new = user_recipes / "fresh.toml"
+            await editing(pilot, new)
             assert new.is_file()
-            assert isinstance(pilot.app.screen, EditorScreen) and pilot.app.screen.path == new
         return new
 
     new = asyncio.run(go())

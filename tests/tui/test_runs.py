@@ -9,7 +9,7 @@ import shutil
 import statistics
 import time
 
-from tests.tui.conftest import SAMPLE_ROOT, settled
+from tests.tui.conftest import SAMPLE_ROOT, settled, until
 from workbench.store.db import connect, runs_root
 from workbench.tui.screens.compare import CompareScreen
 from workbench.tui.screens.detail import DetailScreen
@@ -22,10 +22,8 @@ SEED_RUN = "seed_sweep-20260923-100000-0002"
 
 async def runs_ready(pilot, timeout: float = 30.0) -> RunsScreen:
     """Wait until the runs screen has its first list (the load is a thread worker)."""
-    t0 = time.perf_counter()
-    while not (isinstance(pilot.app.screen, RunsScreen) and pilot.app.screen.loaded):
-        assert time.perf_counter() - t0 < timeout, "the run list never loaded"
-        await pilot.pause(0.05)
+    await until(pilot, lambda: isinstance(pilot.app.screen, RunsScreen) and pilot.app.screen.loaded, "the run list",
+                timeout=timeout)
     await settled(pilot)  # the info line's new width has reached the layout, however busy the machine
     return pilot.app.screen
 
@@ -33,6 +31,13 @@ async def runs_ready(pilot, timeout: float = 30.0) -> RunsScreen:
 def table_ids(screen: RunsScreen) -> list[str]:
     table = screen.query_one("#runs-table")
     return [row.key.value for row in table.ordered_rows]
+
+
+async def filtered(pilot, screen: RunsScreen) -> None:
+    """Until the table shows what the filter box holds: the box's change handled, its debounce fired."""
+    box = screen.query_one("#filter")
+    await until(pilot, lambda: screen.filter_text == box.value and screen._filter_timer is None, "the filter to apply")
+    await pilot.pause()
 
 
 async def cursor_to(pilot, run_id: str) -> None:
@@ -50,9 +55,8 @@ class TestRunsScreen:
             await runs_ready(pilot)
             await pilot.press("down", "space", "space")  # marks the 2nd and 3rd rows
             await pilot.press("slash", *"lora")
-            await pilot.pause(0.3)
+            await filtered(pilot, pilot.app.screen)
             await pilot.press("enter")
-            await pilot.pause()
 
         assert snap_compare(make_app("runs"), terminal_size=(120, 40), run_before=before)
 
@@ -76,15 +80,15 @@ class TestRunsScreen:
             async with make_app("runs").run_test(size=(80, 24)) as pilot:
                 screen = await runs_ready(pilot)
                 await pilot.press("slash", *"seed")
-                await pilot.pause(0.3)
+                await filtered(pilot, screen)
                 ids = table_ids(screen)
                 assert len(ids) == 3 and all(i.startswith("seed_sweep") for i in ids)
                 await pilot.press("enter")  # back to the table, filter kept
                 await pilot.press("slash", "ctrl+a", *"slurm failed")  # every word must match
-                await pilot.pause(0.3)
+                await filtered(pilot, screen)
                 assert table_ids(screen) == []
                 await pilot.press("enter", "escape")  # escape on the table clears the filter
-                await pilot.pause(0.3)
+                await filtered(pilot, screen)
                 assert len(table_ids(screen)) == 7
 
         asyncio.run(go())
@@ -118,16 +122,15 @@ class TestRunsScreen:
                 assert screen.marks == {FULL, LORA}
                 assert screen.query_one("#runs-table").get_cell(LORA, "mark") == "●"
                 await pilot.press("c")
-                await pilot.pause()
+                await until(pilot, lambda: isinstance(pilot.app.screen, CompareScreen), "the compare screen")
                 compare = pilot.app.screen
-                assert isinstance(compare, CompareScreen)
-                await pilot.app.workers.wait_for_complete()
-                await pilot.pause()
+                await until(pilot, lambda: compare.comparison is not None, "the comparison")
+                await settled(pilot)
                 params = compare.query_one("#params-table")
                 assert params.get_cell("model.method", FULL) == "full"
                 assert params.get_cell("model.method", LORA) == "lora"
                 await pilot.press("escape")
-                await pilot.pause()
+                await until(pilot, lambda: not isinstance(pilot.app.screen, CompareScreen), "the runs screen again")
                 assert pilot.app.screen is screen and screen.marks == {FULL, LORA}  # marks kept
 
         asyncio.run(go())
@@ -137,7 +140,7 @@ class TestRunsScreen:
             async with make_app("runs").run_test(size=(80, 24)) as pilot:
                 await runs_ready(pilot)
                 await pilot.press("space", "c")
-                await pilot.pause()
+                await settled(pilot)
                 assert isinstance(pilot.app.screen, RunsScreen)
 
         asyncio.run(go())
@@ -156,12 +159,11 @@ class TestRunsScreen:
                 await runs_ready(pilot)
                 await cursor_to(pilot, SEED_RUN)
                 await pilot.press("g")
-                await pilot.pause()
+                await until(pilot, lambda: isinstance(pilot.app.screen, CompareScreen), "the compare screen")
                 compare = pilot.app.screen
-                assert isinstance(compare, CompareScreen)
                 assert compare.run_ids == sorted(compare.run_ids) and len(compare.run_ids) == 3
-                await pilot.app.workers.wait_for_complete()
-                await pilot.pause()
+                await until(pilot, lambda: compare.comparison is not None, "the comparison")
+                await settled(pilot)
                 summary = str(compare.query_one("#compare-summary").render())
                 assert f"group seeds-r16: f1_micro {expected}" in summary
                 metrics = compare.query_one("#metrics-table")
@@ -175,8 +177,8 @@ class TestRunsScreen:
                 await runs_ready(pilot)
                 await cursor_to(pilot, LORA)
                 await pilot.press("enter")
-                await pilot.pause()
-                assert isinstance(pilot.app.screen, DetailScreen) and pilot.app.screen.run_id == LORA
+                await until(pilot, lambda: isinstance(pilot.app.screen, DetailScreen), "the detail screen")
+                assert pilot.app.screen.run_id == LORA
 
         asyncio.run(go())
 
@@ -199,9 +201,8 @@ class TestRunsScreen:
                 with connect(store) as con:
                     ingest_run(con, run_dir)
                 t0 = time.perf_counter()
-                while new_id not in table_ids(screen):
-                    assert time.perf_counter() - t0 < 6, "the new run did not appear within 6 s"
-                    await pilot.pause(0.1)
+                # the list re-reads the store every REFRESH_S (2 s); the bound is for a busy machine
+                await until(pilot, lambda: new_id in table_ids(screen), "the new run to appear", timeout=120)
                 print(f"new run shown {time.perf_counter() - t0:.2f} s after it was stored")
                 assert table_ids(screen)[0] == new_id  # newest first
                 assert screen.query_one("#runs-table").get_cell(new_id, "metric").plain.startswith("0.")
@@ -230,7 +231,7 @@ class TestRunsScreen:
                 median = statistics.median(latencies)
                 assert screen.query_one("#runs-table").cursor_row > 3
                 await pilot.press("slash", *"bulk-00012")
-                await pilot.pause(0.5)
+                await filtered(pilot, screen)
                 ids = table_ids(screen)
                 assert 0 < len(ids) <= 11 and all(i.startswith("bulk-00012") for i in ids)
                 print(f"10,007 runs: read in {screen.load_seconds:.2f} s (worker), shown in {shown_s:.2f} s; "

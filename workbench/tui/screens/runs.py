@@ -141,6 +141,8 @@ class RunsScreen(ReportsWorkerErrors, Screen):
         if not self.is_current:
             return
         self._tick_running()
+        if any(w.group == "runs-load" and w.node is self and not w.is_finished for w in self.workers):
+            return  # a read under way (10,000 runs on a busy machine outlast REFRESH_S): restarting it would starve it
         self._reload()
 
     def _tick_running(self) -> None:
