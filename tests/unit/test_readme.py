@@ -24,6 +24,6 @@ def test_readme_gives_the_two_setup_commands_and_ci_runs_the_same_tests():
     ci = (README.parent / ".ci" / "run").read_text()
     assert ci.rstrip().endswith("\nscripts/test")
     script = (README.parent / "scripts" / "test").read_text()
-    assert script.rstrip().endswith('exec python -m pytest "$@"') and "scripts/lint" in script
+    assert script.rstrip().endswith('exec python3 -m pytest "$@"') and "scripts/lint" in script
     for package in ("openssh-server", "slurm-wlm", "munge", "slurm-wlm-torque", "rsync"):
         assert package in script
