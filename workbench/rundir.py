@@ -36,6 +36,11 @@ def rank_event_files(run_dir: Path) -> list[Path]:
     return sorted(run_dir.glob("events.rank*.jsonl"))
 
 
+def event_files(run_dir: Path) -> list[Path]:
+    """Every event file of a run: rank 0's first, then the other ranks' in name order."""
+    return [events_file(run_dir), *rank_event_files(run_dir)]
+
+
 def rank_of(path: Path) -> int:
     """The rank that writes an event file (0 for events.jsonl)."""
     if path.name == EVENTS:

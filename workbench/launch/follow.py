@@ -38,7 +38,7 @@ INGEST_EVERY_S = 1.0  # while a run trains: the telemetry rate; its end is inges
 
 def _event_file_sizes(run_dir: Path) -> tuple:
     out = []
-    for f in [rundir.events_file(run_dir), *rundir.rank_event_files(run_dir)]:
+    for f in rundir.event_files(run_dir):
         try:
             out.append((f.name, f.stat().st_size))
         except FileNotFoundError:
@@ -97,7 +97,7 @@ class EventFeed:
     def read_new(self) -> Feed:
         events: list[Event] = []
         warnings: list[str] = []
-        for path in [rundir.events_file(self.run_dir), *rundir.rank_event_files(self.run_dir)]:
+        for path in rundir.event_files(self.run_dir):
             offset, line, last = self._at.get(path.name, (0, 0, -1))
             try:
                 if path.stat().st_size < offset:  # the copy was started over (a remote file replaced)

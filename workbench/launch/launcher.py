@@ -30,7 +30,7 @@ def dry_run(recipe: Recipe, store: Path) -> str:
     target = parse_target(recipe["launch.target"])
     launch = recipe.section("launch")
     run_id = "<run_id>"
-    if target.remote and target.host:
+    if target.host is not None:
         host = SshHost(target.host, launch)
         job_dir = host.job_dir(Path(run_id))
         python = launch["python"]  # the remote agent's interpreter
@@ -214,7 +214,7 @@ def host_of_run(run_dir: Path):
     """The host that manages an existing run, from its run.json and frozen recipe."""
     meta = read_run_meta(run_dir)
     target = parse_target(meta.get("target", "local"))
-    if not target.remote or not target.host:
+    if target.host is None:
         return LocalHost(), str(run_dir)
     launch = load_recipe(run_dir / rundir.RECIPE).section("launch")
     host = SshHost(target.host, launch)

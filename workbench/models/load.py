@@ -156,6 +156,16 @@ def load_causal_lm(path: str, values: dict[str, Any], *, tokenizer_path: str | N
     return LoadedModel(model, tokenizer, path, [])
 
 
+def place_for_inference(model, *, quantized: bool):
+    """A reloaded model on the GPU when there is one. 4-bit weights stay where loading put them
+    (bitsandbytes places them at load; `.to` would refuse)."""
+    import torch
+
+    if torch.cuda.is_available() and not quantized:
+        model = model.to("cuda")
+    return model
+
+
 def apply_method(loaded: LoadedModel, values: dict[str, Any], task_type: str = "SEQ_CLS"):
     """Wrap for training: LoRA adapters (peft) or every weight trainable (full)."""
     from workbench import faults

@@ -2,7 +2,7 @@
 
 Both run what the user typed; the app holds it to reading statements (`read_only_statements`,
 which also finds the writes DuckDB runs inside a SELECT's CTE or an EXPLAIN ANALYZE) inside a
-transaction it rolls back. Callers catch `QueryError` (DuckDB's error) and never import duckdb.
+transaction it rolls back. Callers catch `StoreError` (workbench/store/db.py) and never import duckdb.
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ from typing import Any
 import duckdb
 
 from workbench.errors import UserError
-
-QueryError = duckdb.Error  # what a failing user query raises
 
 # Statement kinds a user's query may run in the app: reading only.
 READ_ONLY_KINDS = ("SELECT", "EXPLAIN")

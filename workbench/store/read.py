@@ -87,8 +87,7 @@ def base_vs_tuned(con, run_id: str, split: str = "validation") -> list[tuple]:
 
 
 def run_status(con, run_id: str) -> str | None:
-    row = con.execute("SELECT status FROM runs WHERE run_id = ?", [run_id]).fetchone()
-    return row[0] if row else None
+    return run_status_error(con, run_id)[0]
 
 
 def run_status_error(con, run_id: str) -> tuple[str | None, str | None]:

@@ -96,8 +96,9 @@ class ClassificationTask:
                  split: str) -> Scored:
         values = self.values
         thresholds = values["eval.threshold"] if phase == "base" else self.thresholds
-        per_label, agg, logits = evaluate_table(model, tokenizer, records, values, thresholds)
-        probs = sigmoid(logits)
+        logits = predict_logits(model, tokenizer, records.texts, batch_size=values["eval.batch_size"],
+                                max_length=values["model.max_length"])
+        probs, per_label, agg = score_logits(records.labels, logits, label_names, thresholds)
         notes = []
         if phase == "tuned" and split == "validation" and values["eval.tune_thresholds"]:
             # Validation is scored at eval.threshold (as the base was); the thresholds tuned on it
@@ -113,12 +114,14 @@ class ClassificationTask:
         return {"labels": label_names, "threshold": self.thresholds}
 
     def load_finished(self, run_dir: Path, *, quantize: bool = True, to_gpu: bool = True) -> tuple[Any, Any]:
-        import torch
+        return self._load_finished(run_dir, rundir.read_labels(run_dir), quantize=quantize, to_gpu=to_gpu)
 
-        from workbench.models.load import load_sequence_classifier
+    def _load_finished(self, run_dir: Path, meta: dict[str, Any], *, quantize: bool = True,
+                       to_gpu: bool = True) -> tuple[Any, Any]:
+        """load_finished with the run's labels.json already read (`meta`); sets the tuned thresholds."""
+        from workbench.models.load import load_sequence_classifier, place_for_inference
 
         values = self.values
-        meta = rundir.read_labels(run_dir)
         label_names = meta["labels"]
         self.thresholds = meta["threshold"]
         if values["model.method"] == "full":
@@ -134,22 +137,20 @@ class ClassificationTask:
                                               tokenizer_path=str(run_dir / "adapter"),
                                               values=values if quantize else None)
             model = PeftModel.from_pretrained(loaded.model, str(run_dir / "adapter"))
-        if to_gpu and torch.cuda.is_available() and not (quantize and values["quant.use_4bit"]):
-            model = model.to("cuda")  # 4-bit weights are placed at load
+        if to_gpu:
+            model = place_for_inference(model, quantized=quantize and values["quant.use_4bit"])
         return model, loaded.tokenizer
 
     def predict_file(self, run_dir: Path, input_path: Path, output: Path, batch_size: int | None = None) -> dict[str, Any]:
         table = self.reader(unlabelled=True)(str(input_path))  # bad input stops here, before the model loads
-        model, tok = self.load_finished(run_dir)
-        label_names, thresholds = rundir.read_labels(run_dir)["labels"], self.thresholds
+        meta = rundir.read_labels(run_dir)
+        model, tok = self._load_finished(run_dir, meta)
         logits = predict_logits(model, tok, table.texts, batch_size=batch_size or self.values["eval.batch_size"],
                                 max_length=self.values["model.max_length"])
-        probs = sigmoid(logits)
-        write_rows(output, prediction_rows(table, probs, thresholds))
+        probs, per_label, agg = score_logits(table.labels, logits, meta["labels"], self.thresholds)
+        write_rows(output, prediction_rows(table, probs, self.thresholds))
         summary: dict[str, Any] = {"rows": len(table), "output": str(output)}
         if table.labels is not None:
-            per_label, agg = multilabel_report(table.labels, probs, label_names, thresholds)
-            agg["loss"] = bce_loss(table.labels, logits)
             summary.update(labels=per_label, aggregates=agg)
         return summary
 
@@ -210,12 +211,15 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def evaluate_table(model, tokenizer, table: LabeledTable, values: dict[str, Any], thresholds) -> tuple[dict, dict, np.ndarray]:
-    logits = predict_logits(model, tokenizer, table.texts, batch_size=values["eval.batch_size"],
-                            max_length=values["model.max_length"])
-    per_label, agg = multilabel_report(table.labels, sigmoid(logits), table.label_names, thresholds)
-    agg["loss"] = bce_loss(table.labels, logits)
-    return per_label, agg, logits
+def score_logits(labels, logits: np.ndarray, label_names: list[str], thresholds) -> tuple[np.ndarray, dict, dict]:
+    """(probabilities, per-label report, aggregates with the BCE loss); the reports are empty when
+    `labels` is None (predict input without label columns)."""
+    probs = sigmoid(logits)
+    if labels is None:
+        return probs, {}, {}
+    per_label, agg = multilabel_report(labels, probs, label_names, thresholds)
+    agg["loss"] = bce_loss(labels, logits)
+    return probs, per_label, agg
 
 
 def tune_thresholds(y_true, probs: np.ndarray, label_names: list[str]) -> list[float]:

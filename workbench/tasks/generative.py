@@ -94,9 +94,7 @@ class GenerativeTask:
     def load_finished(self, run_dir: Path, *, quantize: bool = True, to_gpu: bool = True) -> tuple[Any, Any]:
         """Its base (4-bit again when trained so, unless `quantize` is off) with the saved adapter,
         or the saved full model."""
-        import torch
-
-        from workbench.models.load import load_causal_lm
+        from workbench.models.load import load_causal_lm, place_for_inference
 
         values = self.values
         if values["model.method"] == "full":
@@ -110,8 +108,8 @@ class GenerativeTask:
             base = base_path(run_dir, values, lambda: self.tokenizer_texts(self.load_splits().train))
             loaded = load_causal_lm(base, values, tokenizer_path=str(run_dir / "adapter"), quantize=quantize)
             model = PeftModel.from_pretrained(loaded.model, str(run_dir / "adapter"))
-        if to_gpu and torch.cuda.is_available() and not (quantize and values["quant.use_4bit"]):
-            model = model.to("cuda")
+        if to_gpu:
+            model = place_for_inference(model, quantized=quantize and values["quant.use_4bit"])
         return model, loaded.tokenizer
 
     def predict_file(self, run_dir: Path, input_path: Path, output: Path, batch_size: int | None = None) -> dict[str, Any]:

@@ -27,8 +27,9 @@ from textual.widgets.option_list import Option
 
 from workbench.console import fmt
 from workbench.errors import UserError
+from workbench.store.db import StoreError
 from workbench.store.examples import EXAMPLES, ExampleQuery
-from workbench.store.query import QueryError, reading
+from workbench.store.query import reading
 from workbench.tui.screens.prompt import PromptScreen
 from workbench.tui.worker_errors import ReportsWorkerErrors
 
@@ -245,7 +246,7 @@ class QueryScreen(ReportsWorkerErrors, Screen):
         except UserError as e:
             self.post_message(QueryFailed(serial, one_line(e)))
             return
-        except QueryError as e:
+        except StoreError as e:
             self.post_message(QueryFailed(serial, f"query failed: {one_line(e)}"))
             return
         self.post_message(QueryFinished(serial, sql, columns, rows, total, clock() - start))
@@ -264,7 +265,7 @@ class QueryScreen(ReportsWorkerErrors, Screen):
                     while columns and (chunk := cur.fetchmany(10_000)):
                         w.writerows(["" if v is None else v for v in r] for r in chunk)
                         n += len(chunk)
-        except (UserError, QueryError, OSError) as e:
+        except (UserError, StoreError, OSError) as e:
             if created:
                 path.unlink(missing_ok=True)  # no half-written file left behind
             self.post_message(ExportFailed(path, one_line(e)))
