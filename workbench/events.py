@@ -172,6 +172,7 @@ class Eval(Event):
     labels: dict[str, dict[str, Any]] | None = None
     aggregates: dict[str, Any] | None = None
     groups: dict[str, dict[str, Any]] | None = None   # fairness, per target group
+    confusion: dict[str, dict[str, int]] | None = None  # single-label: {gold: {predicted: count}}
 
 
 @dataclass(slots=True, eq=False)

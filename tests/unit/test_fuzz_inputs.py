@@ -30,11 +30,17 @@ from hypothesis import strategies as st
 
 from tests.conftest import ROOT
 from workbench.data.chat_jsonl import read_chat_jsonl
-from workbench.data.csv_labels import read_labeled_csv
+from workbench.data.labeled import LabelSpec, read_labeled
 from workbench.data.ner import PROMPT, read_ner_file
 from workbench.errors import UserError
 from workbench.recipe import load_recipe, schema, write_frozen
 from workbench.recipe.schema import BY_NAME, KNOBS, SECTIONS
+
+
+def read_labeled_csv(path, text_column, labels, *, id_column="", **kw):
+    """A CSV of 0/1 label columns, as the classification task reads it."""
+    return read_labeled(str(path), LabelSpec(text_column, columns=dict(labels), id_column=id_column), **kw)
+
 
 DEMO_DIR = ROOT / "recipes" / "demo"
 DEMO_RECIPES = sorted(DEMO_DIR.glob("*.toml"))

@@ -13,7 +13,13 @@ import pytest
 from tests.conftest import ROOT
 from tools.synthetic import products as products
 from tools.synthetic import sentiment as sentiment
-from workbench.data.csv_labels import read_labeled_csv
+from workbench.data.labeled import LabelSpec, read_labeled
+
+
+def read_labeled_csv(path, text_column, labels, *, id_column="", **kw):
+    """A CSV of 0/1 label columns, as the classification task reads it."""
+    return read_labeled(str(path), LabelSpec(text_column, columns=dict(labels), id_column=id_column), **kw)
+
 
 PRODUCTS_DIR = ROOT / "recipes" / "demo" / "data" / "products"
 SENTIMENT_DIR = ROOT / "recipes" / "demo" / "data" / "sentiment"

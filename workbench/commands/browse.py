@@ -113,8 +113,9 @@ def show(args) -> int:
     console.print(head)
 
     if d.per_label:
-        metrics = ("precision", "recall", "f1", "accuracy", "support")
         rows = d.per_label
+        metrics = [m for m in ("precision", "recall", "f1", "accuracy", "support")
+                   if any(m in vals for vals in rows.values())]  # single-label classes have no per-class accuracy
         t = Table(title=f"tuned model, per label ({args.split})", title_justify="left")
         t.add_column("label")
         for m in metrics:
@@ -127,6 +128,8 @@ def show(args) -> int:
         console.print("[dim]no tuned metrics yet: the run is still going[/]")
     if d.fairness:
         console.print(fairness_table(d.fairness, f"fairness: false-positive rate per group ({args.split})"))
+    if d.confusion:
+        console.print(confusion_table(d.confusion, f"tuned model, confusion matrix ({args.split})"))
     if errors:
         console.print("[red]error log:[/]")
         console.print(errors[-1].rstrip(), markup=False)
@@ -242,6 +245,18 @@ def fairness_table(rows: list[tuple], title: str) -> Table:
     for grp, base, tuned, limit, flagged, negatives in rows:
         t.add_row(grp, fmt(negatives), fmt(base), f"[red]{fmt(tuned)}[/]" if flagged else fmt(tuned), fmt(limit),
                   "[red]over the limit[/]" if flagged else "")
+    return t
+
+
+def confusion_table(matrix: dict[str, dict[str, int]], title: str) -> Table:
+    """Gold classes down, predicted across; the diagonal (right answers) in bold."""
+    columns = list(dict.fromkeys(p for row in matrix.values() for p in row))
+    t = Table(title=title, title_justify="left")
+    t.add_column("gold \\ predicted")
+    for c in columns:
+        t.add_column(c, justify="right")
+    for gold, row in matrix.items():
+        t.add_row(gold, *(f"[bold]{row.get(c, 0)}[/]" if c == gold else str(row.get(c, 0)) for c in columns))
     return t
 
 

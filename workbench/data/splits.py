@@ -1,8 +1,8 @@
 """Train / validation / test splits of a recipe's data, shared by the CLI's up-front
 validation, the training process and `predict` (so all three see the same rows).
 
-Each task reads its own format (CSV with 0/1 label columns, chat JSONL, CoNLL / instruction
-JSON); the split logic is one: a validation file, or a fixed-seed holdout of the training file.
+Each task reads its own format (tabular files and datasets, chat JSONL, CoNLL / instruction
+JSON); the split logic is one: a validation file or split, or a fixed-seed holdout of the training data.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from workbench.data.tabular import DatasetSplit, Source
 from workbench.errors import UserError
 
 
@@ -45,19 +46,34 @@ def _subset(data, idx: list[int]):
     return data.subset(idx) if hasattr(data, "subset") else [data[i] for i in idx]
 
 
-def read_splits(values: dict, read: Callable[[str], Any]) -> tuple[Any, Any, Any]:
-    """(train, validation, test) through a task's reader: the validation file, or a fixed-seed
-    holdout of the training file; test is None without data.test_file."""
-    path = values["data.train_file"]
-    train = read(path)
-    if values["data.validation_file"]:
-        validation = read(values["data.validation_file"])
+def split_sources(values: dict) -> tuple[Source, Source | None, Source | None]:
+    """(train, validation, test) sources of a recipe: its files, or the splits of data.dataset;
+    validation and test are None where none is given."""
+    if values["data.dataset"]:
+        def split(name: str) -> DatasetSplit | None:
+            return DatasetSplit(values["data.dataset"], values["data.dataset_config"], name) if name else None
+
+        train = DatasetSplit(values["data.dataset"], values["data.dataset_config"], values["data.train_split"])
+        return train, split(values["data.validation_split"]), split(values["data.test_split"])
+    return values["data.train_file"], values["data.validation_file"] or None, values["data.test_file"] or None
+
+
+def read_splits(values: dict, read: Callable[..., Any]) -> tuple[Any, Any, Any]:
+    """(train, validation, test) through a task's reader `read(source, train)` (`train`: the training
+    split already read, None while reading it): the validation source, or a fixed-seed holdout of
+    the training data; test is None without a test file or split."""
+    train_src, validation_src, test_src = split_sources(values)
+    train = read(train_src, None)
+    if validation_src is not None:
+        validation = read(validation_src, train)
     else:
+        where = str(train_src)
         if len(train) < 2:
-            raise UserError("needs at least 2 rows to hold out a validation split", path=path)
+            raise UserError("needs at least 2 rows to hold out a validation split", path=where)
         tr, va = holdout_indices(len(train), values["data.validation_fraction"], values["data.split_seed"])
         if not tr:
-            raise UserError(f"data.validation_fraction leaves no training rows out of {len(train)}", path=path)
-        train, validation = _subset(train, tr), _subset(train, va)
-    test = read(values["data.test_file"]) if values["data.test_file"] else None
+            raise UserError(f"data.validation_fraction leaves no training rows out of {len(train)}", path=where)
+        full = train
+        train, validation = _subset(full, tr), _subset(full, va)
+    test = read(test_src, train) if test_src is not None else None
     return train, validation, test

@@ -91,3 +91,14 @@ def group_fpr(gold: list[str], pred: list[str | None], groups: list[str | None],
                 row["flagged"] = 1.0 if row["fpr"] > limit else 0.0
         out[g] = row
     return out
+
+
+def confusion(gold: list[str], pred: list[str | None], labels: list[str]) -> dict[str, dict[str, int]]:
+    """{gold class: {predicted class: count}} over `labels` (rows and columns in that order, zeros
+    kept); an unparseable prediction (None) is counted under "(none)"."""
+    out = {g: {p: 0 for p in labels} for g in labels}
+    for g, p in zip(gold, pred):
+        row = out[g]
+        key = "(none)" if p is None else p
+        row[key] = row.get(key, 0) + 1
+    return out

@@ -115,8 +115,9 @@ def _finish_load(model, tokenizer) -> None:
 
 
 def load_sequence_classifier(path: str, label_names: list[str], *, seed: int, tokenizer_path: str | None = None,
-                             values: dict[str, Any] | None = None) -> LoadedModel:
-    """AutoModelForSequenceClassification with a multi-label head of len(label_names) outputs.
+                             values: dict[str, Any] | None = None, single_label: bool = False) -> LoadedModel:
+    """AutoModelForSequenceClassification with a head of len(label_names) outputs: multi-label
+    (sigmoid, BCE) or, with `single_label`, one class per example (softmax, cross-entropy).
 
     The head is initialised from `seed`, so the base model evaluated before training is the
     exact starting point of training. With `values` asking for 4-bit, the body is quantized
@@ -130,7 +131,7 @@ def load_sequence_classifier(path: str, label_names: list[str], *, seed: int, to
     model, info = AutoModelForSequenceClassification.from_pretrained(
         path,
         num_labels=len(label_names),
-        problem_type="multi_label_classification",
+        problem_type="single_label_classification" if single_label else "multi_label_classification",
         id2label=dict(enumerate(label_names)),
         label2id={n: i for i, n in enumerate(label_names)},
         output_loading_info=True,

@@ -145,6 +145,16 @@ def _check_cross_fields(values: dict[str, Any], fail) -> None:
             and values["model.tiny_hidden_size"] % 64):
         raise fail(f"model.tiny_hidden_size = {values['model.tiny_hidden_size']}: 4-bit weights are quantized in "
                    "blocks of 64, so a tiny model needs a multiple of 64", "model", "tiny_hidden_size")
+    if not values["data.train_file"] and not values["data.dataset"]:
+        raise fail("data.train_file is required (training data: a file, or a Hugging Face dataset in data.dataset)",
+                   "data", "train_file")
+    if values["data.dataset"]:
+        if not values["data.train_split"].strip():
+            raise fail("data.train_split is empty: name the split of data.dataset to train on", "data", "train_split")
+        for name in ("train_file", "validation_file", "test_file"):
+            if values[f"data.{name}"]:
+                raise fail(f"give data.{name} or data.dataset, not both (a dataset's splits are data.train_split, "
+                           "data.validation_split and data.test_split)", "data", name)
     methods = values["methods"] or [values["model.method"]]
     if values["quant.use_4bit"] and "full" in methods:
         raise fail("quant.use_4bit trains LoRA adapters on a frozen 4-bit model: it needs model.method = \"lora\" "

@@ -59,7 +59,7 @@ class Knob:
             "str_list": "a list of strings",
             "int_list": "a list of integers",
             "str_map": "a table of string = string",
-            "float_map": "a table of string = number",
+            "float_map": "a table of string = number" + "".join(f" or {c!r}" for c in self.choices),
         }[self.kind]
 
 
@@ -122,24 +122,45 @@ KNOBS: tuple[Knob, ...] = (
     Knob("model", "tiny_vocab_size", "int", 2000, "Vocabulary of the tokenizer trained for tiny:<arch> models.",
          min=100, max=200000),
     # --- data ----------------------------------------------------------------------------
-    Knob("data", "train_file", "path", "", "Training data: a CSV (classification), a chat JSONL of "
-         "{\"messages\": [...]} records (chat_classification), CoNLL or instruction JSON (ner). UTF-8.", required=True),
+    Knob("data", "train_file", "path", "", "Training data. classification: .csv, .tsv, .jsonl, .json or .parquet "
+         "(format from the extension, or data.format); chat_classification: a chat JSONL of {\"messages\": [...]} "
+         "records; ner: CoNLL or instruction JSON. UTF-8. Or data.dataset instead."),
     Knob("data", "validation_file", "path", "", "Validation data, same format. Empty: hold out "
-         "data.validation_fraction of the training file."),
+         "data.validation_fraction of the training data."),
     Knob("data", "test_file", "path", "", "Optional test data, same format: evaluated base and tuned like "
          "validation, and predicted to JSONL."),
-    Knob("data", "validation_fraction", "float", 0.2, "Share of the training file held out for validation when no "
-         "validation_file is given.", min=0.01, max=0.9),
+    Knob("data", "format", "choice", "", "classification: the files' format when their extension does not say it "
+         "(empty: from the extension). TSV is tab-separated without quoting.",
+         choices=("", "csv", "tsv", "jsonl", "json", "parquet")),
+    Knob("data", "dataset", "str", "", "classification: a Hugging Face dataset instead of files: a hub id (offline: "
+         "from the local cache) or a local folder (save_to_disk, or a hub snapshot)."),
+    Knob("data", "dataset_config", "str", "", "The configuration (subset) of data.dataset, where it has several."),
+    Knob("data", "train_split", "str", "train", "Split of data.dataset to train on."),
+    Knob("data", "validation_split", "str", "", "Split of data.dataset to validate on (empty: hold out "
+         "data.validation_fraction of the training split)."),
+    Knob("data", "test_split", "str", "", "Optional split of data.dataset to test on."),
+    Knob("data", "validation_fraction", "float", 0.2, "Share of the training data held out for validation when no "
+         "validation file or split is given.", min=0.01, max=0.9),
     Knob("data", "split_seed", "int", 42, "Seed of the train/validation split, fixed so base and tuned see the same rows.",
          min=0),
-    Knob("data", "text_column", "str", "text", "CSV column holding the input text."),
-    Knob("data", "id_column", "str", "", "CSV column holding a row id, copied into predictions (empty: the line number)."),
-    Knob("data", "labels", "str_map", {}, "classification: label name = CSV column holding 0/1 for it. Columns not "
-         "named here are ignored. Or use data.label_columns."),
-    Knob("data", "label_columns", "str_list", [], "classification: CSV columns holding 0/1, each a label of its own "
-         "name (instead of data.labels)."),
-    Knob("data", "classes", "str_list", [], "chat_classification: the class names an answer may give (the gold "
-         "answer and the generated one are both parsed to one of them)."),
+    Knob("data", "text_column", "str", "text", "Column holding the input text."),
+    Knob("data", "text_template", "str", "", "classification: the text built from several columns, e.g. "
+         "\"{title}. {description}\" (Python format fields naming columns; replaces data.text_column)."),
+    Knob("data", "id_column", "str", "", "Column holding a row id, copied into predictions (empty: the line or row number)."),
+    Knob("data", "labels", "str_map", {}, "classification, multi-label: label name = column holding 0/1 for it. "
+         "Columns not named here are ignored. Or data.label_columns, or data.label_column."),
+    Knob("data", "label_columns", "str_list", [], "classification, multi-label: columns holding 0/1, each a label of "
+         "its own name (instead of data.labels)."),
+    Knob("data", "label_values", "float_map", {}, "classification with 0/1 columns: more words read as 1 or 0, e.g. "
+         "{ yes = 1, no = 0 } (1/0 and true/false are always read)."),
+    Knob("data", "label_column", "str", "", "classification: one column holding the label. A class name or integer "
+         "id: single-label (softmax); a list of labels (JSON, parquet) or a string split by data.label_separator: "
+         "multi-label."),
+    Knob("data", "label_separator", "str", "", "classification: the separator of several labels in one data.label_column "
+         "cell, e.g. \",\" or \"|\" (multi-label)."),
+    Knob("data", "classes", "str_list", [], "The class names, in order. classification with data.label_column: "
+         "integer id i is classes[i]; empty: the names found in the training split, sorted. chat_classification: "
+         "the class names an answer may give (the gold answer and the generated one are both parsed to one of them)."),
     Knob("data", "group_field", "str", "", "chat_classification: record field naming the target group, for the "
          "per-group false-positive rates (fairness.*)."),
     Knob("data", "chat_template", "path", "", "Jinja chat template file, for tokenizers without one (tiny models, "
@@ -180,6 +201,10 @@ KNOBS: tuple[Knob, ...] = (
          choices=("linear", "cosine", "constant", "constant_with_warmup", "reduce_lr_on_plateau")),
     Knob("train", "warmup_steps", "float", 0.0, "Warm-up: steps if >= 1, else a fraction of all steps.", min=0.0, max=1e9),
     Knob("train", "max_grad_norm", "float", 1.0, "Gradient clipping norm (0: off).", min=0.0, max=1e6),
+    Knob("train", "class_weights", "float_map", {}, "classification: loss weights against class imbalance. "
+         "\"balanced\": rare classes weigh more (single-label: n / (classes x count); multi-label: BCE pos_weight "
+         "negatives / positives per label); a table label = weight (others 1); {} or \"none\": unweighted.",
+         min=0.0, max=1e6, choices=("balanced", "none")),
     Knob("train", "seed", "int", 42, "Seed of initialisation and data order.", min=0, max=2**32 - 1),
     Knob("train", "best_metric", "choice", "loss", "Validation metric that picks the checkpoint kept at the end "
          "(generative tasks: loss only; they are scored by generation after training).",
@@ -315,6 +340,8 @@ def coerce(knob: Knob, value: Any, *, from_text: bool = False) -> Coerced:
             return Coerced(dict(value))
         return bad
     if kind == "float_map":
+        if isinstance(value, str) and value in knob.choices:  # a word standing for a computed table
+            return Coerced({} if value == "none" else value)
         if isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool)
                                            and math.isfinite(v) for k, v in value.items()):
             out = {k: float(v) for k, v in value.items()}
@@ -353,6 +380,8 @@ def _parse_text(knob: Knob, text: str) -> Coerced:
         if not all(t.lstrip("-").isdigit() for t in items):
             return Coerced(error=f"{knob.name} = {text!r} is not {knob.expected()}")
         return Coerced([int(t) for t in items])
+    if knob.kind == "float_map" and text.strip().strip("\"'") in knob.choices:
+        return Coerced(text.strip().strip("\"'"))
     if knob.kind == "bool" and text.lower() in ("true", "false", "yes", "no", "on", "off", "1", "0"):
         return Coerced(text.lower() in ("true", "yes", "on", "1"))
     return _parse_toml_value(knob, text, tomllib)

@@ -118,7 +118,7 @@ class _Rows:
 
 def _rows(run_id: str, events: list[Event]) -> _Rows:
     t: dict[str, list[list[Any]]] = {"steps": [], "evals": [], "telemetry": [], "artifacts": [], "logs": [],
-                                     "fairness": []}
+                                     "fairness": [], "confusion": []}
     upd: dict[str, Any] = {}
     for e in events:
         seq, ts = e.seq, e.t
@@ -135,6 +135,9 @@ def _rows(run_id: str, events: list[Event]) -> _Rows:
                     t["evals"].append(base + [label, metric, _num(value)])
             for metric, value in (e.aggregates or {}).items():
                 t["evals"].append(base + [ALL_LABELS, metric, _num(value)])
+            for gold, row in (e.confusion or {}).items():
+                for predicted, n in row.items():
+                    t["confusion"].append([run_id, seq, e.phase, e.split, gold, predicted, _int(n)])
             for grp, g in sorted((e.groups or {}).items()):
                 t["fairness"].append([run_id, seq, e.phase, e.split, grp,
                                       _int(g.get("examples")), _int(g.get("negatives")), _int(g.get("false_positives")),

@@ -44,6 +44,7 @@ class RunDetail:
     hosts: tuple             # (samples, mean cpu %, peak rss, ranks)
     splits: list[str] = field(default_factory=list)
     fairness: list[tuple] = field(default_factory=list)   # read.fairness rows of the split
+    confusion: dict[str, dict[str, int]] = field(default_factory=dict)  # the tuned model's, on the split
 
 
 def run_detail(con, run_id: str, split: str = "validation") -> RunDetail:
@@ -77,6 +78,7 @@ def run_detail(con, run_id: str, split: str = "validation") -> RunDetail:
         splits=[s for (s,) in con.execute("SELECT DISTINCT split FROM evals WHERE run_id = ? ORDER BY split",
                                           [run_id]).fetchall()],
         fairness=fairness(con, run_id, split),
+        confusion=confusion(con, run_id, split),
     )
 
 
@@ -193,6 +195,18 @@ def fairness(con, run_id: str, split: str = "validation") -> list[tuple]:
            FROM fairness t LEFT JOIN fairness b ON b.run_id = t.run_id AND b.split = t.split AND b.grp = t.grp
                 AND b.phase = 'base'
            WHERE t.run_id = ? AND t.split = ? AND t.phase = 'tuned' ORDER BY t.grp""", [run_id, split]).fetchall()
+
+
+def confusion(con, run_id: str, split: str = "validation", phase: str = "tuned") -> dict[str, dict[str, int]]:
+    """{gold: {predicted: count}} of the last evaluation of `phase` on `split` ({} for multi-label runs),
+    rows and columns in the order the run wrote them (its class order)."""
+    out: dict[str, dict[str, int]] = {}
+    for gold, predicted, n in con.execute(
+            """SELECT gold, predicted, n FROM confusion WHERE run_id = ? AND split = ? AND phase = ?
+               AND seq = (SELECT max(seq) FROM confusion WHERE run_id = ? AND split = ? AND phase = ?)
+               ORDER BY rowid""", [run_id, split, phase, run_id, split, phase]).fetchall():
+        out.setdefault(gold, {})[predicted] = n
+    return out
 
 
 def group_members(con, group: str) -> list[str]:

@@ -4,7 +4,8 @@ Times in `runs` are TIMESTAMP (UTC); `t` columns elsewhere are unix seconds (DOU
 Aggregate metrics live in `evals` under the label '(all)'.
 """
 
-SCHEMA_VERSION = 4  # 2: event_files (per-rank event files); 3: training summary columns, fairness; 4: attempts
+SCHEMA_VERSION = 5  # 2: event_files (per-rank event files); 3: training summary columns, fairness; 4: attempts;
+#                    5: confusion
 ALL_LABELS = "(all)"
 
 # Metrics where lower is better (everything else: higher is better; support: neither).
@@ -117,6 +118,18 @@ CREATE TABLE IF NOT EXISTS logs (
     t       DOUBLE,
     level   VARCHAR,
     message VARCHAR
+);
+
+-- Confusion matrices of single-label classification (class column, chat classification), base and tuned:
+-- one row per (gold, predicted) cell, zeros included; predicted '(none)': an answer naming no class.
+CREATE TABLE IF NOT EXISTS confusion (
+    run_id      VARCHAR,
+    seq         BIGINT,
+    phase       VARCHAR,    -- base | tuned
+    split       VARCHAR,
+    gold        VARCHAR,    -- the true class
+    predicted   VARCHAR,    -- the predicted class, or '(none)'
+    n           BIGINT      -- examples
 );
 
 -- False-positive rate per target group (chat_classification with fairness.*), base and tuned.

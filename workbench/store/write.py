@@ -71,8 +71,9 @@ def supersede(con, run_id: str, resumed: dict[str, Any]) -> None:
     con.execute("DELETE FROM steps WHERE run_id = ? AND step > ?", [run_id, step])
     con.execute("""DELETE FROM evals WHERE run_id = ? AND NOT ((phase = 'base' AND list_contains(?, split))
                                                    OR (phase = 'epoch' AND step <= ?))""", [run_id, kept, step])
-    con.execute("DELETE FROM fairness WHERE run_id = ? AND NOT (phase = 'base' AND list_contains(?, split))",
-                [run_id, kept])
+    for table in ("fairness", "confusion"):
+        con.execute(f"DELETE FROM {table} WHERE run_id = ? AND NOT (phase = 'base' AND list_contains(?, split))",
+                    [run_id, kept])
     con.execute("""DELETE FROM artifacts WHERE run_id = ? AND NOT (
                        (kind = 'checkpoint' AND TRY_CAST(json_extract_string(meta, '$.step') AS BIGINT) <= ?)
                     OR (json_extract_string(meta, '$.phase') = 'base'

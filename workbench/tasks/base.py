@@ -41,6 +41,8 @@ class TrainingData:
     data_collator: Callable
     compute_metrics: Callable | None = None              # epoch evaluations scored by metric (classification)
     per_label: Callable[[], dict] | None = None          # the last compute_metrics' per-label rows
+    compute_loss: Callable | None = None                  # the Trainer's compute_loss_func (e.g. class weights)
+    notes: list[str] = field(default_factory=list)        # log lines (e.g. the class weights used)
 
 
 class Task(Protocol):

@@ -14,7 +14,7 @@ from typing import Any
 
 from workbench.data.chat_jsonl import ChatRecord, parse_label, read_chat_jsonl
 from workbench.errors import UserError
-from workbench.metrics.classes import class_report, group_fpr
+from workbench.metrics.classes import class_report, confusion, group_fpr
 from workbench.tasks.base import Fail, Scored
 from workbench.tasks.generative import GenerativeTask
 
@@ -99,7 +99,7 @@ class ChatClassificationTask(GenerativeTask):
                           extra={"scored": False})
         labels = [g for g in gold if g is not None]  # all of them: unlabelled input returned above
         per_class, agg = class_report(labels, pred, classes)
-        extra: dict[str, Any] = {}
+        extra: dict[str, Any] = {"confusion": confusion(labels, pred, classes)}
         if values["fairness.positive_classes"]:
             extra["groups"] = group_fpr(labels, pred, [r.group for r in records], list(values["fairness.positive_classes"]),
                                         max_fpr=values["fairness.max_fpr"], limits=dict(values["fairness.group_limits"]))

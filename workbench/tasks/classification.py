@@ -1,10 +1,12 @@
-"""Multi-label sequence classification (encoders, and decoders with a score head).
+"""Sequence classification (encoders, and decoders with a score head), multi-label or single-label.
 
-Examples: CSV text + 0/1 label columns. Loss: BCE over labels. Evaluation: per-label
-precision/recall/F1/accuracy/support and micro/macro/weighted/samples F1, for the base model
-before training and the tuned model after, on the same rows, through one function
-(`predict_logits`) that `workbench predict` also uses, so a reloaded run reproduces its
-metrics exactly.
+Examples: texts and labels from any tabular source, in three label forms (workbench/data/labeled.py).
+Multi-label (0/1 columns, or a column of label lists): sigmoid and BCE; per-label
+precision/recall/F1/accuracy/support and micro/macro/weighted/samples F1, at a threshold.
+Single-label (a column of class names or ids): softmax and cross-entropy; accuracy, per-class
+precision/recall/F1/support, macro/micro/weighted F1 and a confusion matrix. Base model before
+training and tuned model after are scored on the same rows through one function
+(`predict_logits`) that `workbench predict` also uses, so a reloaded run reproduces its metrics.
 """
 
 from __future__ import annotations
@@ -16,53 +18,87 @@ from typing import Any
 import numpy as np
 
 from workbench import rundir
-from workbench.data.csv_labels import LabeledTable, read_labeled_csv
+from workbench.data.labeled import LabeledTable, LabelSpec, read_labeled, template_fields
 from workbench.data.splits import Splits, read_splits
+from workbench.errors import UserError
+from workbench.metrics.classes import class_report, confusion
 from workbench.metrics.multilabel import bce_loss, multilabel_report
 from workbench.models.load import LoadedModel
 from workbench.tasks.base import Fail, Scored, TrainingData, write_rows
 
 
-def label_map(values: dict[str, Any]) -> dict[str, str]:
-    """Label name -> CSV column, from data.labels or data.label_columns."""
-    return dict(values["data.labels"]) or {c: c for c in values["data.label_columns"]}
-
-
 class ClassificationTask:
     kind = "classification"
     peft_task_type = "SEQ_CLS"
+    # One class per row (softmax) or any number of labels (sigmoid): set by load_splits from the
+    # training split, or by loading a finished run from its labels.json.
+    single_label: bool = False
 
     def __init__(self, values: dict[str, Any]):
         self.values = values
+        self.spec = LabelSpec.from_values(values)
         # Scores at eval.threshold until the tuned validation split tunes per-label thresholds
         # (eval.tune_thresholds); those then score the test split and `workbench predict`.
         self.thresholds: float | list[float] = values["eval.threshold"]
 
     @staticmethod
     def check_recipe(values: dict[str, Any], fail: Fail) -> None:
+        spec = LabelSpec.from_values(values)
         if values["data.labels"] and values["data.label_columns"]:
             raise fail("give data.labels or data.label_columns, not both", "data", "label_columns")
-        labels = label_map(values)
-        if not labels:
-            raise fail("data.labels is required for task classification (label name = CSV column holding 0/1; "
-                       "or data.label_columns)", "data", "labels")
-        if values["data.text_column"] in labels.values():
-            raise fail(f"data.labels maps a label to the text column {values['data.text_column']!r}", "data", "labels")
-        for label in labels:
+        if spec.columns and spec.label_column:
+            key = "labels" if values["data.labels"] else "label_columns"
+            raise fail(f"give data.{key} (0/1 columns) or data.label_column (one column of classes or label lists), "
+                       "not both", "data", "label_column")
+        if not spec.columns and not spec.label_column:
+            raise fail("data.labels is required for task classification (label name = column holding 0/1; or "
+                       "data.label_columns; or data.label_column for one column of class names, ids or label lists)",
+                       "data", "labels")
+        if spec.separator and not spec.label_column:
+            raise fail("data.label_separator splits the labels of data.label_column; set data.label_column",
+                       "data", "label_separator")
+        if spec.label_values and not spec.columns:
+            raise fail("data.label_values maps the words of 0/1 label columns (data.labels / data.label_columns)",
+                       "data", "label_values")
+        for word, v in values["data.label_values"].items():
+            if v not in (0, 1):
+                raise fail(f"data.label_values.{word} = {v:g}: expected 1 or 0", "data", "label_values")
+        if len(set(spec.classes)) != len(spec.classes):
+            dup = next(c for c in spec.classes if spec.classes.count(c) > 1)
+            raise fail(f"data.classes names {dup!r} twice", "data", "classes")
+        if spec.text_template:
+            try:
+                text_fields = template_fields(spec.text_template)
+            except ValueError as e:
+                raise fail(f"data.text_template {spec.text_template!r}: {e}", "data", "text_template") from None
+        else:
+            text_fields = [spec.text_column]
+        label_cols = list(spec.columns.values()) or [spec.label_column]
+        for f in text_fields:
+            if f in label_cols:
+                raise fail(f"the text column {f!r} is also a label column", "data",
+                           "text_template" if spec.text_template else "labels")
+        for label in spec.columns:
             if not label.strip():
                 raise fail("data.labels has an empty label name", "data", "labels")
-        if values["data.id_column"] and values["data.id_column"] in labels.values():
-            raise fail(f"data.id_column {values['data.id_column']!r} is also a label column", "data", "id_column")
+        if spec.id_column and spec.id_column in label_cols:
+            raise fail(f"data.id_column {spec.id_column!r} is also a label column", "data", "id_column")
 
-    def reader(self, *, unlabelled: bool = False) -> Callable[[str], LabeledTable]:
-        values, labels = self.values, label_map(self.values)
-        max_rows = 0 if unlabelled else values["data.max_rows"]
-        return lambda p: read_labeled_csv(p, values["data.text_column"], labels, max_rows=max_rows,
-                                          id_column=values["data.id_column"], require_labels=not unlabelled)
+    def reader(self, *, unlabelled: bool = False, train: LabeledTable | None = None) -> Callable[[str], LabeledTable]:
+        max_rows = 0 if unlabelled else self.values["data.max_rows"]
+        return lambda p: read_labeled(p, self.spec, train=train, max_rows=max_rows, require_labels=not unlabelled)
 
     def load_splits(self) -> Splits:
-        train, validation, test = read_splits(self.values, self.reader())
-        return Splits(train, validation, test, train.label_names)
+        values = self.values
+        train, validation, test = read_splits(
+            values, lambda source, train: read_labeled(source, self.spec, train=train, max_rows=values["data.max_rows"]))
+        self.single_label = train.single_label
+        if train.single_label and values["eval.tune_thresholds"]:
+            raise UserError(f"eval.tune_thresholds tunes a threshold per label of multi-label data; data.label_column "
+                            f"{self.spec.label_column!r} holds one class per row (the most probable class is predicted)",
+                            path=str(train.path))
+        return Splits(train, validation, test, train.label_names,
+                      label_word="class" if train.single_label else "label")
 
     def tokenizer_texts(self, train: LabeledTable) -> list[str]:
         return train.texts
@@ -70,27 +106,36 @@ class ClassificationTask:
     def load_model(self, path: str, label_names: list[str]) -> LoadedModel:
         from workbench.models.load import load_sequence_classifier
 
-        return load_sequence_classifier(path, label_names, seed=self.values["train.seed"], values=self.values)
+        return load_sequence_classifier(path, label_names, seed=self.values["train.seed"], values=self.values,
+                                        single_label=self.single_label)
 
     def eval_records(self, records: LabeledTable) -> LabeledTable:
         return records
 
     def training_data(self, tokenizer, splits: Splits) -> TrainingData:
-        label_names, thresholds = splits.label_names, self.values["eval.threshold"]
+        label_names, thresholds, single = splits.label_names, self.values["eval.threshold"], self.single_label
         last_report: dict[str, dict[str, float]] = {}
 
         def compute_metrics(pred) -> dict[str, float]:
-            per_label, agg = multilabel_report(pred.label_ids, sigmoid(np.asarray(pred.predictions)), label_names,
-                                               thresholds)
+            logits = np.asarray(pred.predictions)
+            if single:
+                per_label, agg = class_report([label_names[i] for i in np.asarray(pred.label_ids)],
+                                              [label_names[i] for i in logits.argmax(axis=1)], label_names)
+            else:
+                per_label, agg = multilabel_report(pred.label_ids, sigmoid(logits), label_names, thresholds)
             last_report.clear()
             last_report.update(per_label)
             return agg
 
         max_len = self.values["model.max_length"]
+        weights = class_weights(self.values["train.class_weights"], splits.train)
         return TrainingData(
-            train_dataset=EncodedTexts(tokenizer, splits.train.texts, splits.train.labels, max_len),
-            eval_dataset=EncodedTexts(tokenizer, splits.validation.texts, splits.validation.labels, max_len),
-            data_collator=collator(tokenizer), compute_metrics=compute_metrics, per_label=lambda: dict(last_report))
+            train_dataset=EncodedTexts(tokenizer, splits.train.texts, splits.train.labels, max_len, single),
+            eval_dataset=EncodedTexts(tokenizer, splits.validation.texts, splits.validation.labels, max_len, single),
+            data_collator=collator(tokenizer), compute_metrics=compute_metrics, per_label=lambda: dict(last_report),
+            compute_loss=None if weights is None else weighted_loss(weights, single),
+            notes=[] if weights is None else [
+                "class weights: " + ", ".join(f"{n} {w:.3g}" for n, w in zip(label_names, weights))])
 
     def evaluate(self, model, tokenizer, records: LabeledTable, label_names: list[str], *, phase: str,
                  split: str) -> Scored:
@@ -98,9 +143,13 @@ class ClassificationTask:
         thresholds = values["eval.threshold"] if phase == "base" else self.thresholds
         logits = predict_logits(model, tokenizer, records.texts, batch_size=values["eval.batch_size"],
                                 max_length=values["model.max_length"])
-        probs, per_label, agg = score_logits(records.labels, logits, label_names, thresholds)
-        notes = []
-        if phase == "tuned" and split == "validation" and values["eval.tune_thresholds"]:
+        probs, per_label, agg = score_logits(records.labels, logits, label_names, thresholds,
+                                             single_label=self.single_label)
+        notes, extra = [], {}
+        if self.single_label:
+            predicted = [label_names[i] for i in probs.argmax(axis=1)]
+            extra["confusion"] = confusion(gold_classes(records), predicted, label_names)
+        elif phase == "tuned" and split == "validation" and values["eval.tune_thresholds"]:
             # Validation is scored at eval.threshold (as the base was); the thresholds tuned on it
             # are stored per label and applied to the test split and to `workbench predict`.
             self.thresholds = tune_thresholds(records.labels, probs, label_names)
@@ -108,10 +157,10 @@ class ClassificationTask:
                 per_label[name]["threshold"] = th
             notes.append("thresholds tuned on validation: "
                          + ", ".join(f"{n} {t:.2f}" for n, t in zip(label_names, self.thresholds)))
-        return Scored(per_label, agg, prediction_rows(records, probs, thresholds), notes=notes)
+        return Scored(per_label, agg, prediction_rows(records, probs, thresholds), extra=extra, notes=notes)
 
     def labels_record(self, label_names: list[str]) -> dict[str, Any]:
-        return {"labels": label_names, "threshold": self.thresholds}
+        return {"labels": label_names, "threshold": self.thresholds, "single_label": self.single_label}
 
     def load_finished(self, run_dir: Path, *, quantize: bool = True, to_gpu: bool = True) -> tuple[Any, Any]:
         return self._load_finished(run_dir, rundir.read_labels(run_dir), quantize=quantize, to_gpu=to_gpu)
@@ -124,8 +173,10 @@ class ClassificationTask:
         values = self.values
         label_names = meta["labels"]
         self.thresholds = meta["threshold"]
+        self.single_label = bool(meta.get("single_label", False))  # runs before single-label classes: multi-label
         if values["model.method"] == "full":
-            loaded = load_sequence_classifier(str(run_dir / "model"), label_names, seed=values["train.seed"])
+            loaded = load_sequence_classifier(str(run_dir / "model"), label_names, seed=values["train.seed"],
+                                              single_label=self.single_label)
             model = loaded.model
         else:
             from peft import PeftModel
@@ -135,19 +186,21 @@ class ClassificationTask:
             base = base_path(run_dir, values, lambda: self.load_splits().train.texts)
             loaded = load_sequence_classifier(base, label_names, seed=values["train.seed"],
                                               tokenizer_path=str(run_dir / "adapter"),
-                                              values=values if quantize else None)
+                                              values=values if quantize else None, single_label=self.single_label)
             model = PeftModel.from_pretrained(loaded.model, str(run_dir / "adapter"))
         if to_gpu:
             model = place_for_inference(model, quantized=quantize and values["quant.use_4bit"])
         return model, loaded.tokenizer
 
     def predict_file(self, run_dir: Path, input_path: Path, output: Path, batch_size: int | None = None) -> dict[str, Any]:
-        table = self.reader(unlabelled=True)(str(input_path))  # bad input stops here, before the model loads
         meta = rundir.read_labels(run_dir)
+        single = bool(meta.get("single_label", False))
+        known = LabeledTable(str(input_path), [], meta["labels"], None, [], single_label=single)
+        table = self.reader(unlabelled=True, train=known)(str(input_path))  # bad input stops here, before the model
         model, tok = self._load_finished(run_dir, meta)
         logits = predict_logits(model, tok, table.texts, batch_size=batch_size or self.values["eval.batch_size"],
                                 max_length=self.values["model.max_length"])
-        probs, per_label, agg = score_logits(table.labels, logits, meta["labels"], self.thresholds)
+        probs, per_label, agg = score_logits(table.labels, logits, meta["labels"], self.thresholds, single_label=single)
         write_rows(output, prediction_rows(table, probs, self.thresholds))
         summary: dict[str, Any] = {"rows": len(table), "output": str(output)}
         if table.labels is not None:
@@ -161,11 +214,13 @@ class EncodedTexts:
     """Tokenised once, unpadded: the collator pads each batch to its own longest example. A map-style
     dataset (torch's DataLoader needs only __len__ and __getitem__), so this module imports no torch."""
 
-    def __init__(self, tokenizer, texts: list[str], labels: list[list[int]] | None, max_length: int):
+    def __init__(self, tokenizer, texts: list[str], labels: list[list[int]] | None, max_length: int,
+                 single_label: bool = False):
         enc = tokenizer(texts, truncation=True, max_length=max_length)
         self.input_ids = enc["input_ids"]
         self.attention_mask = enc["attention_mask"]
         self.labels = labels
+        self.single_label = single_label
 
     def __len__(self) -> int:
         return len(self.input_ids)
@@ -173,7 +228,9 @@ class EncodedTexts:
     def __getitem__(self, i: int) -> dict[str, Any]:
         item = {"input_ids": self.input_ids[i], "attention_mask": self.attention_mask[i]}
         if self.labels is not None:
-            item["labels"] = [float(v) for v in self.labels[i]]
+            row = self.labels[i]
+            # cross-entropy takes the class index; BCE a 0/1 float per label
+            item["labels"] = row.index(1) if self.single_label else [float(v) for v in row]
         return item
 
 
@@ -211,15 +268,71 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def score_logits(labels, logits: np.ndarray, label_names: list[str], thresholds) -> tuple[np.ndarray, dict, dict]:
-    """(probabilities, per-label report, aggregates with the BCE loss); the reports are empty when
-    `labels` is None (predict input without label columns)."""
-    probs = sigmoid(logits)
+def softmax(x: np.ndarray) -> np.ndarray:
+    z = np.exp(x - x.max(axis=1, keepdims=True))
+    return z / z.sum(axis=1, keepdims=True)
+
+
+def gold_classes(table: LabeledTable) -> list[str]:
+    """Single-label rows' class names (their labels are one-hot)."""
+    assert table.labels is not None
+    return [table.label_names[row.index(1)] for row in table.labels]
+
+
+def score_logits(labels, logits: np.ndarray, label_names: list[str], thresholds, *, single_label: bool = False
+                 ) -> tuple[np.ndarray, dict, dict]:
+    """(probabilities, per-label report, aggregates with the loss the head trains on: BCE, or
+    cross-entropy for single-label); the reports are empty when `labels` is None (predict input
+    without labels)."""
+    probs = softmax(logits) if single_label else sigmoid(logits)
     if labels is None:
         return probs, {}, {}
+    if single_label:
+        gold = np.asarray(labels).argmax(axis=1)
+        per_label, agg = class_report([label_names[i] for i in gold], [label_names[i] for i in probs.argmax(axis=1)],
+                                      label_names)
+        for key in ("unparseable", "unparseable_rate"):  # a classifier head always names a class
+            agg.pop(key)
+        agg["loss"] = float(-np.log(np.clip(probs[np.arange(len(gold)), gold], 1e-12, None)).mean())
+        return probs, per_label, agg
     per_label, agg = multilabel_report(labels, probs, label_names, thresholds)
     agg["loss"] = bce_loss(labels, logits)
     return probs, per_label, agg
+
+
+def class_weights(setting: dict[str, float] | str, train: LabeledTable) -> list[float] | None:
+    """Per-label loss weights from train.class_weights, in label order; None for unweighted.
+
+    "balanced": single-label, n / (classes x count) per class (scikit-learn's rule); multi-label,
+    negatives / positives per label (BCE's pos_weight). A table gives them by name (others 1.0)."""
+    names = train.label_names
+    if not setting:
+        return None
+    if isinstance(setting, dict):
+        unknown = [k for k in setting if k not in names]
+        if unknown:
+            raise UserError(f"train.class_weights names {unknown[0]!r}, which is not a "
+                            f"{'class' if train.single_label else 'label'} (expected one of {', '.join(names)})")
+        return [float(setting.get(n, 1.0)) for n in names]
+    y = np.asarray(train.labels)
+    counts = y.sum(axis=0).astype(float)
+    if train.single_label:
+        return [float(len(y) / (len(names) * c)) if c else 1.0 for c in counts]
+    return [float((len(y) - c) / c) if c else 1.0 for c in counts]
+
+
+def weighted_loss(weights: list[float], single_label: bool):
+    """A Trainer compute_loss_func: cross-entropy with per-class weights, or BCE with pos_weight."""
+    def loss(outputs, labels, num_items_in_batch=None):
+        import torch
+
+        logits = outputs["logits"]
+        w = torch.as_tensor(weights, dtype=torch.float32, device=logits.device)
+        if single_label:
+            return torch.nn.functional.cross_entropy(logits.float(), labels, weight=w)
+        return torch.nn.functional.binary_cross_entropy_with_logits(logits.float(), labels.float(), pos_weight=w)
+
+    return loss
 
 
 def tune_thresholds(y_true, probs: np.ndarray, label_names: list[str]) -> list[float]:
@@ -241,17 +354,27 @@ def tune_thresholds(y_true, probs: np.ndarray, label_names: list[str]) -> list[f
 
 
 def prediction_rows(table: LabeledTable, probs: np.ndarray, thresholds) -> list[dict[str, Any]]:
-    th = np.broadcast_to(np.asarray(thresholds, dtype=float), (len(table.label_names),))
+    """One row per example: where it came from, its text, every label's score and what was predicted:
+    the labels at or above their threshold, or for single-label the most probable class (and the
+    gold labels / class when the input has them)."""
+    names = table.label_names
+    th = np.broadcast_to(np.asarray(thresholds, dtype=float), (len(names),))
+    top = probs.argmax(axis=1) if table.single_label else None
     rows = []
     for i, text in enumerate(table.texts):
         row: dict[str, Any] = {
-            "line": table.lines[i],
+            table.unit: table.lines[i],
             **({"id": table.ids[i]} if table.ids is not None else {}),
             "text": text,
-            "scores": {n: round(float(p), 6) for n, p in zip(table.label_names, probs[i])},
-            "predicted": [n for n, p, t in zip(table.label_names, probs[i], th) if p >= t],
+            "scores": {n: round(float(p), 6) for n, p in zip(names, probs[i])},
         }
-        if table.labels is not None:
-            row["labels"] = [n for n, v in zip(table.label_names, table.labels[i]) if v]
+        if top is not None:
+            row["predicted"] = names[top[i]]
+            if table.labels is not None:
+                row["label"] = names[table.labels[i].index(1)]
+        else:
+            row["predicted"] = [n for n, p, t in zip(names, probs[i], th) if p >= t]
+            if table.labels is not None:
+                row["labels"] = [n for n, v in zip(names, table.labels[i]) if v]
         rows.append(row)
     return rows

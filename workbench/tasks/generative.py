@@ -53,13 +53,18 @@ class GenerativeTask:
         if values["train.best_metric"] != "loss":
             raise fail(f"train.best_metric = {values['train.best_metric']!r}: task {task} picks its checkpoint by "
                        "validation loss (it is scored by generation after training); use \"loss\"", "train", "best_metric")
+        for key in ("dataset", "format", "text_template", "label_column", "label_separator", "label_values"):
+            if values[f"data.{key}"] not in ("", {}):
+                raise fail(f"data.{key} is read by task classification; task {task} reads its own files in "
+                           "data.train_file", "data", key)
         src = values["model.source"].strip()
         if src.startswith("tiny:") and src != "tiny:llama":
             raise fail(f"model.source {src!r}: task {task} generates text and needs a decoder (tiny:llama or a "
                        "causal LM)", "model", "source")
 
     def load_splits(self) -> Splits:
-        train, validation, test = read_splits(self.values, self.reader())
+        read = self.reader()
+        train, validation, test = read_splits(self.values, lambda source, _train: read(source))
         return Splits(train, validation, test, self.label_names(train, validation), label_word=self.label_word)
 
     def load_model(self, path: str, label_names: list[str]) -> LoadedModel:

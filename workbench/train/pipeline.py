@@ -51,10 +51,12 @@ def run(ctx: RunContext, task: Task) -> None:
             record_eval(ctx, scored, phase="base", split=split, step=0, epoch=0.0)
 
     data = task.training_data(tok, splits)
+    for note in data.notes:
+        ctx.log(note)
     trainer = build_trainer(model, tok, values, ctx.run_dir, ctx.writer,
                             train_dataset=data.train_dataset, eval_dataset=data.eval_dataset,
                             data_collator=data.data_collator, compute_metrics=data.compute_metrics,
-                            per_label=data.per_label, world_size=ctx.world_size)
+                            per_label=data.per_label, compute_loss=data.compute_loss, world_size=ctx.world_size)
     ctx.phase("training", "training")
     train_and_summarize(trainer, ctx)
     model = trainer.model  # the best checkpoint (train.best_metric), reloaded by the Trainer

@@ -184,16 +184,19 @@ class RunTrainer(Trainer):
 
 def build_trainer(model, tokenizer, values: dict[str, Any], run_dir: Path, writer: EventWriter, *,
                   train_dataset, eval_dataset, data_collator, compute_metrics=None, per_label=None,
-                  world_size: int = 1) -> Trainer:
+                  compute_loss=None, world_size: int = 1) -> Trainer:
     args = training_arguments(values, run_dir, world_size=world_size)
     callbacks: list[TrainerCallback] = [
         EventsCallback(writer, batch_size=values["train.batch_size"], world_size=world_size, per_label=per_label)]
     if values["train.early_stopping_patience"] > 0:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=values["train.early_stopping_patience"],
                                                early_stopping_threshold=values["train.early_stopping_threshold"]))
-    return RunTrainer(model=model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset,
-                   data_collator=data_collator, processing_class=tokenizer, compute_metrics=compute_metrics,
-                   callbacks=callbacks)
+    trainer = RunTrainer(model=model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset,
+                         data_collator=data_collator, processing_class=tokenizer, compute_metrics=compute_metrics,
+                         compute_loss_func=compute_loss, callbacks=callbacks)
+    if compute_loss is not None:
+        trainer.loss_is_scaled_for_ga = False  # a per-batch mean: the Trainer divides it over accumulation steps
+    return trainer
 
 
 def peak_memory() -> tuple[int, str]:

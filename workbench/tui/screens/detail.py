@@ -229,8 +229,19 @@ class DetailScreen(TabCycling, ReportsWorkerErrors, Screen):
             agg.append(f"no tuned metrics on the {self.split} split", style="dim")
         self.query_one("#aggregates", Static).update(agg)
         box = self.query_one("#task-sections", Static)
-        box.display = bool(d.fairness)
+        box.display = bool(d.fairness or d.confusion)
         t = Text()
+        if d.confusion:
+            t.append(f"confusion matrix ({self.split}), tuned: rows gold, columns predicted\n", style="bold")
+            columns = list(dict.fromkeys(p for row in d.confusion.values() for p in row))
+            width = max(6, *(len(c) for c in columns)) + 1
+            left = max(8, *(len(g) for g in d.confusion)) + 2
+            t.append(" " * left + "".join(c[:width - 1].rjust(width) for c in columns) + "\n", style="dim")
+            for gold, row in d.confusion.items():
+                t.append(f"  {gold:<{left - 2}}")
+                for c in columns:
+                    t.append(str(row.get(c, 0)).rjust(width), style="bold" if c == gold else "")
+                t.append("\n")
         if d.fairness:
             t.append(f"fairness: false-positive rate per group ({self.split}), base → tuned, limit\n", style="bold")
             for grp, base, tuned, limit, flagged, negatives in d.fairness:
@@ -239,7 +250,7 @@ class DetailScreen(TabCycling, ReportsWorkerErrors, Screen):
                 t.append(f"  limit {fmt(limit)}  ({fmt(negatives)} negatives)")
                 t.append("  over the limit\n" if flagged else "\n", style="red" if flagged else "")
         t.rstrip()
-        if d.fairness:
+        if d.fairness or d.confusion:
             box.update(t)
 
     def _show_diff(self, rows: list[tuple]) -> None:

@@ -65,6 +65,8 @@ def shown(knob: Knob, value: Any) -> str:
 
 def parse_field(knob: Knob, text: str) -> Coerced:
     """Check the text of a field against its knob: the typed value, or what was expected."""
+    if knob.kind == "float_map" and text.strip() in knob.choices:
+        return schema.coerce(knob, text.strip())
     if knob.kind in ("str_map", "float_map"):
         out: dict[str, Any] = {}
         for part in (p.strip() for p in text.split(",")):
