@@ -301,7 +301,7 @@ tok = AutoTokenizer.from_pretrained({str(merged)!r})
 model = AutoModelForSequenceClassification.from_pretrained({str(merged)!r}).eval()
 texts = json.loads(sys.stdin.read())
 with torch.inference_mode():
-    probs = [torch.sigmoid(model(**tok(t, return_tensors="pt", truncation=True, max_length=64)).logits)[0, 0].item()
+    probs = [torch.softmax(model(**tok(t, return_tensors="pt", truncation=True, max_length=64)).logits, -1)[0, 1].item()
              for t in texts]
 assert "peft" not in sys.modules
 print(json.dumps(probs))

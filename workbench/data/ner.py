@@ -237,6 +237,11 @@ def response_for(tokens: list[str], tags: list[str]) -> str:
     return "; ".join(f"{typ}: {', '.join(by_type[typ])}" for typ in sorted(by_type))
 
 
+def entity_mentions(tags: list[str]) -> list[str]:
+    """The type of each entity mention in IOB2 tags, in order (a stray I-X starts one)."""
+    return [typ for typ, _, _ in _spans(tags)]
+
+
 def _spans(tags: list[str]) -> list[tuple[str, int, int]]:
     """(type, begin, end) of each entity in IOB2 tags (a stray I-X starts an entity)."""
     spans: list[tuple[str, int, int]] = []

@@ -173,6 +173,8 @@ def _from_file_dataset(path: str, kind: str, wanted: list[str], max_rows: int) -
     try:
         ds = datasets.load_dataset(kind, data_files=str(path), split="train")
     except (datasets.exceptions.DatasetGenerationError, ValueError, OSError) as e:
+        if "corresponds to no data" in str(e):  # datasets' words for a file without a single row
+            raise UserError("no rows", path=path) from None
         raise UserError(f"cannot read as {kind}: {_first_line(e)}", path=path) from None
     return _columns_of(ds, str(path), wanted, max_rows)
 

@@ -26,7 +26,7 @@ def class_report(gold: list[str], pred: list[str | None], labels: list[str]
     """(per-class metrics, aggregates) for gold labels and parsed predictions (None = unparseable).
 
     Per class: precision, recall, f1, support (gold count). Aggregates: accuracy, f1_macro,
-    f1_micro, f1_weighted, precision_macro, recall_macro, unparseable (count), unparseable_rate,
+    f1_micro, f1_weighted, precision_macro / micro, recall_macro / micro, unparseable (count), unparseable_rate,
     examples. Averages are over `labels` only, so an unparseable answer lowers recall but not
     precision: f1_micro equals accuracy exactly when every answer parsed.
     """
@@ -44,8 +44,9 @@ def class_report(gold: list[str], pred: list[str | None], labels: list[str]
     agg: dict[str, float] = {"accuracy": float(accuracy_score(y_true, y_pred))}
     for avg in ("macro", "micro", "weighted"):
         agg[f"f1_{avg}"] = float(f1_score(y_true, y_pred, labels=labels, average=avg, zero_division=0))
-    mp, mr, _, _ = precision_recall_fscore_support(y_true, y_pred, labels=labels, average="macro", zero_division=0)
-    agg["precision_macro"], agg["recall_macro"] = float(mp), float(mr)
+    for avg in ("macro", "micro"):
+        ap, ar, _, _ = precision_recall_fscore_support(y_true, y_pred, labels=labels, average=avg, zero_division=0)
+        agg[f"precision_{avg}"], agg[f"recall_{avg}"] = float(ap), float(ar)
     missing = sum(1 for x in pred if x is None)
     agg["unparseable"] = float(missing)
     agg["unparseable_rate"] = missing / len(pred)

@@ -19,6 +19,7 @@ import numpy as np
 
 from workbench import rundir
 from workbench.data.labeled import LabeledTable, LabelSpec, read_labeled, template_fields
+from workbench.data.profile import ProfileRows
 from workbench.data.splits import Splits, read_splits
 from workbench.errors import UserError
 from workbench.metrics.classes import class_report, confusion
@@ -93,15 +94,26 @@ class ClassificationTask:
         train, validation, test = read_splits(
             values, lambda source, train: read_labeled(source, self.spec, train=train, max_rows=values["data.max_rows"]))
         self.single_label = train.single_label
-        if train.single_label and values["eval.tune_thresholds"]:
-            raise UserError(f"eval.tune_thresholds tunes a threshold per label of multi-label data; data.label_column "
-                            f"{self.spec.label_column!r} holds one class per row (the most probable class is predicted)",
-                            path=str(train.path))
+        if train.single_label:
+            column = f"data.label_column {self.spec.label_column!r} holds one class per row"
+            if values["eval.tune_thresholds"]:
+                raise UserError(f"eval.tune_thresholds tunes a threshold per label of multi-label data; {column} "
+                                "(the most probable class is predicted)", path=str(train.path))
+            if values["train.best_metric"] == "f1_samples":
+                raise UserError(f"train.best_metric = \"f1_samples\" scores multi-label rows; {column}: use f1_macro, "
+                                "f1_micro (= accuracy) or f1_weighted", path=str(train.path))
+        class_weights(values["train.class_weights"], train)  # names checked before any model loads
         return Splits(train, validation, test, train.label_names,
                       label_word="class" if train.single_label else "label")
 
     def tokenizer_texts(self, train: LabeledTable) -> list[str]:
         return train.texts
+
+    def profile_rows(self, records: LabeledTable, tokenizer: Any = None) -> ProfileRows:
+        """The texts as the classifier reads them; per row its labels (multi-label) or its class."""
+        names = records.label_names
+        labels = [[names[j] for j, v in enumerate(row) if v] for row in records.labels or [[]] * len(records)]
+        return ProfileRows(list(records.texts), labels)
 
     def load_model(self, path: str, label_names: list[str]) -> LoadedModel:
         from workbench.models.load import load_sequence_classifier

@@ -1,0 +1,240 @@
+"""Classification data in every source format and label form, read the way training reads it
+(`load_splits` of a loaded recipe): the same rows give the same table whatever the file format,
+and each bad input is one line naming the source, the line or row, and the column."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.tabular_data import FORMATS, FORMS, NAMES, multi_label, rows, toml_value, write, write_file
+from workbench.errors import UserError
+from workbench.recipe import load_recipe
+from workbench.tasks import load_splits
+
+TRAIN, VALID = rows(40, 1, multi=True), rows(12, 2, multi=True)
+
+
+def recipe(tmp: Path, data: dict, extra: str = "") -> Path:
+    lines = ["task = \"classification\"", "[model]", "source = \"tiny:distilbert\"", "[data]"]
+    lines += [f"{k} = {toml_value(v)}" for k, v in data.items()]
+    path = tmp / "r.toml"
+    path.write_text("\n".join(lines) + "\n" + extra, encoding="utf-8")
+    return path
+
+
+def splits_of(tmp: Path, data: dict, extra: str = "", overrides=()):
+    return load_splits(load_recipe(recipe(tmp, data, extra), list(overrides)).values)
+
+
+def error_of(tmp: Path, data: dict, extra: str = "") -> str:
+    with pytest.raises(UserError) as exc:
+        splits_of(tmp, data, extra)
+    msg = str(exc.value)
+    assert "\n" not in msg
+    return msg
+
+
+def expected(r: list[dict], form: str) -> tuple[list[str], list[list[int]]]:
+    texts = [f"{x['title']}. {x['body']}" for x in r]
+    if multi_label(form):
+        return texts, [[int(n in x["topics"]) for n in NAMES] for x in r]
+    return texts, [[int(n == x["topic"]) for n in NAMES] for x in r]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("form", list(FORMS))
+def test_every_format_and_form_reads_to_the_same_table(tmp_path, fmt, form):
+    if form == "list" and fmt in ("csv", "tsv"):
+        pytest.skip("a CSV cell holds no list: the delimited form is the CSV way")
+    keys = write(tmp_path / "d", fmt, {"train": TRAIN, "validation": VALID})
+    s = splits_of(tmp_path, {**keys, "text_template": "{title}. {body}", "id_column": "id", **FORMS[form]})
+    assert s.label_names == NAMES
+    for table, r in ((s.train, TRAIN), (s.validation, VALID)):
+        texts, labels = expected(r, form)
+        assert table.texts == texts
+        assert table.labels == labels
+        assert table.ids == [x["id"] for x in r]
+        assert table.single_label is not multi_label(form)
+        # where each row came from: lines of text files (a header first in CSV / TSV), else rows
+        first = {"csv": 2, "tsv": 2, "jsonl": 1}.get(fmt, 1)
+        assert table.lines == list(range(first, first + len(r)))
+        assert table.unit == ("line" if fmt in ("csv", "tsv", "jsonl") else "row")
+    assert s.label_word == ("label" if multi_label(form) else "class")
+
+
+def test_holdout_from_a_dataset_folder_and_a_test_split(tmp_path):
+    keys = write(tmp_path / "d", "dataset", {"train": TRAIN, "test": VALID})
+    s = splits_of(tmp_path, {"dataset": keys["dataset"], "test_split": "test", "text_column": "title",
+                             "label_column": "topic"}, overrides=["data.validation_fraction=0.25"])
+    assert (len(s.train), len(s.validation), len(s.test)) == (30, 10, 12)
+    assert sorted(s.train.lines + s.validation.lines) == list(range(1, 41))
+
+
+def test_booleans_and_label_values(tmp_path):
+    path = tmp_path / "b.jsonl"
+    path.write_text('{"text": "a", "x": true, "y": "No"}\n{"text": "b", "x": false, "y": "yes"}\n'
+                    '{"text": "c", "x": 1, "y": "no"}\n', encoding="utf-8")
+    s = splits_of(tmp_path, {"train_file": str(path), "validation_file": str(path), "label_columns": ["x", "y"],
+                             "label_values": {"yes": 1, "no": 0}})
+    assert s.train.labels == [[1, 0], [0, 1], [1, 0]]
+
+
+def test_integer_ids_without_classes_are_named_by_number_in_numeric_order(tmp_path):
+    path = tmp_path / "i.csv"
+    path.write_text("text,label\na,10\nb,2\nc,2\nd,10\n", encoding="utf-8")
+    s = splits_of(tmp_path, {"train_file": str(path), "validation_file": str(path), "label_column": "label"})
+    assert s.label_names == ["2", "10"] and s.train.labels == [[0, 1], [1, 0], [1, 0], [0, 1]]
+
+
+def test_tsv_is_read_without_quoting_like_sst2(tmp_path):
+    path = tmp_path / "s.tsv"
+    path.write_text('sentence\tlabel\n" a quote opens , never closes\t1\nplain , text\t0\n', encoding="utf-8")
+    s = splits_of(tmp_path, {"train_file": str(path), "validation_file": str(path), "text_column": "sentence",
+                             "label_column": "label", "classes": ["negative", "positive"]})
+    assert s.train.texts == ['" a quote opens , never closes', "plain , text"]
+    assert s.train.labels == [[0, 1], [1, 0]]
+
+
+def test_format_forced_for_an_unknown_extension(tmp_path):
+    path = tmp_path / "data.txt"
+    write_file(path, "jsonl", TRAIN[:5])
+    base = {"train_file": str(path), "validation_file": str(path), "text_column": "body", "label_column": "topic"}
+    assert "data.format" in error_of(tmp_path, base)
+    assert len(splits_of(tmp_path, {**base, "format": "jsonl"}).train) == 5
+
+
+# --- bad input: one line, the source, the line or row, the column ---------------------------------
+
+def _csv(tmp: Path, name: str, text: str) -> str:
+    path = tmp / name
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def test_a_class_validation_has_that_training_lacks(tmp_path):
+    train = _csv(tmp_path, "t.csv", "text,label\na,hate\nb,normal\n")
+    valid = _csv(tmp_path, "v.csv", "text,label\nc,normal\nd,offensive\n")
+    msg = error_of(tmp_path, {"train_file": train, "validation_file": valid, "label_column": "label"})
+    assert msg.startswith(f"{valid}:3: ") and "'offensive'" in msg and "training split" in msg and "hate" in msg
+
+
+def test_a_label_column_mixing_ids_and_names(tmp_path):
+    path = _csv(tmp_path, "m.jsonl", '{"text": "a", "label": "hate"}\n\n{"text": "b", "label": 2}\n')
+    msg = error_of(tmp_path, {"train_file": path, "label_column": "label"})
+    assert msg.startswith(f"{path}:3: ") and "mixes integer ids and class names" in msg and "line 1" in msg
+
+
+def test_a_template_naming_a_missing_column(tmp_path):
+    path = _csv(tmp_path, "t.csv", "title,body,label\na,b,x\nc,d,y\n")
+    msg = error_of(tmp_path, {"train_file": path, "label_column": "label", "text_template": "{title}: {summary}"})
+    assert msg.startswith(f"{path}:1: ") and "'summary'" in msg and "data.text_template" in msg
+
+
+@pytest.mark.parametrize("template, needle", [("{}", "positional"), ("{a.b}", "attribute"), ("no fields", "names no column"),
+                                              ("{unclosed", "expected '}'")])
+def test_a_bad_template_is_refused_with_the_recipe_line(tmp_path, template, needle):
+    path = _csv(tmp_path, "t.csv", "text,label\na,x\n")
+    from workbench.tasks import check_recipe
+
+    with pytest.raises(UserError) as exc:
+        check_recipe(load_recipe(recipe(tmp_path, {"train_file": path, "label_column": "label",
+                                                   "text_template": template})))
+    msg = str(exc.value)
+    assert msg.startswith(f"{tmp_path / 'r.toml'}:") and "data.text_template" in msg and needle in msg.lower()
+
+
+def test_empty_splits(tmp_path):
+    path = _csv(tmp_path, "h.csv", "text,label\n")
+    msg = error_of(tmp_path, {"train_file": path, "label_column": "label"})
+    assert msg == f"{path}:2: no data rows after the header"
+    import datasets
+
+    pq = tmp_path / "e.parquet"
+    datasets.Dataset.from_dict({"text": [], "label": []}).to_parquet(str(pq))
+    assert error_of(tmp_path, {"train_file": str(pq), "label_column": "label"}) == f"{pq}: no rows"
+
+
+def test_a_text_column_that_is_not_text(tmp_path):
+    import datasets
+
+    pq = tmp_path / "n.parquet"
+    datasets.Dataset.from_dict({"text": [1, 2, 3], "label": ["a", "b", "a"]}).to_parquet(str(pq))
+    msg = error_of(tmp_path, {"train_file": str(pq), "label_column": "label"})
+    assert msg.startswith(f"{pq}: row 1: ") and "'text'" in msg and "int" in msg and "expected text" in msg
+
+
+def test_a_list_label_in_a_csv_without_a_separator(tmp_path):
+    path = _csv(tmp_path, "l.csv", 'text,labels\na,"[food, tech]"\n')
+    msg = error_of(tmp_path, {"train_file": path, "label_column": "labels"})
+    assert msg.startswith(f"{path}:2: ") and "data.label_separator" in msg
+
+
+def test_an_empty_label_cell_is_a_missing_value(tmp_path):
+    path = _csv(tmp_path, "e.csv", "text,a,b\nx,1,0\ny,,1\n")
+    msg = error_of(tmp_path, {"train_file": path, "label_columns": ["a", "b"]})
+    assert msg.startswith(f"{path}:3: ") and "no value" in msg and "''" not in msg
+    path = _csv(tmp_path, "c.csv", "text,label\nx,hate\ny,\n")
+    msg = error_of(tmp_path, {"train_file": path, "label_column": "label"})
+    assert msg.startswith(f"{path}:3: ") and "no value" in msg
+
+
+def test_a_word_that_is_not_in_label_values(tmp_path):
+    path = _csv(tmp_path, "w.csv", "text,a\nx,yes\ny,maybe\n")
+    msg = error_of(tmp_path, {"train_file": path, "label_columns": ["a"], "label_values": {"yes": 1, "no": 0}})
+    assert msg.startswith(f"{path}:3: ") and "'maybe'" in msg and "'yes'" in msg
+    msg = error_of(tmp_path, {"train_file": path, "label_columns": ["a"]})
+    assert msg.startswith(f"{path}:2: ") and "data.label_values" in msg  # a hint where no words are mapped
+
+
+def test_one_class_only_and_ids_beyond_classes(tmp_path):
+    path = _csv(tmp_path, "o.csv", "text,label\nx,a\ny,a\n")
+    assert "at least two" in error_of(tmp_path, {"train_file": path, "label_column": "label"})
+    path = _csv(tmp_path, "i.csv", "text,label\nx,0\ny,3\n")
+    msg = error_of(tmp_path, {"train_file": path, "label_column": "label", "classes": ["neg", "pos"]})
+    assert msg.startswith(f"{path}:3: ") and "id 3" in msg and "ids 0 to 1" in msg
+
+
+def test_knobs_that_do_not_fit_the_label_form(tmp_path):
+    path = _csv(tmp_path, "k.csv", "text,label\nx,a\ny,b\n")
+    data = {"train_file": path, "label_column": "label"}
+    msg = error_of(tmp_path, data, "[eval]\ntune_thresholds = true\n")
+    assert "eval.tune_thresholds" in msg and "one class per row" in msg
+    msg = error_of(tmp_path, data, "[train]\nbest_metric = \"f1_samples\"\n")
+    assert "f1_samples" in msg
+    msg = error_of(tmp_path, data, "[train]\nclass_weights = { c = 2.0 }\n")
+    assert "train.class_weights" in msg and "'c'" in msg and "a, b" in msg
+    from workbench.tasks import check_recipe
+
+    for bad, needle in (({"label_column": "label", "labels": {"a": "label"}}, "not both"),
+                        ({"labels": {"a": "label"}, "label_separator": ","}, "set data.label_column"),
+                        ({"label_column": "label", "label_values": {"yes": 1}}, "0/1 label columns")):
+        with pytest.raises(UserError) as exc:
+            check_recipe(load_recipe(recipe(tmp_path, {"train_file": path, **bad})))
+        assert needle in str(exc.value)
+
+
+def test_class_weights_balanced(tmp_path):
+    from workbench.tasks.classification import class_weights
+
+    path = _csv(tmp_path, "w.csv", "text,label,a\n" + "x,p,1\n" * 3 + "y,q,0\n")
+    single = splits_of(tmp_path, {"train_file": path, "validation_file": path, "label_column": "label"}).train
+    assert class_weights("balanced", single) == pytest.approx([4 / (2 * 3), 4 / (2 * 1)])
+    multi = splits_of(tmp_path, {"train_file": path, "validation_file": path, "label_columns": ["a"]}).train
+    assert class_weights("balanced", multi) == pytest.approx([1 / 3])  # negatives / positives
+    assert class_weights({"q": 5.0}, single) == [1.0, 5.0]
+    assert class_weights({}, single) is None
+
+
+def test_predictions_name_the_class_for_single_label(tmp_path):
+    import numpy as np
+
+    from workbench.tasks.classification import prediction_rows
+
+    path = _csv(tmp_path, "p.csv", "text,label\nx,b\ny,a\n")
+    table = splits_of(tmp_path, {"train_file": path, "validation_file": path, "label_column": "label"}).train
+    got = prediction_rows(table, np.array([[0.2, 0.8], [0.6, 0.4]]), 0.5)
+    assert [(r["line"], r["predicted"], r["label"]) for r in got] == [(2, "b", "b"), (3, "a", "a")]
+    assert json.loads(json.dumps(got[0]))["scores"] == {"a": 0.2, "b": 0.8}
