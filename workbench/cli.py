@@ -112,6 +112,13 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("recipes", nargs="+", help="recipe .toml files, or shipped recipes' names")
     sp.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE")
 
+    sp = cmd("data", "Look at a recipe's data before training: per split, rows, label distribution, token lengths "
+             "(with the recipe's tokenizer; rows model.max_length truncates), duplicate texts and train leakage.", "data")
+    sp.add_argument("recipe", help="recipe .toml file, or a shipped recipe's name (e.g. demo/encoder_multilabel)")
+    sp.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                    help="override a recipe value (repeatable), e.g. --set data.validation_fraction=0.1")
+    sp.add_argument("--json", action="store_true", help="print the profile as one JSON object")
+
     cmd("sync", "Rebuild / refresh the store from the run folders; settle runs whose process is gone.", "sync")
 
     sp = cmd("schema", "Print the recipe reference (every knob: type, range, default, help).", "validate", "schema")

@@ -4,6 +4,7 @@ files, model source. All before any model loads; problems are one line, exit sta
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 
 from workbench.data.splits import Splits
 from workbench.errors import UserError
@@ -13,13 +14,22 @@ from workbench.recipe import Recipe, load_recipe
 from workbench.tasks import check_recipe, get_task
 
 
-def preflight(path: str, overrides: list[str] = ()) -> tuple[Recipe, Splits]:
-    """A recipe file, or a shipped recipe's name, loaded and checked with its data and model source."""
+def checked_recipe(path: str, overrides: Sequence[str] = ()) -> Recipe:
+    """A recipe file, or a shipped recipe's name, loaded with its overrides, its task's checks run
+    and the files its readers do not open themselves found (what `workbench data` needs too)."""
     from workbench.recipe.catalog import resolve_recipe
 
     path = str(resolve_recipe(path))
-    recipe = load_recipe(path, overrides)
+    recipe = load_recipe(path, list(overrides))
     check_recipe(recipe)
+    _check_files(recipe, path)
+    return recipe
+
+
+def preflight(path: str, overrides: list[str] = ()) -> tuple[Recipe, Splits]:
+    """A recipe file, or a shipped recipe's name, loaded and checked with its data and model source."""
+    recipe = checked_recipe(path, overrides)
+    path = str(recipe.path)
     try:
         if parse_target(recipe["launch.target"]).remote and not recipe["model.source"].startswith("tiny:"):
             pass  # a path or hub cache on the remote host: the launch checks it there, before uploading
@@ -27,7 +37,7 @@ def preflight(path: str, overrides: list[str] = ()) -> tuple[Recipe, Splits]:
             check_source(recipe["model.source"])
     except UserError as e:
         raise UserError(str(e), path=path, line=recipe.line_of("model.source")) from None
-    _check_files_and_packages(recipe, path)
+    _check_packages(recipe, path)
     splits = get_task(recipe.values).load_splits()
     return recipe, splits
 
@@ -36,14 +46,18 @@ def preflight(path: str, overrides: list[str] = ()) -> tuple[Recipe, Splits]:
 _FILE_KNOBS = ("data.chat_template", "data.system_prompt_file")
 
 
-def _check_files_and_packages(recipe: Recipe, path: str) -> None:
-    import importlib.util
+def _check_files(recipe: Recipe, path: str) -> None:
     from pathlib import Path
 
     for name in _FILE_KNOBS:
         value = recipe[name]
         if value and not Path(value).is_file():
             raise UserError(f"{name}: no such file {value}", path=path, line=recipe.line_of(name))
+
+
+def _check_packages(recipe: Recipe, path: str) -> None:
+    import importlib.util
+
     if parse_target(recipe["launch.target"]).remote:
         return  # the job's host has its own packages: the launch checks them there
     needs = []

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
+from workbench.data.profile import ProfileRows
 from workbench.data.splits import Splits
 from workbench.models.load import LoadedModel
 
@@ -65,6 +66,14 @@ class Task(Protocol):
 
     def load_splits(self) -> Splits:
         """Every data file of the recipe, read and validated, with the label names."""
+        ...
+
+    def profile_rows(self, records: Any, tokenizer: Any = None) -> ProfileRows:
+        """A split's records as `workbench data` profiles them: per row, the text the model is fed
+        (its length is what `model.max_length` truncates) and its labels (classification: the row's
+        labels or class; NER: one entity type per entity mention). Generative tasks give the whole
+        training sequence, prompt + answer + eos, as training tokenizes it; with `tokenizer` None
+        (none could be loaded) the text stands without the chat template / special tokens."""
         ...
 
     def tokenizer_texts(self, train: Any) -> list[str]:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.data.chat_jsonl import ChatRecord, parse_label, read_chat_jsonl
+from workbench.data.profile import ProfileRows
 from workbench.errors import UserError
 from workbench.metrics.classes import class_report, confusion, group_fpr
 from workbench.tasks.base import Fail, Scored
@@ -78,6 +79,19 @@ class ChatClassificationTask(GenerativeTask):
         system = self.system
         return [(tokenizer.apply_chat_template(_messages(r, system), tokenize=False, add_generation_prompt=True),
                  r.messages[-1]["content"].strip() if r.label is not None else "") for r in records]
+
+    def profile_rows(self, records: Sequence[ChatRecord], tokenizer: Any = None) -> ProfileRows:
+        """The chat as training feeds it (template, prompt, answer, eos); without a tokenizer, the
+        messages' contents one per line. Labels: the class of each record's answer; examples show
+        the last user turn."""
+        if tokenizer is None:
+            system = self.system
+            texts = ["\n".join(m["content"] for m in _messages(r, system) + r.messages[len(r.prompt):])
+                     for r in records]
+        else:
+            texts = self.sequences(records, tokenizer)
+        return ProfileRows(texts, [[r.label] if r.label is not None else [] for r in records],
+                           shown=[_last_user(r) for r in records])
 
     def tokenizer_texts(self, train: Sequence[ChatRecord]) -> list[str]:
         texts = [m["content"] for r in train for m in r.messages]

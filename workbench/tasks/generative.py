@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from workbench import rundir
+from workbench.data.profile import ProfileRows
 from workbench.data.splits import Splits, read_splits
 from workbench.models.load import LoadedModel
 from workbench.tasks.base import Fail, Scored, TrainingData, write_rows
@@ -45,6 +46,15 @@ class GenerativeTask:
 
     def label_names(self, train: Sequence[Any], validation: Sequence[Any]) -> list[str]:
         raise NotImplementedError
+
+    def profile_rows(self, records: Sequence[Any], tokenizer: Any = None) -> ProfileRows:
+        raise NotImplementedError
+
+    def sequences(self, records: Sequence[Any], tokenizer) -> list[str]:
+        """The training sequences as one text each: prompt + answer + the eos token (SftDataset
+        tokenizes prompt and answer apart; the length differs by a merge at the seam at most)."""
+        eos = tokenizer.eos_token or ""
+        return [p + a + eos for p, a in self.pairs(records, tokenizer)]
 
     # --- the Task protocol -------------------------------------------------------------------------
     @staticmethod

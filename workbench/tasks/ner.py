@@ -10,8 +10,19 @@ not parse are counted as malformed (what parsed of them still counts), never fat
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
-from workbench.data.ner import NerSentence, entities_to_bio, entity_types, parse_response, prompt_for, read_ner_file, response_for
+from workbench.data.ner import (
+    NerSentence,
+    entities_to_bio,
+    entity_mentions,
+    entity_types,
+    parse_response,
+    prompt_for,
+    read_ner_file,
+    response_for,
+)
+from workbench.data.profile import ProfileRows
 from workbench.metrics.entities import entity_report
 from workbench.tasks.base import Scored
 from workbench.tasks.generative import GenerativeTask
@@ -58,6 +69,13 @@ class NerTask(GenerativeTask):
 
     def pairs(self, records: Sequence[NerSentence], tokenizer) -> list[tuple[str, str]]:
         return pairs(records)
+
+    def profile_rows(self, records: Sequence[NerSentence], tokenizer: Any = None) -> ProfileRows:
+        """Instruction prompt + response (+ eos with a tokenizer), as training feeds them; labels:
+        the entity type of each entity mention in the gold tags; examples show the sentence."""
+        texts = self.sequences(records, tokenizer) if tokenizer is not None else [p + a for p, a in pairs(records)]
+        return ProfileRows(texts, [entity_mentions(s.tags or []) for s in records], label_unit="mentions",
+                           shown=[" ".join(s.tokens) for s in records])
 
     def tokenizer_texts(self, train: Sequence[NerSentence]) -> list[str]:
         return [p + a for p, a in pairs(train)]

@@ -1,0 +1,158 @@
+"""`workbench data RECIPE`: the recipe's data as training will see it, before training. Per split
+(train, validation — its file or split, or the fixed-seed holdout — and test): rows, label
+distribution, length percentiles with the recipe's own tokenizer (and how many rows
+`model.max_length` truncates), exact duplicate texts within the split and shared with train.
+
+The numbers come from workbench/data/profile.py; the texts and labels from the task
+(`Task.profile_rows`). The editor's Data tab calls `profile_recipe` and shows `renderables`.
+Bad recipes and data files are one line and exit status 2, as `workbench validate`; a tokenizer
+that cannot be had falls back to character lengths, said in one line.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from workbench.commands.validate import checked_recipe
+from workbench.data.profile import DataProfile, Duplicates, SplitProfile, bar, histogram_lines, leakage, profile_split
+from workbench.tasks import get_task
+
+
+def profile_recipe(path: str, overrides: Sequence[str] = ()) -> DataProfile:
+    """The profile of a recipe file (or a shipped recipe's name) with `overrides`; UserError on a
+    bad recipe or data file."""
+    recipe = checked_recipe(path, overrides)
+    values = recipe.values
+    task = get_task(values)
+    splits = task.load_splits()
+    tokenizer, note = recipe_tokenizer(task, values, splits.train)
+    named = [("train", splits.train), ("validation", splits.validation)]
+    if splits.test is not None:
+        named.append(("test", splits.test))
+    rows = None
+    if tokenizer is not None:
+        try:
+            rows = {name: task.profile_rows(records, tokenizer) for name, records in named}
+        except Exception as e:  # e.g. a model without a chat template: the lengths fall back, not the command
+            tokenizer, note = None, f"lengths in characters: {_first_line(e)}"
+    if rows is None:
+        rows = {name: task.profile_rows(records, None) for name, records in named}
+    unit = "tokens" if tokenizer is not None else "characters"
+    profiles: list[SplitProfile] = []
+    for split, _ in named:
+        texts = rows[split].texts
+        lengths = token_lengths(tokenizer, texts) if tokenizer is not None else [len(t) for t in texts]
+        profiles.append(profile_split(split, rows[split], lengths, label_names=splits.label_names, unit=unit,
+                                      max_length=values["model.max_length"]))
+    leaks = {split: leakage(rows["train"].texts, rows[split].texts, rows[split].shown) for split, _ in named if split != "train"}
+    return DataProfile(recipe.name, values["task"], splits.label_word, note, profiles, leaks)
+
+
+def recipe_tokenizer(task, values: dict[str, Any], train) -> tuple[Any, str]:
+    """(tokenizer, how lengths are measured): the tokenizer training uses, weights left unloaded
+    (a tiny: source is built as training builds it, from the training texts, and cached for it);
+    (None, why) when it cannot be had (offline and not cached, no such folder)."""
+    source = values["model.source"]
+    try:
+        from workbench.models.load import load_tokenizer, quiet_transformers
+        from workbench.models.source import parse_source, resolve_source
+
+        quiet_transformers()
+        tiny = parse_source(source).kind == "tiny"
+        path = resolve_source(values, task.tokenizer_texts(train) if tiny else None)
+        tokenizer = load_tokenizer(path, values["data.chat_template"])
+    except Exception as e:  # any failure here is a fallback to characters, never a traceback
+        return None, f"lengths in characters: no tokenizer for {source} ({_first_line(e)})"
+    return tokenizer, f"lengths in tokens of {source}'s tokenizer"
+
+
+def token_lengths(tokenizer, texts: list[str]) -> list[int]:
+    """Tokens per text with the special tokens training adds (none more before a text that starts
+    with the bos token itself, as a chat template's output does)."""
+    bos = tokenizer.bos_token
+    starts = [bool(bos) and t.startswith(bos) for t in texts]
+    out = [0] * len(texts)
+    for special in (True, False):
+        idx = [i for i, s in enumerate(starts) if s != special]
+        if idx:
+            enc = tokenizer([texts[i] for i in idx], add_special_tokens=special, truncation=False, verbose=False)
+            for i, ids in zip(idx, enc["input_ids"]):
+                out[i] = len(ids)
+    return out
+
+
+def _first_line(e: BaseException) -> str:
+    text = (str(e).strip().splitlines() or [""])[0]
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
+
+
+# --- rendering --------------------------------------------------------------------------------------
+
+def _pct(share: float | None) -> str:
+    return "—" if share is None else f"{100 * share:.1f}%"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _duplicates_text(title: str, d: Duplicates, what: str) -> Text:
+    if not d.rows:
+        return Text.assemble((title, "bold"), ": none")
+    out = Text.assemble((title, "bold"), ": ", (f"{_plural(d.rows, 'row')}", "yellow"),
+                        f" ({_plural(d.texts, 'distinct text')}) {what}")
+    for ex in d.examples:
+        out.append(f"\n  “{ex}”", style="dim")
+    return out
+
+
+def split_renderable(s: SplitProfile, label_word: str) -> RenderableType:
+    counted = "mentions" if s.label_unit == "mentions" else "rows"
+    table = Table(title=f"{s.split}: {_plural(s.rows, 'row')}", title_justify="left", title_style="bold",
+                  show_edge=False, pad_edge=False)
+    table.add_column(label_word, overflow="fold")
+    table.add_column(counted, justify="right", no_wrap=True)
+    table.add_column("share", justify="right", no_wrap=True)
+    table.add_column("", no_wrap=True)
+    for c in s.labels:
+        table.add_row(c.label, str(c.count), _pct(c.share), Text(bar(c.share, 20), style="cyan"))
+    n = s.lengths
+    lengths = Text.assemble((f"length ({n.unit})", "bold"),
+                            f": p50 {n.p50}  p90 {n.p90}  p95 {n.p95}  p99 {n.p99}  max {n.max}")
+    if n.max_length is not None:
+        style = "yellow" if n.truncated else ""
+        lengths.append("\n")
+        lengths.append(f"model.max_length {n.max_length} truncates ")
+        lengths.append(f"{_plural(n.truncated or 0, 'row')} ({_pct(n.truncated_share)})", style=style)
+    hist = Text("\n".join(histogram_lines(n, 30)), style="cyan")
+    dups = _duplicates_text("duplicates", s.duplicates, "repeat a text seen earlier in this split")
+    return Group(table, lengths, hist, dups, Text(""))
+
+
+def renderables(profile: DataProfile) -> list[RenderableType]:
+    """The profile as rich renderables (the CLI prints them; the editor's Data tab shows them)."""
+    head = Text.assemble((profile.recipe, "bold"), f" ({profile.task}): {profile.lengths_note}")
+    out: list[RenderableType] = [head, Text("")]
+    out += [split_renderable(s, profile.label_word) for s in profile.splits]
+    for split, d in profile.leakage.items():
+        out.append(_duplicates_text(f"leakage train → {split}", d, f"of {split} have a text also in train"))
+    return out
+
+
+def main(args) -> int:
+    profile = profile_recipe(args.recipe, args.overrides)
+    if args.json:
+        sys.stdout.write(json.dumps(profile.to_dict(), ensure_ascii=False) + "\n")
+        return 0
+    from workbench.console import console
+
+    for r in renderables(profile):
+        console.print(r)
+    return 0
