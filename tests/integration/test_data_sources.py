@@ -105,9 +105,18 @@ def test_show_prints_the_confusion_matrix(tmp_path, cli):
     assert set(cells) == {(g, p) for g in NAMES for p in NAMES} and sum(cells.values()) == 30
     out = cli("show", run_id).stdout
     assert "confusion matrix (validation)" in out
+    logs = [m for (m,) in q(store, "SELECT message FROM logs WHERE run_id = ? AND message LIKE 'tokens of%'", [run_id])]
+    assert logs == ["tokens of the 120 train rows cached", "tokens of the 30 validation rows cached"]
     section = out.split("confusion matrix (validation)", 1)[1].splitlines()
     line = next(ln for ln in section if ln.strip("│┃ ").startswith("food"))
     assert [int(x) for x in line.replace("│", " ").split()[1:]] == [cells[("food", p)] for p in NAMES]
+
+    # the same rows, tokenizer and max_length again: the tokens come from the cache, not the tokenizer
+    assert cli("run", path, "--quiet", timeout=600).returncode == 0
+    (again,) = [r for (r,) in q(store, "SELECT run_id FROM runs WHERE run_id <> ?", [run_id])]
+    logs = [m for (m,) in q(store, "SELECT message FROM logs WHERE run_id = ? AND message LIKE 'tokens of%'", [again])]
+    assert logs == ["tokens of the 120 train rows read from the cache", "tokens of the 30 validation rows read from the cache"]
+    assert q(store, "SELECT count(DISTINCT value) FROM evals WHERE metric = 'loss' AND phase = 'tuned'") == [(1,)]
 
 
 @pytest.mark.skipif(not SST2.is_dir(), reason="../shared/datasets/sst2 is not here (a clone of the project alone)")

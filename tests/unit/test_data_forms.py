@@ -75,11 +75,14 @@ def test_holdout_from_a_dataset_folder_and_a_test_split(tmp_path):
 
 def test_booleans_and_label_values(tmp_path):
     path = tmp_path / "b.jsonl"
-    path.write_text('{"text": "a", "x": true, "y": "No"}\n{"text": "b", "x": false, "y": "yes"}\n'
-                    '{"text": "c", "x": 1, "y": "no"}\n', encoding="utf-8")
-    s = splits_of(tmp_path, {"train_file": str(path), "validation_file": str(path), "label_columns": ["x", "y"],
+    path.write_text('{"text": "a", "x": true, "y": "No", "z": 1}\n{"text": "b", "x": false, "y": "yes", "z": 0.0}\n'
+                    '{"text": "c", "x": true, "y": "no", "z": 1}\n', encoding="utf-8")
+    s = splits_of(tmp_path, {"train_file": str(path), "validation_file": str(path), "label_columns": ["x", "y", "z"],
                              "label_values": {"yes": 1, "no": 0}})
-    assert s.train.labels == [[1, 0], [0, 1], [1, 0]]
+    assert s.train.labels == [[1, 0, 1], [0, 1, 0], [1, 0, 1]]
+    path.write_text('{"text": "a", "x": true}\n{"text": "b", "x": 1}\n', encoding="utf-8")
+    msg = error_of(tmp_path, {"train_file": str(path), "label_columns": ["x"]})
+    assert msg.startswith(f"{path}:2: ") and "mixes true/false and numbers" in msg and "line 1" in msg
 
 
 def test_integer_ids_without_classes_are_named_by_number_in_numeric_order(tmp_path):
@@ -124,7 +127,7 @@ def test_a_class_validation_has_that_training_lacks(tmp_path):
 def test_a_label_column_mixing_ids_and_names(tmp_path):
     path = _csv(tmp_path, "m.jsonl", '{"text": "a", "label": "hate"}\n\n{"text": "b", "label": 2}\n')
     msg = error_of(tmp_path, {"train_file": path, "label_column": "label"})
-    assert msg.startswith(f"{path}:3: ") and "mixes integer ids and class names" in msg and "line 1" in msg
+    assert msg.startswith(f"{path}:3: ") and "mixes text and numbers" in msg and "line 1" in msg
 
 
 def test_a_template_naming_a_missing_column(tmp_path):

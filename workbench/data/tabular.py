@@ -16,7 +16,7 @@ import csv
 import io
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,22 +45,30 @@ Source = str | DatasetSplit
 
 @dataclass
 class Columns:
-    """The columns of one source that a task asked for, as Python values (str, int, float, bool,
-    list, None), with where each row came from."""
+    """The columns of one source that a task asked for, as an Arrow table (memory-mapped for parquet,
+    JSON and datasets; built from the parsed lines for CSV, TSV and JSONL), with where each row came
+    from. No Python list of all rows is built for an Arrow source."""
     source: str                        # the file, or dataset[split], for messages
     names: list[str]                   # every column the source has, in order
-    data: dict[str, list[Any]]         # the columns asked for (and present)
-    where: list[int] = field(default_factory=list)  # each row's line (unit "line") or 1-based row ("row")
+    table: Any                         # pyarrow.Table of the columns asked for (and present)
+    where: Any                         # pyarrow int64 array: each row's line (unit "line") or 1-based row ("row")
     unit: str = "line"
 
     def __len__(self) -> int:
         return len(self.where)
 
+    def __contains__(self, column: str) -> bool:
+        return column in self.table.column_names
+
+    def column(self, name: str):
+        return self.table.column(name)
+
     def error(self, i: int, message: str) -> UserError:
         """A UserError located at row i."""
+        at = self.where[i].as_py()
         if self.unit == "line":
-            return UserError(message, path=self.source, line=self.where[i])
-        return UserError(f"row {self.where[i]}: {message}", path=self.source)
+            return UserError(message, path=self.source, line=at)
+        return UserError(f"row {at}: {message}", path=self.source)
 
     def header_error(self, message: str) -> UserError:
         return UserError(message, path=self.source, line=1 if self.unit == "line" else None)
@@ -110,7 +118,8 @@ def _read_delimited(path: str, wanted: list[str], *, tab: bool, max_rows: int) -
         if header.count(used) > 1:
             raise UserError(f"column {used!r} appears {header.count(used)} times in the header", path=path, line=1)
     picked = [(c, col[c]) for c in wanted if c in col]
-    out = Columns(path, header, {c: [] for c, _ in picked}, [], "line")
+    data: dict[str, list[Any]] = {c: [] for c, _ in picked}
+    where: list[int] = []
     prev_end = reader.line_num  # lines the header took
     try:
         for row in reader:
@@ -122,13 +131,13 @@ def _read_delimited(path: str, wanted: list[str], *, tab: bool, max_rows: int) -
                 raise UserError(f"row has {len(row)} fields, the header has {len(header)}"
                                 + ("" if tab else "; a text holding commas must be quoted"), path=path, line=start)
             for c, i in picked:
-                out.data[c].append(row[i])
-            out.where.append(start)
-            if max_rows and len(out.where) >= max_rows:
+                data[c].append(row[i])
+            where.append(start)
+            if max_rows and len(where) >= max_rows:
                 break
     except csv.Error as e:
         raise UserError(f"malformed {what}: {e}", path=path, line=reader.line_num) from None
-    return out
+    return _from_lists(path, header, data, where)
 
 
 def _read_jsonl(path: str, wanted: list[str], max_rows: int) -> Columns:
@@ -157,8 +166,47 @@ def _read_jsonl(path: str, wanted: list[str], max_rows: int) -> Columns:
         if max_rows and len(where) >= max_rows:
             break
     # a column no record has is absent (the caller names it); one some records lack holds None there
-    present = {c: v for c, v in data.items() if c in names}
-    return Columns(path, list(names), present, where, "line")
+    return _from_lists(path, list(names), {c: v for c, v in data.items() if c in names}, where)
+
+
+def _from_lists(path: str, names: list[str], data: dict[str, list[Any]], where: list[int]) -> Columns:
+    """Parsed lines as Arrow columns. A column whose values Arrow cannot hold as one type (numbers
+    and text, text and lists) is reported at the first row that differs from the first value."""
+    import pyarrow as pa
+
+    arrays = {}
+    for c, values in data.items():
+        try:
+            arrays[c] = pa.array(values)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            raise _mixed(path, c, values, where) from None
+    table = pa.table(arrays) if arrays else pa.table({"__rows__": pa.nulls(len(where))}).drop(["__rows__"])
+    return Columns(path, names, table, pa.array(where, type=pa.int64()), "line")
+
+
+def _mixed(path: str, column: str, values: list[Any], where: list[int]) -> UserError:
+    def kind(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true/false"
+        if isinstance(v, (int, float)):
+            return "numbers"
+        if isinstance(v, str):
+            return "text"
+        return "lists" if isinstance(v, list) else "objects" if isinstance(v, dict) else type(v).__name__
+
+    first = next((i for i, v in enumerate(values) if v is not None), 0)
+    for i, v in enumerate(values):
+        if v is not None and kind(v) != kind(values[first]):
+            return UserError(f"column {column!r} mixes {kind(values[first])} and {kind(v)}: {_short(v)} here, "
+                             f"{_short(values[first])} at line {where[first]}; use one or the other", path=path,
+                             line=where[i])
+    return UserError(f"column {column!r}: values of one kind expected (e.g. an integer too large)", path=path,
+                     line=where[first])
+
+
+def _short(v: Any) -> str:
+    text = json.dumps(v, ensure_ascii=False) if not isinstance(v, str) else repr(v)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 # --- JSON, parquet, datasets: through Hugging Face datasets ----------------------------------------
@@ -214,11 +262,17 @@ def load_dataset_split(src: DatasetSplit):
 
 
 def _columns_of(ds, source: str, wanted: list[str], max_rows: int) -> Columns:
-    if max_rows and max_rows < len(ds):
-        ds = ds.select(range(max_rows))
-    present = [c for c in wanted if c in ds.column_names]
-    data = ds.select_columns(present).to_dict() if present else {}
-    return Columns(source, list(ds.column_names), data, list(range(1, len(ds) + 1)), "row")
+    import numpy as np
+    import pyarrow as pa
+
+    if getattr(ds, "_indices", None) is not None:  # a saved selection of rows: write them out in order
+        ds = ds.flatten_indices()
+    table = ds.data.table  # memory-mapped: nothing is read until a column is computed on
+    if max_rows and max_rows < len(table):
+        table = table.slice(0, max_rows)
+    present = [c for c in wanted if c in table.column_names]
+    return Columns(source, list(ds.column_names), table.select(present),
+                   pa.array(np.arange(1, len(table) + 1, dtype=np.int64)), "row")
 
 
 def _first_line(e: BaseException) -> str:

@@ -9,18 +9,19 @@ load through exactly the same `from_pretrained` code as hub and local models.
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import tempfile
 from collections import Counter
 from pathlib import Path
+
+from workbench.cache import cache_dir
 
 ARCHS = ("bert", "distilbert", "llama")
 ENCODER_MAX_POSITIONS = 512
 
 
 def cache_root() -> Path:
-    return Path(os.environ.get("WORKBENCH_CACHE") or Path.home() / ".cache" / "workbench").expanduser() / "tiny"
+    return cache_dir("tiny")
 
 
 def tiny_key(arch: str, hidden: int, layers: int, vocab: int, texts: list[str]) -> str:

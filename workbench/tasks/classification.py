@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from workbench import rundir
+from workbench.data.encoded import MODEL_INPUTS
 from workbench.data.labeled import LabeledTable, LabelSpec, read_labeled, template_fields
 from workbench.data.profile import ProfileRows
 from workbench.data.splits import Splits, read_splits
@@ -139,15 +140,21 @@ class ClassificationTask:
             last_report.update(per_label)
             return agg
 
+        from workbench.data.encoded import encode
+
         max_len = self.values["model.max_length"]
         weights = class_weights(self.values["train.class_weights"], splits.train)
+        notes = [] if weights is None else [
+            "class weights: " + ", ".join(f"{n} {w:.3g}" for n, w in zip(label_names, weights))]
+        encoded = []
+        for name, table in (("train", splits.train), ("validation", splits.validation)):
+            ds, hit = encode(tokenizer, table, max_len)
+            encoded.append(ds)
+            notes.append(f"tokens of the {len(table)} {name} rows " + ("read from the cache" if hit else "cached"))
         return TrainingData(
-            train_dataset=EncodedTexts(tokenizer, splits.train.texts, splits.train.labels, max_len, single),
-            eval_dataset=EncodedTexts(tokenizer, splits.validation.texts, splits.validation.labels, max_len, single),
-            data_collator=collator(tokenizer), compute_metrics=compute_metrics, per_label=lambda: dict(last_report),
-            compute_loss=None if weights is None else weighted_loss(weights, single),
-            notes=[] if weights is None else [
-                "class weights: " + ", ".join(f"{n} {w:.3g}" for n, w in zip(label_names, weights))])
+            train_dataset=encoded[0], eval_dataset=encoded[1], data_collator=collator(tokenizer),
+            compute_metrics=compute_metrics, per_label=lambda: dict(last_report),
+            compute_loss=None if weights is None else weighted_loss(weights, single), notes=notes)
 
     def evaluate(self, model, tokenizer, records: LabeledTable, label_names: list[str], *, phase: str,
                  split: str) -> Scored:
@@ -207,7 +214,7 @@ class ClassificationTask:
     def predict_file(self, run_dir: Path, input_path: Path, output: Path, batch_size: int | None = None) -> dict[str, Any]:
         meta = rundir.read_labels(run_dir)
         single = bool(meta.get("single_label", False))
-        known = LabeledTable(str(input_path), [], meta["labels"], None, [], single_label=single)
+        known = LabeledTable.known(str(input_path), meta["labels"], single)
         table = self.reader(unlabelled=True, train=known)(str(input_path))  # bad input stops here, before the model
         model, tok = self._load_finished(run_dir, meta)
         logits = predict_logits(model, tok, table.texts, batch_size=batch_size or self.values["eval.batch_size"],
@@ -247,11 +254,18 @@ class EncodedTexts:
 
 
 def collator(tokenizer):
+    """Pads each batch to its own longest example; keeps only the model's inputs (a tokenized split
+    also carries each row's length, for length-grouped batches)."""
     import torch
     from transformers import DataCollatorWithPadding
 
     # Multiples of 8 let tensor cores work on GPU; on CPU it only adds padding.
-    return DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8 if torch.cuda.is_available() else None)
+    pad = DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8 if torch.cuda.is_available() else None)
+
+    def collate(features: list[dict[str, Any]]):
+        return pad([{k: v for k, v in f.items() if k in MODEL_INPUTS} for f in features])
+
+    return collate
 
 
 def predict_logits(model, tokenizer, texts: list[str], *, batch_size: int, max_length: int) -> np.ndarray:
@@ -326,8 +340,8 @@ def class_weights(setting: dict[str, float] | str, train: LabeledTable) -> list[
             raise UserError(f"train.class_weights names {unknown[0]!r}, which is not a "
                             f"{'class' if train.single_label else 'label'} (expected one of {', '.join(names)})")
         return [float(setting.get(n, 1.0)) for n in names]
-    y = np.asarray(train.labels)
-    counts = y.sum(axis=0).astype(float)
+    y = train.label_matrix()
+    counts = y.sum(axis=0, dtype=np.int64).astype(float)
     if train.single_label:
         return [float(len(y) / (len(names) * c)) if c else 1.0 for c in counts]
     return [float((len(y) - c) / c) if c else 1.0 for c in counts]

@@ -1,0 +1,90 @@
+"""A labelled split tokenized for training: one batched `map` over its Arrow table (Hugging Face
+datasets), written to a cache file keyed by what the tokens depend on, so the next run over the
+same rows with the same tokenizer and max_length reads the tokens back instead of tokenizing.
+
+The rows stay in Arrow throughout: a 1M-row training split is tokenized in batches of 1,000
+texts and never held as Python lists (benchmarks/bench_data_scale.py measures it against a plain
+`datasets` script).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from workbench.cache import cache_dir
+from workbench.data.labeled import LabeledTable
+
+MODEL_INPUTS = ("input_ids", "attention_mask", "labels")
+BATCH = 1000  # texts per tokenizer call: the fast tokenizer's own batching does the rest
+
+
+def encode(tokenizer, table: LabeledTable, max_length: int, *, cached: bool = True):
+    """(datasets.Dataset with input_ids, attention_mask, labels and length, read from the cache or not).
+
+    labels: the class index (single-label, cross-entropy) or a float 0/1 per label (BCE); absent
+    for a table without labels. length: tokens per row, for length-grouped batches."""
+    import datasets
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    columns: dict[str, Any] = {"text": table.table.column("text")}
+    if table.has_labels:
+        labels = table.table.column("labels")
+        if not table.single_label:
+            labels = pc.cast(labels, pa.list_(pa.float32()))
+        columns["labels"] = labels
+    ds = datasets.Dataset(pa.table(columns))
+
+    def tokenize(batch: dict[str, list]) -> dict[str, list]:
+        enc = tokenizer(batch["text"], truncation=True, max_length=max_length)
+        return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"],
+                "length": [len(ids) for ids in enc["input_ids"]]}
+
+    kwargs: dict[str, Any] = {}
+    hit = False
+    if cached:
+        key = _key(tokenizer, table, max_length)
+        folder = cache_dir("tokenized")
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{key}.arrow"
+        hit = path.exists()
+        kwargs = {"cache_file_name": str(path), "new_fingerprint": key, "load_from_cache_file": True}
+    with _quiet():
+        out = ds.map(tokenize, batched=True, batch_size=BATCH, remove_columns=["text"], **kwargs)
+    return out, hit
+
+
+def _key(tokenizer, table: LabeledTable, max_length: int) -> str:
+    """Hash of the rows (text and labels, straight from the Arrow buffers), the tokenizer (its
+    class, its name and, for a fast tokenizer, its whole definition) and max_length."""
+    h = hashlib.sha256()
+    h.update(f"v1|{type(tokenizer).__name__}|{tokenizer.name_or_path}|{len(tokenizer)}|{max_length}|"
+             f"{table.single_label}|{len(table)}".encode())
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None:
+        h.update(backend.to_str().encode())
+    for name in ("text", "labels"):
+        if name in table.table.column_names:
+            for chunk in table.table.column(name).chunks:
+                h.update(f"|{chunk.offset}:{len(chunk)}|".encode())  # a slice shares its parent's buffers
+                for buf in chunk.buffers():
+                    if buf is not None:
+                        h.update(memoryview(buf))
+    return h.hexdigest()[:32]
+
+
+class _quiet:
+    """datasets' progress bars off while mapping (they would fill the run log)."""
+
+    def __enter__(self):
+        import datasets
+
+        self.was = datasets.is_progress_bar_enabled()
+        datasets.disable_progress_bars()
+
+    def __exit__(self, *exc):
+        import datasets
+
+        if self.was:
+            datasets.enable_progress_bars()
