@@ -5,10 +5,13 @@ saved nor launched; leaving with unsaved changes asks first."""
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
+from textual.widgets import Static
+
 from tests.conftest import ROOT
-from tests.tui.conftest import settled, until
+from tests.tui.conftest import settled, until, workers_done
 from workbench.recipe import load_recipe, schema
 from workbench.tui.screens.confirm import ConfirmScreen
 from workbench.tui.screens.editor import EditorScreen
@@ -68,6 +71,26 @@ def shown(editor, selector: str) -> str:
     return str(editor.query_one(selector).render())
 
 
+async def open_data_tab(pilot, editor: EditorScreen) -> str:
+    """Open the Data tab and wait for its profile or its error line; the tab's text."""
+    editor.query_one("#sections").active = "data-tab"
+    await until(pilot, lambda: editor._data_key is not None or "invalid" in shown(editor, "#data-status"),
+                "the profile to start")
+    await workers_done(pilot)
+    await until(pilot, lambda: "profiling" not in shown(editor, "#data-status"), "the profile to be shown")
+    await settle(pilot)
+    return shown(editor, "#data-status") + "\n" + data_text(editor)
+
+
+def data_text(editor: EditorScreen) -> str:
+    """What the Data tab shows, as plain text at the tab's width."""
+    from rich.console import Console
+
+    console = Console(width=editor.query_one("#data-profile").size.width or 100, record=True, file=open(os.devnull, "w"))
+    console.print(editor.query_one("#data-profile", Static).content)
+    return console.export_text()
+
+
 class TestEditorScreen:
     def test_snapshot_80x24(self, snap_compare, make_app):
         async def change_r(pilot):
@@ -87,6 +110,14 @@ class TestEditorScreen:
             await settle(pilot)
 
         assert snap_compare(make_app(), terminal_size=(120, 40), run_before=invalid_rate)
+
+    def test_snapshot_data_tab_120x40(self, snap_compare, make_app):
+        async def data_tab(pilot):
+            editor = await open_editor(pilot, SHIPPED_DEMO)
+            await open_data_tab(pilot, editor)
+            await settle(pilot)
+
+        assert snap_compare(make_app(), terminal_size=(120, 40), run_before=data_tab)
 
 
 def test_the_form_has_one_field_per_knob_grouped_by_section(make_app):
@@ -246,3 +277,49 @@ def test_leaving_with_unsaved_changes_asks_first(make_app, demo):
 
     asyncio.run(go())
     assert demo.read_bytes() == before
+
+
+def test_the_data_tab_profiles_the_recipe_as_edited_and_shows_errors_in_one_line(make_app, demo):
+    async def go():
+        async with make_app().run_test(size=(120, 40)) as pilot:
+            editor = await open_editor(pilot, demo)
+            text = await open_data_tab(pilot, editor)
+            assert text.startswith("as saved\n")
+            assert "demo_encoder_multilabel (classification): lengths in tokens of tiny:distilbert's tokenizer" in text
+            assert "train: 960 rows" in text and "validation: 240 rows" in text
+            assert "model.max_length 128 truncates 0 rows (0.0%)" in text
+            assert "duplicates: 13 rows (12 distinct texts)" in text
+            assert "leakage train → validation: 4 rows (4 distinct texts)" in text
+            train = editor.data_profile.splits[0]
+            assert [(c.label, c.count) for c in train.labels] == [
+                ("advertisement", 137), ("irrelevant_content", 157), ("non_visitor_rant", 141), ("toxicity", 162)]
+
+            # An unsaved change: the tab profiles the recipe as edited when opened again.
+            await set_field(pilot, "model.max_length", "30")
+            await set_field(pilot, "data.validation_fraction", "0.5")
+            text = await open_data_tab(pilot, editor)
+            assert text.startswith("as edited (2 unsaved changes)")
+            assert "train: 600 rows" in text and "validation: 600 rows" in text
+            assert editor.data_profile.splits[0].lengths.max_length == 30
+            assert "model.max_length 30 truncates" in text
+
+            # A data file that is not there: one line in the tab, the editor goes on.
+            await set_field(pilot, "data.train_file", "data/missing.csv")
+            text = await open_data_tab(pilot, editor)
+            status = shown(editor, "#data-status")
+            assert status.startswith("error: ") and "missing.csv" in status and "\n" not in status.strip()
+            assert editor.data_profile is None and data_text(editor).strip() == ""
+            # An invalid field: named, nothing computed.
+            await set_field(pilot, "lora.r", "abc")
+            await open_data_tab(pilot, editor)
+            assert shown(editor, "#data-status") == "lora.r is invalid: lora.r = 'abc' is not int in [1, 4096]"
+            assert pilot.app.screen is editor
+            assert not [n for n in pilot.app.notes if "failed" in n.title]
+            # The tab is one more stop of next / previous section.
+            await pilot.press("ctrl+n")
+            await until(pilot, lambda: editor.query_one("#sections").active == "sec-general", "the general section")
+            await pilot.press("ctrl+b")
+            await until(pilot, lambda: editor.query_one("#sections").active == "data-tab", "the data tab")
+            await settle(pilot)
+
+    asyncio.run(go())

@@ -2,7 +2,9 @@
 its help and default, validated as it is typed; changed fields are marked and summed up
 (`key: old → new`). Save writes only the changed knobs into the file (comments and layout
 kept); Save as writes a copy; Launch opens the launch dialog with the pending changes as
-overrides. A form with an invalid field is neither saved nor launched."""
+overrides. A form with an invalid field is neither saved nor launched. The Data tab profiles
+the recipe's data as edited (workbench/commands/data.py: what `workbench data` prints), in a worker
+each time it is opened after a change."""
 
 from __future__ import annotations
 
@@ -61,6 +63,25 @@ class RecipeSaveFailed(Message):
         self.error = error
 
 
+class DataProfiled(Message):
+    """The data of the recipe as edited (`key`: its path and overrides) was profiled."""
+
+    def __init__(self, key: tuple[str, ...], profile: Any) -> None:
+        super().__init__()
+        self.key, self.profile = key, profile
+
+
+class DataProfileFailed(Message):
+    """The recipe as edited or its data could not be read: one line, shown in the Data tab."""
+
+    def __init__(self, key: tuple[str, ...], error: str) -> None:
+        super().__init__()
+        self.key, self.error = key, error
+
+
+DATA_PANE = "data-tab"
+
+
 class FieldScroll(VerticalScroll, inherit_bindings=False, can_focus=False):
     """A section's fields; up / down move between fields (the screen's bindings), not the scroll."""
 
@@ -85,6 +106,8 @@ class EditorScreen(ReportsWorkerErrors, Screen):
         self.loaded = False
         self._shown_summary: tuple | None = None
         self._fields: list[KnobField] | None = None
+        self._data_key: tuple[str, ...] | None = None  # the recipe as last profiled (or being profiled)
+        self.data_profile: Any = None  # the DataProfile the Data tab shows
 
     # --- layout ------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -96,6 +119,10 @@ class EditorScreen(ReportsWorkerErrors, Screen):
                     with FieldScroll(classes="fields"):
                         for knob in (k for k in schema.KNOBS if k.section == section):
                             yield KnobField(knob)
+            with TabPane("data stats", id=DATA_PANE):
+                with VerticalScroll(id="data-scroll"):
+                    yield Static("The recipe's data, as edited, is profiled when this tab opens", id="data-status")
+                    yield Static("", id="data-profile")
         with Vertical(id="changes-box"):
             yield Static("No changes", id="changes")
         yield Footer()
@@ -182,15 +209,86 @@ class EditorScreen(ReportsWorkerErrors, Screen):
 
     def action_section(self, step: int) -> None:
         tabs = self.query_one(TabbedContent)
-        ids = [section_id(s) for s in ("", *schema.SECTIONS)]
+        ids = [section_id(s) for s in ("", *schema.SECTIONS)] + [DATA_PANE]
         tabs.active = ids[(ids.index(tabs.active) + step) % len(ids)]
         self.call_after_refresh(self._focus_first_in_active)
 
     def _focus_first_in_active(self) -> None:
         pane = self.query_one(TabbedContent).active_pane
-        if pane is not None:
-            first = pane.query(KnobField).first()
-            first.focus_input()
+        if pane is None:
+            return
+        fields = pane.query(KnobField)
+        if fields:
+            fields.first().focus_input()
+        else:
+            self.query_one("#data-scroll").focus()
+
+    # --- the Data tab ------------------------------------------------------------------------------
+    @on(TabbedContent.TabActivated, "#sections")
+    def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        if event.pane.id == DATA_PANE:
+            self.profile_data()
+
+    def profile_data(self) -> None:
+        """Profile the recipe as edited, unless that is what the tab already shows (or is computing)."""
+        status = self.query_one("#data-status", Static)
+        if not self.loaded:
+            return
+        bad = first_error(self.fields)
+        if bad is not None:
+            self._data_key = None
+            status.update(Text(f"{bad.knob.name} is invalid: {bad.error}"))
+            self.query_one("#data-profile", Static).update("")
+            return
+        key = (str(self.path), *self.overrides())
+        if key == self._data_key:
+            return
+        self._data_key = key
+        pending = len(key) - 1
+        status.update(Text(f"profiling the data of {self.shown_as}"
+                           + (f" with {pending} unsaved change{'s' if pending != 1 else ''}" if pending else "")
+                           + " …"))
+        self._profile(key)
+
+    @work(thread=True, exclusive=True, group="editor-data", exit_on_error=False)
+    def _profile(self, key: tuple[str, ...]) -> None:
+        from workbench.commands.data import profile_recipe
+        from workbench.errors import UserError
+
+        try:
+            profile = profile_recipe(key[0], list(key[1:]))
+        except UserError as e:
+            self.post_message(DataProfileFailed(key, str(e)))
+            return
+        except Exception as e:  # one line in the tab, never a crash (the traceback goes to the log)
+            self.app.log.error(f"data profile: {e!r}")
+            first = (str(e).strip().splitlines() or [""])[0]
+            self.post_message(DataProfileFailed(key, f"{type(e).__name__}: {first}"))
+            return
+        self.post_message(DataProfiled(key, profile))
+
+    @on(DataProfiled)
+    def _data_profiled(self, message: DataProfiled) -> None:
+        from rich.console import Group
+
+        from workbench.commands.data import renderables
+
+        if message.key != self._data_key:
+            return  # the recipe changed while this one was computed
+        self.data_profile = message.profile
+        pending = len(message.key) - 1
+        self.query_one("#data-status", Static).update(Text(
+            f"as edited ({pending} unsaved change{'s' if pending != 1 else ''})" if pending else "as saved", style="dim"))
+        self.query_one("#data-profile", Static).update(Group(*renderables(message.profile)))
+
+    @on(DataProfileFailed)
+    def _data_profile_failed(self, message: DataProfileFailed) -> None:
+        if message.key != self._data_key:
+            return
+        self.data_profile = None
+        self._data_key = None  # opening the tab again tries again (the file may have been fixed)
+        self.query_one("#data-status", Static).update(Text(f"error: {message.error}", style="bold red"))
+        self.query_one("#data-profile", Static).update("")
 
     def _refuse(self, what: str) -> bool:
         """True (and a notification naming the field and what it expects) when a field is invalid."""
