@@ -174,8 +174,8 @@ def test_ner_demo_counts_entity_mentions(cli):
 def test_lengths_are_the_lengths_training_tokenizes():
     """In-process: the profile's token lengths equal the training datasets' unclipped lengths."""
     from workbench.commands.data import recipe_tokenizer, token_lengths
+    from workbench.data.encoded import encode
     from workbench.tasks import get_task
-    from workbench.tasks.classification import EncodedTexts
     from workbench.tasks.generative import SftDataset
 
     for recipe in ("encoder_multilabel.toml", "hate_speech.toml", "qlora_ner.toml"):
@@ -186,7 +186,7 @@ def test_lengths_are_the_lengths_training_tokenizes():
         assert tok is not None, note
         rows = task.profile_rows(splits.validation, tok)
         if values["task"] == "classification":
-            trained = [len(ids) for ids in EncodedTexts(tok, splits.validation.texts, None, 100_000).input_ids]
+            trained = encode(tok, splits.validation, 100_000, cached=False)[0]["length"]
         else:
             trained = [len(item["input_ids"]) for item in SftDataset(tok, task.pairs(splits.validation, tok), 100_000).items]
         assert token_lengths(tok, rows.texts) == trained, recipe
