@@ -137,3 +137,41 @@ def test_the_sentiment_recipe_header_command_reads_sst2_as_distributed(tmp_path,
     examples = q(store, "SELECT DISTINCT value FROM evals WHERE metric = 'examples' AND split = 'validation'")
     assert examples == [(64.0,)]  # dev.tsv's first 64 rows (data.max_rows), every one read
     assert {c for (c,) in q(store, "SELECT DISTINCT label FROM label_metrics")} == {"negative", "positive"}
+
+
+def test_chat_classification_from_a_csv_of_class_ids(tmp_path, cli):
+    """The hate-speech demo recipe on its data rewritten as a Davidson-style CSV (a text column, a
+    class id, a target-group column) through data.prompt_template and data.label_column."""
+    import csv
+
+    demo = ROOT / "recipes" / "demo"
+    classes = ["hate", "offensive", "neither"]
+    files = {}
+    for split in ("train", "validation"):
+        records = [json.loads(line) for line in (demo / "data" / "hate" / f"{split}.jsonl").read_text().splitlines()]
+        path = tmp_path / f"{split}.csv"
+        with open(path, "w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f)
+            w.writerow(["tweet", "class", "target"])
+            for r in records:
+                w.writerow([r["messages"][1]["content"], classes.index(r["messages"][2]["content"]), r["group"] or ""])
+        files[split] = path
+    system = tmp_path / "system.txt"
+    system.write_text(json.loads((demo / "data" / "hate" / "train.jsonl").read_text().splitlines()[0])
+                      ["messages"][0]["content"], encoding="utf-8")
+    sets = {"data.train_file": files["train"], "data.validation_file": files["validation"], "data.test_file": "",
+            "data.prompt_template": "Message: {tweet}", "data.label_column": "class", "data.group_field": "target",
+            "data.system_prompt_file": system}
+    args = [a for k, v in sets.items() for a in ("--set", f"{k}={v}")]
+    proc = cli("run", demo / "hate_speech.toml", "--quiet", *args, timeout=900)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    store = tmp_path / "runs.duckdb"
+    ((run_id, run_dir),) = q(store, "SELECT run_id, run_dir FROM runs WHERE status = 'completed'")
+    agg = {m: (b, t) for m, b, t in q(store, "SELECT metric, base, tuned FROM base_vs_tuned WHERE run_id = ? AND "
+                                             "label = '(all)' AND split = 'validation'", [run_id])}
+    # the demo's own margin (tests/integration/test_recipes_end_to_end.py): the same data, another form
+    assert agg["f1_macro"][1] >= agg["f1_macro"][0] + 0.5, agg["f1_macro"]
+    assert {g for (g,) in q(store, "SELECT DISTINCT grp FROM fairness WHERE run_id = ?", [run_id])} >= {"farmers", "gamers"}
+    rows = [json.loads(line) for line in (Path(run_dir) / "predictions_tuned_validation.jsonl").read_text().splitlines()]
+    assert rows[0]["input"].startswith("Message: ") and rows[0]["line"] == 2 and rows[0]["label"] in classes
+    assert q(store, "SELECT sum(n) FROM confusion WHERE run_id = ? AND phase = 'tuned'", [run_id]) == [(len(rows),)]

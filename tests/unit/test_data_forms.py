@@ -241,3 +241,82 @@ def test_predictions_name_the_class_for_single_label(tmp_path):
     got = prediction_rows(table, np.array([[0.2, 0.8], [0.6, 0.4]]), 0.5)
     assert [(r["line"], r["predicted"], r["label"]) for r in got] == [(2, "b", "b"), (3, "a", "a")]
     assert json.loads(json.dumps(got[0]))["scores"] == {"a": 0.2, "b": 0.8}
+
+
+# --- the generative tasks from tables and templates -------------------------------------------------
+
+def test_chat_records_from_a_table(tmp_path):
+    import datasets
+
+    from workbench.tasks.chat_classification import read_table_records
+
+    pq = tmp_path / "t.parquet"
+    datasets.Dataset.from_dict({"tweet": ["you lot are vile", "nice day", "shut up"], "class": [0, 2, 1],
+                                "target": ["farmers", None, "gamers"]}).to_parquet(str(pq))
+    values = _chat_recipe(tmp_path, pq).values
+    records = read_table_records(str(pq), values)
+    assert [r.messages for r in records][0] == [{"role": "user", "content": "Message: you lot are vile"},
+                                                {"role": "assistant", "content": "hate"}]
+    assert [(r.label, r.group, r.line) for r in records] == [("hate", "farmers", 1), ("neither", None, 2),
+                                                             ("offensive", "gamers", 3)]
+    unlabelled = read_table_records(str(pq), {**values, "data.label_column": "nope"}, unlabelled=True)
+    assert [r.label for r in unlabelled] == [None] * 3 and unlabelled[0].prompt == [
+        {"role": "user", "content": "Message: you lot are vile"}]
+    bad = tmp_path / "b.csv"
+    bad.write_text("tweet,class,target\nhi,hate,x\nyo,rude,y\n", encoding="utf-8")
+    with pytest.raises(UserError) as exc:
+        read_table_records(str(bad), values)
+    assert str(exc.value).startswith(f"{bad}:3: ") and "'rude'" in str(exc.value) and "data.classes" in str(exc.value)
+
+
+def _chat_recipe(tmp: Path, train: Path, **more):
+    data = {"train_file": str(train), "classes": ["hate", "offensive", "neither"], "prompt_template": "Message: {tweet}",
+            "label_column": "class", "group_field": "target", **more}
+    lines = ['task = "chat_classification"', "[model]", 'source = "tiny:llama"', "[data]",
+             *(f"{k} = {toml_value(v)}" for k, v in data.items())]
+    path = tmp / "chat.toml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return load_recipe(path)
+
+
+def test_chat_and_ner_refuse_the_keys_they_do_not_read(tmp_path):
+    from workbench.tasks import check_recipe
+
+    train = tmp_path / "t.csv"
+    train.write_text("tweet,class,target\nhi,hate,x\n", encoding="utf-8")
+    check_recipe(_chat_recipe(tmp_path, train))  # the table form passes
+    for more, needle in (({"prompt_template": ""}, "data.label_column is not read by task chat_classification; "
+                                                   "a table is read with data.prompt_template"),
+                         ({"label_column": ""}, "data.label_column names the column holding the answer"),
+                         ({"text_template": "{tweet}"}, "data.text_template is not read"),
+                         ({"prompt_template": "{0}"}, "positional")):
+        with pytest.raises(UserError) as exc:
+            check_recipe(_chat_recipe(tmp_path, train, **more))
+        assert needle in str(exc.value), str(exc.value)
+
+
+def test_ner_instruction_template(tmp_path):
+    from workbench.data.ner import NerSentence
+    from workbench.tasks import check_recipe
+    from workbench.tasks.ner import NerTask
+
+    conll = tmp_path / "t.txt"
+    conll.write_text("Paris NNP B-NP B-LOC\nis VBZ B-VP O\n\nJohn NNP B-NP B-PER\n", encoding="utf-8")
+
+    def ner_recipe(template: str):
+        path = tmp_path / "ner.toml"
+        path.write_text(f'task = "ner"\n[model]\nsource = "tiny:llama"\n[data]\ntrain_file = "{conll}"\n'
+                        f"instruction_template = {json.dumps(template)}\n", encoding="utf-8")
+        return load_recipe(path)
+
+    template = "Find the {entity_types} entities in: {sentence}\nAnswer: "
+    task = NerTask(ner_recipe(template).values)
+    task.label_names([NerSentence(["Paris"], ["B-LOC"], 1)], [NerSentence(["John"], ["B-PER"], 4)])
+    ((prompt, answer),) = task.pairs([NerSentence(["Paris", "is"], ["B-LOC", "O"], 1)], None)
+    assert prompt == "Find the LOC, PER entities in: Paris is\nAnswer: " and answer == "LOC: Paris"
+    default = NerTask(ner_recipe("").values).pairs([NerSentence(["Paris", "is"], ["B-LOC", "O"], 1)], None)[0][0]
+    assert "Extract named entities from the sentence: 'Paris is'" in default
+    for bad, needle in (("no sentence {entity_types}", "needs {sentence}"), ("{sentence} {types}", "{types}")):
+        with pytest.raises(UserError) as exc:
+            check_recipe(ner_recipe(bad))
+        assert "data.instruction_template" in str(exc.value) and needle in str(exc.value)

@@ -46,6 +46,7 @@ class LabelSpec:
     label_values: dict[str, int] = field(default_factory=dict)  # form (a): more words for 1 and 0
     id_column: str = ""
     fmt: str = ""                                             # data.format: forces the file format
+    keep: tuple[str, ...] = ()                                # more columns carried as text (e.g. a group column)
 
     @staticmethod
     def from_values(values: dict[str, Any]) -> LabelSpec:
@@ -125,6 +126,10 @@ class LabeledTable:
     def ids(self) -> list[str] | None:
         return self.table.column("id").to_pylist() if "id" in self.table.column_names else None
 
+    def column(self, name: str) -> list[str | None]:
+        """A column kept as text (LabelSpec.keep), as a list."""
+        return self.table.column(f"column:{name}").to_pylist()
+
     @cached_property
     def labels(self) -> list[list[int]] | None:
         """rows x labels, 0/1 in label order (one-hot for single-label); None without labels."""
@@ -154,7 +159,7 @@ def read_labeled(source: Source, spec: LabelSpec, *, train: LabeledTable | None 
 
     text_fields = spec.template_fields()
     label_cols = list(spec.columns.values()) if spec.columns else [spec.label_column]
-    wanted = [*text_fields, *label_cols, *([spec.id_column] if spec.id_column else [])]
+    wanted = [*text_fields, *label_cols, *([spec.id_column] if spec.id_column else []), *spec.keep]
     cols = read_columns(source, list(dict.fromkeys(wanted)), fmt=spec.fmt, max_rows=max_rows)
     names = ", ".join(cols.names)
     for c in text_fields:
@@ -170,11 +175,16 @@ def read_labeled(source: Source, spec: LabelSpec, *, train: LabeledTable | None 
         raise cols.header_error(f"no label column {missing[0]!r} (columns: {names}); fix data.label_column")
     if spec.id_column and spec.id_column not in cols:
         raise cols.header_error(f"no id column {spec.id_column!r} (columns: {names}); fix data.id_column")
+    for c in spec.keep:
+        if c not in cols:
+            raise cols.header_error(f"no column {c!r} (columns: {names})")
     if not len(cols):
         raise _no_rows(cols)
     out: dict[str, Any] = {"text": _texts(cols, spec, text_fields), "where": cols.where}
     if spec.id_column:
         out["id"] = _as_text(cols.column(spec.id_column))
+    for c in spec.keep:
+        out[f"column:{c}"] = _as_text(cols.column(c))
     if missing:
         known = train or LabeledTable.known(cols.source, list(spec.columns) or list(spec.classes), False)
         return LabeledTable(cols.source, pa.table(out), known.label_names, known.single_label, cols.unit)

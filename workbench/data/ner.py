@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -221,8 +222,22 @@ def entity_types(sentences: list[NerSentence]) -> list[str]:
     return sorted({tag[2:] for s in sentences for tag in s.tags or () if tag != "O"})
 
 
-def prompt_for(tokens: list[str]) -> str:
-    return PROMPT.format(sentence=" ".join(tokens))
+def prompt_for(tokens: list[str], instruction: str = "", types: Sequence[str] = ()) -> str:
+    """The prompt of one sentence: PROMPT, or data.instruction_template with {sentence} and
+    {entity_types} (comma-separated) filled in."""
+    return (instruction or PROMPT).format(sentence=" ".join(tokens), entity_types=", ".join(types))
+
+
+def check_instruction(template: str) -> None:
+    """ValueError unless `template` uses {sentence} and no field but {sentence} and {entity_types}."""
+    import string
+
+    names = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+    unknown = sorted(names - {"sentence", "entity_types"})
+    if unknown:
+        raise ValueError(f"unknown field {{{unknown[0]}}}; the fields are {{sentence}} and {{entity_types}}")
+    if "sentence" not in names:
+        raise ValueError("needs {sentence}, where the sentence goes")
 
 
 def response_for(tokens: list[str], tags: list[str]) -> str:

@@ -161,8 +161,14 @@ KNOBS: tuple[Knob, ...] = (
     Knob("data", "classes", "str_list", [], "The class names, in order. classification with data.label_column: "
          "integer id i is classes[i]; empty: the names found in the training split, sorted. chat_classification: "
          "the class names an answer may give (the gold answer and the generated one are both parsed to one of them)."),
-    Knob("data", "group_field", "str", "", "chat_classification: record field naming the target group, for the "
-         "per-group false-positive rates (fairness.*)."),
+    Knob("data", "group_field", "str", "", "chat_classification: record field (or column) naming the target group, "
+         "for the per-group false-positive rates (fairness.*)."),
+    Knob("data", "prompt_template", "str", "", "chat_classification from a table (any format of classification, or "
+         "data.dataset): the user message built from columns, e.g. \"Classify this tweet: {tweet}\"; "
+         "data.label_column holds the answer (a class name, or an id into data.classes). Empty: chat JSONL records."),
+    Knob("data", "instruction_template", "str", "", "ner: the instruction the model reads, with {sentence} (the "
+         "sentence) and optionally {entity_types} (the training split's types, comma-separated). Empty: the "
+         "instruction of the data files (\"Extract named entities from the sentence: ...\")."),
     Knob("data", "chat_template", "path", "", "Jinja chat template file, for tokenizers without one (tiny models, "
          "base models). Empty: the tokenizer's own."),
     Knob("data", "system_prompt_file", "path", "", "Text file whose content becomes the system message of every "

@@ -17,7 +17,7 @@ from workbench.data.profile import ProfileRows
 from workbench.errors import UserError
 from workbench.metrics.classes import class_report, confusion, group_fpr
 from workbench.tasks.base import Fail, Scored
-from workbench.tasks.generative import GenerativeTask
+from workbench.tasks.generative import GenerativeTask, check_generative
 
 
 def _messages(record: ChatRecord, system: str | None) -> list[dict[str, str]]:
@@ -29,6 +29,30 @@ def _messages(record: ChatRecord, system: str | None) -> list[dict[str, str]]:
 
 def _last_user(record: ChatRecord) -> str:
     return next((m["content"] for m in reversed(record.prompt) if m["role"] == "user"), "")
+
+
+def read_table_records(source, values: dict[str, Any], *, max_rows: int = 0, unlabelled: bool = False
+                       ) -> list[ChatRecord]:
+    """Chat records from a table (any source classification reads): the user message from
+    data.prompt_template, the answer from data.label_column (a class of data.classes, or its id),
+    the group from the data.group_field column. Errors name the source, the line or row and the column."""
+    from workbench.data.labeled import LabeledTable, LabelSpec, read_labeled
+
+    classes = list(values["data.classes"])
+    group = values["data.group_field"]
+    spec = LabelSpec(text_template=values["data.prompt_template"], label_column=values["data.label_column"],
+                     classes=tuple(classes), fmt=values["data.format"], keep=(group,) if group else ())
+    table = read_labeled(source, spec, train=LabeledTable.known(str(source), classes, True), max_rows=max_rows,
+                         require_labels=not unlabelled)
+    index = table.table.column("labels").to_pylist() if table.has_labels else [None] * len(table)
+    groups = table.column(group) if group else [None] * len(table)
+    records = []
+    for text, i, g, line in zip(table.texts, index, groups, table.lines):
+        messages = [{"role": "user", "content": text}]
+        if i is not None:
+            messages.append({"role": "assistant", "content": classes[i]})
+        records.append(ChatRecord(messages, None if i is None else classes[i], g or None, line))
+    return records
 
 
 class ChatClassificationTask(GenerativeTask):
@@ -52,7 +76,21 @@ class ChatClassificationTask(GenerativeTask):
         if values["fairness.positive_classes"] and not values["data.group_field"]:
             raise fail("fairness.positive_classes needs data.group_field (the record field naming the target group)",
                        "fairness", "positive_classes")
-        GenerativeTask.check_recipe(values, fail)
+        template = values["data.prompt_template"]
+        if template:
+            from workbench.data.labeled import template_fields
+
+            try:
+                template_fields(template)
+            except ValueError as e:
+                raise fail(f"data.prompt_template {template!r}: {e}", "data", "prompt_template") from None
+            if not values["data.label_column"]:
+                raise fail("data.prompt_template builds the user message from columns; data.label_column names the "
+                           "column holding the answer (a class name, or an id into data.classes)", "data", "label_column")
+        check_generative(values, fail, accepted=("dataset", "format", "label_column", "prompt_template")
+                                    if template else ("prompt_template",),
+                                    hint="a table is read with data.prompt_template (the user message, from columns) "
+                                         "and data.label_column (the answer)")
 
     @property
     def system(self) -> str | None:
@@ -63,9 +101,11 @@ class ChatClassificationTask(GenerativeTask):
             self._system = read_text_file(self.values["data.system_prompt_file"], "system prompt").strip()
         return self._system
 
-    def reader(self, *, unlabelled: bool = False) -> Callable[[str], list[ChatRecord]]:
+    def reader(self, *, unlabelled: bool = False) -> Callable[[Any], list[ChatRecord]]:
         values = self.values
         max_rows = 0 if unlabelled else values["data.max_rows"]
+        if values["data.prompt_template"]:
+            return lambda source: read_table_records(source, values, max_rows=max_rows, unlabelled=unlabelled)
         return lambda p: read_chat_jsonl(p, list(values["data.classes"]), group_field=values["data.group_field"],
                                          max_rows=max_rows, answers_optional=unlabelled)
 

@@ -56,6 +56,10 @@ class ClassificationTask:
             raise fail("data.labels is required for task classification (label name = column holding 0/1; or "
                        "data.label_columns; or data.label_column for one column of class names, ids or label lists)",
                        "data", "labels")
+        for key in ("prompt_template", "instruction_template"):
+            if values[f"data.{key}"]:
+                raise fail(f"data.{key} is read by the generative tasks; task classification builds its text with "
+                           "data.text_column or data.text_template", "data", key)
         if spec.separator and not spec.label_column:
             raise fail("data.label_separator splits the labels of data.label_column; set data.label_column",
                        "data", "label_separator")

@@ -20,6 +20,27 @@ from workbench.models.load import LoadedModel
 from workbench.tasks.base import Fail, Scored, TrainingData, write_rows
 
 IGNORE = -100  # label id the loss skips (prompt and padding tokens)
+# data.* keys of tables and templates: classification reads most of them; a generative task names those it reads
+TABULAR_KEYS = ("dataset", "format", "text_template", "label_column", "label_separator", "label_values",
+                "prompt_template", "instruction_template")
+
+
+def check_generative(values: dict[str, Any], fail: Fail, *, accepted: tuple[str, ...] = (), hint: str = "") -> None:
+    """The recipe checks every generative task shares; `accepted`: the tabular data.* keys this task
+    reads (the others are refused, with `hint` saying how the task reads tables, if it does)."""
+    task = values["task"]
+    if values["train.best_metric"] != "loss":
+        raise fail(f"train.best_metric = {values['train.best_metric']!r}: task {task} picks its checkpoint by "
+                   "validation loss (it is scored by generation after training); use \"loss\"", "train", "best_metric")
+    for key in TABULAR_KEYS:
+        if key not in accepted and values[f"data.{key}"] not in ("", {}):
+            raise fail(f"data.{key} is not read by task {task}" + (f"; {hint}" if hint else
+                                                                    "; it reads its own files in data.train_file"),
+                       "data", key)
+    src = values["model.source"].strip()
+    if src.startswith("tiny:") and src != "tiny:llama":
+        raise fail(f"model.source {src!r}: task {task} generates text and needs a decoder (tiny:llama or a "
+                   "causal LM)", "model", "source")
 
 
 class GenerativeTask:
@@ -59,18 +80,7 @@ class GenerativeTask:
     # --- the Task protocol -------------------------------------------------------------------------
     @staticmethod
     def check_recipe(values: dict[str, Any], fail: Fail) -> None:
-        task = values["task"]
-        if values["train.best_metric"] != "loss":
-            raise fail(f"train.best_metric = {values['train.best_metric']!r}: task {task} picks its checkpoint by "
-                       "validation loss (it is scored by generation after training); use \"loss\"", "train", "best_metric")
-        for key in ("dataset", "format", "text_template", "label_column", "label_separator", "label_values"):
-            if values[f"data.{key}"] not in ("", {}):
-                raise fail(f"data.{key} is read by task classification; task {task} reads its own files in "
-                           "data.train_file", "data", key)
-        src = values["model.source"].strip()
-        if src.startswith("tiny:") and src != "tiny:llama":
-            raise fail(f"model.source {src!r}: task {task} generates text and needs a decoder (tiny:llama or a "
-                       "causal LM)", "model", "source")
+        check_generative(values, fail)
 
     def load_splits(self) -> Splits:
         read = self.reader()
