@@ -74,6 +74,27 @@ class TestDetailScreen:
 
         asyncio.run(go())
 
+    def test_a_single_label_run_shows_its_confusion_matrix(self, make_app, sample_store, tmp_path):
+        import shutil
+
+        store = tmp_path / "runs.duckdb"
+        shutil.copy(sample_store, store)
+        cells = {("hate", "hate"): 40, ("hate", "neither"): 7, ("neither", "hate"): 3, ("neither", "neither"): 50}
+        with connect(store) as con:
+            for (gold, predicted), n in cells.items():
+                con.execute("INSERT INTO confusion VALUES (?, 99, 'tuned', 'validation', ?, ?, ?)",
+                            [LORA, gold, predicted, n])
+
+        async def go():
+            async with make_app("runs", store=store).run_test(size=(120, 40)) as pilot:
+                screen = await open_detail(pilot, LORA, tab="tab-metrics")
+                text = str(screen.query_one("#task-sections").render())
+                assert "confusion matrix (validation), tuned: rows gold, columns predicted" in text
+                rows = {line.split()[0]: [int(x) for x in line.split()[1:]] for line in text.splitlines()[2:]}
+                assert rows == {"hate": [40, 7], "neither": [3, 50]}
+
+        asyncio.run(go())
+
     def test_failed_run_opens_on_its_error(self, make_app):
         async def go():
             async with make_app("runs").run_test(size=(80, 24)) as pilot:

@@ -19,7 +19,7 @@ from workbench.train.context import RunContext
 
 def run(ctx: RunContext, task: Task) -> None:
     from workbench.models.load import apply_method, count_params
-    from workbench.models.source import record_base, resolve_source
+    from workbench.models.source import parse_source, record_base, resolve_source
     from workbench.train.trainer import build_trainer, save_trained, train_and_summarize
 
     values = ctx.recipe.values
@@ -27,7 +27,10 @@ def run(ctx: RunContext, task: Task) -> None:
     names = splits.label_names
     ctx.log(f"data: {splits.describe()}")
 
-    path = resolve_source(values, task.tokenizer_texts(splits.train))
+    # the training texts as a list only where a tiny model's tokenizer is trained on them (a 1M-row
+    # split stays in Arrow otherwise)
+    tiny = parse_source(values["model.source"]).kind == "tiny"
+    path = resolve_source(values, task.tokenizer_texts(splits.train) if tiny else None)
     loaded = task.load_model(path, names)
     tok = loaded.tokenizer
     model = apply_method(loaded, values, task_type=task.peft_task_type)
