@@ -320,3 +320,26 @@ def test_ner_instruction_template(tmp_path):
         with pytest.raises(UserError) as exc:
             check_recipe(ner_recipe(bad))
         assert "data.instruction_template" in str(exc.value) and needle in str(exc.value)
+
+
+def test_a_local_hub_snapshot_folder_by_its_file_names(tmp_path):
+    """A dataset repository as `huggingface-cli download` leaves it: data files named by split."""
+    folder = tmp_path / "snapshot"
+    (folder / "data").mkdir(parents=True)
+    write_file(folder / "data" / "train.jsonl", "jsonl", TRAIN)
+    write_file(folder / "data" / "validation.jsonl", "jsonl", VALID)
+    s = splits_of(tmp_path, {"dataset": str(folder), "validation_split": "validation", "text_column": "body",
+                             "label_column": "topics"})
+    assert (len(s.train), len(s.validation)) == (len(TRAIN), len(VALID)) and s.label_names == NAMES
+    assert s.train.unit == "row" and s.train.path == f"{folder}[train]"
+    msg = error_of(tmp_path, {"dataset": str(folder), "validation_split": "dev", "text_column": "body",
+                              "label_column": "topics"})
+    assert msg.startswith(f"data.dataset '{folder}[dev]'") and "dev" in msg
+
+
+def test_a_hub_dataset_not_in_the_cache_offline_is_one_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    msg = error_of(tmp_path, {"dataset": "nobody-here/no-such-dataset", "label_column": "label"})
+    assert msg == ("data.dataset 'nobody-here/no-such-dataset' cannot be loaded: it is not in the local Hugging Face "
+                   "cache and the hub is offline (HF_HUB_OFFLINE); download it once where there is network, or give "
+                   "a local folder")
