@@ -343,3 +343,13 @@ def test_a_hub_dataset_not_in_the_cache_offline_is_one_line(tmp_path, monkeypatc
     assert msg == ("data.dataset 'nobody-here/no-such-dataset' cannot be loaded: it is not in the local Hugging Face "
                    "cache and the hub is offline (HF_HUB_OFFLINE); download it once where there is network, or give "
                    "a local folder")
+
+
+def test_prediction_input_without_labels_keeps_the_runs_classes(tmp_path):
+    from workbench.data.labeled import LabeledTable, LabelSpec, read_labeled
+
+    path = _csv(tmp_path, "new.csv", "text\nfresh pasta\n")
+    known = LabeledTable.known(str(path), ["food", "sports", "tech"], True)  # what labels.json of the run says
+    table = read_labeled(str(path), LabelSpec(label_column="topic"), train=known, require_labels=False)
+    assert table.label_names == ["food", "sports", "tech"] and table.single_label and table.labels is None
+    assert table.texts == ["fresh pasta"] and table.lines == [2]

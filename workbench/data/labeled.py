@@ -127,7 +127,9 @@ class LabeledTable:
         return self.table.column("id").to_pylist() if "id" in self.table.column_names else None
 
     def column(self, name: str) -> list[str | None]:
-        """A column kept as text (LabelSpec.keep), as a list."""
+        """A column kept as text (LabelSpec.keep), as a list (all None where the source lacks it)."""
+        if f"column:{name}" not in self.table.column_names:
+            return [None] * len(self)
         return self.table.column(f"column:{name}").to_pylist()
 
     @cached_property
@@ -176,7 +178,7 @@ def read_labeled(source: Source, spec: LabelSpec, *, train: LabeledTable | None 
     if spec.id_column and spec.id_column not in cols:
         raise cols.header_error(f"no id column {spec.id_column!r} (columns: {names}); fix data.id_column")
     for c in spec.keep:
-        if c not in cols:
+        if c not in cols and require_labels:  # prediction input may come without them (no groups to score)
             raise cols.header_error(f"no column {c!r} (columns: {names})")
     if not len(cols):
         raise _no_rows(cols)
@@ -184,9 +186,11 @@ def read_labeled(source: Source, spec: LabelSpec, *, train: LabeledTable | None 
     if spec.id_column:
         out["id"] = _as_text(cols.column(spec.id_column))
     for c in spec.keep:
-        out[f"column:{c}"] = _as_text(cols.column(c))
+        if c in cols:
+            out[f"column:{c}"] = _as_text(cols.column(c))
     if missing:
-        known = train or LabeledTable.known(cols.source, list(spec.columns) or list(spec.classes), False)
+        known = train if train is not None else LabeledTable.known(cols.source, list(spec.columns) or list(spec.classes),
+                                                                   False)
         return LabeledTable(cols.source, pa.table(out), known.label_names, known.single_label, cols.unit)
     if spec.columns:
         label_names, single = list(spec.columns), False
