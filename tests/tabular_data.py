@@ -2,7 +2,7 @@
 `task = "classification"` reads, for the reading and end-to-end tests of those forms.
 
 Each text holds two cue words of each of its topics among filler words, so a tiny model learns
-the topics in a few epochs. Rows carry every label form at once: 0/1 columns written as yes/no
+the topics in a few epochs; it is given whole (`text`) and as `title` and `body`, for templates. Rows carry every label form at once: 0/1 columns written as yes/no
 (`sports`, `food`, `tech`), a class name (`topic`), a class id (`topic_id`), a list of topics
 (`topics`) and the same list as a "|"-delimited string (`topics_str`).
 """
@@ -38,7 +38,8 @@ def rows(n: int, seed: int, *, multi: bool) -> list[dict[str, Any]]:
         topics = sorted(rnd.sample(NAMES, rnd.choice([1, 2]) if multi else 1))
         words = [rnd.choice(FILLER) for _ in range(6)] + [rnd.choice(TOPICS[t]) for t in topics for _ in range(2)]
         rnd.shuffle(words)
-        out.append({"id": f"r{i}", "title": " ".join(words[:3]), "body": " ".join(words[3:]), "topic": topics[0],
+        title, body = " ".join(words[:3]), " ".join(words[3:])
+        out.append({"id": f"r{i}", "title": title, "body": body, "text": f"{title}. {body}", "topic": topics[0],
                     "topic_id": NAMES.index(topics[0]), "topics": topics, "topics_str": "|".join(topics),
                     **{t: ("yes" if t in topics else "no") for t in NAMES}})
     return out

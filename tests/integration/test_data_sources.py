@@ -26,7 +26,7 @@ CASES = [
     ("tsv", "class_id", {}),
     ("jsonl", "delimited", {}),
     ("json", "class", {}),
-    ("parquet", "list", {"train.class_weights": "balanced"}),
+    ("parquet", "list", {"train.class_weights": "balanced", "text_column": "text"}),
     ("dataset", "class", {"test": True}),
 ]
 
@@ -51,8 +51,10 @@ def test_a_format_and_form_trains_and_beats_the_base(tmp_path, cli, fmt, form, m
         keys["test_split"] = "test"
     train = {k.removeprefix("train."): v for k, v in more.items() if k.startswith("train.")}
     path = tmp_path / "r.toml"
-    path.write_text(recipe_text({**keys, "text_template": "{title}. {body}", "id_column": "id", **FORMS[form]}, train),
-                    encoding="utf-8")
+    # the text from a template, or (text_column) a source column as it is: for an Arrow source, the
+    # tokens then come from its memory-mapped column (workbench/data/encoded.py)
+    text = {"text_column": more["text_column"]} if "text_column" in more else {"text_template": "{title}. {body}"}
+    path.write_text(recipe_text({**keys, **text, "id_column": "id", **FORMS[form]}, train), encoding="utf-8")
     proc = cli("run", path, "--quiet", timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     store = tmp_path / "runs.duckdb"

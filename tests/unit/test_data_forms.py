@@ -353,3 +353,29 @@ def test_prediction_input_without_labels_keeps_the_runs_classes(tmp_path):
     table = read_labeled(str(path), LabelSpec(label_column="topic"), train=known, require_labels=False)
     assert table.label_names == ["food", "sports", "tech"] and table.single_label and table.labels is None
     assert table.texts == ["fresh pasta"] and table.lines == [2]
+
+
+def test_tokens_from_the_memory_mapped_source_equal_the_in_memory_ones(tmp_path):
+    """A parquet text column used as it is is tokenized straight from the source dataset; the
+    tokens and labels equal those of the same table tokenized from memory."""
+    import dataclasses
+
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    from workbench.data.encoded import encode
+
+    keys = write(tmp_path / "d", "parquet", {"train": TRAIN, "validation": VALID})
+    s = splits_of(tmp_path, {**keys, "text_column": "text", "label_column": "topics"}, overrides=[])
+    assert s.train.source is not None and s.train.source[1] == "text"
+    t = Tokenizer(models.WordLevel(unk_token="[UNK]"))
+    t.pre_tokenizer = pre_tokenizers.Whitespace()
+    t.train_from_iterator(s.train.texts, trainers.WordLevelTrainer(special_tokens=["[PAD]", "[UNK]"]))
+    tok = PreTrainedTokenizerFast(tokenizer_object=t, pad_token="[PAD]", unk_token="[UNK]")
+    mapped, hit = encode(tok, s.train, 16)
+    in_memory, _ = encode(tok, dataclasses.replace(s.train, source=None), 16, cached=False)
+    assert not hit and mapped.column_names == in_memory.column_names == ["labels", "input_ids", "attention_mask",
+                                                                         "length"]
+    assert mapped[:] == in_memory[:]
+    assert mapped[0]["labels"] == [float(n in TRAIN[0]["topics"]) for n in NAMES]
+    assert encode(tok, s.train, 16)[1]  # the same rows again: from the cache

@@ -92,6 +92,8 @@ class LabeledTable:
     label_names: list[str]        # labels or classes, in order
     single_label: bool = False    # one class per row (softmax) rather than any number of labels (sigmoid)
     unit: str = "line"            # what `where` counts: "line" or "row"
+    # (memory-mapped datasets.Dataset, its text column) when `text` is that column unchanged, row for row
+    source: tuple[Any, str] | None = None
 
     @staticmethod
     def known(path: str, label_names: list[str], single_label: bool) -> LabeledTable:
@@ -108,7 +110,7 @@ class LabeledTable:
         import pyarrow as pa
 
         return LabeledTable(self.path, self.table.take(pa.array(idx, type=pa.int64())), self.label_names,
-                            self.single_label, self.unit)
+                            self.single_label, self.unit)  # its own rows: no longer the source's, row for row
 
     @property
     def has_labels(self) -> bool:
@@ -197,7 +199,8 @@ def read_labeled(source: Source, spec: LabelSpec, *, train: LabeledTable | None 
         out["labels"] = _binary_columns(cols, spec)
     else:
         label_names, out["labels"], single = _label_column(cols, spec, train)
-    return LabeledTable(cols.source, pa.table(out), label_names, single, cols.unit)
+    mapped = (cols.dataset, text_fields[0]) if cols.dataset is not None and not spec.text_template else None
+    return LabeledTable(cols.source, pa.table(out), label_names, single, cols.unit, mapped)
 
 
 def _no_rows(cols: Columns) -> UserError:
@@ -219,10 +222,10 @@ def _first(mask) -> int:
 
 
 def _blank(col):
-    """True where a string column is null or only whitespace."""
+    """True where a string column is null or only whitespace (one pass, no copy of the texts)."""
     import pyarrow.compute as pc
 
-    return pc.fill_null(pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(col)), 0), True)
+    return pc.fill_null(pc.match_substring_regex(col, r"^\s*$"), True)
 
 
 def _is_text(col) -> bool:

@@ -53,6 +53,9 @@ class Columns:
     table: Any                         # pyarrow.Table of the columns asked for (and present)
     where: Any                         # pyarrow int64 array: each row's line (unit "line") or 1-based row ("row")
     unit: str = "line"
+    # The memory-mapped datasets.Dataset these rows are (Arrow sources only): tokenizing its own text
+    # column keeps the texts out of the process's memory (workbench/data/encoded.py).
+    dataset: Any = None
 
     def __len__(self) -> int:
         return len(self.where)
@@ -270,9 +273,10 @@ def _columns_of(ds, source: str, wanted: list[str], max_rows: int) -> Columns:
     table = ds.data.table  # memory-mapped: nothing is read until a column is computed on
     if max_rows and max_rows < len(table):
         table = table.slice(0, max_rows)
+        ds = ds.take(max_rows)
     present = [c for c in wanted if c in table.column_names]
     return Columns(source, list(ds.column_names), table.select(present),
-                   pa.array(np.arange(1, len(table) + 1, dtype=np.int64)), "row")
+                   pa.array(np.arange(1, len(table) + 1, dtype=np.int64)), "row", ds)
 
 
 def _first_line(e: BaseException) -> str:
