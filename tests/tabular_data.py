@@ -2,8 +2,9 @@
 `task = "classification"` reads, for the reading and end-to-end tests of those forms.
 
 Each text holds two cue words of each of its topics among filler words, so a tiny model learns
-the topics in a few epochs; it is given whole (`text`) and as `title` and `body`, for templates. Rows carry every label form at once: 0/1 columns written as yes/no
-(`sports`, `food`, `tech`), a class name (`topic`), a class id (`topic_id`), a list of topics
+the topics in a few epochs; it is given whole (`text`) and as `title` and `body`, for templates.
+Rows carry every label form at once: 0/1 columns written as yes/no (`sports`, `food`, `tech`), a
+class name (`topic`), a class id (`topic_id`), a list of topics
 (`topics`) and the same list as a "|"-delimited string (`topics_str`).
 """
 
