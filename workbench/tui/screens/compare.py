@@ -18,6 +18,7 @@ from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, Ta
 from workbench.console import AGGREGATES, STATUS_STYLE
 from workbench.store import read
 from workbench.tui.widgets.run_tables import best_cell, mean_std_text, short_names, status_cell
+from workbench.tui.widgets.table import Table
 from workbench.tui.widgets.tabs import TAB_BINDINGS, TabCycling
 from workbench.tui.worker_errors import ReportsWorkerErrors
 
@@ -67,14 +68,14 @@ class CompareScreen(TabCycling, ReportsWorkerErrors, Screen):
         yield Static(id="compare-summary")
         with TabbedContent(id="compare-tabs"):
             with TabPane("Metrics", id="tab-metrics"):
-                yield DataTable(id="metrics-table", cursor_type="row")
+                yield Table(id="metrics-table", cursor_type="row")
             with TabPane("Per label", id="tab-labels"):
                 yield Static(id="label-metric")
-                yield DataTable(id="labels-table", cursor_type="row")
+                yield Table(id="labels-table", cursor_type="row")
             with TabPane("Params", id="tab-params"):
-                yield DataTable(id="params-table", cursor_type="row")
+                yield Table(id="params-table", cursor_type="row")
             with TabPane("Runs", id="tab-runs"):
-                yield DataTable(id="runs-table", cursor_type="row")
+                yield Table(id="runs-table", cursor_type="row")
         yield Footer()
 
     def on_mount(self) -> None:

@@ -23,6 +23,7 @@ from workbench.console import AGGREGATES, STATUS_STYLE, delta_text, fmt, fmt_cou
 from workbench.store import read
 from workbench.store.schema import ALL_LABELS
 from workbench.tui.widgets.run_tables import run_seconds
+from workbench.tui.widgets.table import Table
 from workbench.tui.widgets.tabs import TAB_BINDINGS, TabCycling
 from workbench.tui.worker_errors import ReportsWorkerErrors
 
@@ -127,13 +128,13 @@ class DetailScreen(TabCycling, ReportsWorkerErrors, Screen):
         with TabbedContent(id="detail-tabs"):
             with TabPane("Metrics", id="tab-metrics"):
                 with VerticalScroll():
-                    yield DataTable(id="label-metrics", cursor_type="row", show_cursor=False)
+                    yield Table(id="label-metrics", cursor_type="row", show_cursor=False)
                     yield Static(id="aggregates")
                     yield Static(id="task-sections")
             with TabPane("Base vs tuned", id="tab-diff"):
-                yield DataTable(id="diff-table", cursor_type="row")
+                yield Table(id="diff-table", cursor_type="row")
             with TabPane("Params", id="tab-params"):
-                yield DataTable(id="params-table", cursor_type="row")
+                yield Table(id="params-table", cursor_type="row")
             with TabPane("Telemetry", id="tab-telemetry"):
                 yield VerticalScroll(id="telemetry")
             with TabPane("Artifacts", id="tab-artifacts"):

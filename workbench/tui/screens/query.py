@@ -31,6 +31,7 @@ from workbench.store.db import StoreError
 from workbench.store.examples import EXAMPLES, ExampleQuery
 from workbench.store.query import reading
 from workbench.tui.screens.prompt import PromptScreen
+from workbench.tui.widgets.table import Table
 from workbench.tui.worker_errors import ReportsWorkerErrors
 
 MAX_ROWS = 10_000  # rows shown; the count says how many the query returned
@@ -166,7 +167,7 @@ class QueryScreen(ReportsWorkerErrors, Screen):
             box.border_title = "SQL (F5 runs)"
             yield box
         yield Static(HINT, id="query-status")
-        yield DataTable(id="results", cursor_type="row", zebra_stripes=True)
+        yield Table(id="results", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
     def on_mount(self) -> None:

@@ -19,6 +19,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from workbench.recipe import catalog
 from workbench.recipe.catalog import RecipeEntry
+from workbench.tui.widgets.table import Table
 from workbench.tui.worker_errors import ReportsWorkerErrors
 
 NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
@@ -93,7 +94,7 @@ class RecipesScreen(ReportsWorkerErrors, Screen):
     def compose(self) -> ComposeResult:
         yield Header()
         with Vertical(id="recipes-body"):
-            yield DataTable(id="recipes-table", cursor_type="row", zebra_stripes=True)
+            yield Table(id="recipes-table", cursor_type="row", zebra_stripes=True)
             yield Static("", id="recipe-preview")
         yield Footer()
 

@@ -11,14 +11,14 @@ from typing import Any
 from rich.cells import cell_len
 from rich.text import Text
 from textual.geometry import Size
-from textual.widgets import DataTable
 
 from workbench.console import STATUS_STYLE, delta_text, fmt
 from workbench.store.schema import LOWER_IS_BETTER
+from workbench.tui.widgets.table import Table
 
 
-class RunTable(DataTable):
-    """A DataTable for many one-line rows (the runs browser holds 10,000 and more).
+class RunTable(Table):
+    """A Table for many one-line rows (the runs browser holds 10,000 and more).
 
     DataTable measures each new row by rendering every cell of it; for one-line cells the plain
     text's width is the same number at a fraction of the cost (10,000 rows: ~0.1 s, not ~3 s),
@@ -48,6 +48,7 @@ class RunTable(DataTable):
         total_width = sum(c.get_render_width(self) for c in self.columns.values()) + self._row_label_column_width
         header_height = self.header_height if self.show_header else 0
         self.virtual_size = Size(total_width, self._total_row_height + header_height)
+        self._widths_changed()
 
 
 FINAL_STATUSES = ("completed", "failed", "interrupted", "cancelled")
