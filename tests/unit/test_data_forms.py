@@ -374,8 +374,8 @@ def test_tokens_from_the_memory_mapped_source_equal_the_in_memory_ones(tmp_path)
     tok = PreTrainedTokenizerFast(tokenizer_object=t, pad_token="[PAD]", unk_token="[UNK]")
     mapped, hit = encode(tok, s.train, 16)
     in_memory, _ = encode(tok, dataclasses.replace(s.train, source=None), 16, cached=False)
-    assert not hit and mapped.column_names == in_memory.column_names == ["labels", "input_ids", "attention_mask",
-                                                                         "length"]
+    assert not hit and mapped.column_names == in_memory.column_names == ["input_ids", "attention_mask", "length",
+                                                                         "labels"]
     assert mapped[:] == in_memory[:]
     assert mapped[0]["labels"] == [float(n in TRAIN[0]["topics"]) for n in NAMES]
     assert encode(tok, s.train, 16)[1]  # the same rows again: from the cache
