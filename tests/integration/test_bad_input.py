@@ -176,7 +176,22 @@ def case_newline_in_module(tmp: Path) -> Case:
     return Case(path, [f"{path}:{line}: ", "launch.modules", "module names"])
 
 
+def case_sharded_model_with_several_processes(tmp: Path) -> Case:
+    path, text = _recipe(tmp, lambda t: t.replace('source = "tiny:distilbert"',
+                                                  'source = "tiny:distilbert"\ndevice_map = "auto"'))
+    return Case(path, [f"{path}:{line_of(text, 'device_map = ')}: ", 'model.device_map = "auto"',
+                       "launch.processes = 2"], ["--set", "launch.processes=2"])
+
+
+def case_flash_attention_not_installed(tmp: Path) -> Case:
+    path, text = _recipe(tmp, lambda t: t.replace('source = "tiny:distilbert"',
+                                                  'source = "tiny:distilbert"\nattn_implementation = "flash_attention_2"'))
+    return Case(path, [f"{path}:{line_of(text, 'attn_implementation = ')}: ", "model.attn_implementation",
+                       "flash_attn package"])
+
+
 CASES = {f.__name__[len("case_"):]: f for f in (
+    case_sharded_model_with_several_processes, case_flash_attention_not_installed,
     case_hostile_partition, case_hostile_target, case_newline_in_module,
     case_unknown_key, case_unknown_section, case_wrong_type, case_out_of_range, case_missing_data_file,
     case_missing_text_column, case_missing_label_column, case_label_value_two, case_empty_text, case_not_utf8,
@@ -268,6 +283,7 @@ def test_run_dry_run_starts_nothing(cli, tmp_path):
     res = cli("run", good, "--dry-run")
     assert res.returncode == 0, res.stderr
     assert "is valid" in res.stdout
+    assert "# GPU memory, estimated per GPU: " in res.stdout and "parameters train)" in res.stdout
     assert_nothing_started(tmp_path)
 
 

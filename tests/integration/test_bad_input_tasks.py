@@ -58,7 +58,8 @@ def case_group_limit_out_of_range(tmp):
 
 
 def case_missing_chat_template(tmp):
-    path, text = copy_demo(tmp, "hate_speech", lambda t: t.replace("templates/chat.jinja", "templates/nope.jinja"))
+    path, text = copy_demo(tmp, "hate_speech", lambda t: t.replace('group_field = "group"\n', 'group_field = "group"\n'
+                                                                   'chat_template = "templates/nope.jinja"\n'))
     return path, [f"{path}:{line_of(text, 'chat_template =')}: ", "data.chat_template", "no such file"]
 
 

@@ -139,7 +139,7 @@ def test_bad_recipe_and_bad_data_are_one_error_line_and_status_2(cli, tmp_path):
 def test_chat_classification_demo(cli):
     p = profile(cli, "demo/hate_speech")  # a shipped recipe's name
     s = by_split(p)
-    assert p["label_word"] == "class" and p["lengths_note"] == "lengths in tokens of tiny:llama's tokenizer"
+    assert p["label_word"] == "class" and p["lengths_note"] == "lengths in tokens of tiny:gpt_oss's tokenizer"
     assert {k: v["rows"] for k, v in s.items()} == {"train": 600, "validation": 90, "test": 90}
     assert counts(s["train"]) == {"hate": 150, "offensive": 225, "neither": 225}
     assert counts(s["test"]) == {"hate": 26, "offensive": 31, "neither": 33}
@@ -148,9 +148,9 @@ def test_chat_classification_demo(cli):
                           for line in open(DEMO / "data" / "hate" / f"{split}.jsonl", encoding="utf-8"))
         assert counts(records) == {c: answers[c] for c in ("hate", "offensive", "neither")}
     n = s["train"]["lengths"]
-    assert (n["p50"], n["max"], n["max_length"], n["truncated"]) == (60, 69, 96, 0)
-    assert by_split(profile(cli, "demo/hate_speech", "--set", "model.max_length=64"))["train"]["lengths"][
-        "truncated"] == 60
+    assert (n["p50"], n["max"], n["max_length"], n["truncated"]) == (47, 58, 96, 0)
+    assert by_split(profile(cli, "demo/hate_speech", "--set", "model.max_length=48"))["train"]["lengths"][
+        "truncated"] == 247
 
 
 def test_ner_demo_counts_entity_mentions(cli):

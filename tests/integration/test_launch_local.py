@@ -74,6 +74,25 @@ def test_two_gloo_ranks_train_together(cli, tmp_path):
     assert "2 processes" in shown and "2 ranks" in shown and "no GPU samples" in shown
 
 
+def test_two_gloo_ranks_train_the_4bit_decoder_each_with_its_own_model(cli, tmp_path):
+    """The QLoRA layout of a GPU server (one process per device, each loading its own 4-bit model
+    where its rank says), on CPU ranks: both ranks report telemetry and the run learns."""
+    recipe = Path(DEMO_RECIPE).parent / "decoder_classification.toml"
+    r = cli("run", str(recipe), "--quiet", "--set", "seeds=[]", "--set", "train.epochs=2",
+            "--set", "train.logging_steps=2", "--processes", "2", "--telemetry-interval", "0.5", timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    run = run_dir_from_output(r.stdout, tmp_path)
+    store = tmp_path / "runs.duckdb"
+    assert q(store, "SELECT world_size, status, quantized FROM runs WHERE run_id = ?", [run.name]) == [
+        (2, "completed", "4bit-nf4")]
+    assert q(store, "SELECT DISTINCT rank FROM telemetry WHERE run_id = ? ORDER BY rank", [run.name]) == [(0,), (1,)]
+    assert q(store, "SELECT message FROM logs WHERE run_id = ? AND message LIKE 'placement:%'", [run.name]) == [
+        ("placement: rank 0 of 2: 4-bit weights on the CPU",)]
+    (base, tuned), = q(store, "SELECT base, tuned FROM base_vs_tuned WHERE run_id = ? AND metric = 'loss' "
+                              "AND label = '(all)' AND split = 'validation'", [run.name])
+    assert tuned < base
+
+
 def test_stop_cancels_a_running_run(cli, tmp_path):
     r = cli("run", DEMO_RECIPE, "--detach", *LONG)
     assert r.returncode == 0, r.stderr

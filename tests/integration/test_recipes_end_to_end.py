@@ -135,12 +135,13 @@ import json, sys
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 from workbench.data.chat_jsonl import read_chat_jsonl
+from workbench.tasks.generative import answer_prompt  # harmony (gpt-oss): the answer starts in the final channel
 tok = AutoTokenizer.from_pretrained({str(out)!r})
 model = AutoModelForCausalLM.from_pretrained({str(out)!r}).eval()
 recs = read_chat_jsonl({str(DEMO / "data" / "hate" / "validation.jsonl")!r}, ["hate", "offensive", "neither"])
 answers = []
 for r in recs:
-    prompt = tok.apply_chat_template(r.messages[:-1], tokenize=False, add_generation_prompt=True)
+    prompt = answer_prompt(tok.apply_chat_template(r.messages[:-1], tokenize=False, add_generation_prompt=True))
     ids = tok(prompt, return_tensors="pt")
     gen = model.generate(**ids, max_new_tokens=4, do_sample=False, pad_token_id=tok.pad_token_id)
     answers.append(tok.decode(gen[0, ids["input_ids"].shape[1]:], skip_special_tokens=True).strip())

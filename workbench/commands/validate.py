@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from workbench.data.splits import Splits
 from workbench.errors import UserError
 from workbench.launch.targets import parse_target
+from workbench.models.checkpoint import check_checkpoint
 from workbench.models.source import check_source
 from workbench.recipe import Recipe, load_recipe
 from workbench.tasks import check_recipe, get_task
@@ -35,6 +36,7 @@ def preflight(path: str, overrides: list[str] = ()) -> tuple[Recipe, Splits]:
             pass  # a path or hub cache on the remote host: the launch checks it there, before uploading
         else:
             check_source(recipe["model.source"])
+            check_checkpoint(recipe.values)  # a checkpoint that comes quantized: trainable as the recipe asks?
     except UserError as e:
         raise UserError(str(e), path=path, line=recipe.line_of("model.source")) from None
     _check_packages(recipe, path)
@@ -65,6 +67,8 @@ def _check_packages(recipe: Recipe, path: str) -> None:
         needs.append(("quant.use_4bit", "bitsandbytes", "4-bit quantization"))
     if "tensorboard" in recipe["train.report_to"]:
         needs.append(("train.report_to", "tensorboard", "TensorBoard logging"))
+    if recipe["model.attn_implementation"] == "flash_attention_2":
+        needs.append(("model.attn_implementation", "flash_attn", "FlashAttention 2"))
     for knob, package, what in needs:
         if importlib.util.find_spec(package) is None:
             raise UserError(f"{knob}: {what} needs the {package} package, which is not installed here "

@@ -61,11 +61,12 @@ def probe(run_dir: Path, model_source: str = "") -> dict[str, Any]:
                             "executable": sys.executable, "workbench": version("workbench"),
                             "run_dir": str(run_dir.resolve()),
                             "tools": {t: bool(shutil.which(t)) for t in ("rsync", "sbatch", "qsub", "apptainer")}}
-    from workbench.telemetry.gpus import open_gpus
+    from workbench.telemetry.gpus import memory_totals, open_gpus
 
     gpus, note = open_gpus(0, 1)
     info["gpus"] = [g.name for g in gpus]
     info["gpu_note"] = note
+    info["gpu_memory"] = memory_totals()
     return info
 
 

@@ -44,6 +44,7 @@ def dry_run(recipe: Recipe, store: Path) -> str:
 
         job_dir, python = str(runs_root(store) / run_id), sys.executable
         head = []
+    head = memory_note(recipe, target) + head  # first: what the dialog's preview shows without scrolling
     python = job_python(launch, python)
     train = shlex.join(train_argv(launch, job_dir, python))
     if target.scheduler:
@@ -54,6 +55,26 @@ def dry_run(recipe: Recipe, store: Path) -> str:
     sup = supervisor_argv(launch, job_dir, python)
     return "\n".join(head + [f"# detached in {job_dir}, output to {rundir.TRAIN_LOG}:", shlex.join(sup),
                              "# which runs the trainer:", train])
+
+
+def memory_note(recipe: Recipe, target: Target, gpu_memory: list[int] | None = None) -> list[str]:
+    """`# `-lines: the GPU memory one training process will need (workbench/models/memory.py),
+    against the GPUs of this machine (NVML) for a local target, or `gpu_memory` when known."""
+    from workbench.models.memory import estimate_lines
+    from workbench.tasks import task_class
+
+    where = target.host or "this machine"
+    if gpu_memory is None and not target.remote:
+        from workbench.telemetry.gpus import memory_totals
+
+        gpu_memory = memory_totals()
+    causal = task_class(recipe["task"]).peft_task_type == "CAUSAL_LM"
+    labels = len(recipe["data.classes"] or recipe["data.labels"] or ()) or 2
+    try:
+        lines = estimate_lines(recipe.values, causal=causal, num_labels=labels, gpu_memory=gpu_memory, where=where)
+    except (ValueError, KeyError, OSError, ImportError) as e:  # a config transformers cannot build here
+        lines = [f"GPU memory: not estimated ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"]
+    return [f"# {line}" for line in lines]
 
 
 def upload_files(recipe: Recipe, run_dir: Path) -> tuple[dict[str, Path], dict[str, str]]:
@@ -160,6 +181,10 @@ def _place(recipe: Recipe, run_dir: Path, host, target: Target, settings, say) -
     say(f"checking {target.host}")
     info = host.probe(job_dir, recipe["model.source"])
     _check_remote(info, settings, target)
+    if info.get("gpu_memory") and target.kind == "ssh":
+        for line in memory_note(recipe, target, info["gpu_memory"]):
+            if line.startswith("# warning"):
+                say(line[2:])
     job_dir = info["run_dir"]
     files, changes = upload_files(recipe, run_dir)
     _write_remote_recipe(recipe, run_dir, changes)

@@ -16,6 +16,7 @@ class LoadedModel:
     tokenizer: Any
     path: str  # what from_pretrained was given
     new_modules: list[str] = field(default_factory=list)  # modules newly initialised at load (the head)
+    quant: Any = None  # how the checkpoint's weights were loaded: a workbench.models.checkpoint.Plan
 
 
 def quiet_transformers() -> None:
@@ -81,16 +82,38 @@ def quantization_config(values: dict[str, Any], *, keep: list[str] | None = None
 
 
 def _load_kwargs(values: dict[str, Any] | None, keep: list[str] | None) -> dict[str, Any]:
+    """from_pretrained's precision, quantization, placement and attention for this process."""
     if values is None:
         return {}
-    quant = quantization_config(values, keep=keep)
-    if quant is None:
-        return {}
-    import torch
+    from workbench.models.placement import this_process
 
-    # 4-bit weights live on the GPU when there is one; bitsandbytes >= 0.45 also runs them on CPU.
-    return {"quantization_config": quant, "dtype": compute_dtype(values["model.precision"]),
-            "device_map": {"": 0} if torch.cuda.is_available() else {"": "cpu"}}
+    quant = quantization_config(values, keep=keep)
+    placement = this_process(values, quantized=quant is not None)
+    kwargs: dict[str, Any] = {}
+    if values["model.attn_implementation"] != "sdpa":
+        # sdpa is transformers' own default where an architecture has it (eager where not): only
+        # another choice is passed, so a model without sdpa still loads.
+        kwargs["attn_implementation"] = values["model.attn_implementation"]
+    if placement.device_map is not None:
+        kwargs["device_map"] = placement.device_map
+    if quant is not None:
+        kwargs |= {"quantization_config": quant, "dtype": compute_dtype(values["model.precision"])}
+    return kwargs
+
+
+def _checkpoint_kwargs(path: str, values: dict[str, Any] | None, kwargs: dict[str, Any]):
+    """(kwargs, plan) for a checkpoint that may come quantized (workbench/models/checkpoint.py);
+    a checkpoint workbench cannot train on stops here, before any weights load."""
+    if values is None:
+        return kwargs, None
+    from workbench.models.checkpoint import load_kwargs, plan_for
+
+    dtype = compute_dtype(values["model.precision"])
+    plan = plan_for(path, values, dtype=DTYPE_NAMES.get(str(dtype), str(dtype)))
+    return load_kwargs(plan, kwargs, dtype), plan
+
+
+DTYPE_NAMES = {"torch.bfloat16": "bf16", "torch.float16": "fp16", "torch.float32": "fp32"}
 
 
 def keep_4bit_layout(model) -> None:
@@ -127,6 +150,7 @@ def load_sequence_classifier(path: str, label_names: list[str], *, seed: int, to
     from transformers import AutoModelForSequenceClassification
 
     tokenizer = load_tokenizer(tokenizer_path or path)
+    kwargs, plan = _checkpoint_kwargs(path, values, _load_kwargs(values, HEAD_MODULES))
     transformers.set_seed(seed)
     model, info = AutoModelForSequenceClassification.from_pretrained(
         path,
@@ -135,11 +159,11 @@ def load_sequence_classifier(path: str, label_names: list[str], *, seed: int, to
         id2label=dict(enumerate(label_names)),
         label2id={n: i for i, n in enumerate(label_names)},
         output_loading_info=True,
-        **_load_kwargs(values, HEAD_MODULES),
+        **kwargs,
     )
     _finish_load(model, tokenizer)
     new_modules = sorted({k.rsplit(".", 1)[0] for k in info.get("missing_keys", ())})
-    return LoadedModel(model, tokenizer, path, new_modules)
+    return LoadedModel(model, tokenizer, path, new_modules, plan)
 
 
 def load_causal_lm(path: str, values: dict[str, Any], *, tokenizer_path: str | None = None,
@@ -149,12 +173,12 @@ def load_causal_lm(path: str, values: dict[str, Any], *, tokenizer_path: str | N
     from transformers import AutoModelForCausalLM
 
     tokenizer = load_tokenizer(tokenizer_path or path, "" if tokenizer_path else values["data.chat_template"])
-    kwargs = _load_kwargs(values, None) if quantize else {}
+    kwargs, plan = _checkpoint_kwargs(path, values, _load_kwargs(values, None) if quantize else {})
     model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
     _finish_load(model, tokenizer)
     if getattr(model, "generation_config", None) is not None and model.generation_config.pad_token_id is None:
         model.generation_config.pad_token_id = tokenizer.pad_token_id
-    return LoadedModel(model, tokenizer, path, [])
+    return LoadedModel(model, tokenizer, path, [], plan)
 
 
 def place_for_inference(model, *, quantized: bool):
@@ -177,9 +201,9 @@ def apply_method(loaded: LoadedModel, values: dict[str, Any], task_type: str = "
         for p in model.parameters():
             p.requires_grad_(True)
         return model
-    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+    from peft import get_peft_model, prepare_model_for_kbit_training
 
-    if values["quant.use_4bit"]:
+    if values["quant.use_4bit"] or getattr(loaded.quant, "kbit", False):
         # Casts norms (and the kept head) to fp32 and enables input grads, as QLoRA needs.
         model = prepare_model_for_kbit_training(
             model, use_gradient_checkpointing=values["train.gradient_checkpointing"],
@@ -187,8 +211,15 @@ def apply_method(loaded: LoadedModel, values: dict[str, Any], task_type: str = "
 
     # The freshly initialised head must train and be saved with the adapter, or a reloaded
     # model would get a different random head.
-    to_save = list(values["lora.modules_to_save"]) or [m.rsplit(".", 1)[-1] for m in loaded.new_modules]
-    cfg = LoraConfig(
+    return get_peft_model(model, lora_config(values, [m.rsplit(".", 1)[-1] for m in loaded.new_modules], task_type))
+
+
+def lora_config(values: dict[str, Any], new_heads: list[str], task_type: str):
+    """The recipe's LoraConfig (training, and the memory estimate's count of what trains)."""
+    from peft import LoraConfig
+
+    to_save = list(values["lora.modules_to_save"]) or new_heads
+    return LoraConfig(
         task_type=task_type,
         r=values["lora.r"],
         lora_alpha=values["lora.alpha"],
@@ -197,7 +228,6 @@ def apply_method(loaded: LoadedModel, values: dict[str, Any], task_type: str = "
         bias=values["lora.bias"],
         modules_to_save=to_save or None,
     )
-    return get_peft_model(model, cfg)
 
 
 def count_params(model) -> tuple[int, int]:

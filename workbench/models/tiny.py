@@ -16,8 +16,31 @@ from pathlib import Path
 
 from workbench.cache import cache_dir
 
-ARCHS = ("bert", "distilbert", "llama")
+ARCHS = ("bert", "distilbert", "llama", "gpt_oss")
+DECODERS = ("llama", "gpt_oss")  # the tiny archs a generative task can train (causal LMs)
 ENCODER_MAX_POSITIONS = 512
+
+# gpt-oss's chat format (harmony): every turn is <|start|>ROLE<|message|>CONTENT<|end|>; the
+# assistant answers in a channel (analysis: its reasoning, final: the answer) and its last answer
+# ends with <|return|>, the eos. As in gpt-oss's own template, a "system" message becomes the
+# developer's instructions; unlike it, no fixed system turn opens the chat (the real one names the
+# model, its knowledge cutoff, today's date and the reasoning effort: a hundred tokens a tiny
+# tokenizer would spend on every prompt), and no tools.
+HARMONY_SPECIALS = ["<|startoftext|>", "<|endoftext|>", "<|return|>", "<|start|>", "<|end|>", "<|message|>",
+                    "<|channel|>", "<|constrain|>", "<|call|>"]
+HARMONY_TEMPLATE = r"""
+{%- for message in messages -%}
+  {%- if message['role'] in ('system', 'developer') -%}
+    {{- '<|start|>developer<|message|># Instructions\n\n' + message['content'] + '<|end|>' -}}
+  {%- elif message['role'] == 'user' -%}
+    {{- '<|start|>user<|message|>' + message['content'] + '<|end|>' -}}
+  {%- elif message['role'] == 'assistant' -%}
+    {{- '<|start|>assistant<|channel|>final<|message|>' + message['content'] -}}
+    {{- '<|return|>' if loop.last and not add_generation_prompt else '<|end|>' -}}
+  {%- endif -%}
+{%- endfor -%}
+{%- if add_generation_prompt -%}{{- '<|start|>assistant' -}}{%- endif -%}
+""".strip()
 
 
 def cache_root() -> Path:
@@ -26,6 +49,8 @@ def cache_root() -> Path:
 
 def tiny_key(arch: str, hidden: int, layers: int, vocab: int, texts: list[str]) -> str:
     h = hashlib.sha256(f"{arch}|{hidden}|{layers}|{vocab}|v3".encode())
+    if arch == "gpt_oss":  # its chat template is part of the tokenizer built
+        h.update(HARMONY_TEMPLATE.encode())
     for t in texts:
         h.update(t.encode("utf-8", "replace"))
         h.update(b"\x00")
@@ -91,6 +116,8 @@ def _train_tokenizer(arch: str, texts: list[str], vocab: int):
         return PreTrainedTokenizerFast(
             tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]",
             mask_token="[MASK]", model_max_length=ENCODER_MAX_POSITIONS)
+    if arch == "gpt_oss":
+        return _harmony_tokenizer(texts, vocab)
     # llama: byte-level BPE with <s> prepended; no pad token (set from eos by the loaders, as for real Llamas)
     specials = ["<unk>", "<s>", "</s>"]
     tok = Tokenizer(models.BPE(unk_token="<unk>"))
@@ -105,28 +132,73 @@ def _train_tokenizer(arch: str, texts: list[str], vocab: int):
                                    model_max_length=2048)
 
 
+def _harmony_tokenizer(texts: list[str], vocab: int):
+    """Byte-level BPE as for llama, with gpt-oss's special tokens and chat template: no token is
+    prepended (the template writes the whole prompt), eos <|return|> (the end of a final answer),
+    pad <|endoftext|>, as the real tokenizer has them. The template's own words are among the
+    training texts, so they cost a token each, not one per byte."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    fixed = ["# Instructions", "developer", "user", "assistant", "final"]
+    tok.train_from_iterator(list(texts) + fixed * 64,
+                            trainers.BpeTrainer(vocab_size=vocab, special_tokens=HARMONY_SPECIALS,
+                                                initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<|startoftext|>", eos_token="<|return|>",
+                                   pad_token="<|endoftext|>", model_max_length=2048,
+                                   chat_template=HARMONY_TEMPLATE)
+
+
 def _random_model(arch: str, tokenizer, hidden: int, layers: int, seed: int):
     import torch
-    from transformers import AutoModel, AutoModelForCausalLM, BertConfig, DistilBertConfig, LlamaConfig
+    from transformers import AutoModel, AutoModelForCausalLM
+
+    cfg = tiny_config(arch, hidden=hidden, layers=layers, vocab=len(tokenizer), bos=tokenizer.bos_token_id,
+                      eos=tokenizer.eos_token_id, pad=tokenizer.pad_token_id)
+    torch.manual_seed(seed)
+    return (AutoModelForCausalLM if arch in DECODERS else AutoModel).from_config(cfg)
+
+
+def tiny_config(arch: str, *, hidden: int, layers: int, vocab: int, bos: int | None = None, eos: int | None = None,
+                pad: int | None = None):
+    """The config of a tiny:<arch> model (what _random_model builds; the memory estimate reads it
+    without building the tokenizer: `vocab` is then the recipe's tiny_vocab_size, an upper bound)."""
+    from transformers import BertConfig, DistilBertConfig, LlamaConfig
 
     heads = max(1, hidden // 32)
-    vocab = len(tokenizer)
     # Hugging Face's default init (std 0.02) suits hidden sizes near 768; at tiny widths it leaves
     # the random features almost blind to content. 1/sqrt(hidden) keeps signals well scaled.
     init = hidden ** -0.5
-    torch.manual_seed(seed)
     if arch == "bert":
-        cfg = BertConfig(vocab_size=vocab, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
-                         intermediate_size=4 * hidden, max_position_embeddings=ENCODER_MAX_POSITIONS,
-                         pad_token_id=tokenizer.pad_token_id, initializer_range=init)
-        return AutoModel.from_config(cfg)
+        return BertConfig(vocab_size=vocab, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
+                          intermediate_size=4 * hidden, max_position_embeddings=ENCODER_MAX_POSITIONS,
+                          pad_token_id=pad, initializer_range=init)
     if arch == "distilbert":
-        cfg = DistilBertConfig(vocab_size=vocab, dim=hidden, n_layers=layers, n_heads=heads, hidden_dim=4 * hidden,
-                               max_position_embeddings=ENCODER_MAX_POSITIONS, pad_token_id=tokenizer.pad_token_id,
-                               initializer_range=init)
-        return AutoModel.from_config(cfg)
-    cfg = LlamaConfig(vocab_size=vocab, hidden_size=hidden, intermediate_size=4 * hidden, num_hidden_layers=layers,
-                      num_attention_heads=heads, num_key_value_heads=heads, max_position_embeddings=2048,
-                      bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-                      tie_word_embeddings=False, initializer_range=init)
-    return AutoModelForCausalLM.from_config(cfg)
+        return DistilBertConfig(vocab_size=vocab, dim=hidden, n_layers=layers, n_heads=heads, hidden_dim=4 * hidden,
+                                max_position_embeddings=ENCODER_MAX_POSITIONS, pad_token_id=pad,
+                                initializer_range=init)
+    if arch == "gpt_oss":
+        return _gpt_oss_config(vocab, hidden, layers, init, bos, eos, pad)
+    return LlamaConfig(vocab_size=vocab, hidden_size=hidden, intermediate_size=4 * hidden, num_hidden_layers=layers,
+                       num_attention_heads=heads, num_key_value_heads=heads, max_position_embeddings=2048,
+                       bos_token_id=bos, eos_token_id=eos, tie_word_embeddings=False, initializer_range=init)
+
+
+def _gpt_oss_config(vocab: int, hidden: int, layers: int, init: float, bos, eos, pad):
+    """gpt-oss at tiny size, with what makes it gpt-oss: a mixture of experts in every layer (a
+    router picking the top 2 of 4 experts per token; the experts' weights fused into 3-D parameters,
+    gate_up_proj and down_proj, not nn.Linear), attention sinks, grouped-query attention with biases,
+    sliding-window layers alternating with full-attention ones, YaRN rope (the real defaults)."""
+    from transformers import GptOssConfig
+
+    heads = max(2, hidden // 32)
+    return GptOssConfig(
+        vocab_size=vocab, hidden_size=hidden, intermediate_size=hidden, num_hidden_layers=layers,
+        num_attention_heads=heads, num_key_value_heads=heads // 2, head_dim=hidden // heads,
+        num_local_experts=4, num_experts_per_tok=2, sliding_window=32,
+        layer_types=["sliding_attention" if i % 2 == 0 else "full_attention" for i in range(layers)],
+        initializer_range=init, tie_word_embeddings=False,
+        bos_token_id=bos, eos_token_id=eos, pad_token_id=pad)

@@ -155,6 +155,12 @@ def _check_cross_fields(values: dict[str, Any], fail) -> None:
             if values[f"data.{name}"]:
                 raise fail(f"give data.{name} or data.dataset, not both (a dataset's splits are data.train_split, "
                            "data.validation_split and data.test_split)", "data", name)
+    if values["model.device_map"] == "auto":
+        for knob in ("gpus", "processes", "nodes"):
+            if values[f"launch.{knob}"] > 1:
+                raise fail(f"model.device_map = \"auto\" shards one process's model over all its GPUs; "
+                           f"launch.{knob} = {values[f'launch.{knob}']} starts several training processes: use "
+                           "model.device_map = \"rank\" (a whole model per GPU) or one process", "model", "device_map")
     methods = values["methods"] or [values["model.method"]]
     if values["quant.use_4bit"] and "full" in methods:
         raise fail("quant.use_4bit trains LoRA adapters on a frozen 4-bit model: it needs model.method = \"lora\" "

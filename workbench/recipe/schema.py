@@ -109,14 +109,23 @@ KNOBS: tuple[Knob, ...] = (
     Knob("", "methods", "str_list", [], "One run per method (lora, full) on the same data and split, all in one "
          "group, compared side by side. Empty: model.method alone.", pattern=_METHOD),
     # --- model ---------------------------------------------------------------------------
-    Knob("model", "source", "str", "", "Hub id, local Hugging Face directory, or tiny:<arch> (bert, distilbert, llama) "
-         "for a small random model with a tokenizer trained on the training texts.", required=True),
+    Knob("model", "source", "str", "", "Hub id, local Hugging Face directory, or tiny:<arch> (bert, distilbert, llama, "
+         "gpt_oss) for a small random model with a tokenizer trained on the training texts. A checkpoint that comes "
+         "quantized (MXFP4, GPTQ, AWQ, bitsandbytes) loads by its own config.json: see the README.", required=True),
     Knob("model", "method", "choice", "lora", "lora: train low-rank adapters (+ the head); full: train every weight.",
          choices=METHODS),
     Knob("model", "max_length", "int", 512, "Longest tokenised input; longer texts are truncated. Batches are padded "
          "only to their own longest example (dynamic padding).", min=8, max=131072),
     Knob("model", "precision", "choice", "auto", "Compute precision. auto: bf16 on a CUDA GPU that supports it, else fp32.",
          choices=("auto", "fp32", "bf16", "fp16")),
+    Knob("model", "device_map", "choice", "rank", "Where the weights go on a GPU machine. rank: each training process "
+         "holds the whole model on its own GPU (cuda:LOCAL_RANK; one process per GPU, as --gpus N starts them). "
+         "auto: one process whose model is sharded over every visible GPU, for a model too big for one GPU "
+         "(slower: the GPUs take turns); not with --gpus N > 1 or --processes N > 1.", choices=("rank", "auto")),
+    Knob("model", "attn_implementation", "choice", "sdpa", "Attention kernel. sdpa: PyTorch's fused attention, "
+         "everywhere; flash_attention_2: the flash-attn package on an Ampere or newer GPU (fp16/bf16 only); "
+         "eager: the reference implementation (slowest; for debugging).",
+         choices=("sdpa", "flash_attention_2", "eager")),
     Knob("model", "tiny_hidden_size", "int", 64, "Hidden size of tiny:<arch> models (ignored for real models).", min=8, max=4096),
     Knob("model", "tiny_layers", "int", 2, "Layers of tiny:<arch> models (ignored for real models).", min=1, max=48),
     Knob("model", "tiny_vocab_size", "int", 2000, "Vocabulary of the tokenizer trained for tiny:<arch> models.",

@@ -17,7 +17,7 @@ from workbench.data.profile import ProfileRows
 from workbench.errors import UserError
 from workbench.metrics.classes import class_report, confusion, group_fpr
 from workbench.tasks.base import Fail, Scored
-from workbench.tasks.generative import GenerativeTask, check_generative
+from workbench.tasks.generative import GenerativeTask, answer_prompt, check_generative
 
 
 def _messages(record: ChatRecord, system: str | None) -> list[dict[str, str]]:
@@ -117,7 +117,8 @@ class ChatClassificationTask(GenerativeTask):
             raise UserError(f"model {self.values['model.source']!r} has no chat template: set data.chat_template to a "
                             "Jinja template file")
         system = self.system
-        return [(tokenizer.apply_chat_template(_messages(r, system), tokenize=False, add_generation_prompt=True),
+        return [(answer_prompt(tokenizer.apply_chat_template(_messages(r, system), tokenize=False,
+                                                            add_generation_prompt=True)),
                  r.messages[-1]["content"].strip() if r.label is not None else "") for r in records]
 
     def profile_rows(self, records: Sequence[ChatRecord], tokenizer: Any = None) -> ProfileRows:

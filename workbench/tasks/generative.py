@@ -17,6 +17,7 @@ from workbench import rundir
 from workbench.data.profile import ProfileRows
 from workbench.data.splits import Splits, read_splits
 from workbench.models.load import LoadedModel
+from workbench.models.tiny import DECODERS
 from workbench.tasks.base import Fail, Scored, TrainingData, write_rows
 
 IGNORE = -100  # label id the loss skips (prompt and padding tokens)
@@ -38,9 +39,23 @@ def check_generative(values: dict[str, Any], fail: Fail, *, accepted: tuple[str,
                                                                     "; it reads its own files in data.train_file"),
                        "data", key)
     src = values["model.source"].strip()
-    if src.startswith("tiny:") and src != "tiny:llama":
-        raise fail(f"model.source {src!r}: task {task} generates text and needs a decoder (tiny:llama or a "
-                   "causal LM)", "model", "source")
+    if src.startswith("tiny:") and src[5:] not in DECODERS:
+        raise fail(f"model.source {src!r}: task {task} generates text and needs a decoder "
+                   f"({' or '.join('tiny:' + a for a in DECODERS)}, or a causal LM)", "model", "source")
+
+
+# gpt-oss's chat format (harmony) opens the assistant's turn with `<|start|>assistant` and lets the
+# model pick a channel: `analysis` (its reasoning) or `final` (the answer). Training answers and
+# generation start in the final channel, as gpt-oss's template renders a finished answer
+# (`<|start|>assistant<|channel|>final<|message|>ANSWER<|return|>`): the model answers at once, and
+# base and tuned models are asked the same way.
+HARMONY_TURN = "<|start|>assistant"
+HARMONY_FINAL = "<|channel|>final<|message|>"
+
+
+def answer_prompt(prompt: str) -> str:
+    """A chat template's generation prompt, made to start the answer itself (harmony: the final channel)."""
+    return prompt + HARMONY_FINAL if prompt.endswith(HARMONY_TURN) else prompt
 
 
 class GenerativeTask:

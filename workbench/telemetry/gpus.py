@@ -69,6 +69,22 @@ def open_gpus(local_rank: int, world_size_here: int) -> tuple[list[Gpu], str]:
     return gpus, ", ".join(f"{g.index}: {g.name}" for g in gpus)
 
 
+def memory_totals() -> list[int]:
+    """Bytes of memory of each GPU this process sees (empty: none, or NVML cannot say)."""
+    gpus, _ = open_gpus(0, 1)
+    if not gpus:
+        return []
+    import pynvml as nvml
+
+    out = []
+    for g in gpus:
+        try:
+            out.append(int(nvml.nvmlDeviceGetMemoryInfo(g.handle).total))
+        except nvml.NVMLError:
+            continue
+    return out
+
+
 def read_gpu(gpu: Gpu) -> dict[str, Any]:
     """One reading. Fields a GPU does not support (power on some boards) are left out."""
     import pynvml as nvml

@@ -19,6 +19,7 @@ from workbench.train.context import RunContext
 
 def run(ctx: RunContext, task: Task) -> None:
     from workbench.models.load import apply_method, count_params
+    from workbench.models.placement import this_process
     from workbench.models.source import parse_source, record_base, resolve_source
     from workbench.train.trainer import build_trainer, save_trained, train_and_summarize
 
@@ -31,13 +32,17 @@ def run(ctx: RunContext, task: Task) -> None:
     # split stays in Arrow otherwise)
     tiny = parse_source(values["model.source"]).kind == "tiny"
     path = resolve_source(values, task.tokenizer_texts(splits.train) if tiny else None)
+    ctx.log(f"placement: {this_process(values, quantized=values['quant.use_4bit']).note}")
     loaded = task.load_model(path, names)
     tok = loaded.tokenizer
+    quant = loaded.quant  # the checkpoint's own quantization decides, else the recipe's (models/checkpoint.py)
+    if quant is not None and quant.note:
+        ctx.log(f"weights: {quant.note}")
     model = apply_method(loaded, values, task_type=task.peft_task_type)
     trainable, total = count_params(model)
     ctx.emit("model", source=values["model.source"], resolved_path=path, method=values["model.method"],
              trainable_params=trainable, total_params=total, new_modules=loaded.new_modules,
-             quantized="4bit-" + values["quant.type"] if values["quant.use_4bit"] else None)
+             quantized=quant.label if quant is not None else None)
     record_base(ctx.run_dir, values, path)
 
     eval_sets: list[tuple[str, Any]] = [("validation", task.eval_records(splits.validation))]

@@ -1,0 +1,204 @@
+"""How much GPU memory a run will need, per GPU, before anything is loaded.
+
+The model is built from its config.json on the meta device (accelerate's `init_empty_weights`:
+no weights are read or allocated) and wrapped for the recipe's method through the same LoRA
+config training uses, so parameter counts are exact; bytes follow from the precision, the 4-bit
+layout, the optimizer and an activation model. Activations are an estimate at batch x
+max_length (the upper bound: batches are padded only to their own longest example), after
+Korthikanti et al. 2022 (sequence x batch x hidden terms per layer; sdpa / flash attention keep no
+seq^2 scores) plus the logits a causal LM keeps for its loss.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+GIB = 1 << 30
+CUDA_OVERHEAD = int(0.6 * GIB)  # CUDA context, cuBLAS workspace and allocator slack, per process
+
+
+@dataclass
+class MemoryEstimate:
+    params: int  # parameters of the model (the head included)
+    trainable: int  # parameters the optimizer updates (LoRA adapters + head, or all)
+    parts: dict[str, int] = field(default_factory=dict)  # bytes per GPU by what holds them
+    gpus: int = 1  # GPUs one model spans (device_map = "auto"), else 1
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return sum(self.parts.values())
+
+    def lines(self, gpu_memory: list[int] | None = None, where: str = "") -> list[str]:
+        """What --dry-run prints and the launch dialog shows; a warning when it cannot fit."""
+        span = f" (the model sharded over {self.gpus} GPUs)" if self.gpus > 1 else ""
+        out = [f"GPU memory, estimated per GPU{span}: {gib(self.total)}  "
+               f"({self.trainable:,} of {self.params:,} parameters train)"]
+        out.append("  " + ", ".join(f"{name} {gib(n)}" for name, n in self.parts.items() if n))
+        out += [f"  {n}" for n in self.notes]
+        if gpu_memory:
+            smallest = min(gpu_memory)
+            if self.total > smallest:
+                out.append(f"warning: about {gib(self.total)} per GPU will not fit the {gib(smallest)} of "
+                           f"{where or 'this machine'}'s GPU: lower train.batch_size or model.max_length, turn on "
+                           "train.gradient_checkpointing or quant.use_4bit")
+            else:
+                out.append(f"  fits {where or 'this machine'}'s GPU ({gib(smallest)})")
+        return out
+
+
+def gib(n: float) -> str:
+    """Bytes as people read them: 3.71 GiB, 612 MiB, 48 KiB."""
+    if n >= GIB:
+        return f"{n / GIB:.2f} GiB" if n < 100 * GIB else f"{n / GIB:.0f} GiB"
+    return f"{n / (1 << 20):.0f} MiB" if n >= 1 << 20 else f"{n / 1024:.0f} KiB"
+
+
+DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
+
+
+def estimate(values: dict[str, Any], config, *, causal: bool, num_labels: int = 2) -> MemoryEstimate:
+    """The estimate for one training process of the recipe `values` on a model of `config`."""
+    import torch
+    from accelerate import init_empty_weights
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
+
+    from workbench.models.load import HEAD_MODULES, lora_config
+
+    quantized = bool(values["quant.use_4bit"])
+    with init_empty_weights():
+        if causal:
+            model = AutoModelForCausalLM.from_config(config)
+        else:
+            config.num_labels = num_labels
+            model = AutoModelForSequenceClassification.from_config(config)
+    params = sum(p.numel() for p in model.parameters())
+    # Unquantized weights load in the checkpoint's dtype (transformers' dtype="auto"); beside 4-bit
+    # ones, in the compute dtype: bf16 on the GPU this estimates for, unless the recipe says fp32.
+    load_dtype = str(getattr(config, "dtype", None) or "float32").replace("torch.", "")
+    if quantized:
+        load_dtype = {"fp32": "float32", "fp16": "float16"}.get(values["model.precision"], "bfloat16")
+    weight_bytes = DTYPE_BYTES.get(load_dtype, 4)
+
+    # 4-bit: every Linear but the kept heads / lm_head as NF4 (half a byte) plus one absmax per
+    # 64 weights (fp32, or 8-bit with a second-level scale under double quantization).
+    skip = set(values["quant.skip_modules"]) or set(HEAD_MODULES)
+    skip |= {"lm_head"}
+    linear = 0
+    if quantized:
+        for name, module in model.named_modules():
+            if isinstance(module, torch.nn.Linear) and name.rsplit(".", 1)[-1] not in skip:
+                linear += module.weight.numel()
+    scale = (1 + 4 / 256) / 64 if values["quant.double_quant"] else 4 / 64
+    weights = int(linear * (0.5 + scale) + (params - linear) * weight_bytes)
+
+    method = values["model.method"]
+    if method == "lora":
+        from peft import get_peft_model
+
+        heads = [] if causal else [n for n in HEAD_MODULES if getattr(model, n, None) is not None]
+        with init_empty_weights(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # peft reads a deprecated transformers property
+            wrapped = get_peft_model(model, lora_config(values, heads, "CAUSAL_LM" if causal else "SEQ_CLS"))
+        trainable, _ = wrapped.get_nb_trainable_parameters()
+        train_bytes = 4  # adapters (and saved heads) train in fp32 (peft's autocast_adapter_dtype)
+        parts = {"weights": weights, "adapters": trainable * train_bytes}
+    else:
+        trainable = params
+        train_bytes = weight_bytes
+        parts = {"weights": weights}
+
+    optimizer = values["train.optimizer"]
+    if optimizer == "auto":
+        optimizer = "paged_adamw_8bit" if quantized else "adamw_torch"
+    state_bytes = {"paged_adamw_8bit": 2, "adamw_bnb_8bit": 2, "sgd": 0, "adafactor": 1}.get(
+        optimizer, 2 * train_bytes)  # AdamW: two moments in the parameters' dtype
+    parts["gradients"] = trainable * train_bytes
+    parts["optimizer"] = trainable * state_bytes
+
+    parts["activations"] = _activations(values, config, causal)
+    parts["CUDA context"] = CUDA_OVERHEAD
+    gpus = 1
+    est = MemoryEstimate(params, trainable, parts, gpus)
+    est.notes.append(f"activations at batch {values['train.batch_size']} x {values['model.max_length']} tokens"
+                     + (", gradient checkpointing" if values["train.gradient_checkpointing"] else "")
+                     + f"; weights {'4-bit NF4' if quantized else load_dtype}; optimizer {optimizer}")
+    return est
+
+
+def shard(est: MemoryEstimate, gpus: int) -> MemoryEstimate:
+    """device_map = "auto": the weights (and what trains with them) split over `gpus`; the
+    activations pass from GPU to GPU, so each holds about its share of them too."""
+    if gpus <= 1:
+        return est
+    parts = {k: (v if k == "CUDA context" else -(-v // gpus)) for k, v in est.parts.items()}
+    return MemoryEstimate(est.params, est.trainable, parts, gpus, est.notes)
+
+
+def _activations(values: dict[str, Any], config, causal: bool) -> int:
+    text = config.get_text_config() if hasattr(config, "get_text_config") else config
+    h = _first(text, "hidden_size", "dim", "n_embd", "d_model")
+    layers = _first(text, "num_hidden_layers", "n_layers", "n_layer", "num_layers")
+    inter = _first(text, "intermediate_size", "hidden_dim", "n_inner", "ffn_dim") or 4 * h
+    experts = _first(text, "num_experts_per_tok", "num_experts_per_token", "moe_topk") or 1
+    vocab = _first(text, "vocab_size")
+    b, s = values["train.batch_size"], values["model.max_length"]
+    act = 2 if values["model.precision"] != "fp32" else 4
+    # per layer: attention (inputs of q/k/v/o, their outputs, the attention output, norms) ~ 16 sbh
+    # bytes at 16 bits; the MLP (input, gate/up outputs, activation, down input) ~ 8 sbI per active expert
+    per_layer = s * b * (16 * h + 8 * inter * experts) * act // 2
+    if values["train.gradient_checkpointing"]:
+        # only each layer's input is kept; one layer's activations are rebuilt at a time
+        body = layers * s * b * h * act + per_layer
+    else:
+        body = layers * per_layer
+    logits = b * s * vocab * (act + 4 + 4) if causal else 0  # logits, their fp32 upcast and its grad
+    return int(body + logits)
+
+
+def _first(config, *names: str) -> int:
+    for n in names:
+        v = getattr(config, n, None)
+        if isinstance(v, int) and v > 0:
+            return v
+    return 0
+
+
+def source_config(values: dict[str, Any]):
+    """The model's config without its weights: a tiny model's as it would be built, a local
+    folder's config.json, a hub model's from the local cache. None: not here to read (a hub model
+    not downloaded yet, a path on a remote host)."""
+    from workbench.models.source import parse_source
+
+    src = parse_source(values["model.source"])
+    if src.kind == "tiny":
+        from workbench.models.tiny import tiny_config
+
+        return tiny_config(src.arch, hidden=values["model.tiny_hidden_size"], layers=values["model.tiny_layers"],
+                           vocab=values["model.tiny_vocab_size"])
+    from transformers import AutoConfig
+
+    if src.kind == "local":
+        return AutoConfig.from_pretrained(src.path)
+    from huggingface_hub import try_to_load_from_cache
+
+    hit = try_to_load_from_cache(src.spec, "config.json")
+    if not isinstance(hit, str):
+        return None
+    from pathlib import Path
+
+    return AutoConfig.from_pretrained(str(Path(hit).parent))
+
+
+def estimate_lines(values: dict[str, Any], *, causal: bool, num_labels: int, gpu_memory: list[int] | None,
+                   where: str) -> list[str]:
+    """The estimate as printed, or one line saying why there is none."""
+    config = source_config(values)
+    if config is None:
+        return [f"GPU memory: not estimated ({values['model.source']} is not in this machine's Hugging Face cache)"]
+    est = estimate(values, config, causal=causal, num_labels=num_labels)
+    if values["model.device_map"] == "auto" and gpu_memory and len(gpu_memory) > 1:
+        est = shard(est, len(gpu_memory))
+    return est.lines(gpu_memory, where)
