@@ -128,11 +128,18 @@ def case_conll_bad_tag(tmp):
     return path, [f"{conll}:{no + 1}: ", "X-PER"]
 
 
+def case_packing_a_classification(tmp):
+    path, text = copy_demo(tmp, "decoder_classification", lambda t: t.replace("[train]\n", "[train]\npacking = true\n"))
+    return path, [f"{path}:{line_of(text, 'packing = true')}: ", "train.packing", "task classification",
+                  "chat_classification, ner"]
+
+
 CASES = {f.__name__[len("case_"):]: f for f in (
     case_4bit_full_fine_tune, case_4bit_in_a_methods_sweep, case_chat_without_classes, case_positive_class_not_a_class,
     case_group_limit_out_of_range, case_missing_chat_template, case_ner_on_an_encoder, case_generative_best_metric,
     case_tiny_4bit_width, case_labels_and_label_columns, case_missing_id_column, case_duplicate_seeds,
     case_unknown_method, case_chat_jsonl_not_json, case_chat_answer_names_no_class, case_conll_bad_tag,
+    case_packing_a_classification,
 )}
 
 

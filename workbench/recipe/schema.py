@@ -235,6 +235,11 @@ KNOBS: tuple[Knob, ...] = (
     Knob("train", "logging_steps", "int", 10, "Emit a step event (loss, lr, throughput) every N optimizer steps.",
          min=1, max=1e9),
     Knob("train", "length_grouping", "bool", True, "Batch examples of similar length together: less padding, faster epochs."),
+    Knob("train", "packing", "bool", False, "Generative tasks (chat_classification, ner): each batch is one row of its "
+         "examples end to end, with positions restarting per example and attention kept within each one "
+         "(padding-free; transformers' DataCollatorWithFlattening); the loss is still on the answers only. "
+         "Fastest with flash_attention_2, which skips the padding work altogether; with sdpa or eager the "
+         "attention is computed over a block mask of the whole row."),
     Knob("train", "save_total_limit", "int", 1, "Checkpoints kept on disk (the best one is always kept).", min=1, max=1000),
     # --- eval ----------------------------------------------------------------------------
     Knob("eval", "threshold", "float", 0.5, "Probability above which a label is predicted.", min=0.0, max=1.0),

@@ -46,6 +46,10 @@ class ClassificationTask:
     @staticmethod
     def check_recipe(values: dict[str, Any], fail: Fail) -> None:
         spec = LabelSpec.from_values(values)
+        if values["train.packing"]:
+            raise fail("train.packing = true: task classification reads one score per example from its last "
+                       "(or first) token, so its batches stay padded; packing is for the generative tasks "
+                       "(chat_classification, ner). Set it to false", "train", "packing")
         if values["data.labels"] and values["data.label_columns"]:
             raise fail("give data.labels or data.label_columns, not both", "data", "label_columns")
         if spec.columns and spec.label_column:

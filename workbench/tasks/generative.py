@@ -119,10 +119,12 @@ class GenerativeTask:
         import torch
 
         max_len = self.values["model.max_length"]
+        collator = (packed_collator() if self.values["train.packing"]
+                    else sft_collator(tokenizer.pad_token_id, 8 if torch.cuda.is_available() else None))
         return TrainingData(
             train_dataset=SftDataset(tokenizer, self.pairs(splits.train, tokenizer), max_len),
             eval_dataset=SftDataset(tokenizer, self.pairs(splits.validation, tokenizer), max_len),
-            data_collator=sft_collator(tokenizer.pad_token_id, 8 if torch.cuda.is_available() else None))
+            data_collator=collator)
 
     def evaluate(self, model, tokenizer, records: Sequence[Any], label_names: list[str], *, phase: str,
                  split: str) -> Scored:
@@ -221,6 +223,30 @@ def sft_collator(pad_id: int, multiple: int | None = None):
             out["attention_mask"].append(b["attention_mask"] + [0] * pad)
             out["labels"].append(b["labels"] + [IGNORE] * pad)
         return {k: torch.tensor(v, dtype=torch.long) for k, v in out.items()}
+
+    return collate
+
+
+def packed_collator():
+    """One row per batch: its examples end to end, position ids restarting at 0 for each, no
+    attention mask and no padding (train.packing). transformers reads the example boundaries from
+    the position ids: flash_attention_2 as variable-length sequences, sdpa and eager as a
+    block-diagonal causal mask. The first label of each example becomes IGNORE, so the last token of
+    one example is never trained to predict the first of the next; that token is a prompt token,
+    already IGNORE, unless truncation left an answer alone."""
+    from transformers import DataCollatorWithFlattening
+
+    # Labels are given (IGNORE over the prompt); attention_mask is left out of the row on purpose:
+    # with a mask present transformers would not look for packed sequences in the position ids.
+    flatten = DataCollatorWithFlattening(return_position_ids=True, separator_id=IGNORE)
+
+    def collate(batch: list[dict[str, list[int]]]) -> dict[str, Any]:
+        row = flatten([{"input_ids": b["input_ids"], "labels": b["labels"]} for b in batch])
+        # No key/value cache in this forward: transformers looks for packed sequences only when there
+        # is none, and a model whose config says use_cache (most do) would make one, letting every
+        # example attend to the ones before it in the row.
+        row["use_cache"] = False
+        return row
 
     return collate
 

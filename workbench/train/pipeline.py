@@ -38,6 +38,10 @@ def run(ctx: RunContext, task: Task) -> None:
     quant = loaded.quant  # the checkpoint's own quantization decides, else the recipe's (models/checkpoint.py)
     if quant is not None and quant.note:
         ctx.log(f"weights: {quant.note}")
+    if values["train.packing"]:  # before any evaluation: a model that cannot pack stops here, in one line
+        from workbench.models.packing import check_packing
+
+        ctx.log(check_packing(loaded.model, values))
     model = apply_method(loaded, values, task_type=task.peft_task_type)
     trainable, total = count_params(model)
     ctx.emit("model", source=values["model.source"], resolved_path=path, method=values["model.method"],
