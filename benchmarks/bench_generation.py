@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import main  # noqa: E402 - the shared runner (arguments, row table)
+from common import build_generative, main  # noqa: E402 - the shared runner (arguments, row table)
 
 DEMOS = ROOT / "recipes" / "demo"
 TASKS = (("NER", "qlora_ner.toml"), ("hate speech", "hate_speech.toml"))
@@ -39,21 +39,8 @@ GOAL = 4.0
 
 def _build(values: dict):
     """(model, tokenizer, prompts of every validation record) the way workbench/train/pipeline.py builds them."""
-    import torch
-
-    from workbench.models.load import apply_method
-    from workbench.models.source import resolve_source
-    from workbench.tasks import get_task
-
-    task = get_task(values)
-    splits = task.load_splits()
-    path = resolve_source(values, task.tokenizer_texts(splits.train))
-    loaded = task.load_model(path, splits.label_names)
-    model = apply_method(loaded, values, task_type=task.peft_task_type)
-    if torch.cuda.is_available() and not values["quant.use_4bit"]:
-        model = model.to("cuda")  # 4-bit weights are placed on the GPU at load already
-    prompts = [p for p, _ in task.pairs(splits.validation, loaded.tokenizer)]
-    return model, loaded.tokenizer, prompts
+    task, splits, tok, model = build_generative(values)
+    return model, tok, [p for p, _ in task.pairs(splits.validation, tok)]
 
 
 def _bench_one(name: str, values: dict, n: int, repeats: int) -> list[dict]:

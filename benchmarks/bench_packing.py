@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import main, row  # noqa: E402 - the shared runner (arguments, row table)
+from common import build_generative, main, row  # noqa: E402 - the shared runner (arguments, row table)
 
 NAME = "packing"
 RECIPE = ROOT / "recipes" / "demo" / "qlora_ner.toml"
@@ -35,20 +35,10 @@ def _build(values: dict):
     """(model, packed and padded batches of the training split) as workbench/train/pipeline.py builds them."""
     import torch
 
-    from workbench.models.load import apply_method
-    from workbench.models.source import resolve_source
-    from workbench.tasks import get_task
     from workbench.tasks.generative import SftDataset, packed_collator, sft_collator
 
-    task = get_task(values)
-    splits = task.load_splits()
-    path = resolve_source(values, task.tokenizer_texts(splits.train))
-    loaded = task.load_model(path, splits.label_names)
-    model = apply_method(loaded, values, task_type=task.peft_task_type)
+    task, splits, tok, model = build_generative(values)
     cuda = torch.cuda.is_available()
-    if cuda and not values["quant.use_4bit"]:
-        model = model.to("cuda")  # 4-bit weights are placed on the GPU at load already
-    tok = loaded.tokenizer
     data = SftDataset(tok, task.pairs(splits.train, tok), values["model.max_length"])
     bs = values["train.batch_size"]
     chunks = [[data[i] for i in range(s, min(s + bs, len(data)))] for s in range(0, len(data) - bs + 1, bs)]

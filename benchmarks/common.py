@@ -62,6 +62,26 @@ def side_by_side(fns: dict[str, Callable[[], Any]], repeat: int = 5, *, warmup: 
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 
+def build_generative(values: dict) -> tuple[Any, Any, Any, Any]:
+    """(task, splits, tokenizer, model) of a generative demo recipe, built the way
+    workbench/train/pipeline.py builds them: the task's splits, the tiny model from resolve_source
+    on the task's tokenizer texts, task.load_model, the recipe's method (LoRA) — on the GPU if any."""
+    import torch
+
+    from workbench.models.load import apply_method
+    from workbench.models.source import resolve_source
+    from workbench.tasks import get_task
+
+    task = get_task(values)
+    splits = task.load_splits()
+    path = resolve_source(values, task.tokenizer_texts(splits.train))
+    loaded = task.load_model(path, splits.label_names)
+    model = apply_method(loaded, values, task_type=task.peft_task_type)
+    if torch.cuda.is_available() and not values["quant.use_4bit"]:
+        model = model.to("cuda")  # 4-bit weights are placed on the GPU at load already
+    return task, splits, loaded.tokenizer, model
+
+
 def fmt_seconds(s: float) -> str:
     """A duration in a readable unit: 850 µs, 23.4 ms, 1.27 s."""
     if s < 1e-3:

@@ -66,7 +66,7 @@ def probe(run_dir: Path, model_source: str = "") -> dict[str, Any]:
     gpus, note = open_gpus(0, 1)
     info["gpus"] = [g.name for g in gpus]
     info["gpu_note"] = note
-    info["gpu_memory"] = memory_totals()
+    info["gpu_memory"] = memory_totals(gpus)  # the GPUs just opened: NVML is asked once
     return info
 
 

@@ -69,9 +69,11 @@ def open_gpus(local_rank: int, world_size_here: int) -> tuple[list[Gpu], str]:
     return gpus, ", ".join(f"{g.index}: {g.name}" for g in gpus)
 
 
-def memory_totals() -> list[int]:
-    """Bytes of memory of each GPU this process sees (empty: none, or NVML cannot say)."""
-    gpus, _ = open_gpus(0, 1)
+def memory_totals(gpus: list[Gpu] | None = None) -> list[int]:
+    """Bytes of memory of each GPU (`gpus` as open_gpus gave them; None: open those this process
+    sees). Empty: none, or NVML cannot say."""
+    if gpus is None:
+        gpus, _ = open_gpus(0, 1)
     if not gpus:
         return []
     import pynvml as nvml
