@@ -212,8 +212,15 @@ KNOBS: tuple[Knob, ...] = (
          "when the model is 4-bit on a CUDA GPU, else adamw_torch; the run's log says which one ran.",
          choices=("auto", "adamw_torch", "adamw_torch_fused", "adafactor", "sgd", "paged_adamw_8bit", "adamw_bnb_8bit")),
     Knob("train", "scheduler", "choice", "linear",
-         "Learning-rate schedule. reduce_lr_on_plateau watches validation loss each epoch.",
+         "Learning-rate schedule. reduce_lr_on_plateau watches train.best_metric at each evaluation (each epoch, "
+         "or once at the end with train.max_steps) and multiplies the rate by train.plateau_factor after "
+         "train.plateau_patience evaluations without improvement.",
          choices=("linear", "cosine", "constant", "constant_with_warmup", "reduce_lr_on_plateau")),
+    Knob("train", "plateau_factor", "float", 0.5, "reduce_lr_on_plateau: the learning rate is multiplied by this "
+         "when train.best_metric stops improving.", min=0.01, max=0.99),
+    Knob("train", "plateau_patience", "int", 1, "reduce_lr_on_plateau: evaluations without improvement before "
+         "the rate drops. The first evaluation always sets the best, so the rate first drops after evaluation "
+         "patience + 2 and changes training only with at least patience + 3 epochs.", min=0, max=1000),
     Knob("train", "warmup_steps", "float", 0.0, "Warm-up: steps if >= 1, else a fraction of all steps.", min=0.0, max=1e9),
     Knob("train", "max_grad_norm", "float", 1.0, "Gradient clipping norm (0: off).", min=0.0, max=1e6),
     Knob("train", "class_weights", "float_map", {}, "classification: loss weights against class imbalance. "

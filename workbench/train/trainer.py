@@ -59,6 +59,7 @@ def training_arguments(values: dict[str, Any], run_dir: Path, *, world_size: int
         weight_decay=values["train.weight_decay"],
         optim=resolve_optimizer(values),
         lr_scheduler_type=values["train.scheduler"],
+        lr_scheduler_kwargs=scheduler_kwargs(values),
         warmup_steps=values["train.warmup_steps"],
         max_grad_norm=values["train.max_grad_norm"],
         seed=values["train.seed"],
@@ -91,6 +92,16 @@ def training_arguments(values: dict[str, Any], run_dir: Path, *, world_size: int
         average_tokens_across_devices=False,
         ddp_find_unused_parameters=False if world_size > 1 else None,
     )
+
+
+def scheduler_kwargs(values: dict[str, Any]) -> dict[str, Any]:
+    """The schedule's own knobs. reduce_lr_on_plateau is torch's ReduceLROnPlateau, stepped by the
+    Trainer with train.best_metric after each evaluation; without these it would keep torch's
+    factor 0.1 and patience 10, which never act within a few epochs."""
+    if values["train.scheduler"] != "reduce_lr_on_plateau":
+        return {}
+    return {"factor": values["train.plateau_factor"], "patience": values["train.plateau_patience"],
+            "mode": "min" if values["train.best_metric"] == "loss" else "max"}
 
 
 class EventsCallback(TrainerCallback):
