@@ -75,8 +75,12 @@ def telemetry_values(e: dict, compact: bool = False) -> str:
     return f"cpu {fmt(e.get('cpu_pct'), 0)}%  rss {(e.get('rss_bytes') or 0) / gib:.2f}{unit}"
 
 
-def status_text(status: str | None) -> Text:
-    return Text(status or "—", style=STATUS_STYLE.get(status or "", ""))
+def status_text(status: str | None, warnings: int = 0) -> Text:
+    """The status in its colour; `⚠N` after it when N guardrails fired (runs.warnings)."""
+    text = Text(status or "—", style=STATUS_STYLE.get(status or "", ""))
+    if warnings:
+        text.append(f" ⚠{warnings}", style="yellow")
+    return text
 
 
 def delta_text(metric: str, delta: float | None, digits: int = 3) -> Text:

@@ -16,6 +16,8 @@ Types and their fields (docs/architecture.md, "Event file contract"; the store's
               evaluation and checkpoint saves included), train_steps, peak_mem_bytes, peak_mem_kind, optimizer
   artifact    kind, path, (extra fields)
   log         level, message, phase (optional: the stage the run enters, e.g. "base eval")
+  warnings    items [{code, message}]: the guardrails after the tuned evaluation (workbench/metrics/
+              guardrails.py), empty when none fired
   end         status (completed|failed|interrupted), error
 
 Readers tolerate a torn last line (a write in progress, or a process killed mid-write): it is
@@ -221,6 +223,11 @@ class Log(Event):
 
 
 @dataclass(slots=True, eq=False)
+class Warnings(Event):
+    items: list[dict[str, str]] | None = None   # [{code, message}]
+
+
+@dataclass(slots=True, eq=False)
 class End(Event):
     status: str = "failed"
     error: str | None = None
@@ -228,7 +235,7 @@ class End(Event):
 
 TYPES: dict[str, type[Event]] = {"start": Start, "model": Model, "step": Step, "eval": Eval, "telemetry": Telemetry,
                                  "checkpoint": Checkpoint, "summary": Summary, "artifact": Artifact, "log": Log,
-                                 "end": End}
+                                 "warnings": Warnings, "end": End}
 for _cls in TYPES.values():
     _cls.NAMES = tuple(f.name for f in fields(_cls)[4:])
     _cls.DEFAULTS = tuple(f.default for f in fields(_cls)[4:])

@@ -61,6 +61,31 @@ def test_demo_completes_and_tuned_beats_base(demo):
     # The CLI printed the per-label base-vs-tuned table at the end.
     for label in LABELS:
         assert label in proc.stdout
+    # a run that learned: no guardrail fires (an empty list, recorded, not a NULL)
+    assert q(store, "SELECT warnings FROM runs WHERE run_id = ?", [run_id]) == [([],)]
+    assert "warning:" not in proc.stdout
+
+
+def test_a_run_that_cannot_learn_completes_with_warnings_saying_so(tmp_path):
+    """Learning rate 0: the run completes like any other; the guardrails say it learned nothing, in
+    the run's output, `show`, the store's runs.warnings and the runs list."""
+    store = tmp_path / "runs.duckdb"
+    proc = workbench("run", str(DEMO_RECIPE), "--quiet", "--set", "train.learning_rate=0", "--set", "train.epochs=3",
+                     store=store, timeout=900)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (run_id, status, warnings), = q(store, "SELECT run_id, status, warnings FROM runs")
+    assert status == "completed"
+    codes = {"loss_not_falling", "no_better_than_base"}
+    assert any("the training loss did not fall" in w and "raise train.learning_rate (now 0)" in w for w in warnings)
+    assert any("no better than the base on validation loss" in w for w in warnings), warnings
+    assert len(warnings) >= len(codes) and all("\n" not in w for w in warnings)
+    assert proc.stdout.count("warning:") == len(warnings)
+    shown = workbench("show", run_id, store=store)
+    assert shown.returncode == 0 and "the training loss did not fall" in " ".join(shown.stdout.split())
+    listed = workbench("runs", store=store, env={"COLUMNS": "160"})
+    assert f"completed ⚠{len(warnings)}" in listed.stdout
+    logged = q(store, "SELECT count(*) FROM logs WHERE run_id = ? AND level = 'warning'", [run_id])[0][0]
+    assert logged >= len(warnings)
 
 
 def test_events_are_ingested_once_and_match_the_file(demo):

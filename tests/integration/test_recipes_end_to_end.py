@@ -278,13 +278,18 @@ def test_decoder_classification_seeds_make_one_group_and_each_beats_base(decoder
     assert "what each run cost" in out and "peak memory" in out
 
 
+def _thresholds(store, run_id, phase, split):
+    return dict(q(store, "SELECT label, value FROM evals WHERE run_id = ? AND phase = ? AND split = ? "
+                         "AND metric = 'threshold'", [run_id, phase, split]))
+
+
 def test_tuned_thresholds_are_stored_applied_to_test_and_used_by_predict(decoder, tmp_path):
     store, ids, _ = decoder
     run_id = ids[0]
-    th = dict(q(store, "SELECT label, value FROM evals WHERE run_id = ? AND phase = 'tuned' AND split = 'validation' "
-                       "AND metric = 'threshold'", [run_id]))
+    th = _thresholds(store, run_id, "tuned", "validation_at_thresholds")
     assert sorted(th) == ["beauty", "electronics", "home_kitchen", "sports_outdoors", "toys_games"]
     assert all(0.05 <= v <= 0.95 for v in th.values())
+    assert _thresholds(store, run_id, "tuned", "test") == th
     run_dir = Path(q(store, "SELECT run_dir FROM runs WHERE run_id = ?", [run_id])[0][0])
     assert json.loads((run_dir / "labels.json").read_text())["threshold"] == [th[n] for n in (
         "electronics", "home_kitchen", "sports_outdoors", "toys_games", "beauty")]
@@ -297,6 +302,30 @@ def test_tuned_thresholds_are_stored_applied_to_test_and_used_by_predict(decoder
     assert first["id"] == "P000601"  # data.id_column is carried into the predictions
     logged = [json.loads(line) for line in (run_dir / "predictions_tuned_test.jsonl").read_text().splitlines()]
     assert [r["predicted"] for r in logged] == [json.loads(line)["predicted"] for line in out.read_text().splitlines()]
+
+
+def test_base_and_tuned_thresholds_are_tuned_alike(decoder):
+    """Every delta compares like with like: on test each model at its own thresholds tuned on the
+    validation rows; on validation both at 0.5, and both again at their tuned thresholds."""
+    store, ids, _ = decoder
+    run_id = ids[0]
+    run_dir = Path(q(store, "SELECT run_dir FROM runs WHERE run_id = ?", [run_id])[0][0])
+    base_th = _thresholds(store, run_id, "base", "validation_at_thresholds")
+    assert len(base_th) == 5 and _thresholds(store, run_id, "base", "test") == base_th
+    assert base_th != _thresholds(store, run_id, "tuned", "test")  # two models, two sets of thresholds
+    labels = json.loads((run_dir / "labels.json").read_text())
+    assert labels["base_threshold"] == [base_th[n] for n in labels["labels"]]
+    assert not _thresholds(store, run_id, "base", "validation") and not _thresholds(store, run_id, "tuned", "validation")
+    for phase in ("base", "tuned"):  # the stored test F1 is the F1 of the predictions at those thresholds
+        rows = [json.loads(line) for line in (run_dir / f"predictions_{phase}_test.jsonl").read_text().splitlines()]
+        tp = sum(len(set(r["predicted"]) & set(r["labels"])) for r in rows)
+        fp = sum(len(set(r["predicted"]) - set(r["labels"])) for r in rows)
+        fn = sum(len(set(r["labels"]) - set(r["predicted"])) for r in rows)
+        (f1,), = q(store, "SELECT value FROM evals WHERE run_id = ? AND phase = ? AND split = 'test' AND "
+                          "label = '(all)' AND metric = 'f1_micro'", [run_id, phase])
+        assert f1 == pytest.approx(2 * tp / (2 * tp + fp + fn) if tp else 0.0, abs=1e-9), phase
+    for split in ("validation", "validation_at_thresholds", "test"):
+        assert aggregates(store, run_id, split)["f1_micro"][1] > aggregates(store, run_id, split)["f1_micro"][0]
 
 
 # --- full fine-tune vs LoRA: one recipe, two methods, one group, compared ---------------------
@@ -364,3 +393,11 @@ def test_gradient_checkpointing_and_tensorboard_on_a_4bit_chat_run(tmp_path_fact
     assert q(store, "SELECT status FROM runs")[0][0] == "completed"
     run_dir = Path(q(store, "SELECT run_dir FROM runs")[0][0])
     assert list((run_dir / "tensorboard").rglob("events.out.tfevents.*")), "no TensorBoard event file"
+
+
+@pytest.mark.parametrize("demo", ["hate", "ner", "decoder"])
+def test_the_demos_learn_without_a_guardrail_firing(demo, request):
+    """The guardrails (workbench/metrics/guardrails.py) stay silent on runs that learned."""
+    store, ids, proc = request.getfixturevalue(demo)
+    assert [w for (w,) in q(store, "SELECT warnings FROM runs ORDER BY run_id")] == [[]] * len(ids)
+    assert "warning:" not in proc.stdout

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from datetime import UTC
 
+from rich.markup import escape
 from rich.table import Table
 
 from workbench.commands.common import resolve_run, store_of
@@ -28,7 +29,7 @@ def runs(args) -> int:
         return 0
     # Columns by priority: on an 80-column login-node terminal the low-priority ones are dropped.
     columns = [  # (header, priority, cell)
-        ("run", 0, lambda r: r[0]), ("status", 0, lambda r: status_text(r[1])), ("recipe", 3, lambda r: r[2]),
+        ("run", 0, lambda r: r[0]), ("status", 0, lambda r: status_text(r[1], len(r[-1] or []))), ("recipe", 3, lambda r: r[2]),
         ("model", 4, lambda r: r[3]), ("method", 1, lambda r: r[4]), ("target", 3, lambda r: r[5]),
         ("started", 2, lambda r: r[6].strftime("%m-%d %H:%M") if r[6] else "—"),
         ("time", 1, lambda r: fmt_duration(r[7])), ("step", 4, lambda r: fmt(r[8])),
@@ -110,6 +111,8 @@ def show(args) -> int:
         head.add_row("telemetry", line)
     if r["error"]:
         head.add_row("error", f"[red]{r['error']}[/]")
+    for w in r.get("warnings") or []:
+        head.add_row("warning", f"[yellow]{escape(w)}[/]")
     console.print(head)
 
     if d.per_label:

@@ -215,9 +215,12 @@ def print_result(store: Path, run_id: str) -> None:
     with connect(store, read_only=True) as con:
         _status, error = read.run_status_error(con, run_id)
         rows = read.base_vs_tuned(con, run_id, "validation")
+        warnings = read.run_warnings(con, run_id)
     if error:
         console.print(f"[red]{error}[/]", soft_wrap=True)
     if rows:
         for t in diff_tables(rows, ("precision", "recall", "f1"), f"base vs tuned — {run_id} (validation)"):
             console.print(t)
+    for w in warnings:
+        console.print(f"[yellow]warning:[/] {w}", soft_wrap=True)
     sys.stdout.flush()

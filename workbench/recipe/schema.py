@@ -251,7 +251,9 @@ KNOBS: tuple[Knob, ...] = (
     # --- eval ----------------------------------------------------------------------------
     Knob("eval", "threshold", "float", 0.5, "Probability above which a label is predicted.", min=0.0, max=1.0),
     Knob("eval", "tune_thresholds", "bool", False, "classification: pick each label's threshold that maximises its "
-         "F1 on the validation split after training; stored with the run, used for the test split and by predict."),
+         "F1 on the validation split, for the base and the tuned model alike; each model's are used for its test "
+         "split (validation is reported at eval.threshold and, as split validation_at_thresholds, at them); the "
+         "tuned model's are stored with the run and used by predict."),
     Knob("eval", "batch_size", "int", 32, "Examples per evaluation / prediction / generation batch (generation pads "
          "on the left).", min=1, max=65536),
     Knob("eval", "base", "bool", True, "Evaluate the base model before training, on the same rows as the tuned model."),

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workbench import events as ev
 from workbench import rundir
 from workbench.events import Artifact, Checkpoint, End, Eval, Event, Log, Model, Start, Step, Summary, Telemetry, read_events
 from workbench.store.rows import insert_rows, utc
@@ -161,7 +162,7 @@ def _rows(run_id: str, events: list[Event]) -> _Rows:
                        versions=json.dumps(e.versions or {}), attempts=_int(e.attempt) or 1)
             if isinstance(e.resumed, dict):  # started_at stays the first start's
                 upd.update(ended_at=None, duration_s=None, error=None, train_runtime_s=None,
-                           train_samples_per_s=None, saved_bytes=None)
+                           train_samples_per_s=None, saved_bytes=None, warnings=None)
             else:
                 upd.update(started_at=utc(ts))
         elif isinstance(e, Model):
@@ -169,6 +170,8 @@ def _rows(run_id: str, events: list[Event]) -> _Rows:
         elif isinstance(e, Summary):
             upd.update(train_runtime_s=_num(e.train_runtime_s), train_samples_per_s=_num(e.train_samples_per_s),
                        peak_mem_bytes=_int(e.peak_mem_bytes), peak_mem_kind=e.peak_mem_kind, optimizer=e.optimizer)
+        elif isinstance(e, ev.Warnings):
+            upd["warnings"] = [str(w.get("message", "")) for w in (e.items or []) if isinstance(w, dict)]
         elif isinstance(e, End):
             upd.update(status=e.status, ended_at=utc(ts), error=e.error)
     return _Rows(t, upd)

@@ -13,7 +13,7 @@ from workbench.store.schema import ALL_LABELS, LOWER_IS_BETTER
 # Columns of the runs browser / `workbench runs`, in display order.
 RUN_LIST_COLUMNS = ("run_id", "status", "recipe_name", "task", "model", "method", "target", "started_at",
                     "duration_s", "last_step", "base_f1_micro", "tuned_f1_micro", "tuned_f1_macro", "group_id",
-                    "created_at", "ended_at")
+                    "created_at", "ended_at", "warnings")
 
 
 def list_runs(con, *, status: str | None = None, recipe: str | None = None, limit: int = 0) -> list[dict[str, Any]]:
@@ -90,6 +90,12 @@ def base_vs_tuned(con, run_id: str, split: str = "validation") -> list[tuple]:
 
 def run_status(con, run_id: str) -> str | None:
     return run_status_error(con, run_id)[0]
+
+
+def run_warnings(con, run_id: str) -> list[str]:
+    """The guardrails' warnings of a run (workbench/metrics/guardrails.py), [] when none fired."""
+    row = con.execute("SELECT warnings FROM runs WHERE run_id = ?", [run_id]).fetchone()
+    return list(row[0] or []) if row else []
 
 
 def run_status_error(con, run_id: str) -> tuple[str | None, str | None]:

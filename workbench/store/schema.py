@@ -4,8 +4,8 @@ Times in `runs` are TIMESTAMP (UTC); `t` columns elsewhere are unix seconds (DOU
 Aggregate metrics live in `evals` under the label '(all)'.
 """
 
-SCHEMA_VERSION = 5  # 2: event_files (per-rank event files); 3: training summary columns, fairness; 4: attempts;
-#                    5: confusion
+SCHEMA_VERSION = 6  # 2: event_files (per-rank event files); 3: training summary columns, fairness; 4: attempts;
+#                    5: confusion; 6: warnings
 ALL_LABELS = "(all)"
 
 # Metrics where lower is better (everything else: higher is better; support: neither).
@@ -156,6 +156,7 @@ ALTER TABLE runs ADD COLUMN IF NOT EXISTS saved_bytes BIGINT;           -- adapt
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS optimizer VARCHAR;            -- the optimizer that ran
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS quantized VARCHAR;            -- e.g. 4bit-nf4; NULL: not quantized
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS attempts INTEGER;             -- starts of the trainer: 1, +1 per `workbench resume`
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS warnings VARCHAR[];           -- guardrails after the tuned evaluation, one line each
 """
 
 VIEWS = f"""
@@ -204,7 +205,9 @@ SELECT r.run_id, r.recipe_name, r.task, r.model, r.method, r.target, r.status,
        r.error, r.run_dir,
        -- added in schema 3 (kept last, so positional readers of the older columns still work)
        e.tuned_accuracy,
-       r.train_runtime_s, r.train_samples_per_s, r.peak_mem_bytes, r.saved_bytes, r.quantized
+       r.train_runtime_s, r.train_samples_per_s, r.peak_mem_bytes, r.saved_bytes, r.quantized,
+       -- added in schema 6
+       r.warnings
 FROM runs r
 LEFT JOIN e ON e.run_id = r.run_id
 LEFT JOIN s ON s.run_id = r.run_id;

@@ -32,6 +32,9 @@ class Scored:
     extra: dict[str, Any] = field(default_factory=dict)   # more eval-event fields (e.g. fairness groups)
     report: str = ""                                      # a text report saved beside the predictions
     notes: list[str] = field(default_factory=list)        # log lines (e.g. thresholds tuned)
+    # The same rows scored again another way, recorded as evaluations of their own split name
+    # (e.g. "validation_at_thresholds": each model at thresholds tuned on the validation rows).
+    also: dict[str, Scored] = field(default_factory=dict)
 
 
 @dataclass
@@ -92,8 +95,9 @@ class Task(Protocol):
         ...
 
     def evaluate(self, model, tokenizer, records: Any, label_names: list[str], *, phase: str, split: str) -> Scored:
-        """Score a model on one split; `phase` is "base" or "tuned" (the task may keep state between
-        calls of one run, e.g. thresholds tuned on the tuned validation split)."""
+        """Score a model on one split; `phase` is "base" or "tuned". The task may keep state between
+        calls of one run: thresholds tuned on a model's validation split score its test split, so the
+        pipeline evaluates validation first."""
         ...
 
     def labels_record(self, label_names: list[str]) -> dict[str, Any]:

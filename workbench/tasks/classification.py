@@ -42,6 +42,9 @@ class ClassificationTask:
         # Scores at eval.threshold until the tuned validation split tunes per-label thresholds
         # (eval.tune_thresholds); those then score the test split and `workbench predict`.
         self.thresholds: float | list[float] = values["eval.threshold"]
+        # With eval.tune_thresholds every model gets its own, tuned alike on the validation rows
+        # ({"base": [...], "tuned": [...]}), so each base-vs-tuned delta compares like with like.
+        self.tuned_thresholds: dict[str, list[float]] = {}
 
     @staticmethod
     def check_recipe(values: dict[str, Any], fail: Fail) -> None:
@@ -167,27 +170,37 @@ class ClassificationTask:
     def evaluate(self, model, tokenizer, records: LabeledTable, label_names: list[str], *, phase: str,
                  split: str) -> Scored:
         values = self.values
-        thresholds = values["eval.threshold"] if phase == "base" else self.thresholds
         logits = predict_logits(model, tokenizer, records.texts, batch_size=values["eval.batch_size"],
                                 max_length=values["model.max_length"])
-        probs, per_label, agg = score_logits(records.labels, logits, label_names, thresholds,
-                                             single_label=self.single_label)
-        notes, extra = [], {}
         if self.single_label:
+            probs, per_label, agg = score_logits(records.labels, logits, label_names, 0.5, single_label=True)
             predicted = [label_names[i] for i in probs.argmax(axis=1)]
-            extra["confusion"] = confusion(gold_classes(records), predicted, label_names)
-        elif phase == "tuned" and split == "validation" and values["eval.tune_thresholds"]:
-            # Validation is scored at eval.threshold (as the base was); the thresholds tuned on it
-            # are stored per label and applied to the test split and to `workbench predict`.
-            self.thresholds = tune_thresholds(records.labels, probs, label_names)
-            for name, th in zip(label_names, self.thresholds):
-                per_label[name]["threshold"] = th
-            notes.append("thresholds tuned on validation: "
-                         + ", ".join(f"{n} {t:.2f}" for n, t in zip(label_names, self.thresholds)))
-        return Scored(per_label, agg, prediction_rows(records, probs, thresholds), extra=extra, notes=notes)
+            return Scored(per_label, agg, prediction_rows(records, probs, 0.5),
+                          extra={"confusion": confusion(gold_classes(records), predicted, label_names)})
+        if not values["eval.tune_thresholds"]:
+            probs, per_label, agg = score_logits(records.labels, logits, label_names, values["eval.threshold"])
+            return Scored(per_label, agg, prediction_rows(records, probs, values["eval.threshold"]))
+        if split != "validation":
+            # Each model at its own thresholds tuned on the validation rows (0.5 where none were tuned)
+            th = self.tuned_thresholds.get(phase, values["eval.threshold"])
+            return _at_thresholds(records, logits, label_names, th)
+        # Validation: scored at eval.threshold (the delta of the two models alone), and again at the
+        # thresholds tuned on these very rows, which is optimistic for both models alike; named apart.
+        probs, per_label, agg = score_logits(records.labels, logits, label_names, values["eval.threshold"])
+        th = tune_thresholds(records.labels, probs, label_names)
+        self.tuned_thresholds[phase] = th
+        if phase == "tuned":
+            self.thresholds = th  # the test split and `workbench predict` use them
+        note = (f"thresholds of the {phase} model tuned on validation: "
+                + ", ".join(f"{n} {t:.2f}" for n, t in zip(label_names, th)))
+        return Scored(per_label, agg, prediction_rows(records, probs, values["eval.threshold"]), notes=[note],
+                      also={AT_THRESHOLDS.format(split=split): _at_thresholds(records, logits, label_names, th)})
 
     def labels_record(self, label_names: list[str]) -> dict[str, Any]:
-        return {"labels": label_names, "threshold": self.thresholds, "single_label": self.single_label}
+        out = {"labels": label_names, "threshold": self.thresholds, "single_label": self.single_label}
+        if "base" in self.tuned_thresholds:
+            out["base_threshold"] = self.tuned_thresholds["base"]
+        return out
 
     def load_finished(self, run_dir: Path, *, quantize: bool = True, to_gpu: bool = True) -> tuple[Any, Any]:
         return self._load_finished(run_dir, rundir.read_labels(run_dir), quantize=quantize, to_gpu=to_gpu)
@@ -233,6 +246,19 @@ class ClassificationTask:
         if table.labels is not None:
             summary.update(labels=per_label, aggregates=agg)
         return summary
+
+
+# The split name of the validation rows scored again at thresholds tuned on them (eval.tune_thresholds).
+AT_THRESHOLDS = "{split}_at_thresholds"
+
+
+def _at_thresholds(records: LabeledTable, logits: np.ndarray, label_names: list[str], th) -> Scored:
+    """A multi-label split scored at per-label thresholds, each label's threshold among its metrics."""
+    probs, per_label, agg = score_logits(records.labels, logits, label_names, th)
+    if not isinstance(th, float):
+        for name, t in zip(label_names, th):
+            per_label.setdefault(name, {})["threshold"] = t
+    return Scored(per_label, agg, prediction_rows(records, probs, th))
 
 
 # --- encoding, scoring ---------------------------------------------------------------------------

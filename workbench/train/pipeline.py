@@ -56,11 +56,17 @@ def run(ctx: RunContext, task: Task) -> None:
     # Every rank evaluates (only rank 0 writes): no rank waits at the Trainer's first collective
     # for longer than the evaluation takes, whatever the process group's timeout.
     base_sets = [(split, records) for split, records in eval_sets if ctx.needs_base_eval(split)]
+    base_scored: dict[str, Scored] = {}
     if base_sets:
         ctx.phase("base eval", f"evaluating the base model ({sum(len(r) for _, r in base_sets)} examples)")
+        if base_sets[0][0] != "validation" and ctx.recipe["eval.base"]:
+            # A resumed run kept the base validation but not the rest: the task scores later splits
+            # with what validation set (tuned thresholds), so it sees validation again, unrecorded.
+            task.evaluate(model, tok, eval_sets[0][1], names, phase="base", split="validation")
         for split, records in base_sets:
             scored = task.evaluate(model, tok, records, names, phase="base", split=split)
             record_eval(ctx, scored, phase="base", split=split, step=0, epoch=0.0)
+            base_scored[split] = scored
 
     data = task.training_data(tok, splits)
     for note in data.notes:
@@ -76,10 +82,14 @@ def run(ctx: RunContext, task: Task) -> None:
         return
 
     ctx.phase("tuned eval", "evaluating the tuned model")
+    tuned_scored: dict[str, Scored] = {}
     for split, records in eval_sets:
         scored = task.evaluate(model, tok, records, names, phase="tuned", split=split)
         record_eval(ctx, scored, phase="tuned", split=split, step=trainer.state.global_step,
                     epoch=trainer.state.epoch or 0.0)
+        tuned_scored[split] = scored
+    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]  # restored with a resumed checkpoint
+    record_guardrails(ctx, names, splits.label_word, base_scored.get("validation"), tuned_scored["validation"], losses)
     save_trained(ctx, model, tok, values["model.method"])
     rundir.write_labels(ctx.run_dir, task.labels_record(names))
 
@@ -87,6 +97,13 @@ def run(ctx: RunContext, task: Task) -> None:
 def record_eval(ctx: RunContext, scored: Scored, *, phase: str, split: str, step: int, epoch: float) -> None:
     """Prediction files and their artifact events first, then the eval event: a recorded eval
     event means the split is done (a resumed run keeps it)."""
+    for other_split, other in scored.also.items():  # before the split's own eval event: it marks the split done
+        _record_one(ctx, other, phase=phase, split=other_split, step=step, epoch=epoch)
+    _record_one(ctx, scored, phase=phase, split=split, step=step, epoch=epoch)
+    faults.at(f"{phase}_eval")
+
+
+def _record_one(ctx: RunContext, scored: Scored, *, phase: str, split: str, step: int, epoch: float) -> None:
     for note in scored.notes:
         ctx.log(note)
     if ctx.is_main:
@@ -99,4 +116,23 @@ def record_eval(ctx: RunContext, scored: Scored, *, phase: str, split: str, step
             ctx.emit("artifact", kind="report", path=str(report), split=split, phase=phase)
     ctx.emit("eval", phase=phase, split=split, step=step, epoch=epoch, labels=scored.labels,
              aggregates=scored.aggregates, **scored.extra)
-    faults.at(f"{phase}_eval")
+
+
+def record_guardrails(ctx: RunContext, names: list[str], label_word: str, base: Scored | None, tuned: Scored,
+                      losses: list[float]) -> None:
+    """Warnings for a run that completed but learned nothing (workbench/metrics/guardrails.py): one
+    `warnings` event (the store's runs.warnings) and a log line each."""
+    from workbench.metrics import guardrails
+
+    values = ctx.recipe.values
+    # the predictions as `workbench predict` makes them: at the tuned thresholds where there are some
+    at = next(iter(tuned.also.values()), tuned)
+    found = guardrails.check(
+        rows=at.rows, label_names=names, label_word=label_word,
+        support={n: m.get("support", 0) for n, m in tuned.labels.items()},
+        base=base.aggregates if base is not None else None, tuned=tuned.aggregates,
+        metric=values["train.best_metric"], losses=losses, learning_rate=values["train.learning_rate"])
+    for w in found:
+        ctx.log(w.message, level="warning")
+    ctx.emit("warnings", items=[w.as_dict() for w in found])
+

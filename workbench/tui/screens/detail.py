@@ -57,6 +57,8 @@ def header_text(r: dict, last_step: tuple | None, now_seconds: float | None) -> 
     t.append(r["run_id"], style="bold")
     t.append("  ")
     t.append(r["status"] or "—", style=STATUS_STYLE.get(r["status"] or "", ""))
+    if r.get("warnings"):
+        t.append(f" ⚠{len(r['warnings'])}", style="yellow")
     if r.get("group_id"):
         t.append(f"  group {r['group_id']}")
     t.append("\n")
@@ -87,6 +89,10 @@ def header_text(r: dict, last_step: tuple | None, now_seconds: float | None) -> 
         t.append("\n")
         t.append("error ", style="bold")
         t.append(r["error"], style="red")
+    for w in r.get("warnings") or []:
+        t.append("\n")
+        t.append("⚠ ", style="bold yellow")
+        t.append(w, style="yellow")
     t.rstrip()
     return t
 

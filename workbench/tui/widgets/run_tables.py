@@ -54,8 +54,12 @@ class RunTable(Table):
 FINAL_STATUSES = ("completed", "failed", "interrupted", "cancelled")
 
 
-def status_cell(status: str | None) -> Text:
-    return Text(status or "—", style=STATUS_STYLE.get(status or "", ""))
+def status_cell(status: str | None, warnings: list[str] | None = None) -> Text:
+    """The status in its colour, with `⚠N` when N guardrails fired (the run learned little or nothing)."""
+    text = Text(status or "—", style=STATUS_STYLE.get(status or "", ""))
+    if warnings:
+        text.append(f" ⚠{len(warnings)}", style="yellow")
+    return text
 
 
 def epoch_of(ts: datetime | None) -> float | None:

@@ -1,0 +1,70 @@
+"""Guardrails on numbers: each fires on the failure it names, and stays silent on a run that learned."""
+
+from workbench.metrics import guardrails as g
+
+NAMES = ["ad", "rant", "toxic"]
+
+
+def rows(predicted, scores=None):
+    return [{"predicted": p, **({"scores": s} if scores else {})} for p, s in zip(predicted, scores or [None] * len(predicted))]
+
+
+def test_a_model_that_predicts_nothing_is_reported_with_what_to_try():
+    found = g.check(rows=rows([[]] * 10), label_names=NAMES, support={"ad": 3, "rant": 2, "toxic": 4})
+    (w,) = [x for x in found if x.code == "never_predicted"]
+    assert "predicted no label for any of the 10 validation rows" in w.message
+    assert "train.learning_rate" in w.message and "\n" not in w.message
+
+
+def test_one_label_never_predicted_is_named_with_its_gold_count():
+    (w,) = g.never_predicted(rows([["ad"], ["rant"], []]), NAMES, "label", {"ad": 1, "rant": 1, "toxic": 5})
+    assert "never predicted 1 of 3 labels" in w.message and "toxic (5 gold)" in w.message
+
+
+def test_a_label_absent_from_validation_is_not_blamed():
+    assert not g.never_predicted(rows([["ad"], ["rant"]]), NAMES, "label", {"ad": 1, "rant": 1, "toxic": 0})
+
+
+def test_single_label_classes_and_unparseable_answers_count():
+    assert [w.code for w in g.never_predicted(rows(["ad", None, "ad"]), ["ad", "rant"], "class",
+                                               {"ad": 2, "rant": 1})] == ["never_predicted"]
+    assert not g.never_predicted(rows(["ad", "rant"]), ["ad", "rant"], "class", {"ad": 1, "rant": 1})
+
+
+def test_entities_are_not_counted_as_labels():
+    assert not g.never_predicted(rows([[{"type": "PER", "text": "Ann"}]]), ["PER", "LOC"], "type", {"LOC": 3})
+
+
+def test_flat_scores_fire_below_the_spread_and_not_above():
+    flat = [{"ad": 0.31 + 0.001 * i, "rant": 0.2} for i in range(20)]
+    w = g.flat_scores(rows([[]] * 20, flat))
+    assert w is not None and w.code == "flat_scores" and "largest per-label std 0.0058" in w.message
+    lively = [{"ad": 0.1 if i % 2 else 0.9, "rant": 0.2} for i in range(20)]
+    assert g.flat_scores(rows([[]] * 20, lively)) is None
+
+
+def test_no_better_than_base_reads_the_direction_of_the_metric():
+    assert g.no_better_than_base({"loss": 0.5}, {"loss": 0.4}, "loss") is None
+    w = g.no_better_than_base({"loss": 0.5}, {"loss": 0.5}, "loss")
+    assert w is not None and "validation loss (0.5000 → 0.5000)" in w.message
+    assert g.no_better_than_base({"f1_micro": 0.2}, {"f1_micro": 0.6}, "f1_micro") is None
+    assert g.no_better_than_base({"f1_micro": 0.6}, {"f1_micro": 0.2}, "f1_micro") is not None
+    # generative tasks: best_metric loss is not scored by generation; their headline metric is
+    assert g.no_better_than_base({"accuracy": 0.6}, {"accuracy": 0.2}, "loss") is not None
+    assert g.no_better_than_base(None, {"loss": 0.2}, "loss") is None
+
+
+def test_a_loss_that_did_not_fall_or_went_nan():
+    w = g.loss_not_falling([0.69, 0.70, 0.69, 0.69, 0.70, 0.69, 0.69, 0.69], learning_rate=0.0)
+    assert w is not None and "raise train.learning_rate (now 0)" in w.message
+    assert g.loss_not_falling([0.69, 0.6, 0.5, 0.3, 0.2, 0.1, 0.1, 0.05]) is None
+    assert g.loss_not_falling([0.69]) is None
+    assert g.loss_not_falling([0.69, float("nan")]).code == "loss_not_finite"
+
+
+def test_a_run_that_learned_raises_nothing():
+    scores = [{"ad": 0.9 if i % 3 == 0 else 0.1, "rant": 0.8 if i % 3 == 1 else 0.2, "toxic": 0.7 if i % 3 == 2 else 0.1}
+              for i in range(12)]
+    predicted = [[NAMES[i % 3]] for i in range(12)]
+    assert g.check(rows=rows(predicted, scores), label_names=NAMES, support={n: 4 for n in NAMES},
+                   base={"loss": 0.7}, tuned={"loss": 0.3}, losses=[0.7, 0.6, 0.4, 0.3]) == []
