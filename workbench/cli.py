@@ -47,6 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--quiet", action="store_true", help="no live progress; print the result only")
     sp.add_argument("--seeds", metavar="LIST", help="one run per train.seed, in one group, e.g. 1,2,3 or 0-4: a job "
                     "array on SLURM, one job each on PBS, one after another elsewhere")
+    sp.add_argument("--sweep", dest="sweeps", action="append", default=[], metavar="SECTION.KEY=V1,V2",
+                    help="sweep a knob over these values (repeatable; a grid by default, crossed with seeds and "
+                    "methods); LO..HI is a range for sweep.mode=random, [..] a TOML list")
+    sp.add_argument("--parallel", type=int, default=1, metavar="K", help="local sweeps: K runs at a time "
+                    "(CPU runs; each needs its own cores)")
     _launch_flags(sp)
 
     sp = cmd("attach", "Follow a running run again (progress, telemetry); Ctrl-C detaches, the run goes on.",

@@ -118,6 +118,23 @@ def test_seed_list_becomes_one_job_array_in_one_group(cli, tmp_path, on_cluster)
     assert {rec["ArrayTaskId"] for job, *_ in rows for rec in on_cluster.jobs(job)} == {"0", "1"}
 
 
+def test_a_2x2_sweep_is_one_job_array_and_compare_ranks_its_trials(cli, tmp_path, on_cluster):
+    r = cli("run", DEMO_RECIPE, "--target", "slurm", "--sweep", "train.learning_rate=1e-3,3e-3", "--sweep", "lora.r=4,8",
+            "--quiet", "--set", "train.max_steps=10", "--set", "eval.base=false", timeout=500)
+    assert r.returncode == 0, r.stdout + r.stderr
+    rows = q(tmp_path / "runs.duckdb", """SELECT r.job_id, r.status, r.group_id, lr.value, rk.value FROM runs r
+             JOIN params lr ON lr.run_id = r.run_id AND lr.key = 'train.learning_rate'
+             JOIN params rk ON rk.run_id = r.run_id AND rk.key = 'lora.r' ORDER BY r.job_id""")
+    assert [(job.split("_")[1], status, lr, rank) for job, status, _, lr, rank in rows] == [
+        ("0", "completed", "0.001", "4"), ("1", "completed", "0.001", "8"), ("2", "completed", "0.003", "4"),
+        ("3", "completed", "0.003", "8")]
+    assert len({job.split("_")[0] for job, *_ in rows}) == 1 and len({g for _, _, g, *_ in rows}) == 1
+    assert "#SBATCH --array=0-3" in next((tmp_path / "runs").glob("*/job.sbatch")).read_text()
+    out = cli("compare", "--group", rows[0][2]).stdout
+    assert "trials ranked by loss" in out and "marginal effect of each knob" in out
+    assert all(f"│ {i} │" in out for i in range(1, 5))
+
+
 def test_seeds_on_a_local_target_cannot_detach(cli, tmp_path):
     r = cli("run", DEMO_RECIPE, "--seeds", "1,2", "--detach")
     assert r.returncode == 2 and "slurm or pbs" in r.stderr

@@ -13,7 +13,7 @@ from workbench.console import AGGREGATES, console, diff_tables, emit_rows, fmt, 
 from workbench.errors import UserError
 from workbench.store import read
 from workbench.store.db import connect
-from workbench.store.schema import ALL_LABELS
+from workbench.store.schema import ALL_LABELS, LOWER_IS_BETTER
 
 
 def runs(args) -> int:
@@ -216,10 +216,37 @@ def compare(args) -> int:
         stats = [f"{m} {mean:.3f} ± {std:.3f}" for m in AGGREGATES
                  for g, (mean, std, n) in c.group_stats(m).items() if g == group and m in MEAN_STD]
         console.print(f"group {group} (n={len(ids_in)}): " + ", ".join(stats))
+    ranking = read.rank_trials(c)
+    if ranking is not None and len(ranking.trials) > 1:
+        print_ranking(ranking, args.split)
     not_done = [rid for rid in ids if c.status.get(rid) != "completed"]
     if not_done:
         console.print(f"[yellow]not completed:[/] {', '.join(f'{r} ({c.status.get(r)})' for r in not_done)}")
     return 0
+
+
+def print_ranking(r: read.Ranking, split: str) -> None:
+    """The trials best first by train.best_metric (mean ± std over seeds), then each knob's marginal effect."""
+    arrow = "lower is better" if r.metric in LOWER_IS_BETTER else "higher is better"
+    t = Table(title=f"trials ranked by {r.metric} ({split}, tuned; {arrow})", title_justify="left")
+    t.add_column("#", justify="right")
+    for k in r.knobs:
+        t.add_column(k)
+    t.add_column(r.metric, justify="right")
+    t.add_column("runs", justify="right")
+    for i, trial in enumerate(r.trials, 1):
+        score = "—" if trial.mean is None else f"{trial.mean:.4f}" + (f" ± {trial.std:.4f}" if trial.n > 1 else "")
+        t.add_row(str(i), *(trial.config[k] for k in r.knobs), f"[bold]{score}[/]" if i == 1 else score,
+                  f"{trial.n}/{len(trial.run_ids)}")
+    console.print(t)
+    m = Table(title=f"marginal effect of each knob: mean {r.metric} over the trials with that value",
+              title_justify="left")
+    for col in ("knob", "value", r.metric, "trials"):
+        m.add_column(col, justify="right" if col in (r.metric, "trials") else "left")
+    for k, rows in r.marginal.items():
+        for j, (value, mean, n) in enumerate(rows):
+            m.add_row(k if j == 0 else "", value, f"{mean:.4f}", str(n))
+    console.print(m)
 
 
 RESOURCE_LABELS = {"trainable_params": "trainable params", "total_params": "total params", "duration_s": "wall time",

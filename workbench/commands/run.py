@@ -113,19 +113,70 @@ def launch_overrides(args) -> list[str]:
 
 def main(args) -> int:
     overrides = launch_overrides(args)
-    recipe, _splits = preflight(args.recipe, overrides)  # bad input stops here, before any model loads
+    sweeps = list(getattr(args, "sweeps", []) or [])
+    recipe, _splits = preflight(args.recipe, overrides, sweeps)  # bad input stops here, before any model loads
     store = store_of(args)
+    variants = recipe.runs(parse_seeds(args.seeds) if args.seeds else None)
+    parallel = getattr(args, "parallel", 1) or 1
+    if parallel < 1:
+        raise UserError(f"--parallel {parallel}: expected 1 or more concurrent runs")
     if args.dry_run:
         print(f"# recipe {recipe.name} is valid; target {recipe['launch.target']}; nothing was started")
-        print(launcher.dry_run(recipe, store))
+        for line in plan_lines(recipe, overrides, sweeps, variants):
+            print(f"# {line}")
+        print(launcher.dry_run(recipe.single(variants[0]) if len(variants) > 1 else recipe, store))
         return 0
-    cmdline = shlex.join(["workbench", "run", args.recipe, *sum((["--set", o] for o in overrides), [])])
+    cmdline = shlex.join(["workbench", "run", args.recipe, *sum((["--set", o] for o in overrides), []),
+                          *sum((["--sweep", o] for o in sweeps), [])])
     say = None if args.quiet else (lambda m: console.print(f"[dim]{m}…[/]"))
-    variants = sweep(recipe, parse_seeds(args.seeds) if args.seeds else None)
     if len(variants) > 1:
-        return run_sweep(args, recipe, variants, store, cmdline, say)
+        return run_sweep(args, recipe, variants, store, cmdline, say, parallel)
     run_dir = launcher.launch(recipe, store, command=cmdline, on_step=say)
     return report_started_and_follow(args, store, run_dir)
+
+
+def plan_lines(recipe, overrides: list[str], sweeps: list[str], variants: list[dict]) -> list[str]:
+    """What --dry-run says before the script: the values --set gave, and the runs the recipe starts."""
+    lines = [f"--set {o.partition('=')[0].strip()} = {_shown(recipe[o.partition('=')[0].strip()])}" for o in overrides]
+    if len(variants) == 1:
+        return lines + ["1 run"]
+    lines.append(f"{len(variants)} runs, one group: " + describe_sweep(recipe, variants))
+    varying = [k for k in variants[0] if k not in ("seeds", "methods") and len({_shown(v.get(k)) for v in variants}) > 1]
+    for i, v in enumerate(variants[:MAX_LISTED]):
+        lines.append(f"  run {i + 1}: " + ", ".join(f"{k}={_shown(v.get(k))}" for k in varying))
+    if len(variants) > MAX_LISTED:
+        lines.append(f"  … and {len(variants) - MAX_LISTED} more")
+    lines.append("the script below is the first run's; the others differ only in those values")
+    return lines
+
+
+MAX_LISTED = 12
+
+
+def _shown(v) -> str:
+    from workbench.store.rows import param_text
+
+    return param_text(v)
+
+
+def describe_sweep(recipe, variants: list[dict]) -> str:
+    """`methods lora, full × grid 2 × 2 (train.learning_rate, lora.r) × seeds 1, 2`."""
+    parts = []
+    methods = list(dict.fromkeys(v["model.method"] for v in variants))
+    seeds = list(dict.fromkeys(v["train.seed"] for v in variants))
+    if len(methods) > 1:
+        over = [f"{m}: " + ", ".join(f"{k}={_shown(x)}" for k, x in recipe.method_overrides[m].items())
+                for m in methods if recipe.method_overrides.get(m)]
+        parts.append(f"methods {', '.join(methods)}" + (f" ({'; '.join(over)})" if over else ""))
+    if recipe.sweep:
+        knobs = ", ".join(recipe.sweep)
+        if recipe["sweep.mode"] == "grid":
+            parts.append("grid " + " × ".join(str(len(a)) for a in recipe.sweep.values()) + f" ({knobs})")
+        else:
+            parts.append(f"random {recipe['sweep.trials']} trials ({knobs})")
+    if len(seeds) > 1:
+        parts.append(f"seeds {', '.join(map(str, seeds))}")
+    return " × ".join(parts)
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -140,41 +191,48 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
-def sweep(recipe, seeds: list[int] | None) -> list[dict]:
-    """The runs a recipe stands for: one per method (`methods`) × seed (`seeds` or --seeds).
-    Each run's frozen recipe is a single run: the sweep knobs are cleared in it."""
-    seeds = seeds or recipe["seeds"] or [recipe["train.seed"]]
-    methods = recipe["methods"] or [recipe["model.method"]]
-    return [{"model.method": m, "train.seed": s, "seeds": [], "methods": []} for m in methods for s in seeds]
-
-
-def run_sweep(args, recipe, variants: list[dict], store: Path, cmdline: str, say) -> int:
-    """A sweep: one run per method × seed, one group. SLURM gets one job array; PBS one job per
-    run; local and ssh runs go one after another (in parallel they would share one machine's GPUs)."""
+def run_sweep(args, recipe, variants: list[dict], store: Path, cmdline: str, say, parallel: int = 1) -> int:
+    """A sweep: one run per method × trial × seed, one group. SLURM gets one job array; PBS one job
+    per run; local runs go one after another, or `--parallel K` at a time; ssh runs one after another
+    (in parallel they would share one machine's GPUs)."""
+    import os
     import time
 
     from workbench.launch.targets import parse_target
 
-    methods = sorted({v["model.method"] for v in variants}, key=[v["model.method"] for v in variants].index)
-    seeds = sorted({v["train.seed"] for v in variants}, key=[v["train.seed"] for v in variants].index)
-    kind = "methods" if len(methods) > 1 else "seeds"
+    kind = "sweep" if recipe.sweep else "methods" if len({v["model.method"] for v in variants}) > 1 else "seeds"
     group = recipe["group"] or f"{recipe.name}-{kind}-{time.strftime('%Y%m%d-%H%M%S')}"
-    recipes = [recipe.with_values({**v, "group": group}) for v in variants]
+    recipes = [recipe.single({**v, "group": group}) for v in variants]
     target = parse_target(recipe["launch.target"])
-    what = ", ".join(x for x in (f"methods {', '.join(methods)}" if len(methods) > 1 else "",
-                                 f"seeds {', '.join(map(str, seeds))}" if len(seeds) > 1 else "") if x)
-    console.print(f"sweep [bold]{group}[/]: {len(recipes)} runs ({what}) on {target}")
+    if parallel > 1:
+        if target.kind != "local":
+            raise UserError(f"--parallel runs local runs side by side; {target} "
+                            + ("runs a sweep as a job array" if target.scheduler else "runs them one after another"))
+        if recipe["launch.gpus"] > 0:
+            raise UserError(f"--parallel {parallel} with launch.gpus = {recipe['launch.gpus']}: concurrent runs would "
+                            "share the same GPUs; run them one after another (or on a cluster, as a job array)")
+        cores = os.cpu_count() or 1
+        if parallel * recipe["launch.processes"] > cores:
+            raise UserError(f"--parallel {parallel}: {parallel} runs of {recipe['launch.processes']} process(es) "
+                            f"need {parallel * recipe['launch.processes']} cores; this machine has {cores}")
+    console.print(f"{kind} [bold]{group}[/]: {len(recipes)} runs ({describe_sweep(recipe, variants)}) on {target}"
+                  + (f", {parallel} at a time" if parallel > 1 else ""))
     if target.scheduler:
         run_dirs = launcher.launch_many(recipes, store, command=cmdline, on_step=say)
         codes = [report_started_and_follow(args, store, d) for d in run_dirs]
     else:
         if args.detach:
-            raise UserError("a sweep (seeds / methods) with --detach needs a slurm or pbs target (here the runs go "
-                            "one after another)")
+            raise UserError("a sweep (seeds / methods / [sweep]) with --detach needs a slurm or pbs target (here the "
+                            "runs go one after another)")
         codes = []
-        for r in recipes:
-            codes.append(report_started_and_follow(args, store, launcher.launch(r, store, command=cmdline, on_step=say)))
-            if codes[-1] == 130:
+        for start in range(0, len(recipes), parallel):
+            batch = recipes[start:start + parallel]
+            # --parallel K: K runs started together; each is followed (and reported) in turn
+            run_dirs = (launcher.launch_many(batch, store, command=cmdline, on_step=say) if len(batch) > 1
+                        else [launcher.launch(batch[0], store, command=cmdline, on_step=say)])
+            for d in run_dirs:
+                codes.append(report_started_and_follow(args, store, d))
+            if 130 in codes:
                 break  # Ctrl-C stops the sweep, not just one run
     console.print(f"group {group}: `workbench compare --group {group}`")
     return max(codes, key=lambda c: (c != 0, c))

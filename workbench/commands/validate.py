@@ -15,21 +15,25 @@ from workbench.recipe import Recipe, load_recipe
 from workbench.tasks import check_recipe, get_task
 
 
-def checked_recipe(path: str, overrides: Sequence[str] = ()) -> Recipe:
-    """A recipe file, or a shipped recipe's name, loaded with its overrides, its task's checks run
-    and the files its readers do not open themselves found (what `workbench data` needs too)."""
+def checked_recipe(path: str, overrides: Sequence[str] = (), sweeps: Sequence[str] = ()) -> Recipe:
+    """A recipe file, or a shipped recipe's name, loaded with its overrides (and --sweep flags), its
+    task's checks run on every run it stands for, and the files its readers do not open themselves
+    found (what `workbench data` needs too)."""
     from workbench.recipe.catalog import resolve_recipe
 
     path = str(resolve_recipe(path))
-    recipe = load_recipe(path, list(overrides))
+    recipe = load_recipe(path, list(overrides), list(sweeps))
     check_recipe(recipe)
+    if recipe.sweep or recipe.method_overrides:
+        for changes in recipe.runs():
+            check_recipe(recipe.single(changes))
     _check_files(recipe, path)
     return recipe
 
 
-def preflight(path: str, overrides: list[str] = ()) -> tuple[Recipe, Splits]:
+def preflight(path: str, overrides: Sequence[str] = (), sweeps: Sequence[str] = ()) -> tuple[Recipe, Splits]:
     """A recipe file, or a shipped recipe's name, loaded and checked with its data and model source."""
-    recipe = checked_recipe(path, overrides)
+    recipe = checked_recipe(path, overrides, sweeps)
     path = str(recipe.path)
     try:
         if parse_target(recipe["launch.target"]).remote and not recipe["model.source"].startswith("tiny:"):

@@ -25,6 +25,10 @@ class Recipe:
     path: Path | None = None
     # Knobs whose value came from the file or an override (not a default), for `show` / diffs.
     explicit: set[str] = field(default_factory=set)
+    # The [sweep] table's knobs and their values or ranges, and each `methods` entry's own knobs
+    # (workbench/recipe/sweep.py); both empty for a single run.
+    sweep: dict[str, Any] = field(default_factory=dict)
+    method_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __getitem__(self, name: str) -> Any:
         return self.values[name]
@@ -56,10 +60,21 @@ class Recipe:
         return _locate(self.path.read_text(encoding="utf-8-sig"), section, key)
 
     def with_values(self, changes: dict[str, Any]) -> Recipe:
+        return Recipe({**self.values, **changes}, self.path, self.explicit | set(changes), dict(self.sweep),
+                      dict(self.method_overrides))
+
+    def single(self, changes: dict[str, Any]) -> Recipe:
+        """One run of a sweep: these changes, and no sweep left in it."""
         return Recipe({**self.values, **changes}, self.path, self.explicit | set(changes))
 
+    def runs(self, seeds: list[int] | None = None) -> list[dict[str, Any]]:
+        """The changes of every run this recipe stands for (methods × sweep trials × seeds)."""
+        from workbench.recipe.sweep import expand
 
-def load_recipe(path: str | Path, overrides: Iterable[str] = ()) -> Recipe:
+        return expand(self.values, self.sweep, self.method_overrides, seeds)
+
+
+def load_recipe(path: str | Path, overrides: Iterable[str] = (), sweeps: Iterable[str] = ()) -> Recipe:
     """Load and validate a recipe file, then apply `section.key=value` overrides.
 
     Raises UserError with a one-line message naming the file, line and field on any problem.
@@ -76,22 +91,35 @@ def load_recipe(path: str | Path, overrides: Iterable[str] = ()) -> Recipe:
         raise UserError(f"invalid TOML: {msg}", path=path, line=int(m.group(1)) if m else None) from None
     except ValueError as e:  # e.g. an integer of more digits than Python converts
         raise UserError(f"invalid TOML: {str(e).splitlines()[0]}", path=path) from None
-    return recipe_from_dict(raw, path=path, text=text, overrides=overrides)
+    return recipe_from_dict(raw, path=path, text=text, overrides=overrides, sweeps=sweeps)
 
 
 def recipe_from_dict(raw: dict[str, Any], *, path: Path | None = None, text: str = "",
-                     overrides: Iterable[str] = ()) -> Recipe:
+                     overrides: Iterable[str] = (), sweeps: Iterable[str] = ()) -> Recipe:
+    from workbench.recipe import sweep as sweeping
+
     values = schema.defaults()
     explicit: set[str] = set()
+    axes: dict[str, Any] = {}
     base_dir = path.parent if path is not None else Path.cwd()
 
     def fail(msg: str, section: str = "", key: str | None = None) -> UserError:
         return UserError(msg, path=path, line=_locate(text, section, key) if text else None)
 
+    raw = dict(raw)
+    method_overrides: dict[str, dict[str, Any]] = {}
+    if "methods" in raw:  # entries may be inline tables of a method's own knobs
+        raw["methods"], method_overrides = sweeping.split_methods(raw["methods"], lambda m: fail(m, "", "methods"))
     for top_key, top_val in raw.items():
-        if isinstance(top_val, dict) and top_key not in BY_NAME:
+        if top_key == "sweep" and isinstance(top_val, dict):
+            for key, val in sweeping.flatten(top_val).items():
+                if f"sweep.{key}" in BY_NAME:
+                    _assign(values, explicit, f"sweep.{key}", val, base_dir, fail, "sweep", key)
+                else:
+                    axes[key] = sweeping.check_axis(key, val, lambda m, k=key: fail(m, "sweep", k))
+        elif isinstance(top_val, dict) and top_key not in BY_NAME:
             if top_key not in SECTIONS:
-                raise fail(f"unknown section [{top_key}]{_did_you_mean(top_key, SECTIONS, '[{}]')}", top_key)
+                raise fail(f"unknown section [{top_key}]{did_you_mean(top_key, SECTIONS, '[{}]')}", top_key)
             for key, val in top_val.items():
                 _assign(values, explicit, f"{top_key}.{key}", val, base_dir, fail, top_key, key)
         else:
@@ -101,12 +129,19 @@ def recipe_from_dict(raw: dict[str, Any], *, path: Path | None = None, text: str
         name, val = _parse_override(item, path)
         knob = BY_NAME.get(name)
         if knob is None:
-            raise UserError(f"--set {name}: unknown key{_did_you_mean(name, BY_NAME)}", path=path)
+            raise UserError(f"--set {name}: unknown key{did_you_mean(name, BY_NAME)}", path=path)
         got = schema.coerce(knob, val, from_text=True)
         if got.error:
             raise UserError(f"--set {got.error}", path=path)
         values[name] = _resolve_path(knob, got.value, Path.cwd())
         explicit.add(name)
+
+    for item in sweeps:
+        name, axis = sweeping.parse_flag(item)
+        axes[name] = axis  # a flag replaces the recipe's values for that knob
+    for method in method_overrides:
+        if method not in (values["methods"] or [values["model.method"]]):
+            raise fail(f"methods entry {method} is not among the methods run", "", "methods")
 
     if not values["name"]:
         values["name"] = path.stem if path is not None else "recipe"
@@ -115,14 +150,23 @@ def recipe_from_dict(raw: dict[str, Any], *, path: Path | None = None, text: str
             where = path if path is not None else "recipe"
             raise UserError(f"{knob.name} is required ({knob.help.split('.')[0].lower()}: {knob.expected()})", path=where)
     _check_cross_fields(values, fail)
-    return Recipe(values, path, explicit)
+    recipe = Recipe(values, path, explicit, axes, method_overrides)
+    if axes or method_overrides:
+        # the sweep's size and each trial's values, before anything starts (sweep.max_trials)
+        try:
+            variants = recipe.runs()
+        except UserError as e:
+            raise UserError(str(e), path=path) from None
+        for changes in variants:
+            _check_cross_fields({**values, **changes}, fail)
+    return recipe
 
 
 def _assign(values, explicit, name, val, base_dir, fail, section, key) -> None:
     knob = BY_NAME.get(name)
     if knob is None:
         candidates = [k.name for k in schema.KNOBS if k.section == section] if section else list(BY_NAME)
-        hint = _did_you_mean(name, candidates) or _did_you_mean(name, BY_NAME)
+        hint = did_you_mean(name, candidates) or did_you_mean(name, BY_NAME)
         raise fail(f"unknown key {name}{hint}", section, key)
     got = schema.coerce(knob, val)
     if got.error:
@@ -174,8 +218,34 @@ def _parse_override(item: str, path: Path | None = None) -> tuple[str, str]:
     return name.strip(), val.strip()
 
 
-def _did_you_mean(name: str, candidates: Iterable[str], fmt: str = "{}") -> str:
-    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.5)
+# What people call knobs elsewhere (transformers' argument names, papers, habits): a suggestion by
+# meaning comes before one by spelling (`train.lr` is `train.learning_rate`, not `train.scheduler`).
+ALIASES = {"lr": "learning_rate", "learningrate": "learning_rate", "rate": "learning_rate",
+           "bs": "batch_size", "batch": "batch_size", "batchsize": "batch_size",
+           "per_device_train_batch_size": "batch_size", "per_device_eval_batch_size": "batch_size",
+           "epoch": "epochs", "num_epochs": "epochs", "num_train_epochs": "epochs", "n_epochs": "epochs",
+           "rank": "r", "lora_r": "r", "lora_rank": "r", "lora_alpha": "alpha", "lora_dropout": "dropout",
+           "wd": "weight_decay", "decay": "weight_decay", "warmup": "warmup_steps", "warmup_ratio": "warmup_steps",
+           "grad_accum": "gradient_accumulation_steps", "accumulation_steps": "gradient_accumulation_steps",
+           "max_len": "max_length", "max_seq_length": "max_length", "seq_len": "max_length",
+           "model": "source", "model_name": "source", "model_name_or_path": "source", "path": "source",
+           "lr_scheduler_type": "scheduler", "lr_scheduler": "scheduler", "optim": "optimizer",
+           "load_in_4bit": "use_4bit", "4bit": "use_4bit", "quantize": "use_4bit", "steps": "max_steps",
+           "clip": "max_grad_norm", "grad_clip": "max_grad_norm", "target": "target_modules",
+           "text": "text_column", "label": "label_column", "train": "train_file", "valid": "validation_file",
+           "val_file": "validation_file", "dev_file": "validation_file", "test": "test_file"}
+
+
+def did_you_mean(name: str, candidates: Iterable[str], fmt: str = "{}") -> str:
+    candidates = list(candidates)
+    section, _, key = name.rpartition(".")
+    meant = ALIASES.get(key.lower().replace("-", "_"))
+    if meant:
+        by_key = [c for c in candidates if c.rsplit(".", 1)[-1] == meant]
+        same = [c for c in by_key if c.rpartition(".")[0] == section] or by_key
+        if same:
+            return f" (did you mean {fmt.format(same[0])}?)"
+    close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.5)
     if not close:
         # Also try the last part alone (e.g. "lora.rank" vs "r", "train.lr" vs "learning_rate").
         short = {c.rsplit(".", 1)[-1]: c for c in candidates}

@@ -267,6 +267,16 @@ KNOBS: tuple[Knob, ...] = (
          "flagged in show, diff and the store.", min=0.0, max=1.0),
     Knob("fairness", "group_limits", "float_map", {}, "Per-group limits overriding max_fpr, e.g. "
          "{ women = 0.05 }.", min=0.0, max=1.0),
+    # --- sweep (the swept knobs themselves are the table's other keys: workbench/recipe/sweep.py) ----
+    Knob("sweep", "mode", "choice", "grid", "How the [sweep] table's knobs combine. grid: every combination of "
+         "their value lists; random: sweep.trials draws, each knob from its list or its range { min, max } "
+         "(log-uniform for rates).", choices=("grid", "random")),
+    Knob("sweep", "trials", "int", 0, "sweep.mode = \"random\": how many draws (each crossed with seeds and methods).",
+         min=0, max=100000),
+    Knob("sweep", "max_trials", "int", 64, "A sweep of more trials than this is refused before anything starts "
+         "(a typo in a grid multiplies fast).", min=1, max=100000),
+    Knob("sweep", "seed", "int", 0, "Seed of the random sweep's draws (the same seed draws the same trials).",
+         min=0, max=2**32 - 1),
     # --- launch (each is also a `workbench run` flag: --target, --gpus, --partition, ...) ------
     Knob("launch", "target", "str", "local", "Where training runs: local (a detached process here), ssh:HOST (an "
          "alias from ~/.ssh/config), slurm / pbs (submit from here) or slurm:HOST / pbs:HOST (submit on a login "

@@ -189,6 +189,66 @@ def compare(con, ids: list[str], split: str = "validation", metric: str = "f1") 
     return Comparison(ids, status, pv, differing, agg, per, groups, resources)
 
 
+# Params that name or group runs, or stand for several: never a sweep's knob.
+NOT_KNOBS = ("name", "group", "seeds", "methods", "train.seed", "description", "sweep.mode", "sweep.trials",
+             "sweep.max_trials", "sweep.seed")
+
+
+@dataclass
+class Trial:
+    config: dict[str, str]      # {knob: value text} of the knobs that vary across the compared runs
+    run_ids: list[str]          # its runs (one per seed)
+    mean: float | None          # train.best_metric over its completed runs
+    std: float | None
+    n: int                      # runs with a value
+
+
+@dataclass
+class Ranking:
+    """A sweep's trials ranked by train.best_metric (mean over seeds), and each knob's marginal effect:
+    per value, the mean over the trials that had it."""
+    metric: str
+    knobs: list[str]
+    trials: list[Trial]                                   # best first; trials without a value last
+    marginal: dict[str, list[tuple[str, float, int]]]     # {knob: [(value, mean, trials)]}, best first
+
+
+def rank_trials(c: Comparison, metric: str | None = None) -> Ranking | None:
+    """None when the runs do not differ in any knob (seeds alone: `group_stats` says it)."""
+    knobs = [k for k in c.differing if k not in NOT_KNOBS]
+    if not knobs:
+        return None
+    if metric is None:
+        held = [v for v in c.params.get("train.best_metric", {}).values() if v]
+        metric = max(set(held), key=held.count) if held else "loss"
+    lower = metric in LOWER_IS_BETTER
+    values = c.aggregates.get(metric, {})
+    trials: dict[tuple, Trial] = {}
+    for rid in c.ids:
+        config = {k: c.params[k].get(rid, "—") for k in knobs}
+        t = trials.setdefault(tuple(config.values()), Trial(config, [], None, None, 0))
+        t.run_ids.append(rid)
+    for t in trials.values():
+        vals = [values[r] for r in t.run_ids if values.get(r) is not None and c.status.get(r) == "completed"]
+        if vals:
+            t.mean, t.n = statistics.fmean(vals), len(vals)
+            t.std = statistics.stdev(vals) if len(vals) > 1 else 0.0
+
+    def order(t: Trial):
+        return (t.mean is None, (t.mean if lower else -t.mean) if t.mean is not None else 0.0)
+
+    ranked = sorted(trials.values(), key=order)
+    marginal: dict[str, list[tuple[str, float, int]]] = {}
+    for k in knobs:
+        by_value: dict[str, list[float]] = {}
+        for t in ranked:
+            if t.mean is not None:
+                by_value.setdefault(t.config[k], []).append(t.mean)
+        rows = [(v, statistics.fmean(ms), len(ms)) for v, ms in by_value.items()]
+        marginal[k] = sorted(rows, key=lambda r: r[1] if lower else -r[1])
+    return Ranking(metric, knobs, ranked, marginal)
+
+
 # What a run cost, side by side in `compare` (full fine-tune vs LoRA): `runs` columns.
 RESOURCES = ("trainable_params", "total_params", "duration_s", "train_runtime_s", "train_samples_per_s",
              "peak_mem_bytes", "saved_bytes")

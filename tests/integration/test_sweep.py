@@ -1,0 +1,77 @@
+"""A sweep of the encoder demo through the real CLI: a recipe's [sweep] table crossed into one group of
+runs (two at a time with --parallel 2), ranked by `compare --group`; --dry-run counts the runs."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.conftest import copy_encoder_demo
+from tests.integration.runs import q
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+
+QUICK = ("--set", "train.max_steps=12", "--set", "train.logging_steps=4", "--set", "eval.base=false")
+
+
+@pytest.fixture
+def sweep_recipe(tmp_path):
+    recipe = copy_encoder_demo(tmp_path / "recipes")
+    recipe.write_text(recipe.read_text() + '\n[sweep]\n"train.learning_rate" = [1e-3, 3e-3]\nlora.r = [4, 8]\n')
+    return recipe
+
+
+def test_a_2x2_sweep_runs_as_one_group_and_compare_ranks_it(cli, tmp_path, sweep_recipe):
+    r = cli("run", sweep_recipe, "--quiet", "--parallel", "2", *QUICK, timeout=800)
+    assert r.returncode == 0, r.stdout + r.stderr
+    store = tmp_path / "runs.duckdb"
+    rows = q(store, """SELECT r.run_id, r.status, r.group_id, r.started_at, r.ended_at, lr.value, rk.value
+                       FROM runs r JOIN params lr ON lr.run_id = r.run_id AND lr.key = 'train.learning_rate'
+                       JOIN params rk ON rk.run_id = r.run_id AND rk.key = 'lora.r' ORDER BY r.created_at, r.run_id""")
+    assert len(rows) == 4 and {s for _, s, *_ in rows} == {"completed"}
+    (group,) = {g for _, _, g, *_ in rows}
+    assert "-sweep-" in group and f"workbench compare --group {group}" in " ".join(r.stdout.split())
+    assert sorted((lr, rank) for *_, lr, rank in rows) == [("0.001", "4"), ("0.001", "8"), ("0.003", "4"),
+                                                           ("0.003", "8")]
+    # --parallel 2: the second run started before the first ended
+    assert rows[1][3] < rows[0][4] and rows[3][3] < rows[2][4]
+    # each run's frozen recipe is a single run: its own values, no sweep left in it
+    frozen = (tmp_path / "runs" / rows[0][0] / "recipe.toml").read_text()
+    assert "[sweep]" in frozen and "learning_rate = [" not in frozen
+
+    out = cli("compare", "--group", group).stdout
+    loss = dict(q(store, "SELECT run_id, value FROM evals WHERE phase = 'tuned' AND split = 'validation' AND "
+                         "label = '(all)' AND metric = 'loss'"))
+    config = {rid: (lr, rank) for rid, *_, lr, rank in rows}
+    expected = [config[rid] for rid in sorted(loss, key=loss.get)]  # lowest validation loss first
+    table = out[out.index("trials ranked by loss"):out.index("marginal effect")]
+    ranked = re.findall(r"│ (\d) │ (\d+)\s+│ ([0-9.]+)\s+│ ([0-9.]+)", table)
+    assert [(lr, rank) for _, rank, lr, _ in ranked] == expected, table
+    assert [float(v) for *_, v in ranked] == pytest.approx(sorted(loss.values()), abs=1e-4)
+    marginal = out[out.index("marginal effect"):]
+    assert "lora.r" in marginal and "train.learning_rate" in marginal
+
+
+def test_dry_run_counts_the_runs_and_shows_the_set_values(cli, tmp_path, sweep_recipe):
+    r = cli("run", sweep_recipe, "--dry-run", "--seeds", "1,2", "--set", "train.epochs=3", "--sweep", "lora.r=4,8,16")
+    assert r.returncode == 0, r.stderr
+    assert "# --set train.epochs = 3.0" in r.stdout
+    assert "# 12 runs, one group: grid 2 × 3 (train.learning_rate, lora.r) × seeds 1, 2" in r.stdout
+    assert "#   run 12: train.learning_rate=0.003, lora.r=16, train.seed=2" in r.stdout
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("args, expected", [
+    (("--sweep", "train.lr=1e-4,1e-3"), "error: --sweep key train.lr is not a knob (did you mean train.learning_rate?)"),
+    (("--sweep", "lora.r=8,eight"), "error: --sweep lora.r = 'eight' is not int in [1, 4096]"),
+    (("--sweep", "lora.r="), "error: --sweep lora.r = []: expected at least one value"),
+    (("--sweep", "lora.r=" + ",".join(str(i) for i in range(1, 35))),
+     "the sweep's grid has 68 trials (2 × 34), more than sweep.max_trials = 64"),
+    (("--parallel", "64"), "--parallel 64: 64 runs of 1 process(es) need 64 cores"),
+])
+def test_a_bad_sweep_starts_nothing(cli, tmp_path, sweep_recipe, args, expected):
+    r = cli("run", sweep_recipe, *args)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert expected in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert not (tmp_path / "runs").exists()

@@ -1,0 +1,217 @@
+"""What one recipe stands for when it names several runs: methods (each with its own overrides) ×
+sweep trials (a grid, or random draws) × seeds, all in one group.
+
+A recipe's `[sweep]` table names knobs and their values, and `--sweep KEY=V1,V2` adds more:
+
+    [sweep]
+    "train.learning_rate" = [1e-4, 3e-4, 1e-3]      # grid (default): every combination
+    "lora.r" = [8, 16, 32]
+    # mode = "random", trials = 12                   # random: 12 draws; a range draws from an interval
+    # "train.learning_rate" = { min = 1e-5, max = 1e-3 }   # log-uniform (rates, decay); else uniform
+
+`methods` entries may carry their own knobs: `methods = ["lora", { method = "full",
+"train.learning_rate" = 2e-5 }]`. Every value is checked against its knob here, before anything
+starts; each run's frozen recipe is then a single run (sweep, seeds and methods cleared).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from workbench.errors import UserError
+from workbench.recipe import schema
+from workbench.recipe.schema import BY_NAME
+
+# Knobs a sweep cannot vary: they say how many runs there are and how they are grouped, or where
+# they go (a sweep is one group on one target).
+NOT_SWEPT = ("name", "group", "seeds", "methods", "description", "task")
+NOT_SWEPT_SECTIONS = ("sweep", "launch")
+RANGE_KEYS = {"min", "max", "log"}
+
+
+@dataclass(frozen=True)
+class Range:
+    """A random sweep's interval: log-uniform when `log`, else uniform; ints are rounded."""
+    lo: float
+    hi: float
+    log: bool
+
+    def draw(self, rng: random.Random, kind: str) -> Any:
+        x = math.exp(rng.uniform(math.log(self.lo), math.log(self.hi))) if self.log else rng.uniform(self.lo, self.hi)
+        return int(round(x)) if kind == "int" else float(f"{x:.4g}")
+
+    def __str__(self) -> str:
+        return f"{'log-uniform' if self.log else 'uniform'} [{self.lo:g}, {self.hi:g}]"
+
+
+Axis = list[Any] | Range
+
+
+def is_range_table(v: Any) -> bool:
+    return isinstance(v, dict) and bool(v) and set(v) <= RANGE_KEYS and {"min", "max"} <= set(v)
+
+
+def flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """TOML's dotted keys nest (`train.learning_rate = [...]` is {"train": {"learning_rate": [...]}});
+    quoted ones do not. Both mean the knob `train.learning_rate`; a range table stays one value."""
+    out: dict[str, Any] = {}
+    for k, v in table.items():
+        name = f"{prefix}{k}"
+        if isinstance(v, dict) and not is_range_table(v):
+            out.update(flatten(v, name + "."))
+        else:
+            out[name] = v
+    return out
+
+
+def check_axis(name: str, value: Any, fail: Callable[[str], Exception], where: str = "sweep") -> Axis:
+    """One knob's values (a non-empty list, each checked against the knob) or a range."""
+    knob = BY_NAME.get(name)
+    if knob is None or name.startswith("sweep."):
+        from workbench.recipe.load import did_you_mean
+
+        raise fail(f"{where} key {name} is not a knob{did_you_mean(name, [k for k in BY_NAME if not k.startswith('sweep.')])}")
+    if name in NOT_SWEPT or knob.section in NOT_SWEPT_SECTIONS:
+        why = ("use seeds = [...] or --seeds" if name == "seeds" else "one group runs on one target"
+               if knob.section == "launch" else "it names or groups the runs")
+        raise fail(f"{where} key {name} cannot be swept (a sweep varies training knobs; {why})")
+    if is_range_table(value):
+        if knob.kind not in ("int", "float"):
+            raise fail(f"{where} {name} = {{ min, max }}: a range needs a number knob; {name} is {knob.expected()}")
+        lo, hi = value["min"], value["max"]
+        log = value.get("log", knob.key in ("learning_rate", "weight_decay"))
+        for v in (lo, hi):
+            got = schema.coerce(knob, v)
+            if got.error:
+                raise fail(f"{where} {got.error}")
+        if not isinstance(log, bool) or not lo < hi or (log and lo <= 0):
+            raise fail(f"{where} {name} = {{ min = {lo}, max = {hi} }}: expected min < max"
+                       + (" and min > 0 (log-uniform)" if log else "") + ", log = true or false")
+        return Range(float(lo), float(hi), log)
+    if not isinstance(value, list):
+        raise fail(f"{where} {name} = {value!r}: expected a list of values, e.g. [1e-4, 3e-4], or a range "
+                   "{ min = ..., max = ... } (sweep.mode = \"random\")")
+    if not value:
+        raise fail(f"{where} {name} = []: expected at least one value")
+    out = []
+    for v in value:
+        got = schema.coerce(knob, v)
+        if got.error:
+            raise fail(f"{where} {got.error}")
+        out.append(got.value)
+    return out
+
+
+def parse_flag(text: str) -> tuple[str, Axis]:
+    """`--sweep KEY=V1,V2,...` (each value parsed as `--set` parses it), `KEY=[...]` (a TOML list, for
+    values holding commas) or `KEY=LO..HI` (a range, for sweep.mode = "random")."""
+    if "=" not in text:
+        raise UserError(f"--sweep {text!r}: expected section.key=value1,value2,... (or lo..hi)")
+    name, _, rhs = (p.strip() for p in text.partition("="))
+    knob = BY_NAME.get(name)
+
+    def fail(msg: str) -> UserError:
+        return UserError(f"--{msg}" if msg.startswith("sweep") else msg)
+
+    if knob is None:
+        return name, check_axis(name, [], fail)  # raises: not a knob
+    if rhs.startswith("["):
+        import tomllib
+
+        try:
+            items = tomllib.loads(f"v = {rhs}")["v"]
+        except tomllib.TOMLDecodeError:
+            raise UserError(f"--sweep {name}: {rhs!r} is not a TOML list") from None
+        return name, check_axis(name, items, fail)
+    if ".." in rhs and knob.kind in ("int", "float"):
+        lo, _, hi = rhs.partition("..")
+        nums = [schema.coerce(knob, x.strip(), from_text=True) for x in (lo, hi)]
+        bad = next((n.error for n in nums if n.error), None)
+        if bad:
+            raise UserError(f"--sweep {bad}")
+        return name, check_axis(name, {"min": nums[0].value, "max": nums[1].value}, fail)
+    values = []
+    for item in (p.strip() for p in rhs.split(",")):
+        if not item:
+            continue
+        got = schema.coerce(knob, item, from_text=True)
+        if got.error:
+            raise UserError(f"--sweep {got.error}")
+        values.append(got.value)
+    return name, check_axis(name, values, fail)
+
+
+def split_methods(raw: Any, fail: Callable[[str], Exception]) -> tuple[Any, dict[str, dict[str, Any]]]:
+    """`methods` with inline tables -> (the method names, {method: {knob: value}})."""
+    if not isinstance(raw, list) or not any(isinstance(m, dict) for m in raw):
+        return raw, {}
+    names: list[Any] = []
+    overrides: dict[str, dict[str, Any]] = {}
+    for entry in raw:
+        if not isinstance(entry, dict):
+            names.append(entry)
+            continue
+        flat = flatten(entry)
+        method = flat.pop("method", None)
+        if method not in schema.METHODS:
+            raise fail(f"methods entry {entry!r}: expected {{ method = \"lora\" or \"full\", knob = value, ... }}")
+        checked = {}
+        for name, value in flat.items():
+            knob = BY_NAME.get(name)
+            if knob is None or name in NOT_SWEPT or name == "model.method" or knob.section in NOT_SWEPT_SECTIONS:
+                raise fail(f"methods entry {method}: {name} is not a training knob a method can set")
+            got = schema.coerce(knob, value)
+            if got.error:
+                raise fail(f"methods entry {method}: {got.error}")
+            checked[name] = got.value
+        names.append(method)
+        overrides[method] = checked
+    return names, overrides
+
+
+def trials(values: dict[str, Any], axes: dict[str, Axis]) -> list[dict[str, Any]]:
+    """The sweep's trials, each {knob: value}; [{}] without a sweep."""
+    if not axes:
+        return [{}]
+    mode, n, cap = values["sweep.mode"], values["sweep.trials"], values["sweep.max_trials"]
+    if mode == "grid":
+        ranged = [k for k, a in axes.items() if isinstance(a, Range)]
+        if ranged:
+            raise UserError(f"sweep {ranged[0]} is a range: a grid needs lists of values (or set sweep.mode = \"random\")")
+        total = math.prod(len(a) for a in axes.values() if isinstance(a, list))
+        if total > cap:
+            raise UserError(f"the sweep's grid has {total} trials (" + " × ".join(
+                str(len(a)) for a in axes.values() if isinstance(a, list)) + f"), more than sweep.max_trials = {cap}: "
+                "fewer values, sweep.mode = \"random\" with sweep.trials, or raise sweep.max_trials")
+        names = list(axes)
+        return [dict(zip(names, combo)) for combo in itertools.product(*(axes[k] for k in names))]
+    if n < 1:
+        raise UserError("sweep.mode = \"random\" needs sweep.trials >= 1 (how many draws)")
+    if n > cap:
+        raise UserError(f"sweep.trials = {n} is more than sweep.max_trials = {cap}")
+    rng = random.Random(values["sweep.seed"])
+    return [{k: a.draw(rng, BY_NAME[k].kind) if isinstance(a, Range) else rng.choice(a) for k, a in axes.items()}
+            for _ in range(n)]
+
+
+def expand(values: dict[str, Any], axes: dict[str, Axis], method_overrides: dict[str, dict[str, Any]],
+           seeds: Iterable[int] | None = None) -> list[dict[str, Any]]:
+    """Every run the recipe stands for, as the changes that make its single-run recipe:
+    methods (outermost) × trials × seeds (innermost)."""
+    seeds = list(seeds or values["seeds"] or [values["train.seed"]])
+    methods = values["methods"] or [values["model.method"]]
+    both = sorted({k for o in method_overrides.values() for k in o} & set(axes))
+    if both:
+        raise UserError(f"{both[0]} is both swept and set by a methods entry: set it in one place")
+    out = []
+    for method in methods:
+        for trial in trials(values, axes):
+            for seed in seeds:
+                out.append({**method_overrides.get(method, {}), **trial, "model.method": method, "train.seed": seed,
+                            "seeds": [], "methods": []})
+    return out
