@@ -71,8 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--wait", type=float, default=120.0, help="seconds to wait for the final status (default 120)")
     sp.add_argument("--no-wait", action="store_true", help="send the stop and return")
 
-    sp = cmd("runs", "List runs from the store.", "browse", "runs")
-    sp.add_argument("--status", help="only runs with this status")
+    sp = cmd("runs", "List runs from the store (archived runs only with --all).", "browse", "runs")
+    sp.add_argument("--status", help="only runs with this status (queued, running, completed, failed, interrupted, "
+                    "cancelled)")
+    sp.add_argument("--tag", action="append", metavar="KEY[=VALUE]", help="only runs with this tag (repeatable)")
+    sp.add_argument("--all", action="store_true", help="archived runs too")
     sp.add_argument("--recipe", help="only runs of this recipe name")
     sp.add_argument("--limit", type=int, default=50, help="most recent N runs (default 50; 0: all)")
     sp.add_argument("--format", choices=("table", "csv", "json"), default="table")
@@ -81,8 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("run", help="run id, unique prefix, or 'last'")
     sp.add_argument("--split", default="validation")
 
-    sp = cmd("diff", "Base model vs tuned model of a run, per label and metric, with deltas.", "browse", "diff")
-    sp.add_argument("run", help="run id, unique prefix, or 'last'")
+    sp = cmd("diff", "Base model vs tuned model of a run, or two runs' evaluations (A vs B), per label and metric, "
+             "with deltas.", "browse", "diff")
+    sp.add_argument("runs", nargs="+", metavar="RUN", help="one run (base vs tuned) or two (A vs B): run id, unique "
+                    "prefix or suffix, or 'last'")
     sp.add_argument("--split", default="validation")
     sp.add_argument("--metrics", default="precision,recall,f1", help="comma-separated per-label metrics")
 
@@ -106,12 +111,47 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--output", required=True, help="JSONL to write, one prediction per input row")
     sp.add_argument("--batch-size", type=int, default=None)
 
+    sp = cmd("eval", "Evaluate a model without training it: a finished run's adapter or model, or any model source "
+             "(hub id, local or merged folder), on a recipe's data; recorded as a run of kind eval.", "evaluate")
+    sp.add_argument("model", help="a run id / unique prefix / 'last' (or run:ID), or a model source: hub id, folder, "
+                    "tiny:<arch>")
+    sp.add_argument("recipe", nargs="?", help="the recipe whose data (validation and test splits) to score on; "
+                    "default for a run: its own recipe")
+    sp.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                    help="override a recipe value (repeatable), e.g. --set data.test_file=new.csv")
+    sp.add_argument("--name", help="name of the evaluation run (default: the recipe's name + '-eval')")
+    sp.add_argument("--quiet", action="store_true", help="no live progress; print the result only")
+
     sp = cmd("merge", "Merge a LoRA run's adapter into its base model: a folder plain transformers loads "
              "without peft.", "merge")
     sp.add_argument("run", help="run id, unique prefix, or 'last'")
     sp.add_argument("--output", required=True, help="folder to write (must not exist, or be empty)")
     sp.add_argument("--dtype", choices=("auto", "fp32", "bf16", "fp16"), default="auto",
                     help="weights' dtype (auto: the base model's own, fp32 for tiny models)")
+
+    sp = cmd("tag", "Tag runs: KEY=VALUE (KEY= removes it); `runs --tag KEY=VALUE` lists them.", "lifecycle", "tag")
+    sp.add_argument("items", nargs="+", metavar="RUN|KEY=VALUE", help="run ids (unique prefix or suffix, 'last'), "
+                    "then the tags, e.g. `workbench tag last baseline=yes dataset=v2`")
+
+    sp = cmd("note", "Add a note to a run (shown by `show` and the app's detail).", "lifecycle", "note")
+    sp.add_argument("run", help="run id, unique prefix or suffix, or 'last'")
+    sp.add_argument("text", nargs="+", help="the note")
+
+    sp = cmd("archive", "Hide runs from the lists (`runs --all` shows them); --undo brings them back.", "lifecycle",
+             "archive")
+    sp.add_argument("runs", nargs="+", metavar="RUN")
+    sp.add_argument("--undo", action="store_true", help="unarchive")
+
+    sp = cmd("rm", "Delete runs: their store rows and run folders (asks first; not a run still going).", "lifecycle",
+             "rm")
+    sp.add_argument("runs", nargs="+", metavar="RUN")
+    sp.add_argument("--keep-folder", action="store_true", help="delete the store rows only; `workbench sync` "
+                    "brings the run back from its folder")
+    sp.add_argument("--yes", "-y", action="store_true", help="do not ask")
+
+    sp = cmd("gc", "Delete the checkpoints of completed runs (adapters, models, reports and predictions stay); "
+             "prints the bytes freed.", "lifecycle", "gc")
+    sp.add_argument("--dry-run", action="store_true", help="say what would be freed; delete nothing")
 
     sp = cmd("validate", "Check recipes (schema, data files, model source) without running them.", "validate")
     sp.add_argument("recipes", nargs="+", help="recipe .toml files, or shipped recipes' names")
@@ -151,7 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(getattr(module, args._func)(args) or 0)
     except UserError as e:
-        print(f"error: {e}", file=sys.stderr)
+        for line in e.lines:  # one line, but a query's error keeps DuckDB's hints and caret
+            print(f"error: {line}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

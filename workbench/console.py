@@ -92,14 +92,17 @@ def delta_text(metric: str, delta: float | None, digits: int = 3) -> Text:
     return Text(f"{delta:+.{digits}f}", style=style)
 
 
-def diff_tables(rows: Sequence[tuple], metrics: Sequence[str], title: str) -> list[Table]:
-    """rows: (label, metric, base, tuned, delta) from the base_vs_tuned view.
+def diff_tables(rows: Sequence[tuple], metrics: Sequence[str], title: str,
+                names: tuple[str, str] = ("base", "tuned")) -> list[Table]:
+    """rows: (label, metric, base, tuned, delta) from the base_vs_tuned view (or two runs' evaluations:
+    `names` says what the two columns are).
 
     One compact cell per metric ("0.27 → 0.65 +0.38"), so three metrics fit 80 columns."""
     by_label: dict[str, dict[str, tuple]] = {}
     for label, metric, base, tuned, delta in rows:
         by_label.setdefault(label, {})[metric] = (base, tuned, delta)
-    per = Table(title=title, title_justify="left", caption="each cell: base→tuned Δ", caption_justify="left")
+    per = Table(title=title, title_justify="left", caption=f"each cell: {names[0]}→{names[1]} Δ",
+                caption_justify="left")
     width = max([len(label) for label in by_label if label != ALL_LABELS] + [5])
     per.add_column("label", no_wrap=True, min_width=min(width, 24), overflow="ellipsis")
     for m in metrics:
@@ -113,7 +116,7 @@ def diff_tables(rows: Sequence[tuple], metrics: Sequence[str], title: str) -> li
             cells.append(Text.assemble(f"{fmt(b, 2)}→{fmt(t, 2)} ", delta_text(m, d, 2)))
         per.add_row(*cells)
     agg = Table(title="aggregates", title_justify="left")
-    for col in ("metric", "base", "tuned", "Δ"):
+    for col in ("metric", *names, "Δ"):
         agg.add_column(col, justify="left" if col == "metric" else "right")
     overall = by_label.get(ALL_LABELS, {})
     for m in AGGREGATES:

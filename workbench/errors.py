@@ -1,4 +1,5 @@
-"""The one exception type that reaches a user as a single clean line (exit status 2)."""
+"""The one exception type that reaches a user as a clean message (exit status 2): a single line,
+or, for a query's error, DuckDB's whole message (its hints and the caret under the fault)."""
 
 from __future__ import annotations
 
@@ -17,16 +18,30 @@ def one_line(text: str) -> str:
 class UserError(Exception):
     """Bad input from the user: a recipe, a data file, a flag.
 
-    The message is one line: where (file, line, field) and what was expected.
+    The message is one line: where (file, line, field) and what was expected. With `multiline`
+    (a query's error: DuckDB's message, its hints such as `Did you mean "runs"?` and the `LINE 1:`
+    line with the caret under the fault) it keeps its lines, blank ones left out; `lines` gives them.
     """
 
-    def __init__(self, message: str, *, path: str | Path | None = None, line: int | None = None):
+    def __init__(self, message: str, *, path: str | Path | None = None, line: int | None = None,
+                 multiline: bool = False):
         where = ""
         if path is not None:
             where = str(path)
             if line is not None:
                 where += f":{line}"
             where += ": "
-        super().__init__(one_line(where + message))
+        text = where + message
+        if multiline:
+            text = "\n".join(one_line(t.rstrip()) for t in text.splitlines() if t.strip()) or one_line(text)
+        else:
+            text = one_line(text)
+        super().__init__(text)
         self.path = path
         self.line = line
+        self.multiline = multiline
+
+    @property
+    def lines(self) -> list[str]:
+        """The message's lines: one, unless made with `multiline`."""
+        return str(self).split("\n")

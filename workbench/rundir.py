@@ -24,6 +24,7 @@ EVENTS = "events.jsonl"       # rank 0's event stream, the source of truth (trai
 TRAIN_LOG = "train.log"       # stdout and stderr of a batch job (scheduler)
 FOLLOW_LOCK = ".follow.lock"  # held by the process that ingests this run right now
 DATA_DIR = "data"             # uploaded data files of a run on a remote host
+ANNOTATIONS = "annotations.json"  # tags, notes, archived: what people say about a run (tag / note / archive)
 
 
 def events_file(run_dir: Path, rank: int = 0) -> Path:
@@ -102,3 +103,15 @@ def read_labels(run_dir: Path) -> dict[str, Any]:
 
 def write_labels(run_dir: Path, labels: dict[str, Any]) -> None:
     write_json_atomic(run_dir / LABELS, labels, indent=2)
+
+
+def read_annotations(run_dir: Path) -> dict[str, Any]:
+    """{"tags": {key: value}, "notes": [{"t": unix seconds, "text": ...}], "archived": bool}."""
+    data = read_json(run_dir / ANNOTATIONS) or {}
+    return {"tags": dict(data.get("tags") or {}), "notes": list(data.get("notes") or []),
+            "archived": bool(data.get("archived", False))}
+
+
+def write_annotations(run_dir: Path, annotations: dict[str, Any]) -> None:
+    write_json_atomic(run_dir / ANNOTATIONS, annotations, indent=2)
+

@@ -288,10 +288,12 @@ def test_run_dry_run_starts_nothing(cli, tmp_path):
 
 
 def test_query_bad_sql(cli, tmp_path):
+    """A query's error keeps DuckDB's whole message (its hints and caret: tests/integration/test_query_errors.py)."""
     res = cli("query", "select nonsense")
-    assert res.returncode == 2
-    line = one_error_line(res)
-    assert "query failed" in line and "nonsense" in line
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert all(line.startswith("error: ") for line in lines), res.stderr
+    assert "query failed" in lines[0] and "nonsense" in lines[0]
 
 
 def test_show_unknown_run(cli):

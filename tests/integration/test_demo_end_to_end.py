@@ -223,3 +223,62 @@ def test_help_and_runs_import_neither_torch_nor_transformers(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
                          env={**os.environ, "WORKBENCH_STORE": str(tmp_path / "s.duckdb")})
     assert "HEAVY []" in out.stdout, out.stdout + out.stderr
+
+
+def _evaluation(store, run_id, split="validation"):
+    return {(label, metric): value for label, metric, value in q(
+        store, "SELECT label, metric, value FROM evals WHERE run_id = ? AND phase = 'tuned' AND split = ?",
+        [run_id, split])}
+
+
+def _own_copy(store: Path, tmp_path: Path) -> Path:
+    """The module's store copied: evaluation runs added here leave the other tests' store as it was
+    (the run folders stay where the store records them)."""
+    import shutil
+
+    copy = tmp_path / "runs.duckdb"
+    shutil.copy(store, copy)
+    return copy
+
+
+def test_eval_of_a_finished_run_reproduces_its_tuned_metrics_and_diff_sets_them_side_by_side(demo, tmp_path):
+    store, run_id, _ = demo
+    store = _own_copy(store, tmp_path)
+    proc = workbench("eval", run_id[-4:], "--quiet", store=store, timeout=600)  # the short id the app shows
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (eval_id, kind, evaluates, model, status), = q(
+        store, "SELECT run_id, kind, evaluates, model, status FROM run_summary WHERE kind = 'eval'")
+    assert (kind, evaluates, model, status) == ("eval", f"run:{run_id}", f"run:{run_id}", "completed")
+    assert _evaluation(store, eval_id) == _evaluation(store, run_id)  # every label and metric, exactly
+    assert len(_evaluation(store, eval_id)) > 20
+    out = workbench("diff", run_id, eval_id, store=store)
+    assert out.returncode == 0, out.stderr
+    assert f"A = {run_id}" in out.stdout and "f1 higher in B on 0 of 4 labels" in out.stdout
+    # an evaluation has no model of its own to evaluate
+    again = workbench("eval", eval_id, store=store)
+    assert again.returncode == 2 and "is an evaluation: it has no model of its own" in again.stderr
+
+
+def test_eval_of_a_model_source_scores_it_on_a_recipes_data(demo, tmp_path):
+    store, run_id, _ = demo
+    store = _own_copy(store, tmp_path)
+    proc = workbench("eval", "tiny:distilbert", str(DEMO_RECIPE), "--quiet", "--name", "untrained", store=store, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (eval_id, model), = q(store, "SELECT run_id, model FROM runs WHERE recipe_name = 'untrained'")
+    assert model == "tiny:distilbert" and eval_id.startswith("untrained-")
+    untrained, tuned = _evaluation(store, eval_id), _evaluation(store, run_id)
+    assert untrained[("(all)", "f1_micro")] < tuned[("(all)", "f1_micro")]
+    # the tiny base the demo trained from, scored alone, is the demo's base evaluation
+    base = dict(((label, m), v) for label, m, v in q(store, "SELECT label, metric, base FROM base_vs_tuned "
+                                                             "WHERE run_id = ? AND split = 'validation'", [run_id]))
+    assert untrained[("(all)", "loss")] == pytest.approx(base[("(all)", "loss")], abs=1e-6)
+
+
+@pytest.mark.parametrize("args, expected", [
+    (("no-such-run-or-model",), "is no run in the store; to evaluate a model source"),
+    (("run:nope",), "no run 'nope' in the store"),
+])
+def test_eval_of_nothing_to_evaluate_is_one_line(demo, args, expected):
+    store, _, _ = demo
+    proc = workbench("eval", *args, store=store)
+    assert proc.returncode == 2 and expected in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr

@@ -401,3 +401,20 @@ def test_the_demos_learn_without_a_guardrail_firing(demo, request):
     store, ids, proc = request.getfixturevalue(demo)
     assert [w for (w,) in q(store, "SELECT warnings FROM runs ORDER BY run_id")] == [[]] * len(ids)
     assert "warning:" not in proc.stdout
+
+
+def test_eval_of_a_4bit_run_with_tuned_thresholds_reproduces_every_split(decoder, tmp_path):
+    import shutil
+
+    store, ids, _ = decoder
+    shutil.copy(store, tmp_path / "runs.duckdb")  # the evaluation run goes into a copy: the group stays as it was
+    store = tmp_path / "runs.duckdb"
+    run_id = ids[0]
+    cli(store, "eval", run_id, "--quiet", timeout=600)
+    (eval_id,), = q(store, "SELECT run_id FROM runs WHERE kind = 'eval'")
+    for split in ("validation", "validation_at_thresholds", "test"):
+        got = {(label, m): v for label, m, v in q(store, "SELECT label, metric, value FROM evals WHERE run_id = ? AND "
+                                                        "phase = 'tuned' AND split = ?", [eval_id, split])}
+        want = {(label, m): v for label, m, v in q(store, "SELECT label, metric, value FROM evals WHERE run_id = ? AND "
+                                                         "phase = 'tuned' AND split = ?", [run_id, split])}
+        assert got and got == want, split

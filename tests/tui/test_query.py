@@ -1,6 +1,7 @@
 """Query mode: snapshots after an example ran; every saved example runs on the sample store; a
-typed query's row count; writes refused with one line and the store unchanged; errors as one
-line; the result exported as a CSV equal to the query's rows; the row cap; session history."""
+typed query's row count; writes refused with one line and the store unchanged; DuckDB's errors
+whole (hints, caret); ctrl+a selecting all the SQL; the result exported as a CSV equal to the
+query's rows; the row cap; session history."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.tui.conftest import settled
+from tests.tui.conftest import settled, until
 from workbench.store.examples import EXAMPLES, example
 from workbench.tui.screens import query as query_module
 from workbench.tui.screens.prompt import PromptScreen
@@ -170,18 +171,75 @@ class TestQueryScreen:
         assert counts(store_copy) == before
         assert not (tmp_path / "copied.csv").exists()
 
-    @pytest.mark.parametrize("sql, start", [
-        ("SELEC run_id FROM runs", 'query failed: Parser Error: syntax error at or near "SELEC"'),
-        ("SELECT nope FROM runs\nWHERE 1 = 1", "query failed: Binder Error: Referenced column \"nope\" not found"),
-        ("SELECT * FROM no_such_table", "query failed: Catalog Error: Table with name no_such_table does not exist"),
+    @pytest.mark.parametrize("sql, start, hint, word", [
+        ("SELEC run_id FROM runs", 'query failed: Parser Error: syntax error at or near "SELEC"', None, "SELEC"),
+        ("SELECT nope FROM runs\nWHERE 1 = 1", "query failed: Binder Error: Referenced column \"nope\" not found",
+         "Candidate bindings: ", "nope"),
+        ("SELECT * FROM no_such_table", "query failed: Catalog Error: Table with name no_such_table does not exist",
+         None, "no_such_table"),
+        ("SELECT statuss FROM runs", "query failed: Binder Error: Referenced column \"statuss\" not found",
+         'Candidate bindings: "status"', "statuss"),
+        ("SELECT * FROM run_summar", "query failed: Catalog Error: Table with name run_summar does not exist",
+         'Did you mean "run_summary"?', "run_summar"),
     ])
-    def test_an_error_shows_as_one_line(self, make_app, sql, start):
+    def test_an_error_shows_duckdbs_whole_message(self, make_app, sql, start, hint, word):
+        """DuckDB's hints and its caret line show, every line of them on screen (the status area
+        grows to hold them), the caret exactly under the fault."""
         async def go():
             async with make_app("query").run_test(size=(80, 24)) as pilot:
                 screen = await run_typed(pilot, sql)
-                assert screen.status_text.startswith(start), screen.status_text
-                assert "\n" not in screen.status_text and "Traceback" not in screen.status_text
-                assert screen.query_one("#query-status").has_class("error-text")
+                lines = screen.status_text.split("\n")
+                assert screen.status_text == screen.last_error
+                assert lines[0].startswith(start), screen.status_text
+                assert "Traceback" not in screen.status_text and "" not in lines
+                if hint is not None:
+                    assert any(line.startswith(hint) for line in lines[1:]), lines
+                at = next(i for i, line in enumerate(lines) if line.startswith("LINE "))
+                assert lines[at + 1] == " " * lines[at].index(word) + "^" * len(word), lines
+                status = screen.query_one("#query-status")
+                assert status.has_class("error-text")
+                # what the screen shows: every line (the status area grows to hold them; a long one
+                # wraps), the LINE row unwrapped and the caret row under it, the caret under the word
+                assert status.region.height >= len(lines)
+                shown = [status.render_line(y).text.rstrip() for y in range(status.region.height)]
+                assert " ".join(" ".join(shown).split()) == " ".join(" ".join(lines).split())
+                row = shown.index(lines[at].strip())
+                assert shown[row + 1] == " " * shown[row].index(word) + "^" * len(word), shown
+                # a good query again: the status area is one line again
+                await run_typed(pilot, "SELECT 1 AS one")
+                assert screen.last_error is None and screen.status_text.startswith("1 row")
+                await until(pilot, lambda: status.region.height == 1, "the status area back to one line")
+
+        asyncio.run(go())
+
+    def test_ctrl_a_selects_all_the_sql(self, make_app):
+        """ctrl+a in the SQL box selects all (as in every editor; F7 too), the footer says so, and
+        what is typed next replaces the whole query."""
+        async def go():
+            async with make_app("query").run_test(size=(100, 24)) as pilot:
+                screen = pilot.app.screen
+                box = screen.query_one("#sql")
+                await pilot.press("f3")
+                box.load_text("SELECT 1\nFROM runs")
+                box.move_cursor((1, 4))
+                await pilot.press("ctrl+a")
+                assert box.selected_text == "SELECT 1\nFROM runs"
+                await pilot.press("2")
+                assert box.text == "2"
+                box.load_text("SELECT 3")
+                box.move_cursor((0, 3))
+                await pilot.press("f7")
+                assert box.selected_text == "SELECT 3"
+                # the footer shows it while the box has the focus
+                assert screen.active_bindings["ctrl+a"].binding.description == "Select all"
+                await until(pilot, lambda: any(k.description == "Select all" for k in screen.query("FooterKey")),
+                            "the footer to show ctrl+a Select all")
+                key = next(k for k in screen.query("FooterKey") if k.description == "Select all")
+                assert key.key == "ctrl+a"
+                # elsewhere ctrl+a is not the box's
+                await pilot.press("f2")
+                await until(pilot, lambda: not any(k.description == "Select all" for k in screen.query("FooterKey")),
+                            "the footer to drop Select all")
 
         asyncio.run(go())
 

@@ -17,15 +17,31 @@ from workbench.store.schema import ALL_LABELS, LOWER_IS_BETTER
 
 
 def runs(args) -> int:
+    from workbench.commands.lifecycle import RUN_STATUSES
+
+    if args.status and args.status not in RUN_STATUSES:
+        raise UserError(f"--status {args.status!r}: expected one of {', '.join(RUN_STATUSES)}")
+    tags: dict[str, str | None] = {}
+    for item in args.tag or []:
+        key, eq, value = item.partition("=")
+        tags[key.strip()] = value.strip() if eq else None
     with connect(store_of(args), read_only=True) as con:
-        found = read.list_runs(con, status=args.status, recipe=args.recipe, limit=args.limit)
+        found = read.list_runs(con, status=args.status, recipe=args.recipe, limit=args.limit, tags=tags,
+                               archived=args.all)
     cols = [c for c in read.RUN_LIST_COLUMNS if c not in ("task", "created_at", "ended_at")]
     rows = [tuple(r[c] for c in cols) for r in found]
     if args.format != "table":
         emit_rows(cols, rows, args.format)
         return 0
     if not rows:
-        console.print("no runs yet: `workbench run recipes/demo/encoder_multilabel.toml` makes one")
+        asked = [f"status {args.status}" if args.status else "", f"recipe {args.recipe}" if args.recipe else "",
+                 ", ".join(f"tag {k}={v}" if v is not None else f"tag {k}" for k, v in tags.items())]
+        if any(asked):
+            console.print(f"no runs with {' and '.join(a for a in asked if a)}"
+                          + ("" if args.all else " (archived runs left out: --all shows them)"))
+        else:
+            console.print("no runs yet: `workbench run recipes/demo/encoder_multilabel.toml` makes one"
+                          + ("" if args.all else " (archived runs are left out: --all shows them)"))
         return 0
     # Columns by priority: on an 80-column login-node terminal the low-priority ones are dropped.
     columns = [  # (header, priority, cell)
@@ -54,6 +70,12 @@ def runs(args) -> int:
         table.add_row(*(cell(r) for _, _, cell in shown))
     console.print(table)
     return 0
+
+
+def _utc(t: float):
+    from datetime import datetime
+
+    return datetime.fromtimestamp(t, UTC).replace(tzinfo=None)
 
 
 def _job_text(r: dict) -> str:
@@ -113,6 +135,14 @@ def show(args) -> int:
         head.add_row("error", f"[red]{r['error']}[/]")
     for w in r.get("warnings") or []:
         head.add_row("warning", f"[yellow]{escape(w)}[/]")
+    if d.tags:
+        head.add_row("tags", escape(", ".join(f"{k}={v}" for k, v in d.tags.items())))
+    for t, text in d.notes:
+        head.add_row("note", f"[dim]{fmt(_utc(t))}[/] {escape(text)}")
+    if r.get("archived"):
+        head.add_row("archived", "yes (hidden from `workbench runs` unless --all)")
+    if r.get("kind") == "eval":
+        head.add_row("evaluates", escape(r.get("evaluates") or ""))
     console.print(head)
 
     if d.per_label:
@@ -148,8 +178,12 @@ def show(args) -> int:
 
 def diff(args) -> int:
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
+    if len(args.runs) == 2:
+        return diff_runs(args, metrics)
+    if len(args.runs) != 1:
+        raise UserError("diff takes one run (base vs tuned) or two (run A vs run B)")
     with connect(store_of(args), read_only=True) as con:
-        run_id = resolve_run(con, args.run)
+        run_id = resolve_run(con, args.runs[0])
         rows = read.base_vs_tuned(con, run_id, args.split)
         groups = read.fairness(con, run_id, args.split)
         status = read.run_status(con, run_id)
@@ -165,6 +199,28 @@ def diff(args) -> int:
         flagged = [g for g, *_, flag, _n in groups if flag]
         if flagged:
             console.print(f"[red]over their false-positive limit after tuning:[/] {', '.join(flagged)}")
+    return 0
+
+
+def diff_runs(args, metrics: list[str]) -> int:
+    """Two runs' evaluations (each one's tuned, or evaluated, model) side by side per label and metric."""
+    with connect(store_of(args), read_only=True) as con:
+        a, b = (resolve_run(con, r) for r in args.runs)
+        got = {r: {(label, m): v for label, m, v in read.evaluation(con, r, args.split)} for r in (a, b)}
+    for r in (a, b):
+        if not got[r]:
+            raise UserError(f"run {r} has no evaluation on the {args.split} split")
+    keys = sorted(set(got[a]) | set(got[b]))
+    rows = [(label, m, got[a].get((label, m)), got[b].get((label, m)),
+             None if got[a].get((label, m)) is None or got[b].get((label, m)) is None
+             else got[b][(label, m)] - got[a][(label, m)]) for label, m in keys if m != "threshold"]
+    short = ("A", "B")
+    console.print(f"A = {a}\nB = {b}", markup=False)
+    for t in diff_tables(rows, metrics, f"A vs B ({args.split})", names=short):
+        console.print(t)
+    better = sum(1 for label, m, x, y, d in rows if label != ALL_LABELS and m == "f1" and d is not None and d > 0)
+    labels = len({label for label, *_ in rows if label != ALL_LABELS})
+    console.print(f"f1 higher in B on {better} of {labels} labels")
     return 0
 
 
@@ -291,14 +347,18 @@ def confusion_table(matrix: dict[str, dict[str, int]], title: str) -> Table:
 
 
 def query(args) -> int:
-    from workbench.store.query import run_sql
+    from workbench.store.db import StoreError
+    from workbench.store.query import query_error, run_sql
 
     with connect(store_of(args), read_only=True) as con:
-        cur = run_sql(con, args.sql)
+        cur = run_sql(con, args.sql)  # a failure: DuckDB's whole message (hints, caret), exit status 2
         if cur.description is None:
             return 0
         cols = [d[0] for d in cur.description]
-        rows = cur.fetchall()
+        try:
+            rows = cur.fetchall()
+        except StoreError as e:  # an error met while reading the rows, not at the start
+            raise query_error(e) from None
     emit_rows(cols, rows, args.format)
     return 0
 

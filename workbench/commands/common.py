@@ -15,7 +15,8 @@ def store_of(args) -> Path:
 
 
 def resolve_run(con, ref: str) -> str:
-    """A run id from an exact id, a unique prefix, or 'last' (the most recently created)."""
+    """A run id from an exact id, a unique prefix or suffix (the short ids the app shows), or 'last'
+    (the most recently created)."""
     if ref == "last":
         latest = read.latest_run_id(con)
         if latest is None:

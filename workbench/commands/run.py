@@ -274,11 +274,38 @@ def print_result(store: Path, run_id: str) -> None:
         _status, error = read.run_status_error(con, run_id)
         rows = read.base_vs_tuned(con, run_id, "validation")
         warnings = read.run_warnings(con, run_id)
+        alone = [] if rows else read.evaluation(con, run_id, "validation")  # no base: an eval run, or eval.base off
     if error:
         console.print(f"[red]{error}[/]", soft_wrap=True)
     if rows:
         for t in diff_tables(rows, ("precision", "recall", "f1"), f"base vs tuned — {run_id} (validation)"):
             console.print(t)
+    elif alone:
+        console.print(evaluation_table(alone, f"{run_id} (validation)"))
     for w in warnings:
         console.print(f"[yellow]warning:[/] {w}", soft_wrap=True)
     sys.stdout.flush()
+
+
+def evaluation_table(rows: list[tuple], title: str):
+    """One model's metrics: a row per label (precision, recall, f1, support), then the aggregates."""
+    from rich.table import Table
+
+    from workbench.console import AGGREGATES
+    from workbench.store.schema import ALL_LABELS
+
+    per: dict[str, dict[str, float]] = {}
+    for label, metric, value in rows:
+        per.setdefault(label, {})[metric] = value
+    metrics = [m for m in ("precision", "recall", "f1", "support") if any(m in v for k, v in per.items() if k != ALL_LABELS)]
+    t = Table(title=title, title_justify="left")
+    t.add_column("label")
+    for m in metrics:
+        t.add_column(m, justify="right")
+    for label, vals in per.items():
+        if label != ALL_LABELS:
+            t.add_row(label, *(fmt(vals.get(m)) for m in metrics))
+    agg = per.get(ALL_LABELS, {})
+    t.caption = "  ".join(f"{m} {fmt(agg[m])}" for m in AGGREGATES if m in agg)
+    return t
+

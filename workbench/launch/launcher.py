@@ -104,15 +104,17 @@ def _safe_name(name: str, used: set[str]) -> str:
     return safe
 
 
-def launch(recipe: Recipe, store: Path, *, command: str = "", on_step=None) -> Path:
-    """Create, register and start (or submit) a run. Returns its local run folder.
+def launch(recipe: Recipe, store: Path, *, command: str = "", on_step=None, meta: dict[str, Any] | None = None) -> Path:
+    """Create, register and start (or submit) a run. Returns its local run folder. `meta`: more
+    run.json fields (an evaluation run's kind and the model it evaluates).
 
     A launch that fails leaves the run recorded as failed with the reason, never as queued.
     """
-    return launch_many([recipe], store, command=command, on_step=on_step)[0]
+    return launch_many([recipe], store, command=command, on_step=on_step, meta=meta)[0]
 
 
-def launch_many(recipes: list[Recipe], store: Path, *, command: str = "", on_step=None) -> list[Path]:
+def launch_many(recipes: list[Recipe], store: Path, *, command: str = "", on_step=None,
+                meta: dict[str, Any] | None = None) -> list[Path]:
     """Several runs of one target; on SLURM, several runs are one job array (`--array=0-N`)."""
     say = on_step or (lambda msg: None)
     target = parse_target(recipes[0]["launch.target"])
@@ -125,7 +127,7 @@ def launch_many(recipes: list[Recipe], store: Path, *, command: str = "", on_ste
                         f"process per node with srun); {target} runs on one machine")
     run_dirs: list[Path] = []
     for recipe in recipes:
-        run_dir = create_run(recipe, runs_root(store), target=str(target), command=command)
+        run_dir = create_run(recipe, runs_root(store), target=str(target), command=command, meta=meta)
         try:
             with connect(store) as con:
                 register_run(con, run_dir)

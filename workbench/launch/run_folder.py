@@ -8,6 +8,7 @@ import secrets
 import socket
 import time
 from pathlib import Path
+from typing import Any
 
 from workbench import rundir
 from workbench.errors import UserError
@@ -20,7 +21,8 @@ def new_run_id(recipe_name: str) -> str:
     return f"{safe[:60]}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
 
 
-def create_run(recipe: Recipe, runs_root: Path, *, target: str = "local", command: str = "") -> Path:
+def create_run(recipe: Recipe, runs_root: Path, *, target: str = "local", command: str = "",
+               meta: dict[str, Any] | None = None) -> Path:
     """Make runs/<run_id>/ with recipe.toml (frozen, resolved) and run.json.
 
     Fails cleanly (UserError) when the folder cannot be written, leaving nothing half-made.
@@ -39,6 +41,7 @@ def create_run(recipe: Recipe, runs_root: Path, *, target: str = "local", comman
             "run_id": run_id, "recipe_name": recipe.name, "recipe_path": str(recipe.path or ""),
             "target": target, "group": recipe["group"], "created_at": time.time(),
             "host": socket.gethostname(), "user": os.environ.get("USER", ""), "command": command,
+            **(meta or {}),
         })
     except OSError as e:
         import shutil

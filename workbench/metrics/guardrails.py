@@ -39,16 +39,16 @@ class Warning:  # noqa: A001 - the event and column say "warning"; nothing here 
 def check(*, rows: Sequence[dict[str, Any]], label_names: Sequence[str], label_word: str = "label",
           support: dict[str, float] | None = None, base: dict[str, float] | None = None,
           tuned: dict[str, float] | None = None, metric: str = "loss", losses: Sequence[float] = (),
-          learning_rate: float | None = None) -> list[Warning]:
+          learning_rate: float | None = None, who: str = "the tuned model") -> list[Warning]:
     """Every guardrail that fires, in a fixed order.
 
     rows: the tuned model's validation predictions (each with "predicted": a name, a list of names
     or anything else, and for classifiers "scores": {name: probability});
     support: gold examples per label on those rows; base / tuned: validation aggregates;
-    metric: train.best_metric; losses: the training losses in logged order."""
+    metric: train.best_metric; losses: the training losses in logged order; who: the model, in messages."""
     out: list[Warning] = []
-    out += never_predicted(rows, label_names, label_word, support or {})
-    flat = flat_scores(rows)
+    out += never_predicted(rows, label_names, label_word, support or {}, who)
+    flat = flat_scores(rows, who)
     if flat is not None:
         out.append(flat)
     worse = no_better_than_base(base, tuned, metric)
@@ -61,7 +61,7 @@ def check(*, rows: Sequence[dict[str, Any]], label_names: Sequence[str], label_w
 
 
 def never_predicted(rows: Sequence[dict[str, Any]], label_names: Sequence[str], label_word: str,
-                    support: dict[str, float]) -> list[Warning]:
+                    support: dict[str, float], who: str = "the tuned model") -> list[Warning]:
     counts: Counter[str] = Counter()
     for row in rows:
         p = row.get("predicted")
@@ -75,17 +75,17 @@ def never_predicted(rows: Sequence[dict[str, Any]], label_names: Sequence[str], 
     if not missing:
         return []
     if len(missing) == len(label_names):
-        what = f"the tuned model predicted no {label_word} for any of the {len(rows)} validation rows"
+        what = f"{who} predicted no {label_word} for any of the {len(rows)} validation rows"
     else:
         shown = ", ".join(f"{n} ({int(support[n])} gold)" for n in missing[:4]) + (" …" if len(missing) > 4 else "")
-        what = (f"the tuned model never predicted {len(missing)} of {len(label_names)} {label_word}s on "
+        what = (f"{who} never predicted {len(missing)} of {len(label_names)} {label_word}s on "
                 f"validation: {shown}")
     return [Warning("never_predicted", f"{what}; try a higher train.learning_rate or more train.epochs, "
                     "train.class_weights = \"balanced\" for rare ones, eval.tune_thresholds = true, and check that "
                     f"the {label_word} columns hold what you think (`workbench data`)")]
 
 
-def flat_scores(rows: Sequence[dict[str, Any]]) -> Warning | None:
+def flat_scores(rows: Sequence[dict[str, Any]], who: str = "the tuned model") -> Warning | None:
     """Scores (classifier probabilities) that barely vary across inputs."""
     scored = [r["scores"] for r in rows if isinstance(r.get("scores"), dict)]
     if len(scored) < 3:
@@ -93,7 +93,7 @@ def flat_scores(rows: Sequence[dict[str, Any]]) -> Warning | None:
     spread = max((statistics.pstdev(float(s[name]) for s in scored) for name in scored[0]), default=0.0)
     if spread >= FLAT_SCORES_STD:
         return None
-    return Warning("flat_scores", f"the tuned model's scores barely vary across the {len(scored)} validation inputs "
+    return Warning("flat_scores", f"{who}'s scores barely vary across the {len(scored)} validation inputs "
                    f"(largest per-label std {spread:.4f}): it answers about the same for every text; try a higher "
                    "train.learning_rate or more steps, and check that data.text_column holds the text")
 

@@ -89,6 +89,10 @@ def connect(path: Path, *, read_only: bool = False, timeout: float = 60.0) -> It
     path = Path(path)
     if not path.exists():
         _create(path)
+    elif read_only and _older_schema(path, timeout):
+        # a store an older workbench wrote: upgraded once (new tables, columns, views), then read
+        with connect(path, timeout=timeout):
+            pass
     deadline = time.monotonic() + timeout
     delay = 0.02
     while True:
@@ -110,6 +114,28 @@ def connect(path: Path, *, read_only: bool = False, timeout: float = 60.0) -> It
             except duckdb.Error as e:
                 raise UserError(f"cannot write the store: {str(e).splitlines()[0]}", path=path) from None
         yield con
+    finally:
+        con.close()
+
+
+def _older_schema(path: Path, timeout: float) -> bool:
+    """True when the store's schema_version is below this workbench's (checked read-only)."""
+    import duckdb
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            con = duckdb.connect(str(path), read_only=True)
+            break
+        except duckdb.IOException as e:
+            if not _is_lock_error(e) or time.monotonic() > deadline:
+                return False  # the connect below reports it
+            time.sleep(0.05 * (0.5 + random.random()))
+    try:
+        row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        return row is None or int(row[0]) < SCHEMA_VERSION
+    except duckdb.Error:
+        return False
     finally:
         con.close()
 

@@ -20,12 +20,20 @@ from workbench.errors import UserError
 READ_ONLY_KINDS = ("SELECT", "EXPLAIN")
 
 
+def query_error(error: BaseException) -> UserError:
+    """The UserError a failed query reaches the user as: DuckDB's whole message, with its hints
+    (`Did you mean "run_summary"?`, `Candidate bindings: "status"`) and the `LINE 1:` line with the
+    caret under the fault, each on its own line."""
+    return UserError(f"query failed: {str(error).strip() or type(error).__name__}", multiline=True)
+
+
 def run_sql(con, sql: str):
-    """The cursor of `sql` as typed (`workbench query` connects read-only), or a UserError of one line."""
+    """The cursor of `sql` as typed (`workbench query` connects read-only), or a UserError with
+    DuckDB's whole message (`query_error`)."""
     try:
         return con.execute(sql)
     except duckdb.Error as e:
-        raise UserError(f"query failed: {str(e).splitlines()[0]}") from None
+        raise query_error(e) from None
 
 
 @contextmanager
@@ -37,7 +45,10 @@ def reading(con, sql: str) -> Iterator[Any]:
     try:
         cur = None
         for st in statements:
-            cur = con.execute(st)
+            try:
+                cur = con.execute(st)
+            except duckdb.Error as e:
+                raise query_error(e) from None
         yield cur
     finally:
         con.execute("ROLLBACK")
@@ -48,7 +59,7 @@ def read_only_statements(sql: str) -> list[str]:
     try:
         statements = duckdb.extract_statements(sql)
     except duckdb.Error as e:
-        raise UserError(f"query failed: {str(e).splitlines()[0]}") from None
+        raise query_error(e) from None
     if not statements:
         raise UserError("the query is empty")
     for st in statements:

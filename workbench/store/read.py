@@ -16,8 +16,10 @@ RUN_LIST_COLUMNS = ("run_id", "status", "recipe_name", "task", "model", "method"
                     "created_at", "ended_at", "warnings")
 
 
-def list_runs(con, *, status: str | None = None, recipe: str | None = None, limit: int = 0) -> list[dict[str, Any]]:
-    """Runs, newest first, as dicts keyed by RUN_LIST_COLUMNS."""
+def list_runs(con, *, status: str | None = None, recipe: str | None = None, limit: int = 0,
+              tags: dict[str, str | None] | None = None, archived: bool = False) -> list[dict[str, Any]]:
+    """Runs, newest first, as dicts keyed by RUN_LIST_COLUMNS. `tags`: {key: value} the runs carry
+    (value None: any value); archived runs only with `archived`."""
     where, params = [], []
     if status:
         where.append("status = ?")
@@ -25,6 +27,15 @@ def list_runs(con, *, status: str | None = None, recipe: str | None = None, limi
     if recipe:
         where.append("recipe_name = ?")
         params.append(recipe)
+    if not archived:
+        where.append("NOT archived")
+    for key, value in (tags or {}).items():
+        if value is None:
+            where.append("run_id IN (SELECT run_id FROM tags WHERE key = ?)")
+            params.append(key)
+        else:
+            where.append("run_id IN (SELECT run_id FROM tags WHERE key = ? AND value = ?)")
+            params += [key, value]
     sql = (f"SELECT {', '.join(RUN_LIST_COLUMNS)} FROM run_summary"
            + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY created_at DESC, run_id"
            + (f" LIMIT {int(limit)}" if limit else ""))
@@ -45,6 +56,8 @@ class RunDetail:
     splits: list[str] = field(default_factory=list)
     fairness: list[tuple] = field(default_factory=list)   # read.fairness rows of the split
     confusion: dict[str, dict[str, int]] = field(default_factory=dict)  # the tuned model's, on the split
+    tags: dict[str, str] = field(default_factory=dict)
+    notes: list[tuple[float, str]] = field(default_factory=list)        # (unix time, text), oldest first
 
 
 def run_detail(con, run_id: str, split: str = "validation") -> RunDetail:
@@ -79,6 +92,8 @@ def run_detail(con, run_id: str, split: str = "validation") -> RunDetail:
                                           [run_id]).fetchall()],
         fairness=fairness(con, run_id, split),
         confusion=confusion(con, run_id, split),
+        tags=annotations(con, run_id)[0],
+        notes=annotations(con, run_id)[1],
     )
 
 
@@ -90,6 +105,30 @@ def base_vs_tuned(con, run_id: str, split: str = "validation") -> list[tuple]:
 
 def run_status(con, run_id: str) -> str | None:
     return run_status_error(con, run_id)[0]
+
+
+def runs_with_status(con, status: str) -> list[tuple[str, str | None]]:
+    """(run id, run folder) of every run with this status."""
+    return con.execute("SELECT run_id, run_dir FROM runs WHERE status = ? ORDER BY created_at", [status]).fetchall()
+
+
+def annotations(con, run_id: str) -> tuple[dict[str, str], list[tuple[float, str]]]:
+    """({tag: value}, [(unix time, note)]) of a run."""
+    tags = dict(con.execute("SELECT key, value FROM tags WHERE run_id = ? ORDER BY key", [run_id]).fetchall())
+    notes = con.execute("SELECT t, text FROM notes WHERE run_id = ? ORDER BY t", [run_id]).fetchall()
+    return tags, notes
+
+
+def run_kind(con, run_id: str) -> str:
+    """train, or eval for a `workbench eval` run."""
+    row = con.execute("SELECT coalesce(kind, 'train') FROM runs WHERE run_id = ?", [run_id]).fetchone()
+    return row[0] if row else "train"
+
+
+def evaluation(con, run_id: str, split: str = "validation") -> list[tuple]:
+    """(label, metric, value) of a run's tuned (or evaluated) model on a split; label '(all)': aggregates."""
+    return con.execute("SELECT label, metric, value FROM evals WHERE run_id = ? AND phase = 'tuned' AND split = ? "
+                       "ORDER BY label, metric", [run_id, split]).fetchall()
 
 
 def run_warnings(con, run_id: str) -> list[str]:
@@ -117,9 +156,13 @@ def latest_run_id(con) -> str | None:
 
 
 def run_ids_matching(con, ref: str) -> list[str]:
-    """Run ids equal to `ref` or starting with it, in order."""
-    return [r[0] for r in con.execute("SELECT run_id FROM runs WHERE run_id = ? OR starts_with(run_id, ?) "
-                                      "ORDER BY run_id", [ref, ref]).fetchall()]
+    """Run ids equal to `ref`, else starting with it, else ending with it (the short ids the app
+    shows are a run id's last characters, e.g. `3599`), in order."""
+    for sql in ("run_id = ? OR starts_with(run_id, ?)", "ends_with(run_id, ?) AND ? <> ''"):
+        found = [r[0] for r in con.execute(f"SELECT run_id FROM runs WHERE {sql} ORDER BY run_id", [ref, ref]).fetchall()]
+        if found:
+            return found
+    return []
 
 
 def unfinished_runs(con) -> list[tuple[str, str]]:

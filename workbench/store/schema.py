@@ -4,8 +4,8 @@ Times in `runs` are TIMESTAMP (UTC); `t` columns elsewhere are unix seconds (DOU
 Aggregate metrics live in `evals` under the label '(all)'.
 """
 
-SCHEMA_VERSION = 6  # 2: event_files (per-rank event files); 3: training summary columns, fairness; 4: attempts;
-#                    5: confusion; 6: warnings
+SCHEMA_VERSION = 7  # 2: event_files (per-rank event files); 3: training summary columns, fairness; 4: attempts;
+#                    5: confusion; 6: warnings; 7: kind, evaluates, archived, tags, notes
 ALL_LABELS = "(all)"
 
 # Metrics where lower is better (everything else: higher is better; support: neither).
@@ -157,6 +157,24 @@ ALTER TABLE runs ADD COLUMN IF NOT EXISTS optimizer VARCHAR;            -- the o
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS quantized VARCHAR;            -- e.g. 4bit-nf4; NULL: not quantized
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS attempts INTEGER;             -- starts of the trainer: 1, +1 per `workbench resume`
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS warnings VARCHAR[];           -- guardrails after the tuned evaluation, one line each
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS kind VARCHAR;                 -- train | eval (`workbench eval`: scored, not trained)
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS evaluates VARCHAR;            -- eval runs: the model scored (run:ID, folder, hub id)
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS archived BOOLEAN;             -- hidden from lists unless asked (`workbench archive`)
+
+-- A run's tags (`workbench tag RUN key=value`) and notes (`workbench note RUN "text"`); the run
+-- folder's annotations.json holds them too, so `workbench sync` rebuilds them.
+CREATE TABLE IF NOT EXISTS tags (
+    run_id  VARCHAR,
+    key     VARCHAR,
+    value   VARCHAR,
+    PRIMARY KEY (run_id, key)
+);
+
+CREATE TABLE IF NOT EXISTS notes (
+    run_id  VARCHAR,
+    t       DOUBLE,     -- unix seconds
+    text    VARCHAR
+);
 """
 
 VIEWS = f"""
@@ -206,8 +224,8 @@ SELECT r.run_id, r.recipe_name, r.task, r.model, r.method, r.target, r.status,
        -- added in schema 3 (kept last, so positional readers of the older columns still work)
        e.tuned_accuracy,
        r.train_runtime_s, r.train_samples_per_s, r.peak_mem_bytes, r.saved_bytes, r.quantized,
-       -- added in schema 6
-       r.warnings
+       -- added in schema 6, 7
+       r.warnings, coalesce(r.kind, 'train') AS kind, r.evaluates, coalesce(r.archived, false) AS archived
 FROM runs r
 LEFT JOIN e ON e.run_id = r.run_id
 LEFT JOIN s ON s.run_id = r.run_id;

@@ -38,17 +38,41 @@ def insert_run(con, run_dir: Path, meta: dict[str, Any]) -> None:
                     values[f"{k}.{kk}"] = vv
             else:
                 values[k] = v
+    kind = meta.get("kind", "train")
+    annotations = rundir.read_annotations(run_dir)
     con.execute(
         """INSERT INTO runs (run_id, recipe_name, recipe_path, description, task, model, method, target, status,
-                             created_at, group_id, host, pid, job_id, run_dir)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)""",
+                             created_at, group_id, host, pid, job_id, run_dir, kind, evaluates, archived)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         [run_id, meta.get("recipe_name"), meta.get("recipe_path"), values.get("description"), values.get("task"),
-         values.get("model.source"), values.get("model.method"), meta.get("target", "local"),
+         meta.get("evaluates") if kind == "eval" else values.get("model.source"),
+         "eval" if kind == "eval" else values.get("model.method"), meta.get("target", "local"),
          utc(meta.get("created_at")), meta.get("group") or None, meta.get("host"), meta.get("pid"),
-         meta.get("job_id"), str(run_dir.resolve())],
+         meta.get("job_id"), str(run_dir.resolve()), kind, meta.get("evaluates"), annotations["archived"]],
     )
     if values:
         insert_rows(con, "params", [[run_id, k, param_text(v)] for k, v in values.items()])
+    write_annotations(con, run_id, annotations)
+
+
+def write_annotations(con, run_id: str, annotations: dict[str, Any]) -> None:
+    """The store's copy of a run folder's annotations.json (tags, notes, archived), replaced whole."""
+    con.execute("DELETE FROM tags WHERE run_id = ?", [run_id])
+    con.execute("DELETE FROM notes WHERE run_id = ?", [run_id])
+    if annotations["tags"]:
+        insert_rows(con, "tags", [[run_id, str(k), str(v)] for k, v in annotations["tags"].items()])
+    if annotations["notes"]:
+        insert_rows(con, "notes", [[run_id, float(n.get("t") or 0), str(n.get("text", ""))]
+                                   for n in annotations["notes"] if isinstance(n, dict)])
+    con.execute("UPDATE runs SET archived = ? WHERE run_id = ?", [annotations["archived"], run_id])
+
+
+def delete_run(con, run_id: str) -> None:
+    """Every row of a run, in every table (`workbench rm`)."""
+    for table in ("params", "steps", "evals", "telemetry", "artifacts", "event_files", "logs", "confusion",
+                  "fairness", "tags", "notes"):
+        con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
+    con.execute("DELETE FROM runs WHERE run_id = ?", [run_id])
 
 
 def record_job(con, run_id: str, pid: int | None, job_id: str | None) -> None:

@@ -94,7 +94,11 @@ def main(argv: list[str]) -> int:
 
         quiet_transformers()
         ctx = RunContext(run_dir, run_id, recipe, writer, rank=rank, world_size=world_size, resume=resume)
-        pipeline.run(ctx, get_task(recipe.values))
+        meta = rundir.read_run_meta(run_dir)
+        if meta.get("kind") == "eval":  # `workbench eval`: score a model, train nothing
+            pipeline.evaluate_only(ctx, get_task(recipe.values), meta["evaluates"], meta.get("evaluates_dir"))
+        else:
+            pipeline.run(ctx, get_task(recipe.values))
         status, code = "completed", EXIT_COMPLETED
     except (Interrupted, KeyboardInterrupt) as e:
         status, error, code = "interrupted", f"stopped by {e.args[0] if e.args else 'SIGINT'}", EXIT_INTERRUPTED

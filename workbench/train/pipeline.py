@@ -94,6 +94,48 @@ def run(ctx: RunContext, task: Task) -> None:
     rundir.write_labels(ctx.run_dir, task.labels_record(names))
 
 
+def evaluate_only(ctx: RunContext, task: Task, source: str, source_run: str | None) -> None:
+    """An evaluation run (`workbench eval`): the model a finished run trained (`source_run`, its folder)
+    or any model source (hub id, local or merged folder) scored on the recipe's evaluation splits
+    exactly as a training run scores its tuned model, recorded under phase "tuned". No training."""
+    from pathlib import Path
+
+    from workbench.models.load import count_params, place_for_inference
+    from workbench.models.source import parse_source, resolve_source
+
+    values = ctx.recipe.values
+    splits = task.load_splits()
+    names = splits.label_names
+    ctx.log(f"data: {splits.describe()}")
+    ctx.phase("loading", f"loading {source}")
+    if source_run is not None:
+        model, tok = task.load_finished(Path(source_run))
+        trained = rundir.read_labels(Path(source_run)).get("labels")
+        if isinstance(trained, list):
+            if sorted(trained) != sorted(names):
+                from workbench.errors import UserError
+
+                raise UserError(f"the run's model knows the {splits.label_word}s {', '.join(trained)}; this data has "
+                                f"{', '.join(names)}")
+            names = trained  # the model's own order of its outputs
+    else:
+        tiny = parse_source(values["model.source"]).kind == "tiny"
+        path = resolve_source(values, task.tokenizer_texts(splits.train) if tiny else None)
+        loaded = task.load_model(path, names)
+        model, tok = place_for_inference(loaded.model, quantized=values["quant.use_4bit"]), loaded.tokenizer
+    _trainable, total = count_params(model)
+    ctx.emit("model", source=source, resolved_path=source_run or values["model.source"], method="eval",
+             trainable_params=0, total_params=total)
+    ctx.phase("tuned eval", f"evaluating {source}")
+    scored: dict[str, Scored] = {}
+    for split, records in [("validation", splits.validation), ("test", splits.test)]:
+        if records is None:
+            continue
+        scored[split] = task.evaluate(model, tok, task.eval_records(records), names, phase="tuned", split=split)
+        record_eval(ctx, scored[split], phase="tuned", split=split, step=0, epoch=0.0)
+    record_guardrails(ctx, names, splits.label_word, None, scored["validation"], [], who="the evaluated model")
+
+
 def record_eval(ctx: RunContext, scored: Scored, *, phase: str, split: str, step: int, epoch: float) -> None:
     """Prediction files and their artifact events first, then the eval event: a recorded eval
     event means the split is done (a resumed run keeps it)."""
@@ -119,7 +161,7 @@ def _record_one(ctx: RunContext, scored: Scored, *, phase: str, split: str, step
 
 
 def record_guardrails(ctx: RunContext, names: list[str], label_word: str, base: Scored | None, tuned: Scored,
-                      losses: list[float]) -> None:
+                      losses: list[float], who: str = "the tuned model") -> None:
     """Warnings for a run that completed but learned nothing (workbench/metrics/guardrails.py): one
     `warnings` event (the store's runs.warnings) and a log line each."""
     from workbench.metrics import guardrails
@@ -131,7 +173,7 @@ def record_guardrails(ctx: RunContext, names: list[str], label_word: str, base: 
         rows=at.rows, label_names=names, label_word=label_word,
         support={n: m.get("support", 0) for n, m in tuned.labels.items()},
         base=base.aggregates if base is not None else None, tuned=tuned.aggregates,
-        metric=values["train.best_metric"], losses=losses, learning_rate=values["train.learning_rate"])
+        metric=values["train.best_metric"], losses=losses, learning_rate=values["train.learning_rate"], who=who)
     for w in found:
         ctx.log(w.message, level="warning")
     ctx.emit("warnings", items=[w.as_dict() for w in found])

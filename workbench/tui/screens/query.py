@@ -1,7 +1,8 @@
 """Query mode: SQL over the store. A list of saved example queries (enter loads one into the box
-and runs it), a SQL box (F5 or ctrl+r runs it), the result in a table (at most MAX_ROWS rows
-shown, the full count said), errors as one line, export of the result to CSV (ctrl+e), and the
-queries of this session on ctrl+up / ctrl+down.
+and runs it), a SQL box (F5 or ctrl+r runs it; ctrl+a selects all of it), the result in a table
+(at most MAX_ROWS rows shown, the full count said), errors in the status area (a refusal in one
+line; DuckDB's error whole, with its hints and the caret under the fault), export of the result to
+CSV (ctrl+e), and the queries of this session on ctrl+up / ctrl+down.
 
 User SQL never changes the store: `read_only_statements` (workbench/store/query.py) refuses any statement but
 a select or an explain, and what hides inside those (a delete in a CTE, explain analyze of a delete,
@@ -15,6 +16,7 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
+from rich.console import Group
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -78,6 +80,22 @@ def one_line(error: BaseException | str) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
+def whole(error: BaseException | str) -> str:
+    """The whole message of `error`, its lines kept (DuckDB's hints and caret), blank ones left out."""
+    text = "\n".join(line.rstrip() for line in str(error).splitlines() if line.strip())
+    return text or type(error).__name__
+
+
+def error_lines(error: str) -> Group:
+    """An error for the status area, a Text a line. The message and the hints wrap; DuckDB's
+    `LINE 1: ...` line and the caret line under it do not (a wrap would move the caret off its place)."""
+    lines = error.split("\n")
+    fixed = {i for i, line in enumerate(lines)
+             if line.startswith("LINE ") or (line.strip() and set(line.strip()) <= {"^"})}
+    return Group(*(Text(line, style="bold", no_wrap=i in fixed, overflow="crop" if i in fixed else "fold")
+                   for i, line in enumerate(lines)))
+
+
 # --- rendering ------------------------------------------------------------------------------------
 def _cell(v: Any) -> str | Text:
     text = fmt(v)
@@ -128,6 +146,15 @@ def check_export_path(text: str) -> str | None:
     return None
 
 
+class SqlBox(TextArea):
+    """The SQL box: a TextArea where ctrl+a selects all, as in every editor (TextArea's own ctrl+a
+    goes to the line start, which home does too; F7 still selects all)."""
+
+    BINDINGS = [
+        Binding("ctrl+a", "select_all", "Select all", tooltip="Select all the SQL in the box (also F7)"),
+    ]
+
+
 class QueryScreen(ReportsWorkerErrors, Screen):
     CSS_PATH = "../styles/query.tcss"
     BINDINGS = [
@@ -152,6 +179,7 @@ class QueryScreen(ReportsWorkerErrors, Screen):
         self.history: list[str] = []
         self.history_at = 0
         self.last_error: str | None = None
+        self._status_plain = HINT
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -160,10 +188,10 @@ class QueryScreen(ReportsWorkerErrors, Screen):
             examples.border_title = "examples (F2)"
             yield examples
             if SQL_HIGHLIGHT:
-                box = TextArea.code_editor(language="sql", id="sql", soft_wrap=True, tab_behavior="focus",
-                                           show_line_numbers=False)
+                box = SqlBox.code_editor(language="sql", id="sql", soft_wrap=True, tab_behavior="focus",
+                                         show_line_numbers=False)
             else:
-                box = TextArea(id="sql", soft_wrap=True, tab_behavior="focus")
+                box = SqlBox(id="sql", soft_wrap=True, tab_behavior="focus")
             box.border_title = "SQL (F5 runs)"
             yield box
         yield Static(HINT, id="query-status")
@@ -244,11 +272,11 @@ class QueryScreen(ReportsWorkerErrors, Screen):
                     while chunk := cur.fetchmany(50_000):
                         total += len(chunk)
             rows = display_rows(raw)
-        except UserError as e:
-            self.post_message(QueryFailed(serial, one_line(e)))
+        except UserError as e:  # a query's error keeps DuckDB's lines (workbench/store/query.py)
+            self.post_message(QueryFailed(serial, str(e)))
             return
         except StoreError as e:
-            self.post_message(QueryFailed(serial, f"query failed: {one_line(e)}"))
+            self.post_message(QueryFailed(serial, f"query failed: {whole(e)}"))
             return
         self.post_message(QueryFinished(serial, sql, columns, rows, total, clock() - start))
 
@@ -328,11 +356,15 @@ class QueryScreen(ReportsWorkerErrors, Screen):
         self.last_error = error
         self.result_sql, self.result_total = None, 0
         self.query_one("#results", DataTable).clear(columns=True)
-        self._status(Text(error, style="bold"), error=True)
+        self._status(error_lines(error), error=True, plain=error)
 
-    def _status(self, text: Text, error: bool = False) -> None:
+    def _status(self, text: Text | Group, error: bool = False, plain: str | None = None) -> None:
+        """Show `text` in the status area: one line, or as many as an error has (at most half the screen)."""
         status = self.query_one("#query-status", Static)
         status.set_class(error, "error-text")
+        status.styles.height = "auto" if error else None  # None: the one line of query.tcss
+        status.styles.max_height = "50%" if error else None
+        self._status_plain = plain if plain is not None else str(text)
         status.update(text)
 
     def _load(self, sql: str) -> None:
@@ -348,5 +380,5 @@ class QueryScreen(ReportsWorkerErrors, Screen):
 
     @property
     def status_text(self) -> str:
-        """The status line as plain text (what tests and the user read)."""
-        return str(self.query_one("#query-status", Static).render())
+        """The status area as plain text (what tests and the user read)."""
+        return self._status_plain

@@ -1,0 +1,90 @@
+"""A run's life after it ends, through the real CLI: tag, note, archive, rm, gc. Annotations live in
+the run folder too, so a store rebuilt by `sync` keeps them; nothing is deleted from a run still going."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.conftest import DEMO_RECIPE
+from tests.integration.runs import q, run_dir_from_output, wait_for_step
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+
+QUICK = ("--quiet", "--set", "train.max_steps=6", "--set", "train.logging_steps=2", "--set", "eval.base=false")
+
+
+@pytest.fixture
+def two_runs(cli, tmp_path):
+    for _ in range(2):
+        r = cli("run", DEMO_RECIPE, *QUICK, timeout=600)
+        assert r.returncode == 0, r.stdout + r.stderr
+    return [rid for (rid,) in q(tmp_path / "runs.duckdb", "SELECT run_id FROM runs ORDER BY created_at")]
+
+
+def test_tags_notes_and_archive_survive_a_rebuilt_store(cli, tmp_path, two_runs):
+    a, b = two_runs
+    store = tmp_path / "runs.duckdb"
+    assert cli("tag", a[-4:], b, "baseline=yes", "data=v2").returncode == 0  # the short id the app shows
+    assert cli("tag", b, "data=").returncode == 0  # KEY= removes
+    assert cli("note", a, "learning", "rate", "too", "low").returncode == 0
+    assert cli("archive", b).returncode == 0
+    tagged = cli("runs", "--tag", "baseline=yes", "--format", "csv").stdout
+    assert a in tagged and b not in tagged  # b is archived
+    assert b in cli("runs", "--all", "--tag", "baseline", "--format", "csv").stdout
+    assert a in cli("runs", "--tag", "data=v2", "--format", "csv").stdout
+    assert "no runs with tag data=v3" in cli("runs", "--tag", "data=v3").stdout
+    shown = " ".join(cli("show", a).stdout.split())
+    assert "baseline=yes, data=v2" in shown and "learning rate too low" in shown
+    before = q(store, "SELECT run_id, key, value FROM tags ORDER BY ALL"), q(store, "SELECT run_id, text FROM notes")
+    assert before[0] == sorted([(a, "baseline", "yes"), (a, "data", "v2"), (b, "baseline", "yes")])
+    store.unlink()  # the store is derived data: the run folders bring the annotations back
+    assert cli("sync").returncode == 0
+    assert (q(store, "SELECT run_id, key, value FROM tags ORDER BY ALL"), q(store, "SELECT run_id, text FROM notes")) \
+        == before
+    assert q(store, "SELECT run_id FROM runs WHERE archived") == [(b,)]
+    assert cli("archive", "--undo", b).returncode == 0
+    assert b in cli("runs", "--format", "csv").stdout
+
+
+def test_gc_frees_checkpoints_and_keeps_what_predict_reads(cli, tmp_path, two_runs):
+    folders = [tmp_path / "runs" / rid for rid in two_runs]
+    sizes = [sum(p.stat().st_size for p in (f / "checkpoints").rglob("*") if p.is_file()) for f in folders]
+    assert all(sizes)
+    dry = cli("gc", "--dry-run")
+    assert "would free" in dry.stdout and all((f / "checkpoints").is_dir() for f in folders)
+    r = cli("gc")
+    assert r.returncode == 0 and f"({sum(sizes):,} bytes)" in r.stdout and "in 2 completed runs" in r.stdout
+    assert not any((f / "checkpoints").exists() for f in folders)
+    assert all((f / "adapter").is_dir() and (f / "labels.json").is_file() for f in folders)
+    out = tmp_path / "p.jsonl"
+    assert cli("predict", two_runs[0], "--input", str(DEMO_RECIPE.parent / "data" / "reviews.csv"), "--output", str(out),
+               timeout=300).returncode == 0 and out.read_text()
+    assert "would free 0 bytes" in cli("gc", "--dry-run").stdout
+
+
+def test_rm_asks_refuses_a_running_run_and_deletes_rows_and_folder(cli, tmp_path, two_runs):
+    a, b = two_runs
+    store = tmp_path / "runs.duckdb"
+    r = cli("rm", a)  # no terminal to ask on
+    assert r.returncode == 2 and "confirm with --yes" in r.stderr and (tmp_path / "runs" / a).is_dir()
+    r = cli("rm", a, "--yes")
+    assert r.returncode == 0 and "deleted 1 run" in r.stdout
+    assert not (tmp_path / "runs" / a).exists()
+    assert all(q(store, f"SELECT count(*) FROM {t} WHERE run_id = ?", [a]) == [(0,)]
+               for t in ("runs", "params", "steps", "evals", "logs", "artifacts", "telemetry"))
+    assert cli("rm", b, "--yes", "--keep-folder").returncode == 0
+    assert (tmp_path / "runs" / b).is_dir() and q(store, "SELECT count(*) FROM runs") == [(0,)]
+    assert cli("sync").returncode == 0 and q(store, "SELECT run_id FROM runs") == [(b,)]
+
+    started = cli("run", DEMO_RECIPE, "--detach", "--set", "train.epochs=200", "--set", "train.logging_steps=1")
+    assert started.returncode == 0, started.stderr
+    run_dir = run_dir_from_output(started.stdout, tmp_path)
+    wait_for_step(run_dir)
+    r = cli("rm", run_dir.name, b, "--yes")
+    # detached and not followed, the store may not have seen it start: queued or running, it is going
+    assert r.returncode == 2 and re.search(r"is (queued|running): stop it first", r.stderr), r.stderr
+    assert "nothing was deleted" in r.stderr
+    assert run_dir.is_dir() and (tmp_path / "runs" / b).is_dir()
+    assert cli("stop", run_dir.name, timeout=300).returncode == 0

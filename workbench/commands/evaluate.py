@@ -1,0 +1,98 @@
+"""`workbench eval MODEL [RECIPE]`: score a model on a recipe's data without training it.
+
+MODEL is a finished run (its adapter or full model, reloaded as `predict` reloads it), or any model
+source a recipe takes (a hub id, a local or merged folder, tiny:<arch>). The evaluation is a run of
+kind `eval` in the store, followed live like any run, with the same per-label metrics under phase
+"tuned" (the model evaluated), so `show`, `diff A B`, `compare` and SQL read it as they read a
+training run. A finished run evaluated on its own recipe reproduces its tuned metrics exactly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from workbench import rundir
+from workbench.commands.common import run_dir_of, store_of
+from workbench.commands.run import follow_and_report
+from workbench.commands.validate import preflight
+from workbench.console import console
+from workbench.errors import UserError
+from workbench.launch import launcher
+from workbench.store import read
+from workbench.store.db import connect
+
+
+def find_run(store: Path, ref: str) -> str | None:
+    """The run `ref` names (id, unique prefix or suffix, 'last', or run:<ref>), None when it names none."""
+    from workbench.commands.common import resolve_run
+
+    explicit = ref.startswith("run:")
+    ref = ref.removeprefix("run:")
+    if not store.exists():
+        if explicit:
+            raise UserError(f"no run {ref!r}: the store {store} does not exist")
+        return None
+    with connect(store, read_only=True) as con:
+        try:
+            return resolve_run(con, ref)
+        except UserError:
+            if explicit or ref == "last":
+                raise
+            return None
+
+
+def main(args) -> int:
+    store = store_of(args)
+    run_id = None if Path(args.model).expanduser().exists() else find_run(store, args.model)
+    overrides = list(args.overrides)
+    if run_id is not None:
+        with connect(store, read_only=True) as con:
+            status = read.run_status(con, run_id)
+            kind = read.run_kind(con, run_id)
+        run_dir = run_dir_of(store, run_id)
+        if kind == "eval":
+            raise UserError(f"run {run_id} is an evaluation: it has no model of its own (evaluate the run or model "
+                            "it evaluated)")
+        saved = [d for d in ("adapter", "model") if (run_dir / d).is_dir()]
+        if status != "completed" or not saved or not (run_dir / rundir.LABELS).is_file():
+            raise UserError(f"run {run_id} ({status}) has no trained model to evaluate (a completed run saves its "
+                            "adapter or model and labels.json)")
+        recipe_path = args.recipe or str(run_dir / rundir.RECIPE)
+        source, meta = f"run:{run_id}", {"kind": "eval", "evaluates": f"run:{run_id}", "evaluates_dir": str(run_dir)}
+        if args.recipe:  # another recipe's data, scored by the run's model: the model is the run's
+            trained = _frozen(run_dir)
+            overrides = [f"{k}={_text(trained[k])}" for k in _MODEL_KNOBS] + overrides
+    else:
+        if not args.recipe:
+            raise UserError(f"{args.model!r} is no run in the store; to evaluate a model source (hub id, folder), "
+                            "give the recipe whose data to score it on: workbench eval MODEL RECIPE")
+        recipe_path = args.recipe
+        source = args.model
+        overrides = [f"model.source={args.model}", *overrides]
+        meta = {"kind": "eval", "evaluates": source}
+    overrides += ["seeds=[]", "methods=[]"]
+    recipe, _splits = preflight(recipe_path, overrides)  # bad input stops here, before any model loads
+    # its own run, in no group (a run's frozen recipe names the group of its sweep)
+    recipe = recipe.with_values({"name": args.name or f"{recipe.name}-eval", "group": ""})
+    say = None if args.quiet else (lambda m: console.print(f"[dim]{m}…[/]"))
+    run_dir = launcher.launch(recipe.single({}), store, command=f"workbench eval {args.model}", on_step=say,
+                              meta=meta)
+    console.print(f"evaluation [bold]{run_dir.name}[/] of {source} started; folder {run_dir}")
+    return follow_and_report(store, run_dir, quiet=args.quiet, ctrl_c="stop")
+
+
+# What makes a run's model what it is: evaluating it on another recipe's data keeps these.
+_MODEL_KNOBS = ("task", "model.source", "model.method", "model.max_length", "model.precision", "model.tiny_hidden_size",
+                "model.tiny_layers", "model.tiny_vocab_size", "quant.use_4bit", "quant.type", "quant.double_quant")
+
+
+def _frozen(run_dir: Path):
+    from workbench.recipe import load_recipe
+
+    return load_recipe(run_dir / rundir.RECIPE)
+
+
+def _text(v) -> str:
+    import json
+
+    return v if isinstance(v, str) else json.dumps(v)
