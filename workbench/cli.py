@@ -44,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--detach", action="store_true", help="start the run and return at once (`workbench attach` follows it)")
     sp.add_argument("--dry-run", action="store_true", help="validate and print the exact command or batch script; "
                     "start nothing")
+    sp.add_argument("--name", help="the runs' name (run ids start with it; default: the recipe's `name`, else its "
+                    "file name)")
     sp.add_argument("--quiet", action="store_true", help="no live progress; print the result only")
     sp.add_argument("--seeds", metavar="LIST", help="one run per train.seed, in one group, e.g. 1,2,3 or 0-4: a job "
                     "array on SLURM, one job each on PBS, one after another elsewhere")
@@ -110,6 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "(scored) or the user's turn (to label); NER: CoNLL with tags (scored) or tokens only")
     sp.add_argument("--output", required=True, help="JSONL to write, one prediction per input row")
     sp.add_argument("--batch-size", type=int, default=None)
+    sp.add_argument("--text-column", metavar="NAME", help="the input's text column, when it is not the training data's")
+    sp.add_argument("--set", dest="overrides", action="append", default=[], metavar="data.KEY=VALUE",
+                    help="how the input is read, when it differs from the training data: data.text_column, "
+                    "data.text_template, data.id_column, data.format, data.label_* (repeatable)")
 
     sp = cmd("eval", "Evaluate a model without training it: a finished run's adapter or model, or any model source "
              "(hub id, local or merged folder), on a recipe's data; recorded as a run of kind eval.", "evaluate")

@@ -282,3 +282,22 @@ def test_eval_of_nothing_to_evaluate_is_one_line(demo, args, expected):
     store, _, _ = demo
     proc = workbench("eval", *args, store=store)
     assert proc.returncode == 2 and expected in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_predict_reads_another_text_column_when_told(demo, tmp_path):
+    store, run_id, _ = demo
+    texts, _ = _validation_csv(tmp_path / "val.csv")
+    lines = (tmp_path / "val.csv").read_text(encoding="utf-8").splitlines()
+    (tmp_path / "reviews.csv").write_text("\n".join(["review" + lines[0][len("text"):], *lines[1:]]) + "\n",
+                                          encoding="utf-8")
+    out = tmp_path / "preds.jsonl"
+    bad = workbench("predict", run_id, "--input", str(tmp_path / "reviews.csv"), "--output", str(out), store=store)
+    assert bad.returncode == 2 and "text_column" in bad.stderr and not out.exists()
+    for flags in (("--text-column", "review"), ("--set", "data.text_column=review")):
+        proc = workbench("predict", run_id, "--input", str(tmp_path / "reviews.csv"), "--output", str(out), *flags,
+                         store=store)
+        assert proc.returncode == 0, proc.stderr
+        assert [json.loads(line)["text"] for line in out.read_text().splitlines()] == texts
+    refused = workbench("predict", run_id, "--input", str(tmp_path / "reviews.csv"), "--output", str(out),
+                        "--set", "lora.r=4", store=store)
+    assert refused.returncode == 2 and "predict takes the keys that say how the input is read" in refused.stderr

@@ -54,8 +54,10 @@ def test_a_2x2_sweep_runs_as_one_group_and_compare_ranks_it(cli, tmp_path, sweep
 
 
 def test_dry_run_counts_the_runs_and_shows_the_set_values(cli, tmp_path, sweep_recipe):
-    r = cli("run", sweep_recipe, "--dry-run", "--seeds", "1,2", "--set", "train.epochs=3", "--sweep", "lora.r=4,8,16")
+    r = cli("run", sweep_recipe, "--dry-run", "--seeds", "1,2", "--set", "train.epochs=3", "--sweep", "lora.r=4,8,16",
+            "--name", "rank-study")
     assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("# recipe rank-study is valid")  # --name: the runs' name, run ids start with it
     assert "# --set train.epochs = 3.0" in r.stdout
     assert "# 12 runs, one group: grid 2 × 3 (train.learning_rate, lora.r) × seeds 1, 2" in r.stdout
     assert "#   run 12: train.learning_rate=0.003, lora.r=16, train.seed=2" in r.stdout

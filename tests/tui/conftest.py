@@ -22,11 +22,17 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
-def sample_store() -> Path:
-    shutil.rmtree(SAMPLE_ROOT, ignore_errors=True)
-    store = SAMPLE_ROOT / "runs.duckdb"
-    build_sample_store(store)
-    return store
+def sample_store():
+    """Built once per session at the fixed path. Two test sessions on one machine (two checkouts)
+    would rebuild it under each other: the second waits on a lock until the first has finished."""
+    import fcntl
+
+    with open(SAMPLE_ROOT.with_name(SAMPLE_ROOT.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # waits for the state "no other session uses it", however long
+        shutil.rmtree(SAMPLE_ROOT, ignore_errors=True)
+        store = SAMPLE_ROOT / "runs.duckdb"
+        build_sample_store(store)
+        yield store
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from workbench.errors import UserError
 
 def main(args) -> int:
     _run_id, run_dir, recipe = completed_run(args, "predict")
+    recipe = recipe.with_values(data_overrides(args))
     if args.batch_size is not None and args.batch_size < 1:
         raise UserError(f"--batch-size {args.batch_size}: expected a positive integer")
     out = Path(args.output)
@@ -33,3 +34,32 @@ def main(args) -> int:
             f"{m} {fmt(agg[m])}" for m in ("f1_micro", "f1_macro", "accuracy", "exact_match", "loss", "unparseable",
                                            "malformed") if m in agg))
     return 0
+
+
+def data_overrides(args) -> dict:
+    """`--set data.KEY=VALUE` and `--text-column NAME`: how the input file is read (its text column or
+    template, id column, format, label columns) may differ from the training data's; nothing else may."""
+    from workbench.recipe.load import did_you_mean
+    from workbench.recipe.schema import BY_NAME, coerce
+
+    items = list(getattr(args, "overrides", None) or [])
+    if getattr(args, "text_column", None):
+        items.append(f"data.text_column={args.text_column}")
+    changes = {}
+    for item in items:
+        name, eq, text = (p.strip() for p in item.partition("="))
+        if not eq:
+            raise UserError(f"--set {item!r}: expected data.key=value")
+        knob = BY_NAME.get(name)
+        if knob is None:
+            raise UserError(f"--set {name}: unknown key{did_you_mean(name, [k for k in BY_NAME if k.startswith('data.')])}")
+        if knob.section != "data" or knob.kind == "path":
+            raise UserError(f"--set {name}: predict takes the keys that say how the input is read (data.text_column, "
+                            "data.text_template, data.id_column, data.format, data.label_*); the model's own settings "
+                            "are the run's")
+        got = coerce(knob, text, from_text=True)
+        if got.error:
+            raise UserError(f"--set {got.error}")
+        changes[name] = got.value
+    return changes
+

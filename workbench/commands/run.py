@@ -113,6 +113,8 @@ def launch_overrides(args) -> list[str]:
 
 def main(args) -> int:
     overrides = launch_overrides(args)
+    if getattr(args, "name", None):
+        overrides.append(f"name={args.name}")
     sweeps = list(getattr(args, "sweeps", []) or [])
     recipe, _splits = preflight(args.recipe, overrides, sweeps)  # bad input stops here, before any model loads
     store = store_of(args)
