@@ -101,7 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--metric", default="f1", help="per-label metric to put side by side (default f1)")
 
     sp = cmd("query", "Run SQL on the store (read-only). Tables: runs, params, steps, evals, telemetry, "
-             "artifacts, logs; views: run_summary, label_metrics, base_vs_tuned.", "browse", "query")
+             "artifacts, logs, fairness, confusion, tags, notes; views: run_summary, label_metrics, base_vs_tuned.",
+             "browse", "query")
     sp.add_argument("sql")
     sp.add_argument("--format", choices=("table", "csv", "json"), default="table")
 
