@@ -152,3 +152,23 @@ class TestDetailScreen:
         asyncio.run(go())
         with connect(sample_store, read_only=True) as con:
             assert con.execute("SELECT status FROM runs WHERE run_id = ?", [FAILED]).fetchone()[0] == "failed"
+
+
+def test_keys_after_down_reach_the_detail_not_the_split_selector(make_app):
+    """Down then m opens the monitor at once: the split selector no longer holds the focus (Down
+    opened its list, and m went into it)."""
+    from tests.tui.test_runs import LORA, cursor_to, runs_ready
+    from workbench.tui.screens.monitor import MonitorScreen
+
+    async def go():
+        async with make_app("runs").run_test(size=(120, 40)) as pilot:
+            await runs_ready(pilot)
+            await cursor_to(pilot, LORA)
+            await pilot.press("enter")
+            await until(pilot, lambda: isinstance(pilot.app.screen, DetailScreen) and pilot.app.screen.detail, "detail")
+            await settled(pilot)
+            await pilot.press("down", "m")
+            await until(pilot, lambda: isinstance(pilot.app.screen, MonitorScreen), "the monitor")
+            assert pilot.app.current_mode == "monitor"
+
+    asyncio.run(go())

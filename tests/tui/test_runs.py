@@ -239,3 +239,60 @@ class TestRunsScreen:
                 assert median < 0.5
 
         asyncio.run(go())
+
+
+class TestRunLifecycleKeys:
+    """t / n / a / delete in the runs browser, on a copy of the sample store and its run folders."""
+
+    def test_tag_note_archive_and_delete_from_the_list(self, make_app, tmp_path):
+        import duckdb
+
+        from workbench import rundir
+
+        store = tmp_path / "runs.duckdb"
+        shutil.copy(SAMPLE_ROOT / "runs.duckdb", store)
+        shutil.copytree(SAMPLE_ROOT / "runs", tmp_path / "runs")
+        con = duckdb.connect(str(store))
+        con.execute("UPDATE runs SET run_dir = replace(run_dir, ?, ?)", [str(SAMPLE_ROOT), str(tmp_path)])
+        con.close()
+        running = "encoder_multilabel-20260925-080000-beef"
+
+        def stored(sql, params=()):
+            with connect(store, read_only=True) as c:
+                return c.execute(sql, list(params)).fetchall()
+
+        async def go():
+            async with make_app("runs", store=store).run_test(size=(120, 40)) as pilot:
+                screen = await runs_ready(pilot)
+                await cursor_to(pilot, LORA)
+                await pilot.press("t", *"baseline=yes", "enter")
+                await until(pilot, lambda: any(n.message.startswith("tagged") for n in pilot.app.notes), "tagged")
+                assert stored("SELECT key, value FROM tags WHERE run_id = ?", [LORA]) == [("baseline", "yes")]
+                assert rundir.read_annotations(tmp_path / "runs" / LORA)["tags"] == {"baseline": "yes"}
+                await cursor_to(pilot, LORA)
+                await pilot.press("n", *"rerun at 1e-3", "enter")
+                await until(pilot, lambda: stored("SELECT text FROM notes"), "the note")
+                assert stored("SELECT run_id, text FROM notes") == [(LORA, "rerun at 1e-3")]
+
+                await cursor_to(pilot, running)  # a run still going is not deleted
+                await pilot.press("delete", *"yes", "enter")
+                await until(pilot, lambda: any(n.title == "not done" for n in pilot.app.notes), "the refusal")
+                assert "is running: stop it first" in pilot.app.notes[-1].message
+                assert running in table_ids(screen) and (tmp_path / "runs" / running).is_dir()
+
+                await cursor_to(pilot, FULL)
+                await pilot.press("delete", *"no", "enter")  # anything but yes keeps it: the dialog stays
+                await pilot.press("escape")
+                await until(pilot, lambda: pilot.app.screen is screen, "the dialog closed")
+                assert FULL in table_ids(screen)
+                await pilot.press("delete", *"yes", "enter")
+                await until(pilot, lambda: FULL not in table_ids(screen), "the deleted run to leave the list")
+                assert not (tmp_path / "runs" / FULL).exists() and not stored("SELECT 1 FROM runs WHERE run_id = ?",
+                                                                                [FULL])
+
+                await cursor_to(pilot, SEED_RUN)
+                await pilot.press("a")
+                await until(pilot, lambda: SEED_RUN not in table_ids(screen), "the archived run to leave the list")
+                assert stored("SELECT archived FROM runs WHERE run_id = ?", [SEED_RUN]) == [(True,)]
+
+        asyncio.run(go())

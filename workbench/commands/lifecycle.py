@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from workbench import rundir
-from workbench.commands.common import resolve_run, run_dir_of, store_of
+from workbench.commands.common import resolve_run, store_of
 from workbench.console import console
 from workbench.errors import UserError
 from workbench.store import read, write
@@ -34,10 +34,30 @@ def _runs(con, refs: list[str]) -> list[str]:
     return ids
 
 
+# The functions below open the store read-write (short connections), as the app's own do: DuckDB
+# refuses a read-only connection beside a read-write one in one process (workbench/tui/store_gate.py).
+
+def _run_dir(store: Path, run_id: str) -> Path:
+    with connect(store) as con:
+        recorded = read.run_dir_recorded(con, run_id)
+    if recorded and Path(recorded).is_dir():
+        return Path(recorded)
+    return run_dir_of_guess(store, run_id)
+
+
+def run_dir_of_guess(store: Path, run_id: str) -> Path:
+    from workbench.store.db import runs_root
+
+    guess = runs_root(store) / run_id
+    if guess.is_dir():
+        return guess
+    raise UserError(f"run folder of {run_id} not found (annotations live in it)")
+
+
 def _annotate(store: Path, run_ids: list[str], change) -> None:
     """Apply `change(annotations)` to each run's annotations.json, then to the store."""
     for run_id in run_ids:
-        run_dir = run_dir_of(store, run_id)
+        run_dir = _run_dir(store, run_id)
         annotations = rundir.read_annotations(run_dir)
         change(annotations)
         rundir.write_annotations(run_dir, annotations)
@@ -45,21 +65,18 @@ def _annotate(store: Path, run_ids: list[str], change) -> None:
             write.write_annotations(con, run_id, annotations)
 
 
-def tag(args) -> int:
-    refs = [i for i in args.items if "=" not in i]
-    items = [i for i in args.items if "=" in i]
-    if not refs or not items:
-        raise UserError("tag: give runs and KEY=VALUE tags, e.g. `workbench tag last baseline=yes`")
+def parse_tags(items: list[str]) -> dict[str, str]:
+    """["key=value", "other="] -> {"key": "value", "other": ""} (an empty value removes the tag)."""
     pairs: dict[str, str] = {}
     for item in items:
         key, eq, value = item.partition("=")
         if not eq or not key.strip() or any(c in key for c in "\n\r\t"):
             raise UserError(f"tag {item!r}: expected key=value (key= removes the tag)")
         pairs[key.strip()] = value.strip()
-    store = store_of(args)
-    with connect(store, read_only=True) as con:
-        ids = _runs(con, refs)
+    return pairs
 
+
+def set_tags(store: Path, run_ids: list[str], pairs: dict[str, str]) -> None:
     def change(a):
         for k, v in pairs.items():
             if v:
@@ -67,20 +84,69 @@ def tag(args) -> int:
             else:
                 a["tags"].pop(k, None)
 
-    _annotate(store, ids, change)
+    _annotate(store, run_ids, change)
+
+
+def add_note(store: Path, run_id: str, text: str) -> None:
+    if not text.strip():
+        raise UserError("note: give the text of the note")
+    _annotate(store, [run_id], lambda a: a["notes"].append({"t": time.time(), "text": text.strip()}))
+
+
+def set_archived(store: Path, run_ids: list[str], archived: bool) -> None:
+    def change(a):
+        a["archived"] = archived
+
+    _annotate(store, run_ids, change)
+
+
+def check_deletable(store: Path, run_ids: list[str]) -> dict[str, str]:
+    """{run id: status}; refuses (UserError, nothing deleted) when one of them is still going."""
+    with connect(store) as con:
+        status = {rid: read.run_status(con, rid) for rid in run_ids}
+    going = [rid for rid in run_ids if status[rid] in ("queued", "running")]
+    if going:
+        raise UserError(f"run {going[0]} is {status[going[0]]}: stop it first (`workbench stop {going[0]}`); "
+                        "nothing was deleted")
+    return status
+
+
+def delete_runs(store: Path, run_ids: list[str], *, keep_folder: bool = False) -> int:
+    """Delete runs (store rows, and folders unless keep_folder); the bytes of folders freed."""
+    check_deletable(store, run_ids)
+    with connect(store) as con:
+        folders = {rid: read.run_dir_recorded(con, rid) for rid in run_ids}
+    freed = 0
+    for rid in run_ids:
+        with connect(store) as con:
+            write.delete_run(con, rid)
+        folder = Path(folders[rid]) if folders[rid] else None
+        if not keep_folder and folder is not None and folder.is_dir():
+            freed += _size(folder)
+            shutil.rmtree(folder)
+    return freed
+
+
+def tag(args) -> int:
+    refs = [i for i in args.items if "=" not in i]
+    items = [i for i in args.items if "=" in i]
+    if not refs or not items:
+        raise UserError("tag: give runs and KEY=VALUE tags, e.g. `workbench tag last baseline=yes`")
+    pairs = parse_tags(items)
+    store = store_of(args)
+    with connect(store, read_only=True) as con:
+        ids = _runs(con, refs)
+    set_tags(store, ids, pairs)
     shown = ", ".join(f"{k}={v}" if v else f"-{k}" for k, v in pairs.items())
     console.print(f"tagged {len(ids)} run{'s' if len(ids) > 1 else ''}: {shown}")
     return 0
 
 
 def note(args) -> int:
-    text = " ".join(args.text).strip()
-    if not text:
-        raise UserError("note: give the text of the note")
     store = store_of(args)
     with connect(store, read_only=True) as con:
         ids = _runs(con, [args.run])
-    _annotate(store, ids, lambda a: a["notes"].append({"t": time.time(), "text": text}))
+    add_note(store, ids[0], " ".join(args.text))
     console.print(f"noted on {ids[0]}")
     return 0
 
@@ -89,11 +155,7 @@ def archive(args) -> int:
     store = store_of(args)
     with connect(store, read_only=True) as con:
         ids = _runs(con, args.runs)
-
-    def change(a):
-        a["archived"] = not args.undo
-
-    _annotate(store, ids, change)
+    set_archived(store, ids, not args.undo)
     verb = "unarchived" if args.undo else "archived (hidden from `workbench runs` unless --all)"
     console.print(f"{verb}: {', '.join(ids)}")
     return 0
@@ -103,12 +165,7 @@ def rm(args) -> int:
     store = store_of(args)
     with connect(store, read_only=True) as con:
         ids = _runs(con, args.runs)
-        status = {rid: read.run_status(con, rid) for rid in ids}
-        folders = {rid: read.run_dir_recorded(con, rid) for rid in ids}
-    going = [rid for rid in ids if status[rid] in ("queued", "running")]
-    if going:
-        raise UserError(f"run {going[0]} is {status[going[0]]}: stop it first (`workbench stop {going[0]}`); "
-                        "nothing was deleted")
+    status = check_deletable(store, ids)
     what = "its store rows" if args.keep_folder else "its store rows and run folder"
     if not args.yes:
         if not sys.stdin.isatty():
@@ -119,14 +176,7 @@ def rm(args) -> int:
         if input("[y/N] ").strip().lower() not in ("y", "yes"):
             console.print("nothing was deleted")
             return 1
-    freed = 0
-    for rid in ids:
-        with connect(store) as con:
-            write.delete_run(con, rid)
-        folder = Path(folders[rid]) if folders[rid] else None
-        if not args.keep_folder and folder is not None and folder.is_dir():
-            freed += _size(folder)
-            shutil.rmtree(folder)
+    freed = delete_runs(store, ids, keep_folder=args.keep_folder)
     console.print(f"deleted {len(ids)} run{'s' if len(ids) > 1 else ''}"
                   + ("" if args.keep_folder else f", {_bytes(freed)} freed"))
     return 0

@@ -356,8 +356,11 @@ def runs_fingerprint(con) -> tuple:
     """A cheap value (milliseconds over 10,000 runs) that changes whenever `list_runs` would:
     runs added or removed, their status, ingested events or evaluations moved. Live views
     re-read the list only when it changed."""
-    runs = con.execute("SELECT count(*), sum(hash(run_id, status, last_seq, events_offset, duration_s, ended_at, "
-                       "group_id, started_at)) FROM runs").fetchone()
+    # count: the runs a list shows (archived ones left out); the hash moves when one is (un)archived or
+    # its guardrails' warnings arrive
+    runs = con.execute("SELECT count(*) FILTER (WHERE NOT coalesce(archived, false)), sum(hash(run_id, status, "
+                       "last_seq, events_offset, duration_s, ended_at, group_id, started_at, archived, warnings)) "
+                       "FROM runs").fetchone()
     return (*runs, *con.execute("SELECT count(*) FROM evals").fetchone())
 
 
@@ -366,6 +369,6 @@ def list_runs_changed(con, unfinished: list[str], created_from) -> list[dict[str
     (`unfinished`), and runs created at or after `created_from` (new ones). A few rows instead
     of the whole table, so a store of 10,000 runs refreshes in milliseconds while one trains."""
     marks = ", ".join("?" * len(unfinished)) or "NULL"
-    sql = (f"SELECT {', '.join(RUN_LIST_COLUMNS)} FROM run_summary WHERE status IN ('queued', 'running') "
-           f"OR run_id IN ({marks}) OR created_at >= ? OR created_at IS NULL")
+    sql = (f"SELECT {', '.join(RUN_LIST_COLUMNS)} FROM run_summary WHERE NOT archived AND (status IN ('queued', "
+           f"'running') OR run_id IN ({marks}) OR created_at >= ? OR created_at IS NULL)")
     return [dict(zip(RUN_LIST_COLUMNS, row)) for row in con.execute(sql, [*unfinished, created_from]).fetchall()]

@@ -32,14 +32,16 @@ from workbench.tui.worker_errors import ReportsWorkerErrors
 
 
 class WorkbenchApp(ReportsWorkerErrors, App):
-    TITLE = "workbench"
     CSS_PATH = "styles/app.tcss"
     ENABLE_COMMAND_PALETTE = True
+    # The mode keys are in the header's title, not the footer: at 80 columns every screen's own keys
+    # (esc Back first) must fit the footer (tests/tui/test_footers.py).
+    TITLE = "workbench  1 recipes · 2 runs · 3 monitor · 4 query"
     BINDINGS = [
-        Binding("1", "switch_mode('recipes')", "Recipes", tooltip="Recipes: pick, edit, launch"),
-        Binding("2", "switch_mode('runs')", "Runs", tooltip="Every run in the store"),
-        Binding("3", "switch_mode('monitor')", "Monitor", tooltip="Live runs: progress, curves, GPUs"),
-        Binding("4", "switch_mode('query')", "Query", tooltip="SQL over the store"),
+        Binding("1", "switch_mode('recipes')", "Recipes", show=False, tooltip="Recipes: pick, edit, launch"),
+        Binding("2", "switch_mode('runs')", "Runs", show=False, tooltip="Every run in the store"),
+        Binding("3", "switch_mode('monitor')", "Monitor", show=False, tooltip="Live runs: progress, curves, GPUs"),
+        Binding("4", "switch_mode('query')", "Query", show=False, tooltip="SQL over the store"),
         Binding("q", "quit", "Quit", tooltip="Leave (runs go on; reopening re-attaches)"),
     ]
 

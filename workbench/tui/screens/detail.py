@@ -108,6 +108,9 @@ class ResumeFailed(Message):
 class DetailScreen(TabCycling, ReportsWorkerErrors, Screen):
     TABS = "#detail-tabs"
     CSS_PATH = "../styles/detail.tcss"
+    # The metrics, not the split selector: with the selector focused, Down opened its list and the
+    # next key (m) went into it instead of opening the monitor.
+    AUTO_FOCUS = "#label-metrics"
     BINDINGS = [
         Binding("escape", "back", "Back", tooltip="Back to where you came from"),
         Binding("m", "monitor", "Monitor", tooltip="Follow this run in the monitor"),

@@ -65,6 +65,22 @@ class RunListLoaded(Message):
         self.changed, self.gone, self.fingerprint, self.seconds = changed, gone, fingerprint, seconds
 
 
+class RunsAnnotated(Message):
+    """Runs were tagged, noted, archived or deleted (`what` says which, for the notification)."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__()
+        self.what = what
+
+
+class RunsNotAnnotated(Message):
+    """A tag / note / archive / delete was refused (a run still going) or failed."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__()
+        self.error = error
+
+
 class RunDirFound(Message):
     """The folder of a run to open in the monitor was looked up."""
 
@@ -96,6 +112,12 @@ class RunsScreen(ReportsWorkerErrors, Screen):
         Binding("s", "cycle_sort", "Sort", tooltip="Sort by the next column"),
         Binding("S", "reverse_sort", "Reverse", show=False, tooltip="Reverse the sort order"),
         Binding("x", "clear_marks", "Unmark all", show=False, tooltip="Clear every mark"),
+        Binding("t", "tag", "Tag", tooltip="Tag the marked runs (or the one under the cursor): key=value"),
+        Binding("n", "note", "Note", show=False, tooltip="Add a note to the run under the cursor"),
+        Binding("delete", "delete_runs", "Delete", tooltip="Delete the marked runs (or the one under the cursor): "
+                "store rows and run folder; asks first"),
+        Binding("a", "archive", "Archive", show=False, tooltip="Archive the marked runs (or the one under the "
+                "cursor): hidden from this list (`workbench runs --all` shows them)"),
         Binding("r", "refresh", "Refresh", show=False, tooltip="Re-read the store now"),
         Binding("escape", "escape", "Back to table", show=False, tooltip="Leave the filter; again: clear it"),
     ]
@@ -399,3 +421,89 @@ class RunsScreen(ReportsWorkerErrors, Screen):
 
     def action_refresh(self) -> None:
         self._reload(force=True)
+
+    # --- a run's life: tag, note, archive, delete (workbench/commands/lifecycle.py) --------------------
+    def _targets(self) -> list[str]:
+        """The marked runs, else the one under the cursor."""
+        if self.marks:
+            return [r for r in self.shown if r in self.marks] + sorted(self.marks - set(self.shown))
+        rid = self.cursor_run()
+        return [rid] if rid is not None else []
+
+    def _ask(self, question: str, on_answer, placeholder: str = "", check=None) -> None:
+        from workbench.tui.screens.prompt import PromptScreen
+
+        self.app.push_screen(PromptScreen(question, placeholder=placeholder, check=check),
+                             lambda answer: on_answer(answer) if answer else None)
+
+    def action_tag(self) -> None:
+        ids = self._targets()
+        if not ids:
+            return
+
+        def check(text: str) -> str | None:
+            from workbench.commands.lifecycle import parse_tags
+            from workbench.errors import UserError
+
+            try:
+                parse_tags(text.split())
+            except UserError as e:
+                return str(e)
+            return None
+
+        what = ids[0] if len(ids) == 1 else f"{len(ids)} marked runs"
+        self._ask(f"Tag {what} (key=value, several separated by spaces; key= removes one)",
+                  lambda text: self._annotate("tag", ids, text), placeholder="baseline=yes", check=check)
+
+    def action_note(self) -> None:
+        rid = self.cursor_run()
+        if rid is not None:
+            self._ask(f"Note on {rid}", lambda text: self._annotate("note", [rid], text))
+
+    def action_archive(self) -> None:
+        ids = self._targets()
+        if ids:
+            self._annotate("archive", ids, "")
+
+    def action_delete_runs(self) -> None:
+        ids = self._targets()
+        if not ids:
+            return
+        what = ids[0] if len(ids) == 1 else f"{len(ids)} marked runs"
+        self._ask(f"Delete {what}: store rows and run folder? Type yes to delete",
+                  lambda text: self._annotate("delete", ids, text),
+                  check=lambda text: None if text.lower() == "yes" else "type yes to delete, esc to keep them")
+
+    @work(thread=True, group="runs-annotate", exit_on_error=False, description="tag / note / archive / delete")
+    def _annotate(self, action: str, ids: list[str], text: str) -> None:
+        from workbench.commands import lifecycle
+        from workbench.errors import UserError
+
+        store = self.app.store
+        try:
+            if action == "tag":
+                lifecycle.set_tags(store, ids, lifecycle.parse_tags(text.split()))
+                done = f"tagged {', '.join(ids)}: {text}"
+            elif action == "note":
+                lifecycle.add_note(store, ids[0], text)
+                done = f"noted on {ids[0]}"
+            elif action == "archive":
+                lifecycle.set_archived(store, ids, True)
+                done = f"archived {', '.join(ids)} (`workbench runs --all` lists them)"
+            else:
+                freed = lifecycle.delete_runs(store, ids)
+                done = f"deleted {', '.join(ids)} ({freed / 2**20:,.1f} MiB freed)"
+        except UserError as e:
+            self.post_message(RunsNotAnnotated(str(e)))
+            return
+        self.post_message(RunsAnnotated(done))
+
+    @on(RunsAnnotated)
+    def _annotated(self, message: RunsAnnotated) -> None:
+        self.marks.clear()
+        self.notify(message.what, title="runs")
+        self._reload(force=True)
+
+    @on(RunsNotAnnotated)
+    def _not_annotated(self, message: RunsNotAnnotated) -> None:
+        self.notify(message.error, title="not done", severity="error")
