@@ -329,3 +329,28 @@ def test_unlabelled_chat_records_are_classified_not_scored():
     assert scored.labels == {} and scored.extra == {"scored": False}
     assert scored.aggregates == {"examples": 2.0, "unparseable": 1.0}
     assert [r["predicted"] for r in scored.rows] == ["neither", None] and "label" not in scored.rows[0]
+
+
+def test_the_base_model_answers_with_its_own_system_prompt(tmp_path):
+    """eval.base_system_prompt_file: the base evaluation sees that prompt, the tuned one the trained prompt."""
+    from workbench.errors import UserError
+    from workbench.recipe import recipe_from_dict
+    from workbench.tasks import get_task
+
+    (tmp_path / "simple.txt").write_text("Answer hate or not.")
+    (tmp_path / "elaborate.txt").write_text("You are a careful moderator. Read the post. Answer hate or not.")
+    raw = {"task": "chat_classification", "model": {"source": "tiny:llama"},
+           "data": {"train_file": str(tmp_path / "t.jsonl"), "classes": ["hate", "not"],
+                    "system_prompt_file": str(tmp_path / "simple.txt")},
+           "eval": {"base_system_prompt_file": str(tmp_path / "elaborate.txt")}}
+    task = get_task(recipe_from_dict(raw).values)
+    seen = []
+    task._answers = lambda model, tok, records: seen.append(task.system) or []
+    task.score = lambda records, answers, names: None
+    for phase in ("base", "tuned", "base"):
+        task.evaluate(None, None, [], ["hate", "not"], phase=phase, split="validation")
+    assert seen == ["You are a careful moderator. Read the post. Answer hate or not.", "Answer hate or not.",
+                    "You are a careful moderator. Read the post. Answer hate or not."]
+    with pytest.raises(UserError) as e:
+        recipe_from_dict({**raw, "task": "classification", "data": {"train_file": "x.csv", "labels": {"a": "a"}}})
+    assert "eval.base_system_prompt_file gives chat_classification's base model" in str(e.value)

@@ -49,7 +49,7 @@ def preflight(path: str, overrides: Sequence[str] = (), sweeps: Sequence[str] = 
 
 
 # Files the data readers do not open themselves; and what a knob needs installed where it runs.
-_FILE_KNOBS = ("data.chat_template", "data.system_prompt_file")
+_FILE_KNOBS = ("data.chat_template", "data.system_prompt_file", "eval.base_system_prompt_file")
 
 
 def _check_files(recipe: Recipe, path: str) -> None:

@@ -257,6 +257,9 @@ KNOBS: tuple[Knob, ...] = (
     Knob("eval", "batch_size", "int", 32, "Examples per evaluation / prediction / generation batch (generation pads "
          "on the left).", min=1, max=65536),
     Knob("eval", "base", "bool", True, "Evaluate the base model before training, on the same rows as the tuned model."),
+    Knob("eval", "base_system_prompt_file", "path", "", "chat_classification: the base model answers with this system "
+         "prompt instead (e.g. an elaborate one, against the tuned model's simple data.system_prompt_file), so "
+         "base vs tuned compares each with its own prompt. Empty: both get the same."),
     Knob("eval", "max_new_tokens", "int", 32, "Generative tasks: longest answer generated (greedy).", min=1, max=8192),
     Knob("eval", "max_examples", "int", 0, "Generative tasks: evaluate at most this many examples of each split "
          "(0: all); the same ones for base and tuned.", min=0),

@@ -101,6 +101,22 @@ class ChatClassificationTask(GenerativeTask):
             self._system = read_text_file(self.values["data.system_prompt_file"], "system prompt").strip()
         return self._system
 
+    def evaluate(self, model, tokenizer, records: Sequence[ChatRecord], label_names: list[str], *, phase: str,
+                 split: str) -> Scored:
+        """With eval.base_system_prompt_file the base model answers with that system prompt (its own,
+        e.g. an elaborate one), the tuned model with the one it was trained with."""
+        own = self.values["eval.base_system_prompt_file"]
+        if phase != "base" or not own:
+            return super().evaluate(model, tokenizer, records, label_names, phase=phase, split=split)
+        from workbench.textfile import read_text_file
+
+        trained = self.system
+        self._system = read_text_file(own, "base system prompt").strip()
+        try:
+            return super().evaluate(model, tokenizer, records, label_names, phase=phase, split=split)
+        finally:
+            self._system = trained
+
     def reader(self, *, unlabelled: bool = False) -> Callable[[Any], list[ChatRecord]]:
         values = self.values
         max_rows = 0 if unlabelled else values["data.max_rows"]
