@@ -104,3 +104,45 @@ class TestCompareScreen:
                 assert table.get_cell("f1_micro", FAILED).plain == "—"
 
         asyncio.run(go())
+
+
+def test_a_sweep_group_is_ranked_and_plotted_against_a_chosen_knob(make_app, tmp_path):
+    """A 2 x 2 sweep (train.learning_rate x lora.r, one seed) in the Sweep tab: trials ranked by
+    train.best_metric, `k` moves the plot to the next knob."""
+    import shutil
+
+    import duckdb
+
+    from tests.tui.conftest import SAMPLE_ROOT
+    from workbench.tui.screens.compare import CompareScreen
+
+    store = tmp_path / "runs.duckdb"
+    shutil.copy(SAMPLE_ROOT / "runs.duckdb", store)
+    con = duckdb.connect(str(store))
+    ids = [r for (r,) in con.execute("SELECT run_id FROM runs WHERE status = 'completed' ORDER BY run_id LIMIT 4").fetchall()]
+    for rid, (lr, rank) in zip(ids, [("0.001", "8"), ("0.001", "16"), ("0.003", "8"), ("0.003", "16")]):
+        con.execute("DELETE FROM params WHERE run_id = ? AND key IN ('train.learning_rate', 'lora.r', 'train.seed', "
+                    "'train.best_metric', 'model.method', 'model.source', 'name', 'group')", [rid])
+        con.execute("INSERT INTO params VALUES (?, 'train.learning_rate', ?), (?, 'lora.r', ?), "
+                    "(?, 'train.best_metric', 'f1_micro')", [rid, lr, rid, rank, rid])
+    f1 = dict(con.execute("SELECT run_id, value FROM evals WHERE phase = 'tuned' AND split = 'validation' AND "
+                          "label = '(all)' AND metric = 'f1_micro'").fetchall())
+    con.close()
+
+    async def go():
+        async with make_app("runs", store=store).run_test(size=(120, 40)) as pilot:
+            pilot.app.push_screen(CompareScreen(ids))
+            await until(pilot, lambda: isinstance(pilot.app.screen, CompareScreen) and pilot.app.screen.comparison,
+                        "the comparison")
+            screen = pilot.app.screen
+            r = screen.ranking
+            assert r is not None and r.metric == "f1_micro" and set(r.knobs) >= {"lora.r", "train.learning_rate"}
+            ranked = [t.mean for t in r.trials]
+            assert ranked == sorted((f1[i] for i in ids if f1.get(i) is not None), reverse=True)
+            first = screen.query_one("#sweep-summary").render().plain
+            await pilot.press("k")
+            await until(pilot, lambda: screen.query_one("#sweep-summary").render().plain != first, "the next knob")
+            assert screen.query_one("#compare-tabs").active == "tab-sweep"
+            assert screen.query_one("#trials-table").row_count == len(r.trials)
+
+    asyncio.run(go())

@@ -14,9 +14,11 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
+from textual_plotext import PlotextPlot
 
 from workbench.console import AGGREGATES, STATUS_STYLE
 from workbench.store import read
+from workbench.store.schema import LOWER_IS_BETTER
 from workbench.tui.widgets.run_tables import best_cell, mean_std_text, short_names, status_cell
 from workbench.tui.widgets.table import Table
 from workbench.tui.widgets.tabs import TAB_BINDINGS, TabCycling
@@ -52,6 +54,7 @@ class CompareScreen(TabCycling, ReportsWorkerErrors, Screen):
         Binding("escape", "back", "Back", tooltip="Back to where you came from"),
         Binding("p", "cycle_metric", "Label metric", tooltip="Per-label table: f1 → precision → recall"),
         Binding("r", "refresh", "Refresh", tooltip="Read the runs from the store again"),
+        Binding("k", "cycle_knob", "Knob", show=False, tooltip="Sweep tab: plot the metric against the next knob"),
         *TAB_BINDINGS,
     ]
 
@@ -62,6 +65,8 @@ class CompareScreen(TabCycling, ReportsWorkerErrors, Screen):
         self.split = split
         self.short = short_names(self.run_ids)
         self.comparison: read.Comparison | None = None
+        self.ranking: read.Ranking | None = None
+        self.knob = 0  # the sweep knob the plot's x axis shows
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -76,6 +81,10 @@ class CompareScreen(TabCycling, ReportsWorkerErrors, Screen):
                 yield Table(id="params-table", cursor_type="row")
             with TabPane("Runs", id="tab-runs"):
                 yield Table(id="runs-table", cursor_type="row")
+            with TabPane("Sweep", id="tab-sweep"):
+                yield Static(id="sweep-summary")
+                yield Table(id="trials-table", cursor_type="row")
+                yield PlotextPlot(id="sweep-plot")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -127,6 +136,8 @@ class CompareScreen(TabCycling, ReportsWorkerErrors, Screen):
             metrics.add_row(Text("no tuned metrics in these runs", style="dim"), key="empty")
 
         self._show_labels(c, groups)
+        self.ranking = read.rank_trials(c)
+        self._show_sweep()
 
         params = self.query_one("#params-table", DataTable)
         self._columns(params, f"differ: {len(c.differing)} of {len(c.params)}", c.status, [])
@@ -143,6 +154,52 @@ class CompareScreen(TabCycling, ReportsWorkerErrors, Screen):
             r = message.runs.get(rid, {})
             runs.add_row(self._run_header(rid, c.status.get(rid)), rid, status_cell(c.status.get(rid)),
                          r.get("method") or "—", r.get("target") or "—", r.get("group_id") or "", key=rid)
+
+    def _show_sweep(self) -> None:
+        """The trials ranked by train.best_metric (mean ± std over seeds), and the metric plotted
+        against one knob (k: the next one): each trial a point, each value's mean a line."""
+        r = self.ranking
+        summary = self.query_one("#sweep-summary", Static)
+        table = self.query_one("#trials-table", DataTable)
+        plot = self.query_one("#sweep-plot", PlotextPlot)
+        table.clear(columns=True)
+        plot.plt.clear_data()
+        plot.plt.clear_figure()
+        if r is None:
+            summary.update(Text("these runs differ in no knob but the seed: nothing to rank (a [sweep], --sweep or "
+                                "methods make trials)", style="dim"))
+            table.display = plot.display = False
+            return
+        table.display = plot.display = True
+        knob = r.knobs[self.knob % len(r.knobs)]
+        lower = r.metric in LOWER_IS_BETTER
+        summary.update(Text.assemble((f"{len(r.trials)} trials ranked by {r.metric}", "bold"),
+                                     f" ({self.split}, tuned; {'lower' if lower else 'higher'} is better) · plot: "
+                                     f"{r.metric} against ", (knob, "bold"), " (k: next knob)"))
+        for col in ("#", *r.knobs, r.metric, "runs"):
+            table.add_column(col, key=col)
+        for i, t in enumerate(r.trials, 1):
+            score = "—" if t.mean is None else (mean_std_text(t.mean, t.std or 0.0, t.n) if t.n > 1 else f"{t.mean:.4f}")
+            table.add_row(str(i), *(t.config[k] for k in r.knobs), Text(score, style="bold" if i == 1 else ""),
+                          f"{t.n}/{len(t.run_ids)}", key=str(i))
+        points = [(t.config[knob], t.mean) for t in r.trials if t.mean is not None]
+        xs_text = [x for x, _ in points]
+        numeric = all(_number(x) is not None for x in xs_text)
+        order = sorted(set(xs_text), key=lambda x: (_number(x) if numeric else xs_text.index(x)))
+        position = {x: i for i, x in enumerate(order)}
+        plt = plot.plt
+        plt.title(f"{r.metric} by {knob}")
+        plt.scatter([position[x] for x, _ in points], [y for _, y in points], marker="dot", label="trial")
+        means = dict((v, m) for v, m, _n in r.marginal[knob])
+        plt.plot(list(range(len(order))), [means[x] for x in order], marker="braille", label="mean")
+        plt.xticks(list(range(len(order))), order)
+        plot.refresh()
+
+    def action_cycle_knob(self) -> None:
+        if self.ranking is not None:
+            self.knob += 1
+            self._show_sweep()
+            self.query_one("#compare-tabs", TabbedContent).active = "tab-sweep"
 
     def _show_summary(self, c: read.Comparison, runs: dict[str, dict]) -> None:
         t = Text()
@@ -185,4 +242,11 @@ class CompareScreen(TabCycling, ReportsWorkerErrors, Screen):
         self._load(LABEL_METRICS[(LABEL_METRICS.index(self.metric) + 1) % len(LABEL_METRICS)]
                    if self.metric in LABEL_METRICS else LABEL_METRICS[0])
         self.query_one("#compare-tabs", TabbedContent).active = "tab-labels"
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
 
