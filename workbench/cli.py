@@ -129,6 +129,15 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--name", help="name of the evaluation run (default: the recipe's name + '-eval')")
     sp.add_argument("--quiet", action="store_true", help="no live progress; print the result only")
 
+    sp = cmd("export", "Export a finished run as a folder usable without workbench: the adapter (or model) with its "
+             "tokenizer, labels.json, metrics.json, recipe.toml and a model card saying how to load it.", "export")
+    sp.add_argument("run", help="run id, unique prefix, or 'last'")
+    sp.add_argument("--output", required=True, help="folder to write (must not exist, or be empty)")
+    sp.add_argument("--merged", action="store_true", help="merge the LoRA adapter into its base (as `merge` does): "
+                    "a folder plain transformers loads without peft")
+    sp.add_argument("--dtype", choices=("auto", "fp32", "bf16", "fp16"), default="auto",
+                    help="weights' dtype of a merged or full model (auto: as saved; fp32 for tiny models)")
+
     sp = cmd("merge", "Merge a LoRA run's adapter into its base model: a folder plain transformers loads "
              "without peft.", "merge")
     sp.add_argument("run", help="run id, unique prefix, or 'last'")

@@ -248,11 +248,15 @@ def test_save_as_writes_a_copy_with_the_changes_and_paths_still_pointing_at_the_
             await until(pilot, lambda: editor.path == demo.parent / "variants" / "r4.toml", "the copy to be written")
             await settle(pilot)
             assert shown(editor, "#changes") == "No changes"
+            assert editor.query_one("#field-name").text == "r4"
 
     asyncio.run(go())
     assert demo.read_text(encoding="utf-8") == before
     copy = load_recipe(demo.parent / "variants" / "r4.toml")
     assert copy["lora.r"] == 4
+    # Named after its file, so its runs are told apart from the original's (run ids start with the name).
+    assert copy.name == "r4" and load_recipe(demo).name == "demo_encoder_multilabel"
+    assert 'name = "r4"' in (demo.parent / "variants" / "r4.toml").read_text(encoding="utf-8")
     assert copy["data.train_file"] == str((demo.parent / "data" / "reviews.csv").resolve())
     assert "# Reviews are short" in (demo.parent / "variants" / "r4.toml").read_text(encoding="utf-8")
 
@@ -323,3 +327,177 @@ def test_the_data_tab_profiles_the_recipe_as_edited_and_shows_errors_in_one_line
             await settle(pilot)
 
     asyncio.run(go())
+
+
+def test_an_unknown_key_is_shown_on_open_and_fixed_in_the_form(make_app, demo):
+    """`[train] lr = 5e-4`: load_recipe's one-line error (file, line, `did you mean`) above the form,
+    the value in train.learning_rate's field (not the default), and Save renames the key in its line."""
+    from workbench.errors import UserError
+
+    text = demo.read_text(encoding="utf-8").replace("learning_rate = 3e-3", "lr = 5e-4")
+    demo.write_text(text, encoding="utf-8")
+    try:
+        load_recipe(demo)
+        raise AssertionError("the recipe should not validate")
+    except UserError as e:
+        expected = str(e).replace(str(demo), "demo/encoder_multilabel.toml")
+    assert "did you mean train.learning_rate?" in expected and ":42: unknown key train.lr" in expected
+
+    async def go():
+        async with make_app().run_test(size=(100, 30)) as pilot:
+            editor = await open_editor(pilot, demo)
+            problem = editor.query_one("#file-problem")
+            assert problem.display and shown(editor, "#file-problem").splitlines()[0] == expected
+            assert "train.lr is not a knob: its value 0.0005 is in train.learning_rate's field" in \
+                   shown(editor, "#file-problem")
+            lr = editor.query_one("#field-train-learning_rate")
+            assert lr.text == "0.0005" and lr.changed and not lr.error  # the file's value, not the default
+            assert shown(editor, "#changes").splitlines()[0] == "train.lr → train.learning_rate (unknown key renamed on save)"
+            assert "2 unsaved changes" in shown(editor, "#editor-title")
+
+            await pilot.press("ctrl+l")  # overrides cannot rename a key: save first
+            await settle(pilot)
+            assert pilot.app.screen is editor
+            assert any("save first" in n.title and "train.lr → train.learning_rate" in n.message for n in pilot.app.notes)
+
+            await pilot.press("ctrl+s")
+            await until(pilot, lambda: editor.problem is None, "the file to validate")
+            await settle(pilot)
+            assert not problem.display and shown(editor, "#changes") == "No changes"
+            assert lr.text == "0.0005" and not lr.changed
+
+    asyncio.run(go())
+    after = demo.read_text(encoding="utf-8")
+    assert [(a, b) for a, b in zip(text.splitlines(), after.splitlines()) if a != b] == [("lr = 5e-4", "learning_rate = 5e-4")]
+    assert len(after.splitlines()) == len(text.splitlines())
+    assert load_recipe(demo)["train.learning_rate"] == 5e-4
+
+
+def test_an_unknown_key_the_form_cannot_fix_is_named_with_its_line(make_app, demo):
+    """`epoch = 3` where the file sets train.epochs already: the error names the line and the knob meant."""
+    text = demo.read_text(encoding="utf-8").replace("epochs = 20", "epochs = 20\nepoch = 3")
+    demo.write_text(text, encoding="utf-8")
+
+    async def go():
+        async with make_app().run_test(size=(100, 30)) as pilot:
+            editor = await open_editor(pilot, demo)
+            lines = shown(editor, "#file-problem").splitlines()
+            assert lines[0] == ("demo/encoder_multilabel.toml:40: unknown key train.epoch (did you mean train.epochs?)")
+            assert lines[1].startswith("Fix that line of the file")
+            assert editor.fixes == [] and editor.query_one("#field-train-epochs").text == "20"
+
+    asyncio.run(go())
+
+
+def test_a_required_field_left_empty_shows_inline_and_launch_says_so_in_one_sentence(make_app, demo):
+    async def go():
+        async with make_app().run_test(size=(100, 30)) as pilot:
+            editor = await open_editor(pilot, demo)
+            await set_field(pilot, "model.source", "", typed=True)
+            source = editor.query_one("#field-model-source")
+            assert source.error == "model.source is required (it cannot be empty)"
+            assert source.query_one(".knob-error").display and shown(source, ".knob-error") == source.error
+
+            # data.train_file: required unless data.dataset names a dataset (load_recipe's rule and words).
+            await set_field(pilot, "data.train_file", "", typed=True)
+            train = editor.query_one("#field-data-train_file")
+            required = "data.train_file is required (training data: a file, or a Hugging Face dataset in data.dataset)"
+            assert train.error == required and shown(train, ".knob-error") == required
+            await set_field(pilot, "data.dataset", "imdb", typed=True)
+            assert train.error is None and not train.query_one(".knob-error").display
+            await set_field(pilot, "data.dataset", "", typed=True)
+            assert train.error == required
+            assert "2 invalid" in shown(editor, "#editor-title")
+
+            await pilot.press("ctrl+l")
+            await settle(pilot)
+            assert pilot.app.screen is editor
+            note = pilot.app.notes[-1]
+            assert note.title == "launch refused: model.source is invalid"
+            assert note.message == "model.source is required (it cannot be empty)"
+            await set_field(pilot, "model.source", "tiny:distilbert", typed=True)
+            await pilot.press("ctrl+l")
+            await settle(pilot)
+            assert pilot.app.screen is editor and pilot.app.notes[-1].message == required
+
+    asyncio.run(go())
+
+
+def test_keys_typed_right_after_ctrl_n_end_and_ctrl_u_land_in_the_new_field(make_app, demo):
+    async def go():
+        async with make_app().run_test(size=(80, 24)) as pilot:
+            editor = await open_editor(pilot, demo)
+            name = editor.query_one("#field-name")
+            assert pilot.app.focused is name.query_one("#value")
+            await pilot.press("ctrl+n", "ctrl+u", *"tiny:bert")
+            await settle(pilot)
+            assert editor.query_one("#sections").active == "sec-model"
+            assert editor.query_one("#field-model-source").text == "tiny:bert"
+            await pilot.press("ctrl+n", "end", *"_v2")
+            await settle(pilot)
+            assert editor.query_one("#field-data-train_file").text == "data/reviews.csv_v2"
+            await pilot.press("ctrl+b", "end", "backspace", "8")
+            await settle(pilot)
+            assert editor.query_one("#field-model-source").text == "tiny:ber8"
+            assert name.text == "demo_encoder_multilabel"  # nothing went to the field left behind
+
+    asyncio.run(go())
+
+
+async def burst(pilot, *keys: str) -> None:
+    """Keys as a terminal delivers them when the app is busy: all in the app's queue at once, none
+    handled before the next arrives (what pilot.press waits for between keys)."""
+    from textual import events
+
+    for key in keys:
+        pilot.app.post_message(events.Key(key, key if len(key) == 1 else None))
+    await settle(pilot)
+
+
+def test_keys_arriving_together_with_ctrl_n_go_to_the_next_sections_field(make_app, demo):
+    async def go():
+        async with make_app().run_test(size=(80, 24)) as pilot:
+            editor = await open_editor(pilot, demo)
+            await burst(pilot, "ctrl+n", "ctrl+u", *"tiny:bert")
+            assert editor.query_one("#field-model-source").text == "tiny:bert"
+            assert editor.query_one("#field-name").text == "demo_encoder_multilabel"
+            await burst(pilot, "ctrl+n", "end", *"_v2", "ctrl+b", "ctrl+u", "x")
+            assert editor.query_one("#field-data-train_file").text == "data/reviews.csv_v2"
+            assert editor.query_one("#field-model-source").text == "x"
+
+    asyncio.run(go())
+
+
+def test_what_is_typed_while_a_save_is_written_is_kept(make_app, demo, monkeypatch):
+    """The re-read after a save used to put the file's value back into a field typed in meanwhile."""
+    import threading
+
+    from workbench.recipe import load as recipe_load
+
+    gate, writing = threading.Event(), threading.Event()
+    update = recipe_load.update_recipe_file
+
+    def held(path, changes):
+        writing.set()
+        assert gate.wait(120), "the test never let the save finish"
+        update(path, changes)
+
+    monkeypatch.setattr(recipe_load, "update_recipe_file", held)
+
+    async def go():
+        async with make_app().run_test(size=(80, 24)) as pilot:
+            editor = await open_editor(pilot, demo)
+            await set_field(pilot, "lora.r", "8", typed=True)
+            field = editor.query_one("#field-lora-r")
+            try:
+                await pilot.press("ctrl+s", "end", "backspace", "1", "2")
+                await until(pilot, writing.is_set, "the save to be under way")
+            finally:
+                gate.set()
+            await until(pilot, lambda: field.baseline == 8, "the file to be read again")
+            await settle(pilot)
+            assert field.text == "12" and field.changed
+            assert shown(editor, "#changes") == "lora.r: 8 → 12"
+
+    asyncio.run(go())
+    assert load_recipe(demo)["lora.r"] == 8

@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import ROOT
 from tests.tui.conftest import settled, until
-from workbench.tui.screens.launch import LaunchScreen
+from workbench.tui.screens.launch import LaunchScreen, readable
 
 SHIPPED_DEMO = ROOT / "recipes" / "demo" / "encoder_multilabel.toml"
 
@@ -151,8 +151,9 @@ def test_an_invalid_partition_is_shown_and_submit_is_refused(make_app, ssh_confi
             await pilot.press("ctrl+s")
             await settled(pilot)
             assert pilot.app.screen is dialog and not dialog.launching
-            assert "Submit refused" in str(dialog.query_one("#launch-status").render())
-            assert any("launch.partition" in n.title for n in pilot.app.notes)
+            status = str(dialog.query_one("#launch-status").render())
+            assert status.startswith("Submit refused: launch.partition = 'gpu;rm' is not empty or a name")
+            assert not pilot.app.notes  # said in the dialog (and under the field), not in a toast over it
 
     asyncio.run(go())
     assert runs_in(empty_store) == []
@@ -183,3 +184,56 @@ def test_a_failed_submission_is_shown_in_the_dialog_and_recorded(make_app, demo,
     assert status == "failed" and "invalid partition" in error.lower()
     frozen = (empty_store.parent / "runs" / run_id / "recipe.toml").read_text(encoding="utf-8")
     assert "r = 8" in frozen and 'partition = "nosuch"' in frozen  # the editor's and the dialog's values
+
+
+def test_a_required_knob_left_empty_is_refused_in_one_readable_sentence(make_app, demo, empty_store):
+    async def go():
+        async with make_app(store=empty_store).run_test(size=(80, 24)) as pilot:
+            await settled(pilot)
+            await pilot.app.push_screen(LaunchScreen(demo, ['model.source=""']))
+            dialog = await until(pilot, lambda: isinstance(pilot.app.screen, LaunchScreen) and pilot.app.screen,
+                                 "the dialog")
+            await until(pilot, lambda: dialog.refused is not None, "the recipe to be refused")
+            await settled(pilot)
+            status = str(dialog.query_one("#launch-status").render())
+            assert status == ("The recipe does not validate: encoder_multilabel.toml: "
+                              "model.source is required (it cannot be empty)")
+            await pilot.press("ctrl+s")
+            await settled(pilot)
+            assert pilot.app.screen is dialog and not dialog.launching
+            assert not pilot.app.notes  # the dialog says why already: no toast over it
+
+    asyncio.run(go())
+    assert runs_in(empty_store) == []
+
+
+def test_the_required_message_of_load_recipe_reads_as_one_sentence():
+    # load_recipe's words for an empty required knob: its help cut at the first `.` (here mid-example).
+    garbled = ('/x/r.toml: data.train_file is required (training data: a csv ... {"messages": [: '
+               'a file path (string))')
+    assert readable(garbled) == ("/x/r.toml: data.train_file is required (training data: a file, "
+                                 "or a Hugging Face dataset in data.dataset)")
+    assert readable("r.toml: model.source is required (hub id, local hugging face directory, or tiny:<arch> "
+                    "(bert, distilbert, llama, gpt_oss) for a small random model: a string)") == \
+        "r.toml: model.source is required (it cannot be empty)"
+    other = "r.toml:3: unknown key train.lr (did you mean train.learning_rate?)"
+    assert readable(other) == other
+
+
+def test_a_failed_launch_is_said_in_the_dialog_only(make_app, demo, empty_store):
+    """The dialog's status line says why; no toast repeats it on top of the dialog."""
+    missing = demo.parent / "data" / "missing.csv"
+
+    async def go():
+        async with make_app(store=empty_store).run_test(size=(80, 24)) as pilot:
+            dialog = await open_dialog(pilot, demo, [f'data.train_file="{missing}"'])
+            await pilot.press("ctrl+s")
+            await until(pilot, lambda: not dialog.launching, "the launch to fail")
+            await settled(pilot)
+            assert pilot.app.screen is dialog
+            status = str(dialog.query_one("#launch-status").render())
+            assert status.startswith("Launch failed: ") and "missing.csv" in status and "\n" not in status
+            assert not pilot.app.notes
+
+    asyncio.run(go())
+    assert runs_in(empty_store) == []

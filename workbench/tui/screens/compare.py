@@ -85,7 +85,7 @@ class CompareScreen(TabCycling, ReportsWorkerErrors, Screen):
                 yield Static(id="sweep-summary")
                 yield Table(id="trials-table", cursor_type="row")
                 yield PlotextPlot(id="sweep-plot")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.sub_title = f"compare {len(self.run_ids)} runs"

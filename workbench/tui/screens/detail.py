@@ -152,7 +152,7 @@ class DetailScreen(TabCycling, ReportsWorkerErrors, Screen):
                 with VerticalScroll():
                     yield Static(id="error")
                     yield Static(id="log-tail")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.sub_title = self.run_id

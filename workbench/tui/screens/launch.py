@@ -1,10 +1,12 @@
 """The launch dialog: where (local, an ssh host, SLURM / PBS here or on a login node), the
 [launch] knobs that matter there (generated from the schema), a live preview of the exact
 command or batch script, and Submit: pre-flight checks, then the launch; the app follows the
-new run. Problems show in the dialog; nothing is submitted with an invalid field."""
+new run. Problems show in the dialog, in one readable line, and only there (no toast over
+them); nothing is submitted with an invalid field."""
 
 from __future__ import annotations
 
+import re
 import shlex
 from pathlib import Path
 from typing import Any
@@ -21,7 +23,7 @@ from textual.widgets import Button, Footer, Label, Select, Static
 from workbench.launch.targets import Target, parse_target
 from workbench.recipe import schema
 from workbench.tui.messages import LaunchFailed, RunLaunched
-from workbench.tui.widgets.knob_form import KnobField, first_error, toml_text
+from workbench.tui.widgets.knob_form import KnobField, first_error, required_message, toml_text
 from workbench.tui.worker_errors import ReportsWorkerErrors
 
 PREVIEW_DELAY_S = 0.3
@@ -42,6 +44,20 @@ def relevant(key: str, target: Target) -> bool:
     if key in ("python", "venv", "conda_env", "modules", "forward_env"):
         return remote or scheduler is not None
     return True
+
+
+# load_recipe's message for an empty required knob: `NAME is required (FIRST WORDS OF ITS HELP: EXPECTED)`,
+# its help cut at the first `.` (mid-sentence when the help names `.csv` or `[...]`).
+_REQUIRED = re.compile(r"\b([a-z_]+(?:\.[a-z_]+)?) is required \((.*): ([^:]*)\)$")
+
+
+def readable(error: str) -> str:
+    """A recipe error as one readable sentence: a required knob's message without its cut help."""
+    m = _REQUIRED.search(error)
+    knob = schema.BY_NAME.get(m.group(1)) if m else None
+    if m is None or knob is None or m.group(3) != knob.expected():
+        return error
+    return error[:m.start()] + required_message(knob)
 
 
 def target_options(aliases: list[str]) -> list[str]:
@@ -103,6 +119,7 @@ class LaunchScreen(ReportsWorkerErrors, ModalScreen[None]):
         self.recipe_path = Path(recipe_path)
         self.base_overrides = list(overrides or [])
         self.loaded = False
+        self.refused: str | None = None  # why the recipe does not validate (shown in the dialog)
         self.launching = False
         self._timer: Timer | None = None
         self._seq = 0
@@ -127,7 +144,7 @@ class LaunchScreen(ReportsWorkerErrors, ModalScreen[None]):
             with Horizontal(id="launch-buttons"):
                 yield Button("Submit (ctrl+s)", variant="primary", id="submit", compact=True)
                 yield Button("Cancel (esc)", id="cancel", compact=True)
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#launch-status").display = False
@@ -147,8 +164,9 @@ class LaunchScreen(ReportsWorkerErrors, ModalScreen[None]):
         return "local" if value is Select.NULL else str(value)
 
     def _shown(self, text: str) -> str:
-        """Messages name the recipe file relative to its folder, the same on every machine."""
-        return text.replace(str(self.recipe_path), self.recipe_path.name)
+        """Messages name the recipe file relative to its folder, the same on every machine, and
+        say what is wrong in one readable sentence."""
+        return readable(text.replace(str(self.recipe_path), self.recipe_path.name))
 
     # --- loading -------------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="launch-load", exit_on_error=False)
@@ -183,9 +201,12 @@ class LaunchScreen(ReportsWorkerErrors, ModalScreen[None]):
 
     @on(RecipeRefused)
     def _refused(self, message: RecipeRefused) -> None:
-        self.query_one("#launch-preview", Static).update(self._shown(message.error))
+        from rich.text import Text
+
+        self.refused = self._shown(message.error)
+        self.query_one("#launch-preview", Static).update(Text(self.refused))
         self.query_one("#launch-preview").add_class("error-text")
-        self._status(f"The recipe does not validate: {self._shown(message.error)}", error=True)
+        self._status(f"The recipe does not validate: {self.refused}", error=True)
 
     # --- editing and the preview -------------------------------------------------------------------
     @on(Select.Changed, "#target")
@@ -253,8 +274,10 @@ class LaunchScreen(ReportsWorkerErrors, ModalScreen[None]):
         preview.set_class(not ok, "error-text")
 
     def _status(self, text: str, error: bool = False) -> None:
+        from rich.text import Text
+
         status = self.query_one("#launch-status", Static)
-        status.update(text)
+        status.update(Text(text))
         status.set_class(error, "error-text")
         status.display = bool(text)
 
@@ -265,13 +288,15 @@ class LaunchScreen(ReportsWorkerErrors, ModalScreen[None]):
             self.notify("A launch is already under way", severity="warning")
             return
         if not self.loaded:
-            self.notify("The recipe does not validate; nothing to launch", severity="error")
+            if self.refused is None:
+                self.notify("The recipe is still being read", severity="warning")
+            else:  # the dialog says why already: a toast would only cover it
+                self.app.bell()
             return
         bad = first_error(self.visible_fields())
-        if bad is not None:
+        if bad is not None:  # the error is under the field and in the status line (no toast over them)
             bad.focus_input()
             self._status(f"Submit refused: {bad.error}", error=True)
-            self.notify(bad.error, title=f"submit refused: {bad.knob.name} is invalid", severity="error")
             return
         self.launching = True
         self.query_one("#submit", Button).disabled = True
@@ -312,8 +337,8 @@ class LaunchScreen(ReportsWorkerErrors, ModalScreen[None]):
         message.stop()
         self.launching = False
         self.query_one("#submit", Button).disabled = False
+        # In the dialog's status line only: a toast of the same text would cover it.
         self._status(f"Launch failed: {self._shown(message.error)}", error=True)
-        self.notify(self._shown(message.error), title="launch failed", severity="error")
 
     @on(RunSubmitted)
     def _submitted(self, message: RunSubmitted) -> None:

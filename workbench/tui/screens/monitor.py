@@ -240,7 +240,7 @@ class MonitorScreen(TabCycling, ReportsWorkerErrors, Screen):
         yield Static("No run is being monitored. Launch a recipe (1: Recipes) or open a run from the "
                      "browser (2: Runs, then m).", id="empty", classes="muted")
         yield TabbedContent(id="runs-tabs")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.sync_tabs()

@@ -12,6 +12,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Select, Static
 
+from workbench.tui.widgets.knob_form import TypedInput
+
 
 class PromptScreen(ModalScreen[tuple[str, str] | str | None]):
     """`PromptScreen(question, value)` dismisses with the text; with `choices` it dismisses with
@@ -32,7 +34,8 @@ class PromptScreen(ModalScreen[tuple[str, str] | str | None]):
             if self.choices:
                 yield Select([(c, c) for c in self.choices], value=self.choices[0], allow_blank=False,
                              id="choice", compact=True)
-            yield Input(self.value, placeholder=self.placeholder, id="answer", compact=True)
+            # Editing keys act in the order typed (ctrl+u then a path keeps the path): TypedInput.
+            yield TypedInput(self.value, placeholder=self.placeholder, id="answer", compact=True)
             yield Static("", id="problem", classes="error-text")
             with Horizontal(id="buttons"):
                 yield Button("OK (enter)", variant="primary", id="ok")

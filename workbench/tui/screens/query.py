@@ -196,7 +196,7 @@ class QueryScreen(ReportsWorkerErrors, Screen):
             yield box
         yield Static(HINT, id="query-status")
         yield Table(id="results", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#examples", OptionList).focus()

@@ -96,7 +96,7 @@ class RecipesScreen(ReportsWorkerErrors, Screen):
         with Vertical(id="recipes-body"):
             yield Table(id="recipes-table", cursor_type="row", zebra_stripes=True)
             yield Static("", id="recipe-preview")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         table = self.query_one("#recipes-table", DataTable)

@@ -104,12 +104,12 @@ class RunsScreen(ReportsWorkerErrors, Screen):
     CSS_PATH = "../styles/runs.tcss"
     BINDINGS = [
         Binding("slash", "focus_filter", "Filter", tooltip="Filter runs: id, recipe, model, method, target, group, status"),
-        Binding("enter", "open_detail", "Detail", tooltip="Open the run under the cursor"),
+        Binding("enter", "open_detail", "Detail", show=False, tooltip="Open the run under the cursor (the table's own enter)"),
         Binding("space", "toggle_mark", "Mark", tooltip="Mark / unmark the run under the cursor (for compare)"),
         Binding("c", "compare_marked", "Compare", tooltip="Compare the marked runs (2 or more)"),
         Binding("g", "compare_group", "Group", tooltip="Compare the runs of the cursor run's group"),
         Binding("m", "monitor", "Monitor", tooltip="Follow the run under the cursor in the monitor"),
-        Binding("s", "cycle_sort", "Sort", tooltip="Sort by the next column"),
+        Binding("s", "cycle_sort", "Sort", show=False, tooltip="Sort by the next column (the info line says which)"),
         Binding("S", "reverse_sort", "Reverse", show=False, tooltip="Reverse the sort order"),
         Binding("x", "clear_marks", "Unmark all", show=False, tooltip="Clear every mark"),
         Binding("t", "tag", "Tag", tooltip="Tag the marked runs (or the one under the cursor): key=value"),
@@ -148,7 +148,7 @@ class RunsScreen(ReportsWorkerErrors, Screen):
         for key, header in COLUMNS:
             table.add_column(header, key=key)
         yield table
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#runs-table", DataTable).focus()
@@ -288,7 +288,7 @@ class RunsScreen(ReportsWorkerErrors, Screen):
         name, _, desc = SORTS[self.sort_index]
         arrow = "↓" if desc != self.sort_reverse else "↑"
         parts = [f"{len(self.shown)} of {len(self.rows)} runs" if self.filter_text.strip() else f"{len(self.rows)} runs",
-                 f"sort {name} {arrow}"]
+                 f"s: sort {name} {arrow}"]
         if self.marks:
             parts.append(f"{len(self.marks)} marked")
         if self.loaded and not self.rows:

@@ -4,6 +4,8 @@ when its value differs from the baseline (the file on disk, or the recipe as loa
 
 Kinds and widgets: int / float / str / path -> Input; str_list -> Input of comma-separated
 items; str_map -> Input of `label=column, label2=column2`; choice -> Select; bool -> Switch.
+A required knob (`required=True`) left empty is an error of its field; a check across knobs
+(data.train_file, needed unless data.dataset is given) is set on a field by its form (`set_problem`).
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
+from textual.binding import BindingsMap
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.markup import escape
@@ -88,11 +91,49 @@ def parse_field(knob: Knob, text: str) -> Coerced:
     return schema.coerce(knob, text, from_text=True)
 
 
+# Knobs required unless another is given: load_recipe's message (workbench/recipe/load.py, _check_cross_fields).
+REQUIRED_UNLESS = {
+    "data.train_file": "data.train_file is required (training data: a file, or a Hugging Face dataset in data.dataset)",
+}
+
+
+def required_message(knob: Knob) -> str:
+    """What a required knob left empty says: one sentence (its help is shown above the field)."""
+    return REQUIRED_UNLESS.get(knob.name) or f"{knob.name} is required (it cannot be empty)"
+
+
+def is_empty(value: Any) -> bool:
+    """Empty the way load_recipe checks a required knob: "", [] or {} (0 and false are values)."""
+    return isinstance(value, (str, list, dict)) and not value
+
+
 def same(a: Any, b: Any) -> bool:
     """Equal as recipe values (32 == 32.0, but True != 1)."""
     if isinstance(a, bool) or isinstance(b, bool):
         return type(a) is type(b) and a == b
     return a == b
+
+
+class TypedInput(Input):
+    """An Input whose editing keys (ctrl+u, end, backspace, home, …) act the moment it reads them.
+
+    Textual runs a widget's key bindings only once the key has bubbled up to the app, one widget
+    at a time, while the characters typed next go straight to the Input: keys that arrive together
+    (a busy machine, fast typing) were applied out of order, so `ctrl+u` then a path cut the path as
+    well, `End` then text put the text before the end, and `backspace` then `8` on `0` left `0`."""
+
+    _OWN_KEYS = BindingsMap(Input.BINDINGS)
+
+    async def _on_key(self, event: events.Key) -> None:
+        # Called before Input._on_key (Textual calls the handler of each class in the MRO), which the
+        # key skips once handled here (prevent_default), as it skips the bubbling (stop).
+        if event.is_printable:
+            return
+        for binding in self._OWN_KEYS.key_to_bindings.get(event.key, ()):
+            if await self.app.run_action(binding.action, self):
+                event.stop()
+                event.prevent_default()
+                return
 
 
 class KnobField(Vertical):
@@ -113,6 +154,7 @@ class KnobField(Vertical):
         self.baseline: Any = knob.default if value is None else value
         self.baseline_text = value_text(knob, self.baseline)
         self.result: Coerced = self._check(self.baseline_text)
+        self.problem: str | None = None  # a check across knobs, set by the form (`set_problem`)
         self._shown_state: tuple[bool, str | None] | None = None
         self._value_widget = None
 
@@ -128,8 +170,8 @@ class KnobField(Vertical):
                           id="value", compact=True, tooltip=tip)
         placeholder = {"str_list": "item, item2", "int_list": "1, 2, 3", "str_map": "label=column, label2=column2",
                        "float_map": "name=0.1, name2=0.2"}.get(knob.kind, "")
-        return Input(self.baseline_text, placeholder=placeholder, id="value", compact=True, tooltip=tip,
-                     select_on_focus=False)
+        return TypedInput(self.baseline_text, placeholder=placeholder, id="value", compact=True, tooltip=tip,
+                          select_on_focus=False)
 
     def compose(self) -> ComposeResult:
         if self.compact:
@@ -157,7 +199,10 @@ class KnobField(Vertical):
 
     # --- state -----------------------------------------------------------------------------
     def _check(self, text: str) -> Coerced:
-        return parse_field(self.knob, text)
+        result = parse_field(self.knob, text)
+        if self.knob.required and not result.error and is_empty(result.value):
+            return Coerced(error=required_message(self.knob))
+        return result
 
     @property
     def text(self) -> str:
@@ -170,7 +215,8 @@ class KnobField(Vertical):
 
     @property
     def error(self) -> str | None:
-        return self.result.error
+        """What is wrong with the field: its own value, or a check across knobs (`problem`)."""
+        return self.result.error or self.problem
 
     @property
     def value(self) -> Any:
@@ -197,6 +243,12 @@ class KnobField(Vertical):
         self.result = self._check(self._current_text())
         self._show()
 
+    def set_problem(self, problem: str | None) -> None:
+        """A check across knobs failed for this field (shown inline like a bad value), or passes again."""
+        if problem != self.problem:
+            self.problem = problem
+            self._show()
+
     def set_text(self, text: str) -> None:
         widget = self.query_one("#value")
         if isinstance(widget, Switch):
@@ -214,7 +266,7 @@ class KnobField(Vertical):
     def _show(self) -> None:
         if not self.is_mounted:
             return
-        changed, error = self.changed, self.result.error
+        changed, error = self.changed, self.error
         if (changed, error) == self._shown_state:
             return  # nothing to redraw (most key presses)
         self._shown_state = (changed, error)

@@ -1,0 +1,563 @@
+"""`workbench export RUN --output DIR [--merged] [--dtype ...]`: a finished run as a folder a
+colleague uses without workbench.
+
+DIR holds the model (the LoRA adapter with its tokenizer; with --merged the adapter merged into
+its base, by the code `workbench merge` uses; a full fine-tune's model), `labels.json` (label
+names and the thresholds `predict` uses), `metrics.json` (base and tuned per split, from the
+store), the run's frozen `recipe.toml`, and a model card `README.md` whose snippet loads the model
+with plain transformers (+ peft for an adapter). A tiny model (tiny:<arch>) has no hub id: its
+base folder is copied into DIR/base_model, so the export stands on its own.
+
+The folder is written as a hidden sibling of DIR and renamed at the end: a failed export leaves
+nothing behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from workbench import rundir
+from workbench.commands.common import completed_run, resolve_run, store_of
+from workbench.console import console
+from workbench.errors import UserError
+from workbench.models.source import MODEL_FILE
+from workbench.store import export_read, read
+from workbench.store.db import connect
+from workbench.store.schema import ALL_LABELS, NEUTRAL_METRICS
+
+BASE_DIR = "base_model"  # in DIR: a copy of a tiny model's base folder
+SPLIT_ORDER = ("validation", "test")
+LABEL_METRICS = ("precision", "recall", "f1", "accuracy", "support", "threshold")
+AGGREGATE_ORDER = ("f1_micro", "f1_macro", "f1_weighted", "f1_samples", "accuracy", "precision_micro",
+                   "recall_micro", "precision_macro", "recall_macro", "exact_match", "hamming_loss", "loss",
+                   "unparseable", "unparseable_rate", "malformed", "malformed_rate", "examples", "groups_flagged")
+EXAMPLE_TEXT = "An example text to classify."
+
+
+def main(args) -> int:
+    store = store_of(args)
+    with connect(store, read_only=True) as con:
+        run_id = resolve_run(con, args.run)
+        if read.run_kind(con, run_id) == "eval":
+            raise UserError(f"run {run_id} is an eval run (it trained nothing); export needs a training run")
+    run_id, run_dir, recipe = completed_run(argparse.Namespace(**{**vars(args), "run": run_id}), "export")
+    values = recipe.values
+    out = Path(args.output).expanduser().absolute()
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise UserError("already exists and is not an empty folder; give a new folder", path=out)
+    if not out.parent.is_dir():
+        raise UserError("parent folder does not exist", path=out.parent)
+    full = values["model.method"] == "full"
+    saved = run_dir / ("model" if full else "adapter")
+    if not saved.is_dir():
+        raise UserError(f"run {run_id} has no saved {saved.name} folder", path=saved)
+    dtype = getattr(args, "dtype", "auto") or "auto"
+    merged = bool(getattr(args, "merged", False))
+    if merged and full:
+        console.print(f"note: {run_id} is a full fine-tune: there is no adapter to merge; exporting its model")
+        merged = False
+    if dtype != "auto" and not full and not merged:
+        raise UserError(f"--dtype {dtype} sets the weights of a merged model: add --merged (an adapter is "
+                        "exported as trained)")
+    kind = "full" if full else "merged" if merged else "adapter"
+    with connect(store, read_only=True) as con:
+        evals = export_read.evaluations(con, run_id)
+        facts = export_read.run_facts(con, run_id)
+        warnings = read.run_warnings(con, run_id)
+    meta = rundir.read_labels(run_dir)
+
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.export-", dir=out.parent))
+    except OSError as e:
+        raise UserError(f"cannot write here: {e.strerror or e}", path=out.parent) from None
+    try:
+        base = _write_model(kind, run_dir, saved, values, tmp, dtype)
+        labels = labels_record(values["task"], meta)
+        metrics = metrics_record(run_id, values["task"], evals, warnings)
+        rundir.write_json_atomic(tmp / "labels.json", labels, indent=2)
+        rundir.write_json_atomic(tmp / "metrics.json", metrics, indent=2)
+        shutil.copyfile(run_dir / rundir.RECIPE, tmp / "recipe.toml")
+        (tmp / "README.md").write_text(model_card(run_id, values, facts, labels, metrics, kind=kind, base=base,
+                                                  out=out, dtype=dtype), encoding="utf-8")
+        _shareable(tmp)
+        if out.exists():
+            out.rmdir()  # empty (checked above)
+        os.replace(tmp, out)
+    except OSError as e:  # a full disk, a folder that turned read-only: nothing is left behind
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise UserError(f"export failed, nothing written: {e.strerror or e}", path=e.filename or out) from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
+    what = {"adapter": "the LoRA adapter" + (" and its tiny base model" if base["kind"] == "tiny" else ""),
+            "merged": "the adapter merged into its base", "full": "the fully fine-tuned model"}[kind]
+    console.print(f"exported {run_id} to {out} ({size / 2**20:,.1f} MiB): {what}, labels.json, metrics.json, "
+                  "recipe.toml; README.md says how to load it")
+    return 0
+
+
+# --- the model files --------------------------------------------------------------------------
+
+def _write_model(kind: str, run_dir: Path, saved: Path, values: dict[str, Any], dest: Path,
+                 dtype: str) -> dict[str, str]:
+    """The model's files into `dest`; returns the base model as the card names it:
+    {"kind": "hub" | "local" | "tiny", "source": the recipe's, "path": what the run loaded}."""
+    from workbench.models.merge import copy_full_model, merge_and_save
+    from workbench.tasks import get_task
+
+    recorded = rundir.read_json(run_dir / MODEL_FILE) or {}
+    source = values["model.source"].strip()
+    path = str(recorded.get("path") or source)
+    # what from_pretrained was given: a folder (absolute) for local and tiny sources, else the hub id
+    base = {"kind": "tiny" if source.startswith("tiny:") else "local" if Path(path).is_absolute() else "hub",
+            "source": source, "path": path}
+    if kind == "adapter":
+        shutil.copytree(saved, dest, dirs_exist_ok=True)
+        if base["kind"] == "tiny":
+            from workbench.models.source import base_path
+
+            task = get_task(values)
+            path = base_path(run_dir, values, lambda: task.tokenizer_texts(task.load_splits().train))
+            shutil.copytree(path, dest / BASE_DIR)
+        return base
+    if kind == "full" and dtype == "auto":
+        copy_full_model(saved, dest)
+        return base
+    from workbench.models.load import quiet_transformers
+
+    quiet_transformers()
+    # As `workbench merge`: a QLoRA adapter is merged into its base reloaded in full precision.
+    model, tokenizer = get_task(values).load_finished(run_dir, quantize=False, to_gpu=False)
+    if kind == "merged":
+        merge_and_save(model, tokenizer, dest, dtype)
+    else:  # a full fine-tune cast to --dtype
+        import torch
+
+        model.to({"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[dtype]).save_pretrained(dest)
+        tokenizer.save_pretrained(dest)
+    return base
+
+
+def _shareable(folder: Path) -> None:
+    """Modes as a plain copy would get under the user's umask: the run's files (and a tiny model's
+    cache) may be private to their owner, and the export is made to be handed on."""
+    mask = os.umask(0)
+    os.umask(mask)
+    for path in [folder, *folder.rglob("*")]:
+        if not path.is_symlink():
+            path.chmod((0o777 if path.is_dir() else 0o666) & ~mask)
+
+
+# --- labels.json, metrics.json ------------------------------------------------------------------
+
+def labels_record(task: str, meta: dict[str, Any]) -> dict[str, Any]:
+    """Label names in the model's output order; for classification whether one class per text
+    (softmax, argmax) or any number of labels (sigmoid, a threshold per label: the run's tuned
+    ones where it tuned them, which `workbench predict` uses)."""
+    names = list(meta["labels"])
+    out: dict[str, Any] = {"task": task, "labels": names}
+    if task == "classification":
+        single = bool(meta.get("single_label", False))
+        out["single_label"] = single
+        if single:
+            out["decision"] = "softmax over the classes; the most probable class is predicted"
+        else:
+            th = meta.get("threshold", 0.5)
+            per_label = [float(th)] * len(names) if isinstance(th, int | float) else [float(t) for t in th]
+            out["thresholds"] = dict(zip(names, per_label))
+            out["thresholds_tuned"] = not isinstance(th, int | float)
+            out["decision"] = "sigmoid per label; a label is predicted when its score is at or above its threshold"
+    elif task == "chat_classification":
+        out["single_label"] = True
+        out["decision"] = "the class the generated answer names"
+    else:
+        out["decision"] = "entities parsed from the generated answer (TYPE: name, name; TYPE: name)"
+    return out
+
+
+def _number(v: float | None) -> float | None:
+    return None if v is None or (isinstance(v, float) and not math.isfinite(v)) else v
+
+
+def metrics_record(run_id: str, task: str, evals: list[tuple], warnings: list[str]) -> dict[str, Any]:
+    """{"run_id", "task", "splits": {split: {phase: {"labels": {label: {metric: value}}, "aggregates":
+    {metric: value}}}}, "warnings": [...]}: the store's evaluations of the base and tuned models
+    (a non-finite value as null)."""
+    splits: dict[str, dict[str, dict[str, Any]]] = {}
+    for phase, split, label, metric, value in evals:
+        entry = splits.setdefault(split, {}).setdefault(phase, {"labels": {}, "aggregates": {}})
+        if label == ALL_LABELS:
+            entry["aggregates"][metric] = _number(value)
+        else:
+            entry["labels"].setdefault(label, {})[metric] = _number(value)
+    order = [s for s in SPLIT_ORDER if s in splits] + sorted(s for s in splits if s not in SPLIT_ORDER)
+    return {"run_id": run_id, "task": task, "splits": {s: splits[s] for s in order}, "warnings": list(warnings)}
+
+
+# --- the model card -----------------------------------------------------------------------------
+
+def _f(v: Any) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, float) and v.is_integer() and abs(v) >= 2:
+        return str(int(v))
+    return f"{v:.3f}" if isinstance(v, float) else str(v)
+
+
+def _ordered(names, preferred) -> list[str]:
+    return [m for m in preferred if m in names] + sorted(m for m in names if m not in preferred)
+
+
+def _metrics_tables(metrics: dict[str, Any], label_word: str) -> list[str]:
+    lines: list[str] = []
+    for split in SPLIT_ORDER:
+        phases = metrics["splits"].get(split)
+        if not phases:
+            continue
+        b, t = phases.get("base", {}), phases.get("tuned", {})
+        lines += [f"### {split}", ""]
+        labels = list(dict.fromkeys([*t.get("labels", {}), *b.get("labels", {})]))
+        if labels:
+            names = {m for e in (b, t) for row in e.get("labels", {}).values() for m in row}
+            cols = _ordered(names, LABEL_METRICS)
+            lines += [f"| {label_word} | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
+            for label in labels:
+                cells = []
+                for m in cols:
+                    bv = b.get("labels", {}).get(label, {}).get(m)
+                    tv = t.get("labels", {}).get(label, {}).get(m)
+                    cells.append(_f(tv) if m in ("support", "threshold") or bv is None else f"{_f(bv)} → {_f(tv)}")
+                lines.append(f"| {label} | " + " | ".join(cells) + " |")
+            lines.append("")
+        aggs = _ordered({*b.get("aggregates", {}), *t.get("aggregates", {})}, AGGREGATE_ORDER)
+        if aggs:
+            lines += ["| metric | base | tuned | Δ |", "|---|---|---|---|"]
+            for m in aggs:
+                bv, tv = b.get("aggregates", {}).get(m), t.get("aggregates", {}).get(m)
+                delta = f"{tv - bv:+.3f}" if bv is not None and tv is not None and m not in NEUTRAL_METRICS else "—"
+                lines.append(f"| {m} | {_f(bv)} | {_f(tv)} | {delta} |")
+            lines.append("")
+    others = [s for s in metrics["splits"] if s not in SPLIT_ORDER]
+    if others:
+        lines += [f"metrics.json also holds {', '.join(others)} (the same rows scored another way).", ""]
+    return lines
+
+
+def _data_lines(values: dict[str, Any]) -> list[str]:
+    v = values
+    if v["data.dataset"]:
+        ds = v["data.dataset"] + (f" ({v['data.dataset_config']})" if v["data.dataset_config"] else "")
+        lines = [f"- dataset: `{ds}`", f"- train split: `{v['data.train_split']}`"]
+        validation = v["data.validation_split"] and f"split `{v['data.validation_split']}`"
+        test = v["data.test_split"] and f"split `{v['data.test_split']}`"
+    else:
+        lines = [f"- train: `{v['data.train_file']}`"]
+        validation = v["data.validation_file"] and f"`{v['data.validation_file']}`"
+        test = v["data.test_file"] and f"`{v['data.test_file']}`"
+    lines.append(f"- validation: {validation}" if validation else
+                 f"- validation: {v['data.validation_fraction']:g} of the training rows held out "
+                 f"(split seed {v['data.split_seed']})")
+    lines.append(f"- test: {test}" if test else "- test: none")
+    if v["data.max_rows"]:
+        lines.append(f"- at most {v['data.max_rows']} rows read per file")
+    if v["task"] == "classification":
+        text = f"template `{v['data.text_template']}`" if v["data.text_template"] else f"column `{v['data.text_column']}`"
+        lines.append(f"- text: {text}")
+    lines.append("- (row counts per split are not recorded; see the files)")
+    return lines
+
+
+def _method_lines(values: dict[str, Any], kind: str) -> list[str]:
+    v = values
+    if v["model.method"] == "full":
+        return ["- full fine-tune: every weight trained"]
+    targets = ", ".join(f"`{m}`" for m in v["lora.target_modules"]) or "peft's defaults for the architecture"
+    lines = [f"- {'QLoRA' if v['quant.use_4bit'] else 'LoRA'}: r {v['lora.r']}, alpha {v['lora.alpha']:g}, "
+             f"dropout {v['lora.dropout']:g}, bias `{v['lora.bias']}`, target modules {targets}"]
+    if v["lora.modules_to_save"]:
+        lines.append("- also trained in full: " + ", ".join(f"`{m}`" for m in v["lora.modules_to_save"]))
+    elif v["task"] == "classification":
+        lines.append("- the new classification head is trained in full and saved with the adapter")
+    if v["quant.use_4bit"]:
+        lines.append(f"- base loaded in 4 bits while training: {v['quant.type']}, double quant "
+                     f"{str(v['quant.double_quant']).lower()} (bitsandbytes)")
+    if kind == "merged":
+        lines.append("- exported merged: the adapter folded into the base weights (no peft needed)")
+    return lines
+
+
+KNOBS = ("train.epochs", "train.max_steps", "train.learning_rate", "train.batch_size",
+         "train.gradient_accumulation_steps", "model.max_length", "train.seed", "train.optimizer", "train.scheduler",
+         "train.warmup_steps", "train.weight_decay", "model.precision", "train.best_metric")
+
+
+def _knob_lines(values: dict[str, Any]) -> list[str]:
+    lines = ["| knob | value |", "|---|---|"]
+    for k in KNOBS:
+        if k not in values or (k == "train.max_steps" and not values[k]):
+            continue
+        value = values[k]
+        lines.append(f"| `{k}` | {value:g} |" if isinstance(value, float) else f"| `{k}` | {value} |")
+    if values["task"] != "classification":
+        lines.append(f"| `eval.max_new_tokens` | {values['eval.max_new_tokens']} |")
+    return lines + [""]
+
+
+def _threshold_lines(labels: dict[str, Any]) -> list[str]:
+    if labels["task"] != "classification":
+        return [f"Labels ({', '.join(labels['labels'])}): {labels['decision']}.", ""]
+    if labels["single_label"]:
+        return ["One class per text: softmax over the classes, the most probable one is predicted (no thresholds).",
+                "", "Classes in the model's output order: " + ", ".join(f"`{n}`" for n in labels["labels"]), ""]
+    how = ("tuned per label on the validation split (eval.tune_thresholds)" if labels["thresholds_tuned"]
+           else "the recipe's eval.threshold")
+    lines = [f"Multi-label: a sigmoid per label; a label is predicted when its score is at or above its threshold, "
+             f"{how}. These are the thresholds `workbench predict` uses (also in labels.json).", "",
+             "| label | threshold |", "|---|---|"]
+    lines += [f"| {n} | {t:g} |" for n, t in labels["thresholds"].items()]
+    return lines + [""]
+
+
+def _base_expr(base: dict[str, str], kind: str) -> tuple[str, str]:
+    """(the snippet's BASE line, what the card says of the base)."""
+    if base["kind"] == "tiny":
+        text = (f"`{base['source']}`: a small random-initialised model workbench built for the run "
+                f"(recorded at `{base['path']}`)")
+        if kind == "adapter":
+            return (f"BASE = EXPORT + {_py('/' + BASE_DIR)}  # a copy of the run's tiny base model",
+                    text + f"; a copy is in `{BASE_DIR}/`")
+        return "", text
+    if base["kind"] == "hub":
+        return f"BASE = {_py(base['source'])}  # the Hugging Face hub id", f"`{base['source']}` (Hugging Face hub)"
+    return (f"BASE = {_py(base['path'])}  # the local folder the run loaded its base from",
+            f"the local folder `{base['path']}`")
+
+
+def _py(value: Any) -> str:
+    """A string, list of strings or numbers as Python source (JSON's double-quoted form is Python too)."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def classification_snippet(out: Path, labels: dict[str, Any], values: dict[str, Any], base_line: str,
+                           kind: str) -> str:
+    single = labels["single_label"]
+    lines = ["import torch"]
+    if kind == "adapter":
+        lines.append("from peft import PeftModel")
+    lines += ["from transformers import AutoModelForSequenceClassification, AutoTokenizer", "",
+              f"EXPORT = {_py(str(out))}  # this folder (change it if you move the folder)"]
+    if kind == "adapter":
+        lines.append(base_line)
+    lines.append(f"LABELS = {_py(labels['labels'])}")
+    if not single:
+        lines.append(f"THRESHOLDS = {_py(list(labels['thresholds'].values()))}  # per label, from labels.json")
+    lines += [f"MAX_LENGTH = {values['model.max_length']}", "",
+              "tokenizer = AutoTokenizer.from_pretrained(EXPORT)",
+              "if tokenizer.pad_token is None:  # decoders ship without one; the run padded with eos",
+              "    tokenizer.pad_token = tokenizer.eos_token"]
+    if kind == "adapter":
+        problem = "single_label_classification" if single else "multi_label_classification"
+        lines += ["model = AutoModelForSequenceClassification.from_pretrained(",
+                  f"    BASE, num_labels=len(LABELS), problem_type={_py(problem)},",
+                  "    id2label=dict(enumerate(LABELS)), label2id={name: i for i, name in enumerate(LABELS)})",
+                  "if model.config.pad_token_id is None:",
+                  "    model.config.pad_token_id = tokenizer.pad_token_id",
+                  "# transformers reports the head as newly initialised: the adapter brings the trained one",
+                  "model = PeftModel.from_pretrained(model, EXPORT)  # the LoRA weights and the trained head"]
+    else:
+        lines += ["model = AutoModelForSequenceClassification.from_pretrained(EXPORT)"]
+    lines += ["model.eval()  # model.to(\"cuda\") to predict on a GPU", "", "",
+              "def predict(texts, batch_size=32):",
+              "    \"\"\"Per text: ({label: score}, " + ("the class predicted" if single else "[labels predicted]")
+              + ").\"\"\"",
+              "    results = []",
+              "    for start in range(0, len(texts), batch_size):",
+              "        batch = tokenizer(texts[start:start + batch_size], padding=True, truncation=True,",
+              "                          max_length=MAX_LENGTH, return_tensors=\"pt\").to(model.device)",
+              "        with torch.inference_mode():",
+              "            logits = model(**batch).logits.float()"]
+    if single:
+        lines += ["        for row in torch.softmax(logits, dim=-1).tolist():",
+                  "            results.append((dict(zip(LABELS, row)), LABELS[row.index(max(row))]))"]
+    else:
+        lines += ["        for row in torch.sigmoid(logits).tolist():",
+                  "            predicted = [name for name, score, t in zip(LABELS, row, THRESHOLDS) if score >= t]",
+                  "            results.append((dict(zip(LABELS, row)), predicted))"]
+    lines += ["    return results", "", "", f"print(predict([{_py(EXAMPLE_TEXT)}]))"]
+    return "\n".join(lines)
+
+
+def generative_snippet(out: Path, labels: dict[str, Any], values: dict[str, Any], base_line: str, kind: str) -> str:
+    chat = values["task"] == "chat_classification"
+    lines = ["import re", "", "import torch"] if chat else ["import torch"]
+    if kind == "adapter":
+        lines.append("from peft import PeftModel")
+    lines += ["from transformers import AutoModelForCausalLM, AutoTokenizer", "",
+              f"EXPORT = {_py(str(out))}  # this folder (change it if you move the folder)"]
+    if kind == "adapter":
+        lines.append(base_line)
+    if chat:
+        system = _system_prompt(values)
+        lines += [f"CLASSES = {_py(labels['labels'])}",
+                  f"SYSTEM = {_py(system)}  # the system prompt the run trained with (data.system_prompt_file)"
+                  if system is not None else "SYSTEM = None  # the run kept each chat's own system turn, if any"]
+    else:
+        from workbench.data.ner import PROMPT
+
+        lines += [f"TYPES = {_py(labels['labels'])}",
+                  f"PROMPT = {_py(values['data.instruction_template'] or PROMPT)}"]
+    keep = max(1, values["model.max_length"] - values["eval.max_new_tokens"])
+    lines += [f"MAX_NEW_TOKENS = {values['eval.max_new_tokens']}",
+              f"KEEP = {keep}  # prompt tokens kept (model.max_length - MAX_NEW_TOKENS): longer prompts lose their start",
+              "",
+              "tokenizer = AutoTokenizer.from_pretrained(EXPORT)" + ("  # with the chat template the run used"
+                                                                      if chat else ""),
+              "if tokenizer.pad_token is None:  # decoders ship without one; the run padded with eos",
+              "    tokenizer.pad_token = tokenizer.eos_token"]
+    if kind == "adapter":
+        lines += ["model = AutoModelForCausalLM.from_pretrained(BASE)",
+                  "model = PeftModel.from_pretrained(model, EXPORT)"]
+    else:
+        lines += ["model = AutoModelForCausalLM.from_pretrained(EXPORT)"]
+    lines += ["model.eval()  # model.to(\"cuda\") to generate on a GPU", "", "",
+              "def generate(prompt):",
+              "    \"\"\"Greedy answer to a prompt, as the run evaluated.\"\"\"",
+              "    special = not (tokenizer.bos_token and prompt.startswith(tokenizer.bos_token))",
+              "    ids = tokenizer(prompt, add_special_tokens=special, return_tensors=\"pt\")[\"input_ids\"][:, -KEEP:]",
+              "    ids = ids.to(model.device)",
+              "    with torch.inference_mode():",
+              "        out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=False,",
+              "                             max_new_tokens=MAX_NEW_TOKENS, pad_token_id=tokenizer.pad_token_id,",
+              "                             eos_token_id=tokenizer.eos_token_id)",
+              "    return tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True).strip()",
+              "", ""]
+    if chat:
+        lines += ["def answer(messages):",
+                  "    \"\"\"The model's answer to a chat: [{\"role\": ..., \"content\": ...}] ending with a user turn.\"\"\"",
+                  "    if SYSTEM is not None:",
+                  "        messages = [{\"role\": \"system\", \"content\": SYSTEM}] + "
+                  "[m for m in messages if m[\"role\"] != \"system\"]",
+                  "    prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)",
+                  "    if prompt.endswith(\"<|start|>assistant\"):  # gpt-oss (harmony): the answer's final channel",
+                  "        prompt += \"<|channel|>final<|message|>\"",
+                  "    return generate(prompt)",
+                  "", "",
+                  "def to_class(reply):",
+                  "    \"\"\"The class a reply names (its earliest whole-word match, case-insensitive), or None.\"\"\"",
+                  "    def norm(s):",
+                  "        return \" \".join(s.casefold().replace(\"_\", \" \").split())",
+                  "    hits = []",
+                  "    for i, name in enumerate(CLASSES):",
+                  "        m = re.search(r\"(?<![\\w-])\" + re.escape(norm(name)) + r\"(?![\\w-])\", norm(reply))",
+                  "        if m:",
+                  "            hits.append((m.start(), -len(norm(name)), i))",
+                  "    return CLASSES[min(hits)[2]] if hits else None",
+                  "", "",
+                  "reply = answer([{\"role\": \"user\", \"content\": \"An example message.\"}])",
+                  "print(repr(reply), to_class(reply))"]
+    else:
+        lines += ["def entities(tokens):",
+                  "    \"\"\"{entity type: [names]} the model finds in a sentence (a list of tokens).\"\"\"",
+                  "    reply = generate(PROMPT.format(sentence=\" \".join(tokens), entity_types=\", \".join(TYPES)))",
+                  "    found = {}",
+                  "    for part in reply.split(\"###\")[0].split(\";\"):  # TYPE: name, name; TYPE: name",
+                  "        kind, sep, names = part.partition(\":\")",
+                  "        if sep and kind.strip() in TYPES:",
+                  "            found.setdefault(kind.strip(), []).extend(n.strip() for n in names.split(\",\") if n.strip())",
+                  "    return found",
+                  "", "",
+                  "print(entities(\"John Smith flew from Paris to Rome .\".split()))"]
+    return "\n".join(lines)
+
+
+def _system_prompt(values: dict[str, Any]) -> str | None:
+    if not values.get("data.system_prompt_file"):
+        return None
+    from workbench.textfile import read_text_file
+
+    return read_text_file(values["data.system_prompt_file"], "system prompt").strip()
+
+
+def model_card(run_id: str, values: dict[str, Any], facts: dict[str, Any], labels: dict[str, Any],
+               metrics: dict[str, Any], *, kind: str, base: dict[str, str], out: Path, dtype: str) -> str:
+    task = values["task"]
+    base_line, base_text = _base_expr(base, kind)
+    library = "peft" if kind == "adapter" else "transformers"
+    front = ["---", f"library_name: {library}"]
+    if base["kind"] == "hub":
+        front.append(f"base_model: {base['source']}")
+    front += ["tags:", "- workbench", f"- {task}", f"- {values['model.method'] if kind != 'merged' else 'lora-merged'}",
+              "---", ""]
+    title = values.get("name") or facts.get("recipe_name") or run_id
+    what = {"adapter": "a LoRA adapter (peft) with its tokenizer", "merged":
+            "the LoRA adapter merged into its base: a plain transformers model", "full":
+            "a fully fine-tuned transformers model"}[kind]
+    lines = [*front, f"# {title}: {run_id}", ""]
+    if values.get("description"):
+        lines += [values["description"], ""]
+    lines += [f"Exported by `workbench export` from run `{run_id}`: {what}.", "",
+              "| | |", "|---|---|", f"| run | `{run_id}` |", f"| task | `{task}` |",
+              f"| base model | {base_text} |", f"| method | {values['model.method']}"
+              + (" (merged)" if kind == "merged" else "") + " |"]
+    for key, name in (("trainable_params", "trainable parameters"), ("total_params", "total parameters")):
+        if facts.get(key):
+            lines.append(f"| {name} | {facts[key]:,} |")
+    if facts.get("ended_at"):
+        lines.append(f"| finished | {facts['ended_at']:%Y-%m-%d %H:%M} UTC |")
+    if kind != "adapter" and dtype != "auto":
+        lines.append(f"| weights | {dtype} |")
+    lines += ["", "## Files", ""]
+    files = {"adapter": ["`adapter_config.json`, `adapter_model.safetensors`: the LoRA adapter (peft)"],
+             "merged": ["`config.json`, `model.safetensors`: the merged model"],
+             "full": ["`config.json`, `model.safetensors`: the fine-tuned model"]}[kind]
+    files.append("the tokenizer files (`tokenizer.json`, `tokenizer_config.json`, …)")
+    if kind == "adapter" and base["kind"] == "tiny":
+        files.append(f"`{BASE_DIR}/`: the base model the adapter was trained on")
+    files += ["`labels.json`: label names in output order" + (", thresholds" if task == "classification" else ""),
+              "`metrics.json`: base and tuned metrics per split, per label and aggregated (and the run's warnings)",
+              "`recipe.toml`: the run's frozen recipe (every setting; `workbench run recipe.toml` trains it again)"]
+    lines += [f"- {f}" for f in files] + [""]
+    lines += ["## Method", "", *_method_lines(values, kind), "", "## Data", "", *_data_lines(values), "",
+              "## Training", "", *_knob_lines(values)]
+    lines += ["## Metrics", "",
+              "Base model (before training) → tuned model, on the same rows." if any(
+                  "base" in p for p in metrics["splits"].values()) else "The tuned model (the base was not evaluated).",
+              "", *_metrics_tables(metrics, {"classification": "label", "chat_classification": "class",
+                                             "ner": "entity type"}.get(task, "label"))]
+    if metrics["warnings"]:
+        lines += ["Warnings the run raised:", "", *[f"- {w}" for w in metrics["warnings"]], ""]
+    lines += ["## Thresholds" if task == "classification" else "## Labels", "", *_threshold_lines(labels)]
+    lines += ["## How to load it", ""]
+    needs = "`pip install torch transformers peft`" if kind == "adapter" else "`pip install torch transformers`"
+    lines += [f"Plain transformers{' + peft' if kind == 'adapter' else ''}, no workbench ({needs}):", ""]
+    snippet = (classification_snippet(out, labels, values, base_line, kind) if task == "classification"
+               else generative_snippet(out, labels, values, base_line, kind))
+    lines += ["```python", snippet, "```", ""]
+    notes = []
+    if kind == "adapter" and values["quant.use_4bit"]:
+        notes.append("The adapter was trained against the base loaded in 4 bits; the snippet loads the base in full "
+                     "precision, where results differ by the quantization error. To load it as trained, pass "
+                     "`quantization_config=BitsAndBytesConfig(load_in_4bit=True, "
+                     f"bnb_4bit_quant_type={values['quant.type']!r}, "
+                     f"bnb_4bit_use_double_quant={values['quant.double_quant']})` to `from_pretrained(BASE, ...)` "
+                     "(bitsandbytes).")
+    if kind == "merged" and values["quant.use_4bit"]:
+        notes.append("Trained against a 4-bit base and merged into the full-precision one: results differ from the "
+                     "run's by the quantization error.")
+    if task == "chat_classification" and values["data.prompt_template"]:
+        notes.append(f"The run built each user message from a table row with `{values['data.prompt_template']}`.")
+    if kind == "adapter" and base["kind"] == "local":
+        notes.append("The base is a local folder on the machine that trained the run: copy it along, or point BASE "
+                     "at your copy.")
+    if kind == "adapter":
+        notes.append("To merge the adapter into the base yourself: `model = model.merge_and_unload()`.")
+    lines += [f"- {n}" for n in notes] + ([""] if notes else [])
+    return "\n".join(lines)

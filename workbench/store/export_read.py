@@ -1,0 +1,24 @@
+"""Reading the store for `workbench export`: a finished run's evaluations and facts, as plain data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# The columns of `runs` a model card shows.
+FACT_COLUMNS = ("run_id", "recipe_name", "description", "task", "model", "method", "status", "created_at",
+                "ended_at", "duration_s", "trainable_params", "total_params", "versions")
+
+
+def evaluations(con, run_id: str) -> list[tuple[str, str, str, str, float | None]]:
+    """(phase, split, label, metric, value) of a run's base and tuned models, in the order they were
+    recorded (a later row of the same phase, split, label and metric supersedes an earlier one);
+    label '(all)' holds the aggregates."""
+    return con.execute(
+        "SELECT phase, split, label, metric, value FROM evals WHERE run_id = ? AND phase IN ('base', 'tuned') "
+        "ORDER BY seq, label, metric", [run_id]).fetchall()
+
+
+def run_facts(con, run_id: str) -> dict[str, Any]:
+    """The row of `runs` a model card reads ({} when the store does not hold the run)."""
+    row = con.execute(f"SELECT {', '.join(FACT_COLUMNS)} FROM runs WHERE run_id = ?", [run_id]).fetchone()
+    return dict(zip(FACT_COLUMNS, row)) if row else {}
