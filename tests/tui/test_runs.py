@@ -296,3 +296,43 @@ class TestRunLifecycleKeys:
                 assert stored("SELECT archived FROM runs WHERE run_id = ?", [SEED_RUN]) == [(True,)]
 
         asyncio.run(go())
+
+    def test_gc_from_the_list_and_export_from_the_detail_go_through_the_cli(self, make_app, tmp_path):
+        import duckdb
+
+        store = tmp_path / "runs.duckdb"
+        shutil.copy(SAMPLE_ROOT / "runs.duckdb", store)
+        shutil.copytree(SAMPLE_ROOT / "runs", tmp_path / "runs")
+        con = duckdb.connect(str(store))
+        con.execute("UPDATE runs SET run_dir = replace(run_dir, ?, ?)", [str(SAMPLE_ROOT), str(tmp_path)])
+        con.close()
+        ckpt = tmp_path / "runs" / LORA / "checkpoints" / "checkpoint-200"
+        ckpt.mkdir(parents=True)
+        (ckpt / "optimizer.pt").write_bytes(b"\0" * 4096)
+
+        async def go():
+            async with make_app("runs", store=store).run_test(size=(120, 40)) as pilot:
+                await runs_ready(pilot)
+                await pilot.press("G")
+                await until(pilot, lambda: any("freed" in n.message for n in pilot.app.notes), "gc's result",
+                            timeout=120)
+                assert "(4,096 bytes)" in next(n.message for n in pilot.app.notes if "freed" in n.message)
+                assert not ckpt.parent.exists()
+                await cursor_to(pilot, LORA)
+                await pilot.press("enter")
+                await until(pilot, lambda: isinstance(pilot.app.screen, DetailScreen) and pilot.app.screen.detail,
+                            "the detail")
+                box = None
+                await pilot.press("e")
+                await until(pilot, lambda: pilot.app.screen.query("#answer"), "the export prompt")
+                box = pilot.app.screen.query_one("#answer")
+                box.value = str(tmp_path / "exported")
+                await pilot.press("enter")
+                await until(pilot, lambda: any(n.title in ("exported", "export failed") for n in pilot.app.notes),
+                            "export's result", timeout=300)
+                last = next(n for n in reversed(pilot.app.notes) if n.title in ("exported", "export failed"))
+                # the sample run has no saved adapter: the CLI's own one-line refusal is what the app shows
+                assert last.title == "export failed" and "has no saved adapter folder" in last.message, last
+                assert not (tmp_path / "exported").exists()
+
+        asyncio.run(go())

@@ -117,6 +117,8 @@ class DetailScreen(TabCycling, ReportsWorkerErrors, Screen):
         Binding("r", "refresh", "Refresh", tooltip="Read the run from the store again"),
         Binding("R", "resume", "Resume", tooltip="Continue this failed, interrupted or cancelled run from its last "
                 "complete checkpoint, after a yes"),
+        Binding("e", "export", "Export", show=False, tooltip="Export this run to a folder (`workbench export`): "
+                "adapter, labels, thresholds, metrics and a model card"),
         *TAB_BINDINGS,
     ]
 
@@ -397,6 +399,22 @@ class DetailScreen(TabCycling, ReportsWorkerErrors, Screen):
     @on(ResumeFailed)
     def _resume_failed(self, message: ResumeFailed) -> None:
         self.notify(message.error, title=f"could not resume {message.run_id}", severity="error")
+
+    def action_export(self) -> None:
+        from workbench.tui.screens.prompt import PromptScreen
+
+        default = str(Path.cwd() / f"{self.run_id}-export")
+        self.app.push_screen(PromptScreen(f"Export {self.run_id} to the folder (new or empty)", default),
+                             lambda out: self._export(out) if out else None)
+
+    @work(thread=True, group="detail-export", exit_on_error=False, description="workbench export")
+    def _export(self, out: str) -> None:
+        from workbench.tui.cli_call import run_cli
+
+        self.app.call_from_thread(self.notify, f"exporting {self.run_id} to {out}…", title="export")
+        result = run_cli(self.app.store, "export", self.run_id, "--output", out)
+        self.app.call_from_thread(self.notify, result.message, title="exported" if result.ok else "export failed",
+                                  severity="information" if result.ok else "error")
 
     def action_monitor(self) -> None:
         if self.detail is None:

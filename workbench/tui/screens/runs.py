@@ -118,6 +118,8 @@ class RunsScreen(ReportsWorkerErrors, Screen):
                 "store rows and run folder; asks first"),
         Binding("a", "archive", "Archive", show=False, tooltip="Archive the marked runs (or the one under the "
                 "cursor): hidden from this list (`workbench runs --all` shows them)"),
+        Binding("G", "gc", "Free checkpoints", show=False, tooltip="Delete the checkpoints of completed runs "
+                "(`workbench gc`): adapters, models and reports stay"),
         Binding("r", "refresh", "Refresh", show=False, tooltip="Re-read the store now"),
         Binding("escape", "escape", "Back to table", show=False, tooltip="Leave the filter; again: clear it"),
     ]
@@ -497,6 +499,16 @@ class RunsScreen(ReportsWorkerErrors, Screen):
             self.post_message(RunsNotAnnotated(str(e)))
             return
         self.post_message(RunsAnnotated(done))
+
+    def action_gc(self) -> None:
+        self._gc()
+
+    @work(thread=True, group="runs-gc", exit_on_error=False, description="workbench gc")
+    def _gc(self) -> None:
+        from workbench.tui.cli_call import run_cli
+
+        result = run_cli(self.app.store, "gc")
+        self.post_message(RunsAnnotated(result.message) if result.ok else RunsNotAnnotated(result.message))
 
     @on(RunsAnnotated)
     def _annotated(self, message: RunsAnnotated) -> None:
