@@ -4,6 +4,7 @@ and writing them back (tomlkit, so a user's comments and layout survive)."""
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 import tomllib
 from collections.abc import Iterable
@@ -116,7 +117,7 @@ def recipe_from_dict(raw: dict[str, Any], *, path: Path | None = None, text: str
                 if f"sweep.{key}" in BY_NAME:
                     _assign(values, explicit, f"sweep.{key}", val, base_dir, fail, "sweep", key)
                 else:
-                    axes[key] = sweeping.check_axis(key, val, lambda m, k=key: fail(m, "sweep", k))
+                    axes[key] = sweeping.check_axis(key, val, functools.partial(_fail_at, fail, "sweep", key))
         elif isinstance(top_val, dict) and top_key not in BY_NAME:
             if top_key not in SECTIONS:
                 raise fail(f"unknown section [{top_key}]{did_you_mean(top_key, SECTIONS, '[{}]')}", top_key)
@@ -160,6 +161,10 @@ def recipe_from_dict(raw: dict[str, Any], *, path: Path | None = None, text: str
         for changes in variants:
             _check_cross_fields({**values, **changes}, fail)
     return recipe
+
+
+def _fail_at(fail, section: str, key: str, message: str) -> UserError:
+    return fail(message, section, key)
 
 
 def _assign(values, explicit, name, val, base_dir, fail, section, key) -> None:

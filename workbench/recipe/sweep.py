@@ -189,7 +189,8 @@ def trials(values: dict[str, Any], axes: dict[str, Axis]) -> list[dict[str, Any]
                 str(len(a)) for a in axes.values() if isinstance(a, list)) + f"), more than sweep.max_trials = {cap}: "
                 "fewer values, sweep.mode = \"random\" with sweep.trials, or raise sweep.max_trials")
         names = list(axes)
-        return [dict(zip(names, combo)) for combo in itertools.product(*(axes[k] for k in names))]
+        lists: list[list[Any]] = [a for a in (axes[k] for k in names) if isinstance(a, list)]
+        return [dict(zip(names, combo)) for combo in itertools.product(*lists)]
     if n < 1:
         raise UserError("sweep.mode = \"random\" needs sweep.trials >= 1 (how many draws)")
     if n > cap:

@@ -92,8 +92,8 @@ def run_detail(con, run_id: str, split: str = "validation") -> RunDetail:
                                           [run_id]).fetchall()],
         fairness=fairness(con, run_id, split),
         confusion=confusion(con, run_id, split),
-        tags=annotations(con, run_id)[0],
-        notes=annotations(con, run_id)[1],
+        tags=run_annotations(con, run_id)[0],
+        notes=run_annotations(con, run_id)[1],
     )
 
 
@@ -112,7 +112,7 @@ def runs_with_status(con, status: str) -> list[tuple[str, str | None]]:
     return con.execute("SELECT run_id, run_dir FROM runs WHERE status = ? ORDER BY created_at", [status]).fetchall()
 
 
-def annotations(con, run_id: str) -> tuple[dict[str, str], list[tuple[float, str]]]:
+def run_annotations(con, run_id: str) -> tuple[dict[str, str], list[tuple[float, str]]]:
     """({tag: value}, [(unix time, note)]) of a run."""
     tags = dict(con.execute("SELECT key, value FROM tags WHERE run_id = ? ORDER BY key", [run_id]).fetchall())
     notes = con.execute("SELECT t, text FROM notes WHERE run_id = ? ORDER BY t", [run_id]).fetchall()
