@@ -237,3 +237,20 @@ def test_a_failed_launch_is_said_in_the_dialog_only(make_app, demo, empty_store)
 
     asyncio.run(go())
     assert runs_in(empty_store) == []
+
+
+def test_a_recipe_of_several_runs_is_not_launched_as_one(make_app, demo, empty_store):
+    """A sweep (here two seeds) launched from the app: on a local target the dialog says to run it
+    with `workbench run` (one after another) instead of starting one run of it silently."""
+
+    async def go():
+        async with make_app(store=empty_store).run_test(size=(120, 40)) as pilot:
+            dialog = await open_dialog(pilot, demo, ["seeds=[1, 2]"])
+            await pilot.press("ctrl+s")
+            await until(pilot, lambda: not dialog.launching and "Launch failed" in str(
+                dialog.query_one("#launch-status").render()), "the refusal")
+            status = " ".join(str(dialog.query_one("#launch-status").render()).split())
+            assert "this recipe stands for 2 runs (seeds 1, 2)" in status and "workbench run" in status, status
+
+    asyncio.run(go())
+    assert runs_in(empty_store) == []

@@ -193,18 +193,25 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
+def sweep_runs(recipe, variants: list[dict]) -> tuple[str, str, list]:
+    """(kind, group, one single-run recipe per variant): the recipe's `group`, else one named after
+    the recipe, what varies and the time."""
+    import time
+
+    kind = "sweep" if recipe.sweep else "methods" if len({v["model.method"] for v in variants}) > 1 else "seeds"
+    group = recipe["group"] or f"{recipe.name}-{kind}-{time.strftime('%Y%m%d-%H%M%S')}"
+    return kind, group, [recipe.single({**v, "group": group}) for v in variants]
+
+
 def run_sweep(args, recipe, variants: list[dict], store: Path, cmdline: str, say, parallel: int = 1) -> int:
     """A sweep: one run per method × trial × seed, one group. SLURM gets one job array; PBS one job
     per run; local runs go one after another, or `--parallel K` at a time; ssh runs one after another
     (in parallel they would share one machine's GPUs)."""
     import os
-    import time
 
     from workbench.launch.targets import parse_target
 
-    kind = "sweep" if recipe.sweep else "methods" if len({v["model.method"] for v in variants}) > 1 else "seeds"
-    group = recipe["group"] or f"{recipe.name}-{kind}-{time.strftime('%Y%m%d-%H%M%S')}"
-    recipes = [recipe.single({**v, "group": group}) for v in variants]
+    kind, group, recipes = sweep_runs(recipe, variants)
     target = parse_target(recipe["launch.target"])
     if parallel > 1:
         if target.kind != "local":

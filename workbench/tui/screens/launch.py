@@ -318,8 +318,23 @@ class LaunchScreen(ReportsWorkerErrors, ModalScreen[None]):
         try:
             self.post_message(LaunchStepped("checking the recipe, the data and the model source"))
             recipe, _ = preflight(str(path), overrides)
-            run_dir = launcher.launch(recipe, store, command=command,
-                                      on_step=lambda step: self.post_message(LaunchStepped(step)))
+            variants = recipe.runs()
+            if len(variants) > 1:  # seeds / methods / [sweep]: one group, one job array
+                from workbench.commands.run import describe_sweep, sweep_runs
+
+                if not parse_target(recipe["launch.target"]).scheduler:
+                    raise UserError(f"this recipe stands for {len(variants)} runs ({describe_sweep(recipe, variants)}): "
+                                    "the app submits them to a slurm or pbs target; here they go one after another "
+                                    f"with `workbench run {path}` in a terminal")
+                _kind, _group, recipes = sweep_runs(recipe, variants)
+                run_dirs = launcher.launch_many(recipes, store, command=command,
+                                                on_step=lambda step: self.post_message(LaunchStepped(step)))
+                for other in run_dirs[1:]:
+                    self.app.post_message(RunLaunched(other.name, other))
+                run_dir = run_dirs[0]
+            else:
+                run_dir = launcher.launch(recipe, store, command=command,
+                                          on_step=lambda step: self.post_message(LaunchStepped(step)))
         except UserError as e:
             self.post_message(LaunchFailed(str(e)))
             return
