@@ -67,7 +67,7 @@ def test_pick_edit_launch_monitor_browse_and_see_base_vs_tuned(tmp_path, monkeyp
             monitor = app.screen.query_one(RunMonitor)
             await until(pilot, lambda: monitor.rendered == watch.version, "the monitor to show the end")
             assert "completed" in str(monitor.query_one("#headline").render())
-            assert "f1_micro" in str(monitor.query_one("#evals-line").render())
+            assert "f1μ" in str(monitor.query_one("#evals-line").render())
             # 5. The runs browser lists it first (newest); enter opens its detail.
             await pilot.press("2")
             await until(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.cursor_run() == run_id,

@@ -185,18 +185,19 @@ class RunMonitor(Vertical):
         t = Text()
         if not w.base and not w.evals:
             return Text("no evaluation yet", style="dim")
-        for metric in ("f1_micro", "f1_macro", "loss"):
+        # short names (as the runs list's headers), so the three fit one 80-column line
+        for metric, name in (("f1_micro", "f1μ"), ("f1_macro", "f1M"), ("loss", "loss")):
             base = w.base.get(metric)
             latest = w.tuned.get(metric) if w.tuned else (w.evals.get(metric) or [(None, None)])[-1][1]
             if base is None and latest is None:
                 continue
-            t.append(f"{metric} ", style="bold")
-            t.append(f"{fmt(base)} → {fmt(latest)}")
+            t.append(f"{name} ", style="bold")
+            t.append(f"{fmt(base)}→{fmt(latest)}")
             if base is not None and latest is not None:
                 d = latest - base
                 better = d < 0 if metric == "loss" else d > 0
                 t.append(f" {d:+.3f}", style="green" if better else "red")
-            t.append("   ")
+            t.append("  ")
         if not w.tuned and w.evals:
             t.append("(base → latest epoch)", style="dim")
         return t
