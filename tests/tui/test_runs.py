@@ -244,10 +244,10 @@ class TestRunsScreen:
 class TestRunLifecycleKeys:
     """t / n / a / delete in the runs browser, on a copy of the sample store and its run folders."""
 
-    def test_tag_note_archive_and_delete_from_the_list(self, make_app, tmp_path):
+    @staticmethod
+    def own_sample(tmp_path):
+        """The sample store and its run folders copied into tmp_path (the store pointed at the copies)."""
         import duckdb
-
-        from workbench import rundir
 
         store = tmp_path / "runs.duckdb"
         shutil.copy(SAMPLE_ROOT / "runs.duckdb", store)
@@ -255,6 +255,12 @@ class TestRunLifecycleKeys:
         con = duckdb.connect(str(store))
         con.execute("UPDATE runs SET run_dir = replace(run_dir, ?, ?)", [str(SAMPLE_ROOT), str(tmp_path)])
         con.close()
+        return store
+
+    def test_tag_note_archive_and_delete_from_the_list(self, make_app, tmp_path):
+        from workbench import rundir
+
+        store = self.own_sample(tmp_path)
         running = "encoder_multilabel-20260925-080000-beef"
 
         def stored(sql, params=()):
@@ -298,14 +304,7 @@ class TestRunLifecycleKeys:
         asyncio.run(go())
 
     def test_gc_from_the_list_and_export_from_the_detail_go_through_the_cli(self, make_app, tmp_path):
-        import duckdb
-
-        store = tmp_path / "runs.duckdb"
-        shutil.copy(SAMPLE_ROOT / "runs.duckdb", store)
-        shutil.copytree(SAMPLE_ROOT / "runs", tmp_path / "runs")
-        con = duckdb.connect(str(store))
-        con.execute("UPDATE runs SET run_dir = replace(run_dir, ?, ?)", [str(SAMPLE_ROOT), str(tmp_path)])
-        con.close()
+        store = self.own_sample(tmp_path)
         ckpt = tmp_path / "runs" / LORA / "checkpoints" / "checkpoint-200"
         ckpt.mkdir(parents=True)
         (ckpt / "optimizer.pt").write_bytes(b"\0" * 4096)
@@ -322,7 +321,6 @@ class TestRunLifecycleKeys:
                 await pilot.press("enter")
                 await until(pilot, lambda: isinstance(pilot.app.screen, DetailScreen) and pilot.app.screen.detail,
                             "the detail")
-                box = None
                 await pilot.press("e")
                 await until(pilot, lambda: pilot.app.screen.query("#answer"), "the export prompt")
                 box = pilot.app.screen.query_one("#answer")

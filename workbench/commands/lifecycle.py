@@ -133,28 +133,28 @@ def tag(args) -> int:
     if not refs or not items:
         raise UserError("tag: give runs and KEY=VALUE tags, e.g. `workbench tag last baseline=yes`")
     pairs = parse_tags(items)
-    store = store_of(args)
-    with connect(store, read_only=True) as con:
-        ids = _runs(con, refs)
+    store, ids = _store_and_runs(args, refs)
     set_tags(store, ids, pairs)
     shown = ", ".join(f"{k}={v}" if v else f"-{k}" for k, v in pairs.items())
     console.print(f"tagged {len(ids)} run{'s' if len(ids) > 1 else ''}: {shown}")
     return 0
 
 
-def note(args) -> int:
+def _store_and_runs(args, refs: list[str]) -> tuple[Path, list[str]]:
     store = store_of(args)
     with connect(store, read_only=True) as con:
-        ids = _runs(con, [args.run])
+        return store, _runs(con, refs)
+
+
+def note(args) -> int:
+    store, ids = _store_and_runs(args, [args.run])
     add_note(store, ids[0], " ".join(args.text))
     console.print(f"noted on {ids[0]}")
     return 0
 
 
 def archive(args) -> int:
-    store = store_of(args)
-    with connect(store, read_only=True) as con:
-        ids = _runs(con, args.runs)
+    store, ids = _store_and_runs(args, args.runs)
     set_archived(store, ids, not args.undo)
     verb = "unarchived" if args.undo else "archived (hidden from `workbench runs` unless --all)"
     console.print(f"{verb}: {', '.join(ids)}")
@@ -162,9 +162,7 @@ def archive(args) -> int:
 
 
 def rm(args) -> int:
-    store = store_of(args)
-    with connect(store, read_only=True) as con:
-        ids = _runs(con, args.runs)
+    store, ids = _store_and_runs(args, args.runs)
     status = check_deletable(store, ids)
     what = "its store rows" if args.keep_folder else "its store rows and run folder"
     if not args.yes:
