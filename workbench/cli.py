@@ -25,12 +25,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"workbench {__version__}")
     p.add_argument("--store", metavar="PATH", help="run store (default: $WORKBENCH_STORE or ./runs.duckdb; "
                    "run folders go to runs/ beside it)")
+    p.add_argument("--debug", action="store_true", help="print a bug's traceback (it is also in the run's log)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     def cmd(name: str, help: str, module: str, func: str = "main") -> argparse.ArgumentParser:
         sp = sub.add_parser(name, help=help, description=help)
         sp.set_defaults(_module=module, _func=func)
         sp.add_argument("--store", metavar="PATH", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        sp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
         return sp
 
     sp = cmd("init", "Copy the shipped recipes (with their demo data) into DIR/recipes, to edit and run.", "init")
@@ -219,6 +221,16 @@ def main(argv: list[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except Exception as e:  # noqa: BLE001 - a bug: exit 1, never passed off as the user's bad input
+        import traceback
+
+        where = next((n for n in getattr(e, "__notes__", []) if n.startswith("traceback in ")), "")
+        print(f"error: a bug in workbench: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+              + (f" ({where})" if where else "") + ("" if args.debug or not where else "; --debug prints it here"),
+              file=sys.stderr)
+        if args.debug or not where:  # no run log holds it: the traceback goes here
+            traceback.print_exc()
+        return 1
 
 
 def _open_app(args) -> int:

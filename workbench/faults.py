@@ -8,6 +8,9 @@ outside tests), `at` is one dictionary lookup.
 
 `WORKBENCH_HOLD_AT=point` makes the trainer stop there instead (it sleeps until killed), so a
 test can SIGKILL it from outside at a known place rather than racing a fast tiny model.
+
+`WORKBENCH_RAISE_AT=point` raises a RuntimeError there: a deliberate bug, to check that bugs are
+reported as bugs (exit status 1, a traceback in the run's log), never as the user's bad input.
 """
 
 from __future__ import annotations
@@ -18,20 +21,23 @@ import time
 
 ENV = "WORKBENCH_KILL_AT"
 HOLD_ENV = "WORKBENCH_HOLD_AT"
-POINTS = ("load", "base_eval", "step", "epoch_eval", "checkpoint_save", "tuned_eval", "save")
+RAISE_ENV = "WORKBENCH_RAISE_AT"
+POINTS = ("load", "base_eval", "step", "epoch_eval", "checkpoint_save", "tuned_eval", "save", "launch")
 _hits: dict[str, int] = {}
 
 
 def at(point: str, step: int | None = None) -> None:
     """Reached `point` (for "step": global step `step`, named "step:N")."""
-    kill, hold = os.environ.get(ENV), os.environ.get(HOLD_ENV)
-    if not (kill or hold):
+    kill, hold, bug = os.environ.get(ENV), os.environ.get(HOLD_ENV), os.environ.get(RAISE_ENV)
+    if not (kill or hold or bug):
         return
     name = f"{point}:{step}" if step is not None else point
     _hits[name] = _hits.get(name, 0) + 1
     here = (name, f"{name}#{_hits[name]}")
     if kill in here:
         os.kill(os.getpid(), signal.SIGKILL)
+    if bug in here:
+        raise RuntimeError(f"deliberate bug at {name} ({RAISE_ENV})")
     if hold in here:
         while True:  # until the test's SIGKILL arrives
             time.sleep(60)

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import DEMO_RECIPE
+from tests.integration.runs import q
 
 COLUMNS = "text,advertisement,relevance,rant,toxicity,spam"
 GOOD_ROWS = [
@@ -308,3 +309,18 @@ def test_argument_error_is_one_line(cli):
     assert res.returncode == 2
     line = one_error_line(res)
     assert "recipe" in line
+
+
+def test_a_bug_in_a_launch_is_a_bug_not_bad_input(cli, tmp_path):
+    """Exit 1 (not 2), one line naming the bug and the log; the traceback in the run's log (and on
+    stderr with --debug); the run recorded failed with the bug's one-line summary."""
+    res = cli("run", DEMO_RECIPE, "--quiet", env={"WORKBENCH_RAISE_AT": "launch"})
+    assert res.returncode == 1, res.stdout + res.stderr
+    (line,) = res.stderr.strip().splitlines()
+    assert line.startswith("error: a bug in workbench: RuntimeError: deliberate bug at launch") and "train.log" in line
+    (run_id, status, error), = q(tmp_path / "runs.duckdb", "SELECT run_id, status, error FROM runs")
+    assert status == "failed" and error == "launch failed: RuntimeError: deliberate bug at launch (WORKBENCH_RAISE_AT)"
+    log = (tmp_path / "runs" / run_id / "train.log").read_text()
+    assert "Traceback (most recent call last)" in log and "faults.py" in log
+    res = cli("--debug", "run", DEMO_RECIPE, "--quiet", env={"WORKBENCH_RAISE_AT": "launch"})
+    assert res.returncode == 1 and "Traceback (most recent call last)" in res.stderr

@@ -107,6 +107,9 @@ class SshHost:
             p = subprocess.run(argv, input=body.encode(), capture_output=True, timeout=timeout)
         except subprocess.TimeoutExpired:
             raise HostUnreachable(f"{self.name}: no answer within {timeout:.0f} s") from None
+        except FileNotFoundError:
+            raise UserError("ssh is not installed on this machine (the OpenSSH client: apt-get install "
+                            "openssh-client)") from None
         err = p.stderr.decode(errors="replace").strip()
         if p.returncode == 255:
             raise HostUnreachable(f"{self.name}: {err.splitlines()[-1] if err else 'ssh failed'}")
@@ -169,7 +172,10 @@ class SshHost:
                 batch_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
                 argv = ["sftp", *ssh_options(), "-b", str(batch_file), "--", self.name]
                 tool = "sftp"
-            p = subprocess.run(argv, capture_output=True, text=True, timeout=3600)
+            try:
+                p = subprocess.run(argv, capture_output=True, text=True, timeout=3600)
+            except FileNotFoundError:
+                raise UserError(f"{tool} is not installed on this machine (needed to upload the run folder)") from None
             if p.returncode != 0:
                 err = (p.stderr.strip() or p.stdout.strip() or f"exit status {p.returncode}").splitlines()[-1]
                 if p.returncode == 255:

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from workbench import rundir
+from workbench import faults, rundir
 from workbench.errors import UserError
 from workbench.launch import batch
 from workbench.launch.argv import job_python, supervisor_argv, train_argv
@@ -152,10 +152,15 @@ def launch_many(recipes: list[Recipe], store: Path, *, command: str = "", on_ste
             _record_job(store, run_dir, job_dirs[i], jobs[i])
             submitted.add(run_dir)
     except BaseException as e:
-        # Whatever stopped the launch (the scheduler, the network, Ctrl-C, a missing program),
-        # runs not submitted are recorded failed with the reason; submitted ones stay tracked.
+        # Whatever stopped the launch (the scheduler, the network, Ctrl-C, a bug), runs not
+        # submitted are recorded failed with the reason; submitted ones stay tracked. Only a
+        # refusal (bad input, the scheduler said no, a host down) is the user's: anything else is
+        # a bug, kept with its traceback in each run's log and raised as it is (exit status 1).
+        bug = not isinstance(e, (UserError, HostUnreachable, KeyboardInterrupt))
         reason = str(e) if isinstance(e, (UserError, HostUnreachable)) else (
             "interrupted (Ctrl-C)" if isinstance(e, KeyboardInterrupt) else f"{type(e).__name__}: {e}")
+        if bug:
+            _log_traceback([d for d in run_dirs if d not in submitted], e)
         try:
             with connect(store) as con:
                 for run_dir in run_dirs:
@@ -163,10 +168,26 @@ def launch_many(recipes: list[Recipe], store: Path, *, command: str = "", on_ste
                         mark_ended(con, run_dir.name, "failed", f"launch failed: {reason}", time.time())
         except (UserError, OSError, StoreError) as store_error:
             reason += f" (and the store could not record it: {str(store_error).splitlines()[0]})"
-        if isinstance(e, KeyboardInterrupt):
+        if isinstance(e, KeyboardInterrupt) or bug:
             raise
         raise UserError(reason) from None
     return run_dirs
+
+
+def _log_traceback(run_dirs: list[Path], e: BaseException) -> None:
+    """A bug's traceback, appended to the log of each run it stopped; the exception says where."""
+    import traceback
+
+    text = "workbench: the launch failed with a bug (please report it with this log):\n" + "".join(
+        traceback.format_exception(e))
+    for run_dir in run_dirs:
+        try:
+            with open(run_dir / rundir.TRAIN_LOG, "a", encoding="utf-8") as f:
+                f.write(text)
+        except OSError:
+            continue
+    if run_dirs:
+        e.add_note(f"traceback in {run_dirs[0] / rundir.TRAIN_LOG}")
 
 
 def _record_job(store: Path, run_dir: Path, job_dir: str, job: dict[str, Any]) -> None:
@@ -176,6 +197,7 @@ def _record_job(store: Path, run_dir: Path, job_dir: str, job: dict[str, Any]) -
 
 
 def _place(recipe: Recipe, run_dir: Path, host, target: Target, settings, say) -> str:
+    faults.at("launch")  # the reliability tests' deliberate bug (WORKBENCH_RAISE_AT=launch)
     """The run folder where the job will run: this one, or its uploaded copy on the remote host."""
     job_dir = host.job_dir(run_dir)
     if not target.remote:
