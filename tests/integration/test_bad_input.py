@@ -324,3 +324,16 @@ def test_a_bug_in_a_launch_is_a_bug_not_bad_input(cli, tmp_path):
     assert "Traceback (most recent call last)" in log and "faults.py" in log
     res = cli("--debug", "run", DEMO_RECIPE, "--quiet", env={"WORKBENCH_RAISE_AT": "launch"})
     assert res.returncode == 1 and "Traceback (most recent call last)" in res.stderr
+
+
+def test_a_container_image_that_is_not_there_is_refused_before_anything_starts(cli, tmp_path):
+    res = cli("run", DEMO_RECIPE, "--container", "images/wb.sif", "--dry-run")
+    line = one_error_line(res)
+    assert res.returncode == 2 and f"launch.container: no such image {tmp_path / 'images' / 'wb.sif'}" in line
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images" / "wb.sif").write_bytes(b"SIF")
+    res = cli("run", DEMO_RECIPE, "--container", "images/wb.sif", "--container-runtime", "singularity",
+              "--container-binds", "/scratch/alice:/scratch", "--dry-run")
+    assert res.returncode == 0, res.stderr
+    assert f"singularity exec --nv --bind /scratch/alice:/scratch {tmp_path / 'images' / 'wb.sif'}" in res.stdout
+    assert_nothing_started(tmp_path)

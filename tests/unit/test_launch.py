@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import DEMO_RECIPE
 from workbench.errors import UserError
 from workbench.launch import agent, batch
-from workbench.launch.argv import prelude_lines, train_argv
+from workbench.launch.argv import prelude_lines, supervisor_argv, train_argv
 from workbench.launch.follow import final_status, local_offsets, mirror
 from workbench.launch.hosts import SshHost, remote_dir
 from workbench.recipe import load_recipe
@@ -43,7 +43,8 @@ def test_slurm_script_carries_every_directive_and_quotes_paths():
                       "--cpus-per-task=16", "--mem=64G", "--nodes=1"):
         assert f"#SBATCH {directive}\n" in script
     assert "cd '/scratch/runs/r 1'\n" in script and "module load cuda/12.1\n" in script
-    assert "exec apptainer exec --nv '/img/my image.sif' python3 -m workbench.launch.supervisor '/scratch/runs/r 1'" in script
+    assert ('exec "$WORKBENCH_CONTAINER_RUNTIME" exec --nv \'/img/my image.sif\' python3 -m workbench.launch.supervisor '
+            "'/scratch/runs/r 1'") in script
     assert subprocess.run(["bash", "-n"], input=script, text=True).returncode == 0  # valid shell
 
 
@@ -83,12 +84,13 @@ def test_hostile_paths_reach_a_shell_as_one_quoted_word(tmp_path, value):
     run_dir = str(tmp_path / text)
     script = batch.render_slurm(launch, run_dir, "r", launch["python"])
     # run the script's body with the launch commands replaced by echo: nothing else may execute
-    body = script.replace("exec apptainer", "echo apptainer").replace("set -eo pipefail", "")
+    body = script.replace('exec "$WORKBENCH_CONTAINER_RUNTIME"', 'echo "$WORKBENCH_CONTAINER_RUNTIME"')
+    body = body.replace("set -eo pipefail", "").replace("exit 127", "true")
     body = body.replace("exec >>train.log 2>&1", "").replace(". ", "echo . ", 1)
     Path(run_dir).mkdir(parents=True)
     subprocess.run(["bash", "-c", body], capture_output=True, text=True, cwd=tmp_path)
     assert not marker.exists()
-    words = shlex.split([line for line in script.splitlines() if line.startswith("exec apptainer")][0])
+    words = shlex.split([line for line in script.splitlines() if line.startswith('exec "$WORKBENCH_CONTAINER')][0])
     assert words[-1] == run_dir and words[4] == text
     remote = SshHost("h", launch).remote_command("start", "wb/" + text)
     assert shlex.split(shlex.split(remote)[2].splitlines()[-1])[-1] == "wb/" + text
@@ -182,3 +184,55 @@ def test_seed_sweeps_render_a_job_array_each_task_in_its_own_folder(tmp_path):
         out = subprocess.run(["bash", "-c", body], env={"SLURM_ARRAY_TASK_ID": str(i), "PATH": "/usr/bin:/bin"},
                              capture_output=True, text=True)
         assert out.stdout.strip() == f"-m workbench.launch.supervisor {d}"
+
+
+@pytest.mark.parametrize("runtime, on_path, expected", [
+    ("auto", ("apptainer", "singularity"), "apptainer"),
+    ("auto", ("singularity",), "singularity"),
+    ("auto", (), None),
+    ("singularity", ("apptainer", "singularity"), "singularity"),
+    ("apptainer", ("singularity",), None),
+])
+def test_the_node_picks_its_container_runtime(tmp_path, runtime, on_path, expected):
+    """The script's prelude, run by bash with only these programs on PATH: the runtime it picks, or
+    exit 127 with one line saying what the node lacks."""
+    from workbench.launch.argv import container_lines, pick_runtime
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name in on_path:
+        (bin_dir / name).write_text("#!/bin/sh\nexit 0\n")
+        (bin_dir / name).chmod(0o755)
+    launch = launch_of(f"launch.container_runtime={runtime}", "launch.container=/img/x.sif")
+    script = "\n".join(container_lines(launch) + ['echo "picked $WORKBENCH_CONTAINER_RUNTIME"'])
+    p = subprocess.run(["/bin/bash", "-c", script], capture_output=True, text=True, env={"PATH": str(bin_dir)})
+    if expected:
+        assert p.returncode == 0 and p.stdout == f"picked {expected}\n", p.stderr
+    else:
+        assert p.returncode == 127 and p.stdout == "" and "launch.container needs" in p.stderr
+    import os
+
+    saved = os.environ["PATH"]
+    os.environ["PATH"] = str(bin_dir)
+    try:
+        if expected:
+            assert pick_runtime(launch) == expected
+        else:
+            with pytest.raises(LookupError, match="on this machine; it has none on PATH"):
+                pick_runtime(launch)
+    finally:
+        os.environ["PATH"] = saved
+
+
+def test_binds_reach_the_command_line_and_bad_ones_are_refused():
+    from workbench.errors import UserError
+
+    launch = launch_of("launch.container=/img/x.sif", "launch.container_binds=/scratch/alice:/scratch,/data:/data:ro",
+                       "launch.container_runtime=singularity")
+    argv = supervisor_argv(launch, "/r", "python3")
+    assert argv[:7] == ["singularity", "exec", "--nv", "--bind", "/scratch/alice:/scratch", "--bind", "/data:/data:ro"]
+    for bad in ("/a;rm -rf ~", "relative:/x", "/a b", "/a:/b:rx", "/x$(id)"):
+        with pytest.raises(UserError, match="container_binds item"):
+            launch_of(f"launch.container_binds={bad}")
+    with pytest.raises(UserError, match="launch.container_runtime"):
+        launch_of("launch.container_runtime=docker")

@@ -44,8 +44,27 @@ def preflight(path: str, overrides: Sequence[str] = (), sweeps: Sequence[str] = 
     except UserError as e:
         raise UserError(str(e), path=path, line=recipe.line_of("model.source")) from None
     _check_packages(recipe, path)
+    recipe = _container_image(recipe, path)
     splits = get_task(recipe.values).load_splits()
     return recipe, splits
+
+
+def _container_image(recipe: Recipe, path: str) -> Recipe:
+    """launch.container as an absolute path that exists, for targets that start from here (local,
+    slurm, pbs): relative to the recipe's folder when the file names it, else to the working folder
+    (a --container flag). Remote targets name a path on their host."""
+    from pathlib import Path
+
+    image = recipe["launch.container"]
+    if not image or parse_target(recipe["launch.target"]).remote:
+        return recipe
+    line = recipe.line_of("launch.container")
+    p = Path(image).expanduser()
+    if not p.is_absolute():
+        p = ((Path(path).parent if line is not None else Path.cwd()) / p).resolve()
+    if not p.is_file():
+        raise UserError(f"launch.container: no such image {p}", path=path, line=line)
+    return recipe.with_values({"launch.container": str(p)})
 
 
 # Files the data readers do not open themselves; and what a knob needs installed where it runs.

@@ -23,7 +23,7 @@ from typing import Any
 from workbench import rundir
 from workbench.errors import UserError
 from workbench.launch import batch
-from workbench.launch.argv import job_python, supervisor_argv
+from workbench.launch.argv import job_python, pick_runtime, supervisor_argv
 
 REPLY_MARKER = b"\x1eworkbench-agent\n"  # precedes the reply line: login profiles may print before it
 TAIL_LIMIT = 4 << 20  # bytes per tail reply; the follower asks again at once when there is more
@@ -78,9 +78,15 @@ def start(run_dir: Path) -> dict[str, Any]:
     run_dir = run_dir.resolve()  # the supervisor's command line names it so (pid_alive looks for it)
     launch = _launch(run_dir)
     python = launch["python"] if launch["container"] else sys.executable
+    runtime = None
+    if launch["container"]:
+        try:
+            runtime = pick_runtime(launch)
+        except LookupError as e:
+            raise UserError(str(e)) from None
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with open(run_dir / rundir.TRAIN_LOG, "ab") as log:
-        proc = subprocess.Popen(supervisor_argv(launch, str(run_dir), python), stdout=log,
+        proc = subprocess.Popen(supervisor_argv(launch, str(run_dir), python, runtime=runtime), stdout=log,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=run_dir, env=full_env,
                                 start_new_session=True)
     job = {"kind": "local", "pid": proc.pid, "host": socket.gethostname(), "submitted_at": time.time()}

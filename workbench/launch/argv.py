@@ -53,12 +53,46 @@ def job_python(launch: Launch, own: str) -> str:
     return own
 
 
-def supervisor_argv(launch: Launch, run_dir: str, python: str) -> list[str]:
-    """The process a launcher starts: the supervisor, inside the container when there is one."""
+# In a batch script the node decides between apptainer and singularity (launch.container_runtime =
+# "auto"): the script's prelude sets this variable (container_lines), the command line reads it.
+RUNTIME_VAR = "WORKBENCH_CONTAINER_RUNTIME"
+
+
+def supervisor_argv(launch: Launch, run_dir: str, python: str, runtime: str | None = None) -> list[str]:
+    """The process a launcher starts: the supervisor, inside the container when there is one.
+    `runtime`: the program that runs the container (default: launch.container_runtime, where it is
+    not "auto"; batch scripts pass "$WORKBENCH_CONTAINER_RUNTIME")."""
     argv = [python, "-m", "workbench.launch.supervisor", run_dir]
     if launch["container"]:
-        argv = ["apptainer", "exec", "--nv", launch["container"], *argv]
+        program = runtime or (launch["container_runtime"] if launch["container_runtime"] != "auto" else "apptainer")
+        binds = [a for b in launch.get("container_binds") or [] for a in ("--bind", b)]
+        argv = [program, "exec", "--nv", *binds, launch["container"], *argv]
     return argv
+
+
+def container_lines(launch: Launch) -> list[str]:
+    """Shell lines that pick the container runtime on the node (or check the one asked for)."""
+    if not launch["container"]:
+        return []
+    wanted = launch["container_runtime"]
+    choices = ("apptainer", "singularity") if wanted == "auto" else (wanted,)
+    tests = "; el".join(f"if command -v {c} >/dev/null 2>&1; then {RUNTIME_VAR}={c}" for c in choices)
+    need = " or ".join(choices)
+    return [f'{tests}; else echo "workbench: launch.container needs {need} on this node; it has none on PATH" >&2; '
+            "exit 127; fi"]
+
+
+def pick_runtime(launch: Launch) -> str:
+    """The container runtime on this machine (for a process started without a shell): the one asked
+    for, or with "auto" apptainer, else singularity; raises LookupError naming what is missing."""
+    import shutil
+
+    wanted = launch["container_runtime"]
+    choices = ("apptainer", "singularity") if wanted == "auto" else (wanted,)
+    for c in choices:
+        if shutil.which(c):
+            return c
+    raise LookupError(f"launch.container needs {' or '.join(choices)} on this machine; it has none on PATH")
 
 
 def prelude_lines(launch: Launch) -> list[str]:

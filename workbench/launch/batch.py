@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from workbench import rundir
-from workbench.launch.argv import Launch, prelude_lines, supervisor_argv
+from workbench.launch.argv import RUNTIME_VAR, Launch, container_lines, prelude_lines, supervisor_argv
 
 SCRIPT = {"slurm": "job.sbatch", "pbs": "job.pbs"}
 
@@ -52,8 +52,10 @@ def _body(launch: Launch, run_dir: str | list[str], python: str) -> list[str]:
         where = shlex.quote(run_dir)
     lines += [f"cd {where}", f"exec >>{rundir.TRAIN_LOG} 2>&1  # the supervisor's and the trainer's output, beside events.jsonl"]
     lines += prelude_lines(launch)
-    argv = supervisor_argv(launch, "RUN_DIR", python)
+    lines += container_lines(launch)
+    argv = supervisor_argv(launch, "RUN_DIR", python, runtime=f"${RUNTIME_VAR}" if launch["container"] else None)
     sup = shlex.join(argv[:-1]) + " " + where  # the folder last: quoted, or the array's "$RUN_DIR"
+    sup = sup.replace(shlex.quote(f"${RUNTIME_VAR}"), f'"${RUNTIME_VAR}"')  # the variable, expanded by the shell
     if launch["nodes"] > 1:
         lines.append('WORKBENCH_MAIN_ADDR=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)')
         lines.append("export WORKBENCH_MAIN_ADDR")

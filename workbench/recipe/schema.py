@@ -81,6 +81,8 @@ _MEM = Pattern(r"(|[0-9]+[KMGT]?B?)", "empty or a size like 64G or 500M")
 _PATH = Pattern(r"(|[^-\x00-\x1f\x7f][^\x00-\x1f\x7f]*)", "a path without control characters (no newlines), not starting with -")
 _MODULE = Pattern(r"[A-Za-z0-9_][A-Za-z0-9_.+@/-]*", "module names like cuda/12.1 (letters, digits and _ . + @ / -)")
 _ENV_NAME = Pattern(r"[A-Za-z_][A-Za-z0-9_]*", "environment variable names")
+_BIND = Pattern(r"/[^\x00-\x1f\x7f:;,$`&|<>'\"\\ ]*(:/[^\x00-\x1f\x7f:;,$`&|<>'\"\\ ]*(:(ro|rw))?)?",
+                "binds /SRC[:/DST[:ro|rw]] (absolute paths without spaces, quotes, ; , $ or control characters)")
 _TARGET = Pattern(r"(local|slurm|pbs|(ssh|slurm|pbs):[A-Za-z0-9_][A-Za-z0-9_.@-]*)",
                   "local, ssh:HOST, slurm, slurm:HOST, pbs or pbs:HOST (HOST: an ssh host or alias)")
 
@@ -307,7 +309,15 @@ KNOBS: tuple[Knob, ...] = (
     Knob("launch", "conda_env", "str", "", "Conda environment activated (conda activate) before training on ssh "
          "hosts and cluster nodes.", pattern=_NAME),
     Knob("launch", "container", "str", "", "Apptainer / Singularity image; training runs in `apptainer exec --nv "
-         "IMAGE` (needs workbench inside the image).", pattern=_PATH),
+         "IMAGE` (or singularity: launch.container_runtime; needs workbench inside the image). A relative path is "
+         "relative to the recipe's folder (local and batch targets from here), and the image must exist before "
+         "anything is submitted.", pattern=_PATH),
+    Knob("launch", "container_runtime", "choice", "auto", "What runs launch.container. auto: apptainer where the "
+         "node has it, else singularity (decided on the node; one clear line in the log when it has neither).",
+         choices=("auto", "apptainer", "singularity")),
+    Knob("launch", "container_binds", "str_list", [], "Folders bound into the container (--bind), each "
+         "/SRC[:/DST[:ro|rw]], e.g. /scratch/alice:/scratch or /data:/data:ro ($VARIABLES are not expanded).",
+         pattern=_BIND),
     Knob("launch", "python", "str", "python3", "Python with workbench installed on ssh hosts, and on cluster nodes "
          "when modules / venv / conda / a container set them up (else batch jobs use the interpreter that submits "
          "them). Local runs use workbench's own interpreter.", pattern=_PATH),
