@@ -77,3 +77,14 @@ def test_a_bad_sweep_starts_nothing(cli, tmp_path, sweep_recipe, args, expected)
     assert r.returncode == 2, r.stdout + r.stderr
     assert expected in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_sweep_of_one_value_runs_with_that_value(cli, tmp_path, sweep_recipe):
+    """One run is still the run the recipe stands for: a one-value --sweep (replacing the recipe's
+    two), one seed, a methods entry's knobs reach its frozen recipe."""
+    r = cli("run", sweep_recipe, "--quiet", "--sweep", "train.learning_rate=7e-4", "--sweep", "lora.r=4", "--seeds", "7",
+            "--set", "train.max_steps=2", "--set", "eval.base=false", timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    params = dict(q(tmp_path / "runs.duckdb", "SELECT key, value FROM params WHERE key IN ('train.learning_rate', "
+                                              "'lora.r', 'train.seed')"))
+    assert params == {"train.learning_rate": "0.0007", "lora.r": "4", "train.seed": "7"}

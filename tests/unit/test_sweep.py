@@ -105,3 +105,24 @@ def test_suggestions_go_by_meaning_before_spelling():
     with pytest.raises(UserError) as e:
         recipe_from_dict(BASE, overrides=["eval.treshold=0.4"])
     assert "did you mean eval.threshold?" in str(e.value)
+
+
+def test_review_findings_one_run_per_method_no_seed_or_method_sweep_paths_resolved(tmp_path):
+    with pytest.raises(UserError, match="train.seed cannot be swept .*use seeds"):
+        recipe(["train.seed=1,2"])
+    with pytest.raises(UserError, match="model.method cannot be swept .*use methods"):
+        recipe(["model.method=lora,full"])
+    with pytest.raises(UserError, match="methods names lora twice"):
+        recipe(methods=[{"method": "lora", "lora.r": 8}, {"method": "lora", "lora.r": 32}])
+    f = tmp_path / "r.toml"
+    f.write_text('[model]\nsource = "tiny:bert"\n[data]\ntrain_file = "x.csv"\nlabels = { a = "a" }\n'
+                 '[sweep]\n"data.train_file" = ["a.csv", "sub/b.csv"]\n')
+    assert load_recipe(f).sweep == {"data.train_file": [str(tmp_path / "a.csv"), str(tmp_path / "sub" / "b.csv")]}
+    # a 4-bit LoRA beside an unquantized full fine-tune: two valid runs
+    mixed = recipe_from_dict({"model": {"source": "tiny:llama", "tiny_hidden_size": 64}, "quant": {"use_4bit": True},
+                              "data": BASE["data"], "methods": ["lora", {"method": "full", "quant.use_4bit": False}]})
+    assert [(v["model.method"], v.get("quant.use_4bit")) for v in mixed.runs()] == [("lora", None), ("full", False)]
+    # --set methods=[] leaves model.method alone: the entries' knobs play no part
+    assert recipe_from_dict({**BASE, "methods": ["lora", {"method": "full", "train.learning_rate": 2e-5}]},
+                            overrides=["methods=[]"]).runs() == [
+        {"model.method": "lora", "train.seed": 42, "seeds": [], "methods": []}]

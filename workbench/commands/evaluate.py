@@ -23,11 +23,18 @@ from workbench.store.db import connect
 
 
 def find_run(store: Path, ref: str) -> str | None:
-    """The run `ref` names (id, unique prefix or suffix, 'last', or run:<ref>), None when it names none."""
+    """The run `ref` names, None when it names none. `run:<ref>` takes what every command takes (a
+    unique prefix or suffix, 'last'); a bare ref only a whole run id, 'last' or the 4-character short
+    id the app shows, so a hub id like `roberta-base` is never taken for the run `roberta-base-sst2-…`."""
     from workbench.commands.common import resolve_run
 
     explicit = ref.startswith("run:")
     ref = ref.removeprefix("run:")
+    if not explicit and ref != "last" and not (len(ref) == 4 and all(c in "0123456789abcdef" for c in ref)):
+        if not store.exists():
+            return None
+        with connect(store, read_only=True) as con:
+            return ref if read.run_status(con, ref) is not None else None
     if not store.exists():
         if explicit:
             raise UserError(f"no run {ref!r}: the store {store} does not exist")
@@ -62,13 +69,16 @@ def main(args) -> int:
         if args.recipe:  # another recipe's data, scored by the run's model: the model is the run's
             trained = _frozen(run_dir)
             overrides = [f"{k}={_text(trained[k])}" for k in _MODEL_KNOBS] + overrides
+        overrides.append("launch.target=local")  # the run's folder is here: so is its evaluation
     else:
         if not args.recipe:
             raise UserError(f"{args.model!r} is no run in the store; to evaluate a model source (hub id, folder), "
                             "give the recipe whose data to score it on: workbench eval MODEL RECIPE")
         recipe_path = args.recipe
-        source = args.model
-        overrides = [f"model.source={args.model}", *overrides]
+        folder = Path(args.model).expanduser()
+        # a folder by its absolute path: the trainer runs in the run folder
+        source = str(folder.resolve()) if folder.exists() else args.model
+        overrides = [f"model.source={source}", *overrides]
         meta = {"kind": "eval", "evaluates": source}
     overrides += ["seeds=[]", "methods=[]"]
     recipe, _splits = preflight(recipe_path, overrides)  # bad input stops here, before any model loads

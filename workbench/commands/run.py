@@ -126,14 +126,15 @@ def main(args) -> int:
         print(f"# recipe {recipe.name} is valid; target {recipe['launch.target']}; nothing was started")
         for line in plan_lines(recipe, overrides, sweeps, variants):
             print(f"# {line}")
-        print(launcher.dry_run(recipe.single(variants[0]) if len(variants) > 1 else recipe, store))
+        print(launcher.dry_run(recipe.single(variants[0]), store))
         return 0
     cmdline = shlex.join(["workbench", "run", args.recipe, *sum((["--set", o] for o in overrides), []),
                           *sum((["--sweep", o] for o in sweeps), [])])
     say = None if args.quiet else (lambda m: console.print(f"[dim]{m}…[/]"))
     if len(variants) > 1:
         return run_sweep(args, recipe, variants, store, cmdline, say, parallel)
-    run_dir = launcher.launch(recipe, store, command=cmdline, on_step=say)
+    # one run: the recipe with that run's values (a one-value --sweep, one seed, a methods entry's knobs)
+    run_dir = launcher.launch(recipe.single(variants[0]), store, command=cmdline, on_step=say)
     return report_started_and_follow(args, store, run_dir)
 
 
@@ -241,8 +242,12 @@ def run_sweep(args, recipe, variants: list[dict], store: Path, cmdline: str, say
                         else [launcher.launch(batch[0], store, command=cmdline, on_step=say)])
             for d in run_dirs:
                 codes.append(report_started_and_follow(args, store, d))
+                if codes[-1] == 130:  # Ctrl-C stops the sweep, the batch's other runs too
+                    for other in run_dirs[run_dirs.index(d) + 1:]:
+                        launcher.cancel(other)
+                    break
             if 130 in codes:
-                break  # Ctrl-C stops the sweep, not just one run
+                break
     console.print(f"group {group}: `workbench compare --group {group}`")
     return max(codes, key=lambda c: (c != 0, c))
 

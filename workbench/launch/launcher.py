@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shlex
 import shutil
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -156,7 +157,8 @@ def launch_many(recipes: list[Recipe], store: Path, *, command: str = "", on_ste
         # submitted are recorded failed with the reason; submitted ones stay tracked. Only a
         # refusal (bad input, the scheduler said no, a host down) is the user's: anything else is
         # a bug, kept with its traceback in each run's log and raised as it is (exit status 1).
-        bug = not isinstance(e, (UserError, HostUnreachable, KeyboardInterrupt))
+        # (a full disk, a scheduler command that hangs: the machine's, not a bug)
+        bug = not isinstance(e, (UserError, HostUnreachable, KeyboardInterrupt, OSError, subprocess.TimeoutExpired))
         reason = str(e) if isinstance(e, (UserError, HostUnreachable)) else (
             "interrupted (Ctrl-C)" if isinstance(e, KeyboardInterrupt) else f"{type(e).__name__}: {e}")
         if bug:

@@ -117,7 +117,8 @@ def recipe_from_dict(raw: dict[str, Any], *, path: Path | None = None, text: str
                 if f"sweep.{key}" in BY_NAME:
                     _assign(values, explicit, f"sweep.{key}", val, base_dir, fail, "sweep", key)
                 else:
-                    axes[key] = sweeping.check_axis(key, val, functools.partial(_fail_at, fail, "sweep", key))
+                    axes[key] = _resolve_axis(key, sweeping.check_axis(
+                        key, val, functools.partial(_fail_at, fail, "sweep", key)), base_dir)
         elif isinstance(top_val, dict) and top_key not in BY_NAME:
             if top_key not in SECTIONS:
                 raise fail(f"unknown section [{top_key}]{did_you_mean(top_key, SECTIONS, '[{}]')}", top_key)
@@ -139,10 +140,11 @@ def recipe_from_dict(raw: dict[str, Any], *, path: Path | None = None, text: str
 
     for item in sweeps:
         name, axis = sweeping.parse_flag(item)
-        axes[name] = axis  # a flag replaces the recipe's values for that knob
-    for method in method_overrides:
-        if method not in (values["methods"] or [values["model.method"]]):
-            raise fail(f"methods entry {method} is not among the methods run", "", "methods")
+        axes[name] = _resolve_axis(name, axis, Path.cwd())  # a flag replaces the recipe's values for that knob
+    run = values["methods"] or [values["model.method"]]
+    # the knobs of methods not run (`--set methods=[]` leaves model.method alone) play no part
+    method_overrides = {m: {k: _resolve_path(BY_NAME[k], v, base_dir) for k, v in o.items()}
+                        for m, o in method_overrides.items() if m in run}
 
     if not values["name"]:
         values["name"] = path.stem if path is not None else "recipe"
@@ -150,7 +152,9 @@ def recipe_from_dict(raw: dict[str, Any], *, path: Path | None = None, text: str
         if knob.required and values[knob.name] in ("", [], {}):
             where = path if path is not None else "recipe"
             raise UserError(f"{knob.name} is required ({knob.help.split('.')[0].lower()}: {knob.expected()})", path=where)
-    _check_cross_fields(values, fail)
+    # a recipe of several runs is checked run by run below (a 4-bit LoRA beside an unquantized full
+    # fine-tune is two valid runs, not one invalid one)
+    _check_cross_fields(values if not method_overrides else {**values, "methods": []}, fail)
     recipe = Recipe(values, path, explicit, axes, method_overrides)
     if axes or method_overrides:
         # the sweep's size and each trial's values, before anything starts (sweep.max_trials)
@@ -161,6 +165,12 @@ def recipe_from_dict(raw: dict[str, Any], *, path: Path | None = None, text: str
         for changes in variants:
             _check_cross_fields({**values, **changes}, fail)
     return recipe
+
+
+def _resolve_axis(name: str, axis: Any, base_dir: Path) -> Any:
+    """A swept path knob's files, resolved as the knob's own value is (relative to the recipe)."""
+    knob = BY_NAME[name]
+    return [_resolve_path(knob, v, base_dir) for v in axis] if isinstance(axis, list) else axis
 
 
 def _fail_at(fail, section: str, key: str, message: str) -> UserError:

@@ -29,7 +29,7 @@ from workbench.recipe.schema import BY_NAME
 
 # Knobs a sweep cannot vary: they say how many runs there are and how they are grouped, or where
 # they go (a sweep is one group on one target).
-NOT_SWEPT = ("name", "group", "seeds", "methods", "description", "task")
+NOT_SWEPT = ("name", "group", "seeds", "methods", "description", "task", "model.method", "train.seed")
 NOT_SWEPT_SECTIONS = ("sweep", "launch")
 RANGE_KEYS = {"min", "max", "log"}
 
@@ -77,8 +77,9 @@ def check_axis(name: str, value: Any, fail: Callable[[str], Exception], where: s
 
         raise fail(f"{where} key {name} is not a knob{did_you_mean(name, [k for k in BY_NAME if not k.startswith('sweep.')])}")
     if name in NOT_SWEPT or knob.section in NOT_SWEPT_SECTIONS:
-        why = ("use seeds = [...] or --seeds" if name == "seeds" else "one group runs on one target"
-               if knob.section == "launch" else "it names or groups the runs")
+        why = ("use seeds = [...] or --seeds" if name in ("seeds", "train.seed") else "use methods = [...]"
+               if name == "model.method" else "one group runs on one target" if knob.section == "launch"
+               else "it names or groups the runs")
         raise fail(f"{where} key {name} cannot be swept (a sweep varies training knobs; {why})")
     if is_range_table(value):
         if knob.kind not in ("int", "float"):
@@ -160,10 +161,12 @@ def split_methods(raw: Any, fail: Callable[[str], Exception]) -> tuple[Any, dict
         method = flat.pop("method", None)
         if method not in schema.METHODS:
             raise fail(f"methods entry {entry!r}: expected {{ method = \"lora\" or \"full\", knob = value, ... }}")
+        if method in names:
+            raise fail(f"methods names {method} twice: one entry per method (a [sweep] varies its knobs)")
         checked = {}
         for name, value in flat.items():
             knob = BY_NAME.get(name)
-            if knob is None or name in NOT_SWEPT or name == "model.method" or knob.section in NOT_SWEPT_SECTIONS:
+            if knob is None or name in NOT_SWEPT or knob.section in NOT_SWEPT_SECTIONS:
                 raise fail(f"methods entry {method}: {name} is not a training knob a method can set")
             got = schema.coerce(knob, value)
             if got.error:

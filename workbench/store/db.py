@@ -90,8 +90,12 @@ def connect(path: Path, *, read_only: bool = False, timeout: float = 60.0) -> It
     if not path.exists():
         _create(path)
     elif read_only and _older_schema(path, timeout):
-        # a store an older workbench wrote: upgraded once (new tables, columns, views), then read
-        with connect(path, timeout=timeout):
+        # a store an older workbench wrote: upgraded once (new tables, columns, views), then read;
+        # where it cannot be written (another user's), it is read as it is
+        try:
+            with connect(path, timeout=timeout):
+                pass
+        except UserError:
             pass
     deadline = time.monotonic() + timeout
     delay = 0.02

@@ -158,7 +158,7 @@ def latest_run_id(con) -> str | None:
 def run_ids_matching(con, ref: str) -> list[str]:
     """Run ids equal to `ref`, else starting with it, else ending with it (the short ids the app
     shows are a run id's last characters, e.g. `3599`), in order."""
-    for sql in ("run_id = ? OR starts_with(run_id, ?)", "ends_with(run_id, ?) AND ? <> ''"):
+    for sql in ("run_id = ? OR starts_with(run_id, ?)", "ends_with(run_id, ?) AND length(?) >= 4"):
         found = [r[0] for r in con.execute(f"SELECT run_id FROM runs WHERE {sql} ORDER BY run_id", [ref, ref]).fetchall()]
         if found:
             return found

@@ -62,7 +62,8 @@ def run(ctx: RunContext, task: Task) -> None:
         if base_sets[0][0] != "validation" and ctx.recipe["eval.base"]:
             # A resumed run kept the base validation but not the rest: the task scores later splits
             # with what validation set (tuned thresholds), so it sees validation again, unrecorded.
-            task.evaluate(model, tok, eval_sets[0][1], names, phase="base", split="validation")
+            base_scored["validation"] = task.evaluate(model, tok, eval_sets[0][1], names, phase="base",
+                                                      split="validation")
         for split, records in base_sets:
             scored = task.evaluate(model, tok, records, names, phase="base", split=split)
             record_eval(ctx, scored, phase="base", split=split, step=0, epoch=0.0)
@@ -111,13 +112,12 @@ def evaluate_only(ctx: RunContext, task: Task, source: str, source_run: str | No
     if source_run is not None:
         model, tok = task.load_finished(Path(source_run))
         trained = rundir.read_labels(Path(source_run)).get("labels")
-        if isinstance(trained, list):
-            if sorted(trained) != sorted(names):
-                from workbench.errors import UserError
+        if isinstance(trained, list) and trained != names:
+            from workbench.errors import UserError
 
-                raise UserError(f"the run's model knows the {splits.label_word}s {', '.join(trained)}; this data has "
-                                f"{', '.join(names)}")
-            names = trained  # the model's own order of its outputs
+            # the gold labels come in the data's order, the scores in the model's: they must agree
+            raise UserError(f"the run's model has the {splits.label_word}s {', '.join(trained)} in this order; this "
+                            f"data has {', '.join(names)}: list them in the model's order (data.labels / data.classes)")
     else:
         tiny = parse_source(values["model.source"]).kind == "tiny"
         path = resolve_source(values, task.tokenizer_texts(splits.train) if tiny else None)

@@ -332,8 +332,8 @@ class LaunchScreen(ReportsWorkerErrors, ModalScreen[None]):
                 for other in run_dirs[1:]:
                     self.app.post_message(RunLaunched(other.name, other))
                 run_dir = run_dirs[0]
-            else:
-                run_dir = launcher.launch(recipe, store, command=command,
+            else:  # the one run with its values (a one-value sweep, one seed, a methods entry's knobs)
+                run_dir = launcher.launch(recipe.single(variants[0]), store, command=command,
                                           on_step=lambda step: self.post_message(LaunchStepped(step)))
         except UserError as e:
             self.post_message(LaunchFailed(str(e)))
