@@ -15,11 +15,29 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 QUICK = ("--quiet", "--set", "train.max_steps=6", "--set", "train.logging_steps=2", "--set", "eval.base=false")
 
 
-@pytest.fixture
-def two_runs(cli, tmp_path):
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """Two finished runs, trained once for the module; each test gets its own copy (they delete)."""
+    from tests.conftest import workbench
+
+    root = tmp_path_factory.mktemp("lifecycle")
     for _ in range(2):
-        r = cli("run", DEMO_RECIPE, *QUICK, timeout=600)
+        r = workbench("run", DEMO_RECIPE, *QUICK, store=root / "runs.duckdb", timeout=600, cwd=root)
         assert r.returncode == 0, r.stdout + r.stderr
+    return root
+
+
+@pytest.fixture
+def two_runs(finished, tmp_path):
+    import shutil
+
+    import duckdb
+
+    shutil.copy(finished / "runs.duckdb", tmp_path / "runs.duckdb")
+    shutil.copytree(finished / "runs", tmp_path / "runs")
+    con = duckdb.connect(str(tmp_path / "runs.duckdb"))
+    con.execute("UPDATE runs SET run_dir = replace(run_dir, ?, ?)", [str(finished), str(tmp_path)])
+    con.close()
     return [rid for (rid,) in q(tmp_path / "runs.duckdb", "SELECT run_id FROM runs ORDER BY created_at")]
 
 
