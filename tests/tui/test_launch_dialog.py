@@ -105,7 +105,8 @@ def test_targets_come_from_the_ssh_config_and_fields_follow_the_target(make_app,
                 "local", "ssh:login1", "ssh:gpubox", "slurm", "pbs", "slurm:login1", "slurm:gpubox",
                 "pbs:login1", "pbs:gpubox"]
             assert target.value == "local"
-            assert visible(dialog) == ["gpus", "processes", "container", "telemetry_interval"]
+            assert visible(dialog) == ["gpus", "processes", "container", "container_runtime", "container_binds",
+                                       "telemetry_interval"]
             target.value = "pbs:gpubox"
             await settled(pilot)
             assert {"project", "queue", "walltime", "cpus", "mem", "workdir", "python", "venv", "conda_env",
