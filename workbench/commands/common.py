@@ -33,8 +33,10 @@ def resolve_run(con, ref: str) -> str:
     return ids[0]
 
 
-def run_dir_of(store: Path, run_id: str) -> Path:
-    with connect(store, read_only=True) as con:
+def run_dir_of(store: Path, run_id: str, *, read_only: bool = True) -> Path:
+    """A run's folder: where the store recorded it, else runs/<id> beside the store. `read_only=False`
+    inside the app's process (DuckDB refuses a read-only connection beside its read-write ones)."""
+    with connect(store, read_only=read_only) as con:
         recorded = read.run_dir_recorded(con, run_id)
     if recorded and Path(recorded).is_dir():
         return Path(recorded)

@@ -20,6 +20,7 @@ from workbench.errors import UserError
 from workbench.launch import launcher
 from workbench.store import read
 from workbench.store.db import connect
+from workbench.store.rows import param_text
 
 
 def find_run(store: Path, ref: str) -> str | None:
@@ -68,7 +69,7 @@ def main(args) -> int:
         source, meta = f"run:{run_id}", {"kind": "eval", "evaluates": f"run:{run_id}", "evaluates_dir": str(run_dir)}
         if args.recipe:  # another recipe's data, scored by the run's model: the model is the run's
             trained = _frozen(run_dir)
-            overrides = [f"{k}={_text(trained[k])}" for k in _MODEL_KNOBS] + overrides
+            overrides = [f"{k}={param_text(trained[k])}" for k in _MODEL_KNOBS] + overrides
         overrides.append("launch.target=local")  # the run's folder is here: so is its evaluation
     else:
         if not args.recipe:
@@ -101,8 +102,3 @@ def _frozen(run_dir: Path):
 
     return load_recipe(run_dir / rundir.RECIPE)
 
-
-def _text(v) -> str:
-    import json
-
-    return v if isinstance(v, str) else json.dumps(v)

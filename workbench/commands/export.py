@@ -346,16 +346,18 @@ def _py(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def _snippet_head(imports: list[str], model_class: str, out: Path, base_line: str, kind: str) -> list[str]:
+    """The snippet's imports (peft for an adapter), the export folder and, for an adapter, its base."""
+    lines = [*imports, *(["from peft import PeftModel"] if kind == "adapter" else []),
+             f"from transformers import {model_class}, AutoTokenizer", "",
+             f"EXPORT = {_py(str(out))}  # this folder (change it if you move the folder)"]
+    return lines + ([base_line] if kind == "adapter" else [])
+
+
 def classification_snippet(out: Path, labels: dict[str, Any], values: dict[str, Any], base_line: str,
                            kind: str) -> str:
     single = labels["single_label"]
-    lines = ["import torch"]
-    if kind == "adapter":
-        lines.append("from peft import PeftModel")
-    lines += ["from transformers import AutoModelForSequenceClassification, AutoTokenizer", "",
-              f"EXPORT = {_py(str(out))}  # this folder (change it if you move the folder)"]
-    if kind == "adapter":
-        lines.append(base_line)
+    lines = _snippet_head(["import torch"], "AutoModelForSequenceClassification", out, base_line, kind)
     lines.append(f"LABELS = {_py(labels['labels'])}")
     if not single:
         lines.append(f"THRESHOLDS = {_py(list(labels['thresholds'].values()))}  # per label, from labels.json")
@@ -397,13 +399,8 @@ def classification_snippet(out: Path, labels: dict[str, Any], values: dict[str, 
 
 def generative_snippet(out: Path, labels: dict[str, Any], values: dict[str, Any], base_line: str, kind: str) -> str:
     chat = values["task"] == "chat_classification"
-    lines = ["import re", "", "import torch"] if chat else ["import torch"]
-    if kind == "adapter":
-        lines.append("from peft import PeftModel")
-    lines += ["from transformers import AutoModelForCausalLM, AutoTokenizer", "",
-              f"EXPORT = {_py(str(out))}  # this folder (change it if you move the folder)"]
-    if kind == "adapter":
-        lines.append(base_line)
+    lines = _snippet_head(["import re", "", "import torch"] if chat else ["import torch"], "AutoModelForCausalLM", out,
+                          base_line, kind)
     if chat:
         system = _system_prompt(values)
         lines += [f"CLASSES = {_py(labels['labels'])}",

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from workbench import rundir
-from workbench.commands.common import resolve_run, store_of
+from workbench.commands.common import resolve_run, run_dir_of, store_of
 from workbench.console import console
 from workbench.errors import UserError
 from workbench.store import read, write
@@ -37,27 +37,10 @@ def _runs(con, refs: list[str]) -> list[str]:
 # The functions below open the store read-write (short connections), as the app's own do: DuckDB
 # refuses a read-only connection beside a read-write one in one process (workbench/tui/store_gate.py).
 
-def _run_dir(store: Path, run_id: str) -> Path:
-    with connect(store) as con:
-        recorded = read.run_dir_recorded(con, run_id)
-    if recorded and Path(recorded).is_dir():
-        return Path(recorded)
-    return run_dir_of_guess(store, run_id)
-
-
-def run_dir_of_guess(store: Path, run_id: str) -> Path:
-    from workbench.store.db import runs_root
-
-    guess = runs_root(store) / run_id
-    if guess.is_dir():
-        return guess
-    raise UserError(f"run folder of {run_id} not found (annotations live in it)")
-
-
 def _annotate(store: Path, run_ids: list[str], change) -> None:
     """Apply `change(annotations)` to each run's annotations.json, then to the store."""
     for run_id in run_ids:
-        run_dir = _run_dir(store, run_id)
+        run_dir = run_dir_of(store, run_id, read_only=False)
         annotations = rundir.read_annotations(run_dir)
         change(annotations)
         rundir.write_annotations(run_dir, annotations)

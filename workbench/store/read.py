@@ -61,6 +61,7 @@ class RunDetail:
 
 
 def run_detail(con, run_id: str, split: str = "validation") -> RunDetail:
+    tags, notes = run_annotations(con, run_id)
     cur = con.execute("SELECT * FROM runs WHERE run_id = ?", [run_id])
     run = dict(zip([d[0] for d in cur.description], cur.fetchone()))
     per_label: dict[str, dict[str, float]] = {}
@@ -92,8 +93,8 @@ def run_detail(con, run_id: str, split: str = "validation") -> RunDetail:
                                           [run_id]).fetchall()],
         fairness=fairness(con, run_id, split),
         confusion=confusion(con, run_id, split),
-        tags=run_annotations(con, run_id)[0],
-        notes=run_annotations(con, run_id)[1],
+        tags=tags,
+        notes=notes,
     )
 
 

@@ -19,7 +19,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Select, Sparkline, Static, TabbedContent, TabPane
 
-from workbench.console import AGGREGATES, STATUS_STYLE, delta_text, fmt, fmt_count, fmt_duration
+from workbench.console import AGGREGATES, delta_text, fmt, fmt_count, fmt_duration, status_text
 from workbench.store import read
 from workbench.store.schema import ALL_LABELS
 from workbench.tui.widgets.run_tables import run_seconds
@@ -56,9 +56,7 @@ def header_text(r: dict, last_step: tuple | None, now_seconds: float | None) -> 
 
     t.append(r["run_id"], style="bold")
     t.append("  ")
-    t.append(r["status"] or "—", style=STATUS_STYLE.get(r["status"] or "", ""))
-    if r.get("warnings"):
-        t.append(f" ⚠{len(r['warnings'])}", style="yellow")
+    t.append_text(status_text(r["status"], len(r.get("warnings") or [])))
     if r.get("group_id"):
         t.append(f"  group {r['group_id']}")
     t.append("\n")

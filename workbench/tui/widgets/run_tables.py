@@ -12,7 +12,7 @@ from rich.cells import cell_len
 from rich.text import Text
 from textual.geometry import Size
 
-from workbench.console import STATUS_STYLE, delta_text, fmt
+from workbench.console import delta_text, fmt, status_text
 from workbench.store.schema import LOWER_IS_BETTER
 from workbench.tui.widgets.table import Table
 
@@ -56,10 +56,7 @@ FINAL_STATUSES = ("completed", "failed", "interrupted", "cancelled")
 
 def status_cell(status: str | None, warnings: list[str] | None = None) -> Text:
     """The status in its colour, with `⚠N` when N guardrails fired (the run learned little or nothing)."""
-    text = Text(status or "—", style=STATUS_STYLE.get(status or "", ""))
-    if warnings:
-        text.append(f" ⚠{len(warnings)}", style="yellow")
-    return text
+    return status_text(status, len(warnings or []))
 
 
 def epoch_of(ts: datetime | None) -> float | None:
