@@ -18,6 +18,7 @@ Types and their fields (docs/architecture.md, "Event file contract"; the store's
   log         level, message, phase (optional: the stage the run enters, e.g. "base eval")
   warnings    items [{code, message}]: the guardrails after the tuned evaluation (workbench/metrics/
               guardrails.py), empty when none fired
+  tracking    service (mlflow), run, experiment, uri: the experiment tracker's run this run logs to
   end         status (completed|failed|interrupted), error
 
 Readers tolerate a torn last line (a write in progress, or a process killed mid-write): it is
@@ -48,6 +49,9 @@ class EventWriter:
         self.path = Path(path)
         self._lock = threading.Lock()
         self._seq = _next_seq(self.path)
+        # Called with each event as written, under the writer's lock (so in file order): they must
+        # return at once (the MLflow sink only queues it for its own thread).
+        self.listeners: list[Callable[[dict[str, Any]], None]] = []
         # Line-buffered text file: each write of a full line reaches the OS at once.
         self._f = open(self.path, "a", encoding="utf-8", buffering=1)
 
@@ -58,6 +62,8 @@ class EventWriter:
             self._f.write(line + "\n")
             self._f.flush()
             self._seq += 1
+            for listener in self.listeners:
+                listener(event)
             return event
 
     def close(self) -> None:
@@ -228,6 +234,14 @@ class Warnings(Event):
 
 
 @dataclass(slots=True, eq=False)
+class Tracking(Event):
+    service: str | None = None              # mlflow
+    run: str | None = None                  # the service's run id
+    experiment: str | None = None
+    uri: str | None = None                  # the tracking URI, credentials removed
+
+
+@dataclass(slots=True, eq=False)
 class End(Event):
     status: str = "failed"
     error: str | None = None
@@ -235,7 +249,7 @@ class End(Event):
 
 TYPES: dict[str, type[Event]] = {"start": Start, "model": Model, "step": Step, "eval": Eval, "telemetry": Telemetry,
                                  "checkpoint": Checkpoint, "summary": Summary, "artifact": Artifact, "log": Log,
-                                 "warnings": Warnings, "end": End}
+                                 "warnings": Warnings, "tracking": Tracking, "end": End}
 for _cls in TYPES.values():
     _cls.NAMES = tuple(f.name for f in fields(_cls)[4:])
     _cls.DEFAULTS = tuple(f.default for f in fields(_cls)[4:])

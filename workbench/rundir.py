@@ -24,7 +24,7 @@ EVENTS = "events.jsonl"       # rank 0's event stream, the source of truth (trai
 TRAIN_LOG = "train.log"       # stdout and stderr of a batch job (scheduler)
 FOLLOW_LOCK = ".follow.lock"  # held by the process that ingests this run right now
 DATA_DIR = "data"             # uploaded data files of a run on a remote host
-ANNOTATIONS = "annotations.json"  # tags, notes, archived: what people say about a run (tag / note / archive)
+ANNOTATIONS = "annotations.json"  # tags, notes, archived, the MLflow run of export-mlflow: added after the run
 
 
 def events_file(run_dir: Path, rank: int = 0) -> Path:
@@ -106,10 +106,12 @@ def write_labels(run_dir: Path, labels: dict[str, Any]) -> None:
 
 
 def read_annotations(run_dir: Path) -> dict[str, Any]:
-    """{"tags": {key: value}, "notes": [{"t": unix seconds, "text": ...}], "archived": bool}."""
+    """{"tags": {key: value}, "notes": [{"t": unix seconds, "text": ...}], "archived": bool,
+    "mlflow": {"run": id, "uri": tracking URI} or None (where `workbench export-mlflow` sent it)}."""
     data = read_json(run_dir / ANNOTATIONS) or {}
+    mlflow = data.get("mlflow")
     return {"tags": dict(data.get("tags") or {}), "notes": list(data.get("notes") or []),
-            "archived": bool(data.get("archived", False))}
+            "archived": bool(data.get("archived", False)), "mlflow": dict(mlflow) if isinstance(mlflow, dict) else None}
 
 
 def write_annotations(run_dir: Path, annotations: dict[str, Any]) -> None:

@@ -531,10 +531,11 @@ class SlurmCluster(_Daemon):
       partitions: partition names; the first is Default=YES. All hold the one node "localhost".
       cpus:       CPUs of the node (default: what `slurmd -C` detects, else os.cpu_count()).
 
-    Attributes: workdir, conf (slurm.conf Path), env ({"SLURM_CONF": conf}: what client commands need
-      besides PATH), environ (os.environ without SLURM_*/SBATCH_*/SALLOC_*/SRUN_*/PBS_* variables, plus env:
-      pass as `env=` to subprocess), cpus, partitions, cluster_name, munge_socket, munge_key, logs
-      ({name: Path}), procs ({name: Popen}), node ("localhost").
+    Attributes: workdir, conf (slurm.conf Path), state_dir (slurmctld's StateSaveLocation), env
+      ({"SLURM_CONF": conf}: what client commands need besides PATH), environ (os.environ without
+      SLURM_*/SBATCH_*/SALLOC_*/SRUN_*/PBS_* variables, plus env: pass as `env=` to subprocess), cpus,
+      partitions, cluster_name, munge_socket, munge_key, logs ({name: Path}), procs ({name: Popen}),
+      node ("localhost").
 
     Methods: start(), stop(), close(), run(*argv, **kw), jobs(job_id) -> list[dict] (scontrol show job -o,
       [] if unknown), wait_job(job_id, timeout=60) -> list[dict] (until every record is terminal),
@@ -586,6 +587,7 @@ class SlurmCluster(_Daemon):
             self.munge_key.write_bytes(os.urandom(1024))
         os.chmod(self.munge_key, 0o400)
         self.conf = w / "slurm.conf"
+        self.state_dir = w / "state"  # slurmctld's StateSaveLocation: each job's script and environment
         self.logs = {"munged": w / "log" / "munged.log", "slurmctld": w / "log" / "slurmctld.log",
                      "slurmd": w / "log" / "slurmd.log"}
         if self.cpus is None:
@@ -613,7 +615,7 @@ class SlurmCluster(_Daemon):
             "AuthType=auth/munge",
             "CredType=cred/munge",
             f"AuthInfo=socket={self.munge_socket}",
-            f"StateSaveLocation={w / 'state'}",
+            f"StateSaveLocation={self.state_dir}",
             f"SlurmdSpoolDir={w / 'spool'}",
             f"SlurmctldPidFile={w / 'slurmctld.pid'}",
             f"SlurmdPidFile={w / 'slurmd.pid'}",

@@ -109,7 +109,7 @@ def test_export_of_an_adapter_loads_with_transformers_and_peft_as_the_card_says(
     exec(compile(snippet(out), str(out / "README.md"), "exec"), ns)
     assert type(ns["model"]).__name__ == "PeftModelForSequenceClassification"
     logged = logged_predictions(run_dir)
-    assert_same_predictions(ns["predict"]([r["text"] for r in logged]), logged)
+    assert_same_predictions(ns["predict"](ns["model"], ns["tokenizer"], [r["text"] for r in logged]), logged)
 
 
 MERGED_CHECK = """
@@ -117,7 +117,7 @@ import json, re, sys
 code = re.findall(r"```python\\n(.*?)```", open(sys.argv[1], encoding="utf-8").read(), re.S)[0]
 ns = {}
 exec(compile(code, "README.md", "exec"), ns)
-results = ns["predict"](json.loads(sys.stdin.read()))
+results = ns["predict"](ns["model"], ns["tokenizer"], json.loads(sys.stdin.read()))
 assert "peft" not in sys.modules, "the merged model needed peft"
 print(json.dumps(results))
 """

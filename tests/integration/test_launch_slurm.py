@@ -3,8 +3,11 @@ wrappers over it): submit, follow, scancel / qdel, jobs that fail before the tra
 
 from __future__ import annotations
 
+import os
+import secrets
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -14,8 +17,10 @@ from tests.integration.runs import assert_every_event_stored_once, events_of, q,
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 SHORT = ("--set", "train.epochs=3", "--set", "train.logging_steps=5")
-# the test's own model cache travels with the job (it is not forwarded by default: a local path)
-FORWARD = ("--forward-env", "HF_TOKEN,HF_HUB_OFFLINE,WORKBENCH_CACHE")
+# Batch jobs get only the variables named here (--export / -v): the test's own model cache, and the
+# workbench this test imports (PYTHONPATH where a copy of the tree sets it), travel with the job.
+FORWARD = ("--forward-env", "HF_HUB_OFFLINE,WORKBENCH_CACHE,PYTHONPATH")
+QUICK = ("--set", "train.max_steps=10", "--set", "eval.base=false")
 LONG = ("--set", "train.epochs=200", "--set", "train.logging_steps=1")
 
 
@@ -26,7 +31,8 @@ def on_cluster(slurm, cli_env):
 
 
 def test_slurm_job_trains_and_its_state_is_tracked(cli, tmp_path, on_cluster):
-    r = cli("run", DEMO_RECIPE, "--target", "slurm", "--partition", "debug", "--time", "00:20:00", *SHORT, timeout=400)
+    r = cli("run", DEMO_RECIPE, "--target", "slurm", "--partition", "debug", "--time", "00:20:00", "--job-name",
+            "sft_lora_train", "--log-file", "sched-%j.log", *FORWARD, *SHORT, timeout=400)
     assert r.returncode == 0, r.stdout + r.stderr
     run_dir = run_dir_from_output(r.stdout, tmp_path)
     store = tmp_path / "runs.duckdb"
@@ -34,12 +40,13 @@ def test_slurm_job_trains_and_its_state_is_tracked(cli, tmp_path, on_cluster):
     assert (status, target) == ("completed", "slurm") and job_id.isdigit()
     record = on_cluster.jobs(job_id)[0]
     assert record["JobState"] == "COMPLETED" and record["Partition"] == "debug" and record["TimeLimit"] == "00:20:00"
+    assert (record["JobName"], record["StdOut"]) == ("sft_lora_train", str(run_dir / f"sched-{job_id}.log"))
     assert "#SBATCH --partition=debug" in (run_dir / "job.sbatch").read_text()
     assert_every_event_stored_once(store, run_dir.name, run_dir)
 
 
 def test_scancel_by_hand_ends_the_run_cancelled(cli, tmp_path, on_cluster):
-    r = cli("run", DEMO_RECIPE, "--target", "slurm", "--detach", *LONG, timeout=120)
+    r = cli("run", DEMO_RECIPE, "--target", "slurm", "--detach", *FORWARD, *LONG, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
     run_dir = run_dir_from_output(r.stdout, tmp_path)
     wait_for_step(run_dir)
@@ -55,7 +62,8 @@ def test_scancel_by_hand_ends_the_run_cancelled(cli, tmp_path, on_cluster):
 
 def test_a_job_that_fails_before_the_trainer_starts_is_failed_with_its_exit_code(cli, tmp_path, on_cluster):
     # `module` does not exist on this node: the batch script stops with exit status 127
-    r = cli("run", DEMO_RECIPE, "--target", "slurm", "--modules", "cuda/12.1", "--python", sys.executable, timeout=300)
+    r = cli("run", DEMO_RECIPE, "--target", "slurm", "--modules", "cuda/12.1", "--python", sys.executable, *FORWARD,
+            timeout=300)
     assert r.returncode == 1, r.stdout + r.stderr
     run_dir = run_dir_from_output(r.stdout, tmp_path)
     status, error = q(tmp_path / "runs.duckdb", "SELECT status, error FROM runs")[0]
@@ -86,14 +94,16 @@ def test_slurm_through_a_login_node_over_ssh(cli, tmp_path, on_cluster, login_no
 
 
 def test_pbs_job_with_the_source_projects_options_trains_and_qdel_stops_another(cli, tmp_path, on_cluster):
-    r = cli("run", DEMO_RECIPE, "--target", "pbs", "--project", "71001002", "--queue", "debug",
-            "--walltime", "00:30:00", *FORWARD, *SHORT, timeout=400)
+    # (no --project: sbatch under the Torque wrapper refuses #PBS -P; the unit tests check it is written)
+    r = cli("run", DEMO_RECIPE, "--target", "pbs", "--queue", "debug", "--walltime", "00:30:00", *FORWARD, *SHORT,
+            timeout=400)
     assert r.returncode == 0, r.stdout + r.stderr
     run_dir = run_dir_from_output(r.stdout, tmp_path)
     (status, job_id), = q(tmp_path / "runs.duckdb", "SELECT status, job_id FROM runs WHERE run_id = ?", [run_dir.name])
     assert status == "completed"
     record = on_cluster.jobs(job_id)[0]
-    assert record["Partition"] == "debug" and record["TimeLimit"] == "00:30:00" and record["JobName"].startswith("wb-")
+    # the job name: the recipe's, cut to PBS's portable 15 characters
+    assert (record["Partition"], record["TimeLimit"], record["JobName"]) == ("debug", "00:30:00", "demo_encoder_mu")
 
     r = cli("run", DEMO_RECIPE, "--target", "pbs", "--detach", *FORWARD, *LONG, timeout=120)
     second = run_dir_from_output(r.stdout, tmp_path)
@@ -105,8 +115,7 @@ def test_pbs_job_with_the_source_projects_options_trains_and_qdel_stops_another(
 
 
 def test_seed_list_becomes_one_job_array_in_one_group(cli, tmp_path, on_cluster):
-    r = cli("run", DEMO_RECIPE, "--target", "slurm", "--seeds", "3,7", "--quiet", "--set", "train.max_steps=10",
-            "--set", "eval.base=false", timeout=400)
+    r = cli("run", DEMO_RECIPE, "--target", "slurm", "--seeds", "3,7", "--quiet", *FORWARD, *QUICK, timeout=400)
     assert r.returncode == 0, r.stdout + r.stderr
     rows = q(tmp_path / "runs.duckdb", "SELECT r.job_id, r.status, r.group_id, p.value FROM runs r JOIN params p "
                                        "USING (run_id) WHERE p.key = 'train.seed' ORDER BY r.job_id")
@@ -120,7 +129,7 @@ def test_seed_list_becomes_one_job_array_in_one_group(cli, tmp_path, on_cluster)
 
 def test_a_2x2_sweep_is_one_job_array_and_compare_ranks_its_trials(cli, tmp_path, on_cluster):
     r = cli("run", DEMO_RECIPE, "--target", "slurm", "--sweep", "train.learning_rate=1e-3,3e-3", "--sweep", "lora.r=4,8",
-            "--quiet", "--set", "train.max_steps=10", "--set", "eval.base=false", timeout=500)
+            "--quiet", *FORWARD, *QUICK, timeout=500)
     assert r.returncode == 0, r.stdout + r.stderr
     rows = q(tmp_path / "runs.duckdb", """SELECT r.job_id, r.status, r.group_id, lr.value, rk.value FROM runs r
              JOIN params lr ON lr.run_id = r.run_id AND lr.key = 'train.learning_rate'
@@ -145,7 +154,7 @@ def test_seeds_on_a_local_target_cannot_detach(cli, tmp_path):
 
 def test_a_job_that_reaches_its_time_limit_ends_interrupted(cli, tmp_path, on_cluster):
     # the shortest limit SLURM has is one minute: this test waits for it
-    r = cli("run", DEMO_RECIPE, "--target", "slurm", "--time", "1", "--quiet", *LONG, timeout=400)
+    r = cli("run", DEMO_RECIPE, "--target", "slurm", "--time", "1", "--quiet", *FORWARD, *LONG, timeout=400)
     assert r.returncode == 130, r.stdout + r.stderr
     run_dir = run_dir_from_output(r.stdout, tmp_path)
     (status, error, job_id), = q(tmp_path / "runs.duckdb", "SELECT status, error, job_id FROM runs")
@@ -153,3 +162,106 @@ def test_a_job_that_reaches_its_time_limit_ends_interrupted(cli, tmp_path, on_cl
     assert on_cluster.jobs(job_id)[0]["JobState"] == "TIMEOUT"
     assert events_of(run_dir)[-1]["type"] == "end"  # SIGTERM first: the trainer recorded its end
     assert_every_event_stored_once(tmp_path / "runs.duckdb", run_dir.name, run_dir)
+
+
+# --- the job's environment: only what workbench chose; secrets nowhere -----------------------------
+
+def _env_dumping_venv(root: Path) -> Path:
+    """A launch.venv whose activate script writes the job's environment (NUL-separated) into the run
+    folder: the script's prelude sources it there, after `cd RUN_DIR`, as it would a real venv."""
+    venv = root / "envdump"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "activate").write_text("env -0 > job.env\n")
+    return venv
+
+
+def _job_env(run_dir: Path) -> dict[str, str]:
+    entries = [e for e in (run_dir / "job.env").read_text().split("\0") if e]
+    return dict(e.split("=", 1) for e in entries)
+
+
+def _files_holding(root: Path, needle: str) -> list[Path]:
+    """Every regular file under root whose bytes hold needle (binary files too)."""
+    return [p for p in root.rglob("*") if p.is_file() and not p.is_symlink() and needle.encode() in p.read_bytes()]
+
+
+def _store_text(store: Path) -> str:
+    tables = [t for (t,) in q(store, "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'")]
+    return "\n".join(repr(row) for t in tables for row in q(store, f'SELECT * FROM "{t}"'))
+
+
+def _submitting_env(tag: str) -> tuple[dict[str, str], str, str]:
+    """A login shell's worth of variables: a secret (as a cloud key or a token would be), a non-secret
+    one the recipe forwards, one it does not. Values are fresh: found anywhere, they came from here."""
+    secret, plain = secrets.token_hex(16), secrets.token_hex(8)
+    env = {"WB_TEST_SECRET_TOKEN": secret, "HF_TOKEN": secret, "AWS_SECRET_ACCESS_KEY": secret,
+           "WB_TEST_PLAIN": plain, f"WB_TEST_UNLISTED_{tag}": plain + "-unlisted"}
+    return env, secret, plain
+
+
+@pytest.mark.parametrize("target", ["slurm", "pbs"])
+def test_a_batch_job_gets_only_the_forwarded_names_and_no_secret_is_kept_anywhere(cli, tmp_path, on_cluster, target):
+    env, secret, plain = _submitting_env(target)
+    venv = _env_dumping_venv(tmp_path)
+    r = cli("run", DEMO_RECIPE, "--target", target, "--venv", str(venv), "--python", sys.executable, "--detach",
+            "--forward-env", f"WB_TEST_PLAIN,{FORWARD[1]}", *LONG, env=env, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    run_dir = run_dir_from_output(r.stdout, tmp_path)
+    job_id = q(tmp_path / "runs.duckdb", "SELECT job_id FROM runs")[0][0]
+    wait_for_step(run_dir)
+    # While the job runs slurmctld holds its environment on disk (StateSaveLocation/hash.N/job.N/environment):
+    # the forwarded value is there, which shows the search below can find a value that was passed.
+    assert _files_holding(on_cluster.state_dir, plain)
+    s = cli("stop", run_dir.name, timeout=180)
+    assert s.returncode == 0 and "cancelled" in s.stdout, s.stdout + s.stderr
+    on_cluster.wait_job(job_id, timeout=120)
+
+    job_env = _job_env(run_dir)
+    assert job_env["WB_TEST_PLAIN"] == plain and job_env["HF_HUB_OFFLINE"] == "1"
+    assert not {"WB_TEST_SECRET_TOKEN", "HF_TOKEN", "AWS_SECRET_ACCESS_KEY", f"WB_TEST_UNLISTED_{target}"} & set(job_env)
+    assert not [k for k, v in job_env.items() if secret in v or "-unlisted" in v]
+    # nowhere: slurmctld's state and slurmd's spool and logs, the run folder (scripts, logs, events,
+    # the job's environment), the store
+    assert _files_holding(on_cluster.workdir, secret) == []
+    assert _files_holding(tmp_path, secret) == []
+    text = _store_text(tmp_path / "runs.duckdb")
+    assert secret not in text and run_dir.name in text and "WB_TEST_PLAIN" in text  # (the store was read)
+
+
+@pytest.mark.parametrize("target", ["slurm", "pbs"])
+def test_a_secret_listed_in_forward_env_is_refused_and_nothing_is_submitted(cli, tmp_path, on_cluster, target):
+    env, secret, _ = _submitting_env(target)
+    jobs_before = on_cluster.run("squeue", "-h", "-t", "all", "-o", "%i").stdout
+    r = cli("run", DEMO_RECIPE, "--target", target, "--forward-env", "HF_HUB_OFFLINE,WB_TEST_SECRET_TOKEN", env=env)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "launch.forward_env lists WB_TEST_SECRET_TOKEN" in r.stderr and "hf auth login" in r.stderr
+    assert secret not in r.stdout + r.stderr
+    assert not (tmp_path / "runs").exists()
+    assert on_cluster.run("squeue", "-h", "-t", "all", "-o", "%i").stdout == jobs_before
+    v = cli("validate", DEMO_RECIPE, "--set", f"launch.target={target}", "--set", "launch.forward_env=HF_TOKEN")
+    assert v.returncode == 2 and len(v.stderr.strip().splitlines()) == 1 and "lists HF_TOKEN" in v.stderr, v.stderr
+
+
+def test_a_finished_pbs_runs_script_submitted_again_by_hand_runs_the_same_job(cli, tmp_path, on_cluster, cli_env):
+    r = cli("run", DEMO_RECIPE, "--target", "pbs", "--queue", "gpu", "--walltime", "00:30:00", "--job-name",
+            "sft_lora_train", *FORWARD, *QUICK, timeout=400)
+    assert r.returncode == 0, r.stdout + r.stderr
+    run_dir = run_dir_from_output(r.stdout, tmp_path)
+    first = q(tmp_path / "runs.duckdb", "SELECT job_id FROM runs")[0][0]
+    script = (run_dir / "job.pbs").read_text()
+    forwarded = [n for n in FORWARD[1].split(",") if n in {**os.environ, **cli_env}]
+    assert "#PBS -N sft_lora_train\n" in script and "#PBS -q gpu\n" in script
+    assert f"#PBS -v {','.join(forwarded)}\n" in script
+
+    # by hand, as a person would, in the run folder: nothing but the script
+    p = on_cluster.run("qsub", "job.pbs", cwd=run_dir)
+    assert p.returncode == 0, p.stdout + p.stderr
+    again = p.stdout.strip()
+    [rec] = on_cluster.wait_job(again, timeout=400)
+    [was] = on_cluster.jobs(first)
+    for field in ("JobName", "Partition", "TimeLimit", "NumNodes", "WorkDir", "Command"):
+        assert rec[field] == was[field], field
+    assert (rec["JobState"], rec["ExitCode"]) == ("COMPLETED", "0:0"), rec
+    starts = [e for e in events_of(run_dir) if e["type"] == "start"]
+    assert [e["attempt"] for e in starts] == [1, 2]  # the same run folder, trained on by the trainer again
+    assert starts[1]["env_forwarded"] == starts[0]["env_forwarded"] == sorted(forwarded)

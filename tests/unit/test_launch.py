@@ -48,19 +48,129 @@ def test_slurm_script_carries_every_directive_and_quotes_paths():
     assert subprocess.run(["bash", "-n"], input=script, text=True).returncode == 0  # valid shell
 
 
-def test_pbs_script_has_the_source_projects_directives(monkeypatch):
+def test_pbs_script_carries_the_source_projects_options_as_directives(monkeypatch):
     monkeypatch.setenv("HF_TOKEN", "hf_secret")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     launch = launch_of("launch.project=71001002", "launch.queue=ic102", "launch.gpus=8", "launch.walltime=04:00:00")
-    argv = batch.submit_argv("pbs", launch, "review-moderation-1")
-    assert argv == ["qsub", "-N", "wb-review-moder",  # 15 characters: the portable PBS limit
-                    "-j", "oe", "-o", "pbs.out", "-l", "select=1:ngpus=8,walltime=04:00:00",
-                    "-v", "HF_HUB_OFFLINE",  # named, never -V, never a secret: qstat -f shows job variables
-                    "-P", "71001002", "-q", "ic102", "job.pbs"]
-    script = batch.render_pbs(launch, "/home/u/runs/r1", "review-moderation-1", "python3")
-    assert "#PBS" not in script  # Torque wrappers hand scripts to sbatch, which reads #PBS lines (and refuses -P)
-    assert shlex.join(argv) in script.splitlines()[1]
+    assert batch.submit_argv("pbs") == ["qsub", "job.pbs"]  # nothing on the command line: `qsub job.pbs` by hand
+    script = batch.render_pbs(launch, "/home/u/runs/r1", "review-moderation-1", "python3", "sft_lora_train")
+    assert [line for line in script.splitlines() if line.startswith("#PBS")] == [
+        "#PBS -N sft_lora_train", "#PBS -j oe", "#PBS -o pbs.out", "#PBS -l select=1:ngpus=8",
+        "#PBS -l walltime=04:00:00",  # its own line: sbatch (under qsub wrappers) misreads select=1,walltime=..
+        "#PBS -v HF_HUB_OFFLINE",  # named, never -V, never a secret: qstat -f shows job variables
+        "#PBS -P 71001002", "#PBS -q ic102"]
+    assert "hf_secret" not in script and "HF_TOKEN" not in script
+    assert "`qsub job.pbs`" in script.splitlines()[1]
+    # sbatch (under Torque-style qsub wrappers) refuses #PBS -P: it is there only when a project is set
+    assert "#PBS -P" not in batch.render_pbs(launch_of(), "/r", "r1", "python3", "x")
+    assert subprocess.run(["bash", "-n"], input=script, text=True).returncode == 0
+
+
+def test_a_slurm_job_gets_only_the_non_secret_forwarded_names_that_are_set(monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", "hf_secret")  # in the default list, but a secret: never passed to a batch job
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("MY_SETTING", "x")
+    monkeypatch.delenv("UNSET_ONE", raising=False)
+    script = batch.render_slurm(launch_of(), "/r", "r1", "python3", "demo")
+    assert "#SBATCH --export=HF_HUB_OFFLINE\n" in script and "hf_secret" not in script
+    script = batch.render_slurm(launch_of("launch.forward_env=MY_SETTING,UNSET_ONE"), "/r", "r1", "python3", "d")
+    assert "#SBATCH --export=MY_SETTING\n" in script
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    script = batch.render_slurm(launch_of("launch.forward_env=UNSET_ONE"), "/r", "r1", "python3", "d")
+    assert "#SBATCH --export=NONE\n" in script  # never sbatch's default, the whole submitting environment
+    assert batch.submit_argv("slurm") == ["sbatch", "--parsable", "job.sbatch"]
+
+
+def test_sbatch_and_qsub_run_without_secrets_in_their_own_environment():
+    env = {"PATH": "/usr/bin", "SLURM_CONF": "/etc/slurm.conf", "AWS_SECRET_ACCESS_KEY": "a", "HF_TOKEN": "b",
+           "DB_PASSWORD": "c", "SLURM_API_TOKEN": "d", "SBATCH_EXPORT": "ALL", "HOME": "/home/u"}
+    assert batch.submission_env(env) == {"PATH": "/usr/bin", "SLURM_CONF": "/etc/slurm.conf", "HOME": "/home/u"}
+
+
+@pytest.mark.parametrize("target", ["slurm", "pbs", "slurm:login1", "pbs:login1"])
+def test_a_secret_listed_for_a_scheduler_is_refused_with_the_recipes_line(tmp_path, target):
+    recipe_file = tmp_path / "r.toml"
+    recipe_file.write_text(DEMO_RECIPE.read_text().replace('"data/reviews.csv"', f'"{DEMO_RECIPE.parent}/data/reviews.csv"')
+                           + f'\n[launch]\ntarget = "{target}"\nforward_env = ["HF_HUB_OFFLINE", "HF_TOKEN"]\n')
+    line = recipe_file.read_text().splitlines().index('forward_env = ["HF_HUB_OFFLINE", "HF_TOKEN"]') + 1
+    with pytest.raises(UserError) as e:
+        batch.check_forward_env(load_recipe(recipe_file))
+    msg = str(e.value)
+    assert msg.startswith(f"{recipe_file}:{line}: launch.forward_env lists HF_TOKEN: ") and "\n" not in msg
+    assert "hf auth login" in msg and "~/.cache/huggingface/token" in msg
+    with pytest.raises(UserError, match="WANDB_API_KEY, DB_PASSWORD: .* remove them"):  # from a flag: no line
+        batch.check_forward_env(load_recipe(DEMO_RECIPE, [f"launch.target={target}",
+                                                          "launch.forward_env=WANDB_API_KEY,DB_PASSWORD"]))
+
+
+def test_secrets_are_not_refused_where_they_travel_safely_or_were_not_asked_for():
+    batch.check_forward_env(load_recipe(DEMO_RECIPE, ["launch.target=ssh:gpubox", "launch.forward_env=HF_TOKEN"]))
+    batch.check_forward_env(load_recipe(DEMO_RECIPE, ["launch.forward_env=HF_TOKEN"]))  # local
+    # the default list names HF_TOKEN, but the user did not: it is simply not passed to the job
+    batch.check_forward_env(load_recipe(DEMO_RECIPE, ["launch.target=slurm"]))
+
+
+def test_validate_refuses_a_secret_for_a_scheduler_in_one_line_and_notes_a_missing_hub_token(
+        tmp_path, monkeypatch, capsys):
+    import argparse
+
+    from workbench.commands import validate
+
+    recipe_file = tmp_path / "r.toml"
+    recipe_file.write_text(DEMO_RECIPE.read_text().replace('"data/reviews.csv"', f'"{DEMO_RECIPE.parent}/data/reviews.csv"')
+                           + '\n[launch]\ntarget = "slurm"\nforward_env = ["HF_TOKEN"]\n')
+    assert validate.main(argparse.Namespace(recipes=[str(recipe_file)], overrides=[])) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and err.startswith(f"error: {recipe_file}:") and "HF_TOKEN" in err
+
+    # a hub model, a token in this environment, no token file: a note (a public model needs none), exit 0
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.delenv("HF_TOKEN_PATH", raising=False)
+    monkeypatch.setenv("HF_TOKEN", "hf_x")
+    hub = load_recipe(recipe_file, ["launch.forward_env=HF_HUB_OFFLINE", "model.source=meta-llama/Llama-3.2-1B"])
+    note = validate._hub_token_note(hub)
+    assert note is not None and f"no token file {tmp_path / 'hf' / 'token'}" in note and "hf auth login" in note
+    assert "hf_x" not in note
+    (tmp_path / "hf").mkdir()
+    (tmp_path / "hf" / "token").write_text("hf_x")
+    assert validate._hub_token_note(hub) is None
+    (tmp_path / "hf" / "token").unlink()
+    for quiet in (hub.with_values({"launch.target": "ssh:gpubox"}), hub.with_values({"model.source": "tiny:bert"}),
+                  hub.with_values({"launch.target": "slurm:login1"})):
+        assert validate._hub_token_note(quiet) is None
+    monkeypatch.delenv("HF_TOKEN")
+    monkeypatch.delenv("HUGGING_FACE_HUB_TOKEN", raising=False)
+    assert validate._hub_token_note(hub) is None  # no token relied on here: a public model, probably
+
+
+def test_job_name_defaults_to_the_recipes_name_made_safe_and_odd_names_are_refused():
+    assert batch.job_name(launch_of(), "slurm", "sft_lora_train") == "sft_lora_train"
+    assert batch.job_name(launch_of(), "pbs", "my recipe; v2 (final)") == "my_recipe_v2_fi"  # 15 for PBS
+    assert batch.job_name(launch_of(), "slurm", "2024 run") == "wb-2024_run"  # a letter first (PBS)
+    assert batch.job_name(launch_of("launch.job_name=train-a.1"), "pbs", "x" * 40) == "train-a.1"
+    sweep = batch.render_slurm(launch_of("launch.job_name=lr_sweep"), ["/a", "/b"], "r", "py", "recipe")
+    assert "#SBATCH --job-name=lr_sweep\n" in sweep and "#SBATCH --output=slurm-%A_%a.out\n" in sweep
+    for bad in ("a b", "a;touch x", "a\nb", "-x", "1abc", "a" * 65, "a$(id)"):
+        with pytest.raises(UserError, match="launch.job_name"):
+            launch_of(f"launch.job_name={bad}")
+
+
+def test_log_file_names_the_schedulers_output_file():
+    launch = launch_of("launch.log_file=logs/%j.out")
+    assert "#SBATCH --output=logs/%j.out\n" in batch.render_slurm(launch, "/r", "r", "py", "n")
+    assert "#PBS -o logs/%j.out\n" in batch.render_pbs(launch, "/r", "r", "py", "n")
+    assert "#SBATCH --output=slurm-%j.out\n" in batch.render_slurm(launch_of(), "/r", "r", "py", "n")
+    for bad in ("a b.out", "x;y", "-o", "a\nb", "a'q", "$(id).out"):
+        with pytest.raises(UserError, match="launch.log_file"):
+            launch_of(f"launch.log_file={bad}")
+
+
+def test_batch_jobs_run_in_a_login_shell_whatever_the_scheduler_passed():
+    # the `module` function, conda, PATH: what a login on the node has, with --export=NONE too
+    for launch in (launch_of(), launch_of("launch.modules=cuda/12.1"), launch_of("launch.venv=/v")):
+        assert batch.render_slurm(launch, "/r", "r", "py", "n").startswith("#!/bin/bash -l\n")
+        assert batch.render_pbs(launch, "/r", "r", "py", "n").startswith("#!/bin/bash -l\n")
 
 
 @pytest.mark.parametrize("knob", ["partition", "account", "qos", "project", "queue", "time", "walltime", "mem",
@@ -171,6 +281,8 @@ def test_multi_node_slurm_runs_one_supervisor_per_node():
     script = batch.render_slurm(launch_of("launch.nodes=2", "launch.gpus=4"), "/r", "r", "py")
     assert "#SBATCH --nodes=2\n" in script and "#SBATCH --gpus-per-node=4\n" in script
     assert "exec srun --nodes=2 --ntasks-per-node=1 --kill-on-bad-exit=1 py -m workbench.launch.supervisor /r" in script
+    # the steps take the script's environment, not sbatch's --export (NONE or a few names)
+    assert script.index("export SLURM_EXPORT_ENV=ALL\n") < script.index("exec srun")
     assert 'WORKBENCH_MAIN_ADDR=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)' in script
 
 

@@ -143,6 +143,8 @@ def show(args) -> int:
         head.add_row("archived", "yes (hidden from `workbench runs` unless --all)")
     if r.get("kind") == "eval":
         head.add_row("evaluates", escape(r.get("evaluates") or ""))
+    if r.get("mlflow_run_id"):
+        head.add_row("mlflow", escape(f"run {r['mlflow_run_id']} at {r.get('mlflow_uri') or '?'}"))
     console.print(head)
 
     if d.per_label:

@@ -1,12 +1,14 @@
-"""`workbench export RUN --output DIR [--merged] [--dtype ...]`: a finished run as a folder a
-colleague uses without workbench.
+"""`workbench export RUN --output DIR [--merged] [--dtype ...] [--format folder|sagemaker]`: a
+finished run as a folder a colleague uses without workbench, or as a SageMaker model archive.
 
 DIR holds the model (the LoRA adapter with its tokenizer; with --merged the adapter merged into
 its base, by the code `workbench merge` uses; a full fine-tune's model), `labels.json` (label
 names and the thresholds `predict` uses), `metrics.json` (base and tuned per split, from the
 store), the run's frozen `recipe.toml`, and a model card `README.md` whose snippet loads the model
-with plain transformers (+ peft for an adapter). A tiny model (tiny:<arch>) has no hub id: its
-base folder is copied into DIR/base_model, so the export stands on its own.
+with plain transformers (+ peft for an adapter; the snippet's code: commands/export_code.py). A
+tiny model (tiny:<arch>) has no hub id: its base folder is copied into DIR/base_model, so the
+export stands on its own. `--format sagemaker` packs the same files, merged, with a serving
+`code/` folder into DIR/model.tar.gz (commands/export_sagemaker.py).
 
 The folder is written as a hidden sibling of DIR and renamed at the end: a failed export leaves
 nothing behind.
@@ -15,16 +17,18 @@ nothing behind.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from workbench import rundir
+from workbench.commands import export_sagemaker
 from workbench.commands.common import completed_run, resolve_run, store_of
+from workbench.commands.export_code import as_python, snippet
 from workbench.console import console
 from workbench.errors import UserError
 from workbench.models.source import MODEL_FILE
@@ -38,7 +42,6 @@ LABEL_METRICS = ("precision", "recall", "f1", "accuracy", "support", "threshold"
 AGGREGATE_ORDER = ("f1_micro", "f1_macro", "f1_weighted", "f1_samples", "accuracy", "precision_micro",
                    "recall_micro", "precision_macro", "recall_macro", "exact_match", "hamming_loss", "loss",
                    "unparseable", "unparseable_rate", "malformed", "malformed_rate", "examples", "groups_flagged")
-EXAMPLE_TEXT = "An example text to classify."
 
 
 def main(args) -> int:
@@ -58,11 +61,13 @@ def main(args) -> int:
     saved = run_dir / ("model" if full else "adapter")
     if not saved.is_dir():
         raise UserError(f"run {run_id} has no saved {saved.name} folder", path=saved)
+    fmt = getattr(args, "format", None) or "folder"
     dtype = getattr(args, "dtype", "auto") or "auto"
     merged = bool(getattr(args, "merged", False))
     if merged and full:
         console.print(f"note: {run_id} is a full fine-tune: there is no adapter to merge; exporting its model")
-        merged = False
+    # A serving container has no workbench and needs no peft: the SageMaker archive is always merged.
+    merged = not full and (merged or fmt == "sagemaker")
     if dtype != "auto" and not full and not merged:
         raise UserError(f"--dtype {dtype} sets the weights of a merged model: add --merged (an adapter is "
                         "exported as trained)")
@@ -77,15 +82,20 @@ def main(args) -> int:
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.export-", dir=out.parent))
     except OSError as e:
         raise UserError(f"cannot write here: {e.strerror or e}", path=out.parent) from None
+    sagemaker = fmt == "sagemaker"
     try:
-        base = _write_model(kind, run_dir, saved, values, tmp, dtype)
         labels = labels_record(values["task"], meta)
         metrics = metrics_record(run_id, values["task"], evals, warnings)
-        rundir.write_json_atomic(tmp / "labels.json", labels, indent=2)
-        rundir.write_json_atomic(tmp / "metrics.json", metrics, indent=2)
-        shutil.copyfile(run_dir / rundir.RECIPE, tmp / "recipe.toml")
-        (tmp / "README.md").write_text(model_card(run_id, values, facts, labels, metrics, kind=kind, base=base,
-                                                  out=out, dtype=dtype), encoding="utf-8")
+        content = tmp / export_sagemaker.STAGE if sagemaker else tmp
+        export_line = (export_sagemaker.EXPORT_LINE if sagemaker
+                       else f"EXPORT = {as_python(str(out))}  # this folder (change it if you move the folder)")
+        extra = export_sagemaker.card_lines(values, labels, facts) if sagemaker else []
+        base = _write_folder(content, run_dir, saved, values, kind=kind, dtype=dtype, labels=labels, metrics=metrics,
+                             card=lambda base: model_card(run_id, values, facts, labels, metrics, kind=kind, base=base,
+                                                          dtype=dtype, export_line=export_line, extra=extra))
+        if sagemaker:
+            export_sagemaker.write_code(content, run_id, values, labels, facts)
+            export_sagemaker.pack(content, tmp)
         _shareable(tmp)
         if out.exists():
             out.rmdir()  # empty (checked above)
@@ -96,12 +106,35 @@ def main(args) -> int:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    _report(run_id, out, kind, base, sagemaker)
+    return 0
+
+
+def _report(run_id: str, out: Path, kind: str, base: dict[str, str], sagemaker: bool) -> None:
     size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
     what = {"adapter": "the LoRA adapter" + (" and its tiny base model" if base["kind"] == "tiny" else ""),
             "merged": "the adapter merged into its base", "full": "the fully fine-tuned model"}[kind]
-    console.print(f"exported {run_id} to {out} ({size / 2**20:,.1f} MiB): {what}, labels.json, metrics.json, "
-                  "recipe.toml; README.md says how to load it")
-    return 0
+    if sagemaker:
+        console.print(f"exported {run_id} to {out / 'model.tar.gz'} ({size / 2**20:,.1f} MiB): {what} with "
+                      "code/inference.py and code/requirements.txt for SageMaker, labels.json, metrics.json, "
+                      "recipe.toml; README.md (also beside it) says how to deploy it")
+    else:
+        console.print(f"exported {run_id} to {out} ({size / 2**20:,.1f} MiB): {what}, labels.json, metrics.json, "
+                      "recipe.toml; README.md says how to load it")
+
+
+def _write_folder(dest: Path, run_dir: Path, saved: Path, values: dict[str, Any], *, kind: str, dtype: str,
+                  card: Callable[[dict[str, str]], str], labels: dict[str, Any], metrics: dict[str, Any]
+                  ) -> dict[str, str]:
+    """The export's files into `dest`: the model, labels.json, metrics.json, recipe.toml and the card
+    (`card(base)`); returns the base model as the card names it."""
+    dest.mkdir(exist_ok=True)
+    base = _write_model(kind, run_dir, saved, values, dest, dtype)
+    rundir.write_json_atomic(dest / "labels.json", labels, indent=2)
+    rundir.write_json_atomic(dest / "metrics.json", metrics, indent=2)
+    shutil.copyfile(run_dir / rundir.RECIPE, dest / "recipe.toml")
+    (dest / "README.md").write_text(card(base), encoding="utf-8")
+    return base
 
 
 # --- the model files --------------------------------------------------------------------------
@@ -332,159 +365,20 @@ def _base_expr(base: dict[str, str], kind: str) -> tuple[str, str]:
         text = (f"`{base['source']}`: a small random-initialised model workbench built for the run "
                 f"(recorded at `{base['path']}`)")
         if kind == "adapter":
-            return (f"BASE = EXPORT + {_py('/' + BASE_DIR)}  # a copy of the run's tiny base model",
+            return (f"BASE = EXPORT + {as_python('/' + BASE_DIR)}  # a copy of the run's tiny base model",
                     text + f"; a copy is in `{BASE_DIR}/`")
         return "", text
     if base["kind"] == "hub":
-        return f"BASE = {_py(base['source'])}  # the Hugging Face hub id", f"`{base['source']}` (Hugging Face hub)"
-    return (f"BASE = {_py(base['path'])}  # the local folder the run loaded its base from",
+        return f"BASE = {as_python(base['source'])}  # the Hugging Face hub id", f"`{base['source']}` (Hugging Face hub)"
+    return (f"BASE = {as_python(base['path'])}  # the local folder the run loaded its base from",
             f"the local folder `{base['path']}`")
 
 
-def _py(value: Any) -> str:
-    """A string, list of strings or numbers as Python source (JSON's double-quoted form is Python too)."""
-    return json.dumps(value, ensure_ascii=False)
-
-
-def _snippet_head(imports: list[str], model_class: str, out: Path, base_line: str, kind: str) -> list[str]:
-    """The snippet's imports (peft for an adapter), the export folder and, for an adapter, its base."""
-    lines = [*imports, *(["from peft import PeftModel"] if kind == "adapter" else []),
-             f"from transformers import {model_class}, AutoTokenizer", "",
-             f"EXPORT = {_py(str(out))}  # this folder (change it if you move the folder)"]
-    return lines + ([base_line] if kind == "adapter" else [])
-
-
-def classification_snippet(out: Path, labels: dict[str, Any], values: dict[str, Any], base_line: str,
-                           kind: str) -> str:
-    single = labels["single_label"]
-    lines = _snippet_head(["import torch"], "AutoModelForSequenceClassification", out, base_line, kind)
-    lines.append(f"LABELS = {_py(labels['labels'])}")
-    if not single:
-        lines.append(f"THRESHOLDS = {_py(list(labels['thresholds'].values()))}  # per label, from labels.json")
-    lines += [f"MAX_LENGTH = {values['model.max_length']}", "",
-              "tokenizer = AutoTokenizer.from_pretrained(EXPORT)",
-              "if tokenizer.pad_token is None:  # decoders ship without one; the run padded with eos",
-              "    tokenizer.pad_token = tokenizer.eos_token"]
-    if kind == "adapter":
-        problem = "single_label_classification" if single else "multi_label_classification"
-        lines += ["model = AutoModelForSequenceClassification.from_pretrained(",
-                  f"    BASE, num_labels=len(LABELS), problem_type={_py(problem)},",
-                  "    id2label=dict(enumerate(LABELS)), label2id={name: i for i, name in enumerate(LABELS)})",
-                  "if model.config.pad_token_id is None:",
-                  "    model.config.pad_token_id = tokenizer.pad_token_id",
-                  "# transformers reports the head as newly initialised: the adapter brings the trained one",
-                  "model = PeftModel.from_pretrained(model, EXPORT)  # the LoRA weights and the trained head"]
-    else:
-        lines += ["model = AutoModelForSequenceClassification.from_pretrained(EXPORT)"]
-    lines += ["model.eval()  # model.to(\"cuda\") to predict on a GPU", "", "",
-              "def predict(texts, batch_size=32):",
-              "    \"\"\"Per text: ({label: score}, " + ("the class predicted" if single else "[labels predicted]")
-              + ").\"\"\"",
-              "    results = []",
-              "    for start in range(0, len(texts), batch_size):",
-              "        batch = tokenizer(texts[start:start + batch_size], padding=True, truncation=True,",
-              "                          max_length=MAX_LENGTH, return_tensors=\"pt\").to(model.device)",
-              "        with torch.inference_mode():",
-              "            logits = model(**batch).logits.float()"]
-    if single:
-        lines += ["        for row in torch.softmax(logits, dim=-1).tolist():",
-                  "            results.append((dict(zip(LABELS, row)), LABELS[row.index(max(row))]))"]
-    else:
-        lines += ["        for row in torch.sigmoid(logits).tolist():",
-                  "            predicted = [name for name, score, t in zip(LABELS, row, THRESHOLDS) if score >= t]",
-                  "            results.append((dict(zip(LABELS, row)), predicted))"]
-    lines += ["    return results", "", "", f"print(predict([{_py(EXAMPLE_TEXT)}]))"]
-    return "\n".join(lines)
-
-
-def generative_snippet(out: Path, labels: dict[str, Any], values: dict[str, Any], base_line: str, kind: str) -> str:
-    chat = values["task"] == "chat_classification"
-    lines = _snippet_head(["import re", "", "import torch"] if chat else ["import torch"], "AutoModelForCausalLM", out,
-                          base_line, kind)
-    if chat:
-        system = _system_prompt(values)
-        lines += [f"CLASSES = {_py(labels['labels'])}",
-                  f"SYSTEM = {_py(system)}  # the system prompt the run trained with (data.system_prompt_file)"
-                  if system is not None else "SYSTEM = None  # the run kept each chat's own system turn, if any"]
-    else:
-        from workbench.data.ner import PROMPT
-
-        lines += [f"TYPES = {_py(labels['labels'])}",
-                  f"PROMPT = {_py(values['data.instruction_template'] or PROMPT)}"]
-    keep = max(1, values["model.max_length"] - values["eval.max_new_tokens"])
-    lines += [f"MAX_NEW_TOKENS = {values['eval.max_new_tokens']}",
-              f"KEEP = {keep}  # prompt tokens kept (model.max_length - MAX_NEW_TOKENS): longer prompts lose their start",
-              "",
-              "tokenizer = AutoTokenizer.from_pretrained(EXPORT)" + ("  # with the chat template the run used"
-                                                                      if chat else ""),
-              "if tokenizer.pad_token is None:  # decoders ship without one; the run padded with eos",
-              "    tokenizer.pad_token = tokenizer.eos_token"]
-    if kind == "adapter":
-        lines += ["model = AutoModelForCausalLM.from_pretrained(BASE)",
-                  "model = PeftModel.from_pretrained(model, EXPORT)"]
-    else:
-        lines += ["model = AutoModelForCausalLM.from_pretrained(EXPORT)"]
-    lines += ["model.eval()  # model.to(\"cuda\") to generate on a GPU", "", "",
-              "def generate(prompt):",
-              "    \"\"\"Greedy answer to a prompt, as the run evaluated.\"\"\"",
-              "    special = not (tokenizer.bos_token and prompt.startswith(tokenizer.bos_token))",
-              "    ids = tokenizer(prompt, add_special_tokens=special, return_tensors=\"pt\")[\"input_ids\"][:, -KEEP:]",
-              "    ids = ids.to(model.device)",
-              "    with torch.inference_mode():",
-              "        out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=False,",
-              "                             max_new_tokens=MAX_NEW_TOKENS, pad_token_id=tokenizer.pad_token_id,",
-              "                             eos_token_id=tokenizer.eos_token_id)",
-              "    return tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True).strip()",
-              "", ""]
-    if chat:
-        lines += ["def answer(messages):",
-                  "    \"\"\"The model's answer to a chat: [{\"role\": ..., \"content\": ...}] ending with a user turn.\"\"\"",
-                  "    if SYSTEM is not None:",
-                  "        messages = [{\"role\": \"system\", \"content\": SYSTEM}] + "
-                  "[m for m in messages if m[\"role\"] != \"system\"]",
-                  "    prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)",
-                  "    if prompt.endswith(\"<|start|>assistant\"):  # gpt-oss (harmony): the answer's final channel",
-                  "        prompt += \"<|channel|>final<|message|>\"",
-                  "    return generate(prompt)",
-                  "", "",
-                  "def to_class(reply):",
-                  "    \"\"\"The class a reply names (its earliest whole-word match, case-insensitive), or None.\"\"\"",
-                  "    def norm(s):",
-                  "        return \" \".join(s.casefold().replace(\"_\", \" \").split())",
-                  "    hits = []",
-                  "    for i, name in enumerate(CLASSES):",
-                  "        m = re.search(r\"(?<![\\w-])\" + re.escape(norm(name)) + r\"(?![\\w-])\", norm(reply))",
-                  "        if m:",
-                  "            hits.append((m.start(), -len(norm(name)), i))",
-                  "    return CLASSES[min(hits)[2]] if hits else None",
-                  "", "",
-                  "reply = answer([{\"role\": \"user\", \"content\": \"An example message.\"}])",
-                  "print(repr(reply), to_class(reply))"]
-    else:
-        lines += ["def entities(tokens):",
-                  "    \"\"\"{entity type: [names]} the model finds in a sentence (a list of tokens).\"\"\"",
-                  "    reply = generate(PROMPT.format(sentence=\" \".join(tokens), entity_types=\", \".join(TYPES)))",
-                  "    found = {}",
-                  "    for part in reply.split(\"###\")[0].split(\";\"):  # TYPE: name, name; TYPE: name",
-                  "        kind, sep, names = part.partition(\":\")",
-                  "        if sep and kind.strip() in TYPES:",
-                  "            found.setdefault(kind.strip(), []).extend(n.strip() for n in names.split(\",\") if n.strip())",
-                  "    return found",
-                  "", "",
-                  "print(entities(\"John Smith flew from Paris to Rome .\".split()))"]
-    return "\n".join(lines)
-
-
-def _system_prompt(values: dict[str, Any]) -> str | None:
-    if not values.get("data.system_prompt_file"):
-        return None
-    from workbench.textfile import read_text_file
-
-    return read_text_file(values["data.system_prompt_file"], "system prompt").strip()
-
-
 def model_card(run_id: str, values: dict[str, Any], facts: dict[str, Any], labels: dict[str, Any],
-               metrics: dict[str, Any], *, kind: str, base: dict[str, str], out: Path, dtype: str) -> str:
+               metrics: dict[str, Any], *, kind: str, base: dict[str, str], dtype: str, export_line: str,
+               extra: list[str] | tuple[str, ...] = ()) -> str:
+    """The model card: what the export holds, how the run was trained and scored, and a snippet that
+    loads it (`export_line` sets the snippet's EXPORT folder); `extra`: more sections at its end."""
     task = values["task"]
     base_line, base_text = _base_expr(base, kind)
     library = "peft" if kind == "adapter" else "transformers"
@@ -535,9 +429,7 @@ def model_card(run_id: str, values: dict[str, Any], facts: dict[str, Any], label
     lines += ["## How to load it", ""]
     needs = "`pip install torch transformers peft`" if kind == "adapter" else "`pip install torch transformers`"
     lines += [f"Plain transformers{' + peft' if kind == 'adapter' else ''}, no workbench ({needs}):", ""]
-    snippet = (classification_snippet(out, labels, values, base_line, kind) if task == "classification"
-               else generative_snippet(out, labels, values, base_line, kind))
-    lines += ["```python", snippet, "```", ""]
+    lines += ["```python", snippet(labels, values, kind, export_line, base_line), "```", ""]
     notes = []
     if kind == "adapter" and values["quant.use_4bit"]:
         notes.append("The adapter was trained against the base loaded in 4 bits; the snippet loads the base in full "
@@ -551,10 +443,13 @@ def model_card(run_id: str, values: dict[str, Any], facts: dict[str, Any], label
                      "run's by the quantization error.")
     if task == "chat_classification" and values["data.prompt_template"]:
         notes.append(f"The run built each user message from a table row with `{values['data.prompt_template']}`.")
+    if task == "classification" and values["data.text_template"]:
+        notes.append(f"The run built each text from a table row with `{values['data.text_template']}`: give the "
+                     "model texts built so.")
     if kind == "adapter" and base["kind"] == "local":
         notes.append("The base is a local folder on the machine that trained the run: copy it along, or point BASE "
                      "at your copy.")
     if kind == "adapter":
         notes.append("To merge the adapter into the base yourself: `model = model.merge_and_unload()`.")
     lines += [f"- {n}" for n in notes] + ([""] if notes else [])
-    return "\n".join(lines)
+    return "\n".join([*lines, *extra])

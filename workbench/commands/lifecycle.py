@@ -37,7 +37,7 @@ def _runs(con, refs: list[str]) -> list[str]:
 # The functions below open the store read-write (short connections), as the app's own do: DuckDB
 # refuses a read-only connection beside a read-write one in one process (workbench/tui/store_gate.py).
 
-def _annotate(store: Path, run_ids: list[str], change) -> None:
+def annotate(store: Path, run_ids: list[str], change) -> None:
     """Apply `change(annotations)` to each run's annotations.json, then to the store."""
     for run_id in run_ids:
         run_dir = run_dir_of(store, run_id, read_only=False)
@@ -67,20 +67,20 @@ def set_tags(store: Path, run_ids: list[str], pairs: dict[str, str]) -> None:
             else:
                 a["tags"].pop(k, None)
 
-    _annotate(store, run_ids, change)
+    annotate(store, run_ids, change)
 
 
 def add_note(store: Path, run_id: str, text: str) -> None:
     if not text.strip():
         raise UserError("note: give the text of the note")
-    _annotate(store, [run_id], lambda a: a["notes"].append({"t": time.time(), "text": text.strip()}))
+    annotate(store, [run_id], lambda a: a["notes"].append({"t": time.time(), "text": text.strip()}))
 
 
 def set_archived(store: Path, run_ids: list[str], archived: bool) -> None:
     def change(a):
         a["archived"] = archived
 
-    _annotate(store, run_ids, change)
+    annotate(store, run_ids, change)
 
 
 def check_deletable(store: Path, run_ids: list[str]) -> dict[str, str]:

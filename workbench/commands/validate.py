@@ -3,8 +3,10 @@ files, model source. All before any model loads; problems are one line, exit sta
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from workbench.data.splits import Splits
 from workbench.errors import UserError
@@ -35,6 +37,7 @@ def preflight(path: str, overrides: Sequence[str] = (), sweeps: Sequence[str] = 
     """A recipe file, or a shipped recipe's name, loaded and checked with its data and model source."""
     recipe = checked_recipe(path, overrides, sweeps)
     path = str(recipe.path)
+    _check_secrets(recipe)
     try:
         if parse_target(recipe["launch.target"]).remote and not recipe["model.source"].startswith("tiny:"):
             pass  # a path or hub cache on the remote host: the launch checks it there, before uploading
@@ -87,15 +90,54 @@ def _check_packages(recipe: Recipe, path: str) -> None:
         return  # the job's host has its own packages: the launch checks them there
     needs = []
     if recipe["quant.use_4bit"]:
-        needs.append(("quant.use_4bit", "bitsandbytes", "4-bit quantization"))
+        needs.append(("quant.use_4bit", "bitsandbytes", "4-bit quantization", "bitsandbytes"))
     if "tensorboard" in recipe["train.report_to"]:
-        needs.append(("train.report_to", "tensorboard", "TensorBoard logging"))
+        needs.append(("train.report_to", "tensorboard", "TensorBoard logging", "tensorboard"))
+    if "mlflow" in recipe["train.report_to"]:
+        needs.append(("train.report_to", "mlflow", "MLflow logging", "'workbench[mlflow]'"))
     if recipe["model.attn_implementation"] == "flash_attention_2":
-        needs.append(("model.attn_implementation", "flash_attn", "FlashAttention 2"))
-    for knob, package, what in needs:
+        needs.append(("model.attn_implementation", "flash_attn", "FlashAttention 2", "flash-attn"))
+    for knob, package, what, install in needs:
         if importlib.util.find_spec(package) is None:
             raise UserError(f"{knob}: {what} needs the {package} package, which is not installed here "
-                            f"(pip install {package})", path=path, line=recipe.line_of(knob))
+                            f"(pip install {install})", path=path, line=recipe.line_of(knob))
+
+
+def _check_secrets(recipe: Recipe) -> None:
+    """A secret listed in launch.forward_env for a SLURM / PBS target: refused (batch.check_forward_env)."""
+    from workbench.launch.batch import check_forward_env
+
+    check_forward_env(recipe)
+
+
+HUB_TOKEN_VARS = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")
+
+
+def hub_token_file() -> Path:
+    """Where the Hugging Face stack reads a saved token, for the user running this."""
+    if os.environ.get("HF_TOKEN_PATH"):
+        return Path(os.environ["HF_TOKEN_PATH"]).expanduser()
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return Path(os.environ.get("HF_HOME") or cache / "huggingface").expanduser() / "token"
+
+
+def _hub_token_note(recipe: Recipe) -> str | None:
+    """A note, not a failure, for a SLURM / PBS job from here whose model is a hub id while a hub token
+    is set in this environment (so the user relies on one) and no token file exists: batch jobs never
+    get the variable, and a gated model would fail on the node. A public model needs no token; for
+    slurm:HOST / pbs:HOST the token file is the login node's, not known here."""
+    from workbench.models.source import parse_source
+
+    target = parse_target(recipe["launch.target"])
+    if not target.scheduler or target.remote or parse_source(recipe["model.source"]).kind != "hub":
+        return None
+    relied_on = [n for n in HUB_TOKEN_VARS if os.environ.get(n)]
+    token = hub_token_file()
+    if not relied_on or token.is_file():
+        return None
+    return (f"note: {recipe.path}: model.source {recipe['model.source']} is a hub id and {relied_on[0]} is set here, "
+            f"but {target.scheduler} jobs never get secrets and there is no token file {token}: if the model is "
+            "gated, run `hf auth login` on the cluster (the job reads that file on the shared home)")
 
 
 def main(args) -> int:
@@ -109,6 +151,9 @@ def main(args) -> int:
             continue
         print(f"ok  {path}: {recipe.name} ({recipe['task']}, {recipe['model.source']}, {recipe['model.method']}; "
               f"{splits.describe()})")
+        note = _hub_token_note(recipe)
+        if note:
+            print(note, file=sys.stderr)
     return 2 if failed else 0
 
 

@@ -29,14 +29,16 @@ REPLY_MARKER = b"\x1eworkbench-agent\n"  # precedes the reply line: login profil
 TAIL_LIMIT = 4 << 20  # bytes per tail reply; the follower asks again at once when there is more
 
 
-def _launch(run_dir: Path) -> dict[str, Any]:
+def _frozen(run_dir: Path) -> tuple[dict[str, Any], str]:
+    """The frozen recipe's [launch] values, with paths of this machine, and the recipe's name."""
     from workbench.recipe import load_recipe
 
-    launch = load_recipe(run_dir / rundir.RECIPE).section("launch")
+    recipe = load_recipe(run_dir / rundir.RECIPE)
+    launch = recipe.section("launch")
     # paths of this machine: ~ is its home (a shell would expand it; Popen and quoting do not)
     for key in ("python", "container"):
         launch[key] = os.path.expanduser(launch[key])
-    return launch
+    return launch, recipe.name
 
 
 def _python(launch) -> str:
@@ -76,7 +78,7 @@ def start(run_dir: Path) -> dict[str, Any]:
     The environment is this process's own: over ssh the agent was started after the recipe's
     modules / venv / conda prelude, so this interpreter is the environment's."""
     run_dir = run_dir.resolve()  # the supervisor's command line names it so (pid_alive looks for it)
-    launch = _launch(run_dir)
+    launch, _ = _frozen(run_dir)
     python = launch["python"] if launch["container"] else sys.executable
     runtime = None
     if launch["container"]:
@@ -102,19 +104,20 @@ def start(run_dir: Path) -> dict[str, Any]:
 
 def submit(run_dir: Path, scheduler: str) -> dict[str, Any]:
     """Write the batch script into the run folder and submit it from there."""
-    launch = _launch(run_dir)
-    script = batch.render(scheduler, launch, str(run_dir.resolve()), run_dir.name, _python(launch))
+    launch, name = _frozen(run_dir)
+    script = batch.render(scheduler, launch, str(run_dir.resolve()), run_dir.name, _python(launch), name)
     (run_dir / batch.SCRIPT[scheduler]).write_text(script, encoding="utf-8")
-    job_id = _sbatch(run_dir, batch.submit_argv(scheduler, launch, run_dir.name), scheduler)
+    job_id = _sbatch(run_dir, batch.submit_argv(scheduler), scheduler)
     job = {"kind": scheduler, "job_id": job_id, "host": socket.gethostname(), "submitted_at": time.time()}
     rundir.write_job(run_dir, job)
     return job
 
 
 def _sbatch(run_dir: Path, argv: list[str], scheduler: str) -> str:
-    """Run sbatch / qsub in the run folder; the job id, or the scheduler's complaint as a UserError."""
+    """Run sbatch / qsub in the run folder; the job id, or the scheduler's complaint as a UserError.
+    Their environment has no secrets (batch.submission_env): what the job gets is the script's choice."""
     try:
-        p = subprocess.run(argv, cwd=run_dir, capture_output=True, text=True,
+        p = subprocess.run(argv, cwd=run_dir, capture_output=True, text=True, env=batch.submission_env(),
                            timeout=120)
     except FileNotFoundError:
         raise UserError(f"{argv[0]} not found on {socket.gethostname()}: is this a {scheduler.upper()} login node?") from None
@@ -133,10 +136,10 @@ def submit_array(run_dirs: list[Path]) -> list[dict[str, Any]]:
     """Several run folders (a seed sweep) as one SLURM job array; the script lives in the first."""
     run_dirs = [d.resolve() for d in run_dirs]
     head = run_dirs[0]
-    launch = _launch(head)
-    script = batch.render_slurm(launch, [str(d) for d in run_dirs], head.name, _python(launch))
+    launch, name = _frozen(head)
+    script = batch.render_slurm(launch, [str(d) for d in run_dirs], head.name, _python(launch), name)
     (head / batch.SCRIPT["slurm"]).write_text(script, encoding="utf-8")
-    job_id = _sbatch(head, batch.submit_argv("slurm", launch, head.name), "slurm")
+    job_id = _sbatch(head, batch.submit_argv("slurm"), "slurm")
     jobs = []
     for i, d in enumerate(run_dirs):  # each task is addressed as <id>_<index> by scontrol / scancel
         job = {"kind": "slurm", "job_id": f"{job_id}_{i}", "host": socket.gethostname(), "submitted_at": time.time()}
@@ -269,7 +272,8 @@ def main(argv: list[str]) -> int:
         raw = sys.stdin.read() if not sys.stdin.isatty() else ""
         request = json.loads(raw) if raw.strip() else {}
         # Forwarded variables (secrets included) live only in this process's environment and
-        # its children's: the trainer, sbatch (which exports them to the job), scontrol.
+        # its children's: the trainer, scontrol; sbatch / qsub get them without the secrets, and
+        # the job only the names its script lists (batch.forwarded_names).
         os.environ.update({str(k): str(v) for k, v in (request.get("env") or {}).items()})
         if command == "probe":
             reply, data = probe(run_dir, str(request.get("model_source") or "")), b""

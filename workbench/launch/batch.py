@@ -3,6 +3,16 @@
 Scripts are rendered on the machine that submits (the agent), so paths in them are that
 machine's. Directive values were held to scheduler-name patterns by the recipe schema; every
 path and command in the script body is shell-quoted.
+
+Every option is a directive in the script (#SBATCH / #PBS), none on sbatch's or qsub's command
+line, so `sbatch job.sbatch` / `qsub job.pbs` by hand in the run folder submits the same job again.
+
+A job's environment is one workbench chose: the recipe's non-secret launch.forward_env names that
+are set when it is submitted (their values taken from the submitting environment), never a login
+shell's whole environment, and never a secret: schedulers keep a job's variables on disk
+(slurmctld's state folder; SLURM accounting with AccountingStoreFlags=job_env; a PBS server's job
+files) and show them (`sacct --env-vars`, `qstat -f`). The script, a login shell, starts from the
+user's login environment on the node; its prelude (modules, conda, venv) builds the rest.
 """
 
 from __future__ import annotations
@@ -11,11 +21,14 @@ import os
 import re
 import shlex
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from workbench import rundir
+from workbench.errors import UserError
 from workbench.launch.argv import RUNTIME_VAR, Launch, container_lines, prelude_lines, supervisor_argv
+from workbench.launch.targets import parse_target
 
 SCRIPT = {"slurm": "job.sbatch", "pbs": "job.pbs"}
 
@@ -61,14 +74,24 @@ def _body(launch: Launch, run_dir: str | list[str], python: str) -> list[str]:
         lines.append("export WORKBENCH_MAIN_ADDR")
         # one supervisor per node; each starts accelerate launch with its $SLURM_NODEID
         cpus = f" --cpus-per-task={launch['cpus']}" if launch["cpus"] else ""  # srun no longer inherits it (22.05+)
+        # sbatch's --export (NONE, or a few names) reaches srun as SLURM_EXPORT_ENV: the steps would
+        # start without what the prelude set up (PATH, the venv). They take the script's environment.
+        lines.append("export SLURM_EXPORT_ENV=ALL")
         return lines + [f"exec srun --nodes={launch['nodes']} --ntasks-per-node=1{cpus} --kill-on-bad-exit=1 {sup}"]
     return lines + [f"exec {sup}"]
 
 
-def render_slurm(launch: Launch, run_dir: str | list[str], run_id: str, python: str) -> str:
+# A login shell: the job starts from the user's login environment on the node (PATH, the `module`
+# function, conda, a container runtime put on PATH by /etc/profile.d), as after `ssh NODE`, whatever the
+# scheduler passed. sbatch's --export=NAMES loads it too (SLURM_GET_USER_ENV=1), --export=NONE does
+# not (bash's default PATH only); PBS starts jobs as login shells. So every batch job starts alike.
+SHEBANG = "#!/bin/bash -l"
+
+
+def render_slurm(launch: Launch, run_dir: str | list[str], run_id: str, python: str, recipe_name: str = "") -> str:
     array = isinstance(run_dir, list)
-    d = [f"--job-name=wb-{run_id[:100]}", f"--output=slurm-{'%A_%a' if array else '%j'}.out",
-         f"--nodes={launch['nodes']}", "--ntasks-per-node=1"]
+    d = [f"--job-name={job_name(launch, 'slurm', recipe_name or run_id)}", f"--output={log_file(launch, 'slurm', array)}",
+         f"--export={','.join(forwarded_names(launch)) or 'NONE'}", f"--nodes={launch['nodes']}", "--ntasks-per-node=1"]
     if array:
         d.append(f"--array=0-{len(run_dir) - 1}")
     if launch["gpus"]:
@@ -77,16 +100,19 @@ def render_slurm(launch: Launch, run_dir: str | list[str], run_id: str, python: 
                      ("account", "--account"), ("qos", "--qos")):
         if launch[key]:
             d.append(f"{opt}={launch[key]}")
-    head = ["#!/bin/bash", f"# workbench run {run_id}: submitted with `sbatch --parsable {SCRIPT['slurm']}`"]
+    head = [SHEBANG, f"# workbench run {run_id}: submitted with `{shlex.join(submit_argv('slurm'))}` "
+                             "in this folder (again by hand: the same job)"]
     return "\n".join(head + [f"#SBATCH {x}" for x in d] + _body(launch, run_dir, python)) + "\n"
 
 
-def pbs_options(launch: Launch, run_id: str) -> list[str]:
-    """qsub options, the source project's: -N name, -P project, -q queue, -l select=...:ngpus=N,walltime=..., -j oe.
+def pbs_directives(launch: Launch, run_id: str, recipe_name: str = "") -> list[str]:
+    """#PBS options, the source project's: -N name, -P project, -q queue, -l select=...:ngpus=N, -l walltime=..., -j oe.
 
-    They go on qsub's command line, not into #PBS lines: Torque-style qsub wrappers over SLURM
-    hand the script to sbatch, which reads #PBS lines itself and rejects -P. One -l with a
-    comma-separated list, because such wrappers keep only the last -l.
+    In the script only, never on qsub's command line, so `qsub job.pbs` by hand submits the same
+    job. They also suit Torque-style qsub wrappers over SLURM, which hand the script to sbatch:
+    sbatch reads #PBS lines itself and refuses an option it lacks (-P: so it is written only when
+    launch.project is set). select and walltime on two -l lines: sbatch misreads
+    `select=1,walltime=..` (`"1,walltime=00" is not a valid node count`); PBS adds -l lines up.
     """
     select = f"select={launch['nodes']}"
     if launch["cpus"]:
@@ -96,17 +122,19 @@ def pbs_options(launch: Launch, run_id: str) -> list[str]:
     if launch["mem"]:
         mem = launch["mem"].lower()
         select += f":mem={mem if mem.endswith('b') else mem + ('b' if mem[-1].isalpha() else 'mb')}"
-    resources = select + (f",walltime={launch['walltime']}" if launch["walltime"] else "")
-    opts = ["-N", f"wb-{_pbs_name(run_id)}", "-j", "oe", "-o", "pbs.out", "-l", resources]
+    opts = [f"-N {job_name(launch, 'pbs', recipe_name or run_id)}", "-j oe", f"-o {log_file(launch, 'pbs')}",
+            f"-l {select}"]
+    if launch["walltime"]:
+        opts.append(f"-l walltime={launch['walltime']}")
     # Not -V: a PBS server keeps a job's variables and `qstat -f` shows them, to other users too.
-    # Named variables only (values taken from qsub's environment), and never secrets.
-    passed = [n for n in launch["forward_env"] if not is_secret(n) and n in os.environ]
+    # Names only: qsub takes each value from its own environment (PBS Pro, Torque, sbatch alike).
+    passed = forwarded_names(launch)
     if passed:
-        opts += ["-v", ",".join(passed)]
+        opts.append(f"-v {','.join(passed)}")
     if launch["project"]:
-        opts += ["-P", launch["project"]]
+        opts.append(f"-P {launch['project']}")
     if launch["queue"]:
-        opts += ["-q", launch["queue"]]
+        opts.append(f"-q {launch['queue']}")
     return opts
 
 
@@ -117,23 +145,72 @@ def is_secret(name: str) -> bool:
     return any(w in name.upper() for w in SECRET_WORDS)
 
 
-def render_pbs(launch: Launch, run_dir: str, run_id: str, python: str) -> str:
-    head = ["#!/bin/bash", f"# workbench run {run_id}: submitted with `{shlex.join(submit_argv('pbs', launch, run_id))}`"]
-    return "\n".join(head + _body(launch, run_dir, python)) + "\n"
+def check_forward_env(recipe) -> None:
+    """A recipe that lists a secret in launch.forward_env for a SLURM / PBS target is refused: sbatch
+    and qsub never carry secrets (a scheduler keeps a job's variables on disk and shows them). The
+    default list's secrets, not asked for by name, are left out of batch jobs without a word."""
+    scheduler = parse_target(recipe["launch.target"]).scheduler
+    if not scheduler or "launch.forward_env" not in recipe.explicit:
+        return
+    secrets = [n for n in recipe["launch.forward_env"] if is_secret(n)]
+    if secrets:
+        them = "them" if len(secrets) > 1 else "it"
+        raise UserError(f"launch.forward_env lists {', '.join(secrets)}: {scheduler} jobs never get secrets (the "
+                        f"scheduler keeps a job's variables on disk); remove {them}. A job that needs a hub token "
+                        "reads HF_HOME's token file (~/.cache/huggingface/token) on the cluster's shared home: write "
+                        "it with `hf auth login` there", path=recipe.path, line=recipe.line_of("launch.forward_env"))
 
 
-def _pbs_name(run_id: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]", "-", run_id)[:12]  # PBS job names: short, no odd characters
+def forwarded_names(launch: Launch, environ: Mapping[str, str] | None = None) -> list[str]:
+    """The launch.forward_env names a batch job gets: the non-secret ones set in the submitting environment."""
+    env = os.environ if environ is None else environ
+    return [n for n in launch["forward_env"] if not is_secret(n) and n in env]
 
 
-def render(scheduler: str, launch: Launch, run_dir: str, run_id: str, python: str) -> str:
-    return (render_slurm if scheduler == "slurm" else render_pbs)(launch, run_dir, run_id, python)
+def submission_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment sbatch / qsub run in: this one without secrets. SLURM_* variables reach the
+    job whatever --export says, and a qsub wrapper over sbatch keeps sbatch's export-everything
+    default when the script names no variable: a secret that is not there cannot travel. Without
+    SBATCH_EXPORT too, which would override the script's --export."""
+    env = os.environ if environ is None else environ
+    return {k: v for k, v in env.items() if not is_secret(k) and k != "SBATCH_EXPORT"}
 
 
-def submit_argv(scheduler: str, launch: Launch, run_id: str) -> list[str]:
-    if scheduler == "slurm":
-        return ["sbatch", "--parsable", SCRIPT["slurm"]]
-    return ["qsub", *pbs_options(launch, run_id), SCRIPT["pbs"]]
+def job_name(launch: Launch, scheduler: str, recipe_name: str) -> str:
+    """launch.job_name (held to a safe pattern by the schema), else the recipe's name made safe:
+    letters, digits, _ . - only, starting with a letter; for PBS at most 15 characters (the
+    limit of older PBS and Torque servers)."""
+    if launch.get("job_name"):
+        return launch["job_name"]
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", recipe_name).strip("_.-") or "workbench"
+    if not name[0].isalpha():
+        name = "wb-" + name
+    return name[:15] if scheduler == "pbs" else name[:100]
+
+
+def log_file(launch: Launch, scheduler: str, array: bool = False) -> str:
+    """The scheduler's own output file (the run's output goes to train.log): launch.log_file or the default."""
+    if launch.get("log_file"):
+        return launch["log_file"]
+    if scheduler == "pbs":
+        return "pbs.out"
+    return "slurm-%A_%a.out" if array else "slurm-%j.out"
+
+
+def render_pbs(launch: Launch, run_dir: str, run_id: str, python: str, recipe_name: str = "") -> str:
+    head = [SHEBANG, f"# workbench run {run_id}: submitted with `{shlex.join(submit_argv('pbs'))}` "
+                             "in this folder (again by hand: the same job)"]
+    directives = [f"#PBS {x}" for x in pbs_directives(launch, run_id, recipe_name)]
+    return "\n".join(head + directives + _body(launch, run_dir, python)) + "\n"
+
+
+def render(scheduler: str, launch: Launch, run_dir: str, run_id: str, python: str, recipe_name: str = "") -> str:
+    return (render_slurm if scheduler == "slurm" else render_pbs)(launch, run_dir, run_id, python, recipe_name)
+
+
+def submit_argv(scheduler: str) -> list[str]:
+    """The submission, in the run folder: every option is in the script."""
+    return ["sbatch", "--parsable", SCRIPT["slurm"]] if scheduler == "slurm" else ["qsub", SCRIPT["pbs"]]
 
 
 def parse_job_id(scheduler: str, out: str) -> str:

@@ -49,9 +49,9 @@ def dry_run(recipe: Recipe, store: Path) -> str:
     python = job_python(launch, python)
     train = shlex.join(train_argv(launch, job_dir, python))
     if target.scheduler:
-        script = batch.render(target.scheduler, launch, job_dir, run_id, python)
+        script = batch.render(target.scheduler, launch, job_dir, run_id, python, recipe.name)
         return "\n".join(head + [f"# {batch.SCRIPT[target.scheduler]}, submitted with: "
-                                 f"{shlex.join(batch.submit_argv(target.scheduler, launch, run_id))}", script.rstrip(),
+                                 f"{shlex.join(batch.submit_argv(target.scheduler))}", script.rstrip(),
                                  f"# the supervisor then runs the trainer: {train}"])
     sup = supervisor_argv(launch, job_dir, python)
     return "\n".join(head + [f"# detached in {job_dir}, output to {rundir.TRAIN_LOG}:", shlex.join(sup),
@@ -118,6 +118,8 @@ def launch_many(recipes: list[Recipe], store: Path, *, command: str = "", on_ste
                 meta: dict[str, Any] | None = None) -> list[Path]:
     """Several runs of one target; on SLURM, several runs are one job array (`--array=0-N`)."""
     say = on_step or (lambda msg: None)
+    for recipe in recipes:  # before any run folder exists: a refusal leaves nothing behind
+        batch.check_forward_env(recipe)
     target = parse_target(recipes[0]["launch.target"])
     settings = recipes[0].section("launch")
     host = host_for(target, settings)

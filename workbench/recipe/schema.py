@@ -83,6 +83,12 @@ _MODULE = Pattern(r"[A-Za-z0-9_][A-Za-z0-9_.+@/-]*", "module names like cuda/12.
 _ENV_NAME = Pattern(r"[A-Za-z_][A-Za-z0-9_]*", "environment variable names")
 _BIND = Pattern(r"/[^\x00-\x1f\x7f:;,$`&|<>'\"\\ ]*(:/[^\x00-\x1f\x7f:;,$`&|<>'\"\\ ]*(:(ro|rw))?)?",
                 "binds /SRC[:/DST[:ro|rw]] (absolute paths without spaces, quotes, ; , $ or control characters)")
+_JOB_NAME = Pattern(r"(|[A-Za-z][A-Za-z0-9_.-]{0,63})",
+                    "empty or a job name: a letter, then up to 63 letters, digits and _ . -")
+# The scheduler's own output file (relative to the run folder): no spaces, quotes or control characters,
+# which #SBATCH / #PBS lines would split or carry on; SLURM's %j %A %a patterns are kept.
+_LOG_FILE = Pattern(r"(|[A-Za-z0-9_.%/][A-Za-z0-9_.%/+@-]*)",
+                    "empty or a file name like slurm-%j.out (letters, digits and _ . % / + @ -)")
 _TARGET = Pattern(r"(local|slurm|pbs|(ssh|slurm|pbs):[A-Za-z0-9_][A-Za-z0-9_.@-]*)",
                   "local, ssh:HOST, slurm, slurm:HOST, pbs or pbs:HOST (HOST: an ssh host or alias)")
 
@@ -94,6 +100,12 @@ def _fmt(x: float) -> str:
 TASKS = ("classification", "chat_classification", "ner")
 METHODS = ("lora", "full")
 _METHOD = Pattern(r"(lora|full)", "methods (lora, full)")
+_TEXT = Pattern(r"[^\x00-\x1f\x7f]*", "text without control characters")
+# No user:password@ (a recipe is copied into the run folder, the store and MLflow's params): MLflow
+# reads MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD or a token where the run trains.
+_TRACKING_URI = Pattern(r"(|databricks|[a-z][a-z0-9+.-]*://[^\x00-\x20\x7f@]+)",
+                        "a tracking URI like http://host:5000, databricks or sqlite:////abs/path/mlflow.db, "
+                        "without user:password@")
 _REPORT_TO = Pattern(r"(tensorboard|wandb|mlflow|none)", "integrations (tensorboard, wandb, mlflow)")
 
 KNOBS: tuple[Knob, ...] = (
@@ -240,7 +252,14 @@ KNOBS: tuple[Knob, ...] = (
     Knob("train", "gradient_checkpointing", "bool", False, "Recompute activations in the backward pass: much less "
          "memory for about 30 % more compute."),
     Knob("train", "report_to", "str_list", [], "Also log to these (tensorboard writes under the run folder's "
-         "tensorboard/). Empty: events only.", pattern=_REPORT_TO),
+         "tensorboard/; mlflow gets one MLflow run per run: the recipe, step metrics, every base and tuned "
+         "evaluation per label, fairness rows, the adapter and prediction files). Empty: events only.",
+         pattern=_REPORT_TO),
+    Knob("train", "mlflow_tracking_uri", "str", "", "With mlflow in report_to: where runs go (http://host:5000, "
+         "databricks, sqlite:////abs/path/mlflow.db). Empty: MLFLOW_TRACKING_URI where the run trains, else "
+         "runs/mlflow.db beside the run folders (artifacts in runs/mlartifacts).", pattern=_TRACKING_URI),
+    Knob("train", "mlflow_experiment", "str", "", "With mlflow in report_to: the MLflow experiment. Empty: "
+         "MLFLOW_EXPERIMENT_NAME where the run trains, else the recipe's name.", pattern=_TEXT),
     Knob("train", "logging_steps", "int", 10, "Emit a step event (loss, lr, throughput) every N optimizer steps.",
          min=1, max=1e9),
     Knob("train", "length_grouping", "bool", True, "Batch examples of similar length together: less padding, faster epochs."),
@@ -324,9 +343,16 @@ KNOBS: tuple[Knob, ...] = (
     Knob("launch", "workdir", "str", "workbench", "Folder on the remote host (relative to its home, or absolute) "
          "where run folders are uploaded for ssh:HOST, slurm:HOST and pbs:HOST.", pattern=_PATH),
     Knob("launch", "forward_env", "str_list", ["HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_HUB_OFFLINE", "WANDB_API_KEY"],
-         "Environment variables passed to the job when set here (ssh: on the agent's stdin, never on a command "
-         "line). Secrets travel only this way, never into run folders, scripts, logs or the store; PBS jobs get "
-         "the non-secret ones only (a PBS server shows job variables in qstat -f).", pattern=_ENV_NAME),
+         "Environment variables passed to the job when set here. ssh: on the agent's stdin, never on a command "
+         "line, secrets included. SLURM / PBS: the non-secret ones only, by name (--export / -v): a scheduler "
+         "keeps a job's variables on disk and shows them; listing a secret (a name with TOKEN, KEY, SECRET, "
+         "PASSWORD) for them is refused. A job that needs a hub token reads HF_HOME's token file on the "
+         "cluster (`hf auth login` there).", pattern=_ENV_NAME),
+    Knob("launch", "job_name", "str", "", "SLURM / PBS job name (--job-name / -N). Empty: the recipe's name, "
+         "made safe for the scheduler (for PBS cut to 15 characters).", pattern=_JOB_NAME),
+    Knob("launch", "log_file", "str", "", "The scheduler's own output file, relative to the run folder "
+         "(--output / -o; SLURM expands %j, %A, %a). Empty: slurm-%j.out (slurm-%A_%a.out for a job array), "
+         "pbs.out. The run's own output goes to train.log.", pattern=_LOG_FILE),
     Knob("launch", "telemetry_interval", "float", 1.0, "Seconds between telemetry samples in each training process "
          "(per GPU: utilisation, memory, power, temperature; host: CPU %, RSS). 0: off.", min=0.0, max=3600.0),
 )

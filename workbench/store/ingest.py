@@ -172,6 +172,9 @@ def _rows(run_id: str, events: list[Event]) -> _Rows:
                        peak_mem_bytes=_int(e.peak_mem_bytes), peak_mem_kind=e.peak_mem_kind, optimizer=e.optimizer)
         elif isinstance(e, ev.Warnings):
             upd["warnings"] = [str(w.get("message", "")) for w in (e.items or []) if isinstance(w, dict)]
+        elif isinstance(e, ev.Tracking):
+            if e.service == "mlflow":
+                upd.update(mlflow_run_id=e.run, mlflow_uri=e.uri)
         elif isinstance(e, End):
             upd.update(status=e.status, ended_at=utc(ts), error=e.error)
     return _Rows(t, upd)

@@ -4,8 +4,8 @@ Times in `runs` are TIMESTAMP (UTC); `t` columns elsewhere are unix seconds (DOU
 Aggregate metrics live in `evals` under the label '(all)'.
 """
 
-SCHEMA_VERSION = 7  # 2: event_files (per-rank event files); 3: training summary columns, fairness; 4: attempts;
-#                    5: confusion; 6: warnings; 7: kind, evaluates, archived, tags, notes
+SCHEMA_VERSION = 8  # 2: event_files (per-rank event files); 3: training summary columns, fairness; 4: attempts;
+#                    5: confusion; 6: warnings; 7: kind, evaluates, archived, tags, notes; 8: mlflow_run_id, mlflow_uri
 ALL_LABELS = "(all)"
 
 # Metrics where lower is better (everything else: higher is better; support: neither).
@@ -160,6 +160,8 @@ ALTER TABLE runs ADD COLUMN IF NOT EXISTS warnings VARCHAR[];           -- guard
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS kind VARCHAR;                 -- train | eval (`workbench eval`: scored, not trained)
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS evaluates VARCHAR;            -- eval runs: the model scored (run:ID, folder, hub id)
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS archived BOOLEAN;             -- hidden from lists unless asked (`workbench archive`)
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS mlflow_run_id VARCHAR;        -- the MLflow run it logs to
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS mlflow_uri VARCHAR;           -- its tracking URI
 
 -- A run's tags (`workbench tag RUN key=value`) and notes (`workbench note RUN "text"`); the run
 -- folder's annotations.json holds them too, so `workbench sync` rebuilds them.

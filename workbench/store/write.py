@@ -56,7 +56,8 @@ def insert_run(con, run_dir: Path, meta: dict[str, Any]) -> None:
 
 
 def write_annotations(con, run_id: str, annotations: dict[str, Any]) -> None:
-    """The store's copy of a run folder's annotations.json (tags, notes, archived), replaced whole."""
+    """The store's copy of a run folder's annotations.json (tags, notes, archived, an exported MLflow
+    run), replaced whole."""
     con.execute("DELETE FROM tags WHERE run_id = ?", [run_id])
     con.execute("DELETE FROM notes WHERE run_id = ?", [run_id])
     if annotations["tags"]:
@@ -65,6 +66,10 @@ def write_annotations(con, run_id: str, annotations: dict[str, Any]) -> None:
         insert_rows(con, "notes", [[run_id, float(n.get("t") or 0), str(n.get("text", ""))]
                                    for n in annotations["notes"] if isinstance(n, dict)])
     con.execute("UPDATE runs SET archived = ? WHERE run_id = ?", [annotations["archived"], run_id])
+    mlflow = annotations.get("mlflow")
+    if mlflow:
+        con.execute("UPDATE runs SET mlflow_run_id = ?, mlflow_uri = ? WHERE run_id = ?",
+                    [mlflow.get("run"), mlflow.get("uri"), run_id])
 
 
 def delete_run(con, run_id: str) -> None:

@@ -66,7 +66,7 @@ def main(argv: list[str]) -> int:
         signal.signal(sig, _raise_interrupted)
 
     status, error, code = "failed", None, EXIT_FAILED
-    sampler = None
+    sampler = tracker = None
     try:
         from workbench.recipe import load_recipe
         from workbench.tasks import check_recipe
@@ -80,11 +80,12 @@ def main(argv: list[str]) -> int:
         if rank == 0:
             # Names only: forwarded secrets prove they arrived without their values reaching a file.
             forwarded = sorted(n for n in recipe["launch.forward_env"] if n in os.environ)
-            writer.emit("start", run_id=run_id, recipe=recipe.values, versions=versions(),
+            start = writer.emit("start", run_id=run_id, recipe=recipe.values, versions=versions(),
                         host=socket.gethostname(), pid=os.getpid(), world_size=world_size, env_forwarded=forwarded,
                         attempt=resume.attempt, **({"resumed": resume.event()} if resume.attempt > 1 else {}))
             if resume.attempt > 1:
                 writer.emit("log", level="info", message=_resume_note(resume))
+            tracker = _open_tracker(recipe.values, run_dir, run_id, resume.attempt, prior, writer, start)
         sampler = _start_telemetry(writer, recipe["launch.telemetry_interval"], rank)
 
         from workbench.models.load import quiet_transformers
@@ -114,6 +115,11 @@ def main(argv: list[str]) -> int:
             signal.signal(sig, signal.SIG_IGN)  # the end event must not be torn by a second signal
         if sampler is not None:
             sampler.stop()
+        if tracker is not None:
+            trouble = tracker.close(status, error)
+            if trouble:
+                writer.emit("log", level="warning", message=f"{trouble}; `workbench export-mlflow {run_dir.name} "
+                            "--again` sends the whole run from its folder")
         if rank == 0:
             writer.emit("end", status=status, error=error)
         writer.close()
@@ -126,6 +132,24 @@ def _resume_note(resume) -> str:
     kept = f"; base evaluation kept for {', '.join(resume.base_kept)}" if resume.base_kept else ""
     torn = f"; removed incomplete {', '.join(resume.removed)}" if resume.removed else ""
     return f"resuming (attempt {resume.attempt}) {where}{kept}{torn}"
+
+
+def _open_tracker(values, run_dir: Path, run_id: str, attempt: int, prior, writer: EventWriter, start: dict):
+    """The MLflow run of this run (train.report_to has mlflow), opened before any model loads; it
+    then gets every event as written. A resumed run continues the earlier attempt's MLflow run."""
+    from workbench.tracking import mlflow_sink
+
+    if not mlflow_sink.wanted(values):
+        return None
+    earlier = next((e.get("run") for e in reversed(prior) if e.type == "tracking" and e.get("service") == "mlflow"), None)
+    opened = mlflow_sink.open_live(values, run_dir, run_id, attempt, earlier)
+    opened.sink(start)  # written before the sink existed
+    writer.listeners.append(opened.sink)
+    writer.emit("tracking", service="mlflow", run=opened.mlflow_run, experiment=opened.experiment_id,
+                uri=mlflow_sink.public_uri(opened.uri))
+    writer.emit("log", level="info", message=f"MLflow: run {opened.mlflow_run} in experiment {opened.experiment_id} "
+                f"at {mlflow_sink.public_uri(opened.uri)}")
+    return opened.sink
 
 
 def _start_telemetry(writer: EventWriter, interval: float, rank: int):

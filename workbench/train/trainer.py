@@ -39,7 +39,9 @@ def training_arguments(values: dict[str, Any], run_dir: Path, *, world_size: int
 
     dtype = compute_dtype(values["model.precision"])
     on_gpu = torch.cuda.is_available()
-    report_to = [r for r in values["train.report_to"] if r != "none"]
+    # MLflow is fed from the run's events (workbench/tracking/mlflow_sink.py: one run with every
+    # evaluation per label and the artifacts), not by the Trainer's callback (a second run, scalars only).
+    report_to = [r for r in values["train.report_to"] if r not in ("none", "mlflow")]
     if "tensorboard" in report_to:
         import os
 

@@ -37,7 +37,7 @@ def relevant(key: str, target: Target) -> bool:
         return scheduler == "slurm"
     if key in ("project", "queue", "walltime"):
         return scheduler == "pbs"
-    if key in ("cpus", "mem"):
+    if key in ("cpus", "mem", "job_name", "log_file"):
         return scheduler is not None
     if key == "workdir":
         return remote

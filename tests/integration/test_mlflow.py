@@ -1,0 +1,221 @@
+"""MLflow for real: a run with train.report_to = ["mlflow"] logs live into a real MLflow store
+(sqlite, through mlflow-skinny), and `workbench export-mlflow` sends a finished run afterwards by
+the same translation. Everything is read back through MLflow's own client and compared with the
+store: per-label metrics, params, step curves, artifacts."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import DEMO_RECIPE, ROOT, workbench
+from tests.integration.runs import events_of, q
+
+mlflow = pytest.importorskip("mlflow", reason="the mlflow extra (mlflow-skinny) is not installed")
+from mlflow.tracking import MlflowClient  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+NO_MLFLOW_ENV = {"MLFLOW_TRACKING_URI": "", "MLFLOW_EXPERIMENT_NAME": ""}
+
+
+def sqlite_uri(path: Path) -> str:
+    return "sqlite:///" + str(path.absolute())
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    """(store, run id, run folder, tracking URI) of an encoder demo run that logged to MLflow live."""
+    root = tmp_path_factory.mktemp("mlflow")
+    store, uri = root / "runs.duckdb", sqlite_uri(root / "tracking" / "mlflow.db")
+    (root / "tracking").mkdir()
+    proc = workbench("run", DEMO_RECIPE, "--quiet", "--set", "train.max_steps=12", "--set", "train.logging_steps=2",
+                     "--set", 'train.report_to=["mlflow"]', "--set", f"train.mlflow_tracking_uri={uri}",
+                     "--set", "train.mlflow_experiment=reviews", store=store, env=NO_MLFLOW_ENV, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (run_id, run_dir, status), = q(store, "SELECT run_id, run_dir, status FROM runs")
+    assert status == "completed"
+    return store, run_id, Path(run_dir), uri
+
+
+def stored_evals(store: Path, run_id: str) -> dict[str, float]:
+    """The store's base and tuned evaluations under the metric names MLflow gets."""
+    out = {}
+    for phase, split, label, metric, value in q(
+            store, "SELECT phase, split, label, metric, value FROM evals WHERE run_id = ? AND phase IN ('base', 'tuned') "
+                   "AND isfinite(value)", [run_id]):
+        out[f"{phase}/{split}/{metric}" if label == "(all)" else f"{phase}/{split}/{metric}/{label}"] = value
+    return out
+
+
+def artifact_paths(client: MlflowClient, run: str, path: str | None = None) -> set[str]:
+    out = set()
+    for f in client.list_artifacts(run, path):
+        out |= artifact_paths(client, run, f.path) if f.is_dir else {f.path}
+    return out
+
+
+def test_a_live_run_logs_its_recipe_curves_per_label_evaluations_and_artifacts(live):
+    store, run_id, run_dir, uri = live
+    (mlflow_run, recorded_uri), = q(store, "SELECT mlflow_run_id, mlflow_uri FROM runs WHERE run_id = ?", [run_id])
+    assert mlflow_run and recorded_uri == uri
+    shown = workbench("show", run_id, store=store)
+    assert f"run {mlflow_run} at {uri}" in " ".join(shown.stdout.split())
+    client = MlflowClient(tracking_uri=uri)
+    run = client.get_run(mlflow_run)
+    assert run.info.run_name == run_id and run.info.status == "FINISHED"
+    assert client.get_experiment(run.info.experiment_id).name == "reviews"
+    assert run.data.tags["workbench.run_id"] == run_id
+    # params: the frozen recipe, every knob
+    frozen = events_of(run_dir)[0]["recipe"]
+    assert run.data.params["train.learning_rate"] == str(frozen["train.learning_rate"])
+    assert run.data.params["model.source"] == frozen["model.source"]
+    assert json.loads(run.data.params["train.report_to"]) == ["mlflow"]
+    assert int(run.data.params["trainable_params"]) == q(store, "SELECT trainable_params FROM runs")[0][0]
+    # step curve: one point per step event, at its step
+    steps = [(e["step"], e["loss"]) for e in events_of(run_dir) if e["type"] == "step" and e.get("loss") is not None]
+    assert len(steps) >= 5
+    history = [(m.step, m.value) for m in client.get_metric_history(mlflow_run, "train/loss")]
+    assert sorted(history) == pytest.approx(sorted(steps))
+    # every base / tuned evaluation, aggregated and per label, as the store has it
+    want = stored_evals(store, run_id)
+    assert "tuned/validation/f1/toxicity" in want and "base/validation/f1_micro" in want
+    assert {k: run.data.metrics.get(k) for k in want} == pytest.approx(want)
+    # artifacts: the recipe, the adapter, the predictions (every phase and split), labels.json
+    files = artifact_paths(client, mlflow_run)
+    assert {"recipe.toml", "labels.json", "adapter/adapter_config.json", "adapter/adapter_model.safetensors",
+            "predictions/predictions_tuned_validation.jsonl", "predictions/predictions_base_validation.jsonl"} <= files
+    local = client.download_artifacts(mlflow_run, "predictions/predictions_tuned_validation.jsonl", str(run_dir.parent))
+    assert Path(local).read_bytes() == (run_dir / "predictions_tuned_validation.jsonl").read_bytes()
+
+
+def test_export_mlflow_sends_the_same_run_once_and_again_on_request(live, tmp_path):
+    store, run_id, run_dir, live_uri = live
+    live_run = q(store, "SELECT mlflow_run_id FROM runs")[0][0]
+    # the run's own tracking store already has it (it logged live): nothing is sent twice
+    proc = workbench("export-mlflow", run_id, store=store, env=NO_MLFLOW_ENV)
+    assert proc.returncode == 0 and f"already in MLflow as run {live_run}" in proc.stdout, proc.stdout + proc.stderr
+
+    other = sqlite_uri(tmp_path / "other.db")
+    proc = workbench("export-mlflow", run_id, "--tracking-uri", other, store=store, env=NO_MLFLOW_ENV)
+    assert proc.returncode == 0, proc.stderr
+    client, live_client = MlflowClient(tracking_uri=other), MlflowClient(tracking_uri=live_uri)
+    exported, = client.search_runs([client.get_experiment_by_name("reviews").experiment_id])
+    assert exported.info.run_name == run_id and exported.info.status == "FINISHED"
+    # a sqlite store made by workbench keeps its artifacts beside the database, not in a working folder
+    assert Path(exported.info.artifact_uri.removeprefix("file://")).is_relative_to(tmp_path / "mlartifacts")
+    # one translation: the replay logs what the live run logged (train.log and the telemetry aside)
+    logged = live_client.get_run(live_run)
+    skip = ("system/",)
+    assert {k: v for k, v in exported.data.metrics.items() if not k.startswith(skip)} == pytest.approx(
+        {k: v for k, v in logged.data.metrics.items() if not k.startswith(skip)})
+    assert exported.data.params == logged.data.params
+    log = {"train.log"} if (run_dir / "train.log").is_file() else set()
+    assert artifact_paths(client, exported.info.run_id) == artifact_paths(live_client, live_run) | log
+    # recorded: the store and the run folder (so `workbench sync` keeps it)
+    assert q(store, "SELECT mlflow_run_id, mlflow_uri FROM runs")[0] == (exported.info.run_id, other)
+    assert json.loads((run_dir / "annotations.json").read_text())["mlflow"]["run"] == exported.info.run_id
+
+    again = workbench("export-mlflow", run_id, "--tracking-uri", other, store=store, env=NO_MLFLOW_ENV)
+    assert again.returncode == 0 and "already in MLflow as run " + exported.info.run_id in again.stdout
+    assert len(client.search_runs([exported.info.experiment_id])) == 1
+    forced = workbench("export-mlflow", "last", "--again", "--tracking-uri", other, store=store, env=NO_MLFLOW_ENV)
+    assert forced.returncode == 0, forced.stderr
+    assert len(client.search_runs([exported.info.experiment_id])) == 2
+
+
+def test_fairness_rows_and_confusion_reach_mlflow(tmp_path, monkeypatch):
+    """A replayed event file with fairness groups (as the hate-speech recipe's evaluations have):
+    per group metrics and the table as a JSON artifact, through a real sqlite store: by default
+    runs/mlflow.db beside the run folders."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
+    from workbench.events import EventWriter
+    from workbench.tracking import mlflow_sink
+
+    run_dir = tmp_path / "runs" / "r1"
+    run_dir.mkdir(parents=True)
+    groups = {"women": {"examples": 40, "negatives": 30, "false_positives": 6, "fpr": 0.2, "max_fpr": 0.1, "flagged": 1.0}}
+    with EventWriter(run_dir / "events.jsonl") as w:
+        w.emit("start", run_id="r1", recipe={"name": "hs", "train.report_to": ["mlflow"]}, attempt=1, host="h")
+        w.emit("eval", phase="tuned", split="test", step=9, labels={"hate": {"f1": 0.5}}, aggregates={"f1_macro": 0.4},
+               groups=groups, confusion={"hate": {"hate": 3, "neither": 1}})
+        w.emit("end", status="completed")
+    sent = mlflow_sink.replay(run_dir, "r1", {"name": "hs"}, "completed")
+    uri = sqlite_uri(tmp_path / "runs" / "mlflow.db")
+    assert sent.uri == uri
+    client = MlflowClient(tracking_uri=uri)
+    run = client.get_run(sent.mlflow_run)
+    assert client.get_experiment(run.info.experiment_id).name == "hs"
+    assert Path(run.info.artifact_uri.removeprefix("file://")).is_relative_to(tmp_path / "runs" / "mlartifacts")
+    assert run.data.metrics["tuned/test/group/women/fpr"] == 0.2
+    assert run.data.metrics["tuned/test/group/women/flagged"] == 1.0
+    assert run.data.metrics["tuned/test/f1/hate"] == 0.5
+    assert client.get_metric_history(sent.mlflow_run, "tuned/test/f1_macro")[0].step == 9
+    table = json.loads(Path(client.download_artifacts(sent.mlflow_run, "fairness/tuned_test.json", str(tmp_path))).read_text())
+    assert table == groups
+    assert "confusion/tuned_test.json" in artifact_paths(client, sent.mlflow_run)
+
+
+def test_report_to_mlflow_without_mlflow_installed_is_one_line_before_anything_loads(tmp_path):
+    # find_spec answers None for a module set to None in sys.modules: mlflow "not installed"
+    code = ("import sys; sys.modules['mlflow'] = None; from workbench.cli import main; "
+            "sys.exit(main(sys.argv[1:]))")
+    proc = subprocess.run([sys.executable, "-c", code, "validate", str(DEMO_RECIPE), "--set", 'train.report_to=["mlflow"]'],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300, env={**os.environ, **NO_MLFLOW_ENV})
+    assert proc.returncode == 2
+    line, = proc.stderr.strip().splitlines()
+    assert "train.report_to" in line and "mlflow" in line and "pip install 'workbench[mlflow]'" in line
+
+
+def test_a_bad_tracking_uri_is_refused_and_an_unreachable_server_fails_the_run_before_the_model_loads(tmp_path):
+    store = tmp_path / "runs.duckdb"
+    bad = workbench("validate", DEMO_RECIPE, "--set", "train.mlflow_tracking_uri=my server", env=NO_MLFLOW_ENV)
+    assert bad.returncode == 2 and "train.mlflow_tracking_uri" in bad.stderr and "Traceback" not in bad.stderr
+    # port 9 (discard): nothing listens there
+    proc = workbench("run", DEMO_RECIPE, "--quiet", "--set", 'train.report_to=["mlflow"]',
+                     "--set", "train.mlflow_tracking_uri=http://127.0.0.1:9", store=store,
+                     env={**NO_MLFLOW_ENV, "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "5"})
+    assert proc.returncode != 0
+    (status, error, run_dir), = q(store, "SELECT status, error, run_dir FROM runs")
+    assert status == "failed" and "cannot open an MLflow run at http://127.0.0.1:9" in error
+    assert not [e for e in events_of(Path(run_dir)) if e["type"] == "model"]  # stopped before the model loaded
+    assert "Traceback" not in (Path(run_dir) / "events.jsonl").read_text()
+
+
+def test_credentials_never_reach_a_file():
+    from workbench.recipe.schema import BY_NAME
+    from workbench.tracking.mlflow_sink import public_uri
+
+    assert public_uri("https://ann:s3cret@mlflow.example.org/x") == "https://mlflow.example.org/x"
+    assert public_uri("sqlite:////data/mlflow.db") == "sqlite:////data/mlflow.db"
+    uri = BY_NAME["train.mlflow_tracking_uri"].pattern
+    assert uri is not None and not uri.fullmatch("https://ann:s3cret@mlflow.example.org")
+    assert uri.fullmatch("http://127.0.0.1:5000") and uri.fullmatch("databricks") and uri.fullmatch("")
+
+
+def test_a_resumed_run_continues_its_mlflow_run(tmp_path):
+    """Killed for real (SIGKILL, no handler) after training, then resumed: one MLflow run, ended
+    FINISHED, with the tuned evaluation the second attempt made."""
+    store, uri = tmp_path / "runs.duckdb", sqlite_uri(tmp_path / "mlflow.db")
+    args = ("--set", "train.max_steps=6", "--set", 'train.report_to=["mlflow"]',
+            "--set", f"train.mlflow_tracking_uri={uri}")
+    first = workbench("run", DEMO_RECIPE, "--quiet", *args, store=store,
+                      env={**NO_MLFLOW_ENV, "WORKBENCH_KILL_AT": "tuned_eval"}, timeout=600)
+    assert first.returncode != 0
+    (run_id, mlflow_run), = q(store, "SELECT run_id, mlflow_run_id FROM runs")
+    client = MlflowClient(tracking_uri=uri)
+    assert client.get_run(mlflow_run).info.status == "RUNNING"  # killed: nobody ended it
+    resumed = workbench("resume", run_id, "--quiet", store=store, env=NO_MLFLOW_ENV, timeout=600)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert q(store, "SELECT mlflow_run_id FROM runs") == [(mlflow_run,)]
+    runs = client.search_runs([client.get_run(mlflow_run).info.experiment_id])
+    assert [r.info.run_id for r in runs] == [mlflow_run]
+    run = client.get_run(mlflow_run)
+    assert run.info.status == "FINISHED" and run.data.tags["workbench.attempt"] == "2"
+    assert "tuned/validation/f1_micro" in run.data.metrics

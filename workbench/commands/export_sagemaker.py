@@ -1,0 +1,148 @@
+"""`workbench export RUN --format sagemaker --output DIR`: DIR/model.tar.gz in the layout the
+SageMaker Hugging Face inference toolkit loads, and the model card beside it (DIR/README.md).
+
+The archive holds at its root what a folder export with --merged holds (config.json, the weights,
+the tokenizer, labels.json, metrics.json, recipe.toml, README.md), plus `code/inference.py`
+(model_fn, input_fn, predict_fn, output_fn around the card snippet's own functions:
+commands/export_code.py) and `code/requirements.txt`. A LoRA run is always merged into its base,
+by the code path of --merged (a QLoRA run into the full-precision base): a serving container has
+no workbench, and a merged model needs transformers alone (no peft) and serves one set of weights.
+
+export.py writes the folder, this module adds the code and packs it; export.py's hidden sibling
+folder makes the whole export atomic.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tarfile
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from workbench.commands.export_code import as_python, inference_module
+
+STAGE = ".model"  # in the export's hidden folder: the archive's content before it is packed
+ARCHIVE = "model.tar.gz"
+EXTRACTED = "model"  # the card's name for the folder the archive was extracted into
+EXPORT_LINE = (f"EXPORT = {as_python(EXTRACTED)}  # the folder model.tar.gz was extracted into "
+               f"(mkdir {EXTRACTED} && tar -xzf {ARCHIVE} -C {EXTRACTED})")
+
+# What one input is and what one answer holds, per task (the card's words for inference.py's contract).
+REQUESTS = {
+    "classification": ('`{"inputs": "a text"}` or `{"inputs": ["a text", "another"]}`', None),
+    "chat_classification": ('`{"inputs": "a message"}`, `{"inputs": [{"role": "user", "content": "a message"}]}` '
+                            "(one chat, ending with the user's turn) or a list of messages or chats",
+                            '{"answer": "the generated text", "predicted": "the class it names, or null"}'),
+    "ner": ('`{"inputs": "John Smith flew to Rome ."}` (tokens separated by spaces, as in the training data), '
+            'a list of sentences, or of token lists',
+            '{"answer": "the generated text", "predicted": {"TYPE": ["name", ...]}, "malformed": false}'),
+}
+
+
+def run_versions(facts: dict[str, Any]) -> dict[str, str]:
+    """The package versions the run trained with (the store's JSON; {} when not recorded)."""
+    raw = facts.get("versions")
+    try:
+        got = json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError:
+        return {}
+    return got if isinstance(got, dict) else {}
+
+
+def _installed(package: str) -> str | None:
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return None
+
+
+def _transformers(facts: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(the transformers the run trained with, else this one; this one)."""
+    here = _installed("transformers")
+    return run_versions(facts).get("transformers") or here, here
+
+
+def requirements(facts: dict[str, Any]) -> str:
+    """code/requirements.txt: transformers as the run trained with. torch is left to the container:
+    pinning it would replace the container's CUDA build with a download of gigabytes."""
+    ran = run_versions(facts)
+    pinned, here = _transformers(facts)
+    lines = ["# Installed by the SageMaker container before it imports inference.py (no workbench, no peft:",
+             "# the archive holds the adapter merged into its base).",
+             f"# torch: the container's own (the run trained with torch {ran.get('torch', 'unknown')})."]
+    if here and pinned != here:
+        lines.append(f"# The model files were written by transformers {here} (the export); the run trained with "
+                     f"{pinned}.")
+    lines.append(f"transformers=={pinned}" if pinned else "transformers")
+    return "\n".join(lines) + "\n"
+
+
+def write_code(stage: Path, run_id: str, values: dict[str, Any], labels: dict[str, Any],
+               facts: dict[str, Any]) -> None:
+    """stage/code/: inference.py and requirements.txt."""
+    code = stage / "code"
+    code.mkdir()
+    (code / "inference.py").write_text(inference_module(labels, values, run_id=run_id), encoding="utf-8")
+    (code / "requirements.txt").write_text(requirements(facts), encoding="utf-8")
+
+
+def _answer(labels: dict[str, Any]) -> str:
+    if labels["task"] != "classification":
+        answer = REQUESTS[labels["task"]][1]
+        assert answer is not None
+        return answer
+    if labels["single_label"]:
+        return '{"scores": {"class": probability, ...}, "predicted": "the most probable class"}'
+    return '{"scores": {"label": score, ...}, "predicted": ["each label at or above its threshold", ...]}'
+
+
+def card_lines(values: dict[str, Any], labels: dict[str, Any], facts: dict[str, Any]) -> list[str]:
+    """The card's SageMaker section: the archive, why it is merged, how to deploy and call it."""
+    ran = run_versions(facts)
+    pinned = _transformers(facts)[0] or "?"
+    merged = values["model.method"] != "full"
+    why = ("It holds the LoRA adapter merged into its base (as `workbench export --merged`), not the adapter: a "
+           "serving container has no workbench, and a merged model needs transformers alone (no peft, no base "
+           "model to fetch at start-up) and serves one set of weights as fast as the base."
+           + (" The run trained against a 4-bit base; it is merged into the full-precision one." if
+              values["quant.use_4bit"] else "")) if merged else "It holds the fully fine-tuned model as trained."
+    return ["## SageMaker", "",
+            f"`{ARCHIVE}` is laid out as the SageMaker Hugging Face inference toolkit loads it: the model files at "
+            "its root, `code/inference.py` (`model_fn`, `input_fn`, `predict_fn`, `output_fn`, around the "
+            f"functions of the snippet above) and `code/requirements.txt` (transformers {pinned}, as the run "
+            f"trained with; torch is the container's). {why}", "",
+            "Upload it to S3 and deploy it with the SageMaker Python SDK, in a Hugging Face container close to "
+            f"the run's versions (torch {ran.get('torch', '?')}, transformers {pinned}):", "",
+            "```",
+            "from sagemaker.huggingface import HuggingFaceModel",
+            "",
+            f"model = HuggingFaceModel(model_data=\"s3://BUCKET/PREFIX/{ARCHIVE}\", role=ROLE,",
+            "                         transformers_version=\"...\", pytorch_version=\"...\", py_version=\"...\")",
+            "predictor = model.deploy(initial_instance_count=1, instance_type=\"ml.g5.xlarge\")",
+            "print(predictor.predict({\"inputs\": [\"...\"]}))",
+            "```", "",
+            f"Request (`application/json`): {REQUESTS[values['task']][0]}. Answer: a JSON list with one object "
+            f"per input, `{_answer(labels)}`, as `workbench predict` answers (the run's "
+            + ("thresholds" if values["task"] == "classification" else "prompt, its eval.max_new_tokens, greedy")
+            + ").", ""]
+
+
+def _normalised(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    # The archive is unpacked by another account on another machine: no owner names, readable by all.
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    info.mode = 0o755 if info.isdir() else 0o644
+    return info
+
+
+def pack(stage: Path, dest: Path) -> None:
+    """stage's files into dest/model.tar.gz, named from the archive's root (SageMaker unpacks it
+    into /opt/ml/model), the card copied beside it; stage removed."""
+    # Weights barely compress at any level: level 1 takes a fraction of level 9's time for nearly the same size.
+    with tarfile.open(dest / ARCHIVE, "w:gz", compresslevel=1) as tar:
+        for path in sorted(stage.iterdir()):
+            tar.add(path, arcname=path.name, filter=_normalised)
+    shutil.copyfile(stage / "README.md", dest / "README.md")
+    shutil.rmtree(stage)

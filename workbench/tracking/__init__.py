@@ -1,0 +1,1 @@
+"""Experiment trackers fed from a run's events (MLflow: mlflow_sink.py)."""

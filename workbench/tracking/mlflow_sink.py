@@ -1,0 +1,405 @@
+"""A run's events into one MLflow run: live from the training process, or afterwards.
+
+One translation, two drivers (docs/architecture.md, "MLflow"):
+- live: with "mlflow" in `train.report_to`, the trainer (rank 0) opens the MLflow run before the
+  model loads (`open_live`) and hands every event it writes to a `LiveSink`, whose thread sends them:
+  the training loop never waits on the tracking server;
+- afterwards: `workbench export-mlflow RUN...` replays a finished run's events.jsonl through the
+  same `Translator` (`replay`).
+
+What an MLflow run holds: params = the frozen recipe (every knob, dotted names) and the parameter
+counts; step metrics (train/loss, train/learning_rate, ...); every base / tuned evaluation per split,
+aggregated (`tuned/test/f1_micro`) and per label (`tuned/test/f1/toxicity`), epoch evaluations at
+their step (`eval/validation/f1_micro`); fairness rows per group (`tuned/test/group/women/fpr`, and
+the table as `fairness/tuned_test.json`); GPU telemetry under system/; artifacts: the frozen
+recipe, the adapter, prediction files (the generated answers), reports (seqeval's), labels.json.
+A full fine-tune's model is not sent (gigabytes to a tracking server at the end of a job, unasked):
+`workbench export` writes it.
+
+The run is named after the workbench run and tagged `workbench.run_id`, so a second export finds it.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import queue
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workbench import rundir
+from workbench.errors import UserError
+from workbench.events import Artifact, End, Eval, Event, Model, Start, Step, Summary, Telemetry, Warnings, parse_event
+
+RUN_TAG = "workbench.run_id"
+DB_NAME = "mlflow.db"            # the default store: beside the run folders (runs/mlflow.db)
+ARTIFACT_ROOT = "mlartifacts"    # a sqlite store's artifacts: beside its database file
+MAX_PARAM = 6000                 # MLflow's limit on a param value (characters)
+BATCH_METRICS = 1000             # MLflow's limit on metrics per log_batch call
+BATCH_PARAMS = 100
+STATUS = {"completed": "FINISHED", "failed": "FAILED", "interrupted": "KILLED", "cancelled": "KILLED"}
+_KEY_CHARS = re.compile(r"[^\w\-. /:]")  # what MLflow allows in a metric / param name
+
+
+def wanted(values: dict[str, Any]) -> bool:
+    return "mlflow" in values["train.report_to"]
+
+
+@dataclass(frozen=True)
+class Target:
+    uri: str
+    experiment: str
+    artifact_location: str | None  # set where workbench chose the store (a sqlite file)
+
+
+def target_of(values: dict[str, Any], runs_root: Path, uri: str | None = None,
+              experiment: str | None = None) -> Target:
+    """Where a run goes: `uri` / `experiment` given (export-mlflow's flags), else the recipe's
+    train.mlflow_tracking_uri / train.mlflow_experiment, else MLFLOW_TRACKING_URI /
+    MLFLOW_EXPERIMENT_NAME, else a sqlite store beside the run folders and the recipe's name."""
+    uri = uri or values.get("train.mlflow_tracking_uri") or os.environ.get("MLFLOW_TRACKING_URI") or ""
+    if not uri:
+        uri = "sqlite:///" + str((runs_root / DB_NAME).absolute())
+    experiment = (experiment or values.get("train.mlflow_experiment") or os.environ.get("MLFLOW_EXPERIMENT_NAME")
+                  or values.get("name") or "workbench")
+    location = None
+    if uri.startswith("sqlite:///"):
+        # MLflow would put a new experiment's artifacts under ./mlruns of whichever process made
+        # it (the trainer's working folder is its run folder): keep them beside the database.
+        db = Path(uri[len("sqlite:///"):])
+        location = (db.parent / ARTIFACT_ROOT / _safe(experiment)).as_uri()
+    return Target(uri, experiment, location)
+
+
+def public_uri(uri: str) -> str:
+    """A tracking URI fit for a file or a table: any user:password@ taken out."""
+    return re.sub(r"//[^/@]*@", "//", uri)
+
+
+def check_installed(where: str = "") -> None:
+    """One line when the mlflow package is missing (before any model loads)."""
+    import importlib.util
+
+    if importlib.util.find_spec("mlflow") is None:
+        raise UserError(f"train.report_to: MLflow logging needs the mlflow package, which is not installed{where} "
+                        "(pip install 'workbench[mlflow]', or mlflow-skinny)")
+
+
+def _client(target: Target):
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=target.uri)
+
+
+def _experiment_id(client, target: Target) -> str:
+    exp = client.get_experiment_by_name(target.experiment)
+    if exp is not None:
+        return exp.experiment_id
+    try:
+        return client.create_experiment(target.experiment, artifact_location=target.artifact_location)
+    except Exception:  # noqa: BLE001 - another run created it in the meantime (sweeps start several at once)
+        exp = client.get_experiment_by_name(target.experiment)
+        if exp is None:
+            raise
+        return exp.experiment_id
+
+
+def find_run(client, experiment_id: str, run_id: str) -> str | None:
+    """The MLflow run already holding workbench run `run_id`, if any."""
+    found = client.search_runs([experiment_id], f"tags.`{RUN_TAG}` = '{run_id}'", max_results=1)
+    return found[0].info.run_id if found else None
+
+
+def _safe(name: str) -> str:
+    return _KEY_CHARS.sub("_", str(name))
+
+
+def _ms(t: float | None) -> int:
+    return int((t if t is not None else time.time()) * 1000)
+
+
+def _finite(v: Any) -> float | None:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if f == f and f not in (float("inf"), float("-inf")) else None
+
+
+def _param_text(v: Any) -> str:
+    text = json.dumps(v) if isinstance(v, list | dict) else str(v)
+    return text if len(text) <= MAX_PARAM else text[:MAX_PARAM - 1] + "…"
+
+
+@dataclass
+class Batch:
+    """What one or more events turn into: MLflow calls to make."""
+    metrics: list[tuple[str, float, int, int]] = field(default_factory=list)  # key, value, ms, step
+    params: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    files: list[tuple[Path, str | None]] = field(default_factory=list)     # file or folder, artifact path
+    dicts: list[tuple[dict[str, Any], str]] = field(default_factory=list)  # JSON artifacts
+    status: str | None = None  # an MLflow run status when the run ended
+
+    def empty(self) -> bool:
+        return not (self.metrics or self.params or self.tags or self.files or self.dicts or self.status)
+
+
+class Translator:
+    """Events in, MLflow calls out; the same for a live run and a replayed one."""
+
+    def __init__(self, run_dir: Path):
+        self.run_dir = run_dir
+        self.step = 0  # metrics without a step of their own (telemetry, summary) take the last one
+
+    def batch(self, events: Iterable[Event]) -> Batch:
+        b = Batch()
+        for e in events:
+            self._one(e, b)
+        return b
+
+    def _metric(self, b: Batch, key: str, value: Any, t: float | None, step: int | None = None) -> None:
+        v = _finite(value)
+        if v is not None:
+            b.metrics.append((_safe(key), v, _ms(t), self.step if step is None else int(step)))
+
+    def _one(self, e: Event, b: Batch) -> None:
+        if isinstance(e, Telemetry):
+            where = f"system/gpu{e.gpu}" if e.gpu is not None else f"system/rank{e.rank or 0}"
+            for name, value in (("util", e.util), ("power_w", e.power_w), ("temp_c", e.temp_c), ("cpu_pct", e.cpu_pct)):
+                self._metric(b, f"{where}/{name}", value, e.t)
+            for name, value in (("mem_used_gib", e.mem_used), ("rss_gib", e.rss_bytes)):
+                if value is not None:
+                    self._metric(b, f"{where}/{name}", value / 2**30, e.t)
+        elif isinstance(e, Step):
+            self.step = int(e.step or 0)
+            for name, value in (("loss", e.loss), ("learning_rate", e.lr), ("grad_norm", e.grad_norm),
+                                ("epoch", e.epoch), ("samples_per_s", e.samples_per_s),
+                                ("tokens_per_s", e.tokens_per_s)):
+                self._metric(b, f"train/{name}", value, e.t)
+        elif isinstance(e, Eval):
+            self._eval(e, b)
+        elif isinstance(e, Start):
+            if (e.attempt or 1) == 1:  # a resumed run's params are already there (and may not change)
+                b.params.update({k: _param_text(v) for k, v in (e.recipe or {}).items()})
+            b.tags.update({RUN_TAG: str(e.run_id), "workbench.host": str(e.host), "workbench.attempt": str(e.attempt or 1)})
+            b.tags.update({f"workbench.version.{k}": str(v) for k, v in (e.versions or {}).items()})
+            recipe = self.run_dir / rundir.RECIPE
+            if recipe.is_file():
+                b.files.append((recipe, None))
+        elif isinstance(e, Model):
+            b.params.update({"trainable_params": str(e.trainable_params), "total_params": str(e.total_params)})
+            if e.quantized:
+                b.tags["workbench.quantized"] = str(e.quantized)
+        elif isinstance(e, Summary):
+            for name in ("train_runtime_s", "train_seconds", "train_samples_per_s", "peak_mem_bytes"):
+                self._metric(b, f"summary/{name}", getattr(e, name), e.t)
+        elif isinstance(e, Artifact):
+            self._artifact(e, b)
+        elif isinstance(e, Warnings):
+            items = [str(w.get("message", "")) for w in (e.items or []) if isinstance(w, dict)]
+            self._metric(b, "warnings", len(items), e.t)
+            if items:
+                b.tags["workbench.warnings"] = _param_text("\n".join(items))
+        elif isinstance(e, End):
+            labels = self.run_dir / rundir.LABELS
+            if labels.is_file():
+                b.files.append((labels, None))
+            if e.error:
+                b.tags["workbench.error"] = _param_text(e.error)
+            b.status = STATUS.get(e.status, "FAILED")
+
+    def _eval(self, e: Eval, b: Batch) -> None:
+        # base and tuned: one point each (at the step they scored); epoch evaluations: a curve
+        prefix = f"{'eval' if e.phase == 'epoch' else e.phase}/{e.split}"
+        step = e.step if e.step is not None else self.step
+        for metric, value in (e.aggregates or {}).items():
+            self._metric(b, f"{prefix}/{metric}", value, e.t, step)
+        for label, metrics in (e.labels or {}).items():
+            for metric, value in metrics.items():
+                self._metric(b, f"{prefix}/{metric}/{label}", value, e.t, step)
+        for group, row in (e.groups or {}).items():
+            for metric in ("fpr", "max_fpr", "flagged", "examples"):
+                self._metric(b, f"{prefix}/group/{group}/{metric}", row.get(metric), e.t, step)
+        if e.groups:
+            b.dicts.append((e.groups, f"fairness/{e.phase}_{e.split}.json"))
+        if e.confusion:
+            b.dicts.append((e.confusion, f"confusion/{e.phase}_{e.split}.json"))
+
+    def _artifact(self, e: Artifact, b: Batch) -> None:
+        if not e.path:
+            return
+        path = Path(e.path)
+        if not path.exists():  # a run folder mirrored from another host: the same names, here
+            path = self.run_dir / path.name
+        if e.kind == "model":
+            b.tags["workbench.model"] = "not sent (a full model): `workbench export` writes it"
+        elif path.exists():
+            b.files.append((path, "adapter" if e.kind == "adapter" else e.kind))
+
+
+def send(client, mlflow_run: str, b: Batch) -> None:
+    """One batch's calls (metrics and params chunked to MLflow's limits)."""
+    from mlflow.entities import Metric, Param, RunTag
+
+    metrics = [Metric(k, v, ms, step) for k, v, ms, step in b.metrics]
+    params = [Param(k, v) for k, v in b.params.items()]
+    tags = [RunTag(k, v) for k, v in b.tags.items()]
+    while metrics or params or tags:
+        client.log_batch(mlflow_run, metrics=metrics[:BATCH_METRICS], params=params[:BATCH_PARAMS], tags=tags[:BATCH_PARAMS])
+        metrics, params, tags = metrics[BATCH_METRICS:], params[BATCH_PARAMS:], tags[BATCH_PARAMS:]
+    for data, name in b.dicts:
+        client.log_dict(mlflow_run, data, name)
+    for path, where in b.files:
+        if path.is_dir():
+            client.log_artifacts(mlflow_run, str(path), where or path.name)
+        else:
+            client.log_artifact(mlflow_run, str(path), where)
+    if b.status:
+        client.set_terminated(mlflow_run, b.status)
+
+
+def _retrying(call: Callable[[], Any], tries: int = 4) -> Any:
+    """A sqlite store locked by another run's writer, a server that blinked: try again, briefly."""
+    for i in range(tries):
+        try:
+            return call()
+        except Exception:  # noqa: BLE001 - MLflow raises its own and its transports' errors; the last one propagates
+            if i == tries - 1:
+                raise
+            time.sleep(0.5 * 2**i)
+    return None
+
+
+# --- live: the training process ------------------------------------------------------------------
+
+class LiveSink:
+    """The MLflow run of a training process. `__call__` takes each event as written (any thread);
+    a daemon thread sends them in batches. A failure stops the sending, never the training: `close`
+    says what happened, and `workbench export-mlflow` can send the run again."""
+
+    def __init__(self, client, mlflow_run: str, run_dir: Path):
+        self.client, self.mlflow_run = client, mlflow_run
+        self.translator = Translator(run_dir)
+        self.error: str | None = None
+        self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._send_loop, name="workbench-mlflow", daemon=True)
+        self._thread.start()
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        if self.error is None:
+            self._queue.put(event)
+
+    def _send_loop(self) -> None:
+        done = False
+        while not done:
+            events = [self._queue.get()]
+            while True:  # whatever else is waiting goes in the same batch
+                try:
+                    events.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            done = events[-1] is None
+            live = [parse_event(e) for e in events if e is not None and e.get("type") != "end"]
+            if self.error is not None or not live:
+                continue
+            try:
+                b = self.translator.batch(live)
+                if not b.empty():
+                    _retrying(functools.partial(send, self.client, self.mlflow_run, b))
+            except Exception as e:  # noqa: BLE001 - reported by close(); the run goes on without MLflow
+                self.error = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+
+    def close(self, status: str, error: str | None, timeout: float = 600.0) -> str | None:
+        """Send what is queued, end the MLflow run with the workbench status; returns the failure
+        (one line) when sending stopped, else None."""
+        self._queue.put(None)
+        # An adapter upload to a remote server may take a while; a job is not held past `timeout`.
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            return f"MLflow: still sending after {timeout:g} s; the run there may be incomplete"
+        if self.error is None:
+            end = End(seq=-1, t=time.time(), type="end", extra=None, status=status, error=error)
+            try:
+                _retrying(functools.partial(send, self.client, self.mlflow_run, self.translator.batch([end])))
+            except Exception as e:  # noqa: BLE001 - as above
+                self.error = f"{type(e).__name__}: {e}"
+        return None if self.error is None else f"MLflow: sending stopped ({self.error})"
+
+
+@dataclass(frozen=True)
+class Opened:
+    sink: LiveSink
+    mlflow_run: str
+    experiment_id: str
+    uri: str
+
+
+def open_live(values: dict[str, Any], run_dir: Path, run_id: str, attempt: int,
+              prior_run: str | None) -> Opened:
+    """The MLflow run of a starting trainer: a new one, or (a resumed run) the earlier attempt's.
+    Any failure here is the user's to fix before the model loads: one line."""
+    check_installed(" where the run trains")
+    target = target_of(values, run_dir.parent)
+    try:
+        client = _client(target)
+        experiment_id = _experiment_id(client, target)  # a server's own client retries (MLFLOW_HTTP_REQUEST_*)
+        mlflow_run = prior_run if attempt > 1 and prior_run else None
+        if mlflow_run is not None:
+            client.update_run(mlflow_run, status="RUNNING")
+        else:
+            mlflow_run = client.create_run(experiment_id, run_name=run_id, tags={RUN_TAG: run_id}).info.run_id
+    except UserError:
+        raise
+    except Exception as e:  # noqa: BLE001 - an unreachable server, a bad URI: one line before any model loads
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise UserError(f"train.report_to: cannot open an MLflow run at {target.uri} "
+                        f"(experiment {target.experiment!r}): {first}") from None
+    return Opened(LiveSink(client, mlflow_run, run_dir), mlflow_run, experiment_id, target.uri)
+
+
+# --- afterwards: workbench export-mlflow -----------------------------------------------------------
+
+@dataclass(frozen=True)
+class Replayed:
+    mlflow_run: str
+    experiment_id: str
+    uri: str
+    metrics: int
+    files: int
+    existed: bool  # the MLflow run was there already: nothing was sent
+
+
+def replay(run_dir: Path, run_id: str, values: dict[str, Any], status: str, *, uri: str | None = None,
+           experiment: str | None = None, again: bool = False) -> Replayed:
+    """A finished run's events.jsonl into a new MLflow run (train.log too); with `again` False, a
+    run already there (tagged with this run id) is left as it is."""
+    from workbench.events import read_events
+
+    target = target_of(values, run_dir.parent, uri, experiment)
+    client = _client(target)
+    experiment_id = _experiment_id(client, target)
+    existing = find_run(client, experiment_id, run_id)
+    if existing and not again:
+        return Replayed(existing, experiment_id, target.uri, 0, 0, True)
+    events = [e for path in [rundir.events_file(run_dir)] for e in read_events(path).events]
+    mlflow_run = client.create_run(experiment_id, run_name=run_id, tags={RUN_TAG: run_id}).info.run_id
+    translator = Translator(run_dir)
+    b = translator.batch(e for e in events if not isinstance(e, End))
+    log = run_dir / rundir.TRAIN_LOG
+    if log.is_file():
+        b.files.append((log, None))
+    send(client, mlflow_run, b)
+    last = next((e for e in reversed(events) if isinstance(e, End)), None)
+    end = End(seq=-1, t=last.t if last else time.time(), type="end", extra=None, status=status,
+              error=last.error if last else None)
+    tail = translator.batch([end])
+    send(client, mlflow_run, tail)
+    return Replayed(mlflow_run, experiment_id, target.uri, len(b.metrics) + len(tail.metrics),
+                    len(b.files) + len(tail.files) + len(b.dicts), False)
