@@ -181,3 +181,27 @@ def test_a_host_without_workbench_is_reported_before_anything_starts(cli, tmp_pa
     assert "cannot run workbench there" in r.stderr and "launch.python" in r.stderr
     assert ("No module named" if python == "bare" else "No such file") in r.stderr
     assert q(tmp_path / "runs.duckdb", "SELECT status FROM runs")[0][0] == "failed"
+
+
+def test_a_container_image_is_checked_on_the_remote_host_relative_to_its_workdir(cli, tmp_path, remote):
+    """The image is the host's file: a relative path is relative to launch.workdir there, checked
+    before anything is uploaded or started, and sent as the absolute path it found."""
+    flags, workdir = remote
+    r = cli("run", DEMO_RECIPE, *flags, "--container", "images/missing.sif")
+    assert r.returncode == 2, r.stdout + r.stderr
+    line, = r.stderr.strip().splitlines()
+    assert f"launch.container: no such image {workdir / 'images' / 'missing.sif'} on " in line
+    run_id, status = q(tmp_path / "runs.duckdb", "SELECT run_id, status FROM runs")[0]
+    assert status == "failed" and not (workdir / "runs" / run_id / "recipe.toml").exists()  # nothing uploaded
+
+    (workdir / "images").mkdir(parents=True)
+    (workdir / "images" / "train.sif").write_bytes(b"an image")
+    r = cli("run", DEMO_RECIPE, *flags, "--container", "images/train.sif", "--container-runtime", "singularity")
+    run_id = q(tmp_path / "runs.duckdb", "SELECT run_id FROM runs ORDER BY created_at DESC LIMIT 1")[0][0]
+    uploaded = (workdir / "runs" / run_id / "recipe.toml").read_text()
+    assert f'container = "{workdir / "images" / "train.sif"}"' in uploaded
+    import shutil
+
+    if not shutil.which("singularity"):  # no singularity on this host: refused when the job starts, in one line
+        assert r.returncode == 2 and "launch.container needs singularity" in r.stderr, r.stdout + r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1

@@ -47,9 +47,10 @@ def _python(launch) -> str:
     return job_python(launch, sys.executable)
 
 
-def probe(run_dir: Path, model_source: str = "") -> dict[str, Any]:
+def probe(run_dir: Path, model_source: str = "", container: str = "", workdir: str = "~") -> dict[str, Any]:
     """What the machine has; also checks the model source there (a path or cached hub id on that
-    machine) and creates the run folder the upload goes to."""
+    machine) and the container image (relative to launch.workdir there), and creates the run
+    folder the upload goes to."""
     import shutil
     from importlib.metadata import version
 
@@ -57,12 +58,16 @@ def probe(run_dir: Path, model_source: str = "") -> dict[str, Any]:
         from workbench.models.source import check_source
 
         check_source(model_source)
+    image = container_image(container, workdir) if container else ""
 
     (run_dir / rundir.DATA_DIR).mkdir(parents=True, exist_ok=True)
     info: dict[str, Any] = {"host": socket.gethostname(), "python": sys.version.split()[0],
                             "executable": sys.executable, "workbench": version("workbench"),
                             "run_dir": str(run_dir.resolve()),
-                            "tools": {t: bool(shutil.which(t)) for t in ("rsync", "sbatch", "qsub", "apptainer")}}
+                            "tools": {t: bool(shutil.which(t)) for t in ("rsync", "sbatch", "qsub", "apptainer",
+                                                                           "singularity")}}
+    if image:
+        info["container"] = image
     from workbench.telemetry.gpus import memory_totals, open_gpus
 
     gpus, note = open_gpus(0, 1)
@@ -70,6 +75,18 @@ def probe(run_dir: Path, model_source: str = "") -> dict[str, Any]:
     info["gpu_note"] = note
     info["gpu_memory"] = memory_totals(gpus)  # the GPUs just opened: NVML is asked once
     return info
+
+
+def container_image(image: str, workdir: str) -> str:
+    """launch.container on this machine, as an absolute path that exists: ~ is this machine's home,
+    a relative path is relative to launch.workdir (itself relative to the home, as ssh starts there)."""
+    path = Path(image).expanduser()
+    if not path.is_absolute():
+        path = Path(workdir).expanduser() / path
+    path = path.absolute()
+    if not path.is_file():
+        raise UserError(f"launch.container: no such image {path} on {socket.gethostname()}")
+    return str(path)
 
 
 def start(run_dir: Path) -> dict[str, Any]:
@@ -276,7 +293,8 @@ def main(argv: list[str]) -> int:
         # the job only the names its script lists (batch.forwarded_names).
         os.environ.update({str(k): str(v) for k, v in (request.get("env") or {}).items()})
         if command == "probe":
-            reply, data = probe(run_dir, str(request.get("model_source") or "")), b""
+            reply, data = probe(run_dir, str(request.get("model_source") or ""), str(request.get("container") or ""),
+                                str(request.get("workdir") or "~")), b""
         elif command == "start":
             reply, data = start(run_dir.resolve()), b""
         elif command == "submit":

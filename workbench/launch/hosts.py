@@ -129,7 +129,8 @@ class SshHost:
         return reply, data
 
     def probe(self, job_dir: str, model_source: str = "") -> dict[str, Any]:
-        return self.call("probe", job_dir, request={"model_source": model_source})[0]
+        return self.call("probe", job_dir, request={"model_source": model_source, "container": self.launch["container"],
+                                                    "workdir": self.launch["workdir"]})[0]
 
     def start(self, job_dir: str) -> dict[str, Any]:
         return self.call("start", job_dir)[0]

@@ -215,6 +215,8 @@ def _place(recipe: Recipe, run_dir: Path, host, target: Target, settings, say) -
                 say(line[2:])
     job_dir = info["run_dir"]
     files, changes = upload_files(recipe, run_dir)
+    if info.get("container"):
+        changes["launch.container"] = info["container"]  # the image there, checked by the probe
     _write_remote_recipe(recipe, run_dir, changes)
     files[rundir.RECIPE] = run_dir / "remote" / rundir.RECIPE
     say(f"uploading {len(files)} files to {target.host}:{job_dir}")

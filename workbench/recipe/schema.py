@@ -329,8 +329,8 @@ KNOBS: tuple[Knob, ...] = (
          "hosts and cluster nodes.", pattern=_NAME),
     Knob("launch", "container", "str", "", "Apptainer / Singularity image; training runs in `apptainer exec --nv "
          "IMAGE` (or singularity: launch.container_runtime; needs workbench inside the image). A relative path is "
-         "relative to the recipe's folder (local and batch targets from here), and the image must exist before "
-         "anything is submitted.", pattern=_PATH),
+         "relative to the recipe's folder (targets started from here) or to launch.workdir on a remote host; the "
+         "image must exist there before anything is submitted.", pattern=_PATH),
     Knob("launch", "container_runtime", "choice", "auto", "What runs launch.container. auto: apptainer where the "
          "node has it, else singularity (decided on the node; one clear line in the log when it has neither).",
          choices=("auto", "apptainer", "singularity")),
