@@ -143,15 +143,20 @@ def test_fairness_rows_and_confusion_reach_mlflow(tmp_path, monkeypatch):
     groups = {"women": {"examples": 40, "negatives": 30, "false_positives": 6, "fpr": 0.2, "max_fpr": 0.1, "flagged": 1.0}}
     with EventWriter(run_dir / "events.jsonl") as w:
         w.emit("start", run_id="r1", recipe={"name": "hs", "train.report_to": ["mlflow"]}, attempt=1, host="h")
-        w.emit("eval", phase="tuned", split="test", step=9, labels={"hate": {"f1": 0.5}}, aggregates={"f1_macro": 0.4},
+        # label names MLflow takes as they are, and ones it would refuse or merge (a,b and a+b)
+        labels = {"hate": {"f1": 0.5}, "a,b": {"f1": 0.1}, "a+b": {"f1": 0.9}, "n/a/": {"f1": 0.3}, "x" * 300: {"f1": 0.2}}
+        w.emit("eval", phase="tuned", split="test", step=9, labels=labels, aggregates={"f1_macro": 0.4},
                groups=groups, confusion={"hate": {"hate": 3, "neither": 1}})
         w.emit("end", status="completed")
-    sent = mlflow_sink.replay(run_dir, "r1", {"name": "hs"}, "completed")
+    sent = mlflow_sink.replay(run_dir, "r1", {"name": "hs", "train.mlflow_experiment": "/Shared/team exp"}, "completed")
     uri = sqlite_uri(tmp_path / "runs" / "mlflow.db")
     assert sent.uri == uri
     client = MlflowClient(tracking_uri=uri)
     run = client.get_run(sent.mlflow_run)
-    assert client.get_experiment(run.info.experiment_id).name == "hs"
+    assert client.get_experiment(run.info.experiment_id).name == "/Shared/team exp"
+    f1 = {k: v for k, v in run.data.metrics.items() if k.startswith("tuned/test/f1/")}
+    assert len(f1) == 5 and sorted(f1.values()) == [0.1, 0.2, 0.3, 0.5, 0.9]  # one metric per label, none merged
+    assert f1["tuned/test/f1/hate"] == 0.5 and all(len(k) <= 250 for k in f1)
     assert Path(run.info.artifact_uri.removeprefix("file://")).is_relative_to(tmp_path / "runs" / "mlartifacts")
     assert run.data.metrics["tuned/test/group/women/fpr"] == 0.2
     assert run.data.metrics["tuned/test/group/women/flagged"] == 1.0
@@ -177,15 +182,25 @@ def test_a_bad_tracking_uri_is_refused_and_an_unreachable_server_fails_the_run_b
     store = tmp_path / "runs.duckdb"
     bad = workbench("validate", DEMO_RECIPE, "--set", "train.mlflow_tracking_uri=my server", env=NO_MLFLOW_ENV)
     assert bad.returncode == 2 and "train.mlflow_tracking_uri" in bad.stderr and "Traceback" not in bad.stderr
-    # port 9 (discard): nothing listens there
-    proc = workbench("run", DEMO_RECIPE, "--quiet", "--set", 'train.report_to=["mlflow"]',
-                     "--set", "train.mlflow_tracking_uri=http://127.0.0.1:9", store=store,
-                     env={**NO_MLFLOW_ENV, "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "5"})
+    # MLflow's own example, relative to whichever process opens it: refused (flag or environment)
+    for how in (("--set", "train.mlflow_tracking_uri=sqlite:///mlflow.db"), ()):
+        rel = workbench("validate", DEMO_RECIPE, "--set", 'train.report_to=["mlflow"]', *how,
+                        env={**NO_MLFLOW_ENV, "MLFLOW_TRACKING_URI": "sqlite:///mlflow.db"})
+        assert rel.returncode == 2 and "sqlite:////" in rel.stderr and len(rel.stderr.strip().splitlines()) == 1
+    # port 9 (discard): nothing listens there; the URI comes from the environment with a password in
+    # it, which the run's files and the store never get
+    proc = workbench("run", DEMO_RECIPE, "--quiet", "--set", 'train.report_to=["mlflow"]', store=store,
+                     env={**NO_MLFLOW_ENV, "MLFLOW_TRACKING_URI": "http://ann:s3cret@127.0.0.1:9",
+                          "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "5"})
     assert proc.returncode != 0
     (status, error, run_dir), = q(store, "SELECT status, error, run_dir FROM runs")
     assert status == "failed" and "cannot open an MLflow run at http://127.0.0.1:9" in error
     assert not [e for e in events_of(Path(run_dir)) if e["type"] == "model"]  # stopped before the model loaded
     assert "Traceback" not in (Path(run_dir) / "events.jsonl").read_text()
+    for path in [*Path(run_dir).rglob("*"), store]:
+        if path.is_file():
+            assert b"s3cret" not in path.read_bytes(), path
+    assert "s3cret" not in proc.stdout + proc.stderr
 
 
 def test_credentials_never_reach_a_file():
@@ -219,3 +234,26 @@ def test_a_resumed_run_continues_its_mlflow_run(tmp_path):
     run = client.get_run(mlflow_run)
     assert run.info.status == "FINISHED" and run.data.tags["workbench.attempt"] == "2"
     assert "tuned/validation/f1_micro" in run.data.metrics
+
+
+def test_runs_starting_together_share_a_new_sqlite_store(tmp_path):
+    """A sweep's trainers open the default store at once: MLflow creates its tables on first use,
+    and several processes doing that together used to break the database for good."""
+    from workbench.tracking import mlflow_sink
+
+    runs = tmp_path / "runs"
+    code = ("import sys; from pathlib import Path; from workbench.tracking import mlflow_sink as m; "
+            "d = Path(sys.argv[1]); o = m.open_live({'name': 'sweep', 'train.report_to': ['mlflow']}, d, d.name, 1, None); "
+            "print(o.sink.close('completed', None, timeout=60) or 'ok')")
+    procs = []
+    for i in range(4):
+        (runs / f"r{i}").mkdir(parents=True)
+        procs.append(subprocess.Popen([sys.executable, "-c", code, str(runs / f"r{i}")], cwd=ROOT, text=True,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, **NO_MLFLOW_ENV}))
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0 and out.strip() == "ok", err[-2000:]
+    client = MlflowClient(tracking_uri=mlflow_sink.target_of({"name": "sweep"}, runs).uri)
+    found = client.search_runs([client.get_experiment_by_name("sweep").experiment_id])
+    assert sorted(r.info.run_name for r in found) == ["r0", "r1", "r2", "r3"]
+    assert {r.info.status for r in found} == {"FINISHED"}

@@ -48,7 +48,14 @@ def test_slurm_script_carries_every_directive_and_quotes_paths():
     assert subprocess.run(["bash", "-n"], input=script, text=True).returncode == 0  # valid shell
 
 
-def test_pbs_script_carries_the_source_projects_options_as_directives(monkeypatch):
+@pytest.fixture
+def no_locations(monkeypatch):
+    """The submitting environment without the location variables a batch job always gets when set."""
+    for name in batch.LOCATIONS:
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_pbs_script_carries_the_source_projects_options_as_directives(monkeypatch, no_locations):
     monkeypatch.setenv("HF_TOKEN", "hf_secret")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
@@ -67,7 +74,7 @@ def test_pbs_script_carries_the_source_projects_options_as_directives(monkeypatc
     assert subprocess.run(["bash", "-n"], input=script, text=True).returncode == 0
 
 
-def test_a_slurm_job_gets_only_the_non_secret_forwarded_names_that_are_set(monkeypatch):
+def test_a_slurm_job_gets_only_the_non_secret_forwarded_names_that_are_set(monkeypatch, no_locations):
     monkeypatch.setenv("HF_TOKEN", "hf_secret")  # in the default list, but a secret: never passed to a batch job
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("MY_SETTING", "x")
@@ -80,6 +87,12 @@ def test_a_slurm_job_gets_only_the_non_secret_forwarded_names_that_are_set(monke
     script = batch.render_slurm(launch_of("launch.forward_env=UNSET_ONE"), "/r", "r1", "python3", "d")
     assert "#SBATCH --export=NONE\n" in script  # never sbatch's default, the whole submitting environment
     assert batch.submit_argv("slurm") == ["sbatch", "--parsable", "job.sbatch"]
+    # where the hub cache, workbench's cache and the MLflow store are, as the submitting shell says:
+    # passed when set, listed or not (a job from --export=NONE would look in ~/.cache)
+    monkeypatch.setenv("HF_HOME", "/scratch/u/hf")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow:5000")
+    script = batch.render_slurm(launch_of("launch.forward_env=MY_SETTING"), "/r", "r1", "python3", "d")
+    assert "#SBATCH --export=MY_SETTING,HF_HOME,MLFLOW_TRACKING_URI\n" in script
 
 
 def test_sbatch_and_qsub_run_without_secrets_in_their_own_environment():
@@ -157,11 +170,14 @@ def test_job_name_defaults_to_the_recipes_name_made_safe_and_odd_names_are_refus
 
 
 def test_log_file_names_the_schedulers_output_file():
-    launch = launch_of("launch.log_file=logs/%j.out")
-    assert "#SBATCH --output=logs/%j.out\n" in batch.render_slurm(launch, "/r", "r", "py", "n")
-    assert "#PBS -o logs/%j.out\n" in batch.render_pbs(launch, "/r", "r", "py", "n")
+    launch = launch_of("launch.log_file=sft-%j.out")
+    assert "#SBATCH --output=sft-%j.out\n" in batch.render_slurm(launch, "/r", "r", "py", "n")
+    assert "#PBS -o sft-%j.out\n" in batch.render_pbs(launch, "/r", "r", "py", "n")
     assert "#SBATCH --output=slurm-%j.out\n" in batch.render_slurm(launch_of(), "/r", "r", "py", "n")
-    for bad in ("a b.out", "x;y", "-o", "a\nb", "a'q", "$(id).out"):
+    # not the run's own files (the scheduler truncates its output file: a resumed job would wipe them),
+    # nor outside the run folder or in a folder that may not exist
+    for bad in ("a b.out", "x;y", "-o", "a\nb", "a'q", "$(id).out", "train.log", "events.jsonl", "events.rank1.jsonl",
+                "recipe.toml", "job.pbs", "../x.out", "/tmp/x.out", "logs/%j.out", ".hidden"):
         with pytest.raises(UserError, match="launch.log_file"):
             launch_of(f"launch.log_file={bad}")
 

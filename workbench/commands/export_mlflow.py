@@ -42,9 +42,8 @@ def main(args) -> int:
         try:
             sent = mlflow_sink.replay(run_dir, run_id, values, status, uri=args.tracking_uri,
                                       experiment=args.experiment, again=args.again)
-        except MlflowException as e:  # an unreachable server, a refused experiment: the user's to fix
-            first = str(e).splitlines()[0] if str(e) else type(e).__name__
-            raise UserError(f"MLflow refused {run_id}: {first}") from None
+        except (MlflowException, OSError) as e:  # an unreachable server, a refused experiment: the user's to fix
+            raise UserError(f"MLflow refused {run_id}: {mlflow_sink.first_line(e)}") from None
         where = mlflow_sink.public_uri(sent.uri)
         record = {"run": sent.mlflow_run, "uri": where, "experiment": sent.experiment_id}
         annotate(store, [run_id], lambda a, record=record: a.__setitem__("mlflow", record))

@@ -97,6 +97,13 @@ def _check_packages(recipe: Recipe, path: str) -> None:
         needs.append(("train.report_to", "mlflow", "MLflow logging", "'workbench[mlflow]'"))
     if recipe["model.attn_implementation"] == "flash_attention_2":
         needs.append(("model.attn_implementation", "flash_attn", "FlashAttention 2", "flash-attn"))
+    if "mlflow" in recipe["train.report_to"]:
+        from workbench.tracking.mlflow_sink import target_of
+
+        try:  # MLFLOW_TRACKING_URI of this environment: a relative sqlite path is refused in one line
+            target_of(recipe.values, Path.cwd())
+        except UserError as e:
+            raise UserError(str(e), path=path, line=recipe.line_of("train.mlflow_tracking_uri")) from None
     for knob, package, what, install in needs:
         if importlib.util.find_spec(package) is None:
             raise UserError(f"{knob}: {what} needs the {package} package, which is not installed here "

@@ -161,10 +161,22 @@ def check_forward_env(recipe) -> None:
                         "it with `hf auth login` there", path=recipe.path, line=recipe.line_of("launch.forward_env"))
 
 
+# Where things are, as the submitting machine's shell says (a login node shares its file systems
+# with the nodes): the hub cache the preflight checked the model in, workbench's cache, the MLflow
+# store. Taken from the submitting environment whether or not forward_env lists them: without them
+# a job started from --export=NONE looks in ~/.cache and logs to runs/mlflow.db. For slurm:HOST and
+# pbs:HOST the submitting environment is the login node's own (the agent's login shell).
+LOCATIONS = ("HF_HOME", "HF_HUB_CACHE", "HF_DATASETS_CACHE", "WORKBENCH_CACHE",
+             "MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_NAME")
+
+
 def forwarded_names(launch: Launch, environ: Mapping[str, str] | None = None) -> list[str]:
-    """The launch.forward_env names a batch job gets: the non-secret ones set in the submitting environment."""
+    """The names a batch job gets (values from the submitting environment): the non-secret
+    launch.forward_env names set there, and the LOCATIONS set there."""
     env = os.environ if environ is None else environ
-    return [n for n in launch["forward_env"] if not is_secret(n) and n in env]
+    names = [n for n in launch["forward_env"] if not is_secret(n) and n in env]
+    # (a URI with user:password@ in it is a secret too: left where it is)
+    return names + [n for n in LOCATIONS if n in env and n not in names and not re.search(r"//[^/@\s]*@", env[n])]
 
 
 def submission_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -87,8 +87,13 @@ _JOB_NAME = Pattern(r"(|[A-Za-z][A-Za-z0-9_.-]{0,63})",
                     "empty or a job name: a letter, then up to 63 letters, digits and _ . -")
 # The scheduler's own output file (relative to the run folder): no spaces, quotes or control characters,
 # which #SBATCH / #PBS lines would split or carry on; SLURM's %j %A %a patterns are kept.
-_LOG_FILE = Pattern(r"(|[A-Za-z0-9_.%/][A-Za-z0-9_.%/+@-]*)",
-                    "empty or a file name like slurm-%j.out (letters, digits and _ . % / + @ -)")
+# Not one of the run folder's own files: the scheduler truncates or replaces its output file (a
+# resumed job would wipe train.log or events.jsonl).
+_OWN_FILES = (r"(train\.log|events(\.rank[0-9]+)?\.jsonl|recipe\.toml|job\.(sbatch|pbs)"
+              r"|(run|job|exit|exit\.previous|labels|annotations|model)\.json)")
+_LOG_FILE = Pattern(rf"(|(?!{_OWN_FILES}$)[A-Za-z0-9_%][A-Za-z0-9_.%+@-]*)",
+                    "empty or a file name like slurm-%j.out (letters, digits and _ . % + @ -, in the run folder; "
+                    "not one of its own files such as train.log or events.jsonl)")
 _TARGET = Pattern(r"(local|slurm|pbs|(ssh|slurm|pbs):[A-Za-z0-9_][A-Za-z0-9_.@-]*)",
                   "local, ssh:HOST, slurm, slurm:HOST, pbs or pbs:HOST (HOST: an ssh host or alias)")
 
@@ -103,9 +108,9 @@ _METHOD = Pattern(r"(lora|full)", "methods (lora, full)")
 _TEXT = Pattern(r"[^\x00-\x1f\x7f]*", "text without control characters")
 # No user:password@ (a recipe is copied into the run folder, the store and MLflow's params): MLflow
 # reads MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD or a token where the run trains.
-_TRACKING_URI = Pattern(r"(|databricks|[a-z][a-z0-9+.-]*://[^\x00-\x20\x7f@]+)",
-                        "a tracking URI like http://host:5000, databricks or sqlite:////abs/path/mlflow.db, "
-                        "without user:password@")
+_TRACKING_URI = Pattern(r"(|databricks|sqlite:////[^\x00-\x20\x7f@]+|(?!sqlite:)[a-z][a-z0-9+.-]*://[^\x00-\x20\x7f@]+)",
+                        "a tracking URI like http://host:5000, databricks or sqlite:////abs/path/mlflow.db (an absolute "
+                        "path: four slashes), without user:password@")
 _REPORT_TO = Pattern(r"(tensorboard|wandb|mlflow|none)", "integrations (tensorboard, wandb, mlflow)")
 
 KNOBS: tuple[Knob, ...] = (

@@ -60,6 +60,10 @@ def ingest_run(con, run_dir: Path) -> IngestResult:
             if data:
                 insert_rows(con, table, data)
         updates.update(rows.run_updates)
+    if "mlflow_run_id" in updates and rundir.read_annotations(run_dir)["mlflow"]:
+        # `export-mlflow` sent the run since (its record, in annotations.json, is the newer one)
+        updates.pop("mlflow_run_id")
+        updates.pop("mlflow_uri", None)
     sets = {"events_offset": read.offset, "events_lines": read.line,
             "last_seq": max(last_seq, new[-1].seq) if new else last_seq, **updates}
     assignments = [f"{k} = ?" for k in sets]

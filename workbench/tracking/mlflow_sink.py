@@ -22,6 +22,7 @@ The run is named after the workbench run and tagged `workbench.run_id`, so a sec
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 import queue
@@ -66,6 +67,10 @@ def target_of(values: dict[str, Any], runs_root: Path, uri: str | None = None,
     uri = uri or values.get("train.mlflow_tracking_uri") or os.environ.get("MLFLOW_TRACKING_URI") or ""
     if not uri:
         uri = "sqlite:///" + str((runs_root / DB_NAME).absolute())
+    if uri.startswith("sqlite:///") and not uri[len("sqlite:///"):].startswith("/"):
+        # relative to whichever process opens it (a trainer's is its run folder): one store per run
+        raise UserError(f"MLflow tracking URI {public_uri(uri)}: give the sqlite file's absolute path "
+                        "(sqlite:////abs/path/mlflow.db: four slashes)")
     experiment = (experiment or values.get("train.mlflow_experiment") or os.environ.get("MLFLOW_EXPERIMENT_NAME")
                   or values.get("name") or "workbench")
     location = None
@@ -73,13 +78,25 @@ def target_of(values: dict[str, Any], runs_root: Path, uri: str | None = None,
         # MLflow would put a new experiment's artifacts under ./mlruns of whichever process made
         # it (the trainer's working folder is its run folder): keep them beside the database.
         db = Path(uri[len("sqlite:///"):])
-        location = (db.parent / ARTIFACT_ROOT / _safe(experiment)).as_uri()
+        location = (db.parent / ARTIFACT_ROOT / _folder_name(experiment)).as_uri()
     return Target(uri, experiment, location)
 
 
-def public_uri(uri: str) -> str:
-    """A tracking URI fit for a file or a table: any user:password@ taken out."""
-    return re.sub(r"//[^/@]*@", "//", uri)
+def public_uri(text: str) -> str:
+    """A tracking URI, or a message that quotes one, fit for a file or a table: any
+    user:password@ taken out (MLFLOW_TRACKING_URI or --tracking-uri may hold them)."""
+    return re.sub(r"//[^/@\s]*@", "//", text)
+
+
+def first_line(e: BaseException) -> str:
+    """An MLflow error in one line, credentials taken out."""
+    text = str(e).strip()
+    return public_uri(f"{type(e).__name__}: {text.splitlines()[0]}" if text else type(e).__name__)
+
+
+def _folder_name(name: str) -> str:
+    """An experiment name as one folder name (a Databricks-style /Shared/team stays inside)."""
+    return re.sub(r"[^\w.-]+", "_", name).strip("._") or "experiment"
 
 
 def check_installed(where: str = "") -> None:
@@ -92,9 +109,22 @@ def check_installed(where: str = "") -> None:
 
 
 def _client(target: Target):
+    """The client, and (a sqlite store) its tables made once: MLflow creates and migrates a new
+    database on first use, and several trainers doing that at once (a sweep, a job array) corrupt
+    it for good. A lock file beside the database lets one at a time do the first use."""
     from mlflow.tracking import MlflowClient
 
-    return MlflowClient(tracking_uri=target.uri)
+    if not target.uri.startswith("sqlite:///"):
+        return MlflowClient(tracking_uri=target.uri)
+    import fcntl
+
+    db = Path(target.uri[len("sqlite:///"):])
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with open(db.with_name(db.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        client = MlflowClient(tracking_uri=target.uri)
+        client.search_experiments(max_results=1)  # the store (made on first use) creates and migrates the tables
+    return client
 
 
 def _experiment_id(client, target: Target) -> str:
@@ -116,8 +146,23 @@ def find_run(client, experiment_id: str, run_id: str) -> str | None:
     return found[0].info.run_id if found else None
 
 
-def _safe(name: str) -> str:
-    return _KEY_CHARS.sub("_", str(name))
+MAX_KEY = 250  # MLflow's limit on a metric name
+
+
+def _key(*parts: Any) -> str:
+    """A metric name from its parts (phase, split, metric, label, ...), each kept apart: a part
+    MLflow would refuse or change (a character it lacks, '.' or '..', a trailing '/') is made safe and
+    given a short hash of the original, so labels `a,b` and `a+b` stay two metrics."""
+    safe = []
+    for part in map(str, parts):
+        clean = _KEY_CHARS.sub("_", part).replace("/", "_").strip()
+        if clean != part or clean in ("", ".", ".."):
+            clean = f"{clean.strip('.') or 'x'}:{hashlib.sha1(part.encode()).hexdigest()[:6]}"
+        safe.append(clean)
+    key = "/".join(safe)
+    if len(key) > MAX_KEY:
+        key = f"{key[:MAX_KEY - 8]}:{hashlib.sha1(key.encode()).hexdigest()[:6]}"
+    return key
 
 
 def _ms(t: float | None) -> int:
@@ -154,9 +199,12 @@ class Batch:
 class Translator:
     """Events in, MLflow calls out; the same for a live run and a replayed one."""
 
-    def __init__(self, run_dir: Path):
+    def __init__(self, run_dir: Path, *, params: bool = True):
         self.run_dir = run_dir
         self.step = 0  # metrics without a step of their own (telemetry, summary) take the last one
+        # the recipe as params with the first start it sees, once: an MLflow run's params may not
+        # change (a resumed run continuing its MLflow run has them)
+        self.params = params
 
     def batch(self, events: Iterable[Event]) -> Batch:
         b = Batch()
@@ -165,9 +213,10 @@ class Translator:
         return b
 
     def _metric(self, b: Batch, key: str, value: Any, t: float | None, step: int | None = None) -> None:
+        """`key`: our own name (safe as it is); labels and groups go through _key."""
         v = _finite(value)
         if v is not None:
-            b.metrics.append((_safe(key), v, _ms(t), self.step if step is None else int(step)))
+            b.metrics.append((key, v, _ms(t), self.step if step is None else int(step)))
 
     def _one(self, e: Event, b: Batch) -> None:
         if isinstance(e, Telemetry):
@@ -186,8 +235,9 @@ class Translator:
         elif isinstance(e, Eval):
             self._eval(e, b)
         elif isinstance(e, Start):
-            if (e.attempt or 1) == 1:  # a resumed run's params are already there (and may not change)
+            if self.params:
                 b.params.update({k: _param_text(v) for k, v in (e.recipe or {}).items()})
+                self.params = False
             b.tags.update({RUN_TAG: str(e.run_id), "workbench.host": str(e.host), "workbench.attempt": str(e.attempt or 1)})
             b.tags.update({f"workbench.version.{k}": str(v) for k, v in (e.versions or {}).items()})
             recipe = self.run_dir / rundir.RECIPE
@@ -217,20 +267,20 @@ class Translator:
 
     def _eval(self, e: Eval, b: Batch) -> None:
         # base and tuned: one point each (at the step they scored); epoch evaluations: a curve
-        prefix = f"{'eval' if e.phase == 'epoch' else e.phase}/{e.split}"
         step = e.step if e.step is not None else self.step
+        phase = "eval" if e.phase == "epoch" else e.phase
         for metric, value in (e.aggregates or {}).items():
-            self._metric(b, f"{prefix}/{metric}", value, e.t, step)
+            self._metric(b, _key(phase, e.split, metric), value, e.t, step)
         for label, metrics in (e.labels or {}).items():
             for metric, value in metrics.items():
-                self._metric(b, f"{prefix}/{metric}/{label}", value, e.t, step)
+                self._metric(b, _key(phase, e.split, metric, label), value, e.t, step)
         for group, row in (e.groups or {}).items():
             for metric in ("fpr", "max_fpr", "flagged", "examples"):
-                self._metric(b, f"{prefix}/group/{group}/{metric}", row.get(metric), e.t, step)
+                self._metric(b, _key(phase, e.split, "group", group, metric), row.get(metric), e.t, step)
         if e.groups:
-            b.dicts.append((e.groups, f"fairness/{e.phase}_{e.split}.json"))
+            b.dicts.append((e.groups, f"fairness/{_folder_name(f'{e.phase}_{e.split}')}.json"))
         if e.confusion:
-            b.dicts.append((e.confusion, f"confusion/{e.phase}_{e.split}.json"))
+            b.dicts.append((e.confusion, f"confusion/{_folder_name(f'{e.phase}_{e.split}')}.json"))
 
     def _artifact(self, e: Artifact, b: Batch) -> None:
         if not e.path:
@@ -279,16 +329,19 @@ def _retrying(call: Callable[[], Any], tries: int = 4) -> Any:
 
 # --- live: the training process ------------------------------------------------------------------
 
+END = "workbench-sink-end"  # the queue's last item: the run ended (status, error)
+
+
 class LiveSink:
     """The MLflow run of a training process. `__call__` takes each event as written (any thread);
     a daemon thread sends them in batches. A failure stops the sending, never the training: `close`
     says what happened, and `workbench export-mlflow` can send the run again."""
 
-    def __init__(self, client, mlflow_run: str, run_dir: Path):
+    def __init__(self, client, mlflow_run: str, run_dir: Path, *, new_run: bool):
         self.client, self.mlflow_run = client, mlflow_run
-        self.translator = Translator(run_dir)
+        self.translator = Translator(run_dir, params=new_run)
         self.error: str | None = None
-        self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self._queue: queue.Queue[dict[str, Any]] = queue.Queue()
         self._thread = threading.Thread(target=self._send_loop, name="workbench-mlflow", daemon=True)
         self._thread.start()
 
@@ -297,39 +350,45 @@ class LiveSink:
             self._queue.put(event)
 
     def _send_loop(self) -> None:
-        done = False
-        while not done:
-            events = [self._queue.get()]
+        while True:
+            items = [self._queue.get()]
             while True:  # whatever else is waiting goes in the same batch
                 try:
-                    events.append(self._queue.get_nowait())
+                    items.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            done = events[-1] is None
-            live = [parse_event(e) for e in events if e is not None and e.get("type") != "end"]
-            if self.error is not None or not live:
-                continue
-            try:
-                b = self.translator.batch(live)
-                if not b.empty():
-                    _retrying(functools.partial(send, self.client, self.mlflow_run, b))
-            except Exception as e:  # noqa: BLE001 - reported by close(); the run goes on without MLflow
-                self.error = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+            end = next((i for i in items if i.get("type") == END), None)
+            live = [parse_event(i) for i in items if i.get("type") not in (END, "end")]
+            if end is not None:
+                live.append(End(seq=-1, t=time.time(), type="end", extra=None, status=end["status"], error=end["error"]))
+            if self.error is None and live:
+                try:
+                    b = self.translator.batch(live)
+                    if not b.empty():
+                        _retrying(functools.partial(send, self.client, self.mlflow_run, b))
+                except Exception as e:  # noqa: BLE001 - reported by close(); the run goes on without MLflow
+                    self.error = first_line(e)
+            if end is not None:
+                if self.error is not None:
+                    self._mark_incomplete(end["status"])
+                return
 
-    def close(self, status: str, error: str | None, timeout: float = 600.0) -> str | None:
-        """Send what is queued, end the MLflow run with the workbench status; returns the failure
-        (one line) when sending stopped, else None."""
-        self._queue.put(None)
-        # An adapter upload to a remote server may take a while; a job is not held past `timeout`.
-        self._thread.join(timeout)
+    def _mark_incomplete(self, status: str) -> None:
+        """After a failed send: the MLflow run ended (not RUNNING for ever) and marked incomplete."""
+        try:
+            self.client.set_tag(self.mlflow_run, "workbench.incomplete", self.error or "")
+            self.client.set_terminated(self.mlflow_run, STATUS.get(status, "FAILED"))
+        except Exception as e:  # noqa: BLE001 - the server is gone: close() reports the first failure
+            self.error = f"{self.error}; ending the MLflow run failed too ({first_line(e)})"
+
+    def close(self, status: str, error: str | None, timeout: float) -> str | None:
+        """Send what is queued and end the MLflow run with the workbench status, waiting at most
+        `timeout` seconds (a hung server must not hold the run's `end`); the failure in one line,
+        else None."""
+        self._queue.put({"type": END, "status": status, "error": error})
+        self._thread.join(timeout)  # a daemon thread: still stuck, it dies with the process
         if self._thread.is_alive():
             return f"MLflow: still sending after {timeout:g} s; the run there may be incomplete"
-        if self.error is None:
-            end = End(seq=-1, t=time.time(), type="end", extra=None, status=status, error=error)
-            try:
-                _retrying(functools.partial(send, self.client, self.mlflow_run, self.translator.batch([end])))
-            except Exception as e:  # noqa: BLE001 - as above
-                self.error = f"{type(e).__name__}: {e}"
         return None if self.error is None else f"MLflow: sending stopped ({self.error})"
 
 
@@ -343,14 +402,14 @@ class Opened:
 
 def open_live(values: dict[str, Any], run_dir: Path, run_id: str, attempt: int,
               prior_run: str | None) -> Opened:
-    """The MLflow run of a starting trainer: a new one, or (a resumed run) the earlier attempt's.
-    Any failure here is the user's to fix before the model loads: one line."""
+    """The MLflow run of a starting trainer: a new one, or (a resumed run) the earlier attempt's
+    when it is still there. Any failure here is the user's to fix before the model loads: one line."""
     check_installed(" where the run trains")
     target = target_of(values, run_dir.parent)
     try:
         client = _client(target)
         experiment_id = _experiment_id(client, target)  # a server's own client retries (MLFLOW_HTTP_REQUEST_*)
-        mlflow_run = prior_run if attempt > 1 and prior_run else None
+        mlflow_run = prior_run if attempt > 1 and prior_run and _exists(client, prior_run) else None
         if mlflow_run is not None:
             client.update_run(mlflow_run, status="RUNNING")
         else:
@@ -358,10 +417,19 @@ def open_live(values: dict[str, Any], run_dir: Path, run_id: str, attempt: int,
     except UserError:
         raise
     except Exception as e:  # noqa: BLE001 - an unreachable server, a bad URI: one line before any model loads
-        first = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise UserError(f"train.report_to: cannot open an MLflow run at {target.uri} "
-                        f"(experiment {target.experiment!r}): {first}") from None
-    return Opened(LiveSink(client, mlflow_run, run_dir), mlflow_run, experiment_id, target.uri)
+        raise UserError(f"train.report_to: cannot open an MLflow run at {public_uri(target.uri)} "
+                        f"(experiment {target.experiment!r}): {first_line(e)}") from None
+    return Opened(LiveSink(client, mlflow_run, run_dir, new_run=mlflow_run != prior_run), mlflow_run, experiment_id,
+                  target.uri)
+
+
+def _exists(client, mlflow_run: str) -> bool:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_run(mlflow_run).info.lifecycle_stage != "deleted"
+    except MlflowException:  # deleted for good, or another store: the resumed run starts a new one
+        return False
 
 
 # --- afterwards: workbench export-mlflow -----------------------------------------------------------
@@ -388,18 +456,26 @@ def replay(run_dir: Path, run_id: str, values: dict[str, Any], status: str, *, u
     existing = find_run(client, experiment_id, run_id)
     if existing and not again:
         return Replayed(existing, experiment_id, target.uri, 0, 0, True)
-    events = [e for path in [rundir.events_file(run_dir)] for e in read_events(path).events]
-    mlflow_run = client.create_run(experiment_id, run_name=run_id, tags={RUN_TAG: run_id}).info.run_id
+    events = read_events(rundir.events_file(run_dir)).events
     translator = Translator(run_dir)
     b = translator.batch(e for e in events if not isinstance(e, End))
     log = run_dir / rundir.TRAIN_LOG
     if log.is_file():
         b.files.append((log, None))
-    send(client, mlflow_run, b)
     last = next((e for e in reversed(events) if isinstance(e, End)), None)
-    end = End(seq=-1, t=last.t if last else time.time(), type="end", extra=None, status=status,
-              error=last.error if last else None)
-    tail = translator.batch([end])
-    send(client, mlflow_run, tail)
+    tail = translator.batch([End(seq=-1, t=last.t if last else time.time(), type="end", extra=None, status=status,
+                                 error=last.error if last else None)])
+    mlflow_run = client.create_run(experiment_id, run_name=run_id).info.run_id
+    try:
+        send(client, mlflow_run, b)
+        send(client, mlflow_run, tail)
+        client.set_tag(mlflow_run, RUN_TAG, run_id)  # last: a half-sent run is not taken for a sent one
+    except Exception as e:  # noqa: BLE001 - the server, its artifact store (S3 credentials...): the user's to fix
+        problem = first_line(e)
+        try:
+            client.delete_run(mlflow_run)
+        except Exception as gone:  # noqa: BLE001 - the server went away: say both
+            problem += f"; the half-sent MLflow run {mlflow_run} is left (deleting it failed: {first_line(gone)})"
+        raise UserError(f"MLflow: sending {run_id} to {public_uri(target.uri)} failed: {problem}") from None
     return Replayed(mlflow_run, experiment_id, target.uri, len(b.metrics) + len(tail.metrics),
                     len(b.files) + len(tail.files) + len(b.dicts), False)

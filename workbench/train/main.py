@@ -116,7 +116,9 @@ def main(argv: list[str]) -> int:
         if sampler is not None:
             sampler.stop()
         if tracker is not None:
-            trouble = tracker.close(status, error)
+            writer.listeners.remove(tracker)
+            # bounded: a hung tracking server must not hold the run's `end` (nor a scheduler's kill grace)
+            trouble = tracker.close(status, error, timeout=10.0 if status == "interrupted" else 120.0)
             if trouble:
                 writer.emit("log", level="warning", message=f"{trouble}; `workbench export-mlflow {run_dir.name} "
                             "--again` sends the whole run from its folder")
