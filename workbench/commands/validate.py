@@ -10,6 +10,7 @@ from pathlib import Path
 
 from workbench.data.splits import Splits
 from workbench.errors import UserError
+from workbench.launch.batch import check_forward_env
 from workbench.launch.targets import parse_target
 from workbench.models.checkpoint import check_checkpoint
 from workbench.models.source import check_source
@@ -37,7 +38,7 @@ def preflight(path: str, overrides: Sequence[str] = (), sweeps: Sequence[str] = 
     """A recipe file, or a shipped recipe's name, loaded and checked with its data and model source."""
     recipe = checked_recipe(path, overrides, sweeps)
     path = str(recipe.path)
-    _check_secrets(recipe)
+    check_forward_env(recipe)  # a secret listed for a SLURM / PBS target: refused
     try:
         if parse_target(recipe["launch.target"]).remote and not recipe["model.source"].startswith("tiny:"):
             pass  # a path or hub cache on the remote host: the launch checks it there, before uploading
@@ -94,27 +95,19 @@ def _check_packages(recipe: Recipe, path: str) -> None:
     if "tensorboard" in recipe["train.report_to"]:
         needs.append(("train.report_to", "tensorboard", "TensorBoard logging", "tensorboard"))
     if "mlflow" in recipe["train.report_to"]:
-        needs.append(("train.report_to", "mlflow", "MLflow logging", "'workbench[mlflow]'"))
-    if recipe["model.attn_implementation"] == "flash_attention_2":
-        needs.append(("model.attn_implementation", "flash_attn", "FlashAttention 2", "flash-attn"))
-    if "mlflow" in recipe["train.report_to"]:
         from workbench.tracking.mlflow_sink import target_of
 
+        needs.append(("train.report_to", "mlflow", "MLflow logging", "'workbench[mlflow]'"))
         try:  # MLFLOW_TRACKING_URI of this environment: a relative sqlite path is refused in one line
             target_of(recipe.values, Path.cwd())
         except UserError as e:
             raise UserError(str(e), path=path, line=recipe.line_of("train.mlflow_tracking_uri")) from None
+    if recipe["model.attn_implementation"] == "flash_attention_2":
+        needs.append(("model.attn_implementation", "flash_attn", "FlashAttention 2", "flash-attn"))
     for knob, package, what, install in needs:
         if importlib.util.find_spec(package) is None:
             raise UserError(f"{knob}: {what} needs the {package} package, which is not installed here "
                             f"(pip install {install})", path=path, line=recipe.line_of(knob))
-
-
-def _check_secrets(recipe: Recipe) -> None:
-    """A secret listed in launch.forward_env for a SLURM / PBS target: refused (batch.check_forward_env)."""
-    from workbench.launch.batch import check_forward_env
-
-    check_forward_env(recipe)
 
 
 HUB_TOKEN_VARS = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")

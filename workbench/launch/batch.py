@@ -173,10 +173,12 @@ LOCATIONS = ("HF_HOME", "HF_HUB_CACHE", "HF_DATASETS_CACHE", "WORKBENCH_CACHE",
 def forwarded_names(launch: Launch, environ: Mapping[str, str] | None = None) -> list[str]:
     """The names a batch job gets (values from the submitting environment): the non-secret
     launch.forward_env names set there, and the LOCATIONS set there."""
+    from workbench.tracking.mlflow_sink import public_uri
+
     env = os.environ if environ is None else environ
     names = [n for n in launch["forward_env"] if not is_secret(n) and n in env]
     # (a URI with user:password@ in it is a secret too: left where it is)
-    return names + [n for n in LOCATIONS if n in env and n not in names and not re.search(r"//[^/@\s]*@", env[n])]
+    return names + [n for n in LOCATIONS if n in env and n not in names and public_uri(env[n]) == env[n]]
 
 
 def submission_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:

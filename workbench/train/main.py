@@ -147,10 +147,10 @@ def _open_tracker(values, run_dir: Path, run_id: str, attempt: int, prior, write
     opened = mlflow_sink.open_live(values, run_dir, run_id, attempt, earlier)
     opened.sink(start)  # written before the sink existed
     writer.listeners.append(opened.sink)
-    writer.emit("tracking", service="mlflow", run=opened.mlflow_run, experiment=opened.experiment_id,
-                uri=mlflow_sink.public_uri(opened.uri))
+    where = mlflow_sink.public_uri(opened.uri)
+    writer.emit("tracking", service="mlflow", run=opened.mlflow_run, experiment=opened.experiment_id, uri=where)
     writer.emit("log", level="info", message=f"MLflow: run {opened.mlflow_run} in experiment {opened.experiment_id} "
-                f"at {mlflow_sink.public_uri(opened.uri)}")
+                f"at {where}")
     return opened.sink
 
 
