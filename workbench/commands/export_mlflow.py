@@ -11,11 +11,12 @@ from workbench.commands.common import resolve_run, run_dir_of, store_of
 from workbench.commands.lifecycle import annotate
 from workbench.console import console
 from workbench.errors import UserError
+from workbench.events import END_STATUSES
 from workbench.store import read
 from workbench.store.db import connect
 from workbench.tracking import mlflow_sink
 
-ENDED = ("completed", "failed", "interrupted", "cancelled")
+ENDED = (*END_STATUSES, "cancelled")  # a stop or the scheduler ends a run cancelled
 
 
 def main(args) -> int:
