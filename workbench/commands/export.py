@@ -61,13 +61,13 @@ def main(args) -> int:
     saved = run_dir / ("model" if full else "adapter")
     if not saved.is_dir():
         raise UserError(f"run {run_id} has no saved {saved.name} folder", path=saved)
-    fmt = getattr(args, "format", None) or "folder"
+    sagemaker = getattr(args, "format", None) == "sagemaker"
     dtype = getattr(args, "dtype", "auto") or "auto"
     merged = bool(getattr(args, "merged", False))
     if merged and full:
         console.print(f"note: {run_id} is a full fine-tune: there is no adapter to merge; exporting its model")
     # A serving container has no workbench and needs no peft: the SageMaker archive is always merged.
-    merged = not full and (merged or fmt == "sagemaker")
+    merged = not full and (merged or sagemaker)
     if dtype != "auto" and not full and not merged:
         raise UserError(f"--dtype {dtype} sets the weights of a merged model: add --merged (an adapter is "
                         "exported as trained)")
@@ -82,7 +82,6 @@ def main(args) -> int:
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.export-", dir=out.parent))
     except OSError as e:
         raise UserError(f"cannot write here: {e.strerror or e}", path=out.parent) from None
-    sagemaker = fmt == "sagemaker"
     try:
         labels = labels_record(values["task"], meta)
         metrics = metrics_record(run_id, values["task"], evals, warnings)
@@ -115,7 +114,7 @@ def _report(run_id: str, out: Path, kind: str, base: dict[str, str], sagemaker: 
     what = {"adapter": "the LoRA adapter" + (" and its tiny base model" if base["kind"] == "tiny" else ""),
             "merged": "the adapter merged into its base", "full": "the fully fine-tuned model"}[kind]
     if sagemaker:
-        console.print(f"exported {run_id} to {out / 'model.tar.gz'} ({size / 2**20:,.1f} MiB): {what} with "
+        console.print(f"exported {run_id} to {out / export_sagemaker.ARCHIVE} ({size / 2**20:,.1f} MiB): {what} with "
                       "code/inference.py and code/requirements.txt for SageMaker, labels.json, metrics.json, "
                       "recipe.toml; README.md (also beside it) says how to deploy it")
     else:
