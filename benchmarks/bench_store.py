@@ -165,7 +165,7 @@ def build_bulk_store(path: Path, n_runs: int) -> dict[str, int]:
             ORDER BY i, p""")
         con.execute("""
             INSERT INTO artifacts
-            SELECT run_id, 300 + a, kind, run_dir || '/' || kind, '{}'
+            SELECT run_id, 300 + a, v.kind, run_dir || '/' || v.kind, '{}'
             FROM runs, (VALUES (0, 'adapter'), (1, 'predictions')) v(a, kind) WHERE status = 'completed'""")
         con.execute("""
             INSERT INTO logs
