@@ -6,8 +6,9 @@ or an out-of-memory kill leaves them. The points are the places a kill is hardes
 from (mid-save, mid-evaluation), which a test cannot hit reliably from outside. Unset (always,
 outside tests), `at` is one dictionary lookup.
 
-`WORKBENCH_HOLD_AT=point` makes the trainer stop there instead (it sleeps until killed), so a
-test can SIGKILL it from outside at a known place rather than racing a fast tiny model.
+`WORKBENCH_HOLD_AT=point` makes the trainer stop there instead (it sleeps until killed, after one
+line on stderr that says so), so a test can SIGKILL it from outside at a known place rather than
+racing a fast tiny model.
 
 `WORKBENCH_RAISE_AT=point` raises a RuntimeError there: a deliberate bug, to check that bugs are
 reported as bugs (exit status 1, a traceback in the run's log), never as the user's bad input.
@@ -22,6 +23,7 @@ from __future__ import annotations
 import errno
 import os
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -49,5 +51,6 @@ def at(point: str, step: int | None = None, path: Path | None = None) -> None:
     if full in here:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path) if path is not None else name)
     if hold in here:
+        print(f"workbench faults: held at {name} ({HOLD_ENV})", file=sys.stderr, flush=True)  # what tests wait for
         while True:  # until the test's SIGKILL arrives
             time.sleep(60)

@@ -66,6 +66,11 @@ def write_json_atomic(path: Path, data: dict[str, Any], indent: int | None = Non
     try:
         tmp.write_text(json.dumps(data, indent=indent), encoding="utf-8")
         os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        if e.filename is None:  # a failed write (a full disk) names no file: name the one being written
+            raise OSError(e.errno, e.strerror, str(path)) from e
+        raise
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
