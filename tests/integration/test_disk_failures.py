@@ -469,38 +469,44 @@ def test_a_run_folder_turning_read_only_mid_run_ends_the_run_failed_with_the_rea
     assert_every_event_stored_once(store, run_dir.name, run_dir)
 
 
-def test_the_supervisor_exits_as_its_trainer_did_when_exit_json_cannot_be_written(tmp_path, tmpfs):
-    """The run folder's disk full when the trainer is killed: the supervisor says so in one line and
-    exits as the trainer did (128 + SIGKILL), leaving no half-written exit.json."""
-    import threading
-
+@pytest.mark.parametrize("log_on_the_full_disk", [False, True], ids=["log-elsewhere", "log-on-the-full-disk"])
+def test_the_supervisor_exits_as_its_trainer_did_when_exit_json_cannot_be_written(tmp_path, tmpfs, log_on_the_full_disk):
+    """The run folder's disk full when the trainer is killed: the supervisor says so in one line (when
+    its log has room) and exits as the trainer did (128 + SIGKILL), leaving no half-written exit.json."""
     from workbench.launch.run_folder import create_run
     from workbench.recipe import load_recipe
 
     fs = tmpfs(tmp_path / "small", size="4m")
     # no telemetry: once held, the trainer writes nothing, so the full disk cannot end it first
     run_dir = create_run(load_recipe(DEMO_RECIPE, ["launch.telemetry_interval=0"]), fs / "runs")
+    log = (run_dir if log_on_the_full_disk else tmp_path) / "train.log"  # a detached run's log is in its folder
     env = {**os.environ, "WORKBENCH_HOLD_AT": "load", "HF_HUB_OFFLINE": "1"}
-    sup = subprocess.Popen([sys.executable, "-m", "workbench.launch.supervisor", str(run_dir)], cwd=run_dir,
-                           env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    err: list[str] = []
-    reader = threading.Thread(target=lambda: err.extend(sup.stderr), daemon=True)  # the trainer's stderr too
-    reader.start()
+    with open(log, "ab") as out:
+        sup = subprocess.Popen([sys.executable, "-m", "workbench.launch.supervisor", str(run_dir)], cwd=run_dir,
+                               env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
-        wait_for(lambda: any("held at load" in line for line in err), 300, "the trainer to hold")
+        wait_for(lambda: "held at load" in log.read_text(errors="replace"), 300, "the trainer to hold")
         start = next(e for e in events_of(run_dir) if e["type"] == "start")
         filler = fill(fs, 0)
+        if log_on_the_full_disk:  # and the log's own last page: not a byte more fits anywhere
+            with open(log, "ab", buffering=0) as f:
+                for size in (4096, 1):
+                    try:
+                        while True:
+                            f.write(b"." * size)
+                    except OSError as e:
+                        assert e.errno == errno.ENOSPC, e
         os.kill(start["pid"], signal.SIGKILL)
         sup.wait(timeout=120)
-        reader.join(30)
     finally:
         if sup.poll() is None:
             sup.kill()
             sup.wait()
-    text = "".join(err)
+    text = log.read_text(errors="replace")
     assert sup.returncode == 128 + signal.SIGKILL, text[-3000:]
     assert "Traceback" not in text, text[-3000:]
-    assert f"cannot record how the trainer ended (signal SIGKILL): {run_dir / 'exit.json'}: {NO_SPACE}" in text
+    said = f"cannot record how the trainer ended (signal SIGKILL): {run_dir / 'exit.json'}: {NO_SPACE}" in text
+    assert said != log_on_the_full_disk, text[-3000:]  # said, where its log had room
     assert sorted(p.name for p in run_dir.iterdir() if p.name.startswith("exit.json")) == []
     filler.unlink()
 

@@ -77,8 +77,15 @@ def write_exit(run_dir: Path, record: dict) -> None:
         if cause is None:
             raise
         how = f"signal {record['signal']}" if record["signal"] else f"exit code {record['returncode']}"
-        print(f"workbench supervisor: cannot record how the trainer ended ({how}): {cause}", file=sys.stderr,
-              flush=True)
+        line = f"workbench supervisor: cannot record how the trainer ended ({how}): {cause}\n"
+        try:
+            # Straight to the descriptor: a buffered stderr that fails to flush would fail again at
+            # exit and turn the exit status into 120.
+            os.write(sys.stderr.fileno(), line.encode(errors="replace"))
+        except OSError as log_error:
+            if environment_fault(log_error) is None:
+                raise
+            return  # its log (train.log) is on the same full disk: nowhere is left to say it
 
 
 def _port() -> int:
