@@ -190,7 +190,8 @@ def list_runs(store: Path, *, status: str | None = None, limit: int = 0, timeout
         # A status filter must see the unfinished runs too: one may have ended with that status.
         asked = (status, *UNFINISHED) if status else None
         rows = read.list_runs(con, status=asked, limit=0 if status else limit, **filters)
-    now = reckon(live, store, timeout=timeout)
+    shown = {r["run_id"] for r in rows}
+    now = reckon([r for r in live if r[0] in shown], store, timeout=timeout)  # only those listed: --limit holds
     for row in rows:
         now.apply(row)
     if status:
