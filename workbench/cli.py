@@ -10,7 +10,7 @@ import importlib
 import sys
 
 from workbench import __version__
-from workbench.errors import UserError
+from workbench.errors import UserError, environment_fault
 
 
 class _Parser(argparse.ArgumentParser):
@@ -235,6 +235,10 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except Exception as e:  # noqa: BLE001 - a bug: exit 1, never passed off as the user's bad input
+        cause = environment_fault(e)  # a full disk, a read-only folder: the machine's (errors.py), not a bug
+        if cause is not None:
+            print(f"error: {cause}", file=sys.stderr)
+            return 2
         import traceback
 
         where = next((n for n in getattr(e, "__notes__", []) if n.startswith("traceback in ")), "")

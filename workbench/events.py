@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -348,3 +349,42 @@ def read_events(path: str | Path, offset: int = 0, line: int = 0) -> ReadResult:
             continue
         events.append(parse_event(ev))
     return ReadResult(events, offset + end, line, warnings)
+
+
+def last_event(path: str | Path, types: tuple[str, ...] | None = None, *, chunk: int = 1 << 16) -> Event | None:
+    """The last complete event of a file (the last of one of `types`, when given), read from the end
+    backwards: a status check of a long run reads a few KiB, not the whole file. None when there is
+    none (no file, no such event). A torn last line does not count; unreadable lines are passed over."""
+    wanted = re.compile(rb'"type"\s*:\s*"(?:' + b"|".join(re.escape(t.encode()) for t in types) + rb')"') if types else None
+    try:
+        f = open(path, "rb")
+    except FileNotFoundError:
+        return None
+    with f:
+        end = f.seek(0, os.SEEK_END)
+        while end > 0:  # back to just after the last newline: what follows it is a torn line
+            start = max(0, end - chunk)
+            f.seek(start)
+            nl = f.read(end - start).rfind(b"\n")
+            if nl >= 0:
+                end = start + nl + 1
+                break
+            end = start
+        carry = b""  # the start of a line cut by the previous chunk's boundary
+        while end > 0:
+            start = max(0, end - chunk)
+            f.seek(start)
+            pieces = (f.read(end - start) + carry).split(b"\n")
+            end = start
+            carry, whole = (pieces[0], pieces[1:]) if start > 0 else (b"", pieces)
+            for raw in reversed(whole):
+                if not raw.strip() or (wanted is not None and wanted.search(raw) is None):
+                    continue
+                try:
+                    ev = json.loads(raw)
+                except (ValueError, UnicodeDecodeError, RecursionError):
+                    continue
+                if type(ev) is dict and isinstance(ev.get("seq"), int) and isinstance(ev.get("type"), str) and (
+                        types is None or ev["type"] in types):
+                    return parse_event(ev)
+    return None

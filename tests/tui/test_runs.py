@@ -210,6 +210,29 @@ class TestRunsScreen:
 
         asyncio.run(go())
 
+    def test_a_run_that_ended_unfollowed_is_shown_and_recorded_settled(self, make_app, empty_store):
+        """A run started elsewhere after the app opened (its reattach never saw it), whose processes
+        were then killed: the list shows it failed, and the app, a writer, records it (issue 25, item 6)."""
+        from tests.integration.runs import dead_pid, register, write_run_folder
+
+        run_id = "killed_elsewhere-20260926-090000-dead"
+
+        async def go():
+            async with make_app("runs", store=empty_store, follow=True).run_test(size=(120, 30)) as pilot:
+                screen = await runs_ready(pilot)
+                gone = dead_pid()
+                run_dir = write_run_folder(runs_root(empty_store), run_id, end=None, pid=gone,
+                                           job={"kind": "local", "pid": gone, "host": "testhost"},
+                                           exit_record={"returncode": -9, "signal": "SIGKILL"})
+                register(empty_store, run_dir)  # recorded queued, as a launcher does
+                await until(pilot, lambda: run_id in screen.rows and screen.rows[run_id]["status"] == "failed",
+                            "the run to show as failed", timeout=120)
+                with connect(empty_store) as con:
+                    status, error = con.execute("SELECT status, error FROM runs").fetchone()
+                assert status == "failed" and "SIGKILL" in error
+
+        asyncio.run(go())
+
     def test_ten_thousand_runs_load_filter_and_keys_stay_fast(self, make_app, tmp_path):
         from tools.sample_store import add_bulk_runs, build_sample_store
 

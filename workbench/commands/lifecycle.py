@@ -18,6 +18,7 @@ from workbench import rundir
 from workbench.commands.common import resolve_run, run_dir_of, store_of
 from workbench.console import console
 from workbench.errors import UserError
+from workbench.launch import reckon
 from workbench.store import read, write
 from workbench.store.db import connect
 
@@ -125,6 +126,7 @@ def tag(args) -> int:
 
 def _store_and_runs(args, refs: list[str]) -> tuple[Path, list[str]]:
     store = store_of(args)
+    reckon.record(store)  # a writer records the runs that ended unfollowed (launch/reckon.py) first
     with connect(store, read_only=True) as con:
         return store, _runs(con, refs)
 
@@ -167,6 +169,7 @@ def gc(args) -> int:
     """Delete the checkpoints of completed runs: a finished run keeps its adapter or model (what
     predict, merge and eval read); its checkpoints only served training and resuming."""
     store = store_of(args)
+    reckon.record(store)
     with connect(store, read_only=True) as con:
         found = read.runs_with_status(con, "completed")
     total, runs = 0, 0

@@ -9,7 +9,7 @@ from workbench.console import console
 from workbench.launch import follow as follower
 from workbench.launch.follow import FINAL
 from workbench.launch.hosts import HostUnreachable
-from workbench.rundir import RUN_META
+from workbench.rundir import RUN_META, remove_leftovers
 from workbench.store.db import connect, runs_root
 from workbench.store.ingest import ingest_run
 
@@ -22,6 +22,7 @@ def main(args) -> int:
     with connect(store) as con:
         results = []
         for d in dirs:
+            remove_leftovers(d)  # half-written JSON a killed or disk-full writer left (rundir.py)
             res = ingest_run(con, d)
             for w in res.warnings:
                 console.print(f"[yellow]warning:[/] {w}", markup=True)

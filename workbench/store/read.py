@@ -16,14 +16,15 @@ RUN_LIST_COLUMNS = ("run_id", "status", "recipe_name", "task", "model", "method"
                     "created_at", "ended_at", "warnings")
 
 
-def list_runs(con, *, status: str | None = None, recipe: str | None = None, limit: int = 0,
+def list_runs(con, *, status: str | tuple[str, ...] | None = None, recipe: str | None = None, limit: int = 0,
               tags: dict[str, str | None] | None = None, archived: bool = False) -> list[dict[str, Any]]:
-    """Runs, newest first, as dicts keyed by RUN_LIST_COLUMNS. `tags`: {key: value} the runs carry
-    (value None: any value); archived runs only with `archived`."""
+    """Runs, newest first, as dicts keyed by RUN_LIST_COLUMNS. `status`: one, or any of several;
+    `tags`: {key: value} the runs carry (value None: any value); archived runs only with `archived`."""
     where, params = [], []
     if status:
-        where.append("status = ?")
-        params.append(status)
+        statuses = (status,) if isinstance(status, str) else status
+        where.append(f"status IN ({', '.join('?' * len(statuses))})")
+        params += list(statuses)
     if recipe:
         where.append("recipe_name = ?")
         params.append(recipe)
@@ -164,6 +165,12 @@ def run_ids_matching(con, ref: str) -> list[str]:
         if found:
             return found
     return []
+
+
+def runs_in_progress(con) -> list[tuple[str, str, str | None]]:
+    """(run id, status, run folder) of every run recorded queued or running, oldest first."""
+    return con.execute("SELECT run_id, status, run_dir FROM runs WHERE status IN ('queued', 'running') "
+                       "ORDER BY created_at").fetchall()
 
 
 def unfinished_runs(con) -> list[tuple[str, str]]:

@@ -25,6 +25,7 @@ from textual.widgets.data_table import CellDoesNotExist
 from textual.worker import get_current_worker
 
 from workbench.console import fmt_duration
+from workbench.launch import reckon
 from workbench.store import read
 from workbench.tui.widgets.run_tables import RunTable, main_metric_cell, run_seconds, started_cell, status_cell
 from workbench.tui.worker_errors import ReportsWorkerErrors
@@ -199,6 +200,8 @@ class RunsScreen(ReportsWorkerErrors, Screen):
         nothing is posted when nothing moved."""
         t0 = time.perf_counter()
         with self.app.gate.connect() as con:
+            if self.app.follow_enabled:  # runs that ended unfollowed get recorded (launch/reckon.py)
+                reckon.record(self.app.store, read.runs_in_progress(con))
             fingerprint = read.runs_fingerprint(con)
             if fingerprint == prev_fingerprint:
                 return
