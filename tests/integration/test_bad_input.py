@@ -191,7 +191,37 @@ def case_flash_attention_not_installed(tmp: Path) -> Case:
                        "flash_attn package"])
 
 
+def case_data_file_is_a_fifo(tmp: Path) -> Case:
+    """A named pipe: opening it waits for a writer, for ever."""
+    import os
+
+    os.mkfifo(tmp / "pipe.csv")
+    path, _ = _recipe(tmp, lambda t: t.replace('train_file = "train.csv"', 'train_file = "pipe.csv"'))
+    return Case(path, [f"{tmp / 'pipe.csv'}: ", "data file is a FIFO (named pipe), not a regular file"])
+
+
+def case_data_file_is_a_device(tmp: Path) -> Case:
+    """A device with data.format = "csv" (as /dev/zero, which filled the memory, or /dev/urandom, which never ended)."""
+    import os
+
+    (tmp / "device").symlink_to(os.devnull)
+    path, _ = _recipe(tmp, lambda t: t.replace('train_file = "train.csv"', 'train_file = "device"\nformat = "csv"'))
+    # the recipe's paths are resolved: the message names the device
+    return Case(path, [f"{(tmp / 'device').resolve()}: ", "data file is a character device, not a regular file"])
+
+
+def case_system_prompt_file_is_a_fifo(tmp: Path) -> Case:
+    import os
+
+    os.mkfifo(tmp / "prompt.txt")
+    path, text = _recipe(tmp, lambda t: t.replace('train_file = "train.csv"',
+                                                  'train_file = "train.csv"\nsystem_prompt_file = "prompt.txt"'))
+    return Case(path, [f"{path}:{line_of(text, 'system_prompt_file')}: {tmp / 'prompt.txt'}: ",
+                       "data.system_prompt_file is a FIFO (named pipe), not a regular file"])
+
+
 CASES = {f.__name__[len("case_"):]: f for f in (
+    case_data_file_is_a_fifo, case_data_file_is_a_device, case_system_prompt_file_is_a_fifo,
     case_sharded_model_with_several_processes, case_flash_attention_not_installed,
     case_hostile_partition, case_hostile_target, case_newline_in_module,
     case_unknown_key, case_unknown_section, case_wrong_type, case_out_of_range, case_missing_data_file,

@@ -16,6 +16,7 @@ from workbench.models.checkpoint import check_checkpoint
 from workbench.models.source import check_source
 from workbench.recipe import Recipe, load_recipe
 from workbench.tasks import check_recipe, get_task
+from workbench.textfile import regular_file
 
 
 def checked_recipe(path: str, overrides: Sequence[str] = (), sweeps: Sequence[str] = ()) -> Recipe:
@@ -76,12 +77,16 @@ _FILE_KNOBS = ("data.chat_template", "data.system_prompt_file", "eval.base_syste
 
 
 def _check_files(recipe: Recipe, path: str) -> None:
-    from pathlib import Path
-
     for name in _FILE_KNOBS:
         value = recipe[name]
-        if value and not Path(value).is_file():
+        if not value:
+            continue
+        if not Path(value).exists():
             raise UserError(f"{name}: no such file {value}", path=path, line=recipe.line_of(name))
+        try:
+            regular_file(value, name)
+        except UserError as e:  # "/x/t.jinja: data.chat_template is a FIFO (named pipe), not a regular file"
+            raise UserError(str(e), path=path, line=recipe.line_of(name)) from None
 
 
 def _check_packages(recipe: Recipe, path: str) -> None:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import UserError
-from workbench.textfile import read_text_file
+from workbench.textfile import read_text_file, regular_file
 
 FORMATS = ("csv", "tsv", "jsonl", "json", "parquet")
 EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl",
@@ -215,10 +215,9 @@ def _short(v: Any) -> str:
 # --- JSON, parquet, datasets: through Hugging Face datasets ----------------------------------------
 
 def _from_file_dataset(path: str, kind: str, wanted: list[str], max_rows: int) -> Columns:
-    if not Path(path).exists():
-        raise UserError("data file not found", path=path)
     if Path(path).is_dir():
         raise UserError("data file is a directory (a dataset folder goes in data.dataset)", path=path)
+    regular_file(path)
     import datasets
 
     try:

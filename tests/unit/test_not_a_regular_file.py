@@ -1,0 +1,56 @@
+"""Every reader of a user's file refuses a path that is not a regular file in one line, at once:
+a FIFO (opening it waits for a writer), a device (/dev/zero filled the memory, /dev/urandom never
+ended), a folder. The readers share one check (workbench/textfile.py:regular_file)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from workbench.data.chat_jsonl import read_chat_jsonl
+from workbench.data.ner import read_ner_file
+from workbench.data.tabular import read_columns
+from workbench.errors import UserError
+from workbench.recipe import load_recipe
+
+READERS: dict[str, Callable[[Path], object]] = {
+    **{f"table.{ext}": (lambda p: read_columns(str(p), ["text"])) for ext in ("csv", "tsv", "jsonl", "json", "parquet")},
+    "chat.jsonl": lambda p: read_chat_jsonl(p, ["a", "b"]),
+    "ner.conll": lambda p: read_ner_file(p),
+    "ner.json": lambda p: read_ner_file(p),
+    "recipe.toml": lambda p: load_recipe(p),
+}
+
+
+def _fifo(p: Path) -> str:
+    os.mkfifo(p)
+    return "a FIFO (named pipe)"
+
+
+def _device(p: Path) -> str:
+    p.symlink_to(os.devnull)  # a link to a device is that device
+    return "a character device"
+
+
+@pytest.mark.timeout(60)  # a FIFO opened would hang here for ever
+@pytest.mark.parametrize("make", [_fifo, _device], ids=["fifo", "device"])
+@pytest.mark.parametrize("name", list(READERS))
+def test_a_path_that_is_not_a_regular_file_is_one_line(tmp_path, name, make):
+    path = tmp_path / name
+    kind = make(path)
+    with pytest.raises(UserError) as exc:
+        READERS[name](path)
+    what = "recipe file" if name == "recipe.toml" else "data file"
+    assert str(exc.value) == f"{path}: {what} is {kind}, not a regular file"
+
+
+@pytest.mark.parametrize("name", ["table.csv", "chat.jsonl", "ner.conll", "recipe.toml"])
+def test_a_folder_where_a_file_is_expected(tmp_path, name):
+    path = tmp_path / name
+    path.mkdir()
+    with pytest.raises(UserError) as exc:
+        READERS[name](path)
+    assert str(exc.value).startswith(f"{path}: ") and "is a directory" in str(exc.value)
