@@ -50,11 +50,12 @@ def split_sources(values: dict) -> tuple[Source, Source | None, Source | None]:
     """(train, validation, test) sources of a recipe: its files, or the splits of data.dataset;
     validation and test are None where none is given."""
     if values["data.dataset"]:
-        def split(name: str) -> DatasetSplit | None:
-            return DatasetSplit(values["data.dataset"], values["data.dataset_config"], name) if name else None
+        def split(knob: str) -> DatasetSplit | None:
+            name = values[knob]
+            return DatasetSplit(values["data.dataset"], values["data.dataset_config"], name, knob) if name else None
 
         train = DatasetSplit(values["data.dataset"], values["data.dataset_config"], values["data.train_split"])
-        return train, split(values["data.validation_split"]), split(values["data.test_split"])
+        return train, split("data.validation_split"), split("data.test_split")
     return values["data.train_file"], values["data.validation_file"] or None, values["data.test_file"] or None
 
 
