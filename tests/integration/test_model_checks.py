@@ -109,3 +109,22 @@ def test_a_whole_model_in_the_cache_is_valid_offline(cli, tmp_path, tiny_distilb
     recipe, _ = _with_source(tmp_path, "org/tiny-distilbert")
     res = cli("validate", recipe, env=env, timeout=120)
     assert res.returncode == 0 and res.stdout.startswith("ok "), res.stdout + res.stderr
+
+
+# --- item 8: LoRA modules the model does not have -------------------------------------------------
+
+@pytest.mark.parametrize("kind", ["local folder", "hub id in the cache"])
+def test_lora_targets_the_model_lacks_are_refused_listing_its_layers(cli, tmp_path, tiny_distilbert, kind):
+    """Resolved on the model built from its config (no weights read): a local folder's, a cached hub
+    model's (tiny:<arch> in test_bad_input.py). Was: "ok", then peft's error 20 s into the run, exit 1."""
+    env = None
+    source = str(tiny_distilbert)
+    if kind == "hub id in the cache":
+        env = hub_cache(tmp_path / "hf", "org/tiny-distilbert",
+                        {p.name: p for p in tiny_distilbert.iterdir() if p.is_file()})
+        source = "org/tiny-distilbert"
+    recipe, text = _with_source(tmp_path, source)
+    recipe.write_text(text.replace('target_modules = ["q_lin", "k_lin", "v_lin"]', 'target_modules = ["query", "value"]'))
+    line = refused(cli, tmp_path, recipe, env)[0]
+    assert line == (f"error: {recipe}:{line_of(text, 'target_modules = ')}: lora.target_modules: 'query' is no layer of "
+                    f"{source} (DistilBertForSequenceClassification); its layers: {DISTILBERT_LAYERS}")
