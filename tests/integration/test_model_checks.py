@@ -102,6 +102,17 @@ def test_a_hub_that_cannot_be_reached_is_offline(cli, tmp_path):
     assert "Connection refused" in line and "`hf download distilbert-base-uncased`" in line
 
 
+def test_an_id_the_hub_does_not_know_is_refused(cli, tmp_path):
+    from tests.hub_stand_in import hub_stand_in
+
+    recipe, _ = _with_source(tmp_path, "nobody-here/no-such-model")
+    with hub_stand_in(known=set()) as endpoint:
+        line = refused(cli, tmp_path, recipe, {"HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "",
+                                               "HF_ENDPOINT": endpoint})[0]
+    assert line.endswith(f"model.source 'nobody-here/no-such-model': no folder here, and no model of that id on the hub "
+                         f"({endpoint}) (a private or gated one needs `hf auth login`)")
+
+
 def test_a_whole_model_in_the_cache_is_valid_offline(cli, tmp_path, tiny_distilbert):
     files = {p.name: p for p in tiny_distilbert.iterdir() if p.is_file()}
     assert "model.safetensors" in files and "tokenizer.json" in files

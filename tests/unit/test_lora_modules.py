@@ -41,7 +41,8 @@ def test_the_demo_recipes_modules_exist(recipe):
       "DistilBertSelfAttention, which LoRA cannot adapt (it adapts Linear, Conv1D, Conv and Embedding layers); its "
       f"layers: {DISTILBERT.partition('its layers: ')[2]}")),
     (["lora.target_modules=[]"],  # peft has no default for DistilBERT
-     ("lora.target_modules", f"lora.target_modules is empty and peft has no default for {DISTILBERT.replace(';', ': name the layers to adapt;')}")),
+     ("lora.target_modules", "lora.target_modules is empty and peft has no default for "
+      + DISTILBERT.replace(";", ": name the layers to adapt;"))),
     (['lora.target_modules=["all-linear", "q_lin"]'],
      ("lora.target_modules", "lora.target_modules: 'all-linear' (every linear layer) stands alone, not beside names")),
     # peft saved nothing for a name it did not find
