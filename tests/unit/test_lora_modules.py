@@ -31,6 +31,17 @@ def test_the_demo_recipes_modules_exist(recipe):
     assert problem(recipe) is None
 
 
+@pytest.mark.parametrize("task", ["classification", "chat_classification", "ner"])
+def test_a_new_recipe_from_a_template_names_modules_its_model_has(tmp_path, task):
+    """The app's "new from template": the classification one left lora.target_modules empty on
+    tiny:distilbert, for which peft has no default (every such recipe failed in training)."""
+    from workbench.recipe.catalog import template
+
+    path = tmp_path / "fresh.toml"
+    path.write_text(template(task, "fresh"), encoding="utf-8")
+    assert problem(path) is None
+
+
 @pytest.mark.parametrize("overrides, expected", [
     (['lora.target_modules=["query"]'], ("lora.target_modules", f"lora.target_modules: 'query' is no layer of {DISTILBERT}")),
     # peft adapted q_lin alone and said nothing of the name it did not find

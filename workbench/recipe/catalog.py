@@ -161,8 +161,9 @@ TEMPLATE_KNOBS = {
     "ner": (*_COMMON_HEAD, *_COMMON_TAIL, "quant.use_4bit", "eval.batch_size", "eval.max_new_tokens", "launch.target"),
 }
 TEMPLATE_EXAMPLES: dict[str, dict[str, Any]] = {
+    # peft has no default target modules for DistilBERT: its attention projections, named
     "classification": {"model.source": "tiny:distilbert", "data.train_file": "data/train.csv",
-                       "data.labels": {"positive": "positive"}},
+                       "data.labels": {"positive": "positive"}, "lora.target_modules": ["q_lin", "v_lin"]},
     "chat_classification": {"model.source": "tiny:llama", "data.train_file": "data/train.jsonl",
                             "data.classes": ["positive", "negative"], "lora.target_modules": ["q_proj", "v_proj"]},
     "ner": {"model.source": "tiny:llama", "data.train_file": "data/train.txt",
