@@ -54,3 +54,20 @@ def test_a_folder_where_a_file_is_expected(tmp_path, name):
     with pytest.raises(UserError) as exc:
         READERS[name](path)
     assert str(exc.value).startswith(f"{path}: ") and "is a directory" in str(exc.value)
+
+
+@pytest.mark.timeout(60)
+def test_the_recipe_list_shows_what_is_not_a_recipe_file_without_opening_it(tmp_path):
+    """The app's recipe list reads every *.toml of the recipe folders: a FIFO there hung it, a
+    folder named x.toml stopped it with a traceback."""
+    from workbench.recipe.catalog import find_recipes
+
+    (tmp_path / "good.toml").write_text('task = "classification"\n[model]\nsource = "tiny:bert"\n', encoding="utf-8")
+    os.mkfifo(tmp_path / "pipe.toml")
+    (tmp_path / "folder.toml").mkdir()
+    entries = {e.path.name: e for e in find_recipes([tmp_path])}
+    assert entries["good.toml"].error is None and entries["good.toml"].model == "tiny:bert"
+    assert entries["pipe.toml"].error == (f"not a regular file: {tmp_path / 'pipe.toml'}: recipe file is a FIFO (named "
+                                          "pipe), not a regular file")
+    assert entries["folder.toml"].error == (f"not a regular file: {tmp_path / 'folder.toml'}: recipe file is a "
+                                            "directory, not a regular file")

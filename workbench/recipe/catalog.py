@@ -13,6 +13,7 @@ from typing import Any
 
 from workbench.errors import UserError
 from workbench.recipe import schema
+from workbench.textfile import regular_file
 
 # The recipes that ship with workbench, with their demo data, prompts and templates: package data
 # (in a clone, workbench/shipped_recipes links to the repository's recipes/ folder).
@@ -85,6 +86,10 @@ def find_recipes(dirs: list[Path] | None = None) -> list[RecipeEntry]:
 
 
 def describe(path: Path, shipped: bool = False) -> RecipeEntry:
+    try:
+        regular_file(path, "recipe file")  # a FIFO would hang the list, a device never end
+    except UserError as e:
+        return RecipeEntry(path, path.stem, "?", "?", "?", "", "", shipped, error=f"not a regular file: {e}")
     text = path.read_text(encoding="utf-8-sig", errors="replace")
     header = header_comment(text)
     try:
