@@ -110,14 +110,10 @@ def evaluate_only(ctx: RunContext, task: Task, source: str, source_run: str | No
     ctx.log(f"data: {splits.describe()}")
     ctx.phase("loading", f"loading {source}")
     if source_run is not None:
-        model, tok = task.load_finished(Path(source_run))
         trained = rundir.read_labels(Path(source_run)).get("labels")
-        if isinstance(trained, list) and trained != names:
-            from workbench.errors import UserError
-
-            # the gold labels come in the data's order, the scores in the model's: they must agree
-            raise UserError(f"the run's model has the {splits.label_word}s {', '.join(trained)} in this order; this "
-                            f"data has {', '.join(names)}: list them in the model's order (data.labels / data.classes)")
+        if isinstance(trained, list):  # `workbench eval` checked it before launching; the folder may have changed
+            splits.check_model_labels(trained)
+        model, tok = task.load_finished(Path(source_run))
     else:
         tiny = parse_source(values["model.source"]).kind == "tiny"
         path = resolve_source(values, task.tokenizer_texts(splits.train) if tiny else None)
