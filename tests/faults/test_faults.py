@@ -495,7 +495,8 @@ def test_runs_beside_readers_and_the_app(cli, cli_env, tmp_path, probe):
                         table = screen.query_one("#runs-table")
                         shown.clear()
                         for row in table.ordered_rows:
-                            shown[row.key.value] = table.get_cell(row.key.value, "status").plain
+                            # the status, without the warnings badge ("completed ⚠1")
+                            shown[row.key.value] = table.get_cell(row.key.value, "status").plain.split()[0]
                         if sorted(shown.values()) == ["completed", "completed"] and all(exited(d) for d in dirs):
                             return
                     await pilot.pause(0.5)
