@@ -20,7 +20,7 @@ from pathlib import Path
 
 from workbench import rundir
 from workbench.commands.common import find_run_dir, pick_run, resolve_run, run_dir_of, store_of
-from workbench.console import console
+from workbench.console import console, runs_count, runs_named
 from workbench.errors import UserError
 from workbench.store import read, write
 from workbench.store.db import connect, runs_root
@@ -116,19 +116,15 @@ class Deleted:
         """One line for the CLI and the app."""
         parts = []
         if self.trashed:
-            parts.append(f"moved {_count(self.trashed)} to the trash ({trash}, {_bytes(self.bytes)}): "
+            parts.append(f"moved {runs_count(len(self.trashed))} to the trash ({trash}, {_bytes(self.bytes)}): "
                          "`workbench rm --undo RUN` restores one, `workbench gc --trash` frees the space")
         if self.kept:
-            parts.append(f"deleted the store rows of {_count(self.kept)}, folders kept (`workbench sync` brings "
+            parts.append(f"deleted the store rows of {runs_count(len(self.kept))}, folders kept (`workbench sync` brings "
                          "them back)")
         if self.folderless:
-            parts.append(f"deleted the store rows of {_count(self.folderless)} with no folder on this machine, for "
+            parts.append(f"deleted the store rows of {runs_count(len(self.folderless))} with no folder on this machine, for "
                          f"good: {', '.join(self.folderless)}")
         return "; ".join(parts)
-
-
-def _count(ids: list[str]) -> str:
-    return f"{len(ids)} run{'s' if len(ids) != 1 else ''}"
 
 
 def delete_runs(store: Path, run_ids: list[str], *, keep_folder: bool = False) -> Deleted:
@@ -264,13 +260,14 @@ def rm(args) -> int:
         return 0
     store, ids = _store_and_runs(args, args.runs)
     status = check_deletable(store, ids)
-    what = "its store rows" if args.keep_folder else "its store rows; its folder to the trash, runs/.trash/"
+    what = ("their store rows only" if args.keep_folder
+            else "their store rows; their folders to the trash, runs/.trash/: `workbench rm --undo` restores")
     if not args.yes:
         if not sys.stdin.isatty():
-            raise UserError(f"rm deletes {len(ids)} run{'s' if len(ids) > 1 else ''} ({what}): confirm with --yes "
-                            "(no terminal to ask on); nothing was deleted")
-        listing = "\n".join(f"  {rid} ({status[rid]})" for rid in ids)
-        console.print(f"delete {len(ids)} run{'s' if len(ids) > 1 else ''} ({what})?\n{listing}")
+            raise UserError(f"rm deletes {runs_count(len(ids))} ({what}): confirm with --yes (no terminal to ask on); "
+                            "nothing was deleted")
+        console.print(f"delete {runs_count(len(ids))} ({what})?\n" + runs_named([f"{r} ({status[r]})" for r in ids]),
+                      markup=False)
         if input("[y/N] ").strip().lower() not in ("y", "yes"):
             console.print("nothing was deleted")
             return 1
