@@ -122,8 +122,8 @@ def write_annotations(run_dir: Path, annotations: dict[str, Any]) -> None:
 
 
 def read_trashed(run_dir: Path) -> dict[str, Any]:
-    """trashed.json of a deleted run's folder: {"from": the folder's path before, "t": unix seconds}
-    ({} when missing: the folder came from runs/<run_id>)."""
+    """trashed.json of a deleted run's folder: {"t": unix seconds, "from": the folder's path before, when
+    it was not runs/<run_id>} ({} when missing)."""
     return read_json(run_dir / TRASHED) or {}
 
 

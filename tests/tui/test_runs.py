@@ -361,6 +361,7 @@ class TestRunLifecycleKeys:
                 await until(pilot, lambda: stored("SELECT count(*) FROM tags")[0][0] == 2, "both tagged")
                 await until(pilot, lambda: not screen.marks, "the marks acted on cleared")
                 assert all(screen.query_one("#runs-table").get_cell(rid, "mark") == "" for rid in (LORA, FULL))
+                assert "marked" not in str(screen.query_one("#info").render())
 
                 for rid in (LORA, FULL):
                     await cursor_to(pilot, rid)

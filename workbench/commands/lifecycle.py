@@ -144,14 +144,17 @@ def delete_runs(store: Path, run_ids: list[str], *, keep_folder: bool = False) -
     for i, rid in enumerate(run_ids):
         folder = folders[rid]
         if not keep_folder and folder is not None:
-            size = _size(folder)
+            size = _size(folder)  # a stat per file: a checkpoint-heavy folder takes a moment
             try:
                 os.rename(folder, trash / rid)
             except OSError as e:
                 raise UserError(f"cannot move {folder} to {trash / rid}: {e.strerror or e}"
                                 + (f"; moved before it: {', '.join(run_ids[:i])}" if i else "; nothing was deleted"))\
                     from None
-            rundir.write_trashed(trash / rid, {"from": str(folder.absolute()), "t": time.time()})
+            record: dict[str, object] = {"t": time.time()}
+            if folder.resolve().parent != trash.resolve().parent:  # not runs/<id>: it goes back there
+                record["from"] = str(folder.resolve())
+            rundir.write_trashed(trash / rid, record)
             done.trashed.append(rid)
             done.bytes += size
         else:
@@ -314,10 +317,14 @@ def _empty_trash(store: Path, dry_run: bool) -> int:
         total += size
         if dry_run:
             console.print(f"  {entry.name}: {_bytes(size)}")
-        elif entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry)
-        else:
-            entry.unlink()
+            continue
+        try:
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+        except OSError as e:
+            raise UserError(f"cannot delete {entry} ({e.strerror or e}); freed {_bytes(total - size)} before it") from None
     verb = "would free" if dry_run else "freed"
     console.print(f"{verb} {_bytes(total)} ({total:,} bytes) of {len(entries)} deleted run{'s' if len(entries) != 1 else ''}"
                   f" in {trash}" + (" (no longer restorable)" if entries and not dry_run else ""))

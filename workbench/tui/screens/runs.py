@@ -529,6 +529,7 @@ class RunsScreen(ReportsWorkerErrors, Screen):
             self.marks.discard(rid)
             if rid in table.rows:
                 table.update_cell(rid, "mark", "")
+        self._show_info()
         self.notify(message.what, title="runs")
         self._reload(force=True)
 
