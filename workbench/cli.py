@@ -173,16 +173,20 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("runs", nargs="+", metavar="RUN")
     sp.add_argument("--undo", action="store_true", help="unarchive")
 
-    sp = cmd("rm", "Delete runs: their store rows and run folders (asks first; not a run still going).", "lifecycle",
-             "rm")
+    sp = cmd("rm", "Delete runs: their store rows, their folders moved to the trash runs/.trash/ (asks first; not "
+             "a run still going); --undo restores.", "lifecycle", "rm")
     sp.add_argument("runs", nargs="+", metavar="RUN")
     sp.add_argument("--keep-folder", action="store_true", help="delete the store rows only; `workbench sync` "
                     "brings the run back from its folder")
+    sp.add_argument("--undo", action="store_true", help="restore deleted runs from the trash (RUN: an id, a unique "
+                    "prefix or suffix of one there): the folder back where it was, its rows ingested again")
     sp.add_argument("--yes", "-y", action="store_true", help="do not ask")
 
     sp = cmd("gc", "Delete the checkpoints of completed runs (adapters, models, reports and predictions stay); "
              "prints the bytes freed.", "lifecycle", "gc")
     sp.add_argument("--dry-run", action="store_true", help="say what would be freed; delete nothing")
+    sp.add_argument("--trash", action="store_true", help="empty the trash instead: the folders of deleted runs "
+                    "(`workbench rm`), no longer restorable")
 
     sp = cmd("validate", "Check recipes (schema, data files, model source) without running them.", "validate")
     sp.add_argument("recipes", nargs="+", help="recipe .toml files, or shipped recipes' names")

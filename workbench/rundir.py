@@ -29,6 +29,8 @@ TRAIN_LOG = "train.log"       # stdout and stderr of a batch job (scheduler)
 FOLLOW_LOCK = ".follow.lock"  # held by the process that ingests this run right now
 DATA_DIR = "data"             # uploaded data files of a run on a remote host
 ANNOTATIONS = "annotations.json"  # tags, notes, archived, the MLflow run of export-mlflow: added after the run
+TRASHED = "trashed.json"      # where a deleted run's folder came from (`rm`), in runs/.trash/<run_id>/
+TRASH_DIR = ".trash"          # runs/.trash/: deleted run folders (a dot folder: `runs/*/run.json` never lists them)
 
 
 def events_file(run_dir: Path, rank: int = 0) -> Path:
@@ -186,3 +188,22 @@ def read_annotations(run_dir: Path) -> dict[str, Any]:
 def write_annotations(run_dir: Path, annotations: dict[str, Any]) -> None:
     write_json_atomic(run_dir / ANNOTATIONS, annotations, indent=2)
 
+
+
+def read_trashed(run_dir: Path) -> dict[str, Any]:
+    """trashed.json of a deleted run's folder: {"t": unix seconds, "from": the folder's path before, when
+    it was not runs/<run_id>} ({} when missing)."""
+    return read_json(run_dir / TRASHED) or {}
+
+
+def write_trashed(run_dir: Path, record: dict[str, Any]) -> None:
+    write_json_atomic(run_dir / TRASHED, record)
+
+
+def ids_matching(ids: list[str], ref: str) -> list[str]:
+    """The run ids `ref` names, in order: equal to it or starting with it, else ending with it when it
+    has 4 characters or more (the short ids the app shows are a run id's last characters)."""
+    found = [i for i in ids if i.startswith(ref)]
+    if not found and len(ref) >= 4:
+        found = [i for i in ids if i.endswith(ref)]
+    return sorted(found)

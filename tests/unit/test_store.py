@@ -364,3 +364,17 @@ def test_odd_values_in_numeric_fields_are_null_and_nan_stays_nan(store, tmp_path
         tel = con.execute("SELECT mem_used, mem_total FROM telemetry WHERE run_id = 'odd'").fetchall()
     assert rows == [(40, True, False, None, 1e30, None), (41, False, True, None, 1.0, 2.5)]
     assert tel == [(None, 2**40)]
+
+
+def test_run_ids_a_reference_names_prefix_first_then_a_suffix_of_four(store, tmp_path, demo_recipe):
+    """The rule every command resolves RUN by (the store's runs, and `rm --undo`'s trash: rundir.ids_matching)."""
+    from workbench.store.read import run_ids_matching
+
+    with connect(store) as con:
+        for rid in ("exp-20260101-aa11", "exp-20260102-bb22", "other-20260103-1exp"):
+            ingest_run(con, make_run(tmp_path / "runs", rid, demo_recipe))
+        assert run_ids_matching(con, "exp") == ["exp-20260101-aa11", "exp-20260102-bb22"]  # prefixes win
+        assert run_ids_matching(con, "bb22") == ["exp-20260102-bb22"]                      # a 4-character suffix
+        assert run_ids_matching(con, "1exp") == ["other-20260103-1exp"]
+        assert run_ids_matching(con, "b22") == []                                          # too short to be a suffix
+        assert run_ids_matching(con, "exp-20260101-aa11") == ["exp-20260101-aa11"]

@@ -4,6 +4,8 @@ that died without an `end` event)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from workbench.commands.common import store_of
 from workbench.console import console
 from workbench.launch import follow as follower
@@ -17,7 +19,17 @@ from workbench.store.ingest import ingest_run
 def main(args) -> int:
     store = store_of(args)
     root = runs_root(store)
+    # `*` matches one folder level: runs/.trash/<id>/ (deleted runs, `workbench rm`) is never listed
     dirs = sorted(p.parent for p in root.glob(f"*/{RUN_META}")) if root.is_dir() else []
+    new_events, settled = ingest_folders(store, dirs)
+    console.print(f"synced {len(dirs)} run folders from {root}: {new_events} new events"
+                  + (f", {settled} ended runs settled" if settled else ""))
+    return 0
+
+
+def ingest_folders(store: Path, dirs: list[Path]) -> tuple[int, int]:
+    """Ingest run folders and settle those that ended (`sync`, and `rm --undo` for a restored run);
+    (events stored, runs settled)."""
     new_events = settled = 0
     with connect(store) as con:
         results = []
@@ -36,6 +48,4 @@ def main(args) -> int:
                 settled += 1
         except HostUnreachable as e:
             console.print(f"[yellow]warning:[/] {d.name}: {e}")
-    console.print(f"synced {len(dirs)} run folders from {root}: {new_events} new events"
-                  + (f", {settled} ended runs settled" if settled else ""))
-    return 0
+    return new_events, settled

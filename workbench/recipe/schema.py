@@ -267,8 +267,8 @@ KNOBS: tuple[Knob, ...] = (
          "runs/mlflow.db beside the run folders (artifacts in runs/mlartifacts).", pattern=_TRACKING_URI),
     Knob("train", "mlflow_experiment", "str", "", "With mlflow in report_to: the MLflow experiment. Empty: "
          "MLFLOW_EXPERIMENT_NAME where the run trains, else the recipe's name.", pattern=_TEXT),
-    Knob("train", "logging_steps", "int", 10, "Emit a step event (loss, lr, throughput) every N optimizer steps.",
-         min=1, max=1e9),
+    Knob("train", "logging_steps", "int", 10, "Emit a step event (loss, lr, throughput) every N optimizer steps, "
+         "and at each epoch's end and the last step.", min=1, max=1e9),
     Knob("train", "length_grouping", "bool", True, "Batch examples of similar length together: less padding, faster epochs."),
     Knob("train", "packing", "bool", False, "Generative tasks (chat_classification, ner): each batch is one row of its "
          "examples end to end, with positions restarting per example and attention kept within each one "

@@ -8,6 +8,7 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
+from workbench import rundir
 from workbench.store.schema import ALL_LABELS, LOWER_IS_BETTER
 
 # Columns of the runs browser / `workbench runs`, in display order.
@@ -158,13 +159,10 @@ def latest_run_id(con) -> str | None:
 
 
 def run_ids_matching(con, ref: str) -> list[str]:
-    """Run ids equal to `ref`, else starting with it, else ending with it (the short ids the app
-    shows are a run id's last characters, e.g. `3599`), in order."""
-    for sql in ("run_id = ? OR starts_with(run_id, ?)", "ends_with(run_id, ?) AND length(?) >= 4"):
-        found = [r[0] for r in con.execute(f"SELECT run_id FROM runs WHERE {sql} ORDER BY run_id", [ref, ref]).fetchall()]
-        if found:
-            return found
-    return []
+    """Run ids `ref` names (rundir.ids_matching: equal, prefix, else a suffix such as the app's short
+    ids), in order. SQL narrows to the ids containing it; the rule is the one the trash uses too."""
+    ids = [r[0] for r in con.execute("SELECT run_id FROM runs WHERE contains(run_id, ?)", [ref]).fetchall()]
+    return rundir.ids_matching(ids, ref)
 
 
 def runs_in_progress(con) -> list[tuple[str, str, str | None]]:

@@ -21,7 +21,7 @@ def run(ctx: RunContext, task: Task) -> None:
     from workbench.models.load import apply_method, count_params
     from workbench.models.placement import this_process
     from workbench.models.source import parse_source, record_base, resolve_source
-    from workbench.train.trainer import build_trainer, save_trained, train_and_summarize
+    from workbench.train.trainer import build_trainer, save_trained, train_and_summarize, weights_origin
 
     values = ctx.recipe.values
     splits = task.load_splits()
@@ -82,12 +82,15 @@ def run(ctx: RunContext, task: Task) -> None:
     if not ctx.is_main:
         return
 
-    ctx.phase("tuned eval", "evaluating the tuned model")
+    # the tuned evaluations carry the step and epoch of the weights they score
+    step, epoch = weights_origin(trainer)
+    ctx.phase("tuned eval", "evaluating the tuned model"
+              + (f": the best checkpoint (step {step}, epoch {epoch:g}) by {values['train.best_metric']}; training "
+                 f"ended at step {trainer.state.global_step}" if step != trainer.state.global_step else ""))
     tuned_scored: dict[str, Scored] = {}
     for split, records in eval_sets:
         scored = task.evaluate(model, tok, records, names, phase="tuned", split=split)
-        record_eval(ctx, scored, phase="tuned", split=split, step=trainer.state.global_step,
-                    epoch=trainer.state.epoch or 0.0)
+        record_eval(ctx, scored, phase="tuned", split=split, step=step, epoch=epoch)
         tuned_scored[split] = scored
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]  # restored with a resumed checkpoint
     record_guardrails(ctx, names, splits.label_word, base_scored.get("validation"), tuned_scored["validation"], losses)
