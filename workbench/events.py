@@ -377,7 +377,8 @@ def read_events(path: str | Path, offset: int = 0, line: int = 0, *, max_bytes: 
         f = open(path, "rb", buffering=0)
     except FileNotFoundError:
         return ReadResult(events, offset, line)
-    chunk = CHUNK_BYTES if max_bytes is None else max(1, min(CHUNK_BYTES, max_bytes))
+    # a batch is max_bytes or a little more (a chunk at most, or one long line); 64 KiB reads at least
+    chunk = CHUNK_BYTES if max_bytes is None else min(CHUNK_BYTES, max(max_bytes, 1 << 16))
     start = offset
     with f:
         while max_bytes is None or offset - start < max_bytes:
@@ -388,16 +389,16 @@ def read_events(path: str | Path, offset: int = 0, line: int = 0, *, max_bytes: 
                 line = _parse_lines(data[:end].split(b"\n")[:-1], path, line, limit, events, warnings)
                 offset += end
             elif len(data) == chunk:  # a line longer than a chunk
-                head, data = data[:512], b""  # the chunk is let go before the scan reads the next
+                data = b""  # let go before the scan reads the next chunk
                 newline = _next_newline(f, offset + chunk)
                 if newline is None:
                     break  # still being written
                 length = newline - offset
+                f.seek(offset)
                 if length > limit:
                     line += 1
-                    _over_limit(path, line, head, length, limit, events, warnings)
+                    _over_limit(path, line, f.read(512), length, limit, events, warnings)
                 else:
-                    f.seek(offset)
                     line = _parse_lines((f.read(length),), path, line, limit, events, warnings)
                 offset += length + 1
                 continue

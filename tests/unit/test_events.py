@@ -313,3 +313,31 @@ def test_reading_in_batches_returns_every_event_once_in_order(tmp_path, monkeypa
         f.write(_eval_line(201, 300)[5000:])
     res = read_events(path, offset, line, max_bytes=2048)
     assert [e.seq for e in res.events] == [201] and not res.more and res.offset == path.stat().st_size
+
+
+def test_batches_of_any_size_read_what_one_read_reads(tmp_path, monkeypatch):
+    import random
+
+    import workbench.events as events_module
+
+    rnd = random.Random(4)
+    path = rundir.events_file(tmp_path)
+    with EventWriter(path) as w:
+        for _ in range(300):
+            w.emit("log", message="y" * rnd.choice((0, 10, 100, 700, 3000)))
+    with open(path, "ab") as f:
+        f.write(b"not an event\n" + b'{"seq":300,"t":1,"type":"log","message":"' + b"z" * 2500)  # + a torn line
+    monkeypatch.setenv("WORKBENCH_EVENT_LINE_LIMIT", "2K")
+    whole = read_events(path)
+    assert len(whole.events) == 300 and len(whole.warnings) == 1
+    assert sum(e.type == "log" and e.level == "error" for e in whole.events) > 10  # the 3000-byte lines
+    for chunk in (64, 1000, 4096):
+        monkeypatch.setattr(events_module, "CHUNK_BYTES", chunk)
+        for max_bytes in (1, 500, 5000, None):
+            got, warnings, res = [], [], events_module.ReadResult([], 0, 0, more=True)
+            while res.more:
+                res = read_events(path, res.offset, res.line, max_bytes=max_bytes)
+                got += [(e.seq, e.type, e.get("message")) for e in res.events]
+                warnings += res.warnings
+            assert got == [(e.seq, e.type, e.get("message")) for e in whole.events], (chunk, max_bytes)
+            assert (res.offset, res.line, warnings) == (whole.offset, whole.line, whole.warnings), (chunk, max_bytes)

@@ -238,3 +238,15 @@ def test_flat_scores_are_still_found_in_rows_that_keep_the_top_k_only():
     assert found is not None and found.code == "flat_scores"
     varied = [{"predicted": f"c{i}", "scores": {f"c{i}": 0.9, f"c{i + 1}": 0.05}, "scores_top_k": 2} for i in range(10)]
     assert guardrails.flat_scores(varied) is None
+
+
+def test_a_bad_event_line_limit_is_one_line_and_exit_status_2(tmp_path, demo_recipe):
+    from tests.conftest import workbench
+
+    make_run(tmp_path / "runs", "r1", demo_recipe)
+    proc = workbench("sync", store=tmp_path / "runs.duckdb", env={"WORKBENCH_EVENT_LINE_LIMIT": "lots"}, timeout=300)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr.strip() == ("error: WORKBENCH_EVENT_LINE_LIMIT='lots': expected a size in bytes such as 64M, "
+                                   "1G or 500000")
+    ok = workbench("sync", store=tmp_path / "runs.duckdb", env={"WORKBENCH_EVENT_LINE_LIMIT": "1.5G"}, timeout=300)
+    assert ok.returncode == 0 and "synced 1 run folders" in ok.stdout
