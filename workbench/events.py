@@ -469,7 +469,8 @@ def _over_limit(path: Path, line: int, head: bytes, length: int, limit: int, eve
 def last_event(path: str | Path, types: tuple[str, ...] | None = None, *, chunk: int = 1 << 16) -> Event | None:
     """The last complete event of a file (the last of one of `types`, when given), read from the end
     backwards: a status check of a long run reads a few KiB, not the whole file. None when there is
-    none (no file, no such event). A torn last line does not count; unreadable lines are passed over."""
+    none (no file, no such event). A torn last line does not count; unreadable lines, and lines over
+    the limit (`event_line_limit`), are passed over."""
     wanted = re.compile(rb'"type"\s*:\s*"(?:' + b"|".join(re.escape(t.encode()) for t in types) + rb')"') if types else None
     try:
         f = open(path, "rb")
@@ -485,14 +486,26 @@ def last_event(path: str | Path, types: tuple[str, ...] | None = None, *, chunk:
                 end = start + nl + 1
                 break
             end = start
-        carry = b""  # the start of a line cut by the previous chunk's boundary
+        limit = event_line_limit()
+        carry = b""  # the end of a line cut by the chunk boundary (the chunk before it holds its start)
+        skipping = False  # inside a line over the limit: its bytes are let go until its start
         while end > 0:
             start = max(0, end - chunk)
             f.seek(start)
-            pieces = (f.read(end - start) + carry).split(b"\n")
+            data = f.read(end - start)
             end = start
+            if skipping:
+                nl = data.rfind(b"\n")
+                if nl < 0:
+                    continue
+                data, skipping = data[:nl + 1], False
+            pieces = (data + carry).split(b"\n")
             carry, whole = (pieces[0], pieces[1:]) if start > 0 else (b"", pieces)
+            if len(carry) > limit:  # passed over like an unreadable line, never held whole
+                carry, skipping = b"", True
             for raw in reversed(whole):
+                if len(raw) > limit:
+                    continue
                 if not raw.strip() or (wanted is not None and wanted.search(raw) is None):
                     continue
                 try:

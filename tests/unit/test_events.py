@@ -341,3 +341,27 @@ def test_batches_of_any_size_read_what_one_read_reads(tmp_path, monkeypatch):
                 warnings += res.warnings
             assert got == [(e.seq, e.type, e.get("message")) for e in whole.events], (chunk, max_bytes)
             assert (res.offset, res.line, warnings) == (whole.offset, whole.line, whole.warnings), (chunk, max_bytes)
+
+
+def test_the_last_event_is_found_behind_a_line_over_the_limit_without_holding_it(tmp_path, monkeypatch):
+    import tracemalloc
+
+    from workbench.events import last_event
+
+    path = rundir.events_file(tmp_path)
+    with open(path, "wb") as f:
+        f.write(b'{"seq":0,"t":1,"type":"start","pid":4242}\n')
+        f.write(_eval_line(1, 300_000))  # ~20 MB: an old run's whole confusion matrix, say
+    monkeypatch.setenv("WORKBENCH_EVENT_LINE_LIMIT", "1M")
+    tracemalloc.start()
+    try:
+        start = last_event(path, ("start",))
+        last = last_event(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert start is not None and start.get("pid") == 4242
+    assert last is not None and last.seq == 0  # the line over the limit is passed over, as an unreadable one
+    assert peak < 4 << 20, f"held {peak / 1e6:.1f} MB"  # a few times the limit, not the 20 MB line
+    monkeypatch.setenv("WORKBENCH_EVENT_LINE_LIMIT", "64M")  # under the limit: it is the last event
+    assert last_event(path).type == "eval"
