@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import csv
+import heapq
 import json
 import math
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -105,6 +107,39 @@ def delta_text(metric: str, delta: float | None, digits: int = 3) -> Text:
     better = delta < 0 if metric in LOWER_IS_BETTER else delta > 0
     style = "green" if better else ("red" if round(delta, digits) != 0 else "dim")
     return Text(f"{delta:+.{digits}f}", style=style)
+
+
+# Classes up to which a confusion matrix is shown whole; past it, its largest cells off the diagonal
+# (10,000 classes are 10,000 columns).
+CONFUSION_WHOLE_UP_TO = 20
+CONFUSION_ERRORS_SHOWN = 20
+
+
+@dataclass
+class ConfusionView:
+    """A confusion matrix ({gold: {predicted: n}}, sparse or whole) as `show` and the app show it:
+    whole, `columns` across and a row per gold class, or (errors not None) its largest errors."""
+    columns: list[str]                            # the classes, then predictions that are no class ("(none)")
+    errors: list[tuple[str, str, int]] | None     # (gold, predicted, n), largest first; None: shown whole
+    right: int                                    # examples on the diagonal
+    total: int
+
+    @property
+    def summary(self) -> str:
+        return (f"{len(self.columns)} classes, {self.right} of {self.total} right; the {len(self.errors or [])} "
+                "largest errors (every cell: table confusion)")
+
+
+def confusion_view(matrix: dict[str, dict[str, int]]) -> ConfusionView:
+    columns = list(dict.fromkeys([*matrix, *(p for row in matrix.values() for p in row)]))
+    cells = [(g, p, n) for g, row in matrix.items() for p, n in row.items() if n]
+    right = sum(n for g, p, n in cells if g == p)
+    total = sum(n for _, _, n in cells)
+    if len(columns) <= CONFUSION_WHOLE_UP_TO:
+        return ConfusionView(columns, None, right, total)
+    # ties in class order (nlargest is stable)
+    errors = heapq.nlargest(CONFUSION_ERRORS_SHOWN, (c for c in cells if c[0] != c[1]), key=lambda c: c[2])
+    return ConfusionView(columns, errors, right, total)
 
 
 def diff_tables(rows: Sequence[tuple], metrics: Sequence[str], title: str,

@@ -23,7 +23,9 @@ Types and their fields (docs/architecture.md, "Event file contract"; the store's
 
 Readers tolerate a torn last line (a write in progress, or a process killed mid-write): it is
 left unread until it is completed. A garbage line elsewhere is skipped with a warning naming
-the file and line.
+the file and line. Readers hold a few MiB of the file at once, whatever its size (`read_events`
+in batches); a line over WORKBENCH_EVENT_LINE_LIMIT (64 MiB) is never read: an error `log`
+event with its seq, naming the file and line, stands in its place.
 """
 
 from __future__ import annotations
@@ -96,8 +98,10 @@ def _next_seq(path: Path) -> int:
     """Continue numbering after the last complete event of an existing file (resumed runs)."""
     if not path.exists():
         return 0
-    read = read_events(path)
-    last = read.events[-1].seq if read.events else -1
+    read, last = ReadResult([], 0, 0, more=True), -1
+    while read.more:  # in batches: only the last seq is kept
+        read = read_events(path, read.offset, read.line, max_bytes=CHUNK_BYTES)
+        last = read.events[-1].seq if read.events else last
     if path.stat().st_size > read.offset:
         # A torn last line from a killed writer: terminate it so the next event starts clean.
         with open(path, "ab") as f:
@@ -316,23 +320,104 @@ class ReadResult:
     offset: int  # byte offset just after the last complete line read
     line: int  # number of complete lines read so far (from the start of the file)
     warnings: list[str] = field(default_factory=list)
+    more: bool = False  # stopped at `max_bytes` with complete lines left to read: call again from `offset`
 
 
-def read_events(path: str | Path, offset: int = 0, line: int = 0) -> ReadResult:
-    """Read complete event lines from byte `offset` on. `line` is the count of lines before it."""
+# Lines are read in chunks of this many bytes: what a reader holds at once beside the events it
+# returns, whatever the file's size (a tail of 2 GB read at once, then split, held it three times).
+CHUNK_BYTES = 4 << 20
+# The longest event line read (WORKBENCH_EVENT_LINE_LIMIT overrides it): a longer one is skipped, in
+# its place an error `log` event naming the file and line, so a run is never lost to one huge
+# event. Decoded, a line of numbers takes ~10x its bytes as Python objects; the trainer's largest
+# lines (an evaluation of 10,000 classes) are ~1 MB.
+EVENT_LINE_LIMIT = 64 << 20
+LIMIT_ENV = "WORKBENCH_EVENT_LINE_LIMIT"
+_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?\s*", re.IGNORECASE)
+# seq, t and type in the head of a line over the limit (the writer puts them first)
+_HEAD = {"seq": re.compile(rb'"seq":\s*(\d+)'), "t": re.compile(rb'"t":\s*(\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)'),
+         "type": re.compile(rb'"type":\s*"(\w+)"')}
+
+
+def event_line_limit() -> int:
+    """Bytes of the longest event line read: WORKBENCH_EVENT_LINE_LIMIT (e.g. 64M, 1G, 500000), else
+    EVENT_LINE_LIMIT."""
+    text = os.environ.get(LIMIT_ENV, "")
+    if not text.strip():
+        return EVENT_LINE_LIMIT
+    m = _SIZE.fullmatch(text)
+    if m is None or float(m.group(1)) < 1:
+        from workbench.errors import UserError
+
+        raise UserError(f"{LIMIT_ENV}={text!r}: expected a size in bytes such as 64M, 1G or 500000")
+    return int(float(m.group(1)) * 1024 ** " KMGT".index(m.group(2).upper() or " "))
+
+
+def size_text(n: float) -> str:
+    """1536 -> '1.5 KiB'."""
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    raise AssertionError("unreachable")
+
+
+def read_events(path: str | Path, offset: int = 0, line: int = 0, *, max_bytes: int | None = None) -> ReadResult:
+    """Read complete event lines from byte `offset` on; `line` is the count of lines before it.
+
+    With `max_bytes`, stop after about that many bytes of lines (`more`: lines may be left):
+    callers that store or show events as they go (ingestion, followers) read a file of any size in
+    batches of bounded memory. A line over the limit (`event_line_limit`) is never held in memory:
+    it reads as an error `log` event with its seq and a message naming the file and line (a warning
+    when its head names no seq)."""
     path = Path(path)
-    try:
-        with open(path, "rb") as f:
-            f.seek(offset)
-            data = f.read()
-    except FileNotFoundError:
-        return ReadResult([], offset, line)
-    end = data.rfind(b"\n") + 1  # anything after the last newline is a torn / in-progress line
+    limit = event_line_limit()
     events: list[Event] = []
     warnings: list[str] = []
+    try:
+        f = open(path, "rb", buffering=0)
+    except FileNotFoundError:
+        return ReadResult(events, offset, line)
+    # a batch is max_bytes or a little more (a chunk at most, or one long line); 64 KiB reads at least
+    chunk = CHUNK_BYTES if max_bytes is None else min(CHUNK_BYTES, max(max_bytes, 1 << 16))
+    start = offset
+    with f:
+        while max_bytes is None or offset - start < max_bytes:
+            f.seek(offset)
+            data = f.read(chunk)
+            end = data.rfind(b"\n") + 1  # after the last newline: a torn line, or the start of a long one
+            if end:
+                line = _parse_lines(data[:end].split(b"\n")[:-1], path, line, limit, events, warnings)
+                offset += end
+            elif len(data) == chunk:  # a line longer than a chunk
+                data = b""  # let go before the scan reads the next chunk
+                newline = _next_newline(f, offset + chunk)
+                if newline is None:
+                    break  # still being written
+                length = newline - offset
+                f.seek(offset)
+                if length > limit:
+                    line += 1
+                    _over_limit(path, line, f.read(512), length, limit, events, warnings)
+                else:
+                    line = _parse_lines((f.read(length),), path, line, limit, events, warnings)
+                offset += length + 1
+                continue
+            if len(data) < chunk:
+                break  # the end of the file
+        else:  # stopped at max_bytes: lines may be left
+            return ReadResult(events, offset, line, warnings, more=os.fstat(f.fileno()).st_size > offset)
+    return ReadResult(events, offset, line, warnings)
+
+
+def _parse_lines(lines: list[bytes] | tuple[bytes, ...], path: Path, line: int, limit: int, events: list[Event],
+                 warnings: list[str]) -> int:
+    """Decode complete lines (newlines removed) into `events`; returns the line count after them."""
     loads = orjson.loads  # this loop is the hot path of ingestion: no per-line function call or strip
-    for raw in data[:end].split(b"\n")[:-1]:
+    for raw in lines:
         line += 1
+        if len(raw) > limit:
+            _over_limit(path, line, raw[:512], len(raw), limit, events, warnings)
+            continue
         try:
             try:
                 ev = loads(raw)
@@ -348,13 +433,44 @@ def read_events(path: str | Path, offset: int = 0, line: int = 0) -> ReadResult:
             warnings.append(f"{path}:{line}: skipped unreadable event ({str(e)[:80]})")
             continue
         events.append(parse_event(ev))
-    return ReadResult(events, offset + end, line, warnings)
+    return line
+
+
+def _next_newline(f, pos: int) -> int | None:
+    """The offset of the next newline at or after `pos`; None when the file ends first. Scans in
+    chunks, keeping none of them."""
+    f.seek(pos)
+    while chunk := f.read(CHUNK_BYTES):
+        nl = chunk.find(b"\n")
+        if nl >= 0:
+            return pos + nl
+        pos += len(chunk)
+        del chunk  # one chunk held at a time
+    return None
+
+
+def _over_limit(path: Path, line: int, head: bytes, length: int, limit: int, events: list[Event],
+                warnings: list[str]) -> None:
+    """A line over the limit: an error `log` event in its place (seq and type read from its head),
+    or a warning when its head names no seq."""
+    found = {key: m[1] for key, pattern in _HEAD.items() if (m := pattern.search(head))}
+    seq = int(found["seq"]) if "seq" in found else None
+    t = float(found["t"]) if "t" in found else None
+    kind = found["type"].decode() if "type" in found else None
+    what = f"the {kind} event (seq {seq})" if kind and seq is not None else "an event line"
+    message = (f"{path}:{line}: {what} is {size_text(length)}, over the {size_text(limit)} limit of one event line: "
+               f"skipped, the rest of the run is read ({LIMIT_ENV} raises the limit)")
+    if seq is None:
+        warnings.append(message)
+    else:
+        events.append(Log(seq, t, "log", {"skipped_bytes": length}, "error", message))
 
 
 def last_event(path: str | Path, types: tuple[str, ...] | None = None, *, chunk: int = 1 << 16) -> Event | None:
     """The last complete event of a file (the last of one of `types`, when given), read from the end
     backwards: a status check of a long run reads a few KiB, not the whole file. None when there is
-    none (no file, no such event). A torn last line does not count; unreadable lines are passed over."""
+    none (no file, no such event). A torn last line does not count; unreadable lines, and lines over
+    the limit (`event_line_limit`), are passed over."""
     wanted = re.compile(rb'"type"\s*:\s*"(?:' + b"|".join(re.escape(t.encode()) for t in types) + rb')"') if types else None
     try:
         f = open(path, "rb")
@@ -370,14 +486,26 @@ def last_event(path: str | Path, types: tuple[str, ...] | None = None, *, chunk:
                 end = start + nl + 1
                 break
             end = start
-        carry = b""  # the start of a line cut by the previous chunk's boundary
+        limit = event_line_limit()
+        carry = b""  # the end of a line cut by the chunk boundary (the chunk before it holds its start)
+        skipping = False  # inside a line over the limit: its bytes are let go until its start
         while end > 0:
             start = max(0, end - chunk)
             f.seek(start)
-            pieces = (f.read(end - start) + carry).split(b"\n")
+            data = f.read(end - start)
             end = start
+            if skipping:
+                nl = data.rfind(b"\n")
+                if nl < 0:
+                    continue
+                data, skipping = data[:nl + 1], False
+            pieces = (data + carry).split(b"\n")
             carry, whole = (pieces[0], pieces[1:]) if start > 0 else (b"", pieces)
+            if len(carry) > limit:  # passed over like an unreadable line, never held whole
+                carry, skipping = b"", True
             for raw in reversed(whole):
+                if len(raw) > limit:
+                    continue
                 if not raw.strip() or (wanted is not None and wanted.search(raw) is None):
                     continue
                 try:

@@ -95,6 +95,28 @@ class TestDetailScreen:
 
         asyncio.run(go())
 
+    def test_a_run_of_many_classes_shows_its_largest_errors_not_a_column_per_class(self, make_app, sample_store,
+                                                                                   tmp_path):
+        import shutil
+
+        store = tmp_path / "runs.duckdb"
+        shutil.copy(sample_store, store)
+        cells = [(f"c{i:03d}", f"c{i:03d}", 2) for i in range(40)] + [("c031", "c002", 5), ("c017", "c030", 3)]
+        with connect(store) as con:
+            for gold, predicted, n in cells:
+                con.execute("INSERT INTO confusion VALUES (?, 99, 'tuned', 'validation', ?, ?, ?)",
+                            [LORA, gold, predicted, n])
+
+        async def go():
+            async with make_app("runs", store=store).run_test(size=(120, 40)) as pilot:
+                screen = await open_detail(pilot, LORA, tab="tab-metrics")
+                text = str(screen.query_one("#task-sections").render())
+                assert "confusion matrix (validation), tuned: 40 classes, 80 of 88 right; the 2 largest errors" in text
+                assert [line.split() for line in text.splitlines()[1:3]] == [["c031", "→", "c002", "5"],
+                                                                             ["c017", "→", "c030", "3"]]
+
+        asyncio.run(go())
+
     def test_failed_run_opens_on_its_error(self, make_app):
         async def go():
             async with make_app("runs").run_test(size=(80, 24)) as pilot:

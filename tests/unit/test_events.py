@@ -233,3 +233,135 @@ def test_every_type_of_the_contract_has_its_class():
     for name, cls in TYPES.items():
         e = parse_event({"seq": 5, "t": 1.0, "type": name})
         assert type(e) is cls and (e.seq, e.t, e.type) == (5, 1.0, name)
+
+
+# --- event files of any size: read in batches, a line over the limit skipped (issue 25, item 2) ---------------
+
+def _eval_line(seq: int, labels: int) -> bytes:
+    """An eval event of `labels` per-label rows, as the trainer writes it."""
+    event = {"seq": seq, "t": 1.5, "type": "eval", "phase": "base", "split": "validation",
+             "labels": {f"c{i:06d}": {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1.0} for i in range(labels)}}
+    return json.dumps(event, separators=(",", ":")).encode() + b"\n"
+
+
+def test_an_event_line_over_the_limit_reads_as_an_error_naming_file_and_line(tmp_path, monkeypatch):
+    path = rundir.events_file(tmp_path)
+    with EventWriter(path) as w:
+        w.emit("start")
+    with open(path, "ab") as f:
+        f.write(_eval_line(1, 1000))  # ~75 KB
+    with EventWriter(path) as w:
+        w.emit("end", status="completed")
+    monkeypatch.setenv("WORKBENCH_EVENT_LINE_LIMIT", "4K")
+    res = read_events(path)
+    assert [e.type for e in res.events] == ["start", "log", "end"]
+    skipped = res.events[1]
+    assert isinstance(skipped, Log) and skipped.level == "error" and skipped.seq == 1 and skipped.t == 1.5
+    assert skipped.message.startswith(f"{path}:2: the eval event (seq 1) is ")
+    assert "over the 4.0 KiB limit of one event line" in skipped.message and "WORKBENCH_EVENT_LINE_LIMIT" in skipped.message
+    assert res.warnings == [] and res.offset == path.stat().st_size and res.line == 3
+    monkeypatch.setenv("WORKBENCH_EVENT_LINE_LIMIT", "1M")  # under the limit: read as it is
+    assert [e.type for e in read_events(path).events] == ["start", "eval", "end"]
+
+
+def test_a_line_over_the_limit_is_never_held_in_memory(tmp_path, monkeypatch):
+    import tracemalloc
+
+    import workbench.events as events_module
+
+    path = rundir.events_file(tmp_path)
+    with open(path, "wb") as f:
+        f.write(b'{"seq":0,"t":1,"type":"start"}\n')
+        f.write(_eval_line(1, 400_000))  # ~30 MB
+        f.write(b'{"seq":2,"t":2,"type":"end","status":"completed"}\n')
+    size = path.stat().st_size
+    assert size > 25e6
+    monkeypatch.setenv("WORKBENCH_EVENT_LINE_LIMIT", "1M")
+    tracemalloc.start()
+    try:
+        res = read_events(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert [e.type for e in res.events] == ["start", "log", "end"]
+    assert peak < 3 * events_module.CHUNK_BYTES < size / 2, f"reading held {peak / 1e6:.1f} MB of a {size / 1e6:.1f} MB file"
+
+
+def test_reading_in_batches_returns_every_event_once_in_order(tmp_path, monkeypatch):
+    import workbench.events as events_module
+
+    path = rundir.events_file(tmp_path)
+    with EventWriter(path) as w:
+        for i in range(200):
+            w.emit("log", message="x" * (i % 7) * 40)
+    with open(path, "ab") as f:
+        f.write(_eval_line(200, 300))  # ~22 KB: longer than a chunk, under the limit
+        f.write(_eval_line(201, 300)[:5000])  # and a long torn last line
+    monkeypatch.setattr(events_module, "CHUNK_BYTES", 1024)
+    seqs: list[int] = []
+    offset = line = batches = 0
+    more = True
+    while more:
+        res = read_events(path, offset, line, max_bytes=2048)
+        assert res.offset - offset <= 2048 + 1024 or any(e.type == "eval" for e in res.events)  # + one long line
+        seqs += [e.seq for e in res.events]
+        offset, line, more, batches = res.offset, res.line, res.more, batches + 1
+    assert seqs == list(range(201)) and batches > 10
+    assert read_events(path).events[-1].get("labels")["c000299"]["support"] == 1.0
+    assert offset == path.stat().st_size - 5000 and line == 201  # the torn line left unread
+    with open(path, "ab") as f:
+        f.write(_eval_line(201, 300)[5000:])
+    res = read_events(path, offset, line, max_bytes=2048)
+    assert [e.seq for e in res.events] == [201] and not res.more and res.offset == path.stat().st_size
+
+
+def test_batches_of_any_size_read_what_one_read_reads(tmp_path, monkeypatch):
+    import random
+
+    import workbench.events as events_module
+
+    rnd = random.Random(4)
+    path = rundir.events_file(tmp_path)
+    with EventWriter(path) as w:
+        for _ in range(300):
+            w.emit("log", message="y" * rnd.choice((0, 10, 100, 700, 3000)))
+    with open(path, "ab") as f:
+        f.write(b"not an event\n" + b'{"seq":300,"t":1,"type":"log","message":"' + b"z" * 2500)  # + a torn line
+    monkeypatch.setenv("WORKBENCH_EVENT_LINE_LIMIT", "2K")
+    whole = read_events(path)
+    assert len(whole.events) == 300 and len(whole.warnings) == 1
+    assert sum(e.type == "log" and e.level == "error" for e in whole.events) > 10  # the 3000-byte lines
+    for chunk in (64, 1000, 4096):
+        monkeypatch.setattr(events_module, "CHUNK_BYTES", chunk)
+        for max_bytes in (1, 500, 5000, None):
+            got, warnings, res = [], [], events_module.ReadResult([], 0, 0, more=True)
+            while res.more:
+                res = read_events(path, res.offset, res.line, max_bytes=max_bytes)
+                got += [(e.seq, e.type, e.get("message")) for e in res.events]
+                warnings += res.warnings
+            assert got == [(e.seq, e.type, e.get("message")) for e in whole.events], (chunk, max_bytes)
+            assert (res.offset, res.line, warnings) == (whole.offset, whole.line, whole.warnings), (chunk, max_bytes)
+
+
+def test_the_last_event_is_found_behind_a_line_over_the_limit_without_holding_it(tmp_path, monkeypatch):
+    import tracemalloc
+
+    from workbench.events import last_event
+
+    path = rundir.events_file(tmp_path)
+    with open(path, "wb") as f:
+        f.write(b'{"seq":0,"t":1,"type":"start","pid":4242}\n')
+        f.write(_eval_line(1, 300_000))  # ~20 MB: an old run's whole confusion matrix, say
+    monkeypatch.setenv("WORKBENCH_EVENT_LINE_LIMIT", "1M")
+    tracemalloc.start()
+    try:
+        start = last_event(path, ("start",))
+        last = last_event(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert start is not None and start.get("pid") == 4242
+    assert last is not None and last.seq == 0  # the line over the limit is passed over, as an unreadable one
+    assert peak < 4 << 20, f"held {peak / 1e6:.1f} MB"  # a few times the limit, not the 20 MB line
+    monkeypatch.setenv("WORKBENCH_EVENT_LINE_LIMIT", "64M")  # under the limit: it is the last event
+    assert last_event(path).type == "eval"

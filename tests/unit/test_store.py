@@ -77,7 +77,7 @@ def test_ingest_completed_run(store, run_dir):
         res = ingest_run(con, run_dir)
         assert res.run_id == "r1"
         assert res.status == "completed"
-        assert [e["seq"] for e in res.events] == list(range(9))
+        assert res.seqs == list(range(9))
         assert res.warnings == []
         row = con.execute("SELECT status, trainable_params, total_params, duration_s, started_at, ended_at, "
                           "recipe_name, model, method, task, group_id, host, world_size, pid, run_dir, error, "
@@ -179,11 +179,11 @@ def test_reingest_is_noop(store, run_dir):
         ingest_run(con, run_dir)
         first = counts(con)
         res = ingest_run(con, run_dir)
-        assert res.events == []
+        assert res.seqs == []
         assert res.status == "completed"
         assert counts(con) == first
     with connect(store) as con:  # a fresh connection (another follower) changes nothing either
-        assert ingest_run(con, run_dir).events == []
+        assert ingest_run(con, run_dir).seqs == []
         assert counts(con) == first
     assert first["steps"] == 3 and first["runs"] == 1 and first["artifacts"] == 1
 
@@ -212,7 +212,7 @@ def test_growing_events_file_ingests_only_new_events(store, tmp_path, demo_recip
     run_dir = make_run(tmp_path / "runs", "live", demo_recipe, end=None)
     with connect(store) as con:
         res = ingest_run(con, run_dir)
-        assert len(res.events) == 8
+        assert len(res.seqs) == 8
         assert res.status == "running"
         before = counts(con)
     with EventWriter(events_file(run_dir)) as w:
@@ -222,7 +222,7 @@ def test_growing_events_file_ingests_only_new_events(store, tmp_path, demo_recip
         f.write(b'{"seq": 10, "t": 1, "type": "st')  # torn: not yet
     with connect(store) as con:
         res = ingest_run(con, run_dir)
-        assert [e["seq"] for e in res.events] == [8, 9]
+        assert res.seqs == [8, 9]
         after = counts(con)
         assert after["steps"] == before["steps"] + 1
         assert after["logs"] == before["logs"] + 1
@@ -233,7 +233,7 @@ def test_growing_events_file_ingests_only_new_events(store, tmp_path, demo_recip
         f.write(b'{"seq": 11, "t": %.3f, "type": "end", "status": "completed"}\n' % (time.time() + 0.01))
     with connect(store) as con:
         res = ingest_run(con, run_dir)
-        assert [e["seq"] for e in res.events] == [10, 11]
+        assert res.seqs == [10, 11]
         assert res.status == "completed"
         assert con.execute("SELECT max(step), count(*) FROM steps").fetchone() == (50, 5)
         assert con.execute("SELECT last_seq FROM runs").fetchone()[0] == 11
@@ -269,7 +269,7 @@ def test_run_folder_without_events_is_queued(store, tmp_path):
     write_run_meta(run_dir, {"run_id": "q", "recipe_name": "x", "created_at": time.time()})
     with connect(store) as con:
         res = ingest_run(con, run_dir)
-        assert res.status == "queued" and res.events == []
+        assert res.status == "queued" and res.seqs == []
         assert con.execute("SELECT count(*) FROM params").fetchone()[0] == 0
 
 

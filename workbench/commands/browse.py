@@ -6,6 +6,7 @@ import sys
 import time
 from datetime import UTC
 
+from rich.console import Group
 from rich.markup import escape
 from rich.table import Table
 
@@ -346,15 +347,27 @@ def fairness_table(rows: list[tuple], title: str) -> Table:
     return t
 
 
-def confusion_table(matrix: dict[str, dict[str, int]], title: str) -> Table:
-    """Gold classes down, predicted across; the diagonal (right answers) in bold."""
-    columns = list(dict.fromkeys(p for row in matrix.values() for p in row))
+def confusion_table(matrix: dict[str, dict[str, int]], title: str) -> Table | Group:
+    """Gold classes down, predicted across, the diagonal (right answers) in bold; past
+    CONFUSION_WHOLE_UP_TO classes, the largest errors (gold, predicted, n) under a line saying so."""
+    from rich.text import Text
+
+    from workbench.console import confusion_view
+
+    view = confusion_view(matrix)
+    if view.errors is not None:
+        t = Table()
+        for col in ("gold", "predicted", "n"):
+            t.add_column(col, justify="right" if col == "n" else "left")
+        for gold, predicted, n in view.errors:
+            t.add_row(gold, predicted, str(n))
+        return Group(Text(f"{title}: {view.summary}", style="table.title"), t)
     t = Table(title=title, title_justify="left")
     t.add_column("gold \\ predicted")
-    for c in columns:
+    for c in view.columns:
         t.add_column(c, justify="right")
     for gold, row in matrix.items():
-        t.add_row(gold, *(f"[bold]{row.get(c, 0)}[/]" if c == gold else str(row.get(c, 0)) for c in columns))
+        t.add_row(gold, *(f"[bold]{row.get(c, 0)}[/]" if c == gold else str(row.get(c, 0)) for c in view.columns))
     return t
 
 

@@ -32,17 +32,16 @@ def ingest_folders(store: Path, dirs: list[Path]) -> tuple[int, int]:
     (events stored, runs settled)."""
     new_events = settled = 0
     with connect(store) as con:
-        results = []
+        unfinished = []  # only the folders: a run's events are let go once stored
         for d in dirs:
             remove_leftovers(d)  # half-written JSON a killed or disk-full writer left (rundir.py)
             res = ingest_run(con, d)
             for w in res.warnings:
                 console.print(f"[yellow]warning:[/] {w}", markup=True)
-            new_events += len(res.events)
-            results.append((d, res))
-    for d, res in results:
-        if res.status in FINAL:
-            continue
+            new_events += len(res.seqs)
+            if res.status not in FINAL:
+                unfinished.append(d)
+    for d in unfinished:
         try:  # one poll: copies what a remote run wrote since, and settles runs that are over
             if follower.poll(store, d).final is not None:
                 settled += 1

@@ -84,9 +84,13 @@ class Feed:
     """Events a follower has not shown yet, in file order, and warnings about unreadable lines."""
     events: list[Event]
     warnings: list[str]
+    more: bool = False  # stopped at FEED_BYTES: read again for the rest
 
 
 OnEvents = Callable[[Feed], None]
+# Event lines one read_new returns at most (about): a follower catching up on a large file (attach,
+# the app opening a finished run) shows it batch by batch instead of holding all of it at once.
+FEED_BYTES = 16 << 20
 
 
 class EventFeed:
@@ -98,8 +102,10 @@ class EventFeed:
         self._at: dict[str, tuple[int, int, int]] = {}  # file name -> (byte offset, lines read, last seq)
 
     def read_new(self) -> Feed:
+        """The next events, about FEED_BYTES of lines at most (`more`: there are others; `batches`)."""
         events: list[Event] = []
         warnings: list[str] = []
+        more = False
         for path in rundir.event_files(self.run_dir):
             offset, line, last = self._at.get(path.name, (0, 0, -1))
             try:
@@ -107,12 +113,22 @@ class EventFeed:
                     offset, line = 0, 0
             except FileNotFoundError:
                 continue
-            got = read_events(path, offset, line)
+            got = read_events(path, offset, line, max_bytes=FEED_BYTES)
             new = [e for e in got.events if e.seq > last]  # a file read again shows nothing twice
             self._at[path.name] = (got.offset, got.line, new[-1].seq if new else last)
             events += new
             warnings += got.warnings
-        return Feed(events, warnings)
+            more = more or got.more
+        return Feed(events, warnings, more)
+
+    def batches(self) -> Iterator[Feed]:
+        """Every new event, one bounded batch after another (none when there is nothing new)."""
+        while True:
+            feed = self.read_new()
+            if feed.events or feed.warnings:
+                yield feed
+            if not feed.more:
+                return
 
 
 @dataclass
@@ -304,9 +320,9 @@ def follow(store: Path, run_dir: Path, *, on_events: OnEvents | None = None, pol
                 raise UserError(f"{cause} (stopped following {run_dir.name}; `workbench sync` records it once "
                                 "that is fixed)") from None
             backoff = poll_s
-            new = feed.read_new()
-            if on_events is not None and (new.events or new.warnings):
-                on_events(new)
+            for new in feed.batches():  # all of it before a final status returns
+                if on_events is not None:
+                    on_events(new)
             if p.final is not None:
                 return p.final
             if stopping_since is not None and time.monotonic() - stopping_since > stop_grace:

@@ -78,11 +78,15 @@ def never_predicted(rows: Sequence[dict[str, Any]], label_names: Sequence[str], 
         what = f"{who} predicted no {label_word} for any of the {len(rows)} validation rows"
     else:
         shown = ", ".join(f"{n} ({int(support[n])} gold)" for n in missing[:4]) + (" …" if len(missing) > 4 else "")
-        what = (f"{who} never predicted {len(missing)} of {len(label_names)} {label_word}s on "
+        what = (f"{who} never predicted {len(missing)} of {len(label_names)} {_plural(label_word)} on "
                 f"validation: {shown}")
     return [Warning("never_predicted", f"{what}; try a higher train.learning_rate or more train.epochs, "
                     "train.class_weights = \"balanced\" for rare ones, eval.tune_thresholds = true, and check that "
                     f"the {label_word} columns hold what you think (`workbench data`)")]
+
+
+def _plural(word: str) -> str:
+    return word + ("es" if word.endswith("s") else "s")  # class -> classes
 
 
 def flat_scores(rows: Sequence[dict[str, Any]], who: str = "the tuned model") -> Warning | None:
@@ -90,7 +94,12 @@ def flat_scores(rows: Sequence[dict[str, Any]], who: str = "the tuned model") ->
     scored = [r["scores"] for r in rows if isinstance(r.get("scores"), dict)]
     if len(scored) < 3:
         return None
-    spread = max((statistics.pstdev(float(s[name]) for s in scored) for name in scored[0]), default=0.0)
+    # Rows past eval.scores_all_up_to labels keep their top scores only: a label kept by some rows
+    # and not others changed rank, so its scores varied. The rest is measured.
+    common = set(scored[0]).intersection(*scored[1:])
+    if not common:
+        return None
+    spread = max(statistics.pstdev(float(s[name]) for s in scored) for name in common)
     if spread >= FLAT_SCORES_STD:
         return None
     return Warning("flat_scores", f"{who}'s scores barely vary across the {len(scored)} validation inputs "

@@ -282,6 +282,12 @@ KNOBS: tuple[Knob, ...] = (
          "F1 on the validation split, for the base and the tuned model alike; each model's are used for its test "
          "split (validation is reported at eval.threshold and, as split validation_at_thresholds, at them); the "
          "tuned model's are stored with the run and used by predict."),
+    Knob("eval", "scores_all_up_to", "int", 1000, "classification: prediction files (predictions_*.jsonl, "
+         "`workbench predict`) hold every label's score when the model has at most this many labels / classes; past "
+         "it each row holds its eval.scores_top_k highest, those of its gold and predicted labels and of "
+         "fairness.positive_classes, and says so (\"scores_top_k\": k).", min=1, max=1e9),
+    Knob("eval", "scores_top_k", "int", 10, "classification, past eval.scores_all_up_to labels / classes: the "
+         "highest scores each prediction row keeps.", min=1, max=1e9),
     Knob("eval", "batch_size", "int", 32, "Examples per evaluation / prediction / generation batch (generation pads "
          "on the left).", min=1, max=65536),
     Knob("eval", "base", "bool", True, "Evaluate the base model before training, on the same rows as the tuned model."),

@@ -24,16 +24,23 @@ from workbench.store.write import insert_run, supersede
 @dataclass
 class IngestResult:
     run_id: str
-    events: list[Event] = field(default_factory=list)  # newly stored events, in order
+    seqs: list[int] = field(default_factory=list)  # the seq of each newly stored event, in order
     warnings: list[str] = field(default_factory=list)
     status: str | None = None
+
+
+# Event lines read and stored per batch: what ingestion holds at once, whatever the file's size
+# (the rows of one batch are built, inserted and dropped before the next is read).
+BATCH_BYTES = 16 << 20
 
 
 def ingest_run(con, run_dir: Path) -> IngestResult:
     """Store the events of one run folder that are not stored yet. Safe to repeat.
 
-    One transaction per call, registration of a new run included: each statement costs DuckDB
-    a millisecond or so whatever its size, which for `workbench sync` of many runs adds up."""
+    One transaction per batch of BATCH_BYTES of event lines (one for most calls), registration of a
+    new run included: each statement costs DuckDB a millisecond or so whatever its size, which for
+    `workbench sync` of many runs adds up. Each batch is stored, with how far the file is read,
+    before the next is read."""
     run_dir = Path(run_dir)
     meta = rundir.read_run_meta(run_dir)
     run_id = meta["run_id"]
@@ -41,17 +48,46 @@ def ingest_run(con, run_dir: Path) -> IngestResult:
                         [run_id]).fetchone()
     offset, lines, last_seq, status = known or (0, 0, -1, "queued")
     rank_new = _ingest_rank_files(con, run_id, run_dir) if known else IngestResult(run_id)
-    read = read_events(rundir.events_file(run_dir), offset, lines)
-    events = read.events  # seq rises through the file: only a re-read start can repeat stored events
-    new = events if not events or events[0].seq > last_seq else [e for e in events if e.seq > last_seq]
-    result = IngestResult(run_id, new + rank_new.events, read.warnings + rank_new.warnings, status)
-    if known and read.offset == offset and not new:
+    path = rundir.events_file(run_dir)
+    read = read_events(path, offset, lines, max_bytes=BATCH_BYTES)
+    result = IngestResult(run_id, [], [], status)
+    if known and read.offset == offset and not read.events:
+        _add(result, rank_new)
+        result.warnings[:0] = read.warnings
         return result
-    con.execute("BEGIN")
-    if not known:
-        insert_run(con, run_dir, meta)
+    registered = bool(known)
+    while True:
+        # seq rises through the file: only a re-read start can repeat stored events
+        new = read.events if not read.events or read.events[0].seq > last_seq else [
+            e for e in read.events if e.seq > last_seq]
+        con.execute("BEGIN")
+        if not registered:
+            insert_run(con, run_dir, meta)
+            registered = True
+        updates = _store(con, run_id, new)
+        last_seq = max(last_seq, new[-1].seq) if new else last_seq
+        _update_run(con, run_dir, run_id, {"events_offset": read.offset, "events_lines": read.line, "last_seq": last_seq},
+                    updates)
+        # A transaction per batch: DuckDB keeps the Python strings it scanned until the commit.
+        con.execute("COMMIT")
+        status = updates.get("status", status)
+        result.seqs += [e.seq for e in new]
+        result.warnings += read.warnings + [e.message for e in new if isinstance(e, Log) and e.get("skipped_bytes")]
+        if not read.more:
+            break
+        new = []
+        read.events.clear()  # the stored batch is let go before the next is read
+        read = read_events(path, read.offset, read.line, max_bytes=BATCH_BYTES)
+    _add(result, rank_new if known else _ingest_rank_files(con, run_id, run_dir))
+    result.status = status
+    return result
+
+
+def _store(con, run_id: str, events: list[Event]) -> dict[str, Any]:
+    """Insert the rows of `events` (a resumed start first drops what it supersedes); returns what
+    they change in the run's row."""
     updates: dict[str, Any] = {}
-    for part in _attempts(new):
+    for part in _attempts(events):
         first = part[0]
         if isinstance(first, Start) and isinstance(first.resumed, dict):
             supersede(con, run_id, first.resumed)
@@ -60,12 +96,16 @@ def ingest_run(con, run_dir: Path) -> IngestResult:
             if data:
                 insert_rows(con, table, data)
         updates.update(rows.run_updates)
+    return updates
+
+
+def _update_run(con, run_dir: Path, run_id: str, sets: dict[str, Any], updates: dict[str, Any]) -> None:
+    """The run's row: how far its events are stored (`sets`) and what they say (`updates`)."""
     if "mlflow_run_id" in updates and rundir.read_annotations(run_dir)["mlflow"]:
         # `export-mlflow` sent the run since (its record, in annotations.json, is the newer one)
         updates.pop("mlflow_run_id")
         updates.pop("mlflow_uri", None)
-    sets = {"events_offset": read.offset, "events_lines": read.line,
-            "last_seq": max(last_seq, new[-1].seq) if new else last_seq, **updates}
+    sets = {**sets, **updates}
     assignments = [f"{k} = ?" for k in sets]
     params = list(sets.values())
     if "ended_at" in updates:  # SET reads the old started_at: pass this batch's when it has one
@@ -73,39 +113,38 @@ def ingest_run(con, run_dir: Path) -> IngestResult:
         assignments = [f"{k} = ?" for k in sets] + ["duration_s = epoch(?::TIMESTAMP - coalesce(?::TIMESTAMP, started_at))"]
         params = [*sets.values(), updates["ended_at"], updates.get("started_at")]
     con.execute(f"UPDATE runs SET {', '.join(assignments)} WHERE run_id = ?", [*params, run_id])
-    con.execute("COMMIT")
-    if not known:
-        rank_new = _ingest_rank_files(con, run_id, run_dir)
-        result.events += rank_new.events
-        result.warnings += rank_new.warnings
-    result.status = updates.get("status", status)
-    return result
+
+
+def _add(result: IngestResult, other: IngestResult) -> None:
+    result.seqs += other.seqs
+    result.warnings += other.warnings
 
 
 def _ingest_rank_files(con, run_id: str, run_dir: Path) -> IngestResult:
-    """Ranks > 0 write only telemetry and their own errors, each to events.rank<N>.jsonl."""
+    """Ranks > 0 write only telemetry and their own errors, each to events.rank<N>.jsonl (in
+    batches, as events.jsonl, one transaction each)."""
     out = IngestResult(run_id)
     for path in rundir.rank_event_files(run_dir):
         state = con.execute("SELECT events_offset, events_lines, last_seq FROM event_files WHERE run_id = ? AND file = ?",
                             [run_id, path.name]).fetchone() or (0, 0, -1)
-        read = read_events(path, state[0], state[1])
-        new = [e for e in read.events if e.seq > state[2]]
-        out.warnings += read.warnings
-        if read.offset == state[0] and not new:
-            continue
-        rank = rundir.rank_of(path)
-        for e in new:
-            if isinstance(e, Log):
-                e.message = f"[rank {rank}] {e.message}"
-        rows = _rows(run_id, [e for e in new if isinstance(e, (Telemetry, Log))])
-        con.execute("BEGIN")
-        for table, data in rows.tables.items():
-            if data:
-                insert_rows(con, table, data)
-        con.execute("INSERT OR REPLACE INTO event_files VALUES (?, ?, ?, ?, ?)",
-                    [run_id, path.name, read.offset, read.line, max([state[2]] + [e.seq for e in new])])
-        con.execute("COMMIT")
-        out.events += new
+        more = True
+        while more:
+            read = read_events(path, state[0], state[1], max_bytes=BATCH_BYTES)
+            more = read.more
+            new = [e for e in read.events if e.seq > state[2]]
+            out.warnings += read.warnings
+            if read.offset == state[0] and not new:
+                break
+            rank = rundir.rank_of(path)
+            for e in new:
+                if isinstance(e, Log):
+                    e.message = f"[rank {rank}] {e.message}"
+            con.execute("BEGIN")
+            _store(con, run_id, [e for e in new if isinstance(e, (Telemetry, Log))])
+            state = (read.offset, read.line, max([state[2]] + [e.seq for e in new]))
+            con.execute("INSERT OR REPLACE INTO event_files VALUES (?, ?, ?, ?, ?)", [run_id, path.name, *state])
+            con.execute("COMMIT")
+            out.seqs += [e.seq for e in new]
     return out
 
 
@@ -140,9 +179,10 @@ def _rows(run_id: str, events: list[Event]) -> _Rows:
                     t["evals"].append(base + [label, metric, _num(value)])
             for metric, value in (e.aggregates or {}).items():
                 t["evals"].append(base + [ALL_LABELS, metric, _num(value)])
-            for gold, row in (e.confusion or {}).items():
+            for gold, row in (e.confusion or {}).items():  # the cells that are not zero (runs before wrote all)
                 for predicted, n in row.items():
-                    t["confusion"].append([run_id, seq, e.phase, e.split, gold, predicted, _int(n)])
+                    if n:
+                        t["confusion"].append([run_id, seq, e.phase, e.split, gold, predicted, _int(n)])
             for grp, g in sorted((e.groups or {}).items()):
                 t["fairness"].append([run_id, seq, e.phase, e.split, grp,
                                       _int(g.get("examples")), _int(g.get("negatives")), _int(g.get("false_positives")),

@@ -313,13 +313,19 @@ def fairness(con, run_id: str, split: str = "validation") -> list[tuple]:
 
 
 def confusion(con, run_id: str, split: str = "validation", phase: str = "tuned") -> dict[str, dict[str, int]]:
-    """{gold: {predicted: count}} of the last evaluation of `phase` on `split` ({} for multi-label runs),
-    rows and columns in the order the run wrote them (its class order)."""
-    out: dict[str, dict[str, int]] = {}
+    """{gold: {predicted: n}} of the last evaluation of `phase` on `split` ({} for multi-label runs):
+    a row per class of that evaluation in its class order (empty where no example had that gold
+    class), the cells stored (not zero; a missing cell is 0)."""
+    found = con.execute("SELECT max(seq) FROM confusion WHERE run_id = ? AND split = ? AND phase = ?",
+                        [run_id, split, phase]).fetchone()[0]
+    if found is None:
+        return {}
+    out: dict[str, dict[str, int]] = {label: {} for (label,) in con.execute(
+        "SELECT label FROM evals WHERE run_id = ? AND seq = ? AND label <> ? GROUP BY label ORDER BY min(rowid)",
+        [run_id, found, ALL_LABELS]).fetchall()}
     for gold, predicted, n in con.execute(
-            """SELECT gold, predicted, n FROM confusion WHERE run_id = ? AND split = ? AND phase = ?
-               AND seq = (SELECT max(seq) FROM confusion WHERE run_id = ? AND split = ? AND phase = ?)
-               ORDER BY rowid""", [run_id, split, phase, run_id, split, phase]).fetchall():
+            "SELECT gold, predicted, n FROM confusion WHERE run_id = ? AND seq = ? ORDER BY rowid",
+            [run_id, found]).fetchall():
         out.setdefault(gold, {})[predicted] = n
     return out
 

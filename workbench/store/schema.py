@@ -121,7 +121,8 @@ CREATE TABLE IF NOT EXISTS logs (
 );
 
 -- Confusion matrices of single-label classification (class column, chat classification), base and tuned:
--- one row per (gold, predicted) cell, zeros included; predicted '(none)': an answer naming no class.
+-- one row per (gold, predicted) cell that is not zero (a cell without a row is 0; stores of runs
+-- ingested before 2026-12 may also hold zero cells); predicted '(none)': an answer naming no class.
 CREATE TABLE IF NOT EXISTS confusion (
     run_id      VARCHAR,
     seq         BIGINT,

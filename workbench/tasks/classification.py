@@ -11,7 +11,7 @@ training and tuned model after are scored on the same rows through one function
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -172,18 +172,19 @@ class ClassificationTask:
         values = self.values
         logits = predict_logits(model, tokenizer, records.texts, batch_size=values["eval.batch_size"],
                                 max_length=values["model.max_length"])
+        kept = self.kept(len(label_names))
         if self.single_label:
             probs, per_label, agg = score_logits(records.labels, logits, label_names, 0.5, single_label=True)
             predicted = [label_names[i] for i in probs.argmax(axis=1)]
-            return Scored(per_label, agg, prediction_rows(records, probs, 0.5),
+            return Scored(per_label, agg, prediction_rows(records, probs, 0.5, **kept),
                           extra={"confusion": confusion(gold_classes(records), predicted, label_names)})
         if not values["eval.tune_thresholds"]:
             probs, per_label, agg = score_logits(records.labels, logits, label_names, values["eval.threshold"])
-            return Scored(per_label, agg, prediction_rows(records, probs, values["eval.threshold"]))
+            return Scored(per_label, agg, prediction_rows(records, probs, values["eval.threshold"], **kept))
         if split != "validation":
             # Each model at its own thresholds tuned on the validation rows (0.5 where none were tuned)
             th = self.tuned_thresholds.get(phase, values["eval.threshold"])
-            return _at_thresholds(records, logits, label_names, th)
+            return _at_thresholds(records, logits, label_names, th, kept)
         # Validation: scored at eval.threshold (the delta of the two models alone), and again at the
         # thresholds tuned on these very rows, which is optimistic for both models alike; named apart.
         probs, per_label, agg = score_logits(records.labels, logits, label_names, values["eval.threshold"])
@@ -193,8 +194,16 @@ class ClassificationTask:
             self.thresholds = th  # the test split and `workbench predict` use them
         note = (f"thresholds of the {phase} model tuned on validation: "
                 + ", ".join(f"{n} {t:.2f}" for n, t in zip(label_names, th)))
-        return Scored(per_label, agg, prediction_rows(records, probs, values["eval.threshold"]), notes=[note],
-                      also={AT_THRESHOLDS.format(split=split): _at_thresholds(records, logits, label_names, th)})
+        return Scored(per_label, agg, prediction_rows(records, probs, values["eval.threshold"], **kept), notes=[note],
+                      also={AT_THRESHOLDS.format(split=split): _at_thresholds(records, logits, label_names, th, kept)})
+
+    def kept(self, labels: int) -> dict[str, Any]:
+        """prediction_rows' top_k and keep for a model of `labels` labels / classes: every score up to
+        eval.scores_all_up_to of them, past it the top eval.scores_top_k (a row of 10,000 scores is
+        ~230 KB)."""
+        many = labels > self.values["eval.scores_all_up_to"]
+        return {"top_k": self.values["eval.scores_top_k"] if many else None,
+                "keep": self.values["fairness.positive_classes"]}
 
     def labels_record(self, label_names: list[str]) -> dict[str, Any]:
         out = {"labels": label_names, "threshold": self.thresholds, "single_label": self.single_label}
@@ -241,7 +250,7 @@ class ClassificationTask:
         logits = predict_logits(model, tok, table.texts, batch_size=batch_size or self.values["eval.batch_size"],
                                 max_length=self.values["model.max_length"])
         probs, per_label, agg = score_logits(table.labels, logits, meta["labels"], self.thresholds, single_label=single)
-        write_rows(output, prediction_rows(table, probs, self.thresholds))
+        write_rows(output, prediction_rows(table, probs, self.thresholds, **self.kept(len(meta["labels"]))))
         summary: dict[str, Any] = {"rows": len(table), "output": str(output)}
         if table.labels is not None:
             summary.update(labels=per_label, aggregates=agg)
@@ -252,13 +261,14 @@ class ClassificationTask:
 AT_THRESHOLDS = "{split}_at_thresholds"
 
 
-def _at_thresholds(records: LabeledTable, logits: np.ndarray, label_names: list[str], th) -> Scored:
+def _at_thresholds(records: LabeledTable, logits: np.ndarray, label_names: list[str], th, kept: dict[str, Any]
+                   ) -> Scored:
     """A multi-label split scored at per-label thresholds, each label's threshold among its metrics."""
     probs, per_label, agg = score_logits(records.labels, logits, label_names, th)
     if not isinstance(th, float):
         for name, t in zip(label_names, th):
             per_label.setdefault(name, {})["threshold"] = t
-    return Scored(per_label, agg, prediction_rows(records, probs, th))
+    return Scored(per_label, agg, prediction_rows(records, probs, th, **kept))
 
 
 # --- encoding, scoring ---------------------------------------------------------------------------
@@ -413,28 +423,47 @@ def tune_thresholds(y_true, probs: np.ndarray, label_names: list[str]) -> list[f
     return out
 
 
-def prediction_rows(table: LabeledTable, probs: np.ndarray, thresholds) -> list[dict[str, Any]]:
-    """One row per example: where it came from, its text, every label's score and what was predicted:
-    the labels at or above their threshold, or for single-label the most probable class (and the
-    gold labels / class when the input has them)."""
+def prediction_rows(table: LabeledTable, probs: np.ndarray, thresholds, *, top_k: int | None = None,
+                    keep: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """One row per example: where it came from, its text, its scores and what was predicted: the
+    labels at or above their threshold, or for single-label the most probable class (and the gold
+    labels / class when the input has them).
+
+    Scores: every label's, in label order; with `top_k` (the model has more labels than
+    eval.scores_all_up_to) the row's `top_k` highest, then its gold and predicted labels' and those
+    named in `keep`, highest first, and "scores_top_k": top_k says the row holds only those."""
     names = table.label_names
     th = np.broadcast_to(np.asarray(thresholds, dtype=float), (len(names),))
-    top = probs.argmax(axis=1) if table.single_label else None
+    single = table.single_label
+    top = probs.argmax(axis=1)
+    kept = None
+    if top_k is not None:
+        k = min(top_k, len(names))
+        kept = np.argpartition(-probs, k - 1, axis=1)[:, :k]
+        wanted = set(keep)
+        always = [j for j, n in enumerate(names) if n in wanted]
     rows = []
     for i, text in enumerate(table.texts):
         row: dict[str, Any] = {
             table.unit: table.lines[i],
             **({"id": table.ids[i]} if table.ids is not None else {}),
             "text": text,
-            "scores": {n: round(float(p), 6) for n, p in zip(names, probs[i])},
         }
-        if top is not None:
-            row["predicted"] = names[top[i]]
-            if table.labels is not None:
-                row["label"] = names[table.labels[i].index(1)]
+        gold = None if table.labels is None else [j for j, v in enumerate(table.labels[i]) if v]
+        predicted = [int(top[i])] if single else np.flatnonzero(probs[i] >= th).tolist()
+        if kept is None:
+            row["scores"] = {n: round(float(p), 6) for n, p in zip(names, probs[i])}
         else:
-            row["predicted"] = [n for n, p, t in zip(names, probs[i], th) if p >= t]
-            if table.labels is not None:
-                row["labels"] = [n for n, v in zip(names, table.labels[i]) if v]
+            shown = {*kept[i].tolist(), *(gold or ()), *predicted, *always}
+            row["scores"] = {names[j]: round(float(probs[i, j]), 6) for j in sorted(shown, key=lambda j: -probs[i, j])}
+            row["scores_top_k"] = top_k
+        if single:
+            row["predicted"] = names[predicted[0]]
+            if gold is not None:
+                row["label"] = names[gold[0]]
+        else:
+            row["predicted"] = [names[j] for j in predicted]
+            if gold is not None:
+                row["labels"] = [names[j] for j in gold]
         rows.append(row)
     return rows

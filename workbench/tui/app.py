@@ -131,8 +131,7 @@ class WorkbenchApp(ReportsWorkerErrors, App):
             if final == "detached":
                 return
         else:
-            feed = EventFeed(run_dir).read_new()
-            if feed.events or feed.warnings:
+            for feed in EventFeed(run_dir).batches():
                 show(feed)
         with self.gate.connect() as con:
             status, error = read.run_status_error(con, run_id)

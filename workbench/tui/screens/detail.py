@@ -19,7 +19,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Select, Sparkline, Static, TabbedContent, TabPane
 
-from workbench.console import AGGREGATES, delta_text, fmt, fmt_count, fmt_duration, status_text
+from workbench.console import AGGREGATES, confusion_view, delta_text, fmt, fmt_count, fmt_duration, status_text
 from workbench.launch import reckon
 from workbench.store import read
 from workbench.store.schema import ALL_LABELS
@@ -245,16 +245,23 @@ class DetailScreen(TabCycling, ReportsWorkerErrors, Screen):
         box.display = bool(d.fairness or d.confusion)
         t = Text()
         if d.confusion:
-            t.append(f"confusion matrix ({self.split}), tuned: rows gold, columns predicted\n", style="bold")
-            columns = list(dict.fromkeys(p for row in d.confusion.values() for p in row))
-            width = max(6, *(len(c) for c in columns)) + 1
-            left = max(8, *(len(g) for g in d.confusion)) + 2
-            t.append(" " * left + "".join(c[:width - 1].rjust(width) for c in columns) + "\n", style="dim")
-            for gold, row in d.confusion.items():
-                t.append(f"  {gold:<{left - 2}}")
-                for c in columns:
-                    t.append(str(row.get(c, 0)).rjust(width), style="bold" if c == gold else "")
-                t.append("\n")
+            view = confusion_view(d.confusion)
+            columns = view.columns
+            if view.errors is not None:
+                t.append(f"confusion matrix ({self.split}), tuned: {view.summary}\n", style="bold")
+                left = max([8, *(len(g) for g, _, _ in view.errors)]) + 2
+                for gold, predicted, n in view.errors:
+                    t.append(f"  {gold:<{left - 2}} → {predicted}  {n}\n")
+            else:
+                t.append(f"confusion matrix ({self.split}), tuned: rows gold, columns predicted\n", style="bold")
+                width = max(6, *(len(c) for c in columns)) + 1
+                left = max(8, *(len(g) for g in d.confusion)) + 2
+                t.append(" " * left + "".join(c[:width - 1].rjust(width) for c in columns) + "\n", style="dim")
+                for gold, row in d.confusion.items():
+                    t.append(f"  {gold:<{left - 2}}")
+                    for c in columns:
+                        t.append(str(row.get(c, 0)).rjust(width), style="bold" if c == gold else "")
+                    t.append("\n")
         if d.fairness:
             t.append(f"fairness: false-positive rate per group ({self.split}), base → tuned, limit\n", style="bold")
             for grp, base, tuned, limit, flagged, negatives in d.fairness:

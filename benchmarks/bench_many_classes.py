@@ -1,0 +1,193 @@
+"""A run of 10,000 classes: the follower's and `sync`'s peak RSS (issue 25, item 2).
+
+    python benchmarks/bench_many_classes.py [--quick]     # --quick: 200 validation rows, 2 steps
+
+A single-label data set of 10,000 classes (tools/synthetic/many_classes.py: every class once in
+the training split, 500 validation rows) trains a tiny DistilBERT + LoRA a few steps through
+`workbench run`, and again detached and followed by `workbench attach` (the follower alone,
+without run's checks before the launch); the store is then deleted and rebuilt by `workbench
+sync`. Each command runs in a fresh process that reports its own peak RSS (getrusage(RUSAGE_SELF):
+the CLI, not the trainer it starts, whose own peak the run records as peak_mem_bytes). Before the fix (issue 25)
+the base evaluation's confusion matrix was one 1.49 GB event line and the follower grew past
+16 GB until the machine killed it; `sync` died with MemoryError.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import ROOT, main, row
+
+NAME = "many classes"
+CLASSES = 10_000
+BOUND = 1 << 30  # 1 GiB: the issue's "done when"
+
+# The CLI in this process, then its peak RSS into the file named by $PEAK_OUT (its stdout stays the CLI's).
+MEASURED = """
+import json, os, resource, sys, time
+from workbench.cli import main
+t0 = time.perf_counter()
+try:
+    rc = main(sys.argv[1:])
+except SystemExit as e:
+    rc = e.code
+with open(os.environ["PEAK_OUT"], "w") as f:
+    json.dump({"rc": rc, "seconds": time.perf_counter() - t0,
+               "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}, f)
+"""
+
+RECIPE = """name = "many_classes"
+task = "classification"
+[model]
+source = "tiny:distilbert"
+max_length = 24
+tiny_hidden_size = 32
+tiny_layers = 1
+tiny_vocab_size = 2000
+[data]
+train_file = "{train}"
+validation_file = "{validation}"
+label_column = "label"
+[lora]
+target_modules = ["q_lin", "v_lin"]
+[train]
+max_steps = {steps}
+batch_size = 32
+logging_steps = 1
+[eval]
+batch_size = 100
+"""
+
+
+def measured(args: list[str], tmp: Path, env: dict[str, str], what: str) -> dict:
+    out = tmp / "peak.json"
+    out.unlink(missing_ok=True)
+    p = subprocess.run([sys.executable, "-c", MEASURED, *args], env={**env, "PEAK_OUT": str(out)},
+                       capture_output=True, text=True, cwd=tmp, check=False, timeout=3600)
+    if p.returncode != 0 or not out.exists():
+        raise RuntimeError(f"{what} exited {p.returncode}: {(p.stderr.strip().splitlines() or [''])[-1]}")
+    got = json.loads(out.read_text())
+    if got["rc"] not in (0, None):
+        raise RuntimeError(f"{what} exited {got['rc']}: {(p.stdout.strip().splitlines() or [''])[-1]}")
+    return got
+
+
+def run(quick: bool = False) -> list[dict]:
+    from tools.synthetic.many_classes import write_splits
+
+    validation, steps = (200, 2) if quick else (500, 5)
+    with tempfile.TemporaryDirectory(prefix="wb-bench-classes-") as name:
+        tmp = Path(name)
+        train_csv, validation_csv = write_splits(tmp / "data", classes=CLASSES, validation=validation)
+        recipe = tmp / "many.toml"
+        recipe.write_text(RECIPE.format(train=train_csv, validation=validation_csv, steps=steps), encoding="utf-8")
+        store = tmp / "runs.duckdb"
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "WORKBENCH_STORE": str(store),
+               "WORKBENCH_CACHE": str(tmp / "cache")}
+        follower = measured(["run", str(recipe), "--quiet"], tmp, env, "workbench run")
+        (run_dir,) = [p.parent for p in (tmp / "runs").glob("*/run.json")]
+        # The follower alone: a second run started detached, then followed from its start by `attach`
+        measured(["run", str(recipe), "--detach"], tmp, env, "workbench run --detach")
+        (second,) = [p.parent.name for p in (tmp / "runs").glob("*/run.json") if p.parent != run_dir]
+        attach = measured(["attach", second], tmp, env, "workbench attach")
+        events = (run_dir / "events.jsonl").read_bytes()
+        longest = max(len(line) for line in events.splitlines())
+        predictions = (run_dir / "predictions_tuned_validation.jsonl").stat().st_size
+        status, peak_trainer = _run_row(store, run_dir.name)
+        store.unlink()
+        t0 = time.perf_counter()
+        sync = measured(["sync"], tmp, env, "workbench sync")
+        sync_s = time.perf_counter() - t0
+        rebuilt, _ = _run_row(store, second)
+        show = measured(["show", "last"], tmp, {**env, "COLUMNS": "120"}, "workbench show")
+        # The same run as the code before wrote it: its base evaluation's whole matrix, one line
+        dense = CLASSES if not quick else 3000
+        line = _write_old_run(run_dir, run_dir.parent / f"{run_dir.name}-old", dense)
+        store.unlink()
+        old = measured(["sync"], tmp, env, "workbench sync of the old run folder")
+        errors = _errors(store, f"{run_dir.name}-old")
+    if status != "completed" or rebuilt != "completed":
+        raise RuntimeError(f"the run ended {status}, {rebuilt} after sync")
+    if len(errors) != 1 or "over the 64.0 MiB limit of one event line" not in errors[0]:
+        raise RuntimeError(f"the old run's line over the limit was not reported as one error: {errors}")
+    what = f"{CLASSES:,} classes, {validation} validation rows, {steps} steps (tiny DistilBERT + LoRA)"
+    return [
+        row(NAME, f"{what}: `workbench run`, peak RSS (its checks before the launch, which import torch and build "
+                  "the model on the meta device, then the follower ingesting every event)",
+            f"{follower['rss'] / 2**20:.0f} MiB", "< 1 GiB", follower["rss"] < BOUND),
+        row(NAME, "the follower alone: `workbench attach` following a second such run from its start, peak RSS",
+            f"{attach['rss'] / 2**20:.0f} MiB", "< 1 GiB", attach["rss"] < BOUND),
+        row(NAME, f"`workbench sync` rebuilding the store of the two runs, peak RSS ({sync_s:.1f} s)",
+            f"{sync['rss'] / 2**20:.0f} MiB", "< 1 GiB", sync["rss"] < BOUND),
+        row(NAME, "the trainer's peak RSS (runs.peak_mem_bytes), for comparison",
+            f"{(peak_trainer or 0) / 2**20:.0f} MiB"),
+        row(NAME, "events.jsonl: size, longest line (the base evaluation's confusion matrix was one 1.49 GB line)",
+            f"{len(events) / 2**20:.1f} MiB, {longest / 2**10:.0f} KiB"),
+        row(NAME, "predictions_tuned_validation.jsonl (top 10 scores a row past 1,000 classes; every score: "
+                  "~115 MB for 500 rows)", f"{predictions / 2**10:.0f} KiB"),
+        row(NAME, f"the run folder as the code before wrote it (its base evaluation a {line / 2**30:.2f} GiB line: "
+                  f"{dense:,} x {dense:,} cells): `workbench sync`, peak RSS; the line skipped with one error naming "
+                  "file and line, every other event stored", f"{old['rss'] / 2**20:.0f} MiB", "< 1 GiB",
+            old["rss"] < BOUND),
+        row(NAME, f"`workbench show` of the run (per-class table of {CLASSES:,} rows, the 20 largest errors), "
+                  "peak RSS and time", f"{show['rss'] / 2**20:.0f} MiB, {show['seconds']:.1f} s"),
+    ]
+
+
+def _write_old_run(run_dir: Path, dest: Path, classes: int) -> int:
+    """A copy of `run_dir` whose base evaluation holds the whole confusion matrix of `classes`
+    classes (zeros included), as events.jsonl held it before sparse matrices; returns that line's bytes."""
+    import shutil
+
+    shutil.copytree(run_dir, dest)
+    meta = json.loads((dest / "run.json").read_text())
+    (dest / "run.json").write_text(json.dumps({**meta, "run_id": dest.name}))
+    names = [f"c{i:05d}" for i in range(classes)]
+    zeros = ",".join(f'"{n}":0' for n in names).encode()  # a row of the matrix (the counts do not matter here)
+    size = 0
+    with open(run_dir / "events.jsonl", "rb") as src, open(dest / "events.jsonl", "wb") as out:
+        for raw in src:
+            event = json.loads(raw)
+            if event["type"] != "eval" or event["phase"] != "base":
+                out.write(raw)
+                continue
+            event.pop("confusion", None)
+            start = out.tell()
+            out.write(json.dumps(event, separators=(",", ":"))[:-1].encode() + b',"confusion":{')
+            for i, n in enumerate(names):
+                out.write(b'%s"%s":{%s}' % (b"," if i else b"", n.encode(), zeros))
+            out.write(b"}}\n")
+            size = out.tell() - start
+    return size
+
+
+def _errors(store: Path, run_id: str) -> list[str]:
+    import duckdb
+
+    con = duckdb.connect(str(store), read_only=True)
+    try:
+        return [m for (m,) in con.execute("SELECT message FROM logs WHERE run_id = ? AND level = 'error'",
+                                          [run_id]).fetchall()]
+    finally:
+        con.close()
+
+
+def _run_row(store: Path, run_id: str) -> tuple[str, int | None]:
+    import duckdb
+
+    con = duckdb.connect(str(store), read_only=True)
+    try:
+        return con.execute("SELECT status, peak_mem_bytes FROM runs WHERE run_id = ?", [run_id]).fetchone()
+    finally:
+        con.close()
+
+
+if __name__ == "__main__":
+    main(run)
