@@ -11,8 +11,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import secrets
+import time
 from pathlib import Path
 from typing import Any
+
+from workbench.errors import UserError
 
 RECIPE = "recipe.toml"        # the frozen recipe: every knob resolved, paths absolute
 RUN_META = "run.json"         # run id, name, group, host, created_at, launcher facts (launcher)
@@ -25,6 +30,33 @@ TRAIN_LOG = "train.log"       # stdout and stderr of a batch job (scheduler)
 FOLLOW_LOCK = ".follow.lock"  # held by the process that ingests this run right now
 DATA_DIR = "data"             # uploaded data files of a run on a remote host
 ANNOTATIONS = "annotations.json"  # tags, notes, archived, the MLflow run of export-mlflow: added after the run
+
+
+# A run id, which names the run's folder: the recipe's name made safe (letters, digits, _ . -, at most 60,
+# not starting with . or -), the creation time and 4 random hex digits. Made by `new_run_id` only; a
+# run.json holding anything else is refused (`read_run_meta`), so an id never becomes a path elsewhere.
+RUN_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,59}-[0-9]{8}-[0-9]{6}-[0-9a-f]{4}")
+
+
+def new_run_id(recipe_name: str) -> str:
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", recipe_name).strip("-.") or "run"
+    return f"{safe[:60]}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+
+
+def check_run_id(run_id: object) -> str:
+    """`run_id` when it is one `new_run_id` could have made; else a UserError saying it is not."""
+    if not isinstance(run_id, str) or not RUN_ID.fullmatch(run_id):
+        raise UserError(f"run_id {run_id!r} is not a run id (NAME-YYYYMMDD-HHMMSS-xxxx, as workbench makes them)")
+    return run_id
+
+
+class RunFolderError(UserError):
+    """A folder that cannot be taken as a run: which of its files, and why (`sync` skips it, other
+    commands stop with it)."""
+
+    def __init__(self, run_dir: Path, file: str, why: str):
+        super().__init__(f"{file}: {why}", path=run_dir)
+        self.run_dir = run_dir
 
 
 def events_file(run_dir: Path, rank: int = 0) -> Path:
@@ -71,9 +103,32 @@ def read_json(path: Path) -> dict[str, Any] | None:
         return None  # being replaced right now (writes are atomic renames): the next poll reads it
 
 
-def read_run_meta(run_dir: Path) -> dict[str, Any]:
-    """run.json; a missing or unreadable one raises (a folder without it is not a run)."""
-    return json.loads((run_dir / RUN_META).read_text(encoding="utf-8"))
+def read_run_meta(run_dir: Path, *, own_folder: bool = False) -> dict[str, Any]:
+    """run.json: a JSON object whose run_id is a run id (RUN_ID); with `own_folder` (ingestion) also
+    the folder's name. Anything else raises RunFolderError (a folder without it is not a run)."""
+    path = run_dir / RUN_META
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RunFolderError(run_dir, RUN_META, "missing") from None
+    except OSError as e:
+        raise RunFolderError(run_dir, RUN_META, f"cannot be read ({e.strerror or e})") from None
+    except UnicodeDecodeError:
+        raise RunFolderError(run_dir, RUN_META, "not UTF-8 text") from None
+    except json.JSONDecodeError as e:
+        raise RunFolderError(run_dir, RUN_META, f"not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
+    if not isinstance(meta, dict):
+        raise RunFolderError(run_dir, RUN_META, f"expected a JSON object, not {type(meta).__name__}")
+    if "run_id" not in meta:
+        raise RunFolderError(run_dir, RUN_META, "no run_id")
+    try:
+        check_run_id(meta["run_id"])
+    except UserError as e:
+        raise RunFolderError(run_dir, RUN_META, str(e)) from None
+    if own_folder and meta["run_id"] != run_dir.name:
+        raise RunFolderError(run_dir, RUN_META, f"run_id {meta['run_id']!r} is not this folder's name (a copy of "
+                             "another run's folder?)")
+    return meta
 
 
 def write_run_meta(run_dir: Path, meta: dict[str, Any]) -> None:

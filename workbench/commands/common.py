@@ -16,7 +16,10 @@ def store_of(args) -> Path:
 
 def resolve_run(con, ref: str) -> str:
     """A run id from an exact id, a unique prefix or suffix (the short ids the app shows), or 'last'
-    (the most recently created)."""
+    (the most recently created). An empty reference (an unset shell variable) matches no run: as a
+    prefix it would match every one."""
+    if not ref.strip():
+        raise UserError("empty run reference: give a run id, its unique start or end, or 'last'")
     if ref == "last":
         latest = read.latest_run_id(con)
         if latest is None:
@@ -35,7 +38,9 @@ def resolve_run(con, ref: str) -> str:
 
 def run_dir_of(store: Path, run_id: str, *, read_only: bool = True) -> Path:
     """A run's folder: where the store recorded it, else runs/<id> beside the store. `read_only=False`
-    inside the app's process (DuckDB refuses a read-only connection beside its read-write ones)."""
+    inside the app's process (DuckDB refuses a read-only connection beside its read-write ones). An id
+    that is no run id (a store filled before ingestion checked them) never becomes a path."""
+    rundir.check_run_id(run_id)
     with connect(store, read_only=read_only) as con:
         recorded = read.run_dir_recorded(con, run_id)
     if recorded and Path(recorded).is_dir():

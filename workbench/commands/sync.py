@@ -1,15 +1,18 @@
 """`workbench sync`: ingest every run folder into the store (rebuilding it if it was deleted),
 fetch what remote runs wrote since, and settle runs that ended (also those
-that died without an `end` event)."""
+that died without an `end` event). A folder that cannot be taken as a run (a corrupt run.json or
+recipe.toml, a run id workbench never makes) is skipped with one warning line; the rest go in."""
 
 from __future__ import annotations
+
+from rich.markup import escape
 
 from workbench.commands.common import store_of
 from workbench.console import console
 from workbench.launch import follow as follower
 from workbench.launch.follow import FINAL
 from workbench.launch.hosts import HostUnreachable
-from workbench.rundir import RUN_META
+from workbench.rundir import RUN_META, RunFolderError
 from workbench.store.db import connect, runs_root
 from workbench.store.ingest import ingest_run
 
@@ -22,9 +25,13 @@ def main(args) -> int:
     with connect(store) as con:
         results = []
         for d in dirs:
-            res = ingest_run(con, d)
+            try:
+                res = ingest_run(con, d)
+            except RunFolderError as e:
+                console.print(f"[yellow]warning:[/] skipped {escape(str(e))}", soft_wrap=True)
+                continue
             for w in res.warnings:
-                console.print(f"[yellow]warning:[/] {w}", markup=True)
+                console.print(f"[yellow]warning:[/] {escape(w)}", soft_wrap=True)
             new_events += len(res.events)
             results.append((d, res))
     for d, res in results:
@@ -35,6 +42,7 @@ def main(args) -> int:
                 settled += 1
         except HostUnreachable as e:
             console.print(f"[yellow]warning:[/] {d.name}: {e}")
-    console.print(f"synced {len(dirs)} run folders from {root}: {new_events} new events"
+    taken = f"{len(results)} of {len(dirs)}" if len(results) < len(dirs) else f"{len(dirs)}"
+    console.print(f"synced {taken} run folders from {root}: {new_events} new events"
                   + (f", {settled} ended runs settled" if settled else ""))
     return 0

@@ -24,8 +24,9 @@ DEFAULT_STORE = "runs.duckdb"
 # other files, no extension installed or loaded; and the configuration is locked, so a user's SQL
 # (`workbench query`, the app's query screen) cannot SET it back. One configuration for all: DuckDB
 # refuses a second connection to a file in one process with a different one.
-SEALED = {"enable_external_access": False, "lock_configuration": True,
-          "autoinstall_known_extensions": False, "autoload_known_extensions": False}
+SEALED: dict[str, str | bool | int | float | list[str]] = {
+    "enable_external_access": False, "lock_configuration": True,
+    "autoinstall_known_extensions": False, "autoload_known_extensions": False}
 
 
 def __getattr__(name: str):

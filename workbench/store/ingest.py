@@ -18,7 +18,7 @@ from workbench import rundir
 from workbench.events import Artifact, Checkpoint, End, Eval, Event, Log, Model, Start, Step, Summary, Telemetry, read_events
 from workbench.store.rows import insert_rows, utc
 from workbench.store.schema import ALL_LABELS
-from workbench.store.write import insert_run, supersede
+from workbench.store.write import insert_run, recipe_values, supersede, transaction
 
 
 @dataclass
@@ -35,7 +35,7 @@ def ingest_run(con, run_dir: Path) -> IngestResult:
     One transaction per call, registration of a new run included: each statement costs DuckDB
     a millisecond or so whatever its size, which for `workbench sync` of many runs adds up."""
     run_dir = Path(run_dir)
-    meta = rundir.read_run_meta(run_dir)
+    meta = rundir.read_run_meta(run_dir, own_folder=True)  # RunFolderError: not a run (`sync` skips it)
     run_id = meta["run_id"]
     known = con.execute("SELECT events_offset, events_lines, last_seq, status FROM runs WHERE run_id = ?",
                         [run_id]).fetchone()
@@ -47,9 +47,20 @@ def ingest_run(con, run_dir: Path) -> IngestResult:
     result = IngestResult(run_id, new + rank_new.events, read.warnings + rank_new.warnings, status)
     if known and read.offset == offset and not new:
         return result
-    con.execute("BEGIN")
+    values = None if known else recipe_values(run_dir)  # read first: a corrupt one writes nothing
+    with transaction(con):
+        _store_events(con, run_dir, run_id, meta, values, new, read, last_seq, result)
     if not known:
-        insert_run(con, run_dir, meta)
+        rank_new = _ingest_rank_files(con, run_id, run_dir)
+        result.events += rank_new.events
+        result.warnings += rank_new.warnings
+    return result
+
+
+def _store_events(con, run_dir: Path, run_id: str, meta: dict[str, Any], values: dict[str, Any] | None,
+                  new: list[Event], read, last_seq: int, result: IngestResult) -> None:
+    if values is not None:
+        insert_run(con, run_dir, meta, values)
     updates: dict[str, Any] = {}
     for part in _attempts(new):
         first = part[0]
@@ -73,13 +84,7 @@ def ingest_run(con, run_dir: Path) -> IngestResult:
         assignments = [f"{k} = ?" for k in sets] + ["duration_s = epoch(?::TIMESTAMP - coalesce(?::TIMESTAMP, started_at))"]
         params = [*sets.values(), updates["ended_at"], updates.get("started_at")]
     con.execute(f"UPDATE runs SET {', '.join(assignments)} WHERE run_id = ?", [*params, run_id])
-    con.execute("COMMIT")
-    if not known:
-        rank_new = _ingest_rank_files(con, run_id, run_dir)
-        result.events += rank_new.events
-        result.warnings += rank_new.warnings
-    result.status = updates.get("status", status)
-    return result
+    result.status = updates.get("status", result.status)
 
 
 def _ingest_rank_files(con, run_id: str, run_dir: Path) -> IngestResult:
@@ -98,13 +103,12 @@ def _ingest_rank_files(con, run_id: str, run_dir: Path) -> IngestResult:
             if isinstance(e, Log):
                 e.message = f"[rank {rank}] {e.message}"
         rows = _rows(run_id, [e for e in new if isinstance(e, (Telemetry, Log))])
-        con.execute("BEGIN")
-        for table, data in rows.tables.items():
-            if data:
-                insert_rows(con, table, data)
-        con.execute("INSERT OR REPLACE INTO event_files VALUES (?, ?, ?, ?, ?)",
-                    [run_id, path.name, read.offset, read.line, max([state[2]] + [e.seq for e in new])])
-        con.execute("COMMIT")
+        with transaction(con):
+            for table, data in rows.tables.items():
+                if data:
+                    insert_rows(con, table, data)
+            con.execute("INSERT OR REPLACE INTO event_files VALUES (?, ?, ?, ?, ?)",
+                        [run_id, path.name, read.offset, read.line, max([state[2]] + [e.seq for e in new])])
         out.events += new
     return out
 
