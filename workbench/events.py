@@ -326,6 +326,11 @@ def read_events(path: str | Path, offset: int = 0, line: int = 0) -> ReadResult:
             data = f.read()
     except FileNotFoundError:
         return ReadResult([], offset, line)
+    return _parse(path, data, offset, line)
+
+
+def _parse(path: Path, data: bytes, offset: int, line: int) -> ReadResult:
+    """The events of `data`, the bytes of `path` from `offset` on (`line` lines before them)."""
     end = data.rfind(b"\n") + 1  # anything after the last newline is a torn / in-progress line
     events: list[Event] = []
     warnings: list[str] = []
@@ -348,3 +353,79 @@ def read_events(path: str | Path, offset: int = 0, line: int = 0) -> ReadResult:
             continue
         events.append(parse_event(ev))
     return ReadResult(events, offset + end, line, warnings)
+
+
+# A reader's mark holds fingerprints of this many bytes: the file's first ones and those just before
+# its offset. Each covers a whole event's seq and t (microseconds), so another file (or the same file
+# rewritten) does not share them; reading them back costs two small reads per call.
+MARK_BYTES = 256
+
+
+@dataclass(frozen=True)
+class FileMark:
+    """How far a reader got into an event file (byte offset, lines), with fingerprints of the file's
+    first bytes (`head`) and of those just before `offset` (`tail`). An appended file keeps both; a
+    truncated, rewritten or replaced one does not (`read_from`)."""
+    offset: int = 0
+    line: int = 0
+    head: str | None = None
+    tail: str | None = None
+
+
+@dataclass
+class Reading:
+    result: ReadResult         # the events after the mark, or (restarted) from the file's start
+    mark: FileMark             # where the next read goes on
+    restarted: str | None = None  # why the file was read again from its start: it is not the one read
+    same_file: bool = True     # restarted, but its first bytes are those read before (truncated or rewritten)
+    missing: bool = False      # no such file (the mark stays)
+
+
+def read_from(path: str | Path, mark: FileMark) -> Reading:
+    """The complete events of `path` after `mark`; from the file's start again when it is not the file
+    the mark was taken on: shorter than the offset read, other first bytes, or other bytes just before
+    the offset (truncated, then written past it). Raises OSError when it cannot be read (not missing)."""
+    path = Path(path)
+    try:
+        f = open(path, "rb")
+    except FileNotFoundError:
+        return Reading(ReadResult([], mark.offset, mark.line), mark, missing=True)
+    with f:
+        fd = f.fileno()
+        size = os.fstat(fd).st_size
+        restarted, same = _changed(fd, size, mark)
+        offset, line = (0, 0) if restarted else (mark.offset, mark.line)
+        f.seek(offset)
+        result = _parse(path, f.read(), offset, line)
+        head, tail = _fingerprints(fd, result.offset)
+    return Reading(result, FileMark(result.offset, result.line, head, tail), restarted, same)
+
+
+def _fingerprint(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.blake2b(data, digest_size=8).hexdigest()
+
+
+def _fingerprints(fd: int, offset: int) -> tuple[str | None, str | None]:
+    """(head, tail) of a file read up to `offset`: its first bytes and those before `offset`."""
+    if offset <= 0:
+        return None, None
+    n = min(MARK_BYTES, offset)
+    return _fingerprint(os.pread(fd, n, 0)), _fingerprint(os.pread(fd, n, offset - n))
+
+
+def _changed(fd: int, size: int, mark: FileMark) -> tuple[str | None, bool]:
+    """(why the file is not the one `mark` was taken on, or None; whether its first bytes still are)."""
+    if mark.offset <= 0:
+        return None, True
+    n = min(MARK_BYTES, mark.offset)
+    if mark.head is not None and size >= n and _fingerprint(os.pread(fd, n, 0)) != mark.head:
+        return "was replaced (its first bytes are not those read before)", False
+    if size < mark.offset:
+        # its first bytes are those read (or too few to tell, or no fingerprint kept by an older
+        # workbench): the same file cut short, its events read again by seq
+        return f"shrank to {size:,} bytes, below the {mark.offset:,} already read", True
+    if mark.tail is not None and _fingerprint(os.pread(fd, n, mark.offset - n)) != mark.tail:
+        return f"changed before the {mark.offset:,} bytes already read (truncated and written again?)", True
+    return None, True

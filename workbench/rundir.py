@@ -30,6 +30,13 @@ TRAIN_LOG = "train.log"       # stdout and stderr of a batch job (scheduler)
 FOLLOW_LOCK = ".follow.lock"  # held by the process that ingests this run right now
 DATA_DIR = "data"             # uploaded data files of a run on a remote host
 ANNOTATIONS = "annotations.json"  # tags, notes, archived, the MLflow run of export-mlflow: added after the run
+ADAPTER_DIR, MODEL_DIR = "adapter", "model"  # the saved LoRA adapter / full model (train/trainer.py)
+CHECKPOINTS_DIR = "checkpoints"  # the Trainer's checkpoint-N folders
+
+# The trainer's exit status (train/main.py), which the supervisor records in exit.json: how it ended
+# when its `end` event cannot be read.
+EXIT_COMPLETED, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+EXIT_STATUS = {EXIT_COMPLETED: "completed", EXIT_FAILED: "failed", EXIT_INTERRUPTED: "interrupted"}
 
 
 # A run id, which names the run's folder: the recipe's name made safe (letters, digits, _ . -, at most 60,
@@ -84,6 +91,17 @@ def rank_of(path: Path) -> int:
 def followed_names(run_dir: Path) -> list[str]:
     """The files a follower mirrors from a remote run folder: the event files and the batch log."""
     return [EVENTS, *(p.name for p in rank_event_files(run_dir)), TRAIN_LOG]
+
+
+def saved_outputs(run_dir: Path) -> list[str]:
+    """What a run folder holds of the run's results, by name: adapter/ or model/, labels.json, the
+    prediction files and reports, and how many checkpoints."""
+    held = [f"{d}/" for d in (ADAPTER_DIR, MODEL_DIR) if (run_dir / d).is_dir()]
+    held += [LABELS] if (run_dir / LABELS).is_file() else []
+    held += sorted(p.name for p in run_dir.glob("predictions_*.jsonl"))
+    held += sorted(p.name for p in run_dir.glob("report_*.txt"))
+    checkpoints = len(list((run_dir / CHECKPOINTS_DIR).glob("checkpoint-*")))
+    return held + ([f"{checkpoints} checkpoint{'s' if checkpoints > 1 else ''}"] if checkpoints else [])
 
 
 def write_json_atomic(path: Path, data: dict[str, Any], indent: int | None = None) -> None:

@@ -18,14 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from workbench import rundir
-from workbench.events import END_STATUSES, Event, log_event, read_events
+from workbench.events import END_STATUSES, Event, FileMark, log_event, read_from
 from workbench.launch import batch
 from workbench.launch.hosts import HostUnreachable
 from workbench.launch.launcher import host_of_run
 from workbench.rundir import read_run_meta
 from workbench.store.db import connect
 from workbench.store.ingest import IngestResult, ingest_run
-from workbench.store.write import reset_offsets, set_final_status
+from workbench.store.write import set_final_status
 
 FINAL = END_STATUSES + ("cancelled",)
 STOP_SIGNALS = ("SIGTERM", "SIGINT", "SIGHUP")
@@ -53,7 +53,8 @@ def ingest_once(store: Path, run_dir: Path) -> IngestResult:
 
 def mirror(run_dir: Path, head: dict[str, Any], data: bytes) -> list[str]:
     """Append the bytes of a tail reply to the local copies of the remote files. Returns the
-    names of copies started over (the remote file was replaced), whose read offsets must reset."""
+    names of copies started over (the remote file was replaced): ingestion and every EventFeed see
+    they are not the files they read, and read them again from their start."""
     replaced: list[str] = []
     pos = 0
     for f in head["files"]:
@@ -87,29 +88,46 @@ OnEvents = Callable[[Feed], None]
 
 
 class EventFeed:
-    """Every event of a run folder's event files, read by this follower's own byte offsets: each
-    follower sees every event once and in order, whoever ingested it into the store."""
+    """Every event of a run folder's event files, read by this follower's own marks: each follower
+    sees every event once and in order, whoever ingested it into the store. It says when a file is
+    read again from its start (truncated, replaced: a remote file's copy started over) and when
+    events.jsonl disappears after it was read (the run goes on being followed)."""
 
     def __init__(self, run_dir: Path):
         self.run_dir = Path(run_dir)
-        self._at: dict[str, tuple[int, int, int]] = {}  # file name -> (byte offset, lines read, last seq)
+        self._at: dict[str, tuple[FileMark, int]] = {}  # file name -> (mark, last seq shown)
+        self._gone_said = False
 
     def read_new(self) -> Feed:
         events: list[Event] = []
         warnings: list[str] = []
         for path in rundir.event_files(self.run_dir):
-            offset, line, last = self._at.get(path.name, (0, 0, -1))
+            mark, last = self._at.get(path.name, (FileMark(), -1))
             try:
-                if path.stat().st_size < offset:  # the copy was started over (a remote file replaced)
-                    offset, line = 0, 0
-            except FileNotFoundError:
+                got = read_from(path, mark)
+            except OSError as e:
+                warnings.append(f"{path}: cannot be read ({e.strerror or e})")
                 continue
-            got = read_events(path, offset, line)
-            new = [e for e in got.events if e.seq > last]  # a file read again shows nothing twice
-            self._at[path.name] = (got.offset, got.line, new[-1].seq if new else last)
+            if got.missing:
+                if path.name == rundir.EVENTS and mark.offset:
+                    warnings += self.gone()
+                continue
+            if got.restarted:
+                warnings.append(f"{path} {got.restarted}; read again from its start")
+            new = [e for e in got.result.events if e.seq > last]  # a file read again shows nothing twice
+            self._at[path.name] = (got.mark, new[-1].seq if new else last)
             events += new
-            warnings += got.warnings
+            warnings += got.result.warnings
         return Feed(events, warnings)
+
+    def gone(self) -> list[str]:
+        """The warning that events.jsonl is gone after it was read (by this feed, or by the store's
+        ingestion: a follower started since), once per feed."""
+        if self._gone_said:
+            return []
+        self._gone_said = True
+        return [f"{rundir.events_file(self.run_dir)} is gone (deleted while the run goes on?): what the trainer "
+                "writes from now on cannot be read; following the run until it ends"]
 
 
 @dataclass
@@ -131,10 +149,9 @@ def poll(store: Path, run_dir: Path, host=None, job_dir: str | None = None) -> P
     with open(run_dir / rundir.FOLLOW_LOCK, "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         head, data = host.tail(job_dir, local_offsets(run_dir))
+        # a copy started over (the remote file was replaced) is read again from its start by the
+        # ingestion below, which sees it is not the file it read (store/ingest.py)
         replaced = mirror(run_dir, head, data) if (data or head["files"]) else []
-        if replaced:
-            with connect(store) as con:
-                reset_offsets(con, run_dir.name, replaced)
         job = head["state"]
         sizes = _event_file_sizes(run_dir)
         key = (str(store), str(run_dir))
@@ -147,8 +164,9 @@ def poll(store: Path, run_dir: Path, host=None, job_dir: str | None = None) -> P
             return Poll(IngestResult(run_dir.name), job, None)
         res = ingest_once(store, run_dir)
         _LAST_INGEST[key] = (sizes, now)
-        if job["state"] in (batch.DONE, batch.GONE) and head["complete"] and not _end_may_be_in_flight(job, res.status):
-            return Poll(res, job, settle(store, run_dir, job, res.status))
+        if job["state"] in (batch.DONE, batch.GONE) and head["complete"] and (
+                res.events_gone or not _end_may_be_in_flight(job, res.status)):  # a deleted file has no end in flight
+            return Poll(res, job, settle(store, run_dir, job, res.status, events_gone=res.events_gone))
     return Poll(res, job, None)
 
 
@@ -159,23 +177,30 @@ def _end_may_be_in_flight(job: dict[str, Any], status: str | None) -> bool:
     return status not in FINAL and exit_rec.get("returncode") == 0 and time.time() - exit_rec.get("t", 0) < 30
 
 
-def settle(store: Path, run_dir: Path, job: dict[str, Any], status: str | None) -> str:
-    """The job is over and all it wrote is stored: decide the final status (see `final_status`)."""
+def settle(store: Path, run_dir: Path, job: dict[str, Any], status: str | None, *, events_gone: bool = False) -> str:
+    """The job is over and all it wrote is stored: decide the final status (see `final_status`).
+    `events_gone`: events.jsonl was read, then deleted (what the folder holds goes into the error)."""
     meta = read_run_meta(run_dir)
-    final, error = final_status(status, job, bool(meta.get("stop_requested_at")))
+    stop_requested = bool(meta.get("stop_requested_at"))
+    if events_gone:
+        final, error = gone_status(status, job, stop_requested, rundir.saved_outputs(run_dir))
+    else:
+        final, error = final_status(status, job, stop_requested)
     if final != status or error:
         with connect(store) as con:
             set_final_status(con, meta["run_id"], final, error, time.time())
     return final
 
 
-def final_status(status: str | None, job: dict[str, Any], stop_requested: bool) -> tuple[str, str | None]:
+def final_status(status: str | None, job: dict[str, Any], stop_requested: bool, *,
+                 exit_verdict: bool = False) -> tuple[str, str | None]:
     """Reconcile what the trainer recorded with what the process / scheduler says.
 
     - a user's `workbench stop`, or the scheduler cancelling the job: cancelled
     - the scheduler's time limit: interrupted (the trainer saw SIGTERM and stopped cleanly)
     - an `end` event otherwise stands as written
-    - no `end` event: from the supervisor's exit record or the scheduler's final state
+    - no `end` event: from the supervisor's exit record or the scheduler's final state (with
+      `exit_verdict`, an exit code of the trainer's own says how it ended: see `gone_status`)
     """
     raw = job.get("scheduler_state") or ""
     exit_rec = job.get("exit") or {}
@@ -195,11 +220,25 @@ def final_status(status: str | None, job: dict[str, Any], stop_requested: bool) 
         hint = " (out of memory, or killed by hand)" if sig == "SIGKILL" else ""
         return "failed", f"the trainer was killed by {sig}{hint}; see train.log"
     if code is not None:
+        if exit_verdict and code in rundir.EXIT_STATUS:
+            return rundir.EXIT_STATUS[code], f"the trainer exited with code {code} ({rundir.EXIT_STATUS[code]})"
         return "failed", f"the trainer exited with code {code} without an end event; see train.log"
     if raw:
         detail = f" with exit code {job['scheduler_exit']}" if job.get("scheduler_exit") is not None else ""
         return "failed", f"job {job_id} ended {raw}{detail} without an end event; see train.log"
     return "failed", "the job is gone without an end event or exit record; see train.log"
+
+
+def gone_status(status: str | None, job: dict[str, Any], stop_requested: bool, held: list[str]) -> tuple[str, str | None]:
+    """The final status of a run whose events.jsonl was deleted while it went on (`held`: what its
+    folder holds, rundir.saved_outputs). Its `end` went into the deleted file, so the trainer's exit
+    code (its own verdict) says how it ended, and the error says what happened and what is left."""
+    final, error = final_status(status, job, stop_requested, exit_verdict=True)
+    if error is None:
+        return final, None  # its end was read before the file went: the record is whole
+    holds = ", ".join(held) if held else "no saved model, labels or predictions"
+    return final, (f"{rundir.EVENTS} was deleted while the run went on: what the trainer wrote after the events "
+                   f"already read never reached the store; {error}; the run folder holds {holds}")
 
 
 def follow(store: Path, run_dir: Path, *, on_events: OnEvents | None = None, poll_s: float | None = None,
@@ -257,6 +296,8 @@ def follow(store: Path, run_dir: Path, *, on_events: OnEvents | None = None, pol
                 continue
             backoff = poll_s
             new = feed.read_new()
+            if p.result.events_gone:  # said once, whichever of this feed and the store's ingestion saw it first
+                new.warnings += feed.gone()
             if on_events is not None and (new.events or new.warnings):
                 on_events(new)
             if p.final is not None:

@@ -2,65 +2,155 @@
 
 A run folder (workbench/rundir.py) holds `run.json` (written by the launcher), `recipe.toml`
 (the frozen recipe) and `events.jsonl` (written by the trainer). Ingestion is idempotent: it keys on
-(run_id, seq) and remembers how far into events.jsonl it has read, so followers can call it
-as often as they like, and `workbench sync` can rebuild the whole store from the folders.
+(run_id, seq) and remembers how far into each event file it has read (a `FileMark`: offset and
+fingerprints), so followers can call it as often as they like, and `workbench sync` can rebuild the
+whole store from the folders.
+
+An event file that is not the one read before (truncated, rewritten past the offset, replaced) is
+read again from its start: events of seq already stored are skipped, so each event of the file is
+stored once, and the events read before that the file no longer holds stay (they happened). A file
+that holds other events under seqs already stored (another stream: a training started over) is the
+run's truth now: the run is read again from its files alone, as `sync` into a new store would. Each
+such re-read, and an events.jsonl gone after it was read, is recorded as a log row with level
+warning and no seq (`read.record_notes`: `show` and the app's run detail show them).
 """
 
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from workbench import events as ev
 from workbench import rundir
-from workbench.events import Artifact, Checkpoint, End, Eval, Event, Log, Model, Start, Step, Summary, Telemetry, read_events
+from workbench.events import (
+    Artifact,
+    Checkpoint,
+    End,
+    Eval,
+    Event,
+    FileMark,
+    Log,
+    Model,
+    Reading,
+    Start,
+    Step,
+    Summary,
+    Telemetry,
+    read_from,
+)
 from workbench.store.rows import insert_rows, utc
 from workbench.store.schema import ALL_LABELS
-from workbench.store.write import insert_run, recipe_values, supersede, transaction
+from workbench.store.write import delete_run, insert_run, recipe_values, supersede, transaction
 
 
 @dataclass
 class IngestResult:
     run_id: str
     events: list[Event] = field(default_factory=list)  # newly stored events, in order
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # unreadable lines, then the notes
     status: str | None = None
+    notes: list[str] = field(default_factory=list)  # recorded now: an event file read again, or gone
+    events_gone: bool = False  # events.jsonl was read before and is not there now
+
+
+@dataclass
+class _File:
+    """One event file of a run: where ingestion stood in it (`mark`, last seq stored) and what it read now."""
+    name: str
+    mark: FileMark
+    last_seq: int
+    reading: Reading
+
+    @property
+    def new(self) -> list[Event]:
+        # seq rises through a file: only a file read again from its start repeats stored events
+        events = self.reading.result.events
+        return events if not events or events[0].seq > self.last_seq else [e for e in events if e.seq > self.last_seq]
+
+    @property
+    def other_stream(self) -> bool:
+        """Replaced by a file holding other events under seqs already stored."""
+        r = self.reading
+        return bool(r.restarted) and not r.same_file and any(e.seq <= self.last_seq for e in r.result.events)
 
 
 def ingest_run(con, run_dir: Path) -> IngestResult:
     """Store the events of one run folder that are not stored yet. Safe to repeat.
 
-    One transaction per call, registration of a new run included: each statement costs DuckDB
-    a millisecond or so whatever its size, which for `workbench sync` of many runs adds up."""
+    One transaction per call, registration of a new run and the per-rank files included: each
+    statement costs DuckDB a millisecond or so whatever its size, which for `workbench sync` of many
+    runs adds up. Raises RunFolderError for a folder that is not a run (nothing written)."""
     run_dir = Path(run_dir)
-    meta = rundir.read_run_meta(run_dir, own_folder=True)  # RunFolderError: not a run (`sync` skips it)
+    meta = rundir.read_run_meta(run_dir, own_folder=True)
     run_id = meta["run_id"]
-    known = con.execute("SELECT events_offset, events_lines, last_seq, status FROM runs WHERE run_id = ?",
-                        [run_id]).fetchone()
-    offset, lines, last_seq, status = known or (0, 0, -1, "queued")
-    rank_new = _ingest_rank_files(con, run_id, run_dir) if known else IngestResult(run_id)
-    read = read_events(rundir.events_file(run_dir), offset, lines)
-    events = read.events  # seq rises through the file: only a re-read start can repeat stored events
-    new = events if not events or events[0].seq > last_seq else [e for e in events if e.seq > last_seq]
-    result = IngestResult(run_id, new + rank_new.events, read.warnings + rank_new.warnings, status)
-    if known and read.offset == offset and not new:
+    known = con.execute("SELECT events_offset, events_lines, last_seq, status, events_head, events_tail FROM runs "
+                        "WHERE run_id = ?", [run_id]).fetchone()
+    stored: dict[str, tuple[FileMark, int]] = {}
+    if known:
+        stored[rundir.EVENTS] = (FileMark(*known[0:2], *known[4:6]), known[2])
+        for name, *mark, last in con.execute("SELECT file, events_offset, events_lines, events_head, events_tail, "
+                                             "last_seq FROM event_files WHERE run_id = ?", [run_id]).fetchall():
+            stored[name] = (FileMark(*mark), last)
+    files = _read_files(run_dir, stored)
+    notes = [f"{f.name} {f.reading.restarted}; read again from its start" for f in files if f.reading.restarted]
+    rebuild = bool(known) and any(f.other_stream for f in files)
+    if rebuild:
+        notes = [f"{f.name} {f.reading.restarted}, and holds other events than those stored from it: the run was "
+                 "read again from its files as they are now (what only the earlier file held left the store)"
+                 for f in files if f.other_stream]
+        stored = {}
+        files = _read_files(run_dir, stored)
+    main, ranks = files[0], files[1:]
+    gone = main.reading.missing and main.mark.offset > 0
+    if gone:
+        note = (f"{rundir.EVENTS} is gone from the run folder (deleted?) after {main.mark.offset:,} bytes were read "
+                f"(events up to seq {main.last_seq}): the store keeps those")
+        if not con.execute("SELECT 1 FROM logs WHERE run_id = ? AND seq IS NULL AND message = ?",
+                           [run_id, note]).fetchone():
+            notes.append(note)
+    status = known[3] if known and not rebuild else "queued"
+    result = IngestResult(run_id, [e for f in files for e in f.new],
+                          [w for f in files for w in f.reading.result.warnings] + notes, status, notes, gone)
+    moved = [f for f in files if not f.reading.missing and (f.new or f.reading.mark != f.mark)]
+    if known and not rebuild and not moved and not notes:
         return result
-    values = None if known else recipe_values(run_dir)  # read first: a corrupt one writes nothing
+    values = recipe_values(run_dir) if rebuild or not known else None  # read first: a corrupt one writes nothing
     with transaction(con):
-        _store_events(con, run_dir, run_id, meta, values, new, read, last_seq, result)
-    if not known:
-        rank_new = _ingest_rank_files(con, run_id, run_dir)
-        result.events += rank_new.events
-        result.warnings += rank_new.warnings
+        if rebuild:
+            delete_run(con, run_id)
+        if values is not None:
+            insert_run(con, run_dir, meta, values)
+        updates = _store_main(con, run_dir, run_id, main) if not main.reading.missing else {}
+        for f in ranks:
+            if f in moved:
+                _store_rank(con, run_id, f)
+        if notes:
+            now = time.time()
+            insert_rows(con, "logs", [[run_id, None, now, "warning", n] for n in notes])
+    result.status = updates.get("status", status)
     return result
 
 
-def _store_events(con, run_dir: Path, run_id: str, meta: dict[str, Any], values: dict[str, Any] | None,
-                  new: list[Event], read, last_seq: int, result: IngestResult) -> None:
-    if values is not None:
-        insert_run(con, run_dir, meta, values)
+def _read_files(run_dir: Path, stored: dict[str, tuple[FileMark, int]]) -> list[_File]:
+    """events.jsonl, then the rank files (ranks > 0 write only telemetry and their own errors), each
+    read on from its stored mark."""
+    out = []
+    for path in rundir.event_files(run_dir):
+        mark, last = stored.get(path.name, (FileMark(), -1))
+        try:
+            reading = read_from(path, mark)
+        except OSError as e:
+            raise rundir.RunFolderError(run_dir, path.name, f"cannot be read ({e.strerror or e})") from None
+        out.append(_File(path.name, mark, last, reading))
+    return out
+
+
+def _store_main(con, run_dir: Path, run_id: str, f: _File) -> dict[str, Any]:
+    """events.jsonl's new events, and its mark, into the store; the run's columns they update."""
+    new = f.new
     updates: dict[str, Any] = {}
     for part in _attempts(new):
         first = part[0]
@@ -75,8 +165,9 @@ def _store_events(con, run_dir: Path, run_id: str, meta: dict[str, Any], values:
         # `export-mlflow` sent the run since (its record, in annotations.json, is the newer one)
         updates.pop("mlflow_run_id")
         updates.pop("mlflow_uri", None)
-    sets = {"events_offset": read.offset, "events_lines": read.line,
-            "last_seq": max(last_seq, new[-1].seq) if new else last_seq, **updates}
+    mark = f.reading.mark
+    sets = {"events_offset": mark.offset, "events_lines": mark.line, "events_head": mark.head,
+            "events_tail": mark.tail, "last_seq": max(f.last_seq, new[-1].seq) if new else f.last_seq, **updates}
     assignments = [f"{k} = ?" for k in sets]
     params = list(sets.values())
     if "ended_at" in updates:  # SET reads the old started_at: pass this batch's when it has one
@@ -84,33 +175,24 @@ def _store_events(con, run_dir: Path, run_id: str, meta: dict[str, Any], values:
         assignments = [f"{k} = ?" for k in sets] + ["duration_s = epoch(?::TIMESTAMP - coalesce(?::TIMESTAMP, started_at))"]
         params = [*sets.values(), updates["ended_at"], updates.get("started_at")]
     con.execute(f"UPDATE runs SET {', '.join(assignments)} WHERE run_id = ?", [*params, run_id])
-    result.status = updates.get("status", result.status)
+    return updates
 
 
-def _ingest_rank_files(con, run_id: str, run_dir: Path) -> IngestResult:
-    """Ranks > 0 write only telemetry and their own errors, each to events.rank<N>.jsonl."""
-    out = IngestResult(run_id)
-    for path in rundir.rank_event_files(run_dir):
-        state = con.execute("SELECT events_offset, events_lines, last_seq FROM event_files WHERE run_id = ? AND file = ?",
-                            [run_id, path.name]).fetchone() or (0, 0, -1)
-        read = read_events(path, state[0], state[1])
-        new = [e for e in read.events if e.seq > state[2]]
-        out.warnings += read.warnings
-        if read.offset == state[0] and not new:
-            continue
-        rank = rundir.rank_of(path)
-        for e in new:
-            if isinstance(e, Log):
-                e.message = f"[rank {rank}] {e.message}"
-        rows = _rows(run_id, [e for e in new if isinstance(e, (Telemetry, Log))])
-        with transaction(con):
-            for table, data in rows.tables.items():
-                if data:
-                    insert_rows(con, table, data)
-            con.execute("INSERT OR REPLACE INTO event_files VALUES (?, ?, ?, ?, ?)",
-                        [run_id, path.name, read.offset, read.line, max([state[2]] + [e.seq for e in new])])
-        out.events += new
-    return out
+def _store_rank(con, run_id: str, f: _File) -> None:
+    """A rank file's new telemetry and errors (its log lines tagged `[rank N]`), and its mark."""
+    new = f.new
+    rank = rundir.rank_of(Path(f.name))
+    for e in new:
+        if isinstance(e, Log):
+            e.message = f"[rank {rank}] {e.message}"
+    rows = _rows(run_id, [e for e in new if isinstance(e, (Telemetry, Log))])
+    for table, data in rows.tables.items():
+        if data:
+            insert_rows(con, table, data)
+    mark = f.reading.mark
+    con.execute("INSERT OR REPLACE INTO event_files (run_id, file, events_offset, events_lines, last_seq, events_head, "
+                "events_tail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [run_id, f.name, mark.offset, mark.line, max([f.last_seq] + [e.seq for e in new]), mark.head, mark.tail])
 
 
 def _attempts(events: list[Event]) -> list[list[Event]]:

@@ -1,7 +1,7 @@
 """Every write to the store other than ingesting events: a run registered, its job recorded,
-reopened for a resume, its earlier attempt superseded, its end or final status settled, its
-ingestion offsets reset. The ingester (store/ingest.py) writes what the event files say; no
-module outside workbench/store writes SQL.
+reopened for a resume, its earlier attempt superseded, its end or final status settled. The
+ingester (store/ingest.py) writes what the event files say; no module outside workbench/store
+writes SQL.
 """
 
 from __future__ import annotations
@@ -154,14 +154,3 @@ def set_final_status(con, run_id: str, status: str, error: str | None, t: float)
                   duration_s = coalesce(duration_s, epoch(?::TIMESTAMP - started_at))
            WHERE run_id = ?""",
         [status, error, utc(t), utc(t), run_id])
-
-
-def reset_offsets(con, run_id: str, files: list[str]) -> None:
-    """Read these event files from their start again (their copies were replaced); events
-    already stored are skipped by seq."""
-    for name in files:
-        if name == rundir.EVENTS:
-            con.execute("UPDATE runs SET events_offset = 0, events_lines = 0 WHERE run_id = ?", [run_id])
-        else:
-            con.execute("UPDATE event_files SET events_offset = 0, events_lines = 0 WHERE run_id = ? AND file = ?",
-                        [run_id, name])
