@@ -91,10 +91,12 @@ def test_truncated_mid_run_then_written_on_every_event_in_the_file_is_stored(sto
     assert set(file_steps(run_dir)) <= set(stored_steps(store))
     assert len(stored_steps(store)) == 26 + 22  # the steps cut from the file stay: they happened
     (warning,) = res.warnings
-    assert warning.startswith("events.jsonl shrank to ") and warning.endswith("; read again from its start"), warning
-    assert notes(store) == [warning]
+    (note,) = res.notes
+    assert warning == f"{run_dir}/{note}"
+    assert note.startswith("events.jsonl shrank to ") and note.endswith("; read again from its start"), note
+    assert notes(store) == [note]
     # once: the next ingest finds nothing new to say
-    assert ingest(store, run_dir).warnings == [] and notes(store) == [warning]
+    assert ingest(store, run_dir).warnings == [] and notes(store) == [note]
 
 
 def test_truncated_then_written_past_the_point_read_is_noticed(store, run_dir):
@@ -108,8 +110,8 @@ def test_truncated_then_written_past_the_point_read_is_noticed(store, run_dir):
     res = ingest(store, run_dir)
     assert [e.seq for e in res.events] == list(range(54, 134))
     assert set(file_steps(run_dir)) <= set(stored_steps(store))
-    (warning,) = res.warnings
-    assert warning.startswith("events.jsonl changed before the ") and "read again from its start" in warning
+    (note,) = res.notes
+    assert note.startswith("events.jsonl changed before the ") and "read again from its start" in note
 
 
 def test_a_file_started_over_with_later_events_adds_them_all(store, run_dir):
@@ -123,8 +125,8 @@ def test_a_file_started_over_with_later_events_adds_them_all(store, run_dir):
     assert [e.seq for e in res.events] == list(range(54, 60))
     assert res.status == "completed"
     assert len(stored_steps(store)) == 26 + 5
-    (warning,) = res.warnings
-    assert warning.startswith("events.jsonl was replaced (its first bytes are not those read before)"), warning
+    (note,) = res.notes
+    assert note.startswith("events.jsonl was replaced (its first bytes are not those read before)"), note
 
 
 def test_a_replaced_file_with_other_events_under_stored_seqs_is_read_alone(store, run_dir, tmp_path):
@@ -137,9 +139,9 @@ def test_a_replaced_file_with_other_events_under_stored_seqs_is_read_alone(store
     start_obj["t"] += 3600  # another start: another time
     path.write_bytes(json.dumps(start_obj).encode() + b"\n" + model + steps(2, 10, first_step=100))
     res = ingest(store, run_dir)
-    (warning,) = res.warnings
-    assert warning.startswith("events.jsonl was replaced (its first bytes are not those read before), and holds "
-                              "other events than those stored from it"), warning
+    (note,) = res.notes
+    assert note.startswith("events.jsonl was replaced (its first bytes are not those read before), and holds "
+                           "other events than those stored from it"), note
     assert stored_steps(store) == file_steps(run_dir)  # steps 100..109, the earlier 1..26 gone
     fresh = tmp_path / "fresh.duckdb"
     ingest(fresh, run_dir)
@@ -147,7 +149,7 @@ def test_a_replaced_file_with_other_events_under_stored_seqs_is_read_alone(store
         for table in ("steps", "evals", "params"):
             sql = f"SELECT * EXCLUDE (run_id) FROM {table} ORDER BY ALL"
             assert a.execute(sql).fetchall() == b.execute(sql).fetchall(), table
-    assert notes(store) == [warning]
+    assert notes(store) == [note]
 
 
 def test_a_rank_file_truncated_is_read_again(store, run_dir):
@@ -157,8 +159,8 @@ def test_a_rank_file_truncated_is_read_again(store, run_dir):
     ingest(store, run_dir)
     rank.write_bytes(b"".join(telemetry[:4]) + line(20, "telemetry", host="h", rank=1, cpu_pct=99.0, rss_bytes=1))
     res = ingest(store, run_dir)
-    (warning,) = res.warnings
-    assert warning.startswith("events.rank1.jsonl shrank to ")
+    (note,) = res.notes
+    assert note.startswith("events.rank1.jsonl shrank to ")
     with connect(store) as con:
         got = con.execute("SELECT seq, cpu_pct FROM telemetry WHERE run_id = ? AND rank = 1 ORDER BY seq",
                           [RUN]).fetchall()
@@ -217,7 +219,7 @@ def test_show_prints_the_note_and_sync_says_it(store, run_dir):
     res = workbench("sync", store=store, timeout=120)
     assert res.returncode == 0, res.stderr
     (warning,) = [x for x in res.stdout.splitlines() if x.startswith("warning:")]
-    assert warning.startswith("warning: events.jsonl shrank to "), res.stdout
+    assert warning.startswith(f"warning: {run_dir}/events.jsonl shrank to "), res.stdout
     assert "2 new events" in res.stdout
     shown = workbench("show", RUN, store=store, timeout=120)
     assert shown.returncode == 0, shown.stderr

@@ -50,7 +50,7 @@ from workbench.store.write import delete_run, insert_run, recipe_values, superse
 class IngestResult:
     run_id: str
     events: list[Event] = field(default_factory=list)  # newly stored events, in order
-    warnings: list[str] = field(default_factory=list)  # unreadable lines, then the notes
+    warnings: list[str] = field(default_factory=list)  # unreadable lines, then the notes (with the folder's path)
     status: str | None = None
     notes: list[str] = field(default_factory=list)  # recorded now: an event file read again, or gone
     events_gone: bool = False  # events.jsonl was read before and is not there now
@@ -88,13 +88,15 @@ def ingest_run(con, run_dir: Path) -> IngestResult:
     run_id = meta["run_id"]
     known = con.execute("SELECT events_offset, events_lines, last_seq, status, events_head, events_tail FROM runs "
                         "WHERE run_id = ?", [run_id]).fetchone()
+    paths = rundir.event_files(run_dir)
     stored: dict[str, tuple[FileMark, int]] = {}
     if known:
         stored[rundir.EVENTS] = (FileMark(*known[0:2], *known[4:6]), known[2])
-        for name, *mark, last in con.execute("SELECT file, events_offset, events_lines, events_head, events_tail, "
-                                             "last_seq FROM event_files WHERE run_id = ?", [run_id]).fetchall():
-            stored[name] = (FileMark(*mark), last)
-    files = _read_files(run_dir, stored)
+        if len(paths) > 1:  # rank files (a query per run costs `sync` of many runs a millisecond each)
+            for name, *mark, last in con.execute("SELECT file, events_offset, events_lines, events_head, events_tail, "
+                                                 "last_seq FROM event_files WHERE run_id = ?", [run_id]).fetchall():
+                stored[name] = (FileMark(*mark), last)
+    files = _read_files(run_dir, paths, stored)
     notes = [f"{f.name} {f.reading.restarted}; read again from its start" for f in files if f.reading.restarted]
     rebuild = bool(known) and any(f.other_stream for f in files)
     if rebuild:
@@ -102,7 +104,7 @@ def ingest_run(con, run_dir: Path) -> IngestResult:
                  "read again from its files as they are now (what only the earlier file held left the store)"
                  for f in files if f.other_stream]
         stored = {}
-        files = _read_files(run_dir, stored)
+        files = _read_files(run_dir, paths, stored)
     main, ranks = files[0], files[1:]
     gone = main.reading.missing and main.mark.offset > 0
     if gone:
@@ -113,7 +115,8 @@ def ingest_run(con, run_dir: Path) -> IngestResult:
             notes.append(note)
     status = known[3] if known and not rebuild else "queued"
     result = IngestResult(run_id, [e for f in files for e in f.new],
-                          [w for f in files for w in f.reading.result.warnings] + notes, status, notes, gone)
+                          [w for f in files for w in f.reading.result.warnings] + [f"{run_dir}/{n}" for n in notes],
+                          status, notes, gone)
     moved = [f for f in files if not f.reading.missing and (f.new or f.reading.mark != f.mark)]
     if known and not rebuild and not moved and not notes:
         return result
@@ -134,11 +137,11 @@ def ingest_run(con, run_dir: Path) -> IngestResult:
     return result
 
 
-def _read_files(run_dir: Path, stored: dict[str, tuple[FileMark, int]]) -> list[_File]:
+def _read_files(run_dir: Path, paths: list[Path], stored: dict[str, tuple[FileMark, int]]) -> list[_File]:
     """events.jsonl, then the rank files (ranks > 0 write only telemetry and their own errors), each
     read on from its stored mark."""
     out = []
-    for path in rundir.event_files(run_dir):
+    for path in paths:
         mark, last = stored.get(path.name, (FileMark(), -1))
         try:
             reading = read_from(path, mark)
