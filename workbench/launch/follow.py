@@ -97,6 +97,7 @@ class EventFeed:
         self.run_dir = Path(run_dir)
         self._at: dict[str, tuple[FileMark, int]] = {}  # file name -> (mark, last seq shown)
         self._gone_said = False
+        self._unreadable: set[str] = set()  # files said to be unreadable (once each)
 
     def read_new(self) -> Feed:
         events: list[Event] = []
@@ -106,8 +107,11 @@ class EventFeed:
             try:
                 got = read_from(path, mark)
             except OSError as e:
-                warnings.append(f"{path}: cannot be read ({e.strerror or e})")
+                if path.name not in self._unreadable:
+                    self._unreadable.add(path.name)
+                    warnings.append(f"{path}: cannot be read ({e.strerror or e})")
                 continue
+            self._unreadable.discard(path.name)
             if got.missing:
                 if path.name == rundir.EVENTS and mark.offset:
                     warnings += self.gone()
