@@ -271,3 +271,59 @@ def test_a_run_whose_event_file_was_deleted_ends_by_its_exit_code_saying_what_is
                           "1 checkpoint")
     # its end read before the file went: the record is whole, nothing to add
     assert gone_status("completed", {"state": "done", "exit": exit_rec}, False, held) == ("completed", None)
+
+
+def test_a_store_of_schema_8_gains_the_fingerprints_and_reads_on(store, run_dir):
+    """A store an older workbench filled (no events_head / events_tail): upgraded on open, its runs read on
+    from their offsets, the fingerprints taken at the next ingest, a truncation noticed after that."""
+    import duckdb
+
+    ingest(store, run_dir)
+    with duckdb.connect(str(store)) as con:  # back to what schema 8 held
+        for table in ("runs", "event_files"):
+            for column in ("events_head", "events_tail"):
+                con.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+        con.execute("UPDATE meta SET value = '8' WHERE key = 'schema_version'")
+    with open(events_file(run_dir), "ab") as f:
+        f.write(steps(54, 2, first_step=27))
+    res = ingest(store, run_dir)
+    assert [e.seq for e in res.events] == [54, 55] and res.warnings == []
+    with connect(store) as con:
+        assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("9",)
+        assert con.execute("SELECT events_head IS NOT NULL AND events_tail IS NOT NULL FROM runs").fetchone() == (True,)
+    path = events_file(run_dir)
+    path.write_bytes(b"".join(lines_of(path)[:10]) + steps(56, 1, first_step=29))
+    res = ingest(store, run_dir)
+    assert [e.seq for e in res.events] == [56] and res.notes[0].startswith("events.jsonl shrank to ")
+
+
+def test_a_remote_file_replaced_restarts_its_copy_and_ingestion_reads_it_again(store, run_dir, tmp_path):
+    """A remote run's files come over by byte offset (the agent's `tail`, here on a folder standing for
+    the remote one; `mirror` appends to the local copy). The remote file cut short and written on: the
+    copy starts over, and ingestion sees it is not the file it read and reads it again."""
+    import shutil
+
+    from workbench.launch import agent
+    from workbench.launch.follow import local_offsets, mirror
+
+    remote = tmp_path / "remote" / RUN
+    shutil.copytree(run_dir, remote)
+    local = tmp_path / "local" / RUN
+    local.mkdir(parents=True)
+    shutil.copy(run_dir / "run.json", local)
+    shutil.copy(run_dir / "recipe.toml", local)
+
+    def fetch():
+        head, data = agent.tail(remote, local_offsets(local))
+        return mirror(local, head, data)
+
+    assert fetch() == []
+    assert len(ingest(store, local).events) == 54
+    path = events_file(remote)
+    path.write_bytes(b"".join(lines_of(path)[:10]) + steps(54, 22, first_step=27))
+    assert fetch() == ["events.jsonl"]  # the copy started over
+    assert events_file(local).read_bytes() == path.read_bytes()
+    res = ingest(store, local)
+    assert [e.seq for e in res.events] == list(range(54, 76))
+    assert res.notes[0].startswith("events.jsonl shrank to ")
+    assert set(file_steps(local)) <= set(stored_steps(store))
