@@ -15,6 +15,11 @@ ingestion rate of real event files.
    workbench/telemetry/sampler.py emit them), then `workbench.store.ingest.ingest_run` over all of
    them into a fresh store: events per second, median of repeats.
 3. Size: the store file per million events, for the bulk store and the ingested one.
+4. Statuses settled on read (workbench/launch/reckon.py): `workbench runs`'s read (a read-only
+   connect and `list_runs(limit=50)`) on a bulk store of 1,000 runs of which 10 are recorded running
+   while their folders say they ended (5 with exit.json and an `end` event, 5 whose processes died
+   without either), as before (the stored status only) and now (each of the 10 settled from its
+   folder: job.json, exit.json, /proc, the event file's tail), timed side by side, as a ratio.
 
     python benchmarks/bench_store.py [--quick]
 """
@@ -165,7 +170,7 @@ def build_bulk_store(path: Path, n_runs: int) -> dict[str, int]:
             ORDER BY i, p""")
         con.execute("""
             INSERT INTO artifacts
-            SELECT run_id, 300 + a, kind, run_dir || '/' || kind, '{}'
+            SELECT run_id, 300 + a, v.kind, run_dir || '/' || v.kind, '{}'
             FROM runs, (VALUES (0, 'adapter'), (1, 'predictions')) v(a, kind) WHERE status = 'completed'""")
         con.execute("""
             INSERT INTO logs
@@ -355,6 +360,73 @@ def profile_ingest(tmp: Path, events: int = 5000) -> tuple[str, str]:
             ", ".join(f"{func}: {what} {share:.0%}" for share, func, what in parts))
 
 
+# --- 4. statuses settled on read ----------------------------------------------------------------
+
+SETTLE_RUNS, SETTLE_UNFINISHED = 1_000, 10
+SETTLE_GOAL = 1.5  # `runs` with 10 runs to settle at most half as slow again as without
+
+
+def _ended_unrecorded(root: Path, run_id: str, recipe, pid: int, with_exit: bool) -> Path:
+    """A run folder whose job is over but the store was never told: job.json naming a dead pid, 50
+    steps, and with `with_exit` an `end` event and the supervisor's exit.json."""
+    from workbench.events import EventWriter
+    from workbench.recipe import write_frozen
+    from workbench.rundir import events_file, write_exit, write_job, write_run_meta
+
+    run_dir = root / run_id
+    run_dir.mkdir(parents=True)
+    write_frozen(recipe, run_dir / "recipe.toml", f"Frozen recipe of run {run_id}")
+    write_run_meta(run_dir, {"run_id": run_id, "recipe_name": recipe.name, "target": "local",
+                             "created_at": time.time() - 7200, "host": "benchhost"})
+    write_job(run_dir, {"kind": "local", "pid": pid, "host": "benchhost"})
+    with EventWriter(events_file(run_dir)) as w:
+        w.emit("start", run_id=run_id, recipe=recipe.values, host="benchhost", pid=pid, world_size=1)
+        for step in range(1, 51):
+            w.emit("step", step=step, max_steps=50, loss=1.0 / step)
+        if with_exit:
+            w.emit("end", status="completed", error=None)
+    if with_exit:
+        write_exit(run_dir, {"returncode": 0, "signal": None, "t": time.time(), "host": "benchhost"})
+    return run_dir
+
+
+def time_settling(tmp: Path, repeat: int) -> tuple[dict[str, float], dict[str, int]]:
+    import subprocess
+
+    from workbench.launch import reckon
+    from workbench.recipe import load_recipe
+    from workbench.store import read
+    from workbench.store.db import connect, runs_root
+
+    store = tmp / "settle" / "runs.duckdb"
+    store.parent.mkdir()
+    build_bulk_store(store, SETTLE_RUNS)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # its pid: a process that has ended
+    recipe = load_recipe(DEMO_RECIPE)
+    with connect(store) as con:
+        con.execute("UPDATE runs SET status = 'completed' WHERE status = 'running'")
+        ids = [r for (r,) in con.execute("SELECT run_id FROM runs ORDER BY created_at DESC LIMIT ?",
+                                         [SETTLE_UNFINISHED]).fetchall()]
+        for i, run_id in enumerate(ids):
+            folder = _ended_unrecorded(runs_root(store), run_id, recipe, gone.pid, with_exit=i % 2 == 0)
+            con.execute("UPDATE runs SET status = 'running', run_dir = ?, ended_at = NULL, duration_s = NULL "
+                        "WHERE run_id = ?", [str(folder), run_id])
+
+    def before():
+        with connect(store, read_only=True) as con:
+            return read.list_runs(con, limit=50)
+
+    def after():
+        return reckon.list_runs(store, limit=50)[0]
+
+    shown = {r["run_id"]: r["status"] for r in after()}
+    statuses = {s: sum(1 for r in ids if shown[r] == s) for s in ("completed", "failed", "running")}
+    if statuses != {"completed": SETTLE_UNFINISHED // 2, "failed": SETTLE_UNFINISHED // 2, "running": 0}:
+        raise AssertionError(f"settled on read: {statuses}")
+    return side_by_side({"before": before, "after": after}, repeat), statuses
+
+
 # --- the rows ----------------------------------------------------------------------------------
 
 def run(quick: bool = False) -> list[dict]:
@@ -404,6 +476,16 @@ def run(quick: bool = False) -> list[dict]:
             top, detail = profile_ingest(tmp)
             rows.append(row(NAME, f"where ingest_run's time goes (cProfile, one run of 5,000 events): {detail}",
                             top))
+        settle, _ = time_settling(tmp, 5 * repeat)  # 100 ms figures on a shared machine: more rounds
+        what = f"`workbench runs` read (read-only connect + list_runs(limit=50)), {SETTLE_RUNS:,} runs, " \
+               f"{SETTLE_UNFINISHED} recorded running that ended (median of {5 * repeat})"
+        rows += [
+            row(NAME, f"{what}: the stored status (before)", fmt_seconds(settle["before"])),
+            row(NAME, f"{what}: each settled from its folder (launch/reckon.py)", fmt_seconds(settle["after"])),
+            row(NAME, "settled on read / stored status, side by side (the price of a status that is true)",
+                f"{settle['after'] / settle['before']:.2f}×", f"<= {SETTLE_GOAL:.1f}×",
+                settle["after"] / settle["before"] <= SETTLE_GOAL),
+        ]
         mev = ing["events"] / 1e6
         rows.append(row(NAME, f"ingested store file per million events ({ing['store_bytes'] / 2**20:.1f} MiB less "
                               f"the empty store's {ing['empty_bytes'] / 2**20:.1f} MiB, {ing['events']:,} events; "

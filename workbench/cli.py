@@ -10,7 +10,7 @@ import importlib
 import sys
 
 from workbench import __version__
-from workbench.errors import UserError
+from workbench.errors import UserError, environment_fault
 
 
 class _Parser(argparse.ArgumentParser):
@@ -173,16 +173,20 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("runs", nargs="+", metavar="RUN")
     sp.add_argument("--undo", action="store_true", help="unarchive")
 
-    sp = cmd("rm", "Delete runs: their store rows and run folders (asks first; not a run still going).", "lifecycle",
-             "rm")
+    sp = cmd("rm", "Delete runs: their store rows, their folders moved to the trash runs/.trash/ (asks first; not "
+             "a run still going); --undo restores.", "lifecycle", "rm")
     sp.add_argument("runs", nargs="+", metavar="RUN")
     sp.add_argument("--keep-folder", action="store_true", help="delete the store rows only; `workbench sync` "
                     "brings the run back from its folder")
+    sp.add_argument("--undo", action="store_true", help="restore deleted runs from the trash (RUN: an id, a unique "
+                    "prefix or suffix of one there): the folder back where it was, its rows ingested again")
     sp.add_argument("--yes", "-y", action="store_true", help="do not ask")
 
     sp = cmd("gc", "Delete the checkpoints of completed runs (adapters, models, reports and predictions stay); "
              "prints the bytes freed.", "lifecycle", "gc")
     sp.add_argument("--dry-run", action="store_true", help="say what would be freed; delete nothing")
+    sp.add_argument("--trash", action="store_true", help="empty the trash instead: the folders of deleted runs "
+                    "(`workbench rm`), no longer restorable")
 
     sp = cmd("validate", "Check recipes (schema, data files, model source) without running them.", "validate")
     sp.add_argument("recipes", nargs="+", help="recipe .toml files, or shipped recipes' names")
@@ -235,6 +239,10 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except Exception as e:  # noqa: BLE001 - a bug: exit 1, never passed off as the user's bad input
+        cause = environment_fault(e)  # a full disk, a read-only folder: the machine's (errors.py), not a bug
+        if cause is not None:
+            print(f"error: {cause}", file=sys.stderr)
+            return 2
         import traceback
 
         where = next((n for n in getattr(e, "__notes__", []) if n.startswith("traceback in ")), "")

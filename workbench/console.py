@@ -56,6 +56,21 @@ def fmt_duration(s: float | None) -> str:
     return f"{h}h{m:02d}m" if h else f"{m}m{sec:02d}s" if m else f"{sec}s"
 
 
+NAMED_RUNS = 10  # a question names this many runs, then "and N more"
+
+
+def runs_named(names: Sequence[str], limit: int = NAMED_RUNS) -> str:
+    """The runs a question acts on, one per line (indented): the first `limit`, then "and N more"."""
+    lines = [f"  {n}" for n in names[:limit]]
+    if len(names) > limit:
+        lines.append(f"  and {len(names) - limit} more")
+    return "\n".join(lines)
+
+
+def runs_count(n: int) -> str:
+    return f"{n} run{'s' if n != 1 else ''}"
+
+
 def telemetry_values(e: dict, compact: bool = False) -> str:
     """One telemetry sample's readings: `97%  31.2/80.0 GiB  245 W  61°C` (a GPU) or
     `cpu 34%  rss 2.10 GiB` (a training process on its host); `compact` for narrow columns."""

@@ -1,8 +1,11 @@
 """The one exception type that reaches a user as a clean message (exit status 2): a single line,
-or, for a query's error, DuckDB's whole message (its hints and the caret under the fault)."""
+or, for a query's error, DuckDB's whole message (its hints and the caret under the fault); and
+which errors are the machine's, not workbench's (a full disk, a read-only folder: also exit status 2)."""
 
 from __future__ import annotations
 
+import errno
+import os
 import re
 from pathlib import Path
 
@@ -45,3 +48,22 @@ class UserError(Exception):
     def lines(self) -> list[str]:
         """The message's lines: one, unless made with `multiline`."""
         return str(self).split("\n")
+
+
+# A full disk, a read-only file system, a folder the user may not write, a quota: the user's
+# environment, reported in one line with exit status 2. Any other OSError stays a bug (exit status 1).
+ENVIRONMENT_ERRNOS = (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT)
+
+
+def environment_fault(e: BaseException) -> str | None:
+    """"PATH: cause" when `e` is an OSError of the environment (ENVIRONMENT_ERRNOS), else None."""
+    if not isinstance(e, OSError) or e.errno not in ENVIRONMENT_ERRNOS:
+        return None
+    where = ", ".join(str(f) for f in (e.filename, e.filename2) if f is not None)
+    return one_line(f"{where}: {e.strerror}" if where else e.strerror or os.strerror(e.errno))
+
+
+def environment_cause(message: str) -> str | None:
+    """The environment's cause named in a library's error text (DuckDB reports a failed write as
+    'Could not write file "...": No space left on device'), else None."""
+    return next((os.strerror(n) for n in ENVIRONMENT_ERRNOS if os.strerror(n) in message), None)

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -355,6 +356,45 @@ def _parse(path: Path, data: bytes, offset: int, line: int) -> ReadResult:
     return ReadResult(events, offset + end, line, warnings)
 
 
+def last_event(path: str | Path, types: tuple[str, ...] | None = None, *, chunk: int = 1 << 16) -> Event | None:
+    """The last complete event of a file (the last of one of `types`, when given), read from the end
+    backwards: a status check of a long run reads a few KiB, not the whole file. None when there is
+    none (no file, no such event). A torn last line does not count; unreadable lines are passed over."""
+    wanted = re.compile(rb'"type"\s*:\s*"(?:' + b"|".join(re.escape(t.encode()) for t in types) + rb')"') if types else None
+    try:
+        f = open(path, "rb")
+    except FileNotFoundError:
+        return None
+    with f:
+        end = f.seek(0, os.SEEK_END)
+        while end > 0:  # back to just after the last newline: what follows it is a torn line
+            start = max(0, end - chunk)
+            f.seek(start)
+            nl = f.read(end - start).rfind(b"\n")
+            if nl >= 0:
+                end = start + nl + 1
+                break
+            end = start
+        carry = b""  # the start of a line cut by the previous chunk's boundary
+        while end > 0:
+            start = max(0, end - chunk)
+            f.seek(start)
+            pieces = (f.read(end - start) + carry).split(b"\n")
+            end = start
+            carry, whole = (pieces[0], pieces[1:]) if start > 0 else (b"", pieces)
+            for raw in reversed(whole):
+                if not raw.strip() or (wanted is not None and wanted.search(raw) is None):
+                    continue
+                try:
+                    ev = json.loads(raw)
+                except (ValueError, UnicodeDecodeError, RecursionError):
+                    continue
+                if type(ev) is dict and isinstance(ev.get("seq"), int) and isinstance(ev.get("type"), str) and (
+                        types is None or ev["type"] in types):
+                    return parse_event(ev)
+    return None
+
+
 # A reader's mark holds fingerprints of this many bytes: the file's first ones and those just before
 # its offset. Each covers a whole event's seq and t (microseconds), so another file (or the same file
 # rewritten) does not share them; reading them back costs two small reads per call.
@@ -365,11 +405,14 @@ MARK_BYTES = 256
 class FileMark:
     """How far a reader got into an event file (byte offset, lines), with fingerprints of the file's
     first bytes (`head`) and of those just before `offset` (`tail`). An appended file keeps both; a
-    truncated, rewritten or replaced one does not (`read_from`)."""
+    truncated, rewritten or replaced one does not (`read_from`). `inode` only words what a live
+    follower says (another file, not this one cut short); the store keeps none: a copied run folder
+    has other inodes and the same events."""
     offset: int = 0
     line: int = 0
     head: str | None = None
     tail: str | None = None
+    inode: int | None = field(default=None, compare=False)
 
 
 @dataclass
@@ -392,13 +435,13 @@ def read_from(path: str | Path, mark: FileMark) -> Reading:
         return Reading(ReadResult([], mark.offset, mark.line), mark, missing=True)
     with f:
         fd = f.fileno()
-        size = os.fstat(fd).st_size
-        restarted, same = _changed(fd, size, mark)
+        st = os.fstat(fd)
+        restarted, same = _changed(fd, st.st_size, st.st_ino, mark)
         offset, line = (0, 0) if restarted else (mark.offset, mark.line)
         f.seek(offset)
         result = _parse(path, f.read(), offset, line)
         head, tail = _fingerprints(fd, result.offset)
-    return Reading(result, FileMark(result.offset, result.line, head, tail), restarted, same)
+    return Reading(result, FileMark(result.offset, result.line, head, tail, st.st_ino), restarted, same)
 
 
 def _fingerprint(data: bytes) -> str:
@@ -415,17 +458,23 @@ def _fingerprints(fd: int, offset: int) -> tuple[str | None, str | None]:
     return _fingerprint(os.pread(fd, n, 0)), _fingerprint(os.pread(fd, n, offset - n))
 
 
-def _changed(fd: int, size: int, mark: FileMark) -> tuple[str | None, bool]:
-    """(why the file is not the one `mark` was taken on, or None; whether its first bytes still are)."""
+def _changed(fd: int, size: int, inode: int, mark: FileMark) -> tuple[str | None, bool]:
+    """(why the file is not the one `mark` was taken on, or None; whether its first bytes still are).
+    Another inode with the bytes read before (a copy put in its place) is read on."""
     if mark.offset <= 0:
         return None, True
     n = min(MARK_BYTES, mark.offset)
+    other = mark.inode is not None and inode != mark.inode
     if mark.head is not None and size >= n and _fingerprint(os.pread(fd, n, 0)) != mark.head:
         return "was replaced (its first bytes are not those read before)", False
     if size < mark.offset:
         # its first bytes are those read (or too few to tell, or no fingerprint kept by an older
         # workbench): the same file cut short, its events read again by seq
+        if other:
+            return f"was replaced by a shorter file ({size:,} bytes, below the {mark.offset:,} already read)", True
         return f"shrank to {size:,} bytes, below the {mark.offset:,} already read", True
     if mark.tail is not None and _fingerprint(os.pread(fd, n, mark.offset - n)) != mark.tail:
+        if other:
+            return f"was replaced (the bytes before the {mark.offset:,} already read are not those read)", True
         return f"changed before the {mark.offset:,} bytes already read (truncated and written again?)", True
     return None, True

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from workbench.errors import UserError
+from workbench.errors import UserError, environment_fault
 
 RECIPE = "recipe.toml"        # the frozen recipe: every knob resolved, paths absolute
 RUN_META = "run.json"         # run id, name, group, host, created_at, launcher facts (launcher)
@@ -30,6 +30,8 @@ TRAIN_LOG = "train.log"       # stdout and stderr of a batch job (scheduler)
 FOLLOW_LOCK = ".follow.lock"  # held by the process that ingests this run right now
 DATA_DIR = "data"             # uploaded data files of a run on a remote host
 ANNOTATIONS = "annotations.json"  # tags, notes, archived, the MLflow run of export-mlflow: added after the run
+TRASHED = "trashed.json"      # where a deleted run's folder came from (`rm`), in runs/.trash/<run_id>/
+TRASH_DIR = ".trash"          # runs/.trash/: deleted run folders (a dot folder: `runs/*/run.json` never lists them)
 ADAPTER_DIR, MODEL_DIR = "adapter", "model"  # the saved LoRA adapter / full model (train/trainer.py)
 CHECKPOINTS_DIR = "checkpoints"  # the Trainer's checkpoint-N folders
 
@@ -105,10 +107,75 @@ def saved_outputs(run_dir: Path) -> list[str]:
 
 
 def write_json_atomic(path: Path, data: dict[str, Any], indent: int | None = None) -> None:
-    """Write through a temporary file and a rename: readers never see half a file."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=indent), encoding="utf-8")
-    os.replace(tmp, path)
+    """Write through a temporary file and a rename: readers never see half a file. The temporary
+    file is named by its writer's pid (`exit.json.<pid>.tmp`) and removed when the write fails (a
+    full disk); one a killed writer left is removed by `remove_leftovers`."""
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(json.dumps(data, indent=indent), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        if e.filename is None:  # a failed write (a full disk) names no file: name the one being written
+            raise OSError(e.errno, e.strerror, str(path)) from e
+        raise
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+# A temporary file is left behind when its writer is gone: not before LEFTOVER_MIN_S (another machine
+# may be writing it through a shared file system, where its pid means nothing here; writing one takes
+# milliseconds), and then when its pid has ended on this machine, or it is older than LEFTOVER_MAX_S.
+LEFTOVER_MIN_S = 60.0
+LEFTOVER_MAX_S = 3600.0
+_TEMP = re.compile(r"^(?P<name>.+\.json)(?:\.(?P<pid>\d+))?\.tmp$")  # pid-less: written before pids were
+
+
+def left_behind(path: Path, pid: int | None, now: float | None = None) -> bool:
+    """Is this temporary file (of `write_json_atomic`, or of a store's creation) one its writer left?"""
+    try:
+        age = (time.time() if now is None else now) - path.stat().st_mtime
+    except FileNotFoundError:
+        return False
+    if age < LEFTOVER_MIN_S:
+        return False
+    return pid is None or age > LEFTOVER_MAX_S or not _pid_exists(pid)
+
+
+def _pid_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
+
+
+def remove_leftovers(run_dir: Path) -> list[Path]:
+    """Remove the temporary files of JSON writes a killed (or disk-full) writer left in a run folder
+    (`exit.json.<pid>.tmp`, `exit.json.tmp`); the removed ones. A folder that cannot be written
+    keeps them until one that can looks again."""
+    removed: list[Path] = []
+    try:
+        names = [e.name for e in os.scandir(run_dir) if e.name.endswith(".tmp")]
+    except FileNotFoundError:
+        return removed
+    for name in names:
+        m = _TEMP.match(name)
+        if m is None or not left_behind(run_dir / name, int(m["pid"]) if m["pid"] else None):
+            continue
+        try:
+            (run_dir / name).unlink()
+        except FileNotFoundError:
+            continue
+        except OSError as e:
+            if environment_fault(e) is None:
+                raise
+            break  # a read-only folder: every other one would fail alike
+        removed.append(run_dir / name)
+    return removed
 
 
 def read_json(path: Path) -> dict[str, Any] | None:
@@ -190,3 +257,22 @@ def read_annotations(run_dir: Path) -> dict[str, Any]:
 def write_annotations(run_dir: Path, annotations: dict[str, Any]) -> None:
     write_json_atomic(run_dir / ANNOTATIONS, annotations, indent=2)
 
+
+
+def read_trashed(run_dir: Path) -> dict[str, Any]:
+    """trashed.json of a deleted run's folder: {"t": unix seconds, "from": the folder's path before, when
+    it was not runs/<run_id>} ({} when missing)."""
+    return read_json(run_dir / TRASHED) or {}
+
+
+def write_trashed(run_dir: Path, record: dict[str, Any]) -> None:
+    write_json_atomic(run_dir / TRASHED, record)
+
+
+def ids_matching(ids: list[str], ref: str) -> list[str]:
+    """The run ids `ref` names, in order: equal to it or starting with it, else ending with it when it
+    has 4 characters or more (the short ids the app shows are a run id's last characters)."""
+    found = [i for i in ids if i.startswith(ref)]
+    if not found and len(ref) >= 4:
+        found = [i for i in ids if i.endswith(ref)]
+    return sorted(found)

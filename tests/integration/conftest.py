@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import workbench
+from tests.integration.filesystems import read_only_bind, tmpfs  # noqa: F401 - fixtures of the mount tests
 
 
 @pytest.fixture

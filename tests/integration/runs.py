@@ -60,3 +60,55 @@ def assert_every_event_stored_once(store: Path, run_id: str, run_dir: Path) -> N
     assert seqs == want
     last = q(store, "SELECT last_seq FROM runs WHERE run_id = ?", [run_id])[0][0]
     assert last == events[-1]["seq"]
+
+
+def write_run_folder(root: Path, run_id: str, *, target: str = "local", steps: int = 3, end: str | None = "completed",
+                     job: dict | None = None, exit_record: dict | None = None, pid: int = 0,
+                     created_at: float | None = None) -> Path:
+    """A run folder as the launcher, agent, trainer and supervisor leave it, written by workbench's own
+    writers (no training): the frozen demo recipe, run.json, job.json (`job`), events.jsonl (start with
+    the trainer's `pid`, model, `steps` steps, then `end` unless None) and exit.json (`exit_record`)."""
+    from tests.conftest import DEMO_RECIPE
+    from workbench import rundir
+    from workbench.events import EventWriter
+    from workbench.recipe import load_recipe, write_frozen
+
+    run_dir = root / run_id
+    run_dir.mkdir(parents=True)
+    recipe = load_recipe(DEMO_RECIPE)
+    write_frozen(recipe, run_dir / rundir.RECIPE, f"Frozen recipe of run {run_id}")
+    rundir.write_run_meta(run_dir, {"run_id": run_id, "recipe_name": recipe.name, "recipe_path": str(DEMO_RECIPE),
+                                    "target": target, "created_at": created_at or time.time() - 3600,
+                                    "host": "testhost"})
+    if job is not None:
+        rundir.write_job(run_dir, job)
+    with EventWriter(rundir.events_file(run_dir)) as w:
+        w.emit("start", run_id=run_id, recipe=recipe.values, versions={"python": "3"}, host="testhost", pid=pid,
+               world_size=1)
+        w.emit("model", trainable_params=1234, total_params=100000, source="tiny:distilbert", method="lora")
+        for step in range(1, steps + 1):
+            w.emit("step", step=step, max_steps=steps, epoch=step / steps, loss=1.0 / step, lr=1e-3)
+        if end:
+            w.emit("end", status=end, error=None if end == "completed" else f"the run {end}")
+    if exit_record is not None:
+        rundir.write_exit(run_dir, {"t": time.time(), "host": "testhost", **exit_record})
+    return run_dir
+
+
+def register(store: Path, run_dir: Path) -> None:
+    """Record a run folder in the store as a launcher does before the job starts (status queued)."""
+    from workbench.store.db import connect
+    from workbench.store.write import register_run
+
+    with connect(store) as con:
+        register_run(con, run_dir)
+
+
+def dead_pid() -> int:
+    """The pid of a process that has ended (reaped)."""
+    import subprocess
+    import sys
+
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    return p.pid

@@ -191,7 +191,54 @@ def case_flash_attention_not_installed(tmp: Path) -> Case:
                        "flash_attn package"])
 
 
+def case_data_file_is_a_fifo(tmp: Path) -> Case:
+    """A named pipe: opening it waits for a writer, for ever."""
+    import os
+
+    os.mkfifo(tmp / "pipe.csv")
+    path, _ = _recipe(tmp, lambda t: t.replace('train_file = "train.csv"', 'train_file = "pipe.csv"'))
+    return Case(path, [f"{tmp / 'pipe.csv'}: ", "data file is a FIFO (named pipe), not a regular file"])
+
+
+def case_data_file_is_a_device(tmp: Path) -> Case:
+    """A device with data.format = "csv" (as /dev/zero, which filled the memory, or /dev/urandom, which never ended)."""
+    import os
+
+    (tmp / "device").symlink_to(os.devnull)
+    path, _ = _recipe(tmp, lambda t: t.replace('train_file = "train.csv"', 'train_file = "device"\nformat = "csv"'))
+    # the recipe's paths are resolved: the message names the device
+    return Case(path, [f"{(tmp / 'device').resolve()}: ", "data file is a character device, not a regular file"])
+
+
+def case_system_prompt_file_is_a_fifo(tmp: Path) -> Case:
+    import os
+
+    os.mkfifo(tmp / "prompt.txt")
+    path, text = _recipe(tmp, lambda t: t.replace('train_file = "train.csv"',
+                                                  'train_file = "train.csv"\nsystem_prompt_file = "prompt.txt"'))
+    return Case(path, [f"{path}:{line_of(text, 'system_prompt_file')}: {tmp / 'prompt.txt'}: ",
+                       "data.system_prompt_file is a FIFO (named pipe), not a regular file"])
+
+
+def case_lora_target_not_in_model(tmp: Path) -> Case:
+    """The run failed 20 s later with peft's "No modules were targeted for adaptation" (exit 1)."""
+    path, text = _recipe(tmp, lambda t: t.replace('target_modules = ["q_lin", "k_lin", "v_lin"]',
+                                                  'target_modules = ["query", "key", "value"]'))
+    return Case(path, [f"{path}:{line_of(text, 'target_modules = ')}: lora.target_modules: 'query' is no layer of "
+                       "tiny:distilbert (DistilBertForSequenceClassification); its layers: word_embeddings, "
+                       "position_embeddings, q_lin, k_lin, v_lin, out_lin, lin1, lin2, pre_classifier, classifier"])
+
+
+def case_lora_module_to_save_not_in_model(tmp: Path) -> Case:
+    """peft saved nothing for it: the run trained without the module the user asked for."""
+    path, text = _recipe(tmp, lambda t: t.replace('bias = "none"', 'bias = "none"\nmodules_to_save = ["classifer"]'))
+    return Case(path, [f"{path}:{line_of(text, 'modules_to_save = ')}: lora.modules_to_save: 'classifer' is no "
+                       "module of tiny:distilbert (DistilBertForSequenceClassification); its layers: "])
+
+
 CASES = {f.__name__[len("case_"):]: f for f in (
+    case_lora_target_not_in_model, case_lora_module_to_save_not_in_model,
+    case_data_file_is_a_fifo, case_data_file_is_a_device, case_system_prompt_file_is_a_fifo,
     case_sharded_model_with_several_processes, case_flash_attention_not_installed,
     case_hostile_partition, case_hostile_target, case_newline_in_module,
     case_unknown_key, case_unknown_section, case_wrong_type, case_out_of_range, case_missing_data_file,

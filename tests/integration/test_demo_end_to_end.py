@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import DEMO_RECIPE, ROOT, workbench
+from tests.conftest import DEMO_CSV, DEMO_RECIPE, ROOT, workbench
 from workbench.recipe import load_recipe
 from workbench.tasks import load_splits
 
@@ -272,6 +272,29 @@ def test_eval_of_a_model_source_scores_it_on_a_recipes_data(demo, tmp_path):
     base = dict(((label, m), v) for label, m, v in q(store, "SELECT label, metric, base FROM base_vs_tuned "
                                                              "WHERE run_id = ? AND split = 'validation'", [run_id]))
     assert untrained[("(all)", "loss")] == pytest.approx(base[("(all)", "loss")], abs=1e-6)
+
+
+def test_eval_of_a_run_on_data_whose_labels_are_in_another_order_is_refused_before_anything_starts(demo, tmp_path):
+    """The scores come in the model's label order, the gold labels in the data's: refused before the
+    model loads, with no run folder and no run in the store (was: exit 1 after loading, recorded failed)."""
+    store, run_id, _ = demo
+    store = _own_copy(store, tmp_path)
+    text = DEMO_RECIPE.read_text(encoding="utf-8")
+    labels = ('advertisement = "advertisement", irrelevant_content = "relevance", non_visitor_rant = "rant", '
+              'toxicity = "toxicity"')
+    assert labels in text and 'train_file = "data/reviews.csv"' in text
+    text = text.replace(labels, 'toxicity = "toxicity", ' + labels.removesuffix(', toxicity = "toxicity"'))
+    recipe = tmp_path / "reordered.toml"
+    recipe.write_text(text.replace('train_file = "data/reviews.csv"', f'train_file = "{DEMO_CSV.as_posix()}"'),
+                      encoding="utf-8")
+    proc = workbench("eval", run_id, str(recipe), store=store, timeout=300)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    assert line == (f"error: {recipe}: run {run_id}'s model has the labels {', '.join(LABELS)} in this order; this "
+                    f"data has toxicity, {', '.join(LABELS[:3])}: list them in the model's order (data.labels / "
+                    "data.classes)")
+    assert q(store, "SELECT run_id FROM runs") == [(run_id,)]
+    assert not (tmp_path / "runs").exists()
 
 
 @pytest.mark.parametrize("args, expected", [

@@ -1,4 +1,5 @@
-"""A full disk or an unwritable run folder when `workbench run` starts, through the real CLI.
+"""A full disk or an unwritable run folder when `workbench run` starts, and later (issue 25, item 12):
+mid-run under a follower, under `sync`, under the supervisor writing exit.json; through the real CLI.
 
 What must hold (the project's issue: "A full disk or unwritable run folder at start gives a clean
 error, not a half-created run"):
@@ -18,6 +19,13 @@ How much room is left decides which write fails first:
 - 256 KiB: the store fits too, the write after starting the supervisor fails (the run is
   recorded failed while its supervisor and trainer keep running, untracked).
 Each case once failed (a folder left behind, a traceback, an untracked trainer); each now holds.
+
+Later faults (the second half of this file) are the user's environment too: one line naming the
+path and the cause, exit status 2, never "a bug in workbench" with a traceback; the run recorded with
+its real end once the store can be written again; the supervisor exits as its trainer did even when
+exit.json cannot be written; temporary files a killed writer left are removed at the next open. A
+run folder turns read-only by a read-only bind mount over it (processes keep the files they hold
+open, as on a file system remounted read-only under them).
 """
 
 from __future__ import annotations
@@ -26,12 +34,24 @@ import errno
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import DEMO_RECIPE
+from tests.integration.filesystems import _processes_naming, fill
+from tests.integration.runs import (
+    assert_every_event_stored_once,
+    dead_pid,
+    events_of,
+    q,
+    register,
+    wait_for,
+    wait_for_step,
+    write_run_folder,
+)
 
 # --- helpers ------------------------------------------------------------------------------------
 
@@ -42,34 +62,6 @@ def one_error_line(res) -> str:
     assert len(lines) == 1, res.stderr[-3000:]
     assert lines[0].startswith("error: "), lines[0]
     return lines[0]
-
-
-def _processes_naming(root: Path) -> list[tuple[int, str]]:
-    """Processes whose command line names a path under `root` (the supervisor and trainer of a run
-    there: their command lines name the run folder). Only this test's CLI starts such processes."""
-    found = []
-    me = os.getpid()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == me:
-            continue
-        try:
-            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if str(root) in cmd:
-            found.append((int(entry.name), cmd.strip()))
-    return found
-
-
-def _kill_processes_naming(root: Path) -> None:
-    for pid, _ in _processes_naming(root):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-    deadline = time.monotonic() + 10
-    while _processes_naming(root) and time.monotonic() < deadline:
-        time.sleep(0.1)
 
 
 def assert_nothing_left_running(root: Path, grace: float = 3.0) -> None:
@@ -127,59 +119,6 @@ def assert_clean_refusal(res, store: Path, *, reason: str) -> str:
 
 
 # --- file systems -------------------------------------------------------------------------------
-
-def _umount(path: Path) -> None:
-    for _ in range(50):
-        if subprocess.run(["umount", str(path)], capture_output=True, check=False).returncode == 0:
-            return
-        _kill_processes_naming(path)
-        time.sleep(0.2)
-    subprocess.run(["umount", "-l", str(path)], capture_output=True, check=False)  # last resort: detach it
-
-
-@pytest.fixture
-def tmpfs(tmp_path):
-    """tmpfs(path, size="1m", read_only=False) -> path: a small tmpfs mounted there for this test
-    (root only; skipped where mounting is not possible). Processes naming paths under it are
-    killed and it is unmounted at the end, whatever the test did."""
-    mounted: list[Path] = []
-
-    def mount(path: Path, *, size: str = "1m", read_only: bool = False) -> Path:
-        if os.geteuid() != 0:
-            pytest.skip("mounting a tmpfs needs root")
-        path.mkdir(parents=True, exist_ok=True)
-        opts = f"size={size}" + (",ro" if read_only else "")
-        try:
-            r = subprocess.run(["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(path)], capture_output=True,
-                               text=True, timeout=30, check=False)
-        except (FileNotFoundError, subprocess.TimeoutExpired) as e:
-            pytest.skip(f"cannot mount a tmpfs here ({e})")
-        if r.returncode != 0:
-            pytest.skip(f"cannot mount a tmpfs here: {(r.stderr or r.stdout).strip()}")
-        mounted.append(path)
-        return path
-
-    yield mount
-    for path in reversed(mounted):
-        _kill_processes_naming(path)
-        _umount(path)
-    _kill_processes_naming(tmp_path)
-
-
-def fill(fs: Path, leave_kib: int) -> Path:
-    """Fill the file system at `fs` with one file, then give back `leave_kib` KiB of it."""
-    filler = fs / "filler"
-    with open(filler, "wb", buffering=0) as f:
-        chunk = b"\0" * 65536
-        try:
-            while True:
-                f.write(chunk)
-        except OSError as e:
-            assert e.errno == errno.ENOSPC, e
-    size = filler.stat().st_size
-    os.truncate(filler, max(0, size - leave_kib * 1024))
-    return filler
-
 
 def read_only_dir(path: Path, tmpfs) -> Path:
     """An empty folder that refuses writes: a read-only tmpfs when root, else chmod 0o500."""
@@ -301,3 +240,204 @@ def test_full_disk(cli, tmp_path, tmpfs, use_store, hold_trainer, leave_kib, sto
     res = run_detached(cli)
     filler.unlink()  # room again, so what was left behind can be read
     assert_clean_refusal(res, store, reason="No space left on device")
+
+
+
+# --- later: a full disk or a read-only run folder while runs go on (issue 25, item 12) -------------
+
+RUN_ID = "demo-20260101-120000-dd01"
+NO_SPACE = "No space left on device"
+READ_ONLY = "Read-only file system"
+
+
+@pytest.fixture
+def store_on_small_disk(tmp_path, tmpfs, use_store):
+    """(file system, store): the store on a 16 MiB tmpfs (a run's store takes a few: DuckDB grows its file by
+    256 KiB blocks), its run folders (runs/) on the ordinary disk."""
+    fs = tmpfs(tmp_path / "small", size="16m")
+    store = use_store(fs / "runs.duckdb")
+    (tmp_path / "folders").mkdir()
+    (fs / "runs").symlink_to(tmp_path / "folders")
+    return fs, store
+
+
+def test_sync_on_a_full_store_disk_says_so_in_one_line_and_records_everything_once_there_is_room(
+        cli, tmp_path, store_on_small_disk):
+    fs, store = store_on_small_disk
+    assert cli("runs").returncode == 0  # the store exists
+    run_dir = write_run_folder(tmp_path / "folders", RUN_ID, steps=3000)
+    filler = fill(fs, 16)
+    res = cli("sync")
+    assert res.returncode == 2, (res.stdout[-2000:], res.stderr[-3000:])
+    line = one_error_line(res)
+    assert str(store) in line and NO_SPACE in line, line
+    filler.unlink()
+    res = cli("sync")
+    assert res.returncode == 0, res.stderr
+    assert q(store, "SELECT status FROM runs") == [("completed",)]
+    assert_every_event_stored_once(store, RUN_ID, run_dir)
+
+
+@pytest.mark.parametrize("lock_left", [True, False], ids=["follow-lock-left", "no-follow-lock"])
+@pytest.mark.parametrize("command", ["sync", "attach"])
+def test_a_read_only_run_folder_is_still_settled(cli, tmp_path, read_only_bind, command, lock_left):
+    """A run killed by SIGKILL, its folder now read-only (with or without the lock file an earlier
+    follower made): `sync` and `attach` settle it from what the folder holds."""
+    store = tmp_path / "runs.duckdb"
+    gone = dead_pid()
+    run_dir = write_run_folder(tmp_path / "runs", RUN_ID, end=None, pid=gone,
+                               job={"kind": "local", "pid": gone, "host": "testhost"},
+                               exit_record={"returncode": -9, "signal": "SIGKILL"})
+    if lock_left:
+        (run_dir / ".follow.lock").touch()
+    (run_dir / "exit.json.tmp").write_text("{", encoding="utf-8")  # a leftover it cannot remove here
+    os.utime(run_dir / "exit.json.tmp", (time.time() - 600, time.time() - 600))
+    register(store, run_dir)
+    read_only_bind(run_dir)
+    res = cli(command, RUN_ID) if command == "attach" else cli(command)
+    out = res.stdout + res.stderr
+    assert "Traceback" not in out and "a bug in workbench" not in out, out[-3000:]
+    assert res.returncode == (1 if command == "attach" else 0), out[-3000:]  # attach: the run failed
+    status, error = q(store, "SELECT status, error FROM runs")[0]
+    assert status == "failed" and "SIGKILL" in error
+    assert_every_event_stored_once(store, RUN_ID, run_dir)
+
+
+LONG = ("--set", "train.epochs=200", "--set", "train.logging_steps=1")
+
+
+def test_a_follower_whose_store_disk_fills_says_so_and_the_run_is_recorded_whole_later(
+        cli, cli_env, tmp_path, store_on_small_disk):
+    """The store's disk fills while `workbench run` follows: the follower stops in one line (exit 2);
+    the run, on another disk, goes on; once there is room `attach` records every event of it."""
+    fs, store = store_on_small_disk
+    env = {**os.environ, **cli_env}
+    follower = subprocess.Popen([sys.executable, "-m", "workbench", "run", str(DEMO_RECIPE), "--quiet",
+                                 "--set", "train.epochs=8", "--set", "train.logging_steps=1"],
+                                cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        run_dir = wait_for(lambda: next(iter((tmp_path / "folders").glob("*/events.jsonl")), None), 120,
+                           "the run folder").parent
+        wait_for_step(run_dir)
+        filler = fill(fs, 0)
+        out, err = follower.communicate(timeout=300)
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+            follower.wait()
+    res = subprocess.CompletedProcess(follower.args, follower.returncode, out, err)
+    assert res.returncode == 2, (out[-2000:], err[-3000:])
+    line = one_error_line(res)
+    assert str(store) in line and NO_SPACE in line and run_dir.name in line, line
+    filler.unlink()
+    att = cli("attach", run_dir.name, timeout=400)
+    assert att.returncode == 0, att.stdout[-2000:] + att.stderr[-3000:]
+    assert q(store, "SELECT status FROM runs") == [("completed",)]
+    assert_every_event_stored_once(store, run_dir.name, run_dir)
+
+
+def test_a_run_folder_turning_read_only_mid_run_ends_the_run_failed_with_the_reason(
+        cli_env, tmp_path, read_only_bind):
+    """The trainer's next checkpoint cannot be written: it ends failed saying why; the supervisor
+    cannot write exit.json and says so in one line; the follower records it all, no traceback."""
+    store = tmp_path / "runs.duckdb"
+    env = {**os.environ, **cli_env}
+    follower = subprocess.Popen([sys.executable, "-m", "workbench", "run", str(DEMO_RECIPE), "--quiet", *LONG],
+                                cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        run_dir = wait_for(lambda: next(iter((tmp_path / "runs").glob("*/events.jsonl")), None), 120,
+                           "the run folder").parent
+        wait_for_step(run_dir)
+        read_only_bind(run_dir)
+        out, err = follower.communicate(timeout=300)
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+            follower.wait()
+    assert "Traceback" not in out + err and "a bug in workbench" not in out + err, err[-3000:]
+    assert follower.returncode == 1, (out[-2000:], err[-3000:])  # the run failed
+    status, error = q(store, "SELECT status, error FROM runs")[0]
+    assert status == "failed" and READ_ONLY in error, error
+    assert not (run_dir / "exit.json").exists()
+    log = (run_dir / "train.log").read_text(encoding="utf-8", errors="replace")
+    assert "workbench supervisor: cannot record how the trainer ended (exit code 1)" in log and READ_ONLY in log
+    assert_every_event_stored_once(store, run_dir.name, run_dir)
+
+
+@pytest.mark.parametrize("log_on_the_full_disk", [False, True], ids=["log-elsewhere", "log-on-the-full-disk"])
+def test_the_supervisor_exits_as_its_trainer_did_when_exit_json_cannot_be_written(tmp_path, tmpfs, log_on_the_full_disk):
+    """The run folder's disk full when the trainer is killed: the supervisor says so in one line (when
+    its log has room) and exits as the trainer did (128 + SIGKILL), leaving no half-written exit.json."""
+    from workbench.launch.run_folder import create_run
+    from workbench.recipe import load_recipe
+
+    fs = tmpfs(tmp_path / "small", size="4m")
+    # no telemetry: once held, the trainer writes nothing, so the full disk cannot end it first
+    run_dir = create_run(load_recipe(DEMO_RECIPE, ["launch.telemetry_interval=0"]), fs / "runs")
+    log = (run_dir if log_on_the_full_disk else tmp_path) / "train.log"  # a detached run's log is in its folder
+    env = {**os.environ, "WORKBENCH_HOLD_AT": "load", "HF_HUB_OFFLINE": "1"}
+    with open(log, "ab") as out:
+        sup = subprocess.Popen([sys.executable, "-m", "workbench.launch.supervisor", str(run_dir)], cwd=run_dir,
+                               env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: "held at load" in log.read_text(errors="replace"), 300, "the trainer to hold")
+        start = next(e for e in events_of(run_dir) if e["type"] == "start")
+        filler = fill(fs, 0)
+        if log_on_the_full_disk:  # and the log's own last page: not a byte more fits anywhere
+            with open(log, "ab", buffering=0) as f:
+                for size in (4096, 1):
+                    try:
+                        while True:
+                            f.write(b"." * size)
+                    except OSError as e:
+                        assert e.errno == errno.ENOSPC, e
+        os.kill(start["pid"], signal.SIGKILL)
+        sup.wait(timeout=120)
+    finally:
+        if sup.poll() is None:
+            sup.kill()
+            sup.wait()
+    text = log.read_text(errors="replace")
+    assert sup.returncode == 128 + signal.SIGKILL, text[-3000:]
+    assert "Traceback" not in text, text[-3000:]
+    said = f"cannot record how the trainer ended (signal SIGKILL): {run_dir / 'exit.json'}: {NO_SPACE}" in text
+    assert said != log_on_the_full_disk, text[-3000:]  # said, where its log had room
+    assert sorted(p.name for p in run_dir.iterdir() if p.name.startswith("exit.json")) == []
+    filler.unlink()
+
+
+def test_a_run_whose_exit_json_could_not_be_written_is_settled_from_its_end_event(cli, tmp_path):
+    """The trainer ended well, the disk filled before exit.json (WORKBENCH_ENOSPC_AT=exit_json: a moment
+    no real disk can be filled at): the follower settles it completed from its `end` event."""
+    res = cli("run", DEMO_RECIPE, "--quiet", "--set", "train.epochs=2", "--set", "data.max_rows=300",
+              env={"WORKBENCH_ENOSPC_AT": "exit_json"}, timeout=400)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
+    run_dir = next((tmp_path / "runs").iterdir())
+    assert not (run_dir / "exit.json").exists()
+    log = (run_dir / "train.log").read_text(encoding="utf-8")
+    assert "cannot record how the trainer ended (exit code 0)" in log and NO_SPACE in log and "Traceback" not in log
+    assert q(tmp_path / "runs.duckdb", "SELECT status, error FROM runs") == [("completed", None)]
+
+
+def test_leftovers_of_killed_writers_are_removed_at_the_next_open_and_only_theirs(cli, tmp_path):
+    """A store creation and JSON writes killed halfway leave temporary files: the next open removes
+    those whose writer is gone (its pid ended, and a minute has passed), never a live process's."""
+    old = time.time() - 120
+    gone, me = dead_pid(), os.getpid()
+    folders = tmp_path / "runs"
+    run_dir = write_run_folder(folders, RUN_ID)
+    left = {f".runs.duckdb.{gone}.77.new": True, f".runs.duckdb.{gone}.77.new.wal": True,
+            f".runs.duckdb.{me}.78.new": False}
+    in_run = {"exit.json.tmp": True, f"run.json.{gone}.tmp": True, f"annotations.json.{me}.tmp": False}
+    for name in left:
+        (tmp_path / name).write_bytes(b"half")
+        os.utime(tmp_path / name, (old, old))
+    for name in in_run:
+        (run_dir / name).write_text("{", encoding="utf-8")
+        os.utime(run_dir / name, (old, old))
+    fresh = tmp_path / f".runs.duckdb.{gone}.79.new"  # its writer may be on another machine: a minute first
+    fresh.write_bytes(b"half")
+    assert cli("sync").returncode == 0
+    assert {n: not (tmp_path / n).exists() for n in left} == left
+    assert {n: not (run_dir / n).exists() for n in in_run} == in_run
+    assert fresh.exists()

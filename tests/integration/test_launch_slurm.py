@@ -114,6 +114,41 @@ def test_pbs_job_with_the_source_projects_options_trains_and_qdel_stops_another(
     assert_every_event_stored_once(tmp_path / "runs.duckdb", second.name, second)
 
 
+def test_detached_jobs_read_settled_from_one_squeue_for_all(cli, tmp_path, on_cluster):
+    """Nobody follows two detached SLURM runs: `runs` shows the finished one completed and the other
+    running, from ONE squeue call for both (scontrol / sacct / qstat not asked), writing nothing
+    (issue 25, item 6: workbench/launch/reckon.py)."""
+    import json
+    import shutil
+
+    from tests.integration.runs import wait_for
+
+    shims = tmp_path / "shims"
+    shims.mkdir()
+    log = tmp_path / "scheduler-calls.log"
+    for tool in ("squeue", "scontrol", "sacct", "qstat"):  # each call logged, then the real command
+        real = shutil.which(tool, path=on_cluster.environ.get("PATH"))
+        (shims / tool).write_text(f"#!/bin/sh\necho \"{tool} $*\" >> {log}\nexec {real or 'false'} \"$@\"\n")
+        (shims / tool).chmod(0o755)
+    done = run_dir_from_output(cli("run", DEMO_RECIPE, "--target", "slurm", "--detach", *FORWARD, *QUICK,
+                                   timeout=120).stdout, tmp_path)
+    wait_for(lambda: (done / "exit.json").exists(), 300, "the first job to end")
+    going = run_dir_from_output(cli("run", DEMO_RECIPE, "--target", "slurm", "--detach", *FORWARD, *LONG,
+                                    timeout=120).stdout, tmp_path)
+    try:
+        wait_for_step(going)
+        log.unlink(missing_ok=True)
+        res = cli("runs", "--format", "json", env={"PATH": f"{shims}:{on_cluster.environ['PATH']}"})
+        assert res.returncode == 0, res.stderr
+        status = {r["run_id"]: r["status"] for r in json.loads(res.stdout)}
+        assert (status[done.name], status[going.name]) == ("completed", "running")
+        calls = log.read_text().splitlines()
+        assert [c.split()[0] for c in calls] == ["squeue"], calls
+        assert q(tmp_path / "runs.duckdb", "SELECT status FROM runs WHERE run_id = ?", [done.name])[0][0] == "queued"
+    finally:
+        cli("stop", going.name, "--force", timeout=180)
+
+
 def test_seed_list_becomes_one_job_array_in_one_group(cli, tmp_path, on_cluster):
     r = cli("run", DEMO_RECIPE, "--target", "slurm", "--seeds", "3,7", "--quiet", *FORWARD, *QUICK, timeout=400)
     assert r.returncode == 0, r.stdout + r.stderr

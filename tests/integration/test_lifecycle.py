@@ -88,8 +88,8 @@ def test_rm_asks_refuses_a_running_run_and_deletes_rows_and_folder(cli, tmp_path
     r = cli("rm", a)  # no terminal to ask on
     assert r.returncode == 2 and "confirm with --yes" in r.stderr and (tmp_path / "runs" / a).is_dir()
     r = cli("rm", a, "--yes")
-    assert r.returncode == 0 and "deleted 1 run" in r.stdout
-    assert not (tmp_path / "runs" / a).exists()
+    assert r.returncode == 0 and "moved 1 run to the trash" in r.stdout
+    assert not (tmp_path / "runs" / a).exists() and (tmp_path / "runs" / ".trash" / a / "run.json").is_file()
     assert all(q(store, f"SELECT count(*) FROM {t} WHERE run_id = ?", [a]) == [(0,)]
                for t in ("runs", "params", "steps", "evals", "logs", "artifacts", "telemetry"))
     assert cli("rm", b, "--yes", "--keep-folder").returncode == 0
@@ -106,3 +106,61 @@ def test_rm_asks_refuses_a_running_run_and_deletes_rows_and_folder(cli, tmp_path
     assert "nothing was deleted" in r.stderr
     assert run_dir.is_dir() and (tmp_path / "runs" / b).is_dir()
     assert cli("stop", run_dir.name, timeout=300).returncode == 0
+
+
+def test_rm_moves_to_the_trash_undo_restores_and_gc_trash_empties(cli, tmp_path, two_runs):
+    """A wrong delete can be undone: `rm` moves the folder to runs/.trash/ (sync never reads it back),
+    `rm --undo` (a short id, resolved in the trash) puts it back and re-ingests every row, tags
+    included; a folder recorded outside runs/ goes back where it was; `gc --trash` frees the space."""
+    import shutil
+
+    import duckdb
+
+    a, b = two_runs
+    store, trash = tmp_path / "runs.duckdb", tmp_path / "runs" / ".trash"
+    assert cli("tag", a, "baseline=yes").returncode == 0
+    tables = ("runs", "params", "steps", "evals", "logs", "artifacts", "tags")
+
+    def rows(rid):
+        return {t: q(store, f"SELECT count(*) FROM {t} WHERE run_id = ?", [rid])[0][0] for t in tables}
+
+    before = rows(a)
+    assert all(before.values()), before
+    r = cli("rm", a, "--yes")
+    assert r.returncode == 0 and "moved 1 run to the trash" in r.stdout and "rm --undo" in r.stdout, r.stdout
+    assert not (tmp_path / "runs" / a).exists() and (trash / a / "events.jsonl").is_file()
+    assert not any(rows(a).values())
+    synced = cli("sync")
+    assert synced.returncode == 0 and "synced 1 run folders" in synced.stdout, synced.stdout
+    assert q(store, "SELECT run_id FROM runs") == [(b,)]  # the trash is not a run folder
+
+    assert cli("rm", "--undo", "zzzz").returncode == 2
+    r = cli("rm", "--undo", a[-4:])  # the short id the app shows
+    assert r.returncode == 0 and f"restored {a}" in r.stdout, r.stdout + r.stderr
+    assert (tmp_path / "runs" / a / "events.jsonl").is_file() and not (trash / a).exists()
+    assert rows(a) == before
+    assert q(store, "SELECT status, run_dir FROM runs WHERE run_id = ?", [a]) == [("completed", str(tmp_path / "runs" / a))]
+    assert q(store, "SELECT key, value FROM tags WHERE run_id = ?", [a]) == [("baseline", "yes")]
+
+    # a folder the store recorded outside runs/ (moved there by hand): trashed, then put back there
+    elsewhere = tmp_path / "elsewhere" / b
+    elsewhere.parent.mkdir()
+    shutil.move(tmp_path / "runs" / b, elsewhere)
+    con = duckdb.connect(str(store))
+    con.execute("UPDATE runs SET run_dir = ? WHERE run_id = ?", [str(elsewhere), b])
+    con.close()
+    assert cli("rm", b, "--yes").returncode == 0 and not elsewhere.exists() and (trash / b).is_dir()
+    r = cli("rm", "--undo", b)
+    assert r.returncode == 0 and elsewhere.is_dir() and not (trash / b).exists(), r.stdout + r.stderr
+    assert q(store, "SELECT run_dir FROM runs WHERE run_id = ?", [b]) == [(str(elsewhere),)]
+
+    assert cli("rm", a, b, "--yes").returncode == 0
+    size = sum(p.stat().st_size for p in trash.rglob("*") if p.is_file())
+    dry = cli("gc", "--trash", "--dry-run")
+    assert dry.returncode == 0 and "would free" in dry.stdout and f"({size:,} bytes)" in dry.stdout, dry.stdout
+    assert (trash / a).is_dir()
+    r = cli("gc", "--trash")
+    assert r.returncode == 0 and f"({size:,} bytes)" in r.stdout and "2 deleted runs" in r.stdout, r.stdout
+    assert not any(trash.iterdir())
+    r = cli("rm", "--undo", a)
+    assert r.returncode == 2 and "not in the trash" in r.stderr, r.stderr

@@ -240,6 +240,23 @@ def test_a_failed_launch_is_said_in_the_dialog_only(make_app, demo, empty_store)
     assert runs_in(empty_store) == []
 
 
+def test_lora_modules_the_model_lacks_are_refused_by_the_dialog(make_app, demo, empty_store):
+    """The dialog's launch goes through the commands' preflight: the LoRA module check included
+    (was: the run started and failed in training with peft's error)."""
+
+    async def go():
+        async with make_app(store=empty_store).run_test(size=(120, 40)) as pilot:
+            dialog = await open_dialog(pilot, demo, ['lora.target_modules=["query"]'])
+            await pilot.press("ctrl+s")
+            await until(pilot, lambda: not dialog.launching and "Launch failed" in str(
+                dialog.query_one("#launch-status").render()), "the refusal")
+            status = " ".join(str(dialog.query_one("#launch-status").render()).split())
+            assert "lora.target_modules: 'query' is no layer of tiny:distilbert" in status, status
+
+    asyncio.run(go())
+    assert runs_in(empty_store) == []
+
+
 def test_a_recipe_of_several_runs_is_not_launched_as_one(make_app, demo, empty_store):
     """A sweep (here two seeds) launched from the app: on a local target the dialog says to run it
     with `workbench run` (one after another) instead of starting one run of it silently."""

@@ -135,3 +135,74 @@ def test_run_outlives_the_app_is_reattached_and_stopped_after_a_yes(tmp_path, re
     asyncio.run(second_app())
     assert q(store, "SELECT status, error FROM runs WHERE run_id = ?", [run_id])[0] == \
         ("cancelled", "cancelled by workbench stop")
+
+
+def test_a_resumed_run_and_a_launch_from_the_editor_are_shown_in_front(tmp_path, demo):
+    """A failed run followed in the monitor, then resumed from its detail: the monitor shows the new
+    attempt (not the failed frame) and follows it to 100 % at its last step. Then, with a detail
+    opened from the monitor, a launch from the editor shows the monitor with the new run in front
+    (not that detail)."""
+    from tests.conftest import workbench
+    from tests.tui.test_runs import cursor_to, runs_ready
+    from workbench.tui.app import WorkbenchApp
+    from workbench.tui.screens.confirm import ConfirmScreen
+    from workbench.tui.screens.detail import DetailScreen
+    from workbench.tui.screens.editor import EditorScreen
+    from workbench.tui.screens.launch import LaunchScreen
+
+    # 120 rows: 6 steps an epoch, 18 in 3 epochs; logging every 5 steps, so step 18 is not a multiple
+    text = demo.read_text()
+    demo.write_text(text.replace("epochs = 20", "epochs = 3").replace("logging_steps = 10", "logging_steps = 5")
+                    .replace("[data]\n", "[data]\nmax_rows = 120\n"))
+    store = tmp_path / "runs.duckdb"
+    killed = workbench("run", demo, "--quiet", store=store, env={"WORKBENCH_KILL_AT": "step:8"}, cwd=tmp_path)
+    assert killed.returncode != 0
+    (run_id,) = [r for (r,) in q(store, "SELECT run_id FROM runs WHERE status = 'failed'")]
+
+    def front(app):
+        return app.screen.front() if isinstance(app.screen, MonitorScreen) else None
+
+    def shows(app, rid: str, status: str, info: str) -> bool:
+        m = front(app)
+        return (m is not None and m.watch is app.watches.get(rid) and m.rendered == m.watch.version
+                and str(m.query_one("#headline").render()).startswith(status)
+                and str(m.query_one("#progress-info").render()).startswith(info))
+
+    async def go():
+        app = WorkbenchApp(store, start_mode="runs")
+        async with app.run_test(size=(100, 30)) as pilot:
+            await runs_ready(pilot)
+            await cursor_to(pilot, run_id)
+            await pilot.press("m")
+            await until(pilot, lambda: shows(app, run_id, "failed", "step "), "the failed run in the monitor")
+            failed_watch = app.watches[run_id]
+            await pilot.press("d")
+            await until(pilot, lambda: isinstance(app.screen, DetailScreen) and app.screen.detail, "its detail")
+            await pilot.press("R")
+            await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the resume question")
+            await pilot.press("y")
+            await until(pilot, lambda: app.watches.get(run_id, failed_watch) is not failed_watch,
+                        "the new attempt followed", timeout=300)
+            await until(pilot, lambda: app.watches[run_id].settled, "the resumed run to end", timeout=600, every=0.2)
+            assert app.watches[run_id].status == "completed", app.watches[run_id].error
+            await until(pilot, lambda: shows(app, run_id, "completed", "step 18/18"), "the end, at 100 %")
+            assert front(app).query_one("#progress").percentage == 1.0
+
+            await pilot.press("d")  # a detail over the monitor, then a launch from the editor elsewhere
+            await until(pilot, lambda: isinstance(app.screen, DetailScreen) and app.screen.detail, "the detail")
+            await pilot.press("1")
+            await until(pilot, lambda: app.screen.query("DataTable") and app.screen.query_one("DataTable").row_count,
+                        "the recipe list")
+            await pilot.press("enter")
+            await until(pilot, lambda: isinstance(app.screen, EditorScreen) and app.screen.loaded, "the editor")
+            await pilot.press("ctrl+l")
+            await until(pilot, lambda: isinstance(app.screen, LaunchScreen) and app.screen.loaded, "the launch dialog")
+            await pilot.press("ctrl+s")
+            await until(pilot, lambda: len(app.watches) == 2, "the launched run followed", timeout=300)
+            (new_id,) = set(app.watches) - {run_id}
+            await until(pilot, lambda: isinstance(app.screen, MonitorScreen), "the monitor in front")
+            await until(pilot, lambda: front(app) is not None and front(app).watch.run_id == new_id, "the new run's tab")
+            await until(pilot, lambda: app.watches[new_id].settled, "the new run to end", timeout=600, every=0.2)
+            await until(pilot, lambda: shows(app, new_id, "completed", "step 18/18"), "the new run's end")
+
+    asyncio.run(go())

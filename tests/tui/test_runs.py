@@ -210,6 +210,29 @@ class TestRunsScreen:
 
         asyncio.run(go())
 
+    def test_a_run_that_ended_unfollowed_is_shown_and_recorded_settled(self, make_app, empty_store):
+        """A run started elsewhere after the app opened (its reattach never saw it), whose processes
+        were then killed: the list shows it failed, and the app, a writer, records it (issue 25, item 6)."""
+        from tests.integration.runs import dead_pid, register, write_run_folder
+
+        run_id = "killed_elsewhere-20260926-090000-dead"
+
+        async def go():
+            async with make_app("runs", store=empty_store, follow=True).run_test(size=(120, 30)) as pilot:
+                screen = await runs_ready(pilot)
+                gone = dead_pid()
+                run_dir = write_run_folder(runs_root(empty_store), run_id, end=None, pid=gone,
+                                           job={"kind": "local", "pid": gone, "host": "testhost"},
+                                           exit_record={"returncode": -9, "signal": "SIGKILL"})
+                register(empty_store, run_dir)  # recorded queued, as a launcher does
+                await until(pilot, lambda: run_id in screen.rows and screen.rows[run_id]["status"] == "failed",
+                            "the run to show as failed", timeout=120)
+                with connect(empty_store) as con:
+                    status, error = con.execute("SELECT status, error FROM runs").fetchone()
+                assert status == "failed" and "SIGKILL" in error
+
+        asyncio.run(go())
+
     def test_ten_thousand_runs_load_filter_and_keys_stay_fast(self, make_app, tmp_path):
         from tools.sample_store import add_bulk_runs, build_sample_store
 
@@ -295,11 +318,110 @@ class TestRunLifecycleKeys:
                 await until(pilot, lambda: FULL not in table_ids(screen), "the deleted run to leave the list")
                 assert not (tmp_path / "runs" / FULL).exists() and not stored("SELECT 1 FROM runs WHERE run_id = ?",
                                                                                 [FULL])
+                assert (tmp_path / "runs" / ".trash" / FULL).is_dir()  # `workbench rm --undo` restores it
 
                 await cursor_to(pilot, SEED_RUN)
-                await pilot.press("a")
+                await pilot.press("a", "y")  # archive asks first
                 await until(pilot, lambda: SEED_RUN not in table_ids(screen), "the archived run to leave the list")
                 assert stored("SELECT archived FROM runs WHERE run_id = ?", [SEED_RUN]) == [(True,)]
+
+        asyncio.run(go())
+
+    def test_hidden_marks_are_left_out_and_every_question_names_its_runs(self, make_app, tmp_path):
+        """Two completed runs marked, the list filtered to /failed, delete on the failed run: the failed
+        run goes (to the trash) and the marked runs, hidden, stay; the info line says marks are hidden.
+        Delete, tag and archive each name the runs they act on before they act."""
+        from workbench.tui.screens.confirm import ConfirmScreen
+        from workbench.tui.screens.prompt import PromptScreen
+
+        store = self.own_sample(tmp_path)
+        failed = "encoder_multilabel-20260924-120000-dead"
+
+        def stored(sql, params=()):
+            with connect(store, read_only=True) as c:
+                return c.execute(sql, list(params)).fetchall()
+
+        def question() -> str:
+            return str(pilot.app.screen.query_one("#question").render())
+
+        async def go():
+            nonlocal pilot
+            async with make_app("runs", store=store).run_test(size=(120, 40)) as pilot:
+                screen = await runs_ready(pilot)
+                for rid in (LORA, FULL):
+                    await cursor_to(pilot, rid)
+                    await pilot.press("space")
+                assert screen.marks == {LORA, FULL}
+                await pilot.press("slash", *"failed")
+                await filtered(pilot, screen)
+                await pilot.press("enter")
+                assert table_ids(screen) == [failed]
+                assert "2 marked (2 hidden by the filter: left out)" in str(screen.query_one("#info").render())
+
+                await pilot.press("t")  # tag: the run under the cursor, named
+                await until(pilot, lambda: isinstance(pilot.app.screen, PromptScreen), "the tag question")
+                assert failed in question() and LORA not in question() and FULL not in question()
+                await pilot.press("escape")
+                await until(pilot, lambda: pilot.app.screen is screen, "the question closed")
+
+                await pilot.press("delete")
+                await until(pilot, lambda: isinstance(pilot.app.screen, PromptScreen), "the delete question")
+                assert failed in question() and LORA not in question() and FULL not in question()
+                await pilot.press(*"yes", "enter")
+                await until(pilot, lambda: any("to the trash" in n.message for n in pilot.app.notes), "the delete")
+                assert not stored("SELECT 1 FROM runs WHERE run_id = ?", [failed])
+                assert (tmp_path / "runs" / ".trash" / failed / "run.json").is_file()
+                for rid in (LORA, FULL):  # hidden, marked: untouched
+                    assert (tmp_path / "runs" / rid).is_dir() and stored("SELECT 1 FROM runs WHERE run_id = ?", [rid])
+
+                assert screen.marks == {LORA, FULL}  # the marks the delete did not act on stay
+                await pilot.press("escape")  # the filter cleared: the marks are shown again
+                await until(pilot, lambda: len(table_ids(screen)) == 6, "the whole list")
+                await pilot.press("t")
+                await until(pilot, lambda: isinstance(pilot.app.screen, PromptScreen), "the tag question")
+                assert "Tag 2 runs" in question() and LORA in question() and FULL in question()
+                await pilot.press(*"baseline=yes", "enter")
+                await until(pilot, lambda: stored("SELECT count(*) FROM tags")[0][0] == 2, "both tagged")
+                await until(pilot, lambda: not screen.marks, "the marks acted on cleared")
+                assert all(screen.query_one("#runs-table").get_cell(rid, "mark") == "" for rid in (LORA, FULL))
+                assert "marked" not in str(screen.query_one("#info").render())
+
+                for rid in (LORA, FULL):
+                    await cursor_to(pilot, rid)
+                    await pilot.press("space")
+                await pilot.press("a")  # archive asks too, naming the runs
+                await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen), "the archive question")
+                assert "Archive 2 runs" in question() and LORA in question() and FULL in question()
+                await pilot.press("n")
+                await until(pilot, lambda: pilot.app.screen is screen, "the question closed")
+                assert stored("SELECT count(*) FROM runs WHERE archived")[0][0] == 0
+                await pilot.press("a")
+                await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen), "the archive question")
+                await pilot.press("y")
+                await until(pilot, lambda: stored("SELECT count(*) FROM runs WHERE archived")[0][0] == 2, "archived")
+
+        pilot = None
+        asyncio.run(go())
+
+    def test_a_question_names_ten_runs_then_how_many_more(self, make_app, tmp_path):
+        from tools.sample_store import add_bulk_runs, build_sample_store
+        from workbench.tui.screens.prompt import PromptScreen
+
+        store = tmp_path / "runs.duckdb"
+        build_sample_store(store)
+        add_bulk_runs(store, 5)
+
+        async def go():
+            async with make_app("runs", store=store).run_test(size=(120, 40)) as pilot:
+                screen = await runs_ready(pilot)
+                await pilot.press(*["space"] * 12)
+                assert len(screen.marks) == 12
+                await pilot.press("delete")
+                await until(pilot, lambda: isinstance(pilot.app.screen, PromptScreen), "the delete question")
+                text = str(pilot.app.screen.query_one("#question").render())
+                assert text.startswith("Delete 12 runs?") and "and 2 more" in text, text
+                assert sum(rid in text for rid in table_ids(screen)) == 10
+                await pilot.press("escape")
 
         asyncio.run(go())
 

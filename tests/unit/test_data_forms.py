@@ -73,6 +73,32 @@ def test_holdout_from_a_dataset_folder_and_a_test_split(tmp_path):
     assert sorted(s.train.lines + s.validation.lines) == list(range(1, 41))
 
 
+def test_a_dataset_saved_alone_is_the_training_split(tmp_path):
+    """`Dataset.save_to_disk` (one split, no DatasetDict) is the training data, its validation held out
+    of it; a split knob naming another split of it is refused (it served its rows as every split:
+    validation and test the training rows themselves)."""
+    import datasets
+
+    folder = tmp_path / "one"
+    datasets.Dataset.from_list(TRAIN).save_to_disk(str(folder))
+    data = {"dataset": str(folder), "text_column": "title", "label_column": "topic"}
+    s = splits_of(tmp_path, data)
+    assert (len(s.train), len(s.validation), s.test) == (32, 8, None)
+    assert sorted(s.train.lines + s.validation.lines) == list(range(1, 41))  # no row in both
+    one = f"data.dataset '{folder}' holds one split, saved alone (Dataset.save_to_disk): the training data, split 'train'"
+    for knob, split, hint in (
+            ("validation_split", "validation", "leave data.validation_split empty to hold out data.validation_fraction of it"),
+            ("test_split", "test", "a test split needs a DatasetDict (DatasetDict.save_to_disk)"),
+            ("train_split", "all", 'set data.train_split = "train"')):
+        assert error_of(tmp_path, {**data, knob: split}) == f"data.{knob} '{split}': {one}; {hint}"
+
+
+def test_a_split_the_dataset_lacks_is_refused_naming_those_it_has(tmp_path):
+    keys = write(tmp_path / "d", "dataset", {"train": TRAIN, "test": VALID})
+    msg = error_of(tmp_path, {"dataset": keys["dataset"], "validation_split": "validation", "label_column": "topic"})
+    assert msg == f"data.validation_split 'validation': data.dataset '{keys['dataset']}' has no such split (splits: train, test)"
+
+
 def test_booleans_and_label_values(tmp_path):
     path = tmp_path / "b.jsonl"
     path.write_text('{"text": "a", "x": true, "y": "No", "z": 1}\n{"text": "b", "x": false, "y": "yes", "z": 0.0}\n'

@@ -327,3 +327,22 @@ def test_a_remote_file_replaced_restarts_its_copy_and_ingestion_reads_it_again(s
     assert [e.seq for e in res.events] == list(range(54, 76))
     assert res.notes[0].startswith("events.jsonl shrank to ")
     assert set(file_steps(local)) <= set(stored_steps(store))
+
+
+def test_a_followers_feed_tells_a_file_replaced_from_one_cut_short(run_dir):
+    """A live follower knows the file it read: one renamed over it (a restore, an rsync) is said to be
+    replaced, even when it holds the first lines of the one read; a copy of the same bytes is read on."""
+    import os
+
+    feed = EventFeed(run_dir)
+    feed.read_new()
+    path = events_file(run_dir)
+    lines = lines_of(path)
+    copy = run_dir / "events.copy"
+    copy.write_bytes(b"".join(lines))
+    os.replace(copy, path)
+    assert feed.read_new().warnings == []  # the same bytes in another file: nothing to say
+    copy.write_bytes(b"".join(lines[:len(lines) // 3]))
+    os.replace(copy, path)
+    (warning,) = feed.read_new().warnings
+    assert warning.startswith(f"{path} was replaced by a shorter file ("), warning

@@ -369,3 +369,18 @@ def test_odd_values_in_numeric_fields_are_null_and_nan_stays_nan(store, tmp_path
         tel = con.execute("SELECT mem_used, mem_total FROM telemetry WHERE run_id = ?", [rid("odd")]).fetchall()
     assert rows == [(40, True, False, None, 1e30, None), (41, False, True, None, 1.0, 2.5)]
     assert tel == [(None, 2**40)]
+
+
+def test_run_ids_a_reference_names_prefix_first_then_a_suffix_of_four(store, tmp_path, demo_recipe):
+    """The rule every command resolves RUN by (the store's runs, and `rm --undo`'s trash: rundir.ids_matching)."""
+    from workbench.store.read import run_ids_matching
+
+    with connect(store) as con:
+        a, b, c = "exp-20260101-120000-aa11", "exp-20260102-120000-bb22", "other_exp-20260103-120000-1eaf"
+        for rid in (a, b, c):
+            ingest_run(con, make_run(tmp_path / "runs", rid, demo_recipe))
+        assert run_ids_matching(con, "exp") == [a, b]  # prefixes win (c holds "exp" too, not at its start)
+        assert run_ids_matching(con, "bb22") == [b]    # a 4-character suffix
+        assert run_ids_matching(con, "1eaf") == [c]
+        assert run_ids_matching(con, "b22") == []      # too short to be a suffix
+        assert run_ids_matching(con, a) == [a]

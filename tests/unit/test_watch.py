@@ -43,7 +43,7 @@ def test_evals_keep_base_apart_and_series_per_metric():
     feed(w, [ev("base", 0, 0.2), ev("epoch", 10, 0.5), ev("epoch", 20, 0.6),
              {**ev("epoch", 20, 0.9), "split": "test"}, ev("tuned", 20, 0.6)])
     assert w.base == {"f1_micro": 0.2, "loss": 0.8}
-    assert w.evals["f1_micro"] == [(10, 0.5), (20, 0.6), (20, 0.6)]  # the test split is not plotted
+    assert w.evals["f1_micro"] == [(10, 0.5), (20, 0.6)]  # the test split is not plotted, nor the tuned rescoring
     assert w.tuned["f1_micro"] == 0.6
 
 
@@ -58,3 +58,25 @@ def test_telemetry_keeps_latest_per_device_and_a_bounded_history():
     assert gpu1.latest["util"] == 99.0 and len(gpu1.util) == HISTORY and gpu1.memory[-1] == 50.0
     assert w.devices[("host", "box", 1)].memory[-1] == 3.0
     assert w.version == 2  # one bump per batch of events, however many events it held
+
+
+def test_a_completed_run_is_whole_at_the_step_training_ended():
+    """Early stopping ends training before max_steps: the summary's step is the last, the run is at 100 %."""
+    w = RunWatch("r")
+    feed(w, [{"type": "start", "seq": 0, "t": 100.0}, *_steps(3, max_steps=180),
+             {"type": "summary", "seq": 10, "t": 120.0, "train_steps": 120},
+             {"type": "end", "seq": 11, "t": 130.0, "status": "completed"}])
+    assert (w.step, w.max_steps, w.progress) == (120, 180, 1.0)
+
+
+def test_a_resumed_attempt_starts_from_its_checkpoint_without_the_earlier_end():
+    """Read from the start of the file (a new follower): the failed attempt's error and the steps it logged
+    after the checkpoint the new attempt resumes from are gone; the new attempt's own steps follow."""
+    w = RunWatch("r")
+    feed(w, [{"type": "start", "seq": 0, "t": 100.0, "attempt": 1}, *_steps(4),
+             {"type": "end", "seq": 9, "t": 150.0, "status": "failed", "error": "killed"}])
+    feed(w, [{"type": "start", "seq": 10, "t": 200.0, "attempt": 2, "resumed": {"step": 20}},
+             {"type": "step", "seq": 11, "t": 210.0, "step": 30, "max_steps": 100, "loss": 0.2}])
+    assert (w.status, w.error, w.step) == ("running", None, 30)
+    assert [s for s, _ in w.losses] == [10, 20, 30]
+    assert w.elapsed_s(now=220.0) == 20.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from datetime import UTC
 
@@ -11,6 +12,7 @@ from rich.table import Table
 from workbench.commands.common import resolve_run, store_of
 from workbench.console import AGGREGATES, console, diff_tables, emit_rows, fmt, fmt_count, fmt_duration, status_text
 from workbench.errors import UserError
+from workbench.launch import reckon
 from workbench.store import read
 from workbench.store.db import connect
 from workbench.store.schema import ALL_LABELS, LOWER_IS_BETTER
@@ -25,9 +27,11 @@ def runs(args) -> int:
     for item in args.tag or []:
         key, eq, value = item.partition("=")
         tags[key.strip()] = value.strip() if eq else None
-    with connect(store_of(args), read_only=True) as con:
-        found = read.list_runs(con, status=args.status, recipe=args.recipe, limit=args.limit, tags=tags,
-                               archived=args.all)
+    # each unfinished run's status as its folder and job say now (launch/reckon.py), written nowhere
+    found, notes = reckon.list_runs(store_of(args), status=args.status, recipe=args.recipe, limit=args.limit,
+                                    tags=tags, archived=args.all)
+    for note in notes:
+        print(f"warning: {note}", file=sys.stderr)
     cols = [c for c in read.RUN_LIST_COLUMNS if c not in ("task", "created_at", "ended_at")]
     rows = [tuple(r[c] for c in cols) for r in found]
     if args.format != "table":
@@ -107,6 +111,9 @@ def show(args) -> int:
     with connect(store_of(args), read_only=True) as con:
         run_id = resolve_run(con, args.run)
         d = read.run_detail(con, run_id, args.split)
+    now, notes = reckon.detail(store_of(args), d.run)  # an unfinished run's status now (launch/reckon.py)
+    for note in notes:
+        print(f"warning: {note}", file=sys.stderr)
     r, params, agg, last, artifacts, errors = d.run, d.params, d.aggregates, d.last_step, d.artifacts, d.errors
     gpus, hosts = d.gpus, d.hosts
 
@@ -163,6 +170,9 @@ def show(args) -> int:
         console.print("  ".join(f"[bold]{m}[/] {fmt(agg[m])}" for m in AGGREGATES if m in agg))
     elif r["status"] in ("queued", "running"):
         console.print("[dim]no tuned metrics yet: the run is still going[/]")
+    elif now is not None and now.settled:
+        console.print("[dim]the run has ended; what it recorded is in its folder, not yet in the store: "
+                      "`workbench sync` stores it[/]")
     if d.fairness:
         console.print(fairness_table(d.fairness, f"fairness: false-positive rate per group ({args.split})"))
     if d.confusion:

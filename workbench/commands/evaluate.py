@@ -82,7 +82,11 @@ def main(args) -> int:
         overrides = [f"model.source={source}", *overrides]
         meta = {"kind": "eval", "evaluates": source}
     overrides += ["seeds=[]", "methods=[]"]
-    recipe, _splits = preflight(recipe_path, overrides)  # bad input stops here, before any model loads
+    recipe, splits = preflight(recipe_path, overrides)  # bad input stops here, before any model loads
+    if run_id is not None:  # the scores come in the model's label order, the gold labels in the data's
+        trained = rundir.read_labels(run_dir).get("labels")
+        if isinstance(trained, list):
+            splits.check_model_labels(trained, f"run {run_id}'s model", path=recipe_path)
     # its own run, in no group (a run's frozen recipe names the group of its sweep)
     recipe = recipe.with_values({"name": args.name or f"{recipe.name}-eval", "group": ""})
     say = None if args.quiet else (lambda m: console.print(f"[dim]{m}…[/]"))

@@ -2,24 +2,29 @@
 
 Tags, notes and the archived mark are written to the run folder's annotations.json first (the
 folder is the unit of truth: `workbench sync` rebuilds them), then to the store. `rm` deletes a
-run's rows and, unless --keep-folder, its folder; `gc` deletes the checkpoints of completed runs
-(adapters, models, reports and predictions stay). Nothing is deleted from a run still going, and
-every refusal comes before anything is deleted.
+run's rows and, unless --keep-folder, moves its folder to the trash (runs/.trash/<run_id>/, beside
+the other run folders, where `sync` never looks); `rm --undo` moves it back and ingests it again,
+`gc --trash` empties the trash. `gc` deletes the checkpoints of completed runs (adapters, models,
+reports and predictions stay). Nothing is deleted from a run still going, and every refusal comes
+before anything is deleted. The app deletes through the same functions.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from workbench import rundir
-from workbench.commands.common import resolve_run, run_dir_of, store_of
-from workbench.console import console
+from workbench.commands.common import find_run_dir, pick_run, resolve_run, run_dir_of, store_of
+from workbench.console import console, runs_count, runs_named
 from workbench.errors import UserError
+from workbench.launch import reckon
 from workbench.store import read, write
-from workbench.store.db import connect
+from workbench.store.db import connect, runs_root
 
 RUN_STATUSES = ("queued", "running", "completed", "failed", "interrupted", "cancelled")
 CHECKPOINTS = "checkpoints"
@@ -94,20 +99,126 @@ def check_deletable(store: Path, run_ids: list[str]) -> dict[str, str]:
     return status
 
 
-def delete_runs(store: Path, run_ids: list[str], *, keep_folder: bool = False) -> int:
-    """Delete runs (store rows, and folders unless keep_folder); the bytes of folders freed."""
+def trash_of(store: Path) -> Path:
+    """runs/.trash/ beside the run folders: where deleted runs' folders wait for `rm --undo` or `gc --trash`."""
+    return runs_root(store) / rundir.TRASH_DIR
+
+
+@dataclass
+class Deleted:
+    """What delete_runs did: every run's rows are gone; where its folder went."""
+
+    trashed: list[str] = field(default_factory=list)     # the folder moved to the trash
+    kept: list[str] = field(default_factory=list)        # the folder left in place (--keep-folder)
+    folderless: list[str] = field(default_factory=list)  # no folder on this machine: rows deleted for good
+    bytes: int = 0                                       # moved to the trash: what `gc --trash` would free
+
+    def summary(self, trash: Path) -> str:
+        """One line for the CLI and the app."""
+        parts = []
+        if self.trashed:
+            parts.append(f"moved {runs_count(len(self.trashed))} to the trash ({trash}, {_bytes(self.bytes)}): "
+                         "`workbench rm --undo RUN` restores one, `workbench gc --trash` frees the space")
+        if self.kept:
+            parts.append(f"deleted the store rows of {runs_count(len(self.kept))}, folders kept (`workbench sync` brings "
+                         "them back)")
+        if self.folderless:
+            parts.append(f"deleted the store rows of {runs_count(len(self.folderless))} with no folder on this machine, for "
+                         f"good: {', '.join(self.folderless)}")
+        return "; ".join(parts)
+
+
+def delete_runs(store: Path, run_ids: list[str], *, keep_folder: bool = False) -> Deleted:
+    """Delete runs: their store rows and, unless keep_folder, move their folders to the trash.
+
+    A folder is found where the store recorded it, else in runs/<id>; one recorded outside runs/ (moved
+    there by hand) goes to the trash too and `rm --undo` puts it back where it was. A folder on another
+    filesystem than runs/ is refused (moving it would copy it all): `rm --keep-folder` deletes the rows.
+    Each folder is moved (one rename) before its rows go: a crash between leaves rows of a trashed
+    run, which `rm --undo` restores as well."""
     check_deletable(store, run_ids)
-    with connect(store) as con:
-        folders = {rid: read.run_dir_recorded(con, rid) for rid in run_ids}
-    freed = 0
-    for rid in run_ids:
+    folders = {rid: find_run_dir(store, rid, read_only=False) for rid in run_ids}
+    trash = trash_of(store)
+    if not keep_folder and any(folders.values()):
+        _check_trashable(trash, folders)
+    done = Deleted()
+    for i, rid in enumerate(run_ids):
+        folder = folders[rid]
+        if not keep_folder and folder is not None:
+            size = _size(folder)  # a stat per file: a checkpoint-heavy folder takes a moment
+            try:
+                os.rename(folder, trash / rid)
+            except OSError as e:
+                raise UserError(f"cannot move {folder} to {trash / rid}: {e.strerror or e}"
+                                + (f"; moved before it: {', '.join(run_ids[:i])}" if i else "; nothing was deleted"))\
+                    from None
+            record: dict[str, object] = {"t": time.time()}
+            if folder.resolve().parent != trash.resolve().parent:  # not runs/<id>: it goes back there
+                record["from"] = str(folder.resolve())
+            rundir.write_trashed(trash / rid, record)
+            done.trashed.append(rid)
+            done.bytes += size
+        else:
+            (done.kept if keep_folder and folder is not None else done.folderless).append(rid)
         with connect(store) as con:
             write.delete_run(con, rid)
-        folder = Path(folders[rid]) if folders[rid] else None
-        if not keep_folder and folder is not None and folder.is_dir():
-            freed += _size(folder)
-            shutil.rmtree(folder)
-    return freed
+    return done
+
+
+def _check_trashable(trash: Path, folders: dict[str, Path | None]) -> None:
+    """Refuse (before anything is deleted) a folder the trash cannot take with one rename."""
+    try:
+        trash.mkdir(parents=True, exist_ok=True)
+        device = trash.stat().st_dev
+    except OSError as e:
+        raise UserError(f"cannot make the trash folder ({e.strerror or e}); nothing was deleted", path=trash) from None
+    for rid, folder in folders.items():
+        if folder is None:
+            continue
+        if (trash / rid).exists():
+            raise UserError(f"the trash already holds a deleted run {rid} ({trash / rid}): `workbench rm --undo {rid}` "
+                            "restores it, `workbench gc --trash` empties the trash; nothing was deleted")
+        if folder.stat().st_dev != device:
+            raise UserError(f"run {rid}'s folder {folder} is on another filesystem than the trash ({trash}): moving "
+                            f"it would copy it; `workbench rm --keep-folder {rid}` deletes its store rows only (then "
+                            "delete the folder yourself); nothing was deleted")
+
+
+def trashed_runs(store: Path) -> list[str]:
+    """The run ids in the trash, in order."""
+    trash = trash_of(store)
+    return sorted(p.parent.name for p in trash.glob(f"*/{rundir.RUN_META}")) if trash.is_dir() else []
+
+
+def restore_runs(store: Path, refs: list[str]) -> list[tuple[str, Path]]:
+    """`rm --undo`: move deleted runs back from the trash (to where they were) and ingest them again
+    (the store is rebuilt from the folder, as `sync` does); [(run id, its folder)]."""
+    from workbench.commands.sync import ingest_folders
+
+    inside = trashed_runs(store)
+    trash = trash_of(store)
+    ids: list[str] = []
+    for ref in refs:
+        rid = pick_run(ref, rundir.ids_matching(inside, ref),
+                       f"run {ref!r} is not in the trash ({trash}"
+                       + (f" holds {', '.join(inside[:5])}{' …' if len(inside) > 5 else ''})" if inside else " is empty)"))
+        if rid not in ids:
+            ids.append(rid)
+    places = {rid: Path(rundir.read_trashed(trash / rid).get("from") or runs_root(store) / rid) for rid in ids}
+    for rid, dest in places.items():
+        if dest.exists():
+            raise UserError(f"cannot restore {rid}: {dest} exists (a run folder of that name); nothing was restored")
+    restored = []
+    for rid, dest in places.items():
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.rename(trash / rid, dest)
+        except OSError as e:
+            raise UserError(f"cannot move {trash / rid} back to {dest}: {e.strerror or e}") from None
+        (dest / rundir.TRASHED).unlink(missing_ok=True)
+        ingest_folders(store, [dest])
+        restored.append((rid, dest))
+    return restored
 
 
 def tag(args) -> int:
@@ -125,6 +236,7 @@ def tag(args) -> int:
 
 def _store_and_runs(args, refs: list[str]) -> tuple[Path, list[str]]:
     store = store_of(args)
+    reckon.record(store)  # a writer records the runs that ended unfollowed (launch/reckon.py) first
     with connect(store, read_only=True) as con:
         return store, _runs(con, refs)
 
@@ -145,28 +257,37 @@ def archive(args) -> int:
 
 
 def rm(args) -> int:
+    if args.undo:
+        if args.keep_folder:
+            raise UserError("rm --undo restores a run's folder and rows: --keep-folder does not go with it")
+        for rid, folder in restore_runs(store_of(args), args.runs):
+            console.print(f"restored {rid} to {folder}")
+        return 0
     store, ids = _store_and_runs(args, args.runs)
     status = check_deletable(store, ids)
-    what = "its store rows" if args.keep_folder else "its store rows and run folder"
+    what = ("their store rows only" if args.keep_folder
+            else "their store rows; their folders to the trash, runs/.trash/: `workbench rm --undo` restores")
     if not args.yes:
         if not sys.stdin.isatty():
-            raise UserError(f"rm deletes {len(ids)} run{'s' if len(ids) > 1 else ''} ({what}): confirm with --yes "
-                            "(no terminal to ask on); nothing was deleted")
-        listing = "\n".join(f"  {rid} ({status[rid]})" for rid in ids)
-        console.print(f"delete {len(ids)} run{'s' if len(ids) > 1 else ''} ({what})?\n{listing}")
+            raise UserError(f"rm deletes {runs_count(len(ids))} ({what}): confirm with --yes (no terminal to ask on); "
+                            "nothing was deleted")
+        console.print(f"delete {runs_count(len(ids))} ({what})?\n" + runs_named([f"{r} ({status[r]})" for r in ids]),
+                      markup=False)
         if input("[y/N] ").strip().lower() not in ("y", "yes"):
             console.print("nothing was deleted")
             return 1
-    freed = delete_runs(store, ids, keep_folder=args.keep_folder)
-    console.print(f"deleted {len(ids)} run{'s' if len(ids) > 1 else ''}"
-                  + ("" if args.keep_folder else f", {_bytes(freed)} freed"))
+    console.print(delete_runs(store, ids, keep_folder=args.keep_folder).summary(trash_of(store)))
     return 0
 
 
 def gc(args) -> int:
     """Delete the checkpoints of completed runs: a finished run keeps its adapter or model (what
-    predict, merge and eval read); its checkpoints only served training and resuming."""
+    predict, merge and eval read); its checkpoints only served training and resuming. With --trash:
+    empty the trash instead (the folders of deleted runs)."""
     store = store_of(args)
+    if args.trash:
+        return _empty_trash(store, args.dry_run)
+    reckon.record(store)
     with connect(store, read_only=True) as con:
         found = read.runs_with_status(con, "completed")
     total, runs = 0, 0
@@ -187,6 +308,29 @@ def gc(args) -> int:
     console.print(f"{verb} {_bytes(total)} ({total:,} bytes) of checkpoints in {runs} completed run"
                   f"{'s' if runs != 1 else ''}; adapters, models and reports kept"
                   + ("" if args.dry_run else " (failed or interrupted runs keep theirs for `workbench resume`)"))
+    return 0
+
+
+def _empty_trash(store: Path, dry_run: bool) -> int:
+    trash = trash_of(store)
+    entries = sorted(trash.iterdir()) if trash.is_dir() else []
+    total = 0
+    for entry in entries:
+        size = _size(entry) if entry.is_dir() else entry.stat().st_size
+        total += size
+        if dry_run:
+            console.print(f"  {entry.name}: {_bytes(size)}")
+            continue
+        try:
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+        except OSError as e:
+            raise UserError(f"cannot delete {entry} ({e.strerror or e}); freed {_bytes(total - size)} before it") from None
+    verb = "would free" if dry_run else "freed"
+    console.print(f"{verb} {_bytes(total)} ({total:,} bytes) of {len(entries)} deleted run{'s' if len(entries) != 1 else ''}"
+                  f" in {trash}" + (" (no longer restorable)" if entries and not dry_run else ""))
     return 0
 
 

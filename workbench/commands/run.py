@@ -90,8 +90,11 @@ class LiveProgress:
                 self.progress.update(self.task, total=e.max_steps, completed=e.step, info=info, description="training")
             elif isinstance(e, Eval) and not self.quiet:
                 agg = e.aggregates or {}
+                # the tuned model's weights may come from an earlier epoch (the best checkpoint, reloaded)
+                when = (f"the weights of epoch {e.epoch:g}, step {e.step}" if e.phase == "tuned" and e.epoch is not None
+                        else f"epoch {fmt(e.epoch, 2)}")
                 self.progress.console.print(
-                    f"[dim]eval {e.phase} ({e.split}, epoch {fmt(e.epoch, 2)}): "
+                    f"[dim]eval {e.phase} ({e.split}, {when}): "
                     f"loss {fmt(agg.get('loss'), 4)}  f1_micro {fmt(agg.get('f1_micro'))}  "
                     f"f1_macro {fmt(agg.get('f1_macro'))}[/]")
 

@@ -5,6 +5,8 @@ recipe.toml, a run id workbench never makes) is skipped with one warning line; t
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.markup import escape
 
 from workbench.commands.common import store_of
@@ -12,7 +14,7 @@ from workbench.console import console
 from workbench.launch import follow as follower
 from workbench.launch.follow import FINAL
 from workbench.launch.hosts import HostUnreachable
-from workbench.rundir import RUN_META, RunFolderError
+from workbench.rundir import RUN_META, RunFolderError, remove_leftovers
 from workbench.store.db import connect, runs_root
 from workbench.store.ingest import ingest_run
 
@@ -20,11 +22,23 @@ from workbench.store.ingest import ingest_run
 def main(args) -> int:
     store = store_of(args)
     root = runs_root(store)
+    # `*` matches one folder level: runs/.trash/<id>/ (deleted runs, `workbench rm`) is never listed
     dirs = sorted(p.parent for p in root.glob(f"*/{RUN_META}")) if root.is_dir() else []
+    new_events, settled, taken = ingest_folders(store, dirs)
+    shown = f"{taken} of {len(dirs)}" if taken < len(dirs) else f"{len(dirs)}"
+    console.print(f"synced {shown} run folders from {root}: {new_events} new events"
+                  + (f", {settled} ended runs settled" if settled else ""))
+    return 0
+
+
+def ingest_folders(store: Path, dirs: list[Path]) -> tuple[int, int, int]:
+    """Ingest run folders and settle those that ended (`sync`, and `rm --undo` for a restored run);
+    (events stored, runs settled, folders taken). A folder that is not a run is skipped with one line."""
     new_events = settled = 0
     with connect(store) as con:
         results = []
         for d in dirs:
+            remove_leftovers(d)  # half-written JSON a killed or disk-full writer left (rundir.py)
             try:
                 res = ingest_run(con, d)
             except RunFolderError as e:
@@ -42,7 +56,4 @@ def main(args) -> int:
                 settled += 1
         except HostUnreachable as e:
             console.print(f"[yellow]warning:[/] {d.name}: {e}")
-    taken = f"{len(results)} of {len(dirs)}" if len(results) < len(dirs) else f"{len(dirs)}"
-    console.print(f"synced {taken} run folders from {root}: {new_events} new events"
-                  + (f", {settled} ended runs settled" if settled else ""))
-    return 0
+    return new_events, settled, len(results)

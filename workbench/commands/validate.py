@@ -16,6 +16,7 @@ from workbench.models.checkpoint import check_checkpoint
 from workbench.models.source import check_source
 from workbench.recipe import Recipe, load_recipe
 from workbench.tasks import check_recipe, get_task
+from workbench.textfile import regular_file
 
 
 def checked_recipe(path: str, overrides: Sequence[str] = (), sweeps: Sequence[str] = ()) -> Recipe:
@@ -47,10 +48,40 @@ def preflight(path: str, overrides: Sequence[str] = (), sweeps: Sequence[str] = 
             check_checkpoint(recipe.values)  # a checkpoint that comes quantized: trainable as the recipe asks?
     except UserError as e:
         raise UserError(str(e), path=path, line=recipe.line_of("model.source")) from None
+    _check_lora_modules(recipe, path)
     _check_packages(recipe, path)
     recipe = _container_image(recipe, path)
     splits = get_task(recipe.values).load_splits()
     return recipe, splits
+
+
+def _check_lora_modules(recipe: Recipe, path: str) -> None:
+    """lora.target_modules and lora.modules_to_save resolved against the model's layers, for each
+    distinct model and modules among the runs the recipe stands for (workbench/models/meta.py): the
+    model's config read here (a tiny model's, a local folder's, a hub model's in this machine's
+    cache; one not cached here is not checked); a folder on a remote host is that host's own."""
+    from workbench.models.meta import LORA_MODULE_KNOBS, check_lora_modules
+    from workbench.tasks import task_class
+
+    remote = parse_target(recipe["launch.target"]).remote
+    knobs = ("task", "model.source", "model.tiny_hidden_size", "model.tiny_layers", "model.tiny_vocab_size",
+             *LORA_MODULE_KNOBS)
+    seen = set()
+    for changes in recipe.runs():
+        values = recipe.single(changes).values
+        key = repr([values[k] for k in knobs])
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            problem = check_lora_modules(values, causal=task_class(values["task"]).peft_task_type == "CAUSAL_LM")
+        except UserError:
+            if remote:
+                continue  # a folder on the remote host
+            raise
+        if problem is not None:
+            knob, message = problem
+            raise UserError(message, path=path, line=recipe.line_of(knob))
 
 
 def _container_image(recipe: Recipe, path: str) -> Recipe:
@@ -76,12 +107,16 @@ _FILE_KNOBS = ("data.chat_template", "data.system_prompt_file", "eval.base_syste
 
 
 def _check_files(recipe: Recipe, path: str) -> None:
-    from pathlib import Path
-
     for name in _FILE_KNOBS:
         value = recipe[name]
-        if value and not Path(value).is_file():
+        if not value:
+            continue
+        if not Path(value).exists():
             raise UserError(f"{name}: no such file {value}", path=path, line=recipe.line_of(name))
+        try:
+            regular_file(value, name)
+        except UserError as e:  # "/x/t.jinja: data.chat_template is a FIFO (named pipe), not a regular file"
+            raise UserError(str(e), path=path, line=recipe.line_of(name)) from None
 
 
 def _check_packages(recipe: Recipe, path: str) -> None:

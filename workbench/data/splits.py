@@ -32,6 +32,15 @@ class Splits:
         return f"{len(self.train)} train, {len(self.validation)} validation{test} rows, {n} {plural}"
 
 
+    def check_model_labels(self, trained: list[str], model: str = "the run's model", path: str | None = None) -> None:
+        """A trained model's labels (labels.json) against this data's: the gold labels come in the
+        data's order and the scores in the model's, so they must be the same names in the same order."""
+        if trained != self.label_names:
+            raise UserError(f"{model} has the {self.label_word}s {', '.join(trained)} in this order; this data "
+                            f"has {', '.join(self.label_names)}: list them in the model's order (data.labels / "
+                            "data.classes)", path=path)
+
+
 def holdout_indices(n: int, fraction: float, seed: int) -> tuple[list[int], list[int]]:
     """Deterministic shuffle-split: (train indices, validation indices), each in file order."""
     idx = list(range(n))
@@ -50,11 +59,12 @@ def split_sources(values: dict) -> tuple[Source, Source | None, Source | None]:
     """(train, validation, test) sources of a recipe: its files, or the splits of data.dataset;
     validation and test are None where none is given."""
     if values["data.dataset"]:
-        def split(name: str) -> DatasetSplit | None:
-            return DatasetSplit(values["data.dataset"], values["data.dataset_config"], name) if name else None
+        def split(knob: str) -> DatasetSplit | None:
+            name = values[knob]
+            return DatasetSplit(values["data.dataset"], values["data.dataset_config"], name, knob) if name else None
 
         train = DatasetSplit(values["data.dataset"], values["data.dataset_config"], values["data.train_split"])
-        return train, split(values["data.validation_split"]), split(values["data.test_split"])
+        return train, split("data.validation_split"), split("data.test_split")
     return values["data.train_file"], values["data.validation_file"] or None, values["data.test_file"] or None
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import UserError
-from workbench.textfile import read_text_file
+from workbench.textfile import read_text_file, regular_file
 
 FORMATS = ("csv", "tsv", "jsonl", "json", "parquet")
 EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl",
@@ -34,6 +34,7 @@ class DatasetSplit:
     dataset: str
     config: str
     split: str
+    knob: str = "data.train_split"  # the recipe knob that names the split, for messages
 
     def __str__(self) -> str:
         config = f"/{self.config}" if self.config else ""
@@ -215,10 +216,9 @@ def _short(v: Any) -> str:
 # --- JSON, parquet, datasets: through Hugging Face datasets ----------------------------------------
 
 def _from_file_dataset(path: str, kind: str, wanted: list[str], max_rows: int) -> Columns:
-    if not Path(path).exists():
-        raise UserError("data file not found", path=path)
     if Path(path).is_dir():
         raise UserError("data file is a directory (a dataset folder goes in data.dataset)", path=path)
+    regular_file(path)
     import datasets
 
     try:
@@ -246,10 +246,10 @@ def load_dataset_split(src: DatasetSplit):
             loaded = datasets.load_from_disk(str(folder))
             if isinstance(loaded, datasets.DatasetDict):
                 if src.split not in loaded:
-                    raise UserError(f"data.dataset {src.dataset!r} has no split {src.split!r} "
-                                    f"(splits: {', '.join(loaded)}); set the data.*_split knobs")
+                    raise UserError(f"{src.knob} {src.split!r}: data.dataset {src.dataset!r} has no such split "
+                                    f"(splits: {', '.join(loaded)})")
                 return loaded[src.split]
-            return loaded  # one split saved alone: it is every split asked for
+            return _the_one_split(loaded, src)
         return datasets.load_dataset(src.dataset, src.config or None, split=src.split)
     except UserError:
         raise
@@ -262,6 +262,21 @@ def load_dataset_split(src: DatasetSplit):
         raise UserError(f"data.dataset {src.dataset!r} cannot be loaded: {hint}") from None
     except ValueError as e:  # an unknown split or config
         raise UserError(f"data.dataset {str(src)!r}: {_first_line(e)}") from None
+
+
+ONE_SPLIT = "train"  # what a dataset saved alone (Dataset.save_to_disk) is: the training data
+_ONE_SPLIT_HINT = {"data.validation_split": "leave data.validation_split empty to hold out data.validation_fraction of it",
+                   "data.test_split": "a test split needs a DatasetDict (DatasetDict.save_to_disk)",
+                   "data.train_split": f'set data.train_split = "{ONE_SPLIT}"'}
+
+
+def _the_one_split(ds, src: DatasetSplit):
+    """A dataset folder of one split: the training split, and no other (served as validation or
+    test, its rows would be scored as if unseen)."""
+    if src.knob == "data.train_split" and src.split == ONE_SPLIT:
+        return ds
+    raise UserError(f"{src.knob} {src.split!r}: data.dataset {src.dataset!r} holds one split, saved alone "
+                    f"(Dataset.save_to_disk): the training data, split '{ONE_SPLIT}'; {_ONE_SPLIT_HINT[src.knob]}")
 
 
 def _columns_of(ds, source: str, wanted: list[str], max_rows: int) -> Columns:

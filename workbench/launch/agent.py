@@ -17,11 +17,13 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from workbench import rundir
 from workbench.errors import UserError
+from workbench.events import last_event
 from workbench.launch import batch
 from workbench.launch.argv import job_python, pick_runtime, supervisor_argv
 
@@ -178,8 +180,8 @@ def resume(run_dir: Path, scheduler: str = "") -> dict[str, Any]:
     return submit(run_dir, scheduler) if scheduler else start(run_dir)
 
 
-def pid_alive(pid: int | None, run_dir: Path) -> bool:
-    """Is `pid` still the supervisor of `run_dir`? (pids are reused: check its command line)."""
+def pid_alive(pid: int | None, run_dir: Path, program: bytes = b"workbench.launch.supervisor") -> bool:
+    """Is `pid` still the supervisor (or `program`) of `run_dir`? (pids are reused: check its command line)."""
     if not pid:
         return False
     if not Path("/proc/self").exists():  # no /proc (macOS): signal 0 says whether the pid exists
@@ -194,29 +196,61 @@ def pid_alive(pid: int | None, run_dir: Path) -> bool:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()  # empty for a zombie: it has ended
     except OSError:
         return False
-    return str(run_dir.resolve()).encode() in cmdline and b"workbench.launch.supervisor" in cmdline
+    return str(run_dir.resolve()).encode() in cmdline and program in cmdline
 
 
-def state(run_dir: Path) -> dict[str, Any]:
-    """queued | running | ended | gone, with the exit record and the scheduler's word when there is one."""
+def trainer_alive(run_dir: Path) -> bool:
+    """Is the trainer of the run's latest attempt (the pid of its last `start` event) still running?
+    Its supervisor may be gone (killed by hand) while it trains on and writes events."""
+    start = last_event(rundir.events_file(run_dir), ("start",))
+    pid = start.get("pid") if start is not None else None
+    return isinstance(pid, int) and pid_alive(pid, run_dir, b"workbench.train")
+
+
+def state(run_dir: Path, scheduler: Mapping[str, batch.JobState] | None = None) -> dict[str, Any]:
+    """queued | running | ended | gone, with the exit record and the scheduler's word when there is one.
+    `scheduler`: the states of batch jobs already asked for (`states`), by job id."""
     job = rundir.read_job(run_dir) or {}
     exit_rec = rundir.read_exit(run_dir)
     out: dict[str, Any] = {"state": batch.GONE, "exit": exit_rec, "job": job}
     kind = job.get("kind")
     if kind in ("slurm", "pbs"):
-        js = batch.job_state(kind, job["job_id"])
+        known = scheduler.get(job["job_id"]) if scheduler is not None else None
+        js = known if known is not None else batch.job_state(kind, job["job_id"])
         out.update(js.as_dict())
         # Ended only once the scheduler says so: its final word (CANCELLED, TIMEOUT) may come
         # after the supervisor has already written exit.json. A job it no longer knows is over.
         if js.state == batch.GONE and exit_rec is not None:
             out["state"] = batch.DONE
     elif kind == "local":
-        out["state"] = batch.RUNNING if pid_alive(job.get("pid"), run_dir) else (
-            batch.DONE if exit_rec is not None else batch.GONE)
+        # The supervisor, or without its exit record the trainer it started (a supervisor killed
+        # on its own leaves the trainer training).
+        alive = pid_alive(job.get("pid"), run_dir) or (exit_rec is None and trainer_alive(run_dir))
+        out["state"] = batch.RUNNING if alive else (batch.DONE if exit_rec is not None else batch.GONE)
     elif exit_rec is not None:
         out["state"] = batch.DONE
     elif time.time() - ((rundir.read_json(run_dir / rundir.RUN_META) or {}).get("created_at") or 0) < 600:
         out["state"] = batch.UNKNOWN  # being submitted right now (no job.json yet)
+    return out
+
+
+def states(run_dirs: list[Path], timeout: float = 60) -> list[dict[str, Any]]:
+    """`state` of many run folders, each with `end`: the run's last event when it is an `end` not
+    necessarily ingested anywhere yet ({status, error, t}), else None. Each scheduler is asked once
+    for all of its jobs (batch.job_states), within `timeout` seconds."""
+    jobs: dict[str, list[str]] = {}
+    for d in run_dirs:
+        job = rundir.read_job(d) or {}
+        if job.get("kind") in ("slurm", "pbs") and job.get("job_id"):
+            jobs.setdefault(job["kind"], []).append(job["job_id"])
+    known: dict[str, batch.JobState] = {}
+    for kind, ids in jobs.items():
+        known.update(batch.job_states(kind, ids, timeout=timeout))
+    out = []
+    for d in run_dirs:
+        end = last_event(rundir.events_file(d))
+        out.append({**state(d, known), "end": {"status": end.get("status"), "error": end.get("error"), "t": end.t}
+                    if end is not None and end.type == "end" else None})
     return out
 
 
@@ -284,7 +318,8 @@ def main(argv: list[str]) -> int:
     out = sys.stdout.buffer
     try:
         if len(argv) < 2:
-            raise UserError("usage: python -m workbench.launch.agent probe|start|submit|resume|state|tail|cancel RUN_DIR [ARG]")
+            raise UserError("usage: python -m workbench.launch.agent "
+                            "probe|start|submit|resume|state|states|tail|cancel RUN_DIR [ARG]")
         command, run_dir = argv[0], Path(argv[1]).expanduser()
         raw = sys.stdin.read() if not sys.stdin.isatty() else ""
         request = json.loads(raw) if raw.strip() else {}
@@ -305,6 +340,9 @@ def main(argv: list[str]) -> int:
             reply, data = resume(run_dir, argv[2] if len(argv) > 2 else ""), b""
         elif command == "state":
             reply, data = state(run_dir.resolve()), b""
+        elif command == "states":
+            dirs = [Path(d).expanduser().resolve() for d in request.get("run_dirs") or []]
+            reply, data = {"states": states(dirs, float(request.get("timeout") or 60))}, b""
         elif command == "tail":
             reply, data = tail(run_dir.resolve(), request.get("offsets") or {}, int(request.get("limit") or TAIL_LIMIT))
         elif command == "cancel":

@@ -240,10 +240,10 @@ def cancel_argv(scheduler: str, job_id: str) -> list[str]:
     return ["scancel", job_id] if scheduler == "slurm" else ["qdel", job_id]
 
 
-def _run(argv: list[str], env=None) -> subprocess.CompletedProcess | None:
+def _run(argv: list[str], env=None, timeout: float = 60) -> subprocess.CompletedProcess | None:
     """A scheduler query; None when the command is missing or hangs (the state is then unknown)."""
     try:
-        return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60)
+        return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=timeout)
     except (OSError, subprocess.TimeoutExpired):
         return None
 
@@ -307,3 +307,66 @@ def pbs_state(job_id: str, env=None) -> JobState:
 
 def job_state(scheduler: str, job_id: str, env=None) -> JobState:
     return (slurm_state if scheduler == "slurm" else pbs_state)(job_id, env)
+
+
+def job_states(scheduler: str, job_ids: list[str], env=None, timeout: float = 60) -> dict[str, JobState]:
+    """The state of many jobs in one query (two at most), for status reads of many runs: never one
+    call per job. Every id asked for gets a state: GONE for one the scheduler no longer knows,
+    UNKNOWN (with the reason) when the scheduler does not answer."""
+    ids = list(dict.fromkeys(job_ids))
+    if not ids:
+        return {}
+    return (_slurm_states if scheduler == "slurm" else _pbs_states)(ids, env, timeout)
+
+
+def _slurm_states(ids: list[str], env, timeout: float) -> dict[str, JobState]:
+    # squeue knows every job slurmctld still holds (ended ones for MinJobAge); -r lists an array's
+    # tasks one per line as <id>_<index>. A single unknown id fails the whole call ("Invalid job id
+    # specified"), a list of several never does: a lone id is asked twice.
+    asked = ids if len(ids) > 1 else ids * 2
+    q = _run(["squeue", "-h", "-r", "-t", "all", "-j", ",".join(asked), "-o", "%i|%T"], env, timeout)
+    if q is None or (q.returncode != 0 and not _says_unknown_job(q)):
+        return {i: JobState(UNKNOWN, detail(q)) for i in ids}
+    out: dict[str, JobState] = {}
+    for line in q.stdout.splitlines():
+        job_id, _, raw = line.strip().partition("|")
+        if job_id in ids and raw:
+            out[job_id] = _slurm(raw, "")
+    missing = [i for i in ids if i not in out]
+    if missing:  # ended before MinJobAge: accounting may remember them (an error when it is off)
+        a = _run(["sacct", "-X", "-n", "-P", "-o", "JobID,State,ExitCode", "-j", ",".join(missing)], env, timeout)
+        for line in a.stdout.splitlines() if a is not None and a.returncode == 0 else []:
+            job_id, _, rest = line.strip().partition("|")
+            raw, _, code = rest.partition("|")
+            if job_id in missing and raw:
+                out[job_id] = _slurm(raw.split()[0], code)
+    return {i: out.get(i, JobState(GONE)) for i in ids}
+
+
+def _pbs_states(ids: list[str], env, timeout: float) -> dict[str, JobState]:
+    # As pbs_state, for many ids at once: `qstat -x -f` (PBS Pro keeps ended jobs), then `qstat -f`
+    # for those it did not show; each prints one "Job Id:" block per job it knows.
+    out: dict[str, JobState] = {}
+    answered = False
+    for flags in (["-x", "-f"], ["-f"]):
+        missing = [i for i in ids if i not in out]
+        if not missing:
+            break
+        p = _run(["qstat", *flags, *missing], env, timeout)
+        if p is None:
+            continue
+        short = {i.split(".")[0]: i for i in missing}
+        for block in re.split(r"^Job Id:\s*", p.stdout, flags=re.M)[1:]:
+            job_id = short.get(block.split(None, 1)[0].split(".")[0]) if block.strip() else None
+            m = re.search(r"job_state\s*=\s*(\S+)", block)
+            if job_id is None or m is None:
+                continue
+            code = re.search(r"Exit_status\s*=\s*(-?\d+)", block)
+            exit_code = int(code.group(1)) if code else None
+            raw = "TIMEOUT" if exit_code == -29 else m.group(1)  # PBS Pro: JOB_EXEC_KILL_WALLTIME
+            out[job_id] = JobState(PBS_STATES.get(m.group(1), RUNNING), raw, exit_code)
+        if "-x" not in flags:
+            answered = p.returncode == 0 or _says_unknown_job(p) or (p.returncode == 153 and not p.stdout.strip())
+    if all(i in out for i in ids):
+        return out
+    return {i: out.get(i, JobState(GONE) if answered else JobState(UNKNOWN, "qstat is not answering")) for i in ids}

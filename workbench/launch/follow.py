@@ -9,16 +9,19 @@ what its own ingestion stored: another process may have ingested the events firs
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from workbench import rundir
-from workbench.events import END_STATUSES, Event, FileMark, log_event, read_from
+from workbench.errors import UserError, environment_fault
+from workbench.events import END_STATUSES, Event, FileMark, last_event, log_event, read_from
 from workbench.launch import batch
 from workbench.launch.hosts import HostUnreachable
 from workbench.launch.launcher import host_of_run
@@ -146,12 +149,9 @@ def poll(store: Path, run_dir: Path, host=None, job_dir: str | None = None) -> P
 
     Followers of one run (`run`, `attach`, `stop`, `sync`) may poll at once: a lock on the run
     folder makes each round whole, so no byte is mirrored twice and no event ingested twice."""
-    import fcntl
-
     if host is None:
         host, job_dir = host_of_run(run_dir)
-    with open(run_dir / rundir.FOLLOW_LOCK, "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with follow_lock(run_dir, mirrors=host.remote):
         head, data = host.tail(job_dir, local_offsets(run_dir))
         # a copy started over (the remote file was replaced) is read again from its start by the
         # ingestion below, which sees it is not the file it read (store/ingest.py)
@@ -168,32 +168,74 @@ def poll(store: Path, run_dir: Path, host=None, job_dir: str | None = None) -> P
             return Poll(IngestResult(run_dir.name), job, None)
         res = ingest_once(store, run_dir)
         _LAST_INGEST[key] = (sizes, now)
-        if job["state"] in (batch.DONE, batch.GONE) and head["complete"] and (
-                res.events_gone or not _end_may_be_in_flight(job, res.status)):  # a deleted file has no end in flight
-            return Poll(res, job, settle(store, run_dir, job, res.status, events_gone=res.events_gone))
+        if job["state"] in (batch.DONE, batch.GONE) and head["complete"] and not end_may_be_in_flight(
+                job, res.status, run_dir):
+            return Poll(res, job, settle(store, run_dir, job, res.status))
     return Poll(res, job, None)
 
 
-def _end_may_be_in_flight(job: dict[str, Any], status: str | None) -> bool:
+_IN_PROCESS: dict[str, threading.Lock] = {}  # run folder -> the lock this process's threads take turns at
+
+
+@contextmanager
+def follow_lock(run_dir: Path, *, mirrors: bool) -> Iterator[None]:
+    """Hold the run folder's follow lock: one process (and, in the app, one thread) at a time copies
+    and ingests the run. The lock file is opened for reading, which a read-only folder still allows
+    once the file exists. Where it cannot be made at all (a read-only or full folder), a local run is
+    followed unlocked: nothing can be copied into that folder, and processes already take turns at the
+    store's own lock; a remote run, whose files must be copied in, fails with the folder's error."""
+    import fcntl
+
+    with _IN_PROCESS.setdefault(str(run_dir), threading.Lock()):
+        try:
+            fd = os.open(run_dir / rundir.FOLLOW_LOCK, os.O_RDONLY | os.O_CREAT, 0o644)
+        except OSError as e:
+            if mirrors or environment_fault(e) is None:
+                raise
+            yield
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+
+def end_may_be_in_flight(job: dict[str, Any], status: str | None, run_dir: Path | None = None) -> bool:
     """A clean exit with no `end` event read yet: on a shared filesystem (NFS) the last lines can
-    show up after exit.json does. Give them half a minute before calling the run failed."""
+    show up after exit.json does. Give them half a minute before calling the run failed (none when
+    events.jsonl is gone: nothing can arrive in it)."""
     exit_rec = job.get("exit") or {}
+    if run_dir is not None and events_gone(run_dir, status):
+        return False
     return status not in FINAL and exit_rec.get("returncode") == 0 and time.time() - exit_rec.get("t", 0) < 30
 
 
-def settle(store: Path, run_dir: Path, job: dict[str, Any], status: str | None, *, events_gone: bool = False) -> str:
-    """The job is over and all it wrote is stored: decide the final status (see `final_status`).
-    `events_gone`: events.jsonl was read, then deleted (what the folder holds goes into the error)."""
+def events_gone(run_dir: Path, status: str | None) -> bool:
+    """events.jsonl is not there, though the store read from it (its `start` made the run running)."""
+    return status not in (None, "queued") and not rundir.events_file(run_dir).exists()
+
+
+def settle(store: Path, run_dir: Path, job: dict[str, Any], status: str | None) -> str:
+    """The job is over and all it wrote is stored: decide the final status (`settled_status`), and
+    remove what its writers left half-written (rundir.remove_leftovers)."""
     meta = read_run_meta(run_dir)
-    stop_requested = bool(meta.get("stop_requested_at"))
-    if events_gone:
-        final, error = gone_status(status, job, stop_requested, rundir.saved_outputs(run_dir))
-    else:
-        final, error = final_status(status, job, stop_requested)
+    final, error = settled_status(status, job, bool(meta.get("stop_requested_at")), run_dir)
     if final != status or error:
         with connect(store) as con:
-            set_final_status(con, meta["run_id"], final, error, time.time())
+            set_final_status(con, meta["run_id"], final, error, ended_at(run_dir, job))
+    rundir.remove_leftovers(run_dir)
     return final
+
+
+def ended_at(run_dir: Path, job: dict[str, Any]) -> float:
+    """When an ended job ended, as well as its folder tells: the supervisor's exit record, else its
+    last event (a run settled days later must not read as ended then)."""
+    exit_t = (job.get("exit") or {}).get("t")
+    if isinstance(exit_t, (int, float)):
+        return float(exit_t)
+    last = last_event(rundir.events_file(run_dir))
+    return float(last.t) if last is not None and isinstance(last.t, (int, float)) else time.time()
 
 
 def final_status(status: str | None, job: dict[str, Any], stop_requested: bool, *,
@@ -230,7 +272,16 @@ def final_status(status: str | None, job: dict[str, Any], stop_requested: bool, 
     if raw:
         detail = f" with exit code {job['scheduler_exit']}" if job.get("scheduler_exit") is not None else ""
         return "failed", f"job {job_id} ended {raw}{detail} without an end event; see train.log"
-    return "failed", "the job is gone without an end event or exit record; see train.log"
+    return "failed", ("the job is gone without an end event or exit record (its processes were killed, the machine "
+                      "restarted, or its run folder could not be written); see train.log")
+
+
+def settled_status(status: str | None, job: dict[str, Any], stop_requested: bool, run_dir: Path) -> tuple[str, str | None]:
+    """An ended job's final status and error: `final_status`, or `gone_status` when its events.jsonl
+    was deleted after the store read from it. Followers, `sync` and reads (launch/reckon.py) alike."""
+    if events_gone(run_dir, status):
+        return gone_status(status, job, stop_requested, rundir.saved_outputs(run_dir))
+    return final_status(status, job, stop_requested)
 
 
 def gone_status(status: str | None, job: dict[str, Any], stop_requested: bool, held: list[str]) -> tuple[str, str | None]:
@@ -298,6 +349,14 @@ def follow(store: Path, run_dir: Path, *, on_events: OnEvents | None = None, pol
                 wait(backoff)
                 backoff = min(backoff * 2, 30.0)
                 continue
+            except (UserError, OSError) as e:
+                # A store or run folder that cannot be written (a full disk), a host refusing: the run
+                # itself is not touched. Say so on the same line (errors.py: the environment's, exit 2).
+                cause = str(e) if isinstance(e, UserError) else environment_fault(e)
+                if cause is None:
+                    raise
+                raise UserError(f"{cause} (stopped following {run_dir.name}; `workbench sync` records it once "
+                                "that is fixed)") from None
             backoff = poll_s
             new = feed.read_new()
             if p.result.events_gone:  # said once, whichever of this feed and the store's ingestion saw it first

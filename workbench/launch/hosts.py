@@ -51,6 +51,9 @@ class LocalHost:
     def state(self, job_dir: str) -> dict[str, Any]:
         return agent.state(Path(job_dir))
 
+    def states(self, job_dirs: list[str], timeout: float) -> list[dict[str, Any]]:
+        return agent.states([Path(d) for d in job_dirs], timeout)
+
     def tail(self, job_dir: str, offsets: dict[str, int]) -> tuple[dict[str, Any], bytes]:
         return {"state": agent.state(Path(job_dir)), "files": [], "complete": True}, b""  # files are here already
 
@@ -146,6 +149,12 @@ class SshHost:
 
     def state(self, job_dir: str) -> dict[str, Any]:
         return self.call("state", job_dir)[0]
+
+    def states(self, job_dirs: list[str], timeout: float) -> list[dict[str, Any]]:
+        """Many runs' states in one ssh round trip, all of it within `timeout` seconds (the scheduler
+        there gets half of them); HostUnreachable past it."""
+        return self.call("states", job_dirs[0], request={"run_dirs": job_dirs, "timeout": timeout / 2},
+                         timeout=timeout)[0]["states"]
 
     def tail(self, job_dir: str, offsets: dict[str, int]) -> tuple[dict[str, Any], bytes]:
         return self.call("tail", job_dir, request={"offsets": offsets}, timeout=300)

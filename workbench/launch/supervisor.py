@@ -16,7 +16,8 @@ import sys
 import time
 from pathlib import Path
 
-from workbench import rundir
+from workbench import faults, rundir
+from workbench.errors import environment_fault
 from workbench.launch.argv import free_port, train_argv
 
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)  # the trainer's stop signals
@@ -60,8 +61,31 @@ def main(argv: list[str]) -> int:
     record = {"returncode": code, "signal": signal.Signals(-code).name if code < 0 else None,
               "t": time.time(), "host": socket.gethostname()}
     if node_rank in (None, "0"):
-        rundir.write_exit(run_dir, record)
+        write_exit(run_dir, record)
     return 128 - code if code < 0 else code
+
+
+def write_exit(run_dir: Path, record: dict) -> None:
+    """exit.json, unless the run folder cannot take it (a full disk, a read-only folder): then one
+    line in the log says so, and the supervisor still exits as the trainer did. Followers settle the
+    run from what the folder holds (its `end` event; without one, the dead job: workbench/launch/reckon.py)."""
+    try:
+        faults.at("exit_json", path=run_dir / rundir.EXIT)
+        rundir.write_exit(run_dir, record)
+    except OSError as e:
+        cause = environment_fault(e)
+        if cause is None:
+            raise
+        how = f"signal {record['signal']}" if record["signal"] else f"exit code {record['returncode']}"
+        line = f"workbench supervisor: cannot record how the trainer ended ({how}): {cause}\n"
+        try:
+            # Straight to the descriptor: a buffered stderr that fails to flush would fail again at
+            # exit and turn the exit status into 120.
+            os.write(sys.stderr.fileno(), line.encode(errors="replace"))
+        except OSError as log_error:
+            if environment_fault(log_error) is None:
+                raise
+            return  # its log (train.log) is on the same full disk: nowhere is left to say it
 
 
 def _port() -> int:

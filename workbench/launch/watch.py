@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from workbench.events import END_STATUSES, End, Eval, Event, Log, Model, Start, Step, Telemetry
+from workbench.events import END_STATUSES, End, Eval, Event, Log, Model, Start, Step, Summary, Telemetry
 
 HISTORY = 120  # telemetry samples kept per device for the sparklines
 
@@ -89,8 +89,9 @@ class RunWatch:
             if e.phase == "base":
                 self.base = dict(agg)
                 return
-            if e.phase == "tuned":
+            if e.phase == "tuned":  # the best checkpoint's weights, scored again: not a new point of the curves
                 self.tuned = dict(agg)
+                return
             for metric, value in agg.items():
                 if value is not None:
                     self.evals.setdefault(metric, []).append((e.step or self.step, value))
@@ -101,6 +102,11 @@ class RunWatch:
         elif isinstance(e, Start):
             self.status, self.started_t = "running", t
             self.host, self.world_size = e.host, e.world_size or 1
+            if e.attempt and e.attempt > 1:  # a resumed attempt: the earlier one's end is not this one's
+                self._new_attempt(e.resumed if isinstance(e.resumed, dict) else {})
+        elif isinstance(e, Summary):
+            if e.train_steps is not None:  # the step training ended at (early stopping: before max_steps)
+                self.step = e.train_steps
         elif isinstance(e, Model):
             self.trainable_params, self.total_params = e.trainable_params, e.total_params
         elif isinstance(e, End):
@@ -122,8 +128,23 @@ class RunWatch:
             dev.util.append(float(e.cpu_pct or 0.0))
             dev.memory.append((e.rss_bytes or 0) / 2**30)
 
+    def _new_attempt(self, resumed: dict) -> None:
+        """A resumed attempt continues from its checkpoint's step: what the earlier attempt logged after
+        it is redone (as the store supersedes it), its end and error no longer hold."""
+        step = int(resumed.get("step") or 0)
+        self.error, self.phase, self.settled = None, "", False
+        self.step = step
+        self.losses = [p for p in self.losses if p[0] <= step]
+        self.lrs = [p for p in self.lrs if p[0] <= step]
+        self.evals = {m: [p for p in pts if p[0] <= step] for m, pts in self.evals.items()}
+        self.tuned = {}
+        self._step_times.clear()
+
     @property
     def progress(self) -> float | None:
+        """Done fraction: a completed run is whole (early stopping ends it before max_steps)."""
+        if self.status == "completed":
+            return 1.0
         return self.step / self.max_steps if self.max_steps else None
 
     def eta_s(self) -> float | None:

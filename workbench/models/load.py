@@ -26,8 +26,10 @@ def quiet_transformers() -> None:
 
     import transformers
 
-    # bitsandbytes (imported by peft) warns at import about an optional CPU kernel package.
+    # bitsandbytes (imported by peft) warns at import about an optional CPU kernel package, and the
+    # kernels package it asks about warns that the hub is offline.
     logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
+    logging.getLogger("kernels").setLevel(logging.ERROR)
     # peft still calls a deprecated transformers property; not actionable for our users.
     warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
     from transformers.utils import logging as hf_logging
@@ -214,17 +216,23 @@ def apply_method(loaded: LoadedModel, values: dict[str, Any], task_type: str = "
     return get_peft_model(model, lora_config(values, [m.rsplit(".", 1)[-1] for m in loaded.new_modules], task_type))
 
 
+ALL_LINEAR = "all-linear"  # peft's shorthand for every linear layer but the output head
+
+
 def lora_config(values: dict[str, Any], new_heads: list[str], task_type: str):
-    """The recipe's LoraConfig (training, and the memory estimate's count of what trains)."""
+    """The recipe's LoraConfig (training, the memory estimate's count of what trains, and the check
+    of its modules before launch: workbench/models/meta.py)."""
     from peft import LoraConfig
 
     to_save = list(values["lora.modules_to_save"]) or new_heads
+    targets = list(values["lora.target_modules"])
     return LoraConfig(
         task_type=task_type,
         r=values["lora.r"],
         lora_alpha=values["lora.alpha"],
         lora_dropout=values["lora.dropout"],
-        target_modules=list(values["lora.target_modules"]) or None,
+        # peft reads "all-linear" as the shorthand only as a string (in a list it is a module name)
+        target_modules=ALL_LINEAR if [t.lower() for t in targets] == [ALL_LINEAR] else targets or None,
         bias=values["lora.bias"],
         modules_to_save=to_save or None,
     )

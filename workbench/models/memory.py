@@ -11,8 +11,8 @@ seq^2 scores) plus the logits a causal LM keeps for its loss.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 GIB = 1 << 30
@@ -62,18 +62,12 @@ DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
 def estimate(values: dict[str, Any], config, *, causal: bool, num_labels: int = 2) -> MemoryEstimate:
     """The estimate for one training process of the recipe `values` on a model of `config`."""
     import torch
-    from accelerate import init_empty_weights
-    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
 
-    from workbench.models.load import HEAD_MODULES, lora_config
+    from workbench.models.load import HEAD_MODULES
+    from workbench.models.meta import meta_model, wrap_lora
 
     quantized = bool(values["quant.use_4bit"])
-    with init_empty_weights():
-        if causal:
-            model = AutoModelForCausalLM.from_config(config)
-        else:
-            config.num_labels = num_labels
-            model = AutoModelForSequenceClassification.from_config(config)
+    model = meta_model(config, causal=causal, num_labels=num_labels)
     params = sum(p.numel() for p in model.parameters())
     # Unquantized weights load in the checkpoint's dtype (transformers' dtype="auto"); beside 4-bit
     # ones, in the compute dtype: bf16 on the GPU this estimates for, unless the recipe says fp32.
@@ -96,13 +90,7 @@ def estimate(values: dict[str, Any], config, *, causal: bool, num_labels: int = 
 
     method = values["model.method"]
     if method == "lora":
-        from peft import get_peft_model
-
-        heads = [] if causal else [n for n in HEAD_MODULES if getattr(model, n, None) is not None]
-        with init_empty_weights(), warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)  # peft reads a deprecated transformers property
-            wrapped = get_peft_model(model, lora_config(values, heads, "CAUSAL_LM" if causal else "SEQ_CLS"))
-        trainable, _ = wrapped.get_nb_trainable_parameters()
+        trainable, _ = wrap_lora(model, values, causal=causal).get_nb_trainable_parameters()
         train_bytes = 4  # adapters (and saved heads) train in fp32 (peft's autocast_adapter_dtype)
         parts = {"weights": weights, "adapters": trainable * train_bytes}
     else:
@@ -178,18 +166,28 @@ def source_config(values: dict[str, Any]):
 
         return tiny_config(src.arch, hidden=values["model.tiny_hidden_size"], layers=values["model.tiny_layers"],
                            vocab=values["model.tiny_vocab_size"])
+    path = config_file(values)
+    if path is None:
+        return None
     from transformers import AutoConfig
 
+    return AutoConfig.from_pretrained(str(path.parent))
+
+
+def config_file(values: dict[str, Any]) -> Path | None:
+    """The config.json of a local folder or of a hub model in this machine's cache; None for a tiny
+    model, or a hub model whose config is not cached."""
+    from workbench.models.source import parse_source
+
+    src = parse_source(values["model.source"])
     if src.kind == "local":
-        return AutoConfig.from_pretrained(src.path)
+        return Path(src.path) / "config.json"
+    if src.kind == "tiny":
+        return None
     from huggingface_hub import try_to_load_from_cache
 
     hit = try_to_load_from_cache(src.spec, "config.json")
-    if not isinstance(hit, str):
-        return None
-    from pathlib import Path
-
-    return AutoConfig.from_pretrained(str(Path(hit).parent))
+    return Path(hit) if isinstance(hit, str) else None
 
 
 def estimate_lines(values: dict[str, Any], *, causal: bool, num_labels: int, gpu_memory: list[int] | None,

@@ -13,6 +13,7 @@ from typing import Any
 
 from workbench.errors import UserError
 from workbench.recipe import schema
+from workbench.textfile import regular_file
 
 # The recipes that ship with workbench, with their demo data, prompts and templates: package data
 # (in a clone, workbench/shipped_recipes links to the repository's recipes/ folder).
@@ -85,6 +86,10 @@ def find_recipes(dirs: list[Path] | None = None) -> list[RecipeEntry]:
 
 
 def describe(path: Path, shipped: bool = False) -> RecipeEntry:
+    try:
+        regular_file(path, "recipe file")  # a FIFO would hang the list, a device never end
+    except UserError as e:
+        return RecipeEntry(path, path.stem, "?", "?", "?", "", "", shipped, error=f"not a regular file: {e}")
     text = path.read_text(encoding="utf-8-sig", errors="replace")
     header = header_comment(text)
     try:
@@ -161,8 +166,9 @@ TEMPLATE_KNOBS = {
     "ner": (*_COMMON_HEAD, *_COMMON_TAIL, "quant.use_4bit", "eval.batch_size", "eval.max_new_tokens", "launch.target"),
 }
 TEMPLATE_EXAMPLES: dict[str, dict[str, Any]] = {
+    # peft has no default target modules for DistilBERT: its attention projections, named
     "classification": {"model.source": "tiny:distilbert", "data.train_file": "data/train.csv",
-                       "data.labels": {"positive": "positive"}},
+                       "data.labels": {"positive": "positive"}, "lora.target_modules": ["q_lin", "v_lin"]},
     "chat_classification": {"model.source": "tiny:llama", "data.train_file": "data/train.jsonl",
                             "data.classes": ["positive", "negative"], "lora.target_modules": ["q_proj", "v_proj"]},
     "ner": {"model.source": "tiny:llama", "data.train_file": "data/train.txt",

@@ -206,11 +206,13 @@ KNOBS: tuple[Knob, ...] = (
     Knob("lora", "r", "int", 16, "Adapter rank.", min=1, max=4096),
     Knob("lora", "alpha", "float", 32.0, "Adapter scaling numerator (scale = alpha / r).", min=0.0, max=1e6),
     Knob("lora", "dropout", "float", 0.1, "Dropout on the adapter input.", min=0.0, max=0.99),
-    Knob("lora", "target_modules", "str_list", [], "Module names to adapt (e.g. q_lin, v_lin). Empty: peft's default "
-         "for the architecture."),
+    Knob("lora", "target_modules", "str_list", [], "Module names to adapt (e.g. q_lin, v_lin; a name matches a layer "
+         "by its last parts, as peft matches them), or [\"all-linear\"]: every linear layer but the output head. Empty: "
+         "peft's default for the architecture (it has none for DistilBERT or gpt-oss). Checked against the model's "
+         "layers before launch."),
     Knob("lora", "bias", "choice", "none", "Which biases train.", choices=("none", "all", "lora_only")),
-    Knob("lora", "modules_to_save", "str_list", [], "Modules trained fully and saved with the adapter. Empty: the "
-         "classification head (classifier / score)."),
+    Knob("lora", "modules_to_save", "str_list", [], "Modules trained fully and saved with the adapter (each must end "
+         "the name of a module of the model). Empty: the classification head (classifier / score)."),
     # --- quant ---------------------------------------------------------------------------
     Knob("quant", "use_4bit", "bool", False, "Load the base model in 4 bits (bitsandbytes) and train LoRA adapters "
          "on it (QLoRA). Needs model.method = lora; the head and norms stay in full precision."),
@@ -265,8 +267,8 @@ KNOBS: tuple[Knob, ...] = (
          "runs/mlflow.db beside the run folders (artifacts in runs/mlartifacts).", pattern=_TRACKING_URI),
     Knob("train", "mlflow_experiment", "str", "", "With mlflow in report_to: the MLflow experiment. Empty: "
          "MLFLOW_EXPERIMENT_NAME where the run trains, else the recipe's name.", pattern=_TEXT),
-    Knob("train", "logging_steps", "int", 10, "Emit a step event (loss, lr, throughput) every N optimizer steps.",
-         min=1, max=1e9),
+    Knob("train", "logging_steps", "int", 10, "Emit a step event (loss, lr, throughput) every N optimizer steps, "
+         "and at each epoch's end and the last step.", min=1, max=1e9),
     Knob("train", "length_grouping", "bool", True, "Batch examples of similar length together: less padding, faster epochs."),
     Knob("train", "packing", "bool", False, "Generative tasks (chat_classification, ner): each batch is one row of its "
          "examples end to end, with positions restarting per example and attention kept within each one "

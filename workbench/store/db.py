@@ -11,7 +11,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from workbench.errors import UserError
+from workbench.errors import UserError, environment_cause, environment_fault
+from workbench.rundir import left_behind
 from workbench.store.schema import SCHEMA_VERSION, TABLES, VIEWS
 
 if TYPE_CHECKING:
@@ -96,6 +97,7 @@ def connect(path: Path, *, read_only: bool = False, timeout: float = 60.0) -> It
     import duckdb
 
     path = Path(path)
+    _remove_leftovers(path)
     if not path.exists():
         _create(path)
     elif read_only and _older_schema(path, timeout):
@@ -127,8 +129,52 @@ def connect(path: Path, *, read_only: bool = False, timeout: float = 60.0) -> It
             except duckdb.Error as e:
                 raise UserError(f"cannot write the store: {str(e).splitlines()[0]}", path=path) from None
         yield con
-    finally:
+    except duckdb.Error as e:
         con.close()
+        raise _environment(e, path, read_only) from None
+    except BaseException:
+        con.close()
+        raise
+    try:
+        con.close()  # checkpoints what was committed into the file: it writes too
+    except duckdb.Error as e:
+        raise _environment(e, path, read_only) from None
+
+
+def _environment(e: Exception, path: Path, read_only: bool) -> Exception:
+    """A full disk, a read-only folder, a quota: the machine's, not a bug (errors.py), in one line
+    naming the store. Any other error of DuckDB's goes on as it is (a query's own error, or a bug)."""
+    cause = environment_cause(str(e))
+    if cause is None:
+        return e
+    return UserError(f"cannot {'read' if read_only else 'write'} the store: {cause}", path=path)
+
+
+_SWEPT: set[Path] = set()  # stores whose folder this process has swept for leftovers
+
+
+def _remove_leftovers(path: Path) -> None:
+    """Remove what a store creation killed halfway left (`.runs.duckdb.<pid>.<n>.new` and its
+    .wal; rundir.left_behind says when), once per process and store."""
+    if path in _SWEPT:
+        return
+    _SWEPT.add(path)
+    prefix = f".{path.name}."
+    try:
+        names = [e.name for e in os.scandir(path.parent) if e.name.startswith(prefix)]
+    except (FileNotFoundError, NotADirectoryError, PermissionError):
+        return  # no folder yet (reported when the store is created), or one this user cannot list
+    for name in names:
+        pid = name[len(prefix):].split(".", 1)[0]
+        if not (name.endswith((".new", ".new.wal")) and pid.isdigit()):
+            continue
+        if left_behind(path.parent / name, int(pid)):
+            try:
+                (path.parent / name).unlink(missing_ok=True)
+            except OSError as e:
+                if environment_fault(e) is None:
+                    raise
+                return  # a read-only folder: an open where it can be written removes them
 
 
 def _older_schema(path: Path, timeout: float) -> bool:

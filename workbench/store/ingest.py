@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench import events as ev
-from workbench import rundir
+from workbench import faults, rundir
 from workbench.events import (
     Artifact,
     Checkpoint,
@@ -122,6 +122,7 @@ def ingest_run(con, run_dir: Path) -> IngestResult:
         return result
     values = recipe_values(run_dir) if rebuild or not known else None  # read first: a corrupt one writes nothing
     with transaction(con):
+        faults.at("ingest")  # the fault probes' SIGKILL inside the transaction (tests/faults)
         if rebuild:
             delete_run(con, run_id)
         if values is not None:

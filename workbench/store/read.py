@@ -8,6 +8,7 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
+from workbench import rundir
 from workbench.store.schema import ALL_LABELS, LOWER_IS_BETTER
 
 # Columns of the runs browser / `workbench runs`, in display order.
@@ -16,14 +17,15 @@ RUN_LIST_COLUMNS = ("run_id", "status", "recipe_name", "task", "model", "method"
                     "created_at", "ended_at", "warnings")
 
 
-def list_runs(con, *, status: str | None = None, recipe: str | None = None, limit: int = 0,
+def list_runs(con, *, status: str | tuple[str, ...] | None = None, recipe: str | None = None, limit: int = 0,
               tags: dict[str, str | None] | None = None, archived: bool = False) -> list[dict[str, Any]]:
-    """Runs, newest first, as dicts keyed by RUN_LIST_COLUMNS. `tags`: {key: value} the runs carry
-    (value None: any value); archived runs only with `archived`."""
+    """Runs, newest first, as dicts keyed by RUN_LIST_COLUMNS. `status`: one, or any of several;
+    `tags`: {key: value} the runs carry (value None: any value); archived runs only with `archived`."""
     where, params = [], []
     if status:
-        where.append("status = ?")
-        params.append(status)
+        statuses = (status,) if isinstance(status, str) else status
+        where.append(f"status IN ({', '.join('?' * len(statuses))})")
+        params += list(statuses)
     if recipe:
         where.append("recipe_name = ?")
         params.append(recipe)
@@ -166,13 +168,16 @@ def latest_run_id(con) -> str | None:
 
 
 def run_ids_matching(con, ref: str) -> list[str]:
-    """Run ids equal to `ref`, else starting with it, else ending with it (the short ids the app
-    shows are a run id's last characters, e.g. `3599`), in order."""
-    for sql in ("run_id = ? OR starts_with(run_id, ?)", "ends_with(run_id, ?) AND length(?) >= 4"):
-        found = [r[0] for r in con.execute(f"SELECT run_id FROM runs WHERE {sql} ORDER BY run_id", [ref, ref]).fetchall()]
-        if found:
-            return found
-    return []
+    """Run ids `ref` names (rundir.ids_matching: equal, prefix, else a suffix such as the app's short
+    ids), in order. SQL narrows to the ids containing it; the rule is the one the trash uses too."""
+    ids = [r[0] for r in con.execute("SELECT run_id FROM runs WHERE contains(run_id, ?)", [ref]).fetchall()]
+    return rundir.ids_matching(ids, ref)
+
+
+def runs_in_progress(con) -> list[tuple[str, str, str | None]]:
+    """(run id, status, run folder) of every run recorded queued or running, oldest first."""
+    return con.execute("SELECT run_id, status, run_dir FROM runs WHERE status IN ('queued', 'running') "
+                       "ORDER BY created_at").fetchall()
 
 
 def unfinished_runs(con) -> list[tuple[str, str]]:

@@ -21,7 +21,7 @@ def run(ctx: RunContext, task: Task) -> None:
     from workbench.models.load import apply_method, count_params
     from workbench.models.placement import this_process
     from workbench.models.source import parse_source, record_base, resolve_source
-    from workbench.train.trainer import build_trainer, save_trained, train_and_summarize
+    from workbench.train.trainer import build_trainer, save_trained, train_and_summarize, weights_origin
 
     values = ctx.recipe.values
     splits = task.load_splits()
@@ -82,12 +82,15 @@ def run(ctx: RunContext, task: Task) -> None:
     if not ctx.is_main:
         return
 
-    ctx.phase("tuned eval", "evaluating the tuned model")
+    # the tuned evaluations carry the step and epoch of the weights they score
+    step, epoch = weights_origin(trainer)
+    ctx.phase("tuned eval", "evaluating the tuned model"
+              + (f": the best checkpoint (step {step}, epoch {epoch:g}) by {values['train.best_metric']}; training "
+                 f"ended at step {trainer.state.global_step}" if step != trainer.state.global_step else ""))
     tuned_scored: dict[str, Scored] = {}
     for split, records in eval_sets:
         scored = task.evaluate(model, tok, records, names, phase="tuned", split=split)
-        record_eval(ctx, scored, phase="tuned", split=split, step=trainer.state.global_step,
-                    epoch=trainer.state.epoch or 0.0)
+        record_eval(ctx, scored, phase="tuned", split=split, step=step, epoch=epoch)
         tuned_scored[split] = scored
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]  # restored with a resumed checkpoint
     record_guardrails(ctx, names, splits.label_word, base_scored.get("validation"), tuned_scored["validation"], losses)
@@ -110,14 +113,10 @@ def evaluate_only(ctx: RunContext, task: Task, source: str, source_run: str | No
     ctx.log(f"data: {splits.describe()}")
     ctx.phase("loading", f"loading {source}")
     if source_run is not None:
-        model, tok = task.load_finished(Path(source_run))
         trained = rundir.read_labels(Path(source_run)).get("labels")
-        if isinstance(trained, list) and trained != names:
-            from workbench.errors import UserError
-
-            # the gold labels come in the data's order, the scores in the model's: they must agree
-            raise UserError(f"the run's model has the {splits.label_word}s {', '.join(trained)} in this order; this "
-                            f"data has {', '.join(names)}: list them in the model's order (data.labels / data.classes)")
+        if isinstance(trained, list):  # `workbench eval` checked it before launching; the folder may have changed
+            splits.check_model_labels(trained)
+        model, tok = task.load_finished(Path(source_run))
     else:
         tiny = parse_source(values["model.source"]).kind == "tiny"
         path = resolve_source(values, task.tokenizer_texts(splits.train) if tiny else None)

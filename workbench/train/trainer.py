@@ -142,7 +142,14 @@ class EventsCallback(TrainerCallback):
         self.train_seconds += now - self._clock
         self._window += now - self._clock
         self._clock = now
+        if state.global_step >= state.max_steps:
+            control.should_log = True  # the last step, whatever logging_steps: the run's record ends where it did
         faults.at("step", state.global_step)
+
+    def on_epoch_end(self, args, state, control, **kw):
+        # An epoch's last steps are logged before its evaluation, which may stop training (early
+        # stopping): the record then ends at the step training ended at. The Trainer logs a step once.
+        control.should_log = True
 
     def on_log(self, args, state, control, logs=None, **kw):
         if not state.is_world_process_zero or not logs or "loss" not in logs:
@@ -245,6 +252,20 @@ def train_and_summarize(trainer: Trainer, ctx) -> None:
              train_seconds=events.train_seconds, trainer_samples_per_s=out.metrics.get("train_samples_per_second"),
              train_steps=trainer.state.global_step, peak_mem_bytes=peak, peak_mem_kind=kind,
              optimizer=getattr(optim, "value", optim))
+
+
+def weights_origin(trainer: Trainer) -> tuple[int, float]:
+    """(step, epoch) of the weights the Trainer ended with: the best checkpoint's when it reloaded one
+    (load_best_model_at_end, by train.best_metric), else the last step's."""
+    state = trainer.state
+    best = state.best_model_checkpoint
+    if not trainer.args.load_best_model_at_end or not best:
+        return state.global_step, state.epoch or 0.0
+    step = int(Path(best).name.rpartition("-")[2])
+    logged = [h["epoch"] for h in state.log_history if h.get("step") == step and h.get("epoch") is not None]
+    # the evaluation that made it the best is in the (resumed runs' restored) history; else, pro rata
+    epoch = logged[0] if logged else (state.epoch or 0.0) * step / max(state.global_step, 1)
+    return step, float(epoch)
 
 
 def save_trained(ctx, model, tokenizer, method: str) -> Path:

@@ -101,7 +101,7 @@ class WorkbenchApp(ReportsWorkerErrors, App):
         watch = self.watches.get(run_id)
         if watch is None:
             watch = self.watches[run_id] = RunWatch(run_id, run_dir=Path(run_dir))
-            self._followers[run_id] = self._follow(run_id, Path(run_dir), self.follow_enabled)
+            self._followers[run_id] = self._follow(run_id, Path(run_dir), self.follow_enabled, watch)
         return watch
 
     def unfollow_run(self, run_id: str) -> None:
@@ -112,16 +112,17 @@ class WorkbenchApp(ReportsWorkerErrors, App):
         self.watches.pop(run_id, None)
 
     @work(thread=True, group="follow", exit_on_error=False)
-    def _follow(self, run_id: str, run_dir: Path, live: bool) -> None:
+    def _follow(self, run_id: str, run_dir: Path, live: bool, watch: RunWatch) -> None:
         """Follow a run through the CLI's follower (`follow`: mirror, ingest, settle) and feed the
         watch from its EventFeed: every event once, in order, whoever else ingests too. A run that
-        has ended is read once."""
+        has ended is read once. Messages name the watch they feed: after a resume the run has a new
+        one, and what this follower still posts no longer applies."""
         from workbench.launch.follow import EventFeed, Feed, follow
 
         worker = get_current_worker()
 
         def show(feed: Feed) -> None:
-            self.post_message(EventsReceived(run_id, feed.events, feed.warnings))
+            self.post_message(EventsReceived(run_id, feed.events, feed.warnings, watch))
 
         final = None
         if live:
@@ -136,13 +137,18 @@ class WorkbenchApp(ReportsWorkerErrors, App):
         with self.gate.connect() as con:
             status, error = read.run_status_error(con, run_id)
         if final is not None:
-            self.post_message(RunEnded(run_id, final, error))
+            self.post_message(RunEnded(run_id, final, error, watch=watch))
         elif status is not None:
-            self.post_message(RunEnded(run_id, status, error, quiet=True))
+            self.post_message(RunEnded(run_id, status, error, quiet=True, watch=watch))
+
+    def _watch_of(self, message: EventsReceived | RunEnded) -> RunWatch | None:
+        """The watch a follower's message feeds, if the app still follows the run with it."""
+        watch = self.watches.get(message.run_id)
+        return watch if message.watch is None or message.watch is watch else None
 
     @on(EventsReceived)
     def _events_received(self, message: EventsReceived) -> None:
-        watch = self.watches.get(message.run_id)
+        watch = self._watch_of(message)
         if watch is None:
             return
         watch.apply(message.events)
@@ -151,9 +157,10 @@ class WorkbenchApp(ReportsWorkerErrors, App):
 
     @on(RunEnded)
     def _run_ended(self, message: RunEnded) -> None:
-        watch = self.watches.get(message.run_id)
-        if watch is not None:
-            watch.set_status(message.status, message.error)
+        watch = self._watch_of(message)
+        if watch is None:
+            return  # an earlier attempt's follower (the run was resumed since), or a run no longer followed
+        watch.set_status(message.status, message.error)
         if message.quiet:
             return
         severity = "information" if message.status == "completed" else "warning"
@@ -172,6 +179,8 @@ class WorkbenchApp(ReportsWorkerErrors, App):
         self.follow_run(message.run_id, message.run_dir)
         self.notify(f"{message.run_id} {'resumed' if message.resumed else 'started'}", title="launched")
         self.switch_mode("monitor")
+        while len(self.screen_stack) > 1:  # a detail or question opened over the monitor before: the new run in front
+            self.pop_screen()
 
 
 def run_app(args) -> int:

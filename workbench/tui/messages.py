@@ -25,19 +25,21 @@ class LaunchFailed(Message):
 
 class EventsReceived(Message):
     """A follower read new events of a run from its folder (one message per poll round: telemetry bursts
-    arrive coalesced)."""
+    arrive coalesced). `watch`: the RunWatch the follower feeds (None: the run's current one); a message
+    for an earlier watch of the run (before a resume) is dropped."""
 
-    def __init__(self, run_id: str, events: list[dict[str, Any]], warnings: list[str]) -> None:
+    def __init__(self, run_id: str, events: list[dict[str, Any]], warnings: list[str], watch: Any = None) -> None:
         super().__init__()
-        self.run_id, self.events, self.warnings = run_id, events, warnings
+        self.run_id, self.events, self.warnings, self.watch = run_id, events, warnings, watch
 
 
 class RunEnded(Message):
-    """A followed run reached its final status (settled against the process / scheduler)."""
+    """A followed run reached its final status (settled against the process / scheduler); `watch` as in
+    EventsReceived."""
 
-    def __init__(self, run_id: str, status: str, error: str | None, quiet: bool = False) -> None:
+    def __init__(self, run_id: str, status: str, error: str | None, quiet: bool = False, watch: Any = None) -> None:
         super().__init__()
-        self.run_id, self.status, self.error, self.quiet = run_id, status, error, quiet
+        self.run_id, self.status, self.error, self.quiet, self.watch = run_id, status, error, quiet, watch
 
 
 class FollowInterrupted(Message):

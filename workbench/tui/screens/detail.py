@@ -20,6 +20,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Select, Sparkline, Static, TabbedContent, TabPane
 
 from workbench.console import AGGREGATES, delta_text, fmt, fmt_count, fmt_duration, status_text
+from workbench.launch import reckon
 from workbench.store import read
 from workbench.store.schema import ALL_LABELS
 from workbench.tui.widgets.run_tables import run_seconds
@@ -174,6 +175,8 @@ class DetailScreen(TabCycling, ReportsWorkerErrors, Screen):
     def _load(self, split: str) -> None:
         try:
             with self.app.gate.connect() as con:
+                if self.app.follow_enabled:  # a run that ended unfollowed gets recorded (launch/reckon.py)
+                    reckon.record(self.app.store, read.runs_in_progress(con))
                 detail = read.run_detail(con, self.run_id, split)
                 diff = read.base_vs_tuned(con, self.run_id, split)
                 telemetry = read.telemetry_series(con, self.run_id, limit=2000)

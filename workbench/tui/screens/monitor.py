@@ -107,9 +107,11 @@ class RunMonitor(Vertical):
         self.rendered = w.version
         self.query_one("#headline", Static).update(self._headline(w))
         bar = self.query_one("#progress", ProgressBar)
-        if w.max_steps:
-            bar.update(total=w.max_steps, progress=w.step)
+        if w.progress is not None:
+            bar.update(total=1.0, progress=w.progress)
         info = [f"step {w.step}/{w.max_steps or '?'}"]
+        if w.status == "completed" and w.max_steps and w.step < w.max_steps:
+            info.append("early stop")
         if w.epoch is not None:
             info.append(f"ep {w.epoch:.1f}")
         if w.samples_per_s:
@@ -251,7 +253,8 @@ class MonitorScreen(TabCycling, ReportsWorkerErrors, Screen):
         self.sync_tabs()
 
     def sync_tabs(self) -> None:
-        """A tab for every run the app follows (new ones open in front)."""
+        """A tab for every run the app follows (new ones open in front); a run followed afresh (a resumed
+        attempt: a new watch) gets a new view in its tab, in front."""
         tabs = self.query_one("#runs-tabs", TabbedContent)
         have = {pane.id for pane in tabs.query(TabPane)}
         newest = None
@@ -260,6 +263,11 @@ class MonitorScreen(TabCycling, ReportsWorkerErrors, Screen):
             if pid not in have:
                 tabs.add_pane(TabPane(self._tab_title(watch), RunMonitor(watch, watch.run_dir), id=pid))
                 have.add(pid)
+                newest = pid
+            elif not any(m.watch is watch for m in tabs.get_pane(pid).query(RunMonitor)):
+                pane = tabs.get_pane(pid)
+                pane.query(RunMonitor).remove()  # the earlier attempt's view
+                pane.mount(RunMonitor(watch, watch.run_dir))
                 newest = pid
         if newest is not None:
             self.call_after_refresh(setattr, tabs, "active", newest)
@@ -272,12 +280,18 @@ class MonitorScreen(TabCycling, ReportsWorkerErrors, Screen):
         short = w.run_id if len(w.run_id) <= 30 else w.run_id[:14] + "…" + w.run_id[-14:]
         return f"{mark} {short}"
 
+    def current(self) -> list[RunMonitor]:
+        """The views of the watches the app follows now (not an earlier attempt's, on its way out)."""
+        return [m for m in self.query(RunMonitor) if m.watch is self.app.watches.get(m.watch.run_id)]
+
     def tick(self) -> None:
-        if len(self.app.watches) != len(self.query(TabPane)):
-            self.sync_tabs()
+        monitors = self.current()
+        if len(monitors) != len(self.app.watches):
+            self.sync_tabs()  # a run followed, or followed afresh (its new attempt)
+            monitors = self.current()
         now = self.app.clock()
         tabs = self.query_one("#runs-tabs", TabbedContent)
-        for monitor in self.query(RunMonitor):
+        for monitor in monitors:
             before = monitor.rendered
             monitor.refresh_view(now)
             if monitor.rendered != before:
@@ -290,8 +304,8 @@ class MonitorScreen(TabCycling, ReportsWorkerErrors, Screen):
         if not tabs.active:
             return None
         pane = tabs.get_pane(tabs.active)
-        found = pane.query(RunMonitor)
-        return found.first() if found else None
+        watches = self.app.watches
+        return next((m for m in pane.query(RunMonitor) if m.watch is watches.get(m.watch.run_id)), None)
 
     def action_detail(self) -> None:
         m = self.front()

@@ -24,7 +24,8 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 from textual.widgets.data_table import CellDoesNotExist
 from textual.worker import get_current_worker
 
-from workbench.console import fmt_duration
+from workbench.console import fmt_duration, runs_count, runs_named
+from workbench.launch import reckon
 from workbench.store import read
 from workbench.tui.widgets.run_tables import RunTable, main_metric_cell, run_seconds, started_cell, status_cell
 from workbench.tui.worker_errors import ReportsWorkerErrors
@@ -66,11 +67,12 @@ class RunListLoaded(Message):
 
 
 class RunsAnnotated(Message):
-    """Runs were tagged, noted, archived or deleted (`what` says which, for the notification)."""
+    """Runs were tagged, noted, archived or deleted (`what` says which, for the notification; `ids`: the
+    runs acted on, whose marks are done with)."""
 
-    def __init__(self, what: str) -> None:
+    def __init__(self, what: str, ids: list[str] | None = None) -> None:
         super().__init__()
-        self.what = what
+        self.what, self.ids = what, ids or []
 
 
 class RunsNotAnnotated(Message):
@@ -112,12 +114,12 @@ class RunsScreen(ReportsWorkerErrors, Screen):
         Binding("s", "cycle_sort", "Sort", show=False, tooltip="Sort by the next column (the info line says which)"),
         Binding("S", "reverse_sort", "Reverse", show=False, tooltip="Reverse the sort order"),
         Binding("x", "clear_marks", "Unmark all", show=False, tooltip="Clear every mark"),
-        Binding("t", "tag", "Tag", tooltip="Tag the marked runs (or the one under the cursor): key=value"),
+        Binding("t", "tag", "Tag", tooltip="Tag the marked runs shown (or the one under the cursor): key=value"),
         Binding("n", "note", "Note", show=False, tooltip="Add a note to the run under the cursor"),
-        Binding("delete", "delete_runs", "Delete", tooltip="Delete the marked runs (or the one under the cursor): "
-                "store rows and run folder; asks first"),
-        Binding("a", "archive", "Archive", show=False, tooltip="Archive the marked runs (or the one under the "
-                "cursor): hidden from this list (`workbench runs --all` shows them)"),
+        Binding("delete", "delete_runs", "Delete", tooltip="Delete the marked runs shown (or the one under the "
+                "cursor): store rows, the folder to the trash (`workbench rm --undo RUN` restores); asks first"),
+        Binding("a", "archive", "Archive", show=False, tooltip="Archive the marked runs shown (or the one under the "
+                "cursor): hidden from this list (`workbench runs --all` shows them); asks first"),
         Binding("G", "gc", "Free checkpoints", show=False, tooltip="Delete the checkpoints of completed runs "
                 "(`workbench gc`): adapters, models and reports stay"),
         Binding("r", "refresh", "Refresh", show=False, tooltip="Re-read the store now"),
@@ -199,6 +201,8 @@ class RunsScreen(ReportsWorkerErrors, Screen):
         nothing is posted when nothing moved."""
         t0 = time.perf_counter()
         with self.app.gate.connect() as con:
+            if self.app.follow_enabled:  # runs that ended unfollowed get recorded (launch/reckon.py)
+                reckon.record(self.app.store, read.runs_in_progress(con))
             fingerprint = read.runs_fingerprint(con)
             if fingerprint == prev_fingerprint:
                 return
@@ -292,7 +296,8 @@ class RunsScreen(ReportsWorkerErrors, Screen):
         parts = [f"{len(self.shown)} of {len(self.rows)} runs" if self.filter_text.strip() else f"{len(self.rows)} runs",
                  f"s: sort {name} {arrow}"]
         if self.marks:
-            parts.append(f"{len(self.marks)} marked")
+            hidden = len(self.marks) - len(self.marked_shown())
+            parts.append(f"{len(self.marks)} marked" + (f" ({hidden} hidden by the filter: left out)" if hidden else ""))
         if self.loaded and not self.rows:
             parts = ["no runs yet: `workbench run RECIPE` makes one"]
         self.query_one("#info", Static).update(" · ".join(parts))
@@ -364,12 +369,18 @@ class RunsScreen(ReportsWorkerErrors, Screen):
         self.marks.clear()
         self._show_info()
 
+    def marked_shown(self) -> list[str]:
+        """The marked runs the list shows, in its order: what an action on the marks acts on (a mark
+        hidden by the filter is left out, and the info line says so)."""
+        return [rid for rid in self.shown if rid in self.marks]
+
     def action_compare_marked(self) -> None:
-        if len(self.marks) < 2:
-            self.notify("mark two or more runs with space first", severity="warning")
+        ids = self.marked_shown()
+        if len(ids) < 2:
+            self.notify("mark two or more runs with space first" + (" (marks hidden by the filter are left out)"
+                                                                    if len(self.marks) > len(ids) else ""),
+                        severity="warning")
             return
-        order = {rid: i for i, rid in enumerate(self.shown)}
-        ids = sorted(self.marks, key=lambda r: (order.get(r, len(order)), r))
         self._open_compare(ids)
 
     def action_compare_group(self) -> None:
@@ -426,9 +437,10 @@ class RunsScreen(ReportsWorkerErrors, Screen):
 
     # --- a run's life: tag, note, archive, delete (workbench/commands/lifecycle.py) --------------------
     def _targets(self) -> list[str]:
-        """The marked runs, else the one under the cursor."""
-        if self.marks:
-            return [r for r in self.shown if r in self.marks] + sorted(self.marks - set(self.shown))
+        """The marked runs the list shows, else the one under the cursor."""
+        marked = self.marked_shown()
+        if marked:
+            return marked
         rid = self.cursor_run()
         return [rid] if rid is not None else []
 
@@ -453,9 +465,8 @@ class RunsScreen(ReportsWorkerErrors, Screen):
                 return str(e)
             return None
 
-        what = ids[0] if len(ids) == 1 else f"{len(ids)} marked runs"
-        self._ask(f"Tag {what} (key=value, several separated by spaces; key= removes one)",
-                  lambda text: self._annotate("tag", ids, text), placeholder="baseline=yes", check=check)
+        self._ask(f"Tag {runs_count(len(ids))}:\n{runs_named(ids)}\nkey=value, several separated by spaces; key= removes "
+                  "one", lambda text: self._annotate("tag", ids, text), placeholder="baseline=yes", check=check)
 
     def action_note(self) -> None:
         rid = self.cursor_run()
@@ -463,16 +474,21 @@ class RunsScreen(ReportsWorkerErrors, Screen):
             self._ask(f"Note on {rid}", lambda text: self._annotate("note", [rid], text))
 
     def action_archive(self) -> None:
+        from workbench.tui.screens.confirm import ConfirmScreen
+
         ids = self._targets()
         if ids:
-            self._annotate("archive", ids, "")
+            self.app.push_screen(ConfirmScreen(f"Archive {runs_count(len(ids))}?\n{runs_named(ids)}\nHidden from this list; "
+                                               "`workbench archive --undo RUN` brings one back.", yes="Archive",
+                                               no="Keep"),
+                                 lambda yes: self._annotate("archive", ids, "") if yes else None)
 
     def action_delete_runs(self) -> None:
         ids = self._targets()
         if not ids:
             return
-        what = ids[0] if len(ids) == 1 else f"{len(ids)} marked runs"
-        self._ask(f"Delete {what}: store rows and run folder? Type yes to delete",
+        self._ask(f"Delete {runs_count(len(ids))}?\n{runs_named(ids)}\nType yes: the rows go, the folders to the trash "
+                  "(`workbench rm --undo RUN` restores)",
                   lambda text: self._annotate("delete", ids, text),
                   check=lambda text: None if text.lower() == "yes" else "type yes to delete, esc to keep them")
 
@@ -493,12 +509,11 @@ class RunsScreen(ReportsWorkerErrors, Screen):
                 lifecycle.set_archived(store, ids, True)
                 done = f"archived {', '.join(ids)} (`workbench runs --all` lists them)"
             else:
-                freed = lifecycle.delete_runs(store, ids)
-                done = f"deleted {', '.join(ids)} ({freed / 2**20:,.1f} MiB freed)"
+                done = lifecycle.delete_runs(store, ids).summary(lifecycle.trash_of(store))
         except UserError as e:
             self.post_message(RunsNotAnnotated(str(e)))
             return
-        self.post_message(RunsAnnotated(done))
+        self.post_message(RunsAnnotated(done, ids))
 
     def action_gc(self) -> None:
         self._gc()
@@ -512,7 +527,12 @@ class RunsScreen(ReportsWorkerErrors, Screen):
 
     @on(RunsAnnotated)
     def _annotated(self, message: RunsAnnotated) -> None:
-        self.marks.clear()
+        table = self.query_one("#runs-table", DataTable)
+        for rid in self.marks & set(message.ids):  # marks of other runs (hidden by the filter) stay
+            self.marks.discard(rid)
+            if rid in table.rows:
+                table.update_cell(rid, "mark", "")
+        self._show_info()
         self.notify(message.what, title="runs")
         self._reload(force=True)
 
