@@ -46,7 +46,7 @@ def test_cli_and_app_followers_each_show_every_evaluation(cli, cli_env, tmp_path
 
     written = _evals(events_of(run_dir))
     assert len(written) >= 1 + 4 + 1, written  # base, one per epoch, tuned (validation at least)
-    printed = [(m[1], m[2], float(m[3])) for m in re.finditer(r"eval (\w+) \((\w+), epoch ([\d.]+)\)", out)]
+    printed = [(m[1], m[2], float(m[3])) for m in re.finditer(r"eval (\w+) \((\w+), (?:the weights of )?epoch ([\d.]+)", out)]
     assert printed == written, out
     assert _evals(shown) == written
     # ... and a third follower, after the other two ingested everything, still shows it all.
