@@ -370,42 +370,48 @@ def read_events(path: str | Path, offset: int = 0, line: int = 0, *, max_bytes: 
     it reads as an error `log` event with its seq and a message naming the file and line (a warning
     when its head names no seq)."""
     path = Path(path)
-    limit = event_line_limit()
-    events: list[Event] = []
-    warnings: list[str] = []
     try:
         f = open(path, "rb", buffering=0)
     except FileNotFoundError:
-        return ReadResult(events, offset, line)
+        return ReadResult([], offset, line)
+    with f:
+        return _read_open(f, path, offset, line, max_bytes)
+
+
+def _read_open(f, path: Path, offset: int, line: int, max_bytes: int | None) -> ReadResult:
+    """`read_events` on a file already open (unbuffered, binary): `read_from` reads the very file it
+    checked against its mark."""
+    limit = event_line_limit()
+    events: list[Event] = []
+    warnings: list[str] = []
     # a batch is max_bytes or a little more (a chunk at most, or one long line); 64 KiB reads at least
     chunk = CHUNK_BYTES if max_bytes is None else min(CHUNK_BYTES, max(max_bytes, 1 << 16))
     start = offset
-    with f:
-        while max_bytes is None or offset - start < max_bytes:
+    while max_bytes is None or offset - start < max_bytes:
+        f.seek(offset)
+        data = f.read(chunk)
+        end = data.rfind(b"\n") + 1  # after the last newline: a torn line, or the start of a long one
+        if end:
+            line = _parse_lines(data[:end].split(b"\n")[:-1], path, line, limit, events, warnings)
+            offset += end
+        elif len(data) == chunk:  # a line longer than a chunk
+            data = b""  # let go before the scan reads the next chunk
+            newline = _next_newline(f, offset + chunk)
+            if newline is None:
+                break  # still being written
+            length = newline - offset
             f.seek(offset)
-            data = f.read(chunk)
-            end = data.rfind(b"\n") + 1  # after the last newline: a torn line, or the start of a long one
-            if end:
-                line = _parse_lines(data[:end].split(b"\n")[:-1], path, line, limit, events, warnings)
-                offset += end
-            elif len(data) == chunk:  # a line longer than a chunk
-                data = b""  # let go before the scan reads the next chunk
-                newline = _next_newline(f, offset + chunk)
-                if newline is None:
-                    break  # still being written
-                length = newline - offset
-                f.seek(offset)
-                if length > limit:
-                    line += 1
-                    _over_limit(path, line, f.read(512), length, limit, events, warnings)
-                else:
-                    line = _parse_lines((f.read(length),), path, line, limit, events, warnings)
-                offset += length + 1
-                continue
-            if len(data) < chunk:
-                break  # the end of the file
-        else:  # stopped at max_bytes: lines may be left
-            return ReadResult(events, offset, line, warnings, more=os.fstat(f.fileno()).st_size > offset)
+            if length > limit:
+                line += 1
+                _over_limit(path, line, f.read(512), length, limit, events, warnings)
+            else:
+                line = _parse_lines((f.read(length),), path, line, limit, events, warnings)
+            offset += length + 1
+            continue
+        if len(data) < chunk:
+            break  # the end of the file
+    else:  # stopped at max_bytes: lines may be left
+        return ReadResult(events, offset, line, warnings, more=os.fstat(f.fileno()).st_size > offset)
     return ReadResult(events, offset, line, warnings)
 
 
@@ -516,3 +522,88 @@ def last_event(path: str | Path, types: tuple[str, ...] | None = None, *, chunk:
                         types is None or ev["type"] in types):
                     return parse_event(ev)
     return None
+
+
+# A reader's mark holds fingerprints of this many bytes: the file's first ones and those just before
+# its offset. Each covers a whole event's seq and t (microseconds), so another file (or the same file
+# rewritten) does not share them; reading them back costs two small reads per call.
+MARK_BYTES = 256
+
+
+@dataclass(frozen=True)
+class FileMark:
+    """How far a reader got into an event file (byte offset, lines), with fingerprints of the file's
+    first bytes (`head`) and of those just before `offset` (`tail`). An appended file keeps both; a
+    truncated, rewritten or replaced one does not (`read_from`). `inode` only words what a live
+    follower says (another file, not this one cut short); the store keeps none: a copied run folder
+    has other inodes and the same events."""
+    offset: int = 0
+    line: int = 0
+    head: str | None = None
+    tail: str | None = None
+    inode: int | None = field(default=None, compare=False)
+
+
+@dataclass
+class Reading:
+    result: ReadResult         # the events after the mark, or (restarted) from the file's start
+    mark: FileMark             # where the next read goes on
+    restarted: str | None = None  # why the file was read again from its start: it is not the one read
+    same_file: bool = True     # restarted, but its first bytes are those read before (truncated or rewritten)
+    missing: bool = False      # no such file (the mark stays)
+
+
+def read_from(path: str | Path, mark: FileMark, *, max_bytes: int | None = None) -> Reading:
+    """The complete events of `path` after `mark`; from the file's start again when it is not the file
+    the mark was taken on: shorter than the offset read, other first bytes, or other bytes just before
+    the offset (truncated, then written past it). With `max_bytes`, one batch (`result.more`: call again
+    with the returned mark). Raises OSError when it cannot be read (not missing)."""
+    path = Path(path)
+    try:
+        f = open(path, "rb", buffering=0)
+    except FileNotFoundError:
+        return Reading(ReadResult([], mark.offset, mark.line), mark, missing=True)
+    with f:
+        fd = f.fileno()
+        st = os.fstat(fd)
+        restarted, same = _changed(fd, st.st_size, st.st_ino, mark)
+        offset, line = (0, 0) if restarted else (mark.offset, mark.line)
+        result = _read_open(f, path, offset, line, max_bytes)
+        head, tail = _fingerprints(fd, result.offset)
+    return Reading(result, FileMark(result.offset, result.line, head, tail, st.st_ino), restarted, same)
+
+
+def _fingerprint(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.blake2b(data, digest_size=8).hexdigest()
+
+
+def _fingerprints(fd: int, offset: int) -> tuple[str | None, str | None]:
+    """(head, tail) of a file read up to `offset`: its first bytes and those before `offset`."""
+    if offset <= 0:
+        return None, None
+    n = min(MARK_BYTES, offset)
+    return _fingerprint(os.pread(fd, n, 0)), _fingerprint(os.pread(fd, n, offset - n))
+
+
+def _changed(fd: int, size: int, inode: int, mark: FileMark) -> tuple[str | None, bool]:
+    """(why the file is not the one `mark` was taken on, or None; whether its first bytes still are).
+    Another inode with the bytes read before (a copy put in its place) is read on."""
+    if mark.offset <= 0:
+        return None, True
+    n = min(MARK_BYTES, mark.offset)
+    other = mark.inode is not None and inode != mark.inode
+    if mark.head is not None and size >= n and _fingerprint(os.pread(fd, n, 0)) != mark.head:
+        return "was replaced (its first bytes are not those read before)", False
+    if size < mark.offset:
+        # its first bytes are those read (or too few to tell, or no fingerprint kept by an older
+        # workbench): the same file cut short, its events read again by seq
+        if other:
+            return f"was replaced by a shorter file ({size:,} bytes, below the {mark.offset:,} already read)", True
+        return f"shrank to {size:,} bytes, below the {mark.offset:,} already read", True
+    if mark.tail is not None and _fingerprint(os.pread(fd, n, mark.offset - n)) != mark.tail:
+        if other:
+            return f"was replaced (the bytes before the {mark.offset:,} already read are not those read)", True
+        return f"changed before the {mark.offset:,} bytes already read (truncated and written again?)", True
+    return None, True

@@ -12,11 +12,12 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import time
 from pathlib import Path
 from typing import Any
 
-from workbench.errors import environment_fault
+from workbench.errors import UserError, environment_fault
 
 RECIPE = "recipe.toml"        # the frozen recipe: every knob resolved, paths absolute
 RUN_META = "run.json"         # run id, name, group, host, created_at, launcher facts (launcher)
@@ -31,6 +32,40 @@ DATA_DIR = "data"             # uploaded data files of a run on a remote host
 ANNOTATIONS = "annotations.json"  # tags, notes, archived, the MLflow run of export-mlflow: added after the run
 TRASHED = "trashed.json"      # where a deleted run's folder came from (`rm`), in runs/.trash/<run_id>/
 TRASH_DIR = ".trash"          # runs/.trash/: deleted run folders (a dot folder: `runs/*/run.json` never lists them)
+ADAPTER_DIR, MODEL_DIR = "adapter", "model"  # the saved LoRA adapter / full model (train/trainer.py)
+CHECKPOINTS_DIR = "checkpoints"  # the Trainer's checkpoint-N folders
+
+# The trainer's exit status (train/main.py), which the supervisor records in exit.json: how it ended
+# when its `end` event cannot be read.
+EXIT_COMPLETED, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+EXIT_STATUS = {EXIT_COMPLETED: "completed", EXIT_FAILED: "failed", EXIT_INTERRUPTED: "interrupted"}
+
+
+# A run id, which names the run's folder: the recipe's name made safe (letters, digits, _ . -, at most 60,
+# not starting with . or -), the creation time and 4 random hex digits. Made by `new_run_id` only; a
+# run.json holding anything else is refused (`read_run_meta`), so an id never becomes a path elsewhere.
+RUN_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,59}-[0-9]{8}-[0-9]{6}-[0-9a-f]{4}")
+
+
+def new_run_id(recipe_name: str) -> str:
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", recipe_name).strip("-.") or "run"
+    return f"{safe[:60]}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+
+
+def check_run_id(run_id: object) -> str:
+    """`run_id` when it is one `new_run_id` could have made; else a UserError saying it is not."""
+    if not isinstance(run_id, str) or not RUN_ID.fullmatch(run_id):
+        raise UserError(f"run_id {run_id!r} is not a run id (NAME-YYYYMMDD-HHMMSS-xxxx, as workbench makes them)")
+    return run_id
+
+
+class RunFolderError(UserError):
+    """A folder that cannot be taken as a run: which of its files, and why (`sync` skips it, other
+    commands stop with it)."""
+
+    def __init__(self, run_dir: Path, file: str, why: str):
+        super().__init__(f"{file}: {why}", path=run_dir)
+        self.run_dir = run_dir
 
 
 def events_file(run_dir: Path, rank: int = 0) -> Path:
@@ -58,6 +93,17 @@ def rank_of(path: Path) -> int:
 def followed_names(run_dir: Path) -> list[str]:
     """The files a follower mirrors from a remote run folder: the event files and the batch log."""
     return [EVENTS, *(p.name for p in rank_event_files(run_dir)), TRAIN_LOG]
+
+
+def saved_outputs(run_dir: Path) -> list[str]:
+    """What a run folder holds of the run's results, by name: adapter/ or model/, labels.json, the
+    prediction files and reports, and how many checkpoints."""
+    held = [f"{d}/" for d in (ADAPTER_DIR, MODEL_DIR) if (run_dir / d).is_dir()]
+    held += [LABELS] if (run_dir / LABELS).is_file() else []
+    held += sorted(p.name for p in run_dir.glob("predictions_*.jsonl"))
+    held += sorted(p.name for p in run_dir.glob("report_*.txt"))
+    checkpoints = len(list((run_dir / CHECKPOINTS_DIR).glob("checkpoint-*")))
+    return held + ([f"{checkpoints} checkpoint{'s' if checkpoints > 1 else ''}"] if checkpoints else [])
 
 
 def write_json_atomic(path: Path, data: dict[str, Any], indent: int | None = None) -> None:
@@ -142,9 +188,32 @@ def read_json(path: Path) -> dict[str, Any] | None:
         return None  # being replaced right now (writes are atomic renames): the next poll reads it
 
 
-def read_run_meta(run_dir: Path) -> dict[str, Any]:
-    """run.json; a missing or unreadable one raises (a folder without it is not a run)."""
-    return json.loads((run_dir / RUN_META).read_text(encoding="utf-8"))
+def read_run_meta(run_dir: Path, *, own_folder: bool = False) -> dict[str, Any]:
+    """run.json: a JSON object whose run_id is a run id (RUN_ID); with `own_folder` (ingestion) also
+    the folder's name. Anything else raises RunFolderError (a folder without it is not a run)."""
+    path = run_dir / RUN_META
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RunFolderError(run_dir, RUN_META, "missing") from None
+    except OSError as e:
+        raise RunFolderError(run_dir, RUN_META, f"cannot be read ({e.strerror or e})") from None
+    except UnicodeDecodeError:
+        raise RunFolderError(run_dir, RUN_META, "not UTF-8 text") from None
+    except json.JSONDecodeError as e:
+        raise RunFolderError(run_dir, RUN_META, f"not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
+    if not isinstance(meta, dict):
+        raise RunFolderError(run_dir, RUN_META, f"expected a JSON object, not {type(meta).__name__}")
+    if "run_id" not in meta:
+        raise RunFolderError(run_dir, RUN_META, "no run_id")
+    try:
+        check_run_id(meta["run_id"])
+    except UserError as e:
+        raise RunFolderError(run_dir, RUN_META, str(e)) from None
+    if own_folder and meta["run_id"] != run_dir.name:
+        raise RunFolderError(run_dir, RUN_META, f"run_id {meta['run_id']!r} is not this folder's name (a copy of "
+                             "another run's folder?)")
+    return meta
 
 
 def write_run_meta(run_dir: Path, meta: dict[str, Any]) -> None:

@@ -214,6 +214,30 @@ def test_credentials_never_reach_a_file():
     assert uri.fullmatch("http://127.0.0.1:5000") and uri.fullmatch("databricks") and uri.fullmatch("")
 
 
+@pytest.mark.parametrize("text, shown", [
+    ("https://user:p@ss@host.example.org/x", "https://host.example.org/x"),
+    ("https://user:pa/ss@host.example.org:5000/x", "https://host.example.org:5000/x"),
+    ("https://user:pa?ss@host.example.org", "https://host.example.org"),
+    ("https://user:pa#ss@host.example.org/api", "https://host.example.org/api"),
+    ("http://user:p@s/s@w@rd@host:5000", "http://host:5000"),
+    ("https://tok%2Fen@host/x", "https://host/x"),
+    ("HTTP://ann:s3cret@[::1]:5000/x", "HTTP://[::1]:5000/x"),
+    ("error at https://ann:s3cret@host/api: 401 (also 'https://bob:pw@other/z')",
+     "error at https://host/api: 401 (also 'https://other/z')"),
+    # without credentials: unchanged, an address in a path or a query included
+    ("https://host.example.org:5000/Users/me@corp.com/exp?x=a@b", "https://host.example.org:5000/Users/me@corp.com/exp?x=a@b"),
+    ("databricks://profile", "databricks://profile"),
+    ("sqlite:////data/ml@flow.db", "sqlite:////data/ml@flow.db"),
+    ("http://ann:pw@[::1/x", "http://[::1/x"),
+    ("file:///tmp/mlruns", "file:///tmp/mlruns"),
+    ("no uri here: user:pass@host", "no uri here: user:pass@host"),
+])
+def test_the_whole_userinfo_is_dropped(text, shown):
+    from workbench.tracking.mlflow_sink import public_uri
+
+    assert public_uri(text) == shown
+
+
 def test_a_resumed_run_continues_its_mlflow_run(tmp_path):
     """Killed for real (SIGKILL, no handler) after training, then resumed: one MLflow run, ended
     FINISHED, with the tuned evaluation the second attempt made."""

@@ -194,3 +194,32 @@ def test_keys_after_down_reach_the_detail_not_the_split_selector(make_app):
             assert pilot.app.current_mode == "monitor"
 
     asyncio.run(go())
+
+
+def test_a_run_whose_event_file_was_read_again_says_so_in_its_header(make_app, tmp_path):
+    """Truncated mid-run, then ingested: the detail's header carries ingestion's note (a line of its own)."""
+    from tests.conftest import DEMO_RECIPE
+    from tests.unit.test_event_file_changes import RUN, lines_of, steps
+    from tests.unit.test_store import make_run
+    from workbench.rundir import events_file
+    from workbench.store.ingest import ingest_run
+
+    store = tmp_path / "runs.duckdb"
+    run_dir = make_run(tmp_path / "runs", RUN, DEMO_RECIPE, end=None)
+    path = events_file(run_dir)
+    with open(path, "ab") as f:
+        f.write(steps(9, 40, first_step=31))
+    with connect(store) as con:
+        ingest_run(con, run_dir)
+    path.write_bytes(b"".join(lines_of(path)[:4]) + steps(49, 2, first_step=71))
+    with connect(store) as con:
+        (note,) = ingest_run(con, run_dir).notes
+    assert note.startswith("events.jsonl shrank to ")
+
+    async def go():
+        async with make_app("runs", store=store).run_test(size=(160, 40)) as pilot:
+            screen = await open_detail(pilot, RUN)
+            header = str(screen.query_one("#detail-header").render())
+            assert f"\n⚠ record {note}" in header, header
+
+    asyncio.run(go())

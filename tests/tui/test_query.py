@@ -22,6 +22,44 @@ from workbench.tui.screens.query import MAX_ROWS, QueryScreen
 TABLES = ("runs", "params", "steps", "evals", "telemetry", "artifacts", "logs", "meta", "event_files")
 
 
+# Statements that wrote or read outside the store before its connections were sealed (workbench/store/db.py
+# SEALED); {notes} a file of the user's, {other} another database, {link} a hard link to the store.
+SEALED_STATEMENTS = [
+    "COPY runs TO '{notes}' (FORMAT csv)",
+    "EXPORT DATABASE '{exported}'",
+    "ATTACH '{other}' AS o (READ_WRITE); DROP TABLE o.kept",
+    "ATTACH '{link}' AS l (READ_WRITE); DELETE FROM l.steps",
+    "SELECT * FROM read_csv('{notes}')",
+    "INSTALL httpfs",
+    "LOAD '{extension}'",
+    "SET enable_external_access = true",
+    "SET lock_configuration = false",
+]
+
+
+def outside_files(tmp_path: Path, store: Path) -> dict[str, str]:
+    import os
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes\n")
+    other = tmp_path / "other.duckdb"
+    with duckdb.connect(str(other)) as con:
+        con.execute("CREATE TABLE kept AS SELECT 42 AS x")
+    link = tmp_path / "link.duckdb"
+    os.link(store, link)
+    extension = tmp_path / "evil.duckdb_extension"
+    extension.write_bytes(b"not an extension")
+    return {"notes": str(notes), "other": str(other), "link": str(link), "exported": str(tmp_path / "exported"),
+            "extension": str(extension)}
+
+
+def assert_outside_untouched(tmp_path: Path, other: dict[str, str]) -> None:
+    assert Path(other["notes"]).read_text() == "my notes\n"
+    assert not Path(other["exported"]).exists()
+    with duckdb.connect(other["other"], read_only=True) as con:
+        assert con.execute("SELECT x FROM kept").fetchall() == [(42,)]
+
+
 @pytest.fixture(autouse=True)
 def plain_sql_box(monkeypatch):
     """The same rendering with or without tree-sitter installed."""
@@ -170,6 +208,36 @@ class TestQueryScreen:
         asyncio.run(go())
         assert counts(store_copy) == before
         assert not (tmp_path / "copied.csv").exists()
+
+    @pytest.mark.parametrize("reader", ["read_csv('{p}')", "read_text('{p}')", "glob('{p}')"])
+    def test_no_file_outside_the_store_is_read(self, make_app, store_copy, tmp_path, reader):
+        secret = tmp_path / "shadow.csv"
+        secret.write_text("user,hash\nroot,s3cret\n")
+
+        async def go():
+            async with make_app("query", store=store_copy).run_test(size=(120, 40)) as pilot:
+                screen = await run_typed(pilot, f"SELECT * FROM {reader.format(p=secret)}", keys=False)
+                assert screen.last_error is not None and "disabled by configuration" in screen.last_error
+                assert screen.query_one("#results").row_count == 0
+                assert "s3cret" not in screen.status_text
+
+        asyncio.run(go())
+
+    @pytest.mark.parametrize("sql", SEALED_STATEMENTS)
+    def test_statements_outside_the_store_are_refused(self, make_app, store_copy, tmp_path, monkeypatch, sql):
+        monkeypatch.chdir(tmp_path)
+        other = outside_files(tmp_path, store_copy)
+        before = counts(store_copy)
+
+        async def go():
+            async with make_app("query", store=store_copy).run_test(size=(120, 40)) as pilot:
+                screen = await run_typed(pilot, sql.format(**other), keys=False)
+                assert screen.last_error is not None
+                assert screen.query_one("#results").row_count == 0
+
+        asyncio.run(go())
+        assert counts(store_copy) == before
+        assert_outside_untouched(tmp_path, other)
 
     @pytest.mark.parametrize("sql, start, hint, word", [
         ("SELEC run_id FROM runs", 'query failed: Parser Error: syntax error at or near "SELEC"', None, "SELEC"),
@@ -332,3 +400,20 @@ def test_every_example_query_orders_its_rows_completely():
     for e in EXAMPLES:
         order = e.sql.upper().rsplit("ORDER BY", 1)[-1]
         assert "," in order, f"{e.name}: ORDER BY without a tie-breaker"
+
+
+@pytest.mark.parametrize("sql", SEALED_STATEMENTS)
+def test_the_apps_connection_itself_refuses_what_reaches_outside_the_store(store_copy, tmp_path, monkeypatch, sql):
+    """The second line of defence: a statement past the app's reading-only check (which refuses these by
+    kind already) still cannot reach a file through the app's connection (its StoreGate)."""
+    from workbench.tui.store_gate import StoreGate
+
+    monkeypatch.chdir(tmp_path)
+    other = outside_files(tmp_path, store_copy)
+    before = counts(store_copy)
+    with StoreGate(store_copy).connect() as con:
+        with pytest.raises(duckdb.Error, match="disabled|locked"):
+            for statement in duckdb.extract_statements(sql.format(**other)):
+                con.execute(statement.query)
+    assert counts(store_copy) == before
+    assert_outside_untouched(tmp_path, other)

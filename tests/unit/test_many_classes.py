@@ -10,7 +10,7 @@ import tracemalloc
 
 import pytest
 
-from tests.unit.test_store import make_run
+from tests.unit.test_store import make_run, rid
 from workbench.events import EventWriter
 from workbench.rundir import events_file
 from workbench.store import ingest
@@ -31,7 +31,7 @@ def _eval_line(seq: int, classes: int) -> bytes:
 
 
 def test_a_run_with_an_event_line_over_the_limit_is_stored_without_it(store, tmp_path, demo_recipe, monkeypatch):
-    run_dir = make_run(tmp_path / "runs", "big", demo_recipe, end=None)  # seq 0-7
+    run_dir = make_run(tmp_path / "runs", rid("big"), demo_recipe, end=None)  # seq 0-7
     with open(events_file(run_dir), "ab") as f:
         f.write(_eval_line(8, 2000))  # ~150 KB
     with EventWriter(events_file(run_dir)) as w:
@@ -50,7 +50,7 @@ def test_a_run_with_an_event_line_over_the_limit_is_stored_without_it(store, tmp
 
 
 def test_ingestion_holds_one_batch_of_a_large_event_file_at_a_time(store, tmp_path, demo_recipe, monkeypatch):
-    run_dir = make_run(tmp_path / "runs", "long", demo_recipe, end=None)
+    run_dir = make_run(tmp_path / "runs", rid("long"), demo_recipe, end=None)
     with EventWriter(events_file(run_dir)) as w:
         for i in range(4000):
             w.emit("log", level="info", message=f"{i} " + "x" * 5000)
@@ -139,15 +139,15 @@ def test_show_reads_a_sparse_and_a_whole_confusion_matrix_alike(tmp_path, demo_r
              "tech": {"food": 0, "sport": 2, "tech": 4}}  # runs before: every cell, zeros included
     sparse = {"food": {"food": 3, "tech": 1}, "tech": {"sport": 2, "tech": 4}}
     store = tmp_path / "runs" / "runs.duckdb"
-    for run_id, matrix in (("whole", whole), ("sparse", sparse)):
+    for run_id, matrix in ((rid("whole"), whole), (rid("sparse"), sparse)):
         run_dir = _run_with_confusion(tmp_path / "runs", run_id, demo_recipe, matrix, classes)
         with connect(store) as con:
             ingest_run(con, run_dir)
     with connect(store) as con:
         assert con.execute("SELECT run_id, count(*) FROM confusion GROUP BY ALL ORDER BY 1").fetchall() == [
-            ("sparse", 4), ("whole", 4)]  # the zero cells of the old form are not stored either
-    shown = _show(store, "whole")
-    assert shown == _show(store, "sparse")
+            (rid("sparse"), 4), (rid("whole"), 4)]  # the zero cells of the old form are not stored either
+    shown = _show(store, rid("whole"))
+    assert shown == _show(store, rid("sparse"))
     rows = {line.split()[0]: line.split()[1:] for line in shown.replace("│", " ").splitlines()
             if line.replace("│", " ").split()[:1] in (["food"], ["sport"], ["tech"])}
     assert rows == {"food": ["3", "0", "1"], "sport": ["0", "0", "0"], "tech": ["0", "2", "4"]}
@@ -159,10 +159,10 @@ def test_show_lists_the_largest_errors_of_a_matrix_of_many_classes(tmp_path, dem
     matrix["c250"] = {"c007": 9}
     matrix["c260"] = {"c008": 4, "c260": 1}
     store = tmp_path / "runs" / "runs.duckdb"
-    run_dir = _run_with_confusion(tmp_path / "runs", "many", demo_recipe, matrix, classes)
+    run_dir = _run_with_confusion(tmp_path / "runs", rid("many"), demo_recipe, matrix, classes)
     with connect(store) as con:
         ingest_run(con, run_dir)
-    shown = _show(store, "many")
+    shown = _show(store, rid("many"))
     assert "300 classes, 401 of 414 right; the 2 largest errors" in " ".join(shown.split())
     errors = [line.replace("│", " ").split() for line in shown.splitlines() if "c250" in line or "c260" in line]
     assert errors == [["c250", "c007", "9"], ["c260", "c008", "4"]]
@@ -243,7 +243,7 @@ def test_flat_scores_are_still_found_in_rows_that_keep_the_top_k_only():
 def test_a_bad_event_line_limit_is_one_line_and_exit_status_2(tmp_path, demo_recipe):
     from tests.conftest import workbench
 
-    make_run(tmp_path / "runs", "r1", demo_recipe)
+    make_run(tmp_path / "runs", rid("r1"), demo_recipe)
     proc = workbench("sync", store=tmp_path / "runs.duckdb", env={"WORKBENCH_EVENT_LINE_LIMIT": "lots"}, timeout=300)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert proc.stderr.strip() == ("error: WORKBENCH_EVENT_LINE_LIMIT='lots': expected a size in bytes such as 64M, "

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.unit.test_store import BASE, TUNED, make_run
+from tests.unit.test_store import BASE, TUNED, make_run, rid
 from workbench.events import EventWriter, parse_event
 from workbench.rundir import events_file
 from workbench.store.db import connect
@@ -91,7 +91,7 @@ def rows(store: Path, run_id: str) -> dict[str, list]:
 
 
 def test_resumed_attempt_supersedes_what_it_redoes_live_and_rebuilt_alike(tmp_path, demo_recipe):
-    run_dir = make_run(tmp_path / "runs", "r", demo_recipe, end=None)
+    run_dir = make_run(tmp_path / "runs", rid("r"), demo_recipe, end=None)
     (events_file(run_dir)).unlink()
     live = tmp_path / "live.duckdb"
     with EventWriter(events_file(run_dir)) as w:
@@ -99,14 +99,14 @@ def test_resumed_attempt_supersedes_what_it_redoes_live_and_rebuilt_alike(tmp_pa
         emit_attempt(w, resumed=None, steps=[(s, 1.0 + s) for s in range(1, 7)], evals=["base"], end="failed")
     with connect(live) as con:
         ingest_run(con, run_dir)
-    assert rows(live, "r")["run"] == [("failed", 1, None, False, None)]
+    assert rows(live, rid("r"))["run"] == [("failed", 1, None, False, None)]
     with EventWriter(events_file(run_dir)) as w:
         # attempt 2 from checkpoint 4: steps 5-8 again (other losses), tuned eval, completed
         emit_attempt(w, resumed={"step": 4, "checkpoint": "checkpoints/checkpoint-4", "base_kept": ["validation"]},
                      steps=[(s, 0.5 / s) for s in range(5, 9)], evals=["tuned"], end="completed", attempt=2)
     with connect(live) as con:
         ingest_run(con, run_dir)
-    got = rows(live, "r")
+    got = rows(live, rid("r"))
     assert got["steps"] == [(s, 1.0 + s) for s in range(1, 5)] + [(s, 0.5 / s) for s in range(5, 9)]
     n_base = len(BASE["labels"]) * 4 + len(BASE["aggregates"])
     n_tuned = len(TUNED["labels"]) * 4 + len(TUNED["aggregates"])
@@ -117,11 +117,11 @@ def test_resumed_attempt_supersedes_what_it_redoes_live_and_rebuilt_alike(tmp_pa
     rebuilt = tmp_path / "rebuilt.duckdb"
     with connect(rebuilt) as con:
         ingest_run(con, run_dir)  # both attempts in one batch
-    assert rows(rebuilt, "r") == got
+    assert rows(rebuilt, rid("r")) == got
 
 
 def test_resumed_start_without_kept_base_redoes_it(tmp_path, demo_recipe):
-    run_dir = make_run(tmp_path / "runs", "r", demo_recipe, end=None)
+    run_dir = make_run(tmp_path / "runs", rid("r"), demo_recipe, end=None)
     (events_file(run_dir)).unlink()
     with EventWriter(events_file(run_dir)) as w:
         emit_attempt(w, resumed=None, steps=[], evals=["base"])
@@ -129,19 +129,19 @@ def test_resumed_start_without_kept_base_redoes_it(tmp_path, demo_recipe):
     store = tmp_path / "s.duckdb"
     with connect(store) as con:
         ingest_run(con, run_dir)
-    assert rows(store, "r")["evals"] == [("base", 0, len(BASE["labels"]) * 4 + len(BASE["aggregates"]))]
-    assert rows(store, "r")["run"] == [("running", 2, None, True, None)]
+    assert rows(store, rid("r"))["evals"] == [("base", 0, len(BASE["labels"]) * 4 + len(BASE["aggregates"]))]
+    assert rows(store, rid("r"))["run"] == [("running", 2, None, True, None)]
 
 
 def test_resume_refuses_a_completed_run_in_one_line(tmp_path, demo_recipe):
     from tests.conftest import workbench
 
-    make_run(tmp_path / "runs", "r1", demo_recipe)  # completed
+    make_run(tmp_path / "runs", rid("r1"), demo_recipe)  # completed
     store = tmp_path / "runs.duckdb"
     assert workbench("sync", store=store, cwd=tmp_path).returncode == 0
-    res = workbench("resume", "r1", store=store, cwd=tmp_path)
+    res = workbench("resume", rid("r1"), store=store, cwd=tmp_path)
     assert res.returncode == 2 and res.stdout == ""
-    assert res.stderr.strip() == ("error: run r1 is completed: only a failed, interrupted or cancelled run can be "
+    assert res.stderr.strip() == (f"error: run {rid('r1')} is completed: only a failed, interrupted or cancelled run can be "
                                   "resumed")
     res = workbench("resume", "nope", store=store, cwd=tmp_path)
     assert res.returncode == 2 and "no run 'nope'" in res.stderr and len(res.stderr.strip().splitlines()) == 1

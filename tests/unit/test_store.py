@@ -33,6 +33,11 @@ TUNED = {
 }
 
 
+def rid(name: str) -> str:
+    """A run id as workbench makes them (rundir.RUN_ID) for a test's short name."""
+    return f"{name}-20260101-120000-0000"
+
+
 def make_run(root: Path, run_id: str, demo_recipe: Path, *, end: str | None = "completed") -> Path:
     """A run folder as a launcher and trainer would leave it: run.json, recipe.toml, events.jsonl."""
     run_dir = root / run_id
@@ -69,13 +74,13 @@ def store(tmp_path) -> Path:
 
 @pytest.fixture
 def run_dir(tmp_path, demo_recipe) -> Path:
-    return make_run(tmp_path / "runs", "r1", demo_recipe)
+    return make_run(tmp_path / "runs", rid("r1"), demo_recipe)
 
 
 def test_ingest_completed_run(store, run_dir):
     with connect(store) as con:
         res = ingest_run(con, run_dir)
-        assert res.run_id == "r1"
+        assert res.run_id == rid("r1")
         assert res.status == "completed"
         assert res.seqs == list(range(9))
         assert res.warnings == []
@@ -114,7 +119,7 @@ def test_ingest_tables(store, run_dir):
         assert con.execute("SELECT DISTINCT split FROM evals").fetchall() == [("validation",)]
         art = con.execute("SELECT kind, path, meta FROM artifacts").fetchall()
         assert art == [("adapter", str(run_dir / "adapter"), '{"size_bytes": 42}')]
-        params = dict(con.execute("SELECT key, value FROM params WHERE run_id = 'r1'").fetchall())
+        params = dict(con.execute("SELECT key, value FROM params WHERE run_id = ?", [rid("r1")]).fetchall())
         assert params["lora.r"] == "16"
         assert params["model.source"] == "tiny:distilbert"
         assert params["group"] == "sweep1"
@@ -189,7 +194,7 @@ def test_reingest_is_noop(store, run_dir):
 
 
 def test_rebuild_after_deleting_store(store, run_dir, tmp_path, demo_recipe):
-    other = make_run(tmp_path / "runs", "r2", demo_recipe, end="failed")
+    other = make_run(tmp_path / "runs", rid("r2"), demo_recipe, end="failed")
     with connect(store) as con:
         ingest_run(con, run_dir)
         ingest_run(con, other)
@@ -209,7 +214,7 @@ def test_rebuild_after_deleting_store(store, run_dir, tmp_path, demo_recipe):
 
 
 def test_growing_events_file_ingests_only_new_events(store, tmp_path, demo_recipe):
-    run_dir = make_run(tmp_path / "runs", "live", demo_recipe, end=None)
+    run_dir = make_run(tmp_path / "runs", rid("live"), demo_recipe, end=None)
     with connect(store) as con:
         res = ingest_run(con, run_dir)
         assert len(res.seqs) == 8
@@ -243,30 +248,30 @@ def test_growing_events_file_ingests_only_new_events(store, tmp_path, demo_recip
 
 
 def test_run_without_end_is_running_then_mark_ended(store, tmp_path, demo_recipe):
-    a = make_run(tmp_path / "runs", "a", demo_recipe, end=None)
-    b = make_run(tmp_path / "runs", "b", demo_recipe, end=None)
-    done = make_run(tmp_path / "runs", "done", demo_recipe)
+    a = make_run(tmp_path / "runs", rid("a"), demo_recipe, end=None)
+    b = make_run(tmp_path / "runs", rid("b"), demo_recipe, end=None)
+    done = make_run(tmp_path / "runs", rid("done"), demo_recipe)
     with connect(store) as con:
         for d in (a, b, done):
             ingest_run(con, d)
-        assert con.execute("SELECT status, ended_at, duration_s FROM runs WHERE run_id = 'a'").fetchone() == (
+        assert con.execute("SELECT status, ended_at, duration_s FROM runs WHERE run_id = ?", [rid("a")]).fetchone() == (
             "running", None, None)
         now = time.time()
-        mark_ended(con, "a", "failed", "process is gone", now)
-        mark_ended(con, "b", "interrupted", "killed by SIGTERM", now)
-        mark_ended(con, "done", "failed", "should not apply", now)  # already ended: unchanged
+        mark_ended(con, rid("a"), "failed", "process is gone", now)
+        mark_ended(con, rid("b"), "interrupted", "killed by SIGTERM", now)
+        mark_ended(con, rid("done"), "failed", "should not apply", now)  # already ended: unchanged
         rows = {r[0]: r[1:] for r in con.execute(
             "SELECT run_id, status, error, ended_at IS NOT NULL, duration_s FROM runs").fetchall()}
-    assert rows["a"][:3] == ("failed", "process is gone", True)
-    assert rows["a"][3] is not None and rows["a"][3] >= 0
-    assert rows["b"][:2] == ("interrupted", "killed by SIGTERM")
-    assert rows["done"][:2] == ("completed", None)
+    assert rows[rid("a")][:3] == ("failed", "process is gone", True)
+    assert rows[rid("a")][3] is not None and rows[rid("a")][3] >= 0
+    assert rows[rid("b")][:2] == ("interrupted", "killed by SIGTERM")
+    assert rows[rid("done")][:2] == ("completed", None)
 
 
 def test_run_folder_without_events_is_queued(store, tmp_path):
-    run_dir = tmp_path / "runs" / "q"
+    run_dir = tmp_path / "runs" / rid("q")
     run_dir.mkdir(parents=True)
-    write_run_meta(run_dir, {"run_id": "q", "recipe_name": "x", "created_at": time.time()})
+    write_run_meta(run_dir, {"run_id": rid("q"), "recipe_name": "x", "created_at": time.time()})
     with connect(store) as con:
         res = ingest_run(con, run_dir)
         assert res.status == "queued" and res.seqs == []
@@ -352,7 +357,7 @@ def test_processes_creating_the_store_at_once_share_one_store_and_lose_nothing(t
 def test_odd_values_in_numeric_fields_are_null_and_nan_stays_nan(store, tmp_path, demo_recipe):
     """A diverged loss (NaN, which json writes and orjson refuses), a string where a number goes and
     an integer too big for BIGINT: the event is stored, the odd value as NULL, NaN as NaN."""
-    run_dir = make_run(tmp_path / "runs", "odd", demo_recipe, end=None)
+    run_dir = make_run(tmp_path / "runs", rid("odd"), demo_recipe, end=None)
     with EventWriter(events_file(run_dir)) as w:
         w.emit("step", step=40, loss=float("nan"), lr="fast", grad_norm=10**30, samples_per_s=None)
         w.emit("step", step="41", loss=float("inf"), lr=None, grad_norm=1.0, samples_per_s=2.5)
@@ -360,8 +365,8 @@ def test_odd_values_in_numeric_fields_are_null_and_nan_stays_nan(store, tmp_path
     with connect(store) as con:
         ingest_run(con, run_dir)
         rows = con.execute("SELECT step, isnan(loss), isinf(loss), lr, grad_norm, samples_per_s FROM steps "
-                           "WHERE run_id = 'odd' AND step >= 40 OR step IS NULL ORDER BY seq").fetchall()
-        tel = con.execute("SELECT mem_used, mem_total FROM telemetry WHERE run_id = 'odd'").fetchall()
+                           "WHERE run_id = ? AND step >= 40 OR step IS NULL ORDER BY seq", [rid("odd")]).fetchall()
+        tel = con.execute("SELECT mem_used, mem_total FROM telemetry WHERE run_id = ?", [rid("odd")]).fetchall()
     assert rows == [(40, True, False, None, 1e30, None), (41, False, True, None, 1.0, 2.5)]
     assert tel == [(None, 2**40)]
 
@@ -371,10 +376,11 @@ def test_run_ids_a_reference_names_prefix_first_then_a_suffix_of_four(store, tmp
     from workbench.store.read import run_ids_matching
 
     with connect(store) as con:
-        for rid in ("exp-20260101-aa11", "exp-20260102-bb22", "other-20260103-1exp"):
+        a, b, c = "exp-20260101-120000-aa11", "exp-20260102-120000-bb22", "other_exp-20260103-120000-1eaf"
+        for rid in (a, b, c):
             ingest_run(con, make_run(tmp_path / "runs", rid, demo_recipe))
-        assert run_ids_matching(con, "exp") == ["exp-20260101-aa11", "exp-20260102-bb22"]  # prefixes win
-        assert run_ids_matching(con, "bb22") == ["exp-20260102-bb22"]                      # a 4-character suffix
-        assert run_ids_matching(con, "1exp") == ["other-20260103-1exp"]
-        assert run_ids_matching(con, "b22") == []                                          # too short to be a suffix
-        assert run_ids_matching(con, "exp-20260101-aa11") == ["exp-20260101-aa11"]
+        assert run_ids_matching(con, "exp") == [a, b]  # prefixes win (c holds "exp" too, not at its start)
+        assert run_ids_matching(con, "bb22") == [b]    # a 4-character suffix
+        assert run_ids_matching(con, "1eaf") == [c]
+        assert run_ids_matching(con, "b22") == []      # too short to be a suffix
+        assert run_ids_matching(con, a) == [a]

@@ -143,6 +143,8 @@ def show(args) -> int:
         head.add_row("error", f"[red]{r['error']}[/]")
     for w in r.get("warnings") or []:
         head.add_row("warning", f"[yellow]{escape(w)}[/]")
+    for note in d.record:  # an event file read again from its start, or gone (store/ingest.py)
+        head.add_row("record", f"[yellow]{escape(note)}[/]")
     if d.tags:
         head.add_row("tags", escape(", ".join(f"{k}={v}" for k, v in d.tags.items())))
     for t, text in d.notes:

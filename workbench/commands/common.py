@@ -27,7 +27,10 @@ def resolve_run(con, ref: str) -> str:
 
 
 def pick_run(ref: str, ids: list[str], missing: str) -> str:
-    """The one run id of `ids` (those `ref` names, rundir.ids_matching); `missing` when there is none."""
+    """The one run id of `ids` (those `ref` names, rundir.ids_matching); `missing` when there is none.
+    An empty reference (an unset shell variable) is refused: as a prefix it would name every run."""
+    if not ref.strip():
+        raise UserError("empty run reference: give a run id, its unique start or end, or 'last'")
     if ref in ids:
         return ref
     if not ids:
@@ -40,7 +43,9 @@ def pick_run(ref: str, ids: list[str], missing: str) -> str:
 def find_run_dir(store: Path, run_id: str, *, read_only: bool = True) -> Path | None:
     """A run's folder: where the store recorded it, else runs/<id> beside the store; None when neither
     is there. `read_only=False` inside the app's process (DuckDB refuses a read-only connection beside
-    its read-write ones)."""
+    its read-write ones). An id that is no run id (a store filled before ingestion checked them) is
+    refused: it never becomes a path."""
+    rundir.check_run_id(run_id)
     with connect(store, read_only=read_only) as con:
         recorded = read.run_dir_recorded(con, run_id)
     if recorded and Path(recorded).is_dir():

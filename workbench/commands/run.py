@@ -7,6 +7,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from workbench import rundir
@@ -65,8 +66,8 @@ class LiveProgress:
         self.progress.stop()
 
     def on_events(self, feed: Feed) -> None:
-        for w in feed.warnings:
-            self.progress.console.print(f"[yellow]warning:[/] {w}")
+        for w in feed.warnings:  # one line each: they name files (a path to copy)
+            self.progress.console.print(f"[yellow]warning:[/] {escape(w)}", soft_wrap=True)
         for e in feed.events:
             if isinstance(e, Log):
                 if e.level == "error":

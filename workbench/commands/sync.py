@@ -1,17 +1,20 @@
 """`workbench sync`: ingest every run folder into the store (rebuilding it if it was deleted),
 fetch what remote runs wrote since, and settle runs that ended (also those
-that died without an `end` event)."""
+that died without an `end` event). A folder that cannot be taken as a run (a corrupt run.json or
+recipe.toml, a run id workbench never makes) is skipped with one warning line; the rest go in."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+from rich.markup import escape
 
 from workbench.commands.common import store_of
 from workbench.console import console
 from workbench.launch import follow as follower
 from workbench.launch.follow import FINAL
 from workbench.launch.hosts import HostUnreachable
-from workbench.rundir import RUN_META, remove_leftovers
+from workbench.rundir import RUN_META, RunFolderError, remove_leftovers
 from workbench.store.db import connect, runs_root
 from workbench.store.ingest import ingest_run
 
@@ -21,23 +24,29 @@ def main(args) -> int:
     root = runs_root(store)
     # `*` matches one folder level: runs/.trash/<id>/ (deleted runs, `workbench rm`) is never listed
     dirs = sorted(p.parent for p in root.glob(f"*/{RUN_META}")) if root.is_dir() else []
-    new_events, settled = ingest_folders(store, dirs)
-    console.print(f"synced {len(dirs)} run folders from {root}: {new_events} new events"
+    new_events, settled, taken = ingest_folders(store, dirs)
+    shown = f"{taken} of {len(dirs)}" if taken < len(dirs) else f"{len(dirs)}"
+    console.print(f"synced {shown} run folders from {root}: {new_events} new events"
                   + (f", {settled} ended runs settled" if settled else ""))
     return 0
 
 
-def ingest_folders(store: Path, dirs: list[Path]) -> tuple[int, int]:
+def ingest_folders(store: Path, dirs: list[Path]) -> tuple[int, int, int]:
     """Ingest run folders and settle those that ended (`sync`, and `rm --undo` for a restored run);
-    (events stored, runs settled)."""
-    new_events = settled = 0
+    (events stored, runs settled, folders taken). A folder that is not a run is skipped with one line."""
+    new_events = settled = taken = 0
     with connect(store) as con:
         unfinished = []  # only the folders: a run's events are let go once stored
         for d in dirs:
             remove_leftovers(d)  # half-written JSON a killed or disk-full writer left (rundir.py)
-            res = ingest_run(con, d)
+            try:
+                res = ingest_run(con, d)
+            except RunFolderError as e:
+                console.print(f"[yellow]warning:[/] skipped {escape(str(e))}", soft_wrap=True)
+                continue
+            taken += 1
             for w in res.warnings:
-                console.print(f"[yellow]warning:[/] {w}", markup=True)
+                console.print(f"[yellow]warning:[/] {escape(w)}", soft_wrap=True)
             new_events += len(res.seqs)
             if res.status not in FINAL:
                 unfinished.append(d)
@@ -47,4 +56,4 @@ def ingest_folders(store: Path, dirs: list[Path]) -> tuple[int, int]:
                 settled += 1
         except HostUnreachable as e:
             console.print(f"[yellow]warning:[/] {d.name}: {e}")
-    return new_events, settled
+    return new_events, settled, taken

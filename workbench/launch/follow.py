@@ -21,14 +21,14 @@ from typing import Any
 
 from workbench import rundir
 from workbench.errors import UserError, environment_fault
-from workbench.events import END_STATUSES, Event, last_event, log_event, read_events
+from workbench.events import END_STATUSES, Event, FileMark, last_event, log_event, read_from
 from workbench.launch import batch
 from workbench.launch.hosts import HostUnreachable
 from workbench.launch.launcher import host_of_run
 from workbench.rundir import read_run_meta
 from workbench.store.db import connect
 from workbench.store.ingest import IngestResult, ingest_run
-from workbench.store.write import reset_offsets, set_final_status
+from workbench.store.write import set_final_status
 
 FINAL = END_STATUSES + ("cancelled",)
 STOP_SIGNALS = ("SIGTERM", "SIGINT", "SIGHUP")
@@ -56,7 +56,8 @@ def ingest_once(store: Path, run_dir: Path) -> IngestResult:
 
 def mirror(run_dir: Path, head: dict[str, Any], data: bytes) -> list[str]:
     """Append the bytes of a tail reply to the local copies of the remote files. Returns the
-    names of copies started over (the remote file was replaced), whose read offsets must reset."""
+    names of copies started over (the remote file was replaced): ingestion and every EventFeed see
+    they are not the files they read, and read them again from their start."""
     replaced: list[str] = []
     pos = 0
     for f in head["files"]:
@@ -94,12 +95,16 @@ FEED_BYTES = 16 << 20
 
 
 class EventFeed:
-    """Every event of a run folder's event files, read by this follower's own byte offsets: each
-    follower sees every event once and in order, whoever ingested it into the store."""
+    """Every event of a run folder's event files, read by this follower's own marks: each follower
+    sees every event once and in order, whoever ingested it into the store. It says when a file is
+    read again from its start (truncated, replaced: a remote file's copy started over) and when
+    events.jsonl disappears after it was read (the run goes on being followed)."""
 
     def __init__(self, run_dir: Path):
         self.run_dir = Path(run_dir)
-        self._at: dict[str, tuple[int, int, int]] = {}  # file name -> (byte offset, lines read, last seq)
+        self._at: dict[str, tuple[FileMark, int]] = {}  # file name -> (mark, last seq shown)
+        self._gone_said = False
+        self._unreadable: set[str] = set()  # files said to be unreadable (once each)
 
     def read_new(self) -> Feed:
         """The next events, about FEED_BYTES of lines at most (`more`: there are others; `batches`)."""
@@ -107,18 +112,26 @@ class EventFeed:
         warnings: list[str] = []
         more = False
         for path in rundir.event_files(self.run_dir):
-            offset, line, last = self._at.get(path.name, (0, 0, -1))
+            mark, last = self._at.get(path.name, (FileMark(), -1))
             try:
-                if path.stat().st_size < offset:  # the copy was started over (a remote file replaced)
-                    offset, line = 0, 0
-            except FileNotFoundError:
+                got = read_from(path, mark, max_bytes=FEED_BYTES)
+            except OSError as e:
+                if path.name not in self._unreadable:
+                    self._unreadable.add(path.name)
+                    warnings.append(f"{path}: cannot be read ({e.strerror or e})")
                 continue
-            got = read_events(path, offset, line, max_bytes=FEED_BYTES)
-            new = [e for e in got.events if e.seq > last]  # a file read again shows nothing twice
-            self._at[path.name] = (got.offset, got.line, new[-1].seq if new else last)
+            self._unreadable.discard(path.name)
+            if got.missing:
+                if path.name == rundir.EVENTS and mark.offset:
+                    warnings += self.gone()
+                continue
+            if got.restarted:
+                warnings.append(f"{path} {got.restarted}; read again from its start")
+            new = [e for e in got.result.events if e.seq > last]  # a file read again shows nothing twice
+            self._at[path.name] = (got.mark, new[-1].seq if new else last)
             events += new
-            warnings += got.warnings
-            more = more or got.more
+            warnings += got.result.warnings
+            more = more or got.result.more
         return Feed(events, warnings, more)
 
     def batches(self) -> Iterator[Feed]:
@@ -129,6 +142,15 @@ class EventFeed:
                 yield feed
             if not feed.more:
                 return
+
+    def gone(self) -> list[str]:
+        """The warning that events.jsonl is gone after it was read (by this feed, or by the store's
+        ingestion: a follower started since), once per feed."""
+        if self._gone_said:
+            return []
+        self._gone_said = True
+        return [f"{rundir.events_file(self.run_dir)} is gone (deleted while the run goes on?): what the trainer "
+                "writes from now on cannot be read; following the run until it ends"]
 
 
 @dataclass
@@ -147,10 +169,9 @@ def poll(store: Path, run_dir: Path, host=None, job_dir: str | None = None) -> P
         host, job_dir = host_of_run(run_dir)
     with follow_lock(run_dir, mirrors=host.remote):
         head, data = host.tail(job_dir, local_offsets(run_dir))
+        # a copy started over (the remote file was replaced) is read again from its start by the
+        # ingestion below, which sees it is not the file it read (store/ingest.py)
         replaced = mirror(run_dir, head, data) if (data or head["files"]) else []
-        if replaced:
-            with connect(store) as con:
-                reset_offsets(con, run_dir.name, replaced)
         job = head["state"]
         sizes = _event_file_sizes(run_dir)
         key = (str(store), str(run_dir))
@@ -163,7 +184,8 @@ def poll(store: Path, run_dir: Path, host=None, job_dir: str | None = None) -> P
             return Poll(IngestResult(run_dir.name), job, None)
         res = ingest_once(store, run_dir)
         _LAST_INGEST[key] = (sizes, now)
-        if job["state"] in (batch.DONE, batch.GONE) and head["complete"] and not end_may_be_in_flight(job, res.status):
+        if job["state"] in (batch.DONE, batch.GONE) and head["complete"] and not end_may_be_in_flight(
+                job, res.status, run_dir):
             return Poll(res, job, settle(store, run_dir, job, res.status))
     return Poll(res, job, None)
 
@@ -195,18 +217,26 @@ def follow_lock(run_dir: Path, *, mirrors: bool) -> Iterator[None]:
             os.close(fd)
 
 
-def end_may_be_in_flight(job: dict[str, Any], status: str | None) -> bool:
+def end_may_be_in_flight(job: dict[str, Any], status: str | None, run_dir: Path | None = None) -> bool:
     """A clean exit with no `end` event read yet: on a shared filesystem (NFS) the last lines can
-    show up after exit.json does. Give them half a minute before calling the run failed."""
+    show up after exit.json does. Give them half a minute before calling the run failed (none when
+    events.jsonl is gone: nothing can arrive in it)."""
     exit_rec = job.get("exit") or {}
+    if run_dir is not None and events_gone(run_dir, status):
+        return False
     return status not in FINAL and exit_rec.get("returncode") == 0 and time.time() - exit_rec.get("t", 0) < 30
 
 
+def events_gone(run_dir: Path, status: str | None) -> bool:
+    """events.jsonl is not there, though the store read from it (its `start` made the run running)."""
+    return status not in (None, "queued") and not rundir.events_file(run_dir).exists()
+
+
 def settle(store: Path, run_dir: Path, job: dict[str, Any], status: str | None) -> str:
-    """The job is over and all it wrote is stored: decide the final status (see `final_status`),
-    and remove what its writers left half-written (rundir.remove_leftovers)."""
+    """The job is over and all it wrote is stored: decide the final status (`settled_status`), and
+    remove what its writers left half-written (rundir.remove_leftovers)."""
     meta = read_run_meta(run_dir)
-    final, error = final_status(status, job, bool(meta.get("stop_requested_at")))
+    final, error = settled_status(status, job, bool(meta.get("stop_requested_at")), run_dir)
     if final != status or error:
         with connect(store) as con:
             set_final_status(con, meta["run_id"], final, error, ended_at(run_dir, job))
@@ -224,13 +254,15 @@ def ended_at(run_dir: Path, job: dict[str, Any]) -> float:
     return float(last.t) if last is not None and isinstance(last.t, (int, float)) else time.time()
 
 
-def final_status(status: str | None, job: dict[str, Any], stop_requested: bool) -> tuple[str, str | None]:
+def final_status(status: str | None, job: dict[str, Any], stop_requested: bool, *,
+                 exit_verdict: bool = False) -> tuple[str, str | None]:
     """Reconcile what the trainer recorded with what the process / scheduler says.
 
     - a user's `workbench stop`, or the scheduler cancelling the job: cancelled
     - the scheduler's time limit: interrupted (the trainer saw SIGTERM and stopped cleanly)
     - an `end` event otherwise stands as written
-    - no `end` event: from the supervisor's exit record or the scheduler's final state
+    - no `end` event: from the supervisor's exit record or the scheduler's final state (with
+      `exit_verdict`, an exit code of the trainer's own says how it ended: see `gone_status`)
     """
     raw = job.get("scheduler_state") or ""
     exit_rec = job.get("exit") or {}
@@ -250,12 +282,34 @@ def final_status(status: str | None, job: dict[str, Any], stop_requested: bool) 
         hint = " (out of memory, or killed by hand)" if sig == "SIGKILL" else ""
         return "failed", f"the trainer was killed by {sig}{hint}; see train.log"
     if code is not None:
+        if exit_verdict and code in rundir.EXIT_STATUS:
+            return rundir.EXIT_STATUS[code], f"the trainer exited with code {code} ({rundir.EXIT_STATUS[code]})"
         return "failed", f"the trainer exited with code {code} without an end event; see train.log"
     if raw:
         detail = f" with exit code {job['scheduler_exit']}" if job.get("scheduler_exit") is not None else ""
         return "failed", f"job {job_id} ended {raw}{detail} without an end event; see train.log"
     return "failed", ("the job is gone without an end event or exit record (its processes were killed, the machine "
                       "restarted, or its run folder could not be written); see train.log")
+
+
+def settled_status(status: str | None, job: dict[str, Any], stop_requested: bool, run_dir: Path) -> tuple[str, str | None]:
+    """An ended job's final status and error: `final_status`, or `gone_status` when its events.jsonl
+    was deleted after the store read from it. Followers, `sync` and reads (launch/reckon.py) alike."""
+    if events_gone(run_dir, status):
+        return gone_status(status, job, stop_requested, rundir.saved_outputs(run_dir))
+    return final_status(status, job, stop_requested)
+
+
+def gone_status(status: str | None, job: dict[str, Any], stop_requested: bool, held: list[str]) -> tuple[str, str | None]:
+    """The final status of a run whose events.jsonl was deleted while it went on (`held`: what its
+    folder holds, rundir.saved_outputs). Its `end` went into the deleted file, so the trainer's exit
+    code (its own verdict) says how it ended, and the error says what happened and what is left."""
+    final, error = final_status(status, job, stop_requested, exit_verdict=True)
+    if error is None:
+        return final, None  # its end was read before the file went: the record is whole
+    holds = ", ".join(held) if held else "no saved model, labels or predictions"
+    return final, (f"{rundir.EVENTS} was deleted while the run went on: what the trainer wrote after the events "
+                   f"already read never reached the store; {error}; the run folder holds {holds}")
 
 
 def follow(store: Path, run_dir: Path, *, on_events: OnEvents | None = None, poll_s: float | None = None,
@@ -320,6 +374,10 @@ def follow(store: Path, run_dir: Path, *, on_events: OnEvents | None = None, pol
                 raise UserError(f"{cause} (stopped following {run_dir.name}; `workbench sync` records it once "
                                 "that is fixed)") from None
             backoff = poll_s
+            if p.result.events_gone:  # said once, whichever of this feed and the store's ingestion saw it first
+                gone = feed.gone()
+                if gone and on_events is not None:
+                    on_events(Feed([], gone))
             for new in feed.batches():  # all of it before a final status returns
                 if on_events is not None:
                     on_events(new)

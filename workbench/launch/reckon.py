@@ -158,12 +158,12 @@ def _judge(status: str, state: dict[str, Any], folder: Path, meta: dict[str, Any
     """One run's status from its job's state (agent.states): settled by `final_status` once the job is
     over; running once its job runs; else as recorded."""
     from workbench.launch import batch
-    from workbench.launch.follow import end_may_be_in_flight, ended_at, final_status
+    from workbench.launch.follow import end_may_be_in_flight, ended_at, settled_status
 
     end = state.get("end")
     said = end["status"] if end else status  # an `end` event the store has not ingested yet counts
-    if state["state"] in (batch.DONE, batch.GONE) and not end_may_be_in_flight(state, said):
-        final, error = final_status(said, state, bool(meta.get("stop_requested_at")))
+    if state["state"] in (batch.DONE, batch.GONE) and not end_may_be_in_flight(state, said, folder):
+        final, error = settled_status(said, state, bool(meta.get("stop_requested_at")), folder)
         if error is None and end and final == end["status"]:
             error = end.get("error")
         when = end["t"] if end and end.get("t") else ended_at(folder, state) if local else (

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
-import secrets
 import socket
 import time
 from pathlib import Path
@@ -13,12 +11,7 @@ from typing import Any
 from workbench import rundir
 from workbench.errors import UserError
 from workbench.recipe import Recipe, write_frozen
-from workbench.rundir import write_run_meta
-
-
-def new_run_id(recipe_name: str) -> str:
-    safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", recipe_name).strip("-.") or "run"
-    return f"{safe[:60]}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+from workbench.rundir import new_run_id, write_run_meta
 
 
 def create_run(recipe: Recipe, runs_root: Path, *, target: str = "local", command: str = "",

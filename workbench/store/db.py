@@ -20,6 +20,15 @@ if TYPE_CHECKING:
 
 DEFAULT_STORE = "runs.duckdb"
 
+# Every connection to a store, in every process: DuckDB touches no file but the store's own (and its
+# WAL and spill folder): no COPY TO / EXPORT DATABASE, no ATTACH, no read_csv / read_json / glob of
+# other files, no extension installed or loaded; and the configuration is locked, so a user's SQL
+# (`workbench query`, the app's query screen) cannot SET it back. One configuration for all: DuckDB
+# refuses a second connection to a file in one process with a different one.
+SEALED: dict[str, str | bool | int | float | list[str]] = {
+    "enable_external_access": False, "lock_configuration": True,
+    "autoinstall_known_extensions": False, "autoload_known_extensions": False}
+
 
 def __getattr__(name: str):
     # `StoreError` is DuckDB's error class, what any failed store operation raises; modules outside
@@ -55,7 +64,7 @@ def _create(path: Path) -> None:
 
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{random.randrange(1 << 30)}.new")
     try:
-        con = duckdb.connect(str(tmp))
+        con = duckdb.connect(str(tmp), config=SEALED)
         try:
             ensure_schema(con)
         finally:
@@ -103,7 +112,7 @@ def connect(path: Path, *, read_only: bool = False, timeout: float = 60.0) -> It
     delay = 0.02
     while True:
         try:
-            con = duckdb.connect(str(path), read_only=read_only)
+            con = duckdb.connect(str(path), read_only=read_only, config=SEALED)
             break
         except duckdb.IOException as e:
             if not _is_lock_error(e):
@@ -175,7 +184,7 @@ def _older_schema(path: Path, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while True:
         try:
-            con = duckdb.connect(str(path), read_only=True)
+            con = duckdb.connect(str(path), read_only=True, config=SEALED)
             break
         except duckdb.IOException as e:
             if not _is_lock_error(e) or time.monotonic() > deadline:

@@ -2,31 +2,58 @@
 
 A run folder (workbench/rundir.py) holds `run.json` (written by the launcher), `recipe.toml`
 (the frozen recipe) and `events.jsonl` (written by the trainer). Ingestion is idempotent: it keys on
-(run_id, seq) and remembers how far into events.jsonl it has read, so followers can call it
-as often as they like, and `workbench sync` can rebuild the whole store from the folders.
+(run_id, seq) and remembers how far into each event file it has read (a `FileMark`: offset and
+fingerprints), so followers can call it as often as they like, and `workbench sync` can rebuild the
+whole store from the folders.
+
+An event file that is not the one read before (truncated, rewritten past the offset, replaced) is
+read again from its start: events of seq already stored are skipped, so each event of the file is
+stored once, and the events read before that the file no longer holds stay (they happened). A file
+that holds other events under seqs already stored (another stream: a training started over) is the
+run's truth now: the run is read again from its files alone, as `sync` into a new store would. Each
+such re-read, and an events.jsonl gone after it was read, is recorded as a log row with level
+warning and no seq (`read.record_notes`: `show` and the app's run detail show them).
 """
 
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from workbench import events as ev
-from workbench import rundir
-from workbench.events import Artifact, Checkpoint, End, Eval, Event, Log, Model, Start, Step, Summary, Telemetry, read_events
+from workbench import faults, rundir
+from workbench.events import (
+    Artifact,
+    Checkpoint,
+    End,
+    Eval,
+    Event,
+    FileMark,
+    Log,
+    Model,
+    Reading,
+    Start,
+    Step,
+    Summary,
+    Telemetry,
+    read_from,
+)
 from workbench.store.rows import insert_rows, utc
 from workbench.store.schema import ALL_LABELS
-from workbench.store.write import insert_run, supersede
+from workbench.store.write import delete_run, insert_run, recipe_values, supersede, transaction
 
 
 @dataclass
 class IngestResult:
     run_id: str
     seqs: list[int] = field(default_factory=list)  # the seq of each newly stored event, in order
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # unreadable lines, then the notes (with the folder's path)
     status: str | None = None
+    notes: list[str] = field(default_factory=list)  # recorded now: an event file read again, or gone
+    events_gone: bool = False  # events.jsonl was read before and is not there now
 
 
 # Event lines read and stored per batch: what ingestion holds at once, whatever the file's size
@@ -34,60 +61,143 @@ class IngestResult:
 BATCH_BYTES = 16 << 20
 
 
+@dataclass
+class _File:
+    """One event file of a run: where ingestion stood in it (`mark`, last seq stored) and the batch it
+    read now (`reading`)."""
+    path: Path
+    mark: FileMark
+    last_seq: int
+    reading: Reading
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def new(self) -> list[Event]:
+        # seq rises through a file: only a file read again from its start repeats stored events
+        events = self.reading.result.events
+        return events if not events or events[0].seq > self.last_seq else [e for e in events if e.seq > self.last_seq]
+
+    @property
+    def other_stream(self) -> bool:
+        """Replaced by a file holding other events under seqs already stored."""
+        r = self.reading
+        return bool(r.restarted) and not r.same_file and any(e.seq <= self.last_seq for e in r.result.events)
+
+    @property
+    def more(self) -> bool:
+        return not self.reading.missing and self.reading.result.more
+
+    def read_on(self, run_dir: Path) -> None:
+        """The batch after the one stored: the stored one is let go first."""
+        new = self.new
+        self.last_seq = max(self.last_seq, new[-1].seq) if new else self.last_seq
+        self.mark = self.reading.mark
+        self.reading.result.events.clear()
+        self.reading = _read(run_dir, self.path, self.mark)
+
+
 def ingest_run(con, run_dir: Path) -> IngestResult:
     """Store the events of one run folder that are not stored yet. Safe to repeat.
 
     One transaction per batch of BATCH_BYTES of event lines (one for most calls), registration of a
-    new run included: each statement costs DuckDB a millisecond or so whatever its size, which for
-    `workbench sync` of many runs adds up. Each batch is stored, with how far the file is read,
-    before the next is read."""
+    new run and the per-rank files included: each statement costs DuckDB a millisecond or so whatever
+    its size, which for `workbench sync` of many runs adds up. Each batch is stored, with how far each
+    file is read, before the next is read. Raises RunFolderError for a folder that is not a run
+    (nothing written)."""
     run_dir = Path(run_dir)
-    meta = rundir.read_run_meta(run_dir)
+    meta = rundir.read_run_meta(run_dir, own_folder=True)
     run_id = meta["run_id"]
-    known = con.execute("SELECT events_offset, events_lines, last_seq, status FROM runs WHERE run_id = ?",
-                        [run_id]).fetchone()
-    offset, lines, last_seq, status = known or (0, 0, -1, "queued")
-    rank_new = _ingest_rank_files(con, run_id, run_dir) if known else IngestResult(run_id)
-    path = rundir.events_file(run_dir)
-    read = read_events(path, offset, lines, max_bytes=BATCH_BYTES)
-    result = IngestResult(run_id, [], [], status)
-    if known and read.offset == offset and not read.events:
-        _add(result, rank_new)
-        result.warnings[:0] = read.warnings
+    known = con.execute("SELECT events_offset, events_lines, last_seq, status, events_head, events_tail FROM runs "
+                        "WHERE run_id = ?", [run_id]).fetchone()
+    paths = rundir.event_files(run_dir)
+    stored: dict[str, tuple[FileMark, int]] = {}
+    if known:
+        stored[rundir.EVENTS] = (FileMark(*known[0:2], *known[4:6]), known[2])
+        if len(paths) > 1:  # rank files (a query per run costs `sync` of many runs a millisecond each)
+            for name, *mark, last in con.execute("SELECT file, events_offset, events_lines, events_head, events_tail, "
+                                                 "last_seq FROM event_files WHERE run_id = ?", [run_id]).fetchall():
+                stored[name] = (FileMark(*mark), last)
+    files = _read_files(run_dir, paths, stored)
+    notes = [f"{f.name} {f.reading.restarted}; read again from its start" for f in files if f.reading.restarted]
+    rebuild = bool(known) and any(f.other_stream for f in files)
+    if rebuild:
+        notes = [f"{f.name} {f.reading.restarted}, and holds other events than those stored from it: the run was "
+                 "read again from its files as they are now (what only the earlier file held left the store)"
+                 for f in files if f.other_stream]
+        stored = {}
+        files = _read_files(run_dir, paths, stored)
+    main = files[0]
+    gone = main.reading.missing and main.mark.offset > 0
+    if gone:
+        note = (f"{rundir.EVENTS} is gone from the run folder (deleted?) after {main.mark.offset:,} bytes were read "
+                f"(events up to seq {main.last_seq}): the store keeps those")
+        if not con.execute("SELECT 1 FROM logs WHERE run_id = ? AND seq IS NULL AND message = ?",
+                           [run_id, note]).fetchone():
+            notes.append(note)
+    status = known[3] if known and not rebuild else "queued"
+    result = IngestResult(run_id, [], [w for f in files for w in f.reading.result.warnings], status, notes, gone)
+    batch = [f for f in files if not f.reading.missing and (f.new or f.reading.mark != f.mark)]
+    if known and not rebuild and not batch and not notes:
         return result
-    registered = bool(known)
+    values = recipe_values(run_dir) if rebuild or not known else None  # read first: a corrupt one writes nothing
+    first = True
     while True:
-        # seq rises through the file: only a re-read start can repeat stored events
-        new = read.events if not read.events or read.events[0].seq > last_seq else [
-            e for e in read.events if e.seq > last_seq]
-        con.execute("BEGIN")
-        if not registered:
-            insert_run(con, run_dir, meta)
-            registered = True
-        updates = _store(con, run_id, new)
-        last_seq = max(last_seq, new[-1].seq) if new else last_seq
-        _update_run(con, run_dir, run_id, {"events_offset": read.offset, "events_lines": read.line, "last_seq": last_seq},
-                    updates)
         # A transaction per batch: DuckDB keeps the Python strings it scanned until the commit.
-        con.execute("COMMIT")
-        status = updates.get("status", status)
-        result.seqs += [e.seq for e in new]
-        result.warnings += read.warnings + [e.message for e in new if isinstance(e, Log) and e.get("skipped_bytes")]
-        if not read.more:
+        with transaction(con):
+            faults.at("ingest")  # the fault probes' SIGKILL inside the transaction (tests/faults)
+            if first:
+                if rebuild:
+                    delete_run(con, run_id)
+                if values is not None:
+                    insert_run(con, run_dir, meta, values)
+                if notes:
+                    insert_rows(con, "logs", [[run_id, None, time.time(), "warning", n] for n in notes])
+            for f in batch:
+                if f is main:
+                    status = _store_main(con, run_dir, run_id, f).get("status", status)
+                else:
+                    _store_rank(con, run_id, f)
+        for f in batch:
+            new = f.new
+            result.seqs += [e.seq for e in new]
+            result.warnings += [e.message for e in new if isinstance(e, Log) and e.get("skipped_bytes")]
+        first = False
+        batch = [f for f in batch if f.more]
+        if not batch:
             break
-        new = []
-        read.events.clear()  # the stored batch is let go before the next is read
-        read = read_events(path, read.offset, read.line, max_bytes=BATCH_BYTES)
-    _add(result, rank_new if known else _ingest_rank_files(con, run_id, run_dir))
+        for f in batch:
+            f.read_on(run_dir)
+            result.warnings += f.reading.result.warnings
+    result.warnings += [f"{run_dir}/{n}" for n in notes]
     result.status = status
     return result
 
 
-def _store(con, run_id: str, events: list[Event]) -> dict[str, Any]:
-    """Insert the rows of `events` (a resumed start first drops what it supersedes); returns what
-    they change in the run's row."""
+def _read(run_dir: Path, path: Path, mark: FileMark) -> Reading:
+    try:
+        return read_from(path, mark, max_bytes=BATCH_BYTES)
+    except OSError as e:
+        raise rundir.RunFolderError(run_dir, path.name, f"cannot be read ({e.strerror or e})") from None
+
+
+def _read_files(run_dir: Path, paths: list[Path], stored: dict[str, tuple[FileMark, int]]) -> list[_File]:
+    """events.jsonl, then the rank files (ranks > 0 write only telemetry and their own errors), each
+    read on from its stored mark (a first batch)."""
+    out = []
+    for path in paths:
+        mark, last = stored.get(path.name, (FileMark(), -1))
+        out.append(_File(path, mark, last, _read(run_dir, path, mark)))
+    return out
+
+
+def _store_main(con, run_dir: Path, run_id: str, f: _File) -> dict[str, Any]:
+    """events.jsonl's new events, and its mark, into the store; the run's columns they update."""
+    new = f.new
     updates: dict[str, Any] = {}
-    for part in _attempts(events):
+    for part in _attempts(new):
         first = part[0]
         if isinstance(first, Start) and isinstance(first.resumed, dict):
             supersede(con, run_id, first.resumed)
@@ -96,16 +206,13 @@ def _store(con, run_id: str, events: list[Event]) -> dict[str, Any]:
             if data:
                 insert_rows(con, table, data)
         updates.update(rows.run_updates)
-    return updates
-
-
-def _update_run(con, run_dir: Path, run_id: str, sets: dict[str, Any], updates: dict[str, Any]) -> None:
-    """The run's row: how far its events are stored (`sets`) and what they say (`updates`)."""
     if "mlflow_run_id" in updates and rundir.read_annotations(run_dir)["mlflow"]:
         # `export-mlflow` sent the run since (its record, in annotations.json, is the newer one)
         updates.pop("mlflow_run_id")
         updates.pop("mlflow_uri", None)
-    sets = {**sets, **updates}
+    mark = f.reading.mark
+    sets = {"events_offset": mark.offset, "events_lines": mark.line, "events_head": mark.head,
+            "events_tail": mark.tail, "last_seq": max(f.last_seq, new[-1].seq) if new else f.last_seq, **updates}
     assignments = [f"{k} = ?" for k in sets]
     params = list(sets.values())
     if "ended_at" in updates:  # SET reads the old started_at: pass this batch's when it has one
@@ -113,39 +220,24 @@ def _update_run(con, run_dir: Path, run_id: str, sets: dict[str, Any], updates: 
         assignments = [f"{k} = ?" for k in sets] + ["duration_s = epoch(?::TIMESTAMP - coalesce(?::TIMESTAMP, started_at))"]
         params = [*sets.values(), updates["ended_at"], updates.get("started_at")]
     con.execute(f"UPDATE runs SET {', '.join(assignments)} WHERE run_id = ?", [*params, run_id])
+    return updates
 
 
-def _add(result: IngestResult, other: IngestResult) -> None:
-    result.seqs += other.seqs
-    result.warnings += other.warnings
-
-
-def _ingest_rank_files(con, run_id: str, run_dir: Path) -> IngestResult:
-    """Ranks > 0 write only telemetry and their own errors, each to events.rank<N>.jsonl (in
-    batches, as events.jsonl, one transaction each)."""
-    out = IngestResult(run_id)
-    for path in rundir.rank_event_files(run_dir):
-        state = con.execute("SELECT events_offset, events_lines, last_seq FROM event_files WHERE run_id = ? AND file = ?",
-                            [run_id, path.name]).fetchone() or (0, 0, -1)
-        more = True
-        while more:
-            read = read_events(path, state[0], state[1], max_bytes=BATCH_BYTES)
-            more = read.more
-            new = [e for e in read.events if e.seq > state[2]]
-            out.warnings += read.warnings
-            if read.offset == state[0] and not new:
-                break
-            rank = rundir.rank_of(path)
-            for e in new:
-                if isinstance(e, Log):
-                    e.message = f"[rank {rank}] {e.message}"
-            con.execute("BEGIN")
-            _store(con, run_id, [e for e in new if isinstance(e, (Telemetry, Log))])
-            state = (read.offset, read.line, max([state[2]] + [e.seq for e in new]))
-            con.execute("INSERT OR REPLACE INTO event_files VALUES (?, ?, ?, ?, ?)", [run_id, path.name, *state])
-            con.execute("COMMIT")
-            out.seqs += [e.seq for e in new]
-    return out
+def _store_rank(con, run_id: str, f: _File) -> None:
+    """A rank file's new telemetry and errors (its log lines tagged `[rank N]`), and its mark."""
+    new = f.new
+    rank = rundir.rank_of(Path(f.name))
+    for e in new:
+        if isinstance(e, Log):
+            e.message = f"[rank {rank}] {e.message}"
+    rows = _rows(run_id, [e for e in new if isinstance(e, (Telemetry, Log))])
+    for table, data in rows.tables.items():
+        if data:
+            insert_rows(con, table, data)
+    mark = f.reading.mark
+    con.execute("INSERT OR REPLACE INTO event_files (run_id, file, events_offset, events_lines, last_seq, events_head, "
+                "events_tail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [run_id, f.name, mark.offset, mark.line, max([f.last_seq] + [e.seq for e in new]), mark.head, mark.tail])
 
 
 def _attempts(events: list[Event]) -> list[list[Event]]:

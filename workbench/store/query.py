@@ -1,8 +1,10 @@
 """A user's own SQL against the store: `workbench query` and the app's query screen.
 
-Both run what the user typed; the app holds it to reading statements (`read_only_statements`,
-which also finds the writes DuckDB runs inside a SELECT's CTE or an EXPLAIN ANALYZE) inside a
-transaction it rolls back. Callers catch `StoreError` (workbench/store/db.py) and never import duckdb.
+Both run what the user typed on a connection that reaches no file but the store (db.SEALED: no COPY TO,
+EXPORT, ATTACH, read_csv of another file, extension, nor SET undoing it); `workbench query` connects
+read-only, and the app holds it to reading statements (`read_only_statements`, which also finds the
+writes DuckDB runs inside a SELECT's CTE or an EXPLAIN ANALYZE) inside a transaction it rolls back.
+Callers catch `StoreError` (workbench/store/db.py) and never import duckdb.
 """
 
 from __future__ import annotations

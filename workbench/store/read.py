@@ -60,6 +60,7 @@ class RunDetail:
     confusion: dict[str, dict[str, int]] = field(default_factory=dict)  # the tuned model's, on the split
     tags: dict[str, str] = field(default_factory=dict)
     notes: list[tuple[float, str]] = field(default_factory=list)        # (unix time, text), oldest first
+    record: list[str] = field(default_factory=list)  # `record_notes`: an event file read again, or gone
 
 
 def run_detail(con, run_id: str, split: str = "validation") -> RunDetail:
@@ -97,7 +98,15 @@ def run_detail(con, run_id: str, split: str = "validation") -> RunDetail:
         confusion=confusion(con, run_id, split),
         tags=tags,
         notes=notes,
+        record=record_notes(con, run_id),
     )
+
+
+def record_notes(con, run_id: str) -> list[str]:
+    """Ingestion's notes on a run's record, oldest first: an event file that was read again from its
+    start (truncated, replaced), or events.jsonl gone (workbench/store/ingest.py)."""
+    return [m for (m,) in con.execute("SELECT message FROM logs WHERE run_id = ? AND seq IS NULL ORDER BY t",
+                                      [run_id]).fetchall()]
 
 
 def base_vs_tuned(con, run_id: str, split: str = "validation") -> list[tuple]:
@@ -359,7 +368,7 @@ def telemetry_series(con, run_id: str, limit: int = 600) -> list[dict[str, Any]]
 
 def log_tail(con, run_id: str, limit: int = 200) -> list[tuple[str, str]]:
     """(level, message) of the last `limit` log events, oldest first."""
-    rows = con.execute("SELECT level, message FROM logs WHERE run_id = ? ORDER BY seq DESC LIMIT ?",
+    rows = con.execute("SELECT level, message FROM logs WHERE run_id = ? ORDER BY seq DESC NULLS FIRST LIMIT ?",
                        [run_id, limit]).fetchall()
     return list(reversed(rows))
 

@@ -4,8 +4,9 @@ Times in `runs` are TIMESTAMP (UTC); `t` columns elsewhere are unix seconds (DOU
 Aggregate metrics live in `evals` under the label '(all)'.
 """
 
-SCHEMA_VERSION = 8  # 2: event_files (per-rank event files); 3: training summary columns, fairness; 4: attempts;
-#                    5: confusion; 6: warnings; 7: kind, evaluates, archived, tags, notes; 8: mlflow_run_id, mlflow_uri
+SCHEMA_VERSION = 9  # 2: event_files (per-rank event files); 3: training summary columns, fairness; 4: attempts;
+#                    5: confusion; 6: warnings; 7: kind, evaluates, archived, tags, notes; 8: mlflow_run_id, mlflow_uri;
+#                    9: events_head, events_tail (runs, event_files)
 ALL_LABELS = "(all)"
 
 # Metrics where lower is better (everything else: higher is better; support: neither).
@@ -114,7 +115,7 @@ CREATE TABLE IF NOT EXISTS event_files (
 
 CREATE TABLE IF NOT EXISTS logs (
     run_id  VARCHAR,
-    seq     BIGINT,
+    seq     BIGINT,     -- NULL: ingestion's own note (level warning) that an event file was read again or is gone
     t       DOUBLE,
     level   VARCHAR,
     message VARCHAR
@@ -163,6 +164,12 @@ ALTER TABLE runs ADD COLUMN IF NOT EXISTS evaluates VARCHAR;            -- eval 
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS archived BOOLEAN;             -- hidden from lists unless asked (`workbench archive`)
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS mlflow_run_id VARCHAR;        -- the MLflow run it logs to
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS mlflow_uri VARCHAR;           -- its tracking URI
+-- Ingestion state: fingerprints of an event file's first bytes and of those before the offset read
+-- (workbench/events.py FileMark): a file truncated, rewritten or replaced since is read again.
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS events_head VARCHAR;
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS events_tail VARCHAR;
+ALTER TABLE event_files ADD COLUMN IF NOT EXISTS events_head VARCHAR;
+ALTER TABLE event_files ADD COLUMN IF NOT EXISTS events_tail VARCHAR;
 
 -- A run's tags (`workbench tag RUN key=value`) and notes (`workbench note RUN "text"`); the run
 -- folder's annotations.json holds them too, so `workbench sync` rebuilds them.

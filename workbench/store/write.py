@@ -1,12 +1,14 @@
 """Every write to the store other than ingesting events: a run registered, its job recorded,
-reopened for a resume, its earlier attempt superseded, its end or final status settled, its
-ingestion offsets reset. The ingester (store/ingest.py) writes what the event files say; no
-module outside workbench/store writes SQL.
+reopened for a resume, its earlier attempt superseded, its end or final status settled. The
+ingester (store/ingest.py) writes what the event files say; no module outside workbench/store
+writes SQL.
 """
 
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -15,29 +17,55 @@ from workbench.recipe.schema import SECTIONS
 from workbench.store.rows import insert_rows, param_text, utc
 
 
+@contextmanager
+def transaction(con) -> Iterator[None]:
+    """BEGIN ... COMMIT, rolled back when anything inside raises: a connection used on (`sync` goes
+    on to the next run folder) never stays inside a half-done transaction."""
+    con.execute("BEGIN")
+    try:
+        yield
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
 def register_run(con, run_dir: Path) -> dict[str, Any]:
     """Insert the run's row and params if missing (status 'queued' until its start event)."""
-    meta = rundir.read_run_meta(run_dir)
+    meta = rundir.read_run_meta(run_dir, own_folder=True)
     if con.execute("SELECT 1 FROM runs WHERE run_id = ?", [meta["run_id"]]).fetchone():
         return meta
-    con.execute("BEGIN")
-    insert_run(con, run_dir, meta)
-    con.execute("COMMIT")
+    values = recipe_values(run_dir)
+    with transaction(con):
+        insert_run(con, run_dir, meta, values)
     return meta
 
 
-def insert_run(con, run_dir: Path, meta: dict[str, Any]) -> None:
-    run_id = meta["run_id"]
+def recipe_values(run_dir: Path) -> dict[str, Any]:
+    """The frozen recipe's knobs, flat (`section.key`); {} when the folder has none yet. Read before a
+    run's row is written: a corrupt one is the folder's fault (RunFolderError), named with its line."""
+    path = run_dir / rundir.RECIPE
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except OSError as e:
+        raise rundir.RunFolderError(run_dir, rundir.RECIPE, f"cannot be read ({e.strerror or e})") from None
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        raise rundir.RunFolderError(run_dir, rundir.RECIPE, f"not valid TOML ({e})") from None
     values: dict[str, Any] = {}
-    recipe_file = run_dir / rundir.RECIPE
-    if recipe_file.exists():
-        raw = tomllib.loads(recipe_file.read_text(encoding="utf-8"))
-        for k, v in raw.items():
-            if isinstance(v, dict) and k in SECTIONS:  # [section] tables; data.labels stays one map
-                for kk, vv in v.items():
-                    values[f"{k}.{kk}"] = vv
-            else:
-                values[k] = v
+    for k, v in raw.items():
+        if isinstance(v, dict) and k in SECTIONS:  # [section] tables; data.labels stays one map
+            for kk, vv in v.items():
+                values[f"{k}.{kk}"] = vv
+        else:
+            values[k] = v
+    return values
+
+
+def insert_run(con, run_dir: Path, meta: dict[str, Any], values: dict[str, Any]) -> None:
+    """The run's row, params and annotations (`values`: `recipe_values` of its folder)."""
+    run_id = meta["run_id"]
     kind = meta.get("kind", "train")
     annotations = rundir.read_annotations(run_dir)
     con.execute(
@@ -126,14 +154,3 @@ def set_final_status(con, run_id: str, status: str, error: str | None, t: float)
                   duration_s = coalesce(duration_s, epoch(?::TIMESTAMP - started_at))
            WHERE run_id = ?""",
         [status, error, utc(t), utc(t), run_id])
-
-
-def reset_offsets(con, run_id: str, files: list[str]) -> None:
-    """Read these event files from their start again (their copies were replaced); events
-    already stored are skipped by seq."""
-    for name in files:
-        if name == rundir.EVENTS:
-            con.execute("UPDATE runs SET events_offset = 0, events_lines = 0 WHERE run_id = ?", [run_id])
-        else:
-            con.execute("UPDATE event_files SET events_offset = 0, events_lines = 0 WHERE run_id = ? AND file = ?",
-                        [run_id, name])

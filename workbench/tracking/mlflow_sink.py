@@ -82,10 +82,34 @@ def target_of(values: dict[str, Any], runs_root: Path, uri: str | None = None,
     return Target(uri, experiment, location)
 
 
+# A URI inside a message: a scheme, ://, then up to a space or a quote.
+_URI_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]*")
+
+
 def public_uri(text: str) -> str:
-    """A tracking URI, or a message that quotes one, fit for a file or a table: any
-    user:password@ taken out (MLFLOW_TRACKING_URI or --tracking-uri may hold them)."""
-    return re.sub(r"//[^/@\s]*@", "//", text)
+    """A tracking URI, or a message that quotes some, fit for a file or a table: the whole userinfo
+    (user:password@) of each taken out (MLFLOW_TRACKING_URI or --tracking-uri may hold them)."""
+    return _URI_IN_TEXT.sub(lambda m: _without_userinfo(m.group()), text)
+
+
+def _without_userinfo(uri: str) -> str:
+    """`uri` without its userinfo. A password may hold '@', '/', '?' or '#' unescaped
+    (`user:p@ss@host`, `user:pa/ss@host`), where a URL parser ends the authority early; so when the
+    authority holds an '@', or a port that is no number and an '@' follows, everything up to the
+    last '@' goes (a path that holds an '@' too loses its start: never a secret shown)."""
+    from urllib.parse import urlsplit
+
+    scheme, _, rest = uri.partition("://")
+    try:
+        netloc = urlsplit(uri).netloc
+    except ValueError:  # e.g. an unclosed IPv6 bracket: no authority to tell apart, any '@' ends a userinfo
+        return f"{scheme}://{rest.rpartition('@')[2]}"
+    after = rest[len(netloc):]
+    _, colon, port = netloc.rpartition(":")
+    odd_port = bool(colon) and not netloc.endswith("]") and not port.isdigit()
+    if "@" in netloc or (odd_port and "@" in after):
+        return f"{scheme}://{rest.rpartition('@')[2]}"
+    return uri
 
 
 def first_line(e: BaseException) -> str:

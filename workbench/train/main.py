@@ -18,7 +18,7 @@ from workbench import rundir
 from workbench.errors import UserError
 from workbench.events import EventWriter, read_events
 
-EXIT_COMPLETED, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+EXIT_COMPLETED, EXIT_FAILED, EXIT_INTERRUPTED = rundir.EXIT_COMPLETED, rundir.EXIT_FAILED, rundir.EXIT_INTERRUPTED
 
 
 class Interrupted(BaseException):

@@ -46,7 +46,7 @@ class RunDetailFailed(Message):
         self.error = error
 
 
-def header_text(r: dict, last_step: tuple | None, now_seconds: float | None) -> Text:
+def header_text(r: dict, last_step: tuple | None, now_seconds: float | None, record: tuple[str, ...] | list[str] = ()) -> Text:
     """The run's identity and state in five to seven lines of at most ~80 columns."""
     t = Text()
 
@@ -92,6 +92,10 @@ def header_text(r: dict, last_step: tuple | None, now_seconds: float | None) -> 
         t.append("\n")
         t.append("⚠ ", style="bold yellow")
         t.append(w, style="yellow")
+    for note in record:  # an event file read again from its start, or gone (store/ingest.py)
+        t.append("\n")
+        t.append("⚠ record ", style="bold yellow")
+        t.append(note, style="yellow")
     t.rstrip()
     return t
 
@@ -193,7 +197,7 @@ class DetailScreen(TabCycling, ReportsWorkerErrors, Screen):
         self.split = message.split
         r = d.run
         seconds = run_seconds(r["status"], r["duration_s"], r["started_at"], self.app.clock)
-        self.query_one("#detail-header", Static).update(header_text(r, d.last_step, seconds))
+        self.query_one("#detail-header", Static).update(header_text(r, d.last_step, seconds, d.record))
         self._show_splits(d.splits)
         self._show_metrics(d)
         self._show_diff(message.diff)

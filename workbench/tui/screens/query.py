@@ -6,7 +6,8 @@ CSV (ctrl+e), and the queries of this session on ctrl+up / ctrl+down.
 
 User SQL never changes the store: `read_only_statements` (workbench/store/query.py) refuses any statement but
 a select or an explain, and what hides inside those (a delete in a CTE, explain analyze of a delete,
-a commit); and every query runs in a transaction that is rolled back.
+a commit); every query runs in a transaction that is rolled back; and the connection itself reads and
+writes no file but the store (workbench/store/db.py SEALED).
 """
 
 from __future__ import annotations
