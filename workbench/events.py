@@ -46,7 +46,14 @@ END_STATUSES = ("completed", "failed", "interrupted")
 
 
 class EventWriter:
-    """Append-only, line-flushed, thread-safe writer (the telemetry sampler writes from a thread)."""
+    """Append-only, line-flushed, thread-safe writer (the telemetry sampler writes from a thread).
+
+    The file is the run's record: when it is deleted or replaced while the run goes on (a cleanup
+    script, an rsync or a restore from a backup renamed over it), the writer notices at its next event
+    (the file it holds open has no name left) and puts its whole stream back in the folder, from the
+    file it still holds open; a file found in its place is kept beside it (`events.jsonl.displaced-T`).
+    A warning `log` event says so. Where that cannot be done (a read-only folder, a full disk) it writes
+    on to the file it holds, and says so once."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -55,19 +62,63 @@ class EventWriter:
         # Called with each event as written, under the writer's lock (so in file order): they must
         # return at once (the MLflow sink only queues it for its own thread).
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
-        # Line-buffered text file: each write of a full line reaches the OS at once.
-        self._f = open(self.path, "a", encoding="utf-8", buffering=1)
+        # Line-buffered text file: each write of a full line reaches the OS at once. Opened to read too:
+        # a file deleted under the writer is written back from it (`_restore`).
+        self._f = open(self.path, "a+", encoding="utf-8", buffering=1)
+        self._lost = False  # the folder's file is gone and could not be put back: not tried again
 
     def emit(self, type: str, **fields: Any) -> dict[str, Any]:
         with self._lock:
-            event = {"seq": self._seq, "t": time.time(), "type": type, **fields}
-            line = json.dumps(event, default=_jsonable, separators=(",", ":"))
-            self._f.write(line + "\n")
-            self._f.flush()
-            self._seq += 1
-            for listener in self.listeners:
-                listener(event)
-            return event
+            note = self._keep_in_folder()
+            if note is not None:
+                self._write({"seq": self._seq, "t": time.time(), "type": "log", "level": "warning", "message": note})
+            return self._write({"seq": self._seq, "t": time.time(), "type": type, **fields})
+
+    def _write(self, event: dict[str, Any]) -> dict[str, Any]:
+        line = json.dumps(event, default=_jsonable, separators=(",", ":"))
+        self._f.write(line + "\n")
+        self._f.flush()
+        self._seq += 1
+        for listener in self.listeners:
+            listener(event)
+        return event
+
+    def _keep_in_folder(self) -> str | None:
+        """When the file written has no name left, the stream put back under its name; what to say."""
+        if self._lost or os.fstat(self._f.fileno()).st_nlink:  # one fstat per event: about a microsecond
+            return None
+        try:
+            displaced = self._restore()
+        except OSError as e:
+            self._lost = True
+            return (f"{self.path.name} was deleted or replaced while the run went on, and could not be written "
+                    f"back ({e.strerror or e}): what follows reaches no reader until the run ends")
+        kept = f"; the file found in its place is kept as {displaced.name}" if displaced else ""
+        return (f"{self.path.name} was deleted or replaced while the run went on: its whole stream (seq 0 to "
+                f"{self._seq - 1}) was written back from the trainer's open file{kept}")
+
+    def _restore(self) -> Path | None:
+        """The stream so far, copied from the open (unlinked) file into the folder under its name; the
+        path a file found there was moved to, if any."""
+        self._f.flush()
+        fd = self._f.fileno()
+        tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+        try:
+            with open(tmp, "wb") as out:
+                offset = 0
+                while chunk := os.pread(fd, 1 << 20, offset):
+                    out.write(chunk)
+                    offset += len(chunk)
+            displaced = None
+            if self.path.exists():
+                displaced = self.path.with_name(f"{self.path.name}.displaced-{time.time():.0f}")
+                os.replace(self.path, displaced)
+            os.replace(tmp, self.path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        old, self._f = self._f, open(self.path, "a+", encoding="utf-8", buffering=1)
+        old.close()
+        return displaced
 
     def close(self) -> None:
         with self._lock:

@@ -129,7 +129,7 @@ def write_json_atomic(path: Path, data: dict[str, Any], indent: int | None = Non
 # milliseconds), and then when its pid has ended on this machine, or it is older than LEFTOVER_MAX_S.
 LEFTOVER_MIN_S = 60.0
 LEFTOVER_MAX_S = 3600.0
-_TEMP = re.compile(r"^(?P<name>.+\.json)(?:\.(?P<pid>\d+))?\.tmp$")  # pid-less: written before pids were
+_TEMP = re.compile(r"^(?P<name>.+\.jsonl?)(?:\.(?P<pid>\d+))?\.tmp$")  # pid-less: written before pids were
 
 
 def left_behind(path: Path, pid: int | None, now: float | None = None) -> bool:

@@ -306,17 +306,17 @@ def test_events_truncated_mid_run(cli, cli_env, tmp_path, probe):
     sync = cli("sync")
     assert sync.returncode == 0 and missing_from_store(store, run_dir) == []
     assert listed(cli)[run_dir.name]["status"] == "completed"
-    probe.record(f"cut {len(lines) - len(lines) // 2} of {len(lines)} lines; follower said: {said[0].strip()[:120]!r}; "
+    probe.record(f"cut {len(lines) - len(lines) // 2} of {len(lines)} lines; follower said: {shown(said[0], run_dir)!r}; "
                  f"exit {proc.returncode}; every event left in the file stored")
 
 
 def test_events_replaced_mid_run(cli, cli_env, tmp_path, probe):
     """events.jsonl replaced by another file mid-run (its first third, renamed over it: an rsync or a
-    restore from a backup); the trainer's writes go on to the old, unlinked file.
+    restore from a backup); the file the trainer writes has no name left.
 
-    Holds: the follower notices the file was replaced and says so; every event the new file holds is
-    stored; the run is not left running: it is settled from exit.json with a status and a reason that
-    say its end event is missing from the folder."""
+    Holds: the follower notices the file was replaced and says so; at its next event the trainer writes
+    its whole stream back, keeps the other file beside it and says so; the run ends completed by its own
+    `end`, every event of it in the folder and stored once."""
     store = tmp_path / "runs.duckdb"
     proc, run_dir, release = paused_and_ingested(tmp_path, cli_env)
     events = run_dir / "events.jsonl"
@@ -324,53 +324,82 @@ def test_events_replaced_mid_run(cli, cli_env, tmp_path, probe):
     other = run_dir / "events.new"
     other.write_bytes(b"".join(lines[:len(lines) // 3]))
     os.replace(other, events)
+    # whichever comes first: the follower's own check, or the trainer's note (its telemetry thread writes
+    # on while the run waits at the pause point, so it may put the stream back before the follower looks)
+    said = wait_for(lambda: [ln for ln in read_so_far(proc) if "events.jsonl" in ln and "replaced" in ln], 120,
+                    "the follower to say events.jsonl was replaced")
     release.touch()
+    before = "".join(read_so_far(proc))
     out, err = proc.communicate(timeout=300)
-    no_traceback(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
-    said = [ln for ln in (out + err).splitlines() if "events.jsonl" in ln and "replaced" in ln]
-    assert said, out[-3000:] + err[-3000:]
-    assert missing_from_store(store, run_dir) == []
+    res = subprocess.CompletedProcess(proc.args, proc.returncode, before + out, err)
+    no_traceback(res)
+    assert proc.returncode == 0, res.stdout[-3000:] + err[-3000:]
+    assert "was written back from the trainer's open file; the file found in its place is kept as" in res.stdout
+    assert len(list(run_dir.glob("events.jsonl.displaced-*"))) == 1
+    assert_every_event_stored_once(store, run_dir.name, run_dir)
     row = listed(cli)[run_dir.name]
-    assert row["status"] not in ("queued", "running"), row
-    probe.record(f"follower said: {said[0].strip()[:120]!r}; exit {proc.returncode}; status {row['status']}")
+    assert row["status"] == "completed", row
+    probe.record(f"follower said: {shown(said[0], run_dir)!r}; the trainer wrote its stream back "
+                 f"({len(events_of(run_dir))} events, the other file kept aside); exit {proc.returncode}; "
+                 f"status {row['status']}; every event stored once")
 
 
 def test_events_removed_mid_run(cli, cli_env, tmp_path, probe):
-    """events.jsonl deleted mid-run (a cleanup script, a quota tool); the trainer writes on to the
-    unlinked file and finishes, leaving its adapter and predictions in the folder.
+    """events.jsonl deleted mid-run (a cleanup script, a quota tool); the file the trainer writes has no
+    name left.
 
-    Holds: the follower says at once that events.jsonl is gone (no silent wait); the run ends with a
-    status and a reason that name what the folder holds (the adapter), not "exited with code 0"
-    alone; nothing is left running."""
+    Holds: the follower says at once that events.jsonl is gone (no silent wait); at its next event the
+    trainer writes its whole stream back and says so; the run ends completed by its own `end`, every
+    event of it in the folder and stored once; nothing is left running."""
+    store = tmp_path / "runs.duckdb"
     proc, run_dir, release = paused_and_ingested(tmp_path, cli_env)
     (run_dir / "events.jsonl").unlink()
-    said = wait_for(lambda: [ln for ln in read_so_far(proc) if "events.jsonl" in ln], 120,
-                    "the follower to say events.jsonl is gone")
+    # whichever comes first: the follower's own check ("is gone"), or the trainer's note (its telemetry
+    # thread writes on while the run waits at the pause point, so it may put the stream back first)
+    said = wait_for(lambda: [ln for ln in read_so_far(proc) if "events.jsonl" in ln and (
+        "gone" in ln or "deleted or replaced" in ln)], 120, "the follower to say events.jsonl is gone")
     release.touch()
+    before = "".join(read_so_far(proc))
     out, err = proc.communicate(timeout=300)
-    no_traceback(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
+    res = subprocess.CompletedProcess(proc.args, proc.returncode, before + out, err)
+    no_traceback(res)
+    assert proc.returncode == 0, res.stdout[-3000:] + err[-3000:]
+    assert "was written back from the trainer's open file" in res.stdout
+    assert_every_event_stored_once(store, run_dir.name, run_dir)
     row = listed(cli)[run_dir.name]
-    assert row["status"] not in ("queued", "running"), row
-    show = cli("show", run_dir.name).stdout
-    assert "adapter" in show, show[-3000:]
-    probe.record(f"follower said: {said[0].strip()[:120]!r}; exit {proc.returncode}; status {row['status']}")
+    assert row["status"] == "completed", row
+    probe.record(f"follower said: {shown(said[0], run_dir)!r}; the trainer wrote its stream back "
+                 f"({len(events_of(run_dir))} events); exit {proc.returncode}; status {row['status']}; "
+                 "every event stored once")
 
 
-_seen: dict[int, list[str]] = {}
+def shown(line: str, run_dir: Path) -> str:
+    """A line as the page shows it: the run folder's path as RUN, cut to 150 characters."""
+    text = " ".join(line.replace(str(run_dir), "RUN").split())
+    return text if len(text) <= 150 else text[:149] + "…"
+
+
+_seen: dict[int, bytes] = {}
 
 
 def read_so_far(proc: subprocess.Popen) -> list[str]:
-    """The lines a process printed so far (stderr, then stdout), read without blocking."""
+    """The lines a process printed so far (its stdout and stderr, as they came), read from the pipes'
+    descriptors without blocking; `communicate` later returns the rest."""
     import select
 
-    got = _seen.setdefault(proc.pid, [])
-    for stream in (proc.stderr, proc.stdout):
-        while stream is not None and select.select([stream], [], [], 0)[0]:
-            line = stream.readline()
-            if not line:
-                break
-            got.append(line)
-    return got
+    got = _seen.get(proc.pid, b"")
+    fds = [s.fileno() for s in (proc.stdout, proc.stderr) if s is not None]
+    while fds:
+        ready = select.select(fds, [], [], 0)[0]
+        if not ready:
+            break
+        for fd in ready:
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                fds.remove(fd)
+            got += chunk
+    _seen[proc.pid] = got
+    return got.decode(errors="replace").splitlines(keepends=True)
 
 
 # --- the machine: a read-only folder, a full disk --------------------------------------------------
@@ -391,7 +420,7 @@ def test_run_folder_read_only_mid_run(cli, cli_env, tmp_path, read_only_bind, pr
     status, error = q(store, "SELECT status, error FROM runs")[0]
     assert status == "failed" and "Read-only file system" in error, error
     assert_every_event_stored_once(store, run_dir.name, run_dir)
-    probe.record(f"follower exit {proc.returncode}; status {status}: {error[:100]!r}")
+    probe.record(f"follower exit {proc.returncode}; status {status}: {shown(error, run_dir)!r}")
 
 
 def test_store_disk_full_mid_run(cli, cli_env, tmp_path, tmpfs, probe):
@@ -420,7 +449,8 @@ def test_store_disk_full_mid_run(cli, cli_env, tmp_path, tmpfs, probe):
     assert cli("sync").returncode == 0
     assert q(store, "SELECT status FROM runs") == [("completed",)]
     assert_every_event_stored_once(store, run_dir.name, run_dir)
-    probe.record(f"follower exit {proc.returncode}: {lines[0][:110]!r}; after room and sync: completed, "
+    probe.record(f"follower exit {proc.returncode}: {shown(lines[0].replace(str(store), 'STORE'), run_dir)!r}; "
+                 "after room and sync: completed, "
                  f"{len(events_of(run_dir))} events stored once")
 
 
@@ -446,7 +476,7 @@ def test_corrupt_run_json_among_good(cli, tmp_path, finished_runs, probe):
         if d != bad:
             assert_every_event_stored_once(store, d.name, d)
     assert sorted(listed(cli)) == sorted(d.name for d in dirs if d != bad)
-    probe.record(f"sync exit {res.returncode}; {warned[0].strip()[:120]!r}; 4 of 4 good runs stored whole")
+    probe.record(f"sync exit {res.returncode}; {shown(warned[0], bad)!r}; 4 of 4 good runs stored whole")
 
 
 # --- runs beside readers and the app ------------------------------------------------------------------

@@ -441,3 +441,27 @@ def test_leftovers_of_killed_writers_are_removed_at_the_next_open_and_only_their
     assert {n: not (tmp_path / n).exists() for n in left} == left
     assert {n: not (run_dir / n).exists() for n in in_run} == in_run
     assert fresh.exists()
+
+
+def test_an_event_file_deleted_in_a_read_only_folder_is_said_once_and_writing_goes_on(tmp_path, read_only_bind):
+    """events.jsonl deleted, then its folder turned read-only: the trainer's writer cannot put the stream
+    back; it says so once, in the stream, and writes on to the file it holds (read at its end by the
+    exit code, docs/architecture.md "Run status")."""
+    import json as _json
+
+    from workbench.events import EventWriter
+
+    folder = tmp_path / "run"
+    folder.mkdir()
+    path = folder / "events.jsonl"
+    with EventWriter(path) as w:
+        w.emit("step", step=0)
+        path.unlink()
+        read_only_bind(folder)
+        w.emit("step", step=1)
+        w.emit("step", step=2)
+        fd = w._f.fileno()
+        written = os.pread(fd, 1 << 16, 0).decode().splitlines()
+    assert not path.exists()
+    assert [_json.loads(line)["type"] for line in written] == ["step", "log", "step", "step"]  # one note
+    assert "could not be written back (Read-only file system)" in _json.loads(written[1])["message"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from pathlib import Path
@@ -365,3 +366,44 @@ def test_the_last_event_is_found_behind_a_line_over_the_limit_without_holding_it
     assert peak < 4 << 20, f"held {peak / 1e6:.1f} MB"  # a few times the limit, not the 20 MB line
     monkeypatch.setenv("WORKBENCH_EVENT_LINE_LIMIT", "64M")  # under the limit: it is the last event
     assert last_event(path).type == "eval"
+
+
+def _lines(path):
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_a_deleted_event_file_is_written_back_whole_at_the_next_event(tmp_path):
+    """events.jsonl deleted while the run goes on: the writer puts its whole stream back (from the
+    file it holds open) before its next event, and says so; no event is lost from the folder."""
+    path = tmp_path / "events.jsonl"
+    with EventWriter(path) as w:
+        for i in range(5):
+            w.emit("step", step=i)
+        path.unlink()
+        w.emit("step", step=5)
+        w.emit("end", status="completed")
+    events = _lines(path)
+    assert [e["seq"] for e in events] == list(range(8))
+    assert [e.get("step") for e in events[:5]] == list(range(5))
+    note = events[5]
+    assert note["type"] == "log" and note["level"] == "warning"
+    assert "deleted or replaced" in note["message"] and "seq 0 to 4" in note["message"]
+    assert events[6]["step"] == 5 and events[7]["type"] == "end"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["events.jsonl"]  # no temporary file left
+
+
+def test_a_replaced_event_file_is_kept_aside_and_the_stream_written_back(tmp_path):
+    path = tmp_path / "events.jsonl"
+    with EventWriter(path) as w:
+        for i in range(6):
+            w.emit("step", step=i)
+        other = tmp_path / "copy"
+        other.write_text("".join(path.read_text(encoding="utf-8").splitlines(keepends=True)[:2]), encoding="utf-8")
+        os.replace(other, path)  # a restore of an older copy, renamed over the file
+        w.emit("end", status="completed")
+    events = _lines(path)
+    assert [e["seq"] for e in events] == list(range(8)) and events[-1]["type"] == "end"
+    (displaced,) = tmp_path.glob("events.jsonl.displaced-*")
+    assert [e["seq"] for e in _lines(displaced)] == [0, 1]
+    assert displaced.name in events[6]["message"]
+
