@@ -384,3 +384,16 @@ def test_run_ids_a_reference_names_prefix_first_then_a_suffix_of_four(store, tmp
         assert run_ids_matching(con, "1eaf") == [c]
         assert run_ids_matching(con, "b22") == []      # too short to be a suffix
         assert run_ids_matching(con, a) == [a]
+
+
+def test_a_run_stopped_by_workbench_stop_is_cancelled_in_a_store_rebuilt_from_its_folder(store, tmp_path, demo_recipe):
+    """`workbench stop` marks run.json; the trainer ends `interrupted`; its follower settles it `cancelled`.
+    Ingestion alone (sync into a new store, `rm --undo`) says the same, not `interrupted`."""
+    from workbench.rundir import read_run_meta
+
+    run_dir = make_run(tmp_path / "runs", rid("stopped"), demo_recipe, end="interrupted")
+    meta = read_run_meta(run_dir)
+    write_run_meta(run_dir, {**meta, "stop_requested_at": time.time()})
+    with connect(store) as con:
+        assert ingest_run(con, run_dir).status == "cancelled"
+        assert con.execute("SELECT status, error FROM runs").fetchone() == ("cancelled", "cancelled by workbench stop")

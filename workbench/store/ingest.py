@@ -157,7 +157,8 @@ def ingest_run(con, run_dir: Path) -> IngestResult:
                     insert_rows(con, "logs", [[run_id, None, time.time(), "warning", n] for n in notes])
             for f in batch:
                 if f is main:
-                    status = _store_main(con, run_dir, run_id, f).get("status", status)
+                    status = _store_main(con, run_dir, run_id, f, bool(meta.get("stop_requested_at"))).get(
+                        "status", status)
                 else:
                     _store_rank(con, run_id, f)
         for f in batch:
@@ -193,8 +194,10 @@ def _read_files(run_dir: Path, paths: list[Path], stored: dict[str, tuple[FileMa
     return out
 
 
-def _store_main(con, run_dir: Path, run_id: str, f: _File) -> dict[str, Any]:
-    """events.jsonl's new events, and its mark, into the store; the run's columns they update."""
+def _store_main(con, run_dir: Path, run_id: str, f: _File, stop_requested: bool) -> dict[str, Any]:
+    """events.jsonl's new events, and its mark, into the store; the run's columns they update. A run
+    `workbench stop` interrupted is cancelled (as its follower settles it: launch/follow.py
+    final_status), so a store rebuilt from the folders says what the live one said."""
     new = f.new
     updates: dict[str, Any] = {}
     for part in _attempts(new):
@@ -206,6 +209,8 @@ def _store_main(con, run_dir: Path, run_id: str, f: _File) -> dict[str, Any]:
             if data:
                 insert_rows(con, table, data)
         updates.update(rows.run_updates)
+    if updates.get("status") == "interrupted" and stop_requested:
+        updates.update(status="cancelled", error="cancelled by workbench stop")
     if "mlflow_run_id" in updates and rundir.read_annotations(run_dir)["mlflow"]:
         # `export-mlflow` sent the run since (its record, in annotations.json, is the newer one)
         updates.pop("mlflow_run_id")
