@@ -252,6 +252,8 @@ def test_remote_run_folders_are_relative_to_home_unless_absolute():
     ("running", {"scheduler_state": "FAILED", "scheduler_exit": 2}, False, ("failed", "exit code 2")),
     ("running", {}, False, ("failed", "gone")),
     ("completed", {"scheduler_state": "CANCELLED"}, True, ("completed", None)),  # finished before the stop
+    # ingestion already recorded a stopped run cancelled (store/ingest.py): it stays so, its exit code notwithstanding
+    ("cancelled", {"exit": {"returncode": 130}}, True, ("cancelled", None)),
 ])
 def test_final_status_reconciles_trainer_and_scheduler(status, job, stop, want):
     got = final_status(status, job, stop)

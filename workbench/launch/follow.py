@@ -273,7 +273,7 @@ def final_status(status: str | None, job: dict[str, Any], stop_requested: bool, 
         return "cancelled", f"cancelled by {by}"
     if unfinished and raw in ("TIMEOUT", "DEADLINE"):
         return "interrupted", f"the job reached its time limit ({raw}, job {job_id})"
-    if status in END_STATUSES:
+    if status in FINAL:  # an `end` stands as written; cancelled: already settled (or by ingestion, see store/ingest.py)
         return status, None
     sig, code = exit_rec.get("signal"), exit_rec.get("returncode")
     if sig in STOP_SIGNALS:
