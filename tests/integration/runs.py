@@ -53,6 +53,7 @@ def assert_every_event_stored_once(store: Path, run_id: str, run_dir: Path) -> N
     assert [e["seq"] for e in events] == list(range(len(events))), "events file seq must be 0..n-1"
     stored = q(store, """SELECT seq FROM steps WHERE run_id = $1 UNION ALL SELECT DISTINCT seq FROM evals WHERE run_id = $1
                          UNION ALL SELECT seq FROM logs WHERE run_id = $1 AND NOT starts_with(message, '[rank ')
+                         AND seq IS NOT NULL
                          UNION ALL SELECT seq FROM telemetry WHERE run_id = $1 AND rank = 0
                          UNION ALL SELECT seq FROM artifacts WHERE run_id = $1""", [run_id])
     seqs = sorted(s for (s,) in stored)
