@@ -23,7 +23,7 @@ from typing import Any
 
 from workbench import rundir
 from workbench.errors import UserError
-from workbench.events import last_event
+from workbench.events import FileMark, changed, last_event
 from workbench.launch import batch
 from workbench.launch.argv import job_python, pick_runtime, supervisor_argv
 
@@ -254,11 +254,17 @@ def states(run_dirs: list[Path], timeout: float = 60) -> list[dict[str, Any]]:
     return out
 
 
-def tail(run_dir: Path, offsets: dict[str, int], limit: int = TAIL_LIMIT) -> tuple[dict[str, Any], bytes]:
+def tail(run_dir: Path, offsets: dict[str, int], limit: int = TAIL_LIMIT,
+         marks: Mapping[str, Mapping[str, str | None]] | None = None) -> tuple[dict[str, Any], bytes]:
     """State first, then the bytes of each event file / log from the given offsets.
 
     The order matters: a job seen ended before its files are read has nothing left to write,
     so a reply with state 'ended' and no file cut short is the complete record.
+
+    `marks`: per file, the fingerprints of the follower's copy ({"head", "tail"}: `events.file_mark`
+    at its offset). A file whose bytes there are not those (truncated and written past the copy's
+    end, replaced) is sent from 0, which starts the copy over (`follow.mirror`); a file shorter than
+    the offset too. A follower that sends no marks (an older workbench) gets the size check alone.
     """
     files: list[dict[str, Any]] = []
     head: dict[str, Any] = {"state": state(run_dir), "files": files, "complete": True}
@@ -274,15 +280,19 @@ def tail(run_dir: Path, offsets: dict[str, int], limit: int = TAIL_LIMIT) -> tup
             # fstat of an open file: on NFS, open() revalidates what a bare stat() may serve stale
             size = os.fstat(f.fileno()).st_size
             start_at = int(offsets.get(name, 0))
-            if start_at > size:
-                start_at = 0  # the file was replaced (a resumed run): mirror it again from the start
+            mark = (marks or {}).get(name) or {}
+            # two reads of 256 bytes: the copy's fingerprints against this file's bytes at the same places
+            restarted = changed(f.fileno(), size, FileMark(start_at, 0, mark.get("head"), mark.get("tail")))
+            if restarted is not None:
+                start_at = 0  # not the file the copy was made of: mirror it again from the start
             want = min(size - start_at, budget)
             if want < size - start_at:
                 head["complete"] = False
             f.seek(start_at)
             data = f.read(want) if want > 0 else b""
         budget -= len(data)
-        head["files"].append({"name": name, "offset": start_at, "length": len(data), "size": size})
+        head["files"].append({"name": name, "offset": start_at, "length": len(data), "size": size,
+                              **({"restarted": restarted} if restarted is not None else {})})
         chunks.append(data)
     return head, b"".join(chunks)
 
@@ -344,7 +354,8 @@ def main(argv: list[str]) -> int:
             dirs = [Path(d).expanduser().resolve() for d in request.get("run_dirs") or []]
             reply, data = {"states": states(dirs, float(request.get("timeout") or 60))}, b""
         elif command == "tail":
-            reply, data = tail(run_dir.resolve(), request.get("offsets") or {}, int(request.get("limit") or TAIL_LIMIT))
+            reply, data = tail(run_dir.resolve(), request.get("offsets") or {}, int(request.get("limit") or TAIL_LIMIT),
+                               request.get("marks"))
         elif command == "cancel":
             reply, data = cancel(run_dir.resolve(), str(request.get("signal") or "SIGTERM")), b""
         else:
