@@ -188,3 +188,48 @@ def test_a_remote_host_that_does_not_answer_costs_a_bounded_wait_and_a_warning(c
     assert json.loads(res.stdout)[0]["status"] == "queued"
     assert "status as last recorded" in res.stderr and why in res.stderr, res.stderr
     assert took < TIMEOUT_S + 15, took  # the bound, and a CLI's start on a loaded machine
+
+
+def _unreadable(path: Path, how: str) -> None:
+    path.unlink()
+    if how == "folder":
+        path.mkdir()  # open() fails with EISDIR
+    else:
+        path.symlink_to(path.name)  # a link to itself: ELOOP
+
+
+@pytest.mark.parametrize("how", ["folder", "symlink loop"])
+def test_an_unreadable_events_file_leaves_its_run_as_recorded_and_every_other_run_read(cli, tmp_path, how):
+    """Issue 25 review, item 3: one run's events.jsonl that cannot be opened (a folder in its place, a link
+    loop; as a user without permission) made every status read fail (`runs`, `show`, a writer's record,
+    the app's list). Now that run keeps its recorded status, the read says which file and why, as it says
+    of a host that does not answer, and every other run is read and settled."""
+    store = tmp_path / "runs.duckdb"
+    gone = dead_pid()
+    job = {"kind": "local", "pid": gone, "host": "testhost"}
+    done = write_run_folder(tmp_path / "runs", "demo-20260101-120000-dd01", end="completed", pid=gone, job=job,
+                            exit_record={"returncode": 0, "signal": None})
+    # one whose job is over (its end is in the file that cannot be read), one without an exit record (its
+    # trainer's pid is in that file)
+    ended = write_run_folder(tmp_path / "runs", "demo-20260101-120000-dd02", end="completed", pid=gone, job=job,
+                             exit_record={"returncode": 0, "signal": None})
+    dead = write_run_folder(tmp_path / "runs", "demo-20260101-120000-dd03", end=None, pid=gone, job=job)
+    for d in (done, ended, dead):
+        register(store, d)
+    for d in (ended, dead):
+        _unreadable(d / "events.jsonl", how)
+
+    res = cli("runs", "--format", "json", "--limit", "0")
+    assert res.returncode == 0, res.stderr
+    rows = {r["run_id"]: r["status"] for r in json.loads(res.stdout)}
+    assert rows == {done.name: "completed", ended.name: "queued", dead.name: "queued"}
+    for d in (ended, dead):
+        assert f"status as last recorded: {d / 'events.jsonl'}: cannot be read" in res.stderr, res.stderr
+    show = cli("show", dead.name)
+    assert show.returncode == 0, show.stderr
+    assert "cannot be read" in show.stderr and "Traceback" not in show.stderr
+
+    # a writer records the run that can be read, and leaves the others as they were
+    tagged = cli("tag", done.name, "seen=yes")
+    assert tagged.returncode == 0, tagged.stderr
+    assert [stored_status(store, d.name) for d in (done, ended, dead)] == ["completed", "queued", "queued"]

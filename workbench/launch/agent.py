@@ -172,6 +172,8 @@ def resume(run_dir: Path, scheduler: str = "") -> dict[str, Any]:
     job. The trainer sees the earlier attempt's events and checkpoints and continues from them."""
     run_dir = run_dir.resolve()
     current = state(run_dir)
+    if current.get("note"):
+        raise UserError(f"cannot tell whether the run's job is over: {current['note']}")
     if current["state"] not in (batch.DONE, batch.GONE):
         raise UserError(f"the run's job is still {current['state']} on {socket.gethostname()}: stop it first")
     exit_file = run_dir / rundir.EXIT
@@ -209,7 +211,22 @@ def trainer_alive(run_dir: Path) -> bool:
 
 def state(run_dir: Path, scheduler: Mapping[str, batch.JobState] | None = None) -> dict[str, Any]:
     """queued | running | ended | gone, with the exit record and the scheduler's word when there is one.
-    `scheduler`: the states of batch jobs already asked for (`states`), by job id."""
+    `scheduler`: the states of batch jobs already asked for (`states`), by job id. Unknown, with a `note`
+    naming the file, when a file it stands on cannot be read (`unreadable`)."""
+    try:
+        return _state(run_dir, scheduler)
+    except OSError as e:
+        return unreadable(run_dir, e)
+
+
+def unreadable(run_dir: Path, e: OSError) -> dict[str, Any]:
+    """The state of a run whose folder cannot be read (a folder or a link loop where a file should be, a
+    permission taken away): unknown, so nothing settles it, with a note naming the file and why."""
+    return {"state": batch.UNKNOWN, "exit": None, "job": {}, "end": None,
+            "note": f"{e.filename or run_dir}: cannot be read ({e.strerror or e})"}
+
+
+def _state(run_dir: Path, scheduler: Mapping[str, batch.JobState] | None) -> dict[str, Any]:
     job = rundir.read_job(run_dir) or {}
     exit_rec = rundir.read_exit(run_dir)
     out: dict[str, Any] = {"state": batch.GONE, "exit": exit_rec, "job": job}
@@ -248,7 +265,11 @@ def states(run_dirs: list[Path], timeout: float = 60) -> list[dict[str, Any]]:
         known.update(batch.job_states(kind, ids, timeout=timeout))
     out = []
     for d in run_dirs:
-        end = last_event(rundir.events_file(d))
+        try:  # per run: one folder that cannot be read leaves the others' states to tell
+            end = last_event(rundir.events_file(d))
+        except OSError as e:
+            out.append(unreadable(d, e))
+            continue
         out.append({**state(d, known), "end": {"status": end.get("status"), "error": end.get("error"), "t": end.t}
                     if end is not None and end.type == "end" else None})
     return out
