@@ -16,7 +16,8 @@ from pathlib import Path
 
 from workbench import rundir
 from workbench.errors import UserError
-from workbench.events import EventWriter, read_events
+from workbench.events import EventWriter
+from workbench.train.resume import earlier_events, plan
 
 EXIT_COMPLETED, EXIT_FAILED, EXIT_INTERRUPTED = rundir.EXIT_COMPLETED, rundir.EXIT_FAILED, rundir.EXIT_INTERRUPTED
 
@@ -57,7 +58,9 @@ def main(argv: list[str]) -> int:
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     events_path = rundir.events_file(run_dir, rank)
     try:
-        prior = read_events(events_path).events if rank == 0 else []  # a resumed run's earlier attempts
+        # a resumed run's earlier attempts: what the new start needs of them, read by every rank (in
+        # the same folder, they all plan alike and continue from the same checkpoint)
+        prior = earlier_events(rundir.events_file(run_dir))
         writer = EventWriter(events_path)
     except OSError as e:
         print(f"error: {events_path}: cannot write events ({e.strerror})", file=sys.stderr)
@@ -70,13 +73,11 @@ def main(argv: list[str]) -> int:
     try:
         from workbench.recipe import load_recipe
         from workbench.tasks import check_recipe
-        from workbench.train.resume import plan
 
         recipe = load_recipe(run_dir / rundir.RECIPE)
         check_recipe(recipe)
         run_id = run_dir.name
-        # Every rank plans alike (same folder), so all of them continue from the same checkpoint.
-        resume = plan(run_dir, prior if rank == 0 else read_events(rundir.events_file(run_dir)).events, remove_torn=rank == 0)
+        resume = plan(run_dir, prior, remove_torn=rank == 0)
         if rank == 0:
             # Names only: forwarded secrets prove they arrived without their values reaching a file.
             forwarded = sorted(n for n in recipe["launch.forward_env"] if n in os.environ)
@@ -86,6 +87,7 @@ def main(argv: list[str]) -> int:
             if resume.attempt > 1:
                 writer.emit("log", level="info", message=_resume_note(resume))
             tracker = _open_tracker(recipe.values, run_dir, run_id, resume.attempt, prior, writer, start)
+        del prior  # not held through the run
         sampler = _start_telemetry(writer, recipe["launch.telemetry_interval"], rank)
 
         from workbench.models.load import quiet_transformers
