@@ -12,6 +12,7 @@ from typing import Any
 
 from workbench import faults, rundir
 from workbench.errors import UserError
+from workbench.events import event_line_limit
 from workbench.launch import batch
 from workbench.launch.argv import job_python, supervisor_argv, train_argv
 from workbench.launch.hosts import HostUnreachable, LocalHost, SshHost, host_for
@@ -118,7 +119,8 @@ def launch_many(recipes: list[Recipe], store: Path, *, command: str = "", on_ste
                 meta: dict[str, Any] | None = None) -> list[Path]:
     """Several runs of one target; on SLURM, several runs are one job array (`--array=0-N`)."""
     say = on_step or (lambda msg: None)
-    for recipe in recipes:  # before any run folder exists: a refusal leaves nothing behind
+    check_follow_env()  # before any run folder exists: a refusal leaves nothing behind
+    for recipe in recipes:
         batch.check_forward_env(recipe)
     target = parse_target(recipes[0]["launch.target"])
     settings = recipes[0].section("launch")
@@ -176,6 +178,14 @@ def launch_many(recipes: list[Recipe], store: Path, *, command: str = "", on_ste
             raise
         raise UserError(reason) from None
     return run_dirs
+
+
+def check_follow_env() -> None:
+    """The environment a run is followed in, checked before a run starts or is followed (run, eval,
+    resume, attach): a WORKBENCH_EVENT_LINE_LIMIT that is no size is refused in one line (UserError)
+    rather than found by the follower once the run is going (it stopped there, leaving the run
+    unfollowed)."""
+    event_line_limit()
 
 
 def _log_traceback(run_dirs: list[Path], e: BaseException) -> None:
@@ -290,6 +300,7 @@ RESUMABLE = ("failed", "interrupted", "cancelled")
 def resume(store: Path, run_dir: Path, status: str) -> dict[str, Any]:
     """Start an ended run again where it stopped, on the host and target it ran on. The store's
     row goes back to queued (its end and error cleared) until the new attempt's start event."""
+    check_follow_env()
     if status not in RESUMABLE:
         raise UserError(f"run {run_dir.name} is {status}: only a failed, interrupted or cancelled run can be resumed"
                         + (" (`workbench stop` it first)" if status in ("queued", "running") else ""))

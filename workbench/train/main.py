@@ -16,7 +16,7 @@ from pathlib import Path
 
 from workbench import rundir
 from workbench.errors import UserError
-from workbench.events import EventWriter
+from workbench.events import LIMIT_ENV, EventWriter, event_line_limit
 from workbench.train.resume import earlier_events, plan
 
 EXIT_COMPLETED, EXIT_FAILED, EXIT_INTERRUPTED = rundir.EXIT_COMPLETED, rundir.EXIT_FAILED, rundir.EXIT_INTERRUPTED
@@ -57,6 +57,7 @@ def main(argv: list[str]) -> int:
     rank = int(os.environ.get("RANK", "0"))
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     events_path = rundir.events_file(run_dir, rank)
+    bad_env = _unusable_line_limit()
     try:
         # a resumed run's earlier attempts: what the new start needs of them, read by every rank (in
         # the same folder, they all plan alike and continue from the same checkpoint)
@@ -71,6 +72,8 @@ def main(argv: list[str]) -> int:
     status, error, code = "failed", None, EXIT_FAILED
     sampler = tracker = None
     try:
+        if bad_env is not None:
+            raise UserError(bad_env)
         from workbench.recipe import load_recipe
         from workbench.tasks import check_recipe
 
@@ -128,6 +131,18 @@ def main(argv: list[str]) -> int:
             writer.emit("end", status=status, error=error)
         writer.close()
     return code
+
+
+def _unusable_line_limit() -> str | None:
+    """A WORKBENCH_EVENT_LINE_LIMIT that is no size (set where the job runs: a batch job's environment, a
+    remote host's profile), as its one line; the variable is then dropped from this process, so that the
+    event file is read (with the default limit) and the run records why it stops in its `end`."""
+    try:
+        event_line_limit()
+    except UserError as e:
+        os.environ.pop(LIMIT_ENV, None)
+        return str(e)
+    return None
 
 
 def _resume_note(resume) -> str:
