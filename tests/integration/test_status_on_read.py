@@ -233,3 +233,53 @@ def test_an_unreadable_events_file_leaves_its_run_as_recorded_and_every_other_ru
     tagged = cli("tag", done.name, "seen=yes")
     assert tagged.returncode == 0, tagged.stderr
     assert [stored_status(store, d.name) for d in (done, ended, dead)] == ["completed", "queued", "queued"]
+
+
+def _pbs_stand_ins(bin_dir: Path, states: dict[str, str], submitted: str) -> dict[str, str]:
+    """qstat and qsub on PATH, printing what PBS prints: `qstat -f` a block per job of `states` ({job id:
+    job_state}), `qsub` the id `submitted`. The point is when workbench asks, not PBS itself (the real
+    schedulers are asked in tests/integration/test_launch_slurm.py)."""
+    bin_dir.mkdir()
+    blocks = {i: f"Job Id: {i}\n    job_state = {s}\n" + ("    Exit_status = 1\n" if s == "F" else "")
+              for i, s in states.items()}
+    (bin_dir / "qstat").write_text(f"#!{sys.executable}\nimport sys\nblocks = {blocks!r}\n"
+                                   "sys.stdout.write(''.join(blocks.get(a, '') for a in sys.argv[1:]))\n")
+    (bin_dir / "qsub").write_text(f"#!{sys.executable}\nprint({submitted!r})\n")
+    for name in ("qstat", "qsub"):
+        (bin_dir / name).chmod(0o755)
+    return {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+
+
+def test_a_run_resumed_while_a_writer_reckons_it_is_not_settled_by_its_earlier_job(cli, cli_env, tmp_path):
+    """Issue 25 review, item 12: a writer (here `tag`) reckoned a PBS run over, then a `workbench resume`
+    submitted it again before the writer took the run's lock; for a batch job the writer settled it from
+    the job it had reckoned, so the queued run read failed. Now resume resets the run under the follow
+    lock, and the writer asks for the job's state again under it, whatever its kind. The writer is held
+    between its reckoning and the lock by the fault point `record` until the resume is done."""
+    from tests.conftest import workbench
+
+    store = tmp_path / "runs.duckdb"
+    run_dir = write_run_folder(tmp_path / "runs", "demo-20260101-120000-ff01", target="pbs", end=None,
+                               job={"kind": "pbs", "job_id": "100.srv", "host": "testhost"},
+                               exit_record={"returncode": 1, "signal": None})
+    register(store, run_dir)
+    env = _pbs_stand_ins(tmp_path / "bin", {"100.srv": "F", "101.srv": "Q"}, "101.srv")
+    release, log = tmp_path / "release", tmp_path / "tag.log"
+    with open(log, "w") as err:
+        tag = subprocess.Popen([sys.executable, "-m", "workbench", "tag", run_dir.name, "seen=yes"], cwd=tmp_path,
+                               env={**os.environ, **cli_env, **env, "WORKBENCH_PAUSE_AT": "record",
+                                    "WORKBENCH_RELEASE": str(release)}, stdout=subprocess.DEVNULL, stderr=err)
+    try:
+        wait_for(lambda: "paused at record" in log.read_text(), 120, "the writer to reckon the run and pause")
+        resumed = workbench("resume", run_dir.name, "--detach", env={**cli_env, **env}, cwd=tmp_path, timeout=120)
+        assert resumed.returncode == 0 and "as job 101.srv" in resumed.stdout, resumed.stdout + resumed.stderr
+        release.touch()
+        assert tag.wait(timeout=120) == 0, log.read_text()
+    finally:
+        if tag.poll() is None:
+            tag.kill()
+            tag.wait()
+    assert q(store, "SELECT status, error, job_id FROM runs") == [("queued", None, "101.srv")]
+    res = cli("runs", "--format", "json", env=env)
+    assert res.returncode == 0, res.stderr
+    assert [(r["run_id"], r["status"]) for r in json.loads(res.stdout)] == [(run_dir.name, "queued")]

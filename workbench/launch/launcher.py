@@ -304,20 +304,25 @@ def resume(store: Path, run_dir: Path, status: str) -> dict[str, Any]:
     if status not in RESUMABLE:
         raise UserError(f"run {run_dir.name} is {status}: only a failed, interrupted or cancelled run can be resumed"
                         + (" (`workbench stop` it first)" if status in ("queued", "running") else ""))
+    from workbench.launch.follow import follow_lock  # (follow imports this module)
+
     meta = read_run_meta(run_dir)
     target = parse_target(meta.get("target", "local"))
     host, job_dir = host_of_run(run_dir)
-    with connect(store) as con:
-        reopen_for_resume(con, run_dir.name)
-    try:
-        job = host.resume(job_dir, target.scheduler or "")
-    except (UserError, HostUnreachable, OSError) as e:
-        with connect(store) as con:  # nothing started: the run ends as it was, with the reason
-            mark_ended(con, run_dir.name, status, f"resume failed: {e}", time.time())
-        raise UserError(f"cannot resume {run_dir.name}: {e}") from None
-    resumes = [*meta.get("resumes", []), {"t": time.time(), "previous_status": status}]
-    fields = {k: v for k, v in meta.items() if k != "stop_requested_at"}  # a new attempt, not the stopped one
-    write_run_meta(run_dir, {**fields, "resumes": resumes, "pid": job.get("pid"), "job_id": job.get("job_id")})
-    with connect(store) as con:
-        record_job(con, run_dir.name, job.get("pid"), job.get("job_id"))
+    # Under the follow lock: a writer that reckoned the run over (launch/reckon.py `record`) settles it
+    # only under this lock, after asking for its job's state again; it then sees the new job.
+    with follow_lock(run_dir, mirrors=host.remote):
+        with connect(store) as con:
+            reopen_for_resume(con, run_dir.name)
+        try:
+            job = host.resume(job_dir, target.scheduler or "")
+        except (UserError, HostUnreachable, OSError) as e:
+            with connect(store) as con:  # nothing started: the run ends as it was, with the reason
+                mark_ended(con, run_dir.name, status, f"resume failed: {e}", time.time())
+            raise UserError(f"cannot resume {run_dir.name}: {e}") from None
+        resumes = [*meta.get("resumes", []), {"t": time.time(), "previous_status": status}]
+        fields = {k: v for k, v in meta.items() if k != "stop_requested_at"}  # a new attempt, not the stopped one
+        write_run_meta(run_dir, {**fields, "resumes": resumes, "pid": job.get("pid"), "job_id": job.get("job_id")})
+        with connect(store) as con:
+            record_job(con, run_dir.name, job.get("pid"), job.get("job_id"))
     return job

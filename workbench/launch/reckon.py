@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbench import rundir
+from workbench import faults, rundir
 from workbench.errors import UserError
 from workbench.store import read
 from workbench.store.db import connect, runs_root
@@ -228,16 +228,18 @@ def record(store: Path, live: list[tuple[str, str, str | None]] | None = None) -
     from workbench.launch.follow import follow_lock, ingest_once, settle
 
     now = reckon(live, store, remote=False)
+    faults.at("record")  # the tests' pause: a `resume` may come between the reckoning and the lock
     done = []
     for run_id, r in now.runs.items():
         if not (r.settled and r.local and r.run_dir is not None and r.job is not None):
             continue
         with follow_lock(r.run_dir, mirrors=False):
-            job = r.job
-            if (job.get("job") or {}).get("kind") == "local":
-                job = agent.state(r.run_dir)  # again, under the lock: a `resume` may have started it since
-                if job["state"] not in (batch.DONE, batch.GONE):
-                    continue
+            # Again, under the lock, whatever its kind: a `resume` (which resets the run under this
+            # lock) may have started or submitted it since it was reckoned. (One scheduler query per
+            # run that ended: a run is settled once.)
+            job = agent.state(r.run_dir)
+            if job["state"] not in (batch.DONE, batch.GONE):
+                continue
             res = ingest_once(store, r.run_dir)
             settle(store, r.run_dir, job, res.status)
         done.append(run_id)
