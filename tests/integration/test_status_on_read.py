@@ -283,3 +283,46 @@ def test_a_run_resumed_while_a_writer_reckons_it_is_not_settled_by_its_earlier_j
     res = cli("runs", "--format", "json", env=env)
     assert res.returncode == 0, res.stderr
     assert [(r["run_id"], r["status"]) for r in json.loads(res.stdout)] == [(run_dir.name, "queued")]
+
+
+def _bytes_read() -> int:
+    """What this process has read so far (Linux /proc/self/io: every read call, files and pipes)."""
+    return int(next(line.split()[1] for line in Path("/proc/self/io").read_text().splitlines()
+                    if line.startswith("rchar:")))
+
+
+def test_a_dead_runs_trainer_is_asked_for_without_reading_its_events(cli, tmp_path):
+    """Issue 25 review, item 13: with its supervisor killed and no exit record, whether the run's trainer
+    lives was found from the pid of its last `start`, reading events.jsonl backwards: the whole file of a
+    long run (0.4 s per 119 MB), per such run, at every read. The supervisor now records the pid of the
+    trainer it starts (trainer.json): a read asks for it in a few bytes."""
+    from workbench.launch import agent
+
+    r = cli("run", DEMO_RECIPE, "--detach", *SHORT, env={"WORKBENCH_HOLD_AT": "load"}, timeout=120)
+    assert r.returncode == 0, r.stderr
+    run_dir = run_dir_from_output(r.stdout, tmp_path)
+    start = wait_for(lambda: next((e for e in events_of(run_dir) if e["type"] == "start"), None), 300,
+                     "the trainer's start")
+    supervisor, trainer = json.loads((run_dir / "job.json").read_text())["pid"], start["pid"]
+    try:
+        assert json.loads((run_dir / "trainer.json").read_text())["pid"] == trainer
+        os.kill(supervisor, signal.SIGKILL)
+        wait_for(lambda: not alive(supervisor), 30, "the supervisor to die")
+        assert agent.state(run_dir)["state"] == "running"  # its trainer trains on
+    finally:
+        os.kill(trainer, signal.SIGKILL)
+    wait_for(lambda: not alive(trainer), 30, "the trainer to die")
+    # a long run's events after its start (the trainer is gone: nothing else writes the file now)
+    row = ('{"seq":%d,"t":1770000000.5,"type":"telemetry","host":"gpubox","rank":0,"gpu":0,"util":97.0,'
+           '"mem_used":8589934592,"mem_total":68719476736,"power_w":250.0,"temp_c":61.0}\n')
+    first = events_of(run_dir)[-1]["seq"] + 1
+    with open(run_dir / "events.jsonl", "a", encoding="utf-8") as f:
+        for s in range(first, first + 200_000, 10_000):
+            f.write("".join(row % i for i in range(s, s + 10_000)))
+    assert (run_dir / "events.jsonl").stat().st_size > 30 << 20
+    before = _bytes_read()
+    state = agent.state(run_dir)
+    read = _bytes_read() - before
+    assert state["state"] == "gone" and state["exit"] is None
+    assert read < 1 << 20, f"{read:,} bytes read to tell the trainer is gone"  # was the whole file (~32 MB)
+    assert listed(cli)[run_dir.name]["status"] == "failed"
