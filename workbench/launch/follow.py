@@ -186,7 +186,8 @@ def poll(store: Path, run_dir: Path, host=None, job_dir: str | None = None) -> P
     if host is None:
         host, job_dir = host_of_run(run_dir)
     with follow_lock(run_dir, mirrors=host.remote):
-        head, data = host.tail(job_dir, *local_copies(run_dir))
+        # (a local run's files are its own: nothing to copy, nothing to fingerprint)
+        head, data = host.tail(job_dir, *(local_copies(run_dir) if host.remote else ({}, {})))
         # a copy started over (the remote file was replaced) is read again from its start by the
         # ingestion below, which sees it is not the file it read (store/ingest.py)
         replaced = mirror(run_dir, head, data) if (data or head["files"]) else []
