@@ -638,6 +638,19 @@ def _fingerprints(fd: int, offset: int) -> tuple[str | None, str | None]:
     return _fingerprint(os.pread(fd, n, 0)), _fingerprint(os.pread(fd, n, offset - n))
 
 
+def file_mark(fd: int, offset: int) -> FileMark:
+    """The mark of an open file read up to `offset` (its lines not counted): what a follower sends the
+    remote agent for its copy of a remote file, which the agent checks against that file (`changed`)."""
+    head, tail = _fingerprints(fd, offset)
+    return FileMark(offset, 0, head, tail)
+
+
+def changed(fd: int, size: int, mark: FileMark) -> str | None:
+    """Why the open file `fd` (of `size` bytes) is not the file `mark` was taken on, or None: `read_from`'s
+    check, for a reader that keeps no inode (the remote agent, about a follower's copy)."""
+    return _changed(fd, size, 0, mark)[0]
+
+
 def _changed(fd: int, size: int, inode: int, mark: FileMark) -> tuple[str | None, bool]:
     """(why the file is not the one `mark` was taken on, or None; whether its first bytes still are).
     Another inode with the bytes read before (a copy put in its place) is read on."""

@@ -38,9 +38,10 @@ RAISE_ENV = "WORKBENCH_RAISE_AT"
 ENOSPC_ENV = "WORKBENCH_ENOSPC_AT"
 PAUSE_ENV = "WORKBENCH_PAUSE_AT"
 RELEASE_ENV = "WORKBENCH_RELEASE"
-# "ingest": ingestion of one run folder, inside its transaction (the follower's and `sync`'s)
+# "ingest": ingestion of one run folder, inside its transaction (the follower's and `sync`'s); "record": a
+# writer's record of unfinished runs (launch/reckon.py), between its reckoning and the follow lock
 POINTS = ("load", "base_eval", "step", "epoch_eval", "checkpoint_save", "tuned_eval", "save", "launch", "exit_json",
-          "ingest")
+          "ingest", "record")
 _hits: dict[str, int] = {}
 
 

@@ -24,6 +24,7 @@ RUN_META = "run.json"         # run id, name, group, host, created_at, launcher 
 JOB = "job.json"              # the started job: kind (local / slurm / pbs), pid or job id (agent)
 EXIT = "exit.json"            # the supervisor's record of how the trainer ended
 EXIT_PREVIOUS = "exit.previous.json"  # a resumed run's earlier exit record
+TRAINER = "trainer.json"      # the supervisor's record of the trainer process it started: its pid
 LABELS = "labels.json"        # label names (and tuned thresholds) of a finished run (trainer)
 EVENTS = "events.jsonl"       # rank 0's event stream, the source of truth (trainer)
 TRAIN_LOG = "train.log"       # stdout and stderr of a batch job (scheduler)
@@ -234,6 +235,14 @@ def read_exit(run_dir: Path) -> dict[str, Any] | None:
 
 def write_exit(run_dir: Path, record: dict[str, Any]) -> None:
     write_json_atomic(run_dir / EXIT, record)
+
+
+def read_trainer(run_dir: Path) -> dict[str, Any] | None:
+    return read_json(run_dir / TRAINER)
+
+
+def write_trainer(run_dir: Path, record: dict[str, Any]) -> None:
+    write_json_atomic(run_dir / TRAINER, record)
 
 
 def read_labels(run_dir: Path) -> dict[str, Any]:

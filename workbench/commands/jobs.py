@@ -28,6 +28,7 @@ def _run(args):
 
 def attach(args) -> int:
     """Follow a run again: progress and telemetry live; Ctrl-C only stops following."""
+    launcher.check_follow_env()
     store, run_id, status, run_dir = _run(args)
     if status in FINAL:
         console.print(f"run [bold]{run_id}[/] has already ended: ", status_text(status))
@@ -41,6 +42,7 @@ def attach(args) -> int:
 
 def resume(args) -> int:
     """Continue a failed, interrupted or cancelled run from its last complete checkpoint."""
+    launcher.check_follow_env()  # before a run left queued / running is settled below
     store, run_id, status, run_dir = _run(args)
     if status in ("queued", "running"):
         # A follower that died may have left it so: settle it from the job's real state first.

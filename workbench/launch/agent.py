@@ -23,7 +23,7 @@ from typing import Any
 
 from workbench import rundir
 from workbench.errors import UserError
-from workbench.events import last_event
+from workbench.events import FileMark, changed, last_event
 from workbench.launch import batch
 from workbench.launch.argv import job_python, pick_runtime, supervisor_argv
 
@@ -172,11 +172,14 @@ def resume(run_dir: Path, scheduler: str = "") -> dict[str, Any]:
     job. The trainer sees the earlier attempt's events and checkpoints and continues from them."""
     run_dir = run_dir.resolve()
     current = state(run_dir)
+    if current.get("note"):
+        raise UserError(f"cannot tell whether the run's job is over: {current['note']}")
     if current["state"] not in (batch.DONE, batch.GONE):
         raise UserError(f"the run's job is still {current['state']} on {socket.gethostname()}: stop it first")
     exit_file = run_dir / rundir.EXIT
     if exit_file.exists():
         exit_file.replace(run_dir / rundir.EXIT_PREVIOUS)  # the new attempt writes its own
+    (run_dir / rundir.TRAINER).unlink(missing_ok=True)  # and its supervisor its trainer's pid
     return submit(run_dir, scheduler) if scheduler else start(run_dir)
 
 
@@ -200,16 +203,36 @@ def pid_alive(pid: int | None, run_dir: Path, program: bytes = b"workbench.launc
 
 
 def trainer_alive(run_dir: Path) -> bool:
-    """Is the trainer of the run's latest attempt (the pid of its last `start` event) still running?
-    Its supervisor may be gone (killed by hand) while it trains on and writes events."""
-    start = last_event(rundir.events_file(run_dir), ("start",))
-    pid = start.get("pid") if start is not None else None
+    """Is the trainer of the run's latest attempt still running? Its supervisor may be gone (killed by
+    hand) while it trains on and writes events. Its pid is in trainer.json, which the supervisor writes
+    when it starts it; for a run without one (started by an older workbench, or in a folder that could
+    not take it), in its last `start` event, found by reading events.jsonl backwards (the whole file of
+    a long run: 0.4 s per 119 MB)."""
+    pid = (rundir.read_trainer(run_dir) or {}).get("pid")
+    if pid is None:
+        start = last_event(rundir.events_file(run_dir), ("start",))
+        pid = start.get("pid") if start is not None else None
     return isinstance(pid, int) and pid_alive(pid, run_dir, b"workbench.train")
 
 
 def state(run_dir: Path, scheduler: Mapping[str, batch.JobState] | None = None) -> dict[str, Any]:
     """queued | running | ended | gone, with the exit record and the scheduler's word when there is one.
-    `scheduler`: the states of batch jobs already asked for (`states`), by job id."""
+    `scheduler`: the states of batch jobs already asked for (`states`), by job id. Unknown, with a `note`
+    naming the file, when a file it stands on cannot be read (`unreadable`)."""
+    try:
+        return _state(run_dir, scheduler)
+    except OSError as e:
+        return unreadable(run_dir, e)
+
+
+def unreadable(run_dir: Path, e: OSError) -> dict[str, Any]:
+    """The state of a run whose folder cannot be read (a folder or a link loop where a file should be, a
+    permission taken away): unknown, so nothing settles it, with a note naming the file and why."""
+    return {"state": batch.UNKNOWN, "exit": None, "job": {}, "end": None,
+            "note": f"{e.filename or run_dir}: cannot be read ({e.strerror or e})"}
+
+
+def _state(run_dir: Path, scheduler: Mapping[str, batch.JobState] | None) -> dict[str, Any]:
     job = rundir.read_job(run_dir) or {}
     exit_rec = rundir.read_exit(run_dir)
     out: dict[str, Any] = {"state": batch.GONE, "exit": exit_rec, "job": job}
@@ -248,17 +271,27 @@ def states(run_dirs: list[Path], timeout: float = 60) -> list[dict[str, Any]]:
         known.update(batch.job_states(kind, ids, timeout=timeout))
     out = []
     for d in run_dirs:
-        end = last_event(rundir.events_file(d))
+        try:  # per run: one folder that cannot be read leaves the others' states to tell
+            end = last_event(rundir.events_file(d))
+        except OSError as e:
+            out.append(unreadable(d, e))
+            continue
         out.append({**state(d, known), "end": {"status": end.get("status"), "error": end.get("error"), "t": end.t}
                     if end is not None and end.type == "end" else None})
     return out
 
 
-def tail(run_dir: Path, offsets: dict[str, int], limit: int = TAIL_LIMIT) -> tuple[dict[str, Any], bytes]:
+def tail(run_dir: Path, offsets: dict[str, int], limit: int = TAIL_LIMIT,
+         marks: Mapping[str, Mapping[str, str | None]] | None = None) -> tuple[dict[str, Any], bytes]:
     """State first, then the bytes of each event file / log from the given offsets.
 
     The order matters: a job seen ended before its files are read has nothing left to write,
     so a reply with state 'ended' and no file cut short is the complete record.
+
+    `marks`: per file, the fingerprints of the follower's copy ({"head", "tail"}: `events.file_mark`
+    at its offset). A file whose bytes there are not those (truncated and written past the copy's
+    end, replaced) is sent from 0, which starts the copy over (`follow.mirror`); a file shorter than
+    the offset too. A follower that sends no marks (an older workbench) gets the size check alone.
     """
     files: list[dict[str, Any]] = []
     head: dict[str, Any] = {"state": state(run_dir), "files": files, "complete": True}
@@ -274,15 +307,19 @@ def tail(run_dir: Path, offsets: dict[str, int], limit: int = TAIL_LIMIT) -> tup
             # fstat of an open file: on NFS, open() revalidates what a bare stat() may serve stale
             size = os.fstat(f.fileno()).st_size
             start_at = int(offsets.get(name, 0))
-            if start_at > size:
-                start_at = 0  # the file was replaced (a resumed run): mirror it again from the start
+            mark = (marks or {}).get(name) or {}
+            # two reads of 256 bytes: the copy's fingerprints against this file's bytes at the same places
+            restarted = changed(f.fileno(), size, FileMark(start_at, 0, mark.get("head"), mark.get("tail")))
+            if restarted is not None:
+                start_at = 0  # not the file the copy was made of: mirror it again from the start
             want = min(size - start_at, budget)
             if want < size - start_at:
                 head["complete"] = False
             f.seek(start_at)
             data = f.read(want) if want > 0 else b""
         budget -= len(data)
-        head["files"].append({"name": name, "offset": start_at, "length": len(data), "size": size})
+        head["files"].append({"name": name, "offset": start_at, "length": len(data), "size": size,
+                              **({"restarted": restarted} if restarted is not None else {})})
         chunks.append(data)
     return head, b"".join(chunks)
 
@@ -344,7 +381,8 @@ def main(argv: list[str]) -> int:
             dirs = [Path(d).expanduser().resolve() for d in request.get("run_dirs") or []]
             reply, data = {"states": states(dirs, float(request.get("timeout") or 60))}, b""
         elif command == "tail":
-            reply, data = tail(run_dir.resolve(), request.get("offsets") or {}, int(request.get("limit") or TAIL_LIMIT))
+            reply, data = tail(run_dir.resolve(), request.get("offsets") or {}, int(request.get("limit") or TAIL_LIMIT),
+                               request.get("marks"))
         elif command == "cancel":
             reply, data = cancel(run_dir.resolve(), str(request.get("signal") or "SIGTERM")), b""
         else:

@@ -21,7 +21,7 @@ from typing import Any
 
 from workbench import rundir
 from workbench.errors import UserError, environment_fault
-from workbench.events import END_STATUSES, Event, FileMark, last_event, log_event, read_from
+from workbench.events import END_STATUSES, Event, FileMark, file_mark, last_event, log_event, read_from
 from workbench.launch import batch
 from workbench.launch.hosts import HostUnreachable
 from workbench.launch.launcher import host_of_run
@@ -76,8 +76,26 @@ def mirror(run_dir: Path, head: dict[str, Any], data: bytes) -> list[str]:
 
 
 def local_offsets(run_dir: Path) -> dict[str, int]:
-    names = rundir.followed_names(run_dir)
-    return {n: (run_dir / n).stat().st_size for n in names if (run_dir / n).exists()}
+    return local_copies(run_dir)[0]
+
+
+def local_copies(run_dir: Path) -> tuple[dict[str, int], dict[str, dict[str, str | None]]]:
+    """What a tail request says of the local copies of a remote run's files: each one's byte offset
+    (its size), and fingerprints of its first bytes and of those before its end (`events.file_mark`).
+    The agent starts a file over whose bytes at those places are not the copy's (the remote file was
+    truncated and written past the copy's end, or replaced): its size alone cannot tell."""
+    offsets: dict[str, int] = {}
+    marks: dict[str, dict[str, str | None]] = {}
+    for name in rundir.followed_names(run_dir):
+        try:
+            f = open(run_dir / name, "rb", buffering=0)
+        except FileNotFoundError:
+            continue
+        with f:
+            mark = file_mark(f.fileno(), os.fstat(f.fileno()).st_size)
+        offsets[name] = mark.offset
+        marks[name] = {"head": mark.head, "tail": mark.tail}
+    return offsets, marks
 
 
 @dataclass
@@ -168,7 +186,8 @@ def poll(store: Path, run_dir: Path, host=None, job_dir: str | None = None) -> P
     if host is None:
         host, job_dir = host_of_run(run_dir)
     with follow_lock(run_dir, mirrors=host.remote):
-        head, data = host.tail(job_dir, local_offsets(run_dir))
+        # (a local run's files are its own: nothing to copy, nothing to fingerprint)
+        head, data = host.tail(job_dir, *(local_copies(run_dir) if host.remote else ({}, {})))
         # a copy started over (the remote file was replaced) is read again from its start by the
         # ingestion below, which sees it is not the file it read (store/ingest.py)
         replaced = mirror(run_dir, head, data) if (data or head["files"]) else []

@@ -54,7 +54,7 @@ class LocalHost:
     def states(self, job_dirs: list[str], timeout: float) -> list[dict[str, Any]]:
         return agent.states([Path(d) for d in job_dirs], timeout)
 
-    def tail(self, job_dir: str, offsets: dict[str, int]) -> tuple[dict[str, Any], bytes]:
+    def tail(self, job_dir: str, offsets: dict[str, int], marks: dict | None = None) -> tuple[dict[str, Any], bytes]:
         return {"state": agent.state(Path(job_dir)), "files": [], "complete": True}, b""  # files are here already
 
     def cancel(self, job_dir: str, sig: str = "SIGTERM") -> dict[str, Any]:
@@ -156,8 +156,9 @@ class SshHost:
         return self.call("states", job_dirs[0], request={"run_dirs": job_dirs, "timeout": timeout / 2},
                          timeout=timeout)[0]["states"]
 
-    def tail(self, job_dir: str, offsets: dict[str, int]) -> tuple[dict[str, Any], bytes]:
-        return self.call("tail", job_dir, request={"offsets": offsets}, timeout=300)
+    def tail(self, job_dir: str, offsets: dict[str, int], marks: dict | None = None) -> tuple[dict[str, Any], bytes]:
+        # `marks` beside `offsets`: an older agent reads the offsets alone (agent.tail)
+        return self.call("tail", job_dir, request={"offsets": offsets, "marks": marks or {}}, timeout=300)
 
     def cancel(self, job_dir: str, sig: str = "SIGTERM") -> dict[str, Any]:
         return self.call("cancel", job_dir, request={"signal": sig})[0]

@@ -12,6 +12,7 @@ from typing import Any
 
 from workbench import faults, rundir
 from workbench.errors import UserError
+from workbench.events import event_line_limit
 from workbench.launch import batch
 from workbench.launch.argv import job_python, supervisor_argv, train_argv
 from workbench.launch.hosts import HostUnreachable, LocalHost, SshHost, host_for
@@ -118,7 +119,8 @@ def launch_many(recipes: list[Recipe], store: Path, *, command: str = "", on_ste
                 meta: dict[str, Any] | None = None) -> list[Path]:
     """Several runs of one target; on SLURM, several runs are one job array (`--array=0-N`)."""
     say = on_step or (lambda msg: None)
-    for recipe in recipes:  # before any run folder exists: a refusal leaves nothing behind
+    check_follow_env()  # before any run folder exists: a refusal leaves nothing behind
+    for recipe in recipes:
         batch.check_forward_env(recipe)
     target = parse_target(recipes[0]["launch.target"])
     settings = recipes[0].section("launch")
@@ -176,6 +178,14 @@ def launch_many(recipes: list[Recipe], store: Path, *, command: str = "", on_ste
             raise
         raise UserError(reason) from None
     return run_dirs
+
+
+def check_follow_env() -> None:
+    """The environment a run is followed in, checked before a run starts or is followed (run, eval,
+    resume, attach): a WORKBENCH_EVENT_LINE_LIMIT that is no size is refused in one line (UserError)
+    rather than found by the follower once the run is going (it stopped there, leaving the run
+    unfollowed)."""
+    event_line_limit()
 
 
 def _log_traceback(run_dirs: list[Path], e: BaseException) -> None:
@@ -290,23 +300,29 @@ RESUMABLE = ("failed", "interrupted", "cancelled")
 def resume(store: Path, run_dir: Path, status: str) -> dict[str, Any]:
     """Start an ended run again where it stopped, on the host and target it ran on. The store's
     row goes back to queued (its end and error cleared) until the new attempt's start event."""
+    check_follow_env()
     if status not in RESUMABLE:
         raise UserError(f"run {run_dir.name} is {status}: only a failed, interrupted or cancelled run can be resumed"
                         + (" (`workbench stop` it first)" if status in ("queued", "running") else ""))
+    from workbench.launch.follow import follow_lock  # (follow imports this module)
+
     meta = read_run_meta(run_dir)
     target = parse_target(meta.get("target", "local"))
     host, job_dir = host_of_run(run_dir)
-    with connect(store) as con:
-        reopen_for_resume(con, run_dir.name)
-    try:
-        job = host.resume(job_dir, target.scheduler or "")
-    except (UserError, HostUnreachable, OSError) as e:
-        with connect(store) as con:  # nothing started: the run ends as it was, with the reason
-            mark_ended(con, run_dir.name, status, f"resume failed: {e}", time.time())
-        raise UserError(f"cannot resume {run_dir.name}: {e}") from None
-    resumes = [*meta.get("resumes", []), {"t": time.time(), "previous_status": status}]
-    fields = {k: v for k, v in meta.items() if k != "stop_requested_at"}  # a new attempt, not the stopped one
-    write_run_meta(run_dir, {**fields, "resumes": resumes, "pid": job.get("pid"), "job_id": job.get("job_id")})
-    with connect(store) as con:
-        record_job(con, run_dir.name, job.get("pid"), job.get("job_id"))
+    # Under the follow lock: a writer that reckoned the run over (launch/reckon.py `record`) settles it
+    # only under this lock, after asking for its job's state again; it then sees the new job.
+    with follow_lock(run_dir, mirrors=host.remote):
+        with connect(store) as con:
+            reopen_for_resume(con, run_dir.name)
+        try:
+            job = host.resume(job_dir, target.scheduler or "")
+        except (UserError, HostUnreachable, OSError) as e:
+            with connect(store) as con:  # nothing started: the run ends as it was, with the reason
+                mark_ended(con, run_dir.name, status, f"resume failed: {e}", time.time())
+            raise UserError(f"cannot resume {run_dir.name}: {e}") from None
+        resumes = [*meta.get("resumes", []), {"t": time.time(), "previous_status": status}]
+        fields = {k: v for k, v in meta.items() if k != "stop_requested_at"}  # a new attempt, not the stopped one
+        write_run_meta(run_dir, {**fields, "resumes": resumes, "pid": job.get("pid"), "job_id": job.get("job_id")})
+        with connect(store) as con:
+            record_job(con, run_dir.name, job.get("pid"), job.get("job_id"))
     return job

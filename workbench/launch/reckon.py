@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbench import rundir
+from workbench import faults, rundir
 from workbench.errors import UserError
 from workbench.store import read
 from workbench.store.db import connect, runs_root
@@ -86,7 +86,11 @@ def reckon(live: list[tuple[str, str, str | None]], store: Path, *, remote: bool
     away: dict[str, tuple[Any, list[tuple[str, str, Path, dict, str]]]] = {}
     for run_id, status, recorded in live:
         folder = _folder(store, run_id, recorded)
-        meta = rundir.read_json(folder / rundir.RUN_META) if folder is not None else None
+        try:
+            meta = rundir.read_json(folder / rundir.RUN_META) if folder is not None else None
+        except OSError as e:  # a folder or a link loop in its place, a permission taken away
+            out.notes.append(f"{run_id}: status as last recorded ({e.filename}: cannot be read ({e.strerror or e}))")
+            continue
         if folder is None or meta is None:
             continue  # nothing to reckon from: the store's word stands
         try:
@@ -106,6 +110,7 @@ def reckon(live: list[tuple[str, str, str | None]], store: Path, *, remote: bool
         away.setdefault(host.name, (host, []))[1].append((run_id, status, folder, meta, job_dir))
     deadline = time.monotonic() + timeout
     answers: dict[str, list[dict[str, Any]] | str] = {}
+    judged: dict[str, Reckoned] = {}  # the runs whose job's state came back
     threads = [threading.Thread(target=_ask, args=(host, [r[4] for r in runs], timeout, answers), daemon=True)
                for host, runs in away.values()]
     for t in threads:
@@ -113,7 +118,7 @@ def reckon(live: list[tuple[str, str, str | None]], store: Path, *, remote: bool
     if here:
         states = LocalHost().states([str(r[2]) for r in here], timeout)
         for (run_id, status, folder, meta), state in zip(here, states):
-            out.runs[run_id] = _judge(status, state, folder, meta, local=True)
+            out.runs[run_id] = judged[run_id] = _judge(status, state, folder, meta, local=True)
     for t in threads:
         t.join(max(0.0, deadline - time.monotonic()))
     for name, (_host, runs) in away.items():
@@ -127,8 +132,8 @@ def reckon(live: list[tuple[str, str, str | None]], store: Path, *, remote: bool
                 out.runs[run_id] = Reckoned(status, note=why, run_dir=folder, local=False)
             continue
         for (run_id, status, folder, meta, _), state in zip(runs, got):
-            out.runs[run_id] = _judge(status, state, folder, meta, local=False)
-    unknown = sorted({r.note for r in out.runs.values() if r.note and r.local})
+            out.runs[run_id] = judged[run_id] = _judge(status, state, folder, meta, local=False)
+    unknown = sorted({r.note for r in judged.values() if r.note})  # an unanswering host's runs are said above
     out.notes += [f"status as last recorded: {why}" for why in unknown]
     return out
 
@@ -171,7 +176,7 @@ def _judge(status: str, state: dict[str, Any], folder: Path, meta: dict[str, Any
         return Reckoned(final, error, when, settled=True, run_dir=folder, job=state, local=local)
     if state["state"] == batch.RUNNING and status == "queued":
         return Reckoned("running", run_dir=folder, local=local)
-    note = None
+    note = state.get("note")  # a file of its folder that cannot be read (agent.unreadable)
     if state["state"] == batch.UNKNOWN and state.get("scheduler_state"):
         note = f"{(state.get('job') or {}).get('kind', 'the scheduler')}: {state['scheduler_state']}"
     return Reckoned(status, note=note, run_dir=folder, local=local)
@@ -223,16 +228,18 @@ def record(store: Path, live: list[tuple[str, str, str | None]] | None = None) -
     from workbench.launch.follow import follow_lock, ingest_once, settle
 
     now = reckon(live, store, remote=False)
+    faults.at("record")  # the tests' pause: a `resume` may come between the reckoning and the lock
     done = []
     for run_id, r in now.runs.items():
         if not (r.settled and r.local and r.run_dir is not None and r.job is not None):
             continue
         with follow_lock(r.run_dir, mirrors=False):
-            job = r.job
-            if (job.get("job") or {}).get("kind") == "local":
-                job = agent.state(r.run_dir)  # again, under the lock: a `resume` may have started it since
-                if job["state"] not in (batch.DONE, batch.GONE):
-                    continue
+            # Again, under the lock, whatever its kind: a `resume` (which resets the run under this
+            # lock) may have started or submitted it since it was reckoned. (One scheduler query per
+            # run that ended: a run is settled once.)
+            job = agent.state(r.run_dir)
+            if job["state"] not in (batch.DONE, batch.GONE):
+                continue
             res = ingest_once(store, r.run_dir)
             settle(store, r.run_dir, job, res.status)
         done.append(run_id)

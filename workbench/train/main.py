@@ -16,7 +16,8 @@ from pathlib import Path
 
 from workbench import rundir
 from workbench.errors import UserError
-from workbench.events import EventWriter, read_events
+from workbench.events import LIMIT_ENV, EventWriter, event_line_limit
+from workbench.train.resume import earlier_events, plan
 
 EXIT_COMPLETED, EXIT_FAILED, EXIT_INTERRUPTED = rundir.EXIT_COMPLETED, rundir.EXIT_FAILED, rundir.EXIT_INTERRUPTED
 
@@ -56,8 +57,11 @@ def main(argv: list[str]) -> int:
     rank = int(os.environ.get("RANK", "0"))
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     events_path = rundir.events_file(run_dir, rank)
+    bad_env = _unusable_line_limit()
     try:
-        prior = read_events(events_path).events if rank == 0 else []  # a resumed run's earlier attempts
+        # a resumed run's earlier attempts: what the new start needs of them, read by every rank (in
+        # the same folder, they all plan alike and continue from the same checkpoint)
+        prior = earlier_events(rundir.events_file(run_dir))
         writer = EventWriter(events_path)
     except OSError as e:
         print(f"error: {events_path}: cannot write events ({e.strerror})", file=sys.stderr)
@@ -68,15 +72,15 @@ def main(argv: list[str]) -> int:
     status, error, code = "failed", None, EXIT_FAILED
     sampler = tracker = None
     try:
+        if bad_env is not None:
+            raise UserError(bad_env)
         from workbench.recipe import load_recipe
         from workbench.tasks import check_recipe
-        from workbench.train.resume import plan
 
         recipe = load_recipe(run_dir / rundir.RECIPE)
         check_recipe(recipe)
         run_id = run_dir.name
-        # Every rank plans alike (same folder), so all of them continue from the same checkpoint.
-        resume = plan(run_dir, prior if rank == 0 else read_events(rundir.events_file(run_dir)).events, remove_torn=rank == 0)
+        resume = plan(run_dir, prior, remove_torn=rank == 0)
         if rank == 0:
             # Names only: forwarded secrets prove they arrived without their values reaching a file.
             forwarded = sorted(n for n in recipe["launch.forward_env"] if n in os.environ)
@@ -86,6 +90,7 @@ def main(argv: list[str]) -> int:
             if resume.attempt > 1:
                 writer.emit("log", level="info", message=_resume_note(resume))
             tracker = _open_tracker(recipe.values, run_dir, run_id, resume.attempt, prior, writer, start)
+        del prior  # not held through the run
         sampler = _start_telemetry(writer, recipe["launch.telemetry_interval"], rank)
 
         from workbench.models.load import quiet_transformers
@@ -126,6 +131,18 @@ def main(argv: list[str]) -> int:
             writer.emit("end", status=status, error=error)
         writer.close()
     return code
+
+
+def _unusable_line_limit() -> str | None:
+    """A WORKBENCH_EVENT_LINE_LIMIT that is no size (set where the job runs: a batch job's environment, a
+    remote host's profile), as its one line; the variable is then dropped from this process, so that the
+    event file is read (with the default limit) and the run records why it stops in its `end`."""
+    try:
+        event_line_limit()
+    except UserError as e:
+        os.environ.pop(LIMIT_ENV, None)
+        return str(e)
+    return None
 
 
 def _resume_note(resume) -> str:
