@@ -73,9 +73,14 @@ def events_file(run_dir: Path, rank: int = 0) -> Path:
     return run_dir / (EVENTS if rank == 0 else f"events.rank{rank}.jsonl")
 
 
+# The event file of a rank > 0, as the trainer names it (`events_file`): not a copy beside it such as
+# events.rank1.bak.jsonl, which the glob below also matches
+RANK_FILE = re.compile(r"events\.rank([1-9]\d*)\.jsonl")
+
+
 def rank_event_files(run_dir: Path) -> list[Path]:
     """The event files of ranks > 0, in name order."""
-    return sorted(run_dir.glob("events.rank*.jsonl"))
+    return sorted(p for p in run_dir.glob("events.rank*.jsonl") if RANK_FILE.fullmatch(p.name))
 
 
 def event_files(run_dir: Path) -> list[Path]:
@@ -87,7 +92,10 @@ def rank_of(path: Path) -> int:
     """The rank that writes an event file (0 for events.jsonl)."""
     if path.name == EVENTS:
         return 0
-    return int(path.name[len("events.rank"):-len(".jsonl")])
+    m = RANK_FILE.fullmatch(path.name)
+    if m is None:
+        raise ValueError(f"{path.name} is no rank's event file")
+    return int(m[1])
 
 
 def followed_names(run_dir: Path) -> list[str]:

@@ -47,7 +47,7 @@ def ingest_folders(store: Path, dirs: list[Path]) -> tuple[int, int, int]:
             taken += 1
             for w in res.warnings:
                 console.print(f"[yellow]warning:[/] {escape(w)}", soft_wrap=True)
-            new_events += len(res.seqs)
+            new_events += res.stored
             if res.status not in FINAL:
                 unfinished.append(d)
     for d in unfinished:
