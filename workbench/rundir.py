@@ -68,6 +68,18 @@ class RunFolderError(UserError):
         self.run_dir = run_dir
 
 
+def folder_fault(e: BaseException, run_dir: Path) -> str | None:
+    """What to say, in one line naming the folder, when `e` (raised while `run_dir` was read, ingested
+    or followed) is that folder's or the machine's doing, not a bug: a UserError (a run.json or
+    recipe.toml that does not load, an event file that cannot be read, the store busy) or the
+    environment's OSError (errors.environment_fault); None for anything else (a bug: raised on).
+    Commands that go through many folders (`sync`, a writer's `reckon.record`) say it and go on."""
+    why = str(e) if isinstance(e, UserError) else environment_fault(e)
+    if why is None or why.startswith(str(run_dir)):
+        return why
+    return f"{run_dir}: {why}"
+
+
 def events_file(run_dir: Path, rank: int = 0) -> Path:
     """Rank 0 writes `events.jsonl`; ranks > 0 write only telemetry and their errors to their own file."""
     return run_dir / (EVENTS if rank == 0 else f"events.rank{rank}.jsonl")
