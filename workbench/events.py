@@ -45,15 +45,24 @@ import orjson
 END_STATUSES = ("completed", "failed", "interrupted")
 
 
+# The writer looks at most this often (seconds) whether the folder's events.jsonl is still the file it
+# writes (one stat of the path: a few microseconds, which a writer of thousands of events a second
+# would pay at each), and always before `end` and at close. Events written in between are in the file
+# it holds open, which a restore copies whole.
+FOLDER_CHECK_S = 0.5
+
+
 class EventWriter:
     """Append-only, line-flushed, thread-safe writer (the telemetry sampler writes from a thread).
 
-    The file is the run's record: when it is deleted or replaced while the run goes on (a cleanup
-    script, an rsync or a restore from a backup renamed over it), the writer notices at its next event
-    (the file it holds open has no name left) and puts its whole stream back in the folder, from the
-    file it still holds open; a file found in its place is kept beside it (`events.jsonl.displaced-T`).
-    A warning `log` event says so. Where that cannot be done (a read-only folder, a full disk) it writes
-    on to the file it holds, and says so once."""
+    The file is the run's record: when the folder's events.jsonl is no longer the file written (deleted,
+    moved away, a hard-linked backup kept and the name removed, or replaced: a cleanup script, an rsync
+    or a restore renamed over it), the writer notices (`_keep_in_folder`: the path's device and inode
+    against the open file's) and puts its whole stream back under the name, from the file it still
+    holds open; a file found in its place is kept beside it (`events.jsonl.displaced-T`, made unique).
+    A warning `log` event says so. Where that cannot be done (a read-only folder, a full disk, a stale
+    NFS handle) it writes on to the file it holds, and says so once; a check that cannot be made at all
+    is passed over."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -65,14 +74,18 @@ class EventWriter:
         # Line-buffered text file: each write of a full line reaches the OS at once. Opened to read too:
         # a file deleted under the writer is written back from it (`_restore`).
         self._f = open(self.path, "a+", encoding="utf-8", buffering=1)
+        self._id = _file_id(os.fstat(self._f.fileno()))  # what the folder's name must lead to
+        self._checked = time.monotonic()  # when the folder was last looked at
         self._lost = False  # the folder's file is gone and could not be put back: not tried again
 
     def emit(self, type: str, **fields: Any) -> dict[str, Any]:
         with self._lock:
-            note = self._keep_in_folder()
-            if note is not None:
-                self._write({"seq": self._seq, "t": time.time(), "type": "log", "level": "warning", "message": note})
+            self._say(self._keep_in_folder(force=type == "end"))
             return self._write({"seq": self._seq, "t": time.time(), "type": type, **fields})
+
+    def _say(self, note: str | None) -> None:
+        if note is not None:
+            self._write({"seq": self._seq, "t": time.time(), "type": "log", "level": "warning", "message": note})
 
     def _write(self, event: dict[str, Any]) -> dict[str, Any]:
         line = json.dumps(event, default=_jsonable, separators=(",", ":"))
@@ -83,10 +96,20 @@ class EventWriter:
             listener(event)
         return event
 
-    def _keep_in_folder(self) -> str | None:
-        """When the file written has no name left, the stream put back under its name; what to say."""
-        if self._lost or os.fstat(self._f.fileno()).st_nlink:  # one fstat per event: about a microsecond
+    def _keep_in_folder(self, *, force: bool = False) -> str | None:
+        """When the folder's name no longer leads to the file written, the stream put back under it;
+        what to say. Looked at once per FOLDER_CHECK_S at most, unless `force`."""
+        now = time.monotonic()
+        if self._lost or (not force and now - self._checked < FOLDER_CHECK_S):
             return None
+        self._checked = now
+        try:
+            if _file_id(os.stat(self.path)) == self._id:
+                return None
+        except FileNotFoundError:
+            pass  # deleted, or moved away
+        except OSError:
+            return None  # cannot tell now (a stale NFS handle, the folder's path changed): looked at again later
         try:
             displaced = self._restore()
         except OSError as e:
@@ -98,8 +121,8 @@ class EventWriter:
                 f"{self._seq - 1}) was written back from the trainer's open file{kept}")
 
     def _restore(self) -> Path | None:
-        """The stream so far, copied from the open (unlinked) file into the folder under its name; the
-        path a file found there was moved to, if any."""
+        """The stream so far, copied from the open file into the folder under its name; the path a file
+        found there was moved to, if any."""
         self._f.flush()
         fd = self._f.fileno()
         tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
@@ -111,18 +134,30 @@ class EventWriter:
                     offset += len(chunk)
             displaced = None
             if self.path.exists():
-                displaced = self.path.with_name(f"{self.path.name}.displaced-{time.time():.0f}")
+                displaced = self._displaced_path()
                 os.replace(self.path, displaced)
             os.replace(tmp, self.path)
         finally:
             tmp.unlink(missing_ok=True)
         old, self._f = self._f, open(self.path, "a+", encoding="utf-8", buffering=1)
+        self._id = _file_id(os.fstat(self._f.fileno()))
         old.close()
         return displaced
+
+    def _displaced_path(self) -> Path:
+        """events.jsonl.displaced-T (T: unix seconds), or -T-2, -T-3...: a second file found in its
+        place within the same second keeps the first."""
+        base = f"{self.path.name}.displaced-{time.time():.0f}"
+        path, n = self.path.with_name(base), 1
+        while path.exists():
+            n += 1
+            path = self.path.with_name(f"{base}-{n}")
+        return path
 
     def close(self) -> None:
         with self._lock:
             if not self._f.closed:
+                self._say(self._keep_in_folder(force=True))  # what was written since the last look
                 self._f.flush()
                 os.fsync(self._f.fileno())
                 self._f.close()
@@ -132,6 +167,10 @@ class EventWriter:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _file_id(st: os.stat_result) -> tuple[int, int]:
+    return st.st_dev, st.st_ino
 
 
 def _jsonable(o: Any) -> Any:
