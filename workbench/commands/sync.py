@@ -18,7 +18,7 @@ from workbench.errors import UserError
 from workbench.launch import follow as follower
 from workbench.launch.follow import FINAL
 from workbench.launch.hosts import HostUnreachable
-from workbench.rundir import RUN_META, folder_fault, remove_leftovers
+from workbench.rundir import RUN_META, RunFolderError, folder_fault, remove_leftovers
 from workbench.store.db import connect, runs_root
 from workbench.store.ingest import ingest_run
 
@@ -45,7 +45,7 @@ def ingest_folders(store: Path, dirs: list[Path]) -> tuple[int, int, int]:
             remove_leftovers(d)  # half-written JSON a killed or disk-full writer left (rundir.py)
             try:
                 res = ingest_run(con, d)
-            except (UserError, OSError) as e:
+            except (RunFolderError, OSError) as e:  # not any UserError: a bad setting here stops sync
                 why = folder_fault(e, d)
                 if why is None:
                     raise
