@@ -38,22 +38,31 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeGuard
 
 import orjson
 
 END_STATUSES = ("completed", "failed", "interrupted")
 
 
+# The writer looks at most this often (seconds) whether the folder's events.jsonl is still the file it
+# writes (one stat of the path: a few microseconds, which a writer of thousands of events a second
+# would pay at each), and always before `end` and at close. Events written in between are in the file
+# it holds open, which a restore copies whole.
+FOLDER_CHECK_S = 0.5
+
+
 class EventWriter:
     """Append-only, line-flushed, thread-safe writer (the telemetry sampler writes from a thread).
 
-    The file is the run's record: when it is deleted or replaced while the run goes on (a cleanup
-    script, an rsync or a restore from a backup renamed over it), the writer notices at its next event
-    (the file it holds open has no name left) and puts its whole stream back in the folder, from the
-    file it still holds open; a file found in its place is kept beside it (`events.jsonl.displaced-T`).
-    A warning `log` event says so. Where that cannot be done (a read-only folder, a full disk) it writes
-    on to the file it holds, and says so once."""
+    The file is the run's record: when the folder's events.jsonl is no longer the file written (deleted,
+    moved away, a hard-linked backup kept and the name removed, or replaced: a cleanup script, an rsync
+    or a restore renamed over it), the writer notices (`_keep_in_folder`: the path's device and inode
+    against the open file's) and puts its whole stream back under the name, from the file it still
+    holds open; a file found in its place is kept beside it (`events.jsonl.displaced-T`, made unique).
+    A warning `log` event says so. Where that cannot be done (a read-only folder, a full disk, a stale
+    NFS handle) it writes on to the file it holds, and says so once; a check that cannot be made at all
+    is passed over."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -65,14 +74,18 @@ class EventWriter:
         # Line-buffered text file: each write of a full line reaches the OS at once. Opened to read too:
         # a file deleted under the writer is written back from it (`_restore`).
         self._f = open(self.path, "a+", encoding="utf-8", buffering=1)
+        self._id = _file_id(os.fstat(self._f.fileno()))  # what the folder's name must lead to
+        self._checked = time.monotonic()  # when the folder was last looked at
         self._lost = False  # the folder's file is gone and could not be put back: not tried again
 
     def emit(self, type: str, **fields: Any) -> dict[str, Any]:
         with self._lock:
-            note = self._keep_in_folder()
-            if note is not None:
-                self._write({"seq": self._seq, "t": time.time(), "type": "log", "level": "warning", "message": note})
+            self._say(self._keep_in_folder(force=type == "end"))
             return self._write({"seq": self._seq, "t": time.time(), "type": type, **fields})
+
+    def _say(self, note: str | None) -> None:
+        if note is not None:
+            self._write({"seq": self._seq, "t": time.time(), "type": "log", "level": "warning", "message": note})
 
     def _write(self, event: dict[str, Any]) -> dict[str, Any]:
         line = json.dumps(event, default=_jsonable, separators=(",", ":"))
@@ -83,10 +96,20 @@ class EventWriter:
             listener(event)
         return event
 
-    def _keep_in_folder(self) -> str | None:
-        """When the file written has no name left, the stream put back under its name; what to say."""
-        if self._lost or os.fstat(self._f.fileno()).st_nlink:  # one fstat per event: about a microsecond
+    def _keep_in_folder(self, *, force: bool = False) -> str | None:
+        """When the folder's name no longer leads to the file written, the stream put back under it;
+        what to say. Looked at once per FOLDER_CHECK_S at most, unless `force`."""
+        now = time.monotonic()
+        if self._lost or (not force and now - self._checked < FOLDER_CHECK_S):
             return None
+        self._checked = now
+        try:
+            if _file_id(os.stat(self.path)) == self._id:
+                return None
+        except FileNotFoundError:
+            pass  # deleted, or moved away
+        except OSError:
+            return None  # cannot tell now (a stale NFS handle, the folder's path changed): looked at again later
         try:
             displaced = self._restore()
         except OSError as e:
@@ -98,8 +121,8 @@ class EventWriter:
                 f"{self._seq - 1}) was written back from the trainer's open file{kept}")
 
     def _restore(self) -> Path | None:
-        """The stream so far, copied from the open (unlinked) file into the folder under its name; the
-        path a file found there was moved to, if any."""
+        """The stream so far, copied from the open file into the folder under its name; the path a file
+        found there was moved to, if any."""
         self._f.flush()
         fd = self._f.fileno()
         tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
@@ -111,18 +134,30 @@ class EventWriter:
                     offset += len(chunk)
             displaced = None
             if self.path.exists():
-                displaced = self.path.with_name(f"{self.path.name}.displaced-{time.time():.0f}")
+                displaced = self._displaced_path()
                 os.replace(self.path, displaced)
             os.replace(tmp, self.path)
         finally:
             tmp.unlink(missing_ok=True)
         old, self._f = self._f, open(self.path, "a+", encoding="utf-8", buffering=1)
+        self._id = _file_id(os.fstat(self._f.fileno()))
         old.close()
         return displaced
+
+    def _displaced_path(self) -> Path:
+        """events.jsonl.displaced-T (T: unix seconds), or -T-2, -T-3...: a second file found in its
+        place within the same second keeps the first."""
+        base = f"{self.path.name}.displaced-{time.time():.0f}"
+        path, n = self.path.with_name(base), 1
+        while path.exists():
+            n += 1
+            path = self.path.with_name(f"{base}-{n}")
+        return path
 
     def close(self) -> None:
         with self._lock:
             if not self._f.closed:
+                self._say(self._keep_in_folder(force=True))  # what was written since the last look
                 self._f.flush()
                 os.fsync(self._f.fileno())
                 self._f.close()
@@ -132,6 +167,10 @@ class EventWriter:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _file_id(st: os.stat_result) -> tuple[int, int]:
+    return st.st_dev, st.st_ino
 
 
 def _jsonable(o: Any) -> Any:
@@ -163,8 +202,9 @@ def _next_seq(path: Path) -> int:
 # --- typed events: one class per type, built once per line by read_events --------------------------
 # Consumers (the ingester, the live watch, the CLI's live progress, followers) read attributes.
 # `extra` keeps what a line holds beyond its type's fields (an artifact's rows, bytes, split...), so
-# nothing is lost. Values are not validated here (an event file is read 100,000 lines a second);
-# consumers convert what they store (store/ingest.py `_num`, `_int`).
+# nothing is lost. The readers of event files check each field's shape (`SHAPES`: a number, a string,
+# a table of metrics) in the line's constructor; values are not ranged (an event file is read 100,000
+# lines a second): consumers convert what they store (store/ingest.py `_num`, `_int`).
 
 @dataclass(slots=True, eq=False)
 class Event:
@@ -312,52 +352,186 @@ for _cls in TYPES.values():
     _cls.KNOWN = Event.KNOWN | set(_cls.NAMES)
 
 
-def parse_event(d: dict[str, Any]) -> Event:
+def parse_event(d: dict[str, Any], *, checked: bool = False) -> Event:
     """The typed event of one decoded line (an unknown type stays a plain Event): a field the line
-    lacks takes its class default, a key its type does not name goes to `extra`.
+    lacks takes its class default, a key its type does not name goes to `extra`. `checked` (the
+    readers of event files): its fields are checked against `SHAPES` ("what each field holds" below:
+    a number or string of another kind reads as null, an unknown end status as failed; an event that
+    cannot be taken raises Misfit).
 
     This is the ingester's hot path. A writer emits the same keys in the same order for every line
     of a kind, so each such layout gets a constructor of its own, made once (`_constructor`):
-    a line then costs one dictionary lookup and one call, with no lookups of absent keys. Measured
-    (callgrind, benchmarks/bench_store.py's run folders, whole ingest_run): 55.5k instructions an
-    event, against 49.4k when events were plain dicts and 59k through __init__ and `map(d.get, ...)`."""
+    a line then costs one dictionary lookup and one call, with no lookups of absent keys, and its
+    fields' shapes checked in one expression. Measured (callgrind, benchmarks/bench_store.py's run
+    folders, whole ingest_run): 55.5k instructions an event, against 49.4k when events were plain
+    dicts and 59k through __init__ and `map(d.get, ...)`; the shape check added 4.1k a line of
+    telemetry or steps to read_events (26.4k to 30.5k)."""
+    return _parse(d, checked)
+
+
+def _parse(d: dict[str, Any], checked: bool) -> Event:
     layout = (d["type"], *d)
     make = _CONSTRUCTORS.get(layout)
     if make is None:
         cls = TYPES.get(d["type"], Event)
         if len(_CONSTRUCTORS) >= MAX_LAYOUTS or len(d) > MAX_LAYOUT_KEYS:
-            return _parse_generic(cls, d)  # a file of ever new keys: stay correct, cache nothing
+            return _parse_generic(cls, d, checked)  # a file of ever new keys: stay correct, cache nothing
         make = _CONSTRUCTORS[layout] = _constructor(cls, layout[1:])
-    return make(d)
+    return make(d, checked)
 
 
-_CONSTRUCTORS: dict[tuple[str, ...], Callable[[dict[str, Any]], Event]] = {}  # (type, *keys) -> maker
+_CONSTRUCTORS: dict[tuple[str, ...], Callable[[dict[str, Any], bool], Event]] = {}  # (type, *keys) -> maker
 MAX_LAYOUTS = 1024      # the trainer and sampler write a few dozen
 MAX_LAYOUT_KEYS = 64    # the widest contract line has 17 keys
 
 
-def _constructor(cls: type[Event], keys: tuple[str, ...]) -> Callable[[dict[str, Any]], Event]:
-    """The constructor for lines of `cls` with exactly `keys`, in that order. Its source names each
-    present key, and each absent field's default (the way dataclasses build their __init__);
-    keys are JSON strings, written with repr, so a line's content is never code."""
+def _constructor(cls: type[Event], keys: tuple[str, ...]) -> Callable[[dict[str, Any], bool], Event]:
+    """The constructor for lines of `cls` with exactly `keys`, in that order. Its source reads each
+    present key once, checks the fields' shapes in one expression (`_misfit` says which one is wrong,
+    when one is), and sets each absent field to its default (the way dataclasses build their
+    __init__); keys are JSON strings, written with repr, so a line's content is never code."""
     present = set(keys)
     extra = [key for key in keys if key not in cls.KNOWN]
-    values = {"seq": "d['seq']", "t": "d['t']" if "t" in present else "None", "type": "d['type']",
+    local = {name: f"v_{i}" for i, name in enumerate(("t", *cls.NAMES)) if name in present}
+    values = {"seq": "d['seq']", "t": local.get("t", "None"), "type": "d['type']",
               "extra": "{" + ", ".join(f"{key!r}: d[{key!r}]" for key in extra) + "}" if extra else "None"}
-    values.update((name, f"d[{name!r}]" if name in present else f"default_{i}") for i, name in enumerate(cls.NAMES))
+    values.update((name, local.get(name, f"default_{i}")) for i, name in enumerate(cls.NAMES))
+    checks = [f"({local['t']} is None or (type({local['t']}) in number and 0 <= {local['t']} < time_end))"
+              ] if "t" in local else []
+    tests: dict[str, Any] = {"number": _NUMBER, "time_end": TIME_END}
+    for name, shape in SHAPES.get(cls, {}).items():
+        if name in local:
+            tests[f"shape_{name}"] = shape.test
+            checks.append(f"type({local[name]}) in shape_{name}" if isinstance(shape.test, frozenset)
+                          else f"shape_{name}({local[name]})")
+    fetch = "".join(f"    {var} = d[{name!r}]\n" for name, var in local.items())
+    check = f"    if checked and not ({' and '.join(checks)}):\n        return misfit(cls, d)\n" if checks else ""
     # Slots set one by one, not through __init__ (which only sets them): one frame a line, not two.
     body = "".join(f"    e.{name} = {value}\n" for name, value in values.items())
-    source = f"def make(d):\n    e = new(cls)\n{body}    return e\n"
-    namespace: dict[str, Any] = {"cls": cls, "new": object.__new__,
+    # the tests bound as the maker's defaults: locals, not globals, for the ~0.3 us the check costs a line
+    bound = "".join(f", {name}={name}" for name in tests)
+    source = f"def make(d, checked{bound}):\n{fetch}{check}    e = new(cls)\n{body}    return e\n"
+    namespace: dict[str, Any] = {"cls": cls, "new": object.__new__, "misfit": _misfit, **tests,
                                  **{f"default_{i}": v for i, v in enumerate(cls.DEFAULTS)}}
     exec(source, namespace)
     return namespace["make"]
 
 
-def _parse_generic(cls: type[Event], d: dict[str, Any]) -> Event:
+def _parse_generic(cls: type[Event], d: dict[str, Any], checked: bool = False) -> Event:
     """What `_constructor`'s makers do, for a layout that is not cached."""
+    if checked and _misfits(cls, d):
+        return _misfit(cls, d)
     extra = {key: value for key, value in d.items() if key not in cls.KNOWN} or None
     return cls(d["seq"], d.get("t"), d["type"], extra, *map(d.get, cls.NAMES, cls.DEFAULTS))
+
+
+# --- what each field holds ----------------------------------------------------------------------
+# Every reader takes an event's fields as its type says (the store's columns, the live progress's
+# numbers, a label's metrics), so the readers of event files check each line's fields (`SHAPES`):
+# - a number or a string field holding something else (a string where a number goes, a list where a
+#   string goes) reads as null: the event is taken, the value is not (as the store took it before);
+# - a time that is no time, or an object, list or table of another shape (a metric table that is a
+#   number, groups that are a list) leaves nothing to take: the event is not taken, and an error `log`
+#   event naming its file, line and field takes its place (`_parse_lines`), as for a line over the
+#   limit; the rest of the file is read;
+# - an `end` whose status is none of END_STATUSES reads as failed, its error saying what it said.
+# Numbers are not ranged here: the store takes one its column cannot hold as NULL (store/rows.py).
+
+class Misfit(ValueError):
+    """A decoded event line that cannot be taken: which field, what it holds, what it should."""
+
+
+@dataclass(frozen=True)
+class Shape:
+    what: str  # as a message says it: "a number"
+    test: frozenset[type] | Callable[[Any], bool]  # the types it may be (null: always), or a test
+    scalar: bool = False  # a value of another kind reads as null; else the event is not taken
+
+
+def _table(v: Any) -> bool:
+    return v is None or (type(v) is dict and all(type(row) is dict for row in v.values()))
+
+
+def _resumed(v: Any) -> bool:
+    return v is None or (type(v) is dict and type(v.get("step")) in _NUMBER and type(v.get("base_kept")) in _LIST)
+
+
+# Unix seconds a date can be made of (datetime: years 1970 to 9999)
+TIME_END = 253402300800
+SEQ_END = 1 << 63  # a seq is below it: the store's BIGINT
+_NUMBER: frozenset[type] = frozenset((int, float, type(None)))
+_LIST: frozenset[type] = frozenset((list, type(None)))
+_TEXT: frozenset[type] = frozenset((str, type(None)))
+_OBJECT: frozenset[type] = frozenset((dict, type(None)))
+
+
+def _time_fits(t: Any) -> bool:
+    return t is None or (type(t) in _NUMBER and 0 <= t < TIME_END)
+
+
+NUMBER = Shape("a number", _NUMBER, scalar=True)
+TEXT = Shape("a string", _TEXT, scalar=True)
+OBJECT = Shape("an object", _OBJECT)
+LIST = Shape("a list", _LIST)
+TABLE = Shape("an object of objects ({row: {column: value}})", _table)
+RESUMED = Shape('an object with a number "step" and a list "base_kept"', _resumed)
+STATUS = Shape(", ".join(END_STATUSES), END_STATUSES.__contains__)
+TIME = Shape(f"unix seconds (a number from 0 to {TIME_END - 1})", _time_fits)
+
+SHAPES: dict[type[Event], dict[str, Shape]] = {
+    Start: {"run_id": TEXT, "recipe": OBJECT, "versions": OBJECT, "host": TEXT, "pid": NUMBER, "world_size": NUMBER,
+            "env_forwarded": LIST, "attempt": NUMBER, "resumed": RESUMED},
+    Model: {"source": TEXT, "resolved_path": TEXT, "method": TEXT, "trainable_params": NUMBER,
+            "total_params": NUMBER, "new_modules": LIST, "quantized": TEXT},
+    Step: dict.fromkeys(Step.NAMES, NUMBER),
+    Eval: {"phase": TEXT, "split": TEXT, "step": NUMBER, "epoch": NUMBER, "labels": TABLE, "aggregates": OBJECT,
+           "groups": TABLE, "confusion": TABLE},
+    Telemetry: {**dict.fromkeys(Telemetry.NAMES, NUMBER), "host": TEXT},
+    Checkpoint: {"step": NUMBER, "path": TEXT},
+    Summary: {**dict.fromkeys(Summary.NAMES, NUMBER), "peak_mem_kind": TEXT, "optimizer": TEXT},
+    Artifact: {"kind": TEXT, "path": TEXT},
+    Log: {"level": TEXT, "message": TEXT, "phase": TEXT},
+    Warnings: {"items": LIST},
+    Tracking: dict.fromkeys(Tracking.NAMES, TEXT),
+    End: {"status": STATUS, "error": TEXT},
+}
+
+
+def _fits(shape: Shape, v: Any) -> bool:
+    return type(v) in shape.test if isinstance(shape.test, frozenset) else shape.test(v)
+
+
+def _misfits(cls: type[Event], d: dict[str, Any]) -> list[tuple[str, Shape]]:
+    """(field, its shape) for each field of `d` that does not hold what it should."""
+    shapes = {"t": TIME, **SHAPES.get(cls, {})}
+    return [(name, shape) for name, shape in shapes.items() if name in d and not _fits(shape, d[name])]
+
+
+def _misfit(cls: type[Event], d: dict[str, Any]) -> Event:
+    """The slow path of a line whose shape check failed: its number and string fields of another kind
+    read as null, an `end`'s unknown status as failed (its error says what it said); any other field
+    that does not fit raises Misfit, naming it."""
+    wrong = _misfits(cls, d)
+    for name, shape in wrong:
+        if not shape.scalar and shape is not STATUS:
+            raise Misfit(f"{name} is {_shown(d[name])}, expected {shape.what}")
+    fixed = {**d, **{name: None for name, shape in wrong if shape.scalar}}
+    if any(shape is STATUS for _, shape in wrong):
+        said = f"its end event said status {_shown(d['status'])}, none of {STATUS.what}"
+        fixed.update(status="failed", error=f"{said}: {fixed['error']}" if fixed.get("error") else said)
+    return _parse_generic(cls, fixed)
+
+
+def _shown(v: Any) -> str:
+    """A field's value as a message shows it: JSON, cut at 60 characters."""
+    text = json.dumps(v, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def stand_in(e: Event) -> TypeGuard[Log]:
+    """An error `log` event a reader put in place of a line it did not take (over the limit, or a field
+    that does not hold what its type says)."""
+    return isinstance(e, Log) and e.extra is not None and ("skipped_bytes" in e.extra or "misfit" in e.extra)
 
 
 def log_event(message: str, level: str = "info") -> Log:
@@ -469,7 +643,7 @@ def _read_open(f, path: Path, offset: int, line: int, max_bytes: int | None) -> 
 def _parse_lines(lines: list[bytes] | tuple[bytes, ...], path: Path, line: int, limit: int, events: list[Event],
                  warnings: list[str]) -> int:
     """Decode complete lines (newlines removed) into `events`; returns the line count after them."""
-    loads = orjson.loads  # this loop is the hot path of ingestion: no per-line function call or strip
+    loads, parse = orjson.loads, _parse  # this loop is the hot path of ingestion: no other per-line call or strip
     for raw in lines:
         line += 1
         if len(raw) > limit:
@@ -484,13 +658,25 @@ def _parse_lines(lines: list[bytes] | tuple[bytes, ...], path: Path, line: int, 
                 # what orjson refuses that json takes: NaN / Infinity (json.dumps writes them for a
                 # diverged loss), integers past 64 bits
                 ev = json.loads(raw)
-            if type(ev) is not dict or not isinstance(ev.get("seq"), int) or not isinstance(ev.get("type"), str):
+            if type(ev) is not dict or type(ev.get("type")) is not str or type(seq := ev.get("seq")) is not int or not (
+                    0 <= seq < SEQ_END):
                 raise ValueError("not an event object with seq and type")
         except (ValueError, UnicodeDecodeError, RecursionError) as e:
             warnings.append(f"{path}:{line}: skipped unreadable event ({str(e)[:80]})")
             continue
-        events.append(parse_event(ev))
+        try:
+            events.append(parse(ev, True))
+        except Misfit as e:
+            t = ev.get("t")
+            events.append(Log(ev["seq"], t if _time_fits(t) else None, "log", {"misfit": ev["type"]}, "error",
+                              f"{path}:{line}: the {ev['type']} event (seq {ev['seq']}): {e}: skipped, the rest of "
+                              "the run is read"))
     return line
+
+
+def _is_seq(v: Any) -> bool:
+    """What a seq is: an integer the store's BIGINT holds, from 0."""
+    return type(v) is int and 0 <= v < SEQ_END
 
 
 def _next_newline(f, pos: int) -> int | None:
@@ -569,9 +755,12 @@ def last_event(path: str | Path, types: tuple[str, ...] | None = None, *, chunk:
                     ev = json.loads(raw)
                 except (ValueError, UnicodeDecodeError, RecursionError):
                     continue
-                if type(ev) is dict and isinstance(ev.get("seq"), int) and isinstance(ev.get("type"), str) and (
+                if type(ev) is dict and _is_seq(ev.get("seq")) and type(ev.get("type")) is str and (
                         types is None or ev["type"] in types):
-                    return parse_event(ev)
+                    try:
+                        return parse_event(ev, checked=True)
+                    except Misfit:
+                        continue  # passed over, as an unreadable line
     return None
 
 

@@ -69,14 +69,31 @@ class RunFolderError(UserError):
         self.run_dir = run_dir
 
 
+def folder_fault(e: BaseException, run_dir: Path) -> str | None:
+    """What to say, in one line naming the folder, when `e` (raised while `run_dir` was read, ingested
+    or followed) is that folder's or the machine's doing, not a bug: a UserError (a run.json or
+    recipe.toml that does not load, an event file that cannot be read, the store busy) or the
+    environment's OSError (errors.environment_fault); None for anything else (a bug: raised on).
+    Commands that go through many folders (`sync`, a writer's `reckon.record`) say it and go on."""
+    why = str(e) if isinstance(e, UserError) else environment_fault(e)
+    if why is None or why.startswith(str(run_dir)):
+        return why
+    return f"{run_dir}: {why}"
+
+
 def events_file(run_dir: Path, rank: int = 0) -> Path:
     """Rank 0 writes `events.jsonl`; ranks > 0 write only telemetry and their errors to their own file."""
     return run_dir / (EVENTS if rank == 0 else f"events.rank{rank}.jsonl")
 
 
+# The event file of a rank > 0, as the trainer names it (`events_file`): not a copy beside it such as
+# events.rank1.bak.jsonl, which the glob below also matches
+RANK_FILE = re.compile(r"events\.rank([1-9]\d*)\.jsonl")
+
+
 def rank_event_files(run_dir: Path) -> list[Path]:
     """The event files of ranks > 0, in name order."""
-    return sorted(run_dir.glob("events.rank*.jsonl"))
+    return sorted(p for p in run_dir.glob("events.rank*.jsonl") if RANK_FILE.fullmatch(p.name))
 
 
 def event_files(run_dir: Path) -> list[Path]:
@@ -88,7 +105,10 @@ def rank_of(path: Path) -> int:
     """The rank that writes an event file (0 for events.jsonl)."""
     if path.name == EVENTS:
         return 0
-    return int(path.name[len("events.rank"):-len(".jsonl")])
+    m = RANK_FILE.fullmatch(path.name)
+    if m is None:
+        raise ValueError(f"{path.name} is no rank's event file")
+    return int(m[1])
 
 
 def followed_names(run_dir: Path) -> list[str]:

@@ -129,3 +129,77 @@ def test_run_ids_are_made_in_the_pattern_ingestion_checks():
                 "demo-20260101-120000-abcd/", "demo-20260101-120000-abcd\n"):
         assert not rundir.RUN_ID.fullmatch(bad), bad
     assert json.loads(json.dumps(rundir.new_run_id("x")))  # plain text
+
+
+def _ended_unfollowed(run_dir: Path) -> None:
+    """The run's job is over, nobody followed it: its supervisor's pid is gone, exit.json says code 1."""
+    import time
+
+    from workbench import rundir
+
+    rundir.write_job(run_dir, {"kind": "local", "pid": 999_999_999})
+    rundir.write_exit(run_dir, {"returncode": 1, "t": time.time() - 100})
+
+
+def test_a_run_with_an_event_that_cannot_be_taken_is_recorded_by_every_writer(store):
+    """An unfinished run whose job ended, with an evaluation whose labels are not a table: the writers
+    that record such runs first (tag, rm, sync) go on (was: exit 1, a traceback, for every one)."""
+    from workbench.rundir import events_file
+
+    (good,) = good_runs(store, 1)
+    bad_id = run_id(7)
+    bad = make_run(store.parent / "runs", bad_id, DEMO_RECIPE, end=None)
+    assert sync(store).returncode == 0
+    _ended_unfollowed(bad)
+    with open(events_file(bad), "a") as f:
+        f.write(json.dumps({"seq": 8, "t": 1.7e9, "type": "eval", "phase": "tuned", "labels": {"ad": 0.5}}) + "\n")
+    res = workbench("tag", good, "k=v", store=store, timeout=120)
+    assert res.returncode == 0 and "Traceback" not in res.stderr, res.stderr
+    assert q(store, "SELECT status FROM runs WHERE run_id = ?", [bad_id]) == [("failed",)]
+    (message,) = q(store, "SELECT message FROM logs WHERE run_id = ? AND seq = 8", [bad_id])
+    assert message[0].startswith(f"{events_file(bad)}:9: the eval event (seq 8): labels is "), message
+    assert sync(store).returncode == 0
+    res = workbench("rm", "--yes", bad_id, store=store, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert stored_ids(store) == [good]
+
+
+def test_a_run_folder_a_writer_cannot_read_is_said_in_one_line_and_the_others_are_recorded(store):
+    """Two runs ended unfollowed; one's rank file cannot be read (a folder in its place). `tag` records
+    the other, says which folder it could not in one line, and tags (was: exit 2, nothing tagged)."""
+    ids = good_runs(store, 1)
+    a = make_run(store.parent / "runs", run_id(1), DEMO_RECIPE, end=None)
+    b = make_run(store.parent / "runs", run_id(2), DEMO_RECIPE, end=None)
+    assert sync(store).returncode == 0
+    for d in (a, b):
+        _ended_unfollowed(d)
+    (a / "events.rank1.jsonl").mkdir()
+    res = workbench("tag", ids[0], "k=v", store=store, timeout=120)
+    assert res.returncode == 0, res.stderr
+    (line,) = warnings_of(res)
+    assert line.startswith(f"warning: {a}: events.rank1.jsonl: cannot be read (Is a directory)"), line
+    assert line.endswith("; its status is left as recorded"), line
+    assert q(store, "SELECT run_id, status FROM runs ORDER BY run_id") == [
+        (ids[0], "completed"), (a.name, "running"), (b.name, "failed")]
+    assert q(store, "SELECT run_id, key FROM tags") == [(ids[0], "k")]
+
+
+def test_sync_settles_every_run_it_can_when_one_cannot_be_settled(store):
+    """A remote run whose frozen recipe no longer loads cannot be asked about: sync says so in one line,
+    settles the local run after it and prints its summary (was: exit 2 at the remote run, the local
+    run left running)."""
+    a = make_run(store.parent / "runs", run_id(1), DEMO_RECIPE, end=None)
+    b = make_run(store.parent / "runs", run_id(2), DEMO_RECIPE, end=None)
+    meta = json.loads((a / "run.json").read_text())
+    (a / "run.json").write_text(json.dumps({**meta, "target": "ssh:gpubox"}))
+    assert sync(store).returncode == 0
+    (a / "recipe.toml").write_text("this is [not toml")
+    _ended_unfollowed(b)
+    res = sync(store)
+    assert res.returncode == 0, res.stderr
+    (line,) = warnings_of(res)
+    assert line.startswith(f"warning: {a / 'recipe.toml'}:1: invalid TOML"), line
+    assert line.endswith("; its status is left as recorded"), line
+    summary = " ".join(res.stdout.split())  # the line wraps at the terminal's width
+    assert f"synced 2 run folders from {store.parent / 'runs'}: 0 new events, 1 ended runs settled" in summary, summary
+    assert q(store, "SELECT run_id, status FROM runs ORDER BY run_id") == [(a.name, "running"), (b.name, "failed")]

@@ -7,12 +7,14 @@ every event of the file exactly once, and records what happened as a warning in 
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.unit.test_store import make_run, rid
+from workbench import rundir
 from workbench.events import FileMark, read_from
 from workbench.launch.follow import EventFeed
 from workbench.rundir import events_file
@@ -24,8 +26,8 @@ RUN = rid("trunc")
 T0 = 1_770_000_000.0
 
 
-def line(seq: int, type_: str = "step", **fields) -> bytes:
-    return json.dumps({"seq": seq, "t": T0 + seq, "type": type_, **fields}).encode() + b"\n"
+def line(seq: int, type_: str = "step", t: float | None = None, **fields) -> bytes:
+    return json.dumps({"seq": seq, "t": T0 + seq if t is None else t, "type": type_, **fields}).encode() + b"\n"
 
 
 def steps(first_seq: int, n: int, first_step: int = 1) -> bytes:
@@ -80,13 +82,13 @@ def test_truncated_mid_run_then_written_on_every_event_in_the_file_is_stored(sto
     """The issue's case: truncated while the trainer goes on (its numbering goes on too): the file is
     shorter than the offset stored, 22 steps that are in it must reach the store."""
     first = ingest(store, run_dir)
-    assert len(first.seqs) == 54 and first.warnings == []
+    assert first.stored == 54 and first.warnings == []
     path = events_file(run_dir)
     size = path.stat().st_size
     path.write_bytes(b"".join(lines_of(path)[:10]) + steps(54, 22, first_step=27))  # truncated, then 22 more
     assert path.stat().st_size < size
     res = ingest(store, run_dir)
-    assert res.seqs == list(range(54, 76))
+    assert (res.stored, res.last_seq) == (22, 75)
     assert stored_steps(store) == sorted(set(file_steps(run_dir)) | set(stored_steps(store)))
     assert set(file_steps(run_dir)) <= set(stored_steps(store))
     assert len(stored_steps(store)) == 26 + 22  # the steps cut from the file stay: they happened
@@ -108,7 +110,7 @@ def test_truncated_then_written_past_the_point_read_is_noticed(store, run_dir):
     path.write_bytes(b"".join(lines_of(path)[:5]) + steps(54, 80, first_step=27))
     assert path.stat().st_size > size
     res = ingest(store, run_dir)
-    assert res.seqs == list(range(54, 134))
+    assert (res.stored, res.last_seq) == (80, 133)
     assert set(file_steps(run_dir)) <= set(stored_steps(store))
     (note,) = res.notes
     assert note.startswith("events.jsonl changed before the ") and "read again from its start" in note
@@ -122,7 +124,7 @@ def test_a_file_started_over_with_later_events_adds_them_all(store, run_dir):
     path.unlink()
     path.write_bytes(steps(54, 5, first_step=27) + line(59, "end", status="completed", error=None))
     res = ingest(store, run_dir)
-    assert res.seqs == list(range(54, 60))
+    assert (res.stored, res.last_seq) == (6, 59)
     assert res.status == "completed"
     assert len(stored_steps(store)) == 26 + 5
     (note,) = res.notes
@@ -172,7 +174,7 @@ def test_an_unchanged_file_is_read_on_without_a_word(store, run_dir):
     with open(events_file(run_dir), "ab") as f:
         f.write(steps(54, 3, first_step=27))
     res = ingest(store, run_dir)
-    assert res.seqs == [54, 55, 56] and res.warnings == []
+    assert (res.stored, res.last_seq) == (3, 56) and res.warnings == []
     assert notes(store) == []
 
 
@@ -287,14 +289,14 @@ def test_a_store_of_schema_8_gains_the_fingerprints_and_reads_on(store, run_dir)
     with open(events_file(run_dir), "ab") as f:
         f.write(steps(54, 2, first_step=27))
     res = ingest(store, run_dir)
-    assert res.seqs == [54, 55] and res.warnings == []
+    assert (res.stored, res.last_seq) == (2, 55) and res.warnings == []
     with connect(store) as con:
         assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("9",)
         assert con.execute("SELECT events_head IS NOT NULL AND events_tail IS NOT NULL FROM runs").fetchone() == (True,)
     path = events_file(run_dir)
     path.write_bytes(b"".join(lines_of(path)[:10]) + steps(56, 1, first_step=29))
     res = ingest(store, run_dir)
-    assert res.seqs == [56] and res.notes[0].startswith("events.jsonl shrank to ")
+    assert (res.stored, res.last_seq) == (1, 56) and res.notes[0].startswith("events.jsonl shrank to ")
 
 
 def test_a_remote_file_replaced_restarts_its_copy_and_ingestion_reads_it_again(store, run_dir, tmp_path):
@@ -318,13 +320,13 @@ def test_a_remote_file_replaced_restarts_its_copy_and_ingestion_reads_it_again(s
         return mirror(local, head, data)
 
     assert fetch() == []
-    assert len(ingest(store, local).seqs) == 54
+    assert ingest(store, local).stored == 54
     path = events_file(remote)
     path.write_bytes(b"".join(lines_of(path)[:10]) + steps(54, 22, first_step=27))
     assert fetch() == ["events.jsonl"]  # the copy started over
     assert events_file(local).read_bytes() == path.read_bytes()
     res = ingest(store, local)
-    assert res.seqs == list(range(54, 76))
+    assert (res.stored, res.last_seq) == (22, 75)
     assert res.notes[0].startswith("events.jsonl shrank to ")
     assert set(file_steps(local)) <= set(stored_steps(store))
 
@@ -346,3 +348,93 @@ def test_a_followers_feed_tells_a_file_replaced_from_one_cut_short(run_dir):
     os.replace(copy, path)
     (warning,) = feed.read_new().warnings
     assert warning.startswith(f"{path} was replaced by a shorter file ("), warning
+
+
+def test_a_file_replaced_by_another_stream_between_batches_is_read_alone(store, run_dir, monkeypatch):
+    """A file of many batches replaced by another stream while ingestion reads it (a restore or an rsync
+    during `sync`): the batch after the change starts the run over as a first batch would, the note
+    recorded and the run read again from the file alone; no step of the other stream is stored over
+    the first one's under the same seqs."""
+    from workbench.store import ingest as ingestion
+
+    path = events_file(run_dir)
+    start, model = lines_of(path)[:2]
+    path.write_bytes(start + model + steps(2, 3000))  # 270 KB
+    start_obj = json.loads(start)
+    start_obj["t"] += 3600  # the training started over: another start, another time
+    other = (json.dumps(start_obj).encode() + b"\n" + model
+             + b"".join(line(2 + i, step=5000 + i, loss=0.5, t=T0 + 5000 + i) for i in range(3000)))
+    monkeypatch.setattr(ingestion, "BATCH_BYTES", 1 << 16)  # the least a batch reads: several batches
+    real_read, reads = ingestion._read, []
+
+    def replaced_before_the_second_batch(run_dir_, path_, mark):
+        reads.append(path_.name)
+        if reads.count(rundir.EVENTS) == 2:
+            copy = path_.with_name("events.rsync-tmp")
+            copy.write_bytes(other)
+            os.replace(copy, path_)  # what rsync and a restore do: a new file renamed over the name
+        return real_read(run_dir_, path_, mark)
+
+    monkeypatch.setattr(ingestion, "_read", replaced_before_the_second_batch)
+    res = ingest(store, run_dir)
+    assert reads.count(rundir.EVENTS) >= 3  # read in batches (about 128 KiB each)
+    assert stored_steps(store) == file_steps(run_dir)  # steps 5000..7999 only, one per seq
+    (note,) = res.notes
+    assert note.startswith("events.jsonl was replaced (its first bytes are not those read before), and holds "
+                           "other events than those stored from it"), note
+    assert notes(store) == [note] and res.warnings == [f"{run_dir}/{note}"]
+    with connect(store) as con:
+        assert con.execute("SELECT last_seq FROM runs").fetchone() == (3001,)
+
+
+def _rank_telemetry(seqs, util: float, t0: float = T0) -> bytes:
+    return b"".join(json.dumps({"seq": i, "t": t0 + i, "type": "telemetry", "host": "h", "rank": 1, "gpu": 1,
+                                "util": util}).encode() + b"\n" for i in seqs)
+
+
+def _rank_log(seq: int, message: str) -> bytes:
+    return line(seq, "log", level="error", message=message)
+
+
+def test_a_rank_file_replaced_by_another_stream_replaces_only_that_ranks_rows(store, run_dir):
+    """events.jsonl gone (deleted) and rank 1's file replaced by another stream: the run keeps what was
+    read of events.jsonl (status, steps, last seq); rank 1's telemetry and its logs are those of the
+    file as it is now."""
+    rank = run_dir / "events.rank1.jsonl"
+    rank.write_bytes(_rank_telemetry(range(5), 50.0) + _rank_log(5, "old stream"))
+    ingest(store, run_dir)
+    with connect(store) as con:
+        before = con.execute("SELECT status, last_seq, started_at FROM runs").fetchone()
+    events_file(run_dir).unlink()
+    rank.write_bytes(_rank_telemetry(range(3), 70.0, t0=T0 + 9000) + _rank_log(3, "new stream"))
+    res = ingest(store, run_dir)
+    with connect(store) as con:
+        assert con.execute("SELECT status, last_seq, started_at FROM runs").fetchone() == before
+        assert before[:2] == ("running", 53)
+        assert con.execute("SELECT seq, util FROM telemetry WHERE rank = 1 ORDER BY seq").fetchall() == [
+            (0, 70.0), (1, 70.0), (2, 70.0)]
+        assert con.execute("SELECT count(*) FROM telemetry WHERE rank = 0").fetchone() == (26,)
+        assert con.execute("SELECT message FROM logs WHERE seq IS NOT NULL").fetchall() == [("[rank 1] new stream",)]
+        assert con.execute("SELECT last_seq FROM event_files").fetchall() == [(3,)]
+    assert stored_steps(store) == [(2 + 2 * i, 1 + i) for i in range(26)]
+    assert res.events_gone
+    replaced, gone = res.notes
+    assert replaced.startswith("events.rank1.jsonl was replaced (its first bytes are not those read before), and "
+                               "holds other events than those stored from it: rank 1's rows"), replaced
+    assert gone.startswith("events.jsonl is gone from the run folder")
+
+
+def test_a_backup_copy_beside_a_rank_file_is_no_event_file(store, run_dir):
+    """`events.rank1.bak.jsonl` (a user's copy) matches `events.rank*.jsonl` but is no rank's file: it is
+    not read, and ingestion goes on."""
+    from workbench import rundir as rd
+
+    rank = run_dir / "events.rank1.jsonl"
+    rank.write_bytes(_rank_telemetry(range(4), 50.0))
+    (run_dir / "events.rank1.bak.jsonl").write_bytes(rank.read_bytes())
+    (run_dir / "events.rankX.jsonl").write_bytes(rank.read_bytes())
+    assert [p.name for p in rd.event_files(run_dir)] == ["events.jsonl", "events.rank1.jsonl"]
+    ingest(store, run_dir)
+    with connect(store) as con:
+        assert con.execute("SELECT count(*) FROM telemetry WHERE rank = 1").fetchone() == (4,)
+        assert con.execute("SELECT file FROM event_files").fetchall() == [("events.rank1.jsonl",)]

@@ -8,6 +8,7 @@ import threading
 import time
 from pathlib import Path
 
+from workbench import events as events_module
 from workbench import rundir
 from workbench.events import TYPES, Artifact, End, Eval, Event, EventWriter, Log, Step, parse_event, read_events
 
@@ -372,9 +373,10 @@ def _lines(path):
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
-def test_a_deleted_event_file_is_written_back_whole_at_the_next_event(tmp_path):
+def test_a_deleted_event_file_is_written_back_whole_at_the_next_event(tmp_path, monkeypatch):
     """events.jsonl deleted while the run goes on: the writer puts its whole stream back (from the
     file it holds open) before its next event, and says so; no event is lost from the folder."""
+    monkeypatch.setattr(events_module, "FOLDER_CHECK_S", 0.0, raising=False)  # the folder checked at every event
     path = tmp_path / "events.jsonl"
     with EventWriter(path) as w:
         for i in range(5):
@@ -400,10 +402,80 @@ def test_a_replaced_event_file_is_kept_aside_and_the_stream_written_back(tmp_pat
         other = tmp_path / "copy"
         other.write_text("".join(path.read_text(encoding="utf-8").splitlines(keepends=True)[:2]), encoding="utf-8")
         os.replace(other, path)  # a restore of an older copy, renamed over the file
-        w.emit("end", status="completed")
+        w.emit("end", status="completed")  # the folder is checked before every end, however soon
     events = _lines(path)
     assert [e["seq"] for e in events] == list(range(8)) and events[-1]["type"] == "end"
     (displaced,) = tmp_path.glob("events.jsonl.displaced-*")
     assert [e["seq"] for e in _lines(displaced)] == [0, 1]
     assert displaced.name in events[6]["message"]
+
+
+def _gone_and_back(tmp_path: Path, take_away) -> list[dict]:
+    """Three events, `take_away(path)`, three more and an end: what events.jsonl holds then (checked
+    only where the writer must: before `end`)."""
+    path = tmp_path / "events.jsonl"
+    with EventWriter(path) as w:
+        for i in range(3):
+            w.emit("step", step=i)
+        take_away(path)
+        for i in range(3, 6):
+            w.emit("step", step=i)
+        w.emit("end", status="completed")
+    return _lines(path)
+
+
+def _whole(events: list[dict]) -> None:
+    assert [e["seq"] for e in events] == list(range(len(events))) and events[-1]["type"] == "end"
+    assert [e["step"] for e in events if e["type"] == "step"] == list(range(6))
+    (note,) = [e for e in events if e["type"] == "log"]
+    assert note["message"].startswith("events.jsonl was deleted or replaced while the run went on: its whole stream")
+
+
+def test_an_event_file_moved_away_is_written_back_and_the_moved_file_left_alone(tmp_path):
+    """`mv events.jsonl events.bak`: the file written still has a name (its link count stays 1), but not
+    the run's name: the stream is written back under it."""
+    events = _gone_and_back(tmp_path, lambda path: os.rename(path, tmp_path / "events.bak"))
+    _whole(events)
+    assert [e["seq"] for e in _lines(tmp_path / "events.bak")][:3] == [0, 1, 2]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["events.bak", "events.jsonl"]
+
+
+def test_an_event_file_deleted_after_a_hard_linked_backup_is_written_back(tmp_path):
+    """`ln events.jsonl backup.jsonl; rm events.jsonl`: the file written keeps a name (the backup's)."""
+    events = _gone_and_back(tmp_path, lambda path: (os.link(path, tmp_path / "backup.jsonl"), path.unlink()))
+    _whole(events)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["backup.jsonl", "events.jsonl"]
+
+
+def test_two_files_renamed_over_the_stream_in_one_second_are_both_kept(tmp_path, monkeypatch):
+    monkeypatch.setattr(events_module, "FOLDER_CHECK_S", 0.0, raising=False)
+    path = tmp_path / "events.jsonl"
+    with EventWriter(path) as w:
+        for i, text in enumerate(("first restore\n", "second restore\n")):
+            w.emit("step", step=i)
+            other = tmp_path / "copy"
+            other.write_text(text, encoding="utf-8")
+            os.replace(other, path)
+        w.emit("end", status="completed")
+    kept = sorted(tmp_path.glob("events.jsonl.displaced-*"), key=lambda p: p.stat().st_mtime_ns)
+    assert len(kept) == 2, kept
+    assert sorted(p.read_text(encoding="utf-8") for p in kept) == ["first restore\n", "second restore\n"]
+    events = _lines(path)
+    assert [e["seq"] for e in events] == list(range(5)) and events[-1]["type"] == "end"
+    assert {p.name for p in kept} == {e["message"].rsplit(" ", 1)[1] for e in events if e["type"] == "log"}
+
+
+def test_a_folder_the_writer_cannot_check_never_stops_it(tmp_path, monkeypatch):
+    """A check of the folder that fails (a stale NFS handle; here the run folder's path is a file now, so
+    stat says ENOTDIR) is passed over: every event is written to the file the writer holds."""
+    monkeypatch.setattr(events_module, "FOLDER_CHECK_S", 0.0, raising=False)
+    run = tmp_path / "run"
+    run.mkdir()
+    with EventWriter(run / "events.jsonl") as w:
+        w.emit("step", step=0)
+        run.rename(tmp_path / "moved")
+        run.write_text("not a folder")
+        w.emit("step", step=1)
+        w.emit("end", status="completed")
+    assert [e["seq"] for e in _lines(tmp_path / "moved" / "events.jsonl")] == [0, 1, 2]
 

@@ -236,9 +236,16 @@ def tag(args) -> int:
 
 def _store_and_runs(args, refs: list[str]) -> tuple[Path, list[str]]:
     store = store_of(args)
-    reckon.record(store)  # a writer records the runs that ended unfollowed (launch/reckon.py) first
+    _record(store)
     with connect(store, read_only=True) as con:
         return store, _runs(con, refs)
+
+
+def _record(store: Path) -> None:
+    """A writer records the runs that ended unfollowed (launch/reckon.py) first; a folder it cannot
+    record is said in one line, and the command goes on."""
+    for line in reckon.record(store).warnings:
+        console.print(f"warning: {line}", markup=False, soft_wrap=True)
 
 
 def note(args) -> int:
@@ -287,7 +294,7 @@ def gc(args) -> int:
     store = store_of(args)
     if args.trash:
         return _empty_trash(store, args.dry_run)
-    reckon.record(store)
+    _record(store)
     with connect(store, read_only=True) as con:
         found = read.runs_with_status(con, "completed")
     total, runs = 0, 0

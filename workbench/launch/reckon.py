@@ -214,33 +214,48 @@ def detail(store: Path, run: dict[str, Any], *, timeout: float = TIMEOUT_S) -> t
 
 # --- writers -------------------------------------------------------------------------------------
 
-def record(store: Path, live: list[tuple[str, str, str | None]] | None = None) -> list[str]:
+@dataclass
+class Recorded:
+    settled: list[str] = field(default_factory=list)   # the run ids settled
+    warnings: list[str] = field(default_factory=list)  # one line per run folder that could not be recorded
+
+
+def record(store: Path, live: list[tuple[str, str, str | None]] | None = None) -> Recorded:
     """For a writer: ingest every local run the store calls unfinished whose job is over, and record
-    its final status (the follower's `settle`); the run ids settled. `live`: the unfinished runs when
-    the caller has just read them (`read.runs_in_progress`). Remote runs are left to their followers
-    and `sync`, which copy their files first."""
+    its final status (the follower's `settle`). `live`: the unfinished runs when the caller has just
+    read them (`read.runs_in_progress`). Remote runs are left to their followers and `sync`, which
+    copy their files first. A run whose folder cannot be recorded (rundir.folder_fault: an event file
+    that cannot be read, a run.json that no longer loads) stays as recorded, said in one line of
+    `warnings`; the others are recorded."""
+    out = Recorded()
     if live is None:
         with connect(store) as con:
             live = read.runs_in_progress(con)
     if not live:
-        return []
+        return out
     from workbench.launch import agent, batch
     from workbench.launch.follow import follow_lock, ingest_once, settle
 
     now = reckon(live, store, remote=False)
     faults.at("record")  # the tests' pause: a `resume` may come between the reckoning and the lock
-    done = []
     for run_id, r in now.runs.items():
         if not (r.settled and r.local and r.run_dir is not None and r.job is not None):
             continue
-        with follow_lock(r.run_dir, mirrors=False):
-            # Again, under the lock, whatever its kind: a `resume` (which resets the run under this
-            # lock) may have started or submitted it since it was reckoned. (One scheduler query per
-            # run that ended: a run is settled once.)
-            job = agent.state(r.run_dir)
-            if job["state"] not in (batch.DONE, batch.GONE):
-                continue
-            res = ingest_once(store, r.run_dir)
-            settle(store, r.run_dir, job, res.status)
-        done.append(run_id)
-    return done
+        try:
+            with follow_lock(r.run_dir, mirrors=False):
+                # Again, under the lock, whatever its kind: a `resume` (which resets the run under this
+                # lock) may have started or submitted it since it was reckoned. (One scheduler query per
+                # run that ended: a run is settled once.)
+                job = agent.state(r.run_dir)
+                if job["state"] not in (batch.DONE, batch.GONE):
+                    continue
+                res = ingest_once(store, r.run_dir)
+                settle(store, r.run_dir, job, res.status)
+        except (UserError, OSError) as e:
+            why = rundir.folder_fault(e, r.run_dir)
+            if why is None:
+                raise
+            out.warnings.append(f"{why}; its status is left as recorded")
+            continue
+        out.settled.append(run_id)
+    return out

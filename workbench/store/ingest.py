@@ -10,9 +10,16 @@ An event file that is not the one read before (truncated, rewritten past the off
 read again from its start: events of seq already stored are skipped, so each event of the file is
 stored once, and the events read before that the file no longer holds stay (they happened). A file
 that holds other events under seqs already stored (another stream: a training started over) is the
-run's truth now: the run is read again from its files alone, as `sync` into a new store would. Each
-such re-read, and an events.jsonl gone after it was read, is recorded as a log row with level
-warning and no seq (`read.record_notes`: `show` and the app's run detail show them).
+run's truth now: the run is read again from its files alone, as `sync` into a new store would (a rank
+file's other stream replaces that rank's rows only; an events.jsonl gone never rebuilds the run: the
+store keeps what was read of it). A file that changes between two batches of one call is met the
+same way: ingestion starts again from what it stored. Each such re-read, and an events.jsonl gone
+after it was read, is recorded as a log row with level warning and no seq (`read.record_notes`:
+`show` and the app's run detail show them).
+
+A line whose field does not hold what its type says (events.SHAPES: a metric table that is a number,
+a time that is a string) is stored as the error log row the reader put in its place, naming file
+and line; the rest of the run is stored.
 """
 
 from __future__ import annotations
@@ -43,14 +50,15 @@ from workbench.events import (
 )
 from workbench.store.rows import insert_rows, utc
 from workbench.store.schema import ALL_LABELS
-from workbench.store.write import delete_run, insert_run, recipe_values, supersede, transaction
+from workbench.store.write import delete_rank, delete_run, insert_run, recipe_values, supersede, transaction
 
 
 @dataclass
 class IngestResult:
     run_id: str
-    seqs: list[int] = field(default_factory=list)  # the seq of each newly stored event, in order
-    warnings: list[str] = field(default_factory=list)  # unreadable lines, then the notes (with the folder's path)
+    stored: int = 0  # events newly stored, of every event file (a count: a long run's seqs would be held whole)
+    last_seq: int | None = None  # the last of them from events.jsonl
+    warnings: list[str] = field(default_factory=list)  # unreadable or unfit lines, then the notes (with the folder's path)
     status: str | None = None
     notes: list[str] = field(default_factory=list)  # recorded now: an event file read again, or gone
     events_gone: bool = False  # events.jsonl was read before and is not there now
@@ -105,10 +113,21 @@ def ingest_run(con, run_dir: Path) -> IngestResult:
     One transaction per batch of BATCH_BYTES of event lines (one for most calls), registration of a
     new run and the per-rank files included: each statement costs DuckDB a millisecond or so whatever
     its size, which for `workbench sync` of many runs adds up. Each batch is stored, with how far each
-    file is read, before the next is read. Raises RunFolderError for a folder that is not a run
-    (nothing written)."""
+    file is read, before the next is read. A file found changed between two batches (replaced while
+    `sync` reads a long run) ends the pass: what is stored, marks included, is consistent, and the next
+    pass starts from it as a new call would (the change noted, a rebuild decided). Raises
+    RunFolderError for a folder that is not a run (nothing written)."""
     run_dir = Path(run_dir)
     meta = rundir.read_run_meta(run_dir, own_folder=True)
+    result = IngestResult(meta["run_id"])
+    while _ingest_pass(con, run_dir, meta, result):
+        pass
+    return result
+
+
+def _ingest_pass(con, run_dir: Path, meta: dict[str, Any], result: IngestResult) -> bool:
+    """`ingest_run` from the marks stored, into `result`; True when a file changed between two batches
+    (the pass stopped before the batch read from it: start again)."""
     run_id = meta["run_id"]
     known = con.execute("SELECT events_offset, events_lines, last_seq, status, events_head, events_tail FROM runs "
                         "WHERE run_id = ?", [run_id]).fetchone()
@@ -121,15 +140,25 @@ def ingest_run(con, run_dir: Path) -> IngestResult:
                                                  "last_seq FROM event_files WHERE run_id = ?", [run_id]).fetchall():
                 stored[name] = (FileMark(*mark), last)
     files = _read_files(run_dir, paths, stored)
-    notes = [f"{f.name} {f.reading.restarted}; read again from its start" for f in files if f.reading.restarted]
-    rebuild = bool(known) and any(f.other_stream for f in files)
+    main = files[0]
+    # Another stream in events.jsonl: the run is read again from its files alone. In a rank file: that
+    # rank's rows only. An events.jsonl gone (missing) never rebuilds: the store keeps what it read.
+    rebuild = bool(known) and main.other_stream
+    ranks_over = [f for f in files[1:] if f.other_stream] if known and not rebuild else []
     if rebuild:
         notes = [f"{f.name} {f.reading.restarted}, and holds other events than those stored from it: the run was "
                  "read again from its files as they are now (what only the earlier file held left the store)"
                  for f in files if f.other_stream]
         stored = {}
         files = _read_files(run_dir, paths, stored)
-    main = files[0]
+        main = files[0]
+    else:
+        notes = [f"{f.name} {f.reading.restarted}, and holds other events than those stored from it: rank "
+                 f"{rundir.rank_of(f.path)}'s rows (its telemetry and logs) were read again from it as it is now "
+                 "(what only the earlier file held left the store)" if f in ranks_over else
+                 f"{f.name} {f.reading.restarted}; read again from its start" for f in files if f.reading.restarted]
+        for f in ranks_over:
+            f.mark, f.last_seq = FileMark(), -1  # stored anew from its first event (its rows go first)
     gone = main.reading.missing and main.mark.offset > 0
     if gone:
         note = (f"{rundir.EVENTS} is gone from the run folder (deleted?) after {main.mark.offset:,} bytes were read "
@@ -138,12 +167,14 @@ def ingest_run(con, run_dir: Path) -> IngestResult:
                            [run_id, note]).fetchone():
             notes.append(note)
     status = known[3] if known and not rebuild else "queued"
-    result = IngestResult(run_id, [], [w for f in files for w in f.reading.result.warnings], status, notes, gone)
+    result.status, result.events_gone = status, gone
+    result.notes += notes
+    result.warnings += [w for f in files for w in f.reading.result.warnings]
     batch = [f for f in files if not f.reading.missing and (f.new or f.reading.mark != f.mark)]
     if known and not rebuild and not batch and not notes:
-        return result
+        return False
     values = recipe_values(run_dir) if rebuild or not known else None  # read first: a corrupt one writes nothing
-    first = True
+    first, changed = True, False
     while True:
         # A transaction per batch: DuckDB keeps the Python strings it scanned until the commit.
         with transaction(con):
@@ -151,6 +182,8 @@ def ingest_run(con, run_dir: Path) -> IngestResult:
             if first:
                 if rebuild:
                     delete_run(con, run_id)
+                for f in ranks_over:
+                    delete_rank(con, run_id, rundir.rank_of(f.path))
                 if values is not None:
                     insert_run(con, run_dir, meta, values)
                 if notes:
@@ -163,18 +196,24 @@ def ingest_run(con, run_dir: Path) -> IngestResult:
                     _store_rank(con, run_id, f)
         for f in batch:
             new = f.new
-            result.seqs += [e.seq for e in new]
-            result.warnings += [e.message for e in new if isinstance(e, Log) and e.get("skipped_bytes")]
+            result.stored += len(new)
+            if f is main and new:
+                result.last_seq = new[-1].seq
+            result.warnings += [e.message for e in new if ev.stand_in(e)]
         first = False
         batch = [f for f in batch if f.more]
         if not batch:
             break
         for f in batch:
             f.read_on(run_dir)
+        if any(f.reading.restarted for f in batch):
+            changed = True  # not the file read so far: start again from what is stored
+            break
+        for f in batch:
             result.warnings += f.reading.result.warnings
     result.warnings += [f"{run_dir}/{n}" for n in notes]
     result.status = status
-    return result
+    return changed
 
 
 def _read(run_dir: Path, path: Path, mark: FileMark) -> Reading:
@@ -295,19 +334,20 @@ def _rows(run_id: str, events: list[Event]) -> _Rows:
                     extra = {"step": e.step, **extra}
             t["artifacts"].append([run_id, seq, kind or e.type, e.path, json.dumps(extra)])
             if kind in ("adapter", "model") and extra.get("bytes") is not None:
-                upd["saved_bytes"] = extra["bytes"]
+                upd["saved_bytes"] = _int(extra["bytes"])
         elif isinstance(e, Log):
             t["logs"].append([run_id, seq, ts, e.level, e.message])
         elif isinstance(e, Start):
-            upd.update(status="running", host=e.host, world_size=e.world_size, pid=e.pid,
-                       versions=json.dumps(e.versions or {}), attempts=_int(e.attempt) or 1)
+            upd.update(status="running", host=e.host, world_size=_int(e.world_size, 32), pid=_int(e.pid, 32),
+                       versions=json.dumps(e.versions or {}), attempts=_int(e.attempt, 32) or 1)
             if isinstance(e.resumed, dict):  # started_at stays the first start's
                 upd.update(ended_at=None, duration_s=None, error=None, train_runtime_s=None,
                            train_samples_per_s=None, saved_bytes=None, warnings=None)
             else:
                 upd.update(started_at=utc(ts))
         elif isinstance(e, Model):
-            upd.update(trainable_params=e.trainable_params, total_params=e.total_params, quantized=e.quantized)
+            upd.update(trainable_params=_int(e.trainable_params), total_params=_int(e.total_params),
+                       quantized=e.quantized)
         elif isinstance(e, Summary):
             upd.update(train_runtime_s=_num(e.train_runtime_s), train_samples_per_s=_num(e.train_samples_per_s),
                        peak_mem_bytes=_int(e.peak_mem_bytes), peak_mem_kind=e.peak_mem_kind, optimizer=e.optimizer)
@@ -321,9 +361,10 @@ def _rows(run_id: str, events: list[Event]) -> _Rows:
     return _Rows(t, upd)
 
 
-def _int(v: Any) -> int | None:
+def _int(v: Any, bits: int = 64) -> int | None:
+    """An integer column's value (BIGINT, or INTEGER with bits=32): None for what it cannot hold."""
     n = _num(v)
-    return None if n is None else int(n)
+    return int(n) if n is not None and -2.0 ** (bits - 1) <= n < 2.0 ** (bits - 1) else None  # NaN compares false
 
 
 def _num(v: Any) -> float | None:
@@ -331,7 +372,7 @@ def _num(v: Any) -> float | None:
         return None
     try:
         return float(v)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an integer past a double's range
         return None
 
 

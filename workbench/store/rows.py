@@ -13,8 +13,8 @@ def utc(t: float | None) -> datetime | None:
 
 
 _COLUMNS: dict[str, list[tuple[str, str]]] = {}  # per table; every store has the same DDL (ensure_schema)
-_NUMPY = {"DOUBLE": "float64", "BIGINT": "int64", "INTEGER": "int64", "BOOLEAN": "bool"}
-_INT64 = (-2**63, 2**63 - 1)
+_NUMPY = {"DOUBLE": "float64", "BIGINT": "int64", "INTEGER": "int32", "BOOLEAN": "bool"}
+_INTS = {"int64": (-2**63, 2**63 - 1), "int32": (-2**31, 2**31 - 1)}
 
 
 def _columns(con, table: str) -> list[tuple[str, str]]:
@@ -29,9 +29,10 @@ def _clean(values: list, kind: str) -> list:
     if kind == "float64":
         return [float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and
                 (not isinstance(v, int) or abs(v) < 2**1000) else None for v in values]
-    if kind == "int64":
+    if kind in _INTS:
+        low, high = _INTS[kind]
         return [int(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and v == v and
-                _INT64[0] <= v <= _INT64[1] else None for v in values]
+                low <= v <= high else None for v in values]
     return [bool(v) if isinstance(v, bool) else None for v in values]
 
 

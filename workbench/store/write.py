@@ -119,6 +119,14 @@ def reopen_for_resume(con, run_id: str) -> None:
                 "WHERE run_id = ?", [run_id])
 
 
+def delete_rank(con, run_id: str, rank: int) -> None:
+    """The rows a rank's event file (events.rank<N>.jsonl) gave: its telemetry and its `[rank N]` logs
+    (ingestion stores that file anew: another stream replaced it)."""
+    con.execute("DELETE FROM telemetry WHERE run_id = ? AND rank = ?", [run_id, rank])
+    con.execute("DELETE FROM logs WHERE run_id = ? AND seq IS NOT NULL AND starts_with(message, ?)",
+                [run_id, f"[rank {rank}] "])
+
+
 def supersede(con, run_id: str, resumed: dict[str, Any]) -> None:
     """A resumed attempt continues from checkpoint step `resumed.step`: the earlier attempt's
     steps and evaluations after it, its tuned results and its saved model are redone, so they
