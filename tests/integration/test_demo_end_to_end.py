@@ -279,6 +279,8 @@ def test_eval_of_a_run_on_data_whose_labels_are_in_another_order_is_refused_befo
     model loads, with no run folder and no run in the store (was: exit 1 after loading, recorded failed)."""
     store, run_id, _ = demo
     store = _own_copy(store, tmp_path)
+    runs_before = q(store, "SELECT run_id FROM runs ORDER BY run_id")  # other tests of this module add runs
+    assert (run_id,) in runs_before
     text = DEMO_RECIPE.read_text(encoding="utf-8")
     labels = ('advertisement = "advertisement", irrelevant_content = "relevance", non_visitor_rant = "rant", '
               'toxicity = "toxicity"')
@@ -293,7 +295,7 @@ def test_eval_of_a_run_on_data_whose_labels_are_in_another_order_is_refused_befo
     assert line == (f"error: {recipe}: run {run_id}'s model has the labels {', '.join(LABELS)} in this order; this "
                     f"data has toxicity, {', '.join(LABELS[:3])}: list them in the model's order (data.labels / "
                     "data.classes)")
-    assert q(store, "SELECT run_id FROM runs") == [(run_id,)]
+    assert q(store, "SELECT run_id FROM runs ORDER BY run_id") == runs_before
     assert not (tmp_path / "runs").exists()
 
 

@@ -443,14 +443,17 @@ def test_leftovers_of_killed_writers_are_removed_at_the_next_open_and_only_their
     assert fresh.exists()
 
 
-def test_an_event_file_deleted_in_a_read_only_folder_is_said_once_and_writing_goes_on(tmp_path, read_only_bind):
+def test_an_event_file_deleted_in_a_read_only_folder_is_said_once_and_writing_goes_on(tmp_path, read_only_bind,
+                                                                                     monkeypatch):
     """events.jsonl deleted, then its folder turned read-only: the trainer's writer cannot put the stream
     back; it says so once, in the stream, and writes on to the file it holds (read at its end by the
     exit code, docs/architecture.md "Run status")."""
     import json as _json
 
+    from workbench import events as events_module
     from workbench.events import EventWriter
 
+    monkeypatch.setattr(events_module, "FOLDER_CHECK_S", 0.0)  # the folder checked at every event, not every 0.5 s
     folder = tmp_path / "run"
     folder.mkdir()
     path = folder / "events.jsonl"
