@@ -58,6 +58,9 @@ def test_demo_completes_and_tuned_beats_base(demo):
     assert agg["loss"][1] < agg["loss"][0]
     better = sum(1 for _, _, b, t in per_label if t > b)
     assert better >= 3, per_label
+    # the supervisor's choice of CPU threads and OpenMP waiting is in the run's log, with why
+    (note,), = q(store, "SELECT message FROM logs WHERE run_id = ? AND message LIKE 'CPU threads:%'", [run_id])
+    assert " per rank, OpenMP threads " in note and "cores this run may use were busy at start" in note, note
     # The CLI printed the per-label base-vs-tuned table at the end.
     for label in LABELS:
         assert label in proc.stdout

@@ -18,7 +18,8 @@ from pathlib import Path
 
 from workbench import faults, rundir
 from workbench.errors import environment_fault
-from workbench.launch.argv import free_port, train_argv
+from workbench.launch import cpu_threads
+from workbench.launch.argv import free_port, train_argv, world_per_node
 
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)  # the trainer's stop signals
 
@@ -34,12 +35,10 @@ def main(argv: list[str]) -> int:
     node_rank = os.environ.get("SLURM_NODEID")
     argv = train_argv(launch, str(run_dir), sys.executable, port=_port(), node_rank=node_rank,
                       main_addr=os.environ.get("WORKBENCH_MAIN_ADDR"))
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    # torch's CPU kernels run on OpenMP threads that spin while they wait. On a CPU shared with
-    # other work (a login node, a busy box, the test suite) the spinning starves the threads that
-    # compute: the demo took 377 s instead of 53 s beside two busy processes on 2 cores. Passive
-    # waiting costs nothing measurable on a GPU and little on an idle CPU; a user's own setting wins.
-    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    # Threads and OpenMP waiting sized to the cores free now (cpu_threads.py says why); this
+    # watches the cores for a quarter of a second before the trainer starts.
+    cpu = cpu_threads.plan(os.environ, world_per_node(launch))
+    env = {**os.environ, **cpu.env, cpu_threads.PLAN_ENV: cpu.note, "PYTHONUNBUFFERED": "1"}
     child = subprocess.Popen(argv, cwd=run_dir, env=env, stdin=subprocess.DEVNULL)
     if node_rank in (None, "0"):
         write_trainer(run_dir, child.pid)
