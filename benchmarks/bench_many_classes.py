@@ -109,10 +109,11 @@ def run(quick: bool = False) -> list[dict]:
         show = measured(["show", "last"], tmp, {**env, "COLUMNS": "120"}, "workbench show")
         # The same run as the code before wrote it: its base evaluation's whole matrix, one line
         dense = CLASSES if not quick else 3000
-        line = _write_old_run(run_dir, run_dir.parent / f"{run_dir.name}-old", dense)
+        old_id = run_dir.name[:-4] + ("0000" if not run_dir.name.endswith("0000") else "0001")  # a valid run id
+        line = _write_old_run(run_dir, run_dir.parent / old_id, dense)
         store.unlink()
         old = measured(["sync"], tmp, env, "workbench sync of the old run folder")
-        errors = _errors(store, f"{run_dir.name}-old")
+        errors = _errors(store, old_id)
     if status != "completed" or rebuilt != "completed":
         raise RuntimeError(f"the run ended {status}, {rebuilt} after sync")
     if len(errors) != 1 or "over the 64.0 MiB limit of one event line" not in errors[0]:
