@@ -11,10 +11,11 @@ spinning threads take the time slices the computing ones need: the demo took 377
 
 So the supervisor looks at the cores before it starts the trainer: the cores this process may
 run on (its CPU affinity, which SLURM, PBS and taskset set) and how busy they are over a short
-sample of /proc/stat. Cores left free: the trainer gets a thread per free core (split between
-its ranks) and a bounded spin (a tenth of libgomp's default), as fast as the default on a quiet
-machine and less harmful if the machine fills later. No core free: a thread per core (split
-between the ranks), waiting passively. A user's own OMP_NUM_THREADS / OMP_WAIT_POLICY / GOMP_SPINCOUNT win; the run log
+sample of /proc/stat. The trainer gets a thread per core, split between its ranks, whatever the
+load (so that its numbers never depend on it). The cores idle: its OpenMP threads spin briefly
+(a tenth of libgomp's default), as fast as the default on a quiet machine and less harmful if
+the machine fills later. Other work on them (more than half a core's worth): they wait
+passively. A user's own OMP_NUM_THREADS / OMP_WAIT_POLICY / GOMP_SPINCOUNT win; the run log
 says what was chosen and why (the trainer logs WORKBENCH_CPU_PLAN at its start).
 
 Measured side by side in benchmarks/bench_throughput.py (quiet and beside two CPU-burning
@@ -39,7 +40,7 @@ PLAN_ENV = "WORKBENCH_CPU_PLAN"
 # measures the choice against the default and against passive waiting).
 SPINCOUNT_FREE = 30_000
 SAMPLE_S = 0.25  # how long the cores are watched before the trainer starts (a run takes minutes)
-BUSY_SHARE = 0.5  # a core counts as taken when others use more than this share of it
+BUSY_SHARE = 0.5  # others' work, in cores, from which threads wait passively
 
 
 @dataclass(frozen=True)
@@ -58,17 +59,17 @@ def plan(environ: Mapping[str, str], ranks: int = 1, *, busy: float | None = Non
     cpus = sorted(os.sched_getaffinity(0)) if cores is None else list(range(cores))
     if busy is None:
         busy = busy_cores(cpus)
-    free = len(cpus) - busy
+    # The thread count never depends on the load: float sums split over another number of threads
+    # round differently, and a run's numbers must not depend on what else ran when it started
+    # (a resumed run continues bit for bit). torch would start as many; torchrun one per rank.
+    threads = max(1, len(cpus) // ranks)
     taken = f"{busy:.1f} of the {len(cpus)} cores this run may use were busy at start"
-    if free >= BUSY_SHARE * ranks:  # at least half a core free for each rank
-        threads = max(1, int(free + BUSY_SHARE) // ranks)
+    if busy < BUSY_SHARE:
         return CpuPlan({"OMP_NUM_THREADS": str(threads), "GOMP_SPINCOUNT": str(SPINCOUNT_FREE)},
                        f"CPU threads: {threads} per rank, OpenMP threads spin {SPINCOUNT_FREE:,} turns before they "
                        f"sleep ({taken})")
-    # No core free: a thread per core as torch would start, waiting passively. Beside two busy
-    # processes on 2 cores this was as fast as one thread (53 / 32 against 45 / 45 samples/s in two
-    # tries) and 2-3x faster than any spinning.
-    threads = max(1, len(cpus) // ranks)
+    # Cores taken: passive waiting. Beside two busy processes on 2 cores it was 2-3x faster than
+    # any spinning (53 / 32 samples/s against 16-34), and as fast as one thread (45 / 45).
     return CpuPlan({"OMP_NUM_THREADS": str(threads), "OMP_WAIT_POLICY": "PASSIVE"},
                    f"CPU threads: {threads} per rank, OpenMP threads wait passively ({taken}: spinning threads "
                    "would take the time the computing ones need)")
