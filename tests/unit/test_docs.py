@@ -7,7 +7,8 @@ from the code. Checked on README.md, CONTRIBUTING.md, docs/*.md and benchmarks/R
 - every `workbench query "..."` they quote runs through the real CLI on a real store;
 - every repository file they cite in code spans (`workbench/launch/follow.py`, `python -m tests.faults.page`) exists;
 - the store's tables and views, with their columns, are those docs/store.md lists;
-- the launch flags docs/launching.md lists are the schema's [launch] knobs;
+- every recipe knob they name (`train.packing`) is in the schema, and the launch flags
+  docs/launching.md lists are the schema's [launch] knobs;
 - CONTRIBUTING.md's layout names every package and top-level module, and nothing that is gone.
 
 The recipe reference (the knob table) is checked in tests/unit/test_readme.py.
@@ -244,6 +245,24 @@ def test_the_store_page_lists_every_table_view_and_column(tmp_path):
     assert set(documented) == set(actual), set(documented) ^ set(actual)
     wrong = {name: (documented[name], cols) for name, cols in actual.items() if sorted(documented[name]) != sorted(cols)}
     assert not wrong, "docs/store.md lists other columns (documented, actual): " + repr(wrong)
+
+
+KNOB = re.compile(r"(?<![\w./-])((?:model|data|lora|quant|train|eval|fairness|sweep|launch)\.\w+)(?![\w/-]|\.\w)")
+
+
+def test_every_knob_the_docs_name_is_in_the_schema():
+    from workbench.recipe.schema import BY_NAME
+
+    bad, counted = [], 0
+    for page in PAGES:
+        text = text_of(page)
+        quoted = code_spans(text) + [body for lang, body in fences(text) if lang == "toml"]
+        for name in (m.group(1) for q in quoted for m in KNOB.finditer(q)):
+            counted += 1
+            if name not in BY_NAME and name != "train.log":  # train.log: the run's log file
+                bad.append(f"{page.relative_to(ROOT)}: {name}")
+    assert counted > 100
+    assert not bad, "no such recipe knob: " + "; ".join(bad)
 
 
 def test_the_launch_flags_listed_are_the_launch_knobs():
