@@ -9,7 +9,9 @@ from the code. Checked on README.md, CONTRIBUTING.md, docs/*.md and benchmarks/R
 - the store's tables and views, with their columns, are those docs/store.md lists;
 - every recipe knob they name (`train.packing`) is in the schema, and the launch flags
   docs/launching.md lists are the schema's [launch] knobs;
-- CONTRIBUTING.md's layout names every package and top-level module, and nothing that is gone.
+- CONTRIBUTING.md's layout names every package and top-level module, and nothing that is gone;
+- every key docs/app.md's key table lists is bound on the screen it names;
+- a benchmark run rewrites only the last run's table at the end of benchmarks/RESULTS.md.
 
 The recipe reference (the knob table) is checked in tests/unit/test_readme.py.
 """
@@ -32,7 +34,6 @@ README = ROOT / "README.md"
 CONTRIBUTING = ROOT / "CONTRIBUTING.md"
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 PAGES = [README, CONTRIBUTING, *sorted((ROOT / "docs").glob("*.md")), RESULTS]
-# The guides the README must link (every page under docs/ but the ones only other pages cite).
 FENCE = re.compile(r"^(```+|~~~+)([^\n]*)\n(.*?)^\1[ \t]*$", re.M | re.S)
 COMMAND_FENCES = ("", "bash", "sh", "shell", "console", "text")
 
@@ -321,3 +322,38 @@ def test_a_benchmark_run_rewrites_only_the_last_run_at_the_end_of_results_md(tmp
     elsewhere = tmp_path / "other.md"  # --output FILE without the marker: the run's page alone
     run_all.write_results(elsewhere, "| a new table |\n")
     assert elsewhere.read_text(encoding="utf-8") == "# Benchmark results\n\n| a new table |\n"
+
+
+# The screens the key table of docs/app.md names in its "where" column.
+SCREENS = {"Recipes": "recipes.RecipesScreen", "Editor": "editor.EditorScreen", "Launch dialog": "launch.LaunchScreen",
+           "Monitor": "monitor.MonitorScreen", "Runs": "runs.RunsScreen", "Detail": "detail.DetailScreen",
+           "Compare": "compare.CompareScreen", "Query": "query.QueryScreen"}
+KEY_NAMES = {"←": "left", "→": "right", "/": "slash", "]": "right_square_bracket", "[": "left_square_bracket"}
+
+
+def _bound_keys(cls) -> set[str]:
+    return {key.strip() for klass in cls.__mro__ for b in getattr(klass, "BINDINGS", ())
+            for key in (b.key if hasattr(b, "key") else b[0]).split(",")}
+
+
+def test_every_key_the_app_page_lists_is_bound_on_its_screen():
+    import importlib
+
+    from workbench.tui.app import WorkbenchApp
+
+    app_keys = _bound_keys(WorkbenchApp) | {WorkbenchApp.COMMAND_PALETTE_BINDING}
+    rows = re.findall(r"^\| ((?:`[^`]+`[ ,/]*)+) \| ([\w ]+) \| [^|]+ \|$", text_of(ROOT / "docs" / "app.md"), re.M)
+    assert len(rows) >= 10
+    bad = []
+    for keys, where in rows:
+        if where == "anywhere":
+            bound = app_keys
+        else:
+            module, name = SCREENS[where].split(".")
+            bound = _bound_keys(getattr(importlib.import_module(f"workbench.tui.screens.{module}"), name)) | app_keys
+        for key in re.findall(r"`([^`]+)`", keys):
+            if (where, key) == ("Recipes", "enter"):  # the recipe table's own enter (DataTable.RowSelected)
+                continue
+            if KEY_NAMES.get(key, key) not in bound:
+                bad.append(f"{where}: {key}")
+    assert not bad, "docs/app.md lists keys its screens do not bind: " + ", ".join(bad)
