@@ -3,7 +3,8 @@
     python benchmarks/run_all.py [--quick] [--only NAME ...]
 
 Each module's `run(quick)` returns its rows (see benchmarks/common.py). The table is printed with
-the machine, the date and the exact command line, and written the same to benchmarks/RESULTS.md.
+the machine, the date and the exact command line, and written the same to benchmarks/RESULTS.md,
+below its marker line (MARK): what is above it, the dated figures kept by hand, is kept as it is.
 A module that raises becomes one row with its error; the others still run.
 """
 
@@ -22,6 +23,8 @@ sys.path.insert(0, str(HERE))
 from common import ROOT, machine, markdown_rows, print_rows, row  # noqa: E402
 
 RESULTS = HERE / "RESULTS.md"
+# benchmarks/RESULTS.md holds the curated, dated figures above this line and the last run's table below it.
+MARK = "<!-- Everything below this line is written by benchmarks/run_all.py; the figures above are kept by hand. -->"
 
 
 def discover() -> dict[str, Path]:
@@ -53,6 +56,17 @@ def run_one(name: str, path: Path, quick: bool) -> tuple[list[dict], float]:
         traceback.print_exc(file=sys.stderr)
         rows = [row(name, f"bench_{name}.py raised {one_line_error(e)[:300]}", "error", "runs", False)]
     return rows, time.perf_counter() - t0
+
+
+def write_results(path: Path, run: str) -> None:
+    """Write one run's results (`run`, Markdown) to `path`: below MARK when the file has it, keeping
+    every byte above it (benchmarks/RESULTS.md: the curated figures), else as a page of its own."""
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    if MARK in text:
+        kept = text.split(MARK, 1)[0] + MARK + "\n\n"
+        path.write_text(kept + "## The last run of `benchmarks/run_all.py`\n\n" + run, encoding="utf-8")
+    else:
+        path.write_text("# Benchmark results\n\n" + run, encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,15 +104,14 @@ def main(argv: list[str] | None = None) -> int:
 
     print_rows(rows, title=f"benchmarks — {command}",
                caption=f"{where}\n{started}; {total:.0f} s in all ({timing}); {verdict}")
-    args.output.write_text(
-        "# Benchmark results\n\n"
+    write_results(args.output, (
         f"Command: `{command}`  \n"
         f"Machine: {where}  \n"
         f"Date: {started}; {total:.0f} s in all ({timing})  \n"
         f"Result: {verdict}\n\n"
         "Every figure is the median of repeats measured in this one process run; ratios compare\n"
         "things timed side by side in it. Regenerate with the command above.\n\n"
-        + markdown_rows(rows) + "\n", encoding="utf-8")
+        + markdown_rows(rows) + "\n"))
     print(f"wrote {args.output}", file=sys.stderr)
     return 0
 

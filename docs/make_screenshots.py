@@ -1,4 +1,4 @@
-"""Regenerate the README's screenshots (SVG, exported by Textual) from the fixed sample store:
+"""Regenerate the screenshots of the README and docs/app.md (SVG, exported by Textual) from the fixed sample store:
 
     python docs/make_screenshots.py          # writes docs/screenshots/*.svg
 

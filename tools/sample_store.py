@@ -1,6 +1,6 @@
 """A store of fixed sample runs, written as real run folders (run.json, recipe.toml,
 events.jsonl) and ingested by the real ingestion code. Every time and value is fixed, so the
-TUI's snapshot tests and the README screenshots are identical from one machine to the next;
+TUI's snapshot tests and the screenshots in docs/ are identical from one machine to the next;
 `add_bulk_runs` fills a store with thousands of rows for the TUI's load benchmark.
 
     python -m tools.sample_store /tmp/sample/runs.duckdb   # then: WORKBENCH_STORE=... workbench

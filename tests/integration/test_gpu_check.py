@@ -1,6 +1,6 @@
 """benchmarks/gpu_check.sh on a machine without a GPU: its CPU steps pass (every demo recipe
 valid, a memory estimate) and it stops at the first CUDA step with one line and exit status 3,
-leaving its results file. (On a GPU machine it is run by hand: README, Benchmarks.)"""
+leaving its results file. (On a GPU machine it is run by hand: benchmarks/RESULTS.md.)"""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Property-based fuzzing of everything a user hands `workbench run` before any model loads:
 recipe files, `--set` overrides, classification CSVs, chat JSONL, CoNLL and instruction JSON.
 
-The contract (README, "Bad input is one line naming the file ..."): every input gives either a
+The contract (docs/commands.md, "Bad input is one line naming the file ..."): every input gives either a
 valid result or a `UserError` whose message is ONE line that starts with the file it is about
 (`PATH: ...` or `PATH:LINE: ...`), which the CLI prints as `error: ...` with exit status 2.
 Any other exception would reach the user as a traceback, so it fails the test.

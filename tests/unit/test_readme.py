@@ -1,16 +1,20 @@
-"""The README's recipe reference is generated from the schema; it must not drift."""
+"""The recipe reference (docs/recipes.md) is generated from the schema and must not drift; the README
+gives the two set-up commands and CI runs the same tests. The other checks of the README and the
+pages under docs/ are in tests/unit/test_docs.py."""
 
 from pathlib import Path
 
 from workbench.recipe.schema import markdown_table
 
 README = Path(__file__).resolve().parents[2] / "README.md"
+RECIPES = README.parent / "docs" / "recipes.md"
 
 
-def test_readme_recipe_reference_matches_the_schema():
-    text = README.read_text(encoding="utf-8")
+def test_recipe_reference_matches_the_schema():
+    text = RECIPES.read_text(encoding="utf-8")
     block = text.split("<!-- schema:begin -->\n", 1)[1].split("\n<!-- schema:end -->", 1)[0]
-    assert block == markdown_table(), "regenerate with: workbench schema --markdown"
+    assert block == markdown_table(), ("regenerate with: workbench schema --markdown, "
+                                       "between the schema:begin / schema:end markers of docs/recipes.md")
 
 
 def test_readme_gives_the_two_setup_commands_and_ci_runs_the_same_tests():

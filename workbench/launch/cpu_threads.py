@@ -19,7 +19,7 @@ passively. A user's own OMP_NUM_THREADS / OMP_WAIT_POLICY / GOMP_SPINCOUNT win; 
 says what was chosen and why (the trainer logs WORKBENCH_CPU_PLAN at its start).
 
 Measured side by side in benchmarks/bench_throughput.py (quiet and beside two CPU-burning
-processes; the README's throughput rows).
+processes; the throughput rows of benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations

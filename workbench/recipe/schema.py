@@ -2,7 +2,7 @@
 
 A `Knob` carries its type, default, bounds and help. From these declarations come:
 validation of TOML recipes (`workbench.recipe.load`), `--set section.key=value` overrides,
-the TUI form fields, and the reference table in the README (`workbench schema --markdown`).
+the TUI form fields, and the reference table in docs/recipes.md (`workbench schema --markdown`).
 Never list fields anywhere else.
 """
 
@@ -130,7 +130,7 @@ KNOBS: tuple[Knob, ...] = (
     # --- model ---------------------------------------------------------------------------
     Knob("model", "source", "str", "", "Hub id, local Hugging Face directory, or tiny:<arch> (bert, distilbert, llama, "
          "gpt_oss) for a small random model with a tokenizer trained on the training texts. A checkpoint that comes "
-         "quantized (MXFP4, GPTQ, AWQ, bitsandbytes) loads by its own config.json: see the README.", required=True),
+         "quantized (MXFP4, GPTQ, AWQ, bitsandbytes) loads by its own config.json: see docs/models.md.", required=True),
     Knob("model", "method", "choice", "lora", "lora: train low-rank adapters (+ the head); full: train every weight.",
          choices=METHODS),
     Knob("model", "max_length", "int", 512, "Longest tokenised input; longer texts are truncated. Batches are padded "
@@ -499,7 +499,7 @@ def knobs_in(section: str) -> list[Knob]:
 
 
 def markdown_table() -> str:
-    """The recipe reference, generated from the declarations (README embeds this)."""
+    """The recipe reference, generated from the declarations (docs/recipes.md embeds this)."""
     rows = ["| key | type / range | default | what it does |", "|---|---|---|---|"]
     for k in KNOBS:
         default = "(required)" if k.required else _toml_repr(k.default)
