@@ -247,22 +247,24 @@ def test_the_shipped_parsers_read_answers_as_workbench_does():
     on messy answers; a drift in either breaks this."""
     import re
 
-    from workbench.commands.export_code import constants, functions
     from workbench.data.chat_jsonl import parse_label
     from workbench.data.ner import parse_response
+    from workbench.tasks import get_task
+
+    def pieces(values: dict, labels: list[str]) -> str:
+        """The export's constants and functions of the task (tasks: inference_code)."""
+        code = get_task(values).inference_code({"task": values["task"], "labels": labels}, "EXPORT")
+        return "\n".join(["import re", "import torch", *code.constants]) + "\n" + code.functions
 
     classes = ["hate", "offensive", "neither", "hate speech", "not hate"]
     values = {"task": "chat_classification", "data.system_prompt_file": "", "model.max_length": 64,
               "eval.max_new_tokens": 4, "eval.batch_size": 8}
-    code = "\n".join(["import re", "import torch",
-                      *constants({"task": "chat_classification", "labels": classes}, values)])
-    ns = _namespace(code + "\n" + functions({}, "chat_classification"))
+    ns = _namespace(pieces(values, classes))
     assert [ns["to_class"](a) for a in ANSWERS] == [parse_label(a, classes) for a in ANSWERS]
 
     types = ["LOC", "PER", "Loc"]
     values = {**values, "task": "ner", "data.instruction_template": ""}
-    ns = _namespace("\n".join(["import re", "import torch", *constants({"task": "ner", "labels": types}, values)])
-                    + "\n" + functions({}, "ner"))
+    ns = _namespace(pieces(values, types))
     for answer in NER_ANSWERS:
         parsed = parse_response(answer, types)
         assert ns["entities"](answer) == (parsed.entities, parsed.malformed), answer

@@ -351,6 +351,12 @@ def test_the_base_model_answers_with_its_own_system_prompt(tmp_path):
         task.evaluate(None, None, [], ["hate", "not"], phase=phase, split="validation")
     assert seen == ["You are a careful moderator. Read the post. Answer hate or not.", "Answer hate or not.",
                     "You are a careful moderator. Read the post. Answer hate or not."]
-    with pytest.raises(UserError) as e:
-        recipe_from_dict({**raw, "task": "classification", "data": {"train_file": "x.csv", "labels": {"a": "a"}}})
-    assert "eval.base_system_prompt_file gives chat_classification's base model" in str(e.value)
+    # the other tasks refuse it in their checks (workbench validate, every launch, the trainer)
+    from workbench.tasks import check_recipe
+
+    for other in ({"task": "classification", "data": {"train_file": "x.csv", "labels": {"a": "a"}}},
+                  {"task": "ner", "data": {"train_file": "x.txt"}}):
+        with pytest.raises(UserError) as e:
+            check_recipe(recipe_from_dict({**raw, **other}))
+        assert "eval.base_system_prompt_file gives chat_classification's base model" in str(e.value)
+        assert f"task {other['task']} has none" in str(e.value)

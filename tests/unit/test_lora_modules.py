@@ -35,10 +35,10 @@ def test_the_demo_recipes_modules_exist(recipe):
 def test_a_new_recipe_from_a_template_names_modules_its_model_has(tmp_path, task):
     """The app's "new from template": the classification one left lora.target_modules empty on
     tiny:distilbert, for which peft has no default (every such recipe failed in training)."""
-    from workbench.recipe.catalog import template
+    from workbench.tasks import recipe_template
 
     path = tmp_path / "fresh.toml"
-    path.write_text(template(task, "fresh"), encoding="utf-8")
+    path.write_text(recipe_template(task, "fresh"), encoding="utf-8")
     assert problem(path) is None
 
 

@@ -23,6 +23,7 @@ from rich.text import Text
 from workbench.commands.validate import checked_recipe
 from workbench.data.profile import DataProfile, Duplicates, SplitProfile, bar, histogram_lines, leakage, profile_split
 from workbench.tasks import get_task
+from workbench.tasks.base import TaskData
 
 
 def profile_recipe(path: str, overrides: Sequence[str] = ()) -> DataProfile:
@@ -55,7 +56,7 @@ def profile_recipe(path: str, overrides: Sequence[str] = ()) -> DataProfile:
     return DataProfile(recipe.name, values["task"], splits.label_word, note, profiles, leaks)
 
 
-def recipe_tokenizer(task, values: dict[str, Any], train) -> tuple[Any, str]:
+def recipe_tokenizer(task: TaskData, values: dict[str, Any], train) -> tuple[Any, str]:
     """(tokenizer, how lengths are measured): the tokenizer training uses, weights left unloaded
     (a tiny: source is built as training builds it, from the training texts, and cached for it);
     (None, why) when it cannot be had (offline and not cached, no such folder)."""

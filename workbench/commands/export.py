@@ -28,13 +28,16 @@ from typing import Any
 from workbench import rundir
 from workbench.commands import export_sagemaker
 from workbench.commands.common import completed_run, resolve_run, store_of
-from workbench.commands.export_code import as_python, snippet
+from workbench.commands.export_code import snippet
 from workbench.console import console
 from workbench.errors import UserError
 from workbench.models.source import MODEL_FILE
 from workbench.store import export_read, read
 from workbench.store.db import connect
 from workbench.store.schema import ALL_LABELS, NEUTRAL_METRICS
+from workbench.tasks import get_task
+from workbench.tasks.base import FinishedRunTask
+from workbench.tasks.exported import CardText, as_python
 
 BASE_DIR = "base_model"  # in DIR: a copy of a tiny model's base folder
 SPLIT_ORDER = ("validation", "test")
@@ -52,6 +55,7 @@ def main(args) -> int:
             raise UserError(f"run {run_id} is an eval run (it trained nothing); export needs a training run")
     run_id, run_dir, recipe = completed_run(argparse.Namespace(**{**vars(args), "run": run_id}), "export")
     values = recipe.values
+    task = get_task(values)
     out = Path(args.output).expanduser().absolute()
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise UserError("already exists and is not an empty folder; give a new folder", path=out)
@@ -83,17 +87,18 @@ def main(args) -> int:
     except OSError as e:
         raise UserError(f"cannot write here: {e.strerror or e}", path=out.parent) from None
     try:
-        labels = labels_record(values["task"], meta)
-        metrics = metrics_record(run_id, values["task"], evals, warnings)
+        labels = labels_record(task, meta)
+        metrics = metrics_record(run_id, task.kind, evals, warnings)
         content = tmp / export_sagemaker.STAGE if sagemaker else tmp
         export_line = (export_sagemaker.EXPORT_LINE if sagemaker
                        else f"EXPORT = {as_python(str(out))}  # this folder (change it if you move the folder)")
-        extra = export_sagemaker.card_lines(values, labels, facts) if sagemaker else []
-        base = _write_folder(content, run_dir, saved, values, kind=kind, dtype=dtype, labels=labels, metrics=metrics,
-                             card=lambda base: model_card(run_id, values, facts, labels, metrics, kind=kind, base=base,
+        extra = (export_sagemaker.card_lines(values, task.inference_code(labels, "model_dir").serving, facts)
+                 if sagemaker else [])
+        base = _write_folder(content, run_dir, saved, task, kind=kind, dtype=dtype, labels=labels, metrics=metrics,
+                             card=lambda base: model_card(run_id, task, facts, labels, metrics, kind=kind, base=base,
                                                           dtype=dtype, export_line=export_line, extra=extra))
         if sagemaker:
-            export_sagemaker.write_code(content, run_id, values, labels, facts)
+            export_sagemaker.write_code(content, run_id, task, labels, facts)
             export_sagemaker.pack(content, tmp)
         _shareable(tmp)
         if out.exists():
@@ -122,13 +127,13 @@ def _report(run_id: str, out: Path, kind: str, base: dict[str, str], sagemaker: 
                       "recipe.toml; README.md says how to load it")
 
 
-def _write_folder(dest: Path, run_dir: Path, saved: Path, values: dict[str, Any], *, kind: str, dtype: str,
+def _write_folder(dest: Path, run_dir: Path, saved: Path, task: FinishedRunTask, *, kind: str, dtype: str,
                   card: Callable[[dict[str, str]], str], labels: dict[str, Any], metrics: dict[str, Any]
                   ) -> dict[str, str]:
     """The export's files into `dest`: the model, labels.json, metrics.json, recipe.toml and the card
     (`card(base)`); returns the base model as the card names it."""
     dest.mkdir(exist_ok=True)
-    base = _write_model(kind, run_dir, saved, values, dest, dtype)
+    base = _write_model(kind, run_dir, saved, task, dest, dtype)
     rundir.write_json_atomic(dest / "labels.json", labels, indent=2)
     rundir.write_json_atomic(dest / "metrics.json", metrics, indent=2)
     shutil.copyfile(run_dir / rundir.RECIPE, dest / "recipe.toml")
@@ -138,13 +143,13 @@ def _write_folder(dest: Path, run_dir: Path, saved: Path, values: dict[str, Any]
 
 # --- the model files --------------------------------------------------------------------------
 
-def _write_model(kind: str, run_dir: Path, saved: Path, values: dict[str, Any], dest: Path,
+def _write_model(kind: str, run_dir: Path, saved: Path, task: FinishedRunTask, dest: Path,
                  dtype: str) -> dict[str, str]:
     """The model's files into `dest`; returns the base model as the card names it:
     {"kind": "hub" | "local" | "tiny", "source": the recipe's, "path": what the run loaded}."""
     from workbench.models.merge import copy_full_model, merge_and_save
-    from workbench.tasks import get_task
 
+    values = task.values
     recorded = rundir.read_json(run_dir / MODEL_FILE) or {}
     source = values["model.source"].strip()
     path = str(recorded.get("path") or source)
@@ -156,7 +161,6 @@ def _write_model(kind: str, run_dir: Path, saved: Path, values: dict[str, Any], 
         if base["kind"] == "tiny":
             from workbench.models.source import base_path
 
-            task = get_task(values)
             path = base_path(run_dir, values, lambda: task.tokenizer_texts(task.load_splits().train))
             shutil.copytree(path, dest / BASE_DIR)
         return base
@@ -167,7 +171,7 @@ def _write_model(kind: str, run_dir: Path, saved: Path, values: dict[str, Any], 
 
     quiet_transformers()
     # As `workbench merge`: a QLoRA adapter is merged into its base reloaded in full precision.
-    model, tokenizer = get_task(values).load_finished(run_dir, quantize=False, to_gpu=False)
+    model, tokenizer = task.load_finished(run_dir, quantize=False, to_gpu=False)
     if kind == "merged":
         merge_and_save(model, tokenizer, dest, dtype)
     else:  # a full fine-tune cast to --dtype
@@ -190,29 +194,10 @@ def _shareable(folder: Path) -> None:
 
 # --- labels.json, metrics.json ------------------------------------------------------------------
 
-def labels_record(task: str, meta: dict[str, Any]) -> dict[str, Any]:
-    """Label names in the model's output order; for classification whether one class per text
-    (softmax, argmax) or any number of labels (sigmoid, a threshold per label: the run's tuned
-    ones where it tuned them, which `workbench predict` uses)."""
-    names = list(meta["labels"])
-    out: dict[str, Any] = {"task": task, "labels": names}
-    if task == "classification":
-        single = bool(meta.get("single_label", False))
-        out["single_label"] = single
-        if single:
-            out["decision"] = "softmax over the classes; the most probable class is predicted"
-        else:
-            th = meta.get("threshold", 0.5)
-            per_label = [float(th)] * len(names) if isinstance(th, int | float) else [float(t) for t in th]
-            out["thresholds"] = dict(zip(names, per_label))
-            out["thresholds_tuned"] = not isinstance(th, int | float)
-            out["decision"] = "sigmoid per label; a label is predicted when its score is at or above its threshold"
-    elif task == "chat_classification":
-        out["single_label"] = True
-        out["decision"] = "the class the generated answer names"
-    else:
-        out["decision"] = "entities parsed from the generated answer (TYPE: name, name; TYPE: name)"
-    return out
+def labels_record(task: FinishedRunTask, meta: dict[str, Any]) -> dict[str, Any]:
+    """Label names in the model's output order (`meta`: the run's labels.json), the task, and how the
+    task decides a prediction (for classification the thresholds `workbench predict` uses)."""
+    return {"task": task.kind, "labels": list(meta["labels"]), **task.export_labels(meta)}
 
 
 def _number(v: float | None) -> float | None:
@@ -283,7 +268,7 @@ def _metrics_tables(metrics: dict[str, Any], label_word: str) -> list[str]:
     return lines
 
 
-def _data_lines(values: dict[str, Any]) -> list[str]:
+def _data_lines(values: dict[str, Any], card: CardText) -> list[str]:
     v = values
     if v["data.dataset"]:
         ds = v["data.dataset"] + (f" ({v['data.dataset_config']})" if v["data.dataset_config"] else "")
@@ -300,14 +285,12 @@ def _data_lines(values: dict[str, Any]) -> list[str]:
     lines.append(f"- test: {test}" if test else "- test: none")
     if v["data.max_rows"]:
         lines.append(f"- at most {v['data.max_rows']} rows read per file")
-    if v["task"] == "classification":
-        text = f"template `{v['data.text_template']}`" if v["data.text_template"] else f"column `{v['data.text_column']}`"
-        lines.append(f"- text: {text}")
+    lines += card.data
     lines.append("- (row counts per split are not recorded; see the files)")
     return lines
 
 
-def _method_lines(values: dict[str, Any], kind: str) -> list[str]:
+def _method_lines(values: dict[str, Any], kind: str, card: CardText) -> list[str]:
     v = values
     if v["model.method"] == "full":
         return ["- full fine-tune: every weight trained"]
@@ -316,8 +299,8 @@ def _method_lines(values: dict[str, Any], kind: str) -> list[str]:
              f"dropout {v['lora.dropout']:g}, bias `{v['lora.bias']}`, target modules {targets}"]
     if v["lora.modules_to_save"]:
         lines.append("- also trained in full: " + ", ".join(f"`{m}`" for m in v["lora.modules_to_save"]))
-    elif v["task"] == "classification":
-        lines.append("- the new classification head is trained in full and saved with the adapter")
+    else:
+        lines += card.with_adapter
     if v["quant.use_4bit"]:
         lines.append(f"- base loaded in 4 bits while training: {v['quant.type']}, double quant "
                      f"{str(v['quant.double_quant']).lower()} (bitsandbytes)")
@@ -331,30 +314,13 @@ KNOBS = ("train.epochs", "train.max_steps", "train.learning_rate", "train.batch_
          "train.warmup_steps", "train.weight_decay", "model.precision", "train.best_metric")
 
 
-def _knob_lines(values: dict[str, Any]) -> list[str]:
+def _knob_lines(values: dict[str, Any], card: CardText) -> list[str]:
     lines = ["| knob | value |", "|---|---|"]
-    for k in KNOBS:
+    for k in (*KNOBS, *card.knobs):
         if k not in values or (k == "train.max_steps" and not values[k]):
             continue
         value = values[k]
         lines.append(f"| `{k}` | {value:g} |" if isinstance(value, float) else f"| `{k}` | {value} |")
-    if values["task"] != "classification":
-        lines.append(f"| `eval.max_new_tokens` | {values['eval.max_new_tokens']} |")
-    return lines + [""]
-
-
-def _threshold_lines(labels: dict[str, Any]) -> list[str]:
-    if labels["task"] != "classification":
-        return [f"Labels ({', '.join(labels['labels'])}): {labels['decision']}.", ""]
-    if labels["single_label"]:
-        return ["One class per text: softmax over the classes, the most probable one is predicted (no thresholds).",
-                "", "Classes in the model's output order: " + ", ".join(f"`{n}`" for n in labels["labels"]), ""]
-    how = ("tuned per label on the validation split (eval.tune_thresholds)" if labels["thresholds_tuned"]
-           else "the recipe's eval.threshold")
-    lines = [f"Multi-label: a sigmoid per label; a label is predicted when its score is at or above its threshold, "
-             f"{how}. These are the thresholds `workbench predict` uses (also in labels.json).", "",
-             "| label | threshold |", "|---|---|"]
-    lines += [f"| {n} | {t:g} |" for n, t in labels["thresholds"].items()]
     return lines + [""]
 
 
@@ -373,18 +339,20 @@ def _base_expr(base: dict[str, str], kind: str) -> tuple[str, str]:
             f"the local folder `{base['path']}`")
 
 
-def model_card(run_id: str, values: dict[str, Any], facts: dict[str, Any], labels: dict[str, Any],
+def model_card(run_id: str, task: FinishedRunTask, facts: dict[str, Any], labels: dict[str, Any],
                metrics: dict[str, Any], *, kind: str, base: dict[str, str], dtype: str, export_line: str,
                extra: list[str] | tuple[str, ...] = ()) -> str:
     """The model card: what the export holds, how the run was trained and scored, and a snippet that
-    loads it (`export_line` sets the snippet's EXPORT folder); `extra`: more sections at its end."""
-    task = values["task"]
+    loads it (`export_line` sets the snippet's EXPORT folder); `extra`: more sections at its end.
+    What differs per task, the task says (card_text, inference_code)."""
+    values = task.values
+    card = task.card_text(labels)
     base_line, base_text = _base_expr(base, kind)
     library = "peft" if kind == "adapter" else "transformers"
     front = ["---", f"library_name: {library}"]
     if base["kind"] == "hub":
         front.append(f"base_model: {base['source']}")
-    front += ["tags:", "- workbench", f"- {task}", f"- {values['model.method'] if kind != 'merged' else 'lora-merged'}",
+    front += ["tags:", "- workbench", f"- {task.kind}", f"- {values['model.method'] if kind != 'merged' else 'lora-merged'}",
               "---", ""]
     title = values.get("name") or facts.get("recipe_name") or run_id
     what = {"adapter": "a LoRA adapter (peft) with its tokenizer", "merged":
@@ -394,7 +362,7 @@ def model_card(run_id: str, values: dict[str, Any], facts: dict[str, Any], label
     if values.get("description"):
         lines += [values["description"], ""]
     lines += [f"Exported by `workbench export` from run `{run_id}`: {what}.", "",
-              "| | |", "|---|---|", f"| run | `{run_id}` |", f"| task | `{task}` |",
+              "| | |", "|---|---|", f"| run | `{run_id}` |", f"| task | `{task.kind}` |",
               f"| base model | {base_text} |", f"| method | {values['model.method']}"
               + (" (merged)" if kind == "merged" else "") + " |"]
     for key, name in (("trainable_params", "trainable parameters"), ("total_params", "total parameters")):
@@ -411,24 +379,23 @@ def model_card(run_id: str, values: dict[str, Any], facts: dict[str, Any], label
     files.append("the tokenizer files (`tokenizer.json`, `tokenizer_config.json`, …)")
     if kind == "adapter" and base["kind"] == "tiny":
         files.append(f"`{BASE_DIR}/`: the base model the adapter was trained on")
-    files += ["`labels.json`: label names in output order" + (", thresholds" if task == "classification" else ""),
+    files += [card.labels_file,
               "`metrics.json`: base and tuned metrics per split, per label and aggregated (and the run's warnings)",
               "`recipe.toml`: the run's frozen recipe (every setting; `workbench run recipe.toml` trains it again)"]
     lines += [f"- {f}" for f in files] + [""]
-    lines += ["## Method", "", *_method_lines(values, kind), "", "## Data", "", *_data_lines(values), "",
-              "## Training", "", *_knob_lines(values)]
+    lines += ["## Method", "", *_method_lines(values, kind, card), "", "## Data", "", *_data_lines(values, card), "",
+              "## Training", "", *_knob_lines(values, card)]
     lines += ["## Metrics", "",
               "Base model (before training) → tuned model, on the same rows." if any(
                   "base" in p for p in metrics["splits"].values()) else "The tuned model (the base was not evaluated).",
-              "", *_metrics_tables(metrics, {"classification": "label", "chat_classification": "class",
-                                             "ner": "entity type"}.get(task, "label"))]
+              "", *_metrics_tables(metrics, card.label_word)]
     if metrics["warnings"]:
         lines += ["Warnings the run raised:", "", *[f"- {w}" for w in metrics["warnings"]], ""]
-    lines += ["## Thresholds" if task == "classification" else "## Labels", "", *_threshold_lines(labels)]
+    lines += card.labels_section
     lines += ["## How to load it", ""]
     needs = "`pip install torch transformers peft`" if kind == "adapter" else "`pip install torch transformers`"
     lines += [f"Plain transformers{' + peft' if kind == 'adapter' else ''}, no workbench ({needs}):", ""]
-    lines += ["```python", snippet(labels, values, kind, export_line, base_line), "```", ""]
+    lines += ["```python", snippet(task.inference_code(labels, "EXPORT"), kind, export_line, base_line), "```", ""]
     notes = []
     if kind == "adapter" and values["quant.use_4bit"]:
         notes.append("The adapter was trained against the base loaded in 4 bits; the snippet loads the base in full "
@@ -440,11 +407,7 @@ def model_card(run_id: str, values: dict[str, Any], facts: dict[str, Any], label
     if kind == "merged" and values["quant.use_4bit"]:
         notes.append("Trained against a 4-bit base and merged into the full-precision one: results differ from the "
                      "run's by the quantization error.")
-    if task == "chat_classification" and values["data.prompt_template"]:
-        notes.append(f"The run built each user message from a table row with `{values['data.prompt_template']}`.")
-    if task == "classification" and values["data.text_template"]:
-        notes.append(f"The run built each text from a table row with `{values['data.text_template']}`: give the "
-                     "model texts built so.")
+    notes += card.notes
     if kind == "adapter" and base["kind"] == "local":
         notes.append("The base is a local folder on the machine that trained the run: copy it along, or point BASE "
                      "at your copy.")

@@ -21,25 +21,15 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from workbench.commands.export_code import as_python, inference_module
+from workbench.commands.export_code import inference_module
+from workbench.tasks.base import FinishedRunTask
+from workbench.tasks.exported import Serving, as_python
 
 STAGE = ".model"  # in the export's hidden folder: the archive's content before it is packed
 ARCHIVE = "model.tar.gz"
 EXTRACTED = "model"  # the card's name for the folder the archive was extracted into
 EXPORT_LINE = (f"EXPORT = {as_python(EXTRACTED)}  # the folder model.tar.gz was extracted into "
                f"(mkdir {EXTRACTED} && tar -xzf {ARCHIVE} -C {EXTRACTED})")
-
-# What one input is and what one answer holds, per task (the card's words for inference.py's contract).
-REQUESTS = {
-    "classification": ('`{"inputs": "a text"}` or `{"inputs": ["a text", "another"]}`', None),
-    "chat_classification": ('`{"inputs": "a message"}`, `{"inputs": [{"role": "user", "content": "a message"}]}` '
-                            "(one chat, ending with the user's turn) or a list of messages or chats",
-                            '{"answer": "the generated text", "predicted": "the class it names, or null"}'),
-    "ner": ('`{"inputs": "John Smith flew to Rome ."}` (tokens separated by spaces, as in the training data), '
-            'a list of sentences, or of token lists',
-            '{"answer": "the generated text", "predicted": {"TYPE": ["name", ...]}, "malformed": false}'),
-}
-
 
 def run_versions(facts: dict[str, Any]) -> dict[str, str]:
     """The package versions the run trained with (the store's JSON; {} when not recorded)."""
@@ -79,27 +69,19 @@ def requirements(facts: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_code(stage: Path, run_id: str, values: dict[str, Any], labels: dict[str, Any],
+def write_code(stage: Path, run_id: str, task: FinishedRunTask, labels: dict[str, Any],
                facts: dict[str, Any]) -> None:
     """stage/code/: inference.py and requirements.txt."""
     code = stage / "code"
     code.mkdir()
-    (code / "inference.py").write_text(inference_module(labels, values, run_id=run_id), encoding="utf-8")
+    (code / "inference.py").write_text(inference_module(task.inference_code(labels, "model_dir"), task.kind,
+                                                        run_id=run_id), encoding="utf-8")
     (code / "requirements.txt").write_text(requirements(facts), encoding="utf-8")
 
 
-def _answer(labels: dict[str, Any]) -> str:
-    if labels["task"] != "classification":
-        answer = REQUESTS[labels["task"]][1]
-        assert answer is not None
-        return answer
-    if labels["single_label"]:
-        return '{"scores": {"class": probability, ...}, "predicted": "the most probable class"}'
-    return '{"scores": {"label": score, ...}, "predicted": ["each label at or above its threshold", ...]}'
-
-
-def card_lines(values: dict[str, Any], labels: dict[str, Any], facts: dict[str, Any]) -> list[str]:
-    """The card's SageMaker section: the archive, why it is merged, how to deploy and call it."""
+def card_lines(values: dict[str, Any], serving: Serving, facts: dict[str, Any]) -> list[str]:
+    """The card's SageMaker section: the archive, why it is merged, how to deploy and call it
+    (`serving`: the task's words for a request and an answer)."""
     ran = run_versions(facts)
     pinned = _transformers(facts)[0] or "?"
     merged = values["model.method"] != "full"
@@ -123,10 +105,8 @@ def card_lines(values: dict[str, Any], labels: dict[str, Any], facts: dict[str, 
             "predictor = model.deploy(initial_instance_count=1, instance_type=\"ml.g5.xlarge\")",
             "print(predictor.predict({\"inputs\": [\"...\"]}))",
             "```", "",
-            f"Request (`application/json`): {REQUESTS[values['task']][0]}. Answer: a JSON list with one object "
-            f"per input, `{_answer(labels)}`, as `workbench predict` answers (the run's "
-            + ("thresholds" if values["task"] == "classification" else "prompt, its eval.max_new_tokens, greedy")
-            + ").", ""]
+            f"Request (`application/json`): {serving.request}. Answer: a JSON list with one object "
+            f"per input, `{serving.answer}`, as `workbench predict` answers (the run's {serving.as_run}).", ""]
 
 
 def _normalised(info: tarfile.TarInfo) -> tarfile.TarInfo:

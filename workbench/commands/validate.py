@@ -74,7 +74,7 @@ def _check_lora_modules(recipe: Recipe, path: str) -> None:
             continue
         seen.add(key)
         try:
-            problem = check_lora_modules(values, causal=task_class(values["task"]).peft_task_type == "CAUSAL_LM")
+            problem = check_lora_modules(values, causal=task_class(values["task"]).model_head(values).causal)
         except UserError:
             if remote:
                 continue  # a folder on the remote host

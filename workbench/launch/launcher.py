@@ -70,10 +70,10 @@ def memory_note(recipe: Recipe, target: Target, gpu_memory: list[int] | None = N
         from workbench.telemetry.gpus import memory_totals
 
         gpu_memory = memory_totals()
-    causal = task_class(recipe["task"]).peft_task_type == "CAUSAL_LM"
-    labels = len(recipe["data.classes"] or recipe["data.labels"] or ()) or 2
+    head = task_class(recipe["task"]).model_head(recipe.values)
     try:
-        lines = estimate_lines(recipe.values, causal=causal, num_labels=labels, gpu_memory=gpu_memory, where=where)
+        lines = estimate_lines(recipe.values, causal=head.causal, num_labels=head.num_labels, gpu_memory=gpu_memory,
+                               where=where)
     except (ValueError, KeyError, OSError, ImportError) as e:  # a config transformers cannot build here
         lines = [f"GPU memory: not estimated ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"]
     return [f"# {line}" for line in lines]

@@ -1,5 +1,5 @@
 """Finding recipes (shipped and the user's), describing them from their header comment, copying
-one as a new recipe, and writing a commented template per task from the schema."""
+one as a new recipe, and writing a commented template from the schema (the task names its knobs)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,14 @@ import os
 import re
 import textwrap
 import tomllib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from workbench.errors import UserError
 from workbench.recipe import schema
+from workbench.recipe.task_names import TASKS
 from workbench.textfile import regular_file
 
 # The recipes that ship with workbench, with their demo data, prompts and templates: package data
@@ -153,39 +155,25 @@ def duplicate(src: Path, dest: Path, name: str) -> Path:
     return dest
 
 
-# Knobs a template spells out (with their help as a comment), per task; the rest keep their defaults.
-_COMMON_HEAD = ("model.source", "model.method", "model.max_length", "data.train_file", "data.validation_file")
-_COMMON_TAIL = ("lora.r", "lora.alpha", "lora.dropout", "lora.target_modules", "train.epochs", "train.batch_size",
-                "train.learning_rate", "train.seed")
-TEMPLATE_KNOBS = {
-    "classification": (*_COMMON_HEAD, "data.text_column", "data.labels", *_COMMON_TAIL, "eval.threshold",
-                       "launch.target"),
-    "chat_classification": (*_COMMON_HEAD, "data.classes", "data.group_field", "data.chat_template", *_COMMON_TAIL,
-                            "quant.use_4bit", "eval.max_new_tokens", "fairness.positive_classes", "fairness.max_fpr",
-                            "launch.target"),
-    "ner": (*_COMMON_HEAD, *_COMMON_TAIL, "quant.use_4bit", "eval.batch_size", "eval.max_new_tokens", "launch.target"),
-}
-TEMPLATE_EXAMPLES: dict[str, dict[str, Any]] = {
-    # peft has no default target modules for DistilBERT: its attention projections, named
-    "classification": {"model.source": "tiny:distilbert", "data.train_file": "data/train.csv",
-                       "data.labels": {"positive": "positive"}, "lora.target_modules": ["q_lin", "v_lin"]},
-    "chat_classification": {"model.source": "tiny:llama", "data.train_file": "data/train.jsonl",
-                            "data.classes": ["positive", "negative"], "lora.target_modules": ["q_proj", "v_proj"]},
-    "ner": {"model.source": "tiny:llama", "data.train_file": "data/train.txt",
-            "lora.target_modules": ["q_proj", "v_proj"]},
-}
+# Knobs every task's template spells out (with their help as a comment); each task adds its own
+# (workbench/tasks: template_knobs) and the rest keep their defaults.
+TEMPLATE_HEAD = ("model.source", "model.method", "model.max_length", "data.train_file", "data.validation_file")
+TEMPLATE_TAIL = ("lora.r", "lora.alpha", "lora.dropout", "lora.target_modules", "train.epochs", "train.batch_size",
+                 "train.learning_rate", "train.seed", "launch.target")
 
 
-def template(task: str, name: str) -> str:
+def template(task: str, name: str, knobs: Sequence[str], examples: Mapping[str, Any]) -> str:
     """A new recipe for `task`: the command that runs it, then the knobs most recipes of that task
-    set, each with its help text, so the file explains itself."""
-    if task not in schema.TASKS:
+    set (every task's and the task's own `knobs`, in the order of their sections), each with its
+    help text and its default or the task's starter value in `examples`, so the file explains itself.
+    The task supplies both (workbench.tasks.recipe_template)."""
+    if task not in TASKS:
         raise ValueError(f"unknown task {task!r}")
-    examples: dict[str, Any] = TEMPLATE_EXAMPLES[task]
     out = [f"# workbench run {name}.toml", "#", f"# {task} recipe (edit the description and the data paths).",
            f'name = "{name}"', 'description = ""', f'task = "{task}"']
     section = ""
-    for knob_name in sorted(TEMPLATE_KNOBS[task], key=lambda n: schema.SECTIONS.index(n.split(".")[0])):
+    # sorted by section alone (a stable sort): within a section, the order written here
+    for knob_name in sorted((*TEMPLATE_HEAD, *knobs, *TEMPLATE_TAIL), key=lambda n: schema.SECTIONS.index(n.split(".")[0])):
         knob = schema.BY_NAME[knob_name]
         if knob.section != section:
             section = knob.section

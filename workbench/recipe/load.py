@@ -220,9 +220,6 @@ def _check_cross_fields(values: dict[str, Any], fail) -> None:
                 raise fail(f"model.device_map = \"auto\" shards one process's model over all its GPUs; "
                            f"launch.{knob} = {values[f'launch.{knob}']} starts several training processes: use "
                            "model.device_map = \"rank\" (a whole model per GPU) or one process", "model", "device_map")
-    if values["eval.base_system_prompt_file"] and values["task"] != "chat_classification":
-        raise fail(f"eval.base_system_prompt_file gives chat_classification's base model its own system prompt; "
-                   f"task {values['task']} has none", "eval", "base_system_prompt_file")
     methods = values["methods"] or [values["model.method"]]
     if values["quant.use_4bit"] and "full" in methods:
         raise fail("quant.use_4bit trains LoRA adapters on a frozen 4-bit model: it needs model.method = \"lora\" "

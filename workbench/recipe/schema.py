@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from workbench.recipe.task_names import DEFAULT_TASK, TASK_KINDS, TASKS
+
 # Knob kinds. "path" is a string naming a file, resolved relative to the recipe file (or to
 # the working directory when it comes from --set); "" means "not given".
 KINDS = ("int", "float", "bool", "str", "choice", "path", "str_list", "int_list", "str_map", "float_map")
@@ -102,7 +104,6 @@ def _fmt(x: float) -> str:
     return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else repr(x)
 
 
-TASKS = ("classification", "chat_classification", "ner")
 METHODS = ("lora", "full")
 _METHOD = Pattern(r"(lora|full)", "methods (lora, full)")
 _TEXT = Pattern(r"[^\x00-\x1f\x7f]*", "text without control characters")
@@ -117,11 +118,8 @@ KNOBS: tuple[Knob, ...] = (
     # --- top level -----------------------------------------------------------------------
     Knob("", "name", "str", "", "Recipe name; run ids start with it. Defaults to the file name."),
     Knob("", "description", "str", "", "One line saying what the recipe is for (shown in `workbench runs` and the TUI)."),
-    Knob("", "task", "choice", "classification", "Task kind: how examples are built, trained and evaluated. "
-         "classification: CSV texts with 0/1 label columns, a classifier head (encoders and decoders); "
-         "chat_classification: chat SFT of a decoder, the class read from the generated answer; "
-         "ner: instruction SFT of a decoder, entities parsed from the generated answer, scored by seqeval.",
-         choices=TASKS),
+    Knob("", "task", "choice", DEFAULT_TASK, "Task kind: how examples are built, trained and evaluated. "
+         + "; ".join(f"{name}: {summary}" for name, summary in TASK_KINDS) + ".", choices=TASKS),
     Knob("", "group", "str", "", "Group id shared by related runs (seed sweeps, method comparisons)."),
     Knob("", "seeds", "int_list", [], "One run per seed (train.seed), all in one group; empty: one run with "
          "train.seed. `workbench compare --group G` gives mean ± std.", min=0, max=2**32 - 1),

@@ -1,5 +1,9 @@
-"""Task kinds: the registry from a recipe's `task` to the class implementing the Task protocol
-(workbench/tasks/base.py). Classes are imported on first use; none imports torch at import time.
+"""Task kinds: a recipe's `task` to the class implementing the Task protocol (workbench/tasks/base.py).
+
+The names are written once, in workbench/recipe/task_names.py (the schema below takes them from
+there); the kind `name` is workbench/tasks/<name>.py, whose `TASK: type[Task]` is its class, so
+mypy checks every registered class against every role of the protocol. Modules load on first use;
+none imports torch at import time.
 """
 
 from __future__ import annotations
@@ -8,20 +12,15 @@ import importlib
 from typing import Any
 
 from workbench.errors import UserError
+from workbench.recipe.task_names import TASKS
 from workbench.tasks.base import Task
-
-TASKS = {
-    "classification": "workbench.tasks.classification:ClassificationTask",
-    "chat_classification": "workbench.tasks.chat_classification:ChatClassificationTask",
-    "ner": "workbench.tasks.ner:NerTask",
-}
 
 
 def task_class(kind: str) -> type[Task]:
     if kind not in TASKS:
         raise UserError(f"task {kind!r} is not a task kind (expected one of {', '.join(TASKS)})")
-    module, _, name = TASKS[kind].partition(":")
-    return getattr(importlib.import_module(module), name)
+    cls: type[Task] = importlib.import_module(f"{__name__}.{kind}").TASK
+    return cls
 
 
 def get_task(values: dict[str, Any]) -> Task:
@@ -42,3 +41,11 @@ def check_recipe(recipe) -> None:
 def load_splits(values: dict[str, Any]):
     """Every data file a recipe names, read and validated by its task (train, validation, test)."""
     return get_task(values).load_splits()
+
+
+def recipe_template(kind: str, name: str) -> str:
+    """A new recipe of task `kind` named `name`: the task's template (workbench/recipe/catalog.py)."""
+    from workbench.recipe.catalog import template
+
+    cls = task_class(kind)
+    return template(kind, name, cls.template_knobs, cls.template_values)

@@ -1,7 +1,7 @@
 """The task interface: what varies between task kinds (multi-label classification, chat
 classification, NER) and nothing else. The run sequence that uses it exists once, in
-workbench/train/pipeline.py; `workbench predict` and `workbench merge` reload a finished run
-through it (docs/architecture.md, "The run sequence").
+workbench/train/pipeline.py; `workbench predict`, `merge` and `export` reload a finished run
+through it (docs/architecture.md, "The run sequence" and "Tasks").
 
 A task object is bound to one recipe's flat values (`get_task(values)` in workbench/tasks/__init__.py).
 Modules that define tasks import torch and transformers only inside methods, so the registry and
@@ -13,11 +13,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, NamedTuple, Protocol
 
 from workbench.data.profile import ProfileRows
 from workbench.data.splits import Splits
 from workbench.models.load import LoadedModel
+from workbench.tasks.exported import CardText, InferenceCode
 
 # `fail(message, section, key)` builds the UserError naming the recipe file and the line of `section.key`.
 Fail = Callable[..., Exception]
@@ -49,18 +50,41 @@ class TrainingData:
     notes: list[str] = field(default_factory=list)        # log lines (e.g. the class weights used)
 
 
-class Task(Protocol):
-    kind: ClassVar[str]              # the recipe's `task`
-    peft_task_type: ClassVar[str]    # peft's TaskType name: "SEQ_CLS" or "CAUSAL_LM"
-    values: dict[str, Any]           # the recipe's flat values
+class ModelHead(NamedTuple):
+    """The head of the model a recipe trains, as the memory estimate and the LoRA module check
+    build it on the meta device (workbench/models/memory.py, meta.py)."""
+    causal: bool      # a causal LM's head over the vocabulary, else a classifier's
+    num_labels: int   # a classifier's outputs (0 for a causal LM)
 
-    def __init__(self, values: dict[str, Any]) -> None:
-        ...
+
+# The Task protocol, split by the roles a task plays (torchtune keeps its recipe interfaces as small):
+# each caller names the role it uses, and a task class implements them all (`Task`). mypy checks every
+# registered class against `Task` (each task module's `TASK: type[Task]`, workbench/tasks/__init__.py).
+
+class RecipeTask(Protocol):
+    """What a task says of a recipe before any of its files is read (class-level: no recipe bound):
+    `workbench validate`, every launch and the trainer run its checks, the app's new recipe writes
+    its template, --dry-run and the LoRA check build its model's head."""
+    kind: ClassVar[str]                              # the recipe's `task` (workbench/recipe/task_names.py)
+    template_knobs: ClassVar[tuple[str, ...]]        # the knobs a new recipe spells out beside every task's
+    template_values: ClassVar[dict[str, Any]]        # their starter values where the default will not do
 
     @staticmethod
     def check_recipe(values: dict[str, Any], fail: Fail) -> None:
         """Cross-field checks of the knobs this task reads; raise fail(...) on the first problem."""
         ...
+
+    @staticmethod
+    def model_head(values: dict[str, Any]) -> ModelHead:
+        """The head of the model this recipe trains (its label count read from the recipe alone)."""
+        ...
+
+
+class TaskData(Protocol):
+    """A recipe's data as the task reads it: `workbench validate` and `workbench data`, a tiny model's
+    tokenizer, and every role below."""
+    kind: ClassVar[str]
+    values: dict[str, Any]           # the recipe's flat values
 
     def reader(self, *, unlabelled: bool = False) -> Callable[[str], Any]:
         """path -> this task's records, validated (errors name file and line). `unlabelled`: predict
@@ -83,15 +107,23 @@ class Task(Protocol):
         """Texts a tiny model's tokenizer is trained on (tiny: sources only)."""
         ...
 
+
+class EvaluationTask(TaskData, Protocol):
+    """A model scored on the recipe's evaluation splits: every run's base and tuned evaluations, and
+    an evaluation run (`workbench eval`, train/pipeline.py: evaluate_only) of a base model or of a
+    finished run's."""
+
     def load_model(self, path: str, label_names: list[str]) -> LoadedModel:
         """The base model and tokenizer for training (quantized when the recipe says so)."""
         ...
 
-    def eval_records(self, records: Any) -> Any:
-        """The records of a split that base and tuned models are evaluated on (the same for both)."""
+    def load_finished(self, run_dir: Path, *, quantize: bool = True, to_gpu: bool = True) -> tuple[Any, Any]:
+        """(model, tokenizer) of a completed run: its base with the saved adapter, or the saved full model.
+        `quantize=False` reloads a 4-bit base in full precision (merging)."""
         ...
 
-    def training_data(self, tokenizer, splits: Splits) -> TrainingData:
+    def eval_records(self, records: Any) -> Any:
+        """The records of a split that base and tuned models are evaluated on (the same for both)."""
         ...
 
     def evaluate(self, model, tokenizer, records: Any, label_names: list[str], *, phase: str, split: str) -> Scored:
@@ -100,19 +132,60 @@ class Task(Protocol):
         pipeline evaluates validation first."""
         ...
 
+
+class TrainingTask(EvaluationTask, Protocol):
+    """A training run (train/pipeline.py: run): evaluation, plus the method, the Trainer's data and labels.json."""
+    peft_task_type: ClassVar[str]    # peft's TaskType name: "SEQ_CLS" or "CAUSAL_LM"
+
+    def training_data(self, tokenizer, splits: Splits) -> TrainingData:
+        ...
+
     def labels_record(self, label_names: list[str]) -> dict[str, Any]:
         """What labels.json of a finished run holds (label names, and thresholds where they apply)."""
         ...
 
+
+class FinishedRunTask(TaskData, Protocol):
+    """A finished run reloaded: `workbench predict`, `merge` and `export` (the export's labels.json,
+    its model card's words and its stand-alone inference code: workbench/tasks/exported.py)."""
+
     def load_finished(self, run_dir: Path, *, quantize: bool = True, to_gpu: bool = True) -> tuple[Any, Any]:
-        """(model, tokenizer) of a completed run: its base with the saved adapter, or the saved full model.
-        `quantize=False` reloads a 4-bit base in full precision (merging)."""
+        """As EvaluationTask.load_finished."""
         ...
 
     def predict_file(self, run_dir: Path, input_path: Path, output: Path, batch_size: int | None = None) -> dict[str, Any]:
         """Predict a file with a finished run: {"rows", "output"} and, when the input has labels,
         "labels" and "aggregates" (else "counts")."""
         ...
+
+    def export_labels(self, meta: dict[str, Any]) -> dict[str, Any]:
+        """An export's labels.json beyond the task and the label names, from the run's labels.json
+        (`meta`): how a prediction is decided (and the thresholds where they apply)."""
+        ...
+
+    def card_text(self, labels: dict[str, Any]) -> CardText:
+        """What an export's model card says of this task (`labels`: the export's labels.json)."""
+        ...
+
+    def inference_code(self, labels: dict[str, Any], folder: str) -> InferenceCode:
+        """The pieces of an export's stand-alone Python that differ per task; `folder`: the Python
+        expression of the folder the model loads from."""
+        ...
+
+
+class Task(RecipeTask, TrainingTask, FinishedRunTask, Protocol):
+    """Every role: what a task class implements, bound to one recipe's flat values."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        ...
+
+
+def refuse_base_system_prompt(values: dict[str, Any], fail: Fail) -> None:
+    """eval.base_system_prompt_file is chat classification's alone (the tasks without a system prompt
+    refuse it first thing in their checks)."""
+    if values["eval.base_system_prompt_file"]:
+        raise fail(f"eval.base_system_prompt_file gives chat_classification's base model its own system prompt; "
+                   f"task {values['task']} has none", "eval", "base_system_prompt_file")
 
 
 def write_rows(path: Path, rows: Sequence[dict[str, Any]]) -> None:

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from workbench.data.chat_jsonl import ChatRecord, parse_label, read_chat_jsonl
 from workbench.data.profile import ProfileRows
 from workbench.errors import UserError
 from workbench.metrics.classes import class_report, confusion, group_fpr
-from workbench.tasks.base import Fail, Scored
-from workbench.tasks.generative import GenerativeTask, answer_prompt, check_generative
+from workbench.tasks.base import Fail, Scored, Task
+from workbench.tasks.exported import Serving, as_python
+from workbench.tasks.generative import HARMONY_FINAL, HARMONY_TURN, GenerativeTask, answer_prompt, check_generative
 
 
 def _messages(record: ChatRecord, system: str | None) -> list[dict[str, str]]:
@@ -56,8 +57,15 @@ def read_table_records(source, values: dict[str, Any], *, max_rows: int = 0, unl
 
 
 class ChatClassificationTask(GenerativeTask):
-    kind = "chat_classification"
-    label_word = "class"
+    kind: ClassVar[str] = "chat_classification"
+    label_word: ClassVar[str] = "class"
+    template_knobs: ClassVar[tuple[str, ...]] = (
+        "data.classes", "data.group_field", "data.chat_template", "quant.use_4bit", "eval.max_new_tokens",
+        "fairness.positive_classes", "fairness.max_fpr")
+    template_values: ClassVar[dict[str, Any]] = {
+        "model.source": "tiny:llama", "data.train_file": "data/train.jsonl", "data.classes": ["positive", "negative"],
+        "lora.target_modules": ["q_proj", "v_proj"]}
+    tokenizer_note: ClassVar[str] = "  # with the chat template the run used"
 
     def __init__(self, values: dict[str, Any]):
         super().__init__(values)
@@ -178,3 +186,89 @@ class ChatClassificationTask(GenerativeTask):
         rows = [{"line": r.line, "input": _last_user(r), "answer": a, "predicted": p, "label": r.label, "group": r.group}
                 for r, a, p in zip(records, answers, pred)]
         return Scored(per_class, agg, rows, extra)
+
+    # --- a finished run exported (workbench export; workbench/tasks/exported.py) ------------------
+    def export_labels(self, meta: dict[str, Any]) -> dict[str, Any]:
+        return {"single_label": True, "decision": "the class the generated answer names"}
+
+    def card_notes(self) -> list[str]:
+        template = self.values["data.prompt_template"]
+        return [f"The run built each user message from a table row with `{template}`."] if template else []
+
+    def code_constants(self, labels: dict[str, Any]) -> list[str]:
+        system = self.system
+        return [f"CLASSES = {as_python(labels['labels'])}",
+                f"SYSTEM = {as_python(system)}  # the system prompt the run trained with (data.system_prompt_file)"
+                if system is not None else "SYSTEM = None  # the run kept each chat's own system turn, if any"]
+
+    def code_functions(self) -> str:
+        return CHAT.replace("HARMONY_TURN", as_python(HARMONY_TURN)).replace("HARMONY_FINAL", as_python(HARMONY_FINAL))
+
+    def code_example(self) -> list[str]:
+        return [f"reply, = generate(model, tokenizer, [chat_prompt(tokenizer, [{{\"role\": \"user\", \"content\": "
+                f"{as_python(EXAMPLE_MESSAGE)}}}])])", "print(repr(reply), to_class(reply))"]
+
+    def serving(self) -> Serving:
+        return Serving(
+            item="a user message or a chat (a list of {'role': ..., 'content': ...}) ending with a user turn",
+            # a list of messages is one chat, not a batch of them
+            one_item="isinstance(inputs, str) or (isinstance(inputs, list) and inputs and isinstance(inputs[0], dict))",
+            check=CHECK_CHAT, predict=PREDICT_FN,
+            request='`{"inputs": "a message"}`, `{"inputs": [{"role": "user", "content": "a message"}]}` '
+                    "(one chat, ending with the user's turn) or a list of messages or chats",
+            answer='{"answer": "the generated text", "predicted": "the class it names, or null"}',
+            as_run="prompt, its eval.max_new_tokens, greedy")
+
+
+# --- the export's stand-alone code (workbench/tasks/exported.py): the prompt as `pairs` builds it
+# (generative.answer_prompt) and the class read as data/chat_jsonl.py: parse_label reads it
+
+EXAMPLE_MESSAGE = "An example message."
+
+CHAT = '''
+def chat_prompt(tokenizer, messages):
+    """The prompt of a chat ([{"role": ..., "content": ...}] ending with a user turn), as the run built it."""
+    if SYSTEM is not None:
+        messages = [{"role": "system", "content": SYSTEM}] + [m for m in messages if m["role"] != "system"]
+    prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    if prompt.endswith(HARMONY_TURN):  # gpt-oss (harmony): the answer starts in the final channel
+        prompt += HARMONY_FINAL
+    return prompt
+
+
+def to_class(reply):
+    """The class a reply names (its earliest whole-word match, case-insensitive; the longer name on a tie), or None."""
+    def norm(s):
+        return " ".join(s.casefold().replace("_", " ").split())
+    hits = []
+    for i, name in enumerate(CLASSES):
+        if norm(name):
+            m = re.search(r"(?<![\\w-])" + re.escape(norm(name)) + r"(?![\\w-])", norm(reply))
+            if m:
+                hits.append((m.start(), -len(norm(name)), i))
+    return CLASSES[min(hits)[2]] if hits else None
+'''
+
+# SageMaker's inference.py: one input is a user message or a chat
+CHECK_CHAT = '''
+def check_item(item, i):
+    """A chat: a user message on its own, or the messages as they are."""
+    if isinstance(item, str):
+        return [{"role": "user", "content": item}]
+    if (not isinstance(item, list) or not item or not all(
+            isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
+            for m in item)):
+        raise ValueError(f"inputs[{i}]: expected a message or a list of {{'role': ..., 'content': ...}}")
+    if item[-1]["role"] != "user":
+        raise ValueError(f"inputs[{i}]: a chat must end with the user's turn, the one to answer")
+    return [{"role": m["role"], "content": m["content"]} for m in item]
+'''
+PREDICT_FN = '''
+def predict_fn(data, model):
+    """Per chat: {"answer": the generated text, "predicted": the class it names, or null}, as `workbench predict`."""
+    model, tokenizer = model
+    replies = generate(model, tokenizer, [chat_prompt(tokenizer, chat) for chat in data])
+    return [{"answer": reply, "predicted": to_class(reply)} for reply in replies]
+'''
+
+TASK: type[Task] = ChatClassificationTask

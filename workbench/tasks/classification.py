@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -26,12 +26,19 @@ from workbench.errors import UserError
 from workbench.metrics.classes import class_report, confusion
 from workbench.metrics.multilabel import bce_loss, multilabel_report
 from workbench.models.load import LoadedModel
-from workbench.tasks.base import Fail, Scored, TrainingData, write_rows
+from workbench.tasks.base import Fail, ModelHead, Scored, Task, TrainingData, refuse_base_system_prompt, write_rows
+from workbench.tasks.exported import CardText, InferenceCode, Serving, as_python
 
 
 class ClassificationTask:
-    kind = "classification"
-    peft_task_type = "SEQ_CLS"
+    kind: ClassVar[str] = "classification"
+    peft_task_type: ClassVar[str] = "SEQ_CLS"
+    label_word: ClassVar[str] = "label"
+    template_knobs: ClassVar[tuple[str, ...]] = ("data.text_column", "data.labels", "eval.threshold")
+    # peft has no default target modules for DistilBERT: its attention projections, named
+    template_values: ClassVar[dict[str, Any]] = {
+        "model.source": "tiny:distilbert", "data.train_file": "data/train.csv", "data.labels": {"positive": "positive"},
+        "lora.target_modules": ["q_lin", "v_lin"]}
     # One class per row (softmax) or any number of labels (sigmoid): set by load_splits from the
     # training split, or by loading a finished run from its labels.json.
     single_label: bool = False
@@ -47,7 +54,13 @@ class ClassificationTask:
         self.tuned_thresholds: dict[str, list[float]] = {}
 
     @staticmethod
+    def model_head(values: dict[str, Any]) -> ModelHead:
+        """A classifier over the recipe's classes or labels (2 where it names none: read from the data)."""
+        return ModelHead(causal=False, num_labels=len(values["data.classes"] or values["data.labels"] or ()) or 2)
+
+    @staticmethod
     def check_recipe(values: dict[str, Any], fail: Fail) -> None:
+        refuse_base_system_prompt(values, fail)
         spec = LabelSpec.from_values(values)
         if values["train.packing"]:
             raise fail("train.packing = true: task classification reads one score per example from its last "
@@ -255,6 +268,63 @@ class ClassificationTask:
         if table.labels is not None:
             summary.update(labels=per_label, aggregates=agg)
         return summary
+
+    # --- a finished run exported (workbench export; workbench/tasks/exported.py) ------------------
+    def export_labels(self, meta: dict[str, Any]) -> dict[str, Any]:
+        """Whether one class per text (softmax, argmax) or any number of labels (sigmoid, a threshold
+        per label: the run's tuned ones where it tuned them, which `workbench predict` uses)."""
+        single = bool(meta.get("single_label", False))
+        out: dict[str, Any] = {"single_label": single}
+        if single:
+            out["decision"] = "softmax over the classes; the most probable class is predicted"
+        else:
+            names = list(meta["labels"])
+            th = meta.get("threshold", 0.5)
+            per_label = [float(th)] * len(names) if isinstance(th, int | float) else [float(t) for t in th]
+            out["thresholds"] = dict(zip(names, per_label))
+            out["thresholds_tuned"] = not isinstance(th, int | float)
+            out["decision"] = "sigmoid per label; a label is predicted when its score is at or above its threshold"
+        return out
+
+    def card_text(self, labels: dict[str, Any]) -> CardText:
+        template = self.values["data.text_template"]
+        text = f"template `{template}`" if template else f"column `{self.values['data.text_column']}`"
+        return CardText(
+            label_word=self.label_word, labels_file="`labels.json`: label names in output order, thresholds",
+            data=[f"- text: {text}"],
+            with_adapter=["- the new classification head is trained in full and saved with the adapter"],
+            knobs=(), labels_section=["## Thresholds", "", *_threshold_lines(labels)],
+            notes=[f"The run built each text from a table row with `{template}`: give the model texts built so."]
+            if template else [])
+
+    def inference_code(self, labels: dict[str, Any], folder: str) -> InferenceCode:
+        single = labels["single_label"]
+        constants = [f"LABELS = {as_python(labels['labels'])}"]
+        if not single:
+            constants.append(f"THRESHOLDS = {as_python(list(labels['thresholds'].values()))}  # per label, from labels.json")
+        constants.append(f"MAX_LENGTH = {self.values['model.max_length']}")
+        problem = "single_label_classification" if single else "multi_label_classification"
+        predicted = "the class predicted" if single else "[labels predicted]"
+        return InferenceCode(
+            model_class="AutoModelForSequenceClassification", stdlib=(), constants=constants, tokenizer_note="",
+            load_adapter=["model = AutoModelForSequenceClassification.from_pretrained(",
+                          f"    BASE, num_labels=len(LABELS), problem_type={as_python(problem)},",
+                          "    id2label=dict(enumerate(LABELS)), label2id={name: i for i, name in enumerate(LABELS)})",
+                          "if model.config.pad_token_id is None:",
+                          "    model.config.pad_token_id = tokenizer.pad_token_id",
+                          "# transformers reports the head as newly initialised: the adapter brings the trained one",
+                          f"model = PeftModel.from_pretrained(model, {folder})  # the LoRA weights and the trained head"],
+            verb="predict",
+            functions=CLASSIFY.replace("PREDICTED", predicted).strip("\n") + "\n"
+            + (SINGLE_LABEL if single else MULTI_LABEL).strip("\n"),
+            example=[f"print(predict(model, tokenizer, [{as_python(EXAMPLE_TEXT)}]))"],
+            serving=Serving(
+                item="a text", one_item="isinstance(inputs, str)", check=CHECK_TEXT,
+                predict=PREDICT_FN.replace("PREDICTED", predicted),
+                request='`{"inputs": "a text"}` or `{"inputs": ["a text", "another"]}`',
+                answer='{"scores": {"class": probability, ...}, "predicted": "the most probable class"}' if single
+                else '{"scores": {"label": score, ...}, "predicted": ["each label at or above its threshold", ...]}',
+                as_run="thresholds"))
 
 
 # The split name of the validation rows scored again at thresholds tuned on them (eval.tune_thresholds).
@@ -467,3 +537,61 @@ def prediction_rows(table: LabeledTable, probs: np.ndarray, thresholds, *, top_k
                 row["labels"] = [names[j] for j in gold]
         rows.append(row)
     return rows
+
+
+def _threshold_lines(labels: dict[str, Any]) -> list[str]:
+    """The model card's words on how labels are decided (`labels`: the export's labels.json)."""
+    if labels["single_label"]:
+        return ["One class per text: softmax over the classes, the most probable one is predicted (no thresholds).",
+                "", "Classes in the model's output order: " + ", ".join(f"`{n}`" for n in labels["labels"]), ""]
+    how = ("tuned per label on the validation split (eval.tune_thresholds)" if labels["thresholds_tuned"]
+           else "the recipe's eval.threshold")
+    lines = [f"Multi-label: a sigmoid per label; a label is predicted when its score is at or above its threshold, "
+             f"{how}. These are the thresholds `workbench predict` uses (also in labels.json).", "",
+             "| label | threshold |", "|---|---|"]
+    lines += [f"| {n} | {t:g} |" for n, t in labels["thresholds"].items()]
+    return lines + [""]
+
+
+# --- the export's stand-alone code (workbench/tasks/exported.py): predict_logits and score_logits'
+# decision, in plain torch and transformers
+
+EXAMPLE_TEXT = "An example text to classify."
+
+CLASSIFY = '''
+def predict(model, tokenizer, texts, batch_size=32):
+    """Per text: ({label: score}, PREDICTED)."""
+    results = []
+    for start in range(0, len(texts), batch_size):
+        batch = tokenizer(texts[start:start + batch_size], padding=True, truncation=True,
+                          max_length=MAX_LENGTH, return_tensors="pt").to(model.device)
+        with torch.inference_mode():
+            logits = model(**batch).logits.float()
+'''
+SINGLE_LABEL = '''
+        for row in torch.softmax(logits, dim=-1).tolist():
+            results.append((dict(zip(LABELS, row)), LABELS[row.index(max(row))]))
+    return results
+'''
+MULTI_LABEL = '''
+        for row in torch.sigmoid(logits).tolist():
+            predicted = [name for name, score, t in zip(LABELS, row, THRESHOLDS) if score >= t]
+            results.append((dict(zip(LABELS, row)), predicted))
+    return results
+'''
+
+# SageMaker's inference.py: one input is a text
+CHECK_TEXT = '''
+def check_item(item, i):
+    if not isinstance(item, str):
+        raise ValueError(f"inputs[{i}]: expected a text, got {type(item).__name__}")
+    return item
+'''
+PREDICT_FN = '''
+def predict_fn(data, model):
+    """Per text: {"scores": {label: score}, "predicted": PREDICTED}, as `workbench predict` answers."""
+    model, tokenizer = model
+    return [{"scores": scores, "predicted": predicted} for scores, predicted in predict(model, tokenizer, data)]
+'''
+
+TASK: type[Task] = ClassificationTask

@@ -3,12 +3,14 @@ causal LM on prompt → answer pairs with the loss on the answer only, and batch
 generation with left padding for evaluation.
 
 `GenerativeTask` implements the Task protocol (workbench/tasks/base.py) for both; a subclass
-supplies how records become prompts and answers (`pairs`), the texts a tiny model's tokenizer is
-trained on, how generated answers are scored (`score`), and how its files are read.
+supplies (its abstract methods) how records become prompts and answers (`pairs`), the texts a tiny
+model's tokenizer is trained on, how generated answers are scored (`score`), how its files are
+read, and the export's pieces that make a prompt and parse an answer.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -18,7 +20,8 @@ from workbench.data.profile import ProfileRows
 from workbench.data.splits import Splits, read_splits
 from workbench.models.load import LoadedModel
 from workbench.models.tiny import DECODERS
-from workbench.tasks.base import Fail, Scored, TrainingData, write_rows
+from workbench.tasks.base import Fail, ModelHead, Scored, TrainingData, write_rows
+from workbench.tasks.exported import CardText, InferenceCode, Serving
 
 IGNORE = -100  # label id the loss skips (prompt and padding tokens)
 # data.* keys of tables and templates: classification reads most of them; a generative task names those it reads
@@ -58,33 +61,70 @@ def answer_prompt(prompt: str) -> str:
     return prompt + HARMONY_FINAL if prompt.endswith(HARMONY_TURN) else prompt
 
 
-class GenerativeTask:
+class GenerativeTask(ABC):
     kind: ClassVar[str]
-    peft_task_type = "CAUSAL_LM"
+    peft_task_type: ClassVar[str] = "CAUSAL_LM"
     label_word: ClassVar[str]   # what a label is called in messages: class, entity type
+    template_knobs: ClassVar[tuple[str, ...]]
+    template_values: ClassVar[dict[str, Any]]
+    tokenizer_note: ClassVar[str] = ""  # the export's comment on the line that loads the tokenizer
 
     def __init__(self, values: dict[str, Any]):
         self.values = values
 
     # --- what a subclass supplies ----------------------------------------------------------------
+    @abstractmethod
     def pairs(self, records: Sequence[Any], tokenizer) -> list[tuple[str, str]]:
         """records -> (prompt, answer) pairs; the prompt is what generation starts from."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def tokenizer_texts(self, train: Sequence[Any]) -> list[str]:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def score(self, records: Sequence[Any], answers: list[str], label_names: list[str]) -> Scored:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def reader(self, *, unlabelled: bool = False) -> Callable[[str], Any]:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def label_names(self, train: Sequence[Any], validation: Sequence[Any]) -> list[str]:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def profile_rows(self, records: Sequence[Any], tokenizer: Any = None) -> ProfileRows:
-        raise NotImplementedError
+        ...
+
+    @abstractmethod
+    def export_labels(self, meta: dict[str, Any]) -> dict[str, Any]:
+        """An export's labels.json beyond the names: how an answer becomes a prediction."""
+        ...
+
+    @abstractmethod
+    def code_constants(self, labels: dict[str, Any]) -> list[str]:
+        """The export's constants the parsing functions read (the shared ones follow)."""
+        ...
+
+    @abstractmethod
+    def code_functions(self) -> str:
+        """The export's functions that make a prompt and parse an answer (beside `generate`)."""
+        ...
+
+    @abstractmethod
+    def code_example(self) -> list[str]:
+        """The snippet's last lines: one example answered and parsed."""
+        ...
+
+    @abstractmethod
+    def serving(self) -> Serving:
+        ...
+
+    def card_notes(self) -> list[str]:
+        """The model card's notes on how the run built its prompts."""
+        return []
 
     def sequences(self, records: Sequence[Any], tokenizer) -> list[str]:
         """The training sequences as one text each: prompt + answer + the eos token (SftDataset
@@ -96,6 +136,10 @@ class GenerativeTask:
     @staticmethod
     def check_recipe(values: dict[str, Any], fail: Fail) -> None:
         check_generative(values, fail)
+
+    @staticmethod
+    def model_head(values: dict[str, Any]) -> ModelHead:
+        return ModelHead(causal=True, num_labels=0)
 
     def load_splits(self) -> Splits:
         read = self.reader()
@@ -166,6 +210,29 @@ class GenerativeTask:
         else:
             out["counts"] = scored.aggregates
         return out
+
+    # --- a finished run exported (workbench export; workbench/tasks/exported.py) ------------------
+    def card_text(self, labels: dict[str, Any]) -> CardText:
+        return CardText(label_word=self.label_word, labels_file="`labels.json`: label names in output order",
+                        data=[], with_adapter=[], knobs=("eval.max_new_tokens",),
+                        labels_section=["## Labels", "", f"Labels ({', '.join(labels['labels'])}): {labels['decision']}.",
+                                        ""],
+                        notes=self.card_notes())
+
+    def inference_code(self, labels: dict[str, Any], folder: str) -> InferenceCode:
+        values = self.values
+        keep = max(1, values["model.max_length"] - values["eval.max_new_tokens"])
+        constants = [*self.code_constants(labels), f"MAX_NEW_TOKENS = {values['eval.max_new_tokens']}",
+                     f"KEEP = {keep}  # prompt tokens kept (model.max_length - MAX_NEW_TOKENS): longer prompts lose "
+                     "their start",
+                     f"BATCH_SIZE = {values['eval.batch_size']}  # prompts answered together (eval.batch_size), as "
+                     "the run did"]
+        return InferenceCode(
+            model_class="AutoModelForCausalLM", stdlib=("re",), constants=constants, tokenizer_note=self.tokenizer_note,
+            load_adapter=["model = AutoModelForCausalLM.from_pretrained(BASE)",
+                          f"model = PeftModel.from_pretrained(model, {folder})"],
+            verb="generate", functions=GENERATE.strip("\n") + "\n\n\n" + self.code_functions().strip("\n"),
+            example=self.code_example(), serving=self.serving())
 
     def _answers(self, model, tokenizer, records: Sequence[Any], batch_size: int | None = None) -> list[str]:
         values = self.values
@@ -280,3 +347,31 @@ def generate(model, tokenizer, prompts: list[str], *, batch_size: int, max_new_t
                 answers[i] = tokenizer.decode(row, skip_special_tokens=True).strip()
     model.train(was_training)
     return answers
+
+
+# The export's copy of `generate` (workbench/tasks/exported.py): the same batches (prompts sorted by
+# length, padded on the left) give the same greedy answers; one prompt at a time could differ in the
+# last float bit.
+GENERATE = '''
+def generate(model, tokenizer, prompts, batch_size=BATCH_SIZE):
+    """Greedy answers to prompts, in their order, as the run evaluated: batched by length, padded on the left."""
+    encoded = []
+    for prompt in prompts:
+        # chat templates start with the bos token themselves: adding another would change the prompt
+        special = not (tokenizer.bos_token and prompt.startswith(tokenizer.bos_token))
+        encoded.append(tokenizer(prompt, add_special_tokens=special)["input_ids"][-KEEP:])
+    order = sorted(range(len(encoded)), key=lambda i: (len(encoded[i]), i))
+    pad = tokenizer.pad_token_id
+    answers = [""] * len(prompts)
+    for start in range(0, len(order), batch_size):
+        idx = order[start:start + batch_size]
+        n = max(len(encoded[i]) for i in idx)
+        ids = torch.tensor([[pad] * (n - len(encoded[i])) + encoded[i] for i in idx], device=model.device)
+        mask = torch.tensor([[0] * (n - len(encoded[i])) + [1] * len(encoded[i]) for i in idx], device=model.device)
+        with torch.inference_mode():
+            out = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=MAX_NEW_TOKENS, do_sample=False,
+                                 pad_token_id=pad, eos_token_id=tokenizer.eos_token_id)
+        for row, i in zip(out[:, n:].tolist(), idx):
+            answers[i] = tokenizer.decode(row, skip_special_tokens=True).strip()
+    return answers
+'''

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from workbench import rundir
 from workbench.data.ner import (
+    END_MARKERS,
+    PROMPT,
     NerSentence,
     check_instruction,
     entities_to_bio,
@@ -27,7 +29,8 @@ from workbench.data.ner import (
 )
 from workbench.data.profile import ProfileRows
 from workbench.metrics.entities import entity_report
-from workbench.tasks.base import Fail, Scored
+from workbench.tasks.base import Fail, Scored, Task, refuse_base_system_prompt
+from workbench.tasks.exported import Serving, as_python
 from workbench.tasks.generative import GenerativeTask, check_generative
 
 
@@ -61,8 +64,11 @@ def score(records: Sequence[NerSentence], answers: list[str], types: list[str]) 
 
 
 class NerTask(GenerativeTask):
-    kind = "ner"
-    label_word = "entity type"
+    kind: ClassVar[str] = "ner"
+    label_word: ClassVar[str] = "entity type"
+    template_knobs: ClassVar[tuple[str, ...]] = ("quant.use_4bit", "eval.batch_size", "eval.max_new_tokens")
+    template_values: ClassVar[dict[str, Any]] = {
+        "model.source": "tiny:llama", "data.train_file": "data/train.txt", "lora.target_modules": ["q_proj", "v_proj"]}
 
     def reader(self, *, unlabelled: bool = False) -> Callable[[str], list[NerSentence]]:
         max_rows = 0 if unlabelled else self.values["data.max_rows"]
@@ -72,6 +78,7 @@ class NerTask(GenerativeTask):
 
     @staticmethod
     def check_recipe(values: dict[str, Any], fail: Fail) -> None:
+        refuse_base_system_prompt(values, fail)
         if values["data.instruction_template"]:
             try:
                 check_instruction(values["data.instruction_template"])
@@ -102,3 +109,87 @@ class NerTask(GenerativeTask):
 
     def score(self, records: Sequence[NerSentence], answers: list[str], label_names: list[str]) -> Scored:
         return score(records, answers, label_names)
+
+    # --- a finished run exported (workbench export; workbench/tasks/exported.py) ------------------
+    def export_labels(self, meta: dict[str, Any]) -> dict[str, Any]:
+        return {"decision": "entities parsed from the generated answer (TYPE: name, name; TYPE: name)"}
+
+    def code_constants(self, labels: dict[str, Any]) -> list[str]:
+        return [f"TYPES = {as_python(labels['labels'])}",
+                f"PROMPT = {as_python(self.values['data.instruction_template'] or PROMPT)}",
+                "# an answer is cut at the first of these",
+                f"END_MARKERS = {as_python(list(END_MARKERS))}"]
+
+    def code_functions(self) -> str:
+        return NER
+
+    def code_example(self) -> list[str]:
+        return [f"reply, = generate(model, tokenizer, [ner_prompt({as_python(EXAMPLE_SENTENCE)}.split())])",
+                "print(repr(reply), entities(reply))"]
+
+    def serving(self) -> Serving:
+        return Serving(
+            item="a sentence (its tokens separated by spaces) or a list of its tokens",
+            # a list of strings is a batch of sentences; one sentence's tokens come as a list inside it
+            one_item="isinstance(inputs, str)", check=CHECK_SENTENCE, predict=PREDICT_FN,
+            request='`{"inputs": "John Smith flew to Rome ."}` (tokens separated by spaces, as in the training data), '
+                    'a list of sentences, or of token lists',
+            answer='{"answer": "the generated text", "predicted": {"TYPE": ["name", ...]}, "malformed": false}',
+            as_run="prompt, its eval.max_new_tokens, greedy")
+
+
+# --- the export's stand-alone code (workbench/tasks/exported.py): the prompt as data/ner.py: prompt_for
+# builds it and the entities as data/ner.py: parse_response reads them
+
+EXAMPLE_SENTENCE = "John Smith flew from Paris to Rome ."
+
+NER = '''
+def ner_prompt(tokens):
+    """The prompt of a sentence given as its tokens (the training data's tokens, joined by spaces)."""
+    return PROMPT.format(sentence=" ".join(tokens), entity_types=", ".join(TYPES))
+
+
+def entities(reply):
+    """({entity type: [names]}, malformed) from an answer "TYPE: name, name; TYPE: name"; malformed: a part
+    named no known type (the other parts still count)."""
+    cut = min([reply.find(m) for m in END_MARKERS if m in reply] + [len(reply)])
+    lines = []
+    for line in reply[:cut].splitlines():
+        if line.lstrip().startswith("### "):  # the model went on to a new section
+            break
+        lines.append(line)
+    canonical = {t.lower(): t for t in reversed(TYPES)}  # types match case-insensitively; the first spelling wins
+    found, malformed = {}, False
+    for part in re.split(r"[;\\n]", "\\n".join(lines)):
+        if not part.strip():
+            continue
+        kind, colon, names = part.strip().partition(":")
+        kind = canonical.get(kind.strip().lower()) if colon and kind.strip() else None
+        if kind is None:
+            malformed = True
+            continue
+        got = found.setdefault(kind, [])
+        got.extend(n for n in (" ".join(x.split()) for x in names.split(",")) if n and n not in got)
+    return {k: v for k, v in found.items() if v}, malformed
+'''
+
+# SageMaker's inference.py: one input is a sentence, or its tokens
+CHECK_SENTENCE = '''
+def check_item(item, i):
+    """A sentence's tokens: a sentence split on whitespace, or the tokens as given."""
+    if isinstance(item, str):
+        return item.split()
+    if not isinstance(item, list) or not all(isinstance(t, str) for t in item):
+        raise ValueError(f"inputs[{i}]: expected a sentence or a list of its tokens")
+    return list(item)
+'''
+PREDICT_FN = '''
+def predict_fn(data, model):
+    """Per sentence: {"answer": the generated text, "predicted": {entity type: [names]}, "malformed": bool}."""
+    model, tokenizer = model
+    replies = generate(model, tokenizer, [ner_prompt(tokens) for tokens in data])
+    return [{"answer": reply, "predicted": found, "malformed": malformed}
+            for reply, (found, malformed) in zip(replies, map(entities, replies))]
+'''
+
+TASK: type[Task] = NerTask

@@ -4,8 +4,8 @@
     -> `model` event -> base evaluation (every eval split) -> Trainer (epoch evaluations, checkpoints)
     -> tuned evaluation (+ prediction files) -> save adapter / model -> labels.json
 
-What varies per task is the Task protocol (workbench/tasks/base.py); this module holds no
-task kind's name.
+What varies per task is the Task protocol (workbench/tasks/base.py): `run` uses its training
+role, `evaluate_only` its evaluation role. This module holds no task kind's name.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from __future__ import annotations
 from typing import Any
 
 from workbench import faults, rundir
-from workbench.tasks.base import Scored, Task, write_rows
+from workbench.tasks.base import EvaluationTask, Scored, TrainingTask, write_rows
 from workbench.train.context import RunContext
 
 
-def run(ctx: RunContext, task: Task) -> None:
+def run(ctx: RunContext, task: TrainingTask) -> None:
     from workbench.models.load import apply_method, count_params
     from workbench.models.placement import this_process
     from workbench.models.source import parse_source, record_base, resolve_source
@@ -98,7 +98,7 @@ def run(ctx: RunContext, task: Task) -> None:
     rundir.write_labels(ctx.run_dir, task.labels_record(names))
 
 
-def evaluate_only(ctx: RunContext, task: Task, source: str, source_run: str | None) -> None:
+def evaluate_only(ctx: RunContext, task: EvaluationTask, source: str, source_run: str | None) -> None:
     """An evaluation run (`workbench eval`): the model a finished run trained (`source_run`, its folder)
     or any model source (hub id, local or merged folder) scored on the recipe's evaluation splits
     exactly as a training run scores its tuned model, recorded under phase "tuned". No training."""

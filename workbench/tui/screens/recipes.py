@@ -230,7 +230,7 @@ class RecipesScreen(ReportsWorkerErrors, Screen):
         self.post_message(RecipeCreated(dest, "duplicated"))
 
     def action_new(self) -> None:
-        from workbench.recipe.schema import TASKS
+        from workbench.recipe.task_names import TASKS
         from workbench.tui.screens.prompt import PromptScreen
 
         dest_dir = user_dir(self.dirs)
@@ -248,11 +248,13 @@ class RecipesScreen(ReportsWorkerErrors, Screen):
 
     @work(thread=True, exclusive=True, group="recipe-write", exit_on_error=False)
     def _new(self, task: str, dest: Path, name: str) -> None:
+        from workbench.tasks import recipe_template
+
         try:
             if dest.exists():
                 raise FileExistsError(f"{dest.name} already exists")
             dest.parent.mkdir(parents=True, exist_ok=True)
-            dest.write_text(catalog.template(task, name), encoding="utf-8")
+            dest.write_text(recipe_template(task, name), encoding="utf-8")
         except (OSError, ValueError) as e:
             self.post_message(RecipeNotCreated(f"new recipe failed: {e}"))
             return
