@@ -120,6 +120,7 @@ class GenerativeTask(ABC):
 
     @abstractmethod
     def serving(self) -> Serving:
+        """SageMaker's contract: what one input is and what one answer holds."""
         ...
 
     def card_notes(self) -> list[str]:
