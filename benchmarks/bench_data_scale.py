@@ -1,6 +1,6 @@
 """Loading and tokenizing a 1,000,000-row parquet file: workbench against a plain `datasets` script.
 
-    python benchmarks/bench_data_scale.py [--quick]      # --quick: 100,000 rows
+    python benchmarks/bench_data_scale.py [--quick | --smoke]      # --quick: 100,000 rows; --smoke: 2,000, 1 round
 
 The plain script is what the field writes: `load_dataset("parquet")`, then one batched `map` of
 the tokenizer into a cache file. workbench does what a run does before training: read and check
@@ -28,7 +28,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, main, row
+from common import ROOT, by_size, main, row
 
 NAME = "data at scale"
 WORDS = ("the a movie plot actor scene was were is really very not quite good bad great awful boring fun "
@@ -118,14 +118,14 @@ def _child(code: str, args: list[str], tmp: Path, i: int) -> dict:
     return json.loads(p.stdout.strip().splitlines()[-1])
 
 
-def run(quick: bool = False) -> list[dict]:
-    n = 100_000 if quick else 1_000_000
-    rounds = 3
+def run(size: str = "full") -> list[dict]:
+    n = by_size(size, 1_000_000, 100_000, 2_000)
+    rounds = by_size(size, 3, 3, 1)
     with tempfile.TemporaryDirectory(prefix="wb-bench-data-") as name:
         tmp = Path(name)
         train, valid = tmp / "train.parquet", tmp / "validation.parquet"
         _write_parquet(train, n, 1)
-        _write_parquet(valid, 2000, 2)
+        _write_parquet(valid, min(n, 2000), 2)
         tok_dir, tok_what = _tokenizer(tmp / "tokenizer")
         recipe = tmp / "r.toml"
         recipe.write_text(f'task = "classification"\n[model]\nsource = "{tok_dir}"\nmax_length = {MAX_LENGTH}\n'

@@ -16,7 +16,7 @@ alternate (B S S B ...), and the speed-up is the median over adjacent pairs. The
 two arms are compared (greedy, left padding: they should be the same; padding changes the
 floating-point sums a little and can flip a near-tie argmax now and then).
 
-    python benchmarks/bench_generation.py [--quick]
+    python benchmarks/bench_generation.py [--quick | --smoke]     # --smoke: 2 prompts, 1 pair
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import build_generative, main  # noqa: E402 - the shared runner (arguments, row table)
+from common import build_generative, by_size, main  # noqa: E402 - the shared runner (arguments, row table)
 
 DEMOS = ROOT / "recipes" / "demo"
 TASKS = (("NER", "qlora_ner.toml"), ("hate speech", "hate_speech.toml"))
@@ -109,14 +109,14 @@ def _bench_one(name: str, values: dict, n: int, repeats: int) -> list[dict]:
     ]
 
 
-def run(quick: bool = False) -> list[dict]:
+def run(size: str = "full") -> list[dict]:
     import torch
 
     from workbench.models.load import quiet_transformers
     from workbench.recipe import load_recipe
 
     quiet_transformers()
-    n, repeats = (16, 2) if quick else (64, 4)
+    n, repeats = by_size(size, (64, 4), (16, 2), (2, 1))
     threads = torch.get_num_threads()
     rows: list[dict] = []
     try:

@@ -11,7 +11,7 @@ load change on the machine hits both alike, and the ratio is of their summed tim
 of the two arms are compared on the first batch (the model is the same object, trained by both:
 only the first step starts from the same weights).
 
-    python benchmarks/bench_packing.py [--quick]
+    python benchmarks/bench_packing.py [--quick | --smoke]     # --quick: 4 batches; --smoke: 2
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import build_generative, main, row  # noqa: E402 - the shared runner (arguments, row table)
+from common import build_generative, by_size, main, row  # noqa: E402 - the shared runner (arguments, row table)
 
 NAME = "packing"
 RECIPE = ROOT / "recipes" / "demo" / "qlora_ner.toml"
@@ -58,7 +58,7 @@ def _step(model, optimizer, batch: dict) -> float:
     return loss.item()  # a CPU-GPU sync point: each step is timed to its end
 
 
-def run(quick: bool = False) -> list[dict]:
+def run(size: str = "full") -> list[dict]:
     import torch
 
     from workbench.models.load import quiet_transformers
@@ -68,7 +68,7 @@ def run(quick: bool = False) -> list[dict]:
     values = load_recipe(RECIPE).values
     torch.manual_seed(0)
     model, padded, packed = _build({**values, "lora.dropout": 0.0})
-    n = 4 if quick else len(padded)
+    n = by_size(size, len(padded), 4, 2)
     padded, packed = padded[:n], packed[:n]
     model.train()
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-5)

@@ -52,12 +52,16 @@ the data for 2 epochs on a 2-core CPU. Each goal is the published figure (or the
 stated margin for that, plus a clear gain over the base model (+0.10); a row is ok when both
 hold. Sizes (train / validation / test rows):
 
-                full (default, ~18 min on 2 quiet cores)      quick (~4 min)
-    SST-2       4,000 / 500 / 872                            800 / 200 / 872
-    GoEmotions  12,000 / 1,500 / 5,427 (first rows)          1,000 / 300 / 1,000
-    Davidson    5,000 / 2,479 / 2,478                        1,000 / 500 / 1,000
+                full (default, ~18 min on 2 quiet cores)      quick (~4 min)       smoke (not judged)
+    SST-2       4,000 / 500 / 872                            800 / 200 / 872      32 / 16 / 16
+    GoEmotions  12,000 / 1,500 / 5,427 (first rows)          1,000 / 300 / 1,000  32 / 16 / 16
+    Davidson    5,000 / 2,479 / 2,478                        1,000 / 500 / 1,000  32 / 16 / 16
 
-    python benchmarks/bench_quality.py [--quick]     # BENCH_QUALITY_CASES=sst2_full,davidson runs some
+    python benchmarks/bench_quality.py [--quick | --smoke]     # BENCH_QUALITY_CASES=sst2_full,davidson runs some
+
+--smoke prepares all three data sets and runs one case, davidson (LoRA, thresholds tuned; each
+workbench run costs ~15 s, and CI's budget is shared): that the steps from the shared data to the
+store's figures still run.
 
 Reads ../shared/datasets (relative to the repo root) and never copies it into the project: the
 rows used are written as CSVs into a tempfile.TemporaryDirectory. Skips with a reason when the
@@ -85,7 +89,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import main, row  # noqa: E402 - the shared runner (arguments, row table)
+from common import by_size, main, row  # noqa: E402 - the shared runner (arguments, row table)
 
 BENCH = "learning quality"
 DATA = ROOT.parent / "shared" / "datasets"
@@ -94,11 +98,11 @@ SEED = 42
 MIN_GAIN = 0.10  # tuned must beat the (random-head) base by at least this much of the metric
 TIMEOUT_S = 3600  # one workbench run (a loaded shared machine is several times slower)
 
-# Rows per split: (full, quick). None: the whole file (or split part).
+# Rows per split: (full, quick, smoke). None: the whole file (or split part).
 SIZES = {
-    "sst2": {"train": (4000, 800), "validation": (500, 200), "test": (None, None)},
-    "goemotions": {"train": (12000, 1000), "validation": (1500, 300), "test": (None, 1000)},
-    "davidson": {"train": (5000, 1000), "validation": (None, 500), "test": (None, 1000)},
+    "sst2": {"train": (4000, 800, 32), "validation": (500, 200, 16), "test": (None, None, 16)},
+    "goemotions": {"train": (12000, 1000, 32), "validation": (1500, 300, 16), "test": (None, 1000, 16)},
+    "davidson": {"train": (5000, 1000, 32), "validation": (None, 500, 16), "test": (None, 1000, 16)},
 }
 
 
@@ -132,19 +136,19 @@ def _read_tsv(path: Path, *, header: bool) -> list[list[str]]:
     return recs[1:] if header else recs
 
 
-def _sst2(folder: Path, quick: bool) -> dict[str, Any]:
+def _sst2(folder: Path, size: str) -> dict[str, Any]:
     """Train and validation: disjoint random rows of train_full.tsv; test: dev.tsv, all of it."""
-    n_train, n_val = SIZES["sst2"]["train"][quick], SIZES["sst2"]["validation"][quick]
+    n_train, n_val, n_test = (by_size(size, *SIZES["sst2"][split]) for split in ("train", "validation", "test"))
     full = [(r[0].strip(), int(r[1])) for r in _read_tsv(DATA / "sst2" / "train_full.tsv", header=True)]
     random.Random(SEED).shuffle(full)
     dev = [(r[0].strip(), int(r[1])) for r in _read_tsv(DATA / "sst2" / "dev.tsv", header=True)]
-    parts = {"train": full[:n_train], "validation": full[n_train:n_train + n_val], "test": dev}
+    parts = {"train": full[:n_train], "validation": full[n_train:n_train + n_val], "test": _take(dev, n_test)}
     for name, rs in parts.items():
         _write_csv(folder / f"sst2_{name}.csv", [t for t, _ in rs], [[y] for _, y in rs], ["label"])
     return {"labels": {"positive": "label"}, "n": {k: len(v) for k, v in parts.items()}, "of_train": len(full)}
 
 
-def _goemotions(folder: Path, quick: bool) -> dict[str, Any]:
+def _goemotions(folder: Path, size: str) -> dict[str, Any]:
     """First rows of train.tsv / dev.tsv / test.tsv (the files are in no particular order)."""
     d = DATA / "goemotions"
     names = [ln.strip() for ln in (d / "labels.txt").read_text("utf-8").splitlines() if ln.strip()]
@@ -152,7 +156,7 @@ def _goemotions(folder: Path, quick: bool) -> dict[str, Any]:
     for split, file in (("train", "train.tsv"), ("validation", "dev.tsv"), ("test", "test.tsv")):
         recs = _read_tsv(d / file, header=False)
         info[f"of_{split}"] = len(recs)
-        recs = _take(recs, SIZES["goemotions"][split][quick])
+        recs = _take(recs, by_size(size, *SIZES["goemotions"][split]))
         ys = []
         for r in recs:
             ids = {int(i) for i in r[1].split(",") if i.strip()}
@@ -165,7 +169,7 @@ def _goemotions(folder: Path, quick: bool) -> dict[str, Any]:
 DAVIDSON_CLASSES = ("hate", "offensive", "neither")  # the `class` column's 0, 1, 2
 
 
-def _davidson(folder: Path, quick: bool) -> dict[str, Any]:
+def _davidson(folder: Path, size: str) -> dict[str, Any]:
     """A class-stratified 80/10/10 split of labeled_data.csv (seed SEED), shuffled, then the first
     rows of each part (all of validation and test in full mode)."""
     with open(DATA / "davidson_hate_offensive" / "labeled_data.csv", encoding="utf-8", newline="") as f:
@@ -182,7 +186,7 @@ def _davidson(folder: Path, quick: bool) -> dict[str, Any]:
     whole = {k: len(v) for k, v in parts.items()}
     for name in parts:
         rng.shuffle(parts[name])  # mix the classes before taking the first rows
-        parts[name] = _take(parts[name], SIZES["davidson"][name][quick])
+        parts[name] = _take(parts[name], by_size(size, *SIZES["davidson"][name]))
         _write_csv(folder / f"davidson_{name}.csv", [t for t, _ in parts[name]],
                    [[1 if c == k else 0 for k in range(3)] for _, c in parts[name]], list(DAVIDSON_CLASSES))
     return {"labels": {x: x for x in DAVIDSON_CLASSES}, "n": {k: len(v) for k, v in parts.items()}, "whole": whole,
@@ -228,7 +232,7 @@ CASES = [
          tune_thresholds=True),
 ]
 
-# (goal, why) per row, full mode and quick mode; goal None: reported, not judged.
+# (goal, why) per row, full mode and quick mode (smoke: SMOKE_GOAL); goal None: reported, not judged.
 GOALS: dict[str, tuple[tuple[float | None, str], tuple[float | None, str]]] = {
     "sst2": ((0.80, "published 0.913 (DistilBERT, all 67k phrases) less 0.11 for 6 % of the data and 1/3 of "
                     "the parameters"),
@@ -244,6 +248,10 @@ GOALS: dict[str, tuple[tuple[float | None, str], tuple[float | None, str]]] = {
     "davidson_macro": ((0.65, "no published macro figure; our floor: hate, 6 % of tweets, is the hard class"),
                        (0.55, "quick mode, 1,000 tweets")),
 }
+
+
+SMOKE_GOAL = (None, "smoke size: a few steps on a few rows, that it runs")
+SMOKE_CASE = "davidson"
 
 
 def _recipe(folder: Path, case: Case, model_dir: Path, labels: dict[str, str]) -> Path:
@@ -343,12 +351,12 @@ def _base_tuned(res: dict, metric: str) -> tuple[float, float]:
     return base, tuned
 
 
-def _quality_row(what: str, res: dict, metric: str, goal: tuple[float | None, str]) -> dict:
+def _quality_row(what: str, res: dict, metric: str, goal: tuple[float | None, str], size: str) -> dict:
     base, tuned = _base_tuned(res, metric)
     value = f"{base:.3f} → {tuned:.3f}"
     target, why = goal
     if target is None:
-        return row(BENCH, f"{what}. Not judged: {why}", value, "— (quick)", None)
+        return row(BENCH, f"{what}. Not judged: {why}", value, f"— ({size})", None)
     return row(BENCH, f"{what}. Goal: {why}", value, f"≥ {target:.2f}, ≥ +{MIN_GAIN:.2f} on base",
                tuned >= target and tuned - base >= MIN_GAIN)
 
@@ -361,24 +369,24 @@ def _time_row(what: str, res: dict, case: Case, n_train: int) -> dict:
                f"{res['train_s']:.0f} s / {res['duration_s']:.0f} s")
 
 
-def _rows(case: Case, info: dict, res: dict, quick: bool) -> list[dict]:
-    n, g = info["n"], {k: v[quick] for k, v in GOALS.items()}
+def _rows(case: Case, info: dict, res: dict, size: str) -> list[dict]:
+    n, g = info["n"], {k: by_size(size, *v, SMOKE_GOAL) for k, v in GOALS.items()}
     if case.data == "sst2":
         label = "full fine-tune" if case.method == "full" else "LoRA"
         what = (f"SST-2 accuracy, {label}: base → tuned on GLUE dev ({n['test']} sentences); all-MiniLM-L6-v2 trained on "
                 f"{n['train']:,} random train phrases of {info['of_train']:,}, {n['validation']} others for validation "
                 f"({case.setup()}). Published, larger models on all of train: DistilBERT 0.913, BERT-base 0.927 dev "
                 "(Sanh et al. 2019, Table 1)")
-        return [_quality_row(what, res, "accuracy", g["sst2"]), _time_row(f"SST-2 {label}", res, case, n["train"])]
+        return [_quality_row(what, res, "accuracy", g["sst2"], size), _time_row(f"SST-2 {label}", res, case, n["train"])]
     if case.data == "goemotions":
         what = (f"GoEmotions micro F1, 28 labels, LoRA: base → tuned on test.tsv ({n['test']:,} of {info['of_test']:,} "
                 f"rows); trained on the first {n['train']:,} of {info['of_train']:,} train rows, {n['validation']:,} dev "
                 f"rows for validation ({case.setup()})")
         return [
-            _quality_row(what, res, "f1_micro", g["goemotions_micro"]),
+            _quality_row(what, res, "f1_micro", g["goemotions_micro"], size),
             _quality_row("GoEmotions macro F1, same run. Published: BERT-base 0.46 on all 43,410 train rows (Demszky et al. "
                          "2020, Table 4); the rarest labels (grief, pride, nervousness, relief) have ~1-3 per 1,000 rows",
-                         res, "f1_macro", g["goemotions_macro"]),
+                         res, "f1_macro", g["goemotions_macro"], size),
             _time_row("GoEmotions LoRA", res, case, n["train"])]
     w, c = info["whole"], info["test_counts"]
     what = (f"Davidson weighted F1 (by class support), hate / offensive / neither as 3 one-hot labels, LoRA: base → tuned "
@@ -386,14 +394,15 @@ def _rows(case: Case, info: dict, res: dict, quick: bool) -> list[dict]:
             f"({w['train']:,} / {w['validation']:,} / {w['test']:,}, seed {SEED}); trained on {n['train']:,} train tweets, "
             f"{n['validation']:,} for validation ({case.setup()}). Published: logistic regression on all tweets, "
             "weighted precision 0.91, recall 0.90, F1 0.90 (Davidson et al. 2017, their protocol)")
-    return [_quality_row(what, res, "f1_weighted", g["davidson_weighted"]),
-            _quality_row("Davidson macro F1 (the three labels alike), same run", res, "f1_macro", g["davidson_macro"]),
+    return [_quality_row(what, res, "f1_weighted", g["davidson_weighted"], size),
+            _quality_row("Davidson macro F1 (the three labels alike), same run", res, "f1_macro", g["davidson_macro"],
+                         size),
             _time_row("Davidson LoRA", res, case, n["train"])]
 
 
 # --- the benchmark --------------------------------------------------------------------------
 
-def run(quick: bool = False) -> list[dict]:
+def run(size: str = "full") -> list[dict]:
     model_dir = _model_dir()
     needed = [DATA / "sst2" / "train_full.tsv", DATA / "sst2" / "dev.tsv", DATA / "goemotions" / "train.tsv",
               DATA / "goemotions" / "dev.tsv", DATA / "goemotions" / "test.tsv", DATA / "goemotions" / "labels.txt",
@@ -410,6 +419,8 @@ def run(quick: bool = False) -> list[dict]:
         raise ValueError(f"BENCH_QUALITY_CASES: no case {', '.join(sorted(unknown))} (there are "
                          f"{', '.join(c.key for c in CASES)})")
     cases = [c for c in CASES if not only or c.key in only]
+    if size == "smoke" and not only:
+        cases = [c for c in cases if c.key == SMOKE_CASE]
 
     rows: list[dict] = []
     t_all = time.perf_counter()
@@ -417,10 +428,11 @@ def run(quick: bool = False) -> list[dict]:
         tmp = Path(tmp_s)
         store = tmp / "store" / "runs.duckdb"
         store.parent.mkdir()
-        prepared: dict[str, dict] = {}
+        # every data set is prepared at smoke size too (seconds), whether or not a case of it runs
+        prepared = {data: prepare(tmp, size) for data, prepare in PREPARE.items()} if size == "smoke" else {}
         for case in cases:
             if case.data not in prepared:
-                prepared[case.data] = PREPARE[case.data](tmp, quick)
+                prepared[case.data] = PREPARE[case.data](tmp, size)
             info = prepared[case.data]
             print(f"  [{case.key}] {info['n']} rows, {case.setup()} ...", file=sys.stderr, flush=True)
             res = _workbench(_recipe(tmp, case, model_dir, info["labels"]), store)
@@ -428,7 +440,7 @@ def run(quick: bool = False) -> list[dict]:
             print(f"  [{case.key}] {res['run_id']}: test " + ", ".join(
                 f"{m} {tuned[m]:.3f}" for m in ("accuracy", "f1_micro", "f1_macro", "f1_weighted") if m in tuned)
                   + f" ({res['wall_s']:.0f} s)", file=sys.stderr, flush=True)
-            rows += _rows(case, info, res, quick)
+            rows += _rows(case, info, res, size)
     rows.append(row(BENCH, f"wall time of the whole benchmark ({len(cases)} workbench runs, data preparation, base and "
                            "tuned evaluations; the machine's other load slows it)", f"{time.perf_counter() - t_all:.0f} s"))
     return rows

@@ -6,7 +6,7 @@ interleaved rounds (help, runs, torch, bare python, import duckdb, help, ...) af
 round, and the median of each is reported with its ratio to `python -c "import torch,
 transformers"` and to a bare `python -c pass` measured in the same rounds.
 
-    python benchmarks/bench_startup.py [--quick]
+    python benchmarks/bench_startup.py [--quick | --smoke]     # --smoke: one round, no warm-up
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, fmt_seconds, main, row, side_by_side
+from common import ROOT, by_size, fmt_seconds, main, row, side_by_side
 
 NAME = "startup"
 GOAL_S = 0.3
@@ -34,8 +34,8 @@ def _command(args: list[str], env: dict[str, str], cwd: str):
     return call
 
 
-def run(quick: bool = False) -> list[dict]:
-    repeat = 3 if quick else 5
+def run(size: str = "full") -> list[dict]:
+    repeat = by_size(size, 5, 3, 1)
     with tempfile.TemporaryDirectory(prefix="wb-bench-startup-") as tmp:
         env = dict(os.environ, WORKBENCH_STORE=str(Path(tmp) / "runs.duckdb"), COLUMNS="100",
                    PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p))
@@ -46,7 +46,7 @@ def run(quick: bool = False) -> list[dict]:
             "python": _command(["-c", "pass"], env, tmp),
             "duckdb": _command(["-c", "import duckdb"], env, tmp),
         }
-        t = side_by_side(cmds, repeat)
+        t = side_by_side(cmds, repeat, warmup=size != "smoke")
     n = f"median of {repeat}"
     rows = [
         row(NAME, f"`workbench --help` wall time ({n})", fmt_seconds(t["help"]), f"<= {GOAL_S} s",

@@ -3,7 +3,7 @@ ingestion rate of real event files.
 
 1. Queries. A store of 10,000 runs with 1,000,000 step rows, 1,000,000 eval rows (4 labels x
    5 metrics + 5 aggregates, phases base / epoch / epoch / tuned) and 1,000,000 telemetry rows
-   (quick: a tenth of each) is made with DuckDB bulk INSERT ... SELECT over range(), in the
+   (quick: a tenth of each; smoke: 100 runs) is made with DuckDB bulk INSERT ... SELECT over range(), in the
    project's schema (`workbench.store.db.connect` creates it); every run also has the ~90 params
    of a frozen recipe, and 3 runs in 10 are seed groups of three. Timed, each the median of
    repeats on one read-only connection: `read.list_runs(con, limit=0)` (what the TUI runs
@@ -21,7 +21,7 @@ ingestion rate of real event files.
    without either), as before (the stored status only) and now (each of the 10 settled from its
    folder: job.json, exit.json, /proc, the event file's tail), timed side by side, as a ratio.
 
-    python benchmarks/bench_store.py [--quick]
+    python benchmarks/bench_store.py [--quick | --smoke]
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, fmt_seconds, main, median_time, row, side_by_side
+from common import ROOT, by_size, fmt_seconds, main, median_time, row, side_by_side
 
 NAME = "store at scale"
 QUERY_GOAL_S = 0.100
@@ -330,7 +330,7 @@ def time_ingest(tmp: Path, n_runs: int, events: int, repeat: int) -> dict:
             "empty_bytes": empty.stat().st_size, "jsonl_bytes": bytes_jsonl, "write_s": write_s}
 
 
-def profile_ingest(tmp: Path, events: int = 5000) -> tuple[str, str]:
+def profile_ingest(tmp: Path, events: int) -> tuple[str, str]:
     """Where ingest_run's time goes (cProfile of one run of `events` events): the largest share,
     and every share in one line."""
     import cProfile
@@ -390,7 +390,7 @@ def _ended_unrecorded(root: Path, run_id: str, recipe, pid: int, with_exit: bool
     return run_dir
 
 
-def time_settling(tmp: Path, repeat: int) -> tuple[dict[str, float], dict[str, int]]:
+def time_settling(tmp: Path, repeat: int, n_runs: int) -> tuple[dict[str, float], dict[str, int]]:
     import subprocess
 
     from workbench.launch import reckon
@@ -400,7 +400,7 @@ def time_settling(tmp: Path, repeat: int) -> tuple[dict[str, float], dict[str, i
 
     store = tmp / "settle" / "runs.duckdb"
     store.parent.mkdir()
-    build_bulk_store(store, SETTLE_RUNS)
+    build_bulk_store(store, n_runs)
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()  # its pid: a process that has ended
     recipe = load_recipe(DEMO_RECIPE)
@@ -429,10 +429,12 @@ def time_settling(tmp: Path, repeat: int) -> tuple[dict[str, float], dict[str, i
 
 # --- the rows ----------------------------------------------------------------------------------
 
-def run(quick: bool = False) -> list[dict]:
-    n_runs = 1_000 if quick else 10_000
-    repeat = 3 if quick else 7
-    ingest_runs, ingest_events, ingest_repeat = (10, 1_000, 3) if quick else (20, 5_000, 7)
+def run(size: str = "full") -> list[dict]:
+    n_runs = by_size(size, 10_000, 1_000, 100)
+    repeat = by_size(size, 7, 3, 1)
+    ingest_runs, ingest_events, ingest_repeat = by_size(size, (20, 5_000, 7), (10, 1_000, 3), (2, 200, 1))
+    settle_runs = by_size(size, SETTLE_RUNS, SETTLE_RUNS, 50)
+    profile_events = by_size(size, 5_000, 5_000, 200)
     rows = []
     tmp = Path(tempfile.mkdtemp(prefix="wb-bench-store-"))
     try:
@@ -473,11 +475,11 @@ def run(quick: bool = False) -> list[dict]:
                               f"({fmt_seconds(ing['seconds'])}, median of {ingest_repeat})",
                         f"{rate:,.0f} events/s", f">= {INGEST_GOAL:,} events/s", ok))
         if not ok:
-            top, detail = profile_ingest(tmp)
-            rows.append(row(NAME, f"where ingest_run's time goes (cProfile, one run of 5,000 events): {detail}",
-                            top))
-        settle, _ = time_settling(tmp, 5 * repeat)  # 100 ms figures on a shared machine: more rounds
-        what = f"`workbench runs` read (read-only connect + list_runs(limit=50)), {SETTLE_RUNS:,} runs, " \
+            top, detail = profile_ingest(tmp, profile_events)
+            rows.append(row(NAME, f"where ingest_run's time goes (cProfile, one run of {profile_events:,} events): "
+                                  f"{detail}", top))
+        settle, _ = time_settling(tmp, 5 * repeat, settle_runs)  # 100 ms figures on a shared machine: more rounds
+        what = f"`workbench runs` read (read-only connect + list_runs(limit=50)), {settle_runs:,} runs, " \
                f"{SETTLE_UNFINISHED} recorded running that ended (median of {5 * repeat})"
         rows += [
             row(NAME, f"{what}: the stored status (before)", fmt_seconds(settle["before"])),

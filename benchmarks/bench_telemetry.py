@@ -13,7 +13,7 @@ thread, so the sampler's own work is in it, but time spent descheduled by other 
 a second, steadier ratio; and one sample() call is timed directly, a noise-free bound on what
 the thread can cost. On a CPU, torch runs one compute thread here (see run()).
 
-    python benchmarks/bench_telemetry.py [--quick]
+    python benchmarks/bench_telemetry.py [--quick | --smoke]     # --smoke: one pair of 0.3 s segments
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import main  # noqa: E402 - the shared runner (arguments, row table)
+from common import by_size, main  # noqa: E402 - the shared runner (arguments, row table)
 
 RECIPE = ROOT / "recipes" / "demo" / "encoder_multilabel.toml"
 INTERVAL_S = 1.0
@@ -93,10 +93,10 @@ def _segment(step, seconds: float) -> tuple[float, float]:
             return elapsed / n, (time.process_time() - c0) / n
 
 
-def run(quick: bool = False) -> list[dict]:
+def run(size: str = "full") -> list[dict]:
     import torch
 
-    seg_s, n_segments = (2.0, 6) if quick else (3.0, 16)
+    seg_s, n_segments = by_size(size, (3.0, 16), (2.0, 6), (0.3, 2))
     threads = torch.get_num_threads()
     try:
         step, device = _setup()
@@ -105,18 +105,19 @@ def run(quick: bool = False) -> list[dict]:
             # load (a 75 ms step took 4 s at load 7 on 2 cores): one compute thread keeps the
             # figures about the sampler, not about thread-pool contention.
             torch.set_num_threads(1)
-        return _measure(step, device, seg_s, n_segments)
+        return _measure(step, device, seg_s, n_segments, warmup_s=by_size(size, 1.0, 1.0, 0.2),
+                        probes=by_size(size, 50, 50, 5))
     finally:
         torch.set_num_threads(threads)
 
 
-def _measure(step, device: str, seg_s: float, n_segments: int) -> list[dict]:
+def _measure(step, device: str, seg_s: float, n_segments: int, warmup_s: float, probes: int) -> list[dict]:
     import torch
 
     from workbench.events import EventWriter
     from workbench.telemetry.sampler import TelemetrySampler
 
-    _segment(step, 1.0)  # warm-up: allocator, kernels, optimizer state
+    _segment(step, warmup_s)  # warm-up: allocator, kernels, optimizer state
 
     with tempfile.TemporaryDirectory(prefix="bench_telemetry.") as tmp:
         writer = EventWriter(Path(tmp) / "events.jsonl")
@@ -150,11 +151,10 @@ def _measure(step, device: str, seg_s: float, n_segments: int) -> list[dict]:
         samples = counts["telemetry"]
         probe = TelemetrySampler(emit, INTERVAL_S, rank=0, local_rank=0, local_world_size=1)
         probe.start()  # opens NVML; its thread's own first sample is a second away, after these
-        n_probe = 50
         t0 = time.perf_counter()
-        for _ in range(n_probe):
+        for _ in range(probes):
             probe.sample()
-        sample_s = (time.perf_counter() - t0) / n_probe
+        sample_s = (time.perf_counter() - t0) / probes
         probe.stop()
         writer.close()
 

@@ -1,14 +1,19 @@
 """Shared helpers of the benchmark suite (`python benchmarks/run_all.py`).
 
-Every `benchmarks/bench_<name>.py` defines `run(quick: bool = False) -> list[dict]`, one dict per
+Every `benchmarks/bench_<name>.py` defines `run(size: str = "full") -> list[dict]`, one dict per
 row of the results table:
 
     {"benchmark": "store at scale", "what": "runs-browser query, 10,000 runs", "value": "23 ms",
      "goal": "<= 100 ms", "ok": True}        # ok: True / False / None (no goal)
 
 and ends with `if __name__ == "__main__": main(run)`, so it also runs alone
-(`python benchmarks/bench_<name>.py [--quick]`). Figures are medians of repeats measured in
+(`python benchmarks/bench_<name>.py [--quick | --smoke]`). Figures are medians of repeats measured in
 one process run; ratios compare things timed side by side in that same run.
+
+`size` is one of SIZES: "full" (the figures the docs quote), "quick" (smaller sizes, fewer
+repeats) and "smoke" (tiny sizes, one repeat, seconds: every code path of the benchmark runs, its
+figures mean nothing). The default test run runs every benchmark at smoke size
+(tests/integration/test_benchmarks.py), so a benchmark the code has moved away from fails CI.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # `import workbench` from a checkout without `pip install -e`
 
 COLUMNS = ("benchmark", "what", "value", "goal", "ok")
+SIZES = ("full", "quick", "smoke")
 
 
 def median_time(fn: Callable[..., Any], repeat: int = 5, *, setup: Callable[[], Any] | None = None,
@@ -175,19 +181,40 @@ def machine() -> str:
     return ", ".join(parts + ([load] if load else []))
 
 
+def by_size(size: str, full: Any, quick: Any, smoke: Any) -> Any:
+    """The setting for this size, e.g. `n_runs = by_size(size, 10_000, 1_000, 50)`."""
+    if size not in SIZES:
+        raise ValueError(f"size {size!r}: expected one of {', '.join(SIZES)}")
+    return {"full": full, "quick": quick, "smoke": smoke}[size]
+
+
+def add_size_arguments(p: argparse.ArgumentParser) -> None:
+    """--quick and --smoke, stored as `size` (one of SIZES)."""
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--quick", dest="size", action="store_const", const="quick", default="full",
+                   help="smaller sizes and fewer repeats (a quick check)")
+    g.add_argument("--smoke", dest="size", action="store_const", const="smoke",
+                   help="tiny sizes, one repeat, seconds: that it runs, not what it measures (CI)")
+
+
+def size_flag(size: str) -> str:
+    """The command-line flag of a size: '', ' --quick' or ' --smoke'."""
+    return "" if size == "full" else f" --{size}"
+
+
 def parse_args(argv: list[str] | None = None, description: str | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=description)
-    p.add_argument("--quick", action="store_true", help="smaller sizes and fewer repeats (a quick check)")
+    add_size_arguments(p)
     return p.parse_args(argv)
 
 
 def main(run: Callable[..., list[dict[str, Any]]], argv: list[str] | None = None) -> int:
-    """The `__main__` block of a benchmark module: parse --quick, run, print the rows."""
+    """The `__main__` block of a benchmark module: parse --quick / --smoke, run, print the rows."""
     doc = (getattr(sys.modules.get(run.__module__), "__doc__", None) or "").strip()
     args = parse_args(argv, " ".join(doc.split("\n\n")[0].split()) or None)  # the docstring's first paragraph
     t0 = time.perf_counter()
-    rows = run(quick=args.quick)
-    print_rows(rows, title=f"{Path(sys.argv[0]).name}{' --quick' if args.quick else ''}",
+    rows = run(size=args.size)
+    print_rows(rows, title=f"{Path(sys.argv[0]).name}{size_flag(args.size)}",
                caption=f"{machine()}\n{time.strftime('%Y-%m-%d %H:%M:%S %Z')}, "
                        f"{time.perf_counter() - t0:.0f} s in all")
     return 0

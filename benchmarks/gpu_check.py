@@ -101,7 +101,7 @@ def cpu_steps() -> list[dict]:
 def encoder_step(gpu: str) -> list[dict]:
     import bench_throughput
 
-    got = bench_throughput.run(quick=True)
+    got = bench_throughput.run(size="quick")
     rows = [dict(r, benchmark=f"{NAME} (a)") for r in got]
     wb = next((r for r in got if r["what"].startswith("workbench run")), None)
     peak = next((v for k, v in PEAK_BF16.items() if k in gpu), None)
@@ -152,7 +152,7 @@ def packing_step(gpu: str) -> list[dict]:
         import bench_packing
     except ImportError:
         return [row(f"{NAME} (c)", "packing benchmark", "skipped: benchmarks/bench_packing.py is missing")]
-    return [dict(r, benchmark=f"{NAME} (c)") for r in bench_packing.run(quick=True)]
+    return [dict(r, benchmark=f"{NAME} (c)") for r in bench_packing.run(size="quick")]
 
 
 def _estimate(recipe: Path) -> str:

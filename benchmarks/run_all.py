@@ -1,17 +1,20 @@
 """Run every benchmark (benchmarks/bench_*.py, in sorted order) and print one table.
 
-    python benchmarks/run_all.py [--quick] [--only NAME ...]
+    python benchmarks/run_all.py [--quick | --smoke] [--only NAME ...] [--json FILE]
 
-Each module's `run(quick)` returns its rows (see benchmarks/common.py). The table is printed with
+Each module's `run(size)` returns its rows (see benchmarks/common.py). The table is printed with
 the machine, the date and the exact command line, and written the same to benchmarks/RESULTS.md,
-below its marker line (MARK): what is above it, the dated figures kept by hand, is kept as it is.
-A module that raises becomes one row with its error; the others still run.
+below its marker line (MARK): what is above it, the dated figures kept by hand, is kept as it is
+(not at --smoke size, whose figures mean nothing, unless --output says where). A module that
+raises becomes one row with its error; the others still run, and the exit status is 1.
+`--smoke` is what CI runs (tests/integration/test_benchmarks.py): every benchmark, tiny sizes.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import shlex
 import sys
 import time
@@ -20,7 +23,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from common import ROOT, machine, markdown_rows, print_rows, row  # noqa: E402
+from common import ROOT, add_size_arguments, machine, markdown_rows, print_rows, row, size_flag  # noqa: E402
 
 RESULTS = HERE / "RESULTS.md"
 # benchmarks/RESULTS.md holds the curated, dated figures above this line and the last run's table below it.
@@ -45,16 +48,17 @@ def one_line_error(e: BaseException) -> str:
     return f"{type(e).__name__}: {text}" if text else type(e).__name__
 
 
-def run_one(name: str, path: Path, quick: bool) -> tuple[list[dict], float]:
+def run_one(name: str, path: Path, size: str) -> tuple[list[dict], float]:
     t0 = time.perf_counter()
     try:
-        rows = list(load(name, path).run(quick=quick))
+        rows = list(load(name, path).run(size=size))
         for r in rows:
             if not isinstance(r, dict) or "what" not in r or "value" not in r:
                 raise TypeError(f"run() returned a row that is not a dict with 'what' and 'value': {r!r:.120}")
     except (Exception, SystemExit) as e:  # noqa: BLE001 - one module failing must not stop the suite
         traceback.print_exc(file=sys.stderr)
-        rows = [row(name, f"bench_{name}.py raised {one_line_error(e)[:300]}", "error", "runs", False)]
+        error = one_line_error(e)[:300]
+        rows = [{**row(name, f"bench_{name}.py raised {error}", "error", "runs", False), "error": error}]
     return rows, time.perf_counter() - t0
 
 
@@ -72,10 +76,12 @@ def write_results(path: Path, run: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     found = discover()
     p = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="smaller sizes and fewer repeats in every benchmark")
+    add_size_arguments(p)
     p.add_argument("--only", action="append", metavar="NAME", default=[],
                    help=f"run only this benchmark (repeatable, or comma-separated): {', '.join(found) or 'none found'}")
-    p.add_argument("--output", type=Path, default=RESULTS, help=f"Markdown file to write (default {RESULTS.name})")
+    p.add_argument("--output", type=Path, help=f"Markdown file to write (default {RESULTS.name}; none at --smoke)")
+    p.add_argument("--json", type=Path, metavar="FILE",
+                   help="also write the rows as JSON: {name: {seconds, rows}} per benchmark")
     args = p.parse_args(argv)
 
     only = [n.strip().removeprefix("bench_").removesuffix(".py") for item in args.only for n in item.split(",")
@@ -92,19 +98,28 @@ def main(argv: list[str] | None = None) -> int:
     where = machine()
     rows: list[dict] = []
     took: dict[str, float] = {}
+    each: dict[str, dict] = {}
     for name, path in selected.items():
-        print(f"running {path.name}{' --quick' if args.quick else ''} ...", file=sys.stderr, flush=True)
-        got, took[name] = run_one(name, path, args.quick)
+        print(f"running {path.name}{size_flag(args.size)} ...", file=sys.stderr, flush=True)
+        got, took[name] = run_one(name, path, args.size)
         rows += got
+        each[name] = {"seconds": round(took[name], 2), "rows": got}
     total = sum(took.values())
     timing = ", ".join(f"{n} {s:.0f} s" for n, s in took.items())
     missed = sum(1 for r in rows if r.get("ok") is False)
     met = sum(1 for r in rows if r.get("ok") is True)
-    verdict = f"goals: {met} met, {missed} missed"
+    errors = [name for name, got in each.items() if any("error" in r for r in got["rows"])]
+    verdict = f"goals: {met} met, {missed} missed" + (" (not judged at smoke size)" if args.size == "smoke" else "")
+    verdict += f"; raised: {', '.join(errors)}" if errors else ""
 
     print_rows(rows, title=f"benchmarks — {command}",
                caption=f"{where}\n{started}; {total:.0f} s in all ({timing}); {verdict}")
-    write_results(args.output, (
+    if args.json:
+        args.json.write_text(json.dumps(each, indent=1, default=str), encoding="utf-8")
+    output = args.output or (RESULTS if args.size != "smoke" else None)
+    if output is None:
+        return 1 if errors else 0
+    write_results(output, (
         f"Command: `{command}`  \n"
         f"Machine: {where}  \n"
         f"Date: {started}; {total:.0f} s in all ({timing})  \n"
@@ -112,8 +127,8 @@ def main(argv: list[str] | None = None) -> int:
         "Every figure is the median of repeats measured in this one process run; ratios compare\n"
         "things timed side by side in it. Regenerate with the command above.\n\n"
         + markdown_rows(rows) + "\n"))
-    print(f"wrote {args.output}", file=sys.stderr)
-    return 0
+    print(f"wrote {output}", file=sys.stderr)
+    return 1 if errors else 0
 
 
 if __name__ == "__main__":

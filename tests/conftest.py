@@ -27,6 +27,34 @@ def copy_encoder_demo(dest: Path) -> Path:
     return dest / DEMO_RECIPE.name
 
 
+def pytest_addoption(parser):
+    parser.addoption("--quick", action="store_true",
+                     help="the quick tier only (tests/quick_tier.py): unit tests, the app's snapshots, the demo end to end")
+
+
+@pytest.hookimpl(tryfirst=True)  # before -k / -m narrow the items: the check below sees the whole tier
+def pytest_collection_modifyitems(config, items):
+    """--quick: keep the quick tier's tests; with the whole suite collected (no paths given), first
+    check that the tier still covers every package and names no test that is gone."""
+    if not config.getoption("--quick"):
+        return
+    from tests import quick_tier
+
+    rel = {item: Path(item.path).relative_to(ROOT).as_posix() + item.nodeid[item.nodeid.index("::"):]
+           for item in items}  # node ids from the repository root, wherever pytest was started
+    keep = [item for item in items if quick_tier.selected(rel[item], item.fixturenames)]
+    if config.args_source == pytest.Config.ArgsSource.TESTPATHS:
+        gone = quick_tier.unmatched(rel[item] for item in keep)
+        left_out = quick_tier.uncovered(Path(item.path) for item in keep)
+        if gone or left_out:
+            raise pytest.UsageError("the quick tier (tests/quick_tier.py) " + "; ".join(
+                ([f"names tests that are not there: {', '.join(gone)}"] if gone else [])
+                + ([f"imports no test of workbench.{', workbench.'.join(left_out)}"] if left_out else [])))
+    kept = set(keep)
+    config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+    items[:] = keep
+
+
 @pytest.fixture(scope="session", autouse=True)
 def offline_env(tmp_path_factory):
     cache = tmp_path_factory.mktemp("workbench-cache")

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -75,31 +76,52 @@ def test_sftp_upload_and_hostile_names_run_nothing(cli, tmp_path, remote, cli_en
 
 def test_follow_resumes_after_dropped_connections_without_gaps_or_duplicates(tmp_path, remote, cli_env, sshd):
     flags, workdir = remote
-    r = workbench("run", DEMO_RECIPE, "--detach", *flags, "--set", "train.epochs=30", "--set", "train.logging_steps=1",
-                  env=cli_env, cwd=tmp_path, timeout=120)
+    # The trainer pauses after step 5 until `release` exists: the connections are cut while the run is
+    # certainly going (a fast machine once finished the run before the first cut), whatever the machine's speed.
+    release = tmp_path / "release"
+    flags = [*flags[:-len(FORWARD)], "--forward-env", FORWARD[1] + ",WORKBENCH_PAUSE_AT,WORKBENCH_RELEASE"]
+    env = {**cli_env, "WORKBENCH_PAUSE_AT": "step:5", "WORKBENCH_RELEASE": str(release)}
+    r = workbench("run", DEMO_RECIPE, "--detach", *flags, "--set", "train.epochs=1", "--set", "train.logging_steps=1",
+                  env=env, cwd=tmp_path, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
     run_dir = run_dir_from_output(r.stdout, tmp_path)
     remote_dir = workdir / "runs" / run_dir.name
     attach = subprocess.Popen([sys.executable, "-m", "workbench", "attach", run_dir.name], cwd=tmp_path,
-                              env={**os.environ, **cli_env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    wait_for(lambda: sum(e["type"] == "step" for e in events_of(run_dir)) >= 3, 240, "steps mirrored")
+                              env={**os.environ, **cli_env, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    said: list[str] = []  # the follower's output, line by line as it comes
+
+    def read() -> None:
+        for line in attach.stdout:
+            said.append(line)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+
     def remote_steps() -> int:
         return sum(e["type"] == "step" for e in events_of(remote_dir))
 
     def remote_ended() -> bool:
         return any(e["type"] == "end" for e in events_of(remote_dir))
 
+    # steps 1-4 written (step 5's event comes after the pause) and mirrored: the run is paused mid-run
+    wait_for(lambda: sum(e["type"] == "step" for e in events_of(run_dir)) >= 4, 240, "steps mirrored")
     for i in range(3):  # connections cut mid-run (each time once the follower is connected again) ...
         wait_for(sshd.connection_pids, 240, f"the follower's connection #{i + 1}")
         sshd.drop_connections()
-    # ... and once the server down while the run writes steps the follower must catch up on
+    assert not remote_ended()
+    # ... and once the server down, which the follower must notice (whether a cut shows depends on what
+    # its poll was doing; a server that is down fails every poll), while the run writes steps to catch up on
     down_at = remote_steps()
     sshd.stop(kill_sessions=False)
+    wait_for(lambda: any("connection lost" in line for line in said), 240, "the follower to lose the server")
+    release.touch()
     wait_for(lambda: remote_steps() >= down_at + 3 or remote_ended(), 240, "steps written while the server is down")
     sshd.start()
-    out, _ = attach.communicate(timeout=400)
+    attach.wait(timeout=400)
+    reader.join(timeout=60)
+    out = "".join(said)
     assert attach.returncode == 0, out
-    assert "connection lost" in out
     assert (run_dir / "events.jsonl").read_bytes() == (remote_dir / "events.jsonl").read_bytes()
     store = tmp_path / "runs.duckdb"
     assert q(store, "SELECT status FROM runs")[0][0] == "completed"

@@ -36,19 +36,31 @@ def _clean_copy(dest: Path) -> Path:
     return dest
 
 
+def _site_dirs() -> list[str]:
+    """This interpreter's package folders (site-packages, dist-packages), in its import order: a
+    virtual environment's own (a newcomer's .venv) or the base interpreter's, as the case may be."""
+    return [p for p in sys.path if Path(p).name in ("site-packages", "dist-packages") and Path(p).is_dir()]
+
+
 @pytest.fixture(scope="module")
 def venv(tmp_path_factory):
     """(venv python, venv workbench script, the wheel) with workbench installed from a wheel of this checkout.
-    --system-site-packages: torch and the rest come from this machine (no network in tests)."""
+    torch and the rest come from the interpreter running the tests (no network in tests): its package
+    folders are added to the venv by a .pth file, after the venv's own. Not --system-site-packages:
+    that shows the *base* interpreter's packages, which a virtual environment's are not among."""
     tmp = tmp_path_factory.mktemp("wheel")
     source = _clean_copy(tmp / "source")
     built = _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", tmp / "dist",
                   source], cwd=tmp)
     assert built.returncode == 0, built.stderr[-3000:]
     (wheel,) = (tmp / "dist").glob("workbench-*.whl")
-    made = _run([sys.executable, "-m", "venv", "--system-site-packages", tmp / "venv"], cwd=tmp)
+    made = _run([sys.executable, "-m", "venv", tmp / "venv"], cwd=tmp)
     assert made.returncode == 0, made.stderr
     python, script = tmp / "venv" / "bin" / "python", tmp / "venv" / "bin" / "workbench"
+    purelib = _run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"], cwd=tmp).stdout.strip()
+    # addsitedir, not a bare path: the folders' own .pth files are read too, as in the interpreter running the tests
+    (Path(purelib) / "_test_interpreter_packages.pth").write_text(
+        "".join(f"import site; site.addsitedir({d!r})\n" for d in _site_dirs()), encoding="utf-8")
     # --force-reinstall: the machine's editable install must not stand in for the wheel
     inst = _run([python, "-m", "pip", "install", "--no-deps", "--no-index", "--force-reinstall", wheel], cwd=tmp)
     assert inst.returncode == 0, inst.stderr[-3000:]
@@ -69,6 +81,13 @@ def test_installed_wheel_runs_the_shipped_demo_by_name_from_an_empty_folder(venv
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "WORKBENCH_STORE", "WORKBENCH_RECIPES")}
     where = _run([python, "-c", "import workbench; print(workbench.__file__)"], cwd=tmp_path, env=env)
     assert str(Path(python).parents[1]) in where.stdout, where.stdout + where.stderr  # the venv's copy, not the repo
+    # its dependencies are the ones of the interpreter running the tests, whether that is a virtual environment
+    # (a newcomer's) or the base interpreter (the base one's site-packages lacked rich in a newcomer's .venv)
+    import rich
+    import torch
+
+    deps = _run([python, "-c", "import rich, torch; print(rich.__file__); print(torch.__file__)"], cwd=tmp_path, env=env)
+    assert deps.stdout.split() == [rich.__file__, torch.__file__], deps.stdout + deps.stderr
 
     # by name, from an empty folder; 2 of its 20 epochs keep it short (the demo's metrics are not the point here)
     store = tmp_path / "store" / "runs.duckdb"

@@ -21,13 +21,17 @@ def test_readme_gives_the_two_setup_commands_and_ci_runs_the_same_tests():
     text = README.read_text(encoding="utf-8")
     block = text.split("## Set-up: two commands\n\n```\n", 1)[1].split("\n```", 1)[0]
     install, tests = block.splitlines()
-    # the first needs no Debian package: it installs workbench and runs the offline demo
-    assert install == 'pip install torch==2.13.0 && pip install -e ".[dev]" && workbench run recipes/demo/encoder_multilabel.toml'
+    # the first needs no Debian package: it makes a virtual environment, installs workbench and runs the offline demo
+    assert install == ('python3 -m venv .venv && . .venv/bin/activate && pip install torch==2.13.0 && '
+                       'pip install -e ".[dev]" && workbench run recipes/demo/encoder_multilabel.toml')
     assert "apt-get" not in install and "sudo" not in install
     assert tests == "scripts/test"
+    # CI runs both, as written, one after the other, as its last lines: it meets what a newcomer meets
     ci = (README.parent / ".ci" / "run").read_text()
-    assert ci.rstrip().endswith("\nscripts/test")
+    assert ci.rstrip().endswith(f"\n{install}\n{tests}")
+    # scripts/test finds the .venv in a fresh shell (no activate), and git ignores it
     script = (README.parent / "scripts" / "test").read_text()
     assert script.rstrip().endswith('exec python3 -m pytest "$@"') and "scripts/lint" in script
+    assert ".venv/bin" in script and "/.venv/" in (README.parent / ".gitignore").read_text().splitlines()
     for package in ("openssh-server", "slurm-wlm", "munge", "slurm-wlm-torque", "rsync"):
         assert package in script

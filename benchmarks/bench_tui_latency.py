@@ -1,4 +1,4 @@
-"""Key-press latency of the TUI with a full run list (a script, not a test).
+"""Key-press latency of the TUI with a full run list.
 
 Builds the sample store plus 10,000 bulk runs in a temporary folder, opens the app headless
 (App.run_test) and switches to the Runs mode with its key ("2"), waits until the run table is
@@ -7,10 +7,11 @@ and the app idle again). Twice: with the store quiet, and with a live event stre
 appending step and telemetry events to a run folder that the app follows (app.follow_run), so
 the follower ingests into the store and the run list re-reads it while keys are pressed.
 
-    python benchmarks/tui_latency.py [--runs 10000] [--presses 50] [--events-per-s 200]
+    python benchmarks/bench_tui_latency.py [--quick | --smoke] [--runs N] [--presses N] [--events-per-s 200]
 
-Prints the load time and p50 / p95 / max latency in ms for each phase. Only the app's public
-behaviour is used: the mode key, a DataTable on screen, follow_run.
+Rows: the load time and p50 / p95 / max latency in ms for each phase (--quick: 2,000 runs and 20
+presses; --smoke: 50 runs, 3 presses, short pauses). Only the app's public behaviour is used: the
+mode key, a DataTable on screen, follow_run.
 """
 
 from __future__ import annotations
@@ -29,8 +30,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-LIVE_ID = "bench_live-20260926-000000-live"
+from common import add_size_arguments, by_size, machine, print_rows, row, size_flag  # noqa: E402
+
+NAME = "app latency"
+
+LIVE_ID = "bench_live-20260926-000000-beef"  # a valid run id (4 hex digits at the end)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -40,9 +46,12 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
-def summary(name: str, ms: list[float]) -> str:
-    return (f"{name:<28} n={len(ms):<3} p50 {percentile(ms, 0.5):7.1f} ms   p95 {percentile(ms, 0.95):7.1f} ms   "
-            f"max {max(ms):7.1f} ms   mean {statistics.fmean(ms):6.1f} ms")
+def p50_p95(ms: list[float]) -> str:
+    return f"p50 {percentile(ms, 0.5):.0f} / p95 {percentile(ms, 0.95):.0f} ms"
+
+
+def spread(ms: list[float]) -> str:
+    return f"{len(ms)} presses, max {max(ms):.1f} ms, mean {statistics.fmean(ms):.1f} ms"
 
 
 def build(folder: Path, n: int) -> tuple[Path, Path]:
@@ -120,7 +129,7 @@ async def wait_for_table(pilot, expected: int, timeout: float = 180.0):
             table = max(tables, key=lambda t: t.row_count)
             return table, now - t0 - (2.0 if rows < expected else 0.0)
         if now - t0 > timeout:
-            raise SystemExit(f"the run table did not load in {timeout:.0f} s ({rows} rows, {len(tables)} tables)")
+            raise RuntimeError(f"the run table did not load in {timeout:.0f} s ({rows} rows, {len(tables)} tables)")
         await asyncio.sleep(0.01)
 
 
@@ -142,7 +151,8 @@ async def press_many(pilot, table, presses: int, gap_s: float) -> list[float]:
     return out
 
 
-async def bench(store: Path, run_dir: Path, args) -> None:
+async def bench(store: Path, run_dir: Path, args) -> dict:
+    """The figures of one pass: load seconds, ms per press quiet and live, what the live phase did."""
     from workbench.store.db import connect
     from workbench.tui.app import WorkbenchApp
 
@@ -155,48 +165,79 @@ async def bench(store: Path, run_dir: Path, args) -> None:
         await pilot.press("2")
         table, waited = await wait_for_table(pilot, total)
         load = time.perf_counter() - t0
-        print(f"screen: {type(app.screen).__name__}; table rows {table.row_count:,} of {total:,} runs in the store")
-        print(f"load: {load * 1000:.0f} ms from pressing '2' to the table holding the runs")
-        if table.row_count < 1000:
+        screen = type(app.screen).__name__
+        if table.row_count < min(total, 1000):
             print("  the Runs screen shows fewer than 1,000 rows: is it still a placeholder?")
-        await pilot.pause(2.5)  # one refresh tick of a quiet store
+        await pilot.pause(args.tick)  # one refresh tick of a quiet store
         quiet = await press_many(pilot, table, args.presses, args.gap)
-        print(summary("quiet store", quiet))
 
         writer = EventWriter(run_dir, args.events_per_s)
         writer.start()
         app.follow_run(LIVE_ID, run_dir)
-        await pilot.pause(3.0)  # the follower ingesting, the list re-reading
+        await pilot.pause(args.tick)  # the follower ingesting, the list re-reading
         stepped = app.watches[LIVE_ID].step if LIVE_ID in app.watches else None
         live = await press_many(pilot, table, args.presses, args.gap)
         writer.stop.set()
         writer.join()
-        await pilot.pause(1.5)
+        await pilot.pause(args.tick / 2)
         watch = app.watches.get(LIVE_ID)
-        print(summary(f"live stream {args.events_per_s:.0f} ev/s", live))
-        print(f"  events written {writer.written:,}; the app's watch of the live run at step "
-              f"{watch.step if watch else '—'} (was {stepped} before the presses; writer at {writer.step})")
         with connect(store) as con:
             stored = con.execute("SELECT max(step) FROM steps WHERE run_id = ?", [LIVE_ID]).fetchone()[0]
-        print(f"  steps ingested into the store up to {stored}")
         app.unfollow_run(LIVE_ID)
+    return {"screen": screen, "rows": table.row_count, "total": total, "load_s": load,
+            "quiet": quiet, "live": live, "written": writer.written, "writer_step": writer.step,
+            "watch_before": stepped, "watch_after": watch.step if watch else None, "stored": stored}
 
 
-def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--runs", type=int, default=10_000, help="bulk runs added to the sample store")
-    p.add_argument("--presses", type=int, default=50)
-    p.add_argument("--gap", type=float, default=0.05, help="seconds between presses")
-    p.add_argument("--events-per-s", type=float, default=200.0)
-    p.add_argument("--width", type=int, default=120)
-    p.add_argument("--height", type=int, default=40)
-    args = p.parse_args()
+def measure(args) -> list[dict]:
     os.environ.setdefault("WORKBENCH_RECIPES", str(ROOT / "recipes"))
     with tempfile.TemporaryDirectory(prefix="workbench-bench-") as tmp:
         t0 = time.perf_counter()
         store, run_dir = build(Path(tmp), args.runs)
-        print(f"store: sample + {args.runs:,} bulk runs built in {time.perf_counter() - t0:.1f} s")
-        asyncio.run(bench(store, run_dir, args))
+        built = time.perf_counter() - t0
+        got = asyncio.run(bench(store, run_dir, args))
+    return [
+        row(NAME, f"store: the sample store + {args.runs:,} bulk runs, built", f"{built:.1f} s"),
+        row(NAME, f"load: pressing '2' until the {got['screen']} table holds {got['rows']:,} of {got['total']:,} runs",
+            f"{got['load_s'] * 1000:.0f} ms"),
+        row(NAME, f"key press 'down' (handled and idle again), quiet store ({spread(got['quiet'])})",
+            p50_p95(got["quiet"])),
+        row(NAME, f"key press 'down' while a live run streams {args.events_per_s:.0f} events/s ({spread(got['live'])}; "
+                  f"{got['written']:,} events written; the app's watch at step {got['watch_after']}, was "
+                  f"{got['watch_before']}, writer at {got['writer_step']}; steps in the store up to {got['stored']})",
+            p50_p95(got["live"])),
+    ]
+
+
+def arguments(size: str) -> argparse.Namespace:
+    """The settings of a size; the command line may change each."""
+    runs, presses, tick = by_size(size, (10_000, 50, 3.0), (2_000, 20, 3.0), (50, 3, 0.5))
+    return argparse.Namespace(size=size, runs=runs, presses=presses, gap=0.05, events_per_s=200.0, width=120,
+                              height=40, tick=tick)
+
+
+def run(size: str = "full") -> list[dict]:
+    return measure(arguments(size))
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_size_arguments(p)
+    p.add_argument("--runs", type=int, help="bulk runs added to the sample store (default 10,000)")
+    p.add_argument("--presses", type=int, help="presses per phase (default 50)")
+    p.add_argument("--gap", type=float, help="seconds between presses (default 0.05)")
+    p.add_argument("--events-per-s", type=float, help="the live run's event rate (default 200)")
+    p.add_argument("--width", type=int)
+    p.add_argument("--height", type=int)
+    given = p.parse_args()
+    args = arguments(given.size)
+    for key, value in vars(given).items():
+        if value is not None:
+            setattr(args, key, value)
+    t0 = time.perf_counter()
+    rows = measure(args)
+    print_rows(rows, title=f"{Path(sys.argv[0]).name}{size_flag(args.size)}",
+               caption=f"{machine()}\n{time.strftime('%Y-%m-%d %H:%M:%S %Z')}, {time.perf_counter() - t0:.0f} s in all")
     return 0
 
 
