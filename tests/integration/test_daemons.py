@@ -151,11 +151,11 @@ def test_drop_connections_kills_a_running_session_but_new_ones_work(tmp_path):
         try:
             remote = wait_until(lambda: _pids_named(marker))
             assert server.connection_pids()
-            t0 = time.monotonic()
             killed = server.drop_connections()  # default: the remote command is left running, as on a real drop
             assert killed
-            out, err = client.communicate(timeout=10)
-            assert time.monotonic() - t0 < 5
+            # The client sees the close at once (a dead peer without a close would hang it until a
+            # keepalive timeout, far longer than this generous bound; no timing asserted on a busy machine)
+            out, err = client.communicate(timeout=120)
             assert client.returncode == 255
             assert "closed by remote host" in err  # "Connection to 127.0.0.1 closed by remote host."
             assert server.connection_pids() == []
