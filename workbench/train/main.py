@@ -90,8 +90,9 @@ def main(argv: list[str]) -> int:
             if resume.attempt > 1:
                 writer.emit("log", level="info", message=_resume_note(resume))
             tracker = _open_tracker(recipe.values, run_dir, run_id, resume.attempt, prior, writer, start)
-            if os.environ.get("WORKBENCH_CPU_PLAN"):  # the supervisor's choice of threads (launch/cpu_threads.py)
-                writer.emit("log", level="info", message=os.environ["WORKBENCH_CPU_PLAN"])
+            cpu_plan = os.environ.get("WORKBENCH_CPU_PLAN")  # the supervisor's choice of threads (launch/cpu_threads.py)
+            if cpu_plan:
+                writer.emit("log", level="info", message=cpu_plan)
         del prior  # not held through the run
         sampler = _start_telemetry(writer, recipe["launch.telemetry_interval"], rank)
 
