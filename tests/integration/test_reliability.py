@@ -13,6 +13,7 @@ import pytest
 
 from tests.conftest import DEMO_RECIPE
 from tests.integration.runs import assert_every_event_stored_once, events_of, q, wait_for, wait_for_step
+from workbench.rundir import read_job
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -48,12 +49,21 @@ def test_followers_killed_mid_run_lose_nothing(cli, cli_env, tmp_path):
     store = tmp_path / "runs.duckdb"
     procs = start_followers(cli_env, 3, tmp_path)
     dirs = run_dirs(tmp_path, 3)
-    for d in dirs:
-        wait_for_step(d)
-    for p in procs:
-        p.send_signal(signal.SIGKILL)
-        p.wait(timeout=30)
-    assert not any(ended(d) for d in dirs), "the runs should still be training when their followers die"
+    groups = []
+    try:
+        for d in dirs:
+            wait_for_step(d)
+            # Held mid-run (the supervisor leads the job's process group, trainer included): on a busy
+            # machine the first run could otherwise finish before the last one has logged a step.
+            groups.append(read_job(d)["pid"])
+            os.killpg(groups[-1], signal.SIGSTOP)
+        for p in procs:
+            p.send_signal(signal.SIGKILL)
+            p.wait(timeout=30)
+        assert not any(ended(d) for d in dirs), "the runs should still be training when their followers die"
+    finally:
+        for g in groups:
+            os.killpg(g, signal.SIGCONT)
     wait_for(lambda: all(ended(d) for d in dirs), 400, "the runs to finish without their followers")
     res = cli("sync", timeout=120)
     assert res.returncode == 0, res.stderr
