@@ -21,14 +21,14 @@ def test_a_grid_crosses_every_value_with_methods_and_seeds():
         (lr, rank, s) for lr in (1e-4, 3e-4) for rank in (8, 16) for s in (1, 2)}
     assert all(v["seeds"] == [] and v["methods"] == [] for v in runs)  # each run's recipe is a single run
     single = r.single(runs[0])
-    assert single.sweep == {} and single["lora.r"] == runs[0]["lora.r"]
+    assert single.axes == {} and single["lora.r"] == runs[0]["lora.r"]
     assert single.runs() == [{"model.method": "lora", "train.seed": runs[0]["train.seed"], "seeds": [], "methods": []}]
 
 
 def test_sweep_flags_parse_like_set_and_replace_the_recipes_values():
     r = recipe(["train.learning_rate=1e-3,2e-3", "train.length_grouping=true,false",
                 "lora.target_modules=[[\"q\"], [\"q\", \"v\"]]"], sweep={"train.learning_rate": [1e-4]})
-    assert r.sweep == {"train.learning_rate": [1e-3, 2e-3], "train.length_grouping": [True, False],
+    assert r.axes == {"train.learning_rate": [1e-3, 2e-3], "train.length_grouping": [True, False],
                        "lora.target_modules": [["q"], ["q", "v"]]}
     assert len(r.runs()) == 8
 
@@ -117,7 +117,7 @@ def test_review_findings_one_run_per_method_no_seed_or_method_sweep_paths_resolv
     f = tmp_path / "r.toml"
     f.write_text('[model]\nsource = "tiny:bert"\n[data]\ntrain_file = "x.csv"\nlabels = { a = "a" }\n'
                  '[sweep]\n"data.train_file" = ["a.csv", "sub/b.csv"]\n')
-    assert load_recipe(f).sweep == {"data.train_file": [str(tmp_path / "a.csv"), str(tmp_path / "sub" / "b.csv")]}
+    assert load_recipe(f).axes == {"data.train_file": [str(tmp_path / "a.csv"), str(tmp_path / "sub" / "b.csv")]}
     # a 4-bit LoRA beside an unquantized full fine-tune: two valid runs
     mixed = recipe_from_dict({"model": {"source": "tiny:llama", "tiny_hidden_size": 64}, "quant": {"use_4bit": True},
                               "data": BASE["data"], "methods": ["lora", {"method": "full", "quant.use_4bit": False}]})

@@ -175,10 +175,10 @@ def describe_sweep(recipe, variants: list[dict]) -> str:
         over = [f"{m}: " + ", ".join(f"{k}={_shown(x)}" for k, x in recipe.method_overrides[m].items())
                 for m in methods if recipe.method_overrides.get(m)]
         parts.append(f"methods {', '.join(methods)}" + (f" ({'; '.join(over)})" if over else ""))
-    if recipe.sweep:
-        knobs = ", ".join(recipe.sweep)
+    if recipe.axes:
+        knobs = ", ".join(recipe.axes)
         if recipe["sweep.mode"] == "grid":
-            parts.append("grid " + " × ".join(str(len(a)) for a in recipe.sweep.values()) + f" ({knobs})")
+            parts.append("grid " + " × ".join(str(len(a)) for a in recipe.axes.values()) + f" ({knobs})")
         else:
             parts.append(f"random {recipe['sweep.trials']} trials ({knobs})")
     if len(seeds) > 1:
@@ -203,7 +203,7 @@ def sweep_runs(recipe, variants: list[dict]) -> tuple[str, str, list]:
     the recipe, what varies and the time."""
     import time
 
-    kind = "sweep" if recipe.sweep else "methods" if len({v["model.method"] for v in variants}) > 1 else "seeds"
+    kind = "sweep" if recipe.axes else "methods" if len({v["model.method"] for v in variants}) > 1 else "seeds"
     group = recipe["group"] or f"{recipe.name}-{kind}-{time.strftime('%Y%m%d-%H%M%S')}"
     return kind, group, [recipe.single({**v, "group": group}) for v in variants]
 

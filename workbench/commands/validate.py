@@ -28,7 +28,7 @@ def checked_recipe(path: str, overrides: Sequence[str] = (), sweeps: Sequence[st
     path = str(resolve_recipe(path))
     recipe = load_recipe(path, list(overrides), list(sweeps))
     check_recipe(recipe)
-    if recipe.sweep or recipe.method_overrides:
+    if recipe.axes or recipe.method_overrides:
         for changes in recipe.runs():
             check_recipe(recipe.single(changes))
     _check_files(recipe, path)

@@ -1,28 +1,9 @@
-"""`launch.target`: where a run trains and who starts it."""
+"""`launch.target`: where a run trains and who starts it. Parsed once when a recipe loads
+(`recipe.launch.target`); the class lives with the recipe (workbench/recipe/parsed.py), below
+the launchers, and is named here for them and for run.json's `target`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from workbench.recipe.parsed import Target, parse_target
 
-
-@dataclass(frozen=True)
-class Target:
-    kind: str            # local | ssh | slurm | pbs
-    host: str | None     # ssh host / alias that runs the agent; None: this machine
-
-    @property
-    def scheduler(self) -> str | None:
-        return self.kind if self.kind in ("slurm", "pbs") else None
-
-    @property
-    def remote(self) -> bool:
-        return self.host is not None
-
-    def __str__(self) -> str:
-        return self.kind if self.host is None else f"{self.kind}:{self.host}"
-
-
-def parse_target(text: str) -> Target:
-    """The recipe schema has already checked the syntax (launch.target's pattern)."""
-    kind, _, host = text.partition(":")
-    return Target(kind, host or None)
+__all__ = ["Target", "parse_target"]

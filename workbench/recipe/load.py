@@ -15,6 +15,7 @@ from typing import Any
 from workbench.errors import UserError
 from workbench.recipe import schema
 from workbench.recipe.schema import BY_NAME, SECTIONS, Knob
+from workbench.recipe.sections import Data, Eval, Fairness, Launch, Lora, Model, Quant, RecipeView, Sweep, Train, view_of
 from workbench.textfile import read_text_file
 
 
@@ -27,16 +28,64 @@ class Recipe:
     # Knobs whose value came from the file or an override (not a default), for `show` / diffs.
     explicit: set[str] = field(default_factory=set)
     # The [sweep] table's knobs and their values or ranges, and each `methods` entry's own knobs
-    # (workbench/recipe/sweep.py); both empty for a single run.
-    sweep: dict[str, Any] = field(default_factory=dict)
+    # (workbench/recipe/sweep.py); both empty for a single run. (`sweep` is the [sweep] section's
+    # own knobs: mode, trials, ...)
+    axes: dict[str, Any] = field(default_factory=dict)
     method_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __getitem__(self, name: str) -> Any:
         return self.values[name]
 
+    @functools.cached_property
+    def view(self) -> RecipeView:
+        """The recipe typed (workbench/recipe/sections.py), built once from the values, which are
+        never changed after load (`with_values` / `single` make a new Recipe). The sections are
+        also attributes of the recipe itself: `recipe.train.batch_size`, `recipe.launch.target`."""
+        return view_of(self.values)
+
     @property
     def name(self) -> str:
-        return self.values["name"]
+        return self.view.name
+
+    @property
+    def task(self) -> str:
+        return self.view.task
+
+    @property
+    def model(self) -> Model:
+        return self.view.model
+
+    @property
+    def data(self) -> Data:
+        return self.view.data
+
+    @property
+    def lora(self) -> Lora:
+        return self.view.lora
+
+    @property
+    def quant(self) -> Quant:
+        return self.view.quant
+
+    @property
+    def train(self) -> Train:
+        return self.view.train
+
+    @property
+    def eval(self) -> Eval:
+        return self.view.eval
+
+    @property
+    def fairness(self) -> Fairness:
+        return self.view.fairness
+
+    @property
+    def sweep(self) -> Sweep:
+        return self.view.sweep
+
+    @property
+    def launch(self) -> Launch:
+        return self.view.launch
 
     def section(self, section: str) -> dict[str, Any]:
         prefix = section + "."
@@ -61,7 +110,7 @@ class Recipe:
         return _locate(self.path.read_text(encoding="utf-8-sig"), section, key)
 
     def with_values(self, changes: dict[str, Any]) -> Recipe:
-        return Recipe({**self.values, **changes}, self.path, self.explicit | set(changes), dict(self.sweep),
+        return Recipe({**self.values, **changes}, self.path, self.explicit | set(changes), dict(self.axes),
                       dict(self.method_overrides))
 
     def single(self, changes: dict[str, Any]) -> Recipe:
@@ -72,7 +121,7 @@ class Recipe:
         """The changes of every run this recipe stands for (methods × sweep trials × seeds)."""
         from workbench.recipe.sweep import expand
 
-        return expand(self.values, self.sweep, self.method_overrides, seeds)
+        return expand(self.values, self.axes, self.method_overrides, seeds)
 
 
 def load_recipe(path: str | Path, overrides: Iterable[str] = (), sweeps: Iterable[str] = ()) -> Recipe:
