@@ -127,7 +127,7 @@ def main(args) -> int:
     if parallel < 1:
         raise UserError(f"--parallel {parallel}: expected 1 or more concurrent runs")
     if args.dry_run:
-        print(f"# recipe {recipe.name} is valid; target {recipe['launch.target']}; nothing was started")
+        print(f"# recipe {recipe.name} is valid; target {recipe.launch.target}; nothing was started")
         for line in plan_lines(recipe, overrides, sweeps, variants):
             print(f"# {line}")
         print(launcher.dry_run(recipe.single(variants[0]), store))
@@ -177,10 +177,10 @@ def describe_sweep(recipe, variants: list[dict]) -> str:
         parts.append(f"methods {', '.join(methods)}" + (f" ({'; '.join(over)})" if over else ""))
     if recipe.axes:
         knobs = ", ".join(recipe.axes)
-        if recipe["sweep.mode"] == "grid":
+        if recipe.sweep.mode == "grid":
             parts.append("grid " + " × ".join(str(len(a)) for a in recipe.axes.values()) + f" ({knobs})")
         else:
-            parts.append(f"random {recipe['sweep.trials']} trials ({knobs})")
+            parts.append(f"random {recipe.sweep.trials} trials ({knobs})")
     if len(seeds) > 1:
         parts.append(f"seeds {', '.join(map(str, seeds))}")
     return " × ".join(parts)
@@ -204,7 +204,7 @@ def sweep_runs(recipe, variants: list[dict]) -> tuple[str, str, list]:
     import time
 
     kind = "sweep" if recipe.axes else "methods" if len({v["model.method"] for v in variants}) > 1 else "seeds"
-    group = recipe["group"] or f"{recipe.name}-{kind}-{time.strftime('%Y%m%d-%H%M%S')}"
+    group = recipe.view.group or f"{recipe.name}-{kind}-{time.strftime('%Y%m%d-%H%M%S')}"
     return kind, group, [recipe.single({**v, "group": group}) for v in variants]
 
 
@@ -214,21 +214,19 @@ def run_sweep(args, recipe, variants: list[dict], store: Path, cmdline: str, say
     (in parallel they would share one machine's GPUs)."""
     import os
 
-    from workbench.launch.targets import parse_target
-
     kind, group, recipes = sweep_runs(recipe, variants)
-    target = parse_target(recipe["launch.target"])
+    target = recipe.launch.target
     if parallel > 1:
         if target.kind != "local":
             raise UserError(f"--parallel runs local runs side by side; {target} "
                             + ("runs a sweep as a job array" if target.scheduler else "runs them one after another"))
-        if recipe["launch.gpus"] > 0:
-            raise UserError(f"--parallel {parallel} with launch.gpus = {recipe['launch.gpus']}: concurrent runs would "
+        if recipe.launch.gpus > 0:
+            raise UserError(f"--parallel {parallel} with launch.gpus = {recipe.launch.gpus}: concurrent runs would "
                             "share the same GPUs; run them one after another (or on a cluster, as a job array)")
         cores = os.cpu_count() or 1
-        if parallel * recipe["launch.processes"] > cores:
-            raise UserError(f"--parallel {parallel}: {parallel} runs of {recipe['launch.processes']} process(es) "
-                            f"need {parallel * recipe['launch.processes']} cores; this machine has {cores}")
+        if parallel * recipe.launch.processes > cores:
+            raise UserError(f"--parallel {parallel}: {parallel} runs of {recipe.launch.processes} process(es) "
+                            f"need {parallel * recipe.launch.processes} cores; this machine has {cores}")
     console.print(f"{kind} [bold]{group}[/]: {len(recipes)} runs ({describe_sweep(recipe, variants)}) on {target}"
                   + (f", {parallel} at a time" if parallel > 1 else ""))
     if target.scheduler:

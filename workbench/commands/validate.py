@@ -11,7 +11,6 @@ from pathlib import Path
 from workbench.data.splits import Splits
 from workbench.errors import UserError
 from workbench.launch.batch import check_forward_env
-from workbench.launch.targets import parse_target
 from workbench.models.checkpoint import check_checkpoint
 from workbench.models.source import check_source
 from workbench.recipe import Recipe, load_recipe
@@ -41,10 +40,10 @@ def preflight(path: str, overrides: Sequence[str] = (), sweeps: Sequence[str] = 
     path = str(recipe.path)
     check_forward_env(recipe)  # a secret listed for a SLURM / PBS target: refused
     try:
-        if parse_target(recipe["launch.target"]).remote and not recipe["model.source"].startswith("tiny:"):
+        if recipe.launch.target.remote and not recipe.model.source.tiny:
             pass  # a path or hub cache on the remote host: the launch checks it there, before uploading
         else:
-            check_source(recipe["model.source"])
+            check_source(str(recipe.model.source))
             check_checkpoint(recipe.values)  # a checkpoint that comes quantized: trainable as the recipe asks?
     except UserError as e:
         raise UserError(str(e), path=path, line=recipe.line_of("model.source")) from None
@@ -63,7 +62,7 @@ def _check_lora_modules(recipe: Recipe, path: str) -> None:
     from workbench.models.meta import LORA_MODULE_KNOBS, check_lora_modules
     from workbench.tasks import task_class
 
-    remote = parse_target(recipe["launch.target"]).remote
+    remote = recipe.launch.target.remote
     knobs = ("task", "model.source", "model.tiny_hidden_size", "model.tiny_layers", "model.tiny_vocab_size",
              *LORA_MODULE_KNOBS)
     seen = set()
@@ -90,8 +89,8 @@ def _container_image(recipe: Recipe, path: str) -> Recipe:
     (a --container flag). Remote targets name a path on their host."""
     from pathlib import Path
 
-    image = recipe["launch.container"]
-    if not image or parse_target(recipe["launch.target"]).remote:
+    image = recipe.launch.container
+    if not image or recipe.launch.target.remote:
         return recipe
     line = recipe.line_of("launch.container")
     p = Path(image).expanduser()
@@ -108,7 +107,7 @@ _FILE_KNOBS = ("data.chat_template", "data.system_prompt_file", "eval.base_syste
 
 def _check_files(recipe: Recipe, path: str) -> None:
     for name in _FILE_KNOBS:
-        value = recipe[name]
+        value = recipe.values[name]  # the knob by name: its line and message say it
         if not value:
             continue
         if not Path(value).exists():
@@ -122,14 +121,14 @@ def _check_files(recipe: Recipe, path: str) -> None:
 def _check_packages(recipe: Recipe, path: str) -> None:
     import importlib.util
 
-    if parse_target(recipe["launch.target"]).remote:
+    if recipe.launch.target.remote:
         return  # the job's host has its own packages: the launch checks them there
     needs = []
-    if recipe["quant.use_4bit"]:
+    if recipe.quant.use_4bit:
         needs.append(("quant.use_4bit", "bitsandbytes", "4-bit quantization", "bitsandbytes"))
-    if "tensorboard" in recipe["train.report_to"]:
+    if "tensorboard" in recipe.train.report_to:
         needs.append(("train.report_to", "tensorboard", "TensorBoard logging", "tensorboard"))
-    if "mlflow" in recipe["train.report_to"]:
+    if "mlflow" in recipe.train.report_to:
         from workbench.tracking.mlflow_sink import target_of
 
         needs.append(("train.report_to", "mlflow", "MLflow logging", "'workbench[mlflow]'"))
@@ -137,7 +136,7 @@ def _check_packages(recipe: Recipe, path: str) -> None:
             target_of(recipe.values, Path.cwd())
         except UserError as e:
             raise UserError(str(e), path=path, line=recipe.line_of("train.mlflow_tracking_uri")) from None
-    if recipe["model.attn_implementation"] == "flash_attention_2":
+    if recipe.model.attn_implementation == "flash_attention_2":
         needs.append(("model.attn_implementation", "flash_attn", "FlashAttention 2", "flash-attn"))
     for knob, package, what, install in needs:
         if importlib.util.find_spec(package) is None:
@@ -163,14 +162,14 @@ def _hub_token_note(recipe: Recipe) -> str | None:
     slurm:HOST / pbs:HOST the token file is the login node's, not known here."""
     from workbench.models.source import parse_source
 
-    target = parse_target(recipe["launch.target"])
-    if not target.scheduler or target.remote or parse_source(recipe["model.source"]).kind != "hub":
+    target = recipe.launch.target
+    if not target.scheduler or target.remote or parse_source(str(recipe.model.source)).kind != "hub":
         return None
     relied_on = [n for n in HUB_TOKEN_VARS if os.environ.get(n)]
     token = hub_token_file()
     if not relied_on or token.is_file():
         return None
-    return (f"note: {recipe.path}: model.source {recipe['model.source']} is a hub id and {relied_on[0]} is set here, "
+    return (f"note: {recipe.path}: model.source {recipe.model.source} is a hub id and {relied_on[0]} is set here, "
             f"but {target.scheduler} jobs never get secrets and there is no token file {token}: if the model is "
             "gated, run `hf auth login` on the cluster (the job reads that file on the shared home)")
 
@@ -184,7 +183,7 @@ def main(args) -> int:
             print(f"error: {e}", file=sys.stderr)
             failed += 1
             continue
-        print(f"ok  {path}: {recipe.name} ({recipe['task']}, {recipe['model.source']}, {recipe['model.method']}; "
+        print(f"ok  {path}: {recipe.name} ({recipe.task}, {recipe.model.source}, {recipe.model.method}; "
               f"{splits.describe()})")
         note = _hub_token_note(recipe)
         if note:

@@ -28,7 +28,7 @@ from typing import Any
 from workbench import rundir
 from workbench.errors import UserError
 from workbench.launch.argv import RUNTIME_VAR, Launch, container_lines, prelude_lines, supervisor_argv
-from workbench.launch.targets import parse_target
+from workbench.recipe import Recipe
 
 SCRIPT = {"slurm": "job.sbatch", "pbs": "job.pbs"}
 
@@ -145,14 +145,14 @@ def is_secret(name: str) -> bool:
     return any(w in name.upper() for w in SECRET_WORDS)
 
 
-def check_forward_env(recipe) -> None:
+def check_forward_env(recipe: Recipe) -> None:
     """A recipe that lists a secret in launch.forward_env for a SLURM / PBS target is refused: sbatch
     and qsub never carry secrets (a scheduler keeps a job's variables on disk and shows them). The
     default list's secrets, not asked for by name, are left out of batch jobs without a word."""
-    scheduler = parse_target(recipe["launch.target"]).scheduler
+    scheduler = recipe.launch.target.scheduler
     if not scheduler or "launch.forward_env" not in recipe.explicit:
         return
-    secrets = [n for n in recipe["launch.forward_env"] if is_secret(n)]
+    secrets = [n for n in recipe.launch.forward_env if is_secret(n)]
     if secrets:
         them = "them" if len(secrets) > 1 else "it"
         raise UserError(f"launch.forward_env lists {', '.join(secrets)}: {scheduler} jobs never get secrets (the "

@@ -29,7 +29,7 @@ DATA_KNOBS = [k.name for k in KNOBS if k.kind == "path" and k.section == "data"]
 
 def dry_run(recipe: Recipe, store: Path) -> str:
     """The exact command or batch script a launch would run; nothing is created or submitted."""
-    target = parse_target(recipe["launch.target"])
+    target = recipe.launch.target
     launch = recipe.section("launch")
     run_id = "<run_id>"
     if target.host is not None:
@@ -70,7 +70,7 @@ def memory_note(recipe: Recipe, target: Target, gpu_memory: list[int] | None = N
         from workbench.telemetry.gpus import memory_totals
 
         gpu_memory = memory_totals()
-    head = task_class(recipe["task"]).model_head(recipe.values)
+    head = task_class(recipe.task).model_head(recipe.values)
     try:
         lines = estimate_lines(recipe.values, causal=head.causal, num_labels=head.num_labels, gpu_memory=gpu_memory,
                                where=where)
@@ -122,7 +122,7 @@ def launch_many(recipes: list[Recipe], store: Path, *, command: str = "", on_ste
     check_follow_env()  # before any run folder exists: a refusal leaves nothing behind
     for recipe in recipes:
         batch.check_forward_env(recipe)
-    target = parse_target(recipes[0]["launch.target"])
+    target = recipes[0].launch.target
     settings = recipes[0].section("launch")
     host = host_for(target, settings)
     if target.kind == "local" and settings["gpus"] > 0:
@@ -217,7 +217,7 @@ def _place(recipe: Recipe, run_dir: Path, host, target: Target, settings, say) -
     if not target.remote:
         return job_dir
     say(f"checking {target.host}")
-    info = host.probe(job_dir, recipe["model.source"])
+    info = host.probe(job_dir, str(recipe.model.source))
     _check_remote(info, settings, target)
     if info.get("gpu_memory") and target.kind == "ssh":
         for line in memory_note(recipe, target, info["gpu_memory"]):

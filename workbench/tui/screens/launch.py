@@ -322,7 +322,7 @@ class LaunchScreen(ReportsWorkerErrors, ModalScreen[None]):
             if len(variants) > 1:  # seeds / methods / [sweep]: one group, one job array
                 from workbench.commands.run import describe_sweep, sweep_runs
 
-                if not parse_target(recipe["launch.target"]).scheduler:
+                if not recipe.launch.target.scheduler:
                     raise UserError(f"this recipe stands for {len(variants)} runs ({describe_sweep(recipe, variants)}): "
                                     "the app submits them to a slurm or pbs target; here they go one after another "
                                     f"with `workbench run {path}` in a terminal")
