@@ -5,6 +5,7 @@ recipe says (torch's own defaults, factor 0.1 and patience 10, never acted withi
 import pytest
 
 from workbench.recipe import recipe_from_dict
+from workbench.recipe.sections import view_of
 
 pytest.importorskip("torch")
 
@@ -21,7 +22,7 @@ def _lrs(values, metrics, tmp_path):
 
     from workbench.train.trainer import training_arguments
 
-    args = training_arguments(values, tmp_path)
+    args = training_arguments(view_of(values), tmp_path)
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
     sched = get_scheduler(args.lr_scheduler_type, opt, scheduler_specific_kwargs=args.lr_scheduler_kwargs)
     out = []
@@ -48,7 +49,7 @@ def test_other_schedules_get_no_plateau_arguments(tmp_path):
     from workbench.train.trainer import training_arguments
 
     values = {**_values(), "train.scheduler": "cosine"}
-    assert not training_arguments(values, tmp_path).lr_scheduler_kwargs
+    assert not training_arguments(view_of(values), tmp_path).lr_scheduler_kwargs
 
 
 def test_the_encoder_recipe_keeps_the_source_projects_plateau():

@@ -18,6 +18,7 @@ from typing import Any, ClassVar, NamedTuple, Protocol
 from workbench.data.profile import ProfileRows
 from workbench.data.splits import Splits
 from workbench.models.load import LoadedModel
+from workbench.recipe.sections import RecipeView, view_of
 from workbench.tasks.exported import CardText, InferenceCode
 
 # `fail(message, section, key)` builds the UserError naming the recipe file and the line of `section.key`.
@@ -85,6 +86,7 @@ class TaskData(Protocol):
     tokenizer, and every role below."""
     kind: ClassVar[str]
     values: dict[str, Any]           # the recipe's flat values
+    recipe: RecipeView               # the same, typed (workbench/recipe/sections.py): recipe.train.batch_size
 
     def reader(self, *, unlabelled: bool = False) -> Callable[[str], Any]:
         """path -> this task's records, validated (errors name file and line). `unlabelled`: predict
@@ -183,9 +185,10 @@ class Task(RecipeTask, TrainingTask, FinishedRunTask, Protocol):
 def refuse_base_system_prompt(values: dict[str, Any], fail: Fail) -> None:
     """eval.base_system_prompt_file is chat classification's alone (the tasks without a system prompt
     refuse it first thing in their checks)."""
-    if values["eval.base_system_prompt_file"]:
+    recipe = view_of(values)
+    if recipe.eval.base_system_prompt_file:
         raise fail(f"eval.base_system_prompt_file gives chat_classification's base model its own system prompt; "
-                   f"task {values['task']} has none", "eval", "base_system_prompt_file")
+                   f"task {recipe.task} has none", "eval", "base_system_prompt_file")
 
 
 def write_rows(path: Path, rows: Sequence[dict[str, Any]]) -> None:

@@ -16,6 +16,7 @@ from workbench.data.chat_jsonl import ChatRecord, parse_label, read_chat_jsonl
 from workbench.data.profile import ProfileRows
 from workbench.errors import UserError
 from workbench.metrics.classes import class_report, confusion, group_fpr
+from workbench.recipe.sections import view_of
 from workbench.tasks.base import Fail, Scored, Task
 from workbench.tasks.exported import Serving, as_python
 from workbench.tasks.generative import HARMONY_FINAL, HARMONY_TURN, GenerativeTask, answer_prompt, check_generative
@@ -39,10 +40,11 @@ def read_table_records(source, values: dict[str, Any], *, max_rows: int = 0, unl
     the group from the data.group_field column. Errors name the source, the line or row and the column."""
     from workbench.data.labeled import LabeledTable, LabelSpec, read_labeled
 
-    classes = list(values["data.classes"])
-    group = values["data.group_field"]
-    spec = LabelSpec(text_template=values["data.prompt_template"], label_column=values["data.label_column"],
-                     classes=tuple(classes), fmt=values["data.format"], keep=(group,) if group else ())
+    data = view_of(values).data
+    classes = list(data.classes)
+    group = data.group_field
+    spec = LabelSpec(text_template=data.prompt_template, label_column=data.label_column,
+                     classes=tuple(classes), fmt=data.format, keep=(group,) if group else ())
     table = read_labeled(source, spec, train=LabeledTable.known(str(source), classes, True), max_rows=max_rows,
                          require_labels=not unlabelled)
     index = table.table.column("labels").to_pylist() if table.has_labels else [None] * len(table)
@@ -73,18 +75,19 @@ class ChatClassificationTask(GenerativeTask):
 
     @staticmethod
     def check_recipe(values: dict[str, Any], fail: Fail) -> None:
-        classes = values["data.classes"]
+        recipe = view_of(values)
+        classes = recipe.data.classes
         if len(classes) < 2 or len(set(c.lower() for c in classes)) != len(classes):
             raise fail("data.classes must name at least 2 distinct classes for task chat_classification "
                        "(the answers a model may give, e.g. [\"hate\", \"offensive\", \"neither\"])", "data", "classes")
-        unknown = [c for c in values["fairness.positive_classes"] if c not in classes]
+        unknown = [c for c in recipe.fairness.positive_classes if c not in classes]
         if unknown:
             raise fail(f"fairness.positive_classes names {unknown[0]!r}, which is not in data.classes "
                        f"({', '.join(classes)})", "fairness", "positive_classes")
-        if values["fairness.positive_classes"] and not values["data.group_field"]:
+        if recipe.fairness.positive_classes and not recipe.data.group_field:
             raise fail("fairness.positive_classes needs data.group_field (the record field naming the target group)",
                        "fairness", "positive_classes")
-        template = values["data.prompt_template"]
+        template = recipe.data.prompt_template
         if template:
             from workbench.data.labeled import template_fields
 
@@ -92,7 +95,7 @@ class ChatClassificationTask(GenerativeTask):
                 template_fields(template)
             except ValueError as e:
                 raise fail(f"data.prompt_template {template!r}: {e}", "data", "prompt_template") from None
-            if not values["data.label_column"]:
+            if not recipe.data.label_column:
                 raise fail("data.prompt_template builds the user message from columns; data.label_column names the "
                            "column holding the answer (a class name, or an id into data.classes)", "data", "label_column")
         check_generative(values, fail, accepted=("dataset", "format", "label_column", "prompt_template")
@@ -103,17 +106,17 @@ class ChatClassificationTask(GenerativeTask):
     @property
     def system(self) -> str | None:
         """data.system_prompt_file's text (read on first use), replacing the records' own system turns."""
-        if self._system is None and self.values["data.system_prompt_file"]:
+        if self._system is None and self.recipe.data.system_prompt_file:
             from workbench.textfile import read_text_file
 
-            self._system = read_text_file(self.values["data.system_prompt_file"], "system prompt").strip()
+            self._system = read_text_file(self.recipe.data.system_prompt_file, "system prompt").strip()
         return self._system
 
     def evaluate(self, model, tokenizer, records: Sequence[ChatRecord], label_names: list[str], *, phase: str,
                  split: str) -> Scored:
         """With eval.base_system_prompt_file the base model answers with that system prompt (its own,
         e.g. an elaborate one), the tuned model with the one it was trained with."""
-        own = self.values["eval.base_system_prompt_file"]
+        own = self.recipe.eval.base_system_prompt_file
         if phase != "base" or not own:
             return super().evaluate(model, tokenizer, records, label_names, phase=phase, split=split)
         from workbench.textfile import read_text_file
@@ -127,18 +130,18 @@ class ChatClassificationTask(GenerativeTask):
 
     def reader(self, *, unlabelled: bool = False) -> Callable[[Any], list[ChatRecord]]:
         values = self.values
-        max_rows = 0 if unlabelled else values["data.max_rows"]
-        if values["data.prompt_template"]:
+        max_rows = 0 if unlabelled else self.recipe.data.max_rows
+        if self.recipe.data.prompt_template:
             return lambda source: read_table_records(source, values, max_rows=max_rows, unlabelled=unlabelled)
-        return lambda p: read_chat_jsonl(p, list(values["data.classes"]), group_field=values["data.group_field"],
+        return lambda p: read_chat_jsonl(p, list(self.recipe.data.classes), group_field=self.recipe.data.group_field,
                                          max_rows=max_rows, answers_optional=unlabelled)
 
     def label_names(self, train, validation) -> list[str]:
-        return list(self.values["data.classes"])
+        return list(self.recipe.data.classes)
 
     def pairs(self, records: Sequence[ChatRecord], tokenizer) -> list[tuple[str, str]]:
         if not getattr(tokenizer, "chat_template", None):
-            raise UserError(f"model {self.values['model.source']!r} has no chat template: set data.chat_template to a "
+            raise UserError(f"model {self.recipe.model.source.spec!r} has no chat template: set data.chat_template to a "
                             "Jinja template file")
         system = self.system
         return [(answer_prompt(tokenizer.apply_chat_template(_messages(r, system), tokenize=False,
@@ -162,12 +165,11 @@ class ChatClassificationTask(GenerativeTask):
         texts = [m["content"] for r in train for m in r.messages]
         if self.system:
             texts.append(self.system)
-        if self.values["data.chat_template"]:
-            texts.append(Path(self.values["data.chat_template"]).read_text(encoding="utf-8"))
+        if self.recipe.data.chat_template:
+            texts.append(Path(self.recipe.data.chat_template).read_text(encoding="utf-8"))
         return texts
 
     def score(self, records: Sequence[ChatRecord], answers: list[str], classes: list[str]) -> Scored:
-        values = self.values
         gold = [r.label for r in records]
         pred = [parse_label(a, classes) for a in answers]
         if any(g is None for g in gold):  # unlabelled predict input: classes read, nothing to score
@@ -179,9 +181,9 @@ class ChatClassificationTask(GenerativeTask):
         labels = [g for g in gold if g is not None]  # all of them: unlabelled input returned above
         per_class, agg = class_report(labels, pred, classes)
         extra: dict[str, Any] = {"confusion": confusion(labels, pred, classes)}
-        if values["fairness.positive_classes"]:
-            extra["groups"] = group_fpr(labels, pred, [r.group for r in records], list(values["fairness.positive_classes"]),
-                                        max_fpr=values["fairness.max_fpr"], limits=dict(values["fairness.group_limits"]))
+        if self.recipe.fairness.positive_classes:
+            extra["groups"] = group_fpr(labels, pred, [r.group for r in records], list(self.recipe.fairness.positive_classes),
+                                        max_fpr=self.recipe.fairness.max_fpr, limits=dict(self.recipe.fairness.group_limits))
             agg["groups_flagged"] = float(sum(1 for g in extra["groups"].values() if g.get("flagged")))
         rows = [{"line": r.line, "input": _last_user(r), "answer": a, "predicted": p, "label": r.label, "group": r.group}
                 for r, a, p in zip(records, answers, pred)]
@@ -192,7 +194,7 @@ class ChatClassificationTask(GenerativeTask):
         return {"single_label": True, "decision": "the class the generated answer names"}
 
     def card_notes(self) -> list[str]:
-        template = self.values["data.prompt_template"]
+        template = self.recipe.data.prompt_template
         return [f"The run built each user message from a table row with `{template}`."] if template else []
 
     def code_constants(self, labels: dict[str, Any]) -> list[str]:

@@ -26,6 +26,7 @@ from workbench.errors import UserError
 from workbench.metrics.classes import class_report, confusion
 from workbench.metrics.multilabel import bce_loss, multilabel_report
 from workbench.models.load import LoadedModel
+from workbench.recipe.sections import view_of
 from workbench.tasks.base import Fail, ModelHead, Scored, Task, TrainingData, refuse_base_system_prompt, write_rows
 from workbench.tasks.exported import CardText, InferenceCode, Serving, as_python
 
@@ -45,10 +46,11 @@ class ClassificationTask:
 
     def __init__(self, values: dict[str, Any]):
         self.values = values
+        self.recipe = view_of(values)  # the same values, typed (workbench/recipe/sections.py)
         self.spec = LabelSpec.from_values(values)
         # Scores at eval.threshold until the tuned validation split tunes per-label thresholds
         # (eval.tune_thresholds); those then score the test split and `workbench predict`.
-        self.thresholds: float | list[float] = values["eval.threshold"]
+        self.thresholds: float | list[float] = self.recipe.eval.threshold
         # With eval.tune_thresholds every model gets its own, tuned alike on the validation rows
         # ({"base": [...], "tuned": [...]}), so each base-vs-tuned delta compares like with like.
         self.tuned_thresholds: dict[str, list[float]] = {}
@@ -61,15 +63,16 @@ class ClassificationTask:
     @staticmethod
     def check_recipe(values: dict[str, Any], fail: Fail) -> None:
         refuse_base_system_prompt(values, fail)
+        recipe = view_of(values)
         spec = LabelSpec.from_values(values)
-        if values["train.packing"]:
+        if recipe.train.packing:
             raise fail("train.packing = true: task classification reads one score per example from its last "
                        "(or first) token, so its batches stay padded; packing is for the generative tasks "
                        "(chat_classification, ner). Set it to false", "train", "packing")
-        if values["data.labels"] and values["data.label_columns"]:
+        if recipe.data.labels and recipe.data.label_columns:
             raise fail("give data.labels or data.label_columns, not both", "data", "label_columns")
         if spec.columns and spec.label_column:
-            key = "labels" if values["data.labels"] else "label_columns"
+            key = "labels" if recipe.data.labels else "label_columns"
             raise fail(f"give data.{key} (0/1 columns) or data.label_column (one column of classes or label lists), "
                        "not both", "data", "label_column")
         if not spec.columns and not spec.label_column:
@@ -86,7 +89,7 @@ class ClassificationTask:
         if spec.label_values and not spec.columns:
             raise fail("data.label_values maps the words of 0/1 label columns (data.labels / data.label_columns)",
                        "data", "label_values")
-        for word, v in values["data.label_values"].items():
+        for word, v in recipe.data.label_values.items():
             if v not in (0, 1):
                 raise fail(f"data.label_values.{word} = {v:g}: expected 1 or 0", "data", "label_values")
         if len(set(spec.classes)) != len(spec.classes):
@@ -111,23 +114,23 @@ class ClassificationTask:
             raise fail(f"data.id_column {spec.id_column!r} is also a label column", "data", "id_column")
 
     def reader(self, *, unlabelled: bool = False, train: LabeledTable | None = None) -> Callable[[str], LabeledTable]:
-        max_rows = 0 if unlabelled else self.values["data.max_rows"]
+        max_rows = 0 if unlabelled else self.recipe.data.max_rows
         return lambda p: read_labeled(p, self.spec, train=train, max_rows=max_rows, require_labels=not unlabelled)
 
     def load_splits(self) -> Splits:
         values = self.values
         train, validation, test = read_splits(
-            values, lambda source, train: read_labeled(source, self.spec, train=train, max_rows=values["data.max_rows"]))
+            values, lambda source, train: read_labeled(source, self.spec, train=train, max_rows=self.recipe.data.max_rows))
         self.single_label = train.single_label
         if train.single_label:
             column = f"data.label_column {self.spec.label_column!r} holds one class per row"
-            if values["eval.tune_thresholds"]:
+            if self.recipe.eval.tune_thresholds:
                 raise UserError(f"eval.tune_thresholds tunes a threshold per label of multi-label data; {column} "
                                 "(the most probable class is predicted)", path=str(train.path))
-            if values["train.best_metric"] == "f1_samples":
+            if self.recipe.train.best_metric == "f1_samples":
                 raise UserError(f"train.best_metric = \"f1_samples\" scores multi-label rows; {column}: use f1_macro, "
                                 "f1_micro (= accuracy) or f1_weighted", path=str(train.path))
-        class_weights(values["train.class_weights"], train)  # names checked before any model loads
+        class_weights(self.recipe.train.class_weights, train)  # names checked before any model loads
         return Splits(train, validation, test, train.label_names,
                       label_word="class" if train.single_label else "label")
 
@@ -143,14 +146,14 @@ class ClassificationTask:
     def load_model(self, path: str, label_names: list[str]) -> LoadedModel:
         from workbench.models.load import load_sequence_classifier
 
-        return load_sequence_classifier(path, label_names, seed=self.values["train.seed"], values=self.values,
+        return load_sequence_classifier(path, label_names, seed=self.recipe.train.seed, values=self.values,
                                         single_label=self.single_label)
 
     def eval_records(self, records: LabeledTable) -> LabeledTable:
         return records
 
     def training_data(self, tokenizer, splits: Splits) -> TrainingData:
-        label_names, thresholds, single = splits.label_names, self.values["eval.threshold"], self.single_label
+        label_names, thresholds, single = splits.label_names, self.recipe.eval.threshold, self.single_label
         last_report: dict[str, dict[str, float]] = {}
 
         def compute_metrics(pred) -> dict[str, float]:
@@ -166,8 +169,8 @@ class ClassificationTask:
 
         from workbench.data.encoded import encode
 
-        max_len = self.values["model.max_length"]
-        weights = class_weights(self.values["train.class_weights"], splits.train)
+        max_len = self.recipe.model.max_length
+        weights = class_weights(self.recipe.train.class_weights, splits.train)
         notes = [] if weights is None else [
             "class weights: " + ", ".join(f"{n} {w:.3g}" for n, w in zip(label_names, weights))]
         encoded = []
@@ -182,41 +185,40 @@ class ClassificationTask:
 
     def evaluate(self, model, tokenizer, records: LabeledTable, label_names: list[str], *, phase: str,
                  split: str) -> Scored:
-        values = self.values
-        logits = predict_logits(model, tokenizer, records.texts, batch_size=values["eval.batch_size"],
-                                max_length=values["model.max_length"])
+        logits = predict_logits(model, tokenizer, records.texts, batch_size=self.recipe.eval.batch_size,
+                                max_length=self.recipe.model.max_length)
         kept = self.kept(len(label_names))
         if self.single_label:
             probs, per_label, agg = score_logits(records.labels, logits, label_names, 0.5, single_label=True)
             predicted = [label_names[i] for i in probs.argmax(axis=1)]
             return Scored(per_label, agg, prediction_rows(records, probs, 0.5, **kept),
                           extra={"confusion": confusion(gold_classes(records), predicted, label_names)})
-        if not values["eval.tune_thresholds"]:
-            probs, per_label, agg = score_logits(records.labels, logits, label_names, values["eval.threshold"])
-            return Scored(per_label, agg, prediction_rows(records, probs, values["eval.threshold"], **kept))
+        if not self.recipe.eval.tune_thresholds:
+            probs, per_label, agg = score_logits(records.labels, logits, label_names, self.recipe.eval.threshold)
+            return Scored(per_label, agg, prediction_rows(records, probs, self.recipe.eval.threshold, **kept))
         if split != "validation":
             # Each model at its own thresholds tuned on the validation rows (0.5 where none were tuned)
-            th = self.tuned_thresholds.get(phase, values["eval.threshold"])
+            th = self.tuned_thresholds.get(phase, self.recipe.eval.threshold)
             return _at_thresholds(records, logits, label_names, th, kept)
         # Validation: scored at eval.threshold (the delta of the two models alone), and again at the
         # thresholds tuned on these very rows, which is optimistic for both models alike; named apart.
-        probs, per_label, agg = score_logits(records.labels, logits, label_names, values["eval.threshold"])
+        probs, per_label, agg = score_logits(records.labels, logits, label_names, self.recipe.eval.threshold)
         th = tune_thresholds(records.labels, probs, label_names)
         self.tuned_thresholds[phase] = th
         if phase == "tuned":
             self.thresholds = th  # the test split and `workbench predict` use them
         note = (f"thresholds of the {phase} model tuned on validation: "
                 + ", ".join(f"{n} {t:.2f}" for n, t in zip(label_names, th)))
-        return Scored(per_label, agg, prediction_rows(records, probs, values["eval.threshold"], **kept), notes=[note],
+        return Scored(per_label, agg, prediction_rows(records, probs, self.recipe.eval.threshold, **kept), notes=[note],
                       also={AT_THRESHOLDS.format(split=split): _at_thresholds(records, logits, label_names, th, kept)})
 
     def kept(self, labels: int) -> dict[str, Any]:
         """prediction_rows' top_k and keep for a model of `labels` labels / classes: every score up to
         eval.scores_all_up_to of them, past it the top eval.scores_top_k (a row of 10,000 scores is
         ~230 KB)."""
-        many = labels > self.values["eval.scores_all_up_to"]
-        return {"top_k": self.values["eval.scores_top_k"] if many else None,
-                "keep": self.values["fairness.positive_classes"]}
+        many = labels > self.recipe.eval.scores_all_up_to
+        return {"top_k": self.recipe.eval.scores_top_k if many else None,
+                "keep": self.recipe.fairness.positive_classes}
 
     def labels_record(self, label_names: list[str]) -> dict[str, Any]:
         out = {"labels": label_names, "threshold": self.thresholds, "single_label": self.single_label}
@@ -236,8 +238,8 @@ class ClassificationTask:
         label_names = meta["labels"]
         self.thresholds = meta["threshold"]
         self.single_label = bool(meta.get("single_label", False))  # runs before single-label classes: multi-label
-        if values["model.method"] == "full":
-            loaded = load_sequence_classifier(str(run_dir / "model"), label_names, seed=values["train.seed"],
+        if self.recipe.model.method == "full":
+            loaded = load_sequence_classifier(str(run_dir / "model"), label_names, seed=self.recipe.train.seed,
                                               single_label=self.single_label)
             model = loaded.model
         else:
@@ -246,12 +248,12 @@ class ClassificationTask:
             from workbench.models.source import base_path
 
             base = base_path(run_dir, values, lambda: self.load_splits().train.texts)
-            loaded = load_sequence_classifier(base, label_names, seed=values["train.seed"],
+            loaded = load_sequence_classifier(base, label_names, seed=self.recipe.train.seed,
                                               tokenizer_path=str(run_dir / "adapter"),
                                               values=values if quantize else None, single_label=self.single_label)
             model = PeftModel.from_pretrained(loaded.model, str(run_dir / "adapter"))
         if to_gpu:
-            model = place_for_inference(model, quantized=quantize and values["quant.use_4bit"])
+            model = place_for_inference(model, quantized=quantize and self.recipe.quant.use_4bit)
         return model, loaded.tokenizer
 
     def predict_file(self, run_dir: Path, input_path: Path, output: Path, batch_size: int | None = None) -> dict[str, Any]:
@@ -260,8 +262,8 @@ class ClassificationTask:
         known = LabeledTable.known(str(input_path), meta["labels"], single)
         table = self.reader(unlabelled=True, train=known)(str(input_path))  # bad input stops here, before the model
         model, tok = self._load_finished(run_dir, meta)
-        logits = predict_logits(model, tok, table.texts, batch_size=batch_size or self.values["eval.batch_size"],
-                                max_length=self.values["model.max_length"])
+        logits = predict_logits(model, tok, table.texts, batch_size=batch_size or self.recipe.eval.batch_size,
+                                max_length=self.recipe.model.max_length)
         probs, per_label, agg = score_logits(table.labels, logits, meta["labels"], self.thresholds, single_label=single)
         write_rows(output, prediction_rows(table, probs, self.thresholds, **self.kept(len(meta["labels"]))))
         summary: dict[str, Any] = {"rows": len(table), "output": str(output)}
@@ -287,8 +289,8 @@ class ClassificationTask:
         return out
 
     def card_text(self, labels: dict[str, Any]) -> CardText:
-        template = self.values["data.text_template"]
-        text = f"template `{template}`" if template else f"column `{self.values['data.text_column']}`"
+        template = self.recipe.data.text_template
+        text = f"template `{template}`" if template else f"column `{self.recipe.data.text_column}`"
         return CardText(
             label_word=self.label_word, labels_file="`labels.json`: label names in output order, thresholds",
             data=[f"- text: {text}"],
@@ -302,7 +304,7 @@ class ClassificationTask:
         constants = [f"LABELS = {as_python(labels['labels'])}"]
         if not single:
             constants.append(f"THRESHOLDS = {as_python(list(labels['thresholds'].values()))}  # per label, from labels.json")
-        constants.append(f"MAX_LENGTH = {self.values['model.max_length']}")
+        constants.append(f"MAX_LENGTH = {self.recipe.model.max_length}")
         problem = "single_label_classification" if single else "multi_label_classification"
         predicted = "the class predicted" if single else "[labels predicted]"
         return InferenceCode(

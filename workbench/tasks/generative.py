@@ -20,6 +20,7 @@ from workbench.data.profile import ProfileRows
 from workbench.data.splits import Splits, read_splits
 from workbench.models.load import LoadedModel
 from workbench.models.tiny import DECODERS
+from workbench.recipe.sections import view_of
 from workbench.tasks.base import Fail, ModelHead, Scored, TrainingData, write_rows
 from workbench.tasks.exported import CardText, InferenceCode, Serving
 
@@ -32,18 +33,19 @@ TABULAR_KEYS = ("dataset", "format", "text_template", "label_column", "label_sep
 def check_generative(values: dict[str, Any], fail: Fail, *, accepted: tuple[str, ...] = (), hint: str = "") -> None:
     """The recipe checks every generative task shares; `accepted`: the tabular data.* keys this task
     reads (the others are refused, with `hint` saying how the task reads tables, if it does)."""
-    task = values["task"]
-    if values["train.best_metric"] != "loss":
-        raise fail(f"train.best_metric = {values['train.best_metric']!r}: task {task} picks its checkpoint by "
+    recipe = view_of(values)
+    task = recipe.task
+    if recipe.train.best_metric != "loss":
+        raise fail(f"train.best_metric = {recipe.train.best_metric!r}: task {task} picks its checkpoint by "
                    "validation loss (it is scored by generation after training); use \"loss\"", "train", "best_metric")
     for key in TABULAR_KEYS:
         if key not in accepted and values[f"data.{key}"] not in ("", {}):
             raise fail(f"data.{key} is not read by task {task}" + (f"; {hint}" if hint else
                                                                     "; it reads its own files in data.train_file"),
                        "data", key)
-    src = values["model.source"].strip()
-    if src.startswith("tiny:") and src[5:] not in DECODERS:
-        raise fail(f"model.source {src!r}: task {task} generates text and needs a decoder "
+    source = recipe.model.source
+    if source.tiny_arch is not None and source.tiny_arch not in DECODERS:
+        raise fail(f"model.source {source.spec.strip()!r}: task {task} generates text and needs a decoder "
                    f"({' or '.join('tiny:' + a for a in DECODERS)}, or a causal LM)", "model", "source")
 
 
@@ -71,6 +73,7 @@ class GenerativeTask(ABC):
 
     def __init__(self, values: dict[str, Any]):
         self.values = values
+        self.recipe = view_of(values)  # the same values, typed (workbench/recipe/sections.py)
 
     # --- what a subclass supplies ----------------------------------------------------------------
     @abstractmethod
@@ -152,19 +155,19 @@ class GenerativeTask(ABC):
 
         from workbench.models.load import load_causal_lm
 
-        transformers.set_seed(self.values["train.seed"])
+        transformers.set_seed(self.recipe.train.seed)
         return load_causal_lm(path, self.values)
 
     def eval_records(self, records: Sequence[Any]) -> list[Any]:
         """The first eval.max_examples records (0: all): the same ones for base and tuned."""
-        cap = self.values["eval.max_examples"]
+        cap = self.recipe.eval.max_examples
         return list(records[:cap] if cap else records)
 
     def training_data(self, tokenizer, splits: Splits) -> TrainingData:
         import torch
 
-        max_len = self.values["model.max_length"]
-        collator = (packed_collator() if self.values["train.packing"]
+        max_len = self.recipe.model.max_length
+        collator = (packed_collator() if self.recipe.train.packing
                     else sft_collator(tokenizer.pad_token_id, 8 if torch.cuda.is_available() else None))
         return TrainingData(
             train_dataset=SftDataset(tokenizer, self.pairs(splits.train, tokenizer), max_len),
@@ -184,7 +187,7 @@ class GenerativeTask(ABC):
         from workbench.models.load import load_causal_lm, place_for_inference
 
         values = self.values
-        if values["model.method"] == "full":
+        if self.recipe.model.method == "full":
             loaded = load_causal_lm(str(run_dir / "model"), values, tokenizer_path=str(run_dir / "model"), quantize=False)
             model = loaded.model
         else:
@@ -196,7 +199,7 @@ class GenerativeTask(ABC):
             loaded = load_causal_lm(base, values, tokenizer_path=str(run_dir / "adapter"), quantize=quantize)
             model = PeftModel.from_pretrained(loaded.model, str(run_dir / "adapter"))
         if to_gpu:
-            model = place_for_inference(model, quantized=quantize and values["quant.use_4bit"])
+            model = place_for_inference(model, quantized=quantize and self.recipe.quant.use_4bit)
         return model, loaded.tokenizer
 
     def predict_file(self, run_dir: Path, input_path: Path, output: Path, batch_size: int | None = None) -> dict[str, Any]:
@@ -221,12 +224,11 @@ class GenerativeTask(ABC):
                         notes=self.card_notes())
 
     def inference_code(self, labels: dict[str, Any], folder: str) -> InferenceCode:
-        values = self.values
-        keep = max(1, values["model.max_length"] - values["eval.max_new_tokens"])
-        constants = [*self.code_constants(labels), f"MAX_NEW_TOKENS = {values['eval.max_new_tokens']}",
+        keep = max(1, self.recipe.model.max_length - self.recipe.eval.max_new_tokens)
+        constants = [*self.code_constants(labels), f"MAX_NEW_TOKENS = {self.recipe.eval.max_new_tokens}",
                      f"KEEP = {keep}  # prompt tokens kept (model.max_length - MAX_NEW_TOKENS): longer prompts lose "
                      "their start",
-                     f"BATCH_SIZE = {values['eval.batch_size']}  # prompts answered together (eval.batch_size), as "
+                     f"BATCH_SIZE = {self.recipe.eval.batch_size}  # prompts answered together (eval.batch_size), as "
                      "the run did"]
         return InferenceCode(
             model_class="AutoModelForCausalLM", stdlib=("re",), constants=constants, tokenizer_note=self.tokenizer_note,
@@ -236,10 +238,9 @@ class GenerativeTask(ABC):
             example=self.code_example(), serving=self.serving())
 
     def _answers(self, model, tokenizer, records: Sequence[Any], batch_size: int | None = None) -> list[str]:
-        values = self.values
         prompts = [p for p, _ in self.pairs(records, tokenizer)]
-        return generate(model, tokenizer, prompts, batch_size=batch_size or values["eval.batch_size"],
-                        max_new_tokens=values["eval.max_new_tokens"], max_length=values["model.max_length"])
+        return generate(model, tokenizer, prompts, batch_size=batch_size or self.recipe.eval.batch_size,
+                        max_new_tokens=self.recipe.eval.max_new_tokens, max_length=self.recipe.model.max_length)
 
 
 # --- tokenisation ------------------------------------------------------------------------------

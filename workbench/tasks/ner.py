@@ -29,6 +29,7 @@ from workbench.data.ner import (
 )
 from workbench.data.profile import ProfileRows
 from workbench.metrics.entities import entity_report
+from workbench.recipe.sections import view_of
 from workbench.tasks.base import Fail, Scored, Task, refuse_base_system_prompt
 from workbench.tasks.exported import Serving, as_python
 from workbench.tasks.generative import GenerativeTask, check_generative
@@ -71,7 +72,7 @@ class NerTask(GenerativeTask):
         "model.source": "tiny:llama", "data.train_file": "data/train.txt", "lora.target_modules": ["q_proj", "v_proj"]}
 
     def reader(self, *, unlabelled: bool = False) -> Callable[[str], list[NerSentence]]:
-        max_rows = 0 if unlabelled else self.values["data.max_rows"]
+        max_rows = 0 if unlabelled else self.recipe.data.max_rows
         return lambda p: read_ner_file(p, max_rows=max_rows, tags_optional=unlabelled)
 
     types: list[str] = []  # the entity types of the training data (or of the finished run), for the instruction
@@ -79,9 +80,10 @@ class NerTask(GenerativeTask):
     @staticmethod
     def check_recipe(values: dict[str, Any], fail: Fail) -> None:
         refuse_base_system_prompt(values, fail)
-        if values["data.instruction_template"]:
+        template = view_of(values).data.instruction_template
+        if template:
             try:
-                check_instruction(values["data.instruction_template"])
+                check_instruction(template)
             except ValueError as e:
                 raise fail(f"data.instruction_template: {e}", "data", "instruction_template") from None
         check_generative(values, fail, accepted=("instruction_template",))
@@ -95,7 +97,7 @@ class NerTask(GenerativeTask):
         return super().load_finished(run_dir, quantize=quantize, to_gpu=to_gpu)
 
     def pairs(self, records: Sequence[NerSentence], tokenizer) -> list[tuple[str, str]]:
-        return pairs(records, self.values["data.instruction_template"], self.types)
+        return pairs(records, self.recipe.data.instruction_template, self.types)
 
     def profile_rows(self, records: Sequence[NerSentence], tokenizer: Any = None) -> ProfileRows:
         """Instruction prompt + response (+ eos with a tokenizer), as training feeds them; labels:
@@ -116,7 +118,7 @@ class NerTask(GenerativeTask):
 
     def code_constants(self, labels: dict[str, Any]) -> list[str]:
         return [f"TYPES = {as_python(labels['labels'])}",
-                f"PROMPT = {as_python(self.values['data.instruction_template'] or PROMPT)}",
+                f"PROMPT = {as_python(self.recipe.data.instruction_template or PROMPT)}",
                 "# an answer is cut at the first of these",
                 f"END_MARKERS = {as_python(list(END_MARKERS))}"]
 

@@ -32,7 +32,7 @@ class RunContext:
 
     def needs_base_eval(self, split: str) -> bool:
         """False for a split whose base evaluation an earlier attempt of this run recorded."""
-        return self.recipe["eval.base"] and split not in self.resume.base_kept
+        return self.recipe.eval.base and split not in self.resume.base_kept
 
     def log(self, message: str, level: str = "info") -> None:
         self.emit("log", level=level, message=message)

@@ -83,7 +83,7 @@ def main(argv: list[str]) -> int:
         resume = plan(run_dir, prior, remove_torn=rank == 0)
         if rank == 0:
             # Names only: forwarded secrets prove they arrived without their values reaching a file.
-            forwarded = sorted(n for n in recipe["launch.forward_env"] if n in os.environ)
+            forwarded = sorted(n for n in recipe.launch.forward_env if n in os.environ)
             start = writer.emit("start", run_id=run_id, recipe=recipe.values, versions=versions(),
                         host=socket.gethostname(), pid=os.getpid(), world_size=world_size, env_forwarded=forwarded,
                         attempt=resume.attempt, **({"resumed": resume.event()} if resume.attempt > 1 else {}))
@@ -94,7 +94,7 @@ def main(argv: list[str]) -> int:
             if cpu_plan:
                 writer.emit("log", level="info", message=cpu_plan)
         del prior  # not held through the run
-        sampler = _start_telemetry(writer, recipe["launch.telemetry_interval"], rank)
+        sampler = _start_telemetry(writer, recipe.launch.telemetry_interval, rank)
 
         from workbench.models.load import quiet_transformers
         from workbench.tasks import get_task

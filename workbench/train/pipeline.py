@@ -20,7 +20,7 @@ from workbench.train.context import RunContext
 def run(ctx: RunContext, task: TrainingTask) -> None:
     from workbench.models.load import apply_method, count_params
     from workbench.models.placement import this_process
-    from workbench.models.source import parse_source, record_base, resolve_source
+    from workbench.models.source import record_base, resolve_source
     from workbench.train.trainer import build_trainer, save_trained, train_and_summarize, weights_origin
 
     values = ctx.recipe.values
@@ -30,21 +30,21 @@ def run(ctx: RunContext, task: TrainingTask) -> None:
 
     # the training texts as a list only where a tiny model's tokenizer is trained on them (a 1M-row
     # split stays in Arrow otherwise)
-    tiny = parse_source(values["model.source"]).kind == "tiny"
+    tiny = ctx.recipe.model.source.tiny
     path = resolve_source(values, task.tokenizer_texts(splits.train) if tiny else None)
-    ctx.log(f"placement: {this_process(values, quantized=values['quant.use_4bit']).note}")
+    ctx.log(f"placement: {this_process(values, quantized=ctx.recipe.quant.use_4bit).note}")
     loaded = task.load_model(path, names)
     tok = loaded.tokenizer
     quant = loaded.quant  # the checkpoint's own quantization decides, else the recipe's (models/checkpoint.py)
     if quant is not None and quant.note:
         ctx.log(f"weights: {quant.note}")
-    if values["train.packing"]:  # before any evaluation: a model that cannot pack stops here, in one line
+    if ctx.recipe.train.packing:  # before any evaluation: a model that cannot pack stops here, in one line
         from workbench.models.packing import check_packing
 
         ctx.log(check_packing(loaded.model, values))
     model = apply_method(loaded, values, task_type=task.peft_task_type)
     trainable, total = count_params(model)
-    ctx.emit("model", source=values["model.source"], resolved_path=path, method=values["model.method"],
+    ctx.emit("model", source=ctx.recipe.model.source.spec, resolved_path=path, method=ctx.recipe.model.method,
              trainable_params=trainable, total_params=total, new_modules=loaded.new_modules,
              quantized=quant.label if quant is not None else None)
     record_base(ctx.run_dir, values, path)
@@ -59,7 +59,7 @@ def run(ctx: RunContext, task: TrainingTask) -> None:
     base_scored: dict[str, Scored] = {}
     if base_sets:
         ctx.phase("base eval", f"evaluating the base model ({sum(len(r) for _, r in base_sets)} examples)")
-        if base_sets[0][0] != "validation" and ctx.recipe["eval.base"]:
+        if base_sets[0][0] != "validation" and ctx.recipe.eval.base:
             # A resumed run kept the base validation but not the rest: the task scores later splits
             # with what validation set (tuned thresholds), so it sees validation again, unrecorded.
             base_scored["validation"] = task.evaluate(model, tok, eval_sets[0][1], names, phase="base",
@@ -72,7 +72,7 @@ def run(ctx: RunContext, task: TrainingTask) -> None:
     data = task.training_data(tok, splits)
     for note in data.notes:
         ctx.log(note)
-    trainer = build_trainer(model, tok, values, ctx.run_dir, ctx.writer,
+    trainer = build_trainer(model, tok, ctx.recipe.view, ctx.run_dir, ctx.writer,
                             train_dataset=data.train_dataset, eval_dataset=data.eval_dataset,
                             data_collator=data.data_collator, compute_metrics=data.compute_metrics,
                             per_label=data.per_label, compute_loss=data.compute_loss, world_size=ctx.world_size)
@@ -85,7 +85,7 @@ def run(ctx: RunContext, task: TrainingTask) -> None:
     # the tuned evaluations carry the step and epoch of the weights they score
     step, epoch = weights_origin(trainer)
     ctx.phase("tuned eval", "evaluating the tuned model"
-              + (f": the best checkpoint (step {step}, epoch {epoch:g}) by {values['train.best_metric']}; training "
+              + (f": the best checkpoint (step {step}, epoch {epoch:g}) by {ctx.recipe.train.best_metric}; training "
                  f"ended at step {trainer.state.global_step}" if step != trainer.state.global_step else ""))
     tuned_scored: dict[str, Scored] = {}
     for split, records in eval_sets:
@@ -94,7 +94,7 @@ def run(ctx: RunContext, task: TrainingTask) -> None:
         tuned_scored[split] = scored
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]  # restored with a resumed checkpoint
     record_guardrails(ctx, names, splits.label_word, base_scored.get("validation"), tuned_scored["validation"], losses)
-    save_trained(ctx, model, tok, values["model.method"])
+    save_trained(ctx, model, tok, ctx.recipe.model.method)
     rundir.write_labels(ctx.run_dir, task.labels_record(names))
 
 
@@ -105,7 +105,7 @@ def evaluate_only(ctx: RunContext, task: EvaluationTask, source: str, source_run
     from pathlib import Path
 
     from workbench.models.load import count_params, place_for_inference
-    from workbench.models.source import parse_source, resolve_source
+    from workbench.models.source import resolve_source
 
     values = ctx.recipe.values
     splits = task.load_splits()
@@ -118,12 +118,12 @@ def evaluate_only(ctx: RunContext, task: EvaluationTask, source: str, source_run
             splits.check_model_labels(trained)
         model, tok = task.load_finished(Path(source_run))
     else:
-        tiny = parse_source(values["model.source"]).kind == "tiny"
+        tiny = ctx.recipe.model.source.tiny
         path = resolve_source(values, task.tokenizer_texts(splits.train) if tiny else None)
         loaded = task.load_model(path, names)
-        model, tok = place_for_inference(loaded.model, quantized=values["quant.use_4bit"]), loaded.tokenizer
+        model, tok = place_for_inference(loaded.model, quantized=ctx.recipe.quant.use_4bit), loaded.tokenizer
     _trainable, total = count_params(model)
-    ctx.emit("model", source=source, resolved_path=source_run or values["model.source"], method="eval",
+    ctx.emit("model", source=source, resolved_path=source_run or ctx.recipe.model.source.spec, method="eval",
              trainable_params=0, total_params=total)
     ctx.phase("tuned eval", f"evaluating {source}")
     scored: dict[str, Scored] = {}
@@ -165,14 +165,13 @@ def record_guardrails(ctx: RunContext, names: list[str], label_word: str, base: 
     `warnings` event (the store's runs.warnings) and a log line each."""
     from workbench.metrics import guardrails
 
-    values = ctx.recipe.values
     # the predictions as `workbench predict` makes them: at the tuned thresholds where there are some
     at = next(iter(tuned.also.values()), tuned)
     found = guardrails.check(
         rows=at.rows, label_names=names, label_word=label_word,
         support={n: m.get("support", 0) for n, m in tuned.labels.items()},
         base=base.aggregates if base is not None else None, tuned=tuned.aggregates,
-        metric=values["train.best_metric"], losses=losses, learning_rate=values["train.learning_rate"], who=who)
+        metric=ctx.recipe.train.best_metric, losses=losses, learning_rate=ctx.recipe.train.learning_rate, who=who)
     for w in found:
         ctx.log(w.message, level="warning")
     ctx.emit("warnings", items=[w.as_dict() for w in found])

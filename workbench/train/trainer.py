@@ -13,58 +13,59 @@ from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, Traini
 
 from workbench import faults
 from workbench.events import EventWriter
+from workbench.recipe.sections import RecipeView
 
 
-def resolve_optimizer(values: dict[str, Any]) -> str:
+def resolve_optimizer(recipe: RecipeView) -> str:
     """The optimizer that will run: `auto` is 8-bit paged AdamW for a 4-bit model on CUDA (what
     QLoRA uses: optimizer state paged to CPU under memory pressure), plain AdamW elsewhere."""
     import torch
 
     from workbench.errors import UserError
 
-    name = values["train.optimizer"]
+    name = recipe.train.optimizer
     on_gpu = torch.cuda.is_available()
     if name == "auto":
-        return "paged_adamw_8bit" if values["quant.use_4bit"] and on_gpu else "adamw_torch"
+        return "paged_adamw_8bit" if recipe.quant.use_4bit and on_gpu else "adamw_torch"
     if name in ("paged_adamw_8bit", "adamw_bnb_8bit") and not on_gpu:
         raise UserError(f"train.optimizer = {name!r} needs a CUDA GPU (bitsandbytes' 8-bit optimizers); "
                         "this machine has none: use \"auto\" or \"adamw_torch\"")
     return name
 
 
-def training_arguments(values: dict[str, Any], run_dir: Path, *, world_size: int = 1) -> TrainingArguments:
+def training_arguments(recipe: RecipeView, run_dir: Path, *, world_size: int = 1) -> TrainingArguments:
     import torch
 
     from workbench.models.load import compute_dtype
 
-    dtype = compute_dtype(values["model.precision"])
+    dtype = compute_dtype(recipe.model.precision)
     on_gpu = torch.cuda.is_available()
     # MLflow is fed from the run's events (workbench/tracking/mlflow_sink.py: one run with every
     # evaluation per label and the artifacts), not by the Trainer's callback (a second run, scalars only).
-    report_to = [r for r in values["train.report_to"] if r not in ("none", "mlflow")]
+    report_to = [r for r in recipe.train.report_to if r not in ("none", "mlflow")]
     if "tensorboard" in report_to:
         import os
 
         os.environ["TENSORBOARD_LOGGING_DIR"] = str(run_dir / "tensorboard")
-    max_steps = values["train.max_steps"]
-    best = values["train.best_metric"]
+    max_steps = recipe.train.max_steps
+    best = recipe.train.best_metric
     # With max_steps, evaluate and save once at the end (an epoch may never complete).
     strategy = "steps" if max_steps > 0 else "epoch"
     return TrainingArguments(
         output_dir=str(run_dir / "checkpoints"),
-        per_device_train_batch_size=values["train.batch_size"],
-        per_device_eval_batch_size=values["eval.batch_size"],
-        gradient_accumulation_steps=values["train.gradient_accumulation_steps"],
-        num_train_epochs=values["train.epochs"],
+        per_device_train_batch_size=recipe.train.batch_size,
+        per_device_eval_batch_size=recipe.eval.batch_size,
+        gradient_accumulation_steps=recipe.train.gradient_accumulation_steps,
+        num_train_epochs=recipe.train.epochs,
         max_steps=max_steps,
-        learning_rate=values["train.learning_rate"],
-        weight_decay=values["train.weight_decay"],
-        optim=resolve_optimizer(values),
-        lr_scheduler_type=values["train.scheduler"],
-        lr_scheduler_kwargs=scheduler_kwargs(values),
-        warmup_steps=values["train.warmup_steps"],
-        max_grad_norm=values["train.max_grad_norm"],
-        seed=values["train.seed"],
+        learning_rate=recipe.train.learning_rate,
+        weight_decay=recipe.train.weight_decay,
+        optim=resolve_optimizer(recipe),
+        lr_scheduler_type=recipe.train.scheduler,
+        lr_scheduler_kwargs=scheduler_kwargs(recipe),
+        warmup_steps=recipe.train.warmup_steps,
+        max_grad_norm=recipe.train.max_grad_norm,
+        seed=recipe.train.seed,
         eval_strategy=strategy,
         save_strategy=strategy,
         eval_steps=max_steps if max_steps > 0 else None,
@@ -72,19 +73,19 @@ def training_arguments(values: dict[str, Any], run_dir: Path, *, world_size: int
         load_best_model_at_end=True,
         metric_for_best_model=best,
         greater_is_better=best != "loss",
-        save_total_limit=values["train.save_total_limit"],
+        save_total_limit=recipe.train.save_total_limit,
         logging_strategy="steps",
-        logging_steps=values["train.logging_steps"],
+        logging_steps=recipe.train.logging_steps,
         # counts real (non-padding) tokens for tokens/s
         include_num_input_tokens_seen="non_padding",
-        train_sampling_strategy="group_by_length" if values["train.length_grouping"] else "random",
+        train_sampling_strategy="group_by_length" if recipe.train.length_grouping else "random",
         bf16=dtype == torch.bfloat16,
         fp16=dtype == torch.float16,
         use_cpu=not on_gpu,
         report_to=report_to or "none",
         # Recompute activations in backward; non-reentrant works with frozen (LoRA) inputs.
-        gradient_checkpointing=values["train.gradient_checkpointing"],
-        gradient_checkpointing_kwargs={"use_reentrant": False} if values["train.gradient_checkpointing"] else None,
+        gradient_checkpointing=recipe.train.gradient_checkpointing,
+        gradient_checkpointing_kwargs={"use_reentrant": False} if recipe.train.gradient_checkpointing else None,
         disable_tqdm=True,
         log_level="warning",
         dataloader_num_workers=0,
@@ -96,14 +97,14 @@ def training_arguments(values: dict[str, Any], run_dir: Path, *, world_size: int
     )
 
 
-def scheduler_kwargs(values: dict[str, Any]) -> dict[str, Any]:
+def scheduler_kwargs(recipe: RecipeView) -> dict[str, Any]:
     """The schedule's own knobs. reduce_lr_on_plateau is torch's ReduceLROnPlateau, stepped by the
     Trainer with train.best_metric after each evaluation; without these it would keep torch's
     factor 0.1 and patience 10, which never act within a few epochs."""
-    if values["train.scheduler"] != "reduce_lr_on_plateau":
+    if recipe.train.scheduler != "reduce_lr_on_plateau":
         return {}
-    return {"factor": values["train.plateau_factor"], "patience": values["train.plateau_patience"],
-            "mode": "min" if values["train.best_metric"] == "loss" else "max"}
+    return {"factor": recipe.train.plateau_factor, "patience": recipe.train.plateau_patience,
+            "mode": "min" if recipe.train.best_metric == "loss" else "max"}
 
 
 class EventsCallback(TrainerCallback):
@@ -202,15 +203,15 @@ class RunTrainer(Trainer):
             faults.at("checkpoint_save")
 
 
-def build_trainer(model, tokenizer, values: dict[str, Any], run_dir: Path, writer: EventWriter, *,
+def build_trainer(model, tokenizer, recipe: RecipeView, run_dir: Path, writer: EventWriter, *,
                   train_dataset, eval_dataset, data_collator, compute_metrics=None, per_label=None,
                   compute_loss=None, world_size: int = 1) -> Trainer:
-    args = training_arguments(values, run_dir, world_size=world_size)
+    args = training_arguments(recipe, run_dir, world_size=world_size)
     callbacks: list[TrainerCallback] = [
-        EventsCallback(writer, batch_size=values["train.batch_size"], world_size=world_size, per_label=per_label)]
-    if values["train.early_stopping_patience"] > 0:
-        callbacks.append(EarlyStoppingCallback(early_stopping_patience=values["train.early_stopping_patience"],
-                                               early_stopping_threshold=values["train.early_stopping_threshold"]))
+        EventsCallback(writer, batch_size=recipe.train.batch_size, world_size=world_size, per_label=per_label)]
+    if recipe.train.early_stopping_patience > 0:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=recipe.train.early_stopping_patience,
+                                               early_stopping_threshold=recipe.train.early_stopping_threshold))
     trainer = RunTrainer(model=model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset,
                          data_collator=data_collator, processing_class=tokenizer, compute_metrics=compute_metrics,
                          compute_loss_func=compute_loss, callbacks=callbacks)
