@@ -32,6 +32,7 @@ from workbench.commands.export_code import snippet
 from workbench.console import console
 from workbench.errors import UserError
 from workbench.models.source import MODEL_FILE
+from workbench.recipe.sections import RecipeView
 from workbench.store import export_read, read
 from workbench.store.db import connect
 from workbench.store.schema import ALL_LABELS, NEUTRAL_METRICS
@@ -61,7 +62,7 @@ def main(args) -> int:
         raise UserError("already exists and is not an empty folder; give a new folder", path=out)
     if not out.parent.is_dir():
         raise UserError("parent folder does not exist", path=out.parent)
-    full = values["model.method"] == "full"
+    full = recipe.model.method == "full"
     saved = run_dir / ("model" if full else "adapter")
     if not saved.is_dir():
         raise UserError(f"run {run_id} has no saved {saved.name} folder", path=saved)
@@ -92,7 +93,7 @@ def main(args) -> int:
         content = tmp / export_sagemaker.STAGE if sagemaker else tmp
         export_line = (export_sagemaker.EXPORT_LINE if sagemaker
                        else f"EXPORT = {as_python(str(out))}  # this folder (change it if you move the folder)")
-        extra = (export_sagemaker.card_lines(values, task.inference_code(labels, "model_dir").serving, facts)
+        extra = (export_sagemaker.card_lines(recipe.view, task.inference_code(labels, "model_dir").serving, facts)
                  if sagemaker else [])
         base = _write_folder(content, run_dir, saved, task, kind=kind, dtype=dtype, labels=labels, metrics=metrics,
                              card=lambda base: model_card(run_id, task, facts, labels, metrics, kind=kind, base=base,
@@ -151,7 +152,7 @@ def _write_model(kind: str, run_dir: Path, saved: Path, task: FinishedRunTask, d
 
     values = task.values
     recorded = rundir.read_json(run_dir / MODEL_FILE) or {}
-    source = values["model.source"].strip()
+    source = task.recipe.model.source.spec.strip()
     path = str(recorded.get("path") or source)
     # what from_pretrained was given: a folder (absolute) for local and tiny sources, else the hub id
     base = {"kind": "tiny" if source.startswith("tiny:") else "local" if Path(path).is_absolute() else "hub",
@@ -268,42 +269,42 @@ def _metrics_tables(metrics: dict[str, Any], label_word: str) -> list[str]:
     return lines
 
 
-def _data_lines(values: dict[str, Any], card: CardText) -> list[str]:
-    v = values
-    if v["data.dataset"]:
-        ds = v["data.dataset"] + (f" ({v['data.dataset_config']})" if v["data.dataset_config"] else "")
-        lines = [f"- dataset: `{ds}`", f"- train split: `{v['data.train_split']}`"]
-        validation = v["data.validation_split"] and f"split `{v['data.validation_split']}`"
-        test = v["data.test_split"] and f"split `{v['data.test_split']}`"
+def _data_lines(recipe: RecipeView, card: CardText) -> list[str]:
+    d = recipe.data
+    if d.dataset:
+        ds = d.dataset + (f" ({d.dataset_config})" if d.dataset_config else "")
+        lines = [f"- dataset: `{ds}`", f"- train split: `{d.train_split}`"]
+        validation = d.validation_split and f"split `{d.validation_split}`"
+        test = d.test_split and f"split `{d.test_split}`"
     else:
-        lines = [f"- train: `{v['data.train_file']}`"]
-        validation = v["data.validation_file"] and f"`{v['data.validation_file']}`"
-        test = v["data.test_file"] and f"`{v['data.test_file']}`"
+        lines = [f"- train: `{d.train_file}`"]
+        validation = d.validation_file and f"`{d.validation_file}`"
+        test = d.test_file and f"`{d.test_file}`"
     lines.append(f"- validation: {validation}" if validation else
-                 f"- validation: {v['data.validation_fraction']:g} of the training rows held out "
-                 f"(split seed {v['data.split_seed']})")
+                 f"- validation: {d.validation_fraction:g} of the training rows held out "
+                 f"(split seed {d.split_seed})")
     lines.append(f"- test: {test}" if test else "- test: none")
-    if v["data.max_rows"]:
-        lines.append(f"- at most {v['data.max_rows']} rows read per file")
+    if d.max_rows:
+        lines.append(f"- at most {d.max_rows} rows read per file")
     lines += card.data
     lines.append("- (row counts per split are not recorded; see the files)")
     return lines
 
 
-def _method_lines(values: dict[str, Any], kind: str, card: CardText) -> list[str]:
-    v = values
-    if v["model.method"] == "full":
+def _method_lines(recipe: RecipeView, kind: str, card: CardText) -> list[str]:
+    lora, quant = recipe.lora, recipe.quant
+    if recipe.model.method == "full":
         return ["- full fine-tune: every weight trained"]
-    targets = ", ".join(f"`{m}`" for m in v["lora.target_modules"]) or "peft's defaults for the architecture"
-    lines = [f"- {'QLoRA' if v['quant.use_4bit'] else 'LoRA'}: r {v['lora.r']}, alpha {v['lora.alpha']:g}, "
-             f"dropout {v['lora.dropout']:g}, bias `{v['lora.bias']}`, target modules {targets}"]
-    if v["lora.modules_to_save"]:
-        lines.append("- also trained in full: " + ", ".join(f"`{m}`" for m in v["lora.modules_to_save"]))
+    targets = ", ".join(f"`{m}`" for m in lora.target_modules) or "peft's defaults for the architecture"
+    lines = [f"- {'QLoRA' if quant.use_4bit else 'LoRA'}: r {lora.r}, alpha {lora.alpha:g}, "
+             f"dropout {lora.dropout:g}, bias `{lora.bias}`, target modules {targets}"]
+    if lora.modules_to_save:
+        lines.append("- also trained in full: " + ", ".join(f"`{m}`" for m in lora.modules_to_save))
     else:
         lines += card.with_adapter
-    if v["quant.use_4bit"]:
-        lines.append(f"- base loaded in 4 bits while training: {v['quant.type']}, double quant "
-                     f"{str(v['quant.double_quant']).lower()} (bitsandbytes)")
+    if quant.use_4bit:
+        lines.append(f"- base loaded in 4 bits while training: {quant.type}, double quant "
+                     f"{str(quant.double_quant).lower()} (bitsandbytes)")
     if kind == "merged":
         lines.append("- exported merged: the adapter folded into the base weights (no peft needed)")
     return lines
@@ -345,25 +346,25 @@ def model_card(run_id: str, task: FinishedRunTask, facts: dict[str, Any], labels
     """The model card: what the export holds, how the run was trained and scored, and a snippet that
     loads it (`export_line` sets the snippet's EXPORT folder); `extra`: more sections at its end.
     What differs per task, the task says (card_text, inference_code)."""
-    values = task.values
+    recipe = task.recipe
     card = task.card_text(labels)
     base_line, base_text = _base_expr(base, kind)
     library = "peft" if kind == "adapter" else "transformers"
     front = ["---", f"library_name: {library}"]
     if base["kind"] == "hub":
         front.append(f"base_model: {base['source']}")
-    front += ["tags:", "- workbench", f"- {task.kind}", f"- {values['model.method'] if kind != 'merged' else 'lora-merged'}",
+    front += ["tags:", "- workbench", f"- {task.kind}", f"- {recipe.model.method if kind != 'merged' else 'lora-merged'}",
               "---", ""]
-    title = values.get("name") or facts.get("recipe_name") or run_id
+    title = recipe.name or facts.get("recipe_name") or run_id
     what = {"adapter": "a LoRA adapter (peft) with its tokenizer", "merged":
             "the LoRA adapter merged into its base: a plain transformers model", "full":
             "a fully fine-tuned transformers model"}[kind]
     lines = [*front, f"# {title}: {run_id}", ""]
-    if values.get("description"):
-        lines += [values["description"], ""]
+    if recipe.description:
+        lines += [recipe.description, ""]
     lines += [f"Exported by `workbench export` from run `{run_id}`: {what}.", "",
               "| | |", "|---|---|", f"| run | `{run_id}` |", f"| task | `{task.kind}` |",
-              f"| base model | {base_text} |", f"| method | {values['model.method']}"
+              f"| base model | {base_text} |", f"| method | {recipe.model.method}"
               + (" (merged)" if kind == "merged" else "") + " |"]
     for key, name in (("trainable_params", "trainable parameters"), ("total_params", "total parameters")):
         if facts.get(key):
@@ -383,8 +384,8 @@ def model_card(run_id: str, task: FinishedRunTask, facts: dict[str, Any], labels
               "`metrics.json`: base and tuned metrics per split, per label and aggregated (and the run's warnings)",
               "`recipe.toml`: the run's frozen recipe (every setting; `workbench run recipe.toml` trains it again)"]
     lines += [f"- {f}" for f in files] + [""]
-    lines += ["## Method", "", *_method_lines(values, kind, card), "", "## Data", "", *_data_lines(values, card), "",
-              "## Training", "", *_knob_lines(values, card)]
+    lines += ["## Method", "", *_method_lines(recipe, kind, card), "", "## Data", "", *_data_lines(recipe, card), "",
+              "## Training", "", *_knob_lines(task.values, card)]
     lines += ["## Metrics", "",
               "Base model (before training) → tuned model, on the same rows." if any(
                   "base" in p for p in metrics["splits"].values()) else "The tuned model (the base was not evaluated).",
@@ -397,14 +398,14 @@ def model_card(run_id: str, task: FinishedRunTask, facts: dict[str, Any], labels
     lines += [f"Plain transformers{' + peft' if kind == 'adapter' else ''}, no workbench ({needs}):", ""]
     lines += ["```python", snippet(task.inference_code(labels, "EXPORT"), kind, export_line, base_line), "```", ""]
     notes = []
-    if kind == "adapter" and values["quant.use_4bit"]:
+    if kind == "adapter" and recipe.quant.use_4bit:
         notes.append("The adapter was trained against the base loaded in 4 bits; the snippet loads the base in full "
                      "precision, where results differ by the quantization error. To load it as trained, pass "
                      "`quantization_config=BitsAndBytesConfig(load_in_4bit=True, "
-                     f"bnb_4bit_quant_type={values['quant.type']!r}, "
-                     f"bnb_4bit_use_double_quant={values['quant.double_quant']})` to `from_pretrained(BASE, ...)` "
+                     f"bnb_4bit_quant_type={recipe.quant.type!r}, "
+                     f"bnb_4bit_use_double_quant={recipe.quant.double_quant})` to `from_pretrained(BASE, ...)` "
                      "(bitsandbytes).")
-    if kind == "merged" and values["quant.use_4bit"]:
+    if kind == "merged" and recipe.quant.use_4bit:
         notes.append("Trained against a 4-bit base and merged into the full-precision one: results differ from the "
                      "run's by the quantization error.")
     notes += card.notes

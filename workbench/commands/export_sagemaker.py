@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.commands.export_code import inference_module
+from workbench.recipe.sections import RecipeView
 from workbench.tasks.base import FinishedRunTask
 from workbench.tasks.exported import Serving, as_python
 
@@ -79,17 +80,17 @@ def write_code(stage: Path, run_id: str, task: FinishedRunTask, labels: dict[str
     (code / "requirements.txt").write_text(requirements(facts), encoding="utf-8")
 
 
-def card_lines(values: dict[str, Any], serving: Serving, facts: dict[str, Any]) -> list[str]:
+def card_lines(recipe: RecipeView, serving: Serving, facts: dict[str, Any]) -> list[str]:
     """The card's SageMaker section: the archive, why it is merged, how to deploy and call it
     (`serving`: the task's words for a request and an answer)."""
     ran = run_versions(facts)
     pinned = _transformers(facts)[0] or "?"
-    merged = values["model.method"] != "full"
+    merged = recipe.model.method != "full"
     why = ("It holds the LoRA adapter merged into its base (as `workbench export --merged`), not the adapter: a "
            "serving container has no workbench, and a merged model needs transformers alone (no peft, no base "
            "model to fetch at start-up) and serves one set of weights as fast as the base."
            + (" The run trained against a 4-bit base; it is merged into the full-precision one." if
-              values["quant.use_4bit"] else "")) if merged else "It holds the fully fine-tuned model as trained."
+              recipe.quant.use_4bit else "")) if merged else "It holds the fully fine-tuned model as trained."
     return ["## SageMaker", "",
             f"`{ARCHIVE}` is laid out as the SageMaker Hugging Face inference toolkit loads it: the model files at "
             "its root, `code/inference.py` (`model_fn`, `input_fn`, `predict_fn`, `output_fn`, around the "
