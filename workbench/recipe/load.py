@@ -121,7 +121,7 @@ class Recipe:
         """The changes of every run this recipe stands for (methods × sweep trials × seeds)."""
         from workbench.recipe.sweep import expand
 
-        return expand(self.values, self.axes, self.method_overrides, seeds)
+        return expand(self.view, self.axes, self.method_overrides, seeds)
 
 
 def load_recipe(path: str | Path, overrides: Iterable[str] = (), sweeps: Iterable[str] = ()) -> Recipe:
@@ -249,28 +249,29 @@ def _resolve_path(knob: Knob, value: Any, base_dir: Path) -> Any:
 def _check_cross_fields(values: dict[str, Any], fail) -> None:
     """Checks across knobs that hold for every task; each task checks its own knobs
     (workbench/tasks: check_recipe, run by `workbench validate` and every launch)."""
-    if (values["quant.use_4bit"] and values["model.source"].strip().startswith("tiny:")
-            and values["model.tiny_hidden_size"] % 64):
-        raise fail(f"model.tiny_hidden_size = {values['model.tiny_hidden_size']}: 4-bit weights are quantized in "
+    recipe = view_of(values)
+    model, data = recipe.model, recipe.data
+    if recipe.quant.use_4bit and model.source.tiny and model.tiny_hidden_size % 64:
+        raise fail(f"model.tiny_hidden_size = {model.tiny_hidden_size}: 4-bit weights are quantized in "
                    "blocks of 64, so a tiny model needs a multiple of 64", "model", "tiny_hidden_size")
-    if not values["data.train_file"] and not values["data.dataset"]:
+    if not data.train_file and not data.dataset:
         raise fail("data.train_file is required (training data: a file, or a Hugging Face dataset in data.dataset)",
                    "data", "train_file")
-    if values["data.dataset"]:
-        if not values["data.train_split"].strip():
+    if data.dataset:
+        if not data.train_split.strip():
             raise fail("data.train_split is empty: name the split of data.dataset to train on", "data", "train_split")
         for name in ("train_file", "validation_file", "test_file"):
             if values[f"data.{name}"]:
                 raise fail(f"give data.{name} or data.dataset, not both (a dataset's splits are data.train_split, "
                            "data.validation_split and data.test_split)", "data", name)
-    if values["model.device_map"] == "auto":
+    if model.device_map == "auto":
         for knob in ("gpus", "processes", "nodes"):
             if values[f"launch.{knob}"] > 1:
                 raise fail(f"model.device_map = \"auto\" shards one process's model over all its GPUs; "
                            f"launch.{knob} = {values[f'launch.{knob}']} starts several training processes: use "
                            "model.device_map = \"rank\" (a whole model per GPU) or one process", "model", "device_map")
-    methods = values["methods"] or [values["model.method"]]
-    if values["quant.use_4bit"] and "full" in methods:
+    methods = recipe.methods or [model.method]
+    if recipe.quant.use_4bit and "full" in methods:
         raise fail("quant.use_4bit trains LoRA adapters on a frozen 4-bit model: it needs model.method = \"lora\" "
                    "(a full fine-tune cannot update 4-bit weights)", "quant", "use_4bit")
 

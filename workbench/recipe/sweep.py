@@ -26,6 +26,7 @@ from typing import Any
 from workbench.errors import UserError
 from workbench.recipe import schema
 from workbench.recipe.schema import BY_NAME
+from workbench.recipe.sections import RecipeView, Sweep
 
 # Knobs a sweep cannot vary: they say how many runs there are and how they are grouped, or where
 # they go (a sweep is one group on one target).
@@ -177,11 +178,11 @@ def split_methods(raw: Any, fail: Callable[[str], Exception]) -> tuple[Any, dict
     return names, overrides
 
 
-def trials(values: dict[str, Any], axes: dict[str, Axis]) -> list[dict[str, Any]]:
+def trials(sweep: Sweep, axes: dict[str, Axis]) -> list[dict[str, Any]]:
     """The sweep's trials, each {knob: value}; [{}] without a sweep."""
     if not axes:
         return [{}]
-    mode, n, cap = values["sweep.mode"], values["sweep.trials"], values["sweep.max_trials"]
+    mode, n, cap = sweep.mode, sweep.trials, sweep.max_trials
     if mode == "grid":
         ranged = [k for k, a in axes.items() if isinstance(a, Range)]
         if ranged:
@@ -198,23 +199,23 @@ def trials(values: dict[str, Any], axes: dict[str, Axis]) -> list[dict[str, Any]
         raise UserError("sweep.mode = \"random\" needs sweep.trials >= 1 (how many draws)")
     if n > cap:
         raise UserError(f"sweep.trials = {n} is more than sweep.max_trials = {cap}")
-    rng = random.Random(values["sweep.seed"])
+    rng = random.Random(sweep.seed)
     return [{k: a.draw(rng, BY_NAME[k].kind) if isinstance(a, Range) else rng.choice(a) for k, a in axes.items()}
             for _ in range(n)]
 
 
-def expand(values: dict[str, Any], axes: dict[str, Axis], method_overrides: dict[str, dict[str, Any]],
+def expand(recipe: RecipeView, axes: dict[str, Axis], method_overrides: dict[str, dict[str, Any]],
            seeds: Iterable[int] | None = None) -> list[dict[str, Any]]:
     """Every run the recipe stands for, as the changes that make its single-run recipe:
     methods (outermost) × trials × seeds (innermost)."""
-    seeds = list(seeds or values["seeds"] or [values["train.seed"]])
-    methods = values["methods"] or [values["model.method"]]
+    seeds = list(seeds or recipe.seeds or [recipe.train.seed])
+    methods = recipe.methods or [recipe.model.method]
     both = sorted({k for o in method_overrides.values() for k in o} & set(axes))
     if both:
         raise UserError(f"{both[0]} is both swept and set by a methods entry: set it in one place")
     out = []
     for method in methods:
-        for trial in trials(values, axes):
+        for trial in trials(recipe.sweep, axes):
             for seed in seeds:
                 out.append({**method_overrides.get(method, {}), **trial, "model.method": method, "train.seed": seed,
                             "seeds": [], "methods": []})
