@@ -45,25 +45,25 @@ def _setup():
     from workbench.tasks import load_splits
 
     quiet_transformers()
-    values = load_recipe(RECIPE).values
-    splits = load_splits(values)
-    path = resolve_source(values, splits.train.texts)
-    loaded = load_sequence_classifier(path, splits.label_names, seed=values["train.seed"], values=values)
-    model = apply_method(loaded, values)
+    recipe = load_recipe(RECIPE)
+    splits = load_splits(recipe.values)
+    path = resolve_source(recipe.view, splits.train.texts)
+    loaded = load_sequence_classifier(path, splits.label_names, seed=recipe.train.seed, recipe=recipe.view)
+    model = apply_method(loaded, recipe.view)
     tok = loaded.tokenizer
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model.to(device).train()
 
-    bs = values["train.batch_size"]
+    bs = recipe.train.batch_size
     texts, labels = splits.train.texts, splits.train.labels
     batches = []
     for start in range(0, min(len(texts), 8 * bs), bs):
-        enc = tok(texts[start:start + bs], truncation=True, max_length=values["model.max_length"],
+        enc = tok(texts[start:start + bs], truncation=True, max_length=recipe.model.max_length,
                   padding=True, return_tensors="pt")
         enc = {k: v.to(device) for k, v in enc.items()}
         enc["labels"] = torch.tensor(labels[start:start + bs], dtype=torch.float32, device=device)
         batches.append(enc)
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=values["train.learning_rate"])
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=recipe.train.learning_rate)
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     state = {"i": 0}
 

@@ -80,9 +80,9 @@ def build_generative(values: dict) -> tuple[Any, Any, Any, Any]:
 
     task = get_task(values)
     splits = task.load_splits()
-    path = resolve_source(values, task.tokenizer_texts(splits.train))
+    path = resolve_source(task.recipe, task.tokenizer_texts(splits.train))
     loaded = task.load_model(path, splits.label_names)
-    model = apply_method(loaded, values, task_type=task.peft_task_type)
+    model = apply_method(loaded, task.recipe, task_type=task.peft_task_type)
     if torch.cuda.is_available() and not values["quant.use_4bit"]:
         model = model.to("cuda")  # 4-bit weights are placed on the GPU at load already
     return task, splits, loaded.tokenizer, model

@@ -182,7 +182,7 @@ def test_lengths_are_the_lengths_training_tokenizes():
         values = load_recipe(DEMO / recipe).values
         task = get_task(values)
         splits = task.load_splits()
-        tok, note = recipe_tokenizer(task, values, splits.train)
+        tok, note = recipe_tokenizer(task, splits.train)
         assert tok is not None, note
         rows = task.profile_rows(splits.validation, tok)
         if values["task"] == "classification":

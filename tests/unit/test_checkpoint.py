@@ -13,33 +13,35 @@ from tests.mxfp4 import GPT_OSS_QUANTIZATION, write_mxfp4_checkpoint
 from workbench.errors import UserError
 from workbench.models.checkpoint import NEEDS, check_checkpoint, decide, quantization, read_config
 from workbench.recipe import load_recipe
+from workbench.recipe.sections import view_of
 
 DEMO = ROOT / "recipes" / "demo" / "hate_speech.toml"
 
 
-def values(**over):
+def recipe(**over):
+    """The demo recipe, typed, with knobs changed (quant__use_4bit=True: quant.use_4bit)."""
     v = dict(load_recipe(DEMO).values)
     v.update({f"{k.replace('__', '.')}": x for k, x in over.items()})
-    return v
+    return view_of(v)
 
 
 def refused(config, **over) -> str:
     with pytest.raises(UserError) as e:
-        decide(config, values(**over))
+        decide(config, recipe(**over))
     message = str(e.value)
     assert "\n" not in message
     return message
 
 
 def test_a_checkpoint_without_quantization_follows_the_recipe():
-    assert decide({"model_type": "llama"}, values(quant__use_4bit=True)).label == "4bit-nf4"
-    assert decide(None, values(quant__use_4bit=False)).label is None
+    assert decide({"model_type": "llama"}, recipe(quant__use_4bit=True)).label == "4bit-nf4"
+    assert decide(None, recipe(quant__use_4bit=False)).label is None
     assert quantization({"model_type": "llama"}) == ("", {})
 
 
 def test_mxfp4_is_dequantized_and_refuses_bitsandbytes_4bit():
     mx = {"quantization_config": GPT_OSS_QUANTIZATION}
-    plan = decide(mx, values(quant__use_4bit=False))
+    plan = decide(mx, recipe(quant__use_4bit=False))
     assert (plan.method, plan.label, plan.kbit) == ("mxfp4", "mxfp4→bf16", False)
     message = refused(mx, quant__use_4bit=True)
     assert "MXFP4" in message and "set quant.use_4bit = false" in message and "dequantized to bf16" in message
@@ -47,7 +49,7 @@ def test_mxfp4_is_dequantized_and_refuses_bitsandbytes_4bit():
 
 def test_bitsandbytes_checkpoints():
     nf4 = {"quantization_config": {"quant_method": "bitsandbytes", "load_in_4bit": True, "bnb_4bit_quant_type": "nf4"}}
-    plan = decide(nf4, values(quant__use_4bit=True))
+    plan = decide(nf4, recipe(quant__use_4bit=True))
     assert (plan.label, plan.kbit) == ("4bit-nf4", True)
     assert "set quant.use_4bit = true" in refused(nf4, quant__use_4bit=False)
     int8 = {"quantization_config": {"quant_method": "bitsandbytes", "load_in_8bit": True}}
@@ -66,7 +68,7 @@ def test_gptq_and_awq_train_lora_on_their_own_weights_when_peft_can(kind):
         missing = [p for p in NEEDS[kind] if find_spec(p) is None]
         assert f"needs {' and '.join(missing)}" in message and f"pip install {' '.join(missing)}" in message
     else:  # pragma: no cover - not installed on the CI machine
-        assert decide(config, values(quant__use_4bit=False)).label == kind
+        assert decide(config, recipe(quant__use_4bit=False)).label == kind
 
 
 @pytest.mark.parametrize("kind", ["compressed-tensors", "fp8", "hqq", "something-new"])
@@ -80,9 +82,9 @@ def test_the_config_is_read_from_a_folder_or_the_cache_never_downloaded(tmp_path
     assert quantization(read_config(str(tmp_path)))[0] == "mxfp4"
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
     assert read_config("openai/gpt-oss-20b") is None  # not cached: unknown, no download
-    assert check_checkpoint(values(model__source="openai/gpt-oss-20b", quant__use_4bit=True)).label == "4bit-nf4"
+    assert check_checkpoint(recipe(model__source="openai/gpt-oss-20b", quant__use_4bit=True)).label == "4bit-nf4"
     with pytest.raises(UserError, match="MXFP4"):
-        check_checkpoint(values(model__source=str(tmp_path), quant__use_4bit=True))
+        check_checkpoint(recipe(model__source=str(tmp_path), quant__use_4bit=True))
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +104,7 @@ def test_mxfp4_checkpoint_loads_dequantized_and_trains_lora(mxfp4_folder):
     from workbench.models.load import apply_method, load_causal_lm
 
     tiny, folder = mxfp4_folder
-    v = values(model__source=str(folder), quant__use_4bit=False, lora__dropout=0.0)
+    v = recipe(model__source=str(folder), quant__use_4bit=False, lora__dropout=0.0)
     loaded = load_causal_lm(str(folder), v)
     assert loaded.quant.label == "mxfp4→fp32"  # the CPU computes in fp32 (bf16 on a GPU that has it)
     model = loaded.model
@@ -143,7 +145,7 @@ def test_a_bitsandbytes_4bit_checkpoint_trains_qlora_on_its_own_weights(mxfp4_fo
         str(tiny), quantization_config=BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="fp4"),
         device_map={"": "cpu"}, dtype=torch.float32).save_pretrained(saved)
     AutoTokenizer.from_pretrained(str(tiny)).save_pretrained(saved)
-    v = values(model__source=str(saved), quant__use_4bit=True)  # the recipe asks nf4: the checkpoint's fp4 wins
+    v = recipe(model__source=str(saved), quant__use_4bit=True)  # the recipe asks nf4: the checkpoint's fp4 wins
     loaded = load_causal_lm(str(saved), v)
     assert (loaded.quant.label, loaded.quant.kbit) == ("4bit-fp4", True)
     assert loaded.model.config.quantization_config.bnb_4bit_quant_type == "fp4"

@@ -21,9 +21,9 @@ LLAMA = "embed_tokens, q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_
 
 
 def problem(recipe, *overrides):
-    values = load_recipe(recipe, list(overrides)).values
-    causal = task_class(values["task"]).peft_task_type == "CAUSAL_LM"
-    return lora_module_problem(values, source_config(values), causal=causal)
+    view = load_recipe(recipe, list(overrides)).view
+    causal = task_class(view.task).peft_task_type == "CAUSAL_LM"
+    return lora_module_problem(view, source_config(view), causal=causal)
 
 
 @pytest.mark.parametrize("recipe", [ENCODER, DECODER, NER, ROOT / "recipes" / "demo" / "hate_speech.toml"])
@@ -87,9 +87,9 @@ def test_all_linear_trains_every_linear_layer_but_the_head_as_the_estimate_count
 
     path = str(build_tiny("distilbert", ["the pasta was great", "cold food", "visit our site"] * 20, hidden=32,
                           layers=1, vocab=200))
-    values = load_recipe(ENCODER, [f"model.source={path}", 'lora.target_modules=["all-linear"]']).values
-    model = apply_method(load_sequence_classifier(path, ["a", "b", "c", "d"], seed=0, values=values), values)
+    view = load_recipe(ENCODER, [f"model.source={path}", 'lora.target_modules=["all-linear"]']).view
+    model = apply_method(load_sequence_classifier(path, ["a", "b", "c", "d"], seed=0, recipe=view), view)
     adapted = {name.rsplit(".", 2)[-2] for name, _ in model.named_modules() if name.endswith(".lora_A")}
     assert adapted == {"q_lin", "k_lin", "v_lin", "out_lin", "lin1", "lin2"}
     trainable, _ = count_params(model)
-    assert estimate(values, AutoConfig.from_pretrained(path), causal=False, num_labels=4).trainable == trainable
+    assert estimate(view, AutoConfig.from_pretrained(path), causal=False, num_labels=4).trainable == trainable

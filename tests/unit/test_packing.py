@@ -90,7 +90,7 @@ def test_the_answer_tokens_the_loss_sees_are_the_same_packed_and_padded():
 
 @pytest.mark.parametrize("attn", ["sdpa", "eager"])
 def test_the_check_before_training_passes_a_model_that_keeps_examples_apart(attn):
-    line = check_packing(model_of("llama", attn), {"model.attn_implementation": attn})
+    line = check_packing(model_of("llama", attn), attn)
     assert line.startswith(f"packing: llama with {attn} attention keeps packed examples apart")
 
 
@@ -101,7 +101,7 @@ def test_the_check_before_training_refuses_a_model_that_lets_examples_see_each_o
     loss_pack, _ = loss_and_grads(model, packed_collator()(batch))
     assert abs(loss_pack - loss_pad) > 1e-2  # what the check guards against, on this model
     with pytest.raises(UserError) as e:
-        check_packing(model, {"model.attn_implementation": "sdpa"})
+        check_packing(model, "sdpa")
     msg = str(e.value)
     assert "\n" not in msg
     assert msg.startswith("train.packing = true: gpt_oss with eager attention lets packed examples attend")

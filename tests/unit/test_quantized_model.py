@@ -27,12 +27,13 @@ def _base_state(model) -> dict[str, torch.Tensor]:
 
 
 def test_eval_then_train_step_leaves_4bit_base_weights_and_logits_unchanged():
-    values = load_recipe(ROOT / "recipes" / "demo" / "decoder_classification.toml", ["data.max_rows=64"]).values
+    recipe = load_recipe(ROOT / "recipes" / "demo" / "decoder_classification.toml", ["data.max_rows=64"])
+    values = recipe.values
     assert values["quant.use_4bit"] and values["quant.double_quant"]
     splits = load_splits(values)
-    loaded = load_sequence_classifier(resolve_source(values, splits.train.texts), splits.label_names, seed=1,
-                                      values=values)
-    model = apply_method(loaded, values)
+    loaded = load_sequence_classifier(resolve_source(recipe.view, splits.train.texts), splits.label_names, seed=1,
+                                      recipe=recipe.view)
+    model = apply_method(loaded, recipe.view)
     tok, texts = loaded.tokenizer, splits.validation.texts[:16]
     before = _base_state(model)
     first = predict_logits(model, tok, texts, batch_size=8, max_length=64)

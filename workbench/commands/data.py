@@ -33,7 +33,7 @@ def profile_recipe(path: str, overrides: Sequence[str] = ()) -> DataProfile:
     values = recipe.values
     task = get_task(values)
     splits = task.load_splits()
-    tokenizer, note = recipe_tokenizer(task, values, splits.train)
+    tokenizer, note = recipe_tokenizer(task, splits.train)
     named = [("train", splits.train), ("validation", splits.validation)]
     if splits.test is not None:
         named.append(("test", splits.test))
@@ -51,24 +51,25 @@ def profile_recipe(path: str, overrides: Sequence[str] = ()) -> DataProfile:
         texts = rows[split].texts
         lengths = token_lengths(tokenizer, texts) if tokenizer is not None else [len(t) for t in texts]
         profiles.append(profile_split(split, rows[split], lengths, label_names=splits.label_names, unit=unit,
-                                      max_length=values["model.max_length"]))
+                                      max_length=recipe.model.max_length))
     leaks = {split: leakage(rows["train"].texts, rows[split].texts, rows[split].shown) for split, _ in named if split != "train"}
-    return DataProfile(recipe.name, values["task"], splits.label_word, note, profiles, leaks)
+    return DataProfile(recipe.name, recipe.task, splits.label_word, note, profiles, leaks)
 
 
-def recipe_tokenizer(task: TaskData, values: dict[str, Any], train) -> tuple[Any, str]:
+def recipe_tokenizer(task: TaskData, train) -> tuple[Any, str]:
     """(tokenizer, how lengths are measured): the tokenizer training uses, weights left unloaded
     (a tiny: source is built as training builds it, from the training texts, and cached for it);
     (None, why) when it cannot be had (offline and not cached, no such folder)."""
-    source = values["model.source"]
+    recipe = task.recipe
+    source = recipe.model.source.spec
     try:
         from workbench.models.load import load_tokenizer, quiet_transformers
         from workbench.models.source import parse_source, resolve_source
 
         quiet_transformers()
         tiny = parse_source(source).kind == "tiny"
-        path = resolve_source(values, task.tokenizer_texts(train) if tiny else None)
-        tokenizer = load_tokenizer(path, values["data.chat_template"])
+        path = resolve_source(recipe, task.tokenizer_texts(train) if tiny else None)
+        tokenizer = load_tokenizer(path, recipe.data.chat_template)
     except Exception as e:  # any failure here is a fallback to characters, never a traceback
         return None, f"lengths in characters: no tokenizer for {source} ({_first_line(e)})"
     return tokenizer, f"lengths in tokens of {source}'s tokenizer"

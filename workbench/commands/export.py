@@ -150,7 +150,6 @@ def _write_model(kind: str, run_dir: Path, saved: Path, task: FinishedRunTask, d
     {"kind": "hub" | "local" | "tiny", "source": the recipe's, "path": what the run loaded}."""
     from workbench.models.merge import copy_full_model, merge_and_save
 
-    values = task.values
     recorded = rundir.read_json(run_dir / MODEL_FILE) or {}
     source = task.recipe.model.source.spec.strip()
     path = str(recorded.get("path") or source)
@@ -162,7 +161,7 @@ def _write_model(kind: str, run_dir: Path, saved: Path, task: FinishedRunTask, d
         if base["kind"] == "tiny":
             from workbench.models.source import base_path
 
-            path = base_path(run_dir, values, lambda: task.tokenizer_texts(task.load_splits().train))
+            path = base_path(run_dir, task.recipe, lambda: task.tokenizer_texts(task.load_splits().train))
             shutil.copytree(path, dest / BASE_DIR)
         return base
     if kind == "full" and dtype == "auto":

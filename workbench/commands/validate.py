@@ -44,7 +44,7 @@ def preflight(path: str, overrides: Sequence[str] = (), sweeps: Sequence[str] = 
             pass  # a path or hub cache on the remote host: the launch checks it there, before uploading
         else:
             check_source(str(recipe.model.source))
-            check_checkpoint(recipe.values)  # a checkpoint that comes quantized: trainable as the recipe asks?
+            check_checkpoint(recipe.view)  # a checkpoint that comes quantized: trainable as the recipe asks?
     except UserError as e:
         raise UserError(str(e), path=path, line=recipe.line_of("model.source")) from None
     _check_lora_modules(recipe, path)
@@ -67,13 +67,14 @@ def _check_lora_modules(recipe: Recipe, path: str) -> None:
              *LORA_MODULE_KNOBS)
     seen = set()
     for changes in recipe.runs():
-        values = recipe.single(changes).values
+        single = recipe.single(changes)
+        values = single.values
         key = repr([values[k] for k in knobs])
         if key in seen:
             continue
         seen.add(key)
         try:
-            problem = check_lora_modules(values, causal=task_class(values["task"]).model_head(values).causal)
+            problem = check_lora_modules(single.view, causal=task_class(single.task).model_head(values).causal)
         except UserError:
             if remote:
                 continue  # a folder on the remote host

@@ -72,7 +72,7 @@ def memory_note(recipe: Recipe, target: Target, gpu_memory: list[int] | None = N
         gpu_memory = memory_totals()
     head = task_class(recipe.task).model_head(recipe.values)
     try:
-        lines = estimate_lines(recipe.values, causal=head.causal, num_labels=head.num_labels, gpu_memory=gpu_memory,
+        lines = estimate_lines(recipe.view, causal=head.causal, num_labels=head.num_labels, gpu_memory=gpu_memory,
                                where=where)
     except (ValueError, KeyError, OSError, ImportError) as e:  # a config transformers cannot build here
         lines = [f"GPU memory: not estimated ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"]

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import UserError
+from workbench.recipe.sections import RecipeView
 
 
 @dataclass(frozen=True)
@@ -81,14 +82,14 @@ def quantization(config: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
     return str(qc.get("quant_method") or "unknown").lower(), qc
 
 
-def decide(config: dict[str, Any] | None, values: dict[str, Any], *, dtype: str = "bf16") -> Plan:
+def decide(config: dict[str, Any] | None, recipe: RecipeView, *, dtype: str = "bf16") -> Plan:
     """What workbench does with this checkpoint under this recipe; a UserError (one line) when it
     cannot train on it. `dtype`: the precision a dequantized checkpoint trains at."""
     kind, qc = quantization(config)
-    use_4bit = values["quant.use_4bit"]
+    use_4bit = recipe.quant.use_4bit
     if not kind:
-        return Plan(label=f"4bit-{values['quant.type']}" if use_4bit else None)
-    where = f"model.source {values['model.source']!r}"
+        return Plan(label=f"4bit-{recipe.quant.type}" if use_4bit else None)
+    where = f"model.source {recipe.model.source.spec!r}"
     if kind == "mxfp4":
         if use_4bit:
             raise UserError(f"{where} comes quantized to MXFP4 (quantization_config.quant_method = \"mxfp4\"), which "
@@ -109,7 +110,7 @@ def decide(config: dict[str, Any] | None, values: dict[str, Any], *, dtype: str 
         if use_4bit:
             raise UserError(f"{where} comes quantized with {name}: set quant.use_4bit = false (LoRA trains on its "
                             f"{name} weights as they are; transformers refuses a second quantization config)")
-        if "full" in (values["methods"] or [values["model.method"]]):
+        if "full" in (recipe.methods or [recipe.model.method]):
             raise UserError(f"{where} comes quantized with {name}: its weights cannot be fully fine-tuned; "
                             "use model.method = \"lora\"")
         missing = [p for p in NEEDS[kind] if find_spec(p) is None]
@@ -123,18 +124,18 @@ def decide(config: dict[str, Any] | None, values: dict[str, Any], *, dtype: str 
                     "checkpoint (quant.use_4bit = true quantizes it to 4-bit NF4 at load)")
 
 
-def check_checkpoint(values: dict[str, Any]) -> Plan:
+def check_checkpoint(recipe: RecipeView) -> Plan:
     """The cheap check before launch: the decision for model.source when its config.json is here
     (a local folder, or a hub id in the local cache; tiny:<arch> models are never pre-quantized).
     A hub id not cached is decided by the training process, before its weights load."""
     from workbench.models.source import parse_source
 
-    src = parse_source(values["model.source"])
+    src = parse_source(recipe.model.source.spec)
     config = read_config(src.path if src.kind == "local" else src.spec) if src.kind != "tiny" else None
-    return decide(config, values)
+    return decide(config, recipe)
 
 
-def plan_for(path: str, values: dict[str, Any], *, dtype: str) -> Plan:
+def plan_for(path: str, recipe: RecipeView, *, dtype: str) -> Plan:
     """The decision for the path from_pretrained is about to load (a folder or a hub id). A hub id
     not in the cache has its config.json fetched first: the file from_pretrained fetches first
     anyway, before any weights."""
@@ -146,7 +147,7 @@ def plan_for(path: str, values: dict[str, Any], *, dtype: str) -> Plan:
             config = json.loads(Path(hf_hub_download(path, "config.json")).read_text(encoding="utf-8"))
         except Exception:  # from_pretrained reports an unreachable model in its own words
             config = None
-    return decide(config, values, dtype=dtype)
+    return decide(config, recipe, dtype=dtype)
 
 
 def load_kwargs(plan: Plan, kwargs: dict[str, Any], dtype) -> dict[str, Any]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from workbench.recipe.sections import RecipeView
+
 
 @dataclass
 class LoadedModel:
@@ -68,50 +70,50 @@ def load_tokenizer(path: str, chat_template_file: str = ""):
 HEAD_MODULES = ["score", "classifier", "pre_classifier"]
 
 
-def quantization_config(values: dict[str, Any], *, keep: list[str] | None = None):
+def quantization_config(recipe: RecipeView, *, keep: list[str] | None = None):
     """bitsandbytes 4-bit config from the recipe's [quant] section (None: not quantized)."""
-    if not values["quant.use_4bit"]:
+    if not recipe.quant.use_4bit:
         return None
     from transformers import BitsAndBytesConfig
 
     return BitsAndBytesConfig(
         load_in_4bit=True,
-        bnb_4bit_quant_type=values["quant.type"],
-        bnb_4bit_use_double_quant=values["quant.double_quant"],
-        bnb_4bit_compute_dtype=compute_dtype(values["model.precision"]),
-        llm_int8_skip_modules=list(values["quant.skip_modules"]) or keep,
+        bnb_4bit_quant_type=recipe.quant.type,
+        bnb_4bit_use_double_quant=recipe.quant.double_quant,
+        bnb_4bit_compute_dtype=compute_dtype(recipe.model.precision),
+        llm_int8_skip_modules=list(recipe.quant.skip_modules) or keep,
     )
 
 
-def _load_kwargs(values: dict[str, Any] | None, keep: list[str] | None) -> dict[str, Any]:
+def _load_kwargs(recipe: RecipeView | None, keep: list[str] | None) -> dict[str, Any]:
     """from_pretrained's precision, quantization, placement and attention for this process."""
-    if values is None:
+    if recipe is None:
         return {}
     from workbench.models.placement import this_process
 
-    quant = quantization_config(values, keep=keep)
-    placement = this_process(values, quantized=quant is not None)
+    quant = quantization_config(recipe, keep=keep)
+    placement = this_process(recipe, quantized=quant is not None)
     kwargs: dict[str, Any] = {}
-    if values["model.attn_implementation"] != "sdpa":
+    if recipe.model.attn_implementation != "sdpa":
         # sdpa is transformers' own default where an architecture has it (eager where not): only
         # another choice is passed, so a model without sdpa still loads.
-        kwargs["attn_implementation"] = values["model.attn_implementation"]
+        kwargs["attn_implementation"] = recipe.model.attn_implementation
     if placement.device_map is not None:
         kwargs["device_map"] = placement.device_map
     if quant is not None:
-        kwargs |= {"quantization_config": quant, "dtype": compute_dtype(values["model.precision"])}
+        kwargs |= {"quantization_config": quant, "dtype": compute_dtype(recipe.model.precision)}
     return kwargs
 
 
-def _checkpoint_kwargs(path: str, values: dict[str, Any] | None, kwargs: dict[str, Any]):
+def _checkpoint_kwargs(path: str, recipe: RecipeView | None, kwargs: dict[str, Any]):
     """(kwargs, plan) for a checkpoint that may come quantized (workbench/models/checkpoint.py);
     a checkpoint workbench cannot train on stops here, before any weights load."""
-    if values is None:
+    if recipe is None:
         return kwargs, None
     from workbench.models.checkpoint import load_kwargs, plan_for
 
-    dtype = compute_dtype(values["model.precision"])
-    plan = plan_for(path, values, dtype=DTYPE_NAMES.get(str(dtype), str(dtype)))
+    dtype = compute_dtype(recipe.model.precision)
+    plan = plan_for(path, recipe, dtype=DTYPE_NAMES.get(str(dtype), str(dtype)))
     return load_kwargs(plan, kwargs, dtype), plan
 
 
@@ -140,19 +142,19 @@ def _finish_load(model, tokenizer) -> None:
 
 
 def load_sequence_classifier(path: str, label_names: list[str], *, seed: int, tokenizer_path: str | None = None,
-                             values: dict[str, Any] | None = None, single_label: bool = False) -> LoadedModel:
+                             recipe: RecipeView | None = None, single_label: bool = False) -> LoadedModel:
     """AutoModelForSequenceClassification with a head of len(label_names) outputs: multi-label
     (sigmoid, BCE) or, with `single_label`, one class per example (softmax, cross-entropy).
 
     The head is initialised from `seed`, so the base model evaluated before training is the
-    exact starting point of training. With `values` asking for 4-bit, the body is quantized
+    exact starting point of training. With `recipe` asking for 4-bit, the body is quantized
     and the head kept in full precision.
     """
     import transformers
     from transformers import AutoModelForSequenceClassification
 
     tokenizer = load_tokenizer(tokenizer_path or path)
-    kwargs, plan = _checkpoint_kwargs(path, values, _load_kwargs(values, HEAD_MODULES))
+    kwargs, plan = _checkpoint_kwargs(path, recipe, _load_kwargs(recipe, HEAD_MODULES))
     transformers.set_seed(seed)
     model, info = AutoModelForSequenceClassification.from_pretrained(
         path,
@@ -168,14 +170,14 @@ def load_sequence_classifier(path: str, label_names: list[str], *, seed: int, to
     return LoadedModel(model, tokenizer, path, new_modules, plan)
 
 
-def load_causal_lm(path: str, values: dict[str, Any], *, tokenizer_path: str | None = None,
+def load_causal_lm(path: str, recipe: RecipeView, *, tokenizer_path: str | None = None,
                    quantize: bool = True) -> LoadedModel:
     """AutoModelForCausalLM for the generative tasks (chat SFT, NER), 4-bit when the recipe says
     so (and `quantize`: merging reloads the base in full precision)."""
     from transformers import AutoModelForCausalLM
 
-    tokenizer = load_tokenizer(tokenizer_path or path, "" if tokenizer_path else values["data.chat_template"])
-    kwargs, plan = _checkpoint_kwargs(path, values, _load_kwargs(values, None) if quantize else {})
+    tokenizer = load_tokenizer(tokenizer_path or path, "" if tokenizer_path else recipe.data.chat_template)
+    kwargs, plan = _checkpoint_kwargs(path, recipe, _load_kwargs(recipe, None) if quantize else {})
     model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
     _finish_load(model, tokenizer)
     if getattr(model, "generation_config", None) is not None and model.generation_config.pad_token_id is None:
@@ -193,47 +195,47 @@ def place_for_inference(model, *, quantized: bool):
     return model
 
 
-def apply_method(loaded: LoadedModel, values: dict[str, Any], task_type: str = "SEQ_CLS"):
+def apply_method(loaded: LoadedModel, recipe: RecipeView, task_type: str = "SEQ_CLS"):
     """Wrap for training: LoRA adapters (peft) or every weight trainable (full)."""
     from workbench import faults
 
     faults.at("load")  # the weights are in memory, nothing of the model recorded yet
     model = loaded.model
-    if values["model.method"] == "full":
+    if recipe.model.method == "full":
         for p in model.parameters():
             p.requires_grad_(True)
         return model
     from peft import get_peft_model, prepare_model_for_kbit_training
 
-    if values["quant.use_4bit"] or getattr(loaded.quant, "kbit", False):
+    if recipe.quant.use_4bit or getattr(loaded.quant, "kbit", False):
         # Casts norms (and the kept head) to fp32 and enables input grads, as QLoRA needs.
         model = prepare_model_for_kbit_training(
-            model, use_gradient_checkpointing=values["train.gradient_checkpointing"],
+            model, use_gradient_checkpointing=recipe.train.gradient_checkpointing,
             gradient_checkpointing_kwargs={"use_reentrant": False})
 
     # The freshly initialised head must train and be saved with the adapter, or a reloaded
     # model would get a different random head.
-    return get_peft_model(model, lora_config(values, [m.rsplit(".", 1)[-1] for m in loaded.new_modules], task_type))
+    return get_peft_model(model, lora_config(recipe, [m.rsplit(".", 1)[-1] for m in loaded.new_modules], task_type))
 
 
 ALL_LINEAR = "all-linear"  # peft's shorthand for every linear layer but the output head
 
 
-def lora_config(values: dict[str, Any], new_heads: list[str], task_type: str):
+def lora_config(recipe: RecipeView, new_heads: list[str], task_type: str):
     """The recipe's LoraConfig (training, the memory estimate's count of what trains, and the check
     of its modules before launch: workbench/models/meta.py)."""
     from peft import LoraConfig
 
-    to_save = list(values["lora.modules_to_save"]) or new_heads
-    targets = list(values["lora.target_modules"])
+    to_save = list(recipe.lora.modules_to_save) or new_heads
+    targets = list(recipe.lora.target_modules)
     return LoraConfig(
         task_type=task_type,
-        r=values["lora.r"],
-        lora_alpha=values["lora.alpha"],
-        lora_dropout=values["lora.dropout"],
+        r=recipe.lora.r,
+        lora_alpha=recipe.lora.alpha,
+        lora_dropout=recipe.lora.dropout,
         # peft reads "all-linear" as the shorthand only as a string (in a list it is a module name)
         target_modules=ALL_LINEAR if [t.lower() for t in targets] == [ALL_LINEAR] else targets or None,
-        bias=values["lora.bias"],
+        bias=recipe.lora.bias,
         modules_to_save=to_save or None,
     )
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+
+from workbench.recipe.sections import RecipeView
 
 GIB = 1 << 30
 CUDA_OVERHEAD = int(0.6 * GIB)  # CUDA context, cuBLAS workspace and allocator slack, per process
@@ -59,38 +60,38 @@ def gib(n: float) -> str:
 DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
 
 
-def estimate(values: dict[str, Any], config, *, causal: bool, num_labels: int = 2) -> MemoryEstimate:
-    """The estimate for one training process of the recipe `values` on a model of `config`."""
+def estimate(recipe: RecipeView, config, *, causal: bool, num_labels: int = 2) -> MemoryEstimate:
+    """The estimate for one training process of the recipe `recipe` on a model of `config`."""
     import torch
 
     from workbench.models.load import HEAD_MODULES
     from workbench.models.meta import meta_model, wrap_lora
 
-    quantized = bool(values["quant.use_4bit"])
+    quantized = bool(recipe.quant.use_4bit)
     model = meta_model(config, causal=causal, num_labels=num_labels)
     params = sum(p.numel() for p in model.parameters())
     # Unquantized weights load in the checkpoint's dtype (transformers' dtype="auto"); beside 4-bit
     # ones, in the compute dtype: bf16 on the GPU this estimates for, unless the recipe says fp32.
     load_dtype = str(getattr(config, "dtype", None) or "float32").replace("torch.", "")
     if quantized:
-        load_dtype = {"fp32": "float32", "fp16": "float16"}.get(values["model.precision"], "bfloat16")
+        load_dtype = {"fp32": "float32", "fp16": "float16"}.get(recipe.model.precision, "bfloat16")
     weight_bytes = DTYPE_BYTES.get(load_dtype, 4)
 
     # 4-bit: every Linear but the kept heads / lm_head as NF4 (half a byte) plus one absmax per
     # 64 weights (fp32, or 8-bit with a second-level scale under double quantization).
-    skip = set(values["quant.skip_modules"]) or set(HEAD_MODULES)
+    skip = set(recipe.quant.skip_modules) or set(HEAD_MODULES)
     skip |= {"lm_head"}
     linear = 0
     if quantized:
         for name, module in model.named_modules():
             if isinstance(module, torch.nn.Linear) and name.rsplit(".", 1)[-1] not in skip:
                 linear += module.weight.numel()
-    scale = (1 + 4 / 256) / 64 if values["quant.double_quant"] else 4 / 64
+    scale = (1 + 4 / 256) / 64 if recipe.quant.double_quant else 4 / 64
     weights = int(linear * (0.5 + scale) + (params - linear) * weight_bytes)
 
-    method = values["model.method"]
+    method = recipe.model.method
     if method == "lora":
-        trainable, _ = wrap_lora(model, values, causal=causal).get_nb_trainable_parameters()
+        trainable, _ = wrap_lora(model, recipe, causal=causal).get_nb_trainable_parameters()
         train_bytes = 4  # adapters (and saved heads) train in fp32 (peft's autocast_adapter_dtype)
         parts = {"weights": weights, "adapters": trainable * train_bytes}
     else:
@@ -98,7 +99,7 @@ def estimate(values: dict[str, Any], config, *, causal: bool, num_labels: int = 
         train_bytes = weight_bytes
         parts = {"weights": weights}
 
-    optimizer = values["train.optimizer"]
+    optimizer = recipe.train.optimizer
     if optimizer == "auto":
         optimizer = "paged_adamw_8bit" if quantized else "adamw_torch"
     state_bytes = {"paged_adamw_8bit": 2, "adamw_bnb_8bit": 2, "sgd": 0, "adafactor": 1}.get(
@@ -106,12 +107,12 @@ def estimate(values: dict[str, Any], config, *, causal: bool, num_labels: int = 
     parts["gradients"] = trainable * train_bytes
     parts["optimizer"] = trainable * state_bytes
 
-    parts["activations"] = _activations(values, config, causal)
+    parts["activations"] = _activations(recipe, config, causal)
     parts["CUDA context"] = CUDA_OVERHEAD
     gpus = 1
     est = MemoryEstimate(params, trainable, parts, gpus)
-    est.notes.append(f"activations at batch {values['train.batch_size']} x {values['model.max_length']} tokens"
-                     + (", gradient checkpointing" if values["train.gradient_checkpointing"] else "")
+    est.notes.append(f"activations at batch {recipe.train.batch_size} x {recipe.model.max_length} tokens"
+                     + (", gradient checkpointing" if recipe.train.gradient_checkpointing else "")
                      + f"; weights {'4-bit NF4' if quantized else load_dtype}; optimizer {optimizer}")
     return est
 
@@ -125,19 +126,19 @@ def shard(est: MemoryEstimate, gpus: int) -> MemoryEstimate:
     return MemoryEstimate(est.params, est.trainable, parts, gpus, est.notes)
 
 
-def _activations(values: dict[str, Any], config, causal: bool) -> int:
+def _activations(recipe: RecipeView, config, causal: bool) -> int:
     text = config.get_text_config() if hasattr(config, "get_text_config") else config
     h = _first(text, "hidden_size", "dim", "n_embd", "d_model")
     layers = _first(text, "num_hidden_layers", "n_layers", "n_layer", "num_layers")
     inter = _first(text, "intermediate_size", "hidden_dim", "n_inner", "ffn_dim") or 4 * h
     experts = _first(text, "num_experts_per_tok", "num_experts_per_token", "moe_topk") or 1
     vocab = _first(text, "vocab_size")
-    b, s = values["train.batch_size"], values["model.max_length"]
-    act = 2 if values["model.precision"] != "fp32" else 4
+    b, s = recipe.train.batch_size, recipe.model.max_length
+    act = 2 if recipe.model.precision != "fp32" else 4
     # per layer: attention (inputs of q/k/v/o, their outputs, the attention output, norms) ~ 16 sbh
     # bytes at 16 bits; the MLP (input, gate/up outputs, activation, down input) ~ 8 sbI per active expert
     per_layer = s * b * (16 * h + 8 * inter * experts) * act // 2
-    if values["train.gradient_checkpointing"]:
+    if recipe.train.gradient_checkpointing:
         # only each layer's input is kept; one layer's activations are rebuilt at a time
         body = layers * s * b * h * act + per_layer
     else:
@@ -154,19 +155,19 @@ def _first(config, *names: str) -> int:
     return 0
 
 
-def source_config(values: dict[str, Any]):
+def source_config(recipe: RecipeView):
     """The model's config without its weights: a tiny model's as it would be built, a local
     folder's config.json, a hub model's from the local cache. None: not here to read (a hub model
     not downloaded yet, a path on a remote host)."""
     from workbench.models.source import parse_source
 
-    src = parse_source(values["model.source"])
+    src = parse_source(recipe.model.source.spec)
     if src.kind == "tiny":
         from workbench.models.tiny import tiny_config
 
-        return tiny_config(src.arch, hidden=values["model.tiny_hidden_size"], layers=values["model.tiny_layers"],
-                           vocab=values["model.tiny_vocab_size"])
-    path = config_file(values)
+        return tiny_config(src.arch, hidden=recipe.model.tiny_hidden_size, layers=recipe.model.tiny_layers,
+                           vocab=recipe.model.tiny_vocab_size)
+    path = config_file(recipe)
     if path is None:
         return None
     from transformers import AutoConfig
@@ -174,12 +175,12 @@ def source_config(values: dict[str, Any]):
     return AutoConfig.from_pretrained(str(path.parent))
 
 
-def config_file(values: dict[str, Any]) -> Path | None:
+def config_file(recipe: RecipeView) -> Path | None:
     """The config.json of a local folder or of a hub model in this machine's cache; None for a tiny
     model, or a hub model whose config is not cached."""
     from workbench.models.source import parse_source
 
-    src = parse_source(values["model.source"])
+    src = parse_source(recipe.model.source.spec)
     if src.kind == "local":
         return Path(src.path) / "config.json"
     if src.kind == "tiny":
@@ -190,13 +191,13 @@ def config_file(values: dict[str, Any]) -> Path | None:
     return Path(hit) if isinstance(hit, str) else None
 
 
-def estimate_lines(values: dict[str, Any], *, causal: bool, num_labels: int, gpu_memory: list[int] | None,
+def estimate_lines(recipe: RecipeView, *, causal: bool, num_labels: int, gpu_memory: list[int] | None,
                    where: str) -> list[str]:
     """The estimate as printed, or one line saying why there is none."""
-    config = source_config(values)
+    config = source_config(recipe)
     if config is None:
-        return [f"GPU memory: not estimated ({values['model.source']} is not in this machine's Hugging Face cache)"]
-    est = estimate(values, config, causal=causal, num_labels=num_labels)
-    if values["model.device_map"] == "auto" and gpu_memory and len(gpu_memory) > 1:
+        return [f"GPU memory: not estimated ({recipe.model.source.spec} is not in this machine's Hugging Face cache)"]
+    est = estimate(recipe, config, causal=causal, num_labels=num_labels)
+    if recipe.model.device_map == "auto" and gpu_memory and len(gpu_memory) > 1:
         est = shard(est, len(gpu_memory))
     return est.lines(gpu_memory, where)

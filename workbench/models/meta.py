@@ -11,7 +11,8 @@ have is one line listing the layers it has, not peft's error in a run that was c
 from __future__ import annotations
 
 import warnings
-from typing import Any
+
+from workbench.recipe.sections import RecipeView
 
 
 def meta_model(config, *, causal: bool, num_labels: int = 2):
@@ -27,7 +28,7 @@ def meta_model(config, *, causal: bool, num_labels: int = 2):
         return AutoModelForSequenceClassification.from_config(config)
 
 
-def wrap_lora(model, values: dict[str, Any], *, causal: bool):
+def wrap_lora(model, recipe: RecipeView, *, causal: bool):
     """The meta model wrapped by peft with the recipe's LoraConfig (the one training uses); the
     classifier heads it has train and are saved, as training's new heads are."""
     from accelerate import init_empty_weights
@@ -40,7 +41,7 @@ def wrap_lora(model, values: dict[str, Any], *, causal: bool):
     heads = [] if causal else [n for n in HEAD_MODULES if getattr(model, n, None) is not None]
     with init_empty_weights(), warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # peft reads a deprecated transformers property
-        return get_peft_model(model, lora_config(values, heads, "CAUSAL_LM" if causal else "SEQ_CLS"))
+        return get_peft_model(model, lora_config(recipe, heads, "CAUSAL_LM" if causal else "SEQ_CLS"))
 
 
 def layer_names(model) -> list[str]:
@@ -58,14 +59,14 @@ def _adaptable(module) -> bool:
                                torch.nn.MultiheadAttention, Conv1D))
 
 
-def lora_module_problem(values: dict[str, Any], config, *, causal: bool) -> tuple[str, str] | None:
+def lora_module_problem(recipe: RecipeView, config, *, causal: bool) -> tuple[str, str] | None:
     """(knob, message) when the recipe's LoRA modules cannot work on the model of `config`; None when
     they can (or the method is not LoRA)."""
     import copy
 
     from workbench.models.load import ALL_LINEAR, lora_config, quiet_transformers
 
-    if values["model.method"] != "lora":
+    if recipe.model.method != "lora":
         return None
     quiet_transformers()  # before peft's import: it imports bitsandbytes, whose kernel lookup warns on stderr
     from peft.tuners.tuners_utils import check_target_module_exists
@@ -74,14 +75,14 @@ def lora_module_problem(values: dict[str, Any], config, *, causal: bool) -> tupl
         model = meta_model(config, causal=causal)
     except (ValueError, KeyError, ImportError):
         return None  # an architecture transformers cannot build here (a newer one): the dry run's memory note says so
-    what = f"{values['model.source']} ({type(model).__name__})"
+    what = f"{recipe.model.source.spec} ({type(model).__name__})"
     layers = f"its layers: {', '.join(layer_names(model))}"
     modules = dict(model.named_modules(remove_duplicate=False))
-    targets = list(values["lora.target_modules"])
+    targets = list(recipe.lora.target_modules)
     if len(targets) > 1 and any(t.lower() == ALL_LINEAR for t in targets):
         return "lora.target_modules", f"lora.target_modules: {ALL_LINEAR!r} (every linear layer) stands alone, not beside names"
     if targets and targets[0].lower() != ALL_LINEAR:
-        config_of = lora_config(values, [], "CAUSAL_LM" if causal else "SEQ_CLS")
+        config_of = lora_config(recipe, [], "CAUSAL_LM" if causal else "SEQ_CLS")
         for target in targets:
             one = copy.copy(config_of)
             one.target_modules = {target}
@@ -93,11 +94,11 @@ def lora_module_problem(values: dict[str, Any], config, *, causal: bool) -> tupl
                 return "lora.target_modules", (f"lora.target_modules: {target!r} names {odd}, a "
                                                f"{type(modules[odd]).__name__}, which LoRA cannot adapt (it adapts "
                                                f"Linear, Conv1D, Conv and Embedding layers); {layers}")
-    for name in values["lora.modules_to_save"]:
+    for name in recipe.lora.modules_to_save:
         if not any(key.endswith(name) for key in modules):  # peft's match for modules to save: a suffix
             return "lora.modules_to_save", f"lora.modules_to_save: {name!r} is no module of {what}; {layers}"
     try:
-        wrap_lora(model, values, causal=causal)
+        wrap_lora(model, recipe, causal=causal)
     except (ValueError, TypeError) as e:  # peft's refusal of this combination
         if not targets:
             return "lora.target_modules", (f"lora.target_modules is empty and peft has no default for {what}: name "
@@ -111,8 +112,8 @@ def lora_module_problem(values: dict[str, Any], config, *, causal: bool) -> tupl
 LORA_MODULE_KNOBS = ("model.method", "lora.target_modules", "lora.modules_to_save")
 
 
-def check_lora_modules(values: dict[str, Any], *, causal: bool) -> tuple[str, str] | None:
-    """lora_module_problem for the model `values` names, when its config is here (a tiny model, a
+def check_lora_modules(recipe: RecipeView, *, causal: bool) -> tuple[str, str] | None:
+    """lora_module_problem for the model `recipe` names, when its config is here (a tiny model, a
     local folder, a hub model's config in this machine's cache; otherwise None: not checked here).
 
     Building the meta model takes torch, transformers and peft (seconds of imports): a pass is
@@ -126,23 +127,25 @@ def check_lora_modules(values: dict[str, Any], *, causal: bool) -> tuple[str, st
     from workbench.cache import cache_dir
     from workbench.models.memory import config_file, source_config
 
-    if values["model.method"] != "lora":
+    if recipe.model.method != "lora":
         return None
-    path = config_file(values)
-    if path is None and not values["model.source"].startswith("tiny:"):
+    path = config_file(recipe)
+    if path is None and not recipe.model.source.spec.startswith("tiny:"):
         return None  # a hub model not in this cache: not checked here
+    model = recipe.model
     identity = hashlib.sha256(path.read_bytes()).hexdigest() if path is not None else [
-        values[k] for k in ("model.source", "model.tiny_hidden_size", "model.tiny_layers", "model.tiny_vocab_size")]
-    key = json.dumps([identity, causal, [values[k] for k in LORA_MODULE_KNOBS],
+        model.source.spec, model.tiny_hidden_size, model.tiny_layers, model.tiny_vocab_size]
+    # the values of LORA_MODULE_KNOBS, in its order
+    key = json.dumps([identity, causal, [model.method, recipe.lora.target_modules, recipe.lora.modules_to_save],
                       [version(p) for p in ("workbench", "transformers", "peft")]])
     passed = cache_dir("checks") / f"lora-{hashlib.sha256(key.encode()).hexdigest()[:32]}"
     if passed.exists():
         return None
     try:
-        config = source_config(values)
+        config = source_config(recipe)
     except (ValueError, KeyError, OSError):
         return None  # a config.json transformers cannot read here: the dry run's memory note says why
-    problem = lora_module_problem(values, config, causal=causal)
+    problem = lora_module_problem(recipe, config, causal=causal)
     if problem is None:
         try:
             passed.parent.mkdir(parents=True, exist_ok=True)

@@ -42,12 +42,12 @@ def packed_leak(model, vocab: int) -> float:
     return float((inside - alone).abs().max() / alone.abs().max().clamp_min(1e-6))
 
 
-def check_packing(model, values: dict) -> str:  # values: the recipe's, for the kernel asked for
+def check_packing(model, asked: str) -> str:  # asked: the recipe's model.attn_implementation
     """The run-log line when `model` keeps packed examples apart; one UserError line when not."""
     vocab = model.get_input_embeddings().num_embeddings
     leak = packed_leak(model, vocab)
     arch = getattr(model.config, "model_type", "this model")
-    attn = getattr(model.config, "_attn_implementation", None) or values["model.attn_implementation"]  # what loaded
+    attn = getattr(model.config, "_attn_implementation", None) or asked  # what loaded
     if leak > TOLERANCE:
         raise UserError(f"train.packing = true: {arch} with {attn} attention lets packed examples attend to each other "
                         f"(logits moved by {leak:.0%} of their scale in a check before training); set train.packing "

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from workbench.errors import UserError
+from workbench.recipe.sections import RecipeView
 
 
 @dataclass(frozen=True)
@@ -58,12 +59,12 @@ def decide(*, mode: str, world_size: int, local_rank: int, cuda_devices: int, qu
                      f"rank {local_rank} of {world_size}: the model on cuda:{local_rank}")
 
 
-def this_process(values: dict[str, Any], *, quantized: bool) -> Placement:
+def this_process(recipe: RecipeView, *, quantized: bool) -> Placement:
     """The decision for the running process, from the launcher's environment and torch."""
     import torch
 
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     cuda = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    return decide(mode=values["model.device_map"], world_size=world_size, local_rank=local_rank,
+    return decide(mode=recipe.model.device_map, world_size=world_size, local_rank=local_rank,
                   cuda_devices=cuda, quantized=quantized)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from workbench.errors import UserError
 from workbench.models.tiny import ARCHS
+from workbench.recipe.sections import RecipeView
 
 
 @dataclass(frozen=True)
@@ -134,9 +135,9 @@ def _hub_unreachable(repo: str) -> str | None:
     return None
 
 
-def resolve_source(values: dict, train_texts: list[str] | None) -> str:
+def resolve_source(recipe: RecipeView, train_texts: list[str] | None) -> str:
     """What to pass to from_pretrained: a directory or a hub id. Builds tiny models on demand."""
-    src = parse_source(values["model.source"])
+    src = parse_source(recipe.model.source.spec)
     if src.kind == "local":
         return src.path
     if src.kind == "hub":
@@ -146,25 +147,25 @@ def resolve_source(values: dict, train_texts: list[str] | None) -> str:
     if train_texts is None:
         raise UserError(f"model.source {src.spec!r}: the tiny model's tokenizer is trained on the training texts, "
                         "which are not available")
-    return str(build_tiny(src.arch, train_texts, hidden=values["model.tiny_hidden_size"],
-                          layers=values["model.tiny_layers"], vocab=values["model.tiny_vocab_size"]))
+    return str(build_tiny(src.arch, train_texts, hidden=recipe.model.tiny_hidden_size,
+                          layers=recipe.model.tiny_layers, vocab=recipe.model.tiny_vocab_size))
 
 
 MODEL_FILE = "model.json"  # in a run folder: the source and what from_pretrained was given
 
 
-def record_base(run_dir: Path, values: dict, path: str) -> None:
+def record_base(run_dir: Path, recipe: RecipeView, path: str) -> None:
     import json
 
-    (run_dir / MODEL_FILE).write_text(json.dumps({"source": values["model.source"], "path": path}), "utf-8")
+    (run_dir / MODEL_FILE).write_text(json.dumps({"source": recipe.model.source.spec, "path": path}), "utf-8")
 
 
-def base_path(run_dir: Path, values: dict, texts) -> str:
+def base_path(run_dir: Path, recipe: RecipeView, texts) -> str:
     """The base model a finished run was trained from; a cleared tiny-model cache is rebuilt
     (deterministically) from `texts()`, the training texts."""
     import json
 
     base = json.loads((run_dir / MODEL_FILE).read_text("utf-8"))["path"]
-    if not Path(base).exists() and values["model.source"].startswith("tiny:"):
-        base = resolve_source(values, texts())
+    if not Path(base).exists() and recipe.model.source.spec.startswith("tiny:"):
+        base = resolve_source(recipe, texts())
     return base

@@ -146,7 +146,7 @@ class ClassificationTask:
     def load_model(self, path: str, label_names: list[str]) -> LoadedModel:
         from workbench.models.load import load_sequence_classifier
 
-        return load_sequence_classifier(path, label_names, seed=self.recipe.train.seed, values=self.values,
+        return load_sequence_classifier(path, label_names, seed=self.recipe.train.seed, recipe=self.recipe,
                                         single_label=self.single_label)
 
     def eval_records(self, records: LabeledTable) -> LabeledTable:
@@ -234,7 +234,6 @@ class ClassificationTask:
         """load_finished with the run's labels.json already read (`meta`); sets the tuned thresholds."""
         from workbench.models.load import load_sequence_classifier, place_for_inference
 
-        values = self.values
         label_names = meta["labels"]
         self.thresholds = meta["threshold"]
         self.single_label = bool(meta.get("single_label", False))  # runs before single-label classes: multi-label
@@ -247,10 +246,10 @@ class ClassificationTask:
 
             from workbench.models.source import base_path
 
-            base = base_path(run_dir, values, lambda: self.load_splits().train.texts)
+            base = base_path(run_dir, self.recipe, lambda: self.load_splits().train.texts)
             loaded = load_sequence_classifier(base, label_names, seed=self.recipe.train.seed,
                                               tokenizer_path=str(run_dir / "adapter"),
-                                              values=values if quantize else None, single_label=self.single_label)
+                                              recipe=self.recipe if quantize else None, single_label=self.single_label)
             model = PeftModel.from_pretrained(loaded.model, str(run_dir / "adapter"))
         if to_gpu:
             model = place_for_inference(model, quantized=quantize and self.recipe.quant.use_4bit)

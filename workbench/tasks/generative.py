@@ -156,7 +156,7 @@ class GenerativeTask(ABC):
         from workbench.models.load import load_causal_lm
 
         transformers.set_seed(self.recipe.train.seed)
-        return load_causal_lm(path, self.values)
+        return load_causal_lm(path, self.recipe)
 
     def eval_records(self, records: Sequence[Any]) -> list[Any]:
         """The first eval.max_examples records (0: all): the same ones for base and tuned."""
@@ -186,17 +186,16 @@ class GenerativeTask(ABC):
         or the saved full model."""
         from workbench.models.load import load_causal_lm, place_for_inference
 
-        values = self.values
         if self.recipe.model.method == "full":
-            loaded = load_causal_lm(str(run_dir / "model"), values, tokenizer_path=str(run_dir / "model"), quantize=False)
+            loaded = load_causal_lm(str(run_dir / "model"), self.recipe, tokenizer_path=str(run_dir / "model"), quantize=False)
             model = loaded.model
         else:
             from peft import PeftModel
 
             from workbench.models.source import base_path
 
-            base = base_path(run_dir, values, lambda: self.tokenizer_texts(self.load_splits().train))
-            loaded = load_causal_lm(base, values, tokenizer_path=str(run_dir / "adapter"), quantize=quantize)
+            base = base_path(run_dir, self.recipe, lambda: self.tokenizer_texts(self.load_splits().train))
+            loaded = load_causal_lm(base, self.recipe, tokenizer_path=str(run_dir / "adapter"), quantize=quantize)
             model = PeftModel.from_pretrained(loaded.model, str(run_dir / "adapter"))
         if to_gpu:
             model = place_for_inference(model, quantized=quantize and self.recipe.quant.use_4bit)

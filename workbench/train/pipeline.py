@@ -23,7 +23,7 @@ def run(ctx: RunContext, task: TrainingTask) -> None:
     from workbench.models.source import record_base, resolve_source
     from workbench.train.trainer import build_trainer, save_trained, train_and_summarize, weights_origin
 
-    values = ctx.recipe.values
+    recipe = ctx.recipe.view
     splits = task.load_splits()
     names = splits.label_names
     ctx.log(f"data: {splits.describe()}")
@@ -31,8 +31,8 @@ def run(ctx: RunContext, task: TrainingTask) -> None:
     # the training texts as a list only where a tiny model's tokenizer is trained on them (a 1M-row
     # split stays in Arrow otherwise)
     tiny = ctx.recipe.model.source.tiny
-    path = resolve_source(values, task.tokenizer_texts(splits.train) if tiny else None)
-    ctx.log(f"placement: {this_process(values, quantized=ctx.recipe.quant.use_4bit).note}")
+    path = resolve_source(recipe, task.tokenizer_texts(splits.train) if tiny else None)
+    ctx.log(f"placement: {this_process(recipe, quantized=ctx.recipe.quant.use_4bit).note}")
     loaded = task.load_model(path, names)
     tok = loaded.tokenizer
     quant = loaded.quant  # the checkpoint's own quantization decides, else the recipe's (models/checkpoint.py)
@@ -41,13 +41,13 @@ def run(ctx: RunContext, task: TrainingTask) -> None:
     if ctx.recipe.train.packing:  # before any evaluation: a model that cannot pack stops here, in one line
         from workbench.models.packing import check_packing
 
-        ctx.log(check_packing(loaded.model, values))
-    model = apply_method(loaded, values, task_type=task.peft_task_type)
+        ctx.log(check_packing(loaded.model, recipe.model.attn_implementation))
+    model = apply_method(loaded, recipe, task_type=task.peft_task_type)
     trainable, total = count_params(model)
     ctx.emit("model", source=ctx.recipe.model.source.spec, resolved_path=path, method=ctx.recipe.model.method,
              trainable_params=trainable, total_params=total, new_modules=loaded.new_modules,
              quantized=quant.label if quant is not None else None)
-    record_base(ctx.run_dir, values, path)
+    record_base(ctx.run_dir, recipe, path)
 
     eval_sets: list[tuple[str, Any]] = [("validation", task.eval_records(splits.validation))]
     if splits.test is not None:
@@ -107,7 +107,6 @@ def evaluate_only(ctx: RunContext, task: EvaluationTask, source: str, source_run
     from workbench.models.load import count_params, place_for_inference
     from workbench.models.source import resolve_source
 
-    values = ctx.recipe.values
     splits = task.load_splits()
     names = splits.label_names
     ctx.log(f"data: {splits.describe()}")
@@ -119,7 +118,7 @@ def evaluate_only(ctx: RunContext, task: EvaluationTask, source: str, source_run
         model, tok = task.load_finished(Path(source_run))
     else:
         tiny = ctx.recipe.model.source.tiny
-        path = resolve_source(values, task.tokenizer_texts(splits.train) if tiny else None)
+        path = resolve_source(ctx.recipe.view, task.tokenizer_texts(splits.train) if tiny else None)
         loaded = task.load_model(path, names)
         model, tok = place_for_inference(loaded.model, quantized=ctx.recipe.quant.use_4bit), loaded.tokenizer
     _trainable, total = count_params(model)
