@@ -16,7 +16,7 @@ def main(args) -> int:
         raise UserError("already exists and is not an empty folder; give a new folder", path=out)
     if not out.parent.is_dir():
         raise UserError("parent folder does not exist", path=out.parent)
-    saved = run_dir / ("model" if recipe["model.method"] == "full" else "adapter")
+    saved = run_dir / ("model" if recipe.model.method == "full" else "adapter")
     if not saved.is_dir():
         raise UserError(f"run {run_id} has no saved {saved.name} folder", path=saved)
 
@@ -25,7 +25,7 @@ def main(args) -> int:
     from workbench.tasks import get_task
 
     quiet_transformers()
-    if recipe["model.method"] == "full":
+    if recipe.model.method == "full":
         result = copy_full_model(saved, out)
     else:
         # A QLoRA adapter is merged into the base reloaded in full precision (quantize=False).

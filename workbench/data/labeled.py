@@ -28,6 +28,7 @@ from typing import Any
 
 from workbench.data.tabular import Columns, Source, read_columns
 from workbench.errors import UserError
+from workbench.recipe.sections import Data
 
 _TRUE = ("1", "1.0", "true")
 _FALSE = ("0", "0.0", "false")
@@ -36,7 +37,7 @@ _INT = r"^-?[0-9]+$"
 
 @dataclass(frozen=True)
 class LabelSpec:
-    """Where a source's text and labels are, from a recipe's data.* knobs (`from_values`)."""
+    """Where a source's text and labels are, from a recipe's data.* knobs (`from_data`)."""
     text_column: str = "text"
     text_template: str = ""                                   # "{title}. {body}": text from several columns
     columns: dict[str, str] = field(default_factory=dict)     # form (a): label name -> 0/1 column
@@ -49,12 +50,12 @@ class LabelSpec:
     keep: tuple[str, ...] = ()                                # more columns carried as text (e.g. a group column)
 
     @staticmethod
-    def from_values(values: dict[str, Any]) -> LabelSpec:
-        columns = dict(values["data.labels"]) or {c: c for c in values["data.label_columns"]}
-        return LabelSpec(values["data.text_column"], values["data.text_template"], columns,
-                         values["data.label_column"], values["data.label_separator"], tuple(values["data.classes"]),
-                         {k: int(v) for k, v in values["data.label_values"].items()}, values["data.id_column"],
-                         values["data.format"])
+    def from_data(data: Data) -> LabelSpec:
+        """The spec a recipe's [data] section gives."""
+        columns = dict(data.labels) or {c: c for c in data.label_columns}
+        return LabelSpec(data.text_column, data.text_template, columns, data.label_column, data.label_separator,
+                         tuple(data.classes), {k: int(v) for k, v in data.label_values.items()}, data.id_column,
+                         data.format)
 
     def template_fields(self) -> list[str]:
         return template_fields(self.text_template) if self.text_template else [self.text_column]

@@ -14,6 +14,7 @@ from typing import Any
 
 from workbench.data.tabular import DatasetSplit, Source
 from workbench.errors import UserError
+from workbench.recipe.sections import Data
 
 
 @dataclass
@@ -55,24 +56,24 @@ def _subset(data, idx: list[int]):
     return data.subset(idx) if hasattr(data, "subset") else [data[i] for i in idx]
 
 
-def split_sources(values: dict) -> tuple[Source, Source | None, Source | None]:
-    """(train, validation, test) sources of a recipe: its files, or the splits of data.dataset;
-    validation and test are None where none is given."""
-    if values["data.dataset"]:
-        def split(knob: str) -> DatasetSplit | None:
-            name = values[knob]
-            return DatasetSplit(values["data.dataset"], values["data.dataset_config"], name, knob) if name else None
+def split_sources(data: Data) -> tuple[Source, Source | None, Source | None]:
+    """(train, validation, test) sources of a recipe's [data]: its files, or the splits of
+    data.dataset; validation and test are None where none is given."""
+    if data.dataset:
+        def split(name: str, knob: str) -> DatasetSplit | None:
+            return DatasetSplit(data.dataset, data.dataset_config, name, knob) if name else None
 
-        train = DatasetSplit(values["data.dataset"], values["data.dataset_config"], values["data.train_split"])
-        return train, split("data.validation_split"), split("data.test_split")
-    return values["data.train_file"], values["data.validation_file"] or None, values["data.test_file"] or None
+        train = DatasetSplit(data.dataset, data.dataset_config, data.train_split)
+        return (train, split(data.validation_split, "data.validation_split"),
+                split(data.test_split, "data.test_split"))
+    return data.train_file, data.validation_file or None, data.test_file or None
 
 
-def read_splits(values: dict, read: Callable[..., Any]) -> tuple[Any, Any, Any]:
+def read_splits(data: Data, read: Callable[..., Any]) -> tuple[Any, Any, Any]:
     """(train, validation, test) through a task's reader `read(source, train)` (`train`: the training
     split already read, None while reading it): the validation source, or a fixed-seed holdout of
     the training data; test is None without a test file or split."""
-    train_src, validation_src, test_src = split_sources(values)
+    train_src, validation_src, test_src = split_sources(data)
     train = read(train_src, None)
     if validation_src is not None:
         validation = read(validation_src, train)
@@ -80,7 +81,7 @@ def read_splits(values: dict, read: Callable[..., Any]) -> tuple[Any, Any, Any]:
         where = str(train_src)
         if len(train) < 2:
             raise UserError("needs at least 2 rows to hold out a validation split", path=where)
-        tr, va = holdout_indices(len(train), values["data.validation_fraction"], values["data.split_seed"])
+        tr, va = holdout_indices(len(train), data.validation_fraction, data.split_seed)
         if not tr:
             raise UserError(f"data.validation_fraction leaves no training rows out of {len(train)}", path=where)
         full = train

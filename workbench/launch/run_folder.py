@@ -32,7 +32,7 @@ def create_run(recipe: Recipe, runs_root: Path, *, target: str = "local", comman
         write_frozen(recipe, run_dir / rundir.RECIPE, header)
         write_run_meta(run_dir, {
             "run_id": run_id, "recipe_name": recipe.name, "recipe_path": str(recipe.path or ""),
-            "target": target, "group": recipe["group"], "created_at": time.time(),
+            "target": target, "group": recipe.view.group, "created_at": time.time(),
             "host": socket.gethostname(), "user": os.environ.get("USER", ""), "command": command,
             **(meta or {}),
         })

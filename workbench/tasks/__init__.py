@@ -12,6 +12,7 @@ import importlib
 from typing import Any
 
 from workbench.errors import UserError
+from workbench.recipe import Recipe
 from workbench.recipe.task_names import TASKS
 from workbench.tasks.base import Task
 
@@ -28,14 +29,14 @@ def get_task(values: dict[str, Any]) -> Task:
     return task_class(values["task"])(values)
 
 
-def check_recipe(recipe) -> None:
+def check_recipe(recipe: Recipe) -> None:
     """The task's cross-field checks of a loaded recipe (the schema's own checks ran in load_recipe).
     Errors name the recipe file and the line that sets the knob."""
     def fail(message: str, section: str = "", key: str | None = None) -> UserError:
         line = recipe.line_of(f"{section}.{key}" if section else key) if key else None
         return UserError(message, path=recipe.path, line=line)
 
-    task_class(recipe["task"]).check_recipe(recipe.values, fail)
+    task_class(recipe.task).check_recipe(recipe.values, fail)
 
 
 def load_splits(values: dict[str, Any]):

@@ -47,7 +47,7 @@ class ClassificationTask:
     def __init__(self, values: dict[str, Any]):
         self.values = values
         self.recipe = view_of(values)  # the same values, typed (workbench/recipe/sections.py)
-        self.spec = LabelSpec.from_values(values)
+        self.spec = LabelSpec.from_data(self.recipe.data)
         # Scores at eval.threshold until the tuned validation split tunes per-label thresholds
         # (eval.tune_thresholds); those then score the test split and `workbench predict`.
         self.thresholds: float | list[float] = self.recipe.eval.threshold
@@ -64,7 +64,7 @@ class ClassificationTask:
     def check_recipe(values: dict[str, Any], fail: Fail) -> None:
         refuse_base_system_prompt(values, fail)
         recipe = view_of(values)
-        spec = LabelSpec.from_values(values)
+        spec = LabelSpec.from_data(recipe.data)
         if recipe.train.packing:
             raise fail("train.packing = true: task classification reads one score per example from its last "
                        "(or first) token, so its batches stay padded; packing is for the generative tasks "
@@ -118,9 +118,9 @@ class ClassificationTask:
         return lambda p: read_labeled(p, self.spec, train=train, max_rows=max_rows, require_labels=not unlabelled)
 
     def load_splits(self) -> Splits:
-        values = self.values
+        data = self.recipe.data
         train, validation, test = read_splits(
-            values, lambda source, train: read_labeled(source, self.spec, train=train, max_rows=self.recipe.data.max_rows))
+            data, lambda source, train: read_labeled(source, self.spec, train=train, max_rows=data.max_rows))
         self.single_label = train.single_label
         if train.single_label:
             column = f"data.label_column {self.spec.label_column!r} holds one class per row"
