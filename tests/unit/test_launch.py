@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shlex
 import subprocess
@@ -12,7 +13,7 @@ import pytest
 from tests.conftest import DEMO_RECIPE
 from workbench.errors import UserError
 from workbench.launch import agent, batch
-from workbench.launch.argv import prelude_lines, supervisor_argv, train_argv
+from workbench.launch.argv import Launch, prelude_lines, supervisor_argv, train_argv
 from workbench.launch.follow import final_status, local_offsets, mirror
 from workbench.launch.hosts import SshHost, remote_dir
 from workbench.recipe import load_recipe
@@ -20,8 +21,8 @@ from workbench.recipe import load_recipe
 HOSTILE = ["; touch {m}", "$(touch {m})", "`touch {m}`", "x\ntouch {m}", "' ; touch {m} ; '", '" ; touch {m} ; "']
 
 
-def launch_of(*overrides: str) -> dict:
-    return load_recipe(DEMO_RECIPE, overrides).section("launch")
+def launch_of(*overrides: str) -> Launch:
+    return load_recipe(DEMO_RECIPE, overrides).launch
 
 
 def test_single_process_trains_with_plain_python_and_several_through_accelerate():
@@ -206,9 +207,9 @@ def test_hostile_paths_reach_a_shell_as_one_quoted_word(tmp_path, value):
             launch_of(f"launch.venv={text}")
         return
     # (set directly: `--set` would unquote a value that starts and ends with a quote)
-    launch = {**launch_of(), "venv": text, "container": text, "python": text}
+    launch = dataclasses.replace(launch_of(), venv=text, container=text, python=text)
     run_dir = str(tmp_path / text)
-    script = batch.render_slurm(launch, run_dir, "r", launch["python"])
+    script = batch.render_slurm(launch, run_dir, "r", launch.python)
     # run the script's body with the launch commands replaced by echo: nothing else may execute
     body = script.replace('exec "$WORKBENCH_CONTAINER_RUNTIME"', 'echo "$WORKBENCH_CONTAINER_RUNTIME"')
     body = body.replace("set -eo pipefail", "").replace("exit 127", "true")

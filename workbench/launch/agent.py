@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,22 +26,21 @@ from workbench import rundir
 from workbench.errors import UserError
 from workbench.events import FileMark, changed, last_event
 from workbench.launch import batch
-from workbench.launch.argv import job_python, pick_runtime, supervisor_argv
+from workbench.launch.argv import Launch, job_python, pick_runtime, supervisor_argv
 
 REPLY_MARKER = b"\x1eworkbench-agent\n"  # precedes the reply line: login profiles may print before it
 TAIL_LIMIT = 4 << 20  # bytes per tail reply; the follower asks again at once when there is more
 
 
-def _frozen(run_dir: Path) -> tuple[dict[str, Any], str]:
+def _frozen(run_dir: Path) -> tuple[Launch, str]:
     """The frozen recipe's [launch] values, with paths of this machine, and the recipe's name."""
     from workbench.recipe import load_recipe
 
     recipe = load_recipe(run_dir / rundir.RECIPE)
-    launch = recipe.section("launch")
+    launch = recipe.launch
     # paths of this machine: ~ is its home (a shell would expand it; Popen and quoting do not)
-    for key in ("python", "container"):
-        launch[key] = os.path.expanduser(launch[key])
-    return launch, recipe.name
+    return replace(launch, python=os.path.expanduser(launch.python),
+                   container=os.path.expanduser(launch.container)), recipe.name
 
 
 def _python(launch) -> str:
@@ -98,9 +98,9 @@ def start(run_dir: Path) -> dict[str, Any]:
     modules / venv / conda prelude, so this interpreter is the environment's."""
     run_dir = run_dir.resolve()  # the supervisor's command line names it so (pid_alive looks for it)
     launch, _ = _frozen(run_dir)
-    python = launch["python"] if launch["container"] else sys.executable
+    python = launch.python if launch.container else sys.executable
     runtime = None
-    if launch["container"]:
+    if launch.container:
         try:
             runtime = pick_runtime(launch)
         except LookupError as e:

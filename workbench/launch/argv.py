@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import shlex
 import socket
-from typing import Any
 
-Launch = dict[str, Any]  # recipe.section("launch")
+from workbench.recipe.sections import Launch  # a recipe's [launch] section: recipe.launch
 
 
 def world_per_node(launch: Launch) -> int:
     """Training processes per node: one per GPU when several GPUs are asked for, else CPU ranks."""
-    return launch["gpus"] if launch["gpus"] > 1 else launch["processes"]
+    return launch.gpus if launch.gpus > 1 else launch.processes
 
 
 def free_port() -> int:
@@ -31,7 +30,7 @@ def train_argv(launch: Launch, run_dir: str, python: str, *, port: int | None = 
     node_rank / main_addr are given for multi-node jobs (they may be shell expressions such as
     "$SLURM_NODEID", which the caller leaves unquoted on purpose).
     """
-    per_node, nodes = world_per_node(launch), launch["nodes"]
+    per_node, nodes = world_per_node(launch), launch.nodes
     if per_node == 1 and nodes == 1:
         return [python, "-m", "workbench.train", run_dir]
     argv = [python, "-m", "accelerate.commands.launch",
@@ -48,8 +47,8 @@ def train_argv(launch: Launch, run_dir: str, python: str, *, port: int | None = 
 def job_python(launch: Launch, own: str) -> str:
     """The interpreter the job runs: the one the recipe names once modules / venv / conda / a
     container set up the environment; else `own`, the interpreter that has workbench here."""
-    if launch["container"] or launch["venv"] or launch["conda_env"] or launch["modules"]:
-        return launch["python"]
+    if launch.container or launch.venv or launch.conda_env or launch.modules:
+        return launch.python
     return own
 
 
@@ -63,18 +62,18 @@ def supervisor_argv(launch: Launch, run_dir: str, python: str, runtime: str | No
     `runtime`: the program that runs the container (default: launch.container_runtime, where it is
     not "auto"; batch scripts pass "$WORKBENCH_CONTAINER_RUNTIME")."""
     argv = [python, "-m", "workbench.launch.supervisor", run_dir]
-    if launch["container"]:
-        program = runtime or (launch["container_runtime"] if launch["container_runtime"] != "auto" else "apptainer")
-        binds = [a for b in launch.get("container_binds") or [] for a in ("--bind", b)]
-        argv = [program, "exec", "--nv", *binds, launch["container"], *argv]
+    if launch.container:
+        program = runtime or (launch.container_runtime if launch.container_runtime != "auto" else "apptainer")
+        binds = [a for b in launch.container_binds or [] for a in ("--bind", b)]
+        argv = [program, "exec", "--nv", *binds, launch.container, *argv]
     return argv
 
 
 def container_lines(launch: Launch) -> list[str]:
     """Shell lines that pick the container runtime on the node (or check the one asked for)."""
-    if not launch["container"]:
+    if not launch.container:
         return []
-    wanted = launch["container_runtime"]
+    wanted = launch.container_runtime
     choices = ("apptainer", "singularity") if wanted == "auto" else (wanted,)
     tests = "; el".join(f"if command -v {c} >/dev/null 2>&1; then {RUNTIME_VAR}={c}" for c in choices)
     need = " or ".join(choices)
@@ -87,7 +86,7 @@ def pick_runtime(launch: Launch) -> str:
     for, or with "auto" apptainer, else singularity; raises LookupError naming what is missing."""
     import shutil
 
-    wanted = launch["container_runtime"]
+    wanted = launch.container_runtime
     choices = ("apptainer", "singularity") if wanted == "auto" else (wanted,)
     for c in choices:
         if shutil.which(c):
@@ -97,12 +96,12 @@ def pick_runtime(launch: Launch) -> str:
 
 def prelude_lines(launch: Launch) -> list[str]:
     """Shell lines that prepare the environment on the machine that trains: modules, venv, conda."""
-    lines = [f"module load {shlex.quote(m)}" for m in launch["modules"]]
-    if launch["conda_env"]:
+    lines = [f"module load {shlex.quote(m)}" for m in launch.modules]
+    if launch.conda_env:
         lines.append('eval "$(conda shell.bash hook)"')
-        lines.append(f"conda activate {shlex.quote(launch['conda_env'])}")
-    if launch["venv"]:
-        lines.append(f". {home_path(launch['venv'].rstrip('/') + '/bin/activate')}")
+        lines.append(f"conda activate {shlex.quote(launch.conda_env)}")
+    if launch.venv:
+        lines.append(f". {home_path(launch.venv.rstrip('/') + '/bin/activate')}")
     return lines
 
 

@@ -66,18 +66,18 @@ def _body(launch: Launch, run_dir: str | list[str], python: str) -> list[str]:
     lines += [f"cd {where}", f"exec >>{rundir.TRAIN_LOG} 2>&1  # the supervisor's and the trainer's output, beside events.jsonl"]
     lines += prelude_lines(launch)
     lines += container_lines(launch)
-    argv = supervisor_argv(launch, "RUN_DIR", python, runtime=f"${RUNTIME_VAR}" if launch["container"] else None)
+    argv = supervisor_argv(launch, "RUN_DIR", python, runtime=f"${RUNTIME_VAR}" if launch.container else None)
     sup = shlex.join(argv[:-1]) + " " + where  # the folder last: quoted, or the array's "$RUN_DIR"
     sup = sup.replace(shlex.quote(f"${RUNTIME_VAR}"), f'"${RUNTIME_VAR}"')  # the variable, expanded by the shell
-    if launch["nodes"] > 1:
+    if launch.nodes > 1:
         lines.append('WORKBENCH_MAIN_ADDR=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)')
         lines.append("export WORKBENCH_MAIN_ADDR")
         # one supervisor per node; each starts accelerate launch with its $SLURM_NODEID
-        cpus = f" --cpus-per-task={launch['cpus']}" if launch["cpus"] else ""  # srun no longer inherits it (22.05+)
+        cpus = f" --cpus-per-task={launch.cpus}" if launch.cpus else ""  # srun no longer inherits it (22.05+)
         # sbatch's --export (NONE, or a few names) reaches srun as SLURM_EXPORT_ENV: the steps would
         # start without what the prelude set up (PATH, the venv). They take the script's environment.
         lines.append("export SLURM_EXPORT_ENV=ALL")
-        return lines + [f"exec srun --nodes={launch['nodes']} --ntasks-per-node=1{cpus} --kill-on-bad-exit=1 {sup}"]
+        return lines + [f"exec srun --nodes={launch.nodes} --ntasks-per-node=1{cpus} --kill-on-bad-exit=1 {sup}"]
     return lines + [f"exec {sup}"]
 
 
@@ -91,15 +91,15 @@ SHEBANG = "#!/bin/bash -l"
 def render_slurm(launch: Launch, run_dir: str | list[str], run_id: str, python: str, recipe_name: str = "") -> str:
     array = isinstance(run_dir, list)
     d = [f"--job-name={job_name(launch, 'slurm', recipe_name or run_id)}", f"--output={log_file(launch, 'slurm', array)}",
-         f"--export={','.join(forwarded_names(launch)) or 'NONE'}", f"--nodes={launch['nodes']}", "--ntasks-per-node=1"]
+         f"--export={','.join(forwarded_names(launch)) or 'NONE'}", f"--nodes={launch.nodes}", "--ntasks-per-node=1"]
     if array:
         d.append(f"--array=0-{len(run_dir) - 1}")
-    if launch["gpus"]:
-        d.append(f"--gpus-per-node={launch['gpus']}")
+    if launch.gpus:
+        d.append(f"--gpus-per-node={launch.gpus}")
     for key, opt in (("cpus", "--cpus-per-task"), ("mem", "--mem"), ("time", "--time"), ("partition", "--partition"),
                      ("account", "--account"), ("qos", "--qos")):
-        if launch[key]:
-            d.append(f"{opt}={launch[key]}")
+        if getattr(launch, key):
+            d.append(f"{opt}={getattr(launch, key)}")
     head = [SHEBANG, f"# workbench run {run_id}: submitted with `{shlex.join(submit_argv('slurm'))}` "
                              "in this folder (again by hand: the same job)"]
     return "\n".join(head + [f"#SBATCH {x}" for x in d] + _body(launch, run_dir, python)) + "\n"
@@ -114,27 +114,27 @@ def pbs_directives(launch: Launch, run_id: str, recipe_name: str = "") -> list[s
     launch.project is set). select and walltime on two -l lines: sbatch misreads
     `select=1,walltime=..` (`"1,walltime=00" is not a valid node count`); PBS adds -l lines up.
     """
-    select = f"select={launch['nodes']}"
-    if launch["cpus"]:
-        select += f":ncpus={launch['cpus']}"
-    if launch["gpus"]:
-        select += f":ngpus={launch['gpus']}"
-    if launch["mem"]:
-        mem = launch["mem"].lower()
+    select = f"select={launch.nodes}"
+    if launch.cpus:
+        select += f":ncpus={launch.cpus}"
+    if launch.gpus:
+        select += f":ngpus={launch.gpus}"
+    if launch.mem:
+        mem = launch.mem.lower()
         select += f":mem={mem if mem.endswith('b') else mem + ('b' if mem[-1].isalpha() else 'mb')}"
     opts = [f"-N {job_name(launch, 'pbs', recipe_name or run_id)}", "-j oe", f"-o {log_file(launch, 'pbs')}",
             f"-l {select}"]
-    if launch["walltime"]:
-        opts.append(f"-l walltime={launch['walltime']}")
+    if launch.walltime:
+        opts.append(f"-l walltime={launch.walltime}")
     # Not -V: a PBS server keeps a job's variables and `qstat -f` shows them, to other users too.
     # Names only: qsub takes each value from its own environment (PBS Pro, Torque, sbatch alike).
     passed = forwarded_names(launch)
     if passed:
         opts.append(f"-v {','.join(passed)}")
-    if launch["project"]:
-        opts.append(f"-P {launch['project']}")
-    if launch["queue"]:
-        opts.append(f"-q {launch['queue']}")
+    if launch.project:
+        opts.append(f"-P {launch.project}")
+    if launch.queue:
+        opts.append(f"-q {launch.queue}")
     return opts
 
 
@@ -176,7 +176,7 @@ def forwarded_names(launch: Launch, environ: Mapping[str, str] | None = None) ->
     from workbench.tracking.mlflow_sink import public_uri
 
     env = os.environ if environ is None else environ
-    names = [n for n in launch["forward_env"] if not is_secret(n) and n in env]
+    names = [n for n in launch.forward_env if not is_secret(n) and n in env]
     # (a URI with user:password@ in it is a secret too: left where it is)
     return names + [n for n in LOCATIONS if n in env and n not in names and public_uri(env[n]) == env[n]]
 
@@ -194,8 +194,8 @@ def job_name(launch: Launch, scheduler: str, recipe_name: str) -> str:
     """launch.job_name (held to a safe pattern by the schema), else the recipe's name made safe:
     letters, digits, _ . - only, starting with a letter; for PBS at most 15 characters (the
     limit of older PBS and Torque servers)."""
-    if launch.get("job_name"):
-        return launch["job_name"]
+    if launch.job_name:
+        return launch.job_name
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", recipe_name).strip("_.-") or "workbench"
     if not name[0].isalpha():
         name = "wb-" + name
@@ -204,8 +204,8 @@ def job_name(launch: Launch, scheduler: str, recipe_name: str) -> str:
 
 def log_file(launch: Launch, scheduler: str, array: bool = False) -> str:
     """The scheduler's own output file (the run's output goes to train.log): launch.log_file or the default."""
-    if launch.get("log_file"):
-        return launch["log_file"]
+    if launch.log_file:
+        return launch.log_file
     if scheduler == "pbs":
         return "pbs.out"
     return "slurm-%A_%a.out" if array else "slurm-%j.out"

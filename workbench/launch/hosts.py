@@ -89,14 +89,14 @@ class SshHost:
         self.name, self.launch = host, launch
 
     def job_dir(self, run_dir: Path) -> str:
-        return remote_dir(self.launch["workdir"], run_dir.name)
+        return remote_dir(self.launch.workdir, run_dir.name)
 
     def forwarded_env(self) -> dict[str, str]:
-        return {n: os.environ[n] for n in self.launch["forward_env"] if n in os.environ}
+        return {n: os.environ[n] for n in self.launch.forward_env if n in os.environ}
 
     def remote_command(self, command: str, job_dir: str, *args: str) -> str:
         script = prelude_lines(self.launch) + [
-            f"exec {home_path(self.launch['python'])} -m workbench.launch.agent "
+            f"exec {home_path(self.launch.python)} -m workbench.launch.agent "
             + shlex.join([command, job_dir, *args])]
         # bash -l: clusters define `module` and PATH in login profiles. One line joined with &&:
         # the login shell that reads it may be csh, which allows no newline inside quotes.
@@ -132,8 +132,8 @@ class SshHost:
         return reply, data
 
     def probe(self, job_dir: str, model_source: str = "") -> dict[str, Any]:
-        return self.call("probe", job_dir, request={"model_source": model_source, "container": self.launch["container"],
-                                                    "workdir": self.launch["workdir"]})[0]
+        return self.call("probe", job_dir, request={"model_source": model_source, "container": self.launch.container,
+                                                    "workdir": self.launch.workdir})[0]
 
     def start(self, job_dir: str) -> dict[str, Any]:
         return self.call("start", job_dir)[0]

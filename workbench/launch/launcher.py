@@ -30,12 +30,12 @@ DATA_KNOBS = [k.name for k in KNOBS if k.kind == "path" and k.section == "data"]
 def dry_run(recipe: Recipe, store: Path) -> str:
     """The exact command or batch script a launch would run; nothing is created or submitted."""
     target = recipe.launch.target
-    launch = recipe.section("launch")
+    launch = recipe.launch
     run_id = "<run_id>"
     if target.host is not None:
         host = SshHost(target.host, launch)
         job_dir = host.job_dir(Path(run_id))
-        python = launch["python"]  # the remote agent's interpreter
+        python = launch.python  # the remote agent's interpreter
         files = ", ".join([rundir.RECIPE, rundir.RUN_META, *[f"{rundir.DATA_DIR}/{Path(recipe[k]).name}" for k in DATA_KNOBS
                                                         if recipe[k]]])
         verb, extra = ("submit", (target.scheduler,)) if target.scheduler else ("start", ())
@@ -123,12 +123,12 @@ def launch_many(recipes: list[Recipe], store: Path, *, command: str = "", on_ste
     for recipe in recipes:
         batch.check_forward_env(recipe)
     target = recipes[0].launch.target
-    settings = recipes[0].section("launch")
+    settings = recipes[0].launch
     host = host_for(target, settings)
-    if target.kind == "local" and settings["gpus"] > 0:
-        _check_local_gpus(settings["gpus"])
-    if settings["nodes"] > 1 and target.kind != "slurm":
-        raise UserError(f"launch.nodes = {settings['nodes']} needs a slurm target (multi-node runs start one "
+    if target.kind == "local" and settings.gpus > 0:
+        _check_local_gpus(settings.gpus)
+    if settings.nodes > 1 and target.kind != "slurm":
+        raise UserError(f"launch.nodes = {settings.nodes} needs a slurm target (multi-node runs start one "
                         f"process per node with srun); {target} runs on one machine")
     run_dirs: list[Path] = []
     for recipe in recipes:
@@ -251,9 +251,9 @@ def _check_remote(info: dict[str, Any], launch, target: Target) -> None:
     if info["workbench"].split(".")[:2] != __version__.split(".")[:2]:
         raise UserError(f"{target.host} has workbench {info['workbench']}, this machine {__version__}: "
                         f"install the same version there ({info['executable']} -m pip install ...)")
-    if target.kind == "ssh" and launch["gpus"] > len(info["gpus"]):
+    if target.kind == "ssh" and launch.gpus > len(info["gpus"]):
         raise UserError(f"{target.host} shows {len(info['gpus'])} GPU(s) ({info['gpu_note']}), the recipe asks for "
-                        f"launch.gpus = {launch['gpus']}")
+                        f"launch.gpus = {launch.gpus}")
     if target.scheduler:
         tool = "sbatch" if target.scheduler == "slurm" else "qsub"
         if not info["tools"].get(tool):
@@ -281,7 +281,7 @@ def host_of_run(run_dir: Path):
     target = parse_target(meta.get("target", "local"))
     if target.host is None:
         return LocalHost(), str(run_dir)
-    launch = load_recipe(run_dir / rundir.RECIPE).section("launch")
+    launch = load_recipe(run_dir / rundir.RECIPE).launch
     host = SshHost(target.host, launch)
     return host, meta.get("job_dir") or host.job_dir(run_dir)
 

@@ -31,7 +31,7 @@ def main(argv: list[str]) -> int:
     run_dir = Path(argv[0]).resolve()
     from workbench.recipe import load_recipe
 
-    launch = load_recipe(run_dir / rundir.RECIPE).section("launch")
+    launch = load_recipe(run_dir / rundir.RECIPE).launch
     node_rank = os.environ.get("SLURM_NODEID")
     argv = train_argv(launch, str(run_dir), sys.executable, port=_port(), node_rank=node_rank,
                       main_addr=os.environ.get("WORKBENCH_MAIN_ADDR"))
