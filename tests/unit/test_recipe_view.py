@@ -3,8 +3,11 @@ read off them), and the view a loaded recipe hands the code, launch.target and m
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import re
 import typing
+from pathlib import Path
 
 import pytest
 
@@ -88,3 +91,64 @@ def test_a_changed_recipe_has_its_own_view(demo_recipe):
     before = r.train.batch_size
     changed = r.with_values({"train.batch_size": before + 1})
     assert changed.train.batch_size == before + 1 and r.train.batch_size == before
+
+
+# --- the code reads knobs typed ----------------------------------------------------------------
+
+KNOB_NAME = re.compile(r"(model|data|lora|quant|train|eval|fairness|sweep|launch)\.[a-z_0-9]+")
+TOP_LEVEL = {k.key for k in schema.KNOBS if not k.section}
+
+# Where a knob is still named as text in a subscript or .get(): the flat form is the right shape there
+# (the load itself, the store's params, MLflow's params, a sweep's change dicts, the knob table and
+# the app's form by name), or the migration has not reached it yet (the RecipeTask protocol's static
+# checks and get_task take flat values). The counts may only fall.
+FLAT_ALLOWED = {
+    "recipe/load.py": 4,            # load_recipe assigning and checking the flat values it builds
+    "recipe/catalog.py": 1,         # the knob table: a default by name
+    "commands/run.py": 3,           # a sweep's variants are change dicts {knob: value}
+    "launch/launcher.py": 1,        # changes for with_values (the uploaded recipe's container)
+    "tui/screens/launch.py": 1,     # the knob table: launch.target's declaration
+    "tui/screens/editor.py": 2,     # the form's fields by knob name
+    "tasks/__init__.py": 1,         # get_task(values): a task binds flat values (then task.recipe)
+    "tasks/classification.py": 2,   # RecipeTask.model_head(values) (next: take a RecipeView)
+    "tracking/mlflow_sink.py": 4,   # MLflow reads the event's flat recipe (its params)
+    "store/write.py": 4,            # the store's runs row from the start event's flat recipe
+    "store/read.py": 1,             # the params table
+}
+
+
+def flat_lookups(tree: ast.AST) -> int:
+    found = 0
+    for node in ast.walk(tree):
+        key = None
+        if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
+            key = node.slice.value
+            name = node.value.id if isinstance(node.value, ast.Name) else ""
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get"
+              and node.args and isinstance(node.args[0], ast.Constant)):
+            key = node.args[0].value
+            name = node.func.value.id if isinstance(node.func.value, ast.Name) else ""
+        if isinstance(key, str) and (KNOB_NAME.fullmatch(key) or (key in TOP_LEVEL and name in ("values", "recipe"))):
+            found += 1
+    return found
+
+
+def test_no_module_reads_a_knob_by_its_name_where_the_typed_recipe_would_do():
+    package = Path(schema.__file__).parents[1]
+    counts = {}
+    for path in sorted(package.rglob("*.py")):
+        n = flat_lookups(ast.parse(path.read_text(encoding="utf-8")))
+        if n:
+            counts[path.relative_to(package).as_posix()] = n
+    over = {f: n for f, n in counts.items() if n > FLAT_ALLOWED.get(f, 0)}
+    assert not over, f"read these knobs typed (recipe.<section>.<key>, task.recipe, a RecipeView): {over}"
+
+
+def test_launch_target_is_parsed_only_at_load_and_from_run_json():
+    """parse_target's callers: the recipe's view (at load), run.json's stored target and the launch
+    dialog's own field; never a recipe's launch.target again."""
+    package = Path(schema.__file__).parents[1]
+    for path in sorted(package.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "parse_target" and node.args:
+                assert "launch.target" not in ast.unparse(node.args[0]), f"{path}: {ast.unparse(node)}"
