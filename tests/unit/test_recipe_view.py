@@ -100,8 +100,8 @@ TOP_LEVEL = {k.key for k in schema.KNOBS if not k.section}
 
 # Where a knob is still named as text in a subscript or .get(): the flat form is the right shape there
 # (the load itself, the store's params, MLflow's params, a sweep's change dicts, the knob table and
-# the app's form by name), or the migration has not reached it yet (the RecipeTask protocol's static
-# checks and get_task take flat values). The counts may only fall.
+# the app's form by name), or the migration has not reached it yet (get_task binds flat values).
+# The counts may only fall.
 FLAT_ALLOWED = {
     "recipe/load.py": 4,            # load_recipe assigning and checking the flat values it builds
     "recipe/catalog.py": 1,         # the knob table: a default by name
@@ -110,7 +110,6 @@ FLAT_ALLOWED = {
     "tui/screens/launch.py": 1,     # the knob table: launch.target's declaration
     "tui/screens/editor.py": 2,     # the form's fields by knob name
     "tasks/__init__.py": 1,         # get_task(values): a task binds flat values (then task.recipe)
-    "tasks/classification.py": 2,   # RecipeTask.model_head(values) (next: take a RecipeView)
     "tracking/mlflow_sink.py": 4,   # MLflow reads the event's flat recipe (its params)
     "store/write.py": 4,            # the store's runs row from the start event's flat recipe
     "store/read.py": 1,             # the params table

@@ -145,10 +145,11 @@ def test_the_task_registry_loads_without_the_ml_stack():
     """`workbench validate`, --dry-run's head and the app's new recipe load task classes: torch,
     transformers and peft wait for the methods that use them."""
     code = ("import json, sys\n"
+            "from workbench.recipe.sections import RecipeView\n"
             "from workbench.recipe.task_names import TASKS\n"
             "from workbench.tasks import recipe_template, task_class\n"
             "for kind in TASKS:\n"
-            "    task_class(kind).model_head({'data.classes': [], 'data.labels': {}})\n"
+            "    task_class(kind).model_head(RecipeView())\n"
             "    recipe_template(kind, 'fresh')\n"
             "print(json.dumps([m for m in ('torch', 'transformers', 'peft') if m in sys.modules]))\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

@@ -74,7 +74,7 @@ def _check_lora_modules(recipe: Recipe, path: str) -> None:
             continue
         seen.add(key)
         try:
-            problem = check_lora_modules(single.view, causal=task_class(single.task).model_head(values).causal)
+            problem = check_lora_modules(single.view, causal=task_class(single.task).model_head(single.view).causal)
         except UserError:
             if remote:
                 continue  # a folder on the remote host

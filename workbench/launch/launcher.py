@@ -70,7 +70,7 @@ def memory_note(recipe: Recipe, target: Target, gpu_memory: list[int] | None = N
         from workbench.telemetry.gpus import memory_totals
 
         gpu_memory = memory_totals()
-    head = task_class(recipe.task).model_head(recipe.values)
+    head = task_class(recipe.task).model_head(recipe.view)
     try:
         lines = estimate_lines(recipe.view, causal=head.causal, num_labels=head.num_labels, gpu_memory=gpu_memory,
                                where=where)

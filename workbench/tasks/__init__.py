@@ -36,7 +36,7 @@ def check_recipe(recipe: Recipe) -> None:
         line = recipe.line_of(f"{section}.{key}" if section else key) if key else None
         return UserError(message, path=recipe.path, line=line)
 
-    task_class(recipe.task).check_recipe(recipe.values, fail)
+    task_class(recipe.task).check_recipe(recipe.view, fail)
 
 
 def load_splits(values: dict[str, Any]):

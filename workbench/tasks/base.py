@@ -18,7 +18,7 @@ from typing import Any, ClassVar, NamedTuple, Protocol
 from workbench.data.profile import ProfileRows
 from workbench.data.splits import Splits
 from workbench.models.load import LoadedModel
-from workbench.recipe.sections import RecipeView, view_of
+from workbench.recipe.sections import RecipeView
 from workbench.tasks.exported import CardText, InferenceCode
 
 # `fail(message, section, key)` builds the UserError naming the recipe file and the line of `section.key`.
@@ -71,12 +71,12 @@ class RecipeTask(Protocol):
     template_values: ClassVar[dict[str, Any]]        # their starter values where the default will not do
 
     @staticmethod
-    def check_recipe(values: dict[str, Any], fail: Fail) -> None:
+    def check_recipe(recipe: RecipeView, fail: Fail) -> None:
         """Cross-field checks of the knobs this task reads; raise fail(...) on the first problem."""
         ...
 
     @staticmethod
-    def model_head(values: dict[str, Any]) -> ModelHead:
+    def model_head(recipe: RecipeView) -> ModelHead:
         """The head of the model this recipe trains (its label count read from the recipe alone)."""
         ...
 
@@ -182,10 +182,9 @@ class Task(RecipeTask, TrainingTask, FinishedRunTask, Protocol):
         ...
 
 
-def refuse_base_system_prompt(values: dict[str, Any], fail: Fail) -> None:
+def refuse_base_system_prompt(recipe: RecipeView, fail: Fail) -> None:
     """eval.base_system_prompt_file is chat classification's alone (the tasks without a system prompt
     refuse it first thing in their checks)."""
-    recipe = view_of(values)
     if recipe.eval.base_system_prompt_file:
         raise fail(f"eval.base_system_prompt_file gives chat_classification's base model its own system prompt; "
                    f"task {recipe.task} has none", "eval", "base_system_prompt_file")

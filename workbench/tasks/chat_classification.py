@@ -16,7 +16,7 @@ from workbench.data.chat_jsonl import ChatRecord, parse_label, read_chat_jsonl
 from workbench.data.profile import ProfileRows
 from workbench.errors import UserError
 from workbench.metrics.classes import class_report, confusion, group_fpr
-from workbench.recipe.sections import view_of
+from workbench.recipe.sections import RecipeView, view_of
 from workbench.tasks.base import Fail, Scored, Task
 from workbench.tasks.exported import Serving, as_python
 from workbench.tasks.generative import HARMONY_FINAL, HARMONY_TURN, GenerativeTask, answer_prompt, check_generative
@@ -74,8 +74,7 @@ class ChatClassificationTask(GenerativeTask):
         self._system: str | None = None
 
     @staticmethod
-    def check_recipe(values: dict[str, Any], fail: Fail) -> None:
-        recipe = view_of(values)
+    def check_recipe(recipe: RecipeView, fail: Fail) -> None:
         classes = recipe.data.classes
         if len(classes) < 2 or len(set(c.lower() for c in classes)) != len(classes):
             raise fail("data.classes must name at least 2 distinct classes for task chat_classification "
@@ -98,7 +97,7 @@ class ChatClassificationTask(GenerativeTask):
             if not recipe.data.label_column:
                 raise fail("data.prompt_template builds the user message from columns; data.label_column names the "
                            "column holding the answer (a class name, or an id into data.classes)", "data", "label_column")
-        check_generative(values, fail, accepted=("dataset", "format", "label_column", "prompt_template")
+        check_generative(recipe, fail, accepted=("dataset", "format", "label_column", "prompt_template")
                                     if template else ("prompt_template",),
                                     hint="a table is read with data.prompt_template (the user message, from columns) "
                                          "and data.label_column (the answer)")

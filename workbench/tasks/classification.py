@@ -26,7 +26,7 @@ from workbench.errors import UserError
 from workbench.metrics.classes import class_report, confusion
 from workbench.metrics.multilabel import bce_loss, multilabel_report
 from workbench.models.load import LoadedModel
-from workbench.recipe.sections import view_of
+from workbench.recipe.sections import RecipeView, view_of
 from workbench.tasks.base import Fail, ModelHead, Scored, Task, TrainingData, refuse_base_system_prompt, write_rows
 from workbench.tasks.exported import CardText, InferenceCode, Serving, as_python
 
@@ -56,14 +56,13 @@ class ClassificationTask:
         self.tuned_thresholds: dict[str, list[float]] = {}
 
     @staticmethod
-    def model_head(values: dict[str, Any]) -> ModelHead:
+    def model_head(recipe: RecipeView) -> ModelHead:
         """A classifier over the recipe's classes or labels (2 where it names none: read from the data)."""
-        return ModelHead(causal=False, num_labels=len(values["data.classes"] or values["data.labels"] or ()) or 2)
+        return ModelHead(causal=False, num_labels=len(recipe.data.classes or recipe.data.labels or ()) or 2)
 
     @staticmethod
-    def check_recipe(values: dict[str, Any], fail: Fail) -> None:
-        refuse_base_system_prompt(values, fail)
-        recipe = view_of(values)
+    def check_recipe(recipe: RecipeView, fail: Fail) -> None:
+        refuse_base_system_prompt(recipe, fail)
         spec = LabelSpec.from_data(recipe.data)
         if recipe.train.packing:
             raise fail("train.packing = true: task classification reads one score per example from its last "
@@ -80,7 +79,7 @@ class ClassificationTask:
                        "data.label_columns; or data.label_column for one column of class names, ids or label lists)",
                        "data", "labels")
         for key in ("prompt_template", "instruction_template"):
-            if values[f"data.{key}"]:
+            if getattr(recipe.data, key):
                 raise fail(f"data.{key} is read by the generative tasks; task classification builds its text with "
                            "data.text_column or data.text_template", "data", key)
         if spec.separator and not spec.label_column:

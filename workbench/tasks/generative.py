@@ -20,7 +20,7 @@ from workbench.data.profile import ProfileRows
 from workbench.data.splits import Splits, read_splits
 from workbench.models.load import LoadedModel
 from workbench.models.tiny import DECODERS
-from workbench.recipe.sections import view_of
+from workbench.recipe.sections import RecipeView, view_of
 from workbench.tasks.base import Fail, ModelHead, Scored, TrainingData, write_rows
 from workbench.tasks.exported import CardText, InferenceCode, Serving
 
@@ -30,16 +30,15 @@ TABULAR_KEYS = ("dataset", "format", "text_template", "label_column", "label_sep
                 "prompt_template", "instruction_template")
 
 
-def check_generative(values: dict[str, Any], fail: Fail, *, accepted: tuple[str, ...] = (), hint: str = "") -> None:
+def check_generative(recipe: RecipeView, fail: Fail, *, accepted: tuple[str, ...] = (), hint: str = "") -> None:
     """The recipe checks every generative task shares; `accepted`: the tabular data.* keys this task
     reads (the others are refused, with `hint` saying how the task reads tables, if it does)."""
-    recipe = view_of(values)
     task = recipe.task
     if recipe.train.best_metric != "loss":
         raise fail(f"train.best_metric = {recipe.train.best_metric!r}: task {task} picks its checkpoint by "
                    "validation loss (it is scored by generation after training); use \"loss\"", "train", "best_metric")
     for key in TABULAR_KEYS:
-        if key not in accepted and values[f"data.{key}"] not in ("", {}):
+        if key not in accepted and getattr(recipe.data, key) not in ("", {}):
             raise fail(f"data.{key} is not read by task {task}" + (f"; {hint}" if hint else
                                                                     "; it reads its own files in data.train_file"),
                        "data", key)
@@ -138,11 +137,11 @@ class GenerativeTask(ABC):
 
     # --- the Task protocol -------------------------------------------------------------------------
     @staticmethod
-    def check_recipe(values: dict[str, Any], fail: Fail) -> None:
-        check_generative(values, fail)
+    def check_recipe(recipe: RecipeView, fail: Fail) -> None:
+        check_generative(recipe, fail)
 
     @staticmethod
-    def model_head(values: dict[str, Any]) -> ModelHead:
+    def model_head(recipe: RecipeView) -> ModelHead:
         return ModelHead(causal=True, num_labels=0)
 
     def load_splits(self) -> Splits:

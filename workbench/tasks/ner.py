@@ -29,7 +29,7 @@ from workbench.data.ner import (
 )
 from workbench.data.profile import ProfileRows
 from workbench.metrics.entities import entity_report
-from workbench.recipe.sections import view_of
+from workbench.recipe.sections import RecipeView
 from workbench.tasks.base import Fail, Scored, Task, refuse_base_system_prompt
 from workbench.tasks.exported import Serving, as_python
 from workbench.tasks.generative import GenerativeTask, check_generative
@@ -78,15 +78,15 @@ class NerTask(GenerativeTask):
     types: list[str] = []  # the entity types of the training data (or of the finished run), for the instruction
 
     @staticmethod
-    def check_recipe(values: dict[str, Any], fail: Fail) -> None:
-        refuse_base_system_prompt(values, fail)
-        template = view_of(values).data.instruction_template
+    def check_recipe(recipe: RecipeView, fail: Fail) -> None:
+        refuse_base_system_prompt(recipe, fail)
+        template = recipe.data.instruction_template
         if template:
             try:
                 check_instruction(template)
             except ValueError as e:
                 raise fail(f"data.instruction_template: {e}", "data", "instruction_template") from None
-        check_generative(values, fail, accepted=("instruction_template",))
+        check_generative(recipe, fail, accepted=("instruction_template",))
 
     def label_names(self, train, validation) -> list[str]:
         self.types = entity_types(list(train) + list(validation))
