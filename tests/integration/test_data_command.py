@@ -97,7 +97,7 @@ def test_small_file_exact_counts_in_tokens_of_tiny_then_of_a_local_folder(cli, t
     # The tiny model training built (cached): as a local folder, offline, the same tokens.
     from workbench.models.source import resolve_source
 
-    folder = resolve_source(load_recipe(tmp_path / "small.toml").values, [t for t, _ in csv.reader(
+    folder = resolve_source(load_recipe(tmp_path / "small.toml").view, [t for t, _ in csv.reader(
         open(tmp_path / "train.csv", encoding="utf-8"))][1:])
     local = profile(cli, tmp_path / "small.toml", "--set", f'model.source="{folder}"')
     assert local["lengths_note"] == f"lengths in tokens of {folder}'s tokenizer"
