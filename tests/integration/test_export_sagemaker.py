@@ -257,8 +257,10 @@ def test_the_shipped_parsers_read_answers_as_workbench_does():
         return "\n".join(["import re", "import torch", *code.constants]) + "\n" + code.functions
 
     classes = ["hate", "offensive", "neither", "hate speech", "not hate"]
-    values = {"task": "chat_classification", "data.system_prompt_file": "", "model.max_length": 64,
-              "eval.max_new_tokens": 4, "eval.batch_size": 8}
+    from workbench.recipe.schema import defaults
+
+    values = {**defaults(), "task": "chat_classification", "data.system_prompt_file": "", "model.max_length": 64,
+              "eval.max_new_tokens": 4, "eval.batch_size": 8}  # a task binds a whole recipe's values
     ns = _namespace(pieces(values, classes))
     assert [ns["to_class"](a) for a in ANSWERS] == [parse_label(a, classes) for a in ANSWERS]
 
