@@ -10,7 +10,8 @@ from rich.console import Group
 from rich.markup import escape
 from rich.table import Table
 
-from workbench.commands.common import resolve_run, store_of
+from workbench.actions.refs import resolve_run
+from workbench.commands.common import store_of
 from workbench.console import AGGREGATES, console, diff_tables, emit_rows, fmt, fmt_count, fmt_duration, status_text
 from workbench.errors import UserError
 from workbench.launch import reckon

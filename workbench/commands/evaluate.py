@@ -12,7 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from workbench import rundir
-from workbench.commands.common import run_dir_of, store_of
+from workbench.actions.refs import run_dir_of
+from workbench.commands.common import store_of
 from workbench.commands.run import follow_and_report
 from workbench.commands.validate import preflight
 from workbench.console import console
@@ -27,7 +28,7 @@ def find_run(store: Path, ref: str) -> str | None:
     """The run `ref` names, None when it names none. `run:<ref>` takes what every command takes (a
     unique prefix or suffix, 'last'); a bare ref only a whole run id, 'last' or the 4-character short
     id the app shows, so a hub id like `roberta-base` is never taken for the run `roberta-base-sst2-…`."""
-    from workbench.commands.common import resolve_run
+    from workbench.actions.refs import resolve_run
 
     explicit = ref.startswith("run:")
     ref = ref.removeprefix("run:")

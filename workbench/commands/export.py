@@ -16,7 +16,6 @@ nothing behind.
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import shutil
@@ -26,8 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from workbench import rundir
+from workbench.actions.refs import completed_run, resolve_run
 from workbench.commands import export_sagemaker
-from workbench.commands.common import completed_run, resolve_run, store_of
+from workbench.commands.common import store_of
 from workbench.commands.export_code import snippet
 from workbench.console import console
 from workbench.errors import UserError
@@ -54,7 +54,7 @@ def main(args) -> int:
         run_id = resolve_run(con, args.run)
         if read.run_kind(con, run_id) == "eval":
             raise UserError(f"run {run_id} is an eval run (it trained nothing); export needs a training run")
-    run_id, run_dir, recipe = completed_run(argparse.Namespace(**{**vars(args), "run": run_id}), "export")
+    run_id, run_dir, recipe = completed_run(store, run_id, "export")
     values = recipe.values
     task = get_task(values)
     out = Path(args.output).expanduser().absolute()

@@ -7,7 +7,8 @@ recorded in the run folder's annotations.json and in `runs.mlflow_run_id` / `run
 
 from __future__ import annotations
 
-from workbench.commands.common import resolve_run, run_dir_of, store_of
+from workbench.actions.refs import resolve_run, run_dir_of
+from workbench.commands.common import store_of
 from workbench.commands.lifecycle import annotate
 from workbench.console import console
 from workbench.errors import UserError

@@ -6,7 +6,8 @@ from __future__ import annotations
 import time
 
 from workbench import rundir
-from workbench.commands.common import resolve_run, run_dir_of, store_of
+from workbench.actions.refs import resolve_run, run_dir_of
+from workbench.commands.common import store_of
 from workbench.commands.run import follow_and_report
 from workbench.console import console, status_text
 from workbench.errors import UserError

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from workbench import rundir
-from workbench.commands.common import find_run_dir, pick_run, resolve_run, run_dir_of, store_of
+from workbench.actions.refs import find_run_dir, pick_run, resolve_run, run_dir_of
+from workbench.commands.common import store_of
 from workbench.console import console, runs_count, runs_named
 from workbench.errors import UserError
 from workbench.launch import reckon

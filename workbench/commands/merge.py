@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from workbench.commands.common import completed_run
+from workbench.actions.refs import completed_run
+from workbench.commands.common import store_of
 from workbench.console import console
 from workbench.errors import UserError
 
 
 def main(args) -> int:
-    run_id, run_dir, recipe = completed_run(args, "merge")
+    run_id, run_dir, recipe = completed_run(store_of(args), args.run, "merge")
     out = Path(args.output).expanduser()
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise UserError("already exists and is not an empty folder; give a new folder", path=out)

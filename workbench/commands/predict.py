@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from workbench.commands.common import completed_run
+from workbench.actions.refs import completed_run
+from workbench.commands.common import store_of
 from workbench.console import console, fmt
 from workbench.errors import UserError
 
 
 def main(args) -> int:
-    _run_id, run_dir, recipe = completed_run(args, "predict")
+    _run_id, run_dir, recipe = completed_run(store_of(args), args.run, "predict")
     recipe = recipe.with_values(data_overrides(args))
     if args.batch_size is not None and args.batch_size < 1:
         raise UserError(f"--batch-size {args.batch_size}: expected a positive integer")

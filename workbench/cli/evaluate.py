@@ -1,0 +1,26 @@
+"""`workbench eval`: evaluate a model without training it."""
+
+from __future__ import annotations
+
+import argparse
+
+from workbench.cli.parsing import Subparsers, command
+
+
+def register(sub: Subparsers) -> None:
+    sp = command(sub, "eval", "Evaluate a model without training it: a finished run's adapter or model, or any model source "
+                 "(hub id, local or merged folder), on a recipe's data; recorded as a run of kind eval.", _eval)
+    sp.add_argument("model", help="a run id / unique prefix / 'last' (or run:ID), or a model source: hub id, folder, "
+                    "tiny:<arch>")
+    sp.add_argument("recipe", nargs="?", help="the recipe whose data (validation and test splits) to score on; "
+                    "default for a run: its own recipe")
+    sp.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                    help="override a recipe value (repeatable), e.g. --set data.test_file=new.csv")
+    sp.add_argument("--name", help="name of the evaluation run (default: the recipe's name + '-eval')")
+    sp.add_argument("--quiet", action="store_true", help="no live progress; print the result only")
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from workbench.commands.evaluate import main
+
+    return int(main(args) or 0)
