@@ -23,8 +23,7 @@ from workbench import rundir
 from workbench.errors import UserError, environment_fault
 from workbench.events import END_STATUSES, Event, FileMark, file_mark, last_event, log_event, read_from
 from workbench.launch import batch
-from workbench.launch.hosts import HostUnreachable
-from workbench.launch.launcher import host_of_run
+from workbench.launch.hosts import HostUnreachable, host_of_run
 from workbench.rundir import read_run_meta
 from workbench.store.db import connect
 from workbench.store.ingest import IngestResult, ingest_run

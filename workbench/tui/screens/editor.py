@@ -237,8 +237,7 @@ class EditorScreen(ReportsWorkerErrors, Screen):
         """(In a worker thread.) Read the file and post what it holds, and whether it validates."""
         from workbench.errors import UserError
         from workbench.recipe import load_recipe
-        from workbench.recipe.catalog import recipe_dirs
-        from workbench.tui.screens.recipes import relative_name
+        from workbench.recipe.catalog import recipe_dirs, relative_name
 
         try:
             raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
