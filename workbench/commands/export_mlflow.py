@@ -7,9 +7,9 @@ recorded in the run folder's annotations.json and in `runs.mlflow_run_id` / `run
 
 from __future__ import annotations
 
+from workbench.actions.lifecycle import annotate
 from workbench.actions.refs import resolve_run, run_dir_of
 from workbench.commands.common import store_of
-from workbench.commands.lifecycle import annotate
 from workbench.console import console
 from workbench.errors import UserError
 from workbench.events import END_STATUSES

@@ -435,7 +435,7 @@ class RunsScreen(ReportsWorkerErrors, Screen):
     def action_refresh(self) -> None:
         self._reload(force=True)
 
-    # --- a run's life: tag, note, archive, delete (workbench/commands/lifecycle.py) --------------------
+    # --- a run's life: tag, note, archive, delete, gc (workbench/actions/lifecycle.py) -----------------
     def _targets(self) -> list[str]:
         """The marked runs the list shows, else the one under the cursor."""
         marked = self.marked_shown()
@@ -456,7 +456,7 @@ class RunsScreen(ReportsWorkerErrors, Screen):
             return
 
         def check(text: str) -> str | None:
-            from workbench.commands.lifecycle import parse_tags
+            from workbench.actions.lifecycle import parse_tags
             from workbench.errors import UserError
 
             try:
@@ -494,7 +494,7 @@ class RunsScreen(ReportsWorkerErrors, Screen):
 
     @work(thread=True, group="runs-annotate", exit_on_error=False, description="tag / note / archive / delete")
     def _annotate(self, action: str, ids: list[str], text: str) -> None:
-        from workbench.commands import lifecycle
+        from workbench.actions import lifecycle
         from workbench.errors import UserError
 
         store = self.app.store
@@ -509,7 +509,7 @@ class RunsScreen(ReportsWorkerErrors, Screen):
                 lifecycle.set_archived(store, ids, True)
                 done = f"archived {', '.join(ids)} (`workbench runs --all` lists them)"
             else:
-                done = lifecycle.delete_runs(store, ids).summary(lifecycle.trash_of(store))
+                done = lifecycle.delete_runs(store, ids).summary()
         except UserError as e:
             self.post_message(RunsNotAnnotated(str(e)))
             return
@@ -520,10 +520,15 @@ class RunsScreen(ReportsWorkerErrors, Screen):
 
     @work(thread=True, group="runs-gc", exit_on_error=False, description="workbench gc")
     def _gc(self) -> None:
-        from workbench.tui.cli_call import run_cli
+        from workbench.actions.lifecycle import gc
+        from workbench.errors import UserError
 
-        result = run_cli(self.app.store, "gc")
-        self.post_message(RunsAnnotated(result.message) if result.ok else RunsNotAnnotated(result.message))
+        try:
+            done = gc(self.app.store)
+        except UserError as e:
+            self.post_message(RunsNotAnnotated(str(e)))
+            return
+        self.post_message(RunsAnnotated(" ".join([*(f"warning: {w}" for w in done.warnings), done.summary()])))
 
     @on(RunsAnnotated)
     def _annotated(self, message: RunsAnnotated) -> None:
