@@ -20,7 +20,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -120,15 +120,15 @@ def trash_of(store: Path) -> Path:
     return runs_root(store) / rundir.TRASH_DIR
 
 
-@dataclass
+@dataclass(frozen=True)
 class Deleted:
     """What delete_runs did: every run's rows are gone; where its folder went; `trash` the trash folder."""
 
     trash: Path
-    trashed: list[str] = field(default_factory=list)     # the folder moved to the trash
-    kept: list[str] = field(default_factory=list)        # the folder left in place (--keep-folder)
-    folderless: list[str] = field(default_factory=list)  # no folder on this machine: rows deleted for good
-    bytes: int = 0                                       # moved to the trash: what `gc --trash` would free
+    trashed: list[str]     # the folder moved to the trash
+    kept: list[str]        # the folder left in place (keep_folder)
+    folderless: list[str]  # no folder on this machine: rows deleted for good
+    bytes: int             # moved to the trash: what `gc --trash` would free
 
     def summary(self) -> str:
         """One line for the CLI and the app."""
@@ -158,7 +158,10 @@ def delete_runs(store: Path, run_ids: list[str], *, keep_folder: bool = False) -
     trash = trash_of(store)
     if not keep_folder and any(folders.values()):
         _check_trashable(trash, folders)
-    done = Deleted(trash)
+    trashed: list[str] = []
+    kept: list[str] = []
+    folderless: list[str] = []
+    moved = 0
     for i, rid in enumerate(run_ids):
         folder = folders[rid]
         if not keep_folder and folder is not None:
@@ -173,13 +176,13 @@ def delete_runs(store: Path, run_ids: list[str], *, keep_folder: bool = False) -
             if folder.resolve().parent != trash.resolve().parent:  # not runs/<id>: it goes back there
                 record["from"] = str(folder.resolve())
             rundir.write_trashed(trash / rid, record)
-            done.trashed.append(rid)
-            done.bytes += size
+            trashed.append(rid)
+            moved += size
         else:
-            (done.kept if keep_folder and folder is not None else done.folderless).append(rid)
+            (kept if keep_folder and folder is not None else folderless).append(rid)
         with connect(store) as con:
             write.delete_run(con, rid)
-    return done
+    return Deleted(trash, trashed, kept, folderless, moved)
 
 
 def _check_trashable(trash: Path, folders: dict[str, Path | None]) -> None:

@@ -8,7 +8,7 @@ recorded; the others are settled."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from workbench.errors import UserError
@@ -20,20 +20,21 @@ from workbench.store.db import connect, runs_root
 from workbench.store.ingest import ingest_run
 
 
-@dataclass
+@dataclass(frozen=True)
 class Ingested:
     """What ingest_folders did: `events` stored, `settled` runs that ended, `taken` folders of those
     given (the others skipped, each said in `warnings`, with what ingesting or settling a run warned)."""
 
-    events: int = 0
-    settled: int = 0
-    taken: int = 0
-    warnings: list[str] = field(default_factory=list)
+    events: int
+    settled: int
+    taken: int
+    warnings: list[str]
 
 
 def ingest_folders(store: Path, dirs: list[Path]) -> Ingested:
     """Ingest run folders and settle those that ended (`sync`, and `rm --undo` for a restored run)."""
-    done = Ingested()
+    events = settled = taken = 0
+    warnings: list[str] = []
     with connect(store) as con:
         unfinished = []  # only the folders: a run's events are let go once stored
         for d in dirs:
@@ -44,25 +45,25 @@ def ingest_folders(store: Path, dirs: list[Path]) -> Ingested:
                 why = folder_fault(e, d)
                 if why is None:
                     raise
-                done.warnings.append(f"skipped {why}")
+                warnings.append(f"skipped {why}")
                 continue
-            done.taken += 1
-            done.warnings += res.warnings
-            done.events += res.stored
+            taken += 1
+            warnings += res.warnings
+            events += res.stored
             if res.status not in FINAL:
                 unfinished.append(d)
     for d in unfinished:
         try:  # one poll: copies what a remote run wrote since, and settles runs that are over
             if follower.poll(store, d).final is not None:
-                done.settled += 1
+                settled += 1
         except HostUnreachable as e:
-            done.warnings.append(f"{d.name}: {e}")
+            warnings.append(f"{d.name}: {e}")
         except (UserError, OSError) as e:
             why = folder_fault(e, d)
             if why is None:
                 raise
-            done.warnings.append(f"{why}; its status is left as recorded")
-    return done
+            warnings.append(f"{why}; its status is left as recorded")
+    return Ingested(events, settled, taken, warnings)
 
 
 @dataclass(frozen=True)
