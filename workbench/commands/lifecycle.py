@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from workbench import rundir
-from workbench.actions.refs import find_run_dir, pick_run, resolve_run, run_dir_of
+from workbench.actions.lifecycle import annotate
+from workbench.actions.refs import find_run_dir, pick_run, resolve_run
 from workbench.commands.common import store_of
 from workbench.console import console, runs_count, runs_named
 from workbench.errors import UserError
@@ -42,17 +43,6 @@ def _runs(con, refs: list[str]) -> list[str]:
 
 # The functions below open the store read-write (short connections), as the app's own do: DuckDB
 # refuses a read-only connection beside a read-write one in one process (workbench/tui/store_gate.py).
-
-def annotate(store: Path, run_ids: list[str], change) -> None:
-    """Apply `change(annotations)` to each run's annotations.json, then to the store."""
-    for run_id in run_ids:
-        run_dir = run_dir_of(store, run_id, read_only=False)
-        annotations = rundir.read_annotations(run_dir)
-        change(annotations)
-        rundir.write_annotations(run_dir, annotations)
-        with connect(store) as con:
-            write.write_annotations(con, run_id, annotations)
-
 
 def parse_tags(items: list[str]) -> dict[str, str]:
     """["key=value", "other="] -> {"key": "value", "other": ""} (an empty value removes the tag)."""
