@@ -421,12 +421,18 @@ class DetailScreen(TabCycling, ReportsWorkerErrors, Screen):
 
     @work(thread=True, group="detail-export", exit_on_error=False, description="workbench export")
     def _export(self, out: str) -> None:
-        from workbench.tui.cli_call import run_cli
+        from workbench.actions.export.folder import export_run
+        from workbench.errors import UserError
 
+        # Notified through the app, not posted to this screen: an export takes a while and the user may
+        # have left the screen by the time it is written.
         self.app.call_from_thread(self.notify, f"exporting {self.run_id} to {out}…", title="export")
-        result = run_cli(self.app.store, "export", self.run_id, "--output", out)
-        self.app.call_from_thread(self.notify, result.message, title="exported" if result.ok else "export failed",
-                                  severity="information" if result.ok else "error")
+        try:  # read_only=False: the app's own connections to the store are read-write (tui/store_gate.py)
+            done = export_run(self.app.store, self.run_id, out, read_only=False)
+        except (UserError, OSError) as e:
+            self.app.call_from_thread(self.notify, str(e), title="export failed", severity="error")
+            return
+        self.app.call_from_thread(self.notify, done.summary, title="exported")
 
     def action_monitor(self) -> None:
         if self.detail is None:

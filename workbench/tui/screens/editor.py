@@ -4,7 +4,7 @@ its help and default, validated as it is typed; changed fields are marked and su
 kept); Save as writes a copy; Launch opens the launch dialog with the pending changes as
 overrides. A form with an invalid field is neither saved nor launched; a required knob left
 empty (and data.train_file without data.dataset) is an invalid field. The Data tab profiles
-the recipe's data as edited (workbench/commands/data.py: what `workbench data` prints), in a worker
+the recipe's data as edited (workbench/actions/data.py: what `workbench data` prints), in a worker
 each time it is opened after a change.
 
 A file that does not validate opens with load_recipe's one-line error above the form. An unknown
@@ -398,7 +398,7 @@ class EditorScreen(ReportsWorkerErrors, Screen):
 
     @work(thread=True, exclusive=True, group="editor-data", exit_on_error=False)
     def _profile(self, key: tuple[str, ...]) -> None:
-        from workbench.commands.data import profile_recipe
+        from workbench.actions.data import profile_recipe
         from workbench.errors import UserError
 
         try:
@@ -417,7 +417,7 @@ class EditorScreen(ReportsWorkerErrors, Screen):
     def _data_profiled(self, message: DataProfiled) -> None:
         from rich.console import Group
 
-        from workbench.commands.data import renderables
+        from workbench.profile_view import renderables
 
         if message.key != self._data_key:
             return  # the recipe changed while this one was computed

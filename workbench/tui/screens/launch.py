@@ -311,7 +311,7 @@ class LaunchScreen(ReportsWorkerErrors, ModalScreen[None]):
 
     @work(thread=True, exclusive=True, group="launch-submit", exit_on_error=False)
     def _launch(self, path: Path, overrides: list[str], store: Path, command: str) -> None:
-        from workbench.commands.validate import preflight
+        from workbench.actions.validate import preflight
         from workbench.errors import UserError
         from workbench.launch import launcher
 
