@@ -10,13 +10,16 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
 from workbench.store.schema import ALL_LABELS, LOWER_IS_BETTER, NEUTRAL_METRICS
+
+if TYPE_CHECKING:
+    from workbench.events import Telemetry
 
 console = Console(highlight=False)
 STATUS_STYLE = {"completed": "green", "running": "cyan", "queued": "blue", "failed": "red",
@@ -73,7 +76,7 @@ def runs_count(n: int) -> str:
     return f"{n} run{'s' if n != 1 else ''}"
 
 
-def telemetry_values(e: dict, compact: bool = False) -> str:
+def telemetry_values(e: Telemetry, compact: bool = False) -> str:
     """One telemetry sample's readings: `97%  31.2/80.0 GiB  245 W  61°C` (a GPU) or
     `cpu 34%  rss 2.10 GiB` (a training process on its host); `compact` for narrow columns."""
     gib = 1 << 30

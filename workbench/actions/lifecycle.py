@@ -25,16 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from workbench import rundir
-<<<<<<<< HEAD:workbench/actions/lifecycle.py
 from workbench.actions.refs import find_run_dir, pick_run, resolve_run, run_dir_of
 from workbench.actions.sync import ingest_folders
 from workbench.console import fmt_bytes, runs_count
-========
-from workbench.actions.lifecycle import annotate
-from workbench.actions.refs import find_run_dir, pick_run, resolve_run
-from workbench.commands.common import store_of
-from workbench.console import console, runs_count, runs_named
->>>>>>>> act-export:workbench/commands/lifecycle.py
 from workbench.errors import UserError
 from workbench.launch import reckon
 from workbench.store import read, write
@@ -62,7 +55,6 @@ def resolve_runs(store: Path, refs: list[str]) -> list[str]:
 
 # --- annotations: tags, notes, the archived mark -----------------------------------------------
 
-<<<<<<<< HEAD:workbench/actions/lifecycle.py
 def annotate(store: Path, run_ids: list[str], change: Callable[[dict[str, Any]], object]) -> None:
     """Apply `change(annotations)` to each run's annotations.json, then to the store."""
     for run_id in run_ids:
@@ -74,8 +66,6 @@ def annotate(store: Path, run_ids: list[str], change: Callable[[dict[str, Any]],
             write.write_annotations(con, run_id, annotations)
 
 
-========
->>>>>>>> act-export:workbench/commands/lifecycle.py
 def parse_tags(items: list[str]) -> dict[str, str]:
     """["key=value", "other="] -> {"key": "value", "other": ""} (an empty value removes the tag)."""
     pairs: dict[str, str] = {}

@@ -222,6 +222,7 @@ class RunsScreen(ReportsWorkerErrors, Screen):
         else:
             rows, raw, cells, hay = {}, {}, {}, {}
         changed = set()
+        assert found is not None  # read above: partial, or the whole list
         for r in found:
             r["seconds"] = run_seconds(r["status"], r["duration_s"], r["started_at"], clock)
             rid = r["run_id"]
@@ -261,8 +262,8 @@ class RunsScreen(ReportsWorkerErrors, Screen):
         have = sorted((k for k in keyed if k[0] is not None), reverse=desc)
         return [rid for _, rid in have] + sorted(rid for k, rid in keyed if k is None)
 
-    def _sync(self, changed: set[str] = frozenset()) -> None:
-        table = self.query_one("#runs-table", DataTable)
+    def _sync(self, changed: set[str] | frozenset[str] = frozenset()) -> None:
+        table = self.query_one("#runs-table", RunTable)
         keep = self.cursor_run()
         want = self.view()
         want_set, have_set = set(want), set(self.shown)
@@ -478,10 +479,11 @@ class RunsScreen(ReportsWorkerErrors, Screen):
 
         ids = self._targets()
         if ids:
+            # ignore: the callback returns the worker it starts (Textual drops a callback's value; its type says None)
             self.app.push_screen(ConfirmScreen(f"Archive {runs_count(len(ids))}?\n{runs_named(ids)}\nHidden from this list; "
                                                "`workbench archive --undo RUN` brings one back.", yes="Archive",
                                                no="Keep"),
-                                 lambda yes: self._annotate("archive", ids, "") if yes else None)
+                                 lambda yes: self._annotate("archive", ids, "") if yes else None)  # type: ignore[arg-type]
 
     def action_delete_runs(self) -> None:
         ids = self._targets()
