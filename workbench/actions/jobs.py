@@ -85,10 +85,12 @@ def attach(store: Path, ref: str) -> RunAt:
 
 
 def follow(store: Path, run_dir: Path, *, on_events: OnEvents, ctrl_c: str,
-           on_disconnect: OnDisconnect | None = None) -> str:
-    """Follow a run until it ends (its final status) or, with ctrl_c="detach", until Ctrl-C ("detached");
-    with ctrl_c="stop" Ctrl-C interrupts the run. `on_events` gets each batch of events read."""
-    return follower.follow(store, run_dir, on_events=on_events, ctrl_c=ctrl_c, on_disconnect=on_disconnect)
+           on_disconnect: OnDisconnect | None = None, cancelled: Callable[[], bool] | None = None) -> str:
+    """Follow a run (mirror, ingest, settle) until it ends: its final status. With ctrl_c="detach" Ctrl-C
+    or `cancelled()` (the app's worker) stops following ("detached"), with ctrl_c="stop" Ctrl-C
+    interrupts the run. `on_events` gets each batch of events read, in order."""
+    return follower.follow(store, run_dir, on_events=on_events, ctrl_c=ctrl_c, on_disconnect=on_disconnect,
+                           cancelled=cancelled)
 
 
 def run_result(store: Path, run_id: str) -> RunResult:
