@@ -10,13 +10,16 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
+from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
 from workbench.store.schema import ALL_LABELS, LOWER_IS_BETTER, NEUTRAL_METRICS
+
+if TYPE_CHECKING:
+    from workbench.events import Telemetry
 
 console = Console(highlight=False)
 STATUS_STYLE = {"completed": "green", "running": "cyan", "queued": "blue", "failed": "red",
@@ -73,7 +76,7 @@ def runs_count(n: int) -> str:
     return f"{n} run{'s' if n != 1 else ''}"
 
 
-def telemetry_values(e: dict, compact: bool = False) -> str:
+def telemetry_values(e: Telemetry, compact: bool = False) -> str:
     """One telemetry sample's readings: `97%  31.2/80.0 GiB  245 W  61°C` (a GPU) or
     `cpu 34%  rss 2.10 GiB` (a training process on its host); `compact` for narrow columns."""
     gib = 1 << 30
@@ -218,3 +221,43 @@ def emit_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt_name: s
             cells.append(style(v) if style else fmt(v))
         table.add_row(*cells)
     console.print(table)
+
+
+def fmt_bytes(n: int) -> str:
+    """Bytes as `gc` and `rm` say them: 4,096 bytes, 1.5 KiB, 2.0 GiB."""
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= size:
+            return f"{n / size:,.1f} {unit}"
+    return f"{n} bytes"
+
+
+def fairness_table(rows: Sequence[tuple], title: str) -> Table:
+    """Per target group (read.fairness rows): false-positive rate base → tuned against its limit; over
+    the limit in red."""
+    t = Table(title=title, title_justify="left")
+    for col in ("group", "negatives", "fpr base", "fpr tuned", "limit", ""):
+        t.add_column(col, justify="left" if col in ("group", "") else "right")
+    for grp, base, tuned, limit, flagged, negatives in rows:
+        t.add_row(grp, fmt(negatives), fmt(base), f"[red]{fmt(tuned)}[/]" if flagged else fmt(tuned), fmt(limit),
+                  "[red]over the limit[/]" if flagged else "")
+    return t
+
+
+def confusion_table(matrix: dict[str, dict[str, int]], title: str) -> Table | Group:
+    """Gold classes down, predicted across, the diagonal (right answers) in bold; past
+    CONFUSION_WHOLE_UP_TO classes, the largest errors (gold, predicted, n) under a line saying so."""
+    view = confusion_view(matrix)
+    if view.errors is not None:
+        t = Table()
+        for col in ("gold", "predicted", "n"):
+            t.add_column(col, justify="right" if col == "n" else "left")
+        for gold, predicted, n in view.errors:
+            t.add_row(gold, predicted, str(n))
+        return Group(Text(f"{title}: {view.summary}", style="table.title"), t)
+    t = Table(title=title, title_justify="left")
+    t.add_column("gold \\ predicted")
+    for c in view.columns:
+        t.add_column(c, justify="right")
+    for gold, row in matrix.items():
+        t.add_row(gold, *(f"[bold]{row.get(c, 0)}[/]" if c == gold else str(row.get(c, 0)) for c in view.columns))
+    return t

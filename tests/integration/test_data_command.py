@@ -173,7 +173,7 @@ def test_ner_demo_counts_entity_mentions(cli):
 
 def test_lengths_are_the_lengths_training_tokenizes():
     """In-process: the profile's token lengths equal the training datasets' unclipped lengths."""
-    from workbench.commands.data import recipe_tokenizer, token_lengths
+    from workbench.actions.data import recipe_tokenizer, token_lengths
     from workbench.data.encoded import encode
     from workbench.tasks import get_task
     from workbench.tasks.generative import SftDataset

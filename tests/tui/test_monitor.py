@@ -31,9 +31,9 @@ def monitors_current(app, run_ids) -> bool:
     """A tab for each run, each showing its watch as it is now (the view renders on its tick)."""
     if not isinstance(app.screen, MonitorScreen):
         return False
-    monitors = {m.watch.run_id: m for m in app.screen.query(RunMonitor)}
+    monitors = {m.run_watch.run_id: m for m in app.screen.query(RunMonitor)}
     return set(monitors) == set(run_ids) and all(
-        m.watch.version > 0 and m.rendered == m.watch.version for m in monitors.values())
+        m.run_watch.version > 0 and m.rendered == m.run_watch.version for m in monitors.values())
 
 
 class TestMonitorScreen:
@@ -63,7 +63,7 @@ class TestMonitorScreen:
             async with make_app().run_test(size=(120, 40)) as pilot:
                 app = pilot.app
                 await _open_monitor(pilot, RUNNING, DONE)
-                monitor = next(m for m in app.screen.query(RunMonitor) if m.watch.run_id == RUNNING)
+                monitor = next(m for m in app.screen.query(RunMonitor) if m.run_watch.run_id == RUNNING)
                 before = monitor.renders
                 for i in range(400):
                     app.post_message(EventsReceived(RUNNING, [parse_event(
@@ -164,7 +164,7 @@ def test_a_resumed_run_and_a_launch_from_the_editor_are_shown_in_front(tmp_path,
 
     def shows(app, rid: str, status: str, info: str) -> bool:
         m = front(app)
-        return (m is not None and m.watch is app.watches.get(rid) and m.rendered == m.watch.version
+        return (m is not None and m.run_watch is app.watches.get(rid) and m.rendered == m.run_watch.version
                 and str(m.query_one("#headline").render()).startswith(status)
                 and str(m.query_one("#progress-info").render()).startswith(info))
 
@@ -201,7 +201,7 @@ def test_a_resumed_run_and_a_launch_from_the_editor_are_shown_in_front(tmp_path,
             await until(pilot, lambda: len(app.watches) == 2, "the launched run followed", timeout=300)
             (new_id,) = set(app.watches) - {run_id}
             await until(pilot, lambda: isinstance(app.screen, MonitorScreen), "the monitor in front")
-            await until(pilot, lambda: front(app) is not None and front(app).watch.run_id == new_id, "the new run's tab")
+            await until(pilot, lambda: front(app) is not None and front(app).run_watch.run_id == new_id, "the new run's tab")
             await until(pilot, lambda: app.watches[new_id].settled, "the new run to end", timeout=600, every=0.2)
             await until(pilot, lambda: shows(app, new_id, "completed", "step 18/18"), "the new run's end")
 

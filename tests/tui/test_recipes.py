@@ -153,7 +153,7 @@ def test_new_from_template_writes_a_valid_recipe(make_app, user_recipes):
     recipe = load_recipe(new)  # valid as written: the schema accepts every templated value
     assert recipe.name == "fresh" and recipe["model.source"] == "tiny:distilbert"
     # The template points at data/train.csv, which does not exist yet: the pre-flight says so.
-    from workbench.commands.validate import preflight
+    from workbench.actions.validate import preflight
 
     with pytest.raises(UserError, match="train"):
         preflight(str(new))

@@ -425,7 +425,7 @@ class TestRunLifecycleKeys:
 
         asyncio.run(go())
 
-    def test_gc_from_the_list_and_export_from_the_detail_go_through_the_cli(self, make_app, tmp_path):
+    def test_gc_from_the_list_and_export_from_the_detail_run_the_actions_the_cli_runs(self, make_app, tmp_path):
         store = self.own_sample(tmp_path)
         ckpt = tmp_path / "runs" / LORA / "checkpoints" / "checkpoint-200"
         ckpt.mkdir(parents=True)

@@ -127,14 +127,13 @@ def test_secrets_are_not_refused_where_they_travel_safely_or_were_not_asked_for(
 
 def test_validate_refuses_a_secret_for_a_scheduler_in_one_line_and_notes_a_missing_hub_token(
         tmp_path, monkeypatch, capsys):
-    import argparse
-
-    from workbench.commands import validate
+    from workbench.actions import validate
+    from workbench.cli import main
 
     recipe_file = tmp_path / "r.toml"
     recipe_file.write_text(DEMO_RECIPE.read_text().replace('"data/reviews.csv"', f'"{DEMO_RECIPE.parent}/data/reviews.csv"')
                            + '\n[launch]\ntarget = "slurm"\nforward_env = ["HF_TOKEN"]\n')
-    assert validate.main(argparse.Namespace(recipes=[str(recipe_file)], overrides=[])) == 2
+    assert main(["validate", str(recipe_file)]) == 2
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1 and err.startswith(f"error: {recipe_file}:") and "HF_TOKEN" in err
 
@@ -143,19 +142,19 @@ def test_validate_refuses_a_secret_for_a_scheduler_in_one_line_and_notes_a_missi
     monkeypatch.delenv("HF_TOKEN_PATH", raising=False)
     monkeypatch.setenv("HF_TOKEN", "hf_x")
     hub = load_recipe(recipe_file, ["launch.forward_env=HF_HUB_OFFLINE", "model.source=meta-llama/Llama-3.2-1B"])
-    note = validate._hub_token_note(hub)
+    note = validate.hub_token_note(hub)
     assert note is not None and f"no token file {tmp_path / 'hf' / 'token'}" in note and "hf auth login" in note
     assert "hf_x" not in note
     (tmp_path / "hf").mkdir()
     (tmp_path / "hf" / "token").write_text("hf_x")
-    assert validate._hub_token_note(hub) is None
+    assert validate.hub_token_note(hub) is None
     (tmp_path / "hf" / "token").unlink()
     for quiet in (hub.with_values({"launch.target": "ssh:gpubox"}), hub.with_values({"model.source": "tiny:bert"}),
                   hub.with_values({"launch.target": "slurm:login1"})):
-        assert validate._hub_token_note(quiet) is None
+        assert validate.hub_token_note(quiet) is None
     monkeypatch.delenv("HF_TOKEN")
     monkeypatch.delenv("HUGGING_FACE_HUB_TOKEN", raising=False)
-    assert validate._hub_token_note(hub) is None  # no token relied on here: a public model, probably
+    assert validate.hub_token_note(hub) is None  # no token relied on here: a public model, probably
 
 
 def test_job_name_defaults_to_the_recipes_name_made_safe_and_odd_names_are_refused():

@@ -7,8 +7,9 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import ROOT
-from workbench.models.memory import estimate, source_config
+from workbench.models.memory import estimate
 from workbench.models.meta import lora_module_problem
+from workbench.models.source import source_config
 from workbench.recipe import load_recipe
 from workbench.tasks import task_class
 

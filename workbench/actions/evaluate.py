@@ -69,7 +69,7 @@ def start_eval(store: Path, model: str, recipe_ref: str | None = None, overrides
     """Check and start the evaluation of `model` (a run reference or a model source) on the data of
     `recipe_ref` (default for a run: its own recipe), as a run named `name` (default: the recipe's name
     + '-eval'). Bad input stops before any model loads."""
-    from workbench.commands.validate import preflight  # moves to workbench.actions.validate
+    from workbench.actions.validate import preflight
 
     run_id = None if Path(model).expanduser().exists() else find_run(store, model)
     changes = list(overrides)

@@ -19,7 +19,7 @@ from workbench.launch.hosts import HostUnreachable
 from workbench.store import read
 from workbench.store.db import connect
 
-OnDisconnect = Callable[[str], None]  # a dropped connection to the run's host, in words (retried)
+OnDisconnect = Callable[[str], object]  # a dropped connection to the run's host, in words (retried)
 
 
 @dataclass(frozen=True)

@@ -96,7 +96,7 @@ def plan_run(store: Path, recipe_ref: str, overrides: Sequence[str] = (), sweeps
     and sweeps, its data and model source (preflight: bad input stops here, before any model loads), and
     expand its runs. `seeds`: a --seeds list (1,2,3 or 0-4). `command`: the command line to record;
     default `workbench run RECIPE --set ... --sweep ...`."""
-    from workbench.commands.validate import preflight  # moves to workbench.actions.validate
+    from workbench.actions.validate import preflight
 
     recipe, _splits = preflight(recipe_ref, list(overrides), list(sweeps))
     variants = recipe.runs(parse_seeds(seeds) if seeds else None)

@@ -65,15 +65,15 @@ def run_dir_of(store: Path, run_id: str, *, read_only: bool = True) -> Path:
     return found
 
 
-def completed_run(store: Path, ref: str, needs: str) -> tuple[str, Path, Recipe]:
+def completed_run(store: Path, ref: str, needs: str, *, read_only: bool = True) -> tuple[str, Path, Recipe]:
     """(run id, run folder, frozen recipe) of the completed run `ref` names; `needs` names the
-    action for the error when the run is not completed."""
+    action for the error when the run is not completed; `read_only` as in find_run_dir."""
     from workbench.recipe import load_recipe
 
-    with connect(store, read_only=True) as con:
+    with connect(store, read_only=read_only) as con:
         run_id = resolve_run(con, ref)
         status = read.run_status(con, run_id)
     if status != "completed":
         raise UserError(f"run {run_id} is {status}; {needs} needs a completed run")
-    run_dir = run_dir_of(store, run_id)
+    run_dir = run_dir_of(store, run_id, read_only=read_only)
     return run_id, run_dir, load_recipe(run_dir / rundir.RECIPE)

@@ -1,4 +1,5 @@
-"""`workbench data`: a recipe's data profiled before training."""
+"""`workbench data`: a recipe's data profiled before training (workbench.actions.data profiles it;
+printed as workbench/profile_view.py renders it, or as JSON)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,18 @@ def register(sub: Subparsers) -> None:
 
 
 def _data(args: argparse.Namespace) -> int:
-    from workbench.commands.data import main
+    import json
+    import sys
 
-    return int(main(args) or 0)
+    from workbench.actions.data import profile_recipe
+
+    profile = profile_recipe(args.recipe, args.overrides)
+    if args.json:
+        sys.stdout.write(json.dumps(profile.to_dict(), ensure_ascii=False) + "\n")
+        return 0
+    from workbench.console import console
+    from workbench.profile_view import renderables
+
+    for r in renderables(profile):
+        console.print(r)
+    return 0

@@ -1,10 +1,11 @@
-"""`workbench export` and `workbench export-mlflow`: a finished run, outside workbench."""
+"""`workbench export` and `workbench export-mlflow`: a finished run, outside workbench
+(workbench.actions.export does the work; this module says what was written)."""
 
 from __future__ import annotations
 
 import argparse
 
-from workbench.cli.parsing import Subparsers, command
+from workbench.cli.parsing import Subparsers, command, store_of
 
 
 def register(sub: Subparsers) -> None:
@@ -32,12 +33,28 @@ def register(sub: Subparsers) -> None:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from workbench.commands.export import main
+    from workbench.actions.export.folder import plan_export, write_export
+    from workbench.console import console
 
-    return int(main(args) or 0)
+    plan = plan_export(store_of(args), args.run, args.output, merged=args.merged, dtype=args.dtype, fmt=args.format)
+    if plan.merge_ignored:
+        console.print(f"note: {plan.run_id} is a full fine-tune: there is no adapter to merge; exporting its model")
+    console.print(write_export(plan).summary)
+    return 0
 
 
 def _export_mlflow(args: argparse.Namespace) -> int:
-    from workbench.commands.export_mlflow import main
+    from workbench.actions.export.mlflow import runs_to_send, send_run
+    from workbench.console import console
 
-    return int(main(args) or 0)
+    store = store_of(args)
+    for run_id, status in runs_to_send(store, args.runs):
+        sent = send_run(store, run_id, status, tracking_uri=args.tracking_uri, experiment=args.experiment,
+                        again=args.again)
+        if sent.existed:
+            console.print(f"{run_id}: already in MLflow as run {sent.mlflow_run} at {sent.where} (--again sends it "
+                          "anew)")
+        else:
+            console.print(f"{run_id}: MLflow run {sent.mlflow_run} in experiment {sent.experiment} at {sent.where} "
+                          f"({sent.metrics:,} metric values, {sent.files} files)")
+    return 0

@@ -1,8 +1,10 @@
-"""`workbench validate` and `workbench schema`: check recipes; the knob reference."""
+"""`workbench validate` and `workbench schema`: check recipes; the knob reference
+(workbench.actions.validate does the work; this module prints it)."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 from workbench.cli.parsing import Subparsers, command
 
@@ -17,12 +19,24 @@ def register(sub: Subparsers) -> None:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from workbench.commands.validate import main
+    from workbench.actions.validate import validate_recipes
 
-    return int(main(args) or 0)
+    failed = 0
+    for result in validate_recipes(args.recipes, args.overrides):
+        if result.error is not None or result.recipe is None:
+            print(f"error: {result.error}", file=sys.stderr)
+            failed += 1
+            continue
+        recipe = result.recipe
+        print(f"ok  {result.path}: {recipe.name} ({recipe.task}, {recipe.model.source}, {recipe.model.method}; "
+              f"{result.splits})")
+        if result.note:
+            print(result.note, file=sys.stderr)
+    return 2 if failed else 0
 
 
 def _schema(args: argparse.Namespace) -> int:
-    from workbench.commands.validate import schema
+    from workbench.actions.validate import knob_reference
 
-    return int(schema(args) or 0)
+    print(knob_reference(markdown=args.markdown))
+    return 0

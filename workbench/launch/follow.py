@@ -23,8 +23,7 @@ from workbench import rundir
 from workbench.errors import UserError, environment_fault
 from workbench.events import END_STATUSES, Event, FileMark, file_mark, last_event, log_event, read_from
 from workbench.launch import batch
-from workbench.launch.hosts import HostUnreachable
-from workbench.launch.launcher import host_of_run
+from workbench.launch.hosts import HostUnreachable, host_of_run
 from workbench.rundir import read_run_meta
 from workbench.store.db import connect
 from workbench.store.ingest import IngestResult, ingest_run
@@ -332,7 +331,7 @@ def gone_status(status: str | None, job: dict[str, Any], stop_requested: bool, h
 
 
 def follow(store: Path, run_dir: Path, *, on_events: OnEvents | None = None, poll_s: float | None = None,
-           ctrl_c: str = "stop", on_disconnect: Callable[[str], None] | None = None, stop_grace: float = 60.0,
+           ctrl_c: str = "stop", on_disconnect: Callable[[str], object] | None = None, stop_grace: float = 60.0,
            cancelled: Callable[[], bool] | None = None) -> str:
     """Ingest until the run ends, handing `on_events` every event read from the run folder
     (`EventFeed`); returns its final status.

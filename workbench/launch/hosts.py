@@ -230,3 +230,18 @@ def ssh_host_aliases(config: Path | None = None) -> list[str]:
 
     read(path, 0)
     return found
+
+
+def host_of_run(run_dir: Path) -> tuple[LocalHost | SshHost, str]:
+    """The host that manages an existing run, from its run.json and frozen recipe."""
+    from workbench.launch.targets import parse_target
+    from workbench.recipe import load_recipe
+    from workbench.rundir import RECIPE, read_run_meta
+
+    meta = read_run_meta(run_dir)
+    target = parse_target(meta.get("target", "local"))
+    if target.host is None:
+        return LocalHost(), str(run_dir)
+    launch = load_recipe(run_dir / RECIPE).launch
+    host = SshHost(target.host, launch)
+    return host, meta.get("job_dir") or host.job_dir(run_dir)

@@ -15,10 +15,10 @@ from workbench.errors import UserError
 from workbench.events import event_line_limit
 from workbench.launch import batch
 from workbench.launch.argv import job_python, supervisor_argv, train_argv
-from workbench.launch.hosts import HostUnreachable, LocalHost, SshHost, host_for
+from workbench.launch.hosts import HostUnreachable, SshHost, host_for, host_of_run
 from workbench.launch.run_folder import create_run
 from workbench.launch.targets import Target, parse_target
-from workbench.recipe import Recipe, load_recipe
+from workbench.recipe import Recipe
 from workbench.recipe.schema import KNOBS
 from workbench.rundir import read_run_meta, write_run_meta
 from workbench.store.db import StoreError, connect, runs_root
@@ -275,17 +275,6 @@ def _update_meta(run_dir: Path, **fields) -> dict[str, Any]:
     return meta
 
 
-def host_of_run(run_dir: Path):
-    """The host that manages an existing run, from its run.json and frozen recipe."""
-    meta = read_run_meta(run_dir)
-    target = parse_target(meta.get("target", "local"))
-    if target.host is None:
-        return LocalHost(), str(run_dir)
-    launch = load_recipe(run_dir / rundir.RECIPE).launch
-    host = SshHost(target.host, launch)
-    return host, meta.get("job_dir") or host.job_dir(run_dir)
-
-
 def cancel(run_dir: Path, *, sig: str = "SIGTERM", requested: bool = True) -> dict[str, Any]:
     """Stop a run wherever it runs. `requested`: a user's stop, so it ends as cancelled."""
     if requested:
@@ -304,7 +293,7 @@ def resume(store: Path, run_dir: Path, status: str) -> dict[str, Any]:
     if status not in RESUMABLE:
         raise UserError(f"run {run_dir.name} is {status}: only a failed, interrupted or cancelled run can be resumed"
                         + (" (`workbench stop` it first)" if status in ("queued", "running") else ""))
-    from workbench.launch.follow import follow_lock  # (follow imports this module)
+    from workbench.launch.follow import follow_lock
 
     meta = read_run_meta(run_dir)
     target = parse_target(meta.get("target", "local"))

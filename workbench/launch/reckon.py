@@ -77,8 +77,7 @@ def reckon(live: list[tuple[str, str, str | None]], store: Path, *, remote: bool
     the store, recorded run folder), as `read.runs_in_progress` gives them. A run without a folder here
     keeps its recorded status; remote runs are asked about only with `remote`."""
     # Imported here, not above: `workbench runs` with no unfinished run pays none of it (~60 ms).
-    from workbench.launch.hosts import LocalHost
-    from workbench.launch.launcher import host_of_run
+    from workbench.launch.hosts import LocalHost, host_of_run
     from workbench.launch.targets import parse_target
 
     out = Reckoning()

@@ -7,7 +7,7 @@ training process and `predict`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, cast
 
 from workbench.recipe.sections import RecipeView
 
@@ -231,11 +231,11 @@ def lora_config(recipe: RecipeView, new_heads: list[str], task_type: str):
     return LoraConfig(
         task_type=task_type,
         r=recipe.lora.r,
-        lora_alpha=recipe.lora.alpha,
+        lora_alpha=recipe.lora.alpha,  # type: ignore[arg-type]  # peft says int; it scales by alpha / r, a float works
         lora_dropout=recipe.lora.dropout,
         # peft reads "all-linear" as the shorthand only as a string (in a list it is a module name)
         target_modules=ALL_LINEAR if [t.lower() for t in targets] == [ALL_LINEAR] else targets or None,
-        bias=recipe.lora.bias,
+        bias=cast(Literal["none", "all", "lora_only"], recipe.lora.bias),  # one of the knob's choices
         modules_to_save=to_save or None,
     )
 

@@ -12,8 +12,8 @@ seq^2 scores) plus the logits a causal LM keeps for its loss.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
+from workbench.models.source import source_config
 from workbench.recipe.sections import RecipeView
 
 GIB = 1 << 30
@@ -153,42 +153,6 @@ def _first(config, *names: str) -> int:
         if isinstance(v, int) and v > 0:
             return v
     return 0
-
-
-def source_config(recipe: RecipeView):
-    """The model's config without its weights: a tiny model's as it would be built, a local
-    folder's config.json, a hub model's from the local cache. None: not here to read (a hub model
-    not downloaded yet, a path on a remote host)."""
-    from workbench.models.source import parse_source
-
-    src = parse_source(recipe.model.source.spec)
-    if src.kind == "tiny":
-        from workbench.models.tiny import tiny_config
-
-        return tiny_config(src.arch, hidden=recipe.model.tiny_hidden_size, layers=recipe.model.tiny_layers,
-                           vocab=recipe.model.tiny_vocab_size)
-    path = config_file(recipe)
-    if path is None:
-        return None
-    from transformers import AutoConfig
-
-    return AutoConfig.from_pretrained(str(path.parent))
-
-
-def config_file(recipe: RecipeView) -> Path | None:
-    """The config.json of a local folder or of a hub model in this machine's cache; None for a tiny
-    model, or a hub model whose config is not cached."""
-    from workbench.models.source import parse_source
-
-    src = parse_source(recipe.model.source.spec)
-    if src.kind == "local":
-        return Path(src.path) / "config.json"
-    if src.kind == "tiny":
-        return None
-    from huggingface_hub import try_to_load_from_cache
-
-    hit = try_to_load_from_cache(src.spec, "config.json")
-    return Path(hit) if isinstance(hit, str) else None
 
 
 def estimate_lines(recipe: RecipeView, *, causal: bool, num_labels: int, gpu_memory: list[int] | None,

@@ -125,7 +125,7 @@ def check_lora_modules(recipe: RecipeView, *, causal: bool) -> tuple[str, str] |
     from importlib.metadata import version
 
     from workbench.cache import cache_dir
-    from workbench.models.memory import config_file, source_config
+    from workbench.models.source import config_file, source_config
 
     if recipe.model.method != "lora":
         return None

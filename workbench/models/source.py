@@ -169,3 +169,35 @@ def base_path(run_dir: Path, recipe: RecipeView, texts) -> str:
     if not Path(base).exists() and recipe.model.source.spec.startswith("tiny:"):
         base = resolve_source(recipe, texts())
     return base
+
+
+def source_config(recipe: RecipeView):
+    """The model's config without its weights: a tiny model's as it would be built, a local
+    folder's config.json, a hub model's from the local cache. None: not here to read (a hub model
+    not downloaded yet, a path on a remote host)."""
+    src = parse_source(recipe.model.source.spec)
+    if src.kind == "tiny":
+        from workbench.models.tiny import tiny_config
+
+        return tiny_config(src.arch, hidden=recipe.model.tiny_hidden_size, layers=recipe.model.tiny_layers,
+                           vocab=recipe.model.tiny_vocab_size)
+    path = config_file(recipe)
+    if path is None:
+        return None
+    from transformers import AutoConfig
+
+    return AutoConfig.from_pretrained(str(path.parent))
+
+
+def config_file(recipe: RecipeView) -> Path | None:
+    """The config.json of a local folder or of a hub model in this machine's cache; None for a tiny
+    model, or a hub model whose config is not cached."""
+    src = parse_source(recipe.model.source.spec)
+    if src.kind == "local":
+        return Path(src.path) / "config.json"
+    if src.kind == "tiny":
+        return None
+    from huggingface_hub import try_to_load_from_cache
+
+    hit = try_to_load_from_cache(src.spec, "config.json")
+    return Path(hit) if isinstance(hit, str) else None

@@ -48,6 +48,16 @@ def recipe_dirs() -> list[Path]:
     return out
 
 
+def relative_name(path: Path, dirs: list[Path]) -> str:
+    """A recipe's path relative to the recipe folder holding it (the same on every machine)."""
+    for d in dirs:
+        try:
+            return str(Path(path).resolve().relative_to(Path(d).resolve()))
+        except ValueError:
+            continue
+    return Path(path).name
+
+
 def shipped_names() -> list[str]:
     """Names of the shipped recipes, as `workbench run NAME` takes them (e.g. demo/encoder_multilabel)."""
     return sorted(p.relative_to(SHIPPED_DIR).with_suffix("").as_posix() for p in SHIPPED_DIR.rglob("*.toml"))

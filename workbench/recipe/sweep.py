@@ -27,6 +27,7 @@ from workbench.errors import UserError
 from workbench.recipe import schema
 from workbench.recipe.schema import BY_NAME
 from workbench.recipe.sections import RecipeView, Sweep
+from workbench.recipe.suggest import did_you_mean
 
 # Knobs a sweep cannot vary: they say how many runs there are and how they are grouped, or where
 # they go (a sweep is one group on one target).
@@ -74,7 +75,6 @@ def check_axis(name: str, value: Any, fail: Callable[[str], Exception], where: s
     """One knob's values (a non-empty list, each checked against the knob) or a range."""
     knob = BY_NAME.get(name)
     if knob is None or name.startswith("sweep."):
-        from workbench.recipe.load import did_you_mean
 
         raise fail(f"{where} key {name} is not a knob{did_you_mean(name, [k for k in BY_NAME if not k.startswith('sweep.')])}")
     if name in NOT_SWEPT or knob.section in NOT_SWEPT_SECTIONS:

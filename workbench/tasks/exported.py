@@ -1,7 +1,7 @@
 """What `workbench export` takes from a task (FinishedRunTask, workbench/tasks/base.py): the words of
 the model card that differ per task, and the pieces of the stand-alone Python the export ships.
 
-commands/export.py lays the card out and commands/export_code.py assembles the card's snippet and
+actions/export/card.py lays the card out and actions/export/code.py assembles the card's snippet and
 SageMaker's `code/inference.py` from the same pieces, so the two cannot drift apart. Each task's
 pieces mirror the workbench code `workbench predict` runs, and sit beside it in the task's module:
 the classifier's batches and thresholds (classification.py), batched greedy generation with left
@@ -25,7 +25,7 @@ def as_python(value: Any) -> str:
 
 @dataclass(frozen=True)
 class CardText:
-    """The model card's words for one task (the export's README.md, commands/export.py)."""
+    """The model card's words for one task (the export's README.md, actions/export/card.py)."""
     label_word: str                      # the head of the metrics tables' first column: label, class, entity type
     labels_file: str                     # labels.json's line in the list of files
     data: list[str]                      # more lines of the Data section
@@ -38,7 +38,7 @@ class CardText:
 @dataclass(frozen=True)
 class Serving:
     """SageMaker's contract for one task: inference.py's input and prediction handlers and the card's
-    words for them (commands/export_code.py, export_sagemaker.py)."""
+    words for them (actions/export/code.py, sagemaker.py)."""
     item: str          # what one input is (inference.py's ITEM, and its docstring)
     one_item: str      # the Python test that "inputs" holds one item rather than a list of them
     check: str         # def check_item(item, i): one input checked and made what the functions take

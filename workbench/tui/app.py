@@ -15,6 +15,7 @@ from pathlib import Path
 from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.worker import Worker, get_current_worker
 
@@ -163,7 +164,7 @@ class WorkbenchApp(ReportsWorkerErrors, App):
         watch.set_status(message.status, message.error)
         if message.quiet:
             return
-        severity = "information" if message.status == "completed" else "warning"
+        severity: SeverityLevel = "information" if message.status == "completed" else "warning"
         self.notify(f"{message.run_id}: {message.status}", title="run ended", severity=severity)
 
     @on(FollowInterrupted)

@@ -4,9 +4,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from textual.message import Message
+
+if TYPE_CHECKING:
+    from workbench.events import Event
+    from workbench.launch.watch import RunWatch
 
 
 class RunLaunched(Message):
@@ -28,7 +32,7 @@ class EventsReceived(Message):
     arrive coalesced). `watch`: the RunWatch the follower feeds (None: the run's current one); a message
     for an earlier watch of the run (before a resume) is dropped."""
 
-    def __init__(self, run_id: str, events: list[dict[str, Any]], warnings: list[str], watch: Any = None) -> None:
+    def __init__(self, run_id: str, events: list[Event], warnings: list[str], watch: RunWatch | None = None) -> None:
         super().__init__()
         self.run_id, self.events, self.warnings, self.watch = run_id, events, warnings, watch
 
@@ -37,7 +41,8 @@ class RunEnded(Message):
     """A followed run reached its final status (settled against the process / scheduler); `watch` as in
     EventsReceived."""
 
-    def __init__(self, run_id: str, status: str, error: str | None, quiet: bool = False, watch: Any = None) -> None:
+    def __init__(self, run_id: str, status: str, error: str | None, quiet: bool = False,
+                 watch: RunWatch | None = None) -> None:
         super().__init__()
         self.run_id, self.status, self.error, self.quiet, self.watch = run_id, status, error, quiet, watch
 

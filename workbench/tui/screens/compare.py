@@ -6,6 +6,7 @@ completed are flagged (`*` on their column, and a line saying which)."""
 from __future__ import annotations
 
 import statistics
+from typing import cast
 
 from rich.text import Text
 from textual import on, work
@@ -185,7 +186,7 @@ class CompareScreen(TabCycling, ReportsWorkerErrors, Screen):
         points = [(t.config[knob], t.mean) for t in r.trials if t.mean is not None]
         xs_text = [x for x, _ in points]
         numeric = all(_number(x) is not None for x in xs_text)
-        order = sorted(set(xs_text), key=lambda x: (_number(x) if numeric else xs_text.index(x)))
+        order = sorted(set(xs_text), key=lambda x: (cast(float, _number(x)) if numeric else xs_text.index(x)))
         position = {x: i for i, x in enumerate(order)}
         plt = plot.plt
         plt.title(f"{r.metric} by {knob}")

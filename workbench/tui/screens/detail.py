@@ -303,7 +303,7 @@ class DetailScreen(TabCycling, ReportsWorkerErrors, Screen):
     def _show_telemetry(self, d: read.RunDetail, series: list[dict]) -> None:
         box = self.query_one("#telemetry", VerticalScroll)
         box.remove_children()
-        widgets = []
+        widgets: list[Vertical | Static] = []
         for host, gpu, n, util, mem, total, power, temp in d.gpus:
             line = Text()
             line.append(f"gpu{gpu}@{host} ", style="bold")
@@ -322,7 +322,7 @@ class DetailScreen(TabCycling, ReportsWorkerErrors, Screen):
             line.append("host ", style="bold")
             line.append(f"cpu {fmt(cpu, 0)}% mean  RSS {(rss or 0) / GIB:.2f} GiB peak per process  "
                         f"({ranks} rank{'s' if ranks != 1 else ''})")
-            parts = [Static(line, classes="device-line")]
+            parts: list[Static | Sparkline] = [Static(line, classes="device-line")]
             if not d.gpus:
                 values = [s["cpu_pct"] for s in series if s["gpu"] is None and s["cpu_pct"] is not None]
                 parts.append(Sparkline(values, classes="device-spark"))
@@ -416,17 +416,24 @@ class DetailScreen(TabCycling, ReportsWorkerErrors, Screen):
         from workbench.tui.screens.prompt import PromptScreen
 
         default = str(Path.cwd() / f"{self.run_id}-export")
+        # ignore: the callback returns the worker it starts (Textual drops a callback's value; its type says None)
         self.app.push_screen(PromptScreen(f"Export {self.run_id} to the folder (new or empty)", default),
-                             lambda out: self._export(out) if out else None)
+                             lambda out: self._export(out) if out else None)  # type: ignore[arg-type]
 
     @work(thread=True, group="detail-export", exit_on_error=False, description="workbench export")
     def _export(self, out: str) -> None:
-        from workbench.tui.cli_call import run_cli
+        from workbench.actions.export.folder import export_run
+        from workbench.errors import UserError
 
+        # Notified through the app, not posted to this screen: an export takes a while and the user may
+        # have left the screen by the time it is written.
         self.app.call_from_thread(self.notify, f"exporting {self.run_id} to {out}…", title="export")
-        result = run_cli(self.app.store, "export", self.run_id, "--output", out)
-        self.app.call_from_thread(self.notify, result.message, title="exported" if result.ok else "export failed",
-                                  severity="information" if result.ok else "error")
+        try:  # read_only=False: the app's own connections to the store are read-write (tui/store_gate.py)
+            done = export_run(self.app.store, self.run_id, out, read_only=False)
+        except (UserError, OSError) as e:
+            self.app.call_from_thread(self.notify, str(e), title="export failed", severity="error")
+            return
+        self.app.call_from_thread(self.notify, done.summary, title="exported")
 
     def action_monitor(self) -> None:
         if self.detail is None:

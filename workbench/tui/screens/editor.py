@@ -4,7 +4,7 @@ its help and default, validated as it is typed; changed fields are marked and su
 kept); Save as writes a copy; Launch opens the launch dialog with the pending changes as
 overrides. A form with an invalid field is neither saved nor launched; a required knob left
 empty (and data.train_file without data.dataset) is an invalid field. The Data tab profiles
-the recipe's data as edited (workbench/commands/data.py: what `workbench data` prints), in a worker
+the recipe's data as edited (workbench/actions/data.py: what `workbench data` prints), in a worker
 each time it is opened after a change.
 
 A file that does not validate opens with load_recipe's one-line error above the form. An unknown
@@ -237,8 +237,7 @@ class EditorScreen(ReportsWorkerErrors, Screen):
         """(In a worker thread.) Read the file and post what it holds, and whether it validates."""
         from workbench.errors import UserError
         from workbench.recipe import load_recipe
-        from workbench.recipe.catalog import recipe_dirs
-        from workbench.tui.screens.recipes import relative_name
+        from workbench.recipe.catalog import recipe_dirs, relative_name
 
         try:
             raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
@@ -399,7 +398,7 @@ class EditorScreen(ReportsWorkerErrors, Screen):
 
     @work(thread=True, exclusive=True, group="editor-data", exit_on_error=False)
     def _profile(self, key: tuple[str, ...]) -> None:
-        from workbench.commands.data import profile_recipe
+        from workbench.actions.data import profile_recipe
         from workbench.errors import UserError
 
         try:
@@ -418,7 +417,7 @@ class EditorScreen(ReportsWorkerErrors, Screen):
     def _data_profiled(self, message: DataProfiled) -> None:
         from rich.console import Group
 
-        from workbench.commands.data import renderables
+        from workbench.profile_view import renderables
 
         if message.key != self._data_key:
             return  # the recipe changed while this one was computed

@@ -245,7 +245,7 @@ class LaunchScreen(ReportsWorkerErrors, ModalScreen[None]):
         self._seq += 1
         bad = [f for f in self.visible_fields() if f.error]
         if bad:
-            self._show_preview("\n".join(f.error for f in bad), ok=False)
+            self._show_preview("\n".join(f.error for f in bad if f.error), ok=False)
             return
         self._render_preview(self._seq, self.recipe_path, self.overrides(), self.app.store)
 

@@ -82,7 +82,8 @@ class RunMonitor(Vertical):
 
     def __init__(self, watch: RunWatch, run_dir: Path | None) -> None:
         super().__init__(classes="run-monitor")
-        self.watch, self.run_dir = watch, run_dir
+        # run_watch, not watch: that name is Textual's DOMNode.watch (a method its own code calls)
+        self.run_watch, self.run_dir = watch, run_dir
         self.rendered = -1
         self.renders = 0  # full renders (plots, devices, log): the coalescing test counts them
         self.log_lines = 0
@@ -100,7 +101,7 @@ class RunMonitor(Vertical):
         yield Log(id="log", max_lines=500)
 
     def refresh_view(self, now: float) -> None:
-        w = self.watch
+        w = self.run_watch
         if w.version == self.rendered and not (w.status == "running"):
             return  # nothing new (a running run still ticks: elapsed and ETA move)
         changed = w.version != self.rendered
@@ -190,7 +191,8 @@ class RunMonitor(Vertical):
         # short names (as the runs list's headers), so the three fit one 80-column line
         for metric, name in (("f1_micro", "f1μ"), ("f1_macro", "f1M"), ("loss", "loss")):
             base = w.base.get(metric)
-            latest = w.tuned.get(metric) if w.tuned else (w.evals.get(metric) or [(None, None)])[-1][1]
+            points = w.evals.get(metric)
+            latest = w.tuned.get(metric) if w.tuned else (points[-1][1] if points else None)
             if base is None and latest is None:
                 continue
             t.append(f"{name} ", style="bold")
@@ -264,7 +266,7 @@ class MonitorScreen(TabCycling, ReportsWorkerErrors, Screen):
                 tabs.add_pane(TabPane(self._tab_title(watch), RunMonitor(watch, watch.run_dir), id=pid))
                 have.add(pid)
                 newest = pid
-            elif not any(m.watch is watch for m in tabs.get_pane(pid).query(RunMonitor)):
+            elif not any(m.run_watch is watch for m in tabs.get_pane(pid).query(RunMonitor)):
                 pane = tabs.get_pane(pid)
                 pane.query(RunMonitor).remove()  # the earlier attempt's view
                 pane.mount(RunMonitor(watch, watch.run_dir))
@@ -282,7 +284,7 @@ class MonitorScreen(TabCycling, ReportsWorkerErrors, Screen):
 
     def current(self) -> list[RunMonitor]:
         """The views of the watches the app follows now (not an earlier attempt's, on its way out)."""
-        return [m for m in self.query(RunMonitor) if m.watch is self.app.watches.get(m.watch.run_id)]
+        return [m for m in self.query(RunMonitor) if m.run_watch is self.app.watches.get(m.run_watch.run_id)]
 
     def tick(self) -> None:
         monitors = self.current()
@@ -295,9 +297,9 @@ class MonitorScreen(TabCycling, ReportsWorkerErrors, Screen):
             before = monitor.rendered
             monitor.refresh_view(now)
             if monitor.rendered != before:
-                pane_id = tab_id(monitor.watch.run_id)
+                pane_id = tab_id(monitor.run_watch.run_id)
                 tab = tabs.get_tab(pane_id)
-                tab.label = self._tab_title(monitor.watch)
+                tab.label = self._tab_title(monitor.run_watch)
 
     def front(self) -> RunMonitor | None:
         tabs = self.query_one("#runs-tabs", TabbedContent)
@@ -305,38 +307,38 @@ class MonitorScreen(TabCycling, ReportsWorkerErrors, Screen):
             return None
         pane = tabs.get_pane(tabs.active)
         watches = self.app.watches
-        return next((m for m in pane.query(RunMonitor) if m.watch is watches.get(m.watch.run_id)), None)
+        return next((m for m in pane.query(RunMonitor) if m.run_watch is watches.get(m.run_watch.run_id)), None)
 
     def action_detail(self) -> None:
         m = self.front()
         if m is not None:
             from workbench.tui.screens.detail import DetailScreen
 
-            self.app.push_screen(DetailScreen(m.watch.run_id))
+            self.app.push_screen(DetailScreen(m.run_watch.run_id))
 
     def action_close(self) -> None:
         m = self.front()
         if m is None:
             return
         tabs = self.query_one("#runs-tabs", TabbedContent)
-        tabs.remove_pane(tab_id(m.watch.run_id))
-        self.app.unfollow_run(m.watch.run_id)
+        tabs.remove_pane(tab_id(m.run_watch.run_id))
+        self.app.unfollow_run(m.run_watch.run_id)
         self.call_after_refresh(self.sync_tabs)
 
     def action_stop(self) -> None:
         m = self.front()
         if m is None:
             return
-        if m.watch.ended:
-            self.notify(f"{m.watch.run_id} has already ended ({m.watch.status})")
+        if m.run_watch.ended:
+            self.notify(f"{m.run_watch.run_id} has already ended ({m.run_watch.status})")
             return
         from workbench.tui.screens.confirm import ConfirmScreen
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self._send_stop(m.watch.run_id, m.watch.run_dir)
+                self._send_stop(m.run_watch.run_id, m.run_watch.run_dir)
 
-        self.app.push_screen(ConfirmScreen(f"Stop run {m.watch.run_id}?\nIt ends as cancelled; its events so far "
+        self.app.push_screen(ConfirmScreen(f"Stop run {m.run_watch.run_id}?\nIt ends as cancelled; its events so far "
                                            f"stay in the store.", yes="Stop", no="Keep running"), answered)
 
     @work(thread=True, group="stop", exit_on_error=False)

@@ -4,6 +4,7 @@ an optional choice (a template's task). Returns the answer, or None when cancell
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeVar, cast, overload
 
 from textual import on
 from textual.app import ComposeResult
@@ -14,13 +15,25 @@ from textual.widgets import Button, Input, Select, Static
 
 from workbench.tui.widgets.knob_form import TypedInput
 
+# What the screen dismisses with: the text (or None), or with choices (choice, text) (or None).
+Answer = TypeVar("Answer", str | None, tuple[str, str] | None)
 
-class PromptScreen(ModalScreen[tuple[str, str] | str | None]):
+
+class PromptScreen(ModalScreen[Answer]):
     """`PromptScreen(question, value)` dismisses with the text; with `choices` it dismisses with
     (choice, text). `check(text)` returns an error shown under the input (the dialog stays)."""
 
     CSS_PATH = "../styles/prompt.tcss"
     BINDINGS = [Binding("escape", "cancel", "Cancel", tooltip="Close without doing anything")]
+
+    @overload
+    def __init__(self: PromptScreen[str | None], question: str, value: str = "", *,
+                 check: Callable[[str], str | None] | None = None, placeholder: str = "") -> None: ...
+
+    @overload
+    def __init__(self: PromptScreen[tuple[str, str] | None], question: str, value: str = "", *,
+                 choices: tuple[str, ...], check: Callable[[str], str | None] | None = None,
+                 placeholder: str = "") -> None: ...
 
     def __init__(self, question: str, value: str = "", *, choices: tuple[str, ...] = (),
                  check: Callable[[str], str | None] | None = None, placeholder: str = "") -> None:
@@ -56,9 +69,9 @@ class PromptScreen(ModalScreen[tuple[str, str] | str | None]):
             box.display = True
             return
         if self.choices:
-            self.dismiss((str(self.query_one("#choice", Select).value), text))
+            self.dismiss(cast(Answer, (str(self.query_one("#choice", Select).value), text)))
         else:
-            self.dismiss(text)
+            self.dismiss(cast(Answer, text))
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import csv
 from importlib.util import find_spec
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from rich.console import Group
 from rich.text import Text
@@ -120,7 +120,7 @@ def display_rows(rows: list[tuple], limit: int = MAX_ROWS) -> list[tuple]:
             out.append(tuple(_clip(c) if isinstance(c, str) else c for c in cells))
         else:
             for i in range(height):
-                out.append(tuple(_clip(m[i]) if i < len(m) and isinstance(m[i], str) else (m[i] if i < len(m) else "")
+                out.append(tuple(_clip(cast(str, m[i])) if i < len(m) and isinstance(m[i], str) else (m[i] if i < len(m) else "")
                                  for m in multi))
         if len(out) >= limit:
             return out[:limit]

@@ -47,16 +47,6 @@ class RecipeNotCreated(Message):
         self.error = error
 
 
-def relative_name(path: Path, dirs: list[Path]) -> str:
-    """A recipe's path relative to the recipe folder holding it (the same on every machine)."""
-    for d in dirs:
-        try:
-            return str(Path(path).resolve().relative_to(Path(d).resolve()))
-        except ValueError:
-            continue
-    return Path(path).name
-
-
 def user_dir(dirs: list[Path]) -> Path:
     """Where new recipes go: the first recipe folder that is not the shipped one; else ./recipes
     (when the folders are not configured), else the first configured folder."""
@@ -121,7 +111,7 @@ class RecipesScreen(ReportsWorkerErrors, Screen):
         self.entries, self.dirs = message.entries, message.dirs
         table.clear()
         for i, e in enumerate(self.entries):
-            rel = relative_name(e.path, self.dirs)
+            rel = catalog.relative_name(e.path, self.dirs)
             cells = ([rel, e.name, "-", "-", "-", "does not parse: " + e.error.split(":")[0]] if e.error
                      else [rel, e.name, e.task, e.model, e.method, e.description])
             table.add_row(*(Text(c) for c in cells), key=str(i))
@@ -148,7 +138,7 @@ class RecipesScreen(ReportsWorkerErrors, Screen):
     def _preview(self, e: RecipeEntry) -> None:
         from textual.markup import escape
 
-        rel = relative_name(e.path, self.dirs)
+        rel = catalog.relative_name(e.path, self.dirs)
         origin = "shipped" if e.shipped else "yours"
         lines = [f"[b]{escape(e.name)}[/b]  [dim]{escape(rel)} ({origin})[/dim]"]
         if e.error:
@@ -178,7 +168,7 @@ class RecipesScreen(ReportsWorkerErrors, Screen):
         if entry is None:
             return
         if entry.error:
-            self.notify(f"{relative_name(entry.path, self.dirs)}: {entry.error}", title="cannot edit", severity="error")
+            self.notify(f"{catalog.relative_name(entry.path, self.dirs)}: {entry.error}", title="cannot edit", severity="error")
             return
         self.app.push_screen(EditorScreen(entry.path), lambda _: self.action_refresh())
 
@@ -189,7 +179,7 @@ class RecipesScreen(ReportsWorkerErrors, Screen):
         if entry is None:
             return
         if entry.error:
-            self.notify(f"{relative_name(entry.path, self.dirs)}: {entry.error}", title="cannot launch", severity="error")
+            self.notify(f"{catalog.relative_name(entry.path, self.dirs)}: {entry.error}", title="cannot launch", severity="error")
             return
         self.app.push_screen(LaunchScreen(entry.path, []))
 
@@ -209,7 +199,7 @@ class RecipesScreen(ReportsWorkerErrors, Screen):
             if name:
                 self._duplicate(entry.path, dest_dir / f"{name}.toml", name)
 
-        where = relative_name(dest_dir / "x", self.dirs).rpartition("/")[0] or dest_dir.name
+        where = catalog.relative_name(dest_dir / "x", self.dirs).rpartition("/")[0] or dest_dir.name
         self.app.push_screen(PromptScreen(f"Duplicate {entry.name} as a new recipe named (written in {where}/):",
                                           f"{entry.path.stem}_copy", check=check), answered)
 

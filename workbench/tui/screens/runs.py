@@ -222,6 +222,7 @@ class RunsScreen(ReportsWorkerErrors, Screen):
         else:
             rows, raw, cells, hay = {}, {}, {}, {}
         changed = set()
+        assert found is not None  # read above: partial, or the whole list
         for r in found:
             r["seconds"] = run_seconds(r["status"], r["duration_s"], r["started_at"], clock)
             rid = r["run_id"]
@@ -261,8 +262,8 @@ class RunsScreen(ReportsWorkerErrors, Screen):
         have = sorted((k for k in keyed if k[0] is not None), reverse=desc)
         return [rid for _, rid in have] + sorted(rid for k, rid in keyed if k is None)
 
-    def _sync(self, changed: set[str] = frozenset()) -> None:
-        table = self.query_one("#runs-table", DataTable)
+    def _sync(self, changed: set[str] | frozenset[str] = frozenset()) -> None:
+        table = self.query_one("#runs-table", RunTable)
         keep = self.cursor_run()
         want = self.view()
         want_set, have_set = set(want), set(self.shown)
@@ -435,7 +436,7 @@ class RunsScreen(ReportsWorkerErrors, Screen):
     def action_refresh(self) -> None:
         self._reload(force=True)
 
-    # --- a run's life: tag, note, archive, delete (workbench/commands/lifecycle.py) --------------------
+    # --- a run's life: tag, note, archive, delete, gc (workbench/actions/lifecycle.py) -----------------
     def _targets(self) -> list[str]:
         """The marked runs the list shows, else the one under the cursor."""
         marked = self.marked_shown()
@@ -456,7 +457,7 @@ class RunsScreen(ReportsWorkerErrors, Screen):
             return
 
         def check(text: str) -> str | None:
-            from workbench.commands.lifecycle import parse_tags
+            from workbench.actions.lifecycle import parse_tags
             from workbench.errors import UserError
 
             try:
@@ -478,10 +479,11 @@ class RunsScreen(ReportsWorkerErrors, Screen):
 
         ids = self._targets()
         if ids:
+            # ignore: the callback returns the worker it starts (Textual drops a callback's value; its type says None)
             self.app.push_screen(ConfirmScreen(f"Archive {runs_count(len(ids))}?\n{runs_named(ids)}\nHidden from this list; "
                                                "`workbench archive --undo RUN` brings one back.", yes="Archive",
                                                no="Keep"),
-                                 lambda yes: self._annotate("archive", ids, "") if yes else None)
+                                 lambda yes: self._annotate("archive", ids, "") if yes else None)  # type: ignore[arg-type]
 
     def action_delete_runs(self) -> None:
         ids = self._targets()
@@ -494,7 +496,7 @@ class RunsScreen(ReportsWorkerErrors, Screen):
 
     @work(thread=True, group="runs-annotate", exit_on_error=False, description="tag / note / archive / delete")
     def _annotate(self, action: str, ids: list[str], text: str) -> None:
-        from workbench.commands import lifecycle
+        from workbench.actions import lifecycle
         from workbench.errors import UserError
 
         store = self.app.store
@@ -509,7 +511,7 @@ class RunsScreen(ReportsWorkerErrors, Screen):
                 lifecycle.set_archived(store, ids, True)
                 done = f"archived {', '.join(ids)} (`workbench runs --all` lists them)"
             else:
-                done = lifecycle.delete_runs(store, ids).summary(lifecycle.trash_of(store))
+                done = lifecycle.delete_runs(store, ids).summary()
         except UserError as e:
             self.post_message(RunsNotAnnotated(str(e)))
             return
@@ -520,10 +522,15 @@ class RunsScreen(ReportsWorkerErrors, Screen):
 
     @work(thread=True, group="runs-gc", exit_on_error=False, description="workbench gc")
     def _gc(self) -> None:
-        from workbench.tui.cli_call import run_cli
+        from workbench.actions.lifecycle import gc
+        from workbench.errors import UserError
 
-        result = run_cli(self.app.store, "gc")
-        self.post_message(RunsAnnotated(result.message) if result.ok else RunsNotAnnotated(result.message))
+        try:
+            done = gc(self.app.store)
+        except UserError as e:
+            self.post_message(RunsNotAnnotated(str(e)))
+            return
+        self.post_message(RunsAnnotated(" ".join([*(f"warning: {w}" for w in done.warnings), done.summary()])))
 
     @on(RunsAnnotated)
     def _annotated(self, message: RunsAnnotated) -> None:

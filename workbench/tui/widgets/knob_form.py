@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 from rich.text import Text
 from textual import events, on
@@ -22,6 +22,7 @@ from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.markup import escape
 from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static, Switch
 
 from workbench.recipe import schema
@@ -156,7 +157,7 @@ class KnobField(Vertical):
         self.result: Coerced = self._check(self.baseline_text)
         self.problem: str | None = None  # a check across knobs, set by the form (`set_problem`)
         self._shown_state: tuple[bool, str | None] | None = None
-        self._value_widget = None
+        self._value_widget: Widget | None = None
 
     # --- widgets ---------------------------------------------------------------------------
     def _widget(self):
@@ -211,7 +212,7 @@ class KnobField(Vertical):
             return "true" if widget.value else "false"
         if isinstance(widget, Select):
             return "" if widget.value is Select.NULL else str(widget.value)
-        return widget.value
+        return cast(Input, widget).value
 
     @property
     def error(self) -> str | None:
@@ -259,7 +260,7 @@ class KnobField(Vertical):
             else:
                 widget.clear()
         else:
-            widget.value = text
+            cast(Input, widget).value = text
         self.result = self._check(self._current_text())
         self._show()
 
@@ -272,7 +273,7 @@ class KnobField(Vertical):
         self._shown_state = (changed, error)
         self.set_class(changed, "-changed")
         self.set_class(bool(error), "-invalid")
-        self.query_one(".knob-label").update(self._label_text())
+        self.query_one(".knob-label", Static).update(self._label_text())
         err = self.query_one(".knob-error", Static)
         err.update(Text(error or ""))
         err.display = bool(error)

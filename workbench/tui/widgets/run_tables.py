@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, overload
 
 from rich.cells import cell_len
 from rich.text import Text
@@ -59,6 +59,10 @@ def status_cell(status: str | None, warnings: list[str] | None = None) -> Text:
     return status_text(status, len(warnings or []))
 
 
+@overload
+def epoch_of(ts: datetime) -> float: ...
+@overload
+def epoch_of(ts: None) -> None: ...
 def epoch_of(ts: datetime | None) -> float | None:
     """Stored TIMESTAMPs are naive UTC."""
     return ts.replace(tzinfo=UTC).timestamp() if ts is not None else None

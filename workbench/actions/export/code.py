@@ -1,7 +1,7 @@
-"""The stand-alone Python an export ships, assembled from one set of pieces: the model card's
-snippet (`workbench export`) and SageMaker's `code/inference.py` (`export --format sagemaker`)
-share the constants, the loading and the functions that predict, generate and parse, so the two
-cannot drift apart.
+"""The stand-alone Python an export ships (`workbench export`, `export --format sagemaker`), assembled
+from one set of pieces: the model card's snippet (card.py) and SageMaker's `code/inference.py`
+(sagemaker.py) share the constants, the loading and the functions that predict, generate and parse,
+so the two cannot drift apart.
 
 What differs per task comes from the task (`inference_code`: workbench/tasks/exported.py, each
 piece beside the workbench code it mirrors); this module lays the pieces out. The rendered code

@@ -1,11 +1,13 @@
-"""`workbench validate` and the pre-flight every launch goes through: recipe schema, data
-files, model source. All before any model loads; problems are one line, exit status 2."""
+"""`workbench validate`, `workbench schema`, and the pre-flight every launch goes through (`workbench
+run` and `eval`, the app's launch dialog): recipe schema, data files, model source. All before any
+model loads; problems are UserError, one line. checked_recipe is what `workbench data` (and the
+editor's Data tab) needs of a recipe."""
 
 from __future__ import annotations
 
 import os
-import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from workbench.data.splits import Splits
@@ -156,7 +158,7 @@ def hub_token_file() -> Path:
     return Path(os.environ.get("HF_HOME") or cache / "huggingface").expanduser() / "token"
 
 
-def _hub_token_note(recipe: Recipe) -> str | None:
+def hub_token_note(recipe: Recipe) -> str | None:
     """A note, not a failure, for a SLURM / PBS job from here whose model is a hub id while a hub token
     is set in this environment (so the user relies on one) and no token file exists: batch jobs never
     get the variable, and a gated model would fail on the node. A public model needs no token; for
@@ -175,30 +177,37 @@ def _hub_token_note(recipe: Recipe) -> str | None:
             "gated, run `hf auth login` on the cluster (the job reads that file on the shared home)")
 
 
-def main(args) -> int:
-    failed = 0
-    for path in args.recipes:
+@dataclass(frozen=True)
+class Validated:
+    """One recipe validated: the path (or shipped name) as given, and either the error (one line) or
+    the recipe with its splits described (rows per split) and a note for the user (hub_token_note)."""
+    path: str
+    error: str | None = None
+    recipe: Recipe | None = None
+    splits: str = ""
+    note: str | None = None
+
+
+def validate_recipes(paths: Sequence[str], overrides: Sequence[str] = ()) -> Iterator[Validated]:
+    """Each recipe (a file or a shipped recipe's name) through preflight with `overrides`, one result
+    per recipe as it is checked (a bad one does not stop the others)."""
+    for path in paths:
         try:
-            recipe, splits = preflight(path, args.overrides)
+            recipe, splits = preflight(path, overrides)
         except UserError as e:
-            print(f"error: {e}", file=sys.stderr)
-            failed += 1
+            yield Validated(path, error=str(e))
             continue
-        print(f"ok  {path}: {recipe.name} ({recipe.task}, {recipe.model.source}, {recipe.model.method}; "
-              f"{splits.describe()})")
-        note = _hub_token_note(recipe)
-        if note:
-            print(note, file=sys.stderr)
-    return 2 if failed else 0
+        yield Validated(path, recipe=recipe, splits=splits.describe(), note=hub_token_note(recipe))
 
 
-def schema(args) -> int:
+def knob_reference(markdown: bool = False) -> str:
+    """Every knob of a recipe: name, type, default and help (`markdown`: as the docs' table)."""
     from workbench.recipe import schema as s
 
-    if args.markdown:
-        print(s.markdown_table())
-        return 0
+    if markdown:
+        return s.markdown_table()
+    lines = []
     for k in s.KNOBS:
         default = "(required)" if k.required else repr(k.default)
-        print(f"{k.name:34} {k.expected():40} default {default}\n    {k.help}")
-    return 0
+        lines.append(f"{k.name:34} {k.expected():40} default {default}\n    {k.help}")
+    return "\n".join(lines)

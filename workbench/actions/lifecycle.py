@@ -1,49 +1,61 @@
-"""A run's life after it ends: `tag`, `note`, `archive`, `rm`, `gc`.
+"""A run's life after it ends, for `workbench tag`, `note`, `archive`, `rm` (and `rm --undo`), `gc` (and
+`gc --trash`), and the app's tag / note / archive / delete / gc.
 
 Tags, notes and the archived mark are written to the run folder's annotations.json first (the
-folder is the unit of truth: `workbench sync` rebuilds them), then to the store. `rm` deletes a
-run's rows and, unless --keep-folder, moves its folder to the trash (runs/.trash/<run_id>/, beside
-the other run folders, where `sync` never looks); `rm --undo` moves it back and ingests it again,
-`gc --trash` empties the trash. `gc` deletes the checkpoints of completed runs (adapters, models,
+folder is the unit of truth: `workbench sync` rebuilds them), then to the store. delete_runs deletes
+a run's rows and, unless keep_folder, moves its folder to the trash (runs/.trash/<run_id>/, beside
+the other run folders, where `sync` never looks); restore_runs moves it back and ingests it again,
+empty_trash empties the trash. gc deletes the checkpoints of completed runs (adapters, models,
 reports and predictions stay). Nothing is deleted from a run still going, and every refusal comes
-before anything is deleted. The app deletes through the same functions.
+before anything is deleted.
+
+Every function here opens the store read-write (short connections) but resolve_runs, as the app's
+own do: DuckDB refuses a read-only connection beside a read-write one in one process
+(workbench/tui/store_gate.py).
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import sys
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from workbench import rundir
 from workbench.actions.refs import find_run_dir, pick_run, resolve_run, run_dir_of
-from workbench.commands.common import store_of
-from workbench.console import console, runs_count, runs_named
+from workbench.actions.sync import ingest_folders
+from workbench.console import fmt_bytes, runs_count
 from workbench.errors import UserError
 from workbench.launch import reckon
 from workbench.store import read, write
 from workbench.store.db import connect, runs_root
 
-RUN_STATUSES = ("queued", "running", "completed", "failed", "interrupted", "cancelled")
 CHECKPOINTS = "checkpoints"
 
 
-def _runs(con, refs: list[str]) -> list[str]:
-    ids = []
-    for ref in refs:
-        rid = resolve_run(con, ref)
-        if rid not in ids:
-            ids.append(rid)
+def record_ended(store: Path) -> list[str]:
+    """What a writing command does first: record the runs that ended unfollowed (launch/reckon.py);
+    one line per run folder it could not record (the command goes on)."""
+    return reckon.record(store).warnings
+
+
+def resolve_runs(store: Path, refs: list[str]) -> list[str]:
+    """The run ids `refs` name (actions/refs.resolve_run), each once, in order."""
+    ids: list[str] = []
+    with connect(store, read_only=True) as con:
+        for ref in refs:
+            rid = resolve_run(con, ref)
+            if rid not in ids:
+                ids.append(rid)
     return ids
 
 
-# The functions below open the store read-write (short connections), as the app's own do: DuckDB
-# refuses a read-only connection beside a read-write one in one process (workbench/tui/store_gate.py).
+# --- annotations: tags, notes, the archived mark -----------------------------------------------
 
-def annotate(store: Path, run_ids: list[str], change) -> None:
+def annotate(store: Path, run_ids: list[str], change: Callable[[dict[str, Any]], object]) -> None:
     """Apply `change(annotations)` to each run's annotations.json, then to the store."""
     for run_id in run_ids:
         run_dir = run_dir_of(store, run_id, read_only=False)
@@ -66,7 +78,8 @@ def parse_tags(items: list[str]) -> dict[str, str]:
 
 
 def set_tags(store: Path, run_ids: list[str], pairs: dict[str, str]) -> None:
-    def change(a):
+    """Set each tag KEY=VALUE of `pairs` on the runs; an empty value removes the tag."""
+    def change(a: dict[str, Any]) -> None:
         for k, v in pairs.items():
             if v:
                 a["tags"][k] = v
@@ -83,13 +96,15 @@ def add_note(store: Path, run_id: str, text: str) -> None:
 
 
 def set_archived(store: Path, run_ids: list[str], archived: bool) -> None:
-    def change(a):
+    def change(a: dict[str, Any]) -> None:
         a["archived"] = archived
 
     annotate(store, run_ids, change)
 
 
-def check_deletable(store: Path, run_ids: list[str]) -> dict[str, str]:
+# --- deleting runs, the trash ------------------------------------------------------------------
+
+def check_deletable(store: Path, run_ids: list[str]) -> dict[str, str | None]:
     """{run id: status}; refuses (UserError, nothing deleted) when one of them is still going."""
     with connect(store) as con:
         status = {rid: read.run_status(con, rid) for rid in run_ids}
@@ -105,20 +120,21 @@ def trash_of(store: Path) -> Path:
     return runs_root(store) / rundir.TRASH_DIR
 
 
-@dataclass
+@dataclass(frozen=True)
 class Deleted:
-    """What delete_runs did: every run's rows are gone; where its folder went."""
+    """What delete_runs did: every run's rows are gone; where its folder went; `trash` the trash folder."""
 
-    trashed: list[str] = field(default_factory=list)     # the folder moved to the trash
-    kept: list[str] = field(default_factory=list)        # the folder left in place (--keep-folder)
-    folderless: list[str] = field(default_factory=list)  # no folder on this machine: rows deleted for good
-    bytes: int = 0                                       # moved to the trash: what `gc --trash` would free
+    trash: Path
+    trashed: list[str]     # the folder moved to the trash
+    kept: list[str]        # the folder left in place (keep_folder)
+    folderless: list[str]  # no folder on this machine: rows deleted for good
+    bytes: int             # moved to the trash: what `gc --trash` would free
 
-    def summary(self, trash: Path) -> str:
+    def summary(self) -> str:
         """One line for the CLI and the app."""
         parts = []
         if self.trashed:
-            parts.append(f"moved {runs_count(len(self.trashed))} to the trash ({trash}, {_bytes(self.bytes)}): "
+            parts.append(f"moved {runs_count(len(self.trashed))} to the trash ({self.trash}, {fmt_bytes(self.bytes)}): "
                          "`workbench rm --undo RUN` restores one, `workbench gc --trash` frees the space")
         if self.kept:
             parts.append(f"deleted the store rows of {runs_count(len(self.kept))}, folders kept (`workbench sync` brings "
@@ -142,11 +158,14 @@ def delete_runs(store: Path, run_ids: list[str], *, keep_folder: bool = False) -
     trash = trash_of(store)
     if not keep_folder and any(folders.values()):
         _check_trashable(trash, folders)
-    done = Deleted()
+    trashed: list[str] = []
+    kept: list[str] = []
+    folderless: list[str] = []
+    moved = 0
     for i, rid in enumerate(run_ids):
         folder = folders[rid]
         if not keep_folder and folder is not None:
-            size = _size(folder)  # a stat per file: a checkpoint-heavy folder takes a moment
+            size = folder_size(folder)  # a stat per file: a checkpoint-heavy folder takes a moment
             try:
                 os.rename(folder, trash / rid)
             except OSError as e:
@@ -157,13 +176,13 @@ def delete_runs(store: Path, run_ids: list[str], *, keep_folder: bool = False) -
             if folder.resolve().parent != trash.resolve().parent:  # not runs/<id>: it goes back there
                 record["from"] = str(folder.resolve())
             rundir.write_trashed(trash / rid, record)
-            done.trashed.append(rid)
-            done.bytes += size
+            trashed.append(rid)
+            moved += size
         else:
-            (done.kept if keep_folder and folder is not None else done.folderless).append(rid)
+            (kept if keep_folder and folder is not None else folderless).append(rid)
         with connect(store) as con:
             write.delete_run(con, rid)
-    return done
+    return Deleted(trash, trashed, kept, folderless, moved)
 
 
 def _check_trashable(trash: Path, folders: dict[str, Path | None]) -> None:
@@ -191,11 +210,18 @@ def trashed_runs(store: Path) -> list[str]:
     return sorted(p.parent.name for p in trash.glob(f"*/{rundir.RUN_META}")) if trash.is_dir() else []
 
 
-def restore_runs(store: Path, refs: list[str]) -> list[tuple[str, Path]]:
-    """`rm --undo`: move deleted runs back from the trash (to where they were) and ingest them again
-    (the store is rebuilt from the folder, as `sync` does); [(run id, its folder)]."""
-    from workbench.commands.sync import ingest_folders
+@dataclass(frozen=True)
+class Restored:
+    """What restore_runs did: (run id, its folder now) of each run restored, and what ingesting them
+    again warned (actions/sync.ingest_folders)."""
 
+    runs: list[tuple[str, Path]]
+    warnings: list[str]
+
+
+def restore_runs(store: Path, refs: list[str]) -> Restored:
+    """`rm --undo`: move deleted runs back from the trash (to where they were) and ingest them again
+    (the store is rebuilt from the folder, as `sync` does)."""
     inside = trashed_runs(store)
     trash = trash_of(store)
     ids: list[str] = []
@@ -209,7 +235,7 @@ def restore_runs(store: Path, refs: list[str]) -> list[tuple[str, Path]]:
     for rid, dest in places.items():
         if dest.exists():
             raise UserError(f"cannot restore {rid}: {dest} exists (a run folder of that name); nothing was restored")
-    restored = []
+    restored, warnings = [], []
     for rid, dest in places.items():
         try:
             dest.parent.mkdir(parents=True, exist_ok=True)
@@ -217,117 +243,80 @@ def restore_runs(store: Path, refs: list[str]) -> list[tuple[str, Path]]:
         except OSError as e:
             raise UserError(f"cannot move {trash / rid} back to {dest}: {e.strerror or e}") from None
         (dest / rundir.TRASHED).unlink(missing_ok=True)
-        ingest_folders(store, [dest])
+        warnings += ingest_folders(store, [dest]).warnings
         restored.append((rid, dest))
-    return restored
+    return Restored(restored, warnings)
 
 
-def tag(args) -> int:
-    refs = [i for i in args.items if "=" not in i]
-    items = [i for i in args.items if "=" in i]
-    if not refs or not items:
-        raise UserError("tag: give runs and KEY=VALUE tags, e.g. `workbench tag last baseline=yes`")
-    pairs = parse_tags(items)
-    store, ids = _store_and_runs(args, refs)
-    set_tags(store, ids, pairs)
-    shown = ", ".join(f"{k}={v}" if v else f"-{k}" for k, v in pairs.items())
-    console.print(f"tagged {len(ids)} run{'s' if len(ids) > 1 else ''}: {shown}")
-    return 0
+# --- freeing disk space ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Collected:
+    """What gc did (or, dry_run, would do): (run id, bytes) of each completed run whose checkpoints
+    went; `warnings` one line per run folder the recording of ended runs could not record."""
+
+    freed: list[tuple[str, int]]
+    dry_run: bool
+    warnings: list[str]
+
+    @property
+    def bytes(self) -> int:
+        return sum(size for _, size in self.freed)
+
+    def summary(self) -> str:
+        """One line for the CLI and the app."""
+        total, runs = self.bytes, len(self.freed)
+        return (f"{'would free' if self.dry_run else 'freed'} {fmt_bytes(total)} ({total:,} bytes) of checkpoints in "
+                f"{runs} completed run{'s' if runs != 1 else ''}; adapters, models and reports kept"
+                + ("" if self.dry_run else " (failed or interrupted runs keep theirs for `workbench resume`)"))
 
 
-def _store_and_runs(args, refs: list[str]) -> tuple[Path, list[str]]:
-    store = store_of(args)
-    _record(store)
-    with connect(store, read_only=True) as con:
-        return store, _runs(con, refs)
-
-
-def _record(store: Path) -> None:
-    """A writer records the runs that ended unfollowed (launch/reckon.py) first; a folder it cannot
-    record is said in one line, and the command goes on."""
-    for line in reckon.record(store).warnings:
-        console.print(f"warning: {line}", markup=False, soft_wrap=True)
-
-
-def note(args) -> int:
-    store, ids = _store_and_runs(args, [args.run])
-    add_note(store, ids[0], " ".join(args.text))
-    console.print(f"noted on {ids[0]}")
-    return 0
-
-
-def archive(args) -> int:
-    store, ids = _store_and_runs(args, args.runs)
-    set_archived(store, ids, not args.undo)
-    verb = "unarchived" if args.undo else "archived (hidden from `workbench runs` unless --all)"
-    console.print(f"{verb}: {', '.join(ids)}")
-    return 0
-
-
-def rm(args) -> int:
-    if args.undo:
-        if args.keep_folder:
-            raise UserError("rm --undo restores a run's folder and rows: --keep-folder does not go with it")
-        for rid, folder in restore_runs(store_of(args), args.runs):
-            console.print(f"restored {rid} to {folder}")
-        return 0
-    store, ids = _store_and_runs(args, args.runs)
-    status = check_deletable(store, ids)
-    what = ("their store rows only" if args.keep_folder
-            else "their store rows; their folders to the trash, runs/.trash/: `workbench rm --undo` restores")
-    if not args.yes:
-        if not sys.stdin.isatty():
-            raise UserError(f"rm deletes {runs_count(len(ids))} ({what}): confirm with --yes (no terminal to ask on); "
-                            "nothing was deleted")
-        console.print(f"delete {runs_count(len(ids))} ({what})?\n" + runs_named([f"{r} ({status[r]})" for r in ids]),
-                      markup=False)
-        if input("[y/N] ").strip().lower() not in ("y", "yes"):
-            console.print("nothing was deleted")
-            return 1
-    console.print(delete_runs(store, ids, keep_folder=args.keep_folder).summary(trash_of(store)))
-    return 0
-
-
-def gc(args) -> int:
+def gc(store: Path, *, dry_run: bool = False) -> Collected:
     """Delete the checkpoints of completed runs: a finished run keeps its adapter or model (what
-    predict, merge and eval read); its checkpoints only served training and resuming. With --trash:
-    empty the trash instead (the folders of deleted runs)."""
-    store = store_of(args)
-    if args.trash:
-        return _empty_trash(store, args.dry_run)
-    _record(store)
-    with connect(store, read_only=True) as con:
+    predict, merge and eval read); its checkpoints only served training and resuming. The runs that
+    ended unfollowed are recorded first (record_ended)."""
+    warnings = record_ended(store)
+    with connect(store) as con:
         found = read.runs_with_status(con, "completed")
-    total, runs = 0, 0
+    freed = []
     for run_id, folder in found:
         ckpt = Path(folder) / CHECKPOINTS if folder else None
         if ckpt is None or not ckpt.is_dir():
             continue
-        size = _size(ckpt)
+        size = folder_size(ckpt)
         if size == 0 and not any(ckpt.iterdir()):
             continue
-        total += size
-        runs += 1
-        if args.dry_run:
-            console.print(f"  {run_id}: {_bytes(size)}")
-        else:
+        if not dry_run:
             shutil.rmtree(ckpt)
-    verb = "would free" if args.dry_run else "freed"
-    console.print(f"{verb} {_bytes(total)} ({total:,} bytes) of checkpoints in {runs} completed run"
-                  f"{'s' if runs != 1 else ''}; adapters, models and reports kept"
-                  + ("" if args.dry_run else " (failed or interrupted runs keep theirs for `workbench resume`)"))
-    return 0
+        freed.append((run_id, size))
+    return Collected(freed, dry_run, warnings)
 
 
-def _empty_trash(store: Path, dry_run: bool) -> int:
+@dataclass(frozen=True)
+class TrashEmptied:
+    """What empty_trash did (or, dry_run, would do): (name, bytes) of each entry of the trash folder
+    `trash`, deleted for good (no longer restorable)."""
+
+    trash: Path
+    entries: list[tuple[str, int]]
+    dry_run: bool
+
+    @property
+    def bytes(self) -> int:
+        return sum(size for _, size in self.entries)
+
+
+def empty_trash(store: Path, *, dry_run: bool = False) -> TrashEmptied:
+    """`gc --trash`: delete the folders of deleted runs (`rm`) for good."""
     trash = trash_of(store)
     entries = sorted(trash.iterdir()) if trash.is_dir() else []
+    done = []
     total = 0
     for entry in entries:
-        size = _size(entry) if entry.is_dir() else entry.stat().st_size
+        size = folder_size(entry) if entry.is_dir() else entry.stat().st_size
         total += size
+        done.append((entry.name, size))
         if dry_run:
-            console.print(f"  {entry.name}: {_bytes(size)}")
             continue
         try:
             if entry.is_dir() and not entry.is_symlink():
@@ -335,19 +324,10 @@ def _empty_trash(store: Path, dry_run: bool) -> int:
             else:
                 entry.unlink()
         except OSError as e:
-            raise UserError(f"cannot delete {entry} ({e.strerror or e}); freed {_bytes(total - size)} before it") from None
-    verb = "would free" if dry_run else "freed"
-    console.print(f"{verb} {_bytes(total)} ({total:,} bytes) of {len(entries)} deleted run{'s' if len(entries) != 1 else ''}"
-                  f" in {trash}" + (" (no longer restorable)" if entries and not dry_run else ""))
-    return 0
+            raise UserError(f"cannot delete {entry} ({e.strerror or e}); freed {fmt_bytes(total - size)} before it") from None
+    return TrashEmptied(trash, done, dry_run)
 
 
-def _size(path: Path) -> int:
+def folder_size(path: Path) -> int:
+    """The bytes of the files under `path` (links not followed)."""
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
-
-
-def _bytes(n: int) -> str:
-    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if n >= size:
-            return f"{n / size:,.1f} {unit}"
-    return f"{n} bytes"

@@ -1,225 +1,25 @@
-"""`workbench export RUN --output DIR [--merged] [--dtype ...] [--format folder|sagemaker]`: a
-finished run as a folder a colleague uses without workbench, or as a SageMaker model archive.
-
-DIR holds the model (the LoRA adapter with its tokenizer; with --merged the adapter merged into
-its base, by the code `workbench merge` uses; a full fine-tune's model), `labels.json` (label
-names and the thresholds `predict` uses), `metrics.json` (base and tuned per split, from the
-store), the run's frozen `recipe.toml`, and a model card `README.md` whose snippet loads the model
-with plain transformers (+ peft for an adapter; the snippet's code: commands/export_code.py). A
-tiny model (tiny:<arch>) has no hub id: its base folder is copied into DIR/base_model, so the
-export stands on its own. `--format sagemaker` packs the same files, merged, with a serving
-`code/` folder into DIR/model.tar.gz (commands/export_sagemaker.py).
-
-The folder is written as a hidden sibling of DIR and renamed at the end: a failed export leaves
-nothing behind.
-"""
+"""The model card of an export (`workbench export`): the README.md beside the model, saying what the
+export holds, how the run was trained and scored, and a snippet that loads it with plain
+transformers (+ peft for an adapter; the snippet's code: code.py). What differs per task, the task
+says (tasks/exported.py)."""
 
 from __future__ import annotations
 
-import math
-import os
-import shutil
-import tempfile
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-from workbench import rundir
-from workbench.actions.refs import completed_run, resolve_run
-from workbench.commands import export_sagemaker
-from workbench.commands.common import store_of
-from workbench.commands.export_code import snippet
-from workbench.console import console
-from workbench.errors import UserError
-from workbench.models.source import MODEL_FILE
+from workbench.actions.export.code import snippet
 from workbench.recipe.sections import RecipeView
-from workbench.store import export_read, read
-from workbench.store.db import connect
-from workbench.store.schema import ALL_LABELS, NEUTRAL_METRICS
-from workbench.tasks import get_task
+from workbench.store.schema import NEUTRAL_METRICS
 from workbench.tasks.base import FinishedRunTask
 from workbench.tasks.exported import CardText, as_python
 
-BASE_DIR = "base_model"  # in DIR: a copy of a tiny model's base folder
+BASE_DIR = "base_model"  # in the export: a copy of a tiny model's base folder
 SPLIT_ORDER = ("validation", "test")
 LABEL_METRICS = ("precision", "recall", "f1", "accuracy", "support", "threshold")
 AGGREGATE_ORDER = ("f1_micro", "f1_macro", "f1_weighted", "f1_samples", "accuracy", "precision_micro",
                    "recall_micro", "precision_macro", "recall_macro", "exact_match", "hamming_loss", "loss",
                    "unparseable", "unparseable_rate", "malformed", "malformed_rate", "examples", "groups_flagged")
 
-
-def main(args) -> int:
-    store = store_of(args)
-    with connect(store, read_only=True) as con:
-        run_id = resolve_run(con, args.run)
-        if read.run_kind(con, run_id) == "eval":
-            raise UserError(f"run {run_id} is an eval run (it trained nothing); export needs a training run")
-    run_id, run_dir, recipe = completed_run(store, run_id, "export")
-    values = recipe.values
-    task = get_task(values)
-    out = Path(args.output).expanduser().absolute()
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise UserError("already exists and is not an empty folder; give a new folder", path=out)
-    if not out.parent.is_dir():
-        raise UserError("parent folder does not exist", path=out.parent)
-    full = recipe.model.method == "full"
-    saved = run_dir / ("model" if full else "adapter")
-    if not saved.is_dir():
-        raise UserError(f"run {run_id} has no saved {saved.name} folder", path=saved)
-    sagemaker = getattr(args, "format", None) == "sagemaker"
-    dtype = getattr(args, "dtype", "auto") or "auto"
-    merged = bool(getattr(args, "merged", False))
-    if merged and full:
-        console.print(f"note: {run_id} is a full fine-tune: there is no adapter to merge; exporting its model")
-    # A serving container has no workbench and needs no peft: the SageMaker archive is always merged.
-    merged = not full and (merged or sagemaker)
-    if dtype != "auto" and not full and not merged:
-        raise UserError(f"--dtype {dtype} sets the weights of a merged model: add --merged (an adapter is "
-                        "exported as trained)")
-    kind = "full" if full else "merged" if merged else "adapter"
-    with connect(store, read_only=True) as con:
-        evals = export_read.evaluations(con, run_id)
-        facts = export_read.run_facts(con, run_id)
-        warnings = read.run_warnings(con, run_id)
-    meta = rundir.read_labels(run_dir)
-
-    try:
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.export-", dir=out.parent))
-    except OSError as e:
-        raise UserError(f"cannot write here: {e.strerror or e}", path=out.parent) from None
-    try:
-        labels = labels_record(task, meta)
-        metrics = metrics_record(run_id, task.kind, evals, warnings)
-        content = tmp / export_sagemaker.STAGE if sagemaker else tmp
-        export_line = (export_sagemaker.EXPORT_LINE if sagemaker
-                       else f"EXPORT = {as_python(str(out))}  # this folder (change it if you move the folder)")
-        extra = (export_sagemaker.card_lines(recipe.view, task.inference_code(labels, "model_dir").serving, facts)
-                 if sagemaker else [])
-        base = _write_folder(content, run_dir, saved, task, kind=kind, dtype=dtype, labels=labels, metrics=metrics,
-                             card=lambda base: model_card(run_id, task, facts, labels, metrics, kind=kind, base=base,
-                                                          dtype=dtype, export_line=export_line, extra=extra))
-        if sagemaker:
-            export_sagemaker.write_code(content, run_id, task, labels, facts)
-            export_sagemaker.pack(content, tmp)
-        _shareable(tmp)
-        if out.exists():
-            out.rmdir()  # empty (checked above)
-        os.replace(tmp, out)
-    except OSError as e:  # a full disk, a folder that turned read-only: nothing is left behind
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise UserError(f"export failed, nothing written: {e.strerror or e}", path=e.filename or out) from None
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    _report(run_id, out, kind, base, sagemaker)
-    return 0
-
-
-def _report(run_id: str, out: Path, kind: str, base: dict[str, str], sagemaker: bool) -> None:
-    size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
-    what = {"adapter": "the LoRA adapter" + (" and its tiny base model" if base["kind"] == "tiny" else ""),
-            "merged": "the adapter merged into its base", "full": "the fully fine-tuned model"}[kind]
-    if sagemaker:
-        console.print(f"exported {run_id} to {out / export_sagemaker.ARCHIVE} ({size / 2**20:,.1f} MiB): {what} with "
-                      "code/inference.py and code/requirements.txt for SageMaker, labels.json, metrics.json, "
-                      "recipe.toml; README.md (also beside it) says how to deploy it")
-    else:
-        console.print(f"exported {run_id} to {out} ({size / 2**20:,.1f} MiB): {what}, labels.json, metrics.json, "
-                      "recipe.toml; README.md says how to load it")
-
-
-def _write_folder(dest: Path, run_dir: Path, saved: Path, task: FinishedRunTask, *, kind: str, dtype: str,
-                  card: Callable[[dict[str, str]], str], labels: dict[str, Any], metrics: dict[str, Any]
-                  ) -> dict[str, str]:
-    """The export's files into `dest`: the model, labels.json, metrics.json, recipe.toml and the card
-    (`card(base)`); returns the base model as the card names it."""
-    dest.mkdir(exist_ok=True)
-    base = _write_model(kind, run_dir, saved, task, dest, dtype)
-    rundir.write_json_atomic(dest / "labels.json", labels, indent=2)
-    rundir.write_json_atomic(dest / "metrics.json", metrics, indent=2)
-    shutil.copyfile(run_dir / rundir.RECIPE, dest / "recipe.toml")
-    (dest / "README.md").write_text(card(base), encoding="utf-8")
-    return base
-
-
-# --- the model files --------------------------------------------------------------------------
-
-def _write_model(kind: str, run_dir: Path, saved: Path, task: FinishedRunTask, dest: Path,
-                 dtype: str) -> dict[str, str]:
-    """The model's files into `dest`; returns the base model as the card names it:
-    {"kind": "hub" | "local" | "tiny", "source": the recipe's, "path": what the run loaded}."""
-    from workbench.models.merge import copy_full_model, merge_and_save
-
-    recorded = rundir.read_json(run_dir / MODEL_FILE) or {}
-    source = task.recipe.model.source.spec.strip()
-    path = str(recorded.get("path") or source)
-    # what from_pretrained was given: a folder (absolute) for local and tiny sources, else the hub id
-    base = {"kind": "tiny" if source.startswith("tiny:") else "local" if Path(path).is_absolute() else "hub",
-            "source": source, "path": path}
-    if kind == "adapter":
-        shutil.copytree(saved, dest, dirs_exist_ok=True)
-        if base["kind"] == "tiny":
-            from workbench.models.source import base_path
-
-            path = base_path(run_dir, task.recipe, lambda: task.tokenizer_texts(task.load_splits().train))
-            shutil.copytree(path, dest / BASE_DIR)
-        return base
-    if kind == "full" and dtype == "auto":
-        copy_full_model(saved, dest)
-        return base
-    from workbench.models.load import quiet_transformers
-
-    quiet_transformers()
-    # As `workbench merge`: a QLoRA adapter is merged into its base reloaded in full precision.
-    model, tokenizer = task.load_finished(run_dir, quantize=False, to_gpu=False)
-    if kind == "merged":
-        merge_and_save(model, tokenizer, dest, dtype)
-    else:  # a full fine-tune cast to --dtype
-        import torch
-
-        model.to({"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[dtype]).save_pretrained(dest)
-        tokenizer.save_pretrained(dest)
-    return base
-
-
-def _shareable(folder: Path) -> None:
-    """Modes as a plain copy would get under the user's umask: the run's files (and a tiny model's
-    cache) may be private to their owner, and the export is made to be handed on."""
-    mask = os.umask(0)
-    os.umask(mask)
-    for path in [folder, *folder.rglob("*")]:
-        if not path.is_symlink():
-            path.chmod((0o777 if path.is_dir() else 0o666) & ~mask)
-
-
-# --- labels.json, metrics.json ------------------------------------------------------------------
-
-def labels_record(task: FinishedRunTask, meta: dict[str, Any]) -> dict[str, Any]:
-    """Label names in the model's output order (`meta`: the run's labels.json), the task, and how the
-    task decides a prediction (for classification the thresholds `workbench predict` uses)."""
-    return {"task": task.kind, "labels": list(meta["labels"]), **task.export_labels(meta)}
-
-
-def _number(v: float | None) -> float | None:
-    return None if v is None or (isinstance(v, float) and not math.isfinite(v)) else v
-
-
-def metrics_record(run_id: str, task: str, evals: list[tuple], warnings: list[str]) -> dict[str, Any]:
-    """{"run_id", "task", "splits": {split: {phase: {"labels": {label: {metric: value}}, "aggregates":
-    {metric: value}}}}, "warnings": [...]}: the store's evaluations of the base and tuned models
-    (a non-finite value as null)."""
-    splits: dict[str, dict[str, dict[str, Any]]] = {}
-    for phase, split, label, metric, value in evals:
-        entry = splits.setdefault(split, {}).setdefault(phase, {"labels": {}, "aggregates": {}})
-        if label == ALL_LABELS:
-            entry["aggregates"][metric] = _number(value)
-        else:
-            entry["labels"].setdefault(label, {})[metric] = _number(value)
-    order = [s for s in SPLIT_ORDER if s in splits] + sorted(s for s in splits if s not in SPLIT_ORDER)
-    return {"run_id": run_id, "task": task, "splits": {s: splits[s] for s in order}, "warnings": list(warnings)}
-
-
-# --- the model card -----------------------------------------------------------------------------
 
 def _f(v: Any) -> str:
     if v is None:

@@ -1,27 +1,21 @@
-"""`workbench data RECIPE`: the recipe's data as training will see it, before training. Per split
-(train, validation — its file or split, or the fixed-seed holdout — and test): rows, label
-distribution, length percentiles with the recipe's own tokenizer (and how many rows
-`model.max_length` truncates), exact duplicate texts within the split and shared with train.
+"""`workbench data RECIPE` (and the editor's Data tab): the recipe's data as training will see it,
+before training. Per split (train, validation — its file or split, or the fixed-seed holdout — and
+test): rows, label distribution, length percentiles with the recipe's own tokenizer (and how many
+rows `model.max_length` truncates), exact duplicate texts within the split and shared with train.
 
 The numbers come from workbench/data/profile.py; the texts and labels from the task
-(`Task.profile_rows`). The editor's Data tab calls `profile_recipe` and shows `renderables`.
-Bad recipes and data files are one line and exit status 2, as `workbench validate`; a tokenizer
-that cannot be had falls back to character lengths, said in one line.
+(`Task.profile_rows`). The CLI prints the profile and the editor's Data tab shows it through
+workbench/profile_view.py. Bad recipes and data files are UserError, as in `workbench validate`; a
+tokenizer that cannot be had falls back to character lengths, said in the profile's lengths note.
 """
 
 from __future__ import annotations
 
-import json
-import sys
 from collections.abc import Sequence
 from typing import Any
 
-from rich.console import Group, RenderableType
-from rich.table import Table
-from rich.text import Text
-
-from workbench.commands.validate import checked_recipe
-from workbench.data.profile import DataProfile, Duplicates, SplitProfile, bar, histogram_lines, leakage, profile_split
+from workbench.actions.validate import checked_recipe
+from workbench.data.profile import DataProfile, SplitProfile, leakage, profile_split
 from workbench.tasks import get_task
 from workbench.tasks.base import TaskData
 
@@ -93,68 +87,3 @@ def token_lengths(tokenizer, texts: list[str]) -> list[int]:
 def _first_line(e: BaseException) -> str:
     text = (str(e).strip().splitlines() or [""])[0]
     return f"{type(e).__name__}: {text}" if text else type(e).__name__
-
-
-# --- rendering --------------------------------------------------------------------------------------
-
-def _pct(share: float | None) -> str:
-    return "—" if share is None else f"{100 * share:.1f}%"
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
-
-
-def _duplicates_text(title: str, d: Duplicates, what: str) -> Text:
-    if not d.rows:
-        return Text.assemble((title, "bold"), ": none")
-    out = Text.assemble((title, "bold"), ": ", (f"{_plural(d.rows, 'row')}", "yellow"),
-                        f" ({_plural(d.texts, 'distinct text')}) {what}")
-    for ex in d.examples:
-        out.append(f"\n  “{ex}”", style="dim")
-    return out
-
-
-def split_renderable(s: SplitProfile, label_word: str) -> RenderableType:
-    counted = "mentions" if s.label_unit == "mentions" else "rows"
-    table = Table(title=f"{s.split}: {_plural(s.rows, 'row')}", title_justify="left", title_style="bold",
-                  show_edge=False, pad_edge=False)
-    table.add_column(label_word, overflow="fold")
-    table.add_column(counted, justify="right", no_wrap=True)
-    table.add_column("share", justify="right", no_wrap=True)
-    table.add_column("", no_wrap=True)
-    for c in s.labels:
-        table.add_row(c.label, str(c.count), _pct(c.share), Text(bar(c.share, 20), style="cyan"))
-    n = s.lengths
-    lengths = Text.assemble((f"length ({n.unit})", "bold"),
-                            f": p50 {n.p50}  p90 {n.p90}  p95 {n.p95}  p99 {n.p99}  max {n.max}")
-    if n.max_length is not None:
-        style = "yellow" if n.truncated else ""
-        lengths.append("\n")
-        lengths.append(f"model.max_length {n.max_length} truncates ")
-        lengths.append(f"{_plural(n.truncated or 0, 'row')} ({_pct(n.truncated_share)})", style=style)
-    hist = Text("\n".join(histogram_lines(n, 30)), style="cyan")
-    dups = _duplicates_text("duplicates", s.duplicates, "repeat a text seen earlier in this split")
-    return Group(table, lengths, hist, dups, Text(""))
-
-
-def renderables(profile: DataProfile) -> list[RenderableType]:
-    """The profile as rich renderables (the CLI prints them; the editor's Data tab shows them)."""
-    head = Text.assemble((profile.recipe, "bold"), f" ({profile.task}): {profile.lengths_note}")
-    out: list[RenderableType] = [head, Text("")]
-    out += [split_renderable(s, profile.label_word) for s in profile.splits]
-    for split, d in profile.leakage.items():
-        out.append(_duplicates_text(f"leakage train → {split}", d, f"of {split} have a text also in train"))
-    return out
-
-
-def main(args) -> int:
-    profile = profile_recipe(args.recipe, args.overrides)
-    if args.json:
-        sys.stdout.write(json.dumps(profile.to_dict(), ensure_ascii=False) + "\n")
-        return 0
-    from workbench.console import console
-
-    for r in renderables(profile):
-        console.print(r)
-    return 0

@@ -4,11 +4,11 @@ SageMaker Hugging Face inference toolkit loads, and the model card beside it (DI
 The archive holds at its root what a folder export with --merged holds (config.json, the weights,
 the tokenizer, labels.json, metrics.json, recipe.toml, README.md), plus `code/inference.py`
 (model_fn, input_fn, predict_fn, output_fn around the card snippet's own functions:
-commands/export_code.py) and `code/requirements.txt`. A LoRA run is always merged into its base,
+code.py) and `code/requirements.txt`. A LoRA run is always merged into its base,
 by the code path of --merged (a QLoRA run into the full-precision base): a serving container has
 no workbench, and a merged model needs transformers alone (no peft) and serves one set of weights.
 
-export.py writes the folder, this module adds the code and packs it; export.py's hidden sibling
+folder.py writes the folder, this module adds the code and packs it; folder.py's hidden sibling
 folder makes the whole export atomic.
 """
 
@@ -21,7 +21,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from workbench.commands.export_code import inference_module
+from workbench.actions.export.code import inference_module
 from workbench.recipe.sections import RecipeView
 from workbench.tasks.base import FinishedRunTask
 from workbench.tasks.exported import Serving, as_python
