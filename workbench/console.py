@@ -179,6 +179,25 @@ def diff_tables(rows: Sequence[tuple], metrics: Sequence[str], title: str,
     return [per, agg]
 
 
+def evaluation_table(rows: Sequence[tuple], title: str) -> Table:
+    """One model's metrics, rows (label, metric, value): a row per label (precision, recall, f1, support),
+    the aggregates in the caption."""
+    per: dict[str, dict[str, float]] = {}
+    for label, metric, value in rows:
+        per.setdefault(label, {})[metric] = value
+    metrics = [m for m in ("precision", "recall", "f1", "support") if any(m in v for k, v in per.items() if k != ALL_LABELS)]
+    t = Table(title=title, title_justify="left")
+    t.add_column("label")
+    for m in metrics:
+        t.add_column(m, justify="right")
+    for label, vals in per.items():
+        if label != ALL_LABELS:
+            t.add_row(label, *(fmt(vals.get(m)) for m in metrics))
+    agg = per.get(ALL_LABELS, {})
+    t.caption = "  ".join(f"{m} {fmt(agg[m])}" for m in AGGREGATES if m in agg)
+    return t
+
+
 def emit_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt_name: str, *, title: str | None = None,
               styles: dict[str, Any] | None = None) -> None:
     """Print rows as a rich table, CSV or JSON (for scripts)."""

@@ -105,7 +105,7 @@ TOP_LEVEL = {k.key for k in schema.KNOBS if not k.section}
 FLAT_ALLOWED = {
     "recipe/load.py": 4,            # load_recipe assigning and checking the flat values it builds
     "recipe/catalog.py": 1,         # the knob table: a default by name
-    "commands/run.py": 3,           # a sweep's variants are change dicts {knob: value}
+    "actions/launch.py": 3,         # a sweep's variants are change dicts {knob: value}
     "launch/launcher.py": 1,        # changes for with_values (the uploaded recipe's container)
     "tui/screens/launch.py": 1,     # the knob table: launch.target's declaration
     "tui/screens/editor.py": 2,     # the form's fields by knob name

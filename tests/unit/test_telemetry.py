@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from workbench.commands.run import telemetry_line
+from workbench.cli.live import telemetry_line
 from workbench.telemetry import gpus as nvml_gpus
 from workbench.telemetry.sampler import TelemetrySampler
 

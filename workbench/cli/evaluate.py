@@ -1,10 +1,11 @@
-"""`workbench eval`: evaluate a model without training it."""
+"""`workbench eval`: evaluate a model without training it (workbench.actions.evaluate), followed live as a
+run (cli/live)."""
 
 from __future__ import annotations
 
 import argparse
 
-from workbench.cli.parsing import Subparsers, command
+from workbench.cli.parsing import Subparsers, command, store_of
 
 
 def register(sub: Subparsers) -> None:
@@ -21,6 +22,12 @@ def register(sub: Subparsers) -> None:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from workbench.commands.evaluate import main
+    from workbench.actions.evaluate import start_eval
+    from workbench.cli.live import follow_and_report, say_step
+    from workbench.console import console
 
-    return int(main(args) or 0)
+    store = store_of(args)
+    started = start_eval(store, args.model, args.recipe, args.overrides, name=args.name, on_step=say_step(args.quiet))
+    run_dir = started.run.run_dir
+    console.print(f"evaluation [bold]{run_dir.name}[/] of {started.source} started; folder {run_dir}")
+    return follow_and_report(store, run_dir, quiet=args.quiet, ctrl_c="stop")

@@ -1,8 +1,9 @@
-"""`workbench init`: copy the shipped recipes out to edit."""
+"""`workbench init`: copy the shipped recipes out to edit (workbench.actions.init)."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from workbench.cli.parsing import Subparsers, command
 
@@ -14,6 +15,12 @@ def register(sub: Subparsers) -> None:
 
 
 def _init(args: argparse.Namespace) -> int:
-    from workbench.commands.init import main
+    from workbench.actions.init import init
+    from workbench.console import console
 
-    return int(main(args) or 0)
+    done = init(Path(args.dir), force=args.force)
+    console.print(f"wrote {done.recipes} recipes and {done.other_files} data / prompt / template files to {done.dest}")
+    demo = done.demo
+    console.print(f"next: workbench run {demo.relative_to(Path.cwd()) if demo.is_relative_to(Path.cwd()) else demo}"
+                  "   (offline, CPU, about a minute)")
+    return 0

@@ -1,10 +1,11 @@
-"""`workbench merge`: a LoRA adapter merged into its base."""
+"""`workbench merge`: a LoRA adapter merged into its base (workbench.actions.merge)."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from workbench.cli.parsing import Subparsers, command
+from workbench.cli.parsing import Subparsers, command, store_of
 
 
 def register(sub: Subparsers) -> None:
@@ -17,6 +18,13 @@ def register(sub: Subparsers) -> None:
 
 
 def _merge(args: argparse.Namespace) -> int:
-    from workbench.commands.merge import main
+    from workbench.actions.merge import merge
+    from workbench.console import console
 
-    return int(main(args) or 0)
+    done = merge(store_of(args), args.run, Path(args.output), dtype=args.dtype)
+    if done.merged:
+        console.print(f"merged the adapter of {done.run_id} into its base: {done.output} "
+                      f"({(done.bytes or 0) / 2**20:,.1f} MiB); load it with transformers' from_pretrained, no peft needed")
+    else:
+        console.print(f"{done.run_id} is a full fine-tune: copied its model to {done.output}")
+    return 0

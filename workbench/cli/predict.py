@@ -1,10 +1,11 @@
-"""`workbench predict`: a finished run's model on a file."""
+"""`workbench predict`: a finished run's model on a file (workbench.actions.predict)."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from workbench.cli.parsing import Subparsers, command
+from workbench.cli.parsing import Subparsers, command, store_of
 
 
 def register(sub: Subparsers) -> None:
@@ -22,6 +23,19 @@ def register(sub: Subparsers) -> None:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from workbench.commands.predict import main
+    from workbench.actions.predict import predict
+    from workbench.console import console, fmt
 
-    return int(main(args) or 0)
+    done = predict(store_of(args), args.run, Path(args.input), Path(args.output), batch_size=args.batch_size,
+                   overrides=args.overrides, text_column=args.text_column)
+    console.print(f"wrote {done.rows} predictions to {done.output}")
+    if done.counts is not None:  # generative, unlabelled input
+        console.print("input has no answers to score; " + ", ".join(
+            f"{m} {int(done.counts[m])}" for m in ("unparseable", "malformed") if m in done.counts)
+            + " of the generated ones")
+    if done.aggregates is not None:
+        agg = done.aggregates
+        console.print("input has labels: " + "  ".join(
+            f"{m} {fmt(agg[m])}" for m in ("f1_micro", "f1_macro", "accuracy", "exact_match", "loss", "unparseable",
+                                           "malformed") if m in agg))
+    return 0

@@ -1,10 +1,12 @@
-"""`workbench run`: validate a recipe, start it (or a sweep), follow it and print the result."""
+"""`workbench run`: validate a recipe, start it (or a sweep), follow it and print the result; the work is
+workbench.actions.launch's (plan_run, dry_run, start_run, plan_sweep, start_sweep), following is cli/live's."""
 
 from __future__ import annotations
 
 import argparse
 
 from workbench.cli.parsing import Subparsers, command, launch_flags
+from workbench.errors import UserError
 
 
 def register(sub: Subparsers) -> None:
@@ -28,7 +30,53 @@ def register(sub: Subparsers) -> None:
     launch_flags(sp)
 
 
-def _run(args: argparse.Namespace) -> int:
-    from workbench.commands.run import main
+def launch_overrides(args: argparse.Namespace) -> list[str]:
+    """`--gpus 4`, `--partition gpu`, ...: the [launch] knobs as flags, applied like --set."""
+    from workbench.recipe.schema import knobs_in
 
-    return int(main(args) or 0)
+    out = list(args.overrides)
+    for knob in knobs_in("launch"):
+        value = getattr(args, f"launch_{knob.key}", None)
+        if value is not None:
+            out.append(f"{knob.name}={value}")
+    return out
+
+
+def _run(args: argparse.Namespace) -> int:
+    from workbench.actions import launch
+    from workbench.cli.live import report_started_and_follow, say_step
+    from workbench.cli.parsing import store_of
+    from workbench.console import console
+
+    overrides = launch_overrides(args)
+    if args.name:
+        overrides.append(f"name={args.name}")
+    plan = launch.plan_run(store_of(args), args.recipe, overrides, args.sweeps, seeds=args.seeds,
+                           parallel=args.parallel or 1)
+    if args.dry_run:
+        shown = launch.dry_run(plan)
+        print(f"# recipe {plan.recipe.name} is valid; target {plan.recipe.launch.target}; nothing was started")
+        for line in shown.notes:
+            print(f"# {line}")
+        print(shown.script)
+        return 0
+    say = say_step(args.quiet)
+    if not plan.is_sweep:
+        return report_started_and_follow(plan.store, launch.start_run(plan, on_step=say), detach=args.detach,
+                                         quiet=args.quiet)
+    sweep = launch.plan_sweep(plan)
+    target = plan.recipe.launch.target
+    console.print(f"{sweep.kind} [bold]{sweep.group}[/]: {len(sweep.recipes)} runs ({sweep.description}) on {target}"
+                  + (f", {plan.parallel} at a time" if plan.parallel > 1 else ""))
+    if args.detach and not target.scheduler:
+        raise UserError("a sweep (seeds / methods / [sweep]) with --detach needs a slurm or pbs target (here the "
+                        "runs go one after another)")
+    codes: list[int] = []
+
+    def follow(run: launch.Started) -> bool:  # Ctrl-C (130) stops a local sweep
+        codes.append(report_started_and_follow(plan.store, run, detach=args.detach, quiet=args.quiet))
+        return codes[-1] != 130
+
+    launch.start_sweep(plan, sweep, follow, on_step=say)
+    console.print(f"group {sweep.group}: `workbench compare --group {sweep.group}`")
+    return max(codes, key=lambda c: (c != 0, c))

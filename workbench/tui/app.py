@@ -114,11 +114,12 @@ class WorkbenchApp(ReportsWorkerErrors, App):
 
     @work(thread=True, group="follow", exit_on_error=False)
     def _follow(self, run_id: str, run_dir: Path, live: bool, watch: RunWatch) -> None:
-        """Follow a run through the CLI's follower (`follow`: mirror, ingest, settle) and feed the
-        watch from its EventFeed: every event once, in order, whoever else ingests too. A run that
-        has ended is read once. Messages name the watch they feed: after a resume the run has a new
+        """Follow a run through the follower the CLI uses too (actions.jobs.follow: mirror, ingest, settle)
+        and feed the watch from its EventFeed: every event once, in order, whoever else ingests too. A run
+        that has ended is read once. Messages name the watch they feed: after a resume the run has a new
         one, and what this follower still posts no longer applies."""
-        from workbench.launch.follow import EventFeed, Feed, follow
+        from workbench.actions.jobs import follow
+        from workbench.launch.follow import EventFeed, Feed
 
         worker = get_current_worker()
 

@@ -389,24 +389,24 @@ class DetailScreen(TabCycling, ReportsWorkerErrors, Screen):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self._resume(Path(run_dir), status)
+                self._resume()
 
         self.app.push_screen(ConfirmScreen(f"Resume run {self.run_id} ({status})?\nIt continues from its last "
                                            "complete checkpoint on the target it ran on.", yes="Resume",
                                            no="Leave it"), answered)
 
     @work(thread=True, group="resume", exit_on_error=False)
-    def _resume(self, run_dir: Path, status: str) -> None:
+    def _resume(self) -> None:
+        from workbench.actions.jobs import resume
         from workbench.errors import UserError
-        from workbench.launch.launcher import resume
         from workbench.tui.messages import RunLaunched
 
         try:
-            resume(self.app.store, run_dir, status)
+            done = resume(self.app.store, self.run_id, read_only=False)
         except (UserError, OSError) as e:
             self.post_message(ResumeFailed(self.run_id, str(e)))
             return
-        self.post_message(RunLaunched(self.run_id, run_dir, resumed=True))
+        self.post_message(RunLaunched(self.run_id, done.run.run_dir, resumed=True))
 
     @on(ResumeFailed)
     def _resume_failed(self, message: ResumeFailed) -> None:

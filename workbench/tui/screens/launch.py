@@ -311,30 +311,27 @@ class LaunchScreen(ReportsWorkerErrors, ModalScreen[None]):
 
     @work(thread=True, exclusive=True, group="launch-submit", exit_on_error=False)
     def _launch(self, path: Path, overrides: list[str], store: Path, command: str) -> None:
-        from workbench.actions.validate import preflight
+        from workbench.actions import launch
         from workbench.errors import UserError
-        from workbench.launch import launcher
+
+        def step(text: str) -> None:
+            self.post_message(LaunchStepped(text))
 
         try:
-            self.post_message(LaunchStepped("checking the recipe, the data and the model source"))
-            recipe, _ = preflight(str(path), overrides)
-            variants = recipe.runs()
-            if len(variants) > 1:  # seeds / methods / [sweep]: one group, one job array
-                from workbench.commands.run import describe_sweep, sweep_runs
-
-                if not recipe.launch.target.scheduler:
-                    raise UserError(f"this recipe stands for {len(variants)} runs ({describe_sweep(recipe, variants)}): "
+            step("checking the recipe, the data and the model source")
+            plan = launch.plan_run(store, str(path), overrides, command=command)
+            if plan.is_sweep:  # seeds / methods / [sweep]: one group, one job array
+                sweep = launch.plan_sweep(plan)
+                if not plan.recipe.launch.target.scheduler:
+                    raise UserError(f"this recipe stands for {len(plan.variants)} runs ({sweep.description}): "
                                     "the app submits them to a slurm or pbs target; here they go one after another "
                                     f"with `workbench run {path}` in a terminal")
-                _kind, _group, recipes = sweep_runs(recipe, variants)
-                run_dirs = launcher.launch_many(recipes, store, command=command,
-                                                on_step=lambda step: self.post_message(LaunchStepped(step)))
-                for other in run_dirs[1:]:
-                    self.app.post_message(RunLaunched(other.name, other))
-                run_dir = run_dirs[0]
+                runs = launch.start_sweep(plan, sweep, lambda _run: True, on_step=step)
+                for other in runs[1:]:
+                    self.app.post_message(RunLaunched(other.run_id, other.run_dir))
+                run_dir = runs[0].run_dir
             else:  # the one run with its values (a one-value sweep, one seed, a methods entry's knobs)
-                run_dir = launcher.launch(recipe.single(variants[0]), store, command=command,
-                                          on_step=lambda step: self.post_message(LaunchStepped(step)))
+                run_dir = launch.start_run(plan, on_step=step).run_dir
         except UserError as e:
             self.post_message(LaunchFailed(str(e)))
             return

@@ -343,16 +343,15 @@ class MonitorScreen(TabCycling, ReportsWorkerErrors, Screen):
 
     @work(thread=True, group="stop", exit_on_error=False)
     def _send_stop(self, run_id: str, run_dir: Path) -> None:
+        from workbench.actions.jobs import send_stop
         from workbench.errors import UserError
-        from workbench.launch.hosts import HostUnreachable
-        from workbench.launch.launcher import cancel
 
         try:
-            result = cancel(run_dir)
-        except (UserError, HostUnreachable, OSError) as e:
+            detail = send_stop(run_dir)
+        except (UserError, OSError) as e:
             self.post_message(StopFailed(run_id, str(e)))
             return
-        self.post_message(StopSent(run_id, str(result.get("detail") or "stop sent")))
+        self.post_message(StopSent(run_id, detail))
 
     @on(StopSent)
     def _stop_sent(self, message: StopSent) -> None:

@@ -1,22 +1,34 @@
-"""`workbench init [DIR]`: copy the shipped recipes (with their demo data, prompts and templates)
-into DIR/recipes, to edit and run as one's own."""
+"""Copying the shipped recipes out, for `workbench init [DIR]`: the recipes with their demo data, prompts
+and templates into DIR/recipes, to edit and run as one's own."""
 
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
-from workbench.console import console
 from workbench.errors import UserError
 from workbench.recipe.catalog import SHIPPED_DIR
 
 
-def main(args) -> int:
-    dest = Path(args.dir).expanduser() / "recipes"
+@dataclass(frozen=True)
+class Initialized:
+    """The recipes folder written: how many recipes and other files (data, prompts, templates) it
+    received, and the demo recipe to run first."""
+
+    dest: Path
+    recipes: int
+    other_files: int
+    demo: Path
+
+
+def init(folder: Path, *, force: bool = False) -> Initialized:
+    """Copy the shipped recipes into folder/recipes; files already there are refused unless `force`."""
+    dest = folder.expanduser() / "recipes"
     files = sorted(p for p in SHIPPED_DIR.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
     targets = [(f, dest / f.relative_to(SHIPPED_DIR)) for f in files]
     existing = [t for _, t in targets if t.exists()]
-    if existing and not args.force:
+    if existing and not force:
         raise UserError(f"{len(existing)} of the {len(targets)} files already exist (e.g. {existing[0]}); "
                         "--force overwrites them", path=dest)
     if dest.exists() and not dest.is_dir():
@@ -27,10 +39,5 @@ def main(args) -> int:
             shutil.copyfile(src, target)
     except OSError as e:
         raise UserError(f"cannot copy the shipped recipes: {e.strerror}", path=e.filename or dest) from None
-    recipes = [t for _, t in targets if t.suffix == ".toml"]
-    console.print(f"wrote {len(recipes)} recipes and {len(targets) - len(recipes)} data / prompt / template files "
-                  f"to {dest}")
-    demo = dest / "demo" / "encoder_multilabel.toml"
-    console.print(f"next: workbench run {demo.relative_to(Path.cwd()) if demo.is_relative_to(Path.cwd()) else demo}"
-                  "   (offline, CPU, about a minute)")
-    return 0
+    recipes = sum(1 for _, t in targets if t.suffix == ".toml")
+    return Initialized(dest, recipes, len(targets) - recipes, dest / "demo" / "encoder_multilabel.toml")

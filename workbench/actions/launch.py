@@ -1,0 +1,228 @@
+"""Starting runs, for `workbench run` and the app's launch dialog: a recipe (path or shipped name),
+its overrides, sweeps and seeds checked into a RunPlan (plan_run); its --dry-run notes and script
+(dry_run); one run started (start_run) or a sweep's runs, one group (plan_sweep, start_sweep)."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from workbench.errors import UserError
+from workbench.launch import launcher
+from workbench.rundir import read_run_meta
+
+if TYPE_CHECKING:
+    from workbench.recipe import Recipe
+
+OnStep = Callable[[str], None]  # one launch step in words ("uploading the recipe"), as it begins
+
+MAX_LISTED = 12  # runs a dry run's notes list one by one
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """A checked recipe and what it starts: `variants` holds one change dict {knob: value} per run (one
+    for a plain run; method × trial × seed for a sweep); `overrides` and `sweeps` are the --set and
+    --sweep items it was loaded with, `command` the command line recorded with each run, `parallel` how
+    many local runs of a sweep run at a time."""
+
+    recipe: Recipe
+    variants: list[dict[str, Any]]
+    store: Path
+    overrides: tuple[str, ...]
+    sweeps: tuple[str, ...]
+    command: str
+    parallel: int = 1
+
+    @property
+    def is_sweep(self) -> bool:
+        return len(self.variants) > 1
+
+
+@dataclass(frozen=True)
+class DryRun:
+    """What a dry run shows: `notes` (the values --set gave, the runs the recipe starts) and `script`,
+    the exact command line or batch script of the first run."""
+
+    notes: list[str]
+    script: str
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A plan's runs as one group: `kind` (sweep, methods or seeds), the `group` name, one single-run
+    recipe per run, and `description` (what varies, e.g. `grid 2 × 2 (train.learning_rate, lora.r)`)."""
+
+    kind: str
+    group: str
+    recipes: list[Recipe]
+    description: str
+
+
+@dataclass(frozen=True)
+class Started:
+    """A run just started (or submitted): its id and folder, the target it runs on, and where (the
+    scheduler's job id, else the process id; the job's host when it is not this machine)."""
+
+    run_id: str
+    run_dir: Path
+    target: str
+    job_id: str | None
+    pid: int | None
+    host: str | None
+
+    @property
+    def local(self) -> bool:
+        return self.target == "local"
+
+
+def started(run_dir: Path) -> Started:
+    """The Started facts of a run folder (its run.json)."""
+    meta = read_run_meta(run_dir)
+    target = str(meta.get("target", "local"))
+    job_id = meta.get("job_id")
+    return Started(run_dir.name, run_dir, target, str(job_id) if job_id else None, meta.get("pid"),
+                   meta.get("job_host") if target != "local" else None)
+
+
+def plan_run(store: Path, recipe_ref: str, overrides: Sequence[str] = (), sweeps: Sequence[str] = (), *,
+             seeds: str | None = None, parallel: int = 1, command: str | None = None) -> RunPlan:
+    """Check the recipe `recipe_ref` names (a .toml path or a shipped recipe's name) with its overrides
+    and sweeps, its data and model source (preflight: bad input stops here, before any model loads), and
+    expand its runs. `seeds`: a --seeds list (1,2,3 or 0-4). `command`: the command line to record;
+    default `workbench run RECIPE --set ... --sweep ...`."""
+    from workbench.actions.validate import preflight
+
+    recipe, _splits = preflight(recipe_ref, list(overrides), list(sweeps))
+    variants = recipe.runs(parse_seeds(seeds) if seeds else None)
+    if parallel < 1:
+        raise UserError(f"--parallel {parallel}: expected 1 or more concurrent runs")
+    if command is None:
+        command = shlex.join(["workbench", "run", recipe_ref, *sum((["--set", o] for o in overrides), []),
+                              *sum((["--sweep", o] for o in sweeps), [])])
+    return RunPlan(recipe, variants, store, tuple(overrides), tuple(sweeps), command, parallel)
+
+
+def dry_run(plan: RunPlan) -> DryRun:
+    """The plan's notes and its first run's command line or batch script; starts nothing."""
+    return DryRun(plan_lines(plan.recipe, list(plan.overrides), list(plan.sweeps), plan.variants),
+                  launcher.dry_run(plan.recipe.single(plan.variants[0]), plan.store))
+
+
+def plan_lines(recipe: Recipe, overrides: list[str], sweeps: list[str], variants: list[dict[str, Any]]) -> list[str]:
+    """What --dry-run says before the script: the values --set gave, and the runs the recipe starts."""
+    lines = [f"--set {o.partition('=')[0].strip()} = {_shown(recipe[o.partition('=')[0].strip()])}" for o in overrides]
+    if len(variants) == 1:
+        return lines + ["1 run"]
+    lines.append(f"{len(variants)} runs, one group: " + describe_sweep(recipe, variants))
+    varying = [k for k in variants[0] if k not in ("seeds", "methods") and len({_shown(v.get(k)) for v in variants}) > 1]
+    for i, v in enumerate(variants[:MAX_LISTED]):
+        lines.append(f"  run {i + 1}: " + ", ".join(f"{k}={_shown(v.get(k))}" for k in varying))
+    if len(variants) > MAX_LISTED:
+        lines.append(f"  … and {len(variants) - MAX_LISTED} more")
+    lines.append("the script below is the first run's; the others differ only in those values")
+    return lines
+
+
+def _shown(v: Any) -> str:
+    from workbench.store.rows import param_text
+
+    return param_text(v)
+
+
+def describe_sweep(recipe: Recipe, variants: list[dict[str, Any]]) -> str:
+    """`methods lora, full × grid 2 × 2 (train.learning_rate, lora.r) × seeds 1, 2`."""
+    parts = []
+    methods = list(dict.fromkeys(v["model.method"] for v in variants))
+    seeds = list(dict.fromkeys(v["train.seed"] for v in variants))
+    if len(methods) > 1:
+        over = [f"{m}: " + ", ".join(f"{k}={_shown(x)}" for k, x in recipe.method_overrides[m].items())
+                for m in methods if recipe.method_overrides.get(m)]
+        parts.append(f"methods {', '.join(methods)}" + (f" ({'; '.join(over)})" if over else ""))
+    if recipe.axes:
+        knobs = ", ".join(recipe.axes)
+        if recipe.sweep.mode == "grid":
+            parts.append("grid " + " × ".join(str(len(a)) for a in recipe.axes.values()) + f" ({knobs})")
+        else:
+            parts.append(f"random {recipe.sweep.trials} trials ({knobs})")
+    if len(seeds) > 1:
+        parts.append(f"seeds {', '.join(map(str, seeds))}")
+    return " × ".join(parts)
+
+
+def parse_seeds(text: str) -> list[int]:
+    """The seeds of a --seeds list: `1,2,3` or `0-4` (or both, comma separated), distinct."""
+    seeds: list[int] = []
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        lo, dash, hi = part.partition("-")
+        if not (lo.isdigit() and (not dash or hi.isdigit())):
+            raise UserError(f"--seeds {text!r}: expected seeds like 1,2,3 or 0-4")
+        seeds += list(range(int(lo), int(hi) + 1)) if dash else [int(lo)]
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise UserError(f"--seeds {text!r}: expected distinct seeds like 1,2,3 or 0-4")
+    return seeds
+
+
+def sweep_runs(recipe: Recipe, variants: list[dict[str, Any]]) -> tuple[str, str, list[Recipe]]:
+    """(kind, group, one single-run recipe per variant): the recipe's `group`, else one named after
+    the recipe, what varies and the time."""
+    kind = "sweep" if recipe.axes else "methods" if len({v["model.method"] for v in variants}) > 1 else "seeds"
+    group = recipe.view.group or f"{recipe.name}-{kind}-{time.strftime('%Y%m%d-%H%M%S')}"
+    return kind, group, [recipe.single({**v, "group": group}) for v in variants]
+
+
+def plan_sweep(plan: RunPlan) -> Sweep:
+    """The plan's runs as one group; refuses a `parallel` the target or this machine cannot give (only
+    local CPU runs run side by side, each on its own cores)."""
+    recipe, parallel = plan.recipe, plan.parallel
+    kind, group, recipes = sweep_runs(recipe, plan.variants)
+    target = recipe.launch.target
+    if parallel > 1:
+        if target.kind != "local":
+            raise UserError(f"--parallel runs local runs side by side; {target} "
+                            + ("runs a sweep as a job array" if target.scheduler else "runs them one after another"))
+        if recipe.launch.gpus > 0:
+            raise UserError(f"--parallel {parallel} with launch.gpus = {recipe.launch.gpus}: concurrent runs would "
+                            "share the same GPUs; run them one after another (or on a cluster, as a job array)")
+        cores = os.cpu_count() or 1
+        if parallel * recipe.launch.processes > cores:
+            raise UserError(f"--parallel {parallel}: {parallel} runs of {recipe.launch.processes} process(es) "
+                            f"need {parallel * recipe.launch.processes} cores; this machine has {cores}")
+    return Sweep(kind, group, recipes, describe_sweep(recipe, plan.variants))
+
+
+def start_run(plan: RunPlan, *, on_step: OnStep | None = None) -> Started:
+    """Start the plan's one run: the recipe with that run's values (a one-value --sweep, one seed, a
+    methods entry's knobs). A launch that fails leaves the run recorded as failed (launcher.launch)."""
+    return started(launcher.launch(plan.recipe.single(plan.variants[0]), plan.store, command=plan.command,
+                                   on_step=on_step))
+
+
+def start_sweep(plan: RunPlan, sweep: Sweep, follow: Callable[[Started], bool], *,
+                on_step: OnStep | None = None) -> list[Started]:
+    """Start a sweep's runs and hand each to `follow` as it is under way. On a scheduler all are
+    submitted first (SLURM: one job array; PBS: one job each), then followed in turn. Elsewhere the runs
+    go one after another, `plan.parallel` at a time: `follow` returns when its run has ended, and False
+    stops the sweep (the batch's other runs are cancelled). Returns the runs started."""
+    out: list[Started] = []
+    if plan.recipe.launch.target.scheduler:
+        for run_dir in launcher.launch_many(sweep.recipes, plan.store, command=plan.command, on_step=on_step):
+            out.append(started(run_dir))
+            follow(out[-1])
+        return out
+    for first in range(0, len(sweep.recipes), plan.parallel):
+        batch = sweep.recipes[first:first + plan.parallel]
+        run_dirs = (launcher.launch_many(batch, plan.store, command=plan.command, on_step=on_step) if len(batch) > 1
+                    else [launcher.launch(batch[0], plan.store, command=plan.command, on_step=on_step)])
+        for i, run_dir in enumerate(run_dirs):
+            out.append(started(run_dir))
+            if not follow(out[-1]):
+                for other in run_dirs[i + 1:]:
+                    launcher.cancel(other)
+                return out
+    return out
