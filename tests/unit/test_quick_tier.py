@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_the_subpackages_are_read_from_the_package_itself():
     found = quick_tier.packages()
-    assert {"store", "tui", "train", "tracking", "commands"} <= set(found)
+    assert {"store", "tui", "train", "tracking", "actions", "cli"} <= set(found)
     assert all((ROOT / "workbench" / p / "__init__.py").is_file() for p in found)
 
 
