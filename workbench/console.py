@@ -5,11 +5,9 @@ from __future__ import annotations
 import csv
 import heapq
 import json
-import math
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, Group
@@ -17,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from workbench.store.schema import ALL_LABELS, LOWER_IS_BETTER, NEUTRAL_METRICS
+from workbench.wording import fmt
 
 if TYPE_CHECKING:
     from workbench.events import Telemetry
@@ -27,53 +26,6 @@ STATUS_STYLE = {"completed": "green", "running": "cyan", "queued": "blue", "fail
 AGGREGATES = ("accuracy", "f1_micro", "f1_macro", "f1_weighted", "f1_samples", "precision_micro", "recall_micro",
               "precision_macro", "recall_macro", "exact_match", "hamming_loss", "loss", "unparseable", "malformed",
               "groups_flagged")
-
-
-def fmt(v: Any, digits: int = 3) -> str:
-    if v is None:
-        return "—"
-    if isinstance(v, float):
-        if math.isnan(v):
-            return "nan"
-        if v.is_integer() and abs(v) >= 2:  # counts (support, steps); 1.0 stays a score
-            return f"{int(v)}"
-        return f"{v:.{digits}f}"
-    if isinstance(v, datetime):
-        return v.strftime("%Y-%m-%d %H:%M:%S")
-    return str(v)
-
-
-def fmt_count(n: int | None) -> str:
-    if n is None:
-        return "—"
-    for unit, div in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
-        if n >= div:
-            return f"{n / div:.2f}{unit}"
-    return str(n)
-
-
-def fmt_duration(s: float | None) -> str:
-    if s is None:
-        return "—"
-    s = int(round(s))
-    h, rem = divmod(s, 3600)
-    m, sec = divmod(rem, 60)
-    return f"{h}h{m:02d}m" if h else f"{m}m{sec:02d}s" if m else f"{sec}s"
-
-
-NAMED_RUNS = 10  # a question names this many runs, then "and N more"
-
-
-def runs_named(names: Sequence[str], limit: int = NAMED_RUNS) -> str:
-    """The runs a question acts on, one per line (indented): the first `limit`, then "and N more"."""
-    lines = [f"  {n}" for n in names[:limit]]
-    if len(names) > limit:
-        lines.append(f"  and {len(names) - limit} more")
-    return "\n".join(lines)
-
-
-def runs_count(n: int) -> str:
-    return f"{n} run{'s' if n != 1 else ''}"
 
 
 def telemetry_values(e: Telemetry, compact: bool = False) -> str:
@@ -221,14 +173,6 @@ def emit_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt_name: s
             cells.append(style(v) if style else fmt(v))
         table.add_row(*cells)
     console.print(table)
-
-
-def fmt_bytes(n: int) -> str:
-    """Bytes as `gc` and `rm` say them: 4,096 bytes, 1.5 KiB, 2.0 GiB."""
-    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if n >= size:
-            return f"{n / size:,.1f} {unit}"
-    return f"{n} bytes"
 
 
 def fairness_table(rows: Sequence[tuple], title: str) -> Table:

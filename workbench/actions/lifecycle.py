@@ -27,11 +27,11 @@ from typing import Any
 from workbench import rundir
 from workbench.actions.refs import find_run_dir, pick_run, resolve_run, run_dir_of
 from workbench.actions.sync import ingest_folders
-from workbench.console import fmt_bytes, runs_count
 from workbench.errors import UserError
 from workbench.launch import reckon
 from workbench.store import read, write
 from workbench.store.db import connect, runs_root
+from workbench.wording import fmt_bytes, runs_count
 
 CHECKPOINTS = "checkpoints"
 

@@ -52,8 +52,9 @@ def _runs(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from workbench.actions.browse import list_runs
-    from workbench.console import console, emit_rows, fmt, fmt_duration, status_text
+    from workbench.console import console, emit_rows, status_text
     from workbench.store import read
+    from workbench.wording import fmt, fmt_duration
 
     tags: dict[str, str | None] = {}
     for item in args.tag or []:
@@ -116,7 +117,7 @@ def _job_text(r: dict[str, Any]) -> str:
 
 def _telemetry_text(gpus: list[tuple], hosts: tuple) -> list[str]:
     """One line per GPU (mean utilisation, peaks) and one for the hosts, from every stored sample."""
-    from workbench.console import fmt
+    from workbench.wording import fmt
 
     gib = 1 << 30
     lines = []
@@ -139,7 +140,8 @@ def _show(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from workbench.actions.browse import run_report
-    from workbench.console import AGGREGATES, confusion_table, console, fairness_table, fmt, fmt_count, fmt_duration, status_text
+    from workbench.console import AGGREGATES, confusion_table, console, fairness_table, status_text
+    from workbench.wording import fmt, fmt_count, fmt_duration
 
     report = run_report(store_of(args), args.run, args.split)
     for note in report.notes:
@@ -250,7 +252,7 @@ MEAN_STD = ("accuracy", "f1_micro", "f1_macro", "loss")
 
 
 def _resource_text(name: str, v: Any) -> str:
-    from workbench.console import fmt_count, fmt_duration
+    from workbench.wording import fmt_count, fmt_duration
 
     if v is None:
         return "—"
@@ -267,8 +269,9 @@ def _compare(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from workbench.actions.browse import compare_runs
-    from workbench.console import AGGREGATES, console, fmt
+    from workbench.console import AGGREGATES, console
     from workbench.store import read
+    from workbench.wording import fmt
 
     done = compare_runs(store_of(args), args.runs, group=args.group, split=args.split, metric=args.metric)
     ids, c = done.ids, done.comparison

@@ -97,8 +97,9 @@ def _archive(args: argparse.Namespace) -> int:
 def _rm(args: argparse.Namespace) -> int:
     from workbench.actions.lifecycle import check_deletable, delete_runs, restore_runs
     from workbench.cli.sync import print_warnings
-    from workbench.console import console, runs_count, runs_named
+    from workbench.console import console
     from workbench.errors import UserError
+    from workbench.wording import runs_count, runs_named
 
     if args.undo:
         if args.keep_folder:
@@ -129,7 +130,8 @@ def _gc(args: argparse.Namespace) -> int:
     """Delete the checkpoints of completed runs, or with --trash empty the trash (the folders of deleted
     runs); --dry-run says each run's bytes and deletes nothing."""
     from workbench.actions.lifecycle import empty_trash, gc
-    from workbench.console import console, fmt_bytes
+    from workbench.console import console
+    from workbench.wording import fmt_bytes
 
     store = store_of(args)
     if args.trash:

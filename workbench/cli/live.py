@@ -14,9 +14,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from workbench import rundir
 from workbench.actions import jobs
 from workbench.actions.launch import Started
-from workbench.console import console, diff_tables, evaluation_table, fmt, status_text, telemetry_values
+from workbench.console import console, diff_tables, evaluation_table, status_text, telemetry_values
 from workbench.events import Eval, Log, Model, Step, Telemetry
 from workbench.launch.follow import Feed
+from workbench.wording import fmt
 
 
 class _ProgressWithTelemetry(Progress):

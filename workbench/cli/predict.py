@@ -24,7 +24,8 @@ def register(sub: Subparsers) -> None:
 
 def _predict(args: argparse.Namespace) -> int:
     from workbench.actions.predict import predict
-    from workbench.console import console, fmt
+    from workbench.console import console
+    from workbench.wording import fmt
 
     done = predict(store_of(args), args.run, Path(args.input), Path(args.output), batch_size=args.batch_size,
                    overrides=args.overrides, text_column=args.text_column)

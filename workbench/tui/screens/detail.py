@@ -19,7 +19,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Select, Sparkline, Static, TabbedContent, TabPane
 
-from workbench.console import AGGREGATES, confusion_view, delta_text, fmt, fmt_count, fmt_duration, status_text
+from workbench.console import AGGREGATES, confusion_view, delta_text, status_text
 from workbench.launch import reckon
 from workbench.store import read
 from workbench.store.schema import ALL_LABELS
@@ -27,6 +27,7 @@ from workbench.tui.widgets.run_tables import run_seconds
 from workbench.tui.widgets.table import Table
 from workbench.tui.widgets.tabs import TAB_BINDINGS, TabCycling
 from workbench.tui.worker_errors import ReportsWorkerErrors
+from workbench.wording import fmt, fmt_count, fmt_duration
 
 LABEL_METRICS = ("precision", "recall", "f1", "accuracy", "support")
 GIB = 1 << 30

@@ -21,10 +21,11 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Log, ProgressBar, Sparkline, Static, TabbedContent, TabPane
 from textual_plotext import PlotextPlot
 
-from workbench.console import STATUS_STYLE, fmt, fmt_count, fmt_duration, telemetry_values
+from workbench.console import STATUS_STYLE, telemetry_values
 from workbench.launch.watch import Device, RunWatch
 from workbench.tui.widgets.tabs import TabCycling
 from workbench.tui.worker_errors import ReportsWorkerErrors
+from workbench.wording import fmt, fmt_count, fmt_duration
 
 RENDER_EVERY_S = 0.5
 

@@ -28,7 +28,6 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
-from workbench.console import fmt
 from workbench.errors import UserError
 from workbench.store.db import StoreError
 from workbench.store.examples import EXAMPLES, ExampleQuery
@@ -36,6 +35,7 @@ from workbench.store.query import reading
 from workbench.tui.screens.prompt import PromptScreen
 from workbench.tui.widgets.table import Table
 from workbench.tui.worker_errors import ReportsWorkerErrors
+from workbench.wording import fmt
 
 MAX_ROWS = 10_000  # rows shown; the count says how many the query returned
 MAX_CELL = 120  # characters of one cell line shown (the CSV export has them whole)

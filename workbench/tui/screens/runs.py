@@ -24,11 +24,11 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 from textual.widgets.data_table import CellDoesNotExist
 from textual.worker import get_current_worker
 
-from workbench.console import fmt_duration, runs_count, runs_named
 from workbench.launch import reckon
 from workbench.store import read
 from workbench.tui.widgets.run_tables import RunTable, main_metric_cell, run_seconds, started_cell, status_cell
 from workbench.tui.worker_errors import ReportsWorkerErrors
+from workbench.wording import fmt_duration, runs_count, runs_named
 
 REFRESH_S = 2.0
 FILTER_DELAY_S = 0.12

@@ -12,9 +12,10 @@ from rich.cells import cell_len
 from rich.text import Text
 from textual.geometry import Size
 
-from workbench.console import delta_text, fmt, status_text
+from workbench.console import delta_text, status_text
 from workbench.store.schema import LOWER_IS_BETTER
 from workbench.tui.widgets.table import Table
+from workbench.wording import fmt
 
 
 class RunTable(Table):
