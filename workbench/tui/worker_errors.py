@@ -16,13 +16,13 @@ from textual.worker import Worker, WorkerState
 if TYPE_CHECKING:
     from textual.message_pump import MessagePump as _Node  # what it is mixed into, for mypy
 
-    from workbench.tui.app import WorkbenchApp
+    from workbench.tui.app_base import AppBase
 else:
     _Node = object
 
 
 class ReportsWorkerErrors(_Node):
-    app: WorkbenchApp  # for mypy (Textual types it App[object]): the app and its screens run in WorkbenchApp
+    app: AppBase  # for mypy (Textual types it App[object]): the app and its screens run in WorkbenchApp, an AppBase
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state is not WorkerState.ERROR or event.worker.error is None:
