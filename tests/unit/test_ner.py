@@ -326,9 +326,52 @@ def test_an_answer_that_only_invents_scores_zero_precision():
     assert got.aggregates["precision_micro"] == 0.0 and got.aggregates["invented"] == 1.0
     got = score(records, [""], TYPES)
     assert got.labels == {} and got.aggregates["invented"] == 0.0 and got.aggregates["invented_rate"] == 0.0
+    unlabelled = [NerSentence(["It", "rains", "."], None, 1)]  # predict input: counted, nothing scored
+    assert score(unlabelled, ["PER: Alice, It"], TYPES).aggregates["invented"] == 1.0
 
 
 # --------------------------------------------------------------------------- property
+
+
+_TAGS = st.sampled_from(["O", "B-A", "I-A", "B-B", "I-B"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.lists(st.tuples(_TAGS, _TAGS), max_size=6), st.lists(st.sampled_from("AB"), max_size=3)),
+                min_size=1, max_size=4))
+def test_invented_entities_add_to_seqeval_counts_of_the_found_ones(sentences):
+    """Per type: precision = tp / (predicted + invented), recall = tp / gold, with seqeval's strict counts
+    of the tagged entities; micro precision from the totals."""
+    from seqeval.scheme import IOB2, Entities
+
+    gold = [_iob2([g for g, _ in pairs]) for pairs, _ in sentences]
+    pred = [_iob2([p for _, p in pairs]) for pairs, _ in sentences]
+    invented = [list(extra) for _, extra in sentences]
+    per_type, agg, _ = entity_report(gold, pred, invented)
+    true, found = Entities(gold, IOB2), Entities(pred, IOB2)
+    totals = [0, 0, 0]
+    for typ in "AB":
+        tp = len(true.filter(typ) & found.filter(typ))
+        n_pred = len(found.filter(typ)) + sum(e.count(typ) for e in invented)
+        totals = [totals[0] + tp, totals[1] + n_pred, totals[2] + len(true.filter(typ))]
+        if typ in per_type:
+            assert per_type[typ]["precision"] == pytest.approx(tp / n_pred if n_pred else 0.0)
+            assert per_type[typ]["support"] == len(true.filter(typ))
+        else:
+            assert n_pred == 0 and not true.filter(typ)
+    assert agg["precision_micro"] == pytest.approx(totals[0] / totals[1] if totals[1] else 0.0)
+    assert agg["recall_micro"] == pytest.approx(totals[0] / totals[2] if totals[2] else 0.0)
+    assert agg["invented"] == sum(map(len, invented))
+
+
+def _iob2(tags: list[str]) -> list[str]:
+    """Valid IOB2 (an I- that continues nothing of its type begins the entity), as scoring gets it."""
+    out: list[str] = []
+    for tag in tags:
+        if tag.startswith("I-") and (not out or out[-1] == "O" or out[-1][2:] != tag[2:]):
+            tag = "B-" + tag[2:]
+        out.append(tag)
+    return out
 
 
 @settings(max_examples=300, deadline=None)
@@ -454,6 +497,6 @@ def test_unlabelled_sentences_get_entities_and_tags_but_no_scores():
     assert [a for _, a in pairs(sents)] == ["", ""]
     scored = score(sents, ["ORG: EU; MISC: German", "PER Peter"], ["MISC", "ORG", "PER"])
     assert scored.labels == {} and scored.extra == {"scored": False}
-    assert scored.aggregates == {"examples": 2.0, "malformed": 1.0}
+    assert scored.aggregates == {"examples": 2.0, "malformed": 1.0, "invented": 0.0}
     assert scored.rows[0]["tags"] == ["B-ORG", "O", "B-MISC", "O"] and "gold" not in scored.rows[0]
     assert scored.rows[0]["predicted"] == {"ORG": ["EU"], "MISC": ["German"]}

@@ -61,8 +61,8 @@ def score(records: Sequence[NerSentence], answers: list[str], types: list[str]) 
             row["gold"] = response_for(s.tokens, s.tags)
         rows.append(row)
     if not labelled:  # tokens-only predict input: entities found, nothing to score
-        return Scored({}, {"examples": float(len(records)), "malformed": float(malformed)}, rows,
-                      extra={"scored": False})
+        return Scored({}, {"examples": float(len(records)), "malformed": float(malformed),
+                           "invented": float(sum(map(len, invented)))}, rows, extra={"scored": False})
     per_type, agg, report = entity_report(gold, pred, invented)
     agg["invented_unknown_type"] = float(unknown_type)
     agg["malformed"] = float(malformed)
