@@ -25,7 +25,7 @@ STATUS_STYLE = {"completed": "green", "running": "cyan", "queued": "blue", "fail
                 "interrupted": "yellow", "cancelled": "yellow"}
 AGGREGATES = ("accuracy", "f1_micro", "f1_macro", "f1_weighted", "f1_samples", "precision_micro", "recall_micro",
               "precision_macro", "recall_macro", "exact_match", "hamming_loss", "loss", "unparseable", "malformed",
-              "groups_flagged")
+              "invented", "groups_flagged")
 
 
 def telemetry_values(e: Telemetry, compact: bool = False) -> str:

@@ -177,6 +177,16 @@ def test_qlora_ner_tuned_beats_base_per_entity_type(ner):
                           "'%tuned_test%'", [run_id])
     text = Path(report).read_text()
     assert "precision" in text and "PER" in text  # seqeval's classification report
+    # invented entities (named, in no sentence): stored per type and overall, as the prediction rows name them
+    (run_dir,), = q(store, "SELECT run_dir FROM runs WHERE run_id = ?", [run_id])
+    rows = [json.loads(line) for line in (Path(run_dir) / "predictions_base_test.jsonl").read_text().splitlines()]
+    rates = dict(q(store, "SELECT label, value FROM evals WHERE run_id = ? AND split = 'test' AND phase = 'base' "
+                          "AND metric = 'invented_rate' AND label <> '(all)'", [run_id]))
+    assert set(rates) == {t for t, *_ in types} and all(0 <= r <= 1 for r in rates.values()), rates
+    (invented,), = q(store, "SELECT value FROM evals WHERE run_id = ? AND split = 'test' AND phase = 'base' AND "
+                            "label = '(all)' AND metric = 'invented'", [run_id])
+    assert invented == sum(len(names) for r in rows for names in r["invented"].values())
+    assert {"invented_rate", "invented_unknown_type"} <= set(aggregates(store, run_id, "test"))
 
 
 def test_ner_predict_tags_sentences_given_as_tokens_only(ner, tmp_path):

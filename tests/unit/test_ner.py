@@ -25,6 +25,7 @@ from workbench.data.ner import (
     entities_to_bio,
     entity_types,
     parse_response,
+    place_entities,
     prompt_for,
     read_conll,
     read_instruction_json,
@@ -33,6 +34,7 @@ from workbench.data.ner import (
 )
 from workbench.errors import UserError
 from workbench.metrics.entities import entity_report
+from workbench.tasks.ner import score
 
 DEMO_NER = ROOT / "recipes" / "demo" / "data" / "ner"
 # ../shared beside the repository (see ../shared/datasets/README.md); the tests below skip without it
@@ -219,6 +221,13 @@ def test_parse_response_malformed_keeps_the_parsable_parts(text, entities):
     assert got.malformed and got.entities == entities
 
 
+def test_parse_response_counts_entities_of_unknown_types():
+    got = parse_response("LOC: Paris; DATE: Monday, May 1; Note: none; Rome", TYPES)
+    assert got.entities == {"LOC": ["Paris"]} and got.malformed
+    assert got.unknown_type == 3  # Monday, May 1 and "none": a part without a "TYPE:" prefix names no entity
+    assert parse_response("LOC: Paris", TYPES).unknown_type == 0
+
+
 def test_entities_to_bio_longest_first_every_occurrence_never_overwrites():
     tokens = ["York", "and", "New", "York", "City", "and", "York"]
     tags = entities_to_bio(tokens, {"LOC": ["York", "New York City"], "ORG": ["City and York"], "PER": ["Nobody"]})
@@ -227,6 +236,15 @@ def test_entities_to_bio_longest_first_every_occurrence_never_overwrites():
     assert entities_to_bio(["A", "B"], {"PER": ["A B"], "ORG": ["A B"]}) == ["B-PER", "I-PER"]
     assert entities_to_bio(["A", "A"], {"PER": ["A"]}) == ["B-PER", "B-PER"]
     assert entities_to_bio([], {"PER": ["A"]}) == []
+
+
+def test_place_entities_names_what_tags_no_token():
+    """Not in the sentence, or only where a longer (or earlier) entity already took the tokens."""
+    tokens = ["New", "York", "and", "Paris"]
+    tags, unplaced = place_entities(tokens, {"LOC": ["New York", "Paris", "Atlantis"], "ORG": ["York", "Paris"]})
+    assert tags == ["B-LOC", "I-LOC", "O", "B-LOC"]
+    assert unplaced == {"LOC": ["Atlantis"], "ORG": ["York", "Paris"]}
+    assert place_entities(tokens, {"LOC": ["Paris"]}) == (["O", "O", "O", "B-LOC"], {})
 
 
 def _demo(split: str) -> list[NerSentence]:
@@ -252,8 +270,8 @@ def test_entity_report_one_of_two_entities_right():
     pred = [["B-PER", "I-PER", "O", "O"], ["B-ORG", "O"]]
     per_type, agg, text = entity_report(gold, pred)
     assert set(per_type) == {"LOC", "ORG", "PER"}
-    assert per_type["PER"] == {"precision": 1.0, "recall": 1.0, "f1": 1.0, "support": 1.0}
-    assert per_type["LOC"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1.0}
+    assert per_type["PER"] == {"precision": 1.0, "recall": 1.0, "f1": 1.0, "support": 1.0, "invented_rate": 0.0}
+    assert per_type["LOC"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1.0, "invented_rate": 0.0}
     assert per_type["ORG"]["support"] == 0.0 and per_type["ORG"]["precision"] == 0.0
     assert agg["recall_micro"] == pytest.approx(0.5)
     assert agg["precision_micro"] == pytest.approx(0.5)
@@ -274,7 +292,86 @@ def test_entity_report_strict_boundaries_and_no_entities():
         entity_report([["O"]], [["O", "O"]])
 
 
+def test_invented_entities_are_false_positives_of_their_type():
+    """Entities the answer names that are not in the sentence lower their type's precision (and the
+    micro / macro / weighted figures built on it) by exactly what counting them as false positives gives."""
+    records = [NerSentence("John Smith flew to Paris .".split(), ["B-PER", "I-PER", "O", "O", "B-LOC", "O"], 1),
+               NerSentence("Acme hired Bob .".split(), ["B-ORG", "O", "B-PER", "O"], 8)]
+    answers = ["PER: John Smith; LOC: Paris, Atlantis", "ORG: Acme; PER: Bob, Alice; FOO: Bar"]
+    got = score(records, answers, TYPES)
+    # every entity of the sentences found; Atlantis (LOC) and Alice (PER) invented; FOO is no type of the run
+    loc, per, org = got.labels["LOC"], got.labels["PER"], got.labels["ORG"]
+    assert loc["precision"] == pytest.approx(1 / 2) and loc["recall"] == 1.0 and loc["f1"] == pytest.approx(2 / 3)
+    assert per["precision"] == pytest.approx(2 / 3) and per["recall"] == 1.0 and per["f1"] == pytest.approx(0.8)
+    assert org["precision"] == 1.0 and org["f1"] == 1.0
+    assert (loc["invented_rate"], per["invented_rate"], org["invented_rate"]) == pytest.approx((1 / 2, 1 / 3, 0.0))
+    assert [loc["support"], per["support"], org["support"]] == [1.0, 2.0, 1.0]  # gold entities, unchanged
+    agg = got.aggregates
+    assert agg["precision_micro"] == pytest.approx(4 / 6) and agg["recall_micro"] == 1.0
+    assert agg["f1_micro"] == pytest.approx(0.8)
+    assert agg["precision_macro"] == pytest.approx((1 / 2 + 2 / 3 + 1) / 3)
+    assert agg["f1_macro"] == pytest.approx((2 / 3 + 0.8 + 1) / 3)
+    assert agg["f1_weighted"] == pytest.approx((2 / 3 * 1 + 0.8 * 2 + 1 * 1) / 4)
+    assert agg["invented"] == 2.0 and agg["invented_rate"] == pytest.approx(2 / 6)
+    assert agg["invented_unknown_type"] == 1.0 and agg["malformed"] == 1.0
+    assert [r["invented"] for r in got.rows] == [{"LOC": ["Atlantis"]}, {"PER": ["Alice"]}]
+    assert got.rows[0]["tags"] == ["B-PER", "I-PER", "O", "O", "B-LOC", "O"]  # the sentence's tags only
+    assert "0.5000" in got.report and "0.6667" in got.report  # seqeval's report counts them too
+
+
+def test_an_answer_that_only_invents_scores_zero_precision():
+    records = [NerSentence(["It", "rains", "."], ["O", "O", "O"], 1)]
+    got = score(records, ["PER: Alice"], TYPES)
+    assert got.labels["PER"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0.0, "invented_rate": 1.0}
+    assert got.aggregates["precision_micro"] == 0.0 and got.aggregates["invented"] == 1.0
+    got = score(records, [""], TYPES)
+    assert got.labels == {} and got.aggregates["invented"] == 0.0 and got.aggregates["invented_rate"] == 0.0
+    unlabelled = [NerSentence(["It", "rains", "."], None, 1)]  # predict input: counted, nothing scored
+    assert score(unlabelled, ["PER: Alice, It"], TYPES).aggregates["invented"] == 1.0
+
+
 # --------------------------------------------------------------------------- property
+
+
+_TAGS = st.sampled_from(["O", "B-A", "I-A", "B-B", "I-B"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.lists(st.tuples(_TAGS, _TAGS), max_size=6), st.lists(st.sampled_from("AB"), max_size=3)),
+                min_size=1, max_size=4))
+def test_invented_entities_add_to_seqeval_counts_of_the_found_ones(sentences):
+    """Per type: precision = tp / (predicted + invented), recall = tp / gold, with seqeval's strict counts
+    of the tagged entities; micro precision from the totals."""
+    from seqeval.scheme import IOB2, Entities
+
+    gold = [_iob2([g for g, _ in pairs]) for pairs, _ in sentences]
+    pred = [_iob2([p for _, p in pairs]) for pairs, _ in sentences]
+    invented = [list(extra) for _, extra in sentences]
+    per_type, agg, _ = entity_report(gold, pred, invented)
+    true, found = Entities(gold, IOB2), Entities(pred, IOB2)
+    totals = [0, 0, 0]
+    for typ in "AB":
+        tp = len(true.filter(typ) & found.filter(typ))
+        n_pred = len(found.filter(typ)) + sum(e.count(typ) for e in invented)
+        totals = [totals[0] + tp, totals[1] + n_pred, totals[2] + len(true.filter(typ))]
+        if typ in per_type:
+            assert per_type[typ]["precision"] == pytest.approx(tp / n_pred if n_pred else 0.0)
+            assert per_type[typ]["support"] == len(true.filter(typ))
+        else:
+            assert n_pred == 0 and not true.filter(typ)
+    assert agg["precision_micro"] == pytest.approx(totals[0] / totals[1] if totals[1] else 0.0)
+    assert agg["recall_micro"] == pytest.approx(totals[0] / totals[2] if totals[2] else 0.0)
+    assert agg["invented"] == sum(map(len, invented))
+
+
+def _iob2(tags: list[str]) -> list[str]:
+    """Valid IOB2 (an I- that continues nothing of its type begins the entity), as scoring gets it."""
+    out: list[str] = []
+    for tag in tags:
+        if tag.startswith("I-") and (not out or out[-1] == "O" or out[-1][2:] != tag[2:]):
+            tag = "B-" + tag[2:]
+        out.append(tag)
+    return out
 
 
 @settings(max_examples=300, deadline=None)
@@ -400,6 +497,6 @@ def test_unlabelled_sentences_get_entities_and_tags_but_no_scores():
     assert [a for _, a in pairs(sents)] == ["", ""]
     scored = score(sents, ["ORG: EU; MISC: German", "PER Peter"], ["MISC", "ORG", "PER"])
     assert scored.labels == {} and scored.extra == {"scored": False}
-    assert scored.aggregates == {"examples": 2.0, "malformed": 1.0}
+    assert scored.aggregates == {"examples": 2.0, "malformed": 1.0, "invented": 0.0}
     assert scored.rows[0]["tags"] == ["B-ORG", "O", "B-MISC", "O"] and "gold" not in scored.rows[0]
     assert scored.rows[0]["predicted"] == {"ORG": ["EU"], "MISC": ["German"]}

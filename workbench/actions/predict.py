@@ -14,7 +14,7 @@ from workbench.errors import UserError
 @dataclass(frozen=True)
 class Predictions:
     """A predicted file: the rows written and the JSONL they went to; `aggregates` (metric → value) when
-    the input had labels to score; `counts` (unparseable, malformed) for a generative model's answers to
+    the input had labels to score; `counts` (unparseable, malformed, invented) for a generative model's answers to
     unlabelled input."""
 
     rows: int

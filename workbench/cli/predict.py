@@ -32,11 +32,11 @@ def _predict(args: argparse.Namespace) -> int:
     console.print(f"wrote {done.rows} predictions to {done.output}")
     if done.counts is not None:  # generative, unlabelled input
         console.print("input has no answers to score; " + ", ".join(
-            f"{m} {int(done.counts[m])}" for m in ("unparseable", "malformed") if m in done.counts)
+            f"{m} {int(done.counts[m])}" for m in ("unparseable", "malformed", "invented") if m in done.counts)
             + " of the generated ones")
     if done.aggregates is not None:
         agg = done.aggregates
         console.print("input has labels: " + "  ".join(
             f"{m} {fmt(agg[m])}" for m in ("f1_micro", "f1_macro", "accuracy", "exact_match", "loss", "unparseable",
-                                           "malformed") if m in agg))
+                                           "malformed", "invented") if m in agg))
     return 0

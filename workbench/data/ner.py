@@ -4,8 +4,9 @@ that links them.
 The model is trained to answer a fixed prompt with "LOC: Paris, Rome; PER: John Smith" and is
 scored on BIO tags rebuilt from that answer, so one module owns the whole round trip:
 gold tags -> response text (`response_for`), generated text -> entities (`parse_response`),
-entities -> tags (`entities_to_bio`). Pure standard library: it runs in the CLI before any
-model loads, and every bad line is reported as one line naming the file and the line.
+entities -> tags (`place_entities`: the tags, and the entities named that tag no token). Pure
+standard library: it runs in the CLI before any model loads, and every bad line is reported as
+one line naming the file and the line.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class NerSentence:
 class ParsedAnswer:
     entities: dict[str, list[str]]  # type (spelled as in `types`) -> entity strings, in answer order, no duplicates
     malformed: bool  # some part could not be parsed; the parsable parts are still in `entities`
+    unknown_type: int = 0  # entities named under a type not in `types` (their parts make the answer malformed)
 
 
 # --------------------------------------------------------------------------- reading files
@@ -299,7 +301,8 @@ def parse_response(text: str, types: list[str]) -> ParsedAnswer:
 
     Cut at an end-of-text marker or at the first line that starts a new "### " section, then read
     "TYPE: a, b; TYPE: c". Types match `types` case-insensitively. A part without a "TYPE:" prefix
-    or with an unknown type makes the answer malformed; the other parts are kept. Never raises.
+    or with an unknown type makes the answer malformed (the entities of an unknown type are counted
+    in `unknown_type`); the other parts are kept. Never raises.
     """
     cut = len(text)
     for marker in END_MARKERS:
@@ -314,20 +317,39 @@ def parse_response(text: str, types: list[str]) -> ParsedAnswer:
     canonical = {t.lower(): t for t in reversed(types)}  # first spelling wins on case clashes
     entities: dict[str, list[str]] = {}
     malformed = False
+    unknown: set[tuple[str, str]] = set()  # (type as lowered, entity)
     for part in _parse_parts("\n".join(lines)):
         typ = canonical.get(part.type.lower()) if part.type is not None else None
         if typ is None:
             malformed = True
+            if part.type is not None:
+                unknown.update((part.type.lower(), n) for n in part.entities)
             continue
         names = entities.setdefault(typ, [])
         names.extend(n for n in part.entities if n not in names)
-    return ParsedAnswer({t: names for t, names in entities.items() if names}, malformed)
+    return ParsedAnswer({t: names for t, names in entities.items() if names}, malformed, len(unknown))
+
+
+def place_entities(tokens: list[str], entities: dict[str, list[str]]) -> tuple[list[str], dict[str, list[str]]]:
+    """(IOB2 tags, the entities that tag no token: {type: names}, in answer order).
+
+    Every occurrence of each entity's token sequence is tagged, longer entities first, never over a
+    token already tagged (so "New York City" wins over "York"). An entity tags no token when it is
+    not in the sentence or only where another entity of the answer took the tokens: scoring counts
+    those as invented (a false positive of their type, tasks/ner.py), since the tags cannot hold them.
+    """
+    tags, placed = _place(tokens, entities)
+    unplaced: dict[str, list[str]] = {}
+    for typ, names in entities.items():
+        for name in names:
+            if name.split() and (typ, name) not in placed and name not in unplaced.get(typ, ()):
+                unplaced.setdefault(typ, []).append(name)
+    return tags, unplaced
 
 
 def entities_to_bio(tokens: list[str], entities: dict[str, list[str]]) -> list[str]:
-    """IOB2 tags: every occurrence of each entity's token sequence is tagged, longer entities first,
-    never over a token already tagged (so "New York City" wins over "York"). Unfound entities are ignored."""
-    return _place(tokens, entities)[0]
+    """The IOB2 tags of `place_entities`; the entities that tag no token are left out."""
+    return place_entities(tokens, entities)[0]
 
 
 def _place(tokens: list[str], entities: dict[str, list[str]]) -> tuple[list[str], set[tuple[str, str]]]:

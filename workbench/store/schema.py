@@ -11,7 +11,7 @@ ALL_LABELS = "(all)"
 
 # Metrics where lower is better (everything else: higher is better; support: neither).
 LOWER_IS_BETTER = ("loss", "hamming_loss", "unparseable", "unparseable_rate", "malformed", "malformed_rate",
-                   "groups_flagged", "fpr")
+                   "invented", "invented_rate", "invented_unknown_type", "groups_flagged", "fpr")
 NEUTRAL_METRICS = ("support", "examples")
 
 TABLES = """

@@ -4,7 +4,10 @@ Sentences come from CoNLL files or a ready instruction JSON; each becomes
 `### Instruction: Extract named entities from the sentence: '...' ### Response: TYPE: a, b; ...`.
 Evaluation generates the response (batched, left padding), parses it back to entities, tags
 the sentence's tokens in BIO and scores them with seqeval per entity type; answers that do
-not parse are counted as malformed (what parsed of them still counts), never fatal.
+not parse are counted as malformed (what parsed of them still counts), never fatal. An entity
+the answer names that tags no token (not in the sentence) is invented: a false positive of its
+type. One named under a type the run does not know has no type to count against: it is counted
+in `invented_unknown_type` (and makes its answer malformed), in no precision.
 """
 
 from __future__ import annotations
@@ -19,10 +22,10 @@ from workbench.data.ner import (
     PROMPT,
     NerSentence,
     check_instruction,
-    entities_to_bio,
     entity_mentions,
     entity_types,
     parse_response,
+    place_entities,
     prompt_for,
     read_ner_file,
     response_for,
@@ -41,24 +44,27 @@ def pairs(records: Sequence[NerSentence], instruction: str = "", types: Sequence
 
 
 def score(records: Sequence[NerSentence], answers: list[str], types: list[str]) -> Scored:
-    gold, pred, rows = [], [], []
-    malformed = 0
+    gold, pred, invented, rows = [], [], [], []
+    malformed = unknown_type = 0
     labelled = all(s.tags is not None for s in records)
     for s, answer in zip(records, answers):
         parsed = parse_response(answer, types)
         malformed += parsed.malformed
-        tags = entities_to_bio(s.tokens, parsed.entities)
+        unknown_type += parsed.unknown_type
+        tags, unplaced = place_entities(s.tokens, parsed.entities)
         pred.append(tags)
+        invented.append([typ for typ, names in unplaced.items() for _ in names])
         row = {"line": s.line, "sentence": " ".join(s.tokens), "answer": answer, "malformed": parsed.malformed,
-               "predicted": parsed.entities, "tags": tags}
+               "predicted": parsed.entities, "invented": unplaced, "tags": tags}
         if labelled and s.tags is not None:
             gold.append(list(s.tags))
             row["gold"] = response_for(s.tokens, s.tags)
         rows.append(row)
     if not labelled:  # tokens-only predict input: entities found, nothing to score
-        return Scored({}, {"examples": float(len(records)), "malformed": float(malformed)}, rows,
-                      extra={"scored": False})
-    per_type, agg, report = entity_report(gold, pred)
+        return Scored({}, {"examples": float(len(records)), "malformed": float(malformed),
+                           "invented": float(sum(map(len, invented)))}, rows, extra={"scored": False})
+    per_type, agg, report = entity_report(gold, pred, invented)
+    agg["invented_unknown_type"] = float(unknown_type)
     agg["malformed"] = float(malformed)
     agg["malformed_rate"] = malformed / max(1, len(records))
     return Scored(per_type, agg, rows, report=report)

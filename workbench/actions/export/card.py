@@ -18,7 +18,8 @@ SPLIT_ORDER = ("validation", "test")
 LABEL_METRICS = ("precision", "recall", "f1", "accuracy", "support", "threshold")
 AGGREGATE_ORDER = ("f1_micro", "f1_macro", "f1_weighted", "f1_samples", "accuracy", "precision_micro",
                    "recall_micro", "precision_macro", "recall_macro", "exact_match", "hamming_loss", "loss",
-                   "unparseable", "unparseable_rate", "malformed", "malformed_rate", "examples", "groups_flagged")
+                   "unparseable", "unparseable_rate", "malformed", "malformed_rate", "invented", "invented_rate",
+                   "invented_unknown_type", "examples", "groups_flagged")
 
 
 def _f(v: Any) -> str:
