@@ -88,3 +88,68 @@ def test_a_sweep_of_one_value_runs_with_that_value(cli, tmp_path, sweep_recipe):
     params = dict(q(tmp_path / "runs.duckdb", "SELECT key, value FROM params WHERE key IN ('train.learning_rate', "
                                               "'lora.r', 'train.seed')"))
     assert params == {"train.learning_rate": "0.0007", "lora.r": "4", "train.seed": "7"}
+
+
+def test_dry_run_of_a_lora_sweep_beside_a_full_fine_tune_runs_the_full_one_once(cli, tmp_path, sweep_recipe):
+    r = cli("run", sweep_recipe, "--dry-run", "--set", "methods=full,lora", "--sweep", "lora.r=4,8,16,32",
+            "--sweep", "train.learning_rate=1e-3")
+    assert r.returncode == 0, r.stderr
+    assert ("# 5 runs, one group: methods full, lora × grid 1 × 4 (train.learning_rate, lora.r); "
+            "full: 1 trial (lora.r: lora only)"
+            in r.stdout), r.stdout
+    assert "#   run 1: model.method=full, lora.r=—\n" in r.stdout and "#   run 5: model.method=lora, lora.r=32\n" in r.stdout
+
+
+@pytest.mark.parametrize("args, expected", [
+    (("--sweep", "data.split_seed=1,2"), "error: --sweep key data.split_seed cannot be swept: it selects the rows"),
+    (("--sweep", "data.validation_fraction=0.1,0.2"), "error: --sweep key data.validation_fraction cannot be swept"),
+    (("--sweep", "data.validation_file=a.csv,b.csv"), "error: --sweep key data.validation_file cannot be swept"),
+    (("--sweep", "data.validation_split=validation,test"), "error: --sweep key data.validation_split cannot be swept"),
+    (("--sweep", "eval.max_examples=50,100"), "error: --sweep key eval.max_examples cannot be swept"),
+    (("--sweep", "lora.r=8,16", "--sweep", "train.learning_rate=1e-3", "--set", "sweep.mode=random",
+      "--set", "sweep.trials=4"),
+     "sweep.trials = 4, but the sweep has only 2 distinct trials (train.learning_rate: 1 value, lora.r: 2 "
+     "values): at most 2 trials, or more values"),
+    (("--set", "methods=full", "--sweep", "lora.r=8,16"),
+     "sweep key lora.r varies nothing: it applies to method lora, and the recipe runs full"),
+])
+def test_a_sweep_judged_on_different_data_or_of_repeated_trials_starts_nothing(cli, tmp_path, sweep_recipe, args,
+                                                                               expected):
+    r = cli("run", sweep_recipe, "--dry-run", *args)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert expected in r.stderr, r.stderr
+    assert ("judged on different data" in r.stderr) == ("cannot be swept" in expected)
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_recipes_sweep_table_of_the_split_seed_starts_nothing(cli, tmp_path, sweep_recipe):
+    sweep_recipe.write_text(sweep_recipe.read_text() + '"data.split_seed" = [1, 2]\n')
+    r = cli("run", sweep_recipe, "--dry-run")
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert r.stderr.strip().endswith("sweep key data.split_seed cannot be swept: it selects the rows the trials are "
+                                     "scored on, so they would be judged on different data"), r.stderr
+    assert str(sweep_recipe) in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_a_rank_study_beside_a_full_fine_tune_trains_it_once_and_compare_leaves_it_out_of_the_ranks(
+        cli, tmp_path, sweep_recipe):
+    r = cli("run", sweep_recipe, "--quiet", "--set", "methods=full,lora", "--sweep", "lora.r=4,8",
+            "--sweep", "train.learning_rate=1e-3", *QUICK, timeout=800)
+    assert r.returncode == 0, r.stdout + r.stderr
+    store = tmp_path / "runs.duckdb"
+    rows = q(store, """SELECT r.method, p.value, r.status, r.group_id FROM runs r
+                       JOIN params p ON p.run_id = r.run_id AND p.key = 'lora.r' ORDER BY r.method, p.value""")
+    # the full run's frozen recipe holds the recipe's lora.r (the default), which it never read
+    assert [(m, rank, s) for m, rank, s, _ in rows] == [("full", "16", "completed"), ("lora", "4", "completed"),
+                                                        ("lora", "8", "completed")]
+    out = cli("compare", "--group", rows[0][3]).stdout
+    table = out[out.index("trials ranked by"):out.index("marginal effect")]
+    assert re.search(r"│ \d │ —\s+│ full ", table), table  # the full run: no LoRA rank
+    marginal, knob = {}, ""
+    for line in out[out.index("marginal effect"):].splitlines():
+        cells = [c.strip() for c in line.split("│")[1:-1]]
+        if len(cells) == 4 and re.fullmatch(r"[0-9.]+", cells[2]):
+            knob = cells[0] or knob
+            marginal.setdefault(knob, []).append(cells[1])
+    assert sorted(marginal["lora.r"]) == ["4", "8"] and sorted(marginal["model.method"]) == ["full", "lora"], out

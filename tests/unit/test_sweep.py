@@ -126,3 +126,108 @@ def test_review_findings_one_run_per_method_no_seed_or_method_sweep_paths_resolv
     assert recipe_from_dict({**BASE, "methods": ["lora", {"method": "full", "train.learning_rate": 2e-5}]},
                             overrides=["methods=[]"]).runs() == [
         {"model.method": "lora", "train.seed": 42, "seeds": [], "methods": []}]
+
+
+# --- issue 28 item 4: sweeps compare like with like -------------------------------------------------
+
+def test_a_random_sweep_of_lists_draws_distinct_points_and_refuses_more_trials_than_there_are():
+    spec = {"mode": "random", "lora.r": [8, 16], "train.learning_rate": [1e-4, 3e-4]}
+    runs = recipe(sweep={**spec, "trials": 4}).runs()
+    points = [(v["lora.r"], v["train.learning_rate"]) for v in runs]
+    assert sorted(points) == sorted((rank, lr) for rank in (8, 16) for lr in (1e-4, 3e-4))  # without replacement
+    assert recipe(sweep={**spec, "trials": 4}).runs() == runs  # the sweep's seed: the same draws
+    three = [(v["lora.r"], v["train.learning_rate"]) for v in recipe(sweep={**spec, "trials": 3}).runs()]
+    assert len(set(three)) == 3
+    assert len({(v["lora.r"]) for v in recipe(sweep={"mode": "random", "trials": 2, "lora.r": [8, 16]}).runs()}) == 2
+    with pytest.raises(UserError) as e:
+        recipe(sweep={"mode": "random", "trials": 4, "lora.r": [8, 16]}).runs()
+    assert str(e.value) == ("sweep.trials = 4, but the sweep has only 2 distinct trials (lora.r: 2 values): "
+                            "at most 2 trials, or more values")
+    # an int range has as many points as integers in it; a float range is distinct anyway
+    with pytest.raises(UserError, match="only 3 distinct trials"):
+        recipe(["lora.r=2..4"], sweep={"mode": "random", "trials": 4}).runs()
+    assert len({v["lora.r"] for v in recipe(["lora.r=2..4"], sweep={"mode": "random", "trials": 3}).runs()}) == 3
+    floats = recipe(["train.learning_rate=1e-5..1e-3", "lora.r=8,16"], sweep={"mode": "random", "trials": 20}).runs()
+    assert len({(v["train.learning_rate"], v["lora.r"]) for v in floats}) == 20
+
+
+def test_a_value_listed_twice_is_refused():
+    with pytest.raises(UserError, match=r"sweep lora.r = \[8, 16, 8\]: 8 is listed twice"):
+        recipe(sweep={"lora.r": [8, 16, 8]}).runs()
+    with pytest.raises(UserError, match=r"--sweep lora.r = \[8, 8\]: 8 is listed twice"):
+        recipe(["lora.r=8,8"]).runs()
+
+
+def test_a_lora_knob_varies_only_the_lora_runs():
+    runs = recipe(["lora.r=4,8,16,32"], methods=["full", "lora"]).runs()
+    assert [(v["model.method"], v.get("lora.r")) for v in runs] == [
+        ("full", None), ("lora", 4), ("lora", 8), ("lora", 16), ("lora", 32)]
+    seeded = recipe(["lora.r=4,8"], methods=["full", "lora"], seeds=[1, 2]).runs()
+    assert [(v["model.method"], v.get("lora.r"), v["train.seed"]) for v in seeded] == [
+        ("full", None, 1), ("full", None, 2), ("lora", 4, 1), ("lora", 4, 2), ("lora", 8, 1), ("lora", 8, 2)]
+    # a knob every method reads still crosses with both; quant.* is LoRA's (QLoRA) too
+    both = recipe(["lora.r=4,8", "train.learning_rate=1e-4,1e-3", "quant.double_quant=true,false"],
+                  methods=["full", "lora"]).runs()
+    assert sum(v["model.method"] == "full" for v in both) == 2 and sum(v["model.method"] == "lora" for v in both) == 8
+    assert {k for v in both if v["model.method"] == "full" for k in v} == {
+        "model.method", "train.seed", "seeds", "methods", "train.learning_rate"}
+    # random draws of LoRA knobs beside a full fine-tune: the full run once (per learning rate drawn)
+    drawn = recipe(["lora.r=4,8,16"], methods=["full", "lora"], sweep={"mode": "random", "trials": 3}).runs()
+    assert [v["model.method"] for v in drawn] == ["full", "lora", "lora", "lora"]
+
+
+def test_the_declarations_say_which_methods_read_a_knob():
+    from workbench.recipe.schema import BY_NAME
+
+    assert BY_NAME["lora.r"].used_by("lora") and not BY_NAME["lora.r"].used_by("full")
+    assert not BY_NAME["quant.use_4bit"].used_by("full")
+    assert BY_NAME["train.learning_rate"].used_by("full") and BY_NAME["train.learning_rate"].used_by("lora")
+
+
+JUDGED_ON = ["data.split_seed", "data.validation_fraction", "data.validation_file", "data.validation_split",
+             "data.test_file", "data.test_split", "data.max_rows", "eval.max_examples"]
+VALUES = {"data.split_seed": "1,2", "data.validation_fraction": "0.1,0.2", "data.validation_file": "a.csv,b.csv",
+          "data.validation_split": "validation,test", "data.test_file": "a.csv,b.csv", "data.test_split": "a,b",
+          "data.max_rows": "10,20", "eval.max_examples": "50,100"}
+
+
+@pytest.mark.parametrize("name", JUDGED_ON)
+def test_what_the_trials_are_judged_on_cannot_be_swept_or_set_per_method(name):
+    import tomllib
+
+    values = tomllib.loads(f"v = [{VALUES[name]}]" if name in ("data.split_seed", "data.validation_fraction",
+                                                                "data.max_rows", "eval.max_examples")
+                           else "v = [" + ", ".join(f'"{x}"' for x in VALUES[name].split(",")) + "]")["v"]
+    for tables, sweeps, prefix in (({"sweep": {name: values}}, [], f"sweep key {name} cannot be swept"),
+                                   ({}, [f"{name}={VALUES[name]}"], f"--sweep key {name} cannot be swept"),
+                                   ({"methods": ["lora", {"method": "full", name: values[0]}]}, [],
+                                    f"methods entry full: {name} cannot differ between methods")):
+        with pytest.raises(UserError) as e:
+            recipe(sweeps, **tables).runs()
+        assert str(e.value).startswith(prefix) and "judged on different data" in str(e.value), str(e.value)
+        assert "\n" not in str(e.value)
+
+
+def test_a_knob_no_run_reads_is_refused():
+    with pytest.raises(UserError) as e:
+        recipe(["lora.r=4,8"], methods=["full"]).runs()
+    assert str(e.value) == "sweep key lora.r varies nothing: it applies to method lora, and the recipe runs full"
+    with pytest.raises(UserError) as e:
+        recipe(methods=["lora", {"method": "full", "lora.r": 8}]).runs()
+    assert str(e.value) == "methods entry full: lora.r applies to method lora only"
+
+
+def test_compare_ranks_a_full_run_without_the_lora_knobs_it_did_not_read():
+    from workbench.store.read import Comparison, rank_trials
+
+    ids = ["full", "r4", "r8"]
+    methods = {"full": "full", "r4": "lora", "r8": "lora"}
+    params = {"model.method": methods, "lora.r": {"full": "16", "r4": "4", "r8": "8"},  # the full run's: the default
+              "train.best_metric": dict.fromkeys(ids, "loss")}
+    c = Comparison(ids, dict.fromkeys(ids, "completed"), params, ["lora.r", "model.method"],
+                   {"loss": {"full": 0.3, "r4": 0.5, "r8": 0.4}}, {}, {}, methods=methods)
+    ranking = rank_trials(c)
+    assert [t.config for t in ranking.trials] == [{"lora.r": "—", "model.method": "full"},
+                                                  {"lora.r": "8", "model.method": "lora"},
+                                                  {"lora.r": "4", "model.method": "lora"}]
+    assert ranking.marginal["lora.r"] == [("8", 0.4, 1), ("4", 0.5, 1)]  # the full run is no lora.r = 16

@@ -120,9 +120,11 @@ def plan_lines(recipe: Recipe, overrides: list[str], sweeps: list[str], variants
     if len(variants) == 1:
         return lines + ["1 run"]
     lines.append(f"{len(variants)} runs, one group: " + describe_sweep(recipe, variants))
-    varying = [k for k in variants[0] if k not in ("seeds", "methods") and len({_shown(v.get(k)) for v in variants}) > 1]
+    # a knob a method does not read is absent from its runs (lora.r of a full fine-tune): shown as —
+    keys = dict.fromkeys(k for v in variants for k in v if k not in ("seeds", "methods"))
+    varying = [k for k in keys if len({_shown(v[k]) if k in v else "—" for v in variants}) > 1]
     for i, v in enumerate(variants[:MAX_LISTED]):
-        lines.append(f"  run {i + 1}: " + ", ".join(f"{k}={_shown(v.get(k))}" for k in varying))
+        lines.append(f"  run {i + 1}: " + ", ".join(f"{k}={_shown(v[k]) if k in v else '—'}" for k in varying))
     if len(variants) > MAX_LISTED:
         lines.append(f"  … and {len(variants) - MAX_LISTED} more")
     lines.append("the script below is the first run's; the others differ only in those values")
@@ -136,9 +138,13 @@ def _shown(v: Any) -> str:
 
 
 def describe_sweep(recipe: Recipe, variants: list[dict[str, Any]]) -> str:
-    """`methods lora, full × grid 2 × 2 (train.learning_rate, lora.r) × seeds 1, 2`."""
+    """`methods lora, full × grid 2 × 2 (train.learning_rate, lora.r) × seeds 1, 2`, and the methods that run
+    fewer trials: `; full: 2 trials (lora.r: lora only)`."""
+    from workbench.recipe.schema import BY_NAME
+
     parts = []
-    methods = list(dict.fromkeys(v["model.method"] for v in variants))
+    method_of = [v["model.method"] for v in variants]
+    methods = list(dict.fromkeys(method_of))
     seeds = list(dict.fromkeys(v["train.seed"] for v in variants))
     if len(methods) > 1:
         over = [f"{m}: " + ", ".join(f"{k}={_shown(x)}" for k, x in recipe.method_overrides[m].items())
@@ -152,7 +158,15 @@ def describe_sweep(recipe: Recipe, variants: list[dict[str, Any]]) -> str:
             parts.append(f"random {recipe.sweep.trials} trials ({knobs})")
     if len(seeds) > 1:
         parts.append(f"seeds {', '.join(map(str, seeds))}")
-    return " × ".join(parts)
+    # a method that reads only some swept knobs runs fewer trials (a full fine-tune beside a LoRA rank study)
+    fewer = []
+    for m in methods:
+        unread = [k for k in recipe.axes if not BY_NAME[k].used_by(m)]
+        if unread and len(methods) > 1:
+            n = method_of.count(m) // len(seeds)  # each trial runs once per seed
+            fewer.append(f"{m}: {n} trial{'s' * (n != 1)} (" + ", ".join(
+                f"{k}: {', '.join(BY_NAME[k].methods)} only" for k in unread) + ")")
+    return " × ".join(parts) + "".join(f"; {f}" for f in fewer)
 
 
 def parse_seeds(text: str) -> list[int]:

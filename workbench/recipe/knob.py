@@ -35,6 +35,16 @@ class Knob:
     # For str / str_list knobs whose values reach a shell, a batch-script directive or an ssh
     # command line: the whole value (each item) must match, else the recipe is refused.
     pattern: Pattern | None = None
+    # The methods (model.method) that read this knob; empty: every method. A sweep varies a knob only
+    # in the runs of the methods that read it (workbench/recipe/sweep.py).
+    methods: tuple[str, ...] = ()
+    # The knob selects the data runs are judged on (the validation and test rows): the runs of one group
+    # (a sweep, seeds, methods) are compared on them, so a sweep or a methods entry cannot vary it.
+    judged_on: bool = False
+
+    def used_by(self, method: str) -> bool:
+        """Whether runs of `method` read this knob."""
+        return not self.methods or method in self.methods
 
     @property
     def name(self) -> str:
@@ -84,12 +94,16 @@ class Declared:
 
 def knob(kind: str, default: Any, help: str, *, min: float | None = None, max: float | None = None,
          choices: tuple[str, ...] = (), required: bool = False, sentinel: Any = None,
-         pattern: Pattern | None = None, parse: Callable[[Any], Any] | None = None) -> Any:
+         pattern: Pattern | None = None, parse: Callable[[Any], Any] | None = None,
+         judged_on: bool = False) -> Any:
     """A recipe section's field that is a knob. `default` is the flat (TOML) default; the field's own
     default is `parse(default)` where a parse is given (launch.target's text becomes a Target).
+    `judged_on`: the knob selects the rows runs are scored on (Knob.judged_on). A section's `USED_BY`
+    (the methods that read its knobs) becomes each of its knobs' `methods`.
     Typed Any so that `batch_size: int = knob("int", 8, ...)` reads as an int field to mypy."""
     assert kind in KINDS, kind
-    declared = Declared(Knob("", "", kind, default, help, min, max, choices, required, sentinel, pattern), parse)
+    declared = Declared(Knob("", "", kind, default, help, min, max, choices, required, sentinel, pattern,
+                             judged_on=judged_on), parse)
     metadata = {META: declared}
     if isinstance(default, (list, dict)):
         return field(default_factory=functools.partial(copy.copy, default), metadata=metadata)

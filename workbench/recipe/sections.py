@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from workbench.recipe.knob import META, Declared, Knob, Pattern, knob
 from workbench.recipe.parsed import ModelSource, Target, parse_model_source, parse_target
@@ -94,9 +94,9 @@ class Data:
         "(format from the extension, or data.format); chat_classification: a chat JSONL of {\"messages\": [...]} "
         "records; ner: CoNLL or instruction JSON. UTF-8. Or data.dataset instead.")
     validation_file: str = knob("path", "", "Validation data, same format. Empty: hold out "
-        "data.validation_fraction of the training data.")
+        "data.validation_fraction of the training data.", judged_on=True)
     test_file: str = knob("path", "", "Optional test data, same format: evaluated base and tuned like "
-        "validation, and predicted to JSONL.")
+        "validation, and predicted to JSONL.", judged_on=True)
     format: str = knob("choice", "", "classification: the files' format when their extension does not say it "
         "(empty: from the extension). TSV is tab-separated without quoting.",
         choices=("", "csv", "tsv", "jsonl", "json", "parquet"))
@@ -105,12 +105,12 @@ class Data:
     dataset_config: str = knob("str", "", "The configuration (subset) of data.dataset, where it has several.")
     train_split: str = knob("str", "train", "Split of data.dataset to train on.")
     validation_split: str = knob("str", "", "Split of data.dataset to validate on (empty: hold out "
-        "data.validation_fraction of the training split).")
-    test_split: str = knob("str", "", "Optional split of data.dataset to test on.")
+        "data.validation_fraction of the training split).", judged_on=True)
+    test_split: str = knob("str", "", "Optional split of data.dataset to test on.", judged_on=True)
     validation_fraction: float = knob("float", 0.2, "Share of the training data held out for validation when no "
-        "validation file or split is given.", min=0.01, max=0.9)
+        "validation file or split is given.", min=0.01, max=0.9, judged_on=True)
     split_seed: int = knob("int", 42, "Seed of the train/validation split, fixed so base and tuned see the same rows.",
-        min=0)
+        min=0, judged_on=True)
     text_column: str = knob("str", "text", "Column holding the input text.")
     text_template: str = knob("str", "", "classification: the text built from several columns, e.g. "
         "\"{title}. {description}\" (Python format fields naming columns; replaces data.text_column).")
@@ -141,12 +141,15 @@ class Data:
         "base models). Empty: the tokenizer's own.")
     system_prompt_file: str = knob("path", "", "Text file whose content becomes the system message of every "
         "record, in training and evaluation alike (empty: the records' own).")
-    max_rows: int = knob("int", 0, "Read at most this many rows of each file (0: all). For quick trials.", min=0)
+    max_rows: int = knob("int", 0, "Read at most this many rows of each file (0: all). For quick trials.", min=0,
+        judged_on=True)
 
 
 @dataclass(frozen=True)
 class Lora:
     """[lora]: the adapters (model.method = "lora")."""
+
+    USED_BY: ClassVar[tuple[str, ...]] = ("lora",)  # a full fine-tune reads none of these knobs
 
     r: int = knob("int", 16, "Adapter rank.", min=1, max=4096)
     alpha: float = knob("float", 32.0, "Adapter scaling numerator (scale = alpha / r).", min=0.0, max=1e6)
@@ -163,6 +166,8 @@ class Lora:
 @dataclass(frozen=True)
 class Quant:
     """[quant]: 4-bit loading (QLoRA)."""
+
+    USED_BY: ClassVar[tuple[str, ...]] = ("lora",)  # 4 bits train LoRA adapters only (quant.use_4bit)
 
     use_4bit: bool = knob("bool", False, "Load the base model in 4 bits (bitsandbytes) and train LoRA adapters "
         "on it (QLoRA). Needs model.method = lora; the head and norms stay in full precision.")
@@ -256,7 +261,7 @@ class Eval:
         "base vs tuned compares each with its own prompt. Empty: both get the same.")
     max_new_tokens: int = knob("int", 32, "Generative tasks: longest answer generated (greedy).", min=1, max=8192)
     max_examples: int = knob("int", 0, "Generative tasks: evaluate at most this many examples of each split "
-        "(0: all); the same ones for base and tuned.", min=0)
+        "(0: all); the same ones for base and tuned.", min=0, judged_on=True)
 
 
 @dataclass(frozen=True)
@@ -383,9 +388,11 @@ def _section_fields() -> list[dataclasses.Field[Any]]:
 
 
 def declared_knobs() -> tuple[Knob, ...]:
-    """The knob table, read off the dataclasses: top-level knobs, then each section's, in declaration order."""
+    """The knob table, read off the dataclasses: top-level knobs, then each section's, in declaration order.
+    A section's `USED_BY` names the methods that read its knobs (absent: every method)."""
     top = [dataclasses.replace(_declared(f).knob, key=f.name) for f in _knob_fields(RecipeView)]
-    sections = [dataclasses.replace(_declared(f).knob, section=s.name, key=f.name)
+    sections = [dataclasses.replace(_declared(f).knob, section=s.name, key=f.name,
+                                    methods=getattr(_section_class(s), "USED_BY", ()))
                 for s in _section_fields() for f in _knob_fields(_section_class(s))]
     return (*top, *sections)
 

@@ -12,6 +12,11 @@ A recipe's `[sweep]` table names knobs and their values, and `--sweep KEY=V1,V2`
 `methods` entries may carry their own knobs: `methods = ["lora", { method = "full",
 "train.learning_rate" = 2e-5 }]`. Every value is checked against its knob here, before anything
 starts; each run's frozen recipe is then a single run (sweep, seeds and methods cleared).
+
+The runs of a group compare like with like: random draws are distinct (without replacement); the
+knobs declared `judged_on` (the rows runs are scored on) are never swept nor set per method; a knob
+varies only the runs of the methods that read it (`Knob.methods`, from its section's USED_BY), so a
+LoRA rank study beside a full fine-tune runs the full one once per seed.
 """
 
 from __future__ import annotations
@@ -30,7 +35,8 @@ from workbench.recipe.sections import RecipeView, Sweep
 from workbench.recipe.suggest import did_you_mean
 
 # Knobs a sweep cannot vary: they say how many runs there are and how they are grouped, or where
-# they go (a sweep is one group on one target).
+# they go (a sweep is one group on one target). Nor can it vary the knobs declared `judged_on` (the rows
+# the runs are scored on) or a knob in runs of a method that does not read it (`Knob.methods`).
 NOT_SWEPT = ("name", "group", "seeds", "methods", "description", "task", "model.method", "train.seed")
 NOT_SWEPT_SECTIONS = ("sweep", "launch")
 RANGE_KEYS = {"min", "max", "log"}
@@ -82,6 +88,9 @@ def check_axis(name: str, value: Any, fail: Callable[[str], Exception], where: s
                if name == "model.method" else "one group runs on one target" if knob.section == "launch"
                else "it names or groups the runs")
         raise fail(f"{where} key {name} cannot be swept (a sweep varies training knobs; {why})")
+    if knob.judged_on:
+        raise fail(f"{where} key {name} cannot be swept: it selects the rows the trials are scored on, so they "
+                   "would be judged on different data")
     if is_range_table(value):
         if knob.kind not in ("int", "float"):
             raise fail(f"{where} {name} = {{ min, max }}: a range needs a number knob; {name} is {knob.expected()}")
@@ -105,6 +114,9 @@ def check_axis(name: str, value: Any, fail: Callable[[str], Exception], where: s
         got = schema.coerce(knob, v)
         if got.error:
             raise fail(f"{where} {got.error}")
+        if got.value in out:
+            raise fail(f"{where} {name} = {value!r}: {got.value!r} is listed twice (each value once: a trial "
+                       "run twice is no second seed)")
         out.append(got.value)
     return out
 
@@ -169,9 +181,14 @@ def split_methods(raw: Any, fail: Callable[[str], Exception]) -> tuple[Any, dict
             knob = BY_NAME.get(name)
             if knob is None or name in NOT_SWEPT or knob.section in NOT_SWEPT_SECTIONS:
                 raise fail(f"methods entry {method}: {name} is not a training knob a method can set")
+            if knob.judged_on:
+                raise fail(f"methods entry {method}: {name} cannot differ between methods: it selects the rows "
+                           "the runs are scored on, so they would be judged on different data")
             got = schema.coerce(knob, value)
             if got.error:
                 raise fail(f"methods entry {method}: {got.error}")
+            if not knob.used_by(method) and got.value != knob.default:  # quant.use_4bit = false: 4 bits off
+                raise fail(f"methods entry {method}: {name} applies to method {', '.join(knob.methods)} only")
             checked[name] = got.value
         names.append(method)
         overrides[method] = checked
@@ -199,23 +216,72 @@ def trials(sweep: Sweep, axes: dict[str, Axis]) -> list[dict[str, Any]]:
         raise UserError("sweep.mode = \"random\" needs sweep.trials >= 1 (how many draws)")
     if n > cap:
         raise UserError(f"sweep.trials = {n} is more than sweep.max_trials = {cap}")
-    rng = random.Random(sweep.seed)
-    return [{k: a.draw(rng, BY_NAME[k].kind) if isinstance(a, Range) else rng.choice(a) for k, a in axes.items()}
-            for _ in range(n)]
+    return draws(axes, n, random.Random(sweep.seed))
+
+
+def points(name: str, axis: Axis) -> int | None:
+    """How many distinct values an axis gives: a list's values, an int range's integers; None for a
+    float range (drawn to 4 significant digits: endless for a sweep's purposes)."""
+    if isinstance(axis, list):
+        return len(axis)
+    return math.floor(axis.hi) - math.ceil(axis.lo) + 1 if BY_NAME[name].kind == "int" else None
+
+
+def draws(axes: dict[str, Axis], n: int, rng: random.Random) -> list[dict[str, Any]]:
+    """`n` distinct trials drawn without replacement: a sample of the grid's points when every axis is a
+    list, else point by point, a point drawn before drawn again. More trials than distinct points are
+    refused (two runs of one trial would pass for a spread over seeds of 0)."""
+    names = list(axes)
+    sizes = {k: points(k, a) for k, a in axes.items()}
+    counts = [c for c in sizes.values() if c is not None]
+    if len(counts) == len(sizes) and n > (total := math.prod(counts)):
+        raise UserError(f"sweep.trials = {n}, but the sweep has only {total} distinct trials ("
+                        + ", ".join(f"{k}: {c} value{'s' * (c != 1)}" for k, c in sizes.items())
+                        + f"): at most {total} trials, or more values")
+    lists = [a for a in axes.values() if isinstance(a, list)]
+    if len(lists) == len(names):
+        out = []
+        for index in rng.sample(range(math.prod(len(a) for a in lists)), n):
+            point = []
+            for a in reversed(lists):  # the index in mixed radix: the last knob varies fastest, as in a grid
+                index, at = divmod(index, len(a))
+                point.append(a[at])
+            out.append(dict(zip(names, reversed(point))))
+        return out
+    drawn: dict[str, dict[str, Any]] = {}
+    for _ in range(100 * n):
+        trial = {k: a.draw(rng, BY_NAME[k].kind) if isinstance(a, Range) else rng.choice(a) for k, a in axes.items()}
+        drawn.setdefault(repr(list(trial.values())), trial)
+        if len(drawn) == n:
+            return list(drawn.values())
+    raise UserError(f"sweep.trials = {n}: only {len(drawn)} distinct trials came of {100 * n} draws from ranges of "
+                    "few integers; fewer trials or wider ranges")
 
 
 def expand(recipe: RecipeView, axes: dict[str, Axis], method_overrides: dict[str, dict[str, Any]],
            seeds: Iterable[int] | None = None) -> list[dict[str, Any]]:
     """Every run the recipe stands for, as the changes that make its single-run recipe:
-    methods (outermost) × trials × seeds (innermost)."""
+    methods (outermost) × trials × seeds (innermost), each method's trials over the knobs it reads."""
     seeds = list(seeds or recipe.seeds or [recipe.train.seed])
     methods = recipe.methods or [recipe.model.method]
     both = sorted({k for o in method_overrides.values() for k in o} & set(axes))
     if both:
         raise UserError(f"{both[0]} is both swept and set by a methods entry: set it in one place")
+    unread = next((k for k in axes if not any(BY_NAME[k].used_by(m) for m in methods)), None)
+    if unread:
+        raise UserError(f"sweep key {unread} varies nothing: it applies to method {', '.join(BY_NAME[unread].methods)}, "
+                        f"and the recipe runs {', '.join(methods)}")
+    every = trials(recipe.sweep, axes)
     out = []
     for method in methods:
-        for trial in trials(recipe.sweep, axes):
+        # a knob the method does not read (lora.* for a full fine-tune) is left out of its runs: one run
+        # per distinct trial of the knobs it reads, not one per LoRA rank
+        own: list[dict[str, Any]] = []
+        for trial in every:
+            read = {k: v for k, v in trial.items() if BY_NAME[k].used_by(method)}
+            if read not in own:
+                own.append(read)
+        for trial in own:
             for seed in seeds:
                 out.append({**method_overrides.get(method, {}), **trial, "model.method": method, "train.seed": seed,
                             "seeds": [], "methods": []})

@@ -196,6 +196,7 @@ class Comparison:
     per_label: dict[str, dict[str, float]]      # {label: {run_id: value}} for one metric, tuned
     groups: dict[str, list[str]]                # {group_id: [run_id, ...]} for groups of 2+ compared runs
     resources: dict[str, dict[str, float]] = field(default_factory=dict)  # {RESOURCES name: {run_id: value}}
+    methods: dict[str, str] = field(default_factory=dict)  # {run_id: method} (runs.method: lora, full)
 
     def best(self, metric: str, values: dict[str, float]) -> float | None:
         """The best value of a row (lowest for loss-like metrics), for highlighting."""
@@ -232,9 +233,12 @@ def compare(con, ids: list[str], split: str = "validation", metric: str = "f1") 
         per.setdefault(label, {})[rid] = v
     status: dict[str, str] = {}
     groups: dict[str, list[str]] = {}
-    for rid, st, group in con.execute(f"SELECT run_id, status, group_id FROM runs WHERE run_id IN ({marks})",
-                                      ids).fetchall():
+    methods: dict[str, str] = {}
+    for rid, st, group, method in con.execute(
+            f"SELECT run_id, status, group_id, method FROM runs WHERE run_id IN ({marks})", ids).fetchall():
         status[rid] = st
+        if method:
+            methods[rid] = method
         if group:
             groups.setdefault(group, []).append(rid)
     groups = {g: sorted(r, key=ids.index) for g, r in groups.items() if len(r) > 1}
@@ -244,7 +248,7 @@ def compare(con, ids: list[str], split: str = "validation", metric: str = "f1") 
         for name, v in zip(RESOURCES, vals):
             if v is not None:
                 resources.setdefault(name, {})[rid] = v
-    return Comparison(ids, status, pv, differing, agg, per, groups, resources)
+    return Comparison(ids, status, pv, differing, agg, per, groups, resources, methods)
 
 
 # Params that name or group runs, or stand for several: never a sweep's knob.
@@ -283,7 +287,8 @@ def rank_trials(c: Comparison, metric: str | None = None) -> Ranking | None:
     values = c.aggregates.get(metric, {})
     trials: dict[tuple, Trial] = {}
     for rid in c.ids:
-        config = {k: c.params[k].get(rid, "—") for k in knobs}
+        # a knob the run's method does not read (lora.r of a full fine-tune) had no value in it
+        config = {k: c.params[k].get(rid, "—") if _reads(k, c.methods.get(rid)) else "—" for k in knobs}
         t = trials.setdefault(tuple(config.values()), Trial(config, [], None, None, 0))
         t.run_ids.append(rid)
     for t in trials.values():
@@ -300,11 +305,19 @@ def rank_trials(c: Comparison, metric: str | None = None) -> Ranking | None:
     for k in knobs:
         by_value: dict[str, list[float]] = {}
         for t in ranked:
-            if t.mean is not None:
+            if t.mean is not None and t.config[k] != "—":
                 by_value.setdefault(t.config[k], []).append(t.mean)
         rows = [(v, statistics.fmean(ms), len(ms)) for v, ms in by_value.items()]
         marginal[k] = sorted(rows, key=lambda r: r[1] if lower else -r[1])
     return Ranking(metric, knobs, ranked, marginal)
+
+
+def _reads(knob: str, method: str | None) -> bool:
+    """Whether runs of `method` read `knob` (a param that is no knob, or no method known: yes)."""
+    from workbench.recipe.schema import BY_NAME
+
+    declared = BY_NAME.get(knob)
+    return declared is None or method is None or declared.used_by(method)
 
 
 # What a run cost, side by side in `compare` (full fine-tune vs LoRA): `runs` columns.
