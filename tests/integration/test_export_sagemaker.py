@@ -1,13 +1,15 @@
 """`workbench export RUN --format sagemaker`: DIR/model.tar.gz as the SageMaker Hugging Face inference
 toolkit loads it. The real check does what the toolkit does, in a process where workbench cannot be
 imported: extract the archive, put its code/ on sys.path, import inference.py, call model_fn once and
-input_fn → predict_fn → output_fn per JSON request, and get what `workbench predict` gets on the same
-inputs (labels and answers exactly; scores to float error, the archive's model being merged)."""
+input_fn → predict_fn → output_fn per request, and get what `workbench predict` gets on the same
+inputs (labels and answers exactly; scores to float error, the archive's model being merged), in each
+request form seed clients send, and with the endpoint's environment (MULTILABEL_THRESHOLD, MAX_LENGTH)."""
 
 from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
 import tarfile
@@ -45,12 +47,12 @@ import inference
 
 model = inference.model_fn(model_dir)
 answers = []
-for body in json.loads(sys.stdin.read()):
-    data = inference.input_fn(json.dumps(body), "application/json")
+for content_type, body in json.loads(sys.stdin.read()):  # a body: the request's text, as the toolkit passes it
+    data = inference.input_fn(body, content_type)
     answers.append(json.loads(inference.output_fn(inference.predict_fn(data, model), "application/json")))
 errors = []
 for body, content_type in ((json.dumps({"inputs": "x"}), "text/csv"), ("{not json", "application/json"),
-                           (json.dumps({"text": "x"}), "application/json"), (json.dumps({"inputs": [3]}), "application/json")):
+                           (json.dumps({"prompt": "x"}), "application/json"), (json.dumps({"inputs": [3]}), "application/json")):
     try:
         inference.input_fn(body, content_type)
         errors.append(None)
@@ -95,9 +97,17 @@ def export_archive(store: Path, run_id: str, tmp_path: Path) -> Path:
     return model
 
 
-def serve(model: Path, requests: list[dict], cwd: Path) -> dict:
-    proc = subprocess.run([sys.executable, "-I", "-c", SERVE, str(model)], input=json.dumps(requests),
-                          capture_output=True, text=True, timeout=600, cwd=cwd)
+def serve_process(model: Path, requests: list, cwd: Path, env: dict[str, str] | None = None
+                  ) -> subprocess.CompletedProcess:
+    """SERVE on `requests`: JSON bodies (sent as application/json) or (content type, body text) pairs;
+    `env`: the endpoint's environment variables, over this one's."""
+    sent = [list(r) if isinstance(r, tuple) else ["application/json", json.dumps(r)] for r in requests]
+    return subprocess.run([sys.executable, "-I", "-c", SERVE, str(model)], input=json.dumps(sent),
+                          capture_output=True, text=True, timeout=600, cwd=cwd, env={**os.environ, **(env or {})})
+
+
+def serve(model: Path, requests: list, cwd: Path, env: dict[str, str] | None = None) -> dict:
+    proc = serve_process(model, requests, cwd, env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -116,7 +126,8 @@ def run_versions(store: Path, run_id: str) -> dict:
 
 def assert_bad_requests_refused(errors: list) -> None:
     assert all(errors), errors  # each raised ValueError: the toolkit answers 400 with its message
-    assert "text/csv" in errors[0] and "not JSON" in errors[1] and '"inputs"' in errors[2]
+    assert "text/csv" in errors[0] and "not JSON" in errors[1]
+    assert '"inputs"' in errors[2] and '"text"' in errors[2] and "text/plain" in errors[2], errors[2]
     assert errors[3].startswith("inputs[0]: expected a"), errors[3]
 
 
@@ -162,6 +173,24 @@ def test_classification_archive_answers_as_predict_does_without_workbench(encode
     assert worst < 1e-4, worst
     assert any(row["predicted"] for row in expected)  # some labels predicted: the thresholds were exercised
     assert_bad_requests_refused(got["errors"])
+
+    # the forms seed clients send answer as {"inputs": ...} does
+    forms = serve(model, [{"text": texts}, texts, {"text": texts[3]}, texts[3], ("text/plain", texts[3]),
+                          ("application/json; charset=utf-8", json.dumps({"text": texts}))], tmp_path)["answers"]
+    assert forms == [batch, batch, [single], [single], [single], batch]
+
+    # MULTILABEL_THRESHOLD: one threshold for every label; MAX_LENGTH: the truncation length
+    high = serve(model, [{"inputs": texts}], tmp_path, env={"MULTILABEL_THRESHOLD": "0.99"})["answers"][0]
+    assert [a["scores"] for a in high] == [a["scores"] for a in batch]
+    assert [a["predicted"] for a in high] == [[k for k, v in a["scores"].items() if v >= 0.99] for a in batch]
+    assert [a["predicted"] for a in high] != [a["predicted"] for a in batch]
+    short = serve(model, [{"inputs": texts}], tmp_path, env={"MAX_LENGTH": "4"})["answers"][0]
+    assert [a["scores"] for a in short] != [a["scores"] for a in batch]  # texts cut to 4 tokens score otherwise
+    for env, expected in (({"MAX_LENGTH": "long"}, "environment variable MAX_LENGTH='long': expected a whole number"),
+                          ({"MULTILABEL_THRESHOLD": "2"}, "environment variable MULTILABEL_THRESHOLD='2': expected a "
+                                                          "number from 0 to 1")):
+        bad = serve_process(model, [{"inputs": texts[0]}], tmp_path, env)
+        assert bad.returncode != 0 and expected in bad.stderr, bad.stderr[-3000:]
 
 
 def test_bad_format_and_eval_runs_are_refused_in_one_line_and_write_nothing(encoder, tmp_path):
@@ -213,8 +242,11 @@ def test_chat_archive_generates_and_parses_as_predict_does_without_workbench(cha
     new = tmp_path / "new.jsonl"
     new.write_text("".join(json.dumps({"messages": c}) + "\n" for c in chats))
     expected = predict(store, run_id, new, tmp_path)
-    got = serve(model, [{"inputs": chats}, {"inputs": chats[5]}, {"inputs": chats[5][-1]["content"]}], tmp_path)
-    batch, (one_chat,), (one_message,) = got["answers"]
+    message = chats[5][-1]["content"]
+    got = serve(model, [{"inputs": chats}, {"inputs": chats[5]}, {"inputs": message}, {"text": message},
+                        ("text/plain", message), chats[5]], tmp_path)
+    batch, (one_chat,), (one_message,), *forms = got["answers"]
+    assert forms == [[one_message]] * 3  # {"text": ...}, text/plain and a bare chat answer alike
     assert [(a["answer"], a["predicted"]) for a in batch] == [(r["answer"], r["predicted"]) for r in expected]
     # one chat alone: the same answer (its own batch); a bare message is that chat's user turn, and the
     # run's system prompt replaces the chat's own, so it is the same prompt
@@ -271,3 +303,70 @@ def test_the_shipped_parsers_read_answers_as_workbench_does():
         parsed = parse_response(answer, types)
         assert ns["entities"](answer) == (parsed.entities, parsed.malformed), answer
     assert re.search(r"'John Smith flew \.'", ns["ner_prompt"](["John", "Smith", "flew", "."]))
+
+
+# --- the request forms and the environment, on the rendered inference.py (no model) -------------
+
+def _handlers(values: dict, labels: dict) -> dict:
+    """inference.py of a task as `export --format sagemaker` renders it, imported (its handlers unrun)."""
+    from workbench.actions.export.code import inference_module
+    from workbench.tasks import get_task
+
+    task = get_task(values)
+    return _namespace(inference_module(task.inference_code({"task": values["task"], **labels}, "model_dir"),
+                                       values["task"], run_id="r"))
+
+
+def test_the_request_forms_and_environment_settings_seed_clients_use():
+    """{"inputs": ...}, {"text": ...}, a bare JSON list or string and text/plain all give the same
+    items; anything else names the accepted forms. MULTILABEL_THRESHOLD replaces every label's
+    threshold, MAX_LENGTH the truncation length; a bad value names the variable."""
+    from workbench.recipe.schema import defaults
+
+    values = {**defaults(), "task": "classification"}
+    ns = _handlers(values, {"labels": ["a", "b"], "single_label": False, "thresholds": {"a": 0.3, "b": 0.6}})
+    one, many = ["t1"], ["t1", "t2"]
+    forms = [({"inputs": "t1"}, one), ({"inputs": many}, many), ({"text": "t1"}, one), ({"text": many}, many),
+             (many, many), ("t1", one)]
+    for body, items in forms:
+        assert ns["input_fn"](json.dumps(body), "application/json") == items, body
+        assert ns["input_fn"](json.dumps(body).encode(), "application/json; charset=utf-8") == items, body
+    assert ns["input_fn"]("one text, \"quoted\"\n", "text/plain") == ["one text, \"quoted\"\n"]
+    assert ns["input_fn"](b"t1", "text/plain; charset=utf-8") == one
+    for body in ({"prompt": "t1"}, {"inputs": "t1", "text": "t2"}, 3, {"inputs": {"x": 1}}):
+        with pytest.raises(ValueError) as e:
+            ns["input_fn"](json.dumps(body), "application/json")
+        assert all(form in str(e.value) for form in ('{"inputs"', '{"text"', "text/plain")), str(e.value)
+    with pytest.raises(ValueError, match=r"text\[0\]: expected a text"):
+        ns["input_fn"](json.dumps({"text": [3]}), "application/json")
+
+    assert (ns["THRESHOLDS"], ns["MAX_LENGTH"]) == ([0.3, 0.6], 512)
+    ns["apply_settings"]({"MULTILABEL_THRESHOLD": "0.99", "MAX_LENGTH": "64"})
+    assert (ns["THRESHOLDS"], ns["MAX_LENGTH"]) == ([0.99, 0.99], 64)
+    ns["apply_settings"]({})  # unset: as it was
+    assert (ns["THRESHOLDS"], ns["MAX_LENGTH"]) == ([0.99, 0.99], 64)
+    for name, raw, expected in (("MULTILABEL_THRESHOLD", "high", "a number from 0 to 1"),
+                                ("MULTILABEL_THRESHOLD", "1.5", "a number from 0 to 1"),
+                                ("MULTILABEL_THRESHOLD", "nan", "a number from 0 to 1"),
+                                ("MAX_LENGTH", "12.5", "a whole number of tokens"),
+                                ("MAX_LENGTH", "0", "a whole number of tokens")):
+        with pytest.raises(ValueError) as e:
+            ns["apply_settings"]({name: raw})
+        assert str(e.value).startswith(f"environment variable {name}={raw!r}: expected {expected}"), str(e.value)
+
+    single = _handlers(values, {"labels": ["a", "b"], "single_label": True})
+    with pytest.raises(ValueError, match="MULTILABEL_THRESHOLD.*single-label"):
+        single["apply_settings"]({"MULTILABEL_THRESHOLD": "0.5"})
+
+    chat = {**values, "task": "chat_classification", "data.system_prompt_file": "", "model.max_length": 64,
+            "eval.max_new_tokens": 4}
+    ns = _handlers(chat, {"labels": ["x", "y"]})
+    message = [{"role": "user", "content": "m"}]
+    assert ns["input_fn"](json.dumps({"text": "m"}), "application/json") == [message]
+    assert ns["input_fn"]("m", "text/plain") == [message]
+    assert ns["input_fn"](json.dumps(message), "application/json") == [message]  # a bare chat is one chat
+    ns["apply_settings"]({"MAX_LENGTH": "32"})
+    assert ns["KEEP"] == 28  # the prompt keeps MAX_LENGTH - MAX_NEW_TOKENS tokens
+    for env, match in (({"MAX_LENGTH": "4"}, "above MAX_NEW_TOKENS"), ({"MULTILABEL_THRESHOLD": "0.5"}, "generates")):
+        with pytest.raises(ValueError, match=match):
+            ns["apply_settings"](env)

@@ -19,7 +19,15 @@ from workbench.metrics.classes import class_report, confusion, group_fpr
 from workbench.recipe.sections import RecipeView, view_of
 from workbench.tasks.base import Fail, Scored, Task
 from workbench.tasks.exported import Serving, as_python
-from workbench.tasks.generative import HARMONY_FINAL, HARMONY_TURN, GenerativeTask, answer_prompt, check_generative
+from workbench.tasks.generative import (
+    HARMONY_FINAL,
+    HARMONY_TURN,
+    SERVING_ENVIRONMENT,
+    SERVING_SETTINGS,
+    GenerativeTask,
+    answer_prompt,
+    check_generative,
+)
 
 
 def _messages(record: ChatRecord, system: str | None) -> list[dict[str, str]]:
@@ -215,6 +223,7 @@ class ChatClassificationTask(GenerativeTask):
             # a list of messages is one chat, not a batch of them
             one_item="isinstance(inputs, str) or (isinstance(inputs, list) and inputs and isinstance(inputs[0], dict))",
             check=CHECK_CHAT, predict=PREDICT_FN,
+            settings=SERVING_SETTINGS, environment=SERVING_ENVIRONMENT,
             request='`{"inputs": "a message"}`, `{"inputs": [{"role": "user", "content": "a message"}]}` '
                     "(one chat, ending with the user's turn) or a list of messages or chats",
             answer='{"answer": "the generated text", "predicted": "the class it names, or null"}',
@@ -252,16 +261,16 @@ def to_class(reply):
 
 # SageMaker's inference.py: one input is a user message or a chat
 CHECK_CHAT = '''
-def check_item(item, i):
+def check_item(item, i, key="inputs"):
     """A chat: a user message on its own, or the messages as they are."""
     if isinstance(item, str):
         return [{"role": "user", "content": item}]
     if (not isinstance(item, list) or not item or not all(
             isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
             for m in item)):
-        raise ValueError(f"inputs[{i}]: expected a message or a list of {{'role': ..., 'content': ...}}")
+        raise ValueError(f"{key}[{i}]: expected a message or a list of {{'role': ..., 'content': ...}}")
     if item[-1]["role"] != "user":
-        raise ValueError(f"inputs[{i}]: a chat must end with the user's turn, the one to answer")
+        raise ValueError(f"{key}[{i}]: a chat must end with the user's turn, the one to answer")
     return [{"role": m["role"], "content": m["content"]} for m in item]
 '''
 PREDICT_FN = '''

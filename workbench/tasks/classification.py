@@ -321,6 +321,11 @@ class ClassificationTask:
             serving=Serving(
                 item="a text", one_item="isinstance(inputs, str)", check=CHECK_TEXT,
                 predict=PREDICT_FN.replace("PREDICTED", predicted),
+                settings=(SINGLE_LABEL_SETTINGS if single else MULTI_LABEL_SETTINGS).replace("MAX_LENGTH_SETTING",
+                                                                                           MAX_LENGTH_SETTING),
+                environment="MAX_LENGTH (the tokens a text is truncated to; the run's model.max_length)" + (
+                    "" if single else ", MULTILABEL_THRESHOLD (one threshold from 0 to 1 for every label, replacing "
+                    "the run's per-label THRESHOLDS)"),
                 request='`{"inputs": "a text"}` or `{"inputs": ["a text", "another"]}`',
                 answer='{"scores": {"class": probability, ...}, "predicted": "the most probable class"}' if single
                 else '{"scores": {"label": score, ...}, "predicted": ["each label at or above its threshold", ...]}',
@@ -582,10 +587,32 @@ MULTI_LABEL = '''
 
 # SageMaker's inference.py: one input is a text
 CHECK_TEXT = '''
-def check_item(item, i):
+def check_item(item, i, key="inputs"):
     if not isinstance(item, str):
-        raise ValueError(f"inputs[{i}]: expected a text, got {type(item).__name__}")
+        raise ValueError(f"{key}[{i}]: expected a text, got {type(item).__name__}")
     return item
+'''
+# SageMaker's inference.py: the environment's MAX_LENGTH (and MULTILABEL_THRESHOLD) over the run's
+MAX_LENGTH_SETTING = '''
+    global MAX_LENGTH
+    max_length = setting(environ, "MAX_LENGTH", int, "a whole number of tokens, at least 1", lambda v: v >= 1)
+    if max_length is not None:
+        MAX_LENGTH = max_length
+'''.strip("\n")
+SINGLE_LABEL_SETTINGS = '''
+def apply_settings(environ):
+    """MAX_LENGTH from the environment; MULTILABEL_THRESHOLD refused (one class per text: the most probable)."""
+    unused(environ, "MULTILABEL_THRESHOLD", "this model is single-label (one class per text: the most probable)")
+MAX_LENGTH_SETTING
+'''
+MULTI_LABEL_SETTINGS = '''
+def apply_settings(environ):
+    """MAX_LENGTH and MULTILABEL_THRESHOLD (one threshold for every label, replacing the run's) from the environment."""
+    global THRESHOLDS
+    threshold = setting(environ, "MULTILABEL_THRESHOLD", float, "a number from 0 to 1", lambda v: 0 <= v <= 1)
+    if threshold is not None:
+        THRESHOLDS = [threshold] * len(LABELS)
+MAX_LENGTH_SETTING
 '''
 PREDICT_FN = '''
 def predict_fn(data, model):

@@ -41,8 +41,10 @@ class Serving:
     words for them (actions/export/code.py, sagemaker.py)."""
     item: str          # what one input is (inference.py's ITEM, and its docstring)
     one_item: str      # the Python test that "inputs" holds one item rather than a list of them
-    check: str         # def check_item(item, i): one input checked and made what the functions take
+    check: str         # def check_item(item, i, key="inputs"): one input checked and made what the functions take
     predict: str       # def predict_fn(data, model): the answers
+    settings: str      # def apply_settings(environ): the endpoint's environment over the run's constants
+    environment: str   # the words for the variables apply_settings reads (inference.py's docstring, the card)
     request: str       # the card's words for a request body
     answer: str        # the card's words for one answer
     as_run: str        # what the answers keep of the run: "the run's {as_run}"

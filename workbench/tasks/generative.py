@@ -349,6 +349,22 @@ def generate(model, tokenizer, prompts: list[str], *, batch_size: int, max_new_t
     return answers
 
 
+# SageMaker's inference.py (Serving.settings of the generative tasks): the environment's MAX_LENGTH
+# over the run's model.max_length, prompt and answer together, as KEEP is derived from it
+SERVING_SETTINGS = '''
+def apply_settings(environ):
+    """MAX_LENGTH (prompt and answer together) from the environment; MULTILABEL_THRESHOLD refused."""
+    global KEEP
+    unused(environ, "MULTILABEL_THRESHOLD", "this model generates answers (it has no thresholds)")
+    max_length = setting(environ, "MAX_LENGTH", int, f"a whole number of tokens above MAX_NEW_TOKENS "
+                         f"({MAX_NEW_TOKENS}): prompt and answer together", lambda v: v > MAX_NEW_TOKENS)
+    if max_length is not None:
+        KEEP = max_length - MAX_NEW_TOKENS
+'''
+SERVING_ENVIRONMENT = ("MAX_LENGTH (prompt and answer together, in tokens; the run's model.max_length: a prompt keeps its "
+               "last MAX_LENGTH - MAX_NEW_TOKENS tokens)")
+
+
 # The export's copy of `generate` (workbench/tasks/exported.py): the same batches (prompts sorted by
 # length, padded on the left) give the same greedy answers; one prompt at a time could differ in the
 # last float bit.

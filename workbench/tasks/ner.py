@@ -35,7 +35,7 @@ from workbench.metrics.entities import entity_report
 from workbench.recipe.sections import RecipeView
 from workbench.tasks.base import Fail, Scored, Task, refuse_base_system_prompt
 from workbench.tasks.exported import Serving, as_python
-from workbench.tasks.generative import GenerativeTask, check_generative
+from workbench.tasks.generative import SERVING_ENVIRONMENT, SERVING_SETTINGS, GenerativeTask, check_generative
 
 
 def pairs(records: Sequence[NerSentence], instruction: str = "", types: Sequence[str] = ()) -> list[tuple[str, str]]:
@@ -140,6 +140,7 @@ class NerTask(GenerativeTask):
             item="a sentence (its tokens separated by spaces) or a list of its tokens",
             # a list of strings is a batch of sentences; one sentence's tokens come as a list inside it
             one_item="isinstance(inputs, str)", check=CHECK_SENTENCE, predict=PREDICT_FN,
+            settings=SERVING_SETTINGS, environment=SERVING_ENVIRONMENT,
             request='`{"inputs": "John Smith flew to Rome ."}` (tokens separated by spaces, as in the training data), '
                     'a list of sentences, or of token lists',
             answer='{"answer": "the generated text", "predicted": {"TYPE": ["name", ...]}, "malformed": false}',
@@ -183,12 +184,12 @@ def entities(reply):
 
 # SageMaker's inference.py: one input is a sentence, or its tokens
 CHECK_SENTENCE = '''
-def check_item(item, i):
+def check_item(item, i, key="inputs"):
     """A sentence's tokens: a sentence split on whitespace, or the tokens as given."""
     if isinstance(item, str):
         return item.split()
     if not isinstance(item, list) or not all(isinstance(t, str) for t in item):
-        raise ValueError(f"inputs[{i}]: expected a sentence or a list of its tokens")
+        raise ValueError(f"{key}[{i}]: expected a sentence or a list of its tokens")
     return list(item)
 '''
 PREDICT_FN = '''

@@ -12,6 +12,8 @@ answers against `workbench predict`.
 
 from __future__ import annotations
 
+import textwrap
+
 from workbench.tasks.exported import InferenceCode, as_python
 
 # --- the pieces ---------------------------------------------------------------------------------
@@ -49,7 +51,9 @@ def snippet(code: InferenceCode, kind: str, export_line: str, base_line: str) ->
 
 HANDLERS_HEAD = '''
 def model_fn(model_dir):
-    """The model and its tokenizer, loaded once per worker from the archive's root (on the GPU when there is one)."""
+    """The model and its tokenizer, loaded once per worker from the archive's root (on the GPU when there is one),
+    after the environment's settings (apply_settings): a bad value stops the endpoint here, before any request."""
+    apply_settings(os.environ)
 '''
 HANDLERS_TAIL = '''
     model.to("cuda" if torch.cuda.is_available() else "cpu").eval()
@@ -57,21 +61,31 @@ HANDLERS_TAIL = '''
 
 
 def input_fn(request_body, request_content_type):
-    """The request's items: {"inputs": ITEM} or {"inputs": [ITEM, ...]} (ITEM: what one input is)."""
-    if request_content_type.split(";")[0].strip().lower() != "application/json":
-        raise ValueError(f"content type {request_content_type!r} is not supported: send application/json")
+    """The request's items, from any of FORMS."""
+    if isinstance(request_body, (bytes, bytearray)):
+        request_body = request_body.decode("utf-8")
+    content_type = (request_content_type or "application/json").split(";")[0].strip().lower()
+    if content_type == "text/plain":
+        return [check_item(request_body, 0)]
+    if content_type != "application/json":
+        raise ValueError(f"content type {request_content_type!r} is not supported: send application/json or "
+                         "text/plain")
     try:
         body = json.loads(request_body)
     except ValueError as e:
         raise ValueError(f"the request is not JSON: {e}") from None
-    if not isinstance(body, dict) or "inputs" not in body:
-        raise ValueError('expected {"inputs": ITEM} or {"inputs": [ITEM, ...]}, ITEM being ' + ITEM)
-    inputs = body["inputs"]
+    key = "inputs"
+    if isinstance(body, dict):
+        keys = [k for k in ("inputs", "text") if k in body]
+        if len(keys) != 1:
+            raise ValueError("expected " + FORMS)
+        key, body = keys[0], body[keys[0]]
+    inputs = body
     one = ONE_ITEM
     items = [inputs] if one else inputs
     if not isinstance(items, list):
-        raise ValueError('"inputs" must be ITEM or a list of them, ITEM being ' + ITEM)
-    return [check_item(item, i) for i, item in enumerate(items)]
+        raise ValueError("expected " + FORMS)
+    return [check_item(item, i, key) for i, item in enumerate(items)]
 '''
 HANDLERS_END = '''
 def output_fn(prediction, accept):
@@ -80,6 +94,32 @@ def output_fn(prediction, accept):
         raise ValueError(f"accept type {accept!r} is not supported: application/json")
     return json.dumps(prediction, ensure_ascii=False)
 '''
+# apply_settings' helpers: an environment variable read and checked, or refused where it does not apply
+SETTINGS = '''
+def setting(environ, name, kind, expected, ok):
+    """The environment variable `name` as `kind` (None when unset or empty); a ValueError naming it unless `ok`."""
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        value = kind(raw)
+    except ValueError:
+        value = None
+    if value is None or not ok(value):
+        raise ValueError(f"environment variable {name}={raw!r}: expected {expected}")
+    return value
+
+
+def unused(environ, name, why):
+    """A ValueError when the environment sets `name`, which does not apply to this model (`why`)."""
+    if environ.get(name, "").strip():
+        raise ValueError(f"environment variable {name} is set, but {why}: unset it")
+'''
+
+# The request forms input_fn accepts, as its errors, the module's docstring and the card name them.
+FORMS = ('{"inputs": ITEM} or {"inputs": [ITEM, ...]}, {"text": ...} alike, or a bare JSON ITEM or list of them '
+         "(application/json); or one ITEM as the body (text/plain)")
+
 
 def inference_module(code: InferenceCode, task: str, *, run_id: str) -> str:
     """code/inference.py: the SageMaker Hugging Face inference toolkit's four handlers around the
@@ -90,13 +130,16 @@ def inference_module(code: InferenceCode, task: str, *, run_id: str) -> str:
            "The SageMaker Hugging Face inference toolkit imports this file from model.tar.gz's code/ folder, calls",
            "model_fn once, then input_fn, predict_fn and output_fn per request. It needs torch and transformers",
            "(code/requirements.txt), not workbench.", "",
-           'Request (application/json): {"inputs": ITEM} or {"inputs": [ITEM, ...]}, ITEM being',
-           f"{item.item}.", "Answer: a JSON list, one object per ITEM (predict_fn says what it holds).",
+           *textwrap.wrap(f"Request: {FORMS}, ITEM being {item.item}.", 110),
+           "Answer: a JSON list, one object per ITEM (predict_fn says what it holds).", "",
+           *textwrap.wrap(f"Environment (read by model_fn; unset: the run's values): {item.environment}.", 110),
            '"""', ""]
-    head = [*doc, *imports(code, "merged", ("json",)), "", f"ITEM = {as_python(item.item)}", *code.constants]
+    head = [*doc, *imports(code, "merged", ("json", "os")), "", f"ITEM = {as_python(item.item)}",
+            f"FORMS = {as_python(f'{FORMS}, ITEM being {item.item}')}", *code.constants]
     model_fn = (HANDLERS_HEAD.strip("\n") + "\n" + "\n".join(load(code, "merged", "model_dir", "    "))
                 + "\n" + HANDLERS_TAIL.replace("ONE_ITEM", item.one_item).strip("\n"))
     parts = ["\n".join(head), model_fn, item.predict.strip("\n"),
-             HANDLERS_END.strip("\n"), "# --- what the handlers call (the model card's snippet has the same) " + "-" * 15,
+             HANDLERS_END.strip("\n"), item.settings.strip("\n"), SETTINGS.strip("\n"),
+             "# --- what the handlers call (the model card's snippet has the same) " + "-" * 15,
              code.functions, item.check.strip("\n")]
     return "\n\n\n".join(parts) + "\n"

@@ -107,7 +107,12 @@ def card_lines(recipe: RecipeView, serving: Serving, facts: dict[str, Any]) -> l
             "print(predictor.predict({\"inputs\": [\"...\"]}))",
             "```", "",
             f"Request (`application/json`): {serving.request}. Answer: a JSON list with one object "
-            f"per input, `{serving.answer}`, as `workbench predict` answers (the run's {serving.as_run}).", ""]
+            f"per input, `{serving.answer}`, as `workbench predict` answers (the run's {serving.as_run}). "
+            "The same inputs may come as `{\"text\": ...}`, as a bare JSON list or input, or one input as a "
+            "`text/plain` body; any other request is refused with a message naming these forms.", "",
+            "The endpoint's environment (`HuggingFaceModel(env={...})`), read once at start-up, overrides the "
+            f"run's settings: {serving.environment}. A bad value stops `model_fn` with a message naming the "
+            "variable.", ""]
 
 
 def _normalised(info: tarfile.TarInfo) -> tarfile.TarInfo:
