@@ -97,3 +97,88 @@ def test_init_into_another_folder_and_the_copies_validate(tmp_path, monkeypatch,
     copies = [f"elsewhere/recipes/demo/{d}.toml" for d in DEMOS]
     assert cli(["validate", *copies]) == 0  # their data, prompt and template paths resolve beside them
     assert capsys.readouterr().out.count("ok  ") == len(DEMOS)
+
+
+# Where a source project (the seed a shipped recipe comes from) set a value, the recipe has it;
+# these pin them, so they cannot drift silently (issue 28 item 6). Values the recipes chose
+# themselves are not pinned here: their comments say so.
+SEED_VALUES = {
+    "hate_speech": {  # seed 001: chat SFT of gpt-oss-20b, per-group fairness targets
+        "model.source": "openai/gpt-oss-20b",
+        "model.max_length": 512,
+        "eval.max_examples": 100,
+        "fairness.positive_classes": ["hate"],
+        "fairness.group_limits": {"LGBTQ+": 0.40, "Mexican": 0.10, "Middle East": 0.25},
+    },
+    "qlora_ner": {  # seed 002: CoNLL-03 NER as instruction SFT, QLoRA, tracked in MLflow
+        "model.source": "meta-llama/Llama-2-7b-chat-hf",
+        "quant.use_4bit": True, "quant.type": "nf4", "quant.double_quant": True,
+        "lora.target_modules": ["q_proj", "v_proj"],
+        "train.report_to": ["mlflow"],
+    },
+    "encoder_multilabel": {  # seed 003: review moderation on PBS
+        "model.source": "distilbert-base-cased", "model.max_length": 512,
+        "data.validation_fraction": 0.2, "data.split_seed": 42,
+        "lora.r": 16, "lora.alpha": 32, "lora.dropout": 0.1, "lora.target_modules": ["q_lin", "k_lin", "v_lin"],
+        "train.epochs": 2, "train.batch_size": 8, "train.learning_rate": 1e-4,
+        "train.scheduler": "reduce_lr_on_plateau", "train.plateau_factor": 0.5, "train.plateau_patience": 3,
+        "eval.threshold": 0.5,
+    },
+    "decoder_classification": {  # decoder-LLM multi-label classification
+        "model.source": "meta-llama/Llama-3.2-1B", "model.max_length": 1024,
+        "seeds": [1, 3, 4, 5], "lora.r": 2,
+        "quant.use_4bit": True, "quant.type": "nf4",
+        "train.report_to": ["tensorboard"],
+        "eval.threshold": 0.5,
+    },
+}
+
+
+def _shipped(name: str) -> dict:
+    from workbench.recipe import load_recipe
+
+    return dict(load_recipe(SHIPPED_DIR / f"{name}.toml").values)
+
+
+@pytest.mark.parametrize("name", sorted(SEED_VALUES))
+def test_a_shipped_recipe_keeps_its_source_projects_values(name):
+    values = _shipped(name)
+    assert {k: values[k] for k in SEED_VALUES[name]} == SEED_VALUES[name]
+
+
+def test_hate_speech_trains_at_the_source_projects_effective_batch_and_says_how_to_launch_it_on_4_gpus():
+    values = _shipped("hate_speech")
+    # One GPU: 64 examples per optimizer step, as the source project's 4 GPUs (16 each).
+    assert values["train.batch_size"] * values["train.gradient_accumulation_steps"] == 64
+    header = (SHIPPED_DIR / "hate_speech.toml").read_text()
+    assert "--gpus 4 --set train.gradient_accumulation_steps=4" in header
+
+
+def _comment_above(text: str, line: str) -> str:
+    """The comment block right above the (unique) line `line` of a recipe."""
+    lines = text.splitlines()
+    assert lines.count(line) == 1, line
+    i, block = lines.index(line) - 1, []
+    while i >= 0 and lines[i].startswith("#"):
+        block.insert(0, lines[i])
+        i -= 1
+    return "\n".join(block)
+
+
+@pytest.mark.parametrize("line", ["max_length = 256", "r = 16", "epochs = 2", "learning_rate = 2e-4"])
+def test_qlora_ner_names_its_invented_values_as_its_own_choice(line):
+    """Values the NER recipe chose were once called the source project's."""
+    ner = (SHIPPED_DIR / "qlora_ner.toml").read_text()
+    assert "source project's settings" not in ner
+    assert "Chosen by this recipe" in _comment_above(ner, line)
+
+
+def test_the_comments_say_what_a_recipe_does_not_do_as_its_source_did():
+    decoder = (SHIPPED_DIR / "decoder_classification.toml").read_text()
+    above = _comment_above(decoder, "threshold = 0.5")
+    assert "not the source project's" in above and "0.830" in above
+    assert "workbench eval RUN --set eval.tune_thresholds=false" in above
+    hate = (SHIPPED_DIR / "hate_speech.toml").read_text()
+    above = _comment_above(hate, "max_new_tokens = 8")
+    assert "eval.base_system_prompt_file" in above and "not recorded here" in above
+    assert "max_fpr = 0.10" in hate and "This recipe's limit" in _comment_above(hate, "max_fpr = 0.10")
