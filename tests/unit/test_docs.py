@@ -293,8 +293,11 @@ def test_the_layout_names_every_package_and_nothing_that_is_gone():
                 if folders and not any((folder / m).exists() for folder in folders)]
     assert not bad, f"CONTRIBUTING.md's layout names what does not exist: {bad}"
     named = set(re.findall(r"workbench/[\w.]+", block))
+    # A package is a folder holding Python files: a folder left with only __pycache__ (a package removed
+    # by a checkout of a newer commit) is not one.
     entries = [p for p in (ROOT / "workbench").iterdir()
-               if p.name not in ("__init__.py", "__main__.py", "__pycache__") and (p.is_dir() or p.suffix == ".py")]
+               if p.name not in ("__init__.py", "__main__.py", "__pycache__")
+               and (p.suffix == ".py" or (p.is_dir() and any(p.rglob("*.py"))))]
     missing = sorted(f"workbench/{p.name}" for p in entries if f"workbench/{p.name}" not in named)
     assert not missing, f"CONTRIBUTING.md's layout leaves out {missing}"
 
