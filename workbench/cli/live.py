@@ -23,7 +23,10 @@ from workbench.wording import fmt
 class _ProgressWithTelemetry(Progress):
     """The progress bar with the latest telemetry lines under it (one per GPU, one per host rank)."""
 
-    telemetry: dict[tuple, str] = {}
+    def __init__(self, *columns: Any, **kwargs: Any) -> None:
+        # Before Progress.__init__, which may render (get_renderables) already.
+        self.telemetry: dict[tuple, str] = {}  # (host, rank, is_host, gpu) -> its line; one dict per bar
+        super().__init__(*columns, **kwargs)
 
     def get_renderables(self):
         yield from super().get_renderables()
@@ -50,7 +53,6 @@ class LiveProgress:
             TextColumn("[bold]{task.description:<10.10}"), BarColumn(bar_width=24), MofNCompleteColumn(),
             TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
             console=console, transient=False, disable=quiet)
-        self.progress.telemetry = {}
         self.task = self.progress.add_task("loading", total=None, info="")
         self.loss: float | None = None
         self.lr: float | None = None
