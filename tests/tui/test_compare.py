@@ -125,6 +125,9 @@ def test_a_sweep_group_is_ranked_and_plotted_against_a_chosen_knob(make_app, tmp
                     "'train.best_metric', 'model.method', 'model.source', 'name', 'group')", [rid])
         con.execute("INSERT INTO params VALUES (?, 'train.learning_rate', ?), (?, 'lora.r', ?), "
                     "(?, 'train.best_metric', 'f1_micro')", [rid, lr, rid, rank, rid])
+    # the last run is a full fine-tune: lora.r is no knob of it, so its trial reads "—" for lora.r
+    con.execute("UPDATE runs SET method = CASE WHEN run_id = ? THEN 'full' ELSE 'lora' END WHERE run_id IN (?, ?, ?, ?)",
+                [ids[3], *ids])
     f1 = dict(con.execute("SELECT run_id, value FROM evals WHERE phase = 'tuned' AND split = 'validation' AND "
                           "label = '(all)' AND metric = 'f1_micro'").fetchall())
     con.close()
@@ -139,10 +142,17 @@ def test_a_sweep_group_is_ranked_and_plotted_against_a_chosen_knob(make_app, tmp
             assert r is not None and r.metric == "f1_micro" and set(r.knobs) >= {"lora.r", "train.learning_rate"}
             ranked = [t.mean for t in r.trials]
             assert ranked == sorted((f1[i] for i in ids if f1.get(i) is not None), reverse=True)
+            assert [t.config["lora.r"] for t in r.trials].count("—") == 1
+            assert {v for v, _m, _n in r.marginal["lora.r"]} == {"8", "16"}
             first = screen.query_one("#sweep-summary").render().plain
             await pilot.press("k")
             await until(pilot, lambda: screen.query_one("#sweep-summary").render().plain != first, "the next knob")
             assert screen.query_one("#compare-tabs").active == "tab-sweep"
+            # every knob's plot draws, lora.r's with the full fine-tune as its own "—" category
+            for _ in r.knobs:
+                shown = screen.query_one("#sweep-summary").render().plain
+                await pilot.press("k")
+                await until(pilot, lambda: screen.query_one("#sweep-summary").render().plain != shown, "the next knob")
             assert screen.query_one("#trials-table").row_count == len(r.trials)
 
     asyncio.run(go())

@@ -185,14 +185,19 @@ class CompareScreen(TabCycling, ReportsWorkerErrors, Screen):
                           f"{t.n}/{len(t.run_ids)}", key=str(i))
         points = [(t.config[knob], t.mean) for t in r.trials if t.mean is not None]
         xs_text = [x for x, _ in points]
-        numeric = all(_number(x) is not None for x in xs_text)
-        order = sorted(set(xs_text), key=lambda x: (cast(float, _number(x)) if numeric else xs_text.index(x)))
+        # "—": trials whose method does not read this knob (lora.r of a full fine-tune); they are
+        # plotted as their own category, last, with no mean (the marginal leaves them out)
+        valued = [x for x in xs_text if x != "—"]
+        numeric = all(_number(x) is not None for x in valued)
+        order = sorted(set(valued), key=lambda x: (cast(float, _number(x)) if numeric else valued.index(x)))
+        order += ["—"] * ("—" in xs_text)
         position = {x: i for i, x in enumerate(order)}
         plt = plot.plt
         plt.title(f"{r.metric} by {knob}")
         plt.scatter([position[x] for x, _ in points], [y for _, y in points], marker="dot", label="trial")
         means = dict((v, m) for v, m, _n in r.marginal[knob])
-        plt.plot(list(range(len(order))), [means[x] for x in order], marker="braille", label="mean")
+        line = [x for x in order if x in means]
+        plt.plot([position[x] for x in line], [means[x] for x in line], marker="braille", label="mean")
         plt.xticks(list(range(len(order))), order)
         plot.refresh()
 
