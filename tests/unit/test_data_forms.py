@@ -321,6 +321,24 @@ def test_chat_and_ner_refuse_the_keys_they_do_not_read(tmp_path):
         assert needle in str(exc.value), str(exc.value)
 
 
+def test_chat_reads_its_group_from_data_group_columns_or_its_older_name(tmp_path):
+    from workbench.tasks import check_recipe
+    from workbench.tasks.chat_classification import read_table_records
+
+    train = tmp_path / "t.csv"
+    train.write_text("tweet,class,target\nhi,hate,x\nyo,neither,\n", encoding="utf-8")
+    for more in ({}, {"group_field": "", "group_columns": ["target"]}):
+        recipe = _chat_recipe(tmp_path, train, **more)
+        check_recipe(recipe)
+        assert [r.group for r in read_table_records(str(train), recipe.values)] == ["x", None]
+    for more, needle in (({"group_columns": ["target"]}, "data.group_field is the older name of data.group_columns"),
+                         ({"group_field": "", "group_columns": ["target", "tweet"]},
+                          "data.group_columns: task chat_classification reads one group column")):
+        with pytest.raises(UserError) as exc:
+            check_recipe(_chat_recipe(tmp_path, train, **more))
+        assert needle in str(exc.value) and "chat.toml" in str(exc.value), str(exc.value)
+
+
 def test_ner_instruction_template(tmp_path):
     from workbench.data.ner import NerSentence
     from workbench.tasks import check_recipe

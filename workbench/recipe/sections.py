@@ -129,8 +129,18 @@ class Data:
     classes: list[str] = knob("str_list", [], "The class names, in order. classification with data.label_column: "
         "integer id i is classes[i]; empty: the names found in the training split, sorted. chat_classification: "
         "the class names an answer may give (the gold answer and the generated one are both parsed to one of them).")
-    group_field: str = knob("str", "", "chat_classification: record field (or column) naming the target group, "
-        "for the per-group false-positive rates (fairness.*).")
+    # Identity data come as several columns (race, religion, gender...), and a row may name several
+    # groups of one column, so this is a list of columns, each cell a name, a list or a delimited string.
+    group_columns: list[str] = knob("str_list", [], "Columns (or record fields) naming each example's groups, "
+        "for the per-group error rates and bias AUCs (fairness.*), e.g. [\"race\", \"religion\"]. A cell holds "
+        "one group, a list of groups (JSON, parquet) or groups split by data.group_separator; "
+        "fairness.no_group_values, blanks and nulls mean no group.")
+    # Not data.label_separator: setting that makes data.label_column multi-label.
+    group_separator: str = knob("str", "", "The separator of several groups in one data.group_columns cell of a "
+        "CSV / TSV / text column, e.g. \"|\" (empty: one group per cell).")
+    # The first name, kept so existing chat recipes still load; the two cannot both be set.
+    group_field: str = knob("str", "", "Older name of data.group_columns = [\"FIELD\"] (one record field or "
+        "column naming the target group); kept working, set one of the two.")
     prompt_template: str = knob("str", "", "chat_classification from a table (any format of classification, or "
         "data.dataset): the user message built from columns, e.g. \"Classify this tweet: {tweet}\"; "
         "data.label_column holds the answer (a class name, or an id into data.classes). Empty: chat JSONL records.")
@@ -266,7 +276,7 @@ class Eval:
 
 @dataclass(frozen=True)
 class Fairness:
-    """[fairness]: per-group false-positive rates (chat_classification)."""
+    """[fairness]: per-group error rates and bias AUCs (classification tasks)."""
 
     positive_classes: list[str] = knob("str_list", [], "Classes that count as a positive (flagging) prediction "
         "for the per-group false-positive rate, e.g. [\"hate\"]. Empty: no fairness report.")
@@ -274,6 +284,13 @@ class Fairness:
         "flagged in show, diff and the store.", min=0.0, max=1.0)
     group_limits: dict[str, float] = knob("float_map", {}, "Per-group limits overriding max_fpr, e.g. "
         "{ women = 0.05 }.", min=0.0, max=1.0)
+    # Misses hurt a group too (its abuse goes unflagged): the FNR gets a limit of its own.
+    max_fnr: float = knob("float", 1.0, "False-negative-rate limit of every group (among its positives, the share "
+        "not predicted positive); a group over it is flagged like one over max_fpr.", min=0.0, max=1.0)
+    # Identity columns mark "no identity" in many ways; such a row belongs to no group of that column
+    # (it stays in every group's background).
+    no_group_values: list[str] = knob("str_list", ["none", "null", "nan", "n/a"], "Group values meaning \"no "
+        "group\" (compared ignoring case and surrounding spaces; blanks and nulls always mean none).")
 
 
 @dataclass(frozen=True)

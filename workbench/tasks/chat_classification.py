@@ -45,12 +45,12 @@ def read_table_records(source, values: dict[str, Any], *, max_rows: int = 0, unl
                        ) -> list[ChatRecord]:
     """Chat records from a table (any source classification reads): the user message from
     data.prompt_template, the answer from data.label_column (a class of data.classes, or its id),
-    the group from the data.group_field column. Errors name the source, the line or row and the column."""
+    the group from the data.group_columns column. Errors name the source, the line or row and the column."""
     from workbench.data.labeled import LabeledTable, LabelSpec, read_labeled
 
     data = view_of(values).data
     classes = list(data.classes)
-    group = data.group_field
+    group = _group_column(data)
     spec = LabelSpec(text_template=data.prompt_template, label_column=data.label_column,
                      classes=tuple(classes), fmt=data.format, keep=(group,) if group else ())
     table = read_labeled(source, spec, train=LabeledTable.known(str(source), classes, True), max_rows=max_rows,
@@ -66,11 +66,20 @@ def read_table_records(source, values: dict[str, Any], *, max_rows: int = 0, unl
     return records
 
 
+def _group_column(data) -> str:
+    """The one group column this task reads (data.group_columns, or its older name data.group_field);
+    "" for none. check_recipe has refused more than one."""
+    from workbench.data.groups import group_columns
+
+    columns = group_columns(data)
+    return columns[0] if columns else ""
+
+
 class ChatClassificationTask(GenerativeTask):
     kind: ClassVar[str] = "chat_classification"
     label_word: ClassVar[str] = "class"
     template_knobs: ClassVar[tuple[str, ...]] = (
-        "data.classes", "data.group_field", "data.chat_template", "quant.use_4bit", "eval.max_new_tokens",
+        "data.classes", "data.group_columns", "data.chat_template", "quant.use_4bit", "eval.max_new_tokens",
         "fairness.positive_classes", "fairness.max_fpr")
     template_values: ClassVar[dict[str, Any]] = {
         "model.source": "tiny:llama", "data.train_file": "data/train.jsonl", "data.classes": ["positive", "negative"],
@@ -91,8 +100,17 @@ class ChatClassificationTask(GenerativeTask):
         if unknown:
             raise fail(f"fairness.positive_classes names {unknown[0]!r}, which is not in data.classes "
                        f"({', '.join(classes)})", "fairness", "positive_classes")
-        if recipe.fairness.positive_classes and not recipe.data.group_field:
-            raise fail("fairness.positive_classes needs data.group_field (the record field naming the target group)",
+        from workbench.data.groups import group_columns
+
+        try:
+            columns = group_columns(recipe.data)
+        except UserError as e:
+            raise fail(str(e), "data", "group_field") from None
+        if len(columns) > 1:  # per-column fairness of chat answers is issue 28's next step
+            raise fail(f"data.group_columns: task chat_classification reads one group column (the target group), "
+                       f"got {len(columns)}: {', '.join(columns)}", "data", "group_columns")
+        if recipe.fairness.positive_classes and not columns:
+            raise fail("fairness.positive_classes needs data.group_columns (the record field naming the target group)",
                        "fairness", "positive_classes")
         template = recipe.data.prompt_template
         if template:
@@ -140,7 +158,7 @@ class ChatClassificationTask(GenerativeTask):
         max_rows = 0 if unlabelled else self.recipe.data.max_rows
         if self.recipe.data.prompt_template:
             return lambda source: read_table_records(source, values, max_rows=max_rows, unlabelled=unlabelled)
-        return lambda p: read_chat_jsonl(p, list(self.recipe.data.classes), group_field=self.recipe.data.group_field,
+        return lambda p: read_chat_jsonl(p, list(self.recipe.data.classes), group_field=_group_column(self.recipe.data),
                                          max_rows=max_rows, answers_optional=unlabelled)
 
     def label_names(self, train, validation) -> list[str]:
