@@ -269,6 +269,43 @@ def test_predictions_name_the_class_for_single_label(tmp_path):
     assert json.loads(json.dumps(got[0]))["scores"] == {"a": 0.2, "b": 0.8}
 
 
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_group_columns_read_in_every_format_for_the_fairness_report(tmp_path, fmt):
+    # two group columns: one group per cell, and a list per row (a "|"-delimited string in CSV / TSV)
+    def grouped(r: list[dict]) -> list[dict]:
+        return [{**row, "race": ["black", "white", "N/A", ""][i % 4],
+                 "religion": [["muslim", "jewish"], [], ["muslim"]][i % 3],
+                 "religion_str": ["muslim|jewish", "", " muslim "][i % 3]} for i, row in enumerate(r)]
+
+    keys = write(tmp_path / fmt, fmt, {"train": grouped(TRAIN), "validation": grouped(VALID)})
+    religion = "religion_str" if fmt in ("csv", "tsv") else "religion"
+    more = {"group_separator": "|"} if religion == "religion_str" else {}
+    splits = splits_of(tmp_path, {**keys, **FORMS["class"], "group_columns": ["race", religion], **more})
+    got = splits.validation.groups
+    assert list(got) == ["race", religion]
+    assert got["race"] == [[("black",), ("white",), (), ()][i % 4] for i in range(len(VALID))]
+    assert got[religion] == [[("muslim", "jewish"), (), ("muslim",)][i % 3] for i in range(len(VALID))]
+    assert len(splits.train.groups["race"]) == len(TRAIN)
+
+
+def test_a_group_column_the_file_lacks_names_the_knob(tmp_path):
+    keys = write(tmp_path, "csv", {"train": TRAIN})
+    msg = error_of(tmp_path, {**keys, **FORMS["class"], "group_columns": ["race"]})
+    assert msg.startswith(f"{keys['train_file']}:1: no group column 'race' (columns: ") and msg.endswith(
+        "fix data.group_columns")
+
+
+def test_classification_refuses_group_field_and_group_columns_together(tmp_path):
+    from workbench.tasks import check_recipe
+
+    keys = write(tmp_path, "csv", {"train": TRAIN})
+    check_recipe(load_recipe(recipe(tmp_path, {**keys, **FORMS["class"], "group_field": "topic"})))
+    with pytest.raises(UserError) as exc:
+        check_recipe(load_recipe(recipe(tmp_path, {**keys, **FORMS["class"], "group_field": "topic",
+                                                   "group_columns": ["title"]})))
+    assert str(exc.value).startswith(f"{tmp_path / 'r.toml'}:") and "data.group_field is the older name" in str(exc.value)
+
+
 # --- the generative tasks from tables and templates -------------------------------------------------
 
 def test_chat_records_from_a_table(tmp_path):

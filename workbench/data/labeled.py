@@ -22,6 +22,7 @@ column of the first bad value. This runs in the CLI before any model loads.
 from __future__ import annotations
 
 import string
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -48,14 +49,20 @@ class LabelSpec:
     id_column: str = ""
     fmt: str = ""                                             # data.format: forces the file format
     keep: tuple[str, ...] = ()                                # more columns carried as text (e.g. a group column)
+    groups: tuple[str, ...] = ()                              # group columns, for fairness (workbench/data/groups.py)
+    group_separator: str = ""
+    no_group: tuple[str, ...] = ()                            # group values meaning "no group"
 
     @staticmethod
-    def from_data(data: Data) -> LabelSpec:
-        """The spec a recipe's [data] section gives."""
+    def from_data(data: Data, no_group: Sequence[str] = ()) -> LabelSpec:
+        """The spec a recipe's [data] section gives (`no_group`: its fairness.no_group_values)."""
+        from workbench.data.groups import group_columns
+
         columns = dict(data.labels) or {c: c for c in data.label_columns}
         return LabelSpec(data.text_column, data.text_template, columns, data.label_column, data.label_separator,
                          tuple(data.classes), {k: int(v) for k, v in data.label_values.items()}, data.id_column,
-                         data.format)
+                         data.format, groups=tuple(group_columns(data)), group_separator=data.group_separator,
+                         no_group=tuple(no_group))
 
     def template_fields(self) -> list[str]:
         return template_fields(self.text_template) if self.text_template else [self.text_column]
@@ -129,6 +136,15 @@ class LabeledTable:
     def ids(self) -> list[str] | None:
         return self.table.column("id").to_pylist() if "id" in self.table.column_names else None
 
+    @cached_property
+    def groups(self) -> dict[str, list[tuple[str, ...]]]:
+        """Each group column's groups per row (LabelSpec.groups), in the recipe's order; columns the
+        source lacks (prediction input) are left out."""
+        from workbench.data.groups import group_lists
+
+        return {c.removeprefix("group:"): group_lists(self.table.column(c).combine_chunks())
+                for c in self.table.column_names if c.startswith("group:")}
+
     def column(self, name: str) -> list[str | None]:
         """A column kept as text (LabelSpec.keep), as a list (all None where the source lacks it)."""
         if f"column:{name}" not in self.table.column_names:
@@ -164,7 +180,7 @@ def read_labeled(source: Source, spec: LabelSpec, *, train: LabeledTable | None 
 
     text_fields = spec.template_fields()
     label_cols = list(spec.columns.values()) if spec.columns else [spec.label_column]
-    wanted = [*text_fields, *label_cols, *([spec.id_column] if spec.id_column else []), *spec.keep]
+    wanted = [*text_fields, *label_cols, *([spec.id_column] if spec.id_column else []), *spec.keep, *spec.groups]
     cols = read_columns(source, list(dict.fromkeys(wanted)), fmt=spec.fmt, max_rows=max_rows)
     names = ", ".join(cols.names)
     for c in text_fields:
@@ -183,6 +199,9 @@ def read_labeled(source: Source, spec: LabelSpec, *, train: LabeledTable | None 
     for c in spec.keep:
         if c not in cols and require_labels:  # prediction input may come without them (no groups to score)
             raise cols.header_error(f"no column {c!r} (columns: {names})")
+    for c in spec.groups:
+        if c not in cols and require_labels:  # prediction input may come without them (no groups to score)
+            raise cols.header_error(f"no group column {c!r} (columns: {names}); fix data.group_columns")
     if not len(cols):
         raise _no_rows(cols)
     out: dict[str, Any] = {"text": _texts(cols, spec, text_fields), "where": cols.where}
@@ -191,6 +210,12 @@ def read_labeled(source: Source, spec: LabelSpec, *, train: LabeledTable | None 
     for c in spec.keep:
         if c in cols:
             out[f"column:{c}"] = _as_text(cols.column(c))
+    if spec.groups:
+        from workbench.data.groups import read_groups
+
+        for c in spec.groups:
+            if c in cols:
+                out[f"group:{c}"] = read_groups(cols, c, separator=spec.group_separator, no_group=spec.no_group)
     if missing:
         known = train if train is not None else LabeledTable.known(cols.source, list(spec.columns) or list(spec.classes),
                                                                    False)

@@ -17,6 +17,7 @@ from typing import Any, ClassVar, NamedTuple, Protocol
 
 from workbench.data.profile import ProfileRows
 from workbench.data.splits import Splits
+from workbench.errors import UserError
 from workbench.models.load import LoadedModel
 from workbench.recipe.sections import RecipeView
 from workbench.tasks.exported import CardText, InferenceCode
@@ -188,6 +189,17 @@ def refuse_base_system_prompt(recipe: RecipeView, fail: Fail) -> None:
     if recipe.eval.base_system_prompt_file:
         raise fail(f"eval.base_system_prompt_file gives chat_classification's base model its own system prompt; "
                    f"task {recipe.task} has none", "eval", "base_system_prompt_file")
+
+
+def checked_group_columns(recipe: RecipeView, fail: Fail) -> list[str]:
+    """The recipe's group columns (data.group_columns, or its older name data.group_field), the two
+    names set at once refused at the recipe's line."""
+    from workbench.data.groups import group_columns
+
+    try:
+        return group_columns(recipe.data)
+    except UserError as e:
+        raise fail(str(e), "data", "group_columns") from None
 
 
 def write_rows(path: Path, rows: Sequence[dict[str, Any]]) -> None:

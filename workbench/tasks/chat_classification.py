@@ -17,7 +17,7 @@ from workbench.data.profile import ProfileRows
 from workbench.errors import UserError
 from workbench.metrics.classes import class_report, confusion, group_fpr
 from workbench.recipe.sections import RecipeView, view_of
-from workbench.tasks.base import Fail, Scored, Task
+from workbench.tasks.base import Fail, Scored, Task, checked_group_columns
 from workbench.tasks.exported import Serving, as_python
 from workbench.tasks.generative import (
     HARMONY_FINAL,
@@ -100,12 +100,7 @@ class ChatClassificationTask(GenerativeTask):
         if unknown:
             raise fail(f"fairness.positive_classes names {unknown[0]!r}, which is not in data.classes "
                        f"({', '.join(classes)})", "fairness", "positive_classes")
-        from workbench.data.groups import group_columns
-
-        try:
-            columns = group_columns(recipe.data)
-        except UserError as e:
-            raise fail(str(e), "data", "group_field") from None
+        columns = checked_group_columns(recipe, fail)
         if len(columns) > 1:  # per-column fairness of chat answers is issue 28's next step
             raise fail(f"data.group_columns: task chat_classification reads one group column (the target group), "
                        f"got {len(columns)}: {', '.join(columns)}", "data", "group_columns")

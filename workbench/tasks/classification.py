@@ -27,7 +27,16 @@ from workbench.metrics.classes import class_report, confusion
 from workbench.metrics.multilabel import bce_loss, multilabel_report
 from workbench.models.load import LoadedModel
 from workbench.recipe.sections import RecipeView, view_of
-from workbench.tasks.base import Fail, ModelHead, Scored, Task, TrainingData, refuse_base_system_prompt, write_rows
+from workbench.tasks.base import (
+    Fail,
+    ModelHead,
+    Scored,
+    Task,
+    TrainingData,
+    checked_group_columns,
+    refuse_base_system_prompt,
+    write_rows,
+)
 from workbench.tasks.exported import CardText, InferenceCode, Serving, as_python
 
 
@@ -47,7 +56,7 @@ class ClassificationTask:
     def __init__(self, values: dict[str, Any]):
         self.values = values
         self.recipe = view_of(values)  # the same values, typed (workbench/recipe/sections.py)
-        self.spec = LabelSpec.from_data(self.recipe.data)
+        self.spec = LabelSpec.from_data(self.recipe.data, self.recipe.fairness.no_group_values)
         # Scores at eval.threshold until the tuned validation split tunes per-label thresholds
         # (eval.tune_thresholds); those then score the test split and `workbench predict`.
         self.thresholds: float | list[float] = self.recipe.eval.threshold
@@ -63,6 +72,7 @@ class ClassificationTask:
     @staticmethod
     def check_recipe(recipe: RecipeView, fail: Fail) -> None:
         refuse_base_system_prompt(recipe, fail)
+        checked_group_columns(recipe, fail)
         spec = LabelSpec.from_data(recipe.data)
         if recipe.train.packing:
             raise fail("train.packing = true: task classification reads one score per example from its last "
