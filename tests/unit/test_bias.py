@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from workbench.metrics.bias import MIN_EACH, POWER, bias_by_class, bias_report, generalized_mean
+from workbench.metrics.bias import MIN_EACH, POWER, UNION, bias_by_class, bias_report, generalized_mean
 
 RNG = np.random.default_rng(7)
 N = 400
@@ -151,6 +151,30 @@ def test_by_class_single_label_and_multi_label_score_each_positive_column():
     with pytest.raises(ValueError, match="'toxic' is not one of"):
         bias_by_class(probs.tolist(), gold.tolist(), pred.tolist(), ["neither", "hate", "offensive"], ["toxic"],
                       GROUPS)
+
+
+def test_the_union_of_several_positive_classes_is_today_s_chat_fpr():
+    # single-label: "(any)" scores P(hate or offensive) = their softmax sum; gold and predicted "is one of them"
+    probs = RNG.dirichlet([1, 1, 1], N)
+    gold = np.eye(3, dtype=int)[RNG.integers(0, 3, N)]
+    pred = np.eye(3, dtype=int)[probs.argmax(1)]
+    names = ["neither", "hate", "offensive"]
+    out = bias_by_class(probs.tolist(), gold.tolist(), pred.tolist(), names, ["hate", "offensive"], GROUPS,
+                        union=True, max_fpr=0.5)
+    assert list(out) == ["hate", "offensive", UNION]
+    direct = bias_report((probs[:, 1] + probs[:, 2]).tolist(), (gold[:, 0] == 0).astype(int).tolist(),
+                         (pred[:, 0] == 0).astype(int).tolist(), GROUPS, max_fpr=0.5)
+    assert out[UNION] == direct
+    # its FPR per group is what chat classification's group_fpr reports today
+    from workbench.metrics.classes import group_fpr
+
+    race = [g[0] if g else None for g in RACE]
+    old = group_fpr([names[i] for i in gold.argmax(1)], [names[i] for i in pred.argmax(1)], race,
+                    ["hate", "offensive"], max_fpr=0.5, limits={})
+    for row in (r for r in out[UNION]["groups"] if r["group_column"] == "race"):
+        assert (row["fpr"], row["false_positives"], row["negatives"]) == (
+            old[row["group"]]["fpr"], old[row["group"]]["false_positives"], old[row["group"]]["negatives"])
+    assert UNION not in bias_by_class(probs.tolist(), gold.tolist(), pred.tolist(), names, ["hate"], GROUPS, union=True)
 
 
 def test_lengths_must_agree():

@@ -30,6 +30,7 @@ from typing import Any
 MIN_EACH = 10          # positives and negatives an AUC needs (each)
 POWER = -5             # the generalized mean's power: close to the minimum, so the worst groups count most
 BIAS_AUCS = ("subgroup_auc", "bpsn_auc", "bnsp_auc")
+UNION = "(any)"        # bias_by_class's key for "one of the positive classes" (union=True)
 
 Groups = Mapping[str, Sequence[Sequence[str]]]  # group column -> each example's groups (empty: none)
 
@@ -127,10 +128,15 @@ def _group_row(column: str, group: str, sub, y, s, p, max_fpr: float | None, max
 
 
 def bias_by_class(scores: Sequence[Sequence[float]], gold: Sequence[Sequence[int]], pred: Sequence[Sequence[int]],
-                  names: Sequence[str], positive: Sequence[str], groups: Groups, **limits: Any) -> dict[str, dict[str, Any]]:
+                  names: Sequence[str], positive: Sequence[str], groups: Groups, *, union: bool = False,
+                  **limits: Any) -> dict[str, dict[str, Any]]:
     """bias_report for each positive class / label, from examples x classes matrices: the scores
     (softmax or sigmoid probabilities), the gold labels and the predictions as 0/1 (one-hot for
-    single-label, so one code path serves both). Keyed by class name, in `positive` order."""
+    single-label, so one code path serves both). Keyed by class name, in `positive` order.
+
+    union (single-label, several positive classes): also UNION, "one of the positive classes": score
+    their probabilities' sum (P(one of them) under a softmax), gold and prediction "is one of them";
+    its FPR is the per-group FPR chat classification has reported (metrics/classes.py group_fpr)."""
     import numpy as np
 
     index = {n: j for j, n in enumerate(names)}
@@ -138,5 +144,10 @@ def bias_by_class(scores: Sequence[Sequence[float]], gold: Sequence[Sequence[int
         if name not in index:
             raise ValueError(f"{name!r} is not one of the classes ({', '.join(names)})")
     s, y, p = np.asarray(scores, dtype=np.float64), np.asarray(gold), np.asarray(pred)
-    return {name: bias_report(s[:, index[name]].tolist(), y[:, index[name]].tolist(), p[:, index[name]].tolist(),
-                              groups, **limits) for name in positive}
+    out = {name: bias_report(s[:, index[name]].tolist(), y[:, index[name]].tolist(), p[:, index[name]].tolist(),
+                             groups, **limits) for name in positive}
+    if union and len(positive) > 1:
+        cols = [index[name] for name in positive]
+        out[UNION] = bias_report(s[:, cols].sum(axis=1).tolist(), y[:, cols].max(axis=1).tolist(),
+                                 p[:, cols].max(axis=1).tolist(), groups, **limits)
+    return out
