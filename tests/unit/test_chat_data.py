@@ -149,7 +149,7 @@ def test_bad_record_names_file_and_line(write, bad, expect):
 
 
 @pytest.mark.parametrize("bad,expect", [
-    (rec(), "no group field 'group'"),
+    (rec(), "no group field 'group' in the record; add it or change data.group_columns"),
     (rec(group=3), "group field 'group' must be a string, got 3"),
     (rec(group=["a"]), "must be a string"),
 ])

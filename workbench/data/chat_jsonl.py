@@ -109,7 +109,7 @@ def _record(obj, labels: list[str], group_field: str, path, line: int, answered:
     group = None
     if group_field and (answered or group_field in obj):  # unlabelled input needs no groups (no fairness)
         if group_field not in obj:
-            fail(f"no group field {group_field!r} in the record; add it or change data.group_field")
+            fail(f"no group field {group_field!r} in the record; add it or change data.group_columns")
         g = obj[group_field]
         if g is not None and not isinstance(g, str):
             fail(f"group field {group_field!r} must be a string, got {json.dumps(g)[:40]}")
