@@ -152,7 +152,8 @@ def test_a_sweep_group_is_ranked_and_plotted_against_a_chosen_knob(make_app, tmp
             for _ in r.knobs:
                 shown = screen.query_one("#sweep-summary").render().plain
                 await pilot.press("k")
-                await until(pilot, lambda: screen.query_one("#sweep-summary").render().plain != shown, "the next knob")
+                await until(pilot, lambda shown=shown: screen.query_one("#sweep-summary").render().plain != shown,
+                            "the next knob")
             assert screen.query_one("#trials-table").row_count == len(r.trials)
 
     asyncio.run(go())
