@@ -97,21 +97,32 @@ def confusion_view(matrix: dict[str, dict[str, int]]) -> ConfusionView:
     return ConfusionView(columns, errors, right, total)
 
 
+PRIOR_WORDS = "prior: a constant prediction from the training labels' frequencies"
+
+
 def diff_tables(rows: Sequence[tuple], metrics: Sequence[str], title: str,
-                names: tuple[str, str] = ("base", "tuned")) -> list[Table]:
+                names: tuple[str, str] = ("base", "tuned"),
+                prior: dict[tuple[str, str], float] | None = None) -> list[Table]:
     """rows: (label, metric, base, tuned, delta) from the base_vs_tuned view (or two runs' evaluations:
-    `names` says what the two columns are).
+    `names` says what the two columns are); `prior`: the run's label prior {(label, metric): value}
+    (read.prior_evaluation), shown beside them: per label its f1 (or the last metric asked), and
+    every aggregate with the tuned model's margin over it.
 
     One compact cell per metric ("0.27 → 0.65 +0.38"), so three metrics fit 80 columns."""
+    prior = prior or {}
     by_label: dict[str, dict[str, tuple]] = {}
     for label, metric, base, tuned, delta in rows:
         by_label.setdefault(label, {})[metric] = (base, tuned, delta)
-    per = Table(title=title, title_justify="left", caption=f"each cell: {names[0]}→{names[1]} Δ",
-                caption_justify="left")
+    shown = ("f1" if "f1" in metrics else metrics[-1]) if metrics else None
+    per_prior = shown is not None and any((label, shown) in prior for label in by_label if label != ALL_LABELS)
+    per = Table(title=title, title_justify="left", caption=f"each cell: {names[0]}→{names[1]} Δ"
+                + (f"; {PRIOR_WORDS}" if per_prior else ""), caption_justify="left")
     width = max([len(label) for label in by_label if label != ALL_LABELS] + [5])
     per.add_column("label", no_wrap=True, min_width=min(width, 24), overflow="ellipsis")
     for m in metrics:
         per.add_column(m, justify="right", no_wrap=True)
+    if per_prior:
+        per.add_column(f"prior {shown}", justify="right", no_wrap=True)
     for label, vals in by_label.items():
         if label == ALL_LABELS:
             continue
@@ -119,15 +130,23 @@ def diff_tables(rows: Sequence[tuple], metrics: Sequence[str], title: str,
         for m in metrics:
             b, t, d = vals.get(m, (None, None, None))
             cells.append(Text.assemble(f"{fmt(b, 2)}→{fmt(t, 2)} ", delta_text(m, d, 2)))
+        if per_prior:
+            cells.append(fmt(prior.get((label, shown or "")), 2))
         per.add_row(*cells)
-    agg = Table(title="aggregates", title_justify="left")
-    for col in ("metric", *names, "Δ"):
-        agg.add_column(col, justify="left" if col == "metric" else "right")
     overall = by_label.get(ALL_LABELS, {})
+    with_prior = any((ALL_LABELS, m) in prior for m in overall)
+    agg = Table(title="aggregates", title_justify="left", caption=PRIOR_WORDS if with_prior else None,
+                caption_justify="left")
+    for col in ("metric", *names, "Δ", *(("prior", "tuned − prior") if with_prior else ())):
+        agg.add_column(col, justify="left" if col == "metric" else "right")
     for m in AGGREGATES:
         if m in overall:
             b, t, d = overall[m]
-            agg.add_row(m, fmt(b), fmt(t), delta_text(m, d))
+            cells = [m, fmt(b), fmt(t), delta_text(m, d)]
+            if with_prior:
+                p = prior.get((ALL_LABELS, m))
+                cells += [fmt(p), delta_text(m, None if p is None or t is None else t - p)]
+            agg.add_row(*cells)
     return [per, agg]
 
 

@@ -68,3 +68,34 @@ def test_a_run_that_learned_raises_nothing():
     predicted = [[NAMES[i % 3]] for i in range(12)]
     assert g.check(rows=rows(predicted, scores), label_names=NAMES, support={n: 4 for n in NAMES},
                    base={"loss": 0.7}, tuned={"loss": 0.3}, losses=[0.7, 0.6, 0.4, 0.3]) == []
+
+
+def test_not_better_than_the_prior_fires_inside_both_margins_and_names_both_figures():
+    # the case: validation BCE 0.464 against the label-frequency predictor's 0.451
+    w = g.no_better_than_prior({"loss": 0.451}, {"loss": 0.464}, "loss")
+    assert w is not None and w.code == "no_better_than_prior" and "\n" not in w.message
+    assert "0.4640" in w.message and "0.4510" in w.message and "2 %" in w.message
+    # 2 % lower passes; 1 % lower is inside the margin
+    assert g.no_better_than_prior({"loss": 0.5}, {"loss": 0.49}, "loss") is None
+    assert g.no_better_than_prior({"loss": 0.5}, {"loss": 0.495}, "loss") is not None
+    # or the best metric 0.02 higher, whatever the loss
+    assert g.no_better_than_prior({"loss": 0.4, "f1_micro": 0.50}, {"loss": 0.45, "f1_micro": 0.52}, "f1_micro") is None
+    w = g.no_better_than_prior({"loss": 0.4, "f1_micro": 0.50}, {"loss": 0.45, "f1_micro": 0.51}, "f1_micro")
+    assert w is not None and "f1_micro 0.5100" in w.message and "0.5000" in w.message and "0.02" in w.message
+    # a lower-is-better best metric: 0.02 lower
+    assert g.no_better_than_prior({"hamming_loss": 0.30}, {"hamming_loss": 0.27}, "hamming_loss") is None
+    assert g.no_better_than_prior({"hamming_loss": 0.30}, {"hamming_loss": 0.29}, "hamming_loss") is not None
+
+
+def test_generative_tasks_are_held_to_the_most_common_answer_on_their_headline_metric():
+    # no loss from generated answers: train.best_metric "loss" falls back as no_better_than_base does
+    assert g.no_better_than_prior({"accuracy": 0.6, "f1_micro": 0.6}, {"accuracy": 0.61, "f1_micro": 0.61},
+                                  "loss") is not None
+    assert g.no_better_than_prior({"accuracy": 0.6, "f1_micro": 0.6}, {"accuracy": 0.7, "f1_micro": 0.7},
+                                  "loss") is None
+    assert g.no_better_than_prior(None, {"loss": 0.2}, "loss") is None  # NER: no prior
+
+
+def test_check_holds_the_tuned_model_to_the_prior():
+    found = g.check(rows=[], label_names=NAMES, prior={"loss": 0.451}, tuned={"loss": 0.464})
+    assert [w.code for w in found] == ["no_better_than_prior"]

@@ -4,7 +4,7 @@ the runs it is given, reads what the command shows and returns it; the store is 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC
 from pathlib import Path
 from typing import Any
@@ -71,7 +71,8 @@ class EvalDiff:
     """`diff`: two evaluations per label and metric; `rows` (label, metric, first, second, second - first),
     the label ALL_LABELS holding the aggregates. Base vs tuned of one run (`runs` its id) or run A vs run B
     (`runs` both ids). `f1_up`: labels (not ALL_LABELS) whose f1 the second is higher on, of `labels`;
-    `fairness`: read.fairness rows of a base-vs-tuned diff (none for A vs B)."""
+    `fairness`: read.fairness rows of a base-vs-tuned diff (none for A vs B); `prior`: the run's label
+    prior, {(label, metric): value} (read.prior_evaluation; none for A vs B)."""
 
     runs: tuple[str, ...]
     split: str
@@ -79,6 +80,7 @@ class EvalDiff:
     f1_up: int
     labels: int
     fairness: list[tuple]
+    prior: dict[tuple[str, str], float] = field(default_factory=dict)
 
     @property
     def flagged(self) -> list[str]:
@@ -86,10 +88,11 @@ class EvalDiff:
         return [g for g, *_, flag, _n in self.fairness if flag]
 
 
-def _eval_diff(runs: tuple[str, ...], split: str, rows: list[tuple], fairness: list[tuple]) -> EvalDiff:
+def _eval_diff(runs: tuple[str, ...], split: str, rows: list[tuple], fairness: list[tuple],
+               prior: dict[tuple[str, str], float] | None = None) -> EvalDiff:
     up = sum(1 for label, m, _a, _b, d in rows if label != ALL_LABELS and m == "f1" and d is not None and d > 0)
     labels = len({label for label, *_ in rows if label != ALL_LABELS})
-    return EvalDiff(runs, split, rows, up, labels, fairness)
+    return EvalDiff(runs, split, rows, up, labels, fairness, prior or {})
 
 
 def base_vs_tuned(store: Path, ref: str, split: str = "validation") -> EvalDiff:
@@ -99,9 +102,10 @@ def base_vs_tuned(store: Path, ref: str, split: str = "validation") -> EvalDiff:
         rows = read.base_vs_tuned(con, run_id, split)
         groups = read.fairness(con, run_id, split)
         status = read.run_status(con, run_id)
+        prior = read.prior_evaluation(con, run_id, split)
     if not rows:
         raise UserError(f"run {run_id} ({status}) has no base-and-tuned evaluation on the {split} split yet")
-    return _eval_diff((run_id,), split, rows, groups)
+    return _eval_diff((run_id,), split, rows, groups, prior)
 
 
 def two_runs(store: Path, ref_a: str, ref_b: str, split: str = "validation") -> EvalDiff:

@@ -197,6 +197,9 @@ def _show(args: argparse.Namespace) -> int:
             t.add_row(label, *(fmt(vals.get(m)) for m in metrics))
         console.print(t)
         console.print("  ".join(f"[bold]{m}[/] {fmt(agg[m])}" for m in AGGREGATES if m in agg))
+        if d.prior:  # the label prior beside the tuned model, the same metrics
+            console.print("[dim]label prior (a constant prediction from the training labels' frequencies):[/] "
+                          + "  ".join(f"{m} {fmt(d.prior[m])}" for m in AGGREGATES if m in agg and m in d.prior))
     elif r["status"] in ("queued", "running"):
         console.print("[dim]no tuned metrics yet: the run is still going[/]")
     elif now is not None and now.settled:
@@ -235,7 +238,7 @@ def _diff(args: argparse.Namespace) -> int:
     if len(args.runs) != 1:
         raise UserError("diff takes one run (base vs tuned) or two (run A vs run B)")
     d = base_vs_tuned(store_of(args), args.runs[0], args.split)
-    for t in diff_tables(d.rows, metrics, f"base vs tuned — {d.runs[0]} ({args.split})"):
+    for t in diff_tables(d.rows, metrics, f"base vs tuned — {d.runs[0]} ({args.split})", prior=d.prior):
         console.print(t)
     console.print(f"f1 improved on {d.f1_up} of {d.labels} labels")
     if d.fairness:

@@ -91,6 +91,7 @@ class LiveProgress:
                 agg = e.aggregates or {}
                 # the tuned model's weights may come from an earlier epoch (the best checkpoint, reloaded)
                 when = (f"the weights of epoch {e.epoch:g}, step {e.step}" if e.phase == "tuned" and e.epoch is not None
+                        else "no model: the training labels' frequencies" if e.phase == "prior"
                         else f"epoch {fmt(e.epoch, 2)}")
                 self.progress.console.print(
                     f"[dim]eval {e.phase} ({e.split}, {when}): "
@@ -144,7 +145,8 @@ def print_result(store: Path, run_id: str) -> None:
     if result.error:
         console.print(f"[red]{result.error}[/]", soft_wrap=True)
     if result.base_vs_tuned:
-        for t in diff_tables(result.base_vs_tuned, ("precision", "recall", "f1"), f"base vs tuned — {run_id} (validation)"):
+        for t in diff_tables(result.base_vs_tuned, ("precision", "recall", "f1"), f"base vs tuned — {run_id} (validation)",
+                             prior=result.prior):
             console.print(t)
     elif result.evaluation:
         console.print(evaluation_table(result.evaluation, f"{run_id} (validation)"))

@@ -41,6 +41,7 @@ class RunWatch:
     evals: dict[str, list[tuple[int, float]]] = field(default_factory=dict)   # {metric: [(step, value)]} (epoch/tuned)
     base: dict[str, float] = field(default_factory=dict)                        # base-model aggregates
     tuned: dict[str, float] = field(default_factory=dict)                       # tuned-model aggregates
+    prior: dict[str, float] = field(default_factory=dict)                       # the label prior's (no model)
     devices: dict[tuple, Device] = field(default_factory=dict)
     logs: deque = field(default_factory=lambda: deque(maxlen=200))             # (level, message)
     trainable_params: int | None = None
@@ -92,6 +93,9 @@ class RunWatch:
             if e.phase == "tuned":  # the best checkpoint's weights, scored again: not a new point of the curves
                 self.tuned = dict(agg)
                 return
+            if e.phase == "prior":  # no model, no step: not a point of the curves
+                self.prior = dict(agg)
+                return
             for metric, value in agg.items():
                 if value is not None:
                     self.evals.setdefault(metric, []).append((e.step or self.step, value))
@@ -137,7 +141,7 @@ class RunWatch:
         self.losses = [p for p in self.losses if p[0] <= step]
         self.lrs = [p for p in self.lrs if p[0] <= step]
         self.evals = {m: [p for p in pts if p[0] <= step] for m, pts in self.evals.items()}
-        self.tuned = {}
+        self.tuned, self.prior = {}, {}
         self._step_times.clear()
 
     @property

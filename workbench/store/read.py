@@ -61,6 +61,7 @@ class RunDetail:
     tags: dict[str, str] = field(default_factory=dict)
     notes: list[tuple[float, str]] = field(default_factory=list)        # (unix time, text), oldest first
     record: list[str] = field(default_factory=list)  # `record_notes`: an event file read again, or gone
+    prior: dict[str, float] = field(default_factory=dict)  # the label prior's aggregates on the split ({}: none)
 
 
 def run_detail(con, run_id: str, split: str = "validation") -> RunDetail:
@@ -99,6 +100,7 @@ def run_detail(con, run_id: str, split: str = "validation") -> RunDetail:
         tags=tags,
         notes=notes,
         record=record_notes(con, run_id),
+        prior={m: v for (label, m), v in prior_evaluation(con, run_id, split).items() if label == ALL_LABELS},
     )
 
 
@@ -113,6 +115,14 @@ def base_vs_tuned(con, run_id: str, split: str = "validation") -> list[tuple]:
     """(label, metric, base, tuned, delta) rows; label '(all)' holds the aggregates."""
     return con.execute("SELECT label, metric, base, tuned, delta FROM base_vs_tuned WHERE run_id = ? AND split = ? "
                        "ORDER BY label, metric", [run_id, split]).fetchall()
+
+
+def prior_evaluation(con, run_id: str, split: str = "validation") -> dict[tuple[str, str], float]:
+    """{(label, metric): value} of a run's label prior (phase 'prior': the constant predictor from the
+    training labels) on a split; label '(all)' holds the aggregates; {} where the run has none (NER)."""
+    return {(label, m): v for label, m, v in con.execute(
+        "SELECT label, metric, value FROM evals WHERE run_id = ? AND phase = 'prior' AND split = ? ORDER BY seq",
+        [run_id, split]).fetchall()}
 
 
 def run_status(con, run_id: str) -> str | None:

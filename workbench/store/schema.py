@@ -70,7 +70,8 @@ CREATE TABLE IF NOT EXISTS evals (
     run_id  VARCHAR,
     seq     BIGINT,
     t       DOUBLE,
-    phase   VARCHAR,        -- base | epoch | tuned
+    phase   VARCHAR,        -- base | epoch | tuned | prior (the label-prior baseline: a constant
+                            --   prediction from the training labels' frequencies; no model)
     split   VARCHAR,        -- validation | test
     step    BIGINT,
     epoch   DOUBLE,
@@ -121,13 +122,14 @@ CREATE TABLE IF NOT EXISTS logs (
     message VARCHAR
 );
 
--- Confusion matrices of single-label classification (class column, chat classification), base and tuned:
+-- Confusion matrices of single-label classification (class column, chat classification), base, tuned
+-- and the label prior (its majority class / most common answer in one column):
 -- one row per (gold, predicted) cell that is not zero (a cell without a row is 0; stores of runs
 -- ingested before 2026-12 may also hold zero cells); predicted '(none)': an answer naming no class.
 CREATE TABLE IF NOT EXISTS confusion (
     run_id      VARCHAR,
     seq         BIGINT,
-    phase       VARCHAR,    -- base | tuned
+    phase       VARCHAR,    -- base | tuned | prior
     split       VARCHAR,
     gold        VARCHAR,    -- the true class
     predicted   VARCHAR,    -- the predicted class, or '(none)'
@@ -198,10 +200,17 @@ SELECT b.run_id, r.recipe_name, b.split, b.label, b.metric,
        b.value AS base, t.value AS tuned, t.value - b.value AS delta,
        CASE WHEN b.metric IN {NEUTRAL_METRICS} THEN NULL
             WHEN b.metric IN {LOWER_IS_BETTER} THEN t.value < b.value
-            ELSE t.value > b.value END AS improved
+            ELSE t.value > b.value END AS improved,
+       -- added with the label prior (phase 'prior'; NULL where the task has none, e.g. NER)
+       p.value AS prior,
+       CASE WHEN b.metric IN {NEUTRAL_METRICS} OR p.value IS NULL THEN NULL
+            WHEN b.metric IN {LOWER_IS_BETTER} THEN t.value < p.value
+            ELSE t.value > p.value END AS beats_prior
 FROM evals b
 JOIN evals t ON t.run_id = b.run_id AND t.split = b.split AND t.label = b.label
             AND t.metric = b.metric AND t.phase = 'tuned'
+LEFT JOIN evals p ON p.run_id = b.run_id AND p.split = b.split AND p.label = b.label
+                 AND p.metric = b.metric AND p.phase = 'prior'
 JOIN runs r ON r.run_id = b.run_id
 WHERE b.phase = 'base';
 

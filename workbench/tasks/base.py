@@ -135,6 +135,12 @@ class EvaluationTask(TaskData, Protocol):
         pipeline evaluates validation first."""
         ...
 
+    def evaluate_prior(self, train: Any, records: Any, label_names: list[str], *, split: str) -> Scored | None:
+        """The label-prior baseline (phase "prior") on one split's eval_records: a constant prediction
+        read off the training split's labels, scored through the same metric code as a model (and,
+        like a model, validation first). None where the task has none worth storing (NER)."""
+        ...
+
 
 class TrainingTask(EvaluationTask, Protocol):
     """A training run (train/pipeline.py: run): evaluation, plus the method, the Trainer's data and labels.json."""

@@ -148,6 +148,21 @@ class ChatClassificationTask(GenerativeTask):
         finally:
             self._system = trained
 
+    def evaluate_prior(self, train: Sequence[ChatRecord], records: Sequence[ChatRecord], label_names: list[str], *,
+                       split: str) -> Scored:
+        """The most common answer of the training split, given to every prompt and scored as a model's
+        answers are. A constant answer treats every group alike: no fairness rows."""
+        from collections import Counter
+
+        counts = Counter(r.label for r in train if r.label is not None)
+        answer = max(label_names, key=lambda c: (counts[c], -label_names.index(c)))  # a tie: the first class
+        scored = self.score(records, [answer] * len(records), label_names)
+        scored.extra.pop("groups", None)
+        scored.aggregates.pop("groups_flagged", None)
+        scored.notes.insert(0, f"label prior ({split}): the most common answer of the training split's {len(train)} "
+                               f"records, {answer!r} ({counts[answer]})")
+        return scored
+
     def reader(self, *, unlabelled: bool = False) -> Callable[[Any], list[ChatRecord]]:
         values = self.values
         max_rows = 0 if unlabelled else self.recipe.data.max_rows

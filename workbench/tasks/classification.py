@@ -196,6 +196,23 @@ class ClassificationTask:
                  split: str) -> Scored:
         logits = predict_logits(model, tokenizer, records.texts, batch_size=self.recipe.eval.batch_size,
                                 max_length=self.recipe.model.max_length)
+        return self._scored(logits, records, label_names, phase=phase, split=split)
+
+    def evaluate_prior(self, train: LabeledTable, records: LabeledTable, label_names: list[str], *,
+                       split: str) -> Scored:
+        """The constant predictor of the training labels' frequencies, scored as a model's logits are:
+        single-label, the class frequencies as its softmax (the majority class predicted, the loss the
+        constant's cross-entropy); multi-label, each label's frequency as its sigmoid (BCE), judged at
+        the thresholds a model is (eval.threshold, or its own tuned on validation)."""
+        freq = train.label_matrix().mean(axis=0, dtype=np.float64)
+        logits = np.broadcast_to(prior_logits(freq, self.single_label), (len(records), len(label_names)))
+        scored = self._scored(np.array(logits, dtype=np.float32), records, label_names, phase="prior", split=split)
+        scored.notes.insert(0, f"label prior ({split}): the training split's {len(train)} rows, "
+                               + ", ".join(f"{n} {f:.3g}" for n, f in zip(label_names, freq)))
+        return scored
+
+    def _scored(self, logits: np.ndarray, records: LabeledTable, label_names: list[str], *, phase: str,
+                split: str) -> Scored:
         kept = self.kept(len(label_names))
         if self.single_label:
             probs, per_label, agg = score_logits(records.labels, logits, label_names, 0.5, single_label=True)
@@ -417,6 +434,16 @@ def predict_logits(model, tokenizer, texts: list[str], *, batch_size: int, max_l
             out[idx] = model(**batch).logits.float().cpu().numpy()
     model.train(was_training)
     return out
+
+
+# A label or class the training split never holds gets this score, not 0 (an infinite loss).
+PRIOR_FLOOR = 1e-6
+
+
+def prior_logits(freq: np.ndarray, single_label: bool) -> np.ndarray:
+    """Logits whose softmax (single-label) or sigmoid (multi-label) are these frequencies."""
+    p = np.clip(freq, PRIOR_FLOOR, 1 - PRIOR_FLOOR)
+    return np.log(p) if single_label else np.log(p) - np.log1p(-p)
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:

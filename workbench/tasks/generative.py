@@ -177,6 +177,11 @@ class GenerativeTask(ABC):
                  split: str) -> Scored:
         return self.score(records, self._answers(model, tokenizer, records), label_names)
 
+    def evaluate_prior(self, train: Sequence[Any], records: Sequence[Any], label_names: list[str], *,
+                       split: str) -> Scored | None:
+        """None: a constant answer is worth storing only where an answer is a class (chat classification)."""
+        return None
+
     def labels_record(self, label_names: list[str]) -> dict[str, Any]:
         return {"labels": label_names}
 

@@ -2,7 +2,8 @@
 
     task.load_splits -> resolve the model source -> task.load_model -> the recipe's method
     -> `model` event -> base evaluation (every eval split) -> Trainer (epoch evaluations, checkpoints)
-    -> tuned evaluation (+ prediction files) -> save adapter / model -> labels.json
+    -> tuned evaluation (+ prediction files) -> label prior (every eval split) -> guardrails
+    -> save adapter / model -> labels.json
 
 What varies per task is the Task protocol (workbench/tasks/base.py): `run` uses its training
 role, `evaluate_only` its evaluation role. This module holds no task kind's name.
@@ -92,8 +93,10 @@ def run(ctx: RunContext, task: TrainingTask) -> None:
         scored = task.evaluate(model, tok, records, names, phase="tuned", split=split)
         record_eval(ctx, scored, phase="tuned", split=split, step=step, epoch=epoch)
         tuned_scored[split] = scored
+    prior = record_prior(ctx, task, splits.train, eval_sets, names)
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]  # restored with a resumed checkpoint
-    record_guardrails(ctx, names, splits.label_word, base_scored.get("validation"), tuned_scored["validation"], losses)
+    record_guardrails(ctx, names, splits.label_word, base_scored.get("validation"), tuned_scored["validation"], losses,
+                      prior=prior)
     save_trained(ctx, model, tok, ctx.recipe.model.method)
     rundir.write_labels(ctx.run_dir, task.labels_record(names))
 
@@ -126,12 +129,29 @@ def evaluate_only(ctx: RunContext, task: EvaluationTask, source: str, source_run
              trainable_params=0, total_params=total)
     ctx.phase("tuned eval", f"evaluating {source}")
     scored: dict[str, Scored] = {}
-    for split, records in [("validation", splits.validation), ("test", splits.test)]:
-        if records is None:
-            continue
-        scored[split] = task.evaluate(model, tok, task.eval_records(records), names, phase="tuned", split=split)
+    eval_sets = [(split, task.eval_records(records)) for split, records in
+                 [("validation", splits.validation), ("test", splits.test)] if records is not None]
+    for split, records in eval_sets:
+        scored[split] = task.evaluate(model, tok, records, names, phase="tuned", split=split)
         record_eval(ctx, scored[split], phase="tuned", split=split, step=0, epoch=0.0)
-    record_guardrails(ctx, names, splits.label_word, None, scored["validation"], [], who="the evaluated model")
+    prior = record_prior(ctx, task, splits.train, eval_sets, names)
+    record_guardrails(ctx, names, splits.label_word, None, scored["validation"], [], who="the evaluated model",
+                      prior=prior)
+
+
+def record_prior(ctx: RunContext, task: EvaluationTask, train: Any, eval_sets: list[tuple[str, Any]],
+                 names: list[str]) -> Scored | None:
+    """The label-prior baseline (phase "prior", the task's constant predictor from the training
+    labels) on every eval split, recorded as a model's evaluation is; its validation scoring, or None
+    where the task has none. After training: a resumed run redoes it with the tuned evaluation."""
+    out = None
+    for split, records in eval_sets:
+        scored = task.evaluate_prior(train, records, names, split=split)
+        if scored is None:
+            return None
+        record_eval(ctx, scored, phase="prior", split=split, step=0, epoch=0.0)
+        out = out or scored
+    return out
 
 
 def record_eval(ctx: RunContext, scored: Scored, *, phase: str, split: str, step: int, epoch: float) -> None:
@@ -159,17 +179,21 @@ def _record_one(ctx: RunContext, scored: Scored, *, phase: str, split: str, step
 
 
 def record_guardrails(ctx: RunContext, names: list[str], label_word: str, base: Scored | None, tuned: Scored,
-                      losses: list[float], who: str = "the tuned model") -> None:
+                      losses: list[float], who: str = "the tuned model", prior: Scored | None = None) -> None:
     """Warnings for a run that completed but learned nothing (workbench/metrics/guardrails.py): one
     `warnings` event (the store's runs.warnings) and a log line each."""
     from workbench.metrics import guardrails
 
     # the predictions as `workbench predict` makes them: at the tuned thresholds where there are some
-    at = next(iter(tuned.also.values()), tuned)
+    at_split = next(iter(tuned.also), None)
+    at = tuned.also[at_split] if at_split is not None else tuned
+    # the prior judged as the tuned model is: each at its own thresholds where they were tuned
+    prior_at = None if prior is None else prior.also.get(at_split, prior) if at_split is not None else prior
     found = guardrails.check(
         rows=at.rows, label_names=names, label_word=label_word,
         support={n: m.get("support", 0) for n, m in tuned.labels.items()},
         base=base.aggregates if base is not None else None, tuned=tuned.aggregates,
+        prior=prior_at.aggregates if prior_at is not None else None, tuned_at=at.aggregates,
         metric=ctx.recipe.train.best_metric, losses=losses, learning_rate=ctx.recipe.train.learning_rate, who=who)
     for w in found:
         ctx.log(w.message, level="warning")
