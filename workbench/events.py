@@ -8,7 +8,7 @@ Types and their fields (docs/architecture.md, "Event file contract"; the store's
               resume), resumed (on a resumed start: step, checkpoint, base_kept)
   model       trainable_params, total_params, source, resolved_path, method
   step        step, max_steps, epoch, loss, lr, grad_norm, samples_per_s, tokens_per_s
-  eval        phase (base|epoch|tuned), split, step, epoch, labels {label: {metric: value}}, aggregates {metric: value}
+  eval        phase (base|epoch|tuned|prior), split, step, epoch, labels {label: {metric: value}}, aggregates {metric: value}
   telemetry   host, rank, gpu, util, mem_used, mem_total, power_w, temp_c | host, rank, cpu_pct, rss_bytes
   checkpoint  step, path
   summary     train_runtime_s (trainer.train() wall time), train_seconds (training steps only),
@@ -269,7 +269,7 @@ class Step(Event):
 
 @dataclass(slots=True, eq=False)
 class Eval(Event):
-    phase: str | None = None                # base | epoch | tuned
+    phase: str | None = None                # base | epoch | tuned | prior (the label prior: no model)
     split: str = "validation"
     step: int | None = None
     epoch: float | None = None

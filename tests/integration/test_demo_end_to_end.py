@@ -67,6 +67,50 @@ def test_demo_completes_and_tuned_beats_base(demo):
     # a run that learned: no guardrail fires (an empty list, recorded, not a NULL)
     assert q(store, "SELECT warnings FROM runs WHERE run_id = ?", [run_id]) == [([],)]
     assert "warning:" not in proc.stdout
+    # ...and it beats the label prior (each label's training frequency as its score) by the guardrail's margin
+    (prior, tuned, beats), = q(store, "SELECT prior, tuned, beats_prior FROM base_vs_tuned WHERE run_id = ? "
+                                      "AND label = '(all)' AND metric = 'loss'", [run_id])
+    assert beats and tuned <= prior * 0.98, (prior, tuned)
+
+
+def test_a_run_no_better_than_the_label_prior_is_told_so(tmp_path):
+    """Issue 28's case: the demo stopped at 40 steps with tuned thresholds learns about each label's
+    frequency and no more; the base's random head is easy to beat, the label prior is not. The prior
+    (phase prior, no model) is stored beside base and tuned, printed by `diff` and `show`, and the
+    guardrail names both figures."""
+    store = tmp_path / "runs.duckdb"
+    proc = workbench("run", str(DEMO_RECIPE), "--quiet", "--set", "train.max_steps=40", "--set",
+                     "eval.tune_thresholds=true", store=store, timeout=900)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (run_id, warnings), = q(store, "SELECT run_id, warnings FROM runs")
+    loss = dict(q(store, "SELECT phase, value FROM evals WHERE run_id = ? AND split = 'validation' AND label = "
+                         "'(all)' AND metric = 'loss'", [run_id]))
+    assert set(loss) == {"base", "epoch", "tuned", "prior"}
+    assert loss["tuned"] < loss["base"] and loss["tuned"] > loss["prior"] * 0.98, loss
+    (w,) = [w for w in warnings if "no better than the label prior" in w]
+    assert f"loss {loss['tuned']:.4f} against the prior's {loss['prior']:.4f}" in w
+    assert "no better than the base" not in " ".join(warnings)  # what the base comparison let through
+    # the prior on every split the models are judged on, per label too, each at its own thresholds
+    splits = q(store, "SELECT split, count(DISTINCT label) FROM evals WHERE run_id = ? AND phase = 'prior' "
+                      "GROUP BY split ORDER BY split", [run_id])
+    assert splits == [("validation", 5), ("validation_at_thresholds", 5)]
+    assert q(store, "SELECT count(*) FROM evals WHERE run_id = ? AND phase = 'prior' AND metric = 'threshold'",
+             [run_id])[0][0] == len(LABELS)
+    (prior, beats), = q(store, "SELECT prior, beats_prior FROM base_vs_tuned WHERE run_id = ? AND split = "
+                               "'validation' AND label = '(all)' AND metric = 'loss'", [run_id])
+    assert prior == loss["prior"] and beats is (loss["tuned"] < loss["prior"])
+    # diff and show print it beside base and tuned
+    diff = workbench("diff", run_id, store=store)
+    assert diff.returncode == 0, diff.stderr
+    (line,) = [x for x in diff.stdout.splitlines() if x.strip("│┃ ").startswith("loss ")]
+    cells = [c.strip() for c in line.strip("│┃").split("│")]
+    assert cells[:5] == ["loss", f"{loss['base']:.3f}", f"{loss['tuned']:.3f}",
+                         f"{loss['tuned'] - loss['base']:+.3f}", f"{loss['prior']:.3f}"], cells
+    assert "prior f1" in diff.stdout
+    shown = workbench("show", run_id, store=store)
+    assert shown.returncode == 0, shown.stderr
+    text = " ".join(shown.stdout.split())
+    assert f"loss {loss['prior']:.3f}" in text.split("label prior", 1)[1] and "no better than the label prior" in text
 
 
 def test_a_run_that_cannot_learn_completes_with_warnings_saying_so(tmp_path):

@@ -44,11 +44,11 @@ def live(tmp_path_factory):
 
 
 def stored_evals(store: Path, run_id: str) -> dict[str, float]:
-    """The store's base and tuned evaluations under the metric names MLflow gets."""
+    """The store's base, tuned and label-prior evaluations under the metric names MLflow gets."""
     out = {}
     for phase, split, label, metric, value in q(
-            store, "SELECT phase, split, label, metric, value FROM evals WHERE run_id = ? AND phase IN ('base', 'tuned') "
-                   "AND isfinite(value)", [run_id]):
+            store, "SELECT phase, split, label, metric, value FROM evals WHERE run_id = ? "
+                   "AND phase IN ('base', 'tuned', 'prior') AND isfinite(value)", [run_id]):
         out[f"{phase}/{split}/{metric}" if label == "(all)" else f"{phase}/{split}/{metric}/{label}"] = value
     return out
 
@@ -85,6 +85,7 @@ def test_a_live_run_logs_its_recipe_curves_per_label_evaluations_and_artifacts(l
     # every base / tuned evaluation, aggregated and per label, as the store has it
     want = stored_evals(store, run_id)
     assert "tuned/validation/f1/toxicity" in want and "base/validation/f1_micro" in want
+    assert "prior/validation/loss" in want and "prior/validation/f1/toxicity" in want
     assert {k: run.data.metrics.get(k) for k in want} == pytest.approx(want)
     # artifacts: the recipe, the adapter, the predictions (every phase and split), labels.json
     files = artifact_paths(client, mlflow_run)

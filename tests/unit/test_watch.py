@@ -41,10 +41,11 @@ def test_evals_keep_base_apart_and_series_per_metric():
                 "step": step, "aggregates": {"f1_micro": f1, "loss": 1 - f1}}
 
     feed(w, [ev("base", 0, 0.2), ev("epoch", 10, 0.5), ev("epoch", 20, 0.6),
-             {**ev("epoch", 20, 0.9), "split": "test"}, ev("tuned", 20, 0.6)])
+             {**ev("epoch", 20, 0.9), "split": "test"}, ev("tuned", 20, 0.6), ev("prior", 0, 0.3)])
     assert w.base == {"f1_micro": 0.2, "loss": 0.8}
-    assert w.evals["f1_micro"] == [(10, 0.5), (20, 0.6)]  # the test split is not plotted, nor the tuned rescoring
-    assert w.tuned["f1_micro"] == 0.6
+    # the test split is not plotted, nor the tuned rescoring, nor the label prior (no model, step 0)
+    assert w.evals["f1_micro"] == [(10, 0.5), (20, 0.6)]
+    assert w.tuned["f1_micro"] == 0.6 and w.prior["f1_micro"] == 0.3
 
 
 def test_telemetry_keeps_latest_per_device_and_a_bounded_history():

@@ -3,8 +3,9 @@
 MODEL is a finished run (its adapter or full model, reloaded as `predict` reloads it), or any model
 source a recipe takes (a hub id, a local or merged folder, tiny:<arch>). The evaluation is a run of
 kind `eval` in the store, followed live like any run, with the same per-label metrics under phase
-"tuned" (the model evaluated), so `show`, `diff A B`, `compare` and SQL read it as they read a
-training run. A finished run evaluated on its own recipe reproduces its tuned metrics exactly.
+"tuned" (the model evaluated) and the recipe's label prior under "prior", so `show`, `diff A B`,
+`compare` and SQL read it as they read a training run. A finished run evaluated on its own recipe
+reproduces its tuned metrics exactly.
 """
 
 from __future__ import annotations

@@ -233,7 +233,7 @@ class ClassificationTask:
         self.tuned_thresholds[phase] = th
         if phase == "tuned":
             self.thresholds = th  # the test split and `workbench predict` use them
-        note = (f"thresholds of the {phase} model tuned on validation: "
+        note = (f"thresholds of {'the label prior' if phase == 'prior' else f'the {phase} model'} tuned on validation: "
                 + ", ".join(f"{n} {t:.2f}" for n, t in zip(label_names, th)))
         return Scored(per_label, agg, prediction_rows(records, probs, self.recipe.eval.threshold, **kept), notes=[note],
                       also={AT_THRESHOLDS.format(split=split): _at_thresholds(records, logits, label_names, th, kept)})
