@@ -326,7 +326,10 @@ def test_base_and_tuned_thresholds_are_tuned_alike(decoder):
     labels = json.loads((run_dir / "labels.json").read_text())
     assert labels["base_threshold"] == [base_th[n] for n in labels["labels"]]
     assert not _thresholds(store, run_id, "base", "validation") and not _thresholds(store, run_id, "tuned", "validation")
-    for phase in ("base", "tuned"):  # the stored test F1 is the F1 of the predictions at those thresholds
+    # the label prior (no model) is judged alike: its own thresholds tuned on validation score its test split
+    prior_th = _thresholds(store, run_id, "prior", "validation_at_thresholds")
+    assert len(prior_th) == 5 and _thresholds(store, run_id, "prior", "test") == prior_th
+    for phase in ("base", "tuned", "prior"):  # the stored test F1 is the F1 of the predictions at those thresholds
         rows = [json.loads(line) for line in (run_dir / f"predictions_{phase}_test.jsonl").read_text().splitlines()]
         tp = sum(len(set(r["predicted"]) & set(r["labels"])) for r in rows)
         fp = sum(len(set(r["predicted"]) - set(r["labels"])) for r in rows)

@@ -28,8 +28,8 @@ def register(sub: Subparsers) -> None:
     sp.add_argument("run", help="run id, unique prefix, or 'last'")
     sp.add_argument("--split", default="validation")
 
-    sp = command(sub, "diff", "Base model vs tuned model of a run, or two runs' evaluations (A vs B), per label and metric, "
-                 "with deltas.", _diff)
+    sp = command(sub, "diff", "Base model vs tuned model of a run (and its label prior), or two runs' evaluations (A vs B), "
+                 "per label and metric, with deltas.", _diff)
     sp.add_argument("runs", nargs="+", metavar="RUN", help="one run (base vs tuned) or two (A vs B): run id, unique "
                     "prefix or suffix, or 'last'")
     sp.add_argument("--split", default="validation")
