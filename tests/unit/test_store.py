@@ -38,7 +38,8 @@ def rid(name: str) -> str:
     return f"{name}-20260101-120000-0000"
 
 
-def make_run(root: Path, run_id: str, demo_recipe: Path, *, end: str | None = "completed") -> Path:
+def make_run(root: Path, run_id: str, demo_recipe: Path, *, end: str | None = "completed",
+             prior: dict | None = None) -> Path:
     """A run folder as a launcher and trainer would leave it: run.json, recipe.toml, events.jsonl."""
     run_dir = root / run_id
     run_dir.mkdir(parents=True)
@@ -56,6 +57,8 @@ def make_run(root: Path, run_id: str, demo_recipe: Path, *, end: str | None = "c
                    samples_per_s=50.0, tokens_per_s=900.0)
         w.emit("eval", phase="base", split="validation", step=0, epoch=0.0, **BASE)
         w.emit("eval", phase="tuned", split="validation", step=30, epoch=1.0, **TUNED)
+        if prior is not None:  # the label prior (no model), after the tuned evaluation
+            w.emit("eval", phase="prior", split="validation", step=0, epoch=0.0, **prior)
         w.emit("artifact", kind="adapter", path=str(run_dir / "adapter"), size_bytes=42)
         if end:
             time.sleep(0.01)  # a measurable duration
@@ -154,6 +157,36 @@ def test_base_vs_tuned_delta_and_improved(store, run_dir):
     assert got[("ad", "support")][3] is None  # neutral
     assert got[(ALL_LABELS, "examples")][3] is None
     assert got[(ALL_LABELS, "f1_micro")][3] is True
+
+
+def test_the_label_prior_sits_beside_base_and_tuned(store, tmp_path, demo_recipe):
+    """Phase prior: the view's prior and beats_prior (appended, NULL where a run has none), and the
+    reads behind diff, show and compare."""
+    from workbench.store import read
+
+    prior = {"labels": {"ad": {"f1": 0.6, "support": 10}},
+             "aggregates": {"f1_micro": 0.5, "loss": 0.24, "examples": 14}}
+    with_prior = make_run(tmp_path / "runs", rid("p1"), demo_recipe, prior=prior)
+    without = make_run(tmp_path / "runs", rid("p2"), demo_recipe)
+    with connect(store) as con:
+        ingest_run(con, with_prior)
+        ingest_run(con, without)
+        cols = [d[0] for d in con.execute("SELECT * FROM base_vs_tuned LIMIT 0").description]
+        assert cols[-3:] == ["improved", "prior", "beats_prior"]  # appended: positional readers keep theirs
+        rows = {(r, label, m): (p, beats) for r, label, m, p, beats in con.execute(
+            "SELECT run_id, label, metric, prior, beats_prior FROM base_vs_tuned").fetchall()}
+        assert rows[(rid("p1"), ALL_LABELS, "loss")] == (0.24, False)     # 0.25 is not below 0.24
+        assert rows[(rid("p1"), ALL_LABELS, "f1_micro")] == (0.5, True)   # 0.58 above 0.5
+        assert rows[(rid("p1"), "ad", "f1")] == (0.6, False)              # 0.55 below 0.6
+        assert rows[(rid("p1"), "ad", "support")] == (10, None)           # neutral
+        assert rows[(rid("p1"), "tox", "f1")] == (None, None)             # the prior has no such row
+        assert {v for k, v in rows.items() if k[0] == rid("p2")} == {(None, None)}
+        assert read.prior_evaluation(con, rid("p1"))[(ALL_LABELS, "loss")] == 0.24
+        assert read.prior_evaluation(con, rid("p2")) == {}
+        assert read.run_detail(con, rid("p1")).prior == prior["aggregates"]
+        c = read.compare(con, [rid("p1"), rid("p2")])
+        assert c.prior == {m: {rid("p1"): v} for m, v in prior["aggregates"].items()}
+        assert c.aggregates["loss"] == {rid("p1"): 0.25, rid("p2"): 0.25}  # the tuned models' alone
 
 
 def test_run_summary(store, run_dir):

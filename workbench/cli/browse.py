@@ -252,6 +252,7 @@ RESOURCE_LABELS = {"trainable_params": "trainable params", "total_params": "tota
                    "train_runtime_s": "training time", "train_samples_per_s": "samples/s (training)",
                    "peak_mem_bytes": "peak memory", "saved_bytes": "saved on disk"}
 MEAN_STD = ("accuracy", "f1_micro", "f1_macro", "loss")
+PRIOR_SHOWN = ("loss", "accuracy", "f1_micro", "f1_macro")
 
 
 def _resource_text(name: str, v: Any) -> str:
@@ -310,6 +311,9 @@ def _compare(args: argparse.Namespace) -> int:
                 t.add_row(RESOURCE_LABELS[name], *(_resource_text(name, c.resources[name].get(r)) for r in ids))
         console.print(t)
     side_by_side(f"tuned metrics ({args.split})", c.aggregates, AGGREGATES)
+    if c.prior:  # each run's label prior (no model: its training labels' frequencies), the headline metrics
+        side_by_side(f"label prior ({args.split}): a constant prediction from each run's training labels",
+                     c.prior, PRIOR_SHOWN)
     side_by_side(f"per label: {args.metric} ({args.split})", c.per_label, None)
     for group, ids_in in c.groups.items():
         stats = [f"{m} {mean:.3f} ± {std:.3f}" for m in AGGREGATES

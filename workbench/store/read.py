@@ -207,6 +207,7 @@ class Comparison:
     groups: dict[str, list[str]]                # {group_id: [run_id, ...]} for groups of 2+ compared runs
     resources: dict[str, dict[str, float]] = field(default_factory=dict)  # {RESOURCES name: {run_id: value}}
     methods: dict[str, str] = field(default_factory=dict)  # {run_id: method} (runs.method: lora, full)
+    prior: dict[str, dict[str, float]] = field(default_factory=dict)  # {metric: {run_id: value}}, the label prior
 
     def best(self, metric: str, values: dict[str, float]) -> float | None:
         """The best value of a row (lowest for loss-like metrics), for highlighting."""
@@ -233,9 +234,11 @@ def compare(con, ids: list[str], split: str = "validation", metric: str = "f1") 
         pv.setdefault(k, {})[rid] = v
     differing = sorted(k for k, v in pv.items() if len({v.get(r) for r in ids}) > 1 and k != "name")
     agg: dict[str, dict[str, float]] = {}
-    for rid, m, v in con.execute(f"SELECT run_id, metric, value FROM evals WHERE run_id IN ({marks}) AND phase = "
-                                 f"'tuned' AND split = ? AND label = ?", [*ids, split, ALL_LABELS]).fetchall():
-        agg.setdefault(m, {})[rid] = v
+    prior: dict[str, dict[str, float]] = {}
+    for rid, phase, m, v in con.execute(
+            f"SELECT run_id, phase, metric, value FROM evals WHERE run_id IN ({marks}) AND phase IN ('tuned', 'prior') "
+            f"AND split = ? AND label = ?", [*ids, split, ALL_LABELS]).fetchall():
+        (agg if phase == "tuned" else prior).setdefault(m, {})[rid] = v
     per: dict[str, dict[str, float]] = {}
     for rid, label, v in con.execute(
             f"SELECT run_id, label, value FROM evals WHERE run_id IN ({marks}) AND phase = 'tuned' AND split = ? "
@@ -258,7 +261,7 @@ def compare(con, ids: list[str], split: str = "validation", metric: str = "f1") 
         for name, v in zip(RESOURCES, vals):
             if v is not None:
                 resources.setdefault(name, {})[rid] = v
-    return Comparison(ids, status, pv, differing, agg, per, groups, resources, methods)
+    return Comparison(ids, status, pv, differing, agg, per, groups, resources, methods, prior)
 
 
 # Params that name or group runs, or stand for several: never a sweep's knob.
