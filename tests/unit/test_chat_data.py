@@ -16,7 +16,7 @@ from tests.conftest import ROOT
 from tools.synthetic.hate import GROUPS, LABELS, SYSTEM_PROMPT, generate_records
 from workbench.data.chat_jsonl import ChatRecord, parse_label, read_chat_jsonl
 from workbench.errors import UserError
-from workbench.metrics.classes import class_report, group_fpr
+from workbench.metrics.classes import class_report
 
 DEMO_DIR = ROOT / "recipes" / "demo" / "data" / "hate"
 CLASSES = ["hate", "offensive", "neither"]
@@ -264,38 +264,50 @@ def test_class_report_all_parsed_micro_is_accuracy_and_zero_division():
         class_report(["z"], ["a"], ["a"])
 
 
-# --- group_fpr --------------------------------------------------------------------------------
+# --- per-group false-positive rates of parsed answers (metrics/bias.py, as chat classification calls it) ---
+
+def _answer_bias(gold, pred, groups, positive, **limits):
+    """The fairness rows of parsed answers: one-hot gold and predictions (an unparseable answer, None,
+    predicts no class), "(any)" the union when several classes are positive."""
+    import numpy as np
+
+    from workbench.metrics.bias import UNION, bias_by_class
+
+    names = ["hate", "offensive", "neither"]
+    gold_m = np.array([[int(g == n) for n in names] for g in gold])
+    pred_m = np.array([[int(p == n) for n in names] for p in pred])
+    report = bias_by_class(np.full(gold_m.shape, 1 / 3).tolist(), gold_m.tolist(), pred_m.tolist(), names, positive,
+                           {"target": [(g,) if g else () for g in groups]}, union=True, **limits)
+    return {r["group"]: r for r in report[UNION if len(positive) > 1 else positive[0]]["groups"]}
+
 
 def test_group_fpr_hand_computed_with_limit_override():
     gold = ["neither", "offensive", "neither", "hate", "neither", "neither", "neither", "hate", "neither"]
     pred = ["hate", "offensive", None, "hate", "neither", "hate", "neither", "neither", "offensive"]
     groups = ["cyclists", "cyclists", "cyclists", "cyclists", "farmers", "farmers", None, "gamers", "teachers"]
-    out = group_fpr(gold, pred, groups, ["hate"], max_fpr=0.4, limits={"cyclists": 0.5, "nobody": 0.1})
+    out = _answer_bias(gold, pred, groups, ["hate"], max_fpr=0.4, fpr_limits={"cyclists": 0.5, "nobody": 0.1})
     assert list(out) == ["cyclists", "farmers", "gamers", "teachers"]  # sorted; None skipped; unknown limit ignored
     # cyclists: negatives = neither, offensive, neither (3); FP = the first only (None is not positive) -> 1/3 <= 0.5
-    assert out["cyclists"] == pytest.approx({"examples": 4.0, "negatives": 3.0, "false_positives": 1.0,
-                                             "fpr": 1 / 3, "max_fpr": 0.5, "flagged": 0.0})
+    cyclists = out["cyclists"]
+    assert (cyclists["examples"], cyclists["negatives"], cyclists["false_positives"], cyclists["max_fpr"],
+            cyclists["flagged"]) == (4, 3, 1, 0.5, 0.0) and cyclists["fpr"] == pytest.approx(1 / 3)
     # farmers: 2 negatives, 1 FP -> 0.5 > default 0.4 -> flagged
-    assert out["farmers"] == pytest.approx({"examples": 2.0, "negatives": 2.0, "false_positives": 1.0,
-                                            "fpr": 0.5, "max_fpr": 0.4, "flagged": 1.0})
-    # gamers: only a hate record -> no negatives: no fpr / flagged, and nothing NaN
-    assert out["gamers"] == {"examples": 1.0, "negatives": 0.0, "false_positives": 0.0, "max_fpr": 0.4}
+    assert (out["farmers"]["fpr"], out["farmers"]["max_fpr"], out["farmers"]["flagged"]) == (0.5, 0.4, 1.0)
+    # gamers: only a hate record -> no negatives: no fpr, not flagged, and nothing NaN
+    assert "fpr" not in out["gamers"] and out["gamers"]["flagged"] == 0.0 and out["gamers"]["negatives"] == 0
     # teachers: neither predicted offensive is not a positive prediction with positives = [hate]
     assert out["teachers"]["fpr"] == 0.0 and out["teachers"]["flagged"] == 0.0
     json.dumps(out, allow_nan=False)
 
-    both = group_fpr(gold, pred, groups, ["hate", "offensive"], max_fpr=None, limits={"teachers": 0.5})
-    assert both["teachers"] == pytest.approx({"examples": 1.0, "negatives": 1.0, "false_positives": 1.0,
-                                              "fpr": 1.0, "max_fpr": 0.5, "flagged": 1.0})
+    both = _answer_bias(gold, pred, groups, ["hate", "offensive"], max_fpr=None, fpr_limits={"teachers": 0.5})
+    teachers = both["teachers"]
+    assert (teachers["examples"], teachers["negatives"], teachers["false_positives"], teachers["fpr"],
+            teachers["max_fpr"], teachers["flagged"]) == (1, 1, 1, 1.0, 0.5, 1.0)
     # no default limit: groups without their own limit get no max_fpr and no flag
-    assert "max_fpr" not in both["farmers"] and "flagged" not in both["farmers"]
-    assert both["cyclists"]["negatives"] == 2.0 and both["cyclists"]["fpr"] == pytest.approx(0.5)
+    assert "max_fpr" not in both["farmers"] and both["farmers"]["flagged"] == 0.0
+    assert both["cyclists"]["negatives"] == 2 and both["cyclists"]["fpr"] == pytest.approx(0.5)
     assert not any(isinstance(v, float) and math.isnan(v) for row in both.values() for v in row.values())
 
-
-def test_group_fpr_length_mismatch():
-    with pytest.raises(ValueError):
-        group_fpr(["hate"], ["hate"], [], ["hate"], max_fpr=None, limits={})
 
 
 def test_predict_input_may_end_with_the_user_turn_all_or_none(tmp_path):
@@ -346,7 +358,7 @@ def test_the_base_model_answers_with_its_own_system_prompt(tmp_path):
     task = get_task(recipe_from_dict(raw).values)
     seen = []
     task._answers = lambda model, tok, records: seen.append(task.system) or []
-    task.score = lambda records, answers, names: None
+    task.score = lambda records, answers, names, probs=None: None
     for phase in ("base", "tuned", "base"):
         task.evaluate(None, None, [], ["hate", "not"], phase=phase, split="validation")
     assert seen == ["You are a careful moderator. Read the post. Answer hate or not.", "Answer hate or not.",

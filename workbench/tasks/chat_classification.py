@@ -8,6 +8,7 @@ false-positive rates per target group are set against the recipe's limits.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -15,9 +16,9 @@ from typing import Any, ClassVar
 from workbench.data.chat_jsonl import ChatRecord, parse_label, read_chat_jsonl
 from workbench.data.profile import ProfileRows
 from workbench.errors import UserError
-from workbench.metrics.classes import class_report, confusion, group_fpr
+from workbench.metrics.classes import class_report, confusion
 from workbench.recipe.sections import RecipeView, view_of
-from workbench.tasks.base import Fail, Scored, Task, checked_group_columns
+from workbench.tasks.base import Fail, Scored, Task, checked_group_columns, judge_fairness
 from workbench.tasks.exported import Serving, as_python
 from workbench.tasks.generative import (
     HARMONY_FINAL,
@@ -104,9 +105,6 @@ class ChatClassificationTask(GenerativeTask):
         if len(columns) > 1:  # per-column fairness of chat answers is issue 28's next step
             raise fail(f"data.group_columns: task chat_classification reads one group column (the target group), "
                        f"got {len(columns)}: {', '.join(columns)}", "data", "group_columns")
-        if recipe.fairness.positive_classes and not columns:
-            raise fail("fairness.positive_classes needs data.group_columns (the record field naming the target group)",
-                       "fairness", "positive_classes")
         template = recipe.data.prompt_template
         if template:
             from workbench.data.labeled import template_fields
@@ -135,18 +133,43 @@ class ChatClassificationTask(GenerativeTask):
     def evaluate(self, model, tokenizer, records: Sequence[ChatRecord], label_names: list[str], *, phase: str,
                  split: str) -> Scored:
         """With eval.base_system_prompt_file the base model answers with that system prompt (its own,
-        e.g. an elaborate one), the tuned model with the one it was trained with."""
+        e.g. an elaborate one), the tuned model with the one it was trained with. With fairness.*
+        each class's probability is scored too (class_probabilities), for the bias AUCs."""
         own = self.recipe.eval.base_system_prompt_file
-        if phase != "base" or not own:
-            return super().evaluate(model, tokenizer, records, label_names, phase=phase, split=split)
-        from workbench.textfile import read_text_file
-
         trained = self.system
-        self._system = read_text_file(own, "base system prompt").strip()
+        if phase == "base" and own:
+            from workbench.textfile import read_text_file
+
+            self._system = read_text_file(own, "base system prompt").strip()
         try:
-            return super().evaluate(model, tokenizer, records, label_names, phase=phase, split=split)
+            answers = self._answers(model, tokenizer, records)
+            probs = (self.class_probabilities(model, tokenizer, records, label_names)
+                     if self.recipe.fairness.positive_classes else None)
+            return self.score(records, answers, label_names, probs)
         finally:
             self._system = trained
+
+    def class_probabilities(self, model, tokenizer, records: Sequence[ChatRecord], classes: list[str]):
+        """P(class | prompt), examples x classes: each class's answer scored teacher-forced after the
+        prompt (generative.answer_logprobs), a softmax over the classes. A class's answer is the
+        answer text its records give most often (the class name where none has it), so "Label: hate"
+        style answers are scored as trained. A generated answer is a string; these are the scores the
+        threshold-free bias AUCs rank by. Costs one forward pass per example and class."""
+        import numpy as np
+
+        from workbench.tasks.generative import answer_logprobs
+
+        said: dict[str, Counter[str]] = {}
+        for r in records:
+            if r.label is not None:
+                said.setdefault(r.label, Counter())[r.messages[-1]["content"].strip()] += 1
+        answer = {c: said[c].most_common(1)[0][0] if c in said else c for c in classes}
+        prompts = [p for p, _ in self.pairs(records, tokenizer)]
+        pairs = [(p, answer[c]) for p in prompts for c in classes]
+        logp = answer_logprobs(model, tokenizer, pairs, batch_size=self.recipe.eval.batch_size,
+                               max_length=self.recipe.model.max_length).reshape(len(records), len(classes))
+        e = np.exp(logp - logp.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
 
     def reader(self, *, unlabelled: bool = False) -> Callable[[Any], list[ChatRecord]]:
         values = self.values
@@ -189,9 +212,12 @@ class ChatClassificationTask(GenerativeTask):
             texts.append(Path(self.recipe.data.chat_template).read_text(encoding="utf-8"))
         return texts
 
-    def score(self, records: Sequence[ChatRecord], answers: list[str], classes: list[str]) -> Scored:
+    def score(self, records: Sequence[ChatRecord], answers: list[str], classes: list[str], probs=None) -> Scored:
+        """The answers parsed and scored per class; with `probs` (class_probabilities) the fairness
+        report, a prediction being the class the answer names (none: negative for every class)."""
         gold = [r.label for r in records]
         pred = [parse_label(a, classes) for a in answers]
+        rows: list[dict[str, Any]]
         if any(g is None for g in gold):  # unlabelled predict input: classes read, nothing to score
             rows = [{"line": r.line, "input": _last_user(r), "answer": a, "predicted": p, "group": r.group}
                     for r, a, p in zip(records, answers, pred)]
@@ -200,14 +226,28 @@ class ChatClassificationTask(GenerativeTask):
                           extra={"scored": False})
         labels = [g for g in gold if g is not None]  # all of them: unlabelled input returned above
         per_class, agg = class_report(labels, pred, classes)
-        extra: dict[str, Any] = {"confusion": confusion(labels, pred, classes)}
-        if self.recipe.fairness.positive_classes:
-            extra["groups"] = group_fpr(labels, pred, [r.group for r in records], list(self.recipe.fairness.positive_classes),
-                                        max_fpr=self.recipe.fairness.max_fpr, limits=dict(self.recipe.fairness.group_limits))
-            agg["groups_flagged"] = float(sum(1 for g in extra["groups"].values() if g.get("flagged")))
-        rows = [{"line": r.line, "input": _last_user(r), "answer": a, "predicted": p, "label": r.label, "group": r.group}
-                for r, a, p in zip(records, answers, pred)]
-        return Scored(per_class, agg, rows, extra)
+        rows = [
+            {"line": r.line, "input": _last_user(r), "answer": a, "predicted": p, "label": r.label, "group": r.group}
+            for r, a, p in zip(records, answers, pred)]
+        scored = Scored(per_class, agg, rows, {"confusion": confusion(labels, pred, classes)})
+        column = _group_column(self.recipe.data)
+        if probs is not None and column:
+            import numpy as np
+
+            index = {c: j for j, c in enumerate(classes)}
+            gold_m = np.zeros((len(records), len(classes)), dtype=np.int8)
+            pred_m = np.zeros_like(gold_m)
+            for i, (g, p) in enumerate(zip(labels, pred)):
+                gold_m[i, index[g]] = 1
+                if p is not None:
+                    pred_m[i, index[p]] = 1
+            for row, ps in zip(rows, probs):
+                row["scores"] = {c: round(float(v), 6) for c, v in zip(classes, ps)}
+            no_group = {v.strip().lower() for v in self.recipe.fairness.no_group_values}
+            groups: dict[str, list[tuple[str, ...]]] = {column: [
+                (r.group.strip(),) if r.group and r.group.strip().lower() not in no_group else () for r in records]}
+            judge_fairness(self.recipe, scored, probs, gold_m, pred_m, classes, groups, union=True)
+        return scored
 
     # --- a finished run exported (workbench export; workbench/tasks/exported.py) ------------------
     def export_labels(self, meta: dict[str, Any]) -> dict[str, Any]:
