@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import ROOT
 from tools.synthetic.hate import GROUPS, LABELS, SYSTEM_PROMPT, generate_records
-from workbench.data.chat_jsonl import ChatRecord, parse_label, read_chat_jsonl
+from workbench.data.chat_jsonl import ChatRecord, GroupFields, parse_label, read_chat_jsonl
 from workbench.errors import UserError
 from workbench.metrics.classes import class_report
 
@@ -40,7 +40,7 @@ def chat_error(path, labels=CLASSES, **kw) -> str:
 
 @pytest.mark.parametrize("split,n", [("train", 600), ("validation", 90), ("test", 90)])
 def test_demo_files_read(split, n):
-    recs = read_chat_jsonl(DEMO_DIR / f"{split}.jsonl", CLASSES, group_field="group")
+    recs = read_chat_jsonl(DEMO_DIR / f"{split}.jsonl", CLASSES, groups=GroupFields(("group",)))
     assert len(recs) == n
     assert [r.line for r in recs] == list(range(1, n + 1))
     assert {r.label for r in recs} == set(CLASSES)
@@ -54,7 +54,7 @@ def test_demo_files_read(split, n):
 
 
 def test_demo_train_classes_groups_and_imbalance():
-    recs = read_chat_jsonl(DEMO_DIR / "train.jsonl", CLASSES, group_field="group")
+    recs = read_chat_jsonl(DEMO_DIR / "train.jsonl", CLASSES, groups=GroupFields(("group",)))
     by_class = Counter(r.label for r in recs)
     assert all(by_class[c] >= 100 for c in CLASSES)
     assert {r.group for r in recs} == set(GROUPS)
@@ -99,13 +99,25 @@ def test_generator_cli_sizes(tmp_path):
 def test_read_skips_blank_lines_keeps_line_numbers_and_max_rows(write):
     p = write("d.jsonl", "\n" + rec(answer="Hate.", g="a") + "\n\n  \r\n" + rec(answer="neither", g="") + "\r\n"
               + rec(answer="offensive", g=None) + "\n")
-    recs = read_chat_jsonl(p, CLASSES, group_field="g")
+    recs = read_chat_jsonl(p, CLASSES, groups=GroupFields(("g",)))
     assert [(r.line, r.label, r.group) for r in recs] == [(2, "hate", "a"), (5, "neither", None),
                                                          (6, "offensive", None)]
     assert recs[0].messages[-1] == {"role": "assistant", "content": "Hate."}
     assert [r.line for r in read_chat_jsonl(p, CLASSES, max_rows=2)] == [2, 5]
     # without group_field the group is never read
     assert all(r.group is None for r in read_chat_jsonl(p, CLASSES))
+
+
+def test_records_read_several_group_fields_as_lists_split_and_without_no_group_values(write):
+    """data.group_columns of chat JSONL: a name, a list of names, names split by data.group_separator;
+    blanks and fairness.no_group_values (any case) are no group; each field's groups apart."""
+    p = write("d.jsonl", "\n".join([rec(race="black", faith=["muslim", " christian "]),
+                                     rec(race="N/A", faith="jewish|none"), rec(race="", faith=None)]) + "\n")
+    fields = GroupFields(("race", "faith"), separator="|", no_group=("none", "n/a"))
+    recs = read_chat_jsonl(p, CLASSES, groups=fields)
+    assert [r.groups for r in recs] == [{"race": ("black",), "faith": ("muslim", "christian")},
+                                        {"race": (), "faith": ("jewish",)}, {"race": (), "faith": ()}]
+    assert [r.group for r in recs] == ["black", "N/A", None]  # the first field as written (prediction rows)
 
 
 def test_read_bom_and_multi_turn(write):
@@ -150,12 +162,12 @@ def test_bad_record_names_file_and_line(write, bad, expect):
 
 @pytest.mark.parametrize("bad,expect", [
     (rec(), "no group field 'group' in the record; add it or change data.group_columns"),
-    (rec(group=3), "group field 'group' must be a string, got 3"),
-    (rec(group=["a"]), "must be a string"),
+    (rec(group=3), "group field 'group' must be a string or a list of strings, got 3"),
+    (rec(group=["a", 4]), "must be a string or a list of strings"),
 ])
 def test_bad_group_names_file_and_line(write, bad, expect):
     p = write("bad.jsonl", rec(group="a") + "\n" + bad + "\n")
-    msg = chat_error(p, group_field="group")
+    msg = chat_error(p, groups=GroupFields(("group",)))
     assert msg.startswith(f"{p}:2: ") and expect in msg, msg
 
 
@@ -311,13 +323,13 @@ def test_group_fpr_hand_computed_with_limit_override():
 
 
 def test_predict_input_may_end_with_the_user_turn_all_or_none(tmp_path):
-    from workbench.data.chat_jsonl import read_chat_jsonl
+    from workbench.data.chat_jsonl import GroupFields, read_chat_jsonl
 
     user = {"role": "user", "content": "you people are great"}
     answer = {"role": "assistant", "content": "neither"}
     f = tmp_path / "new.jsonl"
     f.write_text(json.dumps({"messages": [user]}) + "\n" + json.dumps({"messages": [user, answer, user]}) + "\n")
-    recs = read_chat_jsonl(f, ["hate", "neither"], group_field="group", answers_optional=True)
+    recs = read_chat_jsonl(f, ["hate", "neither"], groups=GroupFields(("group",)), answers_optional=True)
     assert [r.label for r in recs] == [None, None] and recs[1].prompt == [user, answer, user]
     with pytest.raises(UserError, match="expected the assistant's answer"):
         read_chat_jsonl(f, ["hate", "neither"])  # training data must have answers

@@ -2,8 +2,9 @@
 recipe). Records are chat JSONL; the prompt is every message before the final assistant turn,
 rendered with the tokenizer's chat template (or data.chat_template), and the loss is on the
 assistant's answer only. Base and tuned models answer the same prompts; answers are parsed to
-a class (unparseable ones counted, never fatal), scored per class, and — with fairness.* —
-false-positive rates per target group are set against the recipe's limits.
+a class (unparseable ones counted, never fatal), scored per class, and — with fairness.* — each
+group's error rates and bias AUCs (tasks/base.py judge_fairness) over class probabilities scored
+teacher-forced (class_probabilities).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from workbench.data.chat_jsonl import ChatRecord, parse_label, read_chat_jsonl
+from workbench.data.chat_jsonl import ChatRecord, GroupFields, parse_label, read_chat_jsonl
 from workbench.data.profile import ProfileRows
 from workbench.errors import UserError
 from workbench.metrics.classes import class_report, confusion
@@ -46,34 +47,39 @@ def read_table_records(source, values: dict[str, Any], *, max_rows: int = 0, unl
                        ) -> list[ChatRecord]:
     """Chat records from a table (any source classification reads): the user message from
     data.prompt_template, the answer from data.label_column (a class of data.classes, or its id),
-    the group from the data.group_columns column. Errors name the source, the line or row and the column."""
+    the groups from the data.group_columns columns (workbench/data/groups.py, as classification reads
+    them). Errors name the source, the line or row and the column."""
+    from workbench.data.groups import group_columns
     from workbench.data.labeled import LabeledTable, LabelSpec, read_labeled
 
-    data = view_of(values).data
+    recipe = view_of(values)
+    data = recipe.data
     classes = list(data.classes)
-    group = _group_column(data)
+    columns = group_columns(data)
     spec = LabelSpec(text_template=data.prompt_template, label_column=data.label_column,
-                     classes=tuple(classes), fmt=data.format, keep=(group,) if group else ())
+                     classes=tuple(classes), fmt=data.format, keep=tuple(columns[:1]), groups=tuple(columns),
+                     group_separator=data.group_separator, no_group=tuple(recipe.fairness.no_group_values))
     table = read_labeled(source, spec, train=LabeledTable.known(str(source), classes, True), max_rows=max_rows,
                          require_labels=not unlabelled)
     index = table.table.column("labels").to_pylist() if table.has_labels else [None] * len(table)
-    groups = table.column(group) if group else [None] * len(table)
+    first = table.column(columns[0]) if columns else [None] * len(table)
+    groups = table.groups
     records = []
-    for text, i, g, line in zip(table.texts, index, groups, table.lines):
+    for n, (text, i, g, line) in enumerate(zip(table.texts, index, first, table.lines)):
         messages = [{"role": "user", "content": text}]
         if i is not None:
             messages.append({"role": "assistant", "content": classes[i]})
-        records.append(ChatRecord(messages, None if i is None else classes[i], g or None, line))
+        records.append(ChatRecord(messages, None if i is None else classes[i], g or None, line,
+                                  {c: per_row[n] for c, per_row in groups.items()}))
     return records
 
 
-def _group_column(data) -> str:
-    """The one group column this task reads (data.group_columns, or its older name data.group_field);
-    "" for none. check_recipe has refused more than one."""
+def _group_fields(recipe: RecipeView) -> GroupFields:
+    """The record fields naming each record's groups (data.group_columns, or data.group_field)."""
     from workbench.data.groups import group_columns
 
-    columns = group_columns(data)
-    return columns[0] if columns else ""
+    return GroupFields(tuple(group_columns(recipe.data)), recipe.data.group_separator,
+                       tuple(recipe.fairness.no_group_values))
 
 
 class ChatClassificationTask(GenerativeTask):
@@ -101,10 +107,7 @@ class ChatClassificationTask(GenerativeTask):
         if unknown:
             raise fail(f"fairness.positive_classes names {unknown[0]!r}, which is not in data.classes "
                        f"({', '.join(classes)})", "fairness", "positive_classes")
-        columns = checked_group_columns(recipe, fail)
-        if len(columns) > 1:  # per-column fairness of chat answers is issue 28's next step
-            raise fail(f"data.group_columns: task chat_classification reads one group column (the target group), "
-                       f"got {len(columns)}: {', '.join(columns)}", "data", "group_columns")
+        checked_group_columns(recipe, fail)
         template = recipe.data.prompt_template
         if template:
             from workbench.data.labeled import template_fields
@@ -176,7 +179,7 @@ class ChatClassificationTask(GenerativeTask):
         max_rows = 0 if unlabelled else self.recipe.data.max_rows
         if self.recipe.data.prompt_template:
             return lambda source: read_table_records(source, values, max_rows=max_rows, unlabelled=unlabelled)
-        return lambda p: read_chat_jsonl(p, list(self.recipe.data.classes), group_field=_group_column(self.recipe.data),
+        return lambda p: read_chat_jsonl(p, list(self.recipe.data.classes), groups=_group_fields(self.recipe),
                                          max_rows=max_rows, answers_optional=unlabelled)
 
     def label_names(self, train, validation) -> list[str]:
@@ -227,11 +230,12 @@ class ChatClassificationTask(GenerativeTask):
         labels = [g for g in gold if g is not None]  # all of them: unlabelled input returned above
         per_class, agg = class_report(labels, pred, classes)
         rows = [
-            {"line": r.line, "input": _last_user(r), "answer": a, "predicted": p, "label": r.label, "group": r.group}
+            {"line": r.line, "input": _last_user(r), "answer": a, "predicted": p, "label": r.label, "group": r.group,
+             **({"groups": {c: list(g) for c, g in r.groups.items()}} if r.groups else {})}
             for r, a, p in zip(records, answers, pred)]
         scored = Scored(per_class, agg, rows, {"confusion": confusion(labels, pred, classes)})
-        column = _group_column(self.recipe.data)
-        if probs is not None and column:
+        columns = _group_fields(self.recipe).fields
+        if probs is not None and columns:
             import numpy as np
 
             index = {c: j for j, c in enumerate(classes)}
@@ -243,9 +247,7 @@ class ChatClassificationTask(GenerativeTask):
                     pred_m[i, index[p]] = 1
             for row, ps in zip(rows, probs):
                 row["scores"] = {c: round(float(v), 6) for c, v in zip(classes, ps)}
-            no_group = {v.strip().lower() for v in self.recipe.fairness.no_group_values}
-            groups: dict[str, list[tuple[str, ...]]] = {column: [
-                (r.group.strip(),) if r.group and r.group.strip().lower() not in no_group else () for r in records]}
+            groups = {c: [r.groups.get(c, ()) for r in records] for c in columns}
             judge_fairness(self.recipe, scored, probs, gold_m, pred_m, classes, groups, union=True)
         return scored
 
