@@ -15,10 +15,11 @@ from rich.table import Table
 from rich.text import Text
 
 from workbench.store.schema import ALL_LABELS, LOWER_IS_BETTER, NEUTRAL_METRICS
-from workbench.wording import fmt
+from workbench.wording import AUC_TITLES, auc_missing, base_to_tuned, bias_summary, fmt, group_name
 
 if TYPE_CHECKING:
     from workbench.events import Telemetry
+    from workbench.store.read import FairnessRow
 
 console = Console(highlight=False)
 STATUS_STYLE = {"completed": "green", "running": "cyan", "queued": "blue", "failed": "red",
@@ -194,16 +195,29 @@ def emit_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt_name: s
     console.print(table)
 
 
-def fairness_table(rows: Sequence[tuple], title: str) -> Table:
-    """Per target group (read.fairness rows): false-positive rate base → tuned against its limit; over
-    the limit in red."""
+def fairness_table(rows: Sequence[FairnessRow], bias: dict[str, dict[str, tuple]], title: str) -> Group:
+    """Per positive class, group column and group (read.fairness rows), base → tuned: FPR and FNR
+    against their limits (over a limit in red), the bias AUCs (one short of examples says why
+    instead of a number); under it each positive class's final score and AUC means."""
     t = Table(title=title, title_justify="left")
-    for col in ("group", "negatives", "fpr base", "fpr tuned", "limit", ""):
-        t.add_column(col, justify="left" if col in ("group", "") else "right")
-    for grp, base, tuned, limit, flagged, negatives in rows:
-        t.add_row(grp, fmt(negatives), fmt(base), f"[red]{fmt(tuned)}[/]" if flagged else fmt(tuned), fmt(limit),
-                  "[red]over the limit[/]" if flagged else "")
-    return t
+    classes = {r.positive_class for r in rows}
+    columns = len({r.group_column for r in rows})
+    heads = (["class"] if len(classes) > 1 else []) + ["group", "neg", "pos", "fpr", "limit", "fnr", "limit",
+                                                       *AUC_TITLES.values(), ""]
+    for col in heads:
+        t.add_column(col, justify="left" if col in ("class", "group", "") else "right")
+    for r in rows:
+        over_fpr = r.fpr[1] is not None and r.max_fpr is not None and r.fpr[1] > r.max_fpr
+        over_fnr = r.fnr[1] is not None and r.max_fnr is not None and r.fnr[1] > r.max_fnr
+        aucs = [base_to_tuned(r.aucs[m]) if r.aucs[m][1] is not None or m not in r.reasons
+                else f"[dim]{auc_missing(r.reasons[m])}[/]" for m in AUC_TITLES]
+        t.add_row(*([r.positive_class or ""] if len(classes) > 1 else []),
+                  group_name(r.group_column, r.group, columns), fmt(r.negatives), fmt(r.positives),
+                  f"[red]{base_to_tuned(r.fpr)}[/]" if over_fpr else base_to_tuned(r.fpr), fmt(r.max_fpr),
+                  f"[red]{base_to_tuned(r.fnr)}[/]" if over_fnr else base_to_tuned(r.fnr), fmt(r.max_fnr),
+                  *aucs, "[red]over the limit[/]" if r.flagged else "")
+    summary = [Text(bias_summary(label, scores)) for label, scores in bias.items()]
+    return Group(t, *summary)
 
 
 def confusion_table(matrix: dict[str, dict[str, int]], title: str) -> Table | Group:

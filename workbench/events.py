@@ -275,7 +275,9 @@ class Eval(Event):
     epoch: float | None = None
     labels: dict[str, dict[str, Any]] | None = None
     aggregates: dict[str, Any] | None = None
-    groups: dict[str, dict[str, Any]] | None = None   # fairness, per target group
+    groups: dict[str, dict[str, Any]] | None = None   # fairness of runs before schema 10: FPR per target group
+    # fairness: per positive class, metrics/bias.py's report (group rows with FPR / FNR and bias AUCs)
+    bias: dict[str, dict[str, Any]] | None = None
     confusion: dict[str, dict[str, int]] | None = None  # single-label: {gold: {predicted: count}}
 
 
@@ -485,7 +487,7 @@ SHAPES: dict[type[Event], dict[str, Shape]] = {
             "total_params": NUMBER, "new_modules": LIST, "quantized": TEXT},
     Step: dict.fromkeys(Step.NAMES, NUMBER),
     Eval: {"phase": TEXT, "split": TEXT, "step": NUMBER, "epoch": NUMBER, "labels": TABLE, "aggregates": OBJECT,
-           "groups": TABLE, "confusion": TABLE},
+           "groups": TABLE, "confusion": TABLE, "bias": TABLE},
     Telemetry: {**dict.fromkeys(Telemetry.NAMES, NUMBER), "host": TEXT},
     Checkpoint: {"step": NUMBER, "path": TEXT},
     Summary: {**dict.fromkeys(Summary.NAMES, NUMBER), "peak_mem_kind": TEXT, "optimizer": TEXT},

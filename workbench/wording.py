@@ -62,3 +62,34 @@ def fmt_bytes(n: int) -> str:
         if n >= size:
             return f"{n / size:,.1f} {unit}"
     return f"{n} bytes"
+
+
+# --- fairness (store/read.py FairnessRow, bias_scores) ---------------------------------------------------
+
+AUC_TITLES = {"subgroup_auc": "subgroup AUC", "bpsn_auc": "BPSN AUC", "bnsp_auc": "BNSP AUC"}
+BIAS_SUMMARY = (("bias_final_score", "final score"), ("overall_auc", "overall AUC"),
+                ("bias_subgroup_auc", "subgroup mean"), ("bias_bpsn_auc", "BPSN mean"), ("bias_bnsp_auc", "BNSP mean"))
+
+
+def base_to_tuned(pair: tuple[Any, Any]) -> str:
+    return f"{fmt(pair[0])} → {fmt(pair[1])}"
+
+
+def group_name(column: str | None, group: str, columns: int) -> str:
+    """A group as the tables show it: COLUMN:GROUP where the run has several group columns."""
+    return f"{column}:{group}" if column and columns > 1 else group
+
+
+def auc_missing(reason: str | None) -> str:
+    """Why an AUC has no value, short: "9 negatives in the group and 9 positives in the background
+    (needs 10)" -> "9 neg, 9 pos < 10" (the store's reason column holds the long form)."""
+    if not reason:
+        return "—"
+    counts = [f"{w.split()[0]} {w.split()[1][:3]}" for w in reason.split(" (needs")[0].split(" and ")
+              if len(w.split()) > 1]
+    return ", ".join(counts) + f" < {reason.rsplit('needs ', 1)[-1].rstrip(')')}" if counts else reason
+
+
+def bias_summary(label: str, scores: dict[str, tuple[Any, Any]]) -> str:
+    """One positive class's bias summary, base → tuned: the final score, overall AUC and AUC means."""
+    return f"{label}: " + " · ".join(f"{title} {base_to_tuned(scores[m])}" for m, title in BIAS_SUMMARY if m in scores)

@@ -142,12 +142,19 @@ def test_fairness_rows_and_confusion_reach_mlflow(tmp_path, monkeypatch):
     run_dir = tmp_path / "runs" / "r1"
     run_dir.mkdir(parents=True)
     groups = {"women": {"examples": 40, "negatives": 30, "false_positives": 6, "fpr": 0.2, "max_fpr": 0.1, "flagged": 1.0}}
+    row = {"group_column": "race", "group": "black", "examples": 50, "positives": 20, "negatives": 30, "fpr": 0.3,
+           "fnr": 0.1, "flagged": 1.0, "subgroup_auc": 0.71, "bpsn_auc": 0.62, "bnsp_auc": None,
+           "reasons": {"bnsp_auc": "9 negatives in the background (needs 10)"}}
+    bias = {"toxic": {"overall_auc": 0.9, "groups": [row], "means": {}, "final_score": None}}
     with EventWriter(run_dir / "events.jsonl") as w:
         w.emit("start", run_id="r1", recipe={"name": "hs", "train.report_to": ["mlflow"]}, attempt=1, host="h")
         # label names MLflow takes as they are, and ones it would refuse or merge (a,b and a+b)
         labels = {"hate": {"f1": 0.5}, "a,b": {"f1": 0.1}, "a+b": {"f1": 0.9}, "n/a/": {"f1": 0.3}, "x" * 300: {"f1": 0.2}}
         w.emit("eval", phase="tuned", split="test", step=9, labels=labels, aggregates={"f1_macro": 0.4},
                groups=groups, confusion={"hate": {"hate": 3, "neither": 1}})
+        # a run since the bias report: per positive class, group column and group, AUCs (None: too few)
+        w.emit("eval", phase="tuned", split="validation", step=9, labels={"toxic": {"bias_final_score": 0.8}},
+               aggregates={"groups_flagged": 1.0}, bias=bias)
         w.emit("end", status="completed")
     sent = mlflow_sink.replay(run_dir, "r1", {"name": "hs", "train.mlflow_experiment": "/Shared/team exp"}, "completed")
     uri = sqlite_uri(tmp_path / "runs" / "mlflow.db")
@@ -166,6 +173,13 @@ def test_fairness_rows_and_confusion_reach_mlflow(tmp_path, monkeypatch):
     table = json.loads(Path(client.download_artifacts(sent.mlflow_run, "fairness/tuned_test.json", str(tmp_path))).read_text())
     assert table == groups
     assert "confusion/tuned_test.json" in artifact_paths(client, sent.mlflow_run)
+    metrics = run.data.metrics
+    assert metrics["tuned/validation/group/race/black/toxic/bpsn_auc"] == 0.62
+    assert metrics["tuned/validation/group/race/black/toxic/fnr"] == 0.1
+    assert "tuned/validation/group/race/black/toxic/bnsp_auc" not in metrics  # None: nothing logged
+    table = json.loads(Path(client.download_artifacts(sent.mlflow_run, "fairness/tuned_validation.json",
+                                                      str(tmp_path))).read_text())
+    assert table == bias
 
 
 def test_report_to_mlflow_without_mlflow_installed_is_one_line_before_anything_loads(tmp_path):

@@ -61,15 +61,29 @@ def test_hate_speech_tuned_beats_base_and_reports_fairness(hate):
     per_class = {label for (label,) in q(store, "SELECT DISTINCT label FROM label_metrics WHERE run_id = ? AND "
                                                  "phase = 'tuned'", [run_id])}
     assert per_class == {"hate", "offensive", "neither"}
-    groups = q(store, "SELECT phase, split, grp, negatives, false_positives, fpr, max_fpr, flagged FROM fairness "
+    groups = q(store, "SELECT phase, split, grp, negatives, false_positives, fpr, max_fpr, flagged, group_column, "
+                      "positive_class, positives, false_negatives, fnr, subgroup_auc, reason FROM fairness "
                       "WHERE run_id = ? ORDER BY phase, split, grp", [run_id])
     names = {g for _, _, g, *_ in groups}
-    assert names == {"cyclists", "farmers", "gamers", "none", "teachers"}
+    assert names == {"cyclists", "farmers", "gamers", "teachers"}  # "none" is fairness.no_group_values' no group
     assert {(p, s) for p, s, *_ in groups} == {(p, s) for p in ("base", "tuned") for s in ("validation", "test")}
-    for _phase, _split, grp, neg, fp, fpr, limit, flagged in groups:
+    for _phase, _split, grp, neg, fp, fpr, limit, flagged, column, positive, pos, fn, fnr, auc, reason in groups:
+        assert (column, positive) == ("group", "hate")
         assert limit == (0.05 if grp == "cyclists" else 0.10)  # the per-group limit overrides max_fpr
         if neg:
-            assert fpr == pytest.approx(fp / neg) and flagged == (fpr > limit)
+            assert fpr == pytest.approx(fp / neg)
+        if pos:
+            assert fnr == pytest.approx(fn / pos)
+        assert flagged == ((fpr or 0) > limit)  # max_fnr is 1.0: no rate is over it
+        # the demo's groups are small: a subgroup AUC only with 10 of each, else the reason instead
+        assert (auc is None) == (pos < 10 or neg < 10) and ((reason is not None) == (auc is None) or auc is not None)
+        if auc is None:
+            assert "subgroup_auc:" in reason and "(needs 10)" in reason
+    # the class scores behind the AUCs: each class's answer scored after the prompt, a softmax over them
+    scores = [json.loads(line)["scores"] for line in (Path(q(store, "SELECT run_dir FROM runs")[0][0])
+                                                      / "predictions_tuned_validation.jsonl").read_text().splitlines()]
+    assert all(set(s) == {"hate", "offensive", "neither"} and sum(s.values()) == pytest.approx(1, abs=1e-5)
+               for s in scores)
     # The answers themselves are kept for reading.
     preds = [json.loads(line) for line in (Path(q(store, "SELECT run_dir FROM runs")[0][0])
                                            / "predictions_tuned_test.jsonl").read_text().splitlines()]
@@ -80,7 +94,7 @@ def test_hate_speech_show_and_diff_print_the_fairness_table(hate):
     store, (run_id,), _ = hate
     for command in ("show", "diff"):
         out = cli(store, command, run_id).stdout
-        assert "false-positive rate per group" in out and "cyclists" in out
+        assert "fairness per group" in out and "cyclists" in out and "BPSN AUC" in out
 
 
 def test_hate_speech_predict_reproduces_the_tuned_test_metrics(hate, tmp_path):

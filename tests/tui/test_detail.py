@@ -95,6 +95,38 @@ class TestDetailScreen:
 
         asyncio.run(go())
 
+    def test_a_run_with_fairness_shows_rates_and_bias_aucs_base_to_tuned(self, make_app, sample_store, tmp_path):
+        """Per group column and group: FPR / FNR and the bias AUCs base → tuned, the group over a limit
+        in red, an AUC short of examples as its reason, the final score under it."""
+        import shutil
+
+        store = tmp_path / "runs.duckdb"
+        shutil.copy(sample_store, store)
+        with connect(store) as con:
+            for phase, fpr, auc in (("base", 0.5, 0.55), ("tuned", 0.25, 0.8)):
+                con.execute("INSERT INTO fairness VALUES (?, 99, ?, 'validation', 'black', 60, 40, 10, ?, 0.2, ?, "
+                            "'race', 'toxic', 20, 2, 0.1, 0.5, ?, ?, ?, NULL)",
+                            [LORA, phase, fpr, fpr > 0.2, auc, auc - 0.1, auc + 0.1])
+                con.execute("INSERT INTO fairness VALUES (?, 99, ?, 'validation', 'a', 12, 9, 1, 0.111, 0.2, false, "
+                            "'faith', 'toxic', 3, 0, 0.0, 0.5, NULL, NULL, NULL, 'bnsp_auc: 3 positives in the group "
+                            "(needs 10); bpsn_auc: 9 negatives in the group (needs 10); subgroup_auc: 9 negatives in "
+                            "the group and 3 positives in the group (needs 10)')", [LORA, phase])
+                con.execute("INSERT INTO evals (run_id, seq, phase, split, label, metric, value) VALUES "
+                            "(?, 99, ?, 'validation', 'toxic', 'bias_final_score', ?)", [LORA, phase, auc])
+
+        async def go():
+            async with make_app("runs", store=store).run_test(size=(160, 40)) as pilot:
+                screen = await open_detail(pilot, LORA, tab="tab-metrics")
+                text = str(screen.query_one("#task-sections").render())
+                lines = {line.split()[0]: line for line in text.splitlines() if line.startswith("  ")}
+                black = lines["race:black"]
+                assert "FPR 0.500 → 0.250 (0.200)" in black and "FNR — → 0.100" not in black
+                assert "0.550 → 0.800 / 0.450 → 0.700 / 0.650 → 0.900" in black and "over a limit" in black
+                assert "9 neg < 10 / 3 pos < 10" in lines["faith:a"] and "over a limit" not in lines["faith:a"]
+                assert "toxic: final score 0.550 → 0.800" in text
+
+        asyncio.run(go())
+
     def test_a_run_of_many_classes_shows_its_largest_errors_not_a_column_per_class(self, make_app, sample_store,
                                                                                    tmp_path):
         import shutil

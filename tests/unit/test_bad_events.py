@@ -118,7 +118,10 @@ def test_numbers_and_strings_of_another_kind_are_null_and_the_event_stored(store
            json.dumps({"seq": 14, "t": T0, "type": "eval", "phase": "tuned", "split": "test",
                        "labels": {"ad": {"f1": 10 ** 400, "support": "x"}},
                        "confusion": {"ad": {"ad": float("inf"), "tox": 3}},
-                       "groups": {"g": {"examples": float("nan"), "fpr": "high", "flagged": 1}}}).encode() + b"\n",
+                       "groups": {"g": {"examples": float("nan"), "fpr": "high", "flagged": 1}},
+                       "bias": {"toxic": {"groups": [{"group": 7, "group_column": ["x"], "positives": "many",
+                                                      "bpsn_auc": "low", "reasons": "none", "flagged": 0},
+                                                     "not a row"]}}}).encode() + b"\n",
            line(15, "end", status="completed", error=["disk"]))
     with connect(store) as con:
         res = ingest_run(con, run_dir)
@@ -132,7 +135,9 @@ def test_numbers_and_strings_of_another_kind_are_null_and_the_event_stored(store
         ("f1", None), ("support", None)]
     assert q(store, "SELECT predicted, n FROM confusion WHERE seq = 14 ORDER BY predicted") == [
         ("ad", None), ("tox", 3)]
-    assert q(store, "SELECT examples, fpr, flagged FROM fairness WHERE seq = 14") == [(None, None, True)]
+    assert q(store, "SELECT grp, examples, fpr, flagged, group_column, positive_class, positives, bpsn_auc, reason "
+                    "FROM fairness WHERE seq = 14 ORDER BY grp") == [
+        ("7", None, None, False, None, "toxic", None, None, None), ("g", None, None, True, None, None, None, None, None)]
 
 
 def test_a_seq_that_is_no_seq_makes_the_line_unreadable(store, run_dir):

@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 
 from tests.conftest import ROOT
 from tools.synthetic.hate import GROUPS, LABELS, SYSTEM_PROMPT, generate_records
-from workbench.data.chat_jsonl import ChatRecord, parse_label, read_chat_jsonl
+from workbench.data.chat_jsonl import ChatRecord, GroupFields, parse_label, read_chat_jsonl
 from workbench.errors import UserError
-from workbench.metrics.classes import class_report, group_fpr
+from workbench.metrics.classes import class_report
 
 DEMO_DIR = ROOT / "recipes" / "demo" / "data" / "hate"
 CLASSES = ["hate", "offensive", "neither"]
@@ -40,7 +40,7 @@ def chat_error(path, labels=CLASSES, **kw) -> str:
 
 @pytest.mark.parametrize("split,n", [("train", 600), ("validation", 90), ("test", 90)])
 def test_demo_files_read(split, n):
-    recs = read_chat_jsonl(DEMO_DIR / f"{split}.jsonl", CLASSES, group_field="group")
+    recs = read_chat_jsonl(DEMO_DIR / f"{split}.jsonl", CLASSES, groups=GroupFields(("group",)))
     assert len(recs) == n
     assert [r.line for r in recs] == list(range(1, n + 1))
     assert {r.label for r in recs} == set(CLASSES)
@@ -54,7 +54,7 @@ def test_demo_files_read(split, n):
 
 
 def test_demo_train_classes_groups_and_imbalance():
-    recs = read_chat_jsonl(DEMO_DIR / "train.jsonl", CLASSES, group_field="group")
+    recs = read_chat_jsonl(DEMO_DIR / "train.jsonl", CLASSES, groups=GroupFields(("group",)))
     by_class = Counter(r.label for r in recs)
     assert all(by_class[c] >= 100 for c in CLASSES)
     assert {r.group for r in recs} == set(GROUPS)
@@ -99,13 +99,25 @@ def test_generator_cli_sizes(tmp_path):
 def test_read_skips_blank_lines_keeps_line_numbers_and_max_rows(write):
     p = write("d.jsonl", "\n" + rec(answer="Hate.", g="a") + "\n\n  \r\n" + rec(answer="neither", g="") + "\r\n"
               + rec(answer="offensive", g=None) + "\n")
-    recs = read_chat_jsonl(p, CLASSES, group_field="g")
+    recs = read_chat_jsonl(p, CLASSES, groups=GroupFields(("g",)))
     assert [(r.line, r.label, r.group) for r in recs] == [(2, "hate", "a"), (5, "neither", None),
                                                          (6, "offensive", None)]
     assert recs[0].messages[-1] == {"role": "assistant", "content": "Hate."}
     assert [r.line for r in read_chat_jsonl(p, CLASSES, max_rows=2)] == [2, 5]
     # without group_field the group is never read
     assert all(r.group is None for r in read_chat_jsonl(p, CLASSES))
+
+
+def test_records_read_several_group_fields_as_lists_split_and_without_no_group_values(write):
+    """data.group_columns of chat JSONL: a name, a list of names, names split by data.group_separator;
+    blanks and fairness.no_group_values (any case) are no group; each field's groups apart."""
+    p = write("d.jsonl", "\n".join([rec(race="black", faith=["muslim", " christian "]),
+                                     rec(race="N/A", faith="jewish|none"), rec(race="", faith=None)]) + "\n")
+    fields = GroupFields(("race", "faith"), separator="|", no_group=("none", "n/a"))
+    recs = read_chat_jsonl(p, CLASSES, groups=fields)
+    assert [r.groups for r in recs] == [{"race": ("black",), "faith": ("muslim", "christian")},
+                                        {"race": (), "faith": ("jewish",)}, {"race": (), "faith": ()}]
+    assert [r.group for r in recs] == ["black", "N/A", None]  # the first field as written (prediction rows)
 
 
 def test_read_bom_and_multi_turn(write):
@@ -150,12 +162,12 @@ def test_bad_record_names_file_and_line(write, bad, expect):
 
 @pytest.mark.parametrize("bad,expect", [
     (rec(), "no group field 'group' in the record; add it or change data.group_columns"),
-    (rec(group=3), "group field 'group' must be a string, got 3"),
-    (rec(group=["a"]), "must be a string"),
+    (rec(group=3), "group field 'group' must be a string or a list of strings, got 3"),
+    (rec(group=["a", 4]), "must be a string or a list of strings"),
 ])
 def test_bad_group_names_file_and_line(write, bad, expect):
     p = write("bad.jsonl", rec(group="a") + "\n" + bad + "\n")
-    msg = chat_error(p, group_field="group")
+    msg = chat_error(p, groups=GroupFields(("group",)))
     assert msg.startswith(f"{p}:2: ") and expect in msg, msg
 
 
@@ -264,48 +276,60 @@ def test_class_report_all_parsed_micro_is_accuracy_and_zero_division():
         class_report(["z"], ["a"], ["a"])
 
 
-# --- group_fpr --------------------------------------------------------------------------------
+# --- per-group false-positive rates of parsed answers (metrics/bias.py, as chat classification calls it) ---
+
+def _answer_bias(gold, pred, groups, positive, **limits):
+    """The fairness rows of parsed answers: one-hot gold and predictions (an unparseable answer, None,
+    predicts no class), "(any)" the union when several classes are positive."""
+    import numpy as np
+
+    from workbench.metrics.bias import UNION, bias_by_class
+
+    names = ["hate", "offensive", "neither"]
+    gold_m = np.array([[int(g == n) for n in names] for g in gold])
+    pred_m = np.array([[int(p == n) for n in names] for p in pred])
+    report = bias_by_class(np.full(gold_m.shape, 1 / 3).tolist(), gold_m.tolist(), pred_m.tolist(), names, positive,
+                           {"target": [(g,) if g else () for g in groups]}, union=True, **limits)
+    return {r["group"]: r for r in report[UNION if len(positive) > 1 else positive[0]]["groups"]}
+
 
 def test_group_fpr_hand_computed_with_limit_override():
     gold = ["neither", "offensive", "neither", "hate", "neither", "neither", "neither", "hate", "neither"]
     pred = ["hate", "offensive", None, "hate", "neither", "hate", "neither", "neither", "offensive"]
     groups = ["cyclists", "cyclists", "cyclists", "cyclists", "farmers", "farmers", None, "gamers", "teachers"]
-    out = group_fpr(gold, pred, groups, ["hate"], max_fpr=0.4, limits={"cyclists": 0.5, "nobody": 0.1})
+    out = _answer_bias(gold, pred, groups, ["hate"], max_fpr=0.4, fpr_limits={"cyclists": 0.5, "nobody": 0.1})
     assert list(out) == ["cyclists", "farmers", "gamers", "teachers"]  # sorted; None skipped; unknown limit ignored
     # cyclists: negatives = neither, offensive, neither (3); FP = the first only (None is not positive) -> 1/3 <= 0.5
-    assert out["cyclists"] == pytest.approx({"examples": 4.0, "negatives": 3.0, "false_positives": 1.0,
-                                             "fpr": 1 / 3, "max_fpr": 0.5, "flagged": 0.0})
+    cyclists = out["cyclists"]
+    assert (cyclists["examples"], cyclists["negatives"], cyclists["false_positives"], cyclists["max_fpr"],
+            cyclists["flagged"]) == (4, 3, 1, 0.5, 0.0) and cyclists["fpr"] == pytest.approx(1 / 3)
     # farmers: 2 negatives, 1 FP -> 0.5 > default 0.4 -> flagged
-    assert out["farmers"] == pytest.approx({"examples": 2.0, "negatives": 2.0, "false_positives": 1.0,
-                                            "fpr": 0.5, "max_fpr": 0.4, "flagged": 1.0})
-    # gamers: only a hate record -> no negatives: no fpr / flagged, and nothing NaN
-    assert out["gamers"] == {"examples": 1.0, "negatives": 0.0, "false_positives": 0.0, "max_fpr": 0.4}
+    assert (out["farmers"]["fpr"], out["farmers"]["max_fpr"], out["farmers"]["flagged"]) == (0.5, 0.4, 1.0)
+    # gamers: only a hate record -> no negatives: no fpr, not flagged, and nothing NaN
+    assert "fpr" not in out["gamers"] and out["gamers"]["flagged"] == 0.0 and out["gamers"]["negatives"] == 0
     # teachers: neither predicted offensive is not a positive prediction with positives = [hate]
     assert out["teachers"]["fpr"] == 0.0 and out["teachers"]["flagged"] == 0.0
     json.dumps(out, allow_nan=False)
 
-    both = group_fpr(gold, pred, groups, ["hate", "offensive"], max_fpr=None, limits={"teachers": 0.5})
-    assert both["teachers"] == pytest.approx({"examples": 1.0, "negatives": 1.0, "false_positives": 1.0,
-                                              "fpr": 1.0, "max_fpr": 0.5, "flagged": 1.0})
+    both = _answer_bias(gold, pred, groups, ["hate", "offensive"], max_fpr=None, fpr_limits={"teachers": 0.5})
+    teachers = both["teachers"]
+    assert (teachers["examples"], teachers["negatives"], teachers["false_positives"], teachers["fpr"],
+            teachers["max_fpr"], teachers["flagged"]) == (1, 1, 1, 1.0, 0.5, 1.0)
     # no default limit: groups without their own limit get no max_fpr and no flag
-    assert "max_fpr" not in both["farmers"] and "flagged" not in both["farmers"]
-    assert both["cyclists"]["negatives"] == 2.0 and both["cyclists"]["fpr"] == pytest.approx(0.5)
+    assert "max_fpr" not in both["farmers"] and both["farmers"]["flagged"] == 0.0
+    assert both["cyclists"]["negatives"] == 2 and both["cyclists"]["fpr"] == pytest.approx(0.5)
     assert not any(isinstance(v, float) and math.isnan(v) for row in both.values() for v in row.values())
 
 
-def test_group_fpr_length_mismatch():
-    with pytest.raises(ValueError):
-        group_fpr(["hate"], ["hate"], [], ["hate"], max_fpr=None, limits={})
-
 
 def test_predict_input_may_end_with_the_user_turn_all_or_none(tmp_path):
-    from workbench.data.chat_jsonl import read_chat_jsonl
+    from workbench.data.chat_jsonl import GroupFields, read_chat_jsonl
 
     user = {"role": "user", "content": "you people are great"}
     answer = {"role": "assistant", "content": "neither"}
     f = tmp_path / "new.jsonl"
     f.write_text(json.dumps({"messages": [user]}) + "\n" + json.dumps({"messages": [user, answer, user]}) + "\n")
-    recs = read_chat_jsonl(f, ["hate", "neither"], group_field="group", answers_optional=True)
+    recs = read_chat_jsonl(f, ["hate", "neither"], groups=GroupFields(("group",)), answers_optional=True)
     assert [r.label for r in recs] == [None, None] and recs[1].prompt == [user, answer, user]
     with pytest.raises(UserError, match="expected the assistant's answer"):
         read_chat_jsonl(f, ["hate", "neither"])  # training data must have answers
@@ -346,7 +370,7 @@ def test_the_base_model_answers_with_its_own_system_prompt(tmp_path):
     task = get_task(recipe_from_dict(raw).values)
     seen = []
     task._answers = lambda model, tok, records: seen.append(task.system) or []
-    task.score = lambda records, answers, names: None
+    task.score = lambda records, answers, names, probs=None: None
     for phase in ("base", "tuned", "base"):
         task.evaluate(None, None, [], ["hate", "not"], phase=phase, split="validation")
     assert seen == ["You are a careful moderator. Read the post. Answer hate or not.", "Answer hate or not.",

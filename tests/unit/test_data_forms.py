@@ -368,12 +368,15 @@ def test_chat_reads_its_group_from_data_group_columns_or_its_older_name(tmp_path
         recipe = _chat_recipe(tmp_path, train, **more)
         check_recipe(recipe)
         assert [r.group for r in read_table_records(str(train), recipe.values)] == ["x", None]
-    for more, needle in (({"group_columns": ["target"]}, "data.group_field is the older name of data.group_columns"),
-                         ({"group_field": "", "group_columns": ["target", "tweet"]},
-                          "data.group_columns: task chat_classification reads one group column")):
-        with pytest.raises(UserError) as exc:
-            check_recipe(_chat_recipe(tmp_path, train, **more))
-        assert needle in str(exc.value) and "chat.toml" in str(exc.value), str(exc.value)
+    with pytest.raises(UserError) as exc:
+        check_recipe(_chat_recipe(tmp_path, train, group_columns=["target"]))
+    assert "data.group_field is the older name of data.group_columns" in str(exc.value)
+    assert "chat.toml" in str(exc.value), str(exc.value)
+    # several group columns, as classification reads them: each row's groups per column
+    recipe = _chat_recipe(tmp_path, train, group_field="", group_columns=["target", "tweet"])
+    check_recipe(recipe)
+    assert [r.groups for r in read_table_records(str(train), recipe.values)] == [
+        {"target": ("x",), "tweet": ("hi",)}, {"target": (), "tweet": ("yo",)}]
 
 
 def test_ner_instruction_template(tmp_path):

@@ -21,6 +21,7 @@ from workbench.rundir import events_file
 from workbench.store import read
 from workbench.store.db import connect
 from workbench.store.ingest import ingest_run
+from workbench.store.schema import SCHEMA_VERSION
 
 RUN = rid("trunc")
 T0 = 1_770_000_000.0
@@ -291,7 +292,7 @@ def test_a_store_of_schema_8_gains_the_fingerprints_and_reads_on(store, run_dir)
     res = ingest(store, run_dir)
     assert (res.stored, res.last_seq) == (2, 55) and res.warnings == []
     with connect(store) as con:
-        assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("9",)
+        assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (str(SCHEMA_VERSION),)
         assert con.execute("SELECT events_head IS NOT NULL AND events_tail IS NOT NULL FROM runs").fetchone() == (True,)
     path = events_file(run_dir)
     path.write_bytes(b"".join(lines_of(path)[:10]) + steps(56, 1, first_step=29))

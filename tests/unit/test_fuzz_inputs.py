@@ -29,7 +29,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import ROOT
-from workbench.data.chat_jsonl import read_chat_jsonl
+from workbench.data.chat_jsonl import GroupFields, read_chat_jsonl
 from workbench.data.labeled import LabelSpec, read_labeled
 from workbench.data.ner import PROMPT, read_ner_file
 from workbench.errors import UserError
@@ -570,7 +570,8 @@ def test_fuzz_chat_jsonl(tmp_path, data, group_field, max_rows):
     path = tmp_path / "fuzz.jsonl"
     path.write_bytes(data)
     text = _decoded(data)
-    records = attempt(lambda: read_chat_jsonl(path, CLASSES, group_field=group_field, max_rows=max_rows),
+    fields = GroupFields((group_field,) if group_field else ())
+    records = attempt(lambda: read_chat_jsonl(path, CLASSES, groups=fields, max_rows=max_rows),
                       path, need_line=True, text=text)
     if records is None:
         return
@@ -789,7 +790,7 @@ def bug_csv_label_header_with_newline(tmp: Path):
 def bug_jsonl_huge_integer(tmp: Path):
     path = tmp / "d.jsonl"
     path.write_text('{"messages": ' + HUGE_INT + "}\n", encoding="utf-8")
-    return path, lambda: read_chat_jsonl(path, CLASSES, group_field="group")
+    return path, lambda: read_chat_jsonl(path, CLASSES, groups=GroupFields(("group",)))
 
 
 def bug_ner_json_huge_integer(tmp: Path):

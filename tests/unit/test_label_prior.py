@@ -128,3 +128,21 @@ def test_a_label_absent_from_training_gets_a_tiny_score_not_an_infinite_loss(tmp
     splits = task.load_splits()
     scored = task.evaluate_prior(splits.train, splits.validation, splits.label_names, split="validation")
     assert math.isfinite(scored.aggregates["loss"]) and scored.rows[0]["predicted"] == ["a"]
+
+
+def test_the_prior_gets_no_fairness_report_where_the_models_get_one(tmp_path):
+    """A constant prediction treats every group alike: no bias rows, no groups_flagged for the prior,
+    while the same scoring path gives a model's evaluation its report."""
+    rows = [(f"t{i}", int(i % 3 == 0), int(i % 2 == 0), "x" if i % 4 else "y") for i in range(48)]
+    raw = {"task": "classification", "model": {"source": "tiny:distilbert"},
+           "data": {"train_file": _csv(tmp_path / "train.csv", ["text", "a", "b", "grp"], rows),
+                    "validation_file": _csv(tmp_path / "val.csv", ["text", "a", "b", "grp"], rows),
+                    "text_column": "text", "labels": {"a": "a", "b": "b"}, "group_columns": ["grp"]},
+           "fairness": {"positive_classes": ["a"]}}
+    task = get_task(recipe_from_dict(raw).values)
+    splits = task.load_splits()
+    prior = task.evaluate_prior(splits.train, splits.validation, splits.label_names, split="validation")
+    assert "bias" not in prior.extra and "groups_flagged" not in prior.aggregates
+    varied = np.array([[2.0 if a else -2.0, 0.0] for _, a, _, _ in rows], dtype=np.float32)
+    model = task._scored(varied, splits.validation, splits.label_names, phase="tuned", split="validation")
+    assert "bias" in model.extra and "groups_flagged" in model.aggregates

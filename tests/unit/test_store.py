@@ -446,3 +446,42 @@ def test_a_run_stopped_by_workbench_stop_is_cancelled_in_a_store_rebuilt_from_it
     with connect(store) as con:
         assert ingest_run(con, run_dir).status == "cancelled"
         assert con.execute("SELECT status, error FROM runs").fetchone() == ("cancelled", "cancelled by workbench stop")
+
+
+def test_a_store_of_schema_9_gains_the_fairness_columns_and_judges_lower_is_better_anew(store):
+    """Schema 10: a store an older workbench filled keeps its fairness rows (FPR per group; NULL in the
+    columns added since) and gets base_vs_tuned rebuilt, whose list of lower-is-better metrics is
+    written into the view's SQL: a falling invented_rate or fnr is an improvement."""
+    import duckdb
+
+    from workbench.store.schema import SCHEMA_VERSION
+
+    added = ("group_column", "positive_class", "positives", "false_negatives", "fnr", "max_fnr", "subgroup_auc",
+             "bpsn_auc", "bnsp_auc", "reason")
+    with connect(store):
+        pass
+    with duckdb.connect(str(store)) as con:  # back to what schema 9 held
+        con.execute("DROP VIEW fairness_flags")
+        for column in added:
+            con.execute(f"ALTER TABLE fairness DROP COLUMN {column}")
+        con.execute("""CREATE OR REPLACE VIEW base_vs_tuned AS
+                       SELECT b.run_id, b.split, b.label, b.metric, b.value AS base, t.value AS tuned,
+                              t.value > b.value AS improved
+                       FROM evals b JOIN evals t ON t.run_id = b.run_id AND t.split = b.split AND t.label = b.label
+                            AND t.metric = b.metric AND t.phase = 'tuned' WHERE b.phase = 'base'""")
+        con.execute("INSERT INTO fairness VALUES ('r', 3, 'tuned', 'test', 'women', 40, 30, 6, 0.2, 0.1, true)")
+        con.execute("INSERT INTO runs (run_id, recipe_name, status) VALUES ('r', 'x', 'completed')")
+        for phase, value in (("base", 0.5), ("tuned", 0.3)):
+            for metric in ("invented_rate", "fnr"):
+                con.execute("INSERT INTO evals (run_id, seq, phase, split, label, metric, value) VALUES "
+                            "('r', 1, ?, 'test', '(all)', ?, ?)", [phase, metric, value])
+        con.execute("UPDATE meta SET value = '9' WHERE key = 'schema_version'")
+    with connect(store) as con:
+        assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (str(SCHEMA_VERSION),)
+        cols = [d[0] for d in con.execute("SELECT * FROM fairness").description]
+        assert cols[-len(added):] == list(added)
+        assert con.execute("SELECT grp, fpr, flagged, group_column, fnr, bpsn_auc FROM fairness").fetchall() == [
+            ("women", 0.2, True, None, None, None)]
+        assert con.execute("SELECT grp, group_column FROM fairness_flags").fetchall() == [("women", None)]
+        assert dict(con.execute("SELECT metric, improved FROM base_vs_tuned WHERE run_id = 'r'").fetchall()) == {
+            "invented_rate": True, "fnr": True}

@@ -15,6 +15,7 @@ from workbench.launch import reckon
 from workbench.store import read
 from workbench.store.db import connect
 from workbench.store.schema import ALL_LABELS
+from workbench.wording import group_name
 
 RUN_STATUSES = ("queued", "running", "completed", "failed", "interrupted", "cancelled")
 
@@ -71,28 +72,31 @@ class EvalDiff:
     """`diff`: two evaluations per label and metric; `rows` (label, metric, first, second, second - first),
     the label ALL_LABELS holding the aggregates. Base vs tuned of one run (`runs` its id) or run A vs run B
     (`runs` both ids). `f1_up`: labels (not ALL_LABELS) whose f1 the second is higher on, of `labels`;
-    `fairness`: read.fairness rows of a base-vs-tuned diff (none for A vs B); `prior`: the run's label
-    prior, {(label, metric): value} (read.prior_evaluation; none for A vs B)."""
+    `fairness`: read.fairness rows of a base-vs-tuned diff (none for A vs B), `bias` its read.bias_scores;
+    `prior`: the run's label prior, {(label, metric): value} (read.prior_evaluation; none for A vs B)."""
 
     runs: tuple[str, ...]
     split: str
     rows: list[tuple]
     f1_up: int
     labels: int
-    fairness: list[tuple]
+    fairness: list[read.FairnessRow]
+    bias: dict[str, dict[str, tuple]]
     prior: dict[tuple[str, str], float] = field(default_factory=dict)
 
     @property
     def flagged(self) -> list[str]:
-        """The groups over their false-positive limit after tuning."""
-        return [g for g, *_, flag, _n in self.fairness if flag]
+        """The groups over a limit (false-positive or false-negative rate) after tuning, each once."""
+        columns = len({r.group_column for r in self.fairness})
+        return list(dict.fromkeys(group_name(r.group_column, r.group, columns) for r in self.fairness if r.flagged))
 
 
-def _eval_diff(runs: tuple[str, ...], split: str, rows: list[tuple], fairness: list[tuple],
+def _eval_diff(runs: tuple[str, ...], split: str, rows: list[tuple], fairness: list[read.FairnessRow],
+               bias: dict[str, dict[str, tuple]] | None = None,
                prior: dict[tuple[str, str], float] | None = None) -> EvalDiff:
     up = sum(1 for label, m, _a, _b, d in rows if label != ALL_LABELS and m == "f1" and d is not None and d > 0)
     labels = len({label for label, *_ in rows if label != ALL_LABELS})
-    return EvalDiff(runs, split, rows, up, labels, fairness, prior or {})
+    return EvalDiff(runs, split, rows, up, labels, fairness, bias or {}, prior or {})
 
 
 def base_vs_tuned(store: Path, ref: str, split: str = "validation") -> EvalDiff:
@@ -101,11 +105,12 @@ def base_vs_tuned(store: Path, ref: str, split: str = "validation") -> EvalDiff:
         run_id = resolve_run(con, ref)
         rows = read.base_vs_tuned(con, run_id, split)
         groups = read.fairness(con, run_id, split)
+        bias = read.bias_scores(con, run_id, split)
         status = read.run_status(con, run_id)
         prior = read.prior_evaluation(con, run_id, split)
     if not rows:
         raise UserError(f"run {run_id} ({status}) has no base-and-tuned evaluation on the {split} split yet")
-    return _eval_diff((run_id,), split, rows, groups, prior)
+    return _eval_diff((run_id,), split, rows, groups, bias, prior)
 
 
 def two_runs(store: Path, ref_a: str, ref_b: str, split: str = "validation") -> EvalDiff:

@@ -206,7 +206,7 @@ def _show(args: argparse.Namespace) -> int:
         console.print("[dim]the run has ended; what it recorded is in its folder, not yet in the store: "
                       "`workbench sync` stores it[/]")
     if d.fairness:
-        console.print(fairness_table(d.fairness, f"fairness: false-positive rate per group ({args.split})"))
+        console.print(fairness_table(d.fairness, d.bias, f"fairness per group ({args.split}), base → tuned"))
     if d.confusion:
         console.print(confusion_table(d.confusion, f"tuned model, confusion matrix ({args.split})"))
     if errors:
@@ -242,9 +242,9 @@ def _diff(args: argparse.Namespace) -> int:
         console.print(t)
     console.print(f"f1 improved on {d.f1_up} of {d.labels} labels")
     if d.fairness:
-        console.print(fairness_table(d.fairness, f"fairness: false-positive rate per group ({args.split})"))
+        console.print(fairness_table(d.fairness, d.bias, f"fairness per group ({args.split}), base → tuned"))
         if d.flagged:
-            console.print(f"[red]over their false-positive limit after tuning:[/] {', '.join(d.flagged)}")
+            console.print(f"[red]over a limit after tuning:[/] {', '.join(d.flagged)}", highlight=False)
     return 0
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from workbench.errors import UserError
@@ -25,8 +25,11 @@ class ChatRecord:
     # {"role", "content"} dicts; the last one is the assistant's answer (the gold label text)
     messages: list[dict[str, str]]
     label: str | None  # parse_label(last assistant content, labels); None: no answer (predict input)
-    group: str | None  # record[group_field]; None without group_field or when the record says "" / null
+    group: str | None  # the first group field's value as written; None without one or when the record says "" / null
     line: int  # 1-based line in the file
+    # each group field's groups (data.group_columns): a name, a list of names, or names split by
+    # data.group_separator; trimmed, blanks and fairness.no_group_values left out
+    groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def prompt(self) -> list[dict[str, str]]:
@@ -68,7 +71,7 @@ def parse_label(answer: str, labels: list[str]) -> str | None:
     return None if best is None else labels[best[2]]
 
 
-def _record(obj, labels: list[str], group_field: str, path, line: int, answered: bool = True) -> ChatRecord:
+def _record(obj, labels: list[str], groups_of: GroupFields, path, line: int, answered: bool = True) -> ChatRecord:
     def fail(msg: str):
         raise UserError(msg, path=path, line=line)
 
@@ -106,18 +109,37 @@ def _record(obj, labels: list[str], group_field: str, path, line: int, answered:
         answer = out[-1]["content"]
         shown = answer if len(answer) <= 60 else answer[:57] + "..."
         fail(f"the assistant's answer {shown!r} names none of the labels (expected one of: {', '.join(labels)})")
-    group = None
-    if group_field and (answered or group_field in obj):  # unlabelled input needs no groups (no fairness)
-        if group_field not in obj:
-            fail(f"no group field {group_field!r} in the record; add it or change data.group_columns")
-        g = obj[group_field]
-        if g is not None and not isinstance(g, str):
-            fail(f"group field {group_field!r} must be a string, got {json.dumps(g)[:40]}")
-        group = g or None
-    return ChatRecord(out, label, group, line)
+    group, groups = None, {}
+    for name in groups_of.fields:
+        if not (answered or name in obj):  # unlabelled input needs no groups (no fairness)
+            continue
+        if name not in obj:
+            fail(f"no group field {name!r} in the record; add it or change data.group_columns")
+        g = obj[name]
+        items = g if isinstance(g, list) else [] if g is None else [g]
+        if not all(isinstance(i, str) for i in items):
+            fail(f"group field {name!r} must be a string or a list of strings, got {json.dumps(g)[:40]}")
+        if name == groups_of.fields[0] and isinstance(g, str):
+            group = g or None
+        groups[name] = groups_of.kept(items)
+    return ChatRecord(out, label, group, line, groups)
 
 
-def read_chat_jsonl(path: str | Path, labels: list[str], *, group_field: str = "",
+@dataclass(frozen=True)
+class GroupFields:
+    """The record fields naming each record's groups (data.group_columns) and how they read."""
+    fields: tuple[str, ...] = ()
+    separator: str = ""                 # data.group_separator: several names in one string
+    no_group: tuple[str, ...] = ()      # fairness.no_group_values, compared ignoring case
+
+    def kept(self, items: list[str]) -> tuple[str, ...]:
+        """The groups of a field's strings: split, trimmed, blanks and no-group values left out, each once."""
+        names = [n for i in items for n in (i.split(self.separator) if self.separator else [i])]
+        none = {v.strip().lower() for v in self.no_group}
+        return tuple(dict.fromkeys(n.strip() for n in names if n.strip() and n.strip().lower() not in none))
+
+
+def read_chat_jsonl(path: str | Path, labels: list[str], *, groups: GroupFields = GroupFields(),
                     max_rows: int = 0, answers_optional: bool = False) -> list[ChatRecord]:
     """Read and validate a chat JSONL file; blank lines are skipped. `max_rows` > 0 stops after that many.
     `answers_optional` (predict input): records may end with the user's turn instead of the
@@ -143,7 +165,7 @@ def read_chat_jsonl(path: str | Path, labels: list[str], *, group_field: str = "
         answered = True
         if answers_optional:
             answered = records[0].label is not None if records else _ends_with_answer(obj)
-        records.append(_record(obj, labels, group_field, path, n, answered))
+        records.append(_record(obj, labels, groups, path, n, answered))
         if max_rows and len(records) >= max_rows:
             break
     if not records:

@@ -64,9 +64,9 @@ def bias_report(scores: Sequence[float], gold: Sequence[int], pred: Sequence[int
     Returns {"overall_auc", "groups": [row...], "means": {metric: M_p or None}, "final_score"} plus
     "overall_reason" / "final_reason" where those are None. A row, in group-column then group order:
     group_column, group, examples, positives, negatives, false_positives, false_negatives, fpr (absent
-    without negatives), fnr (absent without positives), max_fpr (fpr_limits.get(group, max_fpr)) and
-    max_fnr where there is a limit, flagged (1.0 when a rate exceeds its limit), subgroup_auc,
-    bpsn_auc, bnsp_auc (None when short of examples) and reasons {metric: why it is None}."""
+    without negatives), fnr (absent without positives), max_fpr (fpr_limits[COLUMN:GROUP], else
+    fpr_limits[GROUP], else max_fpr) and max_fnr where there is a limit, flagged (1.0 when a rate exceeds
+    its limit), subgroup_auc, bpsn_auc, bnsp_auc (None when short of examples) and reasons {metric: why it is None}."""
     import numpy as np
 
     y = np.asarray(gold, dtype=np.int8)
@@ -87,7 +87,9 @@ def bias_report(scores: Sequence[float], gold: Sequence[int], pred: Sequence[int
     for column, per_row in groups.items():
         for group in sorted({g for gs in per_row for g in gs}):
             sub = np.fromiter((group in gs for gs in per_row), dtype=bool, count=len(y))
-            rows.append(_group_row(column, group, sub, y, s, p, limits.get(group, max_fpr), max_fnr))
+            # a limit keyed COLUMN:GROUP is that column's group alone; a bare GROUP, the group of any column
+            limit = limits.get(f"{column}:{group}", limits.get(group, max_fpr))
+            rows.append(_group_row(column, group, sub, y, s, p, limit, max_fnr))
     out["groups"] = rows
     out["means"] = {m: generalized_mean([r[m] for r in rows if r[m] is not None]) for m in BIAS_AUCS}
     missing = [m for m in BIAS_AUCS if out["means"][m] is None]
@@ -136,7 +138,8 @@ def bias_by_class(scores: Sequence[Sequence[float]], gold: Sequence[Sequence[int
 
     union (single-label, several positive classes): also UNION, "one of the positive classes": score
     their probabilities' sum (P(one of them) under a softmax), gold and prediction "is one of them";
-    its FPR is the per-group FPR chat classification has reported (metrics/classes.py group_fpr)."""
+    its FPR is the per-group FPR chat classification reported before the bias report (a harmless
+    message flagged as any positive class is the harm), so per-group FPR limits keep their meaning."""
     import numpy as np
 
     index = {n: j for j, n in enumerate(names)}

@@ -56,46 +56,6 @@ def class_report(gold: list[str], pred: list[str | None], labels: list[str]
     return per_class, agg
 
 
-def group_fpr(gold: list[str], pred: list[str | None], groups: list[str | None], positive_labels: list[str], *,
-              max_fpr: float | None, limits: dict[str, float]) -> dict[str, dict[str, float]]:
-    """False-positive rate per target group, with a flag where it exceeds the group's limit.
-
-    The harm a moderation model does to a group is flagging its harmless messages, so per group:
-    among records whose gold label is not a positive label, the share predicted as a positive
-    label (an unparseable answer is not a positive prediction). Returns, sorted by group name,
-    {group: {"examples", "negatives", "false_positives", "fpr", "max_fpr", "flagged"}} where
-    max_fpr is limits.get(group, max_fpr) and flagged is 1.0 when fpr > max_fpr else 0.0.
-    "max_fpr" is absent when there is no limit; "fpr" and "flagged" are absent for a group with
-    no negatives (0/0 is not a rate, and NaN does not survive JSON). Records whose group is None
-    are skipped; limits for groups that do not occur are ignored.
-    """
-    if not (len(gold) == len(pred) == len(groups)):
-        raise ValueError(f"{len(gold)} gold labels, {len(pred)} predictions and {len(groups)} groups")
-    positive = set(positive_labels)
-    counts: dict[str, list[int]] = {}  # group -> [examples, negatives, false positives]
-    for g, y, p in zip(groups, gold, pred):
-        if g is None:
-            continue
-        c = counts.setdefault(g, [0, 0, 0])
-        c[0] += 1
-        if y not in positive:
-            c[1] += 1
-            c[2] += p is not None and p in positive
-    out: dict[str, dict[str, float]] = {}
-    for g in sorted(counts):
-        n, neg, fp = counts[g]
-        row: dict[str, float] = {"examples": float(n), "negatives": float(neg), "false_positives": float(fp)}
-        limit = limits.get(g, max_fpr)
-        if limit is not None:
-            row["max_fpr"] = float(limit)
-        if neg:
-            row["fpr"] = fp / neg
-            if limit is not None:
-                row["flagged"] = 1.0 if row["fpr"] > limit else 0.0
-        out[g] = row
-    return out
-
-
 def confusion(gold: list[str], pred: list[str | None], labels: list[str]) -> dict[str, dict[str, int]]:
     """{gold class: {predicted class: count}}, the cells that are not zero: rows and columns in
     `labels` order; an unparseable prediction (None) is counted under "(none)", after the classes.

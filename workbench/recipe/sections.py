@@ -278,12 +278,14 @@ class Eval:
 class Fairness:
     """[fairness]: per-group error rates and bias AUCs (classification tasks)."""
 
-    positive_classes: list[str] = knob("str_list", [], "Classes that count as a positive (flagging) prediction "
-        "for the per-group false-positive rate, e.g. [\"hate\"]. Empty: no fairness report.")
+    positive_classes: list[str] = knob("str_list", [], "Classes or labels whose prediction flags a text, e.g. "
+        "[\"hate\"]: per group of data.group_columns, their FPR, FNR and bias AUCs (subgroup, BPSN, BNSP). "
+        "Empty: no fairness report.")
     max_fpr: float = knob("float", 1.0, "False-positive-rate limit of every group; a group over its limit is "
         "flagged in show, diff and the store.", min=0.0, max=1.0)
-    group_limits: dict[str, float] = knob("float_map", {}, "Per-group limits overriding max_fpr, e.g. "
-        "{ women = 0.05 }.", min=0.0, max=1.0)
+    group_limits: dict[str, float] = knob("float_map", {}, "Per-group false-positive-rate limits overriding "
+        "max_fpr, e.g. { women = 0.05 }; a key \"COLUMN:GROUP\" limits that group column's group alone.",
+        min=0.0, max=1.0)
     # Misses hurt a group too (its abuse goes unflagged): the FNR gets a limit of its own.
     max_fnr: float = knob("float", 1.0, "False-negative-rate limit of every group (among its positives, the share "
         "not predicted positive); a group over it is flagged like one over max_fpr.", min=0.0, max=1.0)

@@ -290,6 +290,26 @@ def _attempts(events: list[Event]) -> list[list[Event]]:
     return [events[a:b] for a, b in zip([0] + cuts, cuts + [len(events)])] if events else []
 
 
+def _bias_rows(run_id: str, seq: int | None, phase: str | None, split: str, positive: str,
+               report: dict[str, Any]) -> list[list[Any]]:
+    """`fairness` rows of one positive class's bias report (an eval event's `bias`), in table order."""
+    rows = []
+    for g in report.get("groups") or []:
+        if not isinstance(g, dict):
+            continue
+        said = g.get("reasons")
+        reasons: dict[str, Any] = said if isinstance(said, dict) else {}
+        flagged = g.get("flagged")
+        rows.append([run_id, seq, phase, split, _text(g.get("group")), _int(g.get("examples")),
+                     _int(g.get("negatives")), _int(g.get("false_positives")), _num(g.get("fpr")),
+                     _num(g.get("max_fpr")), None if flagged is None else bool(flagged),
+                     _text(g.get("group_column")), positive, _int(g.get("positives")), _int(g.get("false_negatives")),
+                     _num(g.get("fnr")), _num(g.get("max_fnr")), _num(g.get("subgroup_auc")), _num(g.get("bpsn_auc")),
+                     _num(g.get("bnsp_auc")),
+                     "; ".join(f"{m}: {why}" for m, why in sorted(reasons.items())) or None])
+    return rows
+
+
 @dataclass
 class _Rows:
     tables: dict[str, list[list[Any]]]
@@ -319,11 +339,13 @@ def _rows(run_id: str, events: list[Event]) -> _Rows:
                 for predicted, n in row.items():
                     if n:
                         t["confusion"].append([run_id, seq, e.phase, e.split, gold, predicted, _int(n)])
-            for grp, g in sorted((e.groups or {}).items()):
+            for grp, g in sorted((e.groups or {}).items()):  # runs before schema 10
                 t["fairness"].append([run_id, seq, e.phase, e.split, grp,
                                       _int(g.get("examples")), _int(g.get("negatives")), _int(g.get("false_positives")),
                                       _num(g.get("fpr")), _num(g.get("max_fpr")),
-                                      None if g.get("flagged") is None else bool(g.get("flagged"))])
+                                      None if g.get("flagged") is None else bool(g.get("flagged"))] + [None] * 10)
+            for positive, report in (e.bias or {}).items():
+                t["fairness"].extend(_bias_rows(run_id, seq, e.phase, e.split, positive, report))
         elif isinstance(e, (Artifact, Checkpoint)):
             extra = dict(e.extra or {})  # the JSON column: every field but kind and path
             if isinstance(e, Artifact):
@@ -376,3 +398,10 @@ def _num(v: Any) -> float | None:
         return None
 
 
+
+
+def _text(v: Any) -> str | None:
+    """A VARCHAR column's value: a string, a number as written; None for anything else (a list, an object)."""
+    if isinstance(v, str):
+        return v
+    return str(v) if isinstance(v, int | float) and not isinstance(v, bool) else None

@@ -56,7 +56,8 @@ class RunDetail:
     gpus: list[tuple]        # (host, gpu, samples, mean util, peak mem, mem total, peak power, peak temp)
     hosts: tuple             # (samples, mean cpu %, peak rss, ranks)
     splits: list[str] = field(default_factory=list)
-    fairness: list[tuple] = field(default_factory=list)   # read.fairness rows of the split
+    fairness: list[FairnessRow] = field(default_factory=list)   # read.fairness rows of the split
+    bias: dict[str, dict[str, tuple]] = field(default_factory=dict)  # read.bias_scores of the split
     confusion: dict[str, dict[str, int]] = field(default_factory=dict)  # the tuned model's, on the split
     tags: dict[str, str] = field(default_factory=dict)
     notes: list[tuple[float, str]] = field(default_factory=list)        # (unix time, text), oldest first
@@ -95,7 +96,7 @@ def run_detail(con, run_id: str, split: str = "validation") -> RunDetail:
                WHERE run_id = ? AND gpu IS NULL""", [run_id]).fetchone(),
         splits=[s for (s,) in con.execute("SELECT DISTINCT split FROM evals WHERE run_id = ? ORDER BY split",
                                           [run_id]).fetchall()],
-        fairness=fairness(con, run_id, split),
+        fairness=fairness(con, run_id, split), bias=bias_scores(con, run_id, split),
         confusion=confusion(con, run_id, split),
         tags=tags,
         notes=notes,
@@ -338,13 +339,60 @@ RESOURCES = ("trainable_params", "total_params", "duration_s", "train_runtime_s"
              "peak_mem_bytes", "saved_bytes")
 
 
-def fairness(con, run_id: str, split: str = "validation") -> list[tuple]:
-    """(group, base fpr, tuned fpr, limit, tuned flagged, negatives) per target group."""
-    return con.execute(
-        """SELECT t.grp, b.fpr, t.fpr, t.max_fpr, t.flagged, t.negatives
+@dataclass(frozen=True)
+class FairnessRow:
+    """One group of one group column for one positive class, base and tuned side by side (a `fairness`
+    table row of the tuned model joined with the base model's). Runs before schema 10 have no
+    group_column / positive_class and only the FPR columns."""
+    group_column: str | None
+    group: str
+    positive_class: str | None
+    negatives: int | None
+    positives: int | None
+    fpr: tuple[float | None, float | None]          # base, tuned
+    max_fpr: float | None
+    fnr: tuple[float | None, float | None]
+    max_fnr: float | None
+    flagged: bool                                   # the tuned model is over a limit
+    aucs: dict[str, tuple[float | None, float | None]]  # {subgroup_auc | bpsn_auc | bnsp_auc: (base, tuned)}
+    reasons: dict[str, str]                         # {auc: why the tuned one is NULL}
+
+
+FAIRNESS_AUCS = ("subgroup_auc", "bpsn_auc", "bnsp_auc")
+
+
+def fairness(con, run_id: str, split: str = "validation") -> list[FairnessRow]:
+    """The run's fairness rows on `split`: per positive class, group column and group, tuned beside base."""
+    rows = con.execute(
+        """SELECT t.group_column, t.grp, t.positive_class, t.negatives, t.positives, b.fpr, t.fpr, t.max_fpr,
+                  b.fnr, t.fnr, t.max_fnr, coalesce(t.flagged, false),
+                  b.subgroup_auc, t.subgroup_auc, b.bpsn_auc, t.bpsn_auc, b.bnsp_auc, t.bnsp_auc, t.reason
            FROM fairness t LEFT JOIN fairness b ON b.run_id = t.run_id AND b.split = t.split AND b.grp = t.grp
-                AND b.phase = 'base'
-           WHERE t.run_id = ? AND t.split = ? AND t.phase = 'tuned' ORDER BY t.grp""", [run_id, split]).fetchall()
+                AND b.group_column IS NOT DISTINCT FROM t.group_column
+                AND b.positive_class IS NOT DISTINCT FROM t.positive_class AND b.phase = 'base'
+           WHERE t.run_id = ? AND t.split = ? AND t.phase = 'tuned'
+           ORDER BY t.positive_class NULLS FIRST, t.group_column NULLS FIRST, t.grp""", [run_id, split]).fetchall()
+    out = []
+    for (column, grp, positive, neg, pos, fpr_b, fpr_t, max_fpr, fnr_b, fnr_t, max_fnr, flagged,
+         sb, st, pb, pt, nb, nt, reason) in rows:
+        reasons = dict(part.split(": ", 1) for part in (reason or "").split("; ") if ": " in part)
+        out.append(FairnessRow(column, grp, positive, neg, pos, (fpr_b, fpr_t), max_fpr, (fnr_b, fnr_t), max_fnr,
+                               bool(flagged), {"subgroup_auc": (sb, st), "bpsn_auc": (pb, pt), "bnsp_auc": (nb, nt)},
+                               reasons))
+    return out
+
+
+def bias_scores(con, run_id: str, split: str = "validation") -> dict[str, dict[str, tuple[float | None, float | None]]]:
+    """Per positive class, its bias summary (the evals rows overall_auc, bias_*: the AUCs' generalized
+    means over the groups and the final score), (base, tuned)."""
+    out: dict[str, dict[str, tuple[float | None, float | None]]] = {}
+    for label, metric, base, tuned in con.execute(
+            """SELECT label, metric, arg_max(value, seq) FILTER (WHERE phase = 'base'),
+                      arg_max(value, seq) FILTER (WHERE phase = 'tuned')
+               FROM evals WHERE run_id = ? AND split = ? AND (metric = 'overall_auc' OR starts_with(metric, 'bias_'))
+               GROUP BY label, metric ORDER BY label, metric""", [run_id, split]).fetchall():
+        out.setdefault(label, {})[metric] = (base, tuned)
+    return out
 
 
 def confusion(con, run_id: str, split: str = "validation", phase: str = "tuned") -> dict[str, dict[str, int]]:

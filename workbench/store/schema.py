@@ -4,14 +4,15 @@ Times in `runs` are TIMESTAMP (UTC); `t` columns elsewhere are unix seconds (DOU
 Aggregate metrics live in `evals` under the label '(all)'.
 """
 
-SCHEMA_VERSION = 9  # 2: event_files (per-rank event files); 3: training summary columns, fairness; 4: attempts;
+SCHEMA_VERSION = 10  # 2: event_files (per-rank event files); 3: training summary columns, fairness; 4: attempts;
 #                    5: confusion; 6: warnings; 7: kind, evaluates, archived, tags, notes; 8: mlflow_run_id, mlflow_uri;
-#                    9: events_head, events_tail (runs, event_files)
+#                    9: events_head, events_tail (runs, event_files); 10: fairness per group column and positive
+#                    class (FNR, bias AUCs), views rebuilt (LOWER_IS_BETTER gained invented*, fnr)
 ALL_LABELS = "(all)"
 
 # Metrics where lower is better (everything else: higher is better; support: neither).
 LOWER_IS_BETTER = ("loss", "hamming_loss", "unparseable", "unparseable_rate", "malformed", "malformed_rate",
-                   "invented", "invented_rate", "invented_unknown_type", "groups_flagged", "fpr")
+                   "invented", "invented_rate", "invented_unknown_type", "groups_flagged", "fpr", "fnr")
 NEUTRAL_METRICS = ("support", "examples")
 
 TABLES = """
@@ -136,20 +137,35 @@ CREATE TABLE IF NOT EXISTS confusion (
     n           BIGINT      -- examples
 );
 
--- False-positive rate per target group (chat_classification with fairness.*), base and tuned.
+-- Fairness per group column, group and positive class (fairness.positive_classes with
+-- data.group_columns; workbench/metrics/bias.py), base and tuned: error rates at the threshold the
+-- split is judged at and the bias AUCs of Borkan et al. 2019. Rows of runs before schema 10 (chat
+-- classification, FPR only) have NULL in the columns added since.
 CREATE TABLE IF NOT EXISTS fairness (
     run_id          VARCHAR,
     seq             BIGINT,
     phase           VARCHAR,    -- base | tuned
     split           VARCHAR,
-    grp             VARCHAR,    -- the target group
+    grp             VARCHAR,    -- the group
     examples        BIGINT,
-    negatives       BIGINT,     -- records whose gold class is not a positive class
+    negatives       BIGINT,     -- the group's examples whose gold is not the positive class
     false_positives BIGINT,
     fpr             DOUBLE,     -- false_positives / negatives (NULL without negatives)
     max_fpr         DOUBLE,     -- the group's limit (fairness.group_limits, else fairness.max_fpr)
-    flagged         BOOLEAN     -- fpr > max_fpr
+    flagged         BOOLEAN     -- fpr > max_fpr or fnr > max_fnr
 );
+ALTER TABLE fairness ADD COLUMN IF NOT EXISTS group_column VARCHAR;     -- the data.group_columns column
+ALTER TABLE fairness ADD COLUMN IF NOT EXISTS positive_class VARCHAR;   -- the class / label; '(any)': one of several
+ALTER TABLE fairness ADD COLUMN IF NOT EXISTS positives BIGINT;         -- the group's examples of the positive class
+ALTER TABLE fairness ADD COLUMN IF NOT EXISTS false_negatives BIGINT;
+ALTER TABLE fairness ADD COLUMN IF NOT EXISTS fnr DOUBLE;               -- false_negatives / positives (NULL without)
+ALTER TABLE fairness ADD COLUMN IF NOT EXISTS max_fnr DOUBLE;           -- fairness.max_fnr
+-- ROC AUC on the group's examples; background positives + group negatives; group positives +
+-- background negatives. NULL with fewer than 10 positives or 10 negatives: `reason` says which.
+ALTER TABLE fairness ADD COLUMN IF NOT EXISTS subgroup_auc DOUBLE;
+ALTER TABLE fairness ADD COLUMN IF NOT EXISTS bpsn_auc DOUBLE;
+ALTER TABLE fairness ADD COLUMN IF NOT EXISTS bnsp_auc DOUBLE;
+ALTER TABLE fairness ADD COLUMN IF NOT EXISTS reason VARCHAR;           -- why an AUC is NULL ('metric: why; ...')
 
 -- Columns added after the first release (stores created earlier get them on open).
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS train_runtime_s DOUBLE;       -- trainer.train() wall time
@@ -215,7 +231,9 @@ JOIN runs r ON r.run_id = b.run_id
 WHERE b.phase = 'base';
 
 CREATE OR REPLACE VIEW fairness_flags AS
-SELECT f.run_id, r.recipe_name, f.phase, f.split, f.grp, f.fpr, f.max_fpr, f.negatives, f.false_positives
+SELECT f.run_id, r.recipe_name, f.phase, f.split, f.grp, f.fpr, f.max_fpr, f.negatives, f.false_positives,
+       -- added in schema 10
+       f.group_column, f.positive_class, f.fnr, f.max_fnr, f.positives, f.false_negatives
 FROM fairness f JOIN runs r USING (run_id)
 WHERE f.flagged;
 

@@ -199,13 +199,49 @@ def refuse_base_system_prompt(recipe: RecipeView, fail: Fail) -> None:
 
 def checked_group_columns(recipe: RecipeView, fail: Fail) -> list[str]:
     """The recipe's group columns (data.group_columns, or its older name data.group_field), the two
-    names set at once refused at the recipe's line."""
+    names set at once refused at the recipe's line, as is fairness.positive_classes without any."""
     from workbench.data.groups import group_columns
 
     try:
-        return group_columns(recipe.data)
+        columns = group_columns(recipe.data)
     except UserError as e:
         raise fail(str(e), "data", "group_columns") from None
+    if recipe.fairness.positive_classes and not columns:
+        raise fail("fairness.positive_classes needs data.group_columns (the columns or record fields naming each "
+                   "example's groups, e.g. [\"identity\"])", "fairness", "positive_classes")
+    return columns
+
+
+# The per-label evaluation rows a positive class's bias report gives (`evals`, label = the class): its
+# overall AUC, each bias AUC's generalized mean over the groups, and the Jigsaw final score.
+BIAS_METRICS = {"overall_auc": "overall_auc", "subgroup_auc": "bias_subgroup_auc", "bpsn_auc": "bias_bpsn_auc",
+                "bnsp_auc": "bias_bnsp_auc", "final_score": "bias_final_score"}
+
+
+def judge_fairness(recipe: RecipeView, scored: Scored, scores, gold, pred, names: Sequence[str],
+                   groups: dict[str, list[tuple[str, ...]]], *, union: bool) -> None:
+    """With fairness.positive_classes and group columns: the bias report of each positive class
+    (workbench/metrics/bias.py) as the eval event's `bias`, its AUC means and final score as that
+    class's evaluation rows, and `groups_flagged` among the aggregates: the (column, group) pairs over
+    a limit, for one of the positive classes or, with `union` and several, for "one of them" (the
+    rate chat classification has always judged). scores / gold / pred: examples x classes (0/1 gold
+    and predictions, one-hot for single-label). One code path for every classification task."""
+    from workbench.metrics.bias import UNION, bias_by_class
+
+    positive = list(recipe.fairness.positive_classes)
+    if not positive or not groups or gold is None:
+        return
+    f = recipe.fairness
+    report = bias_by_class(scores, gold, pred, names, positive, groups, union=union, max_fpr=f.max_fpr,
+                           max_fnr=f.max_fnr, fpr_limits=dict(f.group_limits))
+    scored.extra["bias"] = report
+    for cls, r in report.items():
+        values = {"overall_auc": r["overall_auc"], **r["means"], "final_score": r["final_score"]}
+        row = scored.labels.setdefault(cls, {})
+        row.update({BIAS_METRICS[k]: v for k, v in values.items() if v is not None})
+    judged = [report[UNION]] if UNION in report else list(report.values())
+    flagged = {(g["group_column"], g["group"]) for r in judged for g in r["groups"] if g["flagged"]}
+    scored.aggregates["groups_flagged"] = float(len(flagged))
 
 
 def write_rows(path: Path, rows: Sequence[dict[str, Any]]) -> None:

@@ -2,22 +2,24 @@
 recipe). Records are chat JSONL; the prompt is every message before the final assistant turn,
 rendered with the tokenizer's chat template (or data.chat_template), and the loss is on the
 assistant's answer only. Base and tuned models answer the same prompts; answers are parsed to
-a class (unparseable ones counted, never fatal), scored per class, and — with fairness.* —
-false-positive rates per target group are set against the recipe's limits.
+a class (unparseable ones counted, never fatal), scored per class, and — with fairness.* — each
+group's error rates and bias AUCs (tasks/base.py judge_fairness) over class probabilities scored
+teacher-forced (class_probabilities).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from workbench.data.chat_jsonl import ChatRecord, parse_label, read_chat_jsonl
+from workbench.data.chat_jsonl import ChatRecord, GroupFields, parse_label, read_chat_jsonl
 from workbench.data.profile import ProfileRows
 from workbench.errors import UserError
-from workbench.metrics.classes import class_report, confusion, group_fpr
+from workbench.metrics.classes import class_report, confusion
 from workbench.recipe.sections import RecipeView, view_of
-from workbench.tasks.base import Fail, Scored, Task, checked_group_columns
+from workbench.tasks.base import Fail, Scored, Task, checked_group_columns, judge_fairness
 from workbench.tasks.exported import Serving, as_python
 from workbench.tasks.generative import (
     HARMONY_FINAL,
@@ -45,34 +47,39 @@ def read_table_records(source, values: dict[str, Any], *, max_rows: int = 0, unl
                        ) -> list[ChatRecord]:
     """Chat records from a table (any source classification reads): the user message from
     data.prompt_template, the answer from data.label_column (a class of data.classes, or its id),
-    the group from the data.group_columns column. Errors name the source, the line or row and the column."""
+    the groups from the data.group_columns columns (workbench/data/groups.py, as classification reads
+    them). Errors name the source, the line or row and the column."""
+    from workbench.data.groups import group_columns
     from workbench.data.labeled import LabeledTable, LabelSpec, read_labeled
 
-    data = view_of(values).data
+    recipe = view_of(values)
+    data = recipe.data
     classes = list(data.classes)
-    group = _group_column(data)
+    columns = group_columns(data)
     spec = LabelSpec(text_template=data.prompt_template, label_column=data.label_column,
-                     classes=tuple(classes), fmt=data.format, keep=(group,) if group else ())
+                     classes=tuple(classes), fmt=data.format, keep=tuple(columns[:1]), groups=tuple(columns),
+                     group_separator=data.group_separator, no_group=tuple(recipe.fairness.no_group_values))
     table = read_labeled(source, spec, train=LabeledTable.known(str(source), classes, True), max_rows=max_rows,
                          require_labels=not unlabelled)
     index = table.table.column("labels").to_pylist() if table.has_labels else [None] * len(table)
-    groups = table.column(group) if group else [None] * len(table)
+    first = table.column(columns[0]) if columns else [None] * len(table)
+    groups = table.groups
     records = []
-    for text, i, g, line in zip(table.texts, index, groups, table.lines):
+    for n, (text, i, g, line) in enumerate(zip(table.texts, index, first, table.lines)):
         messages = [{"role": "user", "content": text}]
         if i is not None:
             messages.append({"role": "assistant", "content": classes[i]})
-        records.append(ChatRecord(messages, None if i is None else classes[i], g or None, line))
+        records.append(ChatRecord(messages, None if i is None else classes[i], g or None, line,
+                                  {c: per_row[n] for c, per_row in groups.items()}))
     return records
 
 
-def _group_column(data) -> str:
-    """The one group column this task reads (data.group_columns, or its older name data.group_field);
-    "" for none. check_recipe has refused more than one."""
+def _group_fields(recipe: RecipeView) -> GroupFields:
+    """The record fields naming each record's groups (data.group_columns, or data.group_field)."""
     from workbench.data.groups import group_columns
 
-    columns = group_columns(data)
-    return columns[0] if columns else ""
+    return GroupFields(tuple(group_columns(recipe.data)), recipe.data.group_separator,
+                       tuple(recipe.fairness.no_group_values))
 
 
 class ChatClassificationTask(GenerativeTask):
@@ -100,13 +107,7 @@ class ChatClassificationTask(GenerativeTask):
         if unknown:
             raise fail(f"fairness.positive_classes names {unknown[0]!r}, which is not in data.classes "
                        f"({', '.join(classes)})", "fairness", "positive_classes")
-        columns = checked_group_columns(recipe, fail)
-        if len(columns) > 1:  # per-column fairness of chat answers is issue 28's next step
-            raise fail(f"data.group_columns: task chat_classification reads one group column (the target group), "
-                       f"got {len(columns)}: {', '.join(columns)}", "data", "group_columns")
-        if recipe.fairness.positive_classes and not columns:
-            raise fail("fairness.positive_classes needs data.group_columns (the record field naming the target group)",
-                       "fairness", "positive_classes")
+        checked_group_columns(recipe, fail)
         template = recipe.data.prompt_template
         if template:
             from workbench.data.labeled import template_fields
@@ -135,40 +136,61 @@ class ChatClassificationTask(GenerativeTask):
     def evaluate(self, model, tokenizer, records: Sequence[ChatRecord], label_names: list[str], *, phase: str,
                  split: str) -> Scored:
         """With eval.base_system_prompt_file the base model answers with that system prompt (its own,
-        e.g. an elaborate one), the tuned model with the one it was trained with."""
+        e.g. an elaborate one), the tuned model with the one it was trained with. With fairness.*
+        each class's probability is scored too (class_probabilities), for the bias AUCs."""
         own = self.recipe.eval.base_system_prompt_file
-        if phase != "base" or not own:
-            return super().evaluate(model, tokenizer, records, label_names, phase=phase, split=split)
-        from workbench.textfile import read_text_file
-
         trained = self.system
-        self._system = read_text_file(own, "base system prompt").strip()
+        if phase == "base" and own:
+            from workbench.textfile import read_text_file
+
+            self._system = read_text_file(own, "base system prompt").strip()
         try:
-            return super().evaluate(model, tokenizer, records, label_names, phase=phase, split=split)
+            answers = self._answers(model, tokenizer, records)
+            probs = (self.class_probabilities(model, tokenizer, records, label_names)
+                     if self.recipe.fairness.positive_classes else None)
+            return self.score(records, answers, label_names, probs)
         finally:
             self._system = trained
 
     def evaluate_prior(self, train: Sequence[ChatRecord], records: Sequence[ChatRecord], label_names: list[str], *,
                        split: str) -> Scored:
         """The most common answer of the training split, given to every prompt and scored as a model's
-        answers are. A constant answer treats every group alike: no fairness rows."""
-        from collections import Counter
-
+        answers are. A constant answer treats every group alike: no fairness report (no class probabilities)."""
         counts = Counter(r.label for r in train if r.label is not None)
         answer = max(label_names, key=lambda c: (counts[c], -label_names.index(c)))  # a tie: the first class
         scored = self.score(records, [answer] * len(records), label_names)
-        scored.extra.pop("groups", None)
-        scored.aggregates.pop("groups_flagged", None)
         scored.notes.insert(0, f"label prior ({split}): the most common answer of the training split's {len(train)} "
                                f"records, {answer!r} ({counts[answer]})")
         return scored
+
+    def class_probabilities(self, model, tokenizer, records: Sequence[ChatRecord], classes: list[str]):
+        """P(class | prompt), examples x classes: each class's answer scored teacher-forced after the
+        prompt (generative.answer_logprobs), a softmax over the classes. A class's answer is the
+        answer text its records give most often (the class name where none has it), so "Label: hate"
+        style answers are scored as trained. A generated answer is a string; these are the scores the
+        threshold-free bias AUCs rank by. Costs one forward pass per example and class."""
+        import numpy as np
+
+        from workbench.tasks.generative import answer_logprobs
+
+        said: dict[str, Counter[str]] = {}
+        for r in records:
+            if r.label is not None:
+                said.setdefault(r.label, Counter())[r.messages[-1]["content"].strip()] += 1
+        answer = {c: said[c].most_common(1)[0][0] if c in said else c for c in classes}
+        prompts = [p for p, _ in self.pairs(records, tokenizer)]
+        pairs = [(p, answer[c]) for p in prompts for c in classes]
+        logp = answer_logprobs(model, tokenizer, pairs, batch_size=self.recipe.eval.batch_size,
+                               max_length=self.recipe.model.max_length).reshape(len(records), len(classes))
+        e = np.exp(logp - logp.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
 
     def reader(self, *, unlabelled: bool = False) -> Callable[[Any], list[ChatRecord]]:
         values = self.values
         max_rows = 0 if unlabelled else self.recipe.data.max_rows
         if self.recipe.data.prompt_template:
             return lambda source: read_table_records(source, values, max_rows=max_rows, unlabelled=unlabelled)
-        return lambda p: read_chat_jsonl(p, list(self.recipe.data.classes), group_field=_group_column(self.recipe.data),
+        return lambda p: read_chat_jsonl(p, list(self.recipe.data.classes), groups=_group_fields(self.recipe),
                                          max_rows=max_rows, answers_optional=unlabelled)
 
     def label_names(self, train, validation) -> list[str]:
@@ -204,9 +226,12 @@ class ChatClassificationTask(GenerativeTask):
             texts.append(Path(self.recipe.data.chat_template).read_text(encoding="utf-8"))
         return texts
 
-    def score(self, records: Sequence[ChatRecord], answers: list[str], classes: list[str]) -> Scored:
+    def score(self, records: Sequence[ChatRecord], answers: list[str], classes: list[str], probs=None) -> Scored:
+        """The answers parsed and scored per class; with `probs` (class_probabilities) the fairness
+        report, a prediction being the class the answer names (none: negative for every class)."""
         gold = [r.label for r in records]
         pred = [parse_label(a, classes) for a in answers]
+        rows: list[dict[str, Any]]
         if any(g is None for g in gold):  # unlabelled predict input: classes read, nothing to score
             rows = [{"line": r.line, "input": _last_user(r), "answer": a, "predicted": p, "group": r.group}
                     for r, a, p in zip(records, answers, pred)]
@@ -215,14 +240,27 @@ class ChatClassificationTask(GenerativeTask):
                           extra={"scored": False})
         labels = [g for g in gold if g is not None]  # all of them: unlabelled input returned above
         per_class, agg = class_report(labels, pred, classes)
-        extra: dict[str, Any] = {"confusion": confusion(labels, pred, classes)}
-        if self.recipe.fairness.positive_classes:
-            extra["groups"] = group_fpr(labels, pred, [r.group for r in records], list(self.recipe.fairness.positive_classes),
-                                        max_fpr=self.recipe.fairness.max_fpr, limits=dict(self.recipe.fairness.group_limits))
-            agg["groups_flagged"] = float(sum(1 for g in extra["groups"].values() if g.get("flagged")))
-        rows = [{"line": r.line, "input": _last_user(r), "answer": a, "predicted": p, "label": r.label, "group": r.group}
-                for r, a, p in zip(records, answers, pred)]
-        return Scored(per_class, agg, rows, extra)
+        rows = [
+            {"line": r.line, "input": _last_user(r), "answer": a, "predicted": p, "label": r.label, "group": r.group,
+             **({"groups": {c: list(g) for c, g in r.groups.items()}} if r.groups else {})}
+            for r, a, p in zip(records, answers, pred)]
+        scored = Scored(per_class, agg, rows, {"confusion": confusion(labels, pred, classes)})
+        columns = _group_fields(self.recipe).fields
+        if probs is not None and columns:
+            import numpy as np
+
+            index = {c: j for j, c in enumerate(classes)}
+            gold_m = np.zeros((len(records), len(classes)), dtype=np.int8)
+            pred_m = np.zeros_like(gold_m)
+            for i, (g, p) in enumerate(zip(labels, pred)):
+                gold_m[i, index[g]] = 1
+                if p is not None:
+                    pred_m[i, index[p]] = 1
+            for row, ps in zip(rows, probs):
+                row["scores"] = {c: round(float(v), 6) for c, v in zip(classes, ps)}
+            groups = {c: [r.groups.get(c, ()) for r in records] for c in columns}
+            judge_fairness(self.recipe, scored, probs, gold_m, pred_m, classes, groups, union=True)
+        return scored
 
     # --- a finished run exported (workbench export; workbench/tasks/exported.py) ------------------
     def export_labels(self, meta: dict[str, Any]) -> dict[str, Any]:

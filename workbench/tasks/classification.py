@@ -34,6 +34,7 @@ from workbench.tasks.base import (
     Task,
     TrainingData,
     checked_group_columns,
+    judge_fairness,
     refuse_base_system_prompt,
     write_rows,
 )
@@ -140,6 +141,11 @@ class ClassificationTask:
                 raise UserError(f"train.best_metric = \"f1_samples\" scores multi-label rows; {column}: use f1_macro, "
                                 "f1_micro (= accuracy) or f1_weighted", path=str(train.path))
         class_weights(self.recipe.train.class_weights, train)  # names checked before any model loads
+        unknown = [c for c in self.recipe.fairness.positive_classes if c not in train.label_names]
+        if unknown:
+            word = "class" if train.single_label else "label"
+            raise UserError(f"fairness.positive_classes names {unknown[0]!r}, which is not a {word} of the training "
+                            f"split (expected one of {', '.join(train.label_names)})", path=str(train.path))
         return Splits(train, validation, test, train.label_names,
                       label_word="class" if train.single_label else "label")
 
@@ -213,19 +219,22 @@ class ClassificationTask:
 
     def _scored(self, logits: np.ndarray, records: LabeledTable, label_names: list[str], *, phase: str,
                 split: str) -> Scored:
+        """One split scored from its logits, for every phase (the prior's are constants). The label
+        prior gets no fairness report: a constant prediction treats every group alike."""
         kept = self.kept(len(label_names))
+        fair = phase != "prior"
         if self.single_label:
             probs, per_label, agg = score_logits(records.labels, logits, label_names, 0.5, single_label=True)
             predicted = [label_names[i] for i in probs.argmax(axis=1)]
-            return Scored(per_label, agg, prediction_rows(records, probs, 0.5, **kept),
-                          extra={"confusion": confusion(gold_classes(records), predicted, label_names)})
+            return self._fair(Scored(per_label, agg, prediction_rows(records, probs, 0.5, **kept),
+                                     extra={"confusion": confusion(gold_classes(records), predicted, label_names)}),
+                              records, probs, None, fair)
         if not self.recipe.eval.tune_thresholds:
-            probs, per_label, agg = score_logits(records.labels, logits, label_names, self.recipe.eval.threshold)
-            return Scored(per_label, agg, prediction_rows(records, probs, self.recipe.eval.threshold, **kept))
+            return self._at_thresholds(records, logits, label_names, self.recipe.eval.threshold, kept, fair)
         if split != "validation":
             # Each model at its own thresholds tuned on the validation rows (0.5 where none were tuned)
             th = self.tuned_thresholds.get(phase, self.recipe.eval.threshold)
-            return _at_thresholds(records, logits, label_names, th, kept)
+            return self._at_thresholds(records, logits, label_names, th, kept, fair)
         # Validation: scored at eval.threshold (the delta of the two models alone), and again at the
         # thresholds tuned on these very rows, which is optimistic for both models alike; named apart.
         probs, per_label, agg = score_logits(records.labels, logits, label_names, self.recipe.eval.threshold)
@@ -235,8 +244,33 @@ class ClassificationTask:
             self.thresholds = th  # the test split and `workbench predict` use them
         note = (f"thresholds of {'the label prior' if phase == 'prior' else f'the {phase} model'} tuned on validation: "
                 + ", ".join(f"{n} {t:.2f}" for n, t in zip(label_names, th)))
-        return Scored(per_label, agg, prediction_rows(records, probs, self.recipe.eval.threshold, **kept), notes=[note],
-                      also={AT_THRESHOLDS.format(split=split): _at_thresholds(records, logits, label_names, th, kept)})
+        scored = Scored(per_label, agg, prediction_rows(records, probs, self.recipe.eval.threshold, **kept), notes=[note],
+                        also={AT_THRESHOLDS.format(split=split): self._at_thresholds(records, logits, label_names, th,
+                                                                                     kept, fair)})
+        return self._fair(scored, records, probs, self.recipe.eval.threshold, fair)
+
+    def _at_thresholds(self, records: LabeledTable, logits: np.ndarray, label_names: list[str], th,
+                       kept: dict[str, Any], fair: bool = True) -> Scored:
+        """A multi-label split scored at per-label thresholds (a list: each label's among its metrics)."""
+        probs, per_label, agg = score_logits(records.labels, logits, label_names, th)
+        if not isinstance(th, float):
+            for name, t in zip(label_names, th):
+                per_label.setdefault(name, {})["threshold"] = t
+        return self._fair(Scored(per_label, agg, prediction_rows(records, probs, th, **kept)), records, probs, th, fair)
+
+    def _fair(self, scored: Scored, records: LabeledTable, probs: np.ndarray, th, fair: bool = True) -> Scored:
+        """`scored` with its fairness report (tasks/base.py judge_fairness): the predictions are the
+        argmax (single-label, th None) or the labels at or above their thresholds, as the split is judged."""
+        if not fair or records.labels is None or not self.recipe.fairness.positive_classes:
+            return scored
+        if th is None:
+            pred = np.zeros_like(probs, dtype=np.int8)
+            pred[np.arange(len(probs)), probs.argmax(axis=1)] = 1
+        else:
+            pred = (probs >= np.broadcast_to(np.asarray(th, dtype=float), (probs.shape[1],))).astype(np.int8)
+        judge_fairness(self.recipe, scored, probs, records.label_matrix(), pred,
+                       records.label_names, records.groups, union=th is None)
+        return scored
 
     def kept(self, labels: int) -> dict[str, Any]:
         """prediction_rows' top_k and keep for a model of `labels` labels / classes: every score up to
@@ -361,16 +395,6 @@ class ClassificationTask:
 
 # The split name of the validation rows scored again at thresholds tuned on them (eval.tune_thresholds).
 AT_THRESHOLDS = "{split}_at_thresholds"
-
-
-def _at_thresholds(records: LabeledTable, logits: np.ndarray, label_names: list[str], th, kept: dict[str, Any]
-                   ) -> Scored:
-    """A multi-label split scored at per-label thresholds, each label's threshold among its metrics."""
-    probs, per_label, agg = score_logits(records.labels, logits, label_names, th)
-    if not isinstance(th, float):
-        for name, t in zip(label_names, th):
-            per_label.setdefault(name, {})["threshold"] = t
-    return Scored(per_label, agg, prediction_rows(records, probs, th, **kept))
 
 
 # --- encoding, scoring ---------------------------------------------------------------------------
@@ -554,6 +578,7 @@ def prediction_rows(table: LabeledTable, probs: np.ndarray, thresholds, *, top_k
         kept = np.argpartition(-probs, k - 1, axis=1)[:, :k]
         wanted = set(keep)
         always = [j for j, n in enumerate(names) if n in wanted]
+    groups = table.groups  # data.group_columns: each row's groups per column, for fairness checked by hand
     rows = []
     for i, text in enumerate(table.texts):
         row: dict[str, Any] = {
@@ -561,6 +586,8 @@ def prediction_rows(table: LabeledTable, probs: np.ndarray, thresholds, *, top_k
             **({"id": table.ids[i]} if table.ids is not None else {}),
             "text": text,
         }
+        if groups:
+            row["groups"] = {column: list(per_row[i]) for column, per_row in groups.items()}
         gold = None if table.labels is None else [j for j, v in enumerate(table.labels[i]) if v]
         predicted = [int(top[i])] if single else np.flatnonzero(probs[i] >= th).tolist()
         if kept is None:

@@ -354,6 +354,34 @@ def generate(model, tokenizer, prompts: list[str], *, batch_size: int, max_new_t
     return answers
 
 
+def answer_logprobs(model, tokenizer, pairs: list[tuple[str, str]], *, batch_size: int, max_length: int):
+    """Each (prompt, answer) pair's log-likelihood under the model, teacher-forced: the sum over the
+    answer's tokens and the eos of log p(token | all before it), the sequence built as training builds
+    it (SftDataset: a long prompt loses its start). Batched by length; a numpy array in input order."""
+    import numpy as np
+    import torch
+
+    ds = SftDataset(tokenizer, pairs, max_length)
+    order = sorted(range(len(ds)), key=lambda i: (len(ds.items[i]["input_ids"]), i))
+    collate = sft_collator(tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id)
+    device = next(model.parameters()).device
+    out = np.zeros(len(ds), dtype=np.float64)
+    was_training = model.training
+    model.eval()
+    with torch.inference_mode():
+        for start in range(0, len(order), batch_size):
+            idx = order[start:start + batch_size]
+            batch = {k: v.to(device) for k, v in collate([ds[i] for i in idx]).items()}
+            labels = batch.pop("labels")[:, 1:]
+            # batch x length x vocabulary floats: the memory of this pass grows with the vocabulary
+            logits = model(**batch).logits[:, :-1].float()
+            picked = torch.log_softmax(logits, dim=-1).gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+            # .cpu() is a GPU->CPU sync point, once per batch
+            out[idx] = (picked * (labels != IGNORE)).sum(dim=1).double().cpu().numpy()
+    model.train(was_training)
+    return out
+
+
 # SageMaker's inference.py (Serving.settings of the generative tasks): the environment's MAX_LENGTH
 # over the run's model.max_length, prompt and answer together, as KEEP is derived from it
 SERVING_SETTINGS = '''

@@ -10,9 +10,10 @@ One translation, two drivers (docs/architecture.md, "MLflow"):
 What an MLflow run holds: params = the frozen recipe (every knob, dotted names) and the parameter
 counts; step metrics (train/loss, train/learning_rate, ...); every base / tuned evaluation per split,
 aggregated (`tuned/test/f1_micro`) and per label (`tuned/test/f1/toxicity`), epoch evaluations at
-their step (`eval/validation/f1_micro`); fairness rows per group (`tuned/test/group/women/fpr`, and
-the table as `fairness/tuned_test.json`); GPU telemetry under system/; artifacts: the frozen
-recipe, the adapter, prediction files (the generated answers), reports (seqeval's), labels.json.
+their step (`eval/validation/f1_micro`); fairness rows per group column, group and positive class
+(`tuned/test/group/race/black/toxic/bpsn_auc`, the table as `fairness/tuned_test.json`); GPU
+telemetry under system/; artifacts: the frozen recipe, the adapter, prediction files (the generated
+answers), reports (seqeval's), labels.json.
 A full fine-tune's model is not sent (gigabytes to a tracking server at the end of a job, unasked):
 `workbench export` writes it.
 
@@ -301,8 +302,16 @@ class Translator:
         for group, row in (e.groups or {}).items():
             for metric in ("fpr", "max_fpr", "flagged", "examples"):
                 self._metric(b, _key(phase, e.split, "group", group, metric), row.get(metric), e.t, step)
-        if e.groups:
-            b.dicts.append((e.groups, f"fairness/{_folder_name(f'{e.phase}_{e.split}')}.json"))
+        # per positive class, group column and group: its rates and bias AUCs (a None AUC logs nothing;
+        # fairness/<phase>_<split>.json holds why)
+        for positive, report in (e.bias or {}).items():
+            for row in (r for r in report.get("groups") or [] if isinstance(r, dict)):
+                for metric in ("fpr", "fnr", "flagged", "examples", "subgroup_auc", "bpsn_auc", "bnsp_auc"):
+                    self._metric(b, _key(phase, e.split, "group", row.get("group_column"), row.get("group"), positive,
+                                         metric), row.get(metric), e.t, step)
+        table = e.bias or e.groups
+        if table:
+            b.dicts.append((table, f"fairness/{_folder_name(f'{e.phase}_{e.split}')}.json"))
         if e.confusion:
             b.dicts.append((e.confusion, f"confusion/{_folder_name(f'{e.phase}_{e.split}')}.json"))
 

@@ -27,7 +27,7 @@ from workbench.tui.widgets.run_tables import run_seconds
 from workbench.tui.widgets.table import Table
 from workbench.tui.widgets.tabs import TAB_BINDINGS, TabCycling
 from workbench.tui.worker_errors import ReportsWorkerErrors
-from workbench.wording import fmt, fmt_count, fmt_duration
+from workbench.wording import AUC_TITLES, auc_missing, base_to_tuned, bias_summary, fmt, fmt_count, fmt_duration, group_name
 
 LABEL_METRICS = ("precision", "recall", "f1", "accuracy", "support")
 GIB = 1 << 30
@@ -268,12 +268,22 @@ class DetailScreen(TabCycling, ReportsWorkerErrors, Screen):
                         t.append(str(row.get(c, 0)).rjust(width), style="bold" if c == gold else "")
                     t.append("\n")
         if d.fairness:
-            t.append(f"fairness: false-positive rate per group ({self.split}), base → tuned, limit\n", style="bold")
-            for grp, base, tuned, limit, flagged, negatives in d.fairness:
-                t.append(f"  {grp:<14} {fmt(base)} → ")
-                t.append(fmt(tuned), style="bold red" if flagged else "")
-                t.append(f"  limit {fmt(limit)}  ({fmt(negatives)} negatives)")
-                t.append("  over the limit\n" if flagged else "\n", style="red" if flagged else "")
+            t.append(f"fairness per group ({self.split}), base → tuned: FPR (limit) · FNR (limit) · subgroup / "
+                     "BPSN / BNSP AUC\n", style="bold")
+            n_columns = len({r.group_column for r in d.fairness})
+            n_classes = len({r.positive_class for r in d.fairness})
+            for r in d.fairness:
+                name = group_name(r.group_column, r.group, n_columns)
+                if n_classes > 1:
+                    name = f"{r.positive_class} · {name}"
+                t.append(f"  {name:<20} ")
+                t.append(f"FPR {base_to_tuned(r.fpr)} ({fmt(r.max_fpr)}) · FNR {base_to_tuned(r.fnr)} "
+                         f"({fmt(r.max_fnr)}) · ", style="bold red" if r.flagged else "")
+                t.append(" / ".join(base_to_tuned(r.aucs[m]) if r.aucs[m][1] is not None or m not in r.reasons
+                                    else auc_missing(r.reasons[m]) for m in AUC_TITLES))
+                t.append("  over a limit\n" if r.flagged else "\n", style="red" if r.flagged else "")
+            for label, scores in d.bias.items():
+                t.append(bias_summary(label, scores) + "\n", style="dim")
         t.rstrip()
         if d.fairness or d.confusion:
             box.update(t)
