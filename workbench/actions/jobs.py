@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from workbench.actions.launch import Started, started
@@ -39,13 +39,14 @@ class RunAt:
 class RunResult:
     """What a run ended with, from the store: its error (None when it has none), the base-vs-tuned rows
     of its validation split (label, metric, base, tuned, delta), else (an eval run, or eval.base off) the
-    one model's rows (label, metric, value), and its warnings."""
+    one model's rows (label, metric, value), its warnings and its eval.targets judged (read.targets rows)."""
 
     run_id: str
     error: str | None
     base_vs_tuned: list[tuple]
     evaluation: list[tuple]
     warnings: list[str]
+    targets: list[tuple] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,8 @@ def run_result(store: Path, run_id: str) -> RunResult:
         rows = read.base_vs_tuned(con, run_id, "validation")
         warnings = read.run_warnings(con, run_id)
         alone = [] if rows else read.evaluation(con, run_id, "validation")  # no base: an eval run, or eval.base off
-    return RunResult(run_id, error, list(rows), list(alone), list(warnings))
+        targets = read.targets(con, run_id)
+    return RunResult(run_id, error, list(rows), list(alone), list(warnings), list(targets))
 
 
 def resume(store: Path, ref: str, *, read_only: bool = True) -> Resumed:

@@ -69,6 +69,7 @@ class GenerativeTask(ABC):
     template_knobs: ClassVar[tuple[str, ...]]
     template_values: ClassVar[dict[str, Any]]
     tokenizer_note: ClassVar[str] = ""  # the export's comment on the line that loads the tokenizer
+    result_tables: ClassVar[bool] = False
 
     def __init__(self, values: dict[str, Any]):
         self.values = values

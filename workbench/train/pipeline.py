@@ -2,7 +2,8 @@
 
     task.load_splits -> resolve the model source -> task.load_model -> the recipe's method
     -> `model` event -> base evaluation (every eval split) -> Trainer (epoch evaluations, checkpoints)
-    -> tuned evaluation (+ prediction files) -> save adapter / model -> labels.json
+    -> tuned evaluation (+ prediction files) -> guardrails -> eval.targets -> save adapter / model
+    -> labels.json -> metrics.json (and the task's result CSVs: train/results.py)
 
 What varies per task is the Task protocol (workbench/tasks/base.py): `run` uses its training
 role, `evaluate_only` its evaluation role. This module holds no task kind's name.
@@ -15,6 +16,7 @@ from typing import Any
 from workbench import faults, rundir
 from workbench.tasks.base import EvaluationTask, Scored, TrainingTask, write_rows
 from workbench.train.context import RunContext
+from workbench.train.results import record_targets, write_results
 
 
 def run(ctx: RunContext, task: TrainingTask) -> None:
@@ -94,8 +96,10 @@ def run(ctx: RunContext, task: TrainingTask) -> None:
         tuned_scored[split] = scored
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]  # restored with a resumed checkpoint
     record_guardrails(ctx, names, splits.label_word, base_scored.get("validation"), tuned_scored["validation"], losses)
+    record_targets(ctx, tuned_scored)
     save_trained(ctx, model, tok, ctx.recipe.model.method)
     rundir.write_labels(ctx.run_dir, task.labels_record(names))
+    write_results(ctx, task)
 
 
 def evaluate_only(ctx: RunContext, task: EvaluationTask, source: str, source_run: str | None) -> None:
@@ -132,6 +136,8 @@ def evaluate_only(ctx: RunContext, task: EvaluationTask, source: str, source_run
         scored[split] = task.evaluate(model, tok, task.eval_records(records), names, phase="tuned", split=split)
         record_eval(ctx, scored[split], phase="tuned", split=split, step=0, epoch=0.0)
     record_guardrails(ctx, names, splits.label_word, None, scored["validation"], [], who="the evaluated model")
+    record_targets(ctx, scored)
+    write_results(ctx, task)
 
 
 def record_eval(ctx: RunContext, scored: Scored, *, phase: str, split: str, step: int, epoch: float) -> None:
