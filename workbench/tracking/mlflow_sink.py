@@ -283,11 +283,11 @@ class Translator:
             if items:
                 b.tags["workbench.warnings"] = _param_text("\n".join(items))
         elif isinstance(e, Targets):  # eval.targets judged: 1 met, 0 not, per target; the run's tag
-            items = [i for i in (e.items or []) if isinstance(i, dict)]
-            for i in items:
+            judged = [i for i in (e.items or []) if isinstance(i, dict)]
+            for i in judged:
                 self._metric(b, f"targets/{_key(str(i.get('metric')))}_met", 1.0 if i.get("met") else 0.0, e.t)
-            if items:
-                b.tags["workbench.targets_met"] = str(all(i.get("met") for i in items)).lower()
+            if judged:
+                b.tags["workbench.targets_met"] = str(all(i.get("met") for i in judged)).lower()
         elif isinstance(e, End):
             labels = self.run_dir / rundir.LABELS
             if labels.is_file():
