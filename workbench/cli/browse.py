@@ -43,7 +43,8 @@ def register(sub: Subparsers) -> None:
     sp.add_argument("--metric", default="f1", help="per-label metric to put side by side (default f1)")
 
     sp = command(sub, "query", "Run SQL on the store (read-only). Tables: runs, params, steps, evals, telemetry, "
-                 "artifacts, logs, fairness, confusion, tags, notes; views: run_summary, label_metrics, base_vs_tuned.", _query)
+                 "artifacts, logs, fairness, confusion, targets, tags, notes; views: run_summary, label_metrics, "
+                 "base_vs_tuned.", _query)
     sp.add_argument("sql")
     sp.add_argument("--format", choices=("table", "csv", "json"), default="table")
 
