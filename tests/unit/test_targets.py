@@ -125,3 +125,4 @@ def test_compare_group_says_which_trials_meet_the_targets(tmp_path):
     assert out.returncode == 0, out.stderr
     rows = [line for line in out.stdout.splitlines() if "met 2/2" in line or "met 0/1" in line]
     assert len(rows) == 2 and "8" in rows[0] and "4" in rows[1], out.stdout
+    assert "targets met 2/3" in out.stdout  # the group's line: of the runs judged

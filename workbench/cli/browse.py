@@ -315,6 +315,9 @@ def _compare(args: argparse.Namespace) -> int:
     for group, ids_in in c.groups.items():
         stats = [f"{m} {mean:.3f} ± {std:.3f}" for m in AGGREGATES
                  for g, (mean, std, n) in c.group_stats(m).items() if g == group and m in MEAN_STD]
+        judged = [c.targets_met[r] for r in ids_in if r in c.targets_met]
+        if judged:  # eval.targets: the runs that met every one, of those judged
+            stats.append(f"targets met {sum(judged)}/{len(judged)}")
         console.print(f"group {group} (n={len(ids_in)}): " + ", ".join(stats))
     if done.ranking is not None and len(done.ranking.trials) > 1:
         _print_ranking(done.ranking, args.split)
