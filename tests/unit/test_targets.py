@@ -126,3 +126,43 @@ def test_compare_group_says_which_trials_meet_the_targets(tmp_path):
     rows = [line for line in out.stdout.splitlines() if "met 2/2" in line or "met 0/1" in line]
     assert len(rows) == 2 and "8" in rows[0] and "4" in rows[1], out.stdout
     assert "targets met 2/3" in out.stdout  # the group's line: of the runs judged
+
+
+def test_metrics_json_of_a_resumed_run_equals_what_the_store_keeps(tmp_path):
+    """The trainer writes metrics.json from its own event file: an earlier attempt's tuned evaluation
+    is superseded by the resumed one's, its kept base evaluation stays, epoch evaluations are left out;
+    the store ingesting the same file holds the same figures."""
+    import json
+
+    from workbench.recipe import load_recipe
+    from workbench.tasks import get_task
+    from workbench.train.context import RunContext
+    from workbench.train.results import write_results
+
+    run_id = "demo-20260101-120000-00bb"
+    run_dir = write_run_folder(tmp_path / "runs", run_id, end=None)
+    agg = {"f1_macro": 0.3, "loss": float("nan")}
+    with EventWriter(rundir.events_file(run_dir)) as w:
+        w.emit("eval", phase="base", split="validation", step=0, epoch=0.0, labels={"ad": {"f1": 0.1}}, aggregates=agg)
+        w.emit("eval", phase="epoch", split="validation", step=2, epoch=1.0, labels={}, aggregates={"f1_macro": 0.5})
+        w.emit("eval", phase="tuned", split="validation", step=3, epoch=1.0, labels={"ad": {"f1": 0.4}},
+               aggregates={"f1_macro": 0.4})
+        w.emit("start", run_id=run_id, recipe={}, attempt=2, resumed={"step": 2, "base_kept": ["validation"]})
+        w.emit("eval", phase="tuned", split="validation", step=5, epoch=2.0, labels={"ad": {"f1": 0.6}},
+               aggregates={"f1_macro": 0.6})
+        w.emit("warnings", items=[{"code": "x", "message": "a warning"}])
+        recipe = load_recipe(DEMO_RECIPE)
+        write_results(RunContext(run_dir, run_id, recipe, w), get_task(recipe.values))
+        w.emit("end", status="completed", error=None)
+    held = json.loads((run_dir / rundir.METRICS).read_text())
+    assert held["warnings"] == ["a warning"] and set(held["splits"]["validation"]) == {"base", "tuned"}
+    assert held["splits"]["validation"]["tuned"] == {"labels": {"ad": {"f1": 0.6}}, "aggregates": {"f1_macro": 0.6}}
+    assert held["splits"]["validation"]["base"]["aggregates"] == {"f1_macro": 0.3, "loss": None}  # NaN: null
+    store = tmp_path / "runs.duckdb"
+    with connect(store) as con:
+        ingest_run(con, run_dir)
+    stored = q(store, "SELECT phase, label, metric, value FROM evals WHERE phase <> 'epoch' ORDER BY seq, label, metric")
+    assert [(p, lb, m, None if v != v else v) for p, lb, m, v in stored] == [
+        ("base", "(all)", "f1_macro", 0.3), ("base", "(all)", "loss", None), ("base", "ad", "f1", 0.1),
+        ("tuned", "(all)", "f1_macro", 0.6), ("tuned", "ad", "f1", 0.6)]
+    assert not (run_dir / rundir.PERFORMANCE_CSV).exists()  # classification writes no result tables
