@@ -48,11 +48,14 @@ def telemetry_values(e: Telemetry, compact: bool = False) -> str:
     return f"cpu {fmt(e.get('cpu_pct'), 0)}%  rss {(e.get('rss_bytes') or 0) / gib:.2f}{unit}"
 
 
-def status_text(status: str | None, warnings: int = 0) -> Text:
-    """The status in its colour; `⚠N` after it when N guardrails fired (runs.warnings)."""
+def status_text(status: str | None, warnings: int = 0, targets_met: bool | None = None) -> Text:
+    """The status in its colour; `⚠N` after it when N guardrails fired (runs.warnings); `T✓` when the run
+    met every eval.targets, `T✗` when it missed one (runs.targets_met; nothing without targets)."""
     text = Text(status or "—", style=STATUS_STYLE.get(status or "", ""))
     if warnings:
         text.append(f" ⚠{warnings}", style="yellow")
+    if targets_met is not None:
+        text.append(" T✓" if targets_met else " T✗", style="green" if targets_met else "yellow")
     return text
 
 
@@ -218,6 +221,25 @@ def fairness_table(rows: Sequence[FairnessRow], bias: dict[str, dict[str, tuple]
                   *aucs, "[red]over the limit[/]" if r.flagged else "")
     summary = [Text(bias_summary(label, scores)) for label, scores in bias.items()]
     return Group(t, *summary)
+
+
+def targets_table(rows: Sequence[tuple], title: str = "targets (tuned model)") -> Table:
+    """eval.targets judged (read.targets rows: metric, split, target, value, met): met in green, not met
+    in yellow (a finding, not a failure), a metric the evaluation lacked said so."""
+    t = Table(title=title, title_justify="left")
+    for col in ("metric", "split", "target", "value", ""):
+        t.add_column(col, justify="right" if col in ("target", "value") else "left")
+    for metric, split, target, value, met in rows:
+        said = target_word(value, met)
+        t.add_row(metric, split, fmt(target, 4), fmt(value, 4), f"[green]{said}[/]" if met else f"[yellow]{said}[/]")
+    return t
+
+
+def target_word(value: float | None, met: bool | None) -> str:
+    """met / not met / not met, not in the evaluation."""
+    if value is None:
+        return "not met, not in the evaluation"
+    return "met" if met else "not met"
 
 
 def confusion_table(matrix: dict[str, dict[str, int]], title: str) -> Table | Group:

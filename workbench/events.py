@@ -19,6 +19,8 @@ Types and their fields (docs/architecture.md, "Event file contract"; the store's
   warnings    items [{code, message}]: the guardrails after the tuned evaluation (workbench/metrics/
               guardrails.py), empty when none fired
   tracking    service (mlflow), run, experiment, uri: the experiment tracker's run this run logs to
+  targets     items [{metric, split, target, value, met}]: eval.targets judged on the tuned model at the end
+              (test split when there is one, else validation; value null: the evaluation lacks the metric)
   end         status (completed|failed|interrupted), error
 
 Readers tolerate a torn last line (a write in progress, or a process killed mid-write): it is
@@ -340,6 +342,11 @@ class Tracking(Event):
 
 
 @dataclass(slots=True, eq=False)
+class Targets(Event):
+    items: list[dict[str, Any]] | None = None   # [{metric, split, target, value, met}] (workbench/metrics/targets.py)
+
+
+@dataclass(slots=True, eq=False)
 class End(Event):
     status: str = "failed"
     error: str | None = None
@@ -347,7 +354,7 @@ class End(Event):
 
 TYPES: dict[str, type[Event]] = {"start": Start, "model": Model, "step": Step, "eval": Eval, "telemetry": Telemetry,
                                  "checkpoint": Checkpoint, "summary": Summary, "artifact": Artifact, "log": Log,
-                                 "warnings": Warnings, "tracking": Tracking, "end": End}
+                                 "warnings": Warnings, "tracking": Tracking, "targets": Targets, "end": End}
 for _cls in TYPES.values():
     _cls.NAMES = tuple(f.name for f in fields(_cls)[4:])
     _cls.DEFAULTS = tuple(f.default for f in fields(_cls)[4:])
@@ -495,6 +502,7 @@ SHAPES: dict[type[Event], dict[str, Shape]] = {
     Log: {"level": TEXT, "message": TEXT, "phase": TEXT},
     Warnings: {"items": LIST},
     Tracking: dict.fromkeys(Tracking.NAMES, TEXT),
+    Targets: {"items": LIST},
     End: {"status": STATUS, "error": TEXT},
 }
 

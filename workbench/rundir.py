@@ -10,6 +10,7 @@ workbench runs with nothing but its own code.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import secrets
@@ -31,10 +32,19 @@ TRAIN_LOG = "train.log"       # stdout and stderr of a batch job (scheduler)
 FOLLOW_LOCK = ".follow.lock"  # held by the process that ingests this run right now
 DATA_DIR = "data"             # uploaded data files of a run on a remote host
 ANNOTATIONS = "annotations.json"  # tags, notes, archived, the MLflow run of export-mlflow: added after the run
+METRICS = "metrics.json"      # every phase's evaluations per split and label, as `workbench export` writes them
+PERFORMANCE_CSV = "performance.csv"  # per phase, split and label: precision, recall, f1, support (tasks that say so)
+BIAS_CSV = "bias.csv"         # per phase, split and fairness row: every field of the row (tasks that say so)
 TRASHED = "trashed.json"      # where a deleted run's folder came from (`rm`), in runs/.trash/<run_id>/
 TRASH_DIR = ".trash"          # runs/.trash/: deleted run folders (a dot folder: `runs/*/run.json` never lists them)
 ADAPTER_DIR, MODEL_DIR = "adapter", "model"  # the saved LoRA adapter / full model (train/trainer.py)
 CHECKPOINTS_DIR = "checkpoints"  # the Trainer's checkpoint-N folders
+
+# The label under which an evaluation's aggregates travel beside its per-label rows (the store's
+# `evals` rows, store/schema.py); metrics.json holds them apart, under "aggregates".
+ALL_LABELS = "(all)"
+# Splits in the order metrics.json (and a model card) lists them; any other split follows by name.
+SPLIT_ORDER = ("validation", "test")
 
 # The trainer's exit status (train/main.py), which the supervisor records in exit.json: how it ended
 # when its `end` event cannot be read.
@@ -131,9 +141,13 @@ def write_json_atomic(path: Path, data: dict[str, Any], indent: int | None = Non
     """Write through a temporary file and a rename: readers never see half a file. The temporary
     file is named by its writer's pid (`exit.json.<pid>.tmp`) and removed when the write fails (a
     full disk); one a killed writer left is removed by `remove_leftovers`."""
+    _write_atomic(path, json.dumps(data, indent=indent))
+
+
+def _write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     try:
-        tmp.write_text(json.dumps(data, indent=indent), encoding="utf-8")
+        tmp.write_text(text, encoding="utf-8", newline="")
         os.replace(tmp, path)
     except OSError as e:
         tmp.unlink(missing_ok=True)
@@ -150,7 +164,7 @@ def write_json_atomic(path: Path, data: dict[str, Any], indent: int | None = Non
 # milliseconds), and then when its pid has ended on this machine, or it is older than LEFTOVER_MAX_S.
 LEFTOVER_MIN_S = 60.0
 LEFTOVER_MAX_S = 3600.0
-_TEMP = re.compile(r"^(?P<name>.+\.jsonl?)(?:\.(?P<pid>\d+))?\.tmp$")  # pid-less: written before pids were
+_TEMP = re.compile(r"^(?P<name>.+\.(?:jsonl?|csv))(?:\.(?P<pid>\d+))?\.tmp$")  # pid-less: written before pids were
 
 
 def left_behind(path: Path, pid: int | None, now: float | None = None) -> bool:
@@ -272,6 +286,43 @@ def read_labels(run_dir: Path) -> dict[str, Any]:
 
 def write_labels(run_dir: Path, labels: dict[str, Any]) -> None:
     write_json_atomic(run_dir / LABELS, labels, indent=2)
+
+
+def metrics_record(run_id: str, task: str, evals: list[tuple], warnings: list[str]) -> dict[str, Any]:
+    """metrics.json (a finished run's folder, and `workbench export`'s): {"run_id", "task", "splits": {split:
+    {phase: {"labels": {label: {metric: value}}, "aggregates": {metric: value}}}}, "warnings": [...]} from
+    (phase, split, label, metric, value) rows in the order recorded (a later row supersedes an earlier
+    one; label ALL_LABELS: an aggregate); a non-finite value as null."""
+    splits: dict[str, dict[str, dict[str, Any]]] = {}
+    for phase, split, label, metric, value in evals:
+        entry = splits.setdefault(split, {}).setdefault(phase, {"labels": {}, "aggregates": {}})
+        if label == ALL_LABELS:
+            entry["aggregates"][metric] = _number(value)
+        else:
+            entry["labels"].setdefault(label, {})[metric] = _number(value)
+    order = [s for s in SPLIT_ORDER if s in splits] + sorted(s for s in splits if s not in SPLIT_ORDER)
+    return {"run_id": run_id, "task": task, "splits": {s: splits[s] for s in order}, "warnings": list(warnings)}
+
+
+def _number(v: float | None) -> float | None:
+    return None if v is None or (isinstance(v, float) and not math.isfinite(v)) else v
+
+
+def write_metrics(run_dir: Path, record: dict[str, Any]) -> None:
+    write_json_atomic(run_dir / METRICS, record, indent=2)
+
+
+def write_csv(run_dir: Path, name: str, columns: list[str], rows: list[dict[str, Any]]) -> None:
+    """A table of the run's results (PERFORMANCE_CSV, BIAS_CSV) as CSV with a header row; a missing
+    value is an empty cell."""
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns, restval="", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({k: "" if v is None else v for k, v in row.items()} for row in rows)
+    _write_atomic(run_dir / name, out.getvalue())
 
 
 def read_annotations(run_dir: Path) -> dict[str, Any]:

@@ -155,6 +155,7 @@ def test_fairness_rows_and_confusion_reach_mlflow(tmp_path, monkeypatch):
         # a run since the bias report: per positive class, group column and group, AUCs (None: too few)
         w.emit("eval", phase="tuned", split="validation", step=9, labels={"toxic": {"bias_final_score": 0.8}},
                aggregates={"groups_flagged": 1.0}, bias=bias)
+        w.emit("targets", items=[{"metric": "f1_macro", "split": "test", "target": 0.615, "value": 0.4, "met": False}])
         w.emit("end", status="completed")
     sent = mlflow_sink.replay(run_dir, "r1", {"name": "hs", "train.mlflow_experiment": "/Shared/team exp"}, "completed")
     uri = sqlite_uri(tmp_path / "runs" / "mlflow.db")
@@ -180,6 +181,8 @@ def test_fairness_rows_and_confusion_reach_mlflow(tmp_path, monkeypatch):
     table = json.loads(Path(client.download_artifacts(sent.mlflow_run, "fairness/tuned_validation.json",
                                                       str(tmp_path))).read_text())
     assert table == bias
+    # eval.targets judged: per target 1 met / 0 not, and the run's tag
+    assert run.data.metrics["targets/f1_macro_met"] == 0.0 and run.data.tags["workbench.targets_met"] == "false"
 
 
 def test_report_to_mlflow_without_mlflow_installed_is_one_line_before_anything_loads(tmp_path):

@@ -157,3 +157,26 @@ def test_a_sweep_group_is_ranked_and_plotted_against_a_chosen_knob(make_app, tmp
             assert screen.query_one("#trials-table").row_count == len(r.trials)
 
     asyncio.run(go())
+
+
+def test_the_sweep_tab_says_which_trials_meet_the_targets(make_app, tmp_path):
+    """Trials of runs judged against eval.targets: a targets column, `met k/n` per trial."""
+    from tests.unit.test_targets import sweep_run
+    from workbench.store.ingest import ingest_run
+
+    store = tmp_path / "runs.duckdb"
+    folders = [sweep_run(tmp_path / "runs", f"demo-20260101-12000{i}-000{i}", r, f1, met)
+               for i, (r, f1, met) in enumerate(((4, 0.4, False), (8, 0.7, True), (8, 0.6, True)))]
+    with connect(store) as con:
+        for run_dir in folders:
+            ingest_run(con, run_dir)
+
+    async def go():
+        async with make_app("runs", store=store).run_test(size=(120, 40)) as pilot:
+            screen = await open_compare(pilot, [f.name for f in folders], "tab-sweep")
+            table = screen.query_one("#trials-table")
+            await until(pilot, lambda: table.row_count == 2, "the trials")
+            rows = [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+            assert [row[-1] for row in rows] == ["met 2/2", "met 0/1"] and rows[0][1] == "8", rows
+
+    asyncio.run(go())

@@ -255,3 +255,24 @@ def test_a_run_whose_event_file_was_read_again_says_so_in_its_header(make_app, t
             assert f"\n⚠ record {note}" in header, header
 
     asyncio.run(go())
+
+
+def test_a_run_judged_against_targets_shows_them_in_its_detail_and_mark(make_app, tmp_path):
+    """eval.targets judged (a `targets` event): the detail lists each target met / not met, the header's
+    status and the runs list carry T✗ (one missed)."""
+    from tests.unit.test_targets import sweep_run
+    from workbench.store.ingest import ingest_run
+
+    store = tmp_path / "runs.duckdb"
+    run_dir = sweep_run(tmp_path / "runs", "demo-20260101-120000-00aa", 8, 0.4, False)
+    with connect(store) as con:
+        ingest_run(con, run_dir)
+
+    async def go():
+        async with make_app("runs", store=store).run_test(size=(160, 40)) as pilot:
+            screen = await open_detail(pilot, run_dir.name)
+            shown = str(screen.query_one("#aggregates").render())
+            assert "targets" in shown and "f1_macro 0.4000 vs 0.5000 (validation) not met" in shown, shown
+            assert "T✗" in str(screen.query_one("#detail-header").render())
+
+    asyncio.run(go())

@@ -231,7 +231,7 @@ def test_a_cached_layout_builds_what_the_generic_parse_builds():
 
 def test_every_type_of_the_contract_has_its_class():
     assert set(TYPES) == {"start", "model", "step", "eval", "telemetry", "checkpoint", "summary", "artifact", "log",
-                          "warnings", "tracking", "end"}
+                          "warnings", "tracking", "targets", "end"}
     for name, cls in TYPES.items():
         e = parse_event({"seq": 5, "t": 1.0, "type": name})
         assert type(e) is cls and (e.seq, e.t, e.type) == (5, 1.0, name)

@@ -199,7 +199,7 @@ def test_run_summary(store, run_dir):
                     "started_at", "ended_at", "duration_s", "group_id", "host", "trainable_params", "total_params",
                     "tuned_f1_micro", "tuned_f1_macro", "base_f1_micro", "base_f1_macro", "last_loss", "last_step",
                     "error", "run_dir", "tuned_accuracy", "train_runtime_s", "train_samples_per_s", "peak_mem_bytes",
-                    "saved_bytes", "quantized", "warnings", "kind", "evaluates", "archived"]
+                    "saved_bytes", "quantized", "warnings", "kind", "evaluates", "archived", "targets_met"]
     assert len(rows) == 1
     s = dict(zip(cols, rows[0]))
     assert s["status"] == "completed"

@@ -39,14 +39,15 @@ class RunAt:
 class RunResult:
     """What a run ended with, from the store: its error (None when it has none), the base-vs-tuned rows
     of its validation split (label, metric, base, tuned, delta), else (an eval run, or eval.base off) the
-    one model's rows (label, metric, value), its warnings, and its label prior on validation
-    ({(label, metric): value}, read.prior_evaluation)."""
+    one model's rows (label, metric, value), its warnings, its eval.targets judged (read.targets rows) and its
+    label prior on validation ({(label, metric): value}, read.prior_evaluation)."""
 
     run_id: str
     error: str | None
     base_vs_tuned: list[tuple]
     evaluation: list[tuple]
     warnings: list[str]
+    targets: list[tuple] = field(default_factory=list)
     prior: dict[tuple[str, str], float] = field(default_factory=dict)
 
 
@@ -102,8 +103,9 @@ def run_result(store: Path, run_id: str) -> RunResult:
         rows = read.base_vs_tuned(con, run_id, "validation")
         warnings = read.run_warnings(con, run_id)
         alone = [] if rows else read.evaluation(con, run_id, "validation")  # no base: an eval run, or eval.base off
+        targets = read.targets(con, run_id)
         prior = read.prior_evaluation(con, run_id, "validation")
-    return RunResult(run_id, error, list(rows), list(alone), list(warnings), prior)
+    return RunResult(run_id, error, list(rows), list(alone), list(warnings), list(targets), prior)
 
 
 def resume(store: Path, ref: str, *, read_only: bool = True) -> Resumed:

@@ -43,7 +43,8 @@ def register(sub: Subparsers) -> None:
     sp.add_argument("--metric", default="f1", help="per-label metric to put side by side (default f1)")
 
     sp = command(sub, "query", "Run SQL on the store (read-only). Tables: runs, params, steps, evals, telemetry, "
-                 "artifacts, logs, fairness, confusion, tags, notes; views: run_summary, label_metrics, base_vs_tuned.", _query)
+                 "artifacts, logs, fairness, confusion, targets, tags, notes; views: run_summary, label_metrics, "
+                 "base_vs_tuned.", _query)
     sp.add_argument("sql")
     sp.add_argument("--format", choices=("table", "csv", "json"), default="table")
 
@@ -81,7 +82,8 @@ def _runs(args: argparse.Namespace) -> int:
         return 0
     # Columns by priority: on an 80-column login-node terminal the low-priority ones are dropped.
     columns = [  # (header, priority, cell)
-        ("run", 0, lambda r: r[0]), ("status", 0, lambda r: status_text(r[1], len(r[-1] or []))), ("recipe", 3, lambda r: r[2]),
+        ("run", 0, lambda r: r[0]), ("status", 0, lambda r: status_text(r[1], len(r[13] or []), r[14])),
+        ("recipe", 3, lambda r: r[2]),
         ("model", 4, lambda r: r[3]), ("method", 1, lambda r: r[4]), ("target", 3, lambda r: r[5]),
         ("started", 2, lambda r: r[6].strftime("%m-%d %H:%M") if r[6] else "—"),
         ("time", 1, lambda r: fmt_duration(r[7])), ("step", 4, lambda r: fmt(r[8])),
@@ -140,7 +142,7 @@ def _show(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from workbench.actions.browse import run_report
-    from workbench.console import AGGREGATES, confusion_table, console, fairness_table, status_text
+    from workbench.console import AGGREGATES, confusion_table, console, fairness_table, status_text, targets_table
     from workbench.wording import fmt, fmt_count, fmt_duration
 
     report = run_report(store_of(args), args.run, args.split)
@@ -154,7 +156,7 @@ def _show(args: argparse.Namespace) -> int:
     head.add_column()
     ratio = (f" ({100 * r['trainable_params'] / r['total_params']:.2f} %)"
              if r["trainable_params"] and r["total_params"] else "")
-    for k, v in (("run", run_id), ("status", status_text(r["status"])),
+    for k, v in (("run", run_id), ("status", status_text(r["status"], targets_met=r.get("targets_met"))),
                  ("recipe", f"{r['recipe_name']}  {r['recipe_path'] or ''}"),
                  ("description", r["description"] or ""), ("task", r["task"]), ("model", r["model"]),
                  ("method", r["method"]), ("target", r["target"]), ("host", r["host"] or ""),
@@ -205,6 +207,8 @@ def _show(args: argparse.Namespace) -> int:
     elif now is not None and now.settled:
         console.print("[dim]the run has ended; what it recorded is in its folder, not yet in the store: "
                       "`workbench sync` stores it[/]")
+    if d.targets:
+        console.print(targets_table(d.targets))
     if d.fairness:
         console.print(fairness_table(d.fairness, d.bias, f"fairness per group ({args.split}), base → tuned"))
     if d.confusion:
@@ -318,6 +322,9 @@ def _compare(args: argparse.Namespace) -> int:
     for group, ids_in in c.groups.items():
         stats = [f"{m} {mean:.3f} ± {std:.3f}" for m in AGGREGATES
                  for g, (mean, std, n) in c.group_stats(m).items() if g == group and m in MEAN_STD]
+        judged = [c.targets_met[r] for r in ids_in if r in c.targets_met]
+        if judged:  # eval.targets: the runs that met every one, of those judged
+            stats.append(f"targets met {sum(judged)}/{len(judged)}")
         console.print(f"group {group} (n={len(ids_in)}): " + ", ".join(stats))
     if done.ranking is not None and len(done.ranking.trials) > 1:
         _print_ranking(done.ranking, args.split)
@@ -340,10 +347,13 @@ def _print_ranking(r: Ranking, split: str) -> None:
         t.add_column(k)
     t.add_column(r.metric, justify="right")
     t.add_column("runs", justify="right")
+    targets = any(trial.judged for trial in r.trials)
+    if targets:
+        t.add_column("targets", justify="right")  # runs that met every eval.targets, of those judged
     for i, trial in enumerate(r.trials, 1):
         score = "—" if trial.mean is None else f"{trial.mean:.4f}" + (f" ± {trial.std:.4f}" if trial.n > 1 else "")
         t.add_row(str(i), *(trial.config[k] for k in r.knobs), f"[bold]{score}[/]" if i == 1 else score,
-                  f"{trial.n}/{len(trial.run_ids)}")
+                  f"{trial.n}/{len(trial.run_ids)}", *([trial.targets_text()] if targets else []))
     console.print(t)
     m = Table(title=f"marginal effect of each knob: mean {r.metric} over the trials with that value",
               title_justify="left")

@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from workbench import rundir
 from workbench.actions import jobs
 from workbench.actions.launch import Started
-from workbench.console import console, diff_tables, evaluation_table, status_text, telemetry_values
+from workbench.console import console, diff_tables, evaluation_table, status_text, targets_table, telemetry_values
 from workbench.events import Eval, Log, Model, Step, Telemetry
 from workbench.launch.follow import Feed
 from workbench.wording import fmt
@@ -150,6 +150,8 @@ def print_result(store: Path, run_id: str) -> None:
             console.print(t)
     elif result.evaluation:
         console.print(evaluation_table(result.evaluation, f"{run_id} (validation)"))
+    if result.targets:  # a finding, not a failure: the exit status stays the run's
+        console.print(targets_table(result.targets))
     for w in result.warnings:
         console.print(f"[yellow]warning:[/] {w}", soft_wrap=True)
     sys.stdout.flush()

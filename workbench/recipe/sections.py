@@ -272,6 +272,11 @@ class Eval:
     max_new_tokens: int = knob("int", 32, "Generative tasks: longest answer generated (greedy).", min=1, max=8192)
     max_examples: int = knob("int", 0, "Generative tasks: evaluate at most this many examples of each split "
         "(0: all); the same ones for base and tuned.", min=0, judged_on=True)
+    targets: dict[str, float] = knob("float_map", {}, "Acceptance bars of the tuned model, metric = value, e.g. "
+        "{ f1_macro = 0.615 }: judged at the end of the run on its test split when there is one, else "
+        "validation (a lower-is-better metric such as loss is met at or below its value, the others at or "
+        "above); met / not met is recorded (the targets table, runs.targets_met, show), a finding, not a "
+        "failure. A metric the evaluation lacks is not met.")
 
 
 @dataclass(frozen=True)

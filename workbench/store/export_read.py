@@ -10,11 +10,11 @@ FACT_COLUMNS = ("run_id", "recipe_name", "description", "task", "model", "method
 
 
 def evaluations(con, run_id: str) -> list[tuple[str, str, str, str, float | None]]:
-    """(phase, split, label, metric, value) of a run's base and tuned models, in the order they were
-    recorded (a later row of the same phase, split, label and metric supersedes an earlier one);
-    label '(all)' holds the aggregates."""
+    """(phase, split, label, metric, value) of every model a run scored (base, tuned and any other phase
+    but the epoch evaluations of training), in the order they were recorded (a later row of the same
+    phase, split, label and metric supersedes an earlier one); label '(all)' holds the aggregates."""
     return con.execute(
-        "SELECT phase, split, label, metric, value FROM evals WHERE run_id = ? AND phase IN ('base', 'tuned') "
+        "SELECT phase, split, label, metric, value FROM evals WHERE run_id = ? AND phase <> 'epoch' "
         "ORDER BY seq, label, metric", [run_id]).fetchall()
 
 

@@ -318,7 +318,7 @@ class _Rows:
 
 def _rows(run_id: str, events: list[Event]) -> _Rows:
     t: dict[str, list[list[Any]]] = {"steps": [], "evals": [], "telemetry": [], "artifacts": [], "logs": [],
-                                     "fairness": [], "confusion": []}
+                                     "fairness": [], "confusion": [], "targets": []}
     upd: dict[str, Any] = {}
     for e in events:
         seq, ts = e.seq, e.t
@@ -364,7 +364,7 @@ def _rows(run_id: str, events: list[Event]) -> _Rows:
                        versions=json.dumps(e.versions or {}), attempts=_int(e.attempt, 32) or 1)
             if isinstance(e.resumed, dict):  # started_at stays the first start's
                 upd.update(ended_at=None, duration_s=None, error=None, train_runtime_s=None,
-                           train_samples_per_s=None, saved_bytes=None, warnings=None)
+                           train_samples_per_s=None, saved_bytes=None, warnings=None, targets_met=None)
             else:
                 upd.update(started_at=utc(ts))
         elif isinstance(e, Model):
@@ -375,6 +375,12 @@ def _rows(run_id: str, events: list[Event]) -> _Rows:
                        peak_mem_bytes=_int(e.peak_mem_bytes), peak_mem_kind=e.peak_mem_kind, optimizer=e.optimizer)
         elif isinstance(e, ev.Warnings):
             upd["warnings"] = [str(w.get("message", "")) for w in (e.items or []) if isinstance(w, dict)]
+        elif isinstance(e, ev.Targets):
+            items = [i for i in (e.items or []) if isinstance(i, dict)]
+            for i in items:
+                t["targets"].append([run_id, seq, str(i.get("metric")), str(i.get("split")), _num(i.get("target")),
+                                     _num(i.get("value")), bool(i.get("met"))])
+            upd["targets_met"] = all(bool(i.get("met")) for i in items) if items else None
         elif isinstance(e, ev.Tracking):
             if e.service == "mlflow":
                 upd.update(mlflow_run_id=e.run, mlflow_uri=e.uri)

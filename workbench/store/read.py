@@ -14,7 +14,7 @@ from workbench.store.schema import ALL_LABELS, LOWER_IS_BETTER
 # Columns of the runs browser / `workbench runs`, in display order.
 RUN_LIST_COLUMNS = ("run_id", "status", "recipe_name", "task", "model", "method", "target", "started_at",
                     "duration_s", "last_step", "base_f1_micro", "tuned_f1_micro", "tuned_f1_macro", "group_id",
-                    "created_at", "ended_at", "warnings")
+                    "created_at", "ended_at", "warnings", "targets_met")
 
 
 def list_runs(con, *, status: str | tuple[str, ...] | None = None, recipe: str | None = None, limit: int = 0,
@@ -62,6 +62,7 @@ class RunDetail:
     tags: dict[str, str] = field(default_factory=dict)
     notes: list[tuple[float, str]] = field(default_factory=list)        # (unix time, text), oldest first
     record: list[str] = field(default_factory=list)  # `record_notes`: an event file read again, or gone
+    targets: list[tuple] = field(default_factory=list)  # read.targets rows: eval.targets judged
     prior: dict[str, float] = field(default_factory=dict)  # the label prior's aggregates on the split ({}: none)
 
 
@@ -101,8 +102,16 @@ def run_detail(con, run_id: str, split: str = "validation") -> RunDetail:
         tags=tags,
         notes=notes,
         record=record_notes(con, run_id),
+        targets=targets(con, run_id),
         prior={m: v for (label, m), v in prior_evaluation(con, run_id, split).items() if label == ALL_LABELS},
     )
+
+
+def targets(con, run_id: str) -> list[tuple]:
+    """(metric, split, target, value, met) of eval.targets judged at the run's end, by metric (value
+    None: the evaluation lacked the metric)."""
+    return con.execute("SELECT metric, split, target, value, met FROM targets WHERE run_id = ? ORDER BY metric",
+                       [run_id]).fetchall()
 
 
 def record_notes(con, run_id: str) -> list[str]:
@@ -208,6 +217,7 @@ class Comparison:
     groups: dict[str, list[str]]                # {group_id: [run_id, ...]} for groups of 2+ compared runs
     resources: dict[str, dict[str, float]] = field(default_factory=dict)  # {RESOURCES name: {run_id: value}}
     methods: dict[str, str] = field(default_factory=dict)  # {run_id: method} (runs.method: lora, full)
+    targets_met: dict[str, bool] = field(default_factory=dict)  # {run_id: every eval.targets met}, runs with targets
     prior: dict[str, dict[str, float]] = field(default_factory=dict)  # {metric: {run_id: value}}, the label prior
 
     def best(self, metric: str, values: dict[str, float]) -> float | None:
@@ -248,9 +258,12 @@ def compare(con, ids: list[str], split: str = "validation", metric: str = "f1") 
     status: dict[str, str] = {}
     groups: dict[str, list[str]] = {}
     methods: dict[str, str] = {}
-    for rid, st, group, method in con.execute(
-            f"SELECT run_id, status, group_id, method FROM runs WHERE run_id IN ({marks})", ids).fetchall():
+    targets_met: dict[str, bool] = {}
+    for rid, st, group, method, met in con.execute(
+            f"SELECT run_id, status, group_id, method, targets_met FROM runs WHERE run_id IN ({marks})", ids).fetchall():
         status[rid] = st
+        if met is not None:
+            targets_met[rid] = met
         if method:
             methods[rid] = method
         if group:
@@ -262,7 +275,7 @@ def compare(con, ids: list[str], split: str = "validation", metric: str = "f1") 
         for name, v in zip(RESOURCES, vals):
             if v is not None:
                 resources.setdefault(name, {})[rid] = v
-    return Comparison(ids, status, pv, differing, agg, per, groups, resources, methods, prior)
+    return Comparison(ids, status, pv, differing, agg, per, groups, resources, methods, targets_met, prior)
 
 
 # Params that name or group runs, or stand for several: never a sweep's knob.
@@ -277,6 +290,12 @@ class Trial:
     mean: float | None          # train.best_metric over its completed runs
     std: float | None
     n: int                      # runs with a value
+    judged: int = 0             # runs judged against eval.targets
+    met: int = 0                # of them, the runs that met every target
+
+    def targets_text(self) -> str:
+        """`met 2/3` (runs meeting every eval.targets of those judged), `—` when none was judged."""
+        return f"met {self.met}/{self.judged}" if self.judged else "—"
 
 
 @dataclass
@@ -306,6 +325,8 @@ def rank_trials(c: Comparison, metric: str | None = None) -> Ranking | None:
         t = trials.setdefault(tuple(config.values()), Trial(config, [], None, None, 0))
         t.run_ids.append(rid)
     for t in trials.values():
+        judged = [c.targets_met[r] for r in t.run_ids if r in c.targets_met]
+        t.judged, t.met = len(judged), sum(judged)
         vals = [values[r] for r in t.run_ids if values.get(r) is not None and c.status.get(r) == "completed"]
         if vals:
             t.mean, t.n = statistics.fmean(vals), len(vals)

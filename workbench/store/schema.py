@@ -4,16 +4,16 @@ Times in `runs` are TIMESTAMP (UTC); `t` columns elsewhere are unix seconds (DOU
 Aggregate metrics live in `evals` under the label '(all)'.
 """
 
+# Metrics where lower is better (everything else: higher is better; support: neither): written once, in
+# workbench/recipe/metric_names.py (the recipe's eval.targets and the trainer's judge read them too).
+from workbench import rundir
+from workbench.recipe.metric_names import LOWER_IS_BETTER, NEUTRAL_METRICS
+
 SCHEMA_VERSION = 10  # 2: event_files (per-rank event files); 3: training summary columns, fairness; 4: attempts;
 #                    5: confusion; 6: warnings; 7: kind, evaluates, archived, tags, notes; 8: mlflow_run_id, mlflow_uri;
 #                    9: events_head, events_tail (runs, event_files); 10: fairness per group column and positive
 #                    class (FNR, bias AUCs), views rebuilt (LOWER_IS_BETTER gained invented*, fnr)
-ALL_LABELS = "(all)"
-
-# Metrics where lower is better (everything else: higher is better; support: neither).
-LOWER_IS_BETTER = ("loss", "hamming_loss", "unparseable", "unparseable_rate", "malformed", "malformed_rate",
-                   "invented", "invented_rate", "invented_unknown_type", "groups_flagged", "fpr", "fnr")
-NEUTRAL_METRICS = ("support", "examples")
+ALL_LABELS = rundir.ALL_LABELS  # the label of an evaluation's aggregates in `evals`
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -189,6 +189,19 @@ ALTER TABLE runs ADD COLUMN IF NOT EXISTS events_tail VARCHAR;
 ALTER TABLE event_files ADD COLUMN IF NOT EXISTS events_head VARCHAR;
 ALTER TABLE event_files ADD COLUMN IF NOT EXISTS events_tail VARCHAR;
 
+-- eval.targets judged at the end of a run (tuned model; test split when there is one, else validation):
+-- one row per target; value NULL: the evaluation lacks the metric (not met).
+CREATE TABLE IF NOT EXISTS targets (
+    run_id  VARCHAR,
+    seq     BIGINT,
+    metric  VARCHAR,
+    split   VARCHAR,
+    target  DOUBLE,
+    value   DOUBLE,
+    met     BOOLEAN     -- lower-is-better metrics: value <= target; the others: value >= target
+);
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS targets_met BOOLEAN;          -- every eval.targets met; NULL: none set
+
 -- A run's tags (`workbench tag RUN key=value`) and notes (`workbench note RUN "text"`); the run
 -- folder's annotations.json holds them too, so `workbench sync` rebuilds them.
 CREATE TABLE IF NOT EXISTS tags (
@@ -262,7 +275,9 @@ SELECT r.run_id, r.recipe_name, r.task, r.model, r.method, r.target, r.status,
        e.tuned_accuracy,
        r.train_runtime_s, r.train_samples_per_s, r.peak_mem_bytes, r.saved_bytes, r.quantized,
        -- added in schema 6, 7
-       r.warnings, coalesce(r.kind, 'train') AS kind, r.evaluates, coalesce(r.archived, false) AS archived
+       r.warnings, coalesce(r.kind, 'train') AS kind, r.evaluates, coalesce(r.archived, false) AS archived,
+       -- eval.targets (issue 28)
+       r.targets_met
 FROM runs r
 LEFT JOIN e ON e.run_id = r.run_id
 LEFT JOIN s ON s.run_id = r.run_id;

@@ -103,7 +103,7 @@ def write_annotations(con, run_id: str, annotations: dict[str, Any]) -> None:
 def delete_run(con, run_id: str) -> None:
     """Every row of a run, in every table (`workbench rm`)."""
     for table in ("params", "steps", "evals", "telemetry", "artifacts", "event_files", "logs", "confusion",
-                  "fairness", "tags", "notes"):
+                  "fairness", "targets", "tags", "notes"):
         con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
     con.execute("DELETE FROM runs WHERE run_id = ?", [run_id])
 
@@ -139,6 +139,7 @@ def supersede(con, run_id: str, resumed: dict[str, Any]) -> None:
     for table in ("fairness", "confusion"):
         con.execute(f"DELETE FROM {table} WHERE run_id = ? AND NOT (phase = 'base' AND list_contains(?, split))",
                     [run_id, kept])
+    con.execute("DELETE FROM targets WHERE run_id = ?", [run_id])  # judged again at the new attempt's end
     con.execute("""DELETE FROM artifacts WHERE run_id = ? AND NOT (
                        (kind = 'checkpoint' AND TRY_CAST(json_extract_string(meta, '$.step') AS BIGINT) <= ?)
                     OR (json_extract_string(meta, '$.phase') = 'base'

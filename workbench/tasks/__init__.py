@@ -36,7 +36,17 @@ def check_recipe(recipe: Recipe) -> None:
         line = recipe.line_of(f"{section}.{key}" if section else key) if key else None
         return UserError(message, path=recipe.path, line=line)
 
-    task_class(recipe.task).check_recipe(recipe.view, fail)
+    cls = task_class(recipe.task)
+    cls.check_recipe(recipe.view, fail)
+    check_targets(recipe.view.eval.targets, recipe.task, cls.metrics, fail)
+
+
+def check_targets(targets: dict[str, float], task: str, metrics: tuple[str, ...], fail) -> None:
+    """Every eval.targets name is a metric the task's evaluation can report."""
+    wrong = [name for name in targets if name not in metrics]
+    if wrong:
+        raise fail(f"eval.targets: {wrong[0]!r} is no metric of task {task} (expected one of "
+                   f"{', '.join(sorted(metrics))})", "eval", "targets")
 
 
 def load_splits(values: dict[str, Any]):

@@ -70,6 +70,7 @@ class RecipeTask(Protocol):
     kind: ClassVar[str]                              # the recipe's `task` (workbench/recipe/task_names.py)
     template_knobs: ClassVar[tuple[str, ...]]        # the knobs a new recipe spells out beside every task's
     template_values: ClassVar[dict[str, Any]]        # their starter values where the default will not do
+    metrics: ClassVar[tuple[str, ...]]               # the aggregates its evaluation can report (eval.targets' names)
 
     @staticmethod
     def check_recipe(recipe: RecipeView, fail: Fail) -> None:
@@ -115,6 +116,9 @@ class EvaluationTask(TaskData, Protocol):
     """A model scored on the recipe's evaluation splits: every run's base and tuned evaluations, and
     an evaluation run (`workbench eval`, train/pipeline.py: evaluate_only) of a base model or of a
     finished run's."""
+    # The run folder also holds performance.csv and bias.csv (per label, per fairness row: the result
+    # files the source project of chat classification wrote; train/results.py)
+    result_tables: ClassVar[bool]
 
     def load_model(self, path: str, label_names: list[str]) -> LoadedModel:
         """The base model and tokenizer for training (quantized when the recipe says so)."""

@@ -18,6 +18,7 @@ from workbench.data.chat_jsonl import ChatRecord, GroupFields, parse_label, read
 from workbench.data.profile import ProfileRows
 from workbench.errors import UserError
 from workbench.metrics.classes import class_report, confusion
+from workbench.recipe import metric_names
 from workbench.recipe.sections import RecipeView, view_of
 from workbench.tasks.base import Fail, Scored, Task, checked_group_columns, judge_fairness
 from workbench.tasks.exported import Serving, as_python
@@ -85,6 +86,8 @@ def _group_fields(recipe: RecipeView) -> GroupFields:
 class ChatClassificationTask(GenerativeTask):
     kind: ClassVar[str] = "chat_classification"
     label_word: ClassVar[str] = "class"
+    metrics: ClassVar[tuple[str, ...]] = metric_names.ANSWERED_CLASSES
+    result_tables: ClassVar[bool] = True  # as the source project (seed 001)
     template_knobs: ClassVar[tuple[str, ...]] = (
         "data.classes", "data.group_columns", "data.chat_template", "quant.use_4bit", "eval.max_new_tokens",
         "fairness.positive_classes", "fairness.max_fpr")

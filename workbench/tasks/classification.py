@@ -26,6 +26,7 @@ from workbench.errors import UserError
 from workbench.metrics.classes import class_report, confusion
 from workbench.metrics.multilabel import bce_loss, multilabel_report
 from workbench.models.load import LoadedModel
+from workbench.recipe import metric_names
 from workbench.recipe.sections import RecipeView, view_of
 from workbench.tasks.base import (
     Fail,
@@ -45,6 +46,8 @@ class ClassificationTask:
     kind: ClassVar[str] = "classification"
     peft_task_type: ClassVar[str] = "SEQ_CLS"
     label_word: ClassVar[str] = "label"
+    metrics: ClassVar[tuple[str, ...]] = metric_names.CLASSIFIER
+    result_tables: ClassVar[bool] = False
     template_knobs: ClassVar[tuple[str, ...]] = ("data.text_column", "data.labels", "eval.threshold")
     # peft has no default target modules for DistilBERT: its attention projections, named
     template_values: ClassVar[dict[str, Any]] = {

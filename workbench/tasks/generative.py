@@ -69,6 +69,7 @@ class GenerativeTask(ABC):
     template_knobs: ClassVar[tuple[str, ...]]
     template_values: ClassVar[dict[str, Any]]
     tokenizer_note: ClassVar[str] = ""  # the export's comment on the line that loads the tokenizer
+    result_tables: ClassVar[bool] = False
 
     def __init__(self, values: dict[str, Any]):
         self.values = values
@@ -357,13 +358,16 @@ def generate(model, tokenizer, prompts: list[str], *, batch_size: int, max_new_t
 def answer_logprobs(model, tokenizer, pairs: list[tuple[str, str]], *, batch_size: int, max_length: int):
     """Each (prompt, answer) pair's log-likelihood under the model, teacher-forced: the sum over the
     answer's tokens and the eos of log p(token | all before it), the sequence built as training builds
-    it (SftDataset: a long prompt loses its start). Batched by length; a numpy array in input order."""
+    it (SftDataset: a long prompt loses its start). Batched by length and padded on the left with
+    position ids from the mask (as generation pads), so every answer ends the row and the model
+    computes logits for the last answer-length positions only (logits_to_keep), not a batch x length
+    x vocabulary tensor. A numpy array in input order."""
     import numpy as np
     import torch
 
     ds = SftDataset(tokenizer, pairs, max_length)
     order = sorted(range(len(ds)), key=lambda i: (len(ds.items[i]["input_ids"]), i))
-    collate = sft_collator(tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     device = next(model.parameters()).device
     out = np.zeros(len(ds), dtype=np.float64)
     was_training = model.training
@@ -371,13 +375,21 @@ def answer_logprobs(model, tokenizer, pairs: list[tuple[str, str]], *, batch_siz
     with torch.inference_mode():
         for start in range(0, len(order), batch_size):
             idx = order[start:start + batch_size]
-            batch = {k: v.to(device) for k, v in collate([ds[i] for i in idx]).items()}
-            labels = batch.pop("labels")[:, 1:]
-            # batch x length x vocabulary floats: the memory of this pass grows with the vocabulary
-            logits = model(**batch).logits[:, :-1].float()
-            picked = torch.log_softmax(logits, dim=-1).gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+            items = [ds.items[i] for i in idx]
+            n = max(len(it["input_ids"]) for it in items)
+            ids = torch.tensor([[pad] * (n - len(it["input_ids"])) + it["input_ids"] for it in items], device=device)
+            mask = torch.tensor([[0] * (n - len(it["input_ids"])) + [1] * len(it["input_ids"]) for it in items],
+                                device=device)
+            labels = torch.tensor([[IGNORE] * (n - len(it["labels"])) + it["labels"] for it in items], device=device)
+            # the longest answer (with its eos) and the position before it: the logits that predict it
+            keep = min(n, max(sum(v != IGNORE for v in it["labels"]) for it in items) + 1)
+            positions = (mask.cumsum(-1) - 1).clamp(min=0)
+            logits = model(input_ids=ids, attention_mask=mask, position_ids=positions, logits_to_keep=keep).logits
+            target = labels[:, n - keep + 1:]
+            picked = torch.log_softmax(logits[:, :-1].float(), dim=-1).gather(
+                -1, target.clamp(min=0).unsqueeze(-1)).squeeze(-1)
             # .cpu() is a GPU->CPU sync point, once per batch
-            out[idx] = (picked * (labels != IGNORE)).sum(dim=1).double().cpu().numpy()
+            out[idx] = (picked * (target != IGNORE)).sum(dim=1).double().cpu().numpy()
     model.train(was_training)
     return out
 

@@ -32,6 +32,7 @@ from workbench.data.ner import (
 )
 from workbench.data.profile import ProfileRows
 from workbench.metrics.entities import entity_report
+from workbench.recipe import metric_names
 from workbench.recipe.sections import RecipeView
 from workbench.tasks.base import Fail, Scored, Task, refuse_base_system_prompt
 from workbench.tasks.exported import Serving, as_python
@@ -73,6 +74,7 @@ def score(records: Sequence[NerSentence], answers: list[str], types: list[str]) 
 class NerTask(GenerativeTask):
     kind: ClassVar[str] = "ner"
     label_word: ClassVar[str] = "entity type"
+    metrics: ClassVar[tuple[str, ...]] = metric_names.ENTITIES
     template_knobs: ClassVar[tuple[str, ...]] = ("quant.use_4bit", "eval.batch_size", "eval.max_new_tokens")
     template_values: ClassVar[dict[str, Any]] = {
         "model.source": "tiny:llama", "data.train_file": "data/train.txt", "lora.target_modules": ["q_proj", "v_proj"]}

@@ -37,7 +37,7 @@ from typing import Any
 
 from workbench import rundir
 from workbench.errors import UserError
-from workbench.events import Artifact, End, Eval, Event, Model, Start, Step, Summary, Telemetry, Warnings, parse_event
+from workbench.events import Artifact, End, Eval, Event, Model, Start, Step, Summary, Targets, Telemetry, Warnings, parse_event
 
 RUN_TAG = "workbench.run_id"
 DB_NAME = "mlflow.db"            # the default store: beside the run folders (runs/mlflow.db)
@@ -282,6 +282,12 @@ class Translator:
             self._metric(b, "warnings", len(items), e.t)
             if items:
                 b.tags["workbench.warnings"] = _param_text("\n".join(items))
+        elif isinstance(e, Targets):  # eval.targets judged: 1 met, 0 not, per target; the run's tag
+            judged = [i for i in (e.items or []) if isinstance(i, dict)]
+            for i in judged:
+                self._metric(b, f"targets/{_key(str(i.get('metric')))}_met", 1.0 if i.get("met") else 0.0, e.t)
+            if judged:
+                b.tags["workbench.targets_met"] = str(all(i.get("met") for i in judged)).lower()
         elif isinstance(e, End):
             labels = self.run_dir / rundir.LABELS
             if labels.is_file():

@@ -2,8 +2,8 @@
 
     task.load_splits -> resolve the model source -> task.load_model -> the recipe's method
     -> `model` event -> base evaluation (every eval split) -> Trainer (epoch evaluations, checkpoints)
-    -> tuned evaluation (+ prediction files) -> label prior (every eval split) -> guardrails
-    -> save adapter / model -> labels.json
+    -> tuned evaluation (+ prediction files) -> label prior (every eval split) -> guardrails -> eval.targets
+    -> save adapter / model -> labels.json -> metrics.json (and the task's result CSVs: train/results.py)
 
 What varies per task is the Task protocol (workbench/tasks/base.py): `run` uses its training
 role, `evaluate_only` its evaluation role. This module holds no task kind's name.
@@ -16,6 +16,7 @@ from typing import Any
 from workbench import faults, rundir
 from workbench.tasks.base import EvaluationTask, Scored, TrainingTask, write_rows
 from workbench.train.context import RunContext
+from workbench.train.results import record_targets, write_results
 
 
 def run(ctx: RunContext, task: TrainingTask) -> None:
@@ -97,8 +98,10 @@ def run(ctx: RunContext, task: TrainingTask) -> None:
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]  # restored with a resumed checkpoint
     record_guardrails(ctx, names, splits.label_word, base_scored.get("validation"), tuned_scored["validation"], losses,
                       prior=prior)
+    record_targets(ctx, tuned_scored)
     save_trained(ctx, model, tok, ctx.recipe.model.method)
     rundir.write_labels(ctx.run_dir, task.labels_record(names))
+    write_results(ctx, task)
 
 
 def evaluate_only(ctx: RunContext, task: EvaluationTask, source: str, source_run: str | None) -> None:
@@ -137,6 +140,8 @@ def evaluate_only(ctx: RunContext, task: EvaluationTask, source: str, source_run
     prior = record_prior(ctx, task, splits.train, eval_sets, names)
     record_guardrails(ctx, names, splits.label_word, None, scored["validation"], [], who="the evaluated model",
                       prior=prior)
+    record_targets(ctx, scored)
+    write_results(ctx, task)
 
 
 def record_prior(ctx: RunContext, task: EvaluationTask, train: Any, eval_sets: list[tuple[str, Any]],

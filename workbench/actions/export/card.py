@@ -9,12 +9,12 @@ from typing import Any
 
 from workbench.actions.export.code import snippet
 from workbench.recipe.sections import RecipeView
+from workbench.rundir import SPLIT_ORDER
 from workbench.store.schema import NEUTRAL_METRICS
 from workbench.tasks.base import FinishedRunTask
 from workbench.tasks.exported import CardText, as_python
 
 BASE_DIR = "base_model"  # in the export: a copy of a tiny model's base folder
-SPLIT_ORDER = ("validation", "test")
 LABEL_METRICS = ("precision", "recall", "f1", "accuracy", "support", "threshold")
 AGGREGATE_ORDER = ("f1_micro", "f1_macro", "f1_weighted", "f1_samples", "accuracy", "precision_micro",
                    "recall_micro", "precision_macro", "recall_macro", "exact_match", "hamming_loss", "loss",

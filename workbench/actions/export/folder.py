@@ -18,7 +18,6 @@ at the end: a failed export leaves nothing behind.
 
 from __future__ import annotations
 
-import math
 import os
 import shutil
 import tempfile
@@ -29,14 +28,13 @@ from typing import Any, Literal
 
 from workbench import rundir
 from workbench.actions.export import sagemaker
-from workbench.actions.export.card import BASE_DIR, SPLIT_ORDER, model_card
+from workbench.actions.export.card import BASE_DIR, model_card
 from workbench.actions.refs import completed_run, resolve_run
 from workbench.errors import UserError
 from workbench.models.source import MODEL_FILE
 from workbench.recipe import Recipe
 from workbench.store import export_read, read
 from workbench.store.db import connect
-from workbench.store.schema import ALL_LABELS
 from workbench.tasks import get_task
 from workbench.tasks.base import FinishedRunTask
 from workbench.tasks.exported import as_python
@@ -153,7 +151,7 @@ def write_export(plan: ExportPlan) -> Exported:
         raise UserError(f"cannot write here: {e.strerror or e}", path=out.parent) from None
     try:
         labels = labels_record(task, meta)
-        metrics = metrics_record(run_id, task.kind, evals, warnings)
+        metrics = rundir.metrics_record(run_id, task.kind, evals, warnings)
         content = tmp / sagemaker.STAGE if plan.sagemaker else tmp
         export_line = (sagemaker.EXPORT_LINE if plan.sagemaker
                        else f"EXPORT = {as_python(str(out))}  # this folder (change it if you move the folder)")
@@ -258,30 +256,9 @@ def _umask() -> int:
     return mask
 
 
-# --- labels.json, metrics.json ------------------------------------------------------------------
+# --- labels.json (metrics.json: rundir.metrics_record) ------------------------------------------
 
 def labels_record(task: FinishedRunTask, meta: dict[str, Any]) -> dict[str, Any]:
     """Label names in the model's output order (`meta`: the run's labels.json), the task, and how the
     task decides a prediction (for classification the thresholds `workbench predict` uses)."""
     return {"task": task.kind, "labels": list(meta["labels"]), **task.export_labels(meta)}
-
-
-def _number(v: float | None) -> float | None:
-    return None if v is None or (isinstance(v, float) and not math.isfinite(v)) else v
-
-
-def metrics_record(run_id: str, task: str, evals: list[tuple], warnings: list[str]) -> dict[str, Any]:
-    """{"run_id", "task", "splits": {split: {phase: {"labels": {label: {metric: value}}, "aggregates":
-    {metric: value}}}}, "warnings": [...]}: the store's evaluations of the base and tuned models
-    (a non-finite value as null)."""
-    splits: dict[str, dict[str, dict[str, Any]]] = {}
-    for phase, split, label, metric, value in evals:
-        entry = splits.setdefault(split, {}).setdefault(phase, {"labels": {}, "aggregates": {}})
-        if label == ALL_LABELS:
-            entry["aggregates"][metric] = _number(value)
-        else:
-            entry["labels"].setdefault(label, {})[metric] = _number(value)
-    order = [s for s in SPLIT_ORDER if s in splits] + sorted(s for s in splits if s not in SPLIT_ORDER)
-    return {"run_id": run_id, "task": task, "splits": {s: splits[s] for s in order}, "warnings": list(warnings)}
-
-

@@ -153,7 +153,8 @@ class CompareScreen(TabCycling, ReportsWorkerErrors, Screen):
             runs.add_column(col, key=col or "short")
         for rid in self.run_ids:
             r = message.runs.get(rid, {})
-            runs.add_row(self._run_header(rid, c.status.get(rid)), rid, status_cell(c.status.get(rid)),
+            runs.add_row(self._run_header(rid, c.status.get(rid)), rid,
+                         status_cell(c.status.get(rid), None, c.targets_met.get(rid)),
                          r.get("method") or "—", r.get("target") or "—", r.get("group_id") or "", key=rid)
 
     def _show_sweep(self) -> None:
@@ -177,12 +178,14 @@ class CompareScreen(TabCycling, ReportsWorkerErrors, Screen):
         summary.update(Text.assemble((f"{len(r.trials)} trials ranked by {r.metric}", "bold"),
                                      f" ({self.split}, tuned; {'lower' if lower else 'higher'} is better) · plot: "
                                      f"{r.metric} against ", (knob, "bold"), " (k: next knob)"))
-        for col in ("#", *r.knobs, r.metric, "runs"):
+        targets = any(t.judged for t in r.trials)  # runs that met every eval.targets, of those judged
+        for col in ("#", *r.knobs, r.metric, "runs", *(["targets"] if targets else [])):
             table.add_column(col, key=col)
         for i, t in enumerate(r.trials, 1):
             score = "—" if t.mean is None else (mean_std_text(t.mean, t.std or 0.0, t.n) if t.n > 1 else f"{t.mean:.4f}")
+            met = [Text(t.targets_text(), style="green" if t.judged and t.met == t.judged else "")] if targets else []
             table.add_row(str(i), *(t.config[k] for k in r.knobs), Text(score, style="bold" if i == 1 else ""),
-                          f"{t.n}/{len(t.run_ids)}", key=str(i))
+                          f"{t.n}/{len(t.run_ids)}", *met, key=str(i))
         points = [(t.config[knob], t.mean) for t in r.trials if t.mean is not None]
         xs_text = [x for x, _ in points]
         # "—": trials whose method does not read this knob (lora.r of a full fine-tune); they are

@@ -19,7 +19,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Select, Sparkline, Static, TabbedContent, TabPane
 
-from workbench.console import AGGREGATES, confusion_view, delta_text, status_text
+from workbench.console import AGGREGATES, confusion_view, delta_text, status_text, target_word
 from workbench.launch import reckon
 from workbench.store import read
 from workbench.store.schema import ALL_LABELS
@@ -58,7 +58,7 @@ def header_text(r: dict, last_step: tuple | None, now_seconds: float | None, rec
 
     t.append(r["run_id"], style="bold")
     t.append("  ")
-    t.append_text(status_text(r["status"], len(r.get("warnings") or [])))
+    t.append_text(status_text(r["status"], len(r.get("warnings") or []), r.get("targets_met")))
     if r.get("group_id"):
         t.append(f"  group {r['group_id']}")
     t.append("\n")
@@ -245,6 +245,13 @@ class DetailScreen(TabCycling, ReportsWorkerErrors, Screen):
             agg.append("no tuned metrics yet: the run is still going", style="dim")
         else:
             agg.append(f"no tuned metrics on the {self.split} split", style="dim")
+        if d.targets:  # eval.targets judged at the end (on test when there is one): a finding, not a failure
+            agg.append("\ntargets  ", style="bold")
+            for metric, split, target, value, met in d.targets:
+                agg.append(f"{metric} {fmt(value, 4)} vs {fmt(target, 4)} ({split}) ")
+                agg.append(target_word(value, met), style="green" if met else "yellow")
+                agg.append("   ")
+            agg.rstrip()
         self.query_one("#aggregates", Static).update(agg)
         box = self.query_one("#task-sections", Static)
         box.display = bool(d.fairness or d.confusion)

@@ -92,7 +92,8 @@ class RunDirFound(Message):
 
 
 def row_cells(r: dict) -> tuple:
-    return (status_cell(r["status"], r.get("warnings")), r["run_id"], main_metric_cell(r["tuned_f1_micro"], r["base_f1_micro"]),
+    return (status_cell(r["status"], r.get("warnings"), r.get("targets_met")), r["run_id"],
+            main_metric_cell(r["tuned_f1_micro"], r["base_f1_micro"]),
             fmt_duration(r["seconds"]), started_cell(r["started_at"]), r["method"] or "—", r["target"] or "—",
             r["model"] or "—", r["recipe_name"] or "—", r["task"] or "—", r["group_id"] or "")
 

@@ -55,9 +55,10 @@ class RunTable(Table):
 FINAL_STATUSES = ("completed", "failed", "interrupted", "cancelled")
 
 
-def status_cell(status: str | None, warnings: list[str] | None = None) -> Text:
-    """The status in its colour, with `⚠N` when N guardrails fired (the run learned little or nothing)."""
-    return status_text(status, len(warnings or []))
+def status_cell(status: str | None, warnings: list[str] | None = None, targets_met: bool | None = None) -> Text:
+    """The status in its colour, with `⚠N` when N guardrails fired (the run learned little or nothing),
+    `T✓` / `T✗` when it met / missed its eval.targets."""
+    return status_text(status, len(warnings or []), targets_met)
 
 
 @overload
