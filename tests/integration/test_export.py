@@ -45,11 +45,11 @@ def snippet(export: Path) -> str:
 
 
 def store_metrics(store: Path, run_id: str) -> dict:
-    """The store's evaluations of the base and tuned models, shaped as metrics.json holds them."""
+    """The store's evaluations of the base and tuned models and the label prior, shaped as metrics.json holds them."""
     splits: dict = {}
     for phase, split, label, metric, value in q(
-            store, "SELECT phase, split, label, metric, value FROM evals WHERE run_id = ? AND phase IN ('base', 'tuned') "
-                   "ORDER BY seq", [run_id]):
+            store, "SELECT phase, split, label, metric, value FROM evals WHERE run_id = ? "
+                   "AND phase IN ('base', 'tuned', 'prior') ORDER BY seq", [run_id]):
         entry = splits.setdefault(split, {}).setdefault(phase, {"labels": {}, "aggregates": {}})
         if label == "(all)":
             entry["aggregates"][metric] = value
@@ -91,7 +91,7 @@ def test_export_of_an_adapter_loads_with_transformers_and_peft_as_the_card_says(
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["run_id"] == run_id and metrics["task"] == "classification"
     assert metrics["splits"] == store_metrics(store, run_id)
-    assert set(metrics["splits"]["validation"]) == {"base", "tuned"}
+    assert set(metrics["splits"]["validation"]) == {"base", "tuned", "prior"}
     assert set(metrics["splits"]["validation"]["tuned"]["labels"]) == set(LABELS)
     assert "f1_micro" in metrics["splits"]["validation"]["tuned"]["aggregates"]
     (warnings,), = q(store, "SELECT warnings FROM runs WHERE run_id = ?", [run_id])

@@ -67,7 +67,7 @@ def test_metrics_json_equals_the_stores_evaluations(encoder):
     assert held["run_id"] == run_id and held["task"] == "classification"
     rows = q(store, "SELECT phase, split, label, metric, value FROM evals WHERE run_id = ? AND phase <> 'epoch'",
              [run_id])
-    assert {p for p, *_ in rows} == {"base", "tuned"}
+    assert {p for p, *_ in rows} == {"base", "tuned", "prior"}
     n = 0
     for phase, split, label, metric, value in rows:
         entry = held["splits"][split][phase]
@@ -84,7 +84,7 @@ def test_an_eval_run_writes_metrics_json_and_judges_targets(encoder):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     (eval_id, folder), = q(store, "SELECT run_id, run_dir FROM runs WHERE kind = 'eval'")
     held = json.loads((Path(folder) / "metrics.json").read_text())
-    assert set(held["splits"]["validation"]) == {"tuned"}
+    assert set(held["splits"]["validation"]) == {"tuned", "prior"}
     assert held["splits"]["validation"]["tuned"]["aggregates"]["f1_macro"] == pytest.approx(
         tuned(store, eval_id, "validation", "f1_macro"))
     assert q(store, "SELECT metric, met FROM targets WHERE run_id = ?", [eval_id]) == [("f1_macro", True)]
@@ -116,7 +116,7 @@ def test_chat_performance_csv_holds_the_stores_per_class_figures(chat):
         rows = list(csv.DictReader(f))
     stored = q(store, "SELECT phase, split, label, metric, value FROM evals WHERE run_id = ? AND phase <> 'epoch' "
                       "AND label <> '(all)' AND metric IN ('precision', 'recall', 'f1', 'support')", [run_id])
-    assert len(stored) == 4 * len(rows) and {r["phase"] for r in rows} == {"base", "tuned"}
+    assert len(stored) == 4 * len(rows) and {r["phase"] for r in rows} == {"base", "tuned", "prior"}
     by_key = {(r["phase"], r["split"], r["label"]): r for r in rows}
     for phase, split, label, metric, value in stored:
         assert float(by_key[(phase, split, label)][metric]) == pytest.approx(value)
