@@ -95,6 +95,25 @@ class TestDetailScreen:
 
         asyncio.run(go())
 
+    def test_the_label_prior_sits_under_the_tuned_aggregates(self, make_app, sample_store, tmp_path):
+        import shutil
+
+        store = tmp_path / "runs.duckdb"
+        shutil.copy(sample_store, store)
+        with connect(store) as con:
+            for metric, value in (("f1_micro", 0.2), ("loss", 0.45)):
+                con.execute("INSERT INTO evals (run_id, seq, phase, split, label, metric, value) VALUES "
+                            "(?, 99, 'prior', 'validation', '(all)', ?, ?)", [LORA, metric, value])
+
+        async def go():
+            async with make_app("runs", store=store).run_test(size=(120, 40)) as pilot:
+                screen = await open_detail(pilot, LORA, tab="tab-metrics")
+                text = str(screen.query_one("#aggregates").render())
+                prior = next(line for line in text.splitlines() if line.startswith("label prior"))
+                assert "f1_micro 0.200" in prior and "loss 0.450" in prior and "f1_micro 0.715" in text
+
+        asyncio.run(go())
+
     def test_a_run_with_fairness_shows_rates_and_bias_aucs_base_to_tuned(self, make_app, sample_store, tmp_path):
         """Per group column and group: FPR / FNR and the bias AUCs base → tuned, the group over a limit
         in red, an AUC short of examples as its reason, the final score under it."""

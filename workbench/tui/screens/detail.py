@@ -241,6 +241,10 @@ class DetailScreen(TabCycling, ReportsWorkerErrors, Screen):
                 agg.append(fmt(d.aggregates[m]))
                 agg.append("\n" if i % 4 == 3 else "   ")
             agg.rstrip()
+            prior = [m for m in shown if m in d.prior]
+            if prior:  # the label prior beside the tuned model: no model, the training labels' frequencies
+                agg.append("\nlabel prior  ", style="bold")
+                agg.append("   ".join(f"{m} {fmt(d.prior[m])}" for m in prior), style="dim")
         elif d.run["status"] in ("queued", "running"):
             agg.append("no tuned metrics yet: the run is still going", style="dim")
         else:
