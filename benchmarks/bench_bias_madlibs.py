@@ -37,11 +37,13 @@ some identities ("gay", "homosexual", "lesbian", "muslim", ...) as toxic whateve
 those identities get a high FPR and a low subgroup / BPSN AUC. Madlibs is balanced (38,282 BAD,
 38,282 NOT_BAD), so every identity has far more than 10 of each: no AUC is missing at full size.
 
-Sizes (Davidson train / validation tweets; madlibs rows scored):
+Sizes (Davidson train / validation tweets, epochs; madlibs rows scored, a label-stratified random
+sample: scoring runs ~100-150 rows/s per evaluation on 2 shared cores, so all 76,564 rows, base and
+tuned, would cost ~20 min alone):
 
-                full (default, ~10 min on 2 quiet cores)   quick (~4 min)    smoke (not judged)
-    Davidson    6,000 / 1,000                              1,500 / 300       48 / 24
-    madlibs     76,564 (all)                               6,000             96
+                full (default, ~10 min on 2 quiet cores)   quick (~6 min)        smoke (not judged)
+    Davidson    5,000 / 1,000, 1 epoch                     1,500 / 300, 2        48 / 24, 1
+    madlibs     20,000 of 76,564 (~400 per identity)       4,000                 96
 
     python benchmarks/bench_bias_madlibs.py [--quick | --smoke]
     BENCH_BIAS_MADLIBS_OUT=DIR keeps the derived files, the store and the per-identity table (CSV)
@@ -85,8 +87,11 @@ POSITIVE = "toxic"
 DAVIDSON_MAP = {"0": "toxic", "1": "toxic", "2": "not_toxic"}   # hate, offensive -> toxic; neither
 MADLIBS_MAP = {"BAD": "toxic", "NOT_BAD": "not_toxic"}
 BIAS_COLUMNS = ("group_column", "positive_class", "fnr", "subgroup_auc", "bpsn_auc", "bnsp_auc")
-SIZES = {"train": (6000, 1500, 48), "validation": (1000, 300, 24), "madlibs": (None, 6000, 96),
-         "madlibs_validation": (1000, 300, 24)}
+# Rows: (full, quick, smoke). Scoring runs ~100-150 madlibs rows/s per evaluation on 2 shared cores, so
+# all 76,564 twice (tuned and base) would take ~20 min alone: full mode scores a label-stratified quarter.
+SIZES = {"train": (5000, 1500, 48), "validation": (1000, 300, 24), "madlibs": (20000, 4000, 96),
+         "madlibs_validation": (500, 200, 24)}
+EPOCHS = (1, 2, 1)
 
 
 # --- inputs ---------------------------------------------------------------------------------
@@ -201,7 +206,7 @@ target_modules = ["query", "key", "value"]
 modules_to_save = ["classifier", "pooler"]
 
 [train]
-epochs = {by_size(size, 2, 2, 1)}
+epochs = {by_size(size, *EPOCHS)}
 batch_size = 16
 learning_rate = 1e-3
 weight_decay = 0.01

@@ -61,8 +61,8 @@ class LabelSpec:
 
         columns = dict(data.labels) or {c: c for c in data.label_columns}
         return LabelSpec(data.text_column, data.text_template, columns, data.label_column, data.label_separator,
-                         dict(data.label_map), tuple(data.classes), {k: int(v) for k, v in data.label_values.items()}, data.id_column,
-                         data.format, groups=tuple(group_columns(data)), group_separator=data.group_separator,
+                         dict(data.label_map), tuple(data.classes), {k: int(v) for k, v in data.label_values.items()},
+                         data.id_column, data.format, groups=tuple(group_columns(data)), group_separator=data.group_separator,
                          no_group=tuple(no_group))
 
     def template_fields(self) -> list[str]:
