@@ -298,9 +298,12 @@ def from_store(con, run_id: str) -> dict[str, Any]:
     cols = ("grp", "examples", "fpr", "fnr", "subgroup_auc", "bpsn_auc", "bnsp_auc")
     got = con.execute(f"SELECT {', '.join(cols)} FROM fairness WHERE run_id = ? AND split = 'test' "
                       "AND group_column = 'identity' AND positive_class = ? ORDER BY grp", [run_id, POSITIVE]).fetchall()
-    final = con.execute("SELECT value FROM evals WHERE run_id = ? AND split = 'test' AND label = ? "
-                        "AND metric = 'bias_final_score'", [run_id, POSITIVE]).fetchone()
-    return {"groups": [dict(zip(("group", *cols[1:]), r)) for r in got], "final_score": final[0] if final else None}
+    summary = dict(con.execute("SELECT metric, value FROM evals WHERE run_id = ? AND split = 'test' AND label = ? "
+                               "AND (metric = 'overall_auc' OR starts_with(metric, 'bias_'))",
+                               [run_id, POSITIVE]).fetchall())
+    return {"groups": [dict(zip(("group", *cols[1:]), r)) for r in got], "final_score": summary.get("bias_final_score"),
+            "overall_auc": summary.get("overall_auc"),
+            "means": {m: summary.get(f"bias_{m}") for m in ("subgroup_auc", "bpsn_auc", "bnsp_auc")}}
 
 
 def _f(v: Any) -> str:
@@ -343,8 +346,11 @@ def compare(store: dict[str, Any], direct: dict[str, Any]) -> float:
         for m in ("fpr", "fnr", "subgroup_auc", "bpsn_auc", "bnsp_auc"):
             a, b = g.get(m), other.get(m)
             worst = max(worst, 0.0 if a is None and b is None else float("inf") if a is None or b is None else abs(a - b))
-    a, b = store["final_score"], direct["final_score"]
-    return max(worst, float("inf") if (a is None) != (b is None) else 0.0 if a is None else abs(a - b))
+    pairs = [(store["final_score"], direct["final_score"]), (store["overall_auc"], direct["overall_auc"]),
+             *((store["means"][m], direct["means"][m]) for m in store["means"])]
+    for a, b in pairs:
+        worst = max(worst, float("inf") if (a is None) != (b is None) else 0.0 if a is None else abs(a - b))
+    return worst
 
 
 # --- the benchmark --------------------------------------------------------------------------
@@ -421,8 +427,8 @@ def _run(folder: Path, model_dir: Path, size: str) -> list[dict]:
     _write(folder / "bias_per_identity.csv", table, list(table[0]) if table else ["identity"])
     if has_bias:
         worst = max(compare(stored[p], direct[p]) for p in ("base", "tuned"))
-        rows.append(row(BENCH, "the store's per-identity FPR / FNR / bias AUCs and final score against the same "
-                               "computed from the predictions files: largest difference", f"{worst:.2g}",
+        rows.append(row(BENCH, "the store's per-identity FPR / FNR / bias AUCs, overall AUC, means and final score "
+                               "against the same computed from the predictions files: largest difference", f"{worst:.2g}",
                         f"≤ {TOLERANCE:g}", worst <= TOLERANCE))
     else:
         rows.append(row(BENCH, "the store's fairness table has no bias columns yet (" + ", ".join(
