@@ -112,6 +112,11 @@ def test_dry_run_of_a_lora_sweep_beside_a_full_fine_tune_runs_the_full_one_once(
      "values): at most 2 trials, or more values"),
     (("--set", "methods=full", "--sweep", "lora.r=8,16"),
      "sweep key lora.r varies nothing: it applies to method lora, and the recipe runs full"),
+    # the demo holds its validation rows out of the training data (data.validation_fraction)
+    (("--sweep", "data.train_file=data/reviews.csv,data/more.csv"),
+     "sweep key data.train_file cannot be swept while the validation rows are held out of the training data"),
+    (("--sweep", "data.train_split=train,extra"),
+     "sweep key data.train_split cannot be swept while the validation rows are held out of the training data"),
 ])
 def test_a_sweep_judged_on_different_data_or_of_repeated_trials_starts_nothing(cli, tmp_path, sweep_recipe, args,
                                                                                expected):
@@ -121,6 +126,16 @@ def test_a_sweep_judged_on_different_data_or_of_repeated_trials_starts_nothing(c
     assert ("judged on different data" in r.stderr) == ("cannot be swept" in expected)
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_sweep_of_the_training_file_beside_a_validation_file_of_its_own_is_planned(cli, tmp_path, sweep_recipe):
+    data = sweep_recipe.parent / "data"
+    (data / "more.csv").write_text((data / "reviews.csv").read_text())
+    r = cli("run", sweep_recipe, "--dry-run", "--set", f"data.validation_file={data / 'reviews.csv'}",
+            "--sweep", f"data.train_file={data / 'reviews.csv'},{data / 'more.csv'}", "--sweep", "lora.r=4",
+            "--sweep", "train.learning_rate=1e-3")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "# 2 runs, one group" in r.stdout and "more.csv" in r.stdout, r.stdout
 
 
 def test_a_recipes_sweep_table_of_the_split_seed_starts_nothing(cli, tmp_path, sweep_recipe):

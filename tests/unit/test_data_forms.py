@@ -269,6 +269,54 @@ def test_predictions_name_the_class_for_single_label(tmp_path):
     assert json.loads(json.dumps(got[0]))["scores"] == {"a": 0.2, "b": 0.8}
 
 
+# data.label_map renames label values before the class lookup: food -> meal, tech -> gadgets; sports,
+# which the map lacks, keeps its name. The names sort to gadgets (tech), meal (food), sports.
+RENAMED = ["gadgets", "meal", "sports"]
+MAPS = {"class": {"label_column": "topic", "label_map": {"food": "meal", "tech": "gadgets"}},
+        "class_id": {"label_column": "topic_id", "label_map": {"0": "meal", "1": "sports", "2": "gadgets"}},
+        "list": {"label_column": "topics", "label_map": {"food": "meal", "tech": "gadgets"}},
+        "delimited": {"label_column": "topics_str", "label_separator": "|",
+                      "label_map": {"food": "meal", "tech": "gadgets"}}}
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("form", list(MAPS))
+def test_label_map_renames_the_label_column_values_in_every_format(tmp_path, fmt, form):
+    if form == "list" and fmt in ("csv", "tsv"):
+        pytest.skip("a CSV cell holds no list: the delimited form is the CSV way")
+    keys = write(tmp_path / "d", fmt, {"train": TRAIN, "validation": VALID})
+    s = splits_of(tmp_path, {**keys, **MAPS[form]})
+    assert s.label_names == RENAMED
+    order = ["tech", "food", "sports"]  # the topic each renamed class stands for
+    for table, r in ((s.train, TRAIN), (s.validation, VALID)):
+        want = [[int(t in (x["topics"] if multi_label(form) else [x["topic"]])) for t in order] for x in r]
+        assert table.labels == want
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
+def test_label_map_makes_davidson_s_three_class_ids_two_classes(tmp_path, fmt):
+    """Davidson's `class`: 0 hate, 1 offensive -> toxic, 2 neither -> not_toxic (ints in JSONL and
+    parquet, digits in a CSV)."""
+    r = [{"tweet": f"t{i}", "class": i % 3} for i in range(9)]
+    path = tmp_path / f"d.{fmt}"
+    write_file(path, fmt, r)
+    s = splits_of(tmp_path, {"train_file": str(path), "validation_file": str(path), "text_column": "tweet",
+                             "label_column": "class", "label_map": {"0": "toxic", "1": "toxic", "2": "not_toxic"}})
+    assert s.label_names == ["not_toxic", "toxic"] and s.train.single_label
+    assert s.train.labels == [[0, 1], [0, 1], [1, 0]] * 3
+
+
+def test_label_map_needs_a_label_column(tmp_path):
+    from workbench.tasks import check_recipe
+
+    path = _csv(tmp_path, "k.csv", "text,a\nx,1\n")
+    with pytest.raises(UserError) as exc:
+        check_recipe(load_recipe(recipe(tmp_path, {"train_file": path, "label_columns": ["a"],
+                                                   "label_map": {"1": "yes"}})))
+    assert "data.label_map renames the values of data.label_column" in str(exc.value)
+    assert str(exc.value).startswith(f"{tmp_path / 'r.toml'}:")
+
+
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_group_columns_read_in_every_format_for_the_fairness_report(tmp_path, fmt):
     # two group columns: one group per cell, and a list per row (a "|"-delimited string in CSV / TSV)
@@ -330,6 +378,17 @@ def test_chat_records_from_a_table(tmp_path):
     with pytest.raises(UserError) as exc:
         read_table_records(str(bad), values)
     assert str(exc.value).startswith(f"{bad}:3: ") and "'rude'" in str(exc.value) and "data.classes" in str(exc.value)
+
+
+def test_chat_reads_its_answers_through_data_label_map(tmp_path):
+    from workbench.tasks import check_recipe
+    from workbench.tasks.chat_classification import read_table_records
+
+    train = tmp_path / "t.csv"
+    train.write_text("tweet,class,target\nhi,BAD,x\nyo,NOT_BAD,\nho,offensive,\n", encoding="utf-8")
+    recipe = _chat_recipe(tmp_path, train, label_map={"BAD": "hate", "NOT_BAD": "neither"})
+    check_recipe(recipe)
+    assert [r.label for r in read_table_records(str(train), recipe.values)] == ["hate", "neither", "offensive"]
 
 
 def _chat_recipe(tmp: Path, train: Path, **more):

@@ -115,7 +115,8 @@ def test_review_findings_one_run_per_method_no_seed_or_method_sweep_paths_resolv
     with pytest.raises(UserError, match="methods names lora twice"):
         recipe(methods=[{"method": "lora", "lora.r": 8}, {"method": "lora", "lora.r": 32}])
     f = tmp_path / "r.toml"
-    f.write_text('[model]\nsource = "tiny:bert"\n[data]\ntrain_file = "x.csv"\nlabels = { a = "a" }\n'
+    f.write_text('[model]\nsource = "tiny:bert"\n[data]\ntrain_file = "x.csv"\nvalidation_file = "v.csv"\n'
+                 'labels = { a = "a" }\n'
                  '[sweep]\n"data.train_file" = ["a.csv", "sub/b.csv"]\n')
     assert load_recipe(f).axes == {"data.train_file": [str(tmp_path / "a.csv"), str(tmp_path / "sub" / "b.csv")]}
     # a 4-bit LoRA beside an unquantized full fine-tune: two valid runs
@@ -206,6 +207,31 @@ def test_what_the_trials_are_judged_on_cannot_be_swept_or_set_per_method(name):
             recipe(sweeps, **tables).runs()
         assert str(e.value).startswith(prefix) and "judged on different data" in str(e.value), str(e.value)
         assert "\n" not in str(e.value)
+
+
+# The knobs that pick the training rows: with the validation rows held out of them (no validation file
+# or split), they pick the validation rows too.
+TRAINING_ROWS = {"data.train_file": ["a.csv", "b.csv"], "data.dataset": ["org/a", "org/b"],
+                 "data.train_split": ["train", "extra"]}
+
+
+@pytest.mark.parametrize("name", list(TRAINING_ROWS))
+def test_the_training_rows_cannot_vary_while_validation_is_held_out_of_them(name):
+    values = TRAINING_ROWS[name]
+    for tables, prefix in (({"sweep": {name: values}}, f"sweep key {name} cannot be swept"),
+                           ({"methods": ["lora", {"method": "full", name: values[0]}]},
+                            f"methods entry full: {name} cannot differ between methods")):
+        held_out = BASE["data"] if name == "data.train_file" else {"dataset": "org/a", "labels": {"a": "a"}}
+        with pytest.raises(UserError) as e:
+            recipe(data=held_out, **tables).runs()
+        assert str(e.value).startswith(prefix), str(e.value)
+        assert str(e.value).endswith("while the validation rows are held out of the training data (no "
+                                     "data.validation_file or data.validation_split): the trials would be judged on "
+                                     "different data; give validation its own file or split"), str(e.value)
+    data = ({**BASE["data"], "validation_file": "v.csv"} if name == "data.train_file" else
+            {"dataset": "org/a", "validation_split": "validation", "labels": {"a": "a"}})
+    runs = recipe(sweep={name: values}, data=data).runs()
+    assert [str(v[name]).rsplit("/", 1)[-1] for v in runs] == [x.rsplit("/", 1)[-1] for x in values]
 
 
 def test_a_knob_no_run_reads_is_refused():

@@ -44,6 +44,7 @@ class LabelSpec:
     columns: dict[str, str] = field(default_factory=dict)     # form (a): label name -> 0/1 column
     label_column: str = ""                                    # forms (b) and (c)
     separator: str = ""                                       # form (c) as a delimited string
+    label_map: dict[str, str] = field(default_factory=dict)   # forms (b) and (c): raw value -> class name
     classes: tuple[str, ...] = ()                             # the class names, in order (else from train)
     label_values: dict[str, int] = field(default_factory=dict)  # form (a): more words for 1 and 0
     id_column: str = ""
@@ -60,8 +61,8 @@ class LabelSpec:
 
         columns = dict(data.labels) or {c: c for c in data.label_columns}
         return LabelSpec(data.text_column, data.text_template, columns, data.label_column, data.label_separator,
-                         tuple(data.classes), {k: int(v) for k, v in data.label_values.items()}, data.id_column,
-                         data.format, groups=tuple(group_columns(data)), group_separator=data.group_separator,
+                         dict(data.label_map), tuple(data.classes), {k: int(v) for k, v in data.label_values.items()},
+                         data.id_column, data.format, groups=tuple(group_columns(data)), group_separator=data.group_separator,
                          no_group=tuple(no_group))
 
     def template_fields(self) -> list[str]:
@@ -367,7 +368,7 @@ def _label_column(cols: Columns, spec: LabelSpec, train: LabeledTable | None) ->
         return _list_form(cols, spec, col, is_list, train)
     if train is None and pa.types.is_null(col.type):
         raise cols.error(0, f"column {column!r} has no value; expected a class name or id")
-    kind, values = _scalar_values(cols, column, col)
+    kind, values = _scalar_values(cols, column, col, spec.label_map)
     names = _class_names(spec, train, kind, values)
     index = _class_index(cols, spec, column, kind, values, names, train, rows=None)
     if train is None and len(names) < 2:
@@ -376,9 +377,10 @@ def _label_column(cols: Columns, spec: LabelSpec, train: LabeledTable | None) ->
     return names, index, True
 
 
-def _scalar_values(cols: Columns, column: str, col) -> tuple[str, Any]:
-    """("ids", int64 array) or ("names", trimmed string array) of a column of one class per row;
-    a missing value, a list written into a CSV cell, or ids mixed with names are errors."""
+def _scalar_values(cols: Columns, column: str, col, label_map: dict[str, str]) -> tuple[str, Any]:
+    """("ids", int64 array) or ("names", trimmed string array) of a column of one class per row,
+    renamed by `label_map` (data.label_map); a missing value, a list written into a CSV cell, or ids
+    mixed with names (without a map) are errors."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -393,7 +395,7 @@ def _scalar_values(cols: Columns, column: str, col) -> tuple[str, Any]:
         i = _first(pc.is_null(col))
         if i >= 0:
             raise cols.error(i, f"column {column!r} has no value; expected a class name or id")
-        return "ids", pc.cast(col, pa.int64())
+        return _renamed(label_map, pc.cast(col, pa.string())) if label_map else ("ids", pc.cast(col, pa.int64()))
     if pa.types.is_null(col.type):
         col = pc.cast(col, pa.string())
     if not _is_text(col):
@@ -408,8 +410,22 @@ def _scalar_values(cols: Columns, column: str, col) -> tuple[str, Any]:
             raise cols.error(i, f"column {column!r} holds a list {_shown(s[i].as_py())}; a list of labels in a CSV "
                                 "or TSV needs data.label_separator (e.g. \",\") and items without brackets, or use "
                                 "JSONL / parquet")
-        return _ids_or_names(cols, column, s)
-    return "names", s
+        return _renamed(label_map, s) if label_map else _ids_or_names(cols, column, s)
+    return ("names", _renamed(label_map, s)[1]) if label_map else ("names", s)
+
+
+def _renamed(label_map: dict[str, str], s) -> tuple[str, Any]:
+    """data.label_map applied to a string array of label values (a value it lacks keeps its name):
+    ("ids", int64) when every value then reads as an integer (an id into data.classes), else
+    ("names", strings)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    at = pc.index_in(s, value_set=pa.array(list(label_map), pa.string()))
+    out = pc.coalesce(pc.take(pa.array(list(label_map.values()), pa.string()), at), s)
+    if len(out) and pc.all(pc.match_substring_regex(out, _INT)).as_py():
+        return "ids", pc.cast(out, pa.int64())
+    return "names", out
 
 
 def _ids_or_names(cols: Columns, column: str, s, parents=None) -> tuple[str, Any]:
@@ -487,7 +503,7 @@ def _list_form(cols: Columns, spec: LabelSpec, col, is_list: bool, train: Labele
         items = pc.cast(items, pa.string())
     if pa.types.is_integer(items.type):
         i = _first(pc.is_null(items))
-        kind, values = "ids", items
+        kind, values = _renamed(spec.label_map, pc.cast(items, pa.string())) if spec.label_map else ("ids", items)
     else:
         if not _is_text(items) and not pa.types.is_null(items.type):
             raise cols.error(0, f"column {column!r} holds lists of {items.type}; expected class names or integer ids")
@@ -495,8 +511,13 @@ def _list_form(cols: Columns, spec: LabelSpec, col, is_list: bool, train: Labele
         keep = pc.invert(_blank(items))
         items, parents = pc.filter(items, keep), pc.filter(parents, keep)
         i = -1
-        kind, values = (_ids_or_names(cols, column, items, parents=parents) if len(items) and cols.unit == "line"
-                        else ("names", items))
+        if spec.label_map:
+            kind, values = _renamed(spec.label_map, items)
+            if cols.unit != "line":  # text from parquet / JSON: digits are names, as without a map
+                kind, values = "names", pc.cast(values, pa.string())
+        else:
+            kind, values = (_ids_or_names(cols, column, items, parents=parents) if len(items) and cols.unit == "line"
+                            else ("names", items))
     if i >= 0:
         raise cols.error(parents[i].as_py(), f"column {column!r} holds an empty label in its list")
     names = _class_names(spec, train, kind, values)

@@ -126,6 +126,11 @@ class Data:
         "multi-label.")
     label_separator: str = knob("str", "", "classification: the separator of several labels in one data.label_column "
         "cell, e.g. \",\" or \"|\" (multi-label).")
+    # One model scored on another data set whose labels are spelled otherwise (Davidson's 0 / 1 / 2,
+    # madlibs' BAD / NOT_BAD), without rewriting either file.
+    label_map: dict[str, str] = knob("str_map", {}, "classification, chat_classification: data.label_column's values "
+        "renamed before the class lookup (each item of a label list too), e.g. { \"0\" = \"toxic\", \"1\" = \"toxic\", "
+        "\"2\" = \"not_toxic\" }; a value the map lacks keeps its name.")
     classes: list[str] = knob("str_list", [], "The class names, in order. classification with data.label_column: "
         "integer id i is classes[i]; empty: the names found in the training split, sorted. chat_classification: "
         "the class names an answer may give (the gold answer and the generated one are both parsed to one of them).")

@@ -40,6 +40,9 @@ from workbench.recipe.suggest import did_you_mean
 NOT_SWEPT = ("name", "group", "seeds", "methods", "description", "task", "model.method", "train.seed")
 NOT_SWEPT_SECTIONS = ("sweep", "launch")
 RANGE_KEYS = {"min", "max", "log"}
+# The knobs that pick the training rows. Without a validation file or split the validation rows are
+# held out of those rows, so varying one varies what the trials are judged on too.
+TRAINING_ROWS = ("data.train_file", "data.dataset", "data.train_split")
 
 
 @dataclass(frozen=True)
@@ -258,6 +261,20 @@ def draws(axes: dict[str, Axis], n: int, rng: random.Random) -> list[dict[str, A
                     "few integers; fewer trials or wider ranges")
 
 
+def check_training_rows(recipe: RecipeView, axes: dict[str, Axis], method_overrides: dict[str, dict[str, Any]]) -> None:
+    """A knob of TRAINING_ROWS neither swept nor set per method while validation is held out of the training data."""
+    if recipe.data.validation_file or recipe.data.validation_split:
+        return
+    why = ("while the validation rows are held out of the training data (no data.validation_file or "
+           "data.validation_split): the trials would be judged on different data; give validation its own file or split")
+    for name in TRAINING_ROWS:
+        if name in axes:
+            raise UserError(f"sweep key {name} cannot be swept {why}")
+        method = next((m for m, o in method_overrides.items() if name in o), None)
+        if method is not None:
+            raise UserError(f"methods entry {method}: {name} cannot differ between methods {why}")
+
+
 def expand(recipe: RecipeView, axes: dict[str, Axis], method_overrides: dict[str, dict[str, Any]],
            seeds: Iterable[int] | None = None) -> list[dict[str, Any]]:
     """Every run the recipe stands for, as the changes that make its single-run recipe:
@@ -271,6 +288,7 @@ def expand(recipe: RecipeView, axes: dict[str, Axis], method_overrides: dict[str
     if unread:
         raise UserError(f"sweep key {unread} varies nothing: it applies to method {', '.join(BY_NAME[unread].methods)}, "
                         f"and the recipe runs {', '.join(methods)}")
+    check_training_rows(recipe, axes, method_overrides)
     every = trials(recipe.sweep, axes)
     out = []
     for method in methods:

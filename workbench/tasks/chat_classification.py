@@ -57,7 +57,7 @@ def read_table_records(source, values: dict[str, Any], *, max_rows: int = 0, unl
     data = recipe.data
     classes = list(data.classes)
     columns = group_columns(data)
-    spec = LabelSpec(text_template=data.prompt_template, label_column=data.label_column,
+    spec = LabelSpec(text_template=data.prompt_template, label_column=data.label_column, label_map=dict(data.label_map),
                      classes=tuple(classes), fmt=data.format, keep=tuple(columns[:1]), groups=tuple(columns),
                      group_separator=data.group_separator, no_group=tuple(recipe.fairness.no_group_values))
     table = read_labeled(source, spec, train=LabeledTable.known(str(source), classes, True), max_rows=max_rows,
@@ -122,7 +122,7 @@ class ChatClassificationTask(GenerativeTask):
             if not recipe.data.label_column:
                 raise fail("data.prompt_template builds the user message from columns; data.label_column names the "
                            "column holding the answer (a class name, or an id into data.classes)", "data", "label_column")
-        check_generative(recipe, fail, accepted=("dataset", "format", "label_column", "prompt_template")
+        check_generative(recipe, fail, accepted=("dataset", "format", "label_column", "label_map", "prompt_template")
                                     if template else ("prompt_template",),
                                     hint="a table is read with data.prompt_template (the user message, from columns) "
                                          "and data.label_column (the answer)")

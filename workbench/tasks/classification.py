@@ -99,6 +99,9 @@ class ClassificationTask:
         if spec.separator and not spec.label_column:
             raise fail("data.label_separator splits the labels of data.label_column; set data.label_column",
                        "data", "label_separator")
+        if spec.label_map and not spec.label_column:
+            raise fail("data.label_map renames the values of data.label_column; set data.label_column", "data",
+                       "label_map")
         if spec.label_values and not spec.columns:
             raise fail("data.label_values maps the words of 0/1 label columns (data.labels / data.label_columns)",
                        "data", "label_values")

@@ -26,7 +26,7 @@ from workbench.tasks.exported import CardText, InferenceCode, Serving
 
 IGNORE = -100  # label id the loss skips (prompt and padding tokens)
 # data.* keys of tables and templates: classification reads most of them; a generative task names those it reads
-TABULAR_KEYS = ("dataset", "format", "text_template", "label_column", "label_separator", "label_values",
+TABULAR_KEYS = ("dataset", "format", "text_template", "label_column", "label_separator", "label_values", "label_map",
                 "prompt_template", "instruction_template")
 
 
