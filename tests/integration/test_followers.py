@@ -45,10 +45,12 @@ def test_cli_and_app_followers_each_show_every_evaluation(cli, cli_env, tmp_path
     assert final == ["completed"]
 
     written = _evals(events_of(run_dir))
-    assert len(written) >= 1 + 4 + 1, written  # base, one per epoch, tuned (validation at least)
-    # "eval base (validation, epoch 0.00)"; the tuned line names the epoch of the weights it scored
-    said = re.finditer(r"eval (\w+) \((\w+), (?:the weights of )?epoch ([\d.]+)", out)
-    printed = [(m[1], m[2], round(float(m[3]), 2)) for m in said]
+    assert len(written) >= 1 + 4 + 1 + 1, written  # base, one per epoch, tuned, prior (validation at least)
+    assert ("prior", "validation", 0.0) in written
+    # "eval base (validation, epoch 0.00)"; the tuned line names the epoch of the weights it scored; the
+    # label prior's ("eval prior (validation, no model: ...)") none: no model, no epoch
+    said = re.finditer(r"eval (\w+) \((\w+)(?:, (?:the weights of )?epoch ([\d.]+)|, no model)", out)
+    printed = [(m[1], m[2], round(float(m[3] or 0), 2)) for m in said]
     assert printed == written, out
     assert _evals(shown) == written
     # ... and a third follower, after the other two ingested everything, still shows it all.
