@@ -20,7 +20,7 @@ from textual_plotext import PlotextPlot
 from workbench.console import AGGREGATES, STATUS_STYLE
 from workbench.store import read
 from workbench.store.schema import LOWER_IS_BETTER
-from workbench.tui.widgets.run_tables import best_cell, mean_std_text, short_names, status_cell
+from workbench.tui.widgets.run_tables import best_cell, mean_std_text, status_cell
 from workbench.tui.widgets.table import Table
 from workbench.tui.widgets.tabs import TAB_BINDINGS, TabCycling
 from workbench.tui.worker_errors import ReportsWorkerErrors
