@@ -82,3 +82,25 @@ def test_an_unknown_run_is_one_line(store):
     r = workbench("curves", LORA, "nosuchrun", store=store)
     assert r.returncode == 2
     assert r.stderr.strip().count("\n") == 0 and "nosuchrun" in r.stderr
+
+
+def test_a_run_without_the_metric_is_named_and_the_others_drawn(tmp_path):
+    """An evaluation-like run (no steps, no epoch evaluation) beside a trained one: the trained one's
+    rows, and a note naming the other on stderr."""
+    from tools.sample_store import T0, write_run
+    from workbench.store.db import runs_root
+    from workbench.store.ingest import ingest_run
+
+    store = tmp_path / "runs.duckdb"
+    bare = "eval_only-20260930-100000-e0e0"
+    for run_id, steps in ((LORA, 200), (bare, 0)):
+        with connect(store) as con:
+            ingest_run(con, write_run(runs_root(store), run_id, steps=steps, start=T0))
+    r = workbench("curves", LORA, bare, "--format", "csv", store=store)
+    assert r.returncode == 0, r.stderr
+    assert {row["run_id"] for row in csv_rows(r.stdout)} == {LORA} and len(csv_rows(r.stdout)) == 20
+    assert r.stderr.strip() == f"note: run {bare} has no loss"
+    alone = workbench("curves", bare, store=store)
+    assert alone.returncode == 2
+    assert alone.stderr.strip() == ("error: --metric loss: these runs have no training steps and no epoch "
+                                    "evaluation on the validation split")
