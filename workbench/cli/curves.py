@@ -38,7 +38,7 @@ def register(sub: Subparsers) -> None:
 def _curves(args: argparse.Namespace) -> int:
     from workbench.actions.curves import curves
 
-    size = _plot_size(args.width, args.height)
+    size = _plot_size(args.width, args.height) if args.format == "plot" else (0, 0)
     found = curves(store_of(args), args.runs, args.metric, args.split)
     if args.format == "csv":
         from workbench.console import emit_rows
