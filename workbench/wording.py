@@ -93,3 +93,14 @@ def auc_missing(reason: str | None) -> str:
 def bias_summary(label: str, scores: dict[str, tuple[Any, Any]]) -> str:
     """One positive class's bias summary, base → tuned: the final score, overall AUC and AUC means."""
     return f"{label}: " + " · ".join(f"{title} {base_to_tuned(scores[m])}" for m, title in BIAS_SUMMARY if m in scores)
+
+
+def short_names(run_ids: list[str]) -> dict[str, str]:
+    """Distinct short column names: the last `-` segments of each id, as few as keep them apart
+    (`a1b2`, `0001`), so several runs fit side by side in 80 columns (the app's compare columns, the
+    legend of `workbench curves`)."""
+    for n in (1, 2, 3):
+        names = {rid: "-".join(rid.split("-")[-n:]) for rid in run_ids}
+        if len(set(names.values())) == len(run_ids) and all(len(v) <= 20 for v in names.values()):
+            return names
+    return {rid: rid if len(rid) <= 20 else "…" + rid[-19:] for rid in run_ids}

@@ -1,5 +1,6 @@
 """A run's life after it ends, through the real CLI: tag, note, archive, rm, gc. Annotations live in
-the run folder too, so a store rebuilt by `sync` keeps them; nothing is deleted from a run still going."""
+the run folder too, so a store rebuilt by `sync` keeps them; nothing is deleted from a run still going.
+And the curves of the two finished runs (`workbench curves`)."""
 
 from __future__ import annotations
 
@@ -64,6 +65,26 @@ def test_tags_notes_and_archive_survive_a_rebuilt_store(cli, tmp_path, two_runs)
     assert q(store, "SELECT run_id FROM runs WHERE archived") == [(b,)]
     assert cli("archive", "--undo", b).returncode == 0
     assert b in cli("runs", "--format", "csv").stdout
+
+
+def test_curves_of_two_finished_runs_are_their_stored_steps_and_epoch_evaluations(cli, tmp_path, two_runs):
+    """`workbench curves` on two real trained runs (tests/integration/test_curves.py: the sample store)."""
+    import csv
+    import io
+
+    a, b = two_runs
+    store = tmp_path / "runs.duckdb"
+    for metric, sql in (("grad_norm", "SELECT run_id, step, grad_norm FROM steps WHERE run_id IN (?, ?)"),
+                        ("eval:loss", "SELECT run_id, step, value FROM evals WHERE run_id IN (?, ?) AND phase = 'epoch' "
+                                      "AND split = 'validation' AND label = '(all)' AND metric = 'loss'")):
+        r = cli("curves", a[-4:], b[-4:], "--metric", metric, "--format", "csv")
+        assert r.returncode == 0, r.stderr
+        got = [(row["run_id"], int(row["step"]), float(row["value"])) for row in csv.DictReader(io.StringIO(r.stdout))]
+        want = q(store, sql, [a, b])
+        assert want and {rid for rid, *_ in want} == {a, b}
+        assert sorted(got) == sorted(want), metric
+    plot = cli("curves", a, b, "--width", "80", "--height", "16").stdout
+    assert a[-4:] in plot and b[-4:] in plot and "loss" in plot.split("\n")[0]
 
 
 def test_gc_frees_checkpoints_and_keeps_what_predict_reads(cli, tmp_path, two_runs):

@@ -1,4 +1,4 @@
-"""Compare: snapshots of a seed group and of LoRA vs full; the differing params, best values,
+"""Compare: snapshots of a seed group, of LoRA vs full and of the Curves tab; the differing params, best values,
 mean ± std of a group against the store, the per-label metric selector and the flag on runs
 that did not complete."""
 
@@ -45,6 +45,10 @@ class TestCompareScreen:
     def test_snapshot_120x40_lora_full_and_unfinished(self, snap_compare, make_app):
         assert snap_compare(make_app("runs"), terminal_size=(120, 40),
                             run_before=lambda p: open_compare(p, [LORA, FULL, FAILED, RUNNING], "tab-params"))
+
+    def test_snapshot_100x30_curves(self, snap_compare, make_app):
+        assert snap_compare(make_app("runs"), terminal_size=(100, 30),
+                            run_before=lambda p: open_compare(p, [LORA, FULL, RUNNING], "tab-curves"))
 
     def test_group_mean_std_and_best_highlighted(self, make_app, sample_store):
         vals = tuned(sample_store, SEEDS)
@@ -178,5 +182,45 @@ def test_the_sweep_tab_says_which_trials_meet_the_targets(make_app, tmp_path):
             await until(pilot, lambda: table.row_count == 2, "the trials")
             rows = [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
             assert [row[-1] for row in rows] == ["met 2/2", "met 0/1"] and rows[0][1] == "8", rows
+
+    asyncio.run(go())
+
+
+def test_the_curves_tab_overlays_the_runs_and_m_cycles_the_metric(make_app, sample_store):
+    """Curves: each run's loss from the steps table, then (m) each aggregate of the epoch evaluations,
+    back to loss after the last; the plot's legend names each run."""
+    runs = [LORA, FULL]
+    with connect(sample_store) as con:
+        loss = {rid: con.execute("SELECT step, loss FROM steps WHERE run_id = ? ORDER BY seq", [rid]).fetchall()
+                for rid in runs}
+        evals = [m for (m,) in con.execute(
+            "SELECT metric FROM evals WHERE run_id = ? AND phase = 'epoch' AND label = '(all)' GROUP BY metric "
+            "ORDER BY min(rowid)", [LORA]).fetchall()]
+        f1 = {rid: con.execute("SELECT step, value FROM evals WHERE run_id = ? AND phase = 'epoch' AND split = "
+                               "'validation' AND label = '(all)' AND metric = 'f1_micro' ORDER BY seq", [rid]).fetchall()
+              for rid in runs}
+    assert evals[0] == "f1_micro" and len(evals) == 7 and len(loss[LORA]) == 20
+
+    def series(screen) -> dict[str, list]:
+        return {c.run_id: c.points for c in screen.curves.curves}
+
+    async def go():
+        async with make_app("runs").run_test(size=(100, 30)) as pilot:
+            screen = await open_compare(pilot, runs, "tab-curves")
+            await until(pilot, lambda: screen.curves is not None, "the curves")
+            assert screen.curves.metric == "loss" and series(screen) == loss
+            legend = screen.query_one("#curves-plot").render().plain
+            assert "a1b2" in legend and "c3d4" in legend
+            seen = []
+            for _ in range(len(evals) + 1):
+                shown = screen.curves
+                await pilot.press("m")
+                await until(pilot, lambda shown=shown: screen.curves is not shown, "the next metric")
+                seen.append(screen.curves.metric)
+                assert screen.query_one("#curves-summary").render().plain.startswith(screen.curves.metric)
+                if screen.curves.metric == "eval:f1_micro":
+                    assert series(screen) == f1
+            assert seen == [f"eval:{m}" for m in evals] + ["loss"]
+            assert screen.query_one("#compare-tabs").active == "tab-curves"
 
     asyncio.run(go())

@@ -453,6 +453,50 @@ def eval_series(con, run_id: str, split: str = "validation") -> list[tuple]:
                        "AND label = ? ORDER BY seq", [run_id, split, ALL_LABELS]).fetchall()
 
 
+# --- curves of several runs (`workbench curves`, the Compare screen's Curves tab) ---------------
+
+STEP_METRICS = ("loss", "lr", "grad_norm", "samples_per_s", "tokens_per_s")  # the steps table's curves
+
+
+def step_curves(con, run_ids: list[str], metric: str) -> dict[str, list[tuple[int, float]]]:
+    """{run id: [(step, value)] in order} of a column of the steps table (STEP_METRICS); rows without
+    a value left out."""
+    if metric not in STEP_METRICS:
+        raise ValueError(f"no steps column {metric!r}")
+    marks = ", ".join("?" * len(run_ids))
+    rows = con.execute(f"SELECT run_id, step, {metric} FROM steps WHERE run_id IN ({marks}) AND {metric} IS NOT NULL "
+                       "ORDER BY seq", run_ids).fetchall()
+    return _by_run(run_ids, rows)
+
+
+def epoch_eval_curves(con, run_ids: list[str], metric: str, split: str = "validation") -> dict[str, list[tuple[int, float]]]:
+    """{run id: [(step, value)] in order} of an aggregate metric of the epoch evaluations on `split`."""
+    marks = ", ".join("?" * len(run_ids))
+    rows = con.execute(f"SELECT run_id, step, value FROM evals WHERE run_id IN ({marks}) AND phase = 'epoch' "
+                       "AND split = ? AND label = ? AND metric = ? AND value IS NOT NULL ORDER BY seq",
+                       [*run_ids, split, ALL_LABELS, metric]).fetchall()
+    return _by_run(run_ids, rows)
+
+
+def _by_run(run_ids: list[str], rows: list[tuple]) -> dict[str, list[tuple[int, float]]]:
+    out: dict[str, list[tuple[int, float]]] = {rid: [] for rid in run_ids}
+    for rid, step, value in rows:
+        out[rid].append((step, value))
+    return out
+
+
+def curve_metrics(con, run_ids: list[str], split: str = "validation") -> tuple[list[str], list[str]]:
+    """(the STEP_METRICS some of the runs have a value of, the aggregate metrics of their epoch
+    evaluations on `split` in the order first recorded)."""
+    marks = ", ".join("?" * len(run_ids))
+    counts = con.execute(f"SELECT {', '.join(f'count({m})' for m in STEP_METRICS)} FROM steps WHERE run_id IN ({marks})",
+                         run_ids).fetchone()
+    evals = con.execute(f"SELECT metric FROM evals WHERE run_id IN ({marks}) AND phase = 'epoch' AND split = ? "
+                        "AND label = ? AND value IS NOT NULL GROUP BY metric ORDER BY min(seq), min(rowid)",
+                        [*run_ids, split, ALL_LABELS]).fetchall()
+    return [m for m, n in zip(STEP_METRICS, counts) if n], [m for (m,) in evals]
+
+
 def telemetry_series(con, run_id: str, limit: int = 600) -> list[dict[str, Any]]:
     """The last `limit` telemetry samples, oldest first, as event-shaped dicts."""
     cols = ("t", "host", "rank", "gpu", "util", "mem_used", "mem_total", "power_w", "temp_c", "cpu_pct", "rss_bytes")

@@ -1,7 +1,8 @@
 """Compare two or more runs (or a group): tuned aggregate metrics side by side with the best of
 each row highlighted and mean ± std per seed group, per-label values side by side for one metric
-(`p` cycles f1 / precision / recall), the params that differ, and the runs themselves — runs not
-completed are flagged (`*` on their column, and a line saying which)."""
+(`p` cycles f1 / precision / recall), the params that differ, the runs themselves — runs not
+completed are flagged (`*` on their column, and a line saying which) — and their curves overlaid
+(`m` cycles loss and each epoch-evaluation metric; workbench/actions/curves.py, as `workbench curves`)."""
 
 from __future__ import annotations
 
@@ -17,13 +18,15 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
 from textual_plotext import PlotextPlot
 
+from workbench.actions.curves import EVAL_PREFIX, Curves, available_metrics, read_curves
 from workbench.console import AGGREGATES, STATUS_STYLE
 from workbench.store import read
 from workbench.store.schema import LOWER_IS_BETTER
-from workbench.tui.widgets.run_tables import best_cell, mean_std_text, short_names, status_cell
+from workbench.tui.widgets.run_tables import best_cell, mean_std_text, status_cell
 from workbench.tui.widgets.table import Table
 from workbench.tui.widgets.tabs import TAB_BINDINGS, TabCycling
 from workbench.tui.worker_errors import ReportsWorkerErrors
+from workbench.wording import short_names
 
 LABEL_METRICS = ("f1", "precision", "recall")
 
@@ -34,6 +37,19 @@ class ComparisonLoaded(Message):
     def __init__(self, comparison: read.Comparison, runs: dict[str, dict], metric: str) -> None:
         super().__init__()
         self.comparison, self.runs, self.metric = comparison, runs, metric
+
+
+class CurvesLoaded(Message):
+    """The runs' curves of one metric were read from the store."""
+
+    def __init__(self, curves: Curves) -> None:
+        super().__init__()
+        self.curves = curves
+
+
+def curve_cycle(available: list[str]) -> list[str]:
+    """The metrics `m` steps through: the training loss, then each epoch-evaluation metric."""
+    return [m for m in available if m == "loss" or m.startswith(EVAL_PREFIX)]
 
 
 def group_label_stats(c: read.Comparison) -> dict[str, dict[str, tuple[float, float, int]]]:
@@ -56,6 +72,8 @@ class CompareScreen(TabCycling, ReportsWorkerErrors, Screen):
         Binding("p", "cycle_metric", "Label metric", tooltip="Per-label table: f1 → precision → recall"),
         Binding("r", "refresh", "Refresh", tooltip="Read the runs from the store again"),
         Binding("k", "cycle_knob", "Knob", show=False, tooltip="Sweep tab: plot the metric against the next knob"),
+        Binding("m", "cycle_curve", "Curve metric", show=False,
+                tooltip="Curves tab: loss → each epoch-evaluation metric"),
         *TAB_BINDINGS,
     ]
 
@@ -68,6 +86,7 @@ class CompareScreen(TabCycling, ReportsWorkerErrors, Screen):
         self.comparison: read.Comparison | None = None
         self.ranking: read.Ranking | None = None
         self.knob = 0  # the sweep knob the plot's x axis shows
+        self.curves: Curves | None = None  # the Curves tab's series, as read
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -86,12 +105,16 @@ class CompareScreen(TabCycling, ReportsWorkerErrors, Screen):
                 yield Static(id="sweep-summary")
                 yield Table(id="trials-table", cursor_type="row")
                 yield PlotextPlot(id="sweep-plot")
+            with TabPane("Curves", id="tab-curves"):
+                yield Static(id="curves-summary")
+                yield PlotextPlot(id="curves-plot")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.sub_title = f"compare {len(self.run_ids)} runs"
         self.query_one("#compare-summary", Static).update(Text(f"reading {len(self.run_ids)} runs…", style="dim"))
         self._load(self.metric)
+        self._load_curves("loss")
 
     @work(thread=True, exclusive=True, group="compare-load", exit_on_error=False)
     def _load(self, metric: str) -> None:
@@ -102,6 +125,53 @@ class CompareScreen(TabCycling, ReportsWorkerErrors, Screen):
                 if r["run_id"] in self.short:
                     runs[r["run_id"]] = r
         self.post_message(ComparisonLoaded(c, runs, metric))
+
+    @work(thread=True, exclusive=True, group="compare-curves", exit_on_error=False)
+    def _load_curves(self, metric: str) -> None:
+        """`metric`'s curve of each run; the first of curve_cycle when the runs have no `metric`."""
+        with self.app.gate.connect() as con:
+            cycle = curve_cycle(available_metrics(con, self.run_ids, self.split))
+            if cycle:
+                curves = read_curves(con, self.run_ids, metric if metric in cycle else cycle[0], self.split)
+            else:
+                curves = Curves(metric, self.split, [], [])
+        self.post_message(CurvesLoaded(curves))
+
+    @on(CurvesLoaded)
+    def _curves_loaded(self, message: CurvesLoaded) -> None:
+        """Each run's curve overlaid, its short name in the legend, x = step."""
+        c = self.curves = message.curves
+        summary = self.query_one("#curves-summary", Static)
+        plot = self.query_one("#curves-plot", PlotextPlot)
+        plt = plot.plt
+        plt.clear_data()
+        plt.clear_figure()
+        if not c.curves:
+            summary.update(Text(f"these runs have no training steps and no epoch evaluation on {self.split}",
+                                style="dim"))
+            plot.display = False
+            return
+        plot.display = True
+        evaluated = c.metric.startswith(EVAL_PREFIX)
+        t = Text.assemble((c.metric, "bold"), f" by step ({self.split}, epoch evaluations)" if evaluated else " by step",
+                          " · m: next metric")
+        if c.missing:
+            t.append(f"\nno {c.metric}: ", style="yellow")
+            t.append(", ".join(self.short.get(r, r) for r in c.missing))
+        summary.update(t)
+        for curve in c.curves:
+            if curve.points:
+                plt.plot([s for s, _ in curve.points], [v for _, v in curve.points], marker="braille", label=curve.name)
+        plt.title(c.metric)
+        plt.xlabel("step")
+        plot.refresh()
+
+    def action_cycle_curve(self) -> None:
+        c = self.curves
+        if c is not None and c.curves:
+            cycle = curve_cycle(c.available)
+            self._load_curves(cycle[(cycle.index(c.metric) + 1) % len(cycle)] if c.metric in cycle else cycle[0])
+        self.query_one("#compare-tabs", TabbedContent).active = "tab-curves"
 
     def _run_header(self, rid: str, status: str | None) -> Text:
         name = self.short[rid]
@@ -246,6 +316,7 @@ class CompareScreen(TabCycling, ReportsWorkerErrors, Screen):
 
     def action_refresh(self) -> None:
         self._load(self.metric)
+        self._load_curves(self.curves.metric if self.curves is not None else "loss")
 
     def action_cycle_metric(self) -> None:
         self._load(LABEL_METRICS[(LABEL_METRICS.index(self.metric) + 1) % len(LABEL_METRICS)]

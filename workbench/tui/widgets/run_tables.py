@@ -108,15 +108,5 @@ def better(metric: str, a: float, b: float) -> bool:
     return a < b if metric in LOWER_IS_BETTER else a > b
 
 
-def short_names(run_ids: list[str]) -> dict[str, str]:
-    """Distinct short column names: the last `-` segments of each id, as few as keep them apart
-    (`a1b2`, `0001`), so several runs fit side by side in 80 columns."""
-    for n in (1, 2, 3):
-        names = {rid: "-".join(rid.split("-")[-n:]) for rid in run_ids}
-        if len(set(names.values())) == len(run_ids) and all(len(v) <= 20 for v in names.values()):
-            return names
-    return {rid: rid if len(rid) <= 20 else "…" + rid[-19:] for rid in run_ids}
-
-
 def mean_std_text(mean: float, std: float, n: int) -> str:
     return f"{mean:.3f} ± {std:.3f} (n={n})"
