@@ -117,6 +117,7 @@ def test_fixed_and_broken_compare_base_with_tuned(multi):
     tuned = rows_of(run_dir / "predictions_tuned_validation.jsonl")
     fixed = {b["line"] for b, t in zip(base, tuned) if expected_multi(b) and not expected_multi(t)}
     broken = {t["line"] for b, t in zip(base, tuned) if expected_multi(t) and not expected_multi(b)}
+    assert fixed, "tuning fixed nothing: the filter is not exercised"
     got_fixed = errors(store, run_id, "--fixed", "--limit", "0")
     assert {r["line"] for r in got_fixed} == fixed
     base_by_line = {b["line"]: b for b in base}
@@ -181,3 +182,61 @@ def test_bad_input_is_one_line_and_exit_2(single, tmp_path):
     finally:
         for p in moved.iterdir():
             p.rename(run_dir / p.name)
+
+
+def generated_run(tmp_path, task: str, rows: list[dict]) -> tuple[Path, str]:
+    """A finished run folder of a generative task whose tuned prediction file holds `rows` (scored by the
+    task's own code: no model needed to judge what a model answered), in a store of its own."""
+    from tools.sample_store import T0, write_run
+    from workbench.store.db import connect, runs_root
+    from workbench.store.ingest import ingest_run
+
+    store = tmp_path / "runs.duckdb"
+    run_id = f"{task}-20260921-141320-e003"
+    folder = write_run(runs_root(store), run_id, start=T0)
+    recipe = folder / "recipe.toml"
+    recipe.write_text(recipe.read_text(encoding="utf-8").replace('task = "classification"', f'task = "{task}"'),
+                      encoding="utf-8")
+    (folder / "predictions_tuned_validation.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows),
+                                                              encoding="utf-8")
+    with connect(store) as con:
+        ingest_run(con, folder)
+    return store, run_id
+
+
+def test_ner_rows_are_the_entities_missed_and_added_with_the_answer(tmp_path):
+    from workbench.data.ner import NerSentence
+    from workbench.tasks.ner import score
+
+    records = [NerSentence("John Smith flew to Paris .".split(), ["B-PER", "I-PER", "O", "O", "B-LOC", "O"], 1),
+               NerSentence("Acme hired Bob .".split(), ["B-ORG", "O", "B-PER", "O"], 8),
+               NerSentence("Bob met Ann in Rome .".split(), ["B-PER", "O", "B-PER", "O", "B-LOC", "O"], 14)]
+    answers = ["PER: John Smith; LOC: Paris", "ORG: Acme; PER: Alice", "LOC: Rome; ORG: Ann"]
+    store, run_id = generated_run(tmp_path, "ner", score(records, answers, ["LOC", "ORG", "PER"]).rows)
+    got = errors(store, run_id)
+    # no scores: the most entities missed and added first (line 14: Bob, Ann missed, Ann as ORG added)
+    assert [(r["line"], r["missed"], r["added"], r["answer"], r["confidence"]) for r in got] == [
+        (14, "PER: Ann; PER: Bob", "ORG: Ann", "LOC: Rome; ORG: Ann", None),
+        (8, "PER: Bob", "PER: Alice", "ORG: Acme; PER: Alice", None)]
+    assert got[1]["gold"] == "ORG: Acme; PER: Bob" and got[1]["text"] == "Acme hired Bob ."
+    assert [r["line"] for r in errors(store, run_id, "--label", "ORG")] == [14]
+    proc = workbench("errors", run_id, store=store)
+    header = next(line for line in proc.stdout.splitlines() if "gold" in line)
+    assert "answer" in header and "missed" in header and "confidence" not in header
+
+
+def test_chat_rows_are_gold_and_predicted_class_with_the_answer(tmp_path):
+    from tests.conftest import ROOT
+    from workbench.data.chat_jsonl import ChatRecord
+    from workbench.recipe import load_recipe
+    from workbench.tasks import get_task
+
+    values = dict(load_recipe(ROOT / "recipes" / "demo" / "hate_speech.toml").values)
+    classes = list(values["data.classes"])
+    records = [ChatRecord([{"role": "user", "content": f"text {i}"}, {"role": "assistant", "content": gold}], gold,
+                          None, i) for i, gold in enumerate(["hate", "neither", "offensive"], 1)]
+    rows = get_task(values).score(records, ["Hate.", "hate speech", "I cannot say"], classes).rows
+    store, run_id = generated_run(tmp_path, "chat_classification", rows)
+    got = errors(store, run_id)
+    assert [(r["line"], r["text"], r["gold"], r["predicted"], r["answer"]) for r in got] == [
+        (2, "text 2", "neither", "hate", "hate speech"), (3, "text 3", "offensive", "(unparseable)", "I cannot say")]

@@ -22,7 +22,6 @@ from workbench.recipe import metric_names
 from workbench.recipe.sections import RecipeView, view_of
 from workbench.tasks.base import Fail, Scored, Task, checked_group_columns, judge_fairness
 from workbench.tasks.exported import Serving, as_python
-from workbench.tasks.mistakes import Judged, Mistake, line_of, rounded
 from workbench.tasks.generative import (
     HARMONY_FINAL,
     HARMONY_TURN,
@@ -32,6 +31,7 @@ from workbench.tasks.generative import (
     answer_prompt,
     check_generative,
 )
+from workbench.tasks.mistakes import Judged, Mistake, line_of, rounded
 
 
 def _messages(record: ChatRecord, system: str | None) -> list[dict[str, str]]:

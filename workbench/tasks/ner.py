@@ -36,8 +36,8 @@ from workbench.recipe import metric_names
 from workbench.recipe.sections import RecipeView
 from workbench.tasks.base import Fail, Scored, Task, refuse_base_system_prompt
 from workbench.tasks.exported import Serving, as_python
-from workbench.tasks.mistakes import Judged, Mistake, line_of
 from workbench.tasks.generative import SERVING_ENVIRONMENT, SERVING_SETTINGS, GenerativeTask, check_generative
+from workbench.tasks.mistakes import Judged, Mistake, line_of
 
 
 def pairs(records: Sequence[NerSentence], instruction: str = "", types: Sequence[str] = ()) -> list[tuple[str, str]]:
