@@ -63,6 +63,11 @@ def test_errors_tab_lists_the_mistakes_most_confident_first_and_a_cell_its_examp
             assert "in cell a → b" in str(pane.query_one("#errors-summary").render())
             pane.query_one("#errors-cell").clear()
             await until(pilot, lambda: table_lines(pane) == [4, 6, 2, 5], "every mistake again")
+            pane.query_one("#errors-which").value = "fixed"  # what tuning fixed needs the base model's predictions
+            summary = pane.query_one("#errors-summary")
+            await until(pilot, lambda: f"run {RUN} has no base prediction files" in str(summary.render()),
+                        "the refusal for want of base predictions")
+            assert pane.query_one("#errors-table").row_count == 0
 
     asyncio.run(go())
 

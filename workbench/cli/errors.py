@@ -20,8 +20,8 @@ def register(sub: Subparsers) -> None:
                       + SORT_RULE)
     sp.add_argument("run", help="run id, unique prefix or suffix, or 'last'")
     sp.add_argument("--split", default="validation", help="validation (default) or test")
-    sp.add_argument("--label", metavar="L", help="only mistakes involving this label, class or entity type (gold or "
-                    "predicted, missed or added)")
+    sp.add_argument("--label", metavar="L", help="only mistakes involving this label: single-label and chat, the gold "
+                    "or the predicted class; multi-label, a label missed or added; NER, an entity type missed or added")
     sp.add_argument("--limit", type=int, default=50, help="at most N rows (default 50; 0: all)")
     sp.add_argument("--format", choices=("table", "csv", "json"), default="table")
     which = sp.add_mutually_exclusive_group()
