@@ -87,8 +87,9 @@ def test_multi_label_rows_are_the_wrong_rows_most_confident_first(multi):
     assert want, "the tiny run got every row right: nothing to list"
     got = errors(store, run_id, "--limit", "0")
     assert len(got) == len(want)
-    assert {r["line"]: (set(filter(None, r["missed"].split("; "))), set(filter(None, r["added"].split("; "))),
-                        r["confidence"]) for r in got} == {line: (m, a, c) for line, m, a, c in want}
+    assert {r["line"]: (set(r["missed"]), set(r["added"]), r["confidence"]) for r in got} == {
+        line: (m, a, c) for line, m, a, c in want}
+    assert all(set(r["scores"]) == set(r["missed"]) | set(r["added"]) for r in got)
     confidences = [r["confidence"] for r in got]
     assert confidences == sorted(confidences, reverse=True)
     assert got[0]["confidence"] == max(c for *_, c in want)
@@ -135,7 +136,7 @@ def test_csv_and_table_hold_the_json_rows(multi):
     read = list(csv.DictReader(io.StringIO(proc.stdout)))
     assert list(read[0]) == ["line", "text", "gold", "predicted", "missed", "added", "answer", "confidence", "scores"]
     assert [(int(r["line"]), r["missed"], r["added"], float(r["confidence"])) for r in read] == [
-        (r["line"], r["missed"], r["added"], r["confidence"]) for r in every]
+        (r["line"], "; ".join(r["missed"]), "; ".join(r["added"]), r["confidence"]) for r in every]
     proc = workbench("errors", run_id, "--limit", "5", store=store)
     assert proc.returncode == 0, proc.stderr
     assert f"{run_id} · validation:" in proc.stdout and "mistakes of the tuned model" in proc.stdout
@@ -216,8 +217,8 @@ def test_ner_rows_are_the_entities_missed_and_added_with_the_answer(tmp_path):
     got = errors(store, run_id)
     # no scores: the most entities missed and added first (line 14: Bob, Ann missed, Ann as ORG added)
     assert [(r["line"], r["missed"], r["added"], r["answer"], r["confidence"]) for r in got] == [
-        (14, "PER: Ann; PER: Bob", "ORG: Ann", "LOC: Rome; ORG: Ann", None),
-        (8, "PER: Bob", "PER: Alice", "ORG: Acme; PER: Alice", None)]
+        (14, ["PER: Ann", "PER: Bob"], ["ORG: Ann"], "LOC: Rome; ORG: Ann", None),
+        (8, ["PER: Bob"], ["PER: Alice"], "ORG: Acme; PER: Alice", None)]
     assert got[1]["gold"] == "ORG: Acme; PER: Bob" and got[1]["text"] == "Acme hired Bob ."
     assert [r["line"] for r in errors(store, run_id, "--label", "ORG")] == [14]
     proc = workbench("errors", run_id, store=store)

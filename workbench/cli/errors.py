@@ -40,7 +40,7 @@ def _errors(args: argparse.Namespace) -> int:
     found = list_errors(store_of(args), args.run, split=args.split, which=args.which, label=args.label,
                         limit=args.limit)
     if args.format != "table":
-        emit_rows(COLUMNS, [tuple(record(m).values()) for m in found.rows], args.format)
+        emit_rows(COLUMNS, [tuple(record(m, flat=args.format == "csv").values()) for m in found.rows], args.format)
         return 0
     what = {"wrong": "mistakes of the tuned model", "fixed": "mistakes of the base model that tuning fixed",
             "broken": "mistakes of the tuned model where the base model was right"}[found.which]

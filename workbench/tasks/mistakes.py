@@ -71,8 +71,12 @@ def rounded(value: Any) -> float | None:
 COLUMNS = ("line", "text", "gold", "predicted", "missed", "added", "answer", "confidence", "scores")
 
 
-def record(m: Mistake) -> dict[str, Any]:
-    """A mistake as one row of plain values (CSV, JSON, a table's cells)."""
+def record(m: Mistake, *, flat: bool = True) -> dict[str, Any]:
+    """A mistake as one row of values: plain text and numbers (`flat`: CSV, a table's cells), or with the
+    missed and added labels as lists and the scores as an object (JSON)."""
+    if not flat:
+        return {"line": m.line, "text": m.text, "gold": m.gold, "predicted": m.predicted, "missed": list(m.missed),
+                "added": list(m.added), "answer": m.answer, "confidence": m.confidence, "scores": dict(m.scores)}
     return {"line": m.line, "text": m.text, "gold": m.gold, "predicted": m.predicted, "missed": "; ".join(m.missed),
             "added": "; ".join(m.added), "answer": m.answer, "confidence": m.confidence,
             "scores": "  ".join(f"{n} {v:.3f}" for n, v in m.scores.items())}
