@@ -31,6 +31,7 @@ from workbench.tasks.generative import (
     answer_prompt,
     check_generative,
 )
+from workbench.tasks.mistakes import Judged, Mistake, line_of, rounded
 
 
 def _messages(record: ChatRecord, system: str | None) -> list[dict[str, str]]:
@@ -351,3 +352,20 @@ def predict_fn(data, model):
 '''
 
 TASK: type[Task] = ChatClassificationTask
+
+
+def judge_row(row: dict[str, Any]) -> Judged:
+    """A prediction row of `score` judged (`workbench errors`, workbench/tasks/mistakes.py): wrong when the
+    class the answer names (none: unparseable) is not the gold one. Confidence: the predicted class's
+    score (1 - the gold class's for an unparseable answer) where the row has class probabilities
+    (fairness runs), else none."""
+    scores = {str(k): float(v) for k, v in (row.get("scores") or {}).items()}
+    gold, predicted = row.get("label"), row.get("predicted")
+    labels = frozenset({*(n for n in (gold, predicted) if n), *scores})
+    if gold is None or gold == predicted:
+        return Judged(None, labels)
+    shown = predicted or "(unparseable)"
+    sure = scores.get(predicted) if predicted else (1 - scores[gold] if gold in scores else None)
+    return Judged(Mistake(line_of(row), str(row.get("input", "")), str(gold), shown, rounded(sure),
+                          {n: scores[n] for n in (predicted, gold) if n in scores}, answer=str(row.get("answer", "")),
+                          about=(str(gold), shown), cell=(str(gold), shown)), labels)

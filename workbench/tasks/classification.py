@@ -40,6 +40,7 @@ from workbench.tasks.base import (
     write_rows,
 )
 from workbench.tasks.exported import CardText, InferenceCode, Serving, as_python
+from workbench.tasks.mistakes import Judged, Mistake, line_of, rounded
 
 
 class ClassificationTask:
@@ -692,3 +693,30 @@ def predict_fn(data, model):
 '''
 
 TASK: type[Task] = ClassificationTask
+
+
+def judge_row(row: dict[str, Any]) -> Judged:
+    """A prediction row of prediction_rows judged (`workbench errors`, workbench/tasks/mistakes.py).
+    Single-label: wrong when the predicted class is not the gold one; confidence the predicted class's
+    score. Multi-label: wrong when the predicted labels are not the gold ones; confidence the highest of
+    an added label's score and 1 - a missed label's score."""
+    scores = {str(k): float(v) for k, v in (row.get("scores") or {}).items()}
+    text = str(row.get("text", ""))
+    if "label" in row or isinstance(row.get("predicted"), str):  # single-label
+        gold, predicted = str(row.get("label", "")), str(row.get("predicted", ""))
+        labels = frozenset({gold, predicted, *scores} - {""})
+        if not gold or gold == predicted:
+            return Judged(None, labels)
+        return Judged(Mistake(line_of(row), text, gold, predicted, rounded(scores.get(predicted)),
+                              {n: scores[n] for n in (predicted, gold) if n in scores},
+                              about=(gold, predicted), cell=(gold, predicted)), labels)
+    gold_set, predicted_list = row.get("labels"), list(row.get("predicted") or [])
+    labels = frozenset({*(gold_set or ()), *predicted_list, *scores})
+    if gold_set is None or set(gold_set) == set(predicted_list):
+        return Judged(None, labels)
+    missed = tuple(n for n in gold_set if n not in predicted_list)
+    added = tuple(n for n in predicted_list if n not in gold_set)
+    sure = [scores[n] for n in added if n in scores] + [1 - scores[n] for n in missed if n in scores]
+    return Judged(Mistake(line_of(row), text, ", ".join(gold_set), ", ".join(predicted_list),
+                          rounded(max(sure)) if sure else None, {n: scores[n] for n in (*missed, *added) if n in scores},
+                          missed=missed, added=added, about=(*missed, *added)), labels)

@@ -37,6 +37,7 @@ from workbench.recipe.sections import RecipeView
 from workbench.tasks.base import Fail, Scored, Task, refuse_base_system_prompt
 from workbench.tasks.exported import Serving, as_python
 from workbench.tasks.generative import SERVING_ENVIRONMENT, SERVING_SETTINGS, GenerativeTask, check_generative
+from workbench.tasks.mistakes import Judged, Mistake, line_of
 
 
 def pairs(records: Sequence[NerSentence], instruction: str = "", types: Sequence[str] = ()) -> list[tuple[str, str]]:
@@ -204,3 +205,32 @@ def predict_fn(data, model):
 '''
 
 TASK: type[Task] = NerTask
+
+
+def judge_row(row: dict[str, Any]) -> Judged:
+    """A prediction row of `score` judged (`workbench errors`, workbench/tasks/mistakes.py): wrong when the
+    entities the answer names ("TYPE: name", each once) are not the gold ones. Missed: gold entities not
+    named; added: named entities the gold lacks (an invented one, not in the sentence, among them). No
+    scores: confidence none (the number missed and added orders them)."""
+    gold_text = row.get("gold")
+    named = {(str(t), str(n)) for t, names in (row.get("predicted") or {}).items() for n in names}
+    gold: set[tuple[str, str]] = set()
+    if isinstance(gold_text, str):
+        types = [part.partition(":")[0].strip() for part in gold_text.split(";") if ":" in part]
+        gold = {(t, n) for t, names in parse_response(gold_text, types).entities.items() for n in names}
+    labels = frozenset(t for t, _ in gold | named)
+    if gold_text is None or gold == named:
+        return Judged(None, labels)
+    missed, added = sorted(gold - named), sorted(named - gold)
+    return Judged(Mistake(line_of(row), str(row.get("sentence", "")), str(gold_text), _entities(named), None,
+                          missed=tuple(f"{t}: {n}" for t, n in missed), added=tuple(f"{t}: {n}" for t, n in added),
+                          answer=str(row.get("answer", "")), about=tuple(sorted({t for t, _ in missed + added}))),
+                  labels)
+
+
+def _entities(pairs: set[tuple[str, str]]) -> str:
+    """(type, name) pairs as a response writes them: "LOC: Paris, Rome; PER: John" (types alphabetical)."""
+    by_type: dict[str, list[str]] = {}
+    for typ, name in sorted(pairs):
+        by_type.setdefault(typ, []).append(name)
+    return "; ".join(f"{typ}: {', '.join(names)}" for typ, names in by_type.items())

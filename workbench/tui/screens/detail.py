@@ -1,6 +1,7 @@
 """Run detail: a header (status, recipe, model, method, target, host, job, times, parameters),
 then tabs that fit 80x24 — tuned metrics, base vs tuned, resolved params, telemetry (per GPU
-with a utilisation sparkline; host CPU/RSS), artifacts, and the error with the log tail.
+with a utilisation sparkline; host CPU/RSS), artifacts, the model's mistakes (widgets/errors_pane.py), and the
+error with the log tail.
 
 Everything is read in one thread worker and arrives in one message; `r` reads again, the split
 selector (shown when the run was evaluated on several splits) reads that split.
@@ -23,6 +24,7 @@ from workbench.console import AGGREGATES, confusion_view, delta_text, status_tex
 from workbench.launch import reckon
 from workbench.store import read
 from workbench.store.schema import ALL_LABELS
+from workbench.tui.widgets.errors_pane import ErrorsPane
 from workbench.tui.widgets.run_tables import run_seconds
 from workbench.tui.widgets.table import Table
 from workbench.tui.widgets.tabs import TAB_BINDINGS, TabCycling
@@ -154,6 +156,8 @@ class DetailScreen(TabCycling, ReportsWorkerErrors, Screen):
                 yield VerticalScroll(id="telemetry")
             with TabPane("Artifacts", id="tab-artifacts"):
                 yield Static(id="artifacts")
+            with TabPane("Errors", id="tab-errors"):
+                yield ErrorsPane(id="errors-pane")
             with TabPane("Log", id="tab-log"):
                 with VerticalScroll():
                     yield Static(id="error")
@@ -206,6 +210,8 @@ class DetailScreen(TabCycling, ReportsWorkerErrors, Screen):
         self._show_telemetry(d, message.telemetry)
         self._show_artifacts(d)
         self._show_log(d, message.logs)
+        if self.query_one("#detail-tabs", TabbedContent).active == "tab-errors":
+            self.query_one(ErrorsPane).show(self.run_id, self.split)
         if not self._opened:
             self._opened = True
             # A run that failed opens on its error; one without metrics yet on its telemetry.
@@ -384,6 +390,11 @@ class DetailScreen(TabCycling, ReportsWorkerErrors, Screen):
         self.query_one("#log-tail", Static).update(tail)
 
     # --- actions ------------------------------------------------------------------------------
+    @on(TabbedContent.TabActivated, "#detail-tabs")
+    def _tab_shown(self, event: TabbedContent.TabActivated) -> None:
+        if event.pane.id == "tab-errors":  # read when first shown: the prediction files may be large
+            self.query_one(ErrorsPane).show(self.run_id, self.split)
+
     @on(Select.Changed, "#split")
     def _split_changed(self, event: Select.Changed) -> None:
         if isinstance(event.value, str) and event.value != self.split:
