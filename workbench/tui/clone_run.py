@@ -12,7 +12,7 @@ from textual.binding import Binding
 from textual.message import Message
 
 if TYPE_CHECKING:
-    from textual.message_pump import MessagePump as _Node  # what it is mixed into, for mypy
+    from textual.dom import DOMNode as _Node  # what it is mixed into (a screen), for mypy
 
     from workbench.tui.app_base import AppBase
 else:

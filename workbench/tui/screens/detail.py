@@ -23,10 +23,10 @@ from workbench.console import AGGREGATES, confusion_view, delta_text, status_tex
 from workbench.launch import reckon
 from workbench.store import read
 from workbench.store.schema import ALL_LABELS
+from workbench.tui.clone_run import CLONE_BINDING, ClonesRuns
 from workbench.tui.widgets.run_tables import run_seconds
 from workbench.tui.widgets.table import Table
 from workbench.tui.widgets.tabs import TAB_BINDINGS, TabCycling
-from workbench.tui.clone_run import CLONE_BINDING, ClonesRuns
 from workbench.tui.worker_errors import ReportsWorkerErrors
 from workbench.wording import AUC_TITLES, auc_missing, base_to_tuned, bias_summary, fmt, fmt_count, fmt_duration, group_name
 

@@ -26,8 +26,8 @@ from textual.worker import get_current_worker
 
 from workbench.launch import reckon
 from workbench.store import read
-from workbench.tui.widgets.run_tables import RunTable, main_metric_cell, run_seconds, started_cell, status_cell
 from workbench.tui.clone_run import CLONE_BINDING, ClonesRuns
+from workbench.tui.widgets.run_tables import RunTable, main_metric_cell, run_seconds, started_cell, status_cell
 from workbench.tui.worker_errors import ReportsWorkerErrors
 from workbench.wording import fmt_duration, runs_count, runs_named
 
