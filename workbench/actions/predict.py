@@ -1,4 +1,5 @@
-"""A finished run's model on a file, for `workbench predict RUN --input FILE --output JSONL`."""
+"""A finished run's model on a file, on what came on stdin, or on plain texts, for `workbench predict RUN
+--input FILE|- --output JSONL|-` and `workbench predict RUN --text "..."`."""
 
 from __future__ import annotations
 
@@ -15,19 +16,48 @@ from workbench.errors import UserError
 class Predictions:
     """A predicted file: the rows written and the JSONL they went to; `aggregates` (metric → value) when
     the input had labels to score; `counts` (unparseable, malformed, invented) for a generative model's answers to
-    unlabelled input."""
+    unlabelled input; `lines`: the JSON lines themselves when they were asked for rather than written
+    (no output file: output is "-")."""
 
     rows: int
     output: str
     aggregates: dict[str, float] | None
     counts: dict[str, float] | None
+    lines: tuple[str, ...] | None = None
 
 
-def predict(store: Path, ref: str, input_file: Path, output: Path, *, batch_size: int | None = None,
-            overrides: Sequence[str] = (), text_column: str | None = None) -> Predictions:
-    """Predict `input_file` with the model of the completed run `ref` names, one JSON line per input row.
-    `overrides` (data.KEY=VALUE) and `text_column` say how the input is read when it differs from the
-    training data. The task reads and validates the input before it loads any model."""
+STDIN = "-"  # the input file name that stands for what came on stdin (`stdin_text`), and the output for none
+
+
+def predict(store: Path, ref: str, input_file: Path | None, output: Path | None, *, batch_size: int | None = None,
+            overrides: Sequence[str] = (), text_column: str | None = None, texts: Sequence[str] = (),
+            stdin_text: str | None = None) -> Predictions:
+    """Predict with the model of the completed run `ref` names, one JSON line per input row, of one input:
+    `input_file`; `stdin_text`, a file's contents in the run's data format (given on stdin); or `texts`,
+    plain texts the task reads as its prediction input reads them (workbench/tasks/plain_texts.py).
+    `output` None: the lines come back in `lines`, no file is written. `overrides` (data.KEY=VALUE) and
+    `text_column` say how the input is read when it differs from the training data. The task reads and
+    validates the input before it loads any model."""
+    import tempfile
+
+    given = [what for what, value in (("--input", input_file), ("--input -", stdin_text), ("--text", texts or None))
+             if value is not None]
+    if len(given) != 1:
+        raise UserError(f"predict: give one input ({', '.join(given)} given): --input FILE, --input - (stdin) or "
+                        "--text TEXT" if given else "predict: give --input FILE, --input - (stdin) or --text TEXT")
+    with tempfile.TemporaryDirectory(prefix="workbench-predict-") as tmp:
+        folder = Path(tmp)
+        done = _predict(store, ref, input_file, output or folder / "predictions.jsonl", batch_size=batch_size,
+                        overrides=overrides, text_column=text_column, texts=texts, stdin_text=stdin_text, folder=folder)
+        if output is not None:
+            return done
+        lines = tuple((folder / "predictions.jsonl").read_text(encoding="utf-8").splitlines())
+    return Predictions(done.rows, STDIN, done.aggregates, done.counts, lines)
+
+
+def _predict(store: Path, ref: str, input_file: Path | None, output: Path, *, batch_size: int | None,
+             overrides: Sequence[str], text_column: str | None, texts: Sequence[str], stdin_text: str | None,
+             folder: Path) -> Predictions:
     _run_id, run_dir, recipe = completed_run(store, ref, "predict")
     recipe = recipe.with_values(data_overrides(overrides, text_column))
     if batch_size is not None and batch_size < 1:
@@ -36,7 +66,17 @@ def predict(store: Path, ref: str, input_file: Path, output: Path, *, batch_size
         raise UserError("output folder does not exist", path=output.parent)
     from workbench.models.load import quiet_transformers
     from workbench.tasks import get_task
+    from workbench.tasks.plain_texts import texts_input
 
+    if texts:
+        input_file, reading = texts_input(get_task(recipe.values), texts, folder)
+        recipe = recipe.with_values(reading)
+    elif stdin_text is not None:  # a file of the run's data format, named so its readers know it
+        data = recipe.data
+        suffix = f".{data.format}" if data.format else Path(data.train_file).suffix or ".csv"
+        input_file = folder / f"stdin{suffix}"
+        input_file.write_text(stdin_text, encoding="utf-8")
+    assert input_file is not None
     quiet_transformers()
     summary = get_task(recipe.values).predict_file(run_dir, input_file, output, batch_size)
     return Predictions(int(summary["rows"]), str(summary["output"]), summary.get("aggregates"), summary.get("counts"))

@@ -11,7 +11,10 @@ from workbench.errors import UserError
 
 def register(sub: Subparsers) -> None:
     sp = command(sub, "run", "Validate a recipe, start it, follow it live, and print base vs tuned metrics.", _run)
-    sp.add_argument("recipe", help="recipe .toml file, or a shipped recipe's name (e.g. demo/encoder_multilabel)")
+    sp.add_argument("recipe", nargs="?", help="recipe .toml file, or a shipped recipe's name (e.g. "
+                    "demo/encoder_multilabel); or --from RUN")
+    sp.add_argument("--from", dest="from_run", metavar="RUN", help="start from this run's frozen recipe (run id, "
+                    "unique prefix, or 'last'; its description says where it came from); --set changes it")
     sp.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
                     help="override a recipe value (repeatable), e.g. --set lora.r=32")
     sp.add_argument("--detach", action="store_true", help="start the run and return at once (`workbench attach` follows it)")
@@ -42,6 +45,28 @@ def launch_overrides(args: argparse.Namespace) -> list[str]:
     return out
 
 
+def _recipe_of(args: argparse.Namespace, overrides: list[str]) -> tuple[str, str | None, str | None]:
+    """The recipe to load, the command line to record and the run it comes from: the RECIPE argument, or with
+    --from the run's frozen recipe, its origin's changes put before `overrides` (so a --set of the user's wins)."""
+    import shlex
+
+    from workbench.cli.parsing import store_of
+
+    if args.from_run is None:
+        if args.recipe is None:
+            raise UserError("workbench run: give a recipe (a .toml file or a shipped recipe's name) or --from RUN")
+        return args.recipe, None, None
+    if args.recipe is not None:
+        raise UserError(f"workbench run: give a recipe ({args.recipe}) or --from RUN ({args.from_run}), not both")
+    from workbench.actions.clone import run_origin
+
+    origin = run_origin(store_of(args), args.from_run)
+    command = shlex.join(["workbench", "run", "--from", origin.run_id, *sum((["--set", o] for o in overrides), []),
+                          *sum((["--sweep", o] for o in args.sweeps), [])])
+    overrides[:0] = origin.overrides
+    return str(origin.recipe_path), command, origin.run_id
+
+
 def _run(args: argparse.Namespace) -> int:
     from workbench.actions import launch
     from workbench.cli.live import report_started_and_follow, say_step
@@ -51,11 +76,14 @@ def _run(args: argparse.Namespace) -> int:
     overrides = launch_overrides(args)
     if args.name:
         overrides.append(f"name={args.name}")
-    plan = launch.plan_run(store_of(args), args.recipe, overrides, args.sweeps, seeds=args.seeds,
-                           parallel=args.parallel or 1)
+    recipe, command, origin = _recipe_of(args, overrides)
+    plan = launch.plan_run(store_of(args), recipe, overrides, args.sweeps, seeds=args.seeds,
+                           parallel=args.parallel or 1, command=command)
     if args.dry_run:
         shown = launch.dry_run(plan)
         print(f"# recipe {plan.recipe.name} is valid; target {plan.recipe.launch.target}; nothing was started")
+        if origin:
+            print(f"# from the frozen recipe of run {origin}")
         for line in shown.notes:
             print(f"# {line}")
         print(shown.script)

@@ -197,6 +197,16 @@ class ChatClassificationTask(GenerativeTask):
         return lambda p: read_chat_jsonl(p, list(self.recipe.data.classes), groups=_group_fields(self.recipe),
                                          max_rows=max_rows, answers_optional=unlabelled)
 
+    def plain_texts_input(self, texts: Sequence[str], folder: Path) -> tuple[Path, dict[str, Any]]:
+        """A chat JSONL, each text one chat of a single user message (the run's system prompt comes as
+        in its training); read as chats, not a table's rows."""
+        import json
+
+        path = folder / "texts.jsonl"
+        path.write_text("".join(json.dumps({"messages": [{"role": "user", "content": t}]}) + "\n" for t in texts),
+                        encoding="utf-8")
+        return path, {"data.prompt_template": "", "data.group_columns": [], "data.group_field": ""}
+
     def label_names(self, train, validation) -> list[str]:
         return list(self.recipe.data.classes)
 

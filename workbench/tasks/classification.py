@@ -134,6 +134,18 @@ class ClassificationTask:
         max_rows = 0 if unlabelled else self.recipe.data.max_rows
         return lambda p: read_labeled(p, self.spec, train=train, max_rows=max_rows, require_labels=not unlabelled)
 
+    def plain_texts_input(self, texts: Sequence[str], folder: Path) -> tuple[Path, dict[str, Any]]:
+        """A CSV of one column, `text`, read as the text itself (no template, id or group columns)."""
+        import csv
+
+        path = folder / "texts.csv"
+        with path.open("w", encoding="utf-8", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["text"])
+            writer.writerows([t] for t in texts)
+        return path, {"data.text_column": "text", "data.text_template": "", "data.id_column": "", "data.format": "csv",
+                      "data.group_columns": [], "data.group_field": ""}
+
     def load_splits(self) -> Splits:
         data = self.recipe.data
         train, validation, test = read_splits(

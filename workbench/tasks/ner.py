@@ -84,6 +84,12 @@ class NerTask(GenerativeTask):
         max_rows = 0 if unlabelled else self.recipe.data.max_rows
         return lambda p: read_ner_file(p, max_rows=max_rows, tags_optional=unlabelled)
 
+    def plain_texts_input(self, texts: Sequence[str], folder: Path) -> tuple[Path, dict[str, Any]]:
+        """CoNLL of tokens only: each text a sentence, its tokens split at white space."""
+        path = folder / "texts.txt"
+        path.write_text("\n".join("\n".join(t.split()) + "\n" for t in texts), encoding="utf-8")
+        return path, {}
+
     types: list[str] = []  # the entity types of the training data (or of the finished run), for the instruction
 
     @staticmethod

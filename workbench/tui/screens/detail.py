@@ -24,6 +24,7 @@ from workbench.console import AGGREGATES, confusion_view, delta_text, status_tex
 from workbench.launch import reckon
 from workbench.store import read
 from workbench.store.schema import ALL_LABELS
+from workbench.tui.clone_run import CLONE_BINDING, ClonesRuns
 from workbench.tui.widgets.errors_pane import ErrorsPane
 from workbench.tui.widgets.run_tables import run_seconds
 from workbench.tui.widgets.table import Table
@@ -111,7 +112,7 @@ class ResumeFailed(Message):
         self.run_id, self.error = run_id, error
 
 
-class DetailScreen(TabCycling, ReportsWorkerErrors, Screen):
+class DetailScreen(ClonesRuns, TabCycling, ReportsWorkerErrors, Screen):
     TABS = "#detail-tabs"
     CSS_PATH = "../styles/detail.tcss"
     # The metrics, not the split selector: with the selector focused, Down opened its list and the
@@ -125,6 +126,7 @@ class DetailScreen(TabCycling, ReportsWorkerErrors, Screen):
                 "complete checkpoint, after a yes"),
         Binding("e", "export", "Export", show=False, tooltip="Export this run to a folder (`workbench export`): "
                 "adapter, labels, thresholds, metrics and a model card"),
+        CLONE_BINDING,
         *TAB_BINDINGS,
     ]
 
@@ -444,6 +446,9 @@ class DetailScreen(TabCycling, ReportsWorkerErrors, Screen):
     @on(ResumeFailed)
     def _resume_failed(self, message: ResumeFailed) -> None:
         self.notify(message.error, title=f"could not resume {message.run_id}", severity="error")
+
+    def action_clone_run(self) -> None:
+        self.clone_run(self.run_id)
 
     def action_export(self) -> None:
         from workbench.tui.screens.prompt import PromptScreen

@@ -26,6 +26,7 @@ from textual.worker import get_current_worker
 
 from workbench.launch import reckon
 from workbench.store import read
+from workbench.tui.clone_run import CLONE_BINDING, ClonesRuns
 from workbench.tui.widgets.run_tables import RunTable, main_metric_cell, run_seconds, started_cell, status_cell
 from workbench.tui.worker_errors import ReportsWorkerErrors
 from workbench.wording import fmt_duration, runs_count, runs_named
@@ -103,7 +104,7 @@ def haystack(r: dict) -> str:
                                                "status")).lower()
 
 
-class RunsScreen(ReportsWorkerErrors, Screen):
+class RunsScreen(ClonesRuns, ReportsWorkerErrors, Screen):
     CSS_PATH = "../styles/runs.tcss"
     BINDINGS = [
         Binding("slash", "focus_filter", "Filter", tooltip="Filter runs: id, recipe, model, method, target, group, status"),
@@ -112,6 +113,7 @@ class RunsScreen(ReportsWorkerErrors, Screen):
         Binding("c", "compare_marked", "Compare", tooltip="Compare the marked runs (2 or more)"),
         Binding("g", "compare_group", "Group", tooltip="Compare the runs of the cursor run's group"),
         Binding("m", "monitor", "Monitor", tooltip="Follow the run under the cursor in the monitor"),
+        CLONE_BINDING,
         Binding("s", "cycle_sort", "Sort", show=False, tooltip="Sort by the next column (the info line says which)"),
         Binding("S", "reverse_sort", "Reverse", show=False, tooltip="Reverse the sort order"),
         Binding("x", "clear_marks", "Unmark all", show=False, tooltip="Clear every mark"),
@@ -414,6 +416,11 @@ class RunsScreen(ReportsWorkerErrors, Screen):
             from workbench.tui.screens.detail import DetailScreen
 
             self.app.push_screen(DetailScreen(rid))
+
+    def action_clone_run(self) -> None:
+        rid = self.cursor_run()
+        if rid is not None:
+            self.clone_run(rid)
 
     def action_monitor(self) -> None:
         rid = self.cursor_run()
