@@ -93,3 +93,10 @@ def auc_missing(reason: str | None) -> str:
 def bias_summary(label: str, scores: dict[str, tuple[Any, Any]]) -> str:
     """One positive class's bias summary, base → tuned: the final score, overall AUC and AUC means."""
     return f"{label}: " + " · ".join(f"{title} {base_to_tuned(scores[m])}" for m, title in BIAS_SUMMARY if m in scores)
+
+
+def target_word(value: float | None, met: bool | None) -> str:
+    """met / not met / not met, not in the evaluation."""
+    if value is None:
+        return "not met, not in the evaluation"
+    return "met" if met else "not met"
