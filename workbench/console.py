@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from workbench.store.schema import ALL_LABELS, LOWER_IS_BETTER, NEUTRAL_METRICS
-from workbench.wording import AUC_TITLES, auc_missing, base_to_tuned, bias_summary, fmt, group_name
+from workbench.wording import AUC_TITLES, auc_missing, base_to_tuned, bias_summary, fmt, group_name, target_word
 
 if TYPE_CHECKING:
     from workbench.events import Telemetry
@@ -233,13 +233,6 @@ def targets_table(rows: Sequence[tuple], title: str = "targets (tuned model)") -
         said = target_word(value, met)
         t.add_row(metric, split, fmt(target, 4), fmt(value, 4), f"[green]{said}[/]" if met else f"[yellow]{said}[/]")
     return t
-
-
-def target_word(value: float | None, met: bool | None) -> str:
-    """met / not met / not met, not in the evaluation."""
-    if value is None:
-        return "not met, not in the evaluation"
-    return "met" if met else "not met"
 
 
 def confusion_table(matrix: dict[str, dict[str, int]], title: str) -> Table | Group:

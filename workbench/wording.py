@@ -104,3 +104,10 @@ def short_names(run_ids: list[str]) -> dict[str, str]:
         if len(set(names.values())) == len(run_ids) and all(len(v) <= 20 for v in names.values()):
             return names
     return {rid: rid if len(rid) <= 20 else "…" + rid[-19:] for rid in run_ids}
+
+
+def target_word(value: float | None, met: bool | None) -> str:
+    """met / not met / not met, not in the evaluation."""
+    if value is None:
+        return "not met, not in the evaluation"
+    return "met" if met else "not met"

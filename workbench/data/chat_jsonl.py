@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from workbench.errors import UserError
@@ -132,11 +133,14 @@ class GroupFields:
     separator: str = ""                 # data.group_separator: several names in one string
     no_group: tuple[str, ...] = ()      # fairness.no_group_values, compared ignoring case
 
+    @cached_property
+    def _none(self) -> frozenset[str]:
+        return frozenset(v.strip().lower() for v in self.no_group)
+
     def kept(self, items: list[str]) -> tuple[str, ...]:
         """The groups of a field's strings: split, trimmed, blanks and no-group values left out, each once."""
-        names = [n for i in items for n in (i.split(self.separator) if self.separator else [i])]
-        none = {v.strip().lower() for v in self.no_group}
-        return tuple(dict.fromkeys(n.strip() for n in names if n.strip() and n.strip().lower() not in none))
+        names = (n.strip() for i in items for n in (i.split(self.separator) if self.separator else [i]))
+        return tuple(dict.fromkeys(n for n in names if n and n.lower() not in self._none))
 
 
 def read_chat_jsonl(path: str | Path, labels: list[str], *, groups: GroupFields = GroupFields(),

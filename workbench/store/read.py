@@ -379,9 +379,6 @@ class FairnessRow:
     reasons: dict[str, str]                         # {auc: why the tuned one is NULL}
 
 
-FAIRNESS_AUCS = ("subgroup_auc", "bpsn_auc", "bnsp_auc")
-
-
 def fairness(con, run_id: str, split: str = "validation") -> list[FairnessRow]:
     """The run's fairness rows on `split`: per positive class, group column and group, tuned beside base."""
     rows = con.execute(

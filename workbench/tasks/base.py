@@ -233,7 +233,7 @@ def judge_fairness(recipe: RecipeView, scored: Scored, scores, gold, pred, names
     from workbench.metrics.bias import UNION, bias_by_class
 
     positive = list(recipe.fairness.positive_classes)
-    if not positive or not groups or gold is None:
+    if not positive or not groups:
         return
     f = recipe.fairness
     report = bias_by_class(scores, gold, pred, names, positive, groups, union=union, max_fpr=f.max_fpr,

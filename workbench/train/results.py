@@ -14,6 +14,7 @@ from workbench.events import CHUNK_BYTES, Eval, Warnings, read_events
 from workbench.metrics.targets import judge
 from workbench.tasks.base import EvaluationTask, Scored
 from workbench.train.context import RunContext
+from workbench.wording import target_word
 
 # The per-label figures performance.csv leads with (any other per-label metric follows by name).
 PERFORMANCE = ("precision", "recall", "f1", "support")
@@ -33,9 +34,8 @@ def record_targets(ctx: RunContext, tuned: dict[str, Scored]) -> None:
 
 
 def target_line(i: dict[str, Any]) -> str:
-    if i["value"] is None:
-        return f"target {i['metric']} {i['target']:g} ({i['split']}): not met, not in the evaluation"
-    return f"target {i['metric']} {i['target']:g} ({i['split']}): {i['value']:.4f}, {'met' if i['met'] else 'not met'}"
+    value = "" if i["value"] is None else f"{i['value']:.4f}, "
+    return f"target {i['metric']} {i['target']:g} ({i['split']}): {value}{target_word(i['value'], i['met'])}"
 
 
 def write_results(ctx: RunContext, task: EvaluationTask) -> None:

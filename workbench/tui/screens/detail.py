@@ -20,7 +20,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Select, Sparkline, Static, TabbedContent, TabPane
 
-from workbench.console import AGGREGATES, confusion_view, delta_text, status_text, target_word
+from workbench.console import AGGREGATES, confusion_view, delta_text, status_text
 from workbench.launch import reckon
 from workbench.store import read
 from workbench.store.schema import ALL_LABELS
@@ -30,7 +30,17 @@ from workbench.tui.widgets.run_tables import run_seconds
 from workbench.tui.widgets.table import Table
 from workbench.tui.widgets.tabs import TAB_BINDINGS, TabCycling
 from workbench.tui.worker_errors import ReportsWorkerErrors
-from workbench.wording import AUC_TITLES, auc_missing, base_to_tuned, bias_summary, fmt, fmt_count, fmt_duration, group_name
+from workbench.wording import (
+    AUC_TITLES,
+    auc_missing,
+    base_to_tuned,
+    bias_summary,
+    fmt,
+    fmt_count,
+    fmt_duration,
+    group_name,
+    target_word,
+)
 
 LABEL_METRICS = ("precision", "recall", "f1", "accuracy", "support")
 GIB = 1 << 30
