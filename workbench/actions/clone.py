@@ -25,13 +25,17 @@ class Origin:
     name: str
     description: str
     group: str
+    holdout_split: str = "stratified"
 
     @property
     def changes(self) -> dict[str, str]:
         """What a run started from it changes before any --set: the description names the run it came
         from (kept in the run's params), and the earlier run's group is not the new one's."""
         said = _FROM.sub("", self.description)
-        return {"description": f"from {self.run_id}" + (f": {said}" if said else ""), **({"group": ""} if self.group else {})}
+        # an older run's random holdout (its frozen recipe predates data.holdout_split) is written out, so
+        # the new run is judged on the rows the old one was, in a recipe file of its own too
+        return {"description": f"from {self.run_id}" + (f": {said}" if said else ""), **({"group": ""} if self.group else {}),
+                **({"data.holdout_split": self.holdout_split} if self.holdout_split != "stratified" else {})}
 
     @property
     def overrides(self) -> list[str]:
@@ -51,7 +55,7 @@ def run_origin(store: Path, ref: str, *, read_only: bool = True) -> Origin:
     if not path.is_file():
         raise UserError(f"run {run_id} has no frozen recipe to start from", path=path)
     recipe = load_recipe(path)
-    return Origin(run_id, path, recipe.name, recipe.view.description, recipe.view.group)
+    return Origin(run_id, path, recipe.name, recipe.view.description, recipe.view.group, recipe.data.holdout_split)
 
 
 def write_recipe(origin: Origin, dest: Path, name: str) -> Path:

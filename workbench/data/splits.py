@@ -8,7 +8,8 @@ JSON); the split logic is one: a validation file or split, or a fixed-seed holdo
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,13 +25,15 @@ class Splits:
     test: Any | None
     label_names: list[str]   # labels, classes or entity types
     label_word: str = "label"  # what a label is called in messages: label, class, entity type
+    note: str = ""             # how the holdout fell back from data.holdout_split (read_splits)
 
     def describe(self) -> str:
         test = f", {len(self.test)} test" if self.test is not None else ""
         what = self.label_word
         n = len(self.label_names)
         plural = what + ("" if n == 1 else "es" if what.endswith("s") else "s")
-        return f"{len(self.train)} train, {len(self.validation)} validation{test} rows, {n} {plural}"
+        note = f" ({self.note})" if self.note else ""
+        return f"{len(self.train)} train, {len(self.validation)} validation{test} rows, {n} {plural}{note}"
 
 
     def check_model_labels(self, trained: list[str], model: str = "the run's model", path: str | None = None) -> None:
@@ -52,6 +55,26 @@ def holdout_indices(n: int, fraction: float, seed: int) -> tuple[list[int], list
     return train, val
 
 
+def stratified_indices(classes: Sequence[Hashable], fraction: float, seed: int
+                       ) -> tuple[list[int], list[int], str]:
+    """(train indices, validation indices, note): each class held out in its share of the rows
+    (scikit-learn's train_test_split), as many validation rows as `holdout_indices` holds out. Where a
+    class has too few rows for that, `holdout_indices`' random split, and a note saying why."""
+    from sklearn.model_selection import train_test_split
+
+    n = len(classes)
+    n_val = max(1, round(n * fraction))
+    counts = Counter(classes)
+    rare = sorted((c for c, k in counts.items() if k < 2), key=str)
+    if rare or n_val < len(counts) or n - n_val < len(counts):
+        side, rows = ("validation", n_val) if n_val < n - n_val else ("training", n - n_val)
+        why = f"class {rare[0]!r} has 1 row" if rare else f"{len(counts)} classes and {rows} {side} rows"
+        train, val = holdout_indices(n, fraction, seed)
+        return train, val, f"validation held out at random: {why}, too few to stratify"
+    tr, va = train_test_split(list(range(n)), test_size=n_val, random_state=seed, shuffle=True, stratify=list(classes))
+    return sorted(tr), sorted(va), ""
+
+
 def _subset(data, idx: list[int]):
     return data.subset(idx) if hasattr(data, "subset") else [data[i] for i in idx]
 
@@ -69,22 +92,30 @@ def split_sources(data: Data) -> tuple[Source, Source | None, Source | None]:
     return data.train_file, data.validation_file or None, data.test_file or None
 
 
-def read_splits(data: Data, read: Callable[..., Any]) -> tuple[Any, Any, Any]:
-    """(train, validation, test) through a task's reader `read(source, train)` (`train`: the training
-    split already read, None while reading it): the validation source, or a fixed-seed holdout of
-    the training data; test is None without a test file or split."""
+def read_splits(data: Data, read: Callable[..., Any], classes: Callable[[Any], Sequence[Hashable] | None] = lambda _: None
+                ) -> tuple[Any, Any, Any, str]:
+    """(train, validation, test, note) through a task's reader `read(source, train)` (`train`: the training
+    split already read, None while reading it): the validation source, or a fixed-seed holdout of the
+    training data, stratified (data.holdout_split) by `classes(train)`, each row's class (None: multi-label
+    or classless rows, held out at random); test is None without a test file or split. The note says
+    why a stratified holdout fell back to random ("" when it did not)."""
     train_src, validation_src, test_src = split_sources(data)
     train = read(train_src, None)
+    note = ""
     if validation_src is not None:
         validation = read(validation_src, train)
     else:
         where = str(train_src)
         if len(train) < 2:
             raise UserError("needs at least 2 rows to hold out a validation split", path=where)
-        tr, va = holdout_indices(len(train), data.validation_fraction, data.split_seed)
+        strata = classes(train) if data.holdout_split == "stratified" else None
+        if strata is None:
+            tr, va = holdout_indices(len(train), data.validation_fraction, data.split_seed)
+        else:
+            tr, va, note = stratified_indices(strata, data.validation_fraction, data.split_seed)
         if not tr:
             raise UserError(f"data.validation_fraction leaves no training rows out of {len(train)}", path=where)
         full = train
         train, validation = _subset(full, tr), _subset(full, va)
     test = read(test_src, train) if test_src is not None else None
-    return train, validation, test
+    return train, validation, test, note

@@ -141,7 +141,18 @@ def load_recipe(path: str | Path, overrides: Iterable[str] = (), sweeps: Iterabl
         raise UserError(f"invalid TOML: {msg}", path=path, line=int(m.group(1)) if m else None) from None
     except ValueError as e:  # e.g. an integer of more digits than Python converts
         raise UserError(f"invalid TOML: {str(e).splitlines()[0]}", path=path) from None
+    if _frozen_before_holdout_split(path, raw):
+        raw["data"] = {**raw["data"], "holdout_split": "random"}
     return recipe_from_dict(raw, path=path, text=text, overrides=overrides, sweeps=sweeps)
+
+
+def _frozen_before_holdout_split(path: Path, raw: dict[str, Any]) -> bool:
+    """A run folder's frozen recipe (every knob written) from before data.holdout_split: that run held its
+    validation out at random, and loads so (the trainer, `eval`, `errors`, `run --from`: the same rows)."""
+    from workbench import rundir
+
+    return (path.name == rundir.RECIPE and isinstance(raw.get("data"), dict) and "holdout_split" not in raw["data"]
+            and (path.parent / rundir.RUN_META).is_file())
 
 
 def recipe_from_dict(raw: dict[str, Any], *, path: Path | None = None, text: str = "",

@@ -148,8 +148,10 @@ class ClassificationTask:
 
     def load_splits(self) -> Splits:
         data = self.recipe.data
-        train, validation, test = read_splits(
-            data, lambda source, train: read_labeled(source, self.spec, train=train, max_rows=data.max_rows))
+        train, validation, test, note = read_splits(
+            data, lambda source, train: read_labeled(source, self.spec, train=train, max_rows=data.max_rows),
+            classes=lambda train: ([train.label_names[i] for i in train.table.column("labels").to_pylist()]
+                                   if train.single_label else None))
         self.single_label = train.single_label
         if train.single_label:
             column = f"data.label_column {self.spec.label_column!r} holds one class per row"
@@ -166,7 +168,7 @@ class ClassificationTask:
             raise UserError(f"fairness.positive_classes names {unknown[0]!r}, which is not a {word} of the training "
                             f"split (expected one of {', '.join(train.label_names)})", path=str(train.path))
         return Splits(train, validation, test, train.label_names,
-                      label_word="class" if train.single_label else "label")
+                      label_word="class" if train.single_label else "label", note=note)
 
     def tokenizer_texts(self, train: LabeledTable) -> list[str]:
         return train.texts

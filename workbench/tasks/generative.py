@@ -147,7 +147,7 @@ class GenerativeTask(ABC):
 
     def load_splits(self) -> Splits:
         read = self.reader()
-        train, validation, test = read_splits(self.recipe.data, lambda source, _train: read(source))
+        train, validation, test, _ = read_splits(self.recipe.data, lambda source, _train: read(source))
         return Splits(train, validation, test, self.label_names(train, validation), label_word=self.label_word)
 
     def load_model(self, path: str, label_names: list[str]) -> LoadedModel:
