@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import UserError
-from workbench.recipe import schema
+from workbench.recipe import own_data, schema
 from workbench.recipe.schema import BY_NAME, SECTIONS, Knob
 from workbench.recipe.sections import Data, Eval, Fairness, Launch, Lora, Model, Quant, RecipeView, Sweep, Train, view_of
 from workbench.recipe.suggest import did_you_mean
@@ -187,6 +187,7 @@ def recipe_from_dict(raw: dict[str, Any], *, path: Path | None = None, text: str
         else:
             _assign(values, explicit, top_key, top_val, base_dir, fail, "", top_key)
 
+    before, set_here = dict(values), set()
     for item in overrides:
         name, val = _parse_override(item, path)
         knob = BY_NAME.get(name)
@@ -197,6 +198,9 @@ def recipe_from_dict(raw: dict[str, Any], *, path: Path | None = None, text: str
             raise UserError(f"--set {got.error}", path=path)
         values[name] = _resolve_path(knob, got.value, Path.cwd())
         explicit.add(name)
+        set_here.add(name)
+    own_data.replace_label_form(values, explicit, set_here, path)
+    values.update(own_data.renamed_for_data(values, before, set_here))
 
     for item in sweeps:
         name, axis = sweeping.parse_flag(item)

@@ -27,6 +27,7 @@ from workbench.metrics.classes import class_report, confusion
 from workbench.metrics.multilabel import bce_loss, multilabel_report
 from workbench.models.load import LoadedModel
 from workbench.recipe import metric_names
+from workbench.recipe.own_data import clear_item
 from workbench.recipe.sections import RecipeView, view_of
 from workbench.tasks.base import (
     Fail,
@@ -84,11 +85,13 @@ class ClassificationTask:
                        "(or first) token, so its batches stay padded; packing is for the generative tasks "
                        "(chat_classification, ner). Set it to false", "train", "packing")
         if recipe.data.labels and recipe.data.label_columns:
-            raise fail("give data.labels or data.label_columns, not both", "data", "label_columns")
+            raise fail("give data.labels or data.label_columns, not both (clear one: "
+                       f"{clear_item('data.label_columns')})", "data", "label_columns")
         if spec.columns and spec.label_column:
             key = "labels" if recipe.data.labels else "label_columns"
             raise fail(f"give data.{key} (0/1 columns) or data.label_column (one column of classes or label lists), "
-                       "not both", "data", "label_column")
+                       f"not both (clear one: {clear_item('data.' + key)}, or {clear_item('data.label_column')})",
+                       "data", "label_column")
         if not spec.columns and not spec.label_column:
             raise fail("data.labels is required for task classification (label name = column holding 0/1; or "
                        "data.label_columns; or data.label_column for one column of class names, ids or label lists)",
