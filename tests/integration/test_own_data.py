@@ -78,3 +78,12 @@ def test_a_run_on_own_data_is_named_and_described_from_it(cli, tmp_path):
     assert frozen["name"] == "my_reviews"
     assert frozen["data"]["labels"] == {} and frozen["data"]["label_column"] == "sentiment"  # the form used, alone
     assert frozen["data"]["holdout_split"] == "stratified"  # the split method, recorded per run
+
+    # the same run as if frozen before data.holdout_split: it loads as random, and a run started from it
+    # keeps that split (judged on the same rows as the run it came from)
+    path = tmp_path / "runs" / run_id / "recipe.toml"
+    path.write_text("".join(line for line in path.read_text(encoding="utf-8").splitlines(keepends=True)
+                            if not line.startswith("holdout_split")), encoding="utf-8")
+    done = cli("run", "--from", run_id, "--dry-run")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "# --set data.holdout_split = random" in done.stdout, done.stdout
