@@ -119,7 +119,7 @@ def _job_text(r: dict[str, Any]) -> str:
 
 def _telemetry_text(gpus: list[tuple], hosts: tuple) -> list[str]:
     """One line per GPU (mean utilisation, peaks) and one for the hosts, from every stored sample."""
-    from workbench.wording import fmt
+    from workbench.wording import counted, fmt
 
     gib = 1 << 30
     lines = []
@@ -133,7 +133,7 @@ def _telemetry_text(gpus: list[tuple], hosts: tuple) -> list[str]:
     n, cpu, rss, ranks = hosts
     if n:
         lines.append(f"host: cpu {fmt(cpu, 0)}% mean, RSS peak {(rss or 0) / gib:.2f} GiB per process "
-                     f"({n} samples, {ranks} rank{'s' if ranks != 1 else ''}){'' if gpus else '; no GPU samples'}")
+                     f"({n} samples, {counted(ranks, 'rank')}){'' if gpus else '; no GPU samples'}")
     return lines
 
 

@@ -60,6 +60,7 @@ def _tag(args: argparse.Namespace) -> int:
     from workbench.actions.lifecycle import parse_tags, set_tags
     from workbench.console import console
     from workbench.errors import UserError
+    from workbench.wording import runs_count
 
     refs = [i for i in args.items if "=" not in i]
     items = [i for i in args.items if "=" in i]
@@ -69,7 +70,7 @@ def _tag(args: argparse.Namespace) -> int:
     store, ids = _store_and_runs(args, refs)
     set_tags(store, ids, pairs)
     shown = ", ".join(f"{k}={v}" if v else f"-{k}" for k, v in pairs.items())
-    console.print(f"tagged {len(ids)} run{'s' if len(ids) > 1 else ''}: {shown}")
+    console.print(f"tagged {runs_count(len(ids))}: {shown}")
     return 0
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from workbench.data.tabular import DatasetSplit, Source
 from workbench.errors import UserError
 from workbench.recipe.sections import Data
+from workbench.wording import counted, plural
 
 
 @dataclass
@@ -24,20 +25,21 @@ class Splits:
     test: Any | None
     label_names: list[str]   # labels, classes or entity types
     label_word: str = "label"  # what a label is called in messages: label, class, entity type
+    # what helps a model predict labels it never predicts, as the task reads this data (the guardrails'
+    # advice names only settings validate accepts for it): e.g. 'eval.tune_thresholds = true' (multi-label)
+    rare_label_knobs: tuple[str, ...] = ()
 
     def describe(self) -> str:
         test = f", {len(self.test)} test" if self.test is not None else ""
-        what = self.label_word
-        n = len(self.label_names)
-        plural = what + ("" if n == 1 else "es" if what.endswith("s") else "s")
-        return f"{len(self.train)} train, {len(self.validation)} validation{test} rows, {n} {plural}"
+        return (f"{len(self.train)} train, {len(self.validation)} validation{test} rows, "
+                f"{counted(len(self.label_names), self.label_word)}")
 
 
     def check_model_labels(self, trained: list[str], model: str = "the run's model", path: str | None = None) -> None:
         """A trained model's labels (labels.json) against this data's: the gold labels come in the
         data's order and the scores in the model's, so they must be the same names in the same order."""
         if trained != self.label_names:
-            raise UserError(f"{model} has the {self.label_word}s {', '.join(trained)} in this order; this data "
+            raise UserError(f"{model} has the {plural(self.label_word)} {', '.join(trained)} in this order; this data "
                             f"has {', '.join(self.label_names)}: list them in the model's order (data.labels / "
                             "data.classes)", path=path)
 
