@@ -81,6 +81,12 @@ def fmt_bytes(n: int) -> str:
     return f"{n} bytes"
 
 
+def size_said(n: int) -> str:
+    """A size freed or moved, short and exact: `1.5 KiB (1,536 bytes)`, `512 bytes`."""
+    short = fmt_bytes(n)
+    return short if short.endswith(" bytes") else f"{short} ({n:,} bytes)"
+
+
 # --- fairness (store/read.py FairnessRow, bias_scores) ---------------------------------------------------
 
 AUC_TITLES = {"subgroup_auc": "subgroup AUC", "bpsn_auc": "BPSN AUC", "bnsp_auc": "BNSP AUC"}

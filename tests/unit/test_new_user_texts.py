@@ -113,3 +113,23 @@ def test_the_docs_labels_where_tuning_hurt_query_returns_only_hurt_labels(tmp_pa
                             "VALUES ('r1', ?, ?, 'validation', ?, 'f1', ?)", [seq, phase, label, value])
     got = query(store, sql)
     assert [dict(zip(got.columns, r))["label"] for r in got.rows] == ["hurt"], got.rows
+
+
+def test_the_export_card_gives_the_row_counts_the_runs_log_recorded(tmp_path):
+    from workbench.actions.export.card import _data_lines
+    from workbench.store import export_read
+    from workbench.store.db import connect
+    from workbench.tasks.exported import CardText
+
+    recipe = _single_label(tmp_path)
+    described = Splits(range(1200), range(300), range(80), ["neg", "pos"], label_word="class").describe()
+    store = tmp_path / "runs.duckdb"
+    with connect(store) as con:
+        con.execute("INSERT INTO runs (run_id, recipe_name, status) VALUES ('r1', 'demo', 'completed')")
+        con.execute("INSERT INTO logs (run_id, seq, t, level, message) VALUES ('r1', 3, 0, 'info', ?)",
+                    [f"data: {described}"])
+        facts = export_read.run_facts(con, "r1")
+    card = CardText("class", "", [], [], (), [], [])
+    lines = _data_lines(recipe.view, card, facts["data_read"])
+    assert "- rows the run read: 1,200 train, 300 validation, 80 test" in lines
+    assert not any("not recorded" in line for line in lines)

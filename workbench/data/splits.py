@@ -8,6 +8,7 @@ JSON); the split logic is one: a validation file or split, or a fixed-seed holdo
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,9 @@ from workbench.data.tabular import DatasetSplit, Source
 from workbench.errors import UserError
 from workbench.recipe.sections import Data
 from workbench.wording import counted, plural
+
+# describe()'s rows per split, as rows_described reads them back
+DESCRIBED = re.compile(r"(?P<train>[\d,]+) train, (?P<validation>[\d,]+) validation(?:, (?P<test>[\d,]+) test)? rows")
 
 
 @dataclass
@@ -34,6 +38,14 @@ class Splits:
         return (f"{len(self.train)} train, {len(self.validation)} validation{test} rows, "
                 f"{counted(len(self.label_names), self.label_word)}")
 
+
+    @staticmethod
+    def rows_described(described: str) -> dict[str, int]:
+        """The rows per split that `describe` gave ({} for any other text): what a run's log says it read."""
+        m = DESCRIBED.match(described)
+        if not m:
+            return {}
+        return {split: int(n.replace(",", "")) for split, n in m.groupdict().items() if n is not None}
 
     def check_model_labels(self, trained: list[str], model: str = "the run's model", path: str | None = None) -> None:
         """A trained model's labels (labels.json) against this data's: the gold labels come in the
