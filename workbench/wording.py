@@ -52,8 +52,25 @@ def runs_named(names: Sequence[str], limit: int = NAMED_RUNS) -> str:
     return "\n".join(lines)
 
 
+def plural(word: str, n: int = 2) -> str:
+    """`word` for n things: run -> runs, class -> classes, entity -> entities, entity type -> entity types
+    (the last word changes); n == 1 keeps it."""
+    if n == 1:
+        return word
+    if word.endswith(("s", "x", "sh", "ch")):
+        return word + "es"
+    if word.endswith("y") and word[-2:-1] not in ("a", "e", "o", "u"):
+        return word[:-1] + "ies"
+    return word + "s"
+
+
+def counted(n: int, word: str) -> str:
+    """`3 runs`, `1 class`, `0 rows`: a count and its noun, pluralised by `plural`."""
+    return f"{n:,} {plural(word, n)}"
+
+
 def runs_count(n: int) -> str:
-    return f"{n} run{'s' if n != 1 else ''}"
+    return counted(n, "run")
 
 
 def fmt_bytes(n: int) -> str:
@@ -62,6 +79,12 @@ def fmt_bytes(n: int) -> str:
         if n >= size:
             return f"{n / size:,.1f} {unit}"
     return f"{n} bytes"
+
+
+def size_said(n: int) -> str:
+    """A size freed or moved, short and exact: `1.5 KiB (1,536 bytes)`, `512 bytes`."""
+    short = fmt_bytes(n)
+    return short if short.endswith(" bytes") else f"{short} ({n:,} bytes)"
 
 
 # --- fairness (store/read.py FairnessRow, bias_scores) ---------------------------------------------------

@@ -101,7 +101,8 @@ def test_export_of_an_adapter_loads_with_transformers_and_peft_as_the_card_says(
     for needle in (run_id, "classification", "tiny:distilbert", "base_model/", "r 16", "alpha 32", "`q_lin`",
                    "reviews.csv", "`train.learning_rate` | 0.003", "`train.batch_size` | 16",
                    "`model.max_length` | 128", "`train.seed` | 42", "### validation", "| advertisement |",
-                   "f1_micro", "## Thresholds", "PeftModel.from_pretrained", "AutoModelForSequenceClassification"):
+                   "f1_micro", "## Thresholds", "PeftModel.from_pretrained", "AutoModelForSequenceClassification",
+                   "- rows the run read: 960 train, 240 validation"):  # from the run's log
         assert needle in card, needle
 
     # The real check: the card's code, run as written, on the validation texts.

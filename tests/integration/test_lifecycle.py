@@ -100,7 +100,7 @@ def test_gc_frees_checkpoints_and_keeps_what_predict_reads(cli, tmp_path, two_ru
     out = tmp_path / "p.jsonl"
     assert cli("predict", two_runs[0], "--input", str(DEMO_RECIPE.parent / "data" / "reviews.csv"), "--output", str(out),
                timeout=300).returncode == 0 and out.read_text()
-    assert "would free 0 bytes" in cli("gc", "--dry-run").stdout
+    assert cli("gc", "--dry-run").stdout.strip() == "nothing to free: no completed run holds checkpoints"
 
 
 def test_rm_asks_refuses_a_running_run_and_deletes_rows_and_folder(cli, tmp_path, two_runs):

@@ -31,7 +31,7 @@ from workbench.errors import UserError
 from workbench.launch import reckon
 from workbench.store import read, write
 from workbench.store.db import connect, runs_root
-from workbench.wording import fmt_bytes, runs_count
+from workbench.wording import counted, fmt_bytes, runs_count, size_said
 
 CHECKPOINTS = "checkpoints"
 
@@ -266,8 +266,10 @@ class Collected:
     def summary(self) -> str:
         """One line for the CLI and the app."""
         total, runs = self.bytes, len(self.freed)
-        return (f"{'would free' if self.dry_run else 'freed'} {fmt_bytes(total)} ({total:,} bytes) of checkpoints in "
-                f"{runs} completed run{'s' if runs != 1 else ''}; adapters, models and reports kept"
+        if not runs:
+            return "nothing to free: no completed run holds checkpoints"
+        return (f"{'would free' if self.dry_run else 'freed'} {size_said(total)} of checkpoints in "
+                f"{counted(runs, 'completed run')}; adapters, models and reports kept"
                 + ("" if self.dry_run else " (failed or interrupted runs keep theirs for `workbench resume`)"))
 
 

@@ -4,11 +4,12 @@ render what they return on the console."""
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from workbench.cli.parsing import Subparsers, command, store_of
+from workbench.cli.parsing import RUN_HELP, Subparsers, command, store_of
 
 if TYPE_CHECKING:
     from workbench.store.read import Ranking
@@ -25,7 +26,7 @@ def register(sub: Subparsers) -> None:
     sp.add_argument("--format", choices=("table", "csv", "json"), default="table")
 
     sp = command(sub, "show", "A run: recipe, status, timings, parameter counts, per-label metrics.", _show)
-    sp.add_argument("run", help="run id, unique prefix, or 'last'")
+    sp.add_argument("run", help=RUN_HELP)
     sp.add_argument("--split", default="validation")
 
     sp = command(sub, "diff", "Base model vs tuned model of a run (and its label prior), or two runs' evaluations (A vs B), "
@@ -37,14 +38,14 @@ def register(sub: Subparsers) -> None:
 
     sp = command(sub, "compare", "Runs side by side: the params that differ, what each cost (parameters, time, memory, "
                  "size on disk), and their metrics; a group's mean ± std.", _compare)
-    sp.add_argument("runs", nargs="*", help="two or more run ids / prefixes")
+    sp.add_argument("runs", nargs="*", help="two or more run ids (unique prefixes or suffixes, 'last')")
     sp.add_argument("--group", help="compare every run of this group (seed sweep, methods comparison)")
     sp.add_argument("--split", default="validation")
     sp.add_argument("--metric", default="f1", help="per-label metric to put side by side (default f1)")
 
-    sp = command(sub, "query", "Run SQL on the store (read-only). Tables: runs, params, steps, evals, telemetry, "
-                 "artifacts, logs, fairness, confusion, targets, tags, notes; views: run_summary, label_metrics, "
-                 "base_vs_tuned.", _query)
+    tables, views = _store_names()
+    sp = command(sub, "query", f"Run SQL on the store (read-only). Tables: {', '.join(tables)}; views: "
+                 f"{', '.join(views)} (docs/store.md).", _query)
     sp.add_argument("sql")
     sp.add_argument("--format", choices=("table", "csv", "json"), default="table")
 
@@ -119,7 +120,7 @@ def _job_text(r: dict[str, Any]) -> str:
 
 def _telemetry_text(gpus: list[tuple], hosts: tuple) -> list[str]:
     """One line per GPU (mean utilisation, peaks) and one for the hosts, from every stored sample."""
-    from workbench.wording import fmt
+    from workbench.wording import counted, fmt
 
     gib = 1 << 30
     lines = []
@@ -133,7 +134,7 @@ def _telemetry_text(gpus: list[tuple], hosts: tuple) -> list[str]:
     n, cpu, rss, ranks = hosts
     if n:
         lines.append(f"host: cpu {fmt(cpu, 0)}% mean, RSS peak {(rss or 0) / gib:.2f} GiB per process "
-                     f"({n} samples, {ranks} rank{'s' if ranks != 1 else ''}){'' if gpus else '; no GPU samples'}")
+                     f"({n} samples, {counted(ranks, 'rank')}){'' if gpus else '; no GPU samples'}")
     return lines
 
 
@@ -365,11 +366,22 @@ def _print_ranking(r: Ranking, split: str) -> None:
     console.print(m)
 
 
+def _store_names() -> tuple[list[str], list[str]]:
+    """The store's tables and views, read from its DDL (workbench/store/schema.py), for `query --help`."""
+    from workbench.store import schema
+
+    return (re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", schema.TABLES),
+            re.findall(r"CREATE OR REPLACE VIEW (\w+)", schema.VIEWS))
+
+
 def _query(args: argparse.Namespace) -> int:
     from workbench.actions.browse import query
-    from workbench.console import emit_rows
+    from workbench.console import console, emit_rows
+    from workbench.wording import counted
 
     result = query(store_of(args), args.sql)
     if result.columns:
         emit_rows(result.columns, result.rows, args.format)
+        if args.format == "table":
+            console.print(counted(len(result.rows), "row"))
     return 0

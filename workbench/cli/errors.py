@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from workbench.cli.parsing import Subparsers, command, store_of
+from workbench.cli.parsing import RUN_HELP, Subparsers, command, store_of
 
 SORT_RULE = ("Sorted by how confident the mistake was, highest first: the score of the wrong class or label "
              "predicted, or 1 - the score of a gold label missed, whichever is higher; rows without scores (generated "
@@ -18,7 +18,7 @@ def register(sub: Subparsers) -> None:
     sp.description = ("What a run's tuned model got wrong on a split, from its prediction files: text, gold, "
                       "prediction, scores; multi-label and NER: what it missed and added; chat and NER: the answer. "
                       + SORT_RULE)
-    sp.add_argument("run", help="run id, unique prefix or suffix, or 'last'")
+    sp.add_argument("run", help=RUN_HELP)
     sp.add_argument("--split", default="validation", help="validation (default) or test")
     sp.add_argument("--label", metavar="L", help="only mistakes involving this label: single-label and chat, the gold "
                     "or the predicted class; multi-label, a label missed or added; NER, an entity type missed or added")

@@ -11,7 +11,7 @@ from workbench.cli.parsing import Subparsers, command, store_of
 def register(sub: Subparsers) -> None:
     sp = command(sub, "eval", "Evaluate a model without training it: a finished run's adapter or model, or any model source "
                  "(hub id, local or merged folder), on a recipe's data; recorded as a run of kind eval.", _eval)
-    sp.add_argument("model", help="a run id / unique prefix / 'last' (or run:ID), or a model source: hub id, folder, "
+    sp.add_argument("model", help="a run id / unique prefix or suffix / 'last' (or run:ID), or a model source: hub id, folder, "
                     "tiny:<arch>")
     sp.add_argument("recipe", nargs="?", help="the recipe whose data (validation and test splits) to score on; "
                     "default for a run: its own recipe")

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import argparse
 
-from workbench.cli.parsing import Subparsers, command, store_of
+from workbench.cli.parsing import RUN_HELP, Subparsers, command, store_of
 
 
 def register(sub: Subparsers) -> None:
     sp = command(sub, "export", "Export a finished run as a folder usable without workbench: the adapter (or model) with its "
                  "tokenizer, labels.json, metrics.json, recipe.toml and a model card saying how to load it.", _export)
-    sp.add_argument("run", help="run id, unique prefix, or 'last'")
+    sp.add_argument("run", help=RUN_HELP)
     sp.add_argument("--output", required=True, help="folder to write (must not exist, or be empty)")
     sp.add_argument("--merged", action="store_true", help="merge the LoRA adapter into its base (as `merge` does): "
                     "a folder plain transformers loads without peft")

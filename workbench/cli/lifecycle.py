@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from workbench.cli.parsing import Subparsers, command, store_of
+from workbench.cli.parsing import RUN_HELP, Subparsers, command, store_of
 
 
 def register(sub: Subparsers) -> None:
@@ -16,7 +16,7 @@ def register(sub: Subparsers) -> None:
                     "then the tags, e.g. `workbench tag last baseline=yes dataset=v2`")
 
     sp = command(sub, "note", "Add a note to a run (shown by `show` and the app's detail).", _note)
-    sp.add_argument("run", help="run id, unique prefix or suffix, or 'last'")
+    sp.add_argument("run", help=RUN_HELP)
     sp.add_argument("text", nargs="+", help="the note")
 
     sp = command(sub, "archive", "Hide runs from the lists (`runs --all` shows them); --undo brings them back.", _archive)
@@ -60,6 +60,7 @@ def _tag(args: argparse.Namespace) -> int:
     from workbench.actions.lifecycle import parse_tags, set_tags
     from workbench.console import console
     from workbench.errors import UserError
+    from workbench.wording import runs_count
 
     refs = [i for i in args.items if "=" not in i]
     items = [i for i in args.items if "=" in i]
@@ -69,7 +70,7 @@ def _tag(args: argparse.Namespace) -> int:
     store, ids = _store_and_runs(args, refs)
     set_tags(store, ids, pairs)
     shown = ", ".join(f"{k}={v}" if v else f"-{k}" for k, v in pairs.items())
-    console.print(f"tagged {len(ids)} run{'s' if len(ids) > 1 else ''}: {shown}")
+    console.print(f"tagged {runs_count(len(ids))}: {shown}")
     return 0
 
 
@@ -131,7 +132,7 @@ def _gc(args: argparse.Namespace) -> int:
     runs); --dry-run says each run's bytes and deletes nothing."""
     from workbench.actions.lifecycle import empty_trash, gc
     from workbench.console import console
-    from workbench.wording import fmt_bytes
+    from workbench.wording import counted, fmt_bytes, size_said
 
     store = store_of(args)
     if args.trash:
@@ -140,9 +141,9 @@ def _gc(args: argparse.Namespace) -> int:
             for name, size in emptied.entries:
                 console.print(f"  {name}: {fmt_bytes(size)}")
         total, n = emptied.bytes, len(emptied.entries)
-        console.print(f"{'would free' if args.dry_run else 'freed'} {fmt_bytes(total)} ({total:,} bytes) of {n} deleted "
-                      f"run{'s' if n != 1 else ''} in {emptied.trash}" + (" (no longer restorable)" if n and not args.dry_run
-                                                                         else ""))
+        console.print(f"nothing to free: the trash ({emptied.trash}) is empty" if not n else
+                      f"{'would free' if args.dry_run else 'freed'} {size_said(total)} of {counted(n, 'deleted run')} "
+                      f"in {emptied.trash}" + ("" if args.dry_run else " (no longer restorable)"))
         return 0
     collected = gc(store, dry_run=args.dry_run)
     _print_recording(collected.warnings)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from workbench.cli.parsing import Subparsers, command, store_of
+from workbench.cli.parsing import RUN_HELP, Subparsers, command, store_of
 
 
 def register(sub: Subparsers) -> None:
     sp = command(sub, "merge", "Merge a LoRA run's adapter into its base model: a folder plain transformers loads "
                  "without peft.", _merge)
-    sp.add_argument("run", help="run id, unique prefix, or 'last'")
+    sp.add_argument("run", help=RUN_HELP)
     sp.add_argument("--output", required=True, help="folder to write (must not exist, or be empty)")
     sp.add_argument("--dtype", choices=("auto", "fp32", "bf16", "fp16"), default="auto",
                     help="weights' dtype (auto: the base model's own, fp32 for tiny models)")

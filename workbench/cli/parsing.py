@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 Handler = Callable[[argparse.Namespace], int]
+# A RUN argument's help: what actions/refs.resolve_run accepts (its start or end: the app shows the end).
+RUN_HELP = "run id, unique prefix or suffix, or 'last'"
 Subparsers = Any  # argparse's _SubParsersAction, private: its add_parser is all the modules use
 
 

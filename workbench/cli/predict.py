@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from workbench.cli.parsing import Subparsers, command, store_of
+from workbench.cli.parsing import RUN_HELP, Subparsers, command, store_of
 
 
 def register(sub: Subparsers) -> None:
     sp = command(sub, "predict", "Predict a file (writes JSONL) or typed texts (prints them) with a finished run's "
                  "model.", _predict)
-    sp.add_argument("run", help="run id, unique prefix or suffix, or 'last'")
+    sp.add_argument("run", help=RUN_HELP)
     sp.add_argument("--text", dest="texts", action="append", default=[], metavar="TEXT",
                     help="a text to predict (repeatable), read as the task reads its input (classification: the "
                     "text; chat: a user message; NER: a sentence); printed unless --output is given")

@@ -14,7 +14,7 @@ def register(sub: Subparsers) -> None:
     sp.add_argument("recipe", nargs="?", help="recipe .toml file, or a shipped recipe's name (e.g. "
                     "demo/encoder_multilabel); or --from RUN")
     sp.add_argument("--from", dest="from_run", metavar="RUN", help="start from this run's frozen recipe (run id, "
-                    "unique prefix, or 'last'; its description says where it came from); --set changes it")
+                    "unique prefix or suffix, or 'last'; its description says where it came from); --set changes it")
     sp.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
                     help="override a recipe value (repeatable), e.g. --set lora.r=32")
     sp.add_argument("--detach", action="store_true", help="start the run and return at once (`workbench attach` follows it)")

@@ -8,6 +8,7 @@ JSON); the split logic is one: a validation file or split, or a fixed-seed holdo
 from __future__ import annotations
 
 import random
+import re
 from collections import Counter
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
@@ -16,6 +17,10 @@ from typing import Any
 from workbench.data.tabular import DatasetSplit, Source
 from workbench.errors import UserError
 from workbench.recipe.sections import Data
+from workbench.wording import counted, plural
+
+# describe()'s rows per split, as rows_described reads them back
+DESCRIBED = re.compile(r"(?P<train>[\d,]+) train, (?P<validation>[\d,]+) validation(?:, (?P<test>[\d,]+) test)? rows")
 
 
 @dataclass
@@ -26,21 +31,30 @@ class Splits:
     label_names: list[str]   # labels, classes or entity types
     label_word: str = "label"  # what a label is called in messages: label, class, entity type
     note: str = ""             # how the holdout fell back from data.holdout_split (read_splits)
+    # what helps a model predict labels it never predicts, as the task reads this data (the guardrails'
+    # advice names only settings validate accepts for it): e.g. 'eval.tune_thresholds = true' (multi-label)
+    rare_label_knobs: tuple[str, ...] = ()
 
     def describe(self) -> str:
         test = f", {len(self.test)} test" if self.test is not None else ""
-        what = self.label_word
-        n = len(self.label_names)
-        plural = what + ("" if n == 1 else "es" if what.endswith("s") else "s")
         note = f" ({self.note})" if self.note else ""
-        return f"{len(self.train)} train, {len(self.validation)} validation{test} rows, {n} {plural}{note}"
+        return (f"{len(self.train)} train, {len(self.validation)} validation{test} rows, "
+                f"{counted(len(self.label_names), self.label_word)}{note}")
 
+
+    @staticmethod
+    def rows_described(described: str) -> dict[str, int]:
+        """The rows per split that `describe` gave ({} for any other text): what a run's log says it read."""
+        m = DESCRIBED.match(described)
+        if not m:
+            return {}
+        return {split: int(n.replace(",", "")) for split, n in m.groupdict().items() if n is not None}
 
     def check_model_labels(self, trained: list[str], model: str = "the run's model", path: str | None = None) -> None:
         """A trained model's labels (labels.json) against this data's: the gold labels come in the
         data's order and the scores in the model's, so they must be the same names in the same order."""
         if trained != self.label_names:
-            raise UserError(f"{model} has the {self.label_word}s {', '.join(trained)} in this order; this data "
+            raise UserError(f"{model} has the {plural(self.label_word)} {', '.join(trained)} in this order; this data "
                             f"has {', '.join(self.label_names)}: list them in the model's order (data.labels / "
                             "data.classes)", path=path)
 

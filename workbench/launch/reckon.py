@@ -32,6 +32,7 @@ from workbench.errors import UserError
 from workbench.store import read
 from workbench.store.db import connect, runs_root
 from workbench.store.rows import utc
+from workbench.wording import runs_count
 
 TIMEOUT_S = 8.0  # the most a read waits for schedulers and remote hosts, all of them together
 UNFINISHED = ("queued", "running")
@@ -126,7 +127,7 @@ def reckon(live: list[tuple[str, str, str | None]], store: Path, *, remote: bool
             raise got  # a bug in that thread: raised here, where it is reported as one
         if not isinstance(got, list):
             why = got or f"{name}: no answer within {timeout:.0f} s"
-            out.notes.append(f"{len(runs)} run{'s' if len(runs) > 1 else ''} on {name}: status as last recorded ({why})")
+            out.notes.append(f"{runs_count(len(runs))} on {name}: status as last recorded ({why})")
             for run_id, status, folder, _meta, _ in runs:
                 out.runs[run_id] = Reckoned(status, note=why, run_dir=folder, local=False)
             continue

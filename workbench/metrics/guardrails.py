@@ -22,6 +22,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from workbench.wording import plural
+
 # The largest per-label standard deviation of the scores across validation inputs below which a
 # model "predicts about the same for every text" (a trained classifier's are 0.1 to 0.4).
 FLAT_SCORES_STD = 0.02
@@ -48,7 +50,8 @@ def check(*, rows: Sequence[dict[str, Any]], label_names: Sequence[str], label_w
           support: dict[str, float] | None = None, base: dict[str, float] | None = None,
           tuned: dict[str, float] | None = None, metric: str = "loss", losses: Sequence[float] = (),
           learning_rate: float | None = None, who: str = "the tuned model",
-          prior: dict[str, float] | None = None, tuned_at: dict[str, float] | None = None) -> list[Warning]:
+          prior: dict[str, float] | None = None, tuned_at: dict[str, float] | None = None,
+          rare_label_knobs: Sequence[str] = (), trained: bool = True) -> list[Warning]:
     """Every guardrail that fires, in a fixed order.
 
     rows: the tuned model's validation predictions (each with "predicted": a name, a list of names
@@ -56,16 +59,19 @@ def check(*, rows: Sequence[dict[str, Any]], label_names: Sequence[str], label_w
     support: gold examples per label on those rows; base / prior / tuned: validation aggregates (prior:
     the label-prior baseline's, None where the task has none; prior and tuned_at, the tuned model's
     aggregates where tuned thresholds judge it, at those thresholds, each model at its own);
-    metric: train.best_metric; losses: the training losses in logged order; who: the model, in messages."""
+    metric: train.best_metric; losses: the training losses in logged order; who: the model, in messages;
+    rare_label_knobs: the settings that help with labels never predicted that the task accepts for this data
+    (Splits.rare_label_knobs); trained: False for a model this run did not train (`workbench eval` of a
+    model source), whose advice is to fine-tune it rather than to change how it was trained."""
     out: list[Warning] = []
-    out += never_predicted(rows, label_names, label_word, support or {}, who)
-    flat = flat_scores(rows, who)
+    out += never_predicted(rows, label_names, label_word, support or {}, who, rare_label_knobs, trained)
+    flat = flat_scores(rows, who, trained)
     if flat is not None:
         out.append(flat)
     worse = no_better_than_base(base, tuned, metric)
     if worse is not None:
         out.append(worse)
-    no_gain = no_better_than_prior(prior, tuned_at or tuned, metric, who)
+    no_gain = no_better_than_prior(prior, tuned_at or tuned, metric, who, trained)
     if no_gain is not None:
         out.append(no_gain)
     stalled = loss_not_falling(losses, learning_rate)
@@ -74,8 +80,13 @@ def check(*, rows: Sequence[dict[str, Any]], label_names: Sequence[str], label_w
     return out
 
 
+# The advice for a model this run did not train (trained=False): the knobs of a training run do not apply.
+FINE_TUNE = "if it was not fine-tuned on this data, fine-tune it (`workbench run RECIPE`)"
+
+
 def never_predicted(rows: Sequence[dict[str, Any]], label_names: Sequence[str], label_word: str,
-                    support: dict[str, float], who: str = "the tuned model") -> list[Warning]:
+                    support: dict[str, float], who: str = "the tuned model", rare_label_knobs: Sequence[str] = (),
+                    trained: bool = True) -> list[Warning]:
     counts: Counter[str] = Counter()
     for row in rows:
         p = row.get("predicted")
@@ -92,18 +103,14 @@ def never_predicted(rows: Sequence[dict[str, Any]], label_names: Sequence[str], 
         what = f"{who} predicted no {label_word} for any of the {len(rows)} validation rows"
     else:
         shown = ", ".join(f"{n} ({int(support[n])} gold)" for n in missing[:4]) + (" …" if len(missing) > 4 else "")
-        what = (f"{who} never predicted {len(missing)} of {len(label_names)} {_plural(label_word)} on "
+        what = (f"{who} never predicted {len(missing)} of {len(label_names)} {plural(label_word)} on "
                 f"validation: {shown}")
-    return [Warning("never_predicted", f"{what}; try a higher train.learning_rate or more train.epochs, "
-                    "train.class_weights = \"balanced\" for rare ones, eval.tune_thresholds = true, and check that "
-                    f"the {label_word} columns hold what you think (`workbench data`)")]
+    tips = ["try a higher train.learning_rate or more train.epochs", *rare_label_knobs] if trained else [FINE_TUNE]
+    return [Warning("never_predicted", f"{what}; {', '.join(tips)}, and check that the data holds the "
+                    f"{plural(label_word)} you think (`workbench data`)")]
 
 
-def _plural(word: str) -> str:
-    return word + ("es" if word.endswith("s") else "s")  # class -> classes
-
-
-def flat_scores(rows: Sequence[dict[str, Any]], who: str = "the tuned model") -> Warning | None:
+def flat_scores(rows: Sequence[dict[str, Any]], who: str = "the tuned model", trained: bool = True) -> Warning | None:
     """Scores (classifier probabilities) that barely vary across inputs."""
     scored = [r["scores"] for r in rows if isinstance(r.get("scores"), dict)]
     if len(scored) < 3:
@@ -117,8 +124,9 @@ def flat_scores(rows: Sequence[dict[str, Any]], who: str = "the tuned model") ->
     if spread >= FLAT_SCORES_STD:
         return None
     return Warning("flat_scores", f"{who}'s scores barely vary across the {len(scored)} validation inputs "
-                   f"(largest per-label std {spread:.4f}): it answers about the same for every text; try a higher "
-                   "train.learning_rate or more steps, and check that data.text_column holds the text")
+                   f"(largest per-label std {spread:.4f}): it answers about the same for every text; "
+                   + ("try a higher train.learning_rate or more steps" if trained else FINE_TUNE)
+                   + ", and check that data.text_column holds the text")
 
 
 def no_better_than_base(base: dict[str, float] | None, tuned: dict[str, float] | None,
@@ -153,7 +161,7 @@ def _finite(v: Any) -> bool:
 
 
 def no_better_than_prior(prior: dict[str, float] | None, tuned: dict[str, float] | None, metric: str,
-                         who: str = "the tuned model") -> Warning | None:
+                         who: str = "the tuned model", trained: bool = True) -> Warning | None:
     """The tuned model not clearly better than the label prior (a constant prediction from the
     training labels' frequencies): it passes with a validation loss PRIOR_LOSS_MARGIN lower than the
     prior's, or train.best_metric (or the headline metric standing for it) PRIOR_METRIC_MARGIN better."""
@@ -180,9 +188,10 @@ def no_better_than_prior(prior: dict[str, float] | None, tuned: dict[str, float]
     if not figures:
         return None
     return Warning("no_better_than_prior", f"{who} is no better than the label prior (a constant prediction of "
-                   f"the training labels' frequencies) on validation: {'; '.join(figures)}; train longer "
-                   "(train.epochs, train.max_steps) or at another train.learning_rate, and compare "
-                   "`workbench diff RUN` (column prior)")
+                   f"the training labels' frequencies) on validation: {'; '.join(figures)}; "
+                   + ("train longer (train.epochs, train.max_steps) or at another train.learning_rate"
+                      if trained else FINE_TUNE)
+                   + ", and compare `workbench diff RUN` (column prior)")
 
 
 def loss_not_falling(losses: Sequence[float], learning_rate: float | None = None) -> Warning | None:
@@ -198,5 +207,5 @@ def loss_not_falling(losses: Sequence[float], learning_rate: float | None = None
         return None
     rate = f" (now {learning_rate:g})" if learning_rate is not None else ""
     return Warning("loss_not_falling", f"the training loss did not fall: {first:.4f} over the first {k} logged "
-                   f"step{'s' if k > 1 else ''}, {last:.4f} over the last {k}; raise train.learning_rate{rate} or "
+                   f"{plural('step', k)}, {last:.4f} over the last {k}; raise train.learning_rate{rate} or "
                    "train more steps")

@@ -244,9 +244,7 @@ def _fail_at(fail, section: str, key: str, message: str) -> UserError:
 def _assign(values, explicit, name, val, base_dir, fail, section, key) -> None:
     knob = BY_NAME.get(name)
     if knob is None:
-        candidates = [k.name for k in schema.KNOBS if k.section == section] if section else list(BY_NAME)
-        hint = did_you_mean(name, candidates) or did_you_mean(name, BY_NAME)
-        raise fail(f"unknown key {name}{hint}", section, key)
+        raise fail(f"unknown key {name}{did_you_mean(name, BY_NAME)}", section, key)
     got = schema.coerce(knob, val)
     if got.error:
         raise fail(got.error, section, key)

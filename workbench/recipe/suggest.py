@@ -25,15 +25,21 @@ ALIASES = {"lr": "learning_rate", "learningrate": "learning_rate", "rate": "lear
 
 
 def did_you_mean(name: str, candidates: Iterable[str], fmt: str = "{}") -> str:
+    """The candidate `name` most likely means: by meaning first, the knob its last part names (an alias,
+    `lr`, or the knob's own name in another section: `eval.epochs` is `train.epochs`), in its own section
+    before another; then by spelling, its own section's first. Give every knob as candidates (a
+    section's knobs alone would make `eval.lr` mean `eval.base`, close by spelling)."""
     candidates = list(candidates)
     section, _, key = name.rpartition(".")
-    meant = ALIASES.get(key.lower().replace("-", "_"))
-    if meant:
+    key = key.lower().replace("-", "_")
+    for meant in (ALIASES.get(key), key):
         by_key = [c for c in candidates if c.rsplit(".", 1)[-1] == meant]
         same = [c for c in by_key if c.rpartition(".")[0] == section] or by_key
         if same:
             return f" (did you mean {fmt.format(same[0])}?)"
-    close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.5)
+    own = [c for c in candidates if section and c.rpartition(".")[0] == section]
+    close = (difflib.get_close_matches(name, own, n=1, cutoff=0.5)
+             or difflib.get_close_matches(name, candidates, n=1, cutoff=0.5))
     if not close:
         # Also try the last part alone (e.g. "lora.rank" vs "r", "train.lr" vs "learning_rate").
         short = {c.rsplit(".", 1)[-1]: c for c in candidates}

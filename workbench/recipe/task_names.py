@@ -11,7 +11,8 @@ from __future__ import annotations
 
 # (name, what it does: the `task` knob's help), the default first
 TASK_KINDS: tuple[tuple[str, str], ...] = (
-    ("classification", "CSV texts with 0/1 label columns, a classifier head (encoders and decoders)"),
+    ("classification", "a table of texts (CSV, TSV, JSONL, JSON, parquet or a Hugging Face dataset) with 0/1 "
+                       "label columns or a label column of class names, a classifier head (encoders and decoders)"),
     ("chat_classification", "chat SFT of a decoder, the class read from the generated answer"),
     ("ner", "instruction SFT of a decoder, entities parsed from the generated answer, scored by seqeval"),
 )

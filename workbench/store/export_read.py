@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+# How the trainer's log line on the data starts (train/pipeline.py: "data: " + Splits.describe()).
+DATA_LOG = "data: "
 # The columns of `runs` a model card shows.
 FACT_COLUMNS = ("run_id", "recipe_name", "description", "task", "model", "method", "status", "created_at",
                 "ended_at", "duration_s", "trainable_params", "total_params", "versions")
@@ -19,6 +21,12 @@ def evaluations(con, run_id: str) -> list[tuple[str, str, str, str, float | None
 
 
 def run_facts(con, run_id: str) -> dict[str, Any]:
-    """The row of `runs` a model card reads ({} when the store does not hold the run)."""
+    """The row of `runs` a model card reads ({} when the store does not hold the run), and `data_read`: the
+    run's log line saying the rows it read per split (Splits.describe: "80 train, 20 validation rows,
+    4 labels"; the last, for a resumed run), None where the log has none."""
     row = con.execute(f"SELECT {', '.join(FACT_COLUMNS)} FROM runs WHERE run_id = ?", [run_id]).fetchone()
-    return dict(zip(FACT_COLUMNS, row)) if row else {}
+    if not row:
+        return {}
+    data = con.execute(f"SELECT message FROM logs WHERE run_id = ? AND message LIKE '{DATA_LOG}%' "
+                       "ORDER BY seq DESC NULLS LAST LIMIT 1", [run_id]).fetchone()
+    return {**dict(zip(FACT_COLUMNS, row)), "data_read": data[0].removeprefix(DATA_LOG) if data else None}

@@ -170,8 +170,10 @@ class ClassificationTask:
             word = "class" if train.single_label else "label"
             raise UserError(f"fairness.positive_classes names {unknown[0]!r}, which is not a {word} of the training "
                             f"split (expected one of {', '.join(train.label_names)})", path=str(train.path))
+        balanced = 'train.class_weights = "balanced" for rare ones'
         return Splits(train, validation, test, train.label_names,
-                      label_word="class" if train.single_label else "label", note=note)
+                      label_word="class" if train.single_label else "label", note=note,
+                      rare_label_knobs=(balanced,) if train.single_label else (balanced, "eval.tune_thresholds = true"))
 
     def tokenizer_texts(self, train: LabeledTable) -> list[str]:
         return train.texts

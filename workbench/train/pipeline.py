@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from workbench import faults, rundir
+from workbench.data.splits import Splits
 from workbench.tasks.base import EvaluationTask, Scored, TrainingTask, write_rows
 from workbench.train.context import RunContext
 from workbench.train.results import record_targets, write_results
@@ -96,8 +97,7 @@ def run(ctx: RunContext, task: TrainingTask) -> None:
         tuned_scored[split] = scored
     prior = record_prior(ctx, task, splits.train, eval_sets, names)
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]  # restored with a resumed checkpoint
-    record_guardrails(ctx, names, splits.label_word, base_scored.get("validation"), tuned_scored["validation"], losses,
-                      prior=prior)
+    record_guardrails(ctx, splits, base_scored.get("validation"), tuned_scored["validation"], losses, prior=prior)
     record_targets(ctx, tuned_scored)
     save_trained(ctx, model, tok, ctx.recipe.model.method)
     rundir.write_labels(ctx.run_dir, task.labels_record(names))
@@ -138,8 +138,8 @@ def evaluate_only(ctx: RunContext, task: EvaluationTask, source: str, source_run
         scored[split] = task.evaluate(model, tok, records, names, phase="tuned", split=split)
         record_eval(ctx, scored[split], phase="tuned", split=split, step=0, epoch=0.0)
     prior = record_prior(ctx, task, splits.train, eval_sets, names)
-    record_guardrails(ctx, names, splits.label_word, None, scored["validation"], [], who="the evaluated model",
-                      prior=prior)
+    record_guardrails(ctx, splits, None, scored["validation"], [], who="the evaluated model", prior=prior,
+                      trained=source_run is not None)
     record_targets(ctx, scored)
     write_results(ctx, task)
 
@@ -183,10 +183,12 @@ def _record_one(ctx: RunContext, scored: Scored, *, phase: str, split: str, step
              aggregates=scored.aggregates, **scored.extra)
 
 
-def record_guardrails(ctx: RunContext, names: list[str], label_word: str, base: Scored | None, tuned: Scored,
-                      losses: list[float], who: str = "the tuned model", prior: Scored | None = None) -> None:
+def record_guardrails(ctx: RunContext, splits: Splits, base: Scored | None, tuned: Scored,
+                      losses: list[float], who: str = "the tuned model", prior: Scored | None = None,
+                      trained: bool = True) -> None:
     """Warnings for a run that completed but learned nothing (workbench/metrics/guardrails.py): one
-    `warnings` event (the store's runs.warnings) and a log line each."""
+    `warnings` event (the store's runs.warnings) and a log line each. trained: False for `workbench eval`
+    of a model source (no run of this store trained it)."""
     from workbench.metrics import guardrails
 
     # the predictions as `workbench predict` makes them: at the tuned thresholds where there are some
@@ -195,7 +197,8 @@ def record_guardrails(ctx: RunContext, names: list[str], label_word: str, base: 
     # the prior judged as the tuned model is: each at its own thresholds where they were tuned
     prior_at = None if prior is None else prior.also.get(at_split, prior) if at_split is not None else prior
     found = guardrails.check(
-        rows=at.rows, label_names=names, label_word=label_word,
+        rows=at.rows, label_names=splits.label_names, label_word=splits.label_word,
+        rare_label_knobs=splits.rare_label_knobs, trained=trained,
         support={n: m.get("support", 0) for n, m in tuned.labels.items()},
         base=base.aggregates if base is not None else None, tuned=tuned.aggregates,
         prior=prior_at.aggregates if prior_at is not None else None, tuned_at=at.aggregates,

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from workbench.actions.export.code import snippet
+from workbench.data.splits import Splits
 from workbench.recipe.sections import RecipeView
 from workbench.rundir import SPLIT_ORDER
 from workbench.store.schema import NEUTRAL_METRICS
@@ -69,7 +70,7 @@ def _metrics_tables(metrics: dict[str, Any], label_word: str) -> list[str]:
     return lines
 
 
-def _data_lines(recipe: RecipeView, card: CardText) -> list[str]:
+def _data_lines(recipe: RecipeView, card: CardText, described: str | None) -> list[str]:
     d = recipe.data
     if d.dataset:
         ds = d.dataset + (f" ({d.dataset_config})" if d.dataset_config else "")
@@ -87,7 +88,9 @@ def _data_lines(recipe: RecipeView, card: CardText) -> list[str]:
     if d.max_rows:
         lines.append(f"- at most {d.max_rows} rows read per file")
     lines += card.data
-    lines.append("- (row counts per split are not recorded; see the files)")
+    rows = Splits.rows_described(described or "")
+    lines.append("- rows the run read: " + ", ".join(f"{n:,} {split}" for split, n in rows.items()) if rows else
+                 "- (the run's log does not say its row counts per split; see the files)")
     return lines
 
 
@@ -184,7 +187,8 @@ def model_card(run_id: str, task: FinishedRunTask, facts: dict[str, Any], labels
               "`metrics.json`: base and tuned metrics per split, per label and aggregated (and the run's warnings)",
               "`recipe.toml`: the run's frozen recipe (every setting; `workbench run recipe.toml` trains it again)"]
     lines += [f"- {f}" for f in files] + [""]
-    lines += ["## Method", "", *_method_lines(recipe, kind, card), "", "## Data", "", *_data_lines(recipe, card), "",
+    lines += ["## Method", "", *_method_lines(recipe, kind, card), "", "## Data", "",
+              *_data_lines(recipe, card, facts.get("data_read")), "",
               "## Training", "", *_knob_lines(task.values, card)]
     lines += ["## Metrics", "",
               "Base model (before training) → tuned model, on the same rows." if any(

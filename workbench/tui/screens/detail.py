@@ -35,6 +35,7 @@ from workbench.wording import (
     auc_missing,
     base_to_tuned,
     bias_summary,
+    counted,
     fmt,
     fmt_count,
     fmt_duration,
@@ -361,7 +362,7 @@ class DetailScreen(ClonesRuns, TabCycling, ReportsWorkerErrors, Screen):
             line = Text()
             line.append("host ", style="bold")
             line.append(f"cpu {fmt(cpu, 0)}% mean  RSS {(rss or 0) / GIB:.2f} GiB peak per process  "
-                        f"({ranks} rank{'s' if ranks != 1 else ''})")
+                        f"({counted(ranks, 'rank')})")
             parts: list[Static | Sparkline] = [Static(line, classes="device-line")]
             if not d.gpus:
                 values = [s["cpu_pct"] for s in series if s["gpu"] is None and s["cpu_pct"] is not None]

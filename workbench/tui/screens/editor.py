@@ -45,6 +45,7 @@ from workbench.tui.widgets.knob_form import (
     value_text,
 )
 from workbench.tui.worker_errors import ReportsWorkerErrors
+from workbench.wording import counted
 
 SECTION_TITLES = {"": "general"}
 
@@ -99,9 +100,7 @@ def key_fixes(raw: dict[str, Any]) -> list[KeyFix]:
     fixes: list[KeyFix] = []
     for section, key, value in unknown_keys(raw):
         name = f"{section}.{key}" if section else key
-        candidates = [k.name for k in schema.KNOBS if k.section == section] if section else list(schema.BY_NAME)
-        hint = did_you_mean(name, candidates) or did_you_mean(name, schema.BY_NAME)
-        m = re.search(r"did you mean (\S+)\?", hint)
+        m = re.search(r"did you mean (\S+)\?", did_you_mean(name, schema.BY_NAME))
         knob = schema.BY_NAME.get(m.group(1)) if m else None
         if knob is None or knob.section != section or any(f.knob == knob.name for f in fixes):
             continue  # nothing meant, or another table (the file keeps the key; the error says where)
@@ -331,7 +330,7 @@ class EditorScreen(ReportsWorkerErrors, Screen):
         bad = [f for f in fields if f.error]
         title = self.shown_as
         if lines:
-            title += f"  [b]{len(lines)} unsaved change{'s' if len(lines) != 1 else ''}[/b]"
+            title += f"  [b]{counted(len(lines), 'unsaved change')}[/b]"
         if bad:
             title += f"  [$error]{len(bad)} invalid[/]"
         summary = "\n".join(lines) if lines else "No changes"
@@ -392,7 +391,7 @@ class EditorScreen(ReportsWorkerErrors, Screen):
         self._data_key = key
         pending = len(key) - 1
         status.update(Text(f"profiling the data of {self.shown_as}"
-                           + (f" with {pending} unsaved change{'s' if pending != 1 else ''}" if pending else "")
+                           + (f" with {counted(pending, 'unsaved change')}" if pending else "")
                            + " …"))
         self._profile(key)
 
@@ -424,7 +423,7 @@ class EditorScreen(ReportsWorkerErrors, Screen):
         self.data_profile = message.profile
         pending = len(message.key) - 1
         self.query_one("#data-status", Static).update(Text(
-            f"as edited ({pending} unsaved change{'s' if pending != 1 else ''})" if pending else "as saved", style="dim"))
+            f"as edited ({counted(pending, 'unsaved change')})" if pending else "as saved", style="dim"))
         self.query_one("#data-profile", Static).update(Group(*renderables(message.profile)))
 
     @on(DataProfileFailed)

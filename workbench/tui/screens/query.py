@@ -35,7 +35,7 @@ from workbench.store.query import reading
 from workbench.tui.screens.prompt import PromptScreen
 from workbench.tui.widgets.table import Table
 from workbench.tui.worker_errors import ReportsWorkerErrors
-from workbench.wording import fmt
+from workbench.wording import counted, fmt
 
 MAX_ROWS = 10_000  # rows shown; the count says how many the query returned
 MAX_CELL = 120  # characters of one cell line shown (the CSV export has them whole)
@@ -328,7 +328,7 @@ class QueryScreen(ReportsWorkerErrors, Screen):
         if message.columns:
             table.add_columns(*message.columns)
             table.add_rows(message.rows)
-        status = Text(f"{message.total:,} row{'s' if message.total != 1 else ''}", style="bold")
+        status = Text(counted(message.total, "row"), style="bold")
         if message.total > MAX_ROWS:
             status.append(f"  (first {MAX_ROWS:,} shown; ctrl+e exports all)", style="italic")
         if message.elapsed > 0:
