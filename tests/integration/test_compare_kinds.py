@@ -23,41 +23,51 @@ HATE = "demo_hate_speech-20260926-110000-4a7e"            # the chat demo's froz
 SWEEP = "lr-sweep"
 SWEPT = [(f"lr_sweep-20260927-10000{i}-000{i}", lr, seed) for i, (lr, seed)
          in enumerate(((1e-3, 1), (1e-3, 2), (3e-3, 1), (3e-3, 2)))]
+BY_HAND = [("demo_encoder_multilabel-20260926-120000-b0b0", "encoder_multilabel"),
+           ("demo_hate_speech-20260926-120100-b1b1", "hate_speech")]  # two recipes in one group set by hand
 NARROW = {"COLUMNS": "100"}
 
 
-def recipe_run(store: Path, run_id: str, demo: str, quality: float, start: float) -> None:
-    """A finished run folder whose recipe.toml is the frozen recipe of recipes/demo/DEMO.toml, ingested."""
+def recipe_run(store: Path, run_id: str, demo: str, quality: float, start: float, group: str = "") -> None:
+    """A finished run folder whose recipe.toml is the frozen recipe of recipes/demo/DEMO.toml (in
+    `group`), ingested."""
     from tools.sample_store import write_run
     from workbench.recipe import load_recipe, write_frozen
     from workbench.store.db import runs_root
     from workbench.store.ingest import ingest_run
 
-    run_dir = write_run(runs_root(store), run_id, quality=quality, start=start)
-    write_frozen(load_recipe(ROOT / "recipes" / "demo" / f"{demo}.toml", []), run_dir / "recipe.toml", "frozen")
+    run_dir = write_run(runs_root(store), run_id, quality=quality, start=start, group=group)
+    recipe = load_recipe(ROOT / "recipes" / "demo" / f"{demo}.toml", [f"group={group}"] if group else [])
+    write_frozen(recipe, run_dir / "recipe.toml", "frozen")
     with connect(store) as con:
         ingest_run(con, run_dir)
 
 
-@pytest.fixture
-def store(tmp_path) -> Path:
-    """The sample store at the `cli` fixture's store, two runs of two demo recipes and a 2 x 2 sweep
-    (train.learning_rate x train.seed) of group lr-sweep."""
+def comparison_store(path: Path) -> Path:
+    """The sample store at `path`, two runs of two demo recipes (and two more in group by-hand), a 2 x 2 sweep (train.learning_rate x
+    train.seed) of group lr-sweep (the app's tests/tui/test_compare_kinds.py uses it too)."""
     from tools.sample_store import T0, build_sample_store, write_run
     from workbench.store.db import runs_root
     from workbench.store.ingest import ingest_run
 
-    path = tmp_path / "runs.duckdb"
     build_sample_store(path)
     day = 86_400.0
     recipe_run(path, ENCODER, "encoder_multilabel", 0.82, T0 + 5 * day)
     recipe_run(path, HATE, "hate_speech", 0.74, T0 + 5 * day + 3600)
+    for i, (run_id, demo) in enumerate(BY_HAND):
+        recipe_run(path, run_id, demo, 0.7, T0 + 5 * day + 7200 + 60 * i, group="by-hand")
     for i, (run_id, lr, seed) in enumerate(SWEPT):
         run_dir = write_run(runs_root(path), run_id, lr=lr, seed=seed, group=SWEEP, quality=0.7 + 0.03 * i,
                             start=T0 + 6 * day + 60 * i)
         with connect(path) as con:
             ingest_run(con, run_dir)
     return path
+
+
+@pytest.fixture
+def store(tmp_path) -> Path:
+    """comparison_store at the `cli` fixture's store."""
+    return comparison_store(tmp_path / "runs.duckdb")
 
 
 def tuned(store: Path, run_ids: list[str], metric: str) -> dict[str, float]:
@@ -135,4 +145,14 @@ def test_a_sweep_is_ranked_and_its_group_gets_no_mean_std_over_learning_rates(cl
     # the group line would mix learning rates: left out, and said why
     assert f"group {SWEEP} (n=4): f1_micro" not in out
     assert f"group {SWEEP} (n=4): no mean ± std, its runs differ in train.learning_rate" in out, out
+    fits(out)
+
+
+def test_two_recipes_in_one_group_set_by_hand_are_no_sweep(cli, store):
+    r = cli("compare", "--group", "by-hand", env=NARROW)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    assert out.startswith("2 unrelated runs (not one sweep)"), out
+    assert "trials ranked" not in out and "marginal effect" not in out
+    assert "group by-hand (n=2): no mean ± std, its runs differ in " in out, out
     fits(out)

@@ -1,7 +1,7 @@
 """What a set of compared runs can be compared by (`workbench compare` and the app's Compare screen):
-runs of one sweep (one group whose runs differ in knobs) are ranked, with each knob's marginal effect;
-runs that differ in seed alone get mean ± std; any other runs get the params that differ and their
-metrics side by side. A group's mean ± std is only ever over runs that differ in seed alone."""
+runs of one sweep (one group of one recipe whose runs differ in knobs) are ranked, with each knob's
+marginal effect; runs that differ in seed alone get mean ± std; any other runs get the params that
+differ and their metrics side by side. A group's mean ± std is only ever over runs that differ in seed alone."""
 
 from __future__ import annotations
 
@@ -69,12 +69,14 @@ def comparable(c: read.Comparison) -> Comparable:
             mixed[group] = knobs
         else:
             seed_groups[group] = members
-    whole = next((g for g, members in c.groups.items() if len(members) == n), None)  # every run in one group
+    # one sweep: every run in one group, of one recipe (a group set by hand may hold several recipes' runs)
+    whole = next((g for g, members in c.groups.items() if len(members) == n), None)
+    one_recipe = len({c.params.get("name", {}).get(r) for r in ids}) == 1
     if not knobs_that_differ(c, ids):
         if whole is None:
             seed_groups[ALL_RUNS] = list(ids)
         return Comparable(SEEDS, f"{n} runs differing in seed alone: mean ± std", shown, None, seed_groups, mixed)
-    if whole is not None:
+    if whole is not None and one_recipe:
         ranking = read.rank_trials(c)
         metric = f" by {ranking.metric}" if ranking is not None else ""
         return Comparable(SWEEP, f"{n} runs of sweep {whole}: ranked{metric}", shown,
