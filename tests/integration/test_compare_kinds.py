@@ -44,8 +44,9 @@ def recipe_run(store: Path, run_id: str, demo: str, quality: float, start: float
 
 
 def comparison_store(path: Path) -> Path:
-    """The sample store at `path`, two runs of two demo recipes (and two more in group by-hand), a 2 x 2 sweep (train.learning_rate x
-    train.seed) of group lr-sweep (the app's tests/tui/test_compare_kinds.py uses it too)."""
+    """The sample store at `path`, two runs of two demo recipes (and two more in group by-hand), a 2 x 2
+    sweep (train.learning_rate x train.seed) of group lr-sweep (tests/tui/test_compare_kinds.py uses it
+    too)."""
     from tools.sample_store import T0, build_sample_store, write_run
     from workbench.store.db import runs_root
     from workbench.store.ingest import ingest_run
