@@ -129,6 +129,8 @@ def test_a_sweep_group_is_ranked_and_plotted_against_a_chosen_knob(make_app, tmp
                     "'train.best_metric', 'model.method', 'model.source', 'name', 'group')", [rid])
         con.execute("INSERT INTO params VALUES (?, 'train.learning_rate', ?), (?, 'lora.r', ?), "
                     "(?, 'train.best_metric', 'f1_micro')", [rid, lr, rid, rank, rid])
+    # one sweep: its runs of one group (only one sweep's runs are ranked)
+    con.execute("UPDATE runs SET group_id = 'lr-r-sweep' WHERE run_id IN (?, ?, ?, ?)", ids)
     # the last run is a full fine-tune: lora.r is no knob of it, so its trial reads "—" for lora.r
     con.execute("UPDATE runs SET method = CASE WHEN run_id = ? THEN 'full' ELSE 'lora' END WHERE run_id IN (?, ?, ?, ?)",
                 [ids[3], *ids])

@@ -9,6 +9,7 @@ from datetime import UTC
 from pathlib import Path
 from typing import Any
 
+from workbench.actions.comparable import Comparable, comparable
 from workbench.actions.refs import resolve_run
 from workbench.errors import UserError
 from workbench.launch import reckon
@@ -131,13 +132,19 @@ def two_runs(store: Path, ref_a: str, ref_b: str, split: str = "validation") -> 
 @dataclass(frozen=True)
 class Compared:
     """`compare`: the runs in order (those named, then the group's others), their read.Comparison on
-    `split` (params, costs, metrics, `metric` per label) and the trials ranked (None: no sweep)."""
+    `split` (params, costs, metrics, `metric` per label) and how they compare (actions/comparable.py:
+    one sweep ranked, seeds alone with mean ± std, or the params that differ side by side)."""
 
     ids: list[str]
     split: str
     metric: str
     comparison: read.Comparison
-    ranking: read.Ranking | None
+    comparable: Comparable
+
+    @property
+    def ranking(self) -> read.Ranking | None:
+        """The sweep's trials ranked (None: the runs are no one sweep)."""
+        return self.comparable.ranking
 
     @property
     def not_completed(self) -> list[str]:
@@ -157,7 +164,7 @@ def compare_runs(store: Path, refs: list[str], *, group: str | None = None, spli
         if len(ids) < 2:
             raise UserError("compare needs two or more runs (run ids, or --group G)")
         c = read.compare(con, ids, split, metric)
-    return Compared(ids, split, metric, c, read.rank_trials(c))
+    return Compared(ids, split, metric, c, comparable(c))
 
 
 @dataclass(frozen=True)

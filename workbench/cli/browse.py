@@ -278,27 +278,35 @@ def _compare(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from workbench.actions.browse import compare_runs
+    from workbench.actions.comparable import ALL_RUNS, short_params
     from workbench.console import AGGREGATES, console
     from workbench.store import read
-    from workbench.wording import fmt
+    from workbench.wording import fmt, short_names
 
     done = compare_runs(store_of(args), args.runs, group=args.group, split=args.split, metric=args.metric)
-    ids, c = done.ids, done.comparison
-    short = {rid: rid if len(rid) <= 28 else "…" + rid[-27:] for rid in ids}
-
-    t = Table(title=f"params that differ ({len(c.differing)} of {len(c.params)})", title_justify="left")
-    t.add_column("param")
+    ids, c, how = done.ids, done.comparison, done.comparable
+    short = short_names(ids)  # the columns: short names, each run's whole id on a line of its own
+    console.print(how.line, markup=False)
     for rid in ids:
-        t.add_column(short[rid], overflow="fold")
-    for k in c.differing:
-        t.add_row(k, *(c.params[k].get(rid, "—") for rid in ids))
+        if short[rid] != rid:
+            console.print(f"  {short[rid]:<{max(map(len, short.values()))}}  {rid}", markup=False)
+
+    def run_columns(table: Table, justify: str = "left") -> None:
+        for rid in ids:  # a header never cut: its column at least as wide as the short name
+            table.add_column(short[rid], justify=justify, overflow="fold", min_width=len(short[rid]))  # type: ignore[arg-type]
+
+    names = short_params(how.shown)
+    t = Table(title=f"params that differ ({len(how.shown)} of {len(c.params)})", title_justify="left")
+    t.add_column("param", no_wrap=True)
+    run_columns(t)
+    for k in how.shown:
+        t.add_row(names[k], *(c.params[k].get(rid, "—") for rid in ids))
     console.print(t)
 
     def side_by_side(title: str, vals: dict[str, dict[str, float]], keys: tuple[str, ...] | None) -> None:
         table = Table(title=title, title_justify="left")
         table.add_column("")
-        for rid in ids:
-            table.add_column(short[rid], justify="right")
+        run_columns(table, "right")
         for key in keys or sorted(vals):
             if key in vals:
                 best = c.best(key, vals[key])
@@ -309,8 +317,7 @@ def _compare(args: argparse.Namespace) -> int:
     if c.resources:
         t = Table(title="what each run cost", title_justify="left")
         t.add_column("")
-        for rid in ids:
-            t.add_column(short[rid], justify="right")
+        run_columns(t, "right")
         for name in read.RESOURCES:
             if name in c.resources:
                 t.add_row(RESOURCE_LABELS[name], *(_resource_text(name, c.resources[name].get(r)) for r in ids))
@@ -320,13 +327,17 @@ def _compare(args: argparse.Namespace) -> int:
         side_by_side(f"label prior ({args.split}): a constant prediction from each run's training labels",
                      c.prior, PRIOR_SHOWN)
     side_by_side(f"per label: {args.metric} ({args.split})", c.per_label, None)
-    for group, ids_in in c.groups.items():
-        stats = [f"{m} {mean:.3f} ± {std:.3f}" for m in AGGREGATES
-                 for g, (mean, std, n) in c.group_stats(m).items() if g == group and m in MEAN_STD]
+    stats = {m: how.mean_std(c, m) for m in AGGREGATES if m in MEAN_STD}
+    groups = {**how.seed_groups, **{g: c.groups[g] for g in how.mixed}}
+    for group, ids_in in groups.items():  # mean ± std: only over runs that differ in seed alone
+        line = [f"{m} {mean:.3f} ± {std:.3f}" for m in stats for g, (mean, std, n) in stats[m].items() if g == group]
         judged = [c.targets_met[r] for r in ids_in if r in c.targets_met]
         if judged:  # eval.targets: the runs that met every one, of those judged
-            stats.append(f"targets met {sum(judged)}/{len(judged)}")
-        console.print(f"group {group} (n={len(ids_in)}): " + ", ".join(stats))
+            line.append(f"targets met {sum(judged)}/{len(judged)}")
+        if group in how.mixed:
+            line.append(how.mixed_text(group))
+        name = f"the {len(ids_in)} runs" if group == ALL_RUNS else f"group {group} (n={len(ids_in)})"
+        console.print(f"{name}: " + ", ".join(line))
     if done.ranking is not None and len(done.ranking.trials) > 1:
         _print_ranking(done.ranking, args.split)
     if done.not_completed:

@@ -227,16 +227,6 @@ class Comparison:
             return None
         return min(vals) if metric in LOWER_IS_BETTER else max(vals)
 
-    def group_stats(self, metric: str) -> dict[str, tuple[float, float, int]]:
-        """{group: (mean, std, n)} of a tuned aggregate over each group's compared runs."""
-        out = {}
-        for group, ids in self.groups.items():
-            held = [self.aggregates.get(metric, {}).get(r) for r in ids]
-            vals = [v for v in held if v is not None]
-            if vals:
-                out[group] = (statistics.fmean(vals), statistics.stdev(vals) if len(vals) > 1 else 0.0, len(vals))
-        return out
-
 
 def compare(con, ids: list[str], split: str = "validation", metric: str = "f1") -> Comparison:
     marks = ", ".join("?" * len(ids))
@@ -309,7 +299,7 @@ class Ranking:
 
 
 def rank_trials(c: Comparison, metric: str | None = None) -> Ranking | None:
-    """None when the runs do not differ in any knob (seeds alone: `group_stats` says it)."""
+    """None when the runs do not differ in any knob (seeds alone: actions/comparable.py's mean ± std)."""
     knobs = [k for k in c.differing if k not in NOT_KNOBS]
     if not knobs:
         return None

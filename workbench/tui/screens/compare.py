@@ -1,8 +1,11 @@
-"""Compare two or more runs (or a group): tuned aggregate metrics side by side with the best of
-each row highlighted and mean ± std per seed group, per-label values side by side for one metric
-(`p` cycles f1 / precision / recall), the params that differ, the runs themselves — runs not
-completed are flagged (`*` on their column, and a line saying which) — and their curves overlaid
-(`m` cycles loss and each epoch-evaluation metric; workbench/actions/curves.py, as `workbench curves`)."""
+"""Compare two or more runs (or a group): what kind of comparison they make first (one sweep, seeds
+alone or unrelated runs: workbench/actions/comparable.py, as `workbench compare`), tuned aggregate
+metrics side by side with the best of each row highlighted and mean ± std only over runs that differ in
+seed alone, per-label values side by side for one metric (`p` cycles f1 / precision / recall), the
+params that differ, the runs themselves — runs not completed are flagged (`*` on their column, and a
+line saying which) — one sweep's trials ranked (else the params that differ and the metrics side by
+side), and their curves overlaid (`m` cycles loss and each epoch-evaluation metric;
+workbench/actions/curves.py, as `workbench curves`)."""
 
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
 from textual_plotext import PlotextPlot
 
+from workbench.actions.comparable import ALL_RUNS, SWEEP, Comparable, comparable
 from workbench.actions.curves import EVAL_PREFIX, Curves, available_metrics, read_curves
 from workbench.console import AGGREGATES, STATUS_STYLE
 from workbench.store import read
@@ -34,9 +38,9 @@ LABEL_METRICS = ("f1", "precision", "recall")
 class ComparisonLoaded(Message):
     """The comparison of the runs was read from the store."""
 
-    def __init__(self, comparison: read.Comparison, runs: dict[str, dict], metric: str) -> None:
+    def __init__(self, comparison: read.Comparison, how: Comparable, runs: dict[str, dict], metric: str) -> None:
         super().__init__()
-        self.comparison, self.runs, self.metric = comparison, runs, metric
+        self.comparison, self.how, self.runs, self.metric = comparison, how, runs, metric
 
 
 class CurvesLoaded(Message):
@@ -52,10 +56,11 @@ def curve_cycle(available: list[str]) -> list[str]:
     return [m for m in available if m == "loss" or m.startswith(EVAL_PREFIX)]
 
 
-def group_label_stats(c: read.Comparison) -> dict[str, dict[str, tuple[float, float, int]]]:
-    """{group: {label: (mean, std, n)}} of the per-label metric over each group's runs."""
+def group_label_stats(c: read.Comparison, how: Comparable) -> dict[str, dict[str, tuple[float, float, int]]]:
+    """{seed group: {label: (mean, std, n)}} of the per-label metric over each seed group's runs (runs
+    that differ in seed alone)."""
     out: dict[str, dict[str, tuple[float, float, int]]] = {}
-    for group, ids in c.groups.items():
+    for group, ids in how.seed_groups.items():
         for label, vals in c.per_label.items():
             xs = [vals[r] for r in ids if vals.get(r) is not None]
             if xs:
@@ -84,6 +89,7 @@ class CompareScreen(TabCycling, ReportsWorkerErrors, Screen):
         self.split = split
         self.short = short_names(self.run_ids)
         self.comparison: read.Comparison | None = None
+        self.comparable: Comparable | None = None  # how the runs compare: one sweep, seeds alone, unrelated
         self.ranking: read.Ranking | None = None
         self.knob = 0  # the sweep knob the plot's x axis shows
         self.curves: Curves | None = None  # the Curves tab's series, as read
@@ -124,7 +130,7 @@ class CompareScreen(TabCycling, ReportsWorkerErrors, Screen):
             for r in read.list_runs(con):  # the same fields as the browser (status, method, target)
                 if r["run_id"] in self.short:
                     runs[r["run_id"]] = r
-        self.post_message(ComparisonLoaded(c, runs, metric))
+        self.post_message(ComparisonLoaded(c, comparable(c), runs, metric))
 
     @work(thread=True, exclusive=True, group="compare-curves", exit_on_error=False)
     def _load_curves(self, metric: str) -> None:
@@ -185,18 +191,20 @@ class CompareScreen(TabCycling, ReportsWorkerErrors, Screen):
         for rid in self.run_ids:
             table.add_column(self._run_header(rid, status.get(rid)), key=rid)
         for g in groups:
-            table.add_column(Text(f"{g} mean ± std", style="bold"), key=f"group:{g}")
+            name = "mean ± std" if g == ALL_RUNS else f"{g} mean ± std"
+            table.add_column(Text(name, style="bold"), key=f"group:{g}")
 
     @on(ComparisonLoaded)
     def _loaded(self, message: ComparisonLoaded) -> None:
         c = self.comparison = message.comparison
+        how = self.comparable = message.how
         self.metric = message.metric
-        groups = sorted(c.groups)
-        self._show_summary(c, message.runs)
+        groups = sorted(how.seed_groups)  # mean ± std columns: only over runs that differ in seed alone
+        self._show_summary(c, how)
 
         metrics = self.query_one("#metrics-table", DataTable)
         self._columns(metrics, f"tuned ({self.split})", c.status, groups)
-        stats = {m: c.group_stats(m) for m in AGGREGATES}
+        stats = {m: how.mean_std(c, m) for m in AGGREGATES}
         for m in [m for m in AGGREGATES if m in c.aggregates] + sorted(set(c.aggregates) - set(AGGREGATES)):
             vals = c.aggregates[m]
             best = c.best(m, vals)
@@ -206,15 +214,15 @@ class CompareScreen(TabCycling, ReportsWorkerErrors, Screen):
         if not c.aggregates:
             metrics.add_row(Text("no tuned metrics in these runs", style="dim"), key="empty")
 
-        self._show_labels(c, groups)
-        self.ranking = read.rank_trials(c)
+        self._show_labels(c, how, groups)
+        self.ranking = how.ranking
         self._show_sweep()
 
         params = self.query_one("#params-table", DataTable)
-        self._columns(params, f"differ: {len(c.differing)} of {len(c.params)}", c.status, [])
-        for k in c.differing:
+        self._columns(params, f"differ: {len(how.shown)} of {len(c.params)}", c.status, [])
+        for k in how.shown:
             params.add_row(k, *(c.params[k].get(r, "—") for r in self.run_ids), key=k)
-        if not c.differing:
+        if not how.shown:
             params.add_row(Text("every param is the same", style="dim"), key="empty")
 
         runs = self.query_one("#runs-table", DataTable)
@@ -228,8 +236,10 @@ class CompareScreen(TabCycling, ReportsWorkerErrors, Screen):
                          r.get("method") or "—", r.get("target") or "—", r.get("group_id") or "", key=rid)
 
     def _show_sweep(self) -> None:
-        """The trials ranked by train.best_metric (mean ± std over seeds), and the metric plotted
-        against one knob (k: the next one): each trial a point, each value's mean a line."""
+        """One sweep's trials ranked by train.best_metric (mean ± std over seeds), and the metric plotted
+        against one knob (k: the next one): each trial a point, each value's mean a line. Runs of no
+        one sweep: a line saying ranking needs them, and the params that differ and the metrics side by
+        side."""
         r = self.ranking
         summary = self.query_one("#sweep-summary", Static)
         table = self.query_one("#trials-table", DataTable)
@@ -237,10 +247,13 @@ class CompareScreen(TabCycling, ReportsWorkerErrors, Screen):
         table.clear(columns=True)
         plot.plt.clear_data()
         plot.plt.clear_figure()
-        if r is None:
-            summary.update(Text("these runs differ in no knob but the seed: nothing to rank (a [sweep], --sweep or "
-                                "methods make trials)", style="dim"))
-            table.display = plot.display = False
+        how, c = self.comparable, self.comparison
+        if r is None or how is None or how.kind != SWEEP:
+            summary.update(Text("ranking needs runs of one sweep (a [sweep], --sweep or methods make one): the "
+                                "params that differ and the metrics side by side", style="dim"))
+            plot.display = False
+            if how is not None and c is not None:
+                self._side_by_side(table, c, how)
             return
         table.display = plot.display = True
         knob = r.knobs[self.knob % len(r.knobs)]
@@ -274,18 +287,31 @@ class CompareScreen(TabCycling, ReportsWorkerErrors, Screen):
         plt.xticks(list(range(len(order))), order)
         plot.refresh()
 
+    def _side_by_side(self, table: DataTable, c: read.Comparison, how: Comparable) -> None:
+        """The params that differ, then the tuned aggregates, one column per run."""
+        self._columns(table, f"({self.split}, tuned)", c.status, [])
+        for k in how.shown:
+            table.add_row(k, *(c.params[k].get(r, "—") for r in self.run_ids), key=k)
+        for m in [m for m in AGGREGATES if m in c.aggregates]:
+            vals = c.aggregates[m]
+            table.add_row(m, *(best_cell(m, vals.get(r), c.best(m, vals)) for r in self.run_ids), key=m)
+        table.display = table.row_count > 0
+
     def action_cycle_knob(self) -> None:
         if self.ranking is not None:
             self.knob += 1
             self._show_sweep()
             self.query_one("#compare-tabs", TabbedContent).active = "tab-sweep"
 
-    def _show_summary(self, c: read.Comparison, runs: dict[str, dict]) -> None:
+    def _show_summary(self, c: read.Comparison, how: Comparable) -> None:
         t = Text()
-        t.append(f"{len(self.run_ids)} runs", style="bold")
-        t.append(f" · split {self.split} · best of each row underlined")
-        for group, (mean, std, n) in sorted(c.group_stats("f1_micro").items()):
-            t.append(f"\ngroup {group}: f1_micro {mean_std_text(mean, std, n)}")
+        t.append(how.line, style="bold")
+        t.append(f"\nsplit {self.split} · best of each row underlined")
+        for group, (mean, std, n) in sorted(how.mean_std(c, "f1_micro").items()):
+            t.append(f"\n{'these runs' if group == ALL_RUNS else f'group {group}'}: f1_micro "
+                     f"{mean_std_text(mean, std, n)}")
+        for group in sorted(how.mixed):
+            t.append(f"\ngroup {group}: {how.mixed_text(group)}", style="dim")
         missing = [r for r in self.run_ids if r not in c.status]
         not_done = [r for r in self.run_ids if r in c.status and c.status[r] != "completed"]
         if not_done:
@@ -296,11 +322,11 @@ class CompareScreen(TabCycling, ReportsWorkerErrors, Screen):
             t.append(", ".join(missing))
         self.query_one("#compare-summary", Static).update(t)
 
-    def _show_labels(self, c: read.Comparison, groups: list[str]) -> None:
+    def _show_labels(self, c: read.Comparison, how: Comparable, groups: list[str]) -> None:
         self.query_one("#label-metric", Static).update(
             Text.assemble(("per label: ", "bold"), (self.metric, "bold underline"), f"  ({self.split}; p: next metric)"))
         table = self.query_one("#labels-table", DataTable)
-        stats = group_label_stats(c)
+        stats = group_label_stats(c, how)
         self._columns(table, "label", c.status, groups)
         for label, vals in sorted(c.per_label.items()):
             best = c.best(self.metric, vals)
