@@ -1,6 +1,7 @@
 """The app: four top-level modes (Recipes, Runs, Monitor, Query), pushed screens for the recipe
 editor, launch dialog, run detail and compare, the followers of live runs, and the command palette
-(every binding of the current screen is also a palette command).
+(every binding of the current screen is also a palette command; palette.py adds every run, every
+recipe and the other modes' commands).
 
 Configuration comes from the environment (so tests and screenshots inject it): WORKBENCH_STORE
 (the store; run folders beside it), WORKBENCH_RECIPES (recipe folders), WORKBENCH_SSH_CONFIG.
@@ -19,6 +20,7 @@ from textual.screen import Screen
 
 from workbench.tui.app_base import AppBase
 from workbench.tui.messages import RunLaunched
+from workbench.tui.palette import ModeCommands, RunsAndRecipes
 from workbench.tui.screens.detail import DetailScreen
 from workbench.tui.screens.monitor import MonitorScreen
 from workbench.tui.screens.query import QueryScreen
@@ -27,18 +29,28 @@ from workbench.tui.screens.runs import RunsScreen
 from workbench.tui.worker_errors import ReportsWorkerErrors
 
 
-class WorkbenchApp(ReportsWorkerErrors, AppBase):
+class WorkbenchApp(ReportsWorkerErrors, AppBase, inherit_bindings=False):
     CSS_PATH = "styles/app.tcss"
     ENABLE_COMMAND_PALETTE = True
+    # The palette finds every run and recipe and every mode's commands, from any screen (palette.py).
+    COMMANDS = AppBase.COMMANDS | {RunsAndRecipes, ModeCommands}
     # The mode keys are in the header's title, not the footer: at 80 columns every screen's own keys
     # (esc Back first) must fit the footer (tests/tui/test_footers.py).
     TITLE = "workbench  1 recipes · 2 runs · 3 monitor · 4 query"
+    # In a text box (the SQL box, a filter, the editor's fields) 1-4 and q are typed; alt+1..4 and
+    # ctrl+q work there too (priority: before the box reads the key). The footer shows `q Quit`, and
+    # `ctrl+q Quit` where the box hides q (the footer shows the first shown key of an action); the
+    # app's own bindings are not inherited so that q comes before ctrl+q.
     BINDINGS = [
         Binding("1", "switch_mode('recipes')", "Recipes", show=False, tooltip="Recipes: pick, edit, launch"),
         Binding("2", "switch_mode('runs')", "Runs", show=False, tooltip="Every run in the store"),
         Binding("3", "switch_mode('monitor')", "Monitor", show=False, tooltip="Live runs: progress, curves, GPUs"),
         Binding("4", "switch_mode('query')", "Query", show=False, tooltip="SQL over the store"),
+        *(Binding(f"alt+{n}", f"switch_mode('{mode}')", mode.title(), show=False, priority=True)
+          for n, mode in enumerate(("recipes", "runs", "monitor", "query"), 1)),
         Binding("q", "quit", "Quit", tooltip="Leave (runs go on; reopening re-attaches)"),
+        Binding("ctrl+q", "quit", "Quit", priority=True, tooltip="Leave, also from a text box (runs go on)"),
+        Binding("ctrl+c", "help_quit", show=False, system=True),
     ]
 
     def __init__(self, store: Path | None = None, *, clock: Callable[[], float] = time.time,
