@@ -10,13 +10,14 @@ each keystroke would not."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 from textual.binding import Binding
 from textual.command import Hit, Hits, Provider
+from textual.screen import Screen
 
 from workbench.recipe import catalog
 from workbench.store import read
@@ -85,7 +86,7 @@ class RunsAndRecipes(Provider):
             yield Hit(score, matcher.highlight(e.text), e.open, text=e.text, help=e.help)
 
 
-def mode_commands(modes: dict[str, type], in_front: object) -> Iterable[tuple[str, str, str, str]]:
+def mode_commands(modes: Mapping[str, type[Screen]], in_front: Screen) -> Iterable[tuple[str, str, str, str]]:
     """(mode, title, action, help) of every described binding of each mode's screen but the one in front."""
     for mode, cls in modes.items():
         if isinstance(in_front, cls):
@@ -103,7 +104,7 @@ class ModeCommands(Provider):
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
-        for mode, title, action, help_text in mode_commands(self.app.MODES, self.screen):  # type: ignore[arg-type]
+        for mode, title, action, help_text in mode_commands(self.app.MODES, self.screen):  # type: ignore[arg-type]  # our MODES are Screen classes
             if (score := matcher.match(title)) > 0:
                 yield Hit(score, matcher.highlight(title), partial(self._run, mode, action), text=title, help=help_text)
 
