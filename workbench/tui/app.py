@@ -29,7 +29,7 @@ from workbench.tui.screens.runs import RunsScreen
 from workbench.tui.worker_errors import ReportsWorkerErrors
 
 
-class WorkbenchApp(ReportsWorkerErrors, AppBase, inherit_bindings=False):
+class WorkbenchApp(ReportsWorkerErrors, AppBase):
     CSS_PATH = "styles/app.tcss"
     ENABLE_COMMAND_PALETTE = True
     # The palette finds every run and recipe and every mode's commands, from any screen (palette.py).
@@ -37,10 +37,8 @@ class WorkbenchApp(ReportsWorkerErrors, AppBase, inherit_bindings=False):
     # The mode keys are in the header's title, not the footer: at 80 columns every screen's own keys
     # (esc Back first) must fit the footer (tests/tui/test_footers.py).
     TITLE = "workbench  1 recipes · 2 runs · 3 monitor · 4 query"
-    # In a text box (the SQL box, a filter, the editor's fields) 1-4 and q are typed; alt+1..4 and
-    # ctrl+q work there too (priority: before the box reads the key). The footer shows `q Quit`, and
-    # `ctrl+q Quit` where the box hides q (the footer shows the first shown key of an action); the
-    # app's own bindings are not inherited so that q comes before ctrl+q.
+    # In a text box (the SQL box, a filter, the editor's fields) 1-4 and q are typed (and the footer
+    # leaves q out); alt+1..4 and Textual's ctrl+q work there too (priority: before the box reads the key).
     BINDINGS = [
         Binding("1", "switch_mode('recipes')", "Recipes", show=False, tooltip="Recipes: pick, edit, launch"),
         Binding("2", "switch_mode('runs')", "Runs", show=False, tooltip="Every run in the store"),
@@ -49,8 +47,6 @@ class WorkbenchApp(ReportsWorkerErrors, AppBase, inherit_bindings=False):
         *(Binding(f"alt+{n}", f"switch_mode('{mode}')", mode.title(), show=False, priority=True)
           for n, mode in enumerate(("recipes", "runs", "monitor", "query"), 1)),
         Binding("q", "quit", "Quit", tooltip="Leave (runs go on; reopening re-attaches)"),
-        Binding("ctrl+q", "quit", "Quit", priority=True, tooltip="Leave, also from a text box (runs go on)"),
-        Binding("ctrl+c", "help_quit", show=False, system=True),
     ]
 
     def __init__(self, store: Path | None = None, *, clock: Callable[[], float] = time.time,
