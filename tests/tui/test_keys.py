@@ -1,5 +1,5 @@
 """Keys a new user met (issue 29 item 8): the mode keys and `q` where text is typed (the SQL box
-types them; alt+1..4 and ctrl+q work there, and the footer says so), one escape leaving a changed
+types them; the palette's modes and ctrl+q work there, and the footer says so), one escape leaving a changed
 editor even after the arrows went through a choice field, and the command palette global: any run
 (by part of its id: its detail), any recipe (its editor), any mode's commands from any screen."""
 
@@ -37,15 +37,17 @@ async def in_sql_box(pilot) -> QueryScreen:
     return screen
 
 
-def test_digits_type_in_the_sql_box_and_alt_digits_switch_modes_from_it(make_app):
+def test_digits_type_in_the_sql_box_and_the_palette_switches_modes_from_it(make_app):
     async def go():
         async with make_app("query").run_test(size=(80, 24)) as pilot:
             screen = await in_sql_box(pilot)
             await pilot.press(*"select 1234")
             await until(pilot, lambda: screen.query_one("#sql").text == "select 1234", "the digits in the box")
             assert pilot.app.screen is screen
-            await pilot.press("alt+2")
+            await palette_pick(pilot, "runs", "Runs")
             await until(pilot, lambda: isinstance(pilot.app.screen, RunsScreen), "the runs mode")
+            await pilot.press("4")
+            await until(pilot, lambda: pilot.app.screen is screen, "the query mode again")
             assert screen.query_one("#sql").text == "select 1234"
 
     asyncio.run(go())

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
 
 from textual import on
@@ -38,14 +39,14 @@ class WorkbenchApp(ReportsWorkerErrors, AppBase):
     # (esc Back first) must fit the footer (tests/tui/test_footers.py).
     TITLE = "workbench  1 recipes · 2 runs · 3 monitor · 4 query"
     # In a text box (the SQL box, a filter, the editor's fields) 1-4 and q are typed (and the footer
-    # leaves q out); alt+1..4 and Textual's ctrl+q work there too (priority: before the box reads the key).
+    # leaves them out); there escape leaves the box, ctrl+p finds the modes (get_system_commands), and
+    # Textual's ctrl+q quits. Not alt+1..4: terminals send ESC 1, which Textual reads as "¡" (macOS's
+    # option+1), typed into the box.
     BINDINGS = [
         Binding("1", "switch_mode('recipes')", "Recipes", show=False, tooltip="Recipes: pick, edit, launch"),
         Binding("2", "switch_mode('runs')", "Runs", show=False, tooltip="Every run in the store"),
         Binding("3", "switch_mode('monitor')", "Monitor", show=False, tooltip="Live runs: progress, curves, GPUs"),
         Binding("4", "switch_mode('query')", "Query", show=False, tooltip="SQL over the store"),
-        *(Binding(f"alt+{n}", f"switch_mode('{mode}')", mode.title(), show=False, priority=True)
-          for n, mode in enumerate(("recipes", "runs", "monitor", "query"), 1)),
         Binding("q", "quit", "Quit", tooltip="Leave (runs go on; reopening re-attaches)"),
     ]
 
@@ -77,6 +78,12 @@ class WorkbenchApp(ReportsWorkerErrors, AppBase):
                 self.call_later(self.run_action, action, node)
 
             yield SystemCommand(b.description, b.tooltip or f"key: {key}", run)
+        # The app's own keys even where a text box takes them (1-4 and q are typed there).
+        for b in self.BINDINGS:
+            if isinstance(b, Binding) and b.description and b.action not in seen:
+                seen.add(b.action)
+                yield SystemCommand(b.description, b.tooltip or f"key: {b.key}",
+                                    partial(self.call_later, self.run_action, b.action))
 
     @on(RunLaunched)
     def _run_launched(self, message: RunLaunched) -> None:
