@@ -79,11 +79,11 @@ class WorkbenchApp(ReportsWorkerErrors, AppBase):
 
             yield SystemCommand(b.description, b.tooltip or f"key: {key}", run)
         # The app's own keys even where a text box takes them (1-4 and q are typed there).
-        for b in self.BINDINGS:
-            if isinstance(b, Binding) and b.description and b.action not in seen:
-                seen.add(b.action)
-                yield SystemCommand(b.description, b.tooltip or f"key: {b.key}",
-                                    partial(self.call_later, self.run_action, b.action))
+        for own in self.BINDINGS:
+            if isinstance(own, Binding) and own.description and own.action not in seen:
+                seen.add(own.action)
+                yield SystemCommand(own.description, own.tooltip or f"key: {own.key}",
+                                    partial(self.call_later, self.run_action, own.action))
 
     @on(RunLaunched)
     def _run_launched(self, message: RunLaunched) -> None:
