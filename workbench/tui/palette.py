@@ -10,8 +10,9 @@ each keystroke would not."""
 from __future__ import annotations
 
 import asyncio
+import heapq
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -30,6 +31,10 @@ class Entry:
     text: str    # what the palette shows and what is matched
     help: str
     open: Callable[[], Any]
+    lower: str = field(init=False)  # text in lower case, made once: each keystroke searches every entry
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "lower", self.text.lower())
 
 
 def word_hits(entries: Iterable[Entry], query: str) -> list[tuple[float, Entry]]:
@@ -39,9 +44,8 @@ def word_hits(entries: Iterable[Entry], query: str) -> list[tuple[float, Entry]]
     if not words:
         return []
     typed = sum(len(w) for w in words)
-    hits = [(typed / len(e.text), e) for e in entries if all(w in e.text.lower() for w in words)]
-    hits.sort(key=lambda h: -h[0])
-    return hits[:MAX_HITS]
+    hits = ((typed / len(e.text), e) for e in entries if all(w in e.lower for w in words))
+    return heapq.nlargest(MAX_HITS, hits, key=lambda h: h[0])
 
 
 class RunsAndRecipes(Provider):
