@@ -66,12 +66,13 @@ class WorkbenchApp(ReportsWorkerErrors, AppBase):
     # --- command palette: every binding of the screen in front, plus the modes ------------
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        seen = set()
+        seen, titles = set(), set()
         for key, active in screen.active_bindings.items():
             b = active.binding
             if not b.description or b.action in seen or not active.enabled:
                 continue
             seen.add(b.action)
+            titles.add(b.description)
             target = active.node
 
             def run(action=b.action, node=target):
@@ -80,7 +81,7 @@ class WorkbenchApp(ReportsWorkerErrors, AppBase):
             yield SystemCommand(b.description, b.tooltip or f"key: {key}", run)
         # The app's own keys even where a text box takes them (1-4 and q are typed there).
         for own in self.BINDINGS:
-            if isinstance(own, Binding) and own.description and own.action not in seen:
+            if isinstance(own, Binding) and own.description and own.action not in seen and own.description not in titles:
                 seen.add(own.action)
                 yield SystemCommand(own.description, own.tooltip or f"key: {own.key}",
                                     partial(self.call_later, self.run_action, own.action))

@@ -133,7 +133,7 @@ class LaunchScreen(ReportsWorkerErrors, ModalScreen[None]):
                 with Horizontal(classes="knob-row", id="target-row"):
                     yield Label("  target", classes="knob-label")
                     yield FieldSelect([("local", "local")], value="local", allow_blank=False, id="target", compact=True,
-                                 tooltip=TARGET.help)
+                                      tooltip=TARGET.help)
                 for knob in schema.knobs_in("launch"):
                     if knob is not TARGET:
                         yield KnobField(knob, compact=True)
