@@ -8,7 +8,7 @@ import asyncio
 import os
 from pathlib import Path
 
-from textual.widgets import Static
+from textual.widgets import Select, Static
 
 from tests.conftest import ROOT
 from tests.tui.conftest import settled, until, workers_done
@@ -129,7 +129,7 @@ def test_the_form_has_one_field_per_knob_grouped_by_section(make_app):
                 assert [f.knob.name for f in pane.query("KnobField")] == \
                        [k.name for k in schema.KNOBS if k.section == section]
             # Widgets by kind, values from the file (not resolved), defaults where the file is silent.
-            assert type(editor.query_one("#field-model-method #value")).__name__ == "Select"
+            assert isinstance(editor.query_one("#field-model-method #value"), Select)  # FieldSelect: arrows move on
             assert type(editor.query_one("#field-eval-base #value")).__name__ == "Switch"
             assert editor.query_one("#field-data-train_file").text == "data/reviews.csv"
             assert editor.query_one("#field-lora-target_modules").text == "q_lin, k_lin, v_lin"

@@ -23,7 +23,7 @@ from textual.widgets import Button, Footer, Label, Select, Static
 from workbench.launch.targets import Target, parse_target
 from workbench.recipe import schema
 from workbench.tui.messages import LaunchFailed, RunLaunched
-from workbench.tui.widgets.knob_form import KnobField, first_error, required_message, toml_text
+from workbench.tui.widgets.knob_form import FieldSelect, KnobField, first_error, required_message, toml_text
 from workbench.tui.worker_errors import ReportsWorkerErrors
 
 PREVIEW_DELAY_S = 0.3
@@ -132,8 +132,8 @@ class LaunchScreen(ReportsWorkerErrors, ModalScreen[None]):
             with FormScroll(id="launch-form"):
                 with Horizontal(classes="knob-row", id="target-row"):
                     yield Label("  target", classes="knob-label")
-                    yield Select([("local", "local")], value="local", allow_blank=False, id="target", compact=True,
-                                 tooltip=TARGET.help)
+                    yield FieldSelect([("local", "local")], value="local", allow_blank=False, id="target", compact=True,
+                                      tooltip=TARGET.help)
                 for knob in schema.knobs_in("launch"):
                     if knob is not TARGET:
                         yield KnobField(knob, compact=True)

@@ -149,10 +149,12 @@ def check_export_path(text: str) -> str | None:
 
 class SqlBox(TextArea):
     """The SQL box: a TextArea where ctrl+a selects all, as in every editor (TextArea's own ctrl+a
-    goes to the line start, which home does too; F7 still selects all)."""
+    goes to the line start, which home does too; F7 still selects all). q is typed here, so the
+    footer shows ctrl+q (the app's, which works in the box too) for Quit."""
 
     BINDINGS = [
         Binding("ctrl+a", "select_all", "Select all", tooltip="Select all the SQL in the box (also F7)"),
+        Binding("ctrl+q", "app.quit", "Quit", priority=True, tooltip="Leave (q types a q here; runs go on)"),
     ]
 
 

@@ -17,7 +17,7 @@ from typing import Any, cast
 from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
-from textual.binding import BindingsMap
+from textual.binding import Binding, BindingsMap
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.markup import escape
@@ -137,6 +137,14 @@ class TypedInput(Input):
                 return
 
 
+class FieldSelect(Select, inherit_bindings=False):
+    """A Select in a form where up / down move from field to field (the editor's and the launch
+    dialog's bindings): its list opens on enter or space only. Select's own up / down opened the list
+    when the arrows passed over it, and escape then only closed that list: leaving took 2–3 presses."""
+
+    BINDINGS = [Binding("enter,space", "show_overlay", "Show menu", show=False)]
+
+
 class KnobField(Vertical):
     """One knob: label (with a marker when changed), help and default, the input, the inline error."""
 
@@ -167,7 +175,7 @@ class KnobField(Vertical):
             return Switch(value=bool(self.baseline), animate=False, id="value", tooltip=tip)
         if knob.kind == "choice":
             value = self.baseline if self.baseline in knob.choices else Select.NULL
-            return Select([(c, c) for c in knob.choices], value=value, allow_blank=value is Select.NULL,
+            return FieldSelect([(c, c) for c in knob.choices], value=value, allow_blank=value is Select.NULL,
                           id="value", compact=True, tooltip=tip)
         placeholder = {"str_list": "item, item2", "int_list": "1, 2, 3", "str_map": "label=column, label2=column2",
                        "float_map": "name=0.1, name2=0.2"}.get(knob.kind, "")
