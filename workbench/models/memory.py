@@ -11,9 +11,9 @@ seq^2 scores) plus the logits a causal LM keeps for its loss.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from workbench.models.source import source_config
 from workbench.recipe.sections import RecipeView
 
 GIB = 1 << 30
@@ -156,12 +156,15 @@ def _first(config, *names: str) -> int:
 
 
 def estimate_lines(recipe: RecipeView, *, causal: bool, num_labels: int, gpu_memory: list[int] | None,
-                   where: str) -> list[str]:
-    """The estimate as printed, or one line saying why there is none."""
-    config = source_config(recipe)
-    if config is None:
+                   where: str, tiny_texts: Callable[[], list[str]]) -> list[str]:
+    """The estimate as printed, or one line saying why there is none. `tiny_texts`: the training
+    texts a tiny model's tokenizer is trained on (read only when the estimate is not cached), so
+    its counts are the run's own."""
+    from workbench.models.memory_cache import cached_estimate
+
+    est = cached_estimate(recipe, causal=causal, num_labels=num_labels, tiny_texts=tiny_texts)
+    if est is None:
         return [f"GPU memory: not estimated ({recipe.model.source.spec} is not in this machine's Hugging Face cache)"]
-    est = estimate(recipe, config, causal=causal, num_labels=num_labels)
     if recipe.model.device_map == "auto" and gpu_memory and len(gpu_memory) > 1:
         est = shard(est, len(gpu_memory))
     return est.lines(gpu_memory, where)
