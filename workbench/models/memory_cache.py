@@ -23,6 +23,8 @@ from workbench.cache import cache_dir
 from workbench.models.memory import MemoryEstimate, estimate
 from workbench.recipe.sections import RecipeView
 
+FORMAT = 1  # raised when what an entry holds, or how an estimate is made, changes
+
 
 def cached_estimate(recipe: RecipeView, *, causal: bool, num_labels: int,
                     tiny_texts: Callable[[], list[str]]) -> MemoryEstimate | None:
@@ -32,7 +34,7 @@ def cached_estimate(recipe: RecipeView, *, causal: bool, num_labels: int,
     identity = _identity(recipe)
     if identity is None:
         return None
-    key = json.dumps([identity, causal, num_labels,
+    key = json.dumps([FORMAT, identity, causal, num_labels,
                       [_section(getattr(recipe, s)) for s in ("model", "lora", "quant", "train")], _versions()],
                      default=str)
     path = cache_dir("estimates") / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.json"

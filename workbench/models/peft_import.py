@@ -21,7 +21,7 @@ BNB = "bitsandbytes"
 @contextmanager
 def peft_without_bitsandbytes() -> Iterator[None]:
     """peft imported; inside, bitsandbytes hidden from it unless already imported (a 4-bit model)."""
-    import transformers.utils.import_utils  # its availability flags read unhidden, at its own import
+    import transformers.utils.import_utils  # noqa: F401 - its availability flags read unhidden, at its own import
 
     if BNB in sys.modules:
         import peft  # noqa: F401
