@@ -35,8 +35,8 @@ DRY_RUN_GOAL_S = 3.0
 PREVIEW_GOAL_S = 1.5
 PREDICT_GOAL_S = 8.0
 # the app's launch dialog: workbench/tui/screens/launch.py renders its preview so
-PREVIEW = ("import sys\nfrom workbench.launch.launcher import dry_run\nfrom workbench.recipe import load_recipe\n"
-           "dry_run(load_recipe(sys.argv[1]), sys.argv[2])\n")
+PREVIEW = ("import sys\nfrom pathlib import Path\nfrom workbench.launch.launcher import dry_run\n"
+           "from workbench.recipe import load_recipe\ndry_run(load_recipe(Path(sys.argv[1]), []), Path(sys.argv[2]))\n")
 
 
 def _command(args: list[str], env: dict[str, str], cwd: str):

@@ -28,8 +28,11 @@ def quiet_transformers() -> None:
 
     import transformers
 
-    # bitsandbytes (imported by peft) warns at import about an optional CPU kernel package, and the
-    # kernels package it asks about warns that the hub is offline.
+    from workbench.models.peft_import import install
+
+    install()  # peft, whoever imports it, without bitsandbytes unless a model is 4-bit (models/peft_import.py)
+    # bitsandbytes (imported for 4-bit weights) warns at import about an optional CPU kernel package,
+    # and the kernels package it asks about warns that the hub is offline.
     logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
     logging.getLogger("kernels").setLevel(logging.ERROR)
     # peft still calls a deprecated transformers property; not actionable for our users.
