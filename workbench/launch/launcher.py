@@ -63,7 +63,7 @@ def memory_note(recipe: Recipe, target: Target, gpu_memory: list[int] | None = N
     """`# `-lines: the GPU memory one training process will need (workbench/models/memory.py),
     against the GPUs of this machine (NVML) for a local target, or `gpu_memory` when known."""
     from workbench.models.memory import estimate_lines
-    from workbench.tasks import task_class
+    from workbench.tasks import get_task, task_class
 
     where = target.host or "this machine"
     if gpu_memory is None and not target.remote:
@@ -71,9 +71,16 @@ def memory_note(recipe: Recipe, target: Target, gpu_memory: list[int] | None = N
 
         gpu_memory = memory_totals()
     head = task_class(recipe.task).model_head(recipe.view)
+
+    def tiny_texts() -> list[str]:  # what training trains a tiny model's tokenizer on (train/pipeline.py)
+        task = get_task(recipe.values)
+        return task.tokenizer_texts(task.load_splits().train)
+
     try:
         lines = estimate_lines(recipe.view, causal=head.causal, num_labels=head.num_labels, gpu_memory=gpu_memory,
-                               where=where)
+                               where=where, tiny_texts=tiny_texts)
+    except UserError as e:  # the app's preview of a recipe whose data a tiny model cannot be built from
+        lines = [f"GPU memory: not estimated ({str(e).splitlines()[0]})"]
     except (ValueError, KeyError, OSError, ImportError) as e:  # a config transformers cannot build here
         lines = [f"GPU memory: not estimated ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"]
     return [f"# {line}" for line in lines]

@@ -28,8 +28,11 @@ def quiet_transformers() -> None:
 
     import transformers
 
-    # bitsandbytes (imported by peft) warns at import about an optional CPU kernel package, and the
-    # kernels package it asks about warns that the hub is offline.
+    from workbench.models.peft_import import install
+
+    install()  # peft, whoever imports it, without bitsandbytes unless a model is 4-bit (models/peft_import.py)
+    # bitsandbytes (imported for 4-bit weights) warns at import about an optional CPU kernel package,
+    # and the kernels package it asks about warns that the hub is offline.
     logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
     logging.getLogger("kernels").setLevel(logging.ERROR)
     # peft still calls a deprecated transformers property; not actionable for our users.
@@ -205,17 +208,21 @@ def apply_method(loaded: LoadedModel, recipe: RecipeView, task_type: str = "SEQ_
         for p in model.parameters():
             p.requires_grad_(True)
         return model
-    from peft import get_peft_model, prepare_model_for_kbit_training
+    from workbench.models.peft_import import peft_without_bitsandbytes
 
-    if recipe.quant.use_4bit or getattr(loaded.quant, "kbit", False):
-        # Casts norms (and the kept head) to fp32 and enables input grads, as QLoRA needs.
-        model = prepare_model_for_kbit_training(
-            model, use_gradient_checkpointing=recipe.train.gradient_checkpointing,
-            gradient_checkpointing_kwargs={"use_reentrant": False})
+    with peft_without_bitsandbytes():  # bitsandbytes only where the weights are 4-bit
+        from peft import get_peft_model, prepare_model_for_kbit_training
 
-    # The freshly initialised head must train and be saved with the adapter, or a reloaded
-    # model would get a different random head.
-    return get_peft_model(model, lora_config(recipe, [m.rsplit(".", 1)[-1] for m in loaded.new_modules], task_type))
+        if recipe.quant.use_4bit or getattr(loaded.quant, "kbit", False):
+            # Casts norms (and the kept head) to fp32 and enables input grads, as QLoRA needs.
+            model = prepare_model_for_kbit_training(
+                model, use_gradient_checkpointing=recipe.train.gradient_checkpointing,
+                gradient_checkpointing_kwargs={"use_reentrant": False})
+
+        # The freshly initialised head must train and be saved with the adapter, or a reloaded
+        # model would get a different random head.
+        return get_peft_model(model, lora_config(recipe, [m.rsplit(".", 1)[-1] for m in loaded.new_modules],
+                                                 task_type))
 
 
 ALL_LINEAR = "all-linear"  # peft's shorthand for every linear layer but the output head
@@ -224,7 +231,10 @@ ALL_LINEAR = "all-linear"  # peft's shorthand for every linear layer but the out
 def lora_config(recipe: RecipeView, new_heads: list[str], task_type: str):
     """The recipe's LoraConfig (training, the memory estimate's count of what trains, and the check
     of its modules before launch: workbench/models/meta.py)."""
-    from peft import LoraConfig
+    from workbench.models.peft_import import peft_without_bitsandbytes
+
+    with peft_without_bitsandbytes():
+        from peft import LoraConfig
 
     to_save = list(recipe.lora.modules_to_save) or new_heads
     targets = list(recipe.lora.target_modules)

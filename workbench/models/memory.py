@@ -11,9 +11,9 @@ seq^2 scores) plus the logits a causal LM keeps for its loss.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from workbench.models.source import source_config
 from workbench.recipe.sections import RecipeView
 
 GIB = 1 << 30
@@ -22,7 +22,7 @@ CUDA_OVERHEAD = int(0.6 * GIB)  # CUDA context, cuBLAS workspace and allocator s
 
 @dataclass
 class MemoryEstimate:
-    params: int  # parameters of the model (the head included)
+    params: int  # parameters as training counts them (count_params: the head, and LoRA's adapters and saved copies)
     trainable: int  # parameters the optimizer updates (LoRA adapters + head, or all)
     parts: dict[str, int] = field(default_factory=dict)  # bytes per GPU by what holds them
     gpus: int = 1  # GPUs one model spans (device_map = "auto"), else 1
@@ -64,7 +64,7 @@ def estimate(recipe: RecipeView, config, *, causal: bool, num_labels: int = 2) -
     """The estimate for one training process of the recipe `recipe` on a model of `config`."""
     import torch
 
-    from workbench.models.load import HEAD_MODULES
+    from workbench.models.load import HEAD_MODULES, count_params
     from workbench.models.meta import meta_model, wrap_lora
 
     quantized = bool(recipe.quant.use_4bit)
@@ -91,11 +91,13 @@ def estimate(recipe: RecipeView, config, *, causal: bool, num_labels: int = 2) -
 
     method = recipe.model.method
     if method == "lora":
-        trainable, _ = wrap_lora(model, recipe, causal=causal).get_nb_trainable_parameters()
+        # counted as training counts what it records (count_params): peft's total holds the adapters
+        # and the trained copies of the saved heads beside the base model's parameters
+        trainable, total = count_params(wrap_lora(model, recipe, causal=causal))
         train_bytes = 4  # adapters (and saved heads) train in fp32 (peft's autocast_adapter_dtype)
         parts = {"weights": weights, "adapters": trainable * train_bytes}
     else:
-        trainable = params
+        trainable = total = params
         train_bytes = weight_bytes
         parts = {"weights": weights}
 
@@ -110,7 +112,7 @@ def estimate(recipe: RecipeView, config, *, causal: bool, num_labels: int = 2) -
     parts["activations"] = _activations(recipe, config, causal)
     parts["CUDA context"] = CUDA_OVERHEAD
     gpus = 1
-    est = MemoryEstimate(params, trainable, parts, gpus)
+    est = MemoryEstimate(total, trainable, parts, gpus)
     est.notes.append(f"activations at batch {recipe.train.batch_size} x {recipe.model.max_length} tokens"
                      + (", gradient checkpointing" if recipe.train.gradient_checkpointing else "")
                      + f"; weights {'4-bit NF4' if quantized else load_dtype}; optimizer {optimizer}")
@@ -156,12 +158,15 @@ def _first(config, *names: str) -> int:
 
 
 def estimate_lines(recipe: RecipeView, *, causal: bool, num_labels: int, gpu_memory: list[int] | None,
-                   where: str) -> list[str]:
-    """The estimate as printed, or one line saying why there is none."""
-    config = source_config(recipe)
-    if config is None:
+                   where: str, tiny_texts: Callable[[], list[str]]) -> list[str]:
+    """The estimate as printed, or one line saying why there is none. `tiny_texts`: the training
+    texts a tiny model's tokenizer is trained on (read only when the estimate is not cached), so
+    its counts are the run's own."""
+    from workbench.models.memory_cache import cached_estimate
+
+    est = cached_estimate(recipe, causal=causal, num_labels=num_labels, tiny_texts=tiny_texts)
+    if est is None:
         return [f"GPU memory: not estimated ({recipe.model.source.spec} is not in this machine's Hugging Face cache)"]
-    est = estimate(recipe, config, causal=causal, num_labels=num_labels)
     if recipe.model.device_map == "auto" and gpu_memory and len(gpu_memory) > 1:
         est = shard(est, len(gpu_memory))
     return est.lines(gpu_memory, where)

@@ -34,12 +34,13 @@ def wrap_lora(model, recipe: RecipeView, *, causal: bool):
     from accelerate import init_empty_weights
 
     from workbench.models.load import HEAD_MODULES, lora_config, quiet_transformers
+    from workbench.models.peft_import import peft_without_bitsandbytes
 
-    quiet_transformers()  # before peft's import: it imports bitsandbytes, whose kernel lookup warns on stderr
-    from peft import get_peft_model
-
+    quiet_transformers()
     heads = [] if causal else [n for n in HEAD_MODULES if getattr(model, n, None) is not None]
-    with init_empty_weights(), warnings.catch_warnings():
+    with peft_without_bitsandbytes(), init_empty_weights(), warnings.catch_warnings():
+        from peft import get_peft_model
+
         warnings.simplefilter("ignore", FutureWarning)  # peft reads a deprecated transformers property
         return get_peft_model(model, lora_config(recipe, heads, "CAUSAL_LM" if causal else "SEQ_CLS"))
 
@@ -65,11 +66,13 @@ def lora_module_problem(recipe: RecipeView, config, *, causal: bool) -> tuple[st
     import copy
 
     from workbench.models.load import ALL_LINEAR, lora_config, quiet_transformers
+    from workbench.models.peft_import import peft_without_bitsandbytes
 
     if recipe.model.method != "lora":
         return None
-    quiet_transformers()  # before peft's import: it imports bitsandbytes, whose kernel lookup warns on stderr
-    from peft.tuners.tuners_utils import check_target_module_exists
+    quiet_transformers()
+    with peft_without_bitsandbytes():
+        from peft.tuners.tuners_utils import check_target_module_exists
 
     try:
         model = meta_model(config, causal=causal)

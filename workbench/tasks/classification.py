@@ -328,15 +328,17 @@ class ClassificationTask:
                                               single_label=self.single_label)
             model = loaded.model
         else:
-            from peft import PeftModel
-
+            from workbench.models.peft_import import peft_without_bitsandbytes
             from workbench.models.source import base_path
 
             base = base_path(run_dir, self.recipe, lambda: self.load_splits().train.texts)
             loaded = load_sequence_classifier(base, label_names, seed=self.recipe.train.seed,
                                               tokenizer_path=str(run_dir / "adapter"),
                                               recipe=self.recipe if quantize else None, single_label=self.single_label)
-            model = PeftModel.from_pretrained(loaded.model, str(run_dir / "adapter"))
+            with peft_without_bitsandbytes():  # unless the base loaded in 4 bits
+                from peft import PeftModel
+
+                model = PeftModel.from_pretrained(loaded.model, str(run_dir / "adapter"))
         if to_gpu:
             model = place_for_inference(model, quantized=quantize and self.recipe.quant.use_4bit)
         return model, loaded.tokenizer

@@ -195,13 +195,15 @@ class GenerativeTask(ABC):
             loaded = load_causal_lm(str(run_dir / "model"), self.recipe, tokenizer_path=str(run_dir / "model"), quantize=False)
             model = loaded.model
         else:
-            from peft import PeftModel
-
+            from workbench.models.peft_import import peft_without_bitsandbytes
             from workbench.models.source import base_path
 
             base = base_path(run_dir, self.recipe, lambda: self.tokenizer_texts(self.load_splits().train))
             loaded = load_causal_lm(base, self.recipe, tokenizer_path=str(run_dir / "adapter"), quantize=quantize)
-            model = PeftModel.from_pretrained(loaded.model, str(run_dir / "adapter"))
+            with peft_without_bitsandbytes():  # unless the base loaded in 4 bits
+                from peft import PeftModel
+
+                model = PeftModel.from_pretrained(loaded.model, str(run_dir / "adapter"))
         if to_gpu:
             model = place_for_inference(model, quantized=quantize and self.recipe.quant.use_4bit)
         return model, loaded.tokenizer
