@@ -77,11 +77,16 @@ def _hidden() -> Iterator[None]:
 
 
 def _forget() -> None:
-    """Clear the cached answers to "is bitsandbytes installed" (peft's, transformers')."""
+    """Clear the cached answers to "is bitsandbytes installed" (peft's, transformers'). A version of
+    either library that renames or stops caching one of them leaves it be: at worst bitsandbytes is
+    imported as before, never a crash."""
     from transformers.utils import import_utils as hf
 
-    hf.is_bitsandbytes_available.cache_clear()
+    checks = [getattr(hf, "is_bitsandbytes_available", None)]
     peft_utils = sys.modules.get("peft.import_utils")
     if peft_utils is not None:
-        peft_utils.is_bnb_available.cache_clear()
-        peft_utils.is_bnb_4bit_available.cache_clear()
+        checks += [getattr(peft_utils, "is_bnb_available", None), getattr(peft_utils, "is_bnb_4bit_available", None)]
+    for check in checks:
+        clear = getattr(check, "cache_clear", None)
+        if clear is not None:
+            clear()
