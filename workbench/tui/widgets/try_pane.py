@@ -5,15 +5,19 @@ screen closing) frees them. A run without weights (failed, cancelled, its folder
 
 from __future__ import annotations
 
+import threading
+
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Input, Static
+from textual.worker import Worker, WorkerState
 
 from workbench.actions.try_text import TryAnswer, TryModels
 from workbench.errors import UserError
+from workbench.tui.worker_errors import ReportsWorkerErrors
 
 LOADING = "loading models…"
 
@@ -42,7 +46,7 @@ class TryFailed(Message):
         self.text, self.error = text, error
 
 
-class TryPane(Vertical):
+class TryPane(ReportsWorkerErrors, Vertical):
     DEFAULT_CSS = """
     TryPane { height: 1fr; }
     TryPane #try-status { height: auto; }
@@ -82,7 +86,7 @@ class TryPane(Vertical):
     def _try(self, text: str, models: TryModels | None) -> None:
         try:
             if models is None:
-                models = TryModels(self.app.store, self.run_id, read_only=False)  # type: ignore[attr-defined]
+                models = TryModels(self.app.store, self.run_id, read_only=False)
             before = len(models.loads)
             tuned, base = models.try_text(text)
         except UserError as e:
@@ -91,6 +95,16 @@ class TryPane(Vertical):
         if len(models.loads) > before:
             self.post_message(TryModelsLoaded(models, tuple(models.loads[before:])))
         self.post_message(TryAnswered(text, tuned, base))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A try that failed otherwise than in one line (a bug, the machine): notified as every failed worker
+        is, and the pane takes the next text."""
+        super().on_worker_state_changed(event)
+        if event.worker.group == "try-text" and event.state is WorkerState.ERROR:
+            self.busy = False
+            error = event.worker.error
+            self.query_one("#try-status", Static).update(Text(f"the try failed: {type(error).__name__}: {error}"
+                                                              .splitlines()[0], style="red"))
 
     @on(TryModelsLoaded)
     def _models_loaded(self, message: TryModelsLoaded) -> None:
@@ -115,10 +129,11 @@ class TryPane(Vertical):
         self.release()  # the detail screen closed: its models go with it
 
     def release(self) -> None:
-        """Free the kept models, off the UI thread (a try still running finishes first)."""
+        """Free the kept models, off the UI thread (a try still running finishes first); a thread of its own,
+        not a worker: the app may be closing."""
         models, self.models = self.models, None
         if models is not None:
-            self.app.run_worker(models.release, thread=True, group="try-release", exit_on_error=False)
+            threading.Thread(target=models.release, name="try-release", daemon=True).start()
 
 
 def _column(title: str, answer: TryAnswer) -> Text:
