@@ -1,6 +1,7 @@
 """`workbench errors` (issue 29 item 1) through the real CLI on finished tiny runs, multi-label (the
 encoder demo) and single-label (three synthetic classes): each format, the filters, and the rows and
-their order checked against the run folder's prediction files."""
+their order checked against the run folder's prediction files. And the core of the app's Try tab
+(actions/try_text.py) on the same runs: its answers are the runs' own tuned and base predictions."""
 
 from __future__ import annotations
 
@@ -241,3 +242,52 @@ def test_chat_rows_are_gold_and_predicted_class_with_the_answer(tmp_path):
     got = errors(store, run_id)
     assert [(r["line"], r["text"], r["gold"], r["predicted"], r["answer"]) for r in got] == [
         (2, "text 2", "neither", "hate", "hate speech"), (3, "text 3", "offensive", "(unparseable)", "I cannot say")]
+
+
+# --- the app's Try tab's core (actions/try_text.py) on the same finished runs: their base predictions too ---
+
+@pytest.mark.parametrize("which", ["multi", "single"])
+def test_try_models_answer_as_the_runs_own_predictions_and_load_each_model_once(which, request):
+    from workbench.actions.try_text import TryModels
+
+    store, run_id, run_dir = request.getfixturevalue(which)
+    tuned_rows = rows_of(run_dir / "predictions_tuned_validation.jsonl")[:2]
+    base_rows = rows_of(run_dir / "predictions_base_validation.jsonl")[:2]
+    models = TryModels(store, run_id)
+    tuned, base = models.try_text(tuned_rows[0]["text"], base=False)
+    assert base is None and models.loads == ["tuned"]  # the base model only when asked for
+    for want_tuned, want_base in zip(tuned_rows, base_rows):
+        tuned, base = models.try_text(want_tuned["text"])
+        assert base is not None
+        for got, want in ((tuned, want_tuned), (base, want_base)):  # the base model as the run's base evaluation
+            assert got.row["predicted"] == want["predicted"]
+            assert got.row["scores"] == pytest.approx(want["scores"], abs=1e-5)
+        predicted = tuned.row["predicted"]
+        assert tuned.lines[0] == (f"class: {predicted}" if which == "single" else
+                                  f"labels: {', '.join(predicted)}" if predicted else "labels: none over the threshold")
+    assert models.loads == ["tuned", "base"] and models.loaded == ("tuned", "base")  # kept, loaded once each
+    printed = workbench("predict", run_id, "--text", tuned_rows[1]["text"], "--format", "json", store=store, timeout=300)
+    assert printed.returncode == 0, printed.stderr
+    assert json.loads(printed.stdout) == tuned.row  # what `predict --text` prints for the text
+    models.release()
+    assert models.loaded == ()
+
+
+def test_try_models_refuse_a_run_without_weights_in_one_line(single, tmp_path):
+    import shutil
+
+    from workbench.actions.try_text import TryModels
+    from workbench.errors import UserError
+
+    store, run_id, run_dir = single
+    copy = tmp_path / "runs" / run_id
+    shutil.copytree(run_dir, copy, ignore=shutil.ignore_patterns("adapter"))
+    shutil.copy(store, tmp_path / "runs.duckdb")
+    import duckdb
+
+    with duckdb.connect(str(tmp_path / "runs.duckdb")) as con:
+        con.execute("UPDATE runs SET run_dir = ? WHERE run_id = ?", [str(copy), run_id])
+    with pytest.raises(UserError) as refused:
+        TryModels(tmp_path / "runs.duckdb", run_id)
+    assert str(refused.value) == (f"run {run_id} has no trained weights to try: {copy} holds no adapter/ or model/ "
+                                  "with labels.json")

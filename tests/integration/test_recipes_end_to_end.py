@@ -445,3 +445,35 @@ def test_eval_of_a_4bit_run_with_tuned_thresholds_reproduces_every_split(decoder
         want = {(label, m): v for label, m, v in q(store, "SELECT label, metric, value FROM evals WHERE run_id = ? AND "
                                                          "phase = 'tuned' AND split = ?", [run_id, split])}
         assert got and got == want, split
+
+
+# --- the app's Try tab's core (actions/try_text.py) on the demos' generative and decoder runs -------------
+
+def test_try_models_answer_a_sentence_as_predict_text_does_with_the_base_model_beside(ner):
+    from workbench.actions.try_text import TryModels
+
+    store, (run_id,), _ = ner
+    sentence = "John Smith flew from Berlin to Paris with Lufthansa"
+    models = TryModels(store, run_id)
+    tuned, base = models.try_text(sentence)
+    assert base is not None and tuned.row != base.row  # the random base answers otherwise than the tuned model
+    assert tuned.lines[-1] == f"answer: {tuned.row['answer']}" and base.lines[-1] == f"answer: {base.row['answer']}"
+    shown = cli(store, "predict", run_id, "--text", sentence, "--format", "json")
+    assert json.loads(shown.stdout) == tuned.row
+    models.try_text("Angela Merkel visited Rome")
+    assert models.loads == ["tuned", "base"]  # kept: the second sentence loads nothing
+
+
+def test_try_models_base_answer_uses_the_base_models_tuned_thresholds(decoder):
+    from workbench.actions.try_text import TryModels
+
+    store, run_ids, _ = decoder
+    (run_dir,), = q(store, "SELECT run_dir FROM runs WHERE run_id = ?", [run_ids[0]])
+    meta = json.loads((Path(run_dir) / "labels.json").read_text())
+    base_rows = [json.loads(line) for line in (Path(run_dir) / "predictions_base_validation.jsonl").read_text().splitlines()]
+    row = base_rows[0]
+    tuned, base = TryModels(store, run_ids[0]).try_text(row["text"])
+    assert base is not None and "base_threshold" in meta
+    assert base.row["scores"] == pytest.approx(row["scores"], abs=1e-4)
+    thresholds = dict(zip(meta["labels"], meta["base_threshold"]))
+    assert base.row["predicted"] == [n for n in meta["labels"] if base.row["scores"][n] >= thresholds[n]]

@@ -207,6 +207,16 @@ class ChatClassificationTask(GenerativeTask):
                         encoding="utf-8")
         return path, {"data.prompt_template": "", "data.group_columns": [], "data.group_field": ""}
 
+    def plain_result(self, row: dict[str, Any]) -> list[str]:
+        """The class the answer names (or that it names none), then the answer itself."""
+        from workbench.tasks.plain_texts import top_scores
+
+        predicted = row.get("predicted")
+        lines = [f"class: {predicted}" if predicted is not None else "class: none named in the answer",
+                 f"answer: {row.get('answer', '')}"]
+        scored = top_scores(row.get("scores"))
+        return [*lines, f"scores: {scored}"] if scored else lines
+
     def label_names(self, train, validation) -> list[str]:
         return list(self.recipe.data.classes)
 

@@ -344,11 +344,34 @@ class ClassificationTask:
         return model, loaded.tokenizer
 
     def predict_file(self, run_dir: Path, input_path: Path, output: Path, batch_size: int | None = None) -> dict[str, Any]:
+        return self.predict_loaded(lambda: self.load_for_predict(run_dir), run_dir, input_path, output, batch_size)
+
+    def load_for_predict(self, run_dir: Path, *, base: bool = False) -> tuple[Any, Any, Any]:
+        """(model, tokenizer, thresholds) for `predict_loaded`: the run's tuned model and thresholds, or
+        (`base`) the model it was trained from with its head as the run's base evaluation scored it (the
+        same seed) and the base model's thresholds (tuned ones where the run tuned them)."""
+        meta = rundir.read_labels(run_dir)
+        if not base:
+            model, tok = self._load_finished(run_dir, meta)
+            return model, tok, meta["threshold"]
+        from workbench.models.load import place_for_inference
+        from workbench.models.source import base_path
+
+        self.single_label = bool(meta.get("single_label", False))
+        loaded = self.load_model(base_path(run_dir, self.recipe, lambda: self.load_splits().train.texts), meta["labels"])
+        model = place_for_inference(loaded.model, quantized=self.recipe.quant.use_4bit)
+        return model, loaded.tokenizer, meta.get("base_threshold", self.recipe.eval.threshold)
+
+    def predict_loaded(self, load: Callable[[], tuple[Any, Any, Any]], run_dir: Path, input_path: Path, output: Path,
+                       batch_size: int | None = None) -> dict[str, Any]:
+        """predict_file with the model `load()` gives (called once the input has been read: bad input stops
+        before any model loads); a caller that keeps a loaded model hands it back through `load`."""
         meta = rundir.read_labels(run_dir)
         single = bool(meta.get("single_label", False))
         known = LabeledTable.known(str(input_path), meta["labels"], single)
         table = self.reader(unlabelled=True, train=known)(str(input_path))  # bad input stops here, before the model
-        model, tok = self._load_finished(run_dir, meta)
+        model, tok, self.thresholds = load()
+        self.single_label = single
         logits = predict_logits(model, tok, table.texts, batch_size=batch_size or self.recipe.eval.batch_size,
                                 max_length=self.recipe.model.max_length)
         probs, per_label, agg = score_logits(table.labels, logits, meta["labels"], self.thresholds, single_label=single)
@@ -357,6 +380,18 @@ class ClassificationTask:
         if table.labels is not None:
             summary.update(labels=per_label, aggregates=agg)
         return summary
+
+    def plain_result(self, row: dict[str, Any]) -> list[str]:
+        """Single-label: the class predicted; multi-label: the labels at or over their thresholds (or none);
+        then the highest scores."""
+        from workbench.tasks.plain_texts import top_scores
+
+        predicted = row.get("predicted")
+        if isinstance(predicted, list):
+            first = f"labels: {', '.join(map(str, predicted))}" if predicted else "labels: none over the threshold"
+        else:
+            first = f"class: {predicted}"
+        return [first, f"scores: {top_scores(row.get('scores'))}"]
 
     # --- a finished run exported (workbench export; workbench/tasks/exported.py) ------------------
     def export_labels(self, meta: dict[str, Any]) -> dict[str, Any]:

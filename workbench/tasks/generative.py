@@ -209,8 +209,27 @@ class GenerativeTask(ABC):
         return model, loaded.tokenizer
 
     def predict_file(self, run_dir: Path, input_path: Path, output: Path, batch_size: int | None = None) -> dict[str, Any]:
+        return self.predict_loaded(lambda: self.load_for_predict(run_dir), run_dir, input_path, output, batch_size)
+
+    def load_for_predict(self, run_dir: Path, *, base: bool = False) -> tuple[Any, Any]:
+        """(model, tokenizer) for `predict_loaded`: the run's tuned model, or (`base`) the model it was
+        trained from, loaded as the run's base evaluation loaded it."""
+        if not base:
+            return self.load_finished(run_dir)
+        from workbench.models.load import place_for_inference
+        from workbench.models.source import base_path
+
+        names = rundir.read_labels(run_dir)["labels"]
+        loaded = self.load_model(base_path(run_dir, self.recipe, lambda: self.tokenizer_texts(self.load_splits().train)),
+                                 names)
+        return place_for_inference(loaded.model, quantized=self.recipe.quant.use_4bit), loaded.tokenizer
+
+    def predict_loaded(self, load: Callable[[], tuple[Any, Any]], run_dir: Path, input_path: Path, output: Path,
+                       batch_size: int | None = None) -> dict[str, Any]:
+        """predict_file with the model `load()` gives (called once the input has been read: bad input stops
+        before any model loads); a caller that keeps a loaded model hands it back through `load`."""
         records = self.reader(unlabelled=True)(str(input_path))  # bad input stops here, before the model loads
-        model, tok = self.load_finished(run_dir)
+        model, tok = load()
         names = rundir.read_labels(run_dir)["labels"]
         scored = self.score(records, self._answers(model, tok, records, batch_size), names)
         write_rows(output, scored.rows)

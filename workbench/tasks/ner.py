@@ -90,6 +90,12 @@ class NerTask(GenerativeTask):
         path.write_text("\n".join("\n".join(t.split()) + "\n" for t in texts), encoding="utf-8")
         return path, {}
 
+    def plain_result(self, row: dict[str, Any]) -> list[str]:
+        """The entities found, a line per type (TYPE: name, name), then the answer generated."""
+        found = row.get("predicted") or {}
+        lines = [f"{kind}: {', '.join(map(str, names))}" for kind, names in found.items() if names]
+        return [*(lines or ["no entities"]), f"answer: {row.get('answer', '')}"]
+
     types: list[str] = []  # the entity types of the training data (or of the finished run), for the instruction
 
     @staticmethod

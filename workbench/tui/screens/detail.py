@@ -1,7 +1,8 @@
 """Run detail: a header (status, recipe, model, method, target, host, job, times, parameters),
 then tabs that fit 80x24 — tuned metrics, base vs tuned, resolved params, telemetry (per GPU
-with a utilisation sparkline; host CPU/RSS), artifacts, the model's mistakes (widgets/errors_pane.py), and the
-error with the log tail.
+with a utilisation sparkline; host CPU/RSS), artifacts, the model's mistakes (widgets/errors_pane.py), a
+typed text tried on the tuned and base models (widgets/try_pane.py: kept loaded until the screen closes), and
+the error with the log tail.
 
 Everything is read in one thread worker and arrives in one message; `r` reads again, the split
 selector (shown when the run was evaluated on several splits) reads that split.
@@ -29,6 +30,7 @@ from workbench.tui.widgets.errors_pane import ErrorsPane
 from workbench.tui.widgets.run_tables import run_seconds
 from workbench.tui.widgets.table import Table
 from workbench.tui.widgets.tabs import TAB_BINDINGS, TabCycling
+from workbench.tui.widgets.try_pane import TryPane
 from workbench.tui.worker_errors import ReportsWorkerErrors
 from workbench.wording import (
     AUC_TITLES,
@@ -171,6 +173,8 @@ class DetailScreen(ClonesRuns, TabCycling, ReportsWorkerErrors, Screen):
                 yield Static(id="artifacts")
             with TabPane("Errors", id="tab-errors"):
                 yield ErrorsPane(id="errors-pane")
+            with TabPane("Try", id="tab-try"):
+                yield TryPane(self.run_id, id="try-pane")
             with TabPane("Log", id="tab-log"):
                 with VerticalScroll():
                     yield Static(id="error")
@@ -407,6 +411,8 @@ class DetailScreen(ClonesRuns, TabCycling, ReportsWorkerErrors, Screen):
     def _tab_shown(self, event: TabbedContent.TabActivated) -> None:
         if event.pane.id == "tab-errors":  # read when first shown: the prediction files may be large
             self.query_one(ErrorsPane).show(self.run_id, self.split)
+        elif event.pane.id == "tab-try":
+            self.query_one("#try-input").focus()
 
     @on(Select.Changed, "#split")
     def _split_changed(self, event: Select.Changed) -> None:
