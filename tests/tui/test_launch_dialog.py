@@ -257,18 +257,21 @@ def test_lora_modules_the_model_lacks_are_refused_by_the_dialog(make_app, demo, 
     assert runs_in(empty_store) == []
 
 
-def test_a_recipe_of_several_runs_is_not_launched_as_one(make_app, demo, empty_store):
-    """A sweep (here two seeds) launched from the app: on a local target the dialog says to run it
-    with `workbench run` (one after another) instead of starting one run of it silently."""
+def test_a_recipe_of_several_runs_is_previewed_as_its_runs(make_app, demo, empty_store):
+    """A sweep (here two seeds): the preview says how many runs, lists each with what differs and its memory
+    estimate, before Submit (was: one script, and Submit refused after the fact). Launching them:
+    test_launch_group.py."""
 
     async def go():
         async with make_app(store=empty_store).run_test(size=(120, 40)) as pilot:
             dialog = await open_dialog(pilot, demo, ["seeds=[1, 2]"])
-            await pilot.press("ctrl+s")
-            await until(pilot, lambda: not dialog.launching and "Launch failed" in str(
-                dialog.query_one("#launch-status").render()), "the refusal")
-            status = " ".join(str(dialog.query_one("#launch-status").render()).split())
-            assert "this recipe stands for 2 runs (seeds 1, 2)" in status and "workbench run" in status, status
+            await preview_settled(pilot)
+            text = preview(dialog)
+            assert "# 2 runs, one group: seeds 1, 2" in text, text
+            assert "#   run 1: train.seed=1" in text and "#   run 2: train.seed=2" in text, text
+            assert text.count("#     GPU memory") == 2, text
+            assert "the script below is the first run's" in text
+            assert not dialog.query_one("#launch-preview").has_class("error-text")
 
     asyncio.run(go())
     assert runs_in(empty_store) == []

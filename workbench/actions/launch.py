@@ -1,11 +1,14 @@
 """Starting runs, for `workbench run` and the app's launch dialog: a recipe (path or shipped name),
 its overrides, sweeps and seeds checked into a RunPlan (plan_run); its --dry-run notes and script
-(dry_run); one run started (start_run) or a sweep's runs, one group (plan_sweep, start_sweep)."""
+(dry_run) and the app's preview (preview); one run started (start_run) or a sweep's runs, one group
+(plan_sweep, start_sweep; from the app, `workbench run` itself detached: start_group_detached)."""
 
 from __future__ import annotations
 
 import os
 import shlex
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -114,8 +117,18 @@ def dry_run(plan: RunPlan) -> DryRun:
                   launcher.dry_run(plan.recipe.single(plan.variants[0]), plan.store))
 
 
-def plan_lines(recipe: Recipe, overrides: list[str], sweeps: list[str], variants: list[dict[str, Any]]) -> list[str]:
-    """What --dry-run says before the script: the values --set gave, and the runs the recipe starts."""
+def preview(recipe: Recipe, store: Path) -> DryRun:
+    """What the app's launch dialog previews as its fields change (the recipe loaded, no preflight): for a
+    recipe of several runs the runs, each with its GPU memory estimate; the first run's command or script."""
+    variants = recipe.runs()
+    notes = plan_lines(recipe, [], [], variants, memory=True) if len(variants) > 1 else []
+    return DryRun(notes, launcher.dry_run(recipe.single(variants[0]), store))
+
+
+def plan_lines(recipe: Recipe, overrides: list[str], sweeps: list[str], variants: list[dict[str, Any]], *,
+               memory: bool = False) -> list[str]:
+    """What --dry-run says before the script: the values --set gave, and the runs the recipe starts
+    (`memory`: each listed run's GPU memory estimate under it)."""
     lines = [f"--set {o.partition('=')[0].strip()} = {_shown(recipe[o.partition('=')[0].strip()])}" for o in overrides]
     if len(variants) == 1:
         return lines + ["1 run"]
@@ -123,8 +136,16 @@ def plan_lines(recipe: Recipe, overrides: list[str], sweeps: list[str], variants
     # a knob a method does not read is absent from its runs (lora.r of a full fine-tune): shown as —
     keys = dict.fromkeys(k for v in variants for k in v if k not in ("seeds", "methods"))
     varying = [k for k in keys if len({_shown(v[k]) if k in v else "—" for v in variants}) > 1]
+    gpu_memory = None
+    if memory and not recipe.launch.target.remote:
+        from workbench.telemetry.gpus import memory_totals
+
+        gpu_memory = memory_totals()  # once, not once per run
     for i, v in enumerate(variants[:MAX_LISTED]):
         lines.append(f"  run {i + 1}: " + ", ".join(f"{k}={_shown(v[k]) if k in v else '—'}" for k in varying))
+        if memory:
+            one = recipe.single(v)
+            lines.append("    " + launcher.memory_note(one, one.launch.target, gpu_memory)[0].removeprefix("# "))
     if len(variants) > MAX_LISTED:
         lines.append(f"  … and {len(variants) - MAX_LISTED} more")
     lines.append("the script below is the first run's; the others differ only in those values")
@@ -240,3 +261,57 @@ def start_sweep(plan: RunPlan, sweep: Sweep, follow: Callable[[Started], bool], 
                     launcher.cancel(other)
                 return out
     return out
+
+
+@dataclass(frozen=True)
+class GroupStarted:
+    """A group of runs handed to `workbench run` started detached (start_group_detached): its group name, how
+    many runs it starts, the process (in its own session: it outlives the app) and the file of its output."""
+
+    group: str
+    kind: str
+    total: int
+    process: subprocess.Popen
+    log: Path
+
+
+def start_group_detached(plan: RunPlan, sweep: Sweep, recipe_ref: str) -> GroupStarted:
+    """The app's launch of a plan of several runs on a target without a scheduler: `workbench run` of the same
+    recipe, --set and --sweep items, its group named, started detached, so the runs go one after another
+    exactly as in a terminal (start_sweep: a failed run is followed by the next, a stopped one stops the
+    group). Its output goes to groups/GROUP.log beside the store."""
+    sets = [a for o in (*plan.overrides, f"group={sweep.group}") for a in ("--set", o)]
+    argv = [sys.executable, "-m", "workbench", "--store", str(plan.store.resolve()), "run",
+            str(Path(recipe_ref).resolve()) if Path(recipe_ref).exists() else recipe_ref, *sets,
+            *[a for o in plan.sweeps for a in ("--sweep", o)], "--quiet"]
+    log = plan.store.resolve().parent / "groups" / f"{sweep.group}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True)
+    return GroupStarted(sweep.group, sweep.kind, len(sweep.recipes), process, log)
+
+
+def group_runs(store: Path, group: str) -> list[tuple[str, Path]]:
+    """The runs of a group in the store so far, oldest first, with their folders."""
+    from workbench.store import read
+    from workbench.store.db import connect, runs_root
+
+    with connect(store) as con:  # read-write: the app's own connections are (DuckDB refuses both in one process)
+        return [(r, Path(read.run_dir_recorded(con, r) or runs_root(store) / r)) for r in read.group_members(con, group)]
+
+
+def first_group_run(store: Path, started_group: GroupStarted, poll_s: float = 0.2) -> Started:
+    """Wait until the group's first run is in the store (its launch went through), or the process ended
+    without one: then its last `error:` line, as a UserError."""
+    while True:
+        ended = started_group.process.poll() is not None  # before the store: a run recorded just before the end counts
+        runs = group_runs(store, started_group.group)
+        if runs:
+            return started(runs[0][1])
+        if ended:
+            text = started_group.log.read_text(encoding="utf-8", errors="replace").splitlines()
+            said = [line.removeprefix("error: ") for line in text if line.startswith("error: ")]
+            raise UserError(said[-1] if said else f"`workbench run` ended (exit status {started_group.process.returncode}) "
+                            f"before its first run started; its output: {started_group.log}")
+        time.sleep(poll_s)

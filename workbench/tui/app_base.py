@@ -18,10 +18,11 @@ from workbench.launch.watch import RunWatch
 from workbench.store import read
 from workbench.store.db import store_path
 from workbench.tui.messages import EventsReceived, FollowInterrupted, RunEnded
+from workbench.tui.run_group import FollowsGroups, GroupWatch
 from workbench.tui.store_gate import StoreGate
 
 
-class AppBase(App):
+class AppBase(FollowsGroups, App):
     def __init__(self, store: Path | None = None, *, clock: Callable[[], float] = time.time,
                  follow: bool = True) -> None:
         super().__init__()
@@ -33,6 +34,7 @@ class AppBase(App):
         self.follow_enabled = follow
         self.watches: dict[str, RunWatch] = {}
         self._followers: dict[str, Worker] = {}
+        self.groups: dict[str, GroupWatch] = {}  # groups of runs launched here, one after another (run_group.py)
 
     # --- following live runs -----------------------------------------------------------------
     def reattach(self) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import shlex
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -25,6 +25,9 @@ from workbench.recipe import schema
 from workbench.tui.messages import LaunchFailed, RunLaunched
 from workbench.tui.widgets.knob_form import FieldSelect, KnobField, first_error, required_message, toml_text
 from workbench.tui.worker_errors import ReportsWorkerErrors
+
+if TYPE_CHECKING:
+    from workbench.actions.launch import GroupStarted
 
 PREVIEW_DELAY_S = 0.3
 TARGET = schema.BY_NAME["launch.target"]
@@ -99,6 +102,14 @@ class RunSubmitted(Message):
     def __init__(self, run_id: str, run_dir: Path) -> None:
         super().__init__()
         self.run_id, self.run_dir = run_id, run_dir
+
+
+class GroupSubmitted(Message):
+    """`workbench run` of a recipe of several runs was started detached, and its first run is under way."""
+
+    def __init__(self, group: GroupStarted, run_id: str, run_dir: Path) -> None:
+        super().__init__()
+        self.group, self.run_id, self.run_dir = group, run_id, run_dir
 
 
 class FormScroll(VerticalScroll, inherit_bindings=False, can_focus=False):
@@ -251,12 +262,13 @@ class LaunchScreen(ReportsWorkerErrors, ModalScreen[None]):
 
     @work(thread=True, exclusive=True, group="launch-preview", exit_on_error=False)
     def _render_preview(self, seq: int, path: Path, overrides: list[str], store: Path) -> None:
+        from workbench.actions.launch import preview
         from workbench.errors import UserError
-        from workbench.launch.launcher import dry_run
         from workbench.recipe import load_recipe
 
         try:
-            text, ok = dry_run(load_recipe(path, overrides), store), True
+            shown = preview(load_recipe(path, overrides), store)
+            text, ok = "\n".join([*(f"# {line}" for line in shown.notes), shown.script]), True
         except UserError as e:
             text, ok = str(e), False
         self.post_message(PreviewRendered(seq, text, ok))
@@ -320,12 +332,16 @@ class LaunchScreen(ReportsWorkerErrors, ModalScreen[None]):
         try:
             step("checking the recipe, the data and the model source")
             plan = launch.plan_run(store, str(path), overrides, command=command)
-            if plan.is_sweep:  # seeds / methods / [sweep]: one group, one job array
+            if plan.is_sweep and not plan.recipe.launch.target.scheduler:
+                # one after another, as `workbench run` does: that command itself, detached (run_group.py follows)
                 sweep = launch.plan_sweep(plan)
-                if not plan.recipe.launch.target.scheduler:
-                    raise UserError(f"this recipe stands for {len(plan.variants)} runs ({sweep.description}): "
-                                    "the app submits them to a slurm or pbs target; here they go one after another "
-                                    f"with `workbench run {path}` in a terminal")
+                step(f"starting run 1 of {len(sweep.recipes)} ({sweep.description}) with `workbench run`")
+                group = launch.start_group_detached(plan, sweep, str(path))
+                first = launch.first_group_run(store, group)
+                self.post_message(GroupSubmitted(group, first.run_id, first.run_dir))
+                return
+            if plan.is_sweep:  # seeds / methods / [sweep] on a scheduler: one group, one job array
+                sweep = launch.plan_sweep(plan)
                 runs = launch.start_sweep(plan, sweep, lambda _run: True, on_step=step)
                 for other in runs[1:]:
                     self.app.post_message(RunLaunched(other.run_id, other.run_dir))
@@ -356,6 +372,13 @@ class LaunchScreen(ReportsWorkerErrors, ModalScreen[None]):
     def _submitted(self, message: RunSubmitted) -> None:
         self.launching = False
         self.dismiss(None)
+        self.app.post_message(RunLaunched(message.run_id, message.run_dir))
+
+    @on(GroupSubmitted)
+    def _group_submitted(self, message: GroupSubmitted) -> None:
+        self.launching = False
+        self.dismiss(None)
+        self.app.follow_group(message.group)
         self.app.post_message(RunLaunched(message.run_id, message.run_dir))
 
     @on(Button.Pressed, "#cancel")

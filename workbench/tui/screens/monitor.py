@@ -245,6 +245,7 @@ class MonitorScreen(TabCycling, ReportsWorkerErrors, Screen):
         yield Header()
         yield Static("No run is being monitored. Launch a recipe (1: Recipes) or open a run from the "
                      "browser (2: Runs, then m).", id="empty", classes="muted")
+        yield Static("", id="group-line")
         yield TabbedContent(id="runs-tabs")
         yield Footer(compact=True)
 
@@ -294,6 +295,7 @@ class MonitorScreen(TabCycling, ReportsWorkerErrors, Screen):
             monitors = self.current()
         now = self.app.clock()
         tabs = self.query_one("#runs-tabs", TabbedContent)
+        self._show_group()
         for monitor in monitors:
             before = monitor.rendered
             monitor.refresh_view(now)
@@ -301,6 +303,16 @@ class MonitorScreen(TabCycling, ReportsWorkerErrors, Screen):
                 pane_id = tab_id(monitor.run_watch.run_id)
                 tab = tabs.get_tab(pane_id)
                 tab.label = self._tab_title(monitor.run_watch)
+
+    def _show_group(self) -> None:
+        """The line of the front run's group, when the app launched it as one (run_group.py): which run of N."""
+        front = self.front()
+        run_id = front.run_watch.run_id if front is not None else None
+        group = next((g for g in self.app.groups.values() if run_id in g.run_ids), None)
+        line = self.query_one("#group-line", Static)
+        line.display = group is not None
+        if group is not None:
+            line.update(Text(group.line(self.app.watches)))
 
     def front(self) -> RunMonitor | None:
         tabs = self.query_one("#runs-tabs", TabbedContent)
