@@ -216,7 +216,7 @@ class QueryScreen(ReportsWorkerErrors, Screen):
         right, edge, hidden = table.scroll_x + table.scrollable_content_region.width, 0, 0
         for column in table.ordered_columns:
             edge += column.get_render_width(table)
-            hidden += edge > right
+            hidden += edge - table.cell_padding > right  # its last padding cell off the view is no column hidden
         hint = self.query_one("#more-columns", Static)
         hint.display = hidden > 0
         hint.update(f"→ {hidden} more column{'s' if hidden != 1 else ''} to the right (esc, then → scrolls)")
