@@ -72,9 +72,9 @@ def test_lists_recipes_relative_to_their_folder_and_broken_files_with_the_reason
             assert isinstance(screen, RecipesScreen)
             rows = table_rows(screen)
             assert [r[0] for r in rows] == ["broken.toml", "demo/encoder_multilabel.toml"]
-            assert rows[1][1:5] == ["demo_encoder_multilabel", "classification", "tiny:distilbert", "lora"]
-            assert rows[1][5] == "Review moderation, 4 labels, tiny DistilBERT + LoRA (offline demo)"
-            assert rows[0][5].startswith("does not parse")
+            assert rows[1][1:6] == ["yours", "demo_encoder_multilabel", "classification", "tiny:distilbert", "lora"]
+            assert rows[1][6] == "Review moderation, 4 labels, tiny DistilBERT + LoRA (offline demo)"
+            assert rows[0][6].startswith("does not parse")
             preview = str(screen.query_one("#recipe-preview").render())
             assert "invalid TOML" in preview and "broken.toml" in preview
             await pilot.press("down")
@@ -160,3 +160,69 @@ def test_new_from_template_writes_a_valid_recipe(make_app, user_recipes):
     # Once train_file names an existing CSV, it loads with that file.
     csv = user_recipes / "demo" / "data" / "reviews.csv"
     assert load_recipe(new, [f"data.train_file={csv}"])["data.train_file"] == str(csv)
+
+
+def test_after_init_each_recipe_shows_its_origin_the_users_first(make_app, tmp_path, monkeypatch):
+    """`workbench init` copies the shipped recipes into ./recipes: the list holds each twice, told apart
+    by the origin column, the user's copies above the shipped ones."""
+    from workbench.actions.init import init
+
+    init(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("WORKBENCH_RECIPES")
+
+    async def go():
+        async with make_app().run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            screen = pilot.app.screen
+            table = screen.query_one("#recipes-table")
+            headers = [str(c.label) for c in table.columns.values()]
+            assert "origin" in headers
+            origins = [r[headers.index("origin")] for r in table_rows(screen)]
+            n = len(origins) // 2
+            assert n > 1 and origins == ["yours"] * n + ["shipped"] * n
+            rows = table_rows(screen)
+            assert [r[0] for r in rows[:n]] == [r[0] for r in rows[n:]]
+
+    asyncio.run(go())
+
+
+def test_home_and_end_go_to_the_first_and_last_recipe(make_app):
+    async def go():
+        async with make_app().run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            table = pilot.app.screen.query_one("#recipes-table")
+            await pilot.press("down", "down")
+            await pilot.press("end")
+            await until(pilot, lambda: table.cursor_row == table.row_count - 1, "the cursor on the last recipe")
+            await pilot.press("home")
+            await until(pilot, lambda: table.cursor_row == 0, "the cursor on the first recipe")
+
+    asyncio.run(go())
+
+
+def test_a_recipe_that_fails_the_schema_is_flagged_like_one_that_does_not_parse(make_app, user_recipes):
+    typo = user_recipes / "typo.toml"
+    text = (user_recipes / "demo" / "encoder_multilabel.toml").read_text(encoding="utf-8")
+    typo.write_text(text.replace('name = "demo_encoder_multilabel"', 'name = "typo"').replace("[lora]", "[lora]\nrr = 8"),
+                    encoding="utf-8")
+
+    async def go():
+        async with make_app().run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            screen = pilot.app.screen
+            rows = table_rows(screen)
+            assert [r[0] for r in rows] == ["broken.toml", "demo/encoder_multilabel.toml", "typo.toml"]
+            assert rows[0][-1].startswith("does not parse")
+            assert rows[2][-1].startswith("does not validate: unknown key lora.rr"), rows[2]
+            assert not rows[1][-1].startswith("does not")
+            await pilot.press("down", "down")
+            await settled(pilot)
+            preview = str(screen.query_one("#recipe-preview").render())
+            assert "unknown key lora.rr" in preview
+            await pilot.press("l")
+            await until(pilot, lambda: any("unknown key lora.rr" in n.message for n in pilot.app.notes),
+                        "the launch refused with the reason")
+            assert isinstance(pilot.app.screen, RecipesScreen)
+
+    asyncio.run(go())

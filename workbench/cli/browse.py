@@ -90,20 +90,24 @@ def _runs(args: argparse.Namespace) -> int:
         ("time", 1, lambda r: fmt_duration(r[7])), ("step", 4, lambda r: fmt(r[8])),
         ("f1μ base", 1, lambda r: fmt(r[9])), ("f1μ tuned", 0, lambda r: fmt(r[10])),
         ("f1M tuned", 2, lambda r: fmt(r[11])), ("group", 3, lambda r: r[12] or "")]
-    run_w = max(len(r[0]) for r in rows)
+    def need(header: str) -> int:
+        return 3 + max(len(header), 12 if header in ("recipe", "model", "group") else 9)
+
+    # A long id (an evaluation run of a long recipe name) wraps in its column rather than pushing
+    # out the status, the tuned score and the duration: the id column is capped to leave them room.
+    first = ("status", "f1μ tuned", "time")
+    run_w = min(max(len(r[0]) for r in rows), max(48, console.width - 4 - sum(need(h) for h in first)))
     budget = console.width - run_w - 4
     keep = []
-    for prio in range(5):
-        for header, p, _ in columns:
-            if p == prio and header != "run":
-                need = 3 + max(len(header), 12 if header in ("recipe", "model", "group") else 9)
-                if budget >= need:
-                    keep.append(header)
-                    budget -= need
+    for header, _, _ in sorted(columns, key=lambda c: (c[1], c[0] not in first)):
+        if header != "run" and budget >= need(header):
+            keep.append(header)
+            budget -= need(header)
     table = Table(title=f"runs ({len(rows)})", title_justify="left")
     shown = [c for c in columns if c[0] == "run" or c[0] in keep]
     for header, _, _ in shown:
-        table.add_column(header, no_wrap=header in ("run", "status", "started", "time"), overflow="fold",
+        table.add_column(header, no_wrap=header in ("status", "started", "time"), overflow="fold",
+                         max_width=run_w if header == "run" else None,
                          justify="right" if header.startswith(("f1", "step", "time")) else "left")
     for r in rows:
         table.add_row(*(cell(r) for _, _, cell in shown))

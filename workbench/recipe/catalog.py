@@ -33,6 +33,16 @@ class RecipeEntry:
     header: str          # the file's opening comment block, without '#'
     shipped: bool
     error: str | None = None   # the file does not parse: listed anyway, with the reason
+    invalid: str | None = None  # it parses but fails the schema (load_recipe's message, without the path)
+
+    @property
+    def origin(self) -> str:
+        return "shipped" if self.shipped else "yours"
+
+    @property
+    def problem(self) -> str | None:
+        """Why the file cannot be launched as it is: it does not parse, or it fails the schema."""
+        return self.error or self.invalid
 
 
 def recipe_dirs() -> list[Path]:
@@ -94,6 +104,7 @@ def find_recipes(dirs: list[Path] | None = None) -> list[RecipeEntry]:
                 continue
             seen.add(real)
             entries.append(describe(path, shipped=_is_under(real, SHIPPED_DIR)))
+    entries.sort(key=lambda e: e.shipped)  # the user's own first (stable: folder order kept within each)
     return entries
 
 
@@ -113,7 +124,20 @@ def describe(path: Path, shipped: bool = False) -> RecipeEntry:
     description = raw.get("description") if isinstance(raw.get("description"), str) else ""
     return RecipeEntry(path, str(raw.get("name") or path.stem), str(raw.get("task", schema.BY_NAME["task"].default)),
                        str(model.get("source", "")), str(model.get("method", schema.BY_NAME["model.method"].default)),
-                       description or _first_sentence(header), header, shipped)
+                       description or _first_sentence(header), header, shipped, invalid=_schema_problem(raw, path, text))
+
+
+def _schema_problem(raw: dict[str, Any], path: Path, text: str) -> str | None:
+    """load_recipe's schema check of a parsed file (unknown keys and sections, values of the wrong
+    type, cross-field rules; no data file or model opened), as `line N: message`, else None."""
+    from workbench.recipe.load import recipe_from_dict
+
+    try:
+        recipe_from_dict(raw, path=path, text=text)
+    except UserError as e:
+        message = str(e).removeprefix(f"{path}:{e.line}: " if e.line is not None else f"{path}: ")
+        return f"line {e.line}: {message}" if e.line is not None else message
+    return None
 
 
 def header_comment(text: str) -> str:

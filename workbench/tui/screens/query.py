@@ -199,10 +199,29 @@ class QueryScreen(ReportsWorkerErrors, Screen):
             yield box
         yield Static(HINT, id="query-status")
         yield Table(id="results", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="more-columns")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#examples", OptionList).focus()
+        results = self.query_one("#results", DataTable)
+        self.watch(results, "scroll_x", self._more_columns, init=False)
+        self.watch(results, "virtual_size", self._more_columns, init=False)
+
+    def on_resize(self) -> None:
+        self._more_columns()
+
+    def _more_columns(self, *_: object) -> None:
+        """Under the result, how many columns lie (wholly or partly) right of the view: the table
+        scrolls sideways, which its narrow scrollbar alone did not tell."""
+        table = self.query_one("#results", DataTable)
+        right, edge, hidden = table.scroll_x + table.scrollable_content_region.width, 0, 0
+        for column in table.ordered_columns:
+            edge += column.get_render_width(table)
+            hidden += edge - table.cell_padding > right  # its last padding cell off the view is no column hidden
+        hint = self.query_one("#more-columns", Static)
+        hint.display = hidden > 0
+        hint.update(f"→ {hidden} more column{'s' if hidden != 1 else ''} to the right (esc, then → scrolls)")
 
     # --- actions ----------------------------------------------------------------------------------
     def action_run_query(self) -> None:

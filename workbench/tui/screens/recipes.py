@@ -17,6 +17,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
+from workbench.console import STATUS_STYLE
 from workbench.recipe import catalog
 from workbench.recipe.catalog import RecipeEntry
 from workbench.tui.widgets.table import Table
@@ -90,7 +91,7 @@ class RecipesScreen(ReportsWorkerErrors, Screen):
 
     def on_mount(self) -> None:
         table = self.query_one("#recipes-table", DataTable)
-        table.add_columns("recipe", "name", "task", "model", "method", "description")
+        table.add_columns("recipe", "origin", "name", "task", "model", "method", "description")
         table.focus()
         self.action_refresh()
 
@@ -112,9 +113,11 @@ class RecipesScreen(ReportsWorkerErrors, Screen):
         table.clear()
         for i, e in enumerate(self.entries):
             rel = catalog.relative_name(e.path, self.dirs)
-            cells = ([rel, e.name, "-", "-", "-", "does not parse: " + e.error.split(":")[0]] if e.error
-                     else [rel, e.name, e.task, e.model, e.method, e.description])
-            table.add_row(*(Text(c) for c in cells), key=str(i))
+            cells = ([rel, e.origin, e.name, "-", "-", "-", "does not parse: " + e.error.split(":")[0]] if e.error
+                     else [rel, e.origin, e.name, e.task, e.model, e.method,
+                           "does not validate: " + e.invalid.partition(": ")[2] if e.invalid else e.description])
+            table.add_row(*(Text(c, style=STATUS_STYLE["failed"] if e.problem and c is cells[-1] else "") for c in cells),
+                          key=str(i))
         if not self.entries:
             self.query_one("#recipe-preview", Static).update(
                 "No recipes found in " + ", ".join(d.name for d in self.dirs) + ". Press n to write one from a template.")
@@ -139,10 +142,11 @@ class RecipesScreen(ReportsWorkerErrors, Screen):
         from textual.markup import escape
 
         rel = catalog.relative_name(e.path, self.dirs)
-        origin = "shipped" if e.shipped else "yours"
-        lines = [f"[b]{escape(e.name)}[/b]  [dim]{escape(rel)} ({origin})[/dim]"]
+        lines = [f"[b]{escape(e.name)}[/b]  [dim]{escape(rel)} ({e.origin})[/dim]"]
         if e.error:
             lines.append(f"[$error]{escape(e.error)}[/]")
+        elif e.invalid:
+            lines.append(f"[$error]does not validate, {escape(e.invalid)}[/] (e opens it in the editor)")
         else:
             lines.append(f"{escape(e.task)} · {escape(e.model) or '(no model.source)'} · {escape(e.method)}")
         lines.append("")
@@ -178,8 +182,9 @@ class RecipesScreen(ReportsWorkerErrors, Screen):
         entry = self._need()
         if entry is None:
             return
-        if entry.error:
-            self.notify(f"{catalog.relative_name(entry.path, self.dirs)}: {entry.error}", title="cannot launch", severity="error")
+        if entry.problem:
+            self.notify(f"{catalog.relative_name(entry.path, self.dirs)}: {entry.problem}", title="cannot launch",
+                        severity="error")
             return
         self.app.push_screen(LaunchScreen(entry.path, []))
 

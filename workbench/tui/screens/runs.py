@@ -117,7 +117,7 @@ class RunsScreen(ClonesRuns, ReportsWorkerErrors, Screen):
         Binding("s", "cycle_sort", "Sort", show=False, tooltip="Sort by the next column (the info line says which)"),
         Binding("S", "reverse_sort", "Reverse", show=False, tooltip="Reverse the sort order"),
         Binding("x", "clear_marks", "Unmark all", show=False, tooltip="Clear every mark"),
-        Binding("t", "tag", "Tag", tooltip="Tag the marked runs shown (or the one under the cursor): key=value"),
+        Binding("t", "tag", "Tag", show=False, tooltip="Tag the marked runs shown (or the one under the cursor): key=value"),
         Binding("n", "note", "Note", show=False, tooltip="Add a note to the run under the cursor"),
         Binding("delete", "delete_runs", "Delete", tooltip="Delete the marked runs shown (or the one under the "
                 "cursor): store rows, the folder to the trash (`workbench rm --undo RUN` restores); asks first"),

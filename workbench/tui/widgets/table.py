@@ -24,3 +24,16 @@ class Table(DataTable):
         # Every line/row/cell cache key carries the counter: advancing it drops them all.
         self._update_count += 1
         self.refresh()
+
+    # A row table's home / end go to the first / last row (DataTable's scroll sideways).
+    def action_scroll_home(self) -> None:
+        if self.cursor_type == "row":
+            self.action_scroll_top()
+        else:
+            super().action_scroll_home()
+
+    def action_scroll_end(self) -> None:
+        if self.cursor_type == "row":
+            self.action_scroll_bottom()
+        else:
+            super().action_scroll_end()
