@@ -1,8 +1,9 @@
 """`workbench serve` in a real browser: headless Chromium (the system's, through selenium) opens the printed
 URL and, by keys, sees the Runs list, opens the demo recipe in the editor, moves to its lora section,
 launches it, watches the Monitor count its steps, closes the tab mid-run (the run goes on), opens the URL
-again and sees the run end in the Monitor with base → tuned, then the per-label base-vs-tuned table in the
-run's detail; a second tab sees the same run in its Runs list. Every wait is on the screen's text.
+again and sees the run end in the Monitor with base → tuned, then the run in the Runs list and the
+per-label base-vs-tuned table in its detail; a second tab sees the same run in its Runs list. Every wait
+is on the screen's text.
 
 The browser's picture of the Monitor at the end is the README's (docs/screenshots/serve.png): set
 WORKBENCH_SERVE_SCREENSHOT=docs/screenshots/serve.png to write it there.
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
 
 import pytest
 
@@ -75,9 +75,12 @@ def test_the_served_app_runs_the_demo_end_to_end_in_headless_chromium(tmp_path):
             assert tuned > base + 0.1
             for shot in shots:
                 browser.save_screenshot(shot)
-            # 6. Its detail, the Base vs tuned tab: every label, base → tuned, Δ.
-            browser.press("d")
-            browser.until_shown("Base vs tuned", "esc Back")
+            # 6. The Runs list has it once the store does; its detail, the Base vs tuned tab: every label,
+            # base → tuned, Δ.
+            browser.press("2")
+            browser.until_shown(run_id, "completed", "/ Filter")
+            browser.press("enter")
+            browser.until_shown(f"{run_id}  completed", "tuned aggregates", "esc Back")
             browser.press("]")
             table = browser.until_shown("metric", "base", "tuned", "Δ", *LABELS)
             shown = {label: float(re.search(rf"{label}\s+f1\s+\d\.\d+\s+\d\.\d+\s+([+-]\d\.\d+)", table)[1])

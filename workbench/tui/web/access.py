@@ -12,12 +12,10 @@ from __future__ import annotations
 import hmac
 import os
 import secrets
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from aiohttp import web
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+from aiohttp.typedefs import Handler, Middleware
 
 
 def new_token() -> str:
@@ -49,7 +47,7 @@ def cookie_name(port: int) -> str:
     return f"workbench-serve-{port}"
 
 
-def require_token(token: str, port: int) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def require_token(token: str, port: int) -> Middleware:
     """An aiohttp middleware refusing every request without the token: 401 without one, 403 with a wrong
     one, and 403 for a websocket opened from another site's page (its Origin is not this server)."""
     expected = token.encode()
