@@ -24,7 +24,8 @@ class Served:
     port: int
     token: str
     url_file: Path
-    proc: subprocess.Popen
+    stdout_after: str = ""  # what the server printed after its open line, and on stderr: read once it has exited
+    stderr: str = ""
 
     @property
     def base(self) -> str:
@@ -40,9 +41,8 @@ def serving(env: dict[str, str], *args: str, cwd: Path = ROOT, timeout: float = 
     try:
         line = _first_line(proc, timeout)
         m = re.fullmatch(r"open: (http://127\.0\.0\.1:(\d+)/\?token=([\w-]+))\n", line)
-        assert m, f"not the open line: {line!r}; stderr: {proc.stderr.read() if proc.poll() is not None else ''}"
-        state = Path(env["XDG_STATE_HOME"])
-        served = Served(m[1], int(m[2]), m[3], state / "workbench" / "serve" / f"{m[2]}.url", proc)
+        assert m, f"not the open line: {line!r}"
+        served = Served(m[1], int(m[2]), m[3], Path(env["XDG_STATE_HOME"]) / "workbench" / "serve" / f"{m[2]}.url")
         yield served
     finally:
         if proc.poll() is None:
@@ -50,7 +50,7 @@ def serving(env: dict[str, str], *args: str, cwd: Path = ROOT, timeout: float = 
         out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, f"serve exited {proc.returncode}: {err}"
     assert not served.url_file.exists(), "the URL file outlived the server"
-    served.proc.stdout_rest, served.proc.stderr_all = out, err  # type: ignore[attr-defined]
+    served.stdout_after, served.stderr = out, err
 
 
 def _first_line(proc: subprocess.Popen, timeout: float) -> str:
@@ -61,4 +61,7 @@ def _first_line(proc: subprocess.Popen, timeout: float) -> str:
         if proc.poll() is not None:
             raise AssertionError(f"serve exited {proc.returncode} before it listened: {proc.stderr.read()}")
         assert time.monotonic() < deadline, f"serve printed nothing in {timeout:.0f} s"
-    return proc.stdout.readline()
+    line = proc.stdout.readline()
+    if not line:  # the server ended without listening
+        raise AssertionError(f"serve exited {proc.wait(timeout=60)} before it listened: {proc.stderr.read().strip()}")
+    return line

@@ -73,7 +73,7 @@ def test_the_token_is_in_the_printed_url_and_a_file_of_the_user_alone_and_nowher
         assert stat.S_IMODE(s.url_file.parent.stat().st_mode) == 0o700
         assert s.url_file.read_text() == s.url + "\n"
         assert status_of(s.url) == 200 and status_of(s.base + "/") == 401
-    assert s.proc.stdout_rest == "" and s.token not in s.proc.stderr_all  # no access log, nothing more
+    assert s.stdout_after == "" and s.token not in s.stderr  # no access log, nothing more
     for path in (tmp_path / "store").rglob("*") if (tmp_path / "store").exists() else ():
         assert path.is_dir() or s.token.encode() not in path.read_bytes(), path
 
@@ -143,5 +143,5 @@ def test_bad_port_taken_port_and_missing_extra_are_one_line_each(cli, serve_env)
 def test_another_host_than_loopback_is_warned_about(serve_env):
     with serving(serve_env, "--host", "0.0.0.0") as s:
         assert status_of(s.base + "/") == 401
-    warning = s.proc.stderr_all.strip().splitlines()
+    warning = s.stderr.strip().splitlines()
     assert len(warning) == 1 and warning[0].startswith("warning: --host 0.0.0.0: anyone who can reach this machine")
