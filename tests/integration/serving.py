@@ -24,6 +24,7 @@ class Served:
     port: int
     token: str
     url_file: Path
+    pid: int
     stdout_after: str = ""  # what the server printed after its open line, and on stderr: read once it has exited
     stderr: str = ""
 
@@ -42,7 +43,8 @@ def serving(env: dict[str, str], *args: str, cwd: Path = ROOT, timeout: float = 
         line = _first_line(proc, timeout)
         m = re.fullmatch(r"open: (http://127\.0\.0\.1:(\d+)/\?token=([\w-]+))\n", line)
         assert m, f"not the open line: {line!r}"
-        served = Served(m[1], int(m[2]), m[3], Path(env["XDG_STATE_HOME"]) / "workbench" / "serve" / f"{m[2]}.url")
+        served = Served(m[1], int(m[2]), m[3], Path(env["XDG_STATE_HOME"]) / "workbench" / "serve" / f"{m[2]}.url",
+                        proc.pid)
         yield served
     finally:
         if proc.poll() is None:

@@ -8,11 +8,14 @@ import asyncio
 import os
 import pwd
 import shutil
+import signal
 import stat
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -76,6 +79,20 @@ def test_the_token_is_in_the_printed_url_and_a_file_of_the_user_alone_and_nowher
     assert s.stdout_after == "" and s.token not in s.stderr  # no access log, nothing more
     for path in (tmp_path / "store").rglob("*") if (tmp_path / "store").exists() else ():
         assert path.is_dir() or s.token.encode() not in path.read_bytes(), path
+
+
+def test_the_ssh_session_closing_stops_the_server_and_its_url_file_goes(serve_env):
+    with serving(serve_env) as s:
+        os.kill(s.pid, signal.SIGHUP)  # serving() checks: exit status 0, the URL file gone
+        assert wait_for_exit(s.pid)
+
+
+def wait_for_exit(pid: int, timeout: float = 60) -> bool:
+    deadline = time.monotonic() + timeout
+    while Path(f"/proc/{pid}/status").exists() and "zombie" not in Path(f"/proc/{pid}/status").read_text():
+        assert time.monotonic() < deadline, "the server outlived its SIGHUP"
+        time.sleep(0.05)
+    return True
 
 
 def test_a_second_start_gets_another_token(serve_env):

@@ -74,7 +74,9 @@ class TokenServer(Server):
             try:
                 stop = asyncio.Event()
                 loop = asyncio.get_running_loop()
-                for sig in (signal.SIGINT, signal.SIGTERM):
+                # SIGHUP: the ssh session closed; left alone where ignored (nohup keeps the server)
+                hangup = [signal.SIGHUP] if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN else []
+                for sig in (signal.SIGINT, signal.SIGTERM, *hangup):
                     loop.add_signal_handler(sig, stop.set)
                 on_open(self.url())
                 await stop.wait()
@@ -102,7 +104,7 @@ def _bind_error(host: str, port: int, e: OSError) -> str:
 
 
 def serve(store: Path, host: str, port: int, on_open: Callable[[str], None]) -> None:
-    """Serve the app on the store until SIGINT / SIGTERM; `on_open(url)` once it listens (the URL with
+    """Serve the app on the store until SIGINT / SIGTERM / SIGHUP; `on_open(url)` once it listens (the URL with
     the token)."""
     server = TokenServer(app_command(store), host, port, new_token())
     server.initialize_logging()
