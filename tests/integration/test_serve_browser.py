@@ -6,7 +6,7 @@ per-label base-vs-tuned table in its detail; a second tab sees the same run in i
 is on the screen's text.
 
 The browser's picture of the Monitor at the end is the README's (docs/screenshots/serve.png): set
-WORKBENCH_SERVE_SCREENSHOT=docs/screenshots/serve.png to write it there.
+WORKBENCH_SERVE_SCREENSHOT=docs/screenshots/serve.png (a path from the repository root) to write it there.
 """
 
 from __future__ import annotations
