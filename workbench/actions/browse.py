@@ -12,13 +12,13 @@ from typing import Any
 from workbench.actions.comparable import Comparable, comparable
 from workbench.actions.refs import resolve_run
 from workbench.errors import UserError
+from workbench.events import RUN_STATUSES
 from workbench.launch import reckon
 from workbench.store import read
 from workbench.store.db import connect
 from workbench.store.schema import ALL_LABELS
 from workbench.wording import group_name
 
-RUN_STATUSES = ("queued", "running", "completed", "failed", "interrupted", "cancelled")
 
 
 @dataclass(frozen=True)
