@@ -1,0 +1,144 @@
+"""The one door to a tune study's Optuna storage (issue 30; docs/architecture.md "Tune").
+
+A study is one tune group: its name is the group's, its storage one journal file,
+`<run root>/.tune/<group>.journal` (a file lock that works on a shared file system without a database
+server, so workers on several nodes share it). Every process that touches a study opens it here: the
+`tune` command creating or continuing it, each worker asking and telling trials, and the training
+process reporting its epochs to its trial (train/prune.py), so all of them judge with the same sampler
+seed, pruner and direction.
+
+Imports optuna at module level: only tune's own modules and a trial's training process import this."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.distributions import BaseDistribution, CategoricalDistribution
+from optuna.storages import JournalStorage
+from optuna.storages.journal import JournalFileBackend
+
+from workbench.errors import UserError
+from workbench.recipe.metric_names import LOWER_IS_BETTER
+
+PRUNERS = ("median", "hyperband", "none")
+DEFAULT_METRIC = "train.best_metric"
+TUNE_DIR = ".tune"  # under the run root, beside the run folders (a dot folder: `sync` never lists it)
+
+# TPE samples at random for its first trials, then models the good and the bad ones. Optuna's 10 would
+# leave nothing to model in the 12-trial budgets tune is meant for: a third of the budget, 2 to 10.
+TPE_STARTUP_MAX = 10
+# The median pruner judges a trial against the trials before it only once this many have reported
+# (Optuna's default): earlier, one lucky or unlucky first trial would set the bar for all.
+MEDIAN_STARTUP_TRIALS = 5
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)  # the CLI prints one line per trial, not Optuna's
+
+
+def storage_path(runs_root: Path, group: str) -> Path:
+    """Where the study of `group` is kept."""
+    return runs_root / TUNE_DIR / f"{group}.journal"
+
+
+def storage(path: Path) -> JournalStorage:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return JournalStorage(JournalFileBackend(str(path)))
+
+
+def metric_name(metric: str, best_metric: str) -> str:
+    """The evaluation aggregate a study optimizes: tune.metric, where `train.best_metric` stands for the
+    recipe's own."""
+    return best_metric if metric == DEFAULT_METRIC else metric
+
+
+def direction(metric: str) -> str:
+    """Which way the metric is better, as train.best_metric's checkpoint and eval.targets judge it
+    (recipe/metric_names.py): minimize a loss-like metric, maximize the others."""
+    return "minimize" if metric in LOWER_IS_BETTER else "maximize"
+
+
+def make_pruner(kind: str) -> optuna.pruners.BasePruner:
+    """tune.pruner as Optuna's pruner; steps are epochs (a trial reports each epoch's validation metric)."""
+    if kind == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=MEDIAN_STARTUP_TRIALS, n_warmup_steps=0)
+    if kind == "hyperband":
+        # resources are epochs: the longest bracket is the first finished trial's epochs ("auto")
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource="auto", reduction_factor=3)
+    if kind == "none":
+        return optuna.pruners.NopPruner()
+    raise UserError(f"tune.pruner = {kind!r}: expected one of {', '.join(PRUNERS)}")
+
+
+def make_sampler(seed: int, trials: int, worker: int = 0) -> optuna.samplers.TPESampler:
+    """TPE seeded by tune.seed; each parallel worker by seed + its index (the same seed would make the
+    workers draw the same trials), with the constant liar so that workers do not all pick the point
+    the running trials already try."""
+    startup = max(2, min(TPE_STARTUP_MAX, trials // 3))
+    return optuna.samplers.TPESampler(seed=seed + worker, n_startup_trials=startup, multivariate=True,
+                                      constant_liar=True)
+
+
+def open_study(path: Path, group: str, *, pruner: str = "median", seed: int = 0, trials: int = 20,
+               worker: int = 0, metric: str | None = None) -> optuna.Study:
+    """The study `group` in the journal at `path`, created when `metric` is given and it is not there
+    (with `metric`'s direction); an existing one must optimize the same direction."""
+    store = storage(path)
+    sampler, judge = make_sampler(seed, trials, worker), make_pruner(pruner)
+    names = [s.study_name for s in optuna.study.get_all_study_summaries(store)]
+    if group in names:
+        study = optuna.load_study(study_name=group, storage=store, sampler=sampler, pruner=judge)
+        if metric is not None and study.direction.name.lower() != direction(metric):
+            raise UserError(f"tune study {group} ({path}) {study.direction.name.lower()}s its metric; "
+                            f"{metric} is to {direction(metric)}: use another --group for another metric")
+        return study
+    if metric is None:
+        raise UserError(f"{path}: no tune study {group} in it")
+    study = optuna.create_study(study_name=group, storage=store, sampler=sampler, pruner=judge,
+                                direction=direction(metric), load_if_exists=True)
+    study.set_user_attr("metric", metric)
+    return study
+
+
+def recipe_point(space: Mapping[str, BaseDistribution], values: Mapping[str, Any]) -> dict[str, Any]:
+    """The recipe's own values of the space's knobs: trial 0. An empty table of a categorical knob is its
+    "none" choice (train.class_weights: {} and "none" both mean unweighted)."""
+    point = {}
+    for knob, dist in space.items():
+        value = values[knob]
+        if isinstance(dist, CategoricalDistribution) and value in ({}, []) and "none" in dist.choices:
+            value = "none"
+        point[knob] = value
+    return point
+
+
+def with_recipe_point(space: Mapping[str, BaseDistribution],
+                      point: Mapping[str, Any]) -> dict[str, BaseDistribution]:
+    """The space widened to hold the recipe's own values (a choice added, a range stretched), so that
+    trial 0 is a point of the space the sampler models."""
+    out: dict[str, BaseDistribution] = {}
+    for knob, dist in space.items():
+        value = point[knob]
+        if isinstance(dist, CategoricalDistribution):
+            out[knob] = dist if value in dist.choices else CategoricalDistribution([*dist.choices, value])
+        elif isinstance(dist, optuna.distributions.FloatDistribution) and isinstance(value, (int, float)):
+            out[knob] = optuna.distributions.FloatDistribution(min(dist.low, float(value)), max(dist.high, float(value)),
+                                                               log=dist.log, step=dist.step)
+        elif isinstance(dist, optuna.distributions.IntDistribution) and isinstance(value, int):
+            out[knob] = optuna.distributions.IntDistribution(min(dist.low, value), max(dist.high, value),
+                                                             log=dist.log, step=dist.step)
+        else:
+            out[knob] = dist
+    return out
+
+
+def start_study(path: Path, group: str, space: Mapping[str, BaseDistribution], values: Mapping[str, Any], *,
+                metric: str, pruner: str = "median", seed: int = 0, trials: int = 20) -> tuple[optuna.Study, bool]:
+    """Create or continue the study `group`; a new one gets trial 0 enqueued with the recipe's own values
+    of the space's knobs (the study is never worse than not tuning). (study, created)."""
+    study = open_study(path, group, pruner=pruner, seed=seed, trials=trials, metric=metric)
+    created = not study.trials
+    if created:
+        study.enqueue_trial(recipe_point(space, values))
+    return study, created
