@@ -20,7 +20,6 @@ from workbench.store.schema import ALL_LABELS
 from workbench.wording import group_name
 
 
-
 @dataclass(frozen=True)
 class RunList:
     """`runs`: the runs selected, newest first, each a dict keyed by read.RUN_LIST_COLUMNS, an unfinished

@@ -12,9 +12,9 @@ from pathlib import Path
 from workbench.actions.launch import Started, started
 from workbench.actions.refs import resolve_run, run_dir_of
 from workbench.errors import UserError
+from workbench.events import FINAL_STATUSES
 from workbench.launch import follow as follower
 from workbench.launch import launcher
-from workbench.events import FINAL_STATUSES
 from workbench.launch.follow import OnEvents
 from workbench.launch.hosts import HostUnreachable
 from workbench.store import read

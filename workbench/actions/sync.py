@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from workbench.errors import UserError
-from workbench.launch import follow as follower
 from workbench.events import FINAL_STATUSES
+from workbench.launch import follow as follower
 from workbench.launch.hosts import HostUnreachable
 from workbench.rundir import RUN_META, RunFolderError, folder_fault, remove_leftovers
 from workbench.store.db import connect, runs_root

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import optuna
 from optuna.distributions import BaseDistribution, CategoricalDistribution
@@ -53,7 +53,7 @@ def metric_name(metric: str, best_metric: str) -> str:
     return best_metric if metric == DEFAULT_METRIC else metric
 
 
-def direction(metric: str) -> str:
+def direction(metric: str) -> Literal["minimize", "maximize"]:
     """Which way the metric is better, as train.best_metric's checkpoint and eval.targets judge it
     (recipe/metric_names.py): minimize a loss-like metric, maximize the others."""
     return "minimize" if metric in LOWER_IS_BETTER else "maximize"
@@ -80,25 +80,42 @@ def make_sampler(seed: int, trials: int, worker: int = 0) -> optuna.samplers.TPE
                                       constant_liar=True)
 
 
-def open_study(path: Path, group: str, *, pruner: str = "median", seed: int = 0, trials: int = 20,
+def open_study(path: Path, group: str, *, pruner: str | None = None, seed: int = 0, trials: int = 20,
                worker: int = 0, metric: str | None = None) -> optuna.Study:
     """The study `group` in the journal at `path`, created when `metric` is given and it is not there
-    (with `metric`'s direction); an existing one must optimize the same direction."""
-    store = storage(path)
-    sampler, judge = make_sampler(seed, trials, worker), make_pruner(pruner)
-    names = [s.study_name for s in optuna.study.get_all_study_summaries(store)]
-    if group in names:
-        study = optuna.load_study(study_name=group, storage=store, sampler=sampler, pruner=judge)
+    (with `metric`'s direction); an existing one must optimize the same direction. `pruner` None: the
+    study's own (the last `tune` of the group set it), as a trial's training process judges by it."""
+    return _open(storage(path), path, group, pruner=pruner, seed=seed, trials=trials, worker=worker, metric=metric)
+
+
+def _open(store: JournalStorage, path: Path, group: str, *, pruner: str | None, seed: int, trials: int, worker: int,
+          metric: str | None) -> optuna.Study:
+    sampler = make_sampler(seed, trials, worker)
+    if group in [s.study_name for s in optuna.study.get_all_study_summaries(store)]:
+        study = optuna.load_study(study_name=group, storage=store, sampler=sampler, pruner=optuna.pruners.NopPruner())
         if metric is not None and study.direction.name.lower() != direction(metric):
             raise UserError(f"tune study {group} ({path}) {study.direction.name.lower()}s its metric; "
                             f"{metric} is to {direction(metric)}: use another --group for another metric")
-        return study
-    if metric is None:
+    elif metric is None:
         raise UserError(f"{path}: no tune study {group} in it")
-    study = optuna.create_study(study_name=group, storage=store, sampler=sampler, pruner=judge,
-                                direction=direction(metric), load_if_exists=True)
-    study.set_user_attr("metric", metric)
+    else:
+        study = optuna.create_study(study_name=group, storage=store, sampler=sampler, direction=direction(metric),
+                                    load_if_exists=True)
+        study.set_user_attr("metric", metric)
+    kind = pruner or study.user_attrs.get("pruner", "median")
+    judge = make_pruner(kind)  # a bad name refused before it is kept
+    if study.user_attrs.get("pruner") != kind:
+        study.set_user_attr("pruner", kind)
+    study.pruner = judge
     return study
+
+
+def trial_in(path: Path, group: str, number: int) -> optuna.trial.Trial:
+    """Trial `number` of the study, to report to and ask whether to prune (a trial's training process)."""
+    store = storage(path)
+    study = _open(store, path, group, pruner=None, seed=0, trials=0, worker=0, metric=None)
+    trial_id = store.get_trial_id_from_study_id_trial_number(store.get_study_id_from_name(group), number)
+    return optuna.trial.Trial(study, trial_id)
 
 
 def recipe_point(space: Mapping[str, BaseDistribution], values: Mapping[str, Any]) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from workbench.store import read
 from workbench.store.db import connect
 from workbench.tracking import mlflow_sink
 
+
 @dataclass(frozen=True)
 class SentToMlflow:
     """A run in MLflow: the workbench run, its MLflow run and experiment, where (the tracking URI,

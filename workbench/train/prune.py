@@ -1,0 +1,79 @@
+"""Pruning a `workbench tune` trial from inside its training process (issue 30).
+
+Active only for a run whose run.json says `"tune": {"study", "storage", "trial"}` (the tune worker's
+runs): at each epoch's validation evaluation the study's metric is reported to the trial, and when the
+study's pruner says so training stops; the run sequence then ends the run `pruned` (train/main.py),
+its error saying which pruner, at which epoch, on what value. Imported only for such a run
+(train/trainer.py), so other runs never load Optuna. The study is its journal file, not the store."""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+from typing import Any
+
+from workbench.events import EventWriter
+from workbench.train.context import Pruned
+from workbench.train.trainer import EndsRun
+from workbench.tune import study as tune_study
+from workbench.wording import fmt
+
+
+class PruningCallback(EndsRun):
+    """Reports each epoch evaluation's metric to the trial; stops training when the pruner prunes it.
+    `ending` is then the run's Pruned, saying why."""
+
+    def __init__(self, tune: dict[str, Any], writer: EventWriter, *, best_metric: str, world_size: int = 1):
+        self.trial = tune_study.trial_in(Path(tune["storage"]), str(tune["study"]), int(tune["trial"]))
+        self.study = self.trial.study
+        self.metric = tune_study.metric_name(self.study.user_attrs.get("metric", tune_study.DEFAULT_METRIC),
+                                             best_metric)
+        self.pruner = self.study.user_attrs.get("pruner", "median")
+        self.writer = writer
+        self.world_size = world_size
+        self._missing_said = False
+
+    def on_evaluate(self, args, state, control, metrics=None, **kw):
+        prune = False
+        if state.is_world_process_zero:
+            value = (metrics or {}).get(f"eval_{self.metric}")
+            if value is None:
+                if not self._missing_said:  # e.g. a generative task's f1, scored by generation after training
+                    self._missing_said = True
+                    self.writer.emit("log", level="warning", message=f"tune: the epoch evaluations have no "
+                                     f"{self.metric}; this trial is not pruned")
+            else:
+                epoch = max(1, round(state.epoch or 0))
+                self.trial.report(float(value), epoch)
+                if self.trial.should_prune():
+                    prune = True
+                    self.ending = Pruned(self._why(epoch, float(value)))
+        if self.world_size > 1:  # every rank stops at the same step, or the others wait at the next collective
+            prune = _broadcast(prune, args.device)
+        if prune:
+            if self.ending is None:  # a rank > 0 stops as rank 0 says; only rank 0 writes the end
+                self.ending = Pruned(f"pruned by the {self.pruner} pruner")
+            control.should_training_stop = True
+            control.should_save = False
+
+    def _why(self, epoch: int, value: float) -> str:
+        """`pruned by the median pruner at epoch 2: f1_macro 0.31 below the median 0.45`."""
+        head = f"pruned by the {self.pruner} pruner at epoch {epoch}: {self.metric} {fmt(value)}"
+        others = [v for t in self.study.get_trials(deepcopy=False)
+                  if t.number != self.trial.number and (v := t.intermediate_values.get(epoch)) is not None]
+        if not others:
+            return head
+        median = statistics.median(others)
+        side = "above" if tune_study.direction(self.metric) == "minimize" else "below"
+        return f"{head} {side} the median {fmt(median)} of {len(others)} other trials at that epoch"
+
+
+def _broadcast(flag: bool, device) -> bool:
+    import torch
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        return flag
+    t = torch.tensor([int(flag)], device=device)
+    dist.broadcast(t, 0)
+    return bool(t.item())
