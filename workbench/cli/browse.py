@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 def register(sub: Subparsers) -> None:
     sp = command(sub, "runs", "List runs from the store (archived runs only with --all).", _runs)
     sp.add_argument("--status", help="only runs with this status (queued, running, completed, failed, interrupted, "
-                    "cancelled)")
+                    "cancelled, pruned)")
     sp.add_argument("--tag", action="append", metavar="KEY[=VALUE]", help="only runs with this tag (repeatable)")
     sp.add_argument("--all", action="store_true", help="archived runs too")
     sp.add_argument("--recipe", help="only runs of this recipe name")

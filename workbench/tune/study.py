@@ -48,9 +48,9 @@ def storage(path: Path) -> JournalStorage:
 
 
 def metric_name(metric: str, best_metric: str) -> str:
-    """The evaluation aggregate a study optimizes: tune.metric, where `train.best_metric` stands for the
-    recipe's own."""
-    return best_metric if metric == DEFAULT_METRIC else metric
+    """The evaluation aggregate a study optimizes: tune.metric, where empty (or `train.best_metric`) stands
+    for the recipe's own."""
+    return best_metric if metric in ("", DEFAULT_METRIC) else metric
 
 
 def direction(metric: str) -> Literal["minimize", "maximize"]:

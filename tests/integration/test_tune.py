@@ -1,0 +1,76 @@
+"""`workbench tune` through the real CLI on the demo recipe's tiny model (issue 30): trials are runs of one
+group in the store, trial 0 is the recipe's own values, the best trial's recipe is written, validates and
+names its trial, and `tune --group G` again continues the same study."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import DEMO_RECIPE
+from tests.integration.runs import q
+from workbench.tune import study as tune_study
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+
+SHORT = ("--set", "train.epochs=2", "--set", "data.max_rows=160", "--set", "train.logging_steps=5")
+
+
+def test_tune_runs_trials_as_runs_writes_the_best_recipe_and_continues_its_study(cli, tmp_path):
+    store, best = tmp_path / "runs.duckdb", tmp_path / "best.toml"
+    res = cli("tune", DEMO_RECIPE, *SHORT, "--trials", "3", "--space", "train.learning_rate=1e-4..1e-2",
+              "--group", "g1", "--output", best, timeout=400)
+    assert res.returncode == 0, res.stdout + res.stderr
+    lines = res.stdout.strip().splitlines()
+    assert lines[-1] == str(best) and best.exists()
+    assert [ln.split()[1] for ln in lines if ln.startswith("trial ")] == ["0", "1", "2"] or \
+        sorted(ln.split()[1] for ln in lines if ln.startswith("trial ")) == ["0", "1", "2"]
+    assert lines[-2].startswith("3 completed, 0 pruned, 0 failed; best loss "), lines[-2]
+
+    runs = q(store, "SELECT run_id, status FROM runs WHERE group_id = 'g1' ORDER BY created_at")
+    assert len(runs) == 3 and {s for _, s in runs} == {"completed"}
+    study = tune_study.open_study(tune_study.storage_path(tmp_path / "runs", "g1"), "g1")
+    first = study.trials[0]
+    assert first.params == {"train.learning_rate": 3e-3}  # the demo recipe's own rate
+    assert q(store, "SELECT value FROM params WHERE run_id = ? AND key = 'train.learning_rate'",
+             [first.user_attrs["run_id"]]) == [(json.dumps(3e-3),)] or \
+        float(q(store, "SELECT value FROM params WHERE run_id = ? AND key = 'train.learning_rate'",
+                [first.user_attrs["run_id"]])[0][0]) == 3e-3
+    text = best.read_text()
+    assert f"trial {study.best_trial.number}" in text
+    assert cli("validate", best).returncode == 0
+
+    res = cli("tune", DEMO_RECIPE, *SHORT, "--trials", "4", "--space", "train.learning_rate=1e-4..1e-2",
+              "--group", "g1", "--output", best, timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "continuing study g1" in res.stdout
+    assert [ln.split()[1] for ln in res.stdout.splitlines() if ln.startswith("trial ")] == ["3"]
+    assert len(tune_study.open_study(tune_study.storage_path(tmp_path / "runs", "g1"), "g1").trials) == 4
+    assert q(store, "SELECT count(*) FROM runs WHERE group_id = 'g1'") == [(4,)]
+
+
+def test_parallel_trials_run_side_by_side_in_one_study(cli, tmp_path):
+    res = cli("tune", DEMO_RECIPE, *SHORT, "--trials", "3", "--parallel", "2", "--space", "lora.r=4,8",
+              "--group", "g2", "--output", tmp_path / "b.toml", timeout=400)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "3 trials, 2 at a time" in res.stdout
+    runs = q(tmp_path / "runs.duckdb", "SELECT started_at, ended_at FROM runs WHERE group_id = 'g2' "
+             "AND status = 'completed' ORDER BY started_at")
+    assert len(runs) == 3
+    assert runs[1][0] < runs[0][1]  # the second trial started before the first ended
+    assert len(list((tmp_path / "runs" / ".tune").glob("g2.worker*.log"))) == 2
+
+
+def test_a_failed_trial_is_recorded_failed_and_the_study_goes_on(cli, tmp_path):
+    """Every trial's trainer is killed at its first epoch evaluation (faults.py): each is failed in the
+    store and the study, and the next trial still runs."""
+    res = cli("tune", DEMO_RECIPE, *SHORT, "--trials", "2", "--space", "lora.r=4,8", "--group", "g3",
+              "--output", tmp_path / "b.toml", env={"WORKBENCH_KILL_AT": "epoch_eval"}, timeout=300)
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert res.stdout.strip().splitlines()[-1].startswith("0 completed, 0 pruned, 2 failed; no trial completed")
+    assert q(tmp_path / "runs.duckdb", "SELECT status, count(*) FROM runs WHERE group_id = 'g3' GROUP BY status") \
+        == [("failed", 2)]
+    study = tune_study.open_study(tune_study.storage_path(tmp_path / "runs", "g3"), "g3")
+    assert [t.state.name for t in study.trials] == ["FAIL", "FAIL"]
+    assert not (tmp_path / "b.toml").exists()

@@ -1,0 +1,44 @@
+"""The pure parts of `workbench tune`'s workers (issue 30): which GPUs each local worker sees (one trial
+per GPU; this machine has none, so the assignment is tested alone), and how a trial's run folder is told
+to the study (COMPLETE with its tuned validation metric, PRUNED, FAIL)."""
+
+from __future__ import annotations
+
+import pytest
+from optuna.trial import TrialState
+
+from tests.unit.test_store import make_run, rid
+from workbench.actions.tune import assign_devices
+from workbench.errors import UserError
+from workbench.events import EventWriter
+from workbench.rundir import events_file
+from workbench.tune.worker import outcome
+
+
+def test_one_worker_per_gpu_in_the_visible_order():
+    assert assign_devices(2, ["0", "1", "2"], 0) == ["0", "1"]
+    assert assign_devices(3, ["4", "6", "7"], 1) == ["4", "6", "7"]  # CUDA_VISIBLE_DEVICES=4,6,7: those ids
+    assert assign_devices(2, ["0", "1", "2", "3"], 2) == ["0,1", "2,3"]  # launch.gpus = 2: two each
+    assert assign_devices(2, [], 0) == [None, None]  # no GPU: CPU trials
+    with pytest.raises(UserError, match=r"--parallel 3: 3 trials of 1 GPU\(s\) each need 3 GPUs; this machine has 2"):
+        assign_devices(3, ["0", "1"], 1)
+
+
+def _ended(tmp_path, demo_recipe, status: str, **evals):
+    run_dir = make_run(tmp_path / "runs", rid(status), demo_recipe, end=None)
+    with EventWriter(events_file(run_dir)) as w:
+        w.emit("eval", phase="epoch", split="validation", step=5, epoch=1.0, labels={}, aggregates={"loss": 0.7})
+        if evals:
+            w.emit("eval", phase="tuned", split="validation", step=5, epoch=1.0, labels={}, aggregates=evals)
+        w.emit("end", status=status, error=None if status == "completed" else f"it {status}")
+    return run_dir
+
+
+def test_a_trials_run_is_told_by_how_it_ended(tmp_path, demo_recipe):
+    done = outcome(_ended(tmp_path, demo_recipe, "completed", loss=0.61, f1_macro=0.4), "f1_macro")
+    assert (done.state, done.value, done.why) == (TrialState.COMPLETE, 0.4, None)
+    pruned = outcome(_ended(tmp_path, demo_recipe, "pruned"), "loss")
+    assert (pruned.state, pruned.value, pruned.why) == (TrialState.PRUNED, None, "it pruned")
+    failed = outcome(_ended(tmp_path, demo_recipe, "failed"), "loss")
+    assert (failed.state, failed.why) == (TrialState.FAIL, "it failed")
+    assert outcome(_ended(tmp_path / "x", demo_recipe, "completed", loss=0.5), "f1_macro").state == TrialState.FAIL

@@ -1,0 +1,273 @@
+"""`workbench tune`: a search over a recipe's knobs on Optuna, each trial a run of one group (issue 30;
+docs/architecture.md "Tune").
+
+In steps, so the front end renders the progress: `plan_tune` checks the recipe, its data, the search
+space and the workers this machine can give; `start_tune` creates or continues the study (trial 0: the
+recipe's own values), freezes the base recipe beside the study's journal and starts K worker processes
+(workbench/tune/worker.py), each on its own GPU where there are GPUs; `follow_tune` ingests the group's
+run folders into the store as they appear and hands each finished trial to a callback until the workers
+are done; `finish_tune` writes the best trial's recipe and counts what pruning saved."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workbench.errors import UserError
+
+POLL_S = 1.0  # how often `tune` looks at the study and ingests its runs
+
+
+@dataclass(frozen=True)
+class TunePlan:
+    """What `tune` will do: the recipe (overrides applied), the study (group, journal), the search space
+    (knob: Optuna distribution), the budget, the workers and the GPUs each sees (None: no GPU)."""
+
+    recipe: Any  # workbench.recipe.Recipe
+    store: Path
+    group: str
+    storage: Path
+    space: dict[str, Any]
+    metric: str
+    trials: int
+    timeout: int
+    devices: list[str | None]
+    output: Path
+
+
+@dataclass
+class Tuning:
+    """A study under way: its plan, whether it was created now, the worker processes."""
+
+    plan: TunePlan
+    created: bool
+    workers: list[subprocess.Popen] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TrialLine:
+    """A finished trial as `tune` prints it: number, its values, metric value, state, run, why."""
+
+    number: int
+    params: dict[str, Any]
+    value: float | None
+    state: str  # completed / pruned / failed
+    run_id: str | None
+    why: str | None
+
+
+@dataclass(frozen=True)
+class TuneResult:
+    """The study at the end: counts by state, the best trial, the best recipe's path (None: no trial
+    completed), and the share of the epochs the trials would have trained unpruned that pruning saved."""
+
+    group: str
+    metric: str
+    completed: int
+    pruned: int
+    failed: int
+    best_number: int | None
+    best_value: float | None
+    best_path: Path | None
+    epochs_saved: float | None
+
+
+def assign_devices(parallel: int, devices: Sequence[str], per_trial: int) -> list[str | None]:
+    """CUDA_VISIBLE_DEVICES of each of `parallel` workers: one trial per GPU (or per `per_trial` GPUs,
+    launch.gpus > 1), in the order `devices` lists the visible GPUs; None for each when there are none.
+    UserError when the workers need more GPUs than there are."""
+    if not devices:
+        return [None] * parallel
+    per = max(1, per_trial)
+    if parallel * per > len(devices):
+        raise UserError(f"--parallel {parallel}: {parallel} trials of {per} GPU(s) each need {parallel * per} GPUs; "
+                        f"this machine has {len(devices)} ({', '.join(devices)})")
+    return [",".join(devices[i * per:(i + 1) * per]) for i in range(parallel)]
+
+
+def visible_gpus() -> list[str]:
+    """The GPUs a trial may use here: CUDA_VISIBLE_DEVICES's list when set, else every GPU NVML sees."""
+    said = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if said is not None:
+        return [d for d in (s.strip() for s in said.split(",")) if d and d != "-1"]
+    from workbench.telemetry.gpus import open_gpus
+
+    gpus, _note = open_gpus(0, 1)
+    return [str(i) for i in range(len(gpus))]
+
+
+def plan_tune(store: Path, recipe_ref: str, *, overrides: Sequence[str] = (), space: Sequence[str] = (),
+              trials: int | None = None, timeout: int | None = None, parallel: int = 1, group: str | None = None,
+              output: Path | None = None) -> TunePlan:
+    """Check the recipe `recipe_ref` names with its overrides (its data and model source too: preflight),
+    its search space ([tune.space], `space`: KEY=LO..HI / KEY=a,b,c; else the task's default) and the
+    workers: `parallel` local trials side by side, each on its own cores, or on its own GPU(s)."""
+    from workbench.actions.validate import preflight
+    from workbench.store.db import runs_root
+    from workbench.tune import study as tune_study
+    from workbench.tune.space import search_space
+
+    recipe, _splits = preflight(recipe_ref, list(overrides), [])
+    if recipe.axes:
+        raise UserError("tune searches its own space: a recipe with [sweep] axes is run with `workbench run`; "
+                        "put the knobs in [tune.space] or --space")
+    if parallel < 1:
+        raise UserError(f"--parallel {parallel}: expected 1 or more trials side by side")
+    target = recipe.launch.target
+    if target.kind != "local":
+        raise UserError(f"launch.target = {target}: `workbench tune` runs its trials here for now "
+                        "(a cluster job array pulling from the study is not built yet)")
+    gpus = visible_gpus()
+    devices = assign_devices(parallel, gpus, recipe.launch.gpus)
+    if not gpus:
+        cores = os.cpu_count() or 1
+        if parallel * recipe.launch.processes > cores:
+            raise UserError(f"--parallel {parallel}: {parallel} trials of {recipe.launch.processes} process(es) "
+                            f"need {parallel * recipe.launch.processes} cores; this machine has {cores}")
+    tuned = recipe.tune
+    name = group or recipe.view.group or f"{recipe.name}-tune-{time.strftime('%Y%m%d-%H%M%S')}"
+    if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}", name):
+        raise UserError(f"--group {name!r}: expected letters, digits, _ . - (it names the study's journal file)")
+    dists = search_space(recipe, list(space))
+    point = tune_study.recipe_point(dists, recipe.values)
+    return TunePlan(recipe=recipe, store=store, group=name,
+                    storage=tune_study.storage_path(runs_root(store), name),
+                    space=tune_study.with_recipe_point(dists, point),
+                    metric=tune_study.metric_name(tuned.metric, recipe.train.best_metric),
+                    trials=trials if trials is not None else tuned.trials,
+                    timeout=timeout if timeout is not None else tuned.timeout, devices=devices,
+                    output=output or Path.cwd() / f"{recipe.name}.tuned.toml")
+
+
+def start_tune(plan: TunePlan) -> Tuning:
+    """Create or continue the study (its space, metric and pruner kept in it), freeze the base recipe
+    beside its journal, start the workers."""
+    from optuna.distributions import distribution_to_json
+
+    from workbench.recipe import write_frozen
+    from workbench.store.db import runs_root
+    from workbench.tune import study as tune_study
+
+    recipe = plan.recipe
+    if plan.trials < 1:
+        raise UserError(f"--trials {plan.trials}: expected 1 or more")
+    study, created = tune_study.start_study(plan.storage, plan.group, plan.space, recipe.values, metric=plan.metric,
+                                            pruner=recipe.tune.pruner, seed=recipe.tune.seed, trials=plan.trials)
+    study.set_user_attr("space", {k: distribution_to_json(d) for k, d in plan.space.items()})
+    base = plan.storage.with_suffix(".recipe.toml")
+    write_frozen(recipe.single({"group": plan.group}), base,
+                 f"Base recipe of tune study {plan.group}: each trial is it with the trial's values")
+    tuning = Tuning(plan, created)
+    for i, device in enumerate(plan.devices):
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        if device is not None:
+            env["CUDA_VISIBLE_DEVICES"] = device
+        argv = [sys.executable, "-m", "workbench.tune.worker", "--storage", str(plan.storage), "--study", plan.group,
+                "--recipe", str(base), "--runs-root", str(runs_root(plan.store)), "--trials", str(plan.trials),
+                "--timeout", str(plan.timeout), "--worker", str(i), "--seed", str(recipe.tune.seed)]
+        log = open(plan.storage.with_name(f"{plan.group}.worker{i}.log"), "ab")  # noqa: SIM115 - the worker's
+        tuning.workers.append(subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                               env=env))
+        log.close()
+    return tuning
+
+
+def _line(trial, metric: str) -> TrialLine:
+    state = {"COMPLETE": "completed", "PRUNED": "pruned"}.get(trial.state.name, "failed")
+    return TrialLine(trial.number, dict(trial.params), trial.value, state, trial.user_attrs.get("run_id"),
+                     trial.user_attrs.get("why"))
+
+
+def _ingest(store: Path, runs: Path, run_ids: list[str]) -> list[str]:
+    from workbench.actions.sync import ingest_folders
+
+    dirs = [runs / r for r in run_ids if (runs / r / "run.json").exists()]
+    return ingest_folders(store, dirs).warnings if dirs else []
+
+
+def follow_tune(tuning: Tuning, on_trial: Callable[[TrialLine], None],
+                on_warning: Callable[[str], None] = lambda w: None) -> None:
+    """Until every worker has ended: ingest the group's run folders (registered as they appear, settled
+    when they end) and hand each trial that finished to `on_trial`, in the order they finish."""
+    from optuna.trial import TrialState
+
+    from workbench.store.db import runs_root
+    from workbench.tune import study as tune_study
+
+    plan = tuning.plan
+    runs = runs_root(plan.store)
+    study = tune_study.open_study(plan.storage, plan.group)
+    told = {t.number for t in study.get_trials(deepcopy=False) if t.state.is_finished()}
+    open_runs: set[str] = set()
+    while True:
+        running = any(w.poll() is None for w in tuning.workers)
+        trials = study.get_trials(deepcopy=False)
+        for t in trials:
+            if t.state == TrialState.RUNNING and t.user_attrs.get("run_id"):
+                open_runs.add(t.user_attrs["run_id"])
+        finished = [t for t in trials if t.state.is_finished() and t.number not in told]
+        for w in _ingest(plan.store, runs, sorted(open_runs | {t.user_attrs["run_id"] for t in finished
+                                                                if t.user_attrs.get("run_id")})):
+            on_warning(w)
+        for t in finished:
+            told.add(t.number)
+            open_runs.discard(t.user_attrs.get("run_id"))
+            on_trial(_line(t, plan.metric))
+        if not running:
+            break
+        time.sleep(POLL_S)
+    for t in study.get_trials(deepcopy=False):  # a worker killed mid-trial leaves it running: it never ends
+        if t.state == TrialState.RUNNING and all(w.poll() is not None for w in tuning.workers):
+            study.tell(t.number, state=TrialState.FAIL)
+            on_trial(_line(study.get_trials(deepcopy=False)[t.number], plan.metric))
+
+
+def stop_tune(tuning: Tuning) -> None:
+    """Ctrl-C: stop the workers and the trials they run (their runs end cancelled)."""
+    from optuna.trial import TrialState
+
+    from workbench.launch import launcher
+    from workbench.store.db import runs_root
+    from workbench.tune import study as tune_study
+
+    for w in tuning.workers:
+        if w.poll() is None:
+            w.terminate()
+    study = tune_study.open_study(tuning.plan.storage, tuning.plan.group)
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        run_dir = runs_root(tuning.plan.store) / str(t.user_attrs.get("run_id", ""))
+        if (run_dir / "job.json").exists():
+            launcher.cancel(run_dir)
+    for w in tuning.workers:
+        w.wait()
+
+
+def finish_tune(tuning: Tuning) -> TuneResult:
+    """Count the study's trials, write the best trial's recipe (`plan.output`) and say what pruning saved:
+    the epochs pruned trials did not train, of those every finished trial would have trained unpruned."""
+    from optuna.trial import TrialState
+
+    from workbench.tune import study as tune_study
+    from workbench.tune.best_recipe import write_best
+
+    plan = tuning.plan
+    study = tune_study.open_study(plan.storage, plan.group)
+    trials = study.get_trials(deepcopy=False)
+    by = {s: [t for t in trials if t.state == s] for s in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)}
+    planned = sum(int(t.user_attrs.get("epochs_planned", 0)) for t in trials if t.state.is_finished())
+    saved = sum(max(0, int(t.user_attrs.get("epochs_planned", 0)) - int(t.user_attrs.get("epochs_run", 0)))
+                for t in by[TrialState.PRUNED])
+    best = study.best_trial if by[TrialState.COMPLETE] else None
+    path = None
+    if best is not None:
+        path = write_best(plan.recipe, study, best, plan.output)
+    return TuneResult(plan.group, plan.metric, len(by[TrialState.COMPLETE]), len(by[TrialState.PRUNED]),
+                      len(by[TrialState.FAIL]), best.number if best else None, best.value if best else None, path,
+                      saved / planned if planned else None)

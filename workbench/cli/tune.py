@@ -1,0 +1,67 @@
+"""`workbench tune RECIPE`: a hyperparameter search on Optuna, each trial a run of one group
+(workbench/actions/tune.py)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from workbench.cli.parsing import Subparsers, command, store_of
+
+
+def register(sub: Subparsers) -> None:
+    sp = command(sub, "tune", "Search the recipe's knobs for the best model within a budget (Optuna: TPE, pruning "
+                 "by epoch); each trial is a run of one group; the best trial's recipe is written at the end.", _tune)
+    sp.add_argument("recipe", help="a recipe file or a shipped recipe's name")
+    sp.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                    help="override a recipe value (repeatable), e.g. --set train.epochs=5")
+    sp.add_argument("--space", action="append", default=[], metavar="KEY=LO..HI|KEY=a,b,c",
+                    help="a knob to search (repeatable; adds to [tune.space]): a range (log scale for rates) or a "
+                    "list of values, e.g. --space train.learning_rate=1e-5..1e-3 --space lora.r=8,16,32")
+    sp.add_argument("--trials", type=int, metavar="N", help="trials in the study (default tune.trials); running "
+                    "tune again on its group continues it up to N")
+    sp.add_argument("--timeout", type=int, metavar="S", help="no new trial after S seconds (default tune.timeout)")
+    sp.add_argument("--parallel", type=int, default=1, metavar="K", help="K trials side by side: each on its own "
+                    "cores, or its own GPU(s) where there are GPUs")
+    sp.add_argument("--group", metavar="G", help="the study's group (default the recipe's group, else "
+                    "NAME-tune-TIME); an existing study of G is continued")
+    sp.add_argument("--output", type=Path, metavar="PATH", help="where the best trial's recipe goes (default "
+                    "./NAME.tuned.toml)")
+
+
+def _tune(args: argparse.Namespace) -> int:
+    from rich.markup import escape
+
+    from workbench.actions.tune import TrialLine, finish_tune, follow_tune, plan_tune, start_tune, stop_tune
+    from workbench.console import STATUS_STYLE, console
+    from workbench.wording import fmt
+
+    plan = plan_tune(store_of(args), args.recipe, overrides=args.overrides, space=args.space, trials=args.trials,
+                     timeout=args.timeout, parallel=args.parallel, group=args.group, output=args.output)
+    tuning = start_tune(plan)
+    knobs = ", ".join(plan.space)
+    console.print(f"tune {'study' if tuning.created else 'continuing study'} {plan.group}: {plan.trials} trials, "
+                  f"{len(plan.devices)} at a time, {plan.metric} over {knobs}; journal {plan.storage}", soft_wrap=True)
+
+    def said(t: TrialLine) -> None:
+        values = " ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in t.params.items())
+        metric = f"{plan.metric} {fmt(t.value)}" if t.value is not None else ""
+        why = f" ({escape(t.why)})" if t.why and t.state != "completed" else ""
+        console.print(f"trial {t.number}  [{STATUS_STYLE.get(t.state, '')}]{t.state}[/]  {metric}  {escape(values)}"
+                      f"  run {t.run_id or '-'}{why}", soft_wrap=True)
+
+    try:
+        follow_tune(tuning, said, on_warning=lambda w: console.print(f"[yellow]warning:[/] {escape(w)}"))
+    except KeyboardInterrupt:
+        stop_tune(tuning)
+        raise
+    done = finish_tune(tuning)
+    saved = f"; pruning saved {done.epochs_saved:.0%} of the epochs" if done.epochs_saved is not None else ""
+    best = (f"best {done.metric} {fmt(done.best_value)} (trial {done.best_number})" if done.best_number is not None
+            else "no trial completed")
+    console.print(f"{done.completed} completed, {done.pruned} pruned, {done.failed} failed; {best}{saved}",
+                  soft_wrap=True)
+    if done.best_path is None:
+        return 1
+    console.print(str(done.best_path), soft_wrap=True)
+    return 0

@@ -1,0 +1,168 @@
+"""The tune worker: `python -m workbench.tune.worker --storage PATH --study G --recipe RECIPE --runs-root DIR
+--trials N [--timeout S] [--worker I]` (issue 30; docs/architecture.md "Tune").
+
+Until the study holds N trials (finished or running) or the timeout passes: ask a trial from the shared
+journal storage, make its run folder in the group (the frozen recipe with the trial's values; run.json's
+`tune` names study, storage and trial), start it as every local run starts (launch/agent.py: the
+supervisor detached, train.log, exit.json, events), wait for it to end, read its metric from its events
+and tell the study COMPLETE, PRUNED (its pruner stopped it from inside: train/prune.py) or FAIL. A failed
+trial is told FAIL and the loop goes on; a trial stopped by `workbench stop` ends the worker.
+
+K workers share one study (the `tune` command starts them; a job array's tasks each run one). The worker
+never opens the store: the `tune` command (or `sync`, or the app) ingests the group's run folders."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.distributions import json_to_distribution
+from optuna.trial import TrialState
+
+from workbench import rundir
+from workbench.errors import UserError
+from workbench.events import End, Eval, read_events
+from workbench.launch import agent
+from workbench.launch.run_folder import create_run
+from workbench.recipe import Recipe, load_recipe
+from workbench.tune import study as tune_study
+
+POLL_S = 0.5  # how often a running trial's folder is looked at (exit.json, its supervisor's pid)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a trial's run ended: the state to tell, its metric (COMPLETE only), the epochs it trained,
+    and why (the run's error)."""
+
+    state: TrialState
+    value: float | None
+    epochs_run: int
+    why: str | None
+    stopped: bool = False  # a user's `workbench stop`: the study stops too
+
+
+def outcome(run_dir: Path, metric: str) -> Outcome:
+    """The trial's result from its run folder's events: the tuned validation `metric` of a completed run
+    (the checkpoint train.best_metric kept), PRUNED for a pruned one, FAIL otherwise."""
+    events = read_events(rundir.events_file(run_dir)).events if rundir.events_file(run_dir).exists() else []
+    epochs = sum(1 for e in events if isinstance(e, Eval) and e.phase == "epoch")
+    ends = [e for e in events if isinstance(e, End)]
+    stopped = bool(rundir.read_run_meta(run_dir).get("stop_requested_at"))
+    if not ends:
+        return Outcome(TrialState.FAIL, None, epochs, "the run ended without an end event; see its train.log",
+                       stopped)
+    end = ends[-1]
+    if end.status == "pruned":
+        return Outcome(TrialState.PRUNED, None, epochs, end.error, stopped)
+    if end.status != "completed":
+        return Outcome(TrialState.FAIL, None, epochs, end.error or end.status, stopped)
+    tuned = [e for e in events if isinstance(e, Eval) and e.phase == "tuned" and e.split == "validation"]
+    value = (tuned[-1].aggregates or {}).get(metric) if tuned else None
+    if not isinstance(value, (int, float)):
+        return Outcome(TrialState.FAIL, None, epochs, f"its tuned validation evaluation has no {metric}")
+    return Outcome(TrialState.COMPLETE, float(value), epochs, None)
+
+
+def space_of(study: optuna.Study) -> dict[str, optuna.distributions.BaseDistribution]:
+    """The search space the `tune` command kept in the study (each worker asks over the same one)."""
+    kept = study.user_attrs.get("space")
+    if not isinstance(kept, dict) or not kept:
+        raise UserError(f"tune study {study.study_name} keeps no search space (start it with `workbench tune`)")
+    return {knob: json_to_distribution(text) for knob, text in kept.items()}
+
+
+def counted(study: optuna.Study) -> int:
+    """Trials that count toward tune.trials: finished or running (an enqueued one waits to be asked)."""
+    return sum(1 for t in study.get_trials(deepcopy=False) if t.state != TrialState.WAITING)
+
+
+def trial_recipe(base: Recipe, params: dict[str, Any], group: str) -> Recipe:
+    return base.single({**params, "group": group})
+
+
+def start_trial(run_dir: Path) -> None:
+    """Start the trial's run as a local run starts (launch/agent.py: the supervisor detached in its own
+    session, train.log, job.json), recording the job in run.json as the launcher does; returns when it
+    has ended."""
+    job = agent.start(run_dir)
+    meta = rundir.read_run_meta(run_dir)
+    meta.update(job_dir=str(run_dir), pid=job["pid"], job_host=job["host"])
+    rundir.write_run_meta(run_dir, meta)
+    while not (run_dir / rundir.EXIT).exists() and not _ended(job["pid"]):
+        time.sleep(POLL_S)
+
+
+def _ended(pid: int) -> bool:
+    """The supervisor (this process's child) has exited: without exit.json it was killed."""
+    try:
+        return os.waitpid(pid, os.WNOHANG)[0] != 0
+    except ChildProcessError:  # reaped already (subprocess's own clean-up of finished children)
+        return True
+
+
+def work(storage: Path, group: str, recipe_path: Path, runs_root: Path, *, trials: int, timeout: float = 0,
+         worker: int = 0, seed: int = 0) -> int:
+    """The loop; returns how many trials this worker ran."""
+    study = tune_study.open_study(storage, group, seed=seed, trials=trials, worker=worker)
+    space = space_of(study)
+    metric = str(study.user_attrs["metric"])
+    base = load_recipe(recipe_path)
+    deadline = time.monotonic() + timeout if timeout > 0 else None
+    ran = 0
+    # Optuna's own trial budget (MaxTrialsCallback) counts the same way: K workers asking at once may run
+    # up to K - 1 trials past it.
+    while counted(study) < trials and (deadline is None or time.monotonic() < deadline):
+        trial = study.ask(fixed_distributions=space)
+        recipe = trial_recipe(base, trial.params, group)
+        trial.set_user_attr("epochs_planned", recipe.train.epochs)
+        tune = {"study": group, "storage": str(storage), "trial": trial.number}
+        run_dir = create_run(recipe, runs_root, target="local", command="workbench tune", meta={"tune": tune})
+        trial.set_user_attr("run_id", run_dir.name)  # `tune` follows the run from here
+        start_trial(run_dir)
+        got = outcome(run_dir, tune_study.metric_name(metric, recipe.train.best_metric))
+        trial.set_user_attr("epochs_run", got.epochs_run)
+        if got.why:
+            trial.set_user_attr("why", got.why)
+        if got.state == TrialState.COMPLETE:
+            study.tell(trial, got.value)
+        else:
+            study.tell(trial, state=got.state)
+        ran += 1
+        if got.stopped:
+            break
+    return ran
+
+
+def main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="python -m workbench.tune.worker", description=__doc__.splitlines()[0])
+    p.add_argument("--storage", type=Path, required=True)
+    p.add_argument("--study", required=True)
+    p.add_argument("--recipe", type=Path, required=True)
+    p.add_argument("--runs-root", type=Path, required=True)
+    p.add_argument("--trials", type=int, required=True)
+    p.add_argument("--timeout", type=float, default=0)
+    p.add_argument("--worker", type=int, default=int(os.environ.get("SLURM_ARRAY_TASK_ID", "0")))
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    # A stop (Ctrl-C on `tune`, the scheduler) ends the loop; the trial running is stopped by its own
+    # process group (the `tune` command or `workbench stop --group`).
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(130))
+    try:
+        work(args.storage, args.study, args.recipe, args.runs_root, trials=args.trials, timeout=args.timeout,
+             worker=args.worker, seed=args.seed)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
