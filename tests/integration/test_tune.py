@@ -74,3 +74,33 @@ def test_a_failed_trial_is_recorded_failed_and_the_study_goes_on(cli, tmp_path):
     study = tune_study.open_study(tune_study.storage_path(tmp_path / "runs", "g3"), "g3")
     assert [t.state.name for t in study.trials] == ["FAIL", "FAIL"]
     assert not (tmp_path / "b.toml").exists()
+
+
+def test_pruned_trials_are_recorded_pruned_and_the_closing_line_says_what_pruning_saved(cli, tmp_path):
+    """A study continued after 5 trials that reached a validation loss of 0.001 at each of their 2 epochs:
+    the median pruner stops both new trials after their first epoch; they are `pruned` in the store and
+    the study, and pruning saved 2 of the 14 epochs the 7 trials would have trained."""
+    from optuna.distributions import CategoricalDistribution
+
+    journal = tune_study.storage_path(tmp_path / "runs", "g4")
+    space = {"lora.r": CategoricalDistribution([4, 8, 16])}
+    study, _ = tune_study.start_study(journal, "g4", space, {"lora.r": 16}, metric="loss", pruner="median")
+    for _ in range(tune_study.MEDIAN_STARTUP_TRIALS):
+        trial = study.ask(fixed_distributions=space)
+        for epoch in (1, 2):
+            trial.report(0.001, epoch)
+        trial.set_user_attr("epochs_planned", 2)
+        trial.set_user_attr("epochs_run", 2)
+        study.tell(trial, 0.001)
+
+    res = cli("tune", DEMO_RECIPE, *SHORT, "--trials", "7", "--space", "lora.r=4,8", "--group", "g4",
+              "--output", tmp_path / "b.toml", timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr
+    lines = res.stdout.strip().splitlines()
+    pruned = [ln for ln in lines if ln.startswith("trial ")]
+    assert [ln.split()[1:3] for ln in pruned] == [["5", "pruned"], ["6", "pruned"]], res.stdout
+    assert "(pruned by the median pruner at epoch 1: loss " in pruned[0] and "above the median 0.001" in pruned[0]
+    assert lines[-2] == ("5 completed, 2 pruned, 0 failed; best loss 0.001 (trial 0); pruning saved 14% of the "
+                         "epochs"), lines[-2]
+    assert q(tmp_path / "runs.duckdb", "SELECT status, count(*) FROM runs WHERE group_id = 'g4' GROUP BY status") \
+        == [("pruned", 2)]
