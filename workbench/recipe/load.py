@@ -14,8 +14,7 @@ from typing import Any
 from workbench.errors import UserError
 from workbench.recipe import own_data, schema
 from workbench.recipe.schema import BY_NAME, SECTIONS, Knob
-from workbench.recipe.sections import (Data, Eval, Fairness, Launch, Lora, Model, Quant, RecipeView, Sweep, Train,
-                                       Tune, view_of)
+from workbench.recipe.sections import Data, Eval, Fairness, Launch, Lora, Model, Quant, RecipeView, Sweep, Train, Tune, view_of
 from workbench.recipe.suggest import did_you_mean
 from workbench.textfile import read_text_file
 
