@@ -84,7 +84,7 @@ def test_pruned_trials_are_recorded_pruned_and_the_closing_line_says_what_prunin
 
     journal = tune_study.storage_path(tmp_path / "runs", "g4")
     space = {"lora.r": CategoricalDistribution([4, 8, 16])}
-    study, _ = tune_study.start_study(journal, "g4", space, {"lora.r": 16}, metric="loss", pruner="median")
+    study, _ = tune_study.start_study(journal, "g4", {"lora.r": 16}, metric="loss", pruner="median")
     for _ in range(tune_study.MEDIAN_STARTUP_TRIALS):
         trial = study.ask(fixed_distributions=space)
         for epoch in (1, 2):
@@ -104,3 +104,16 @@ def test_pruned_trials_are_recorded_pruned_and_the_closing_line_says_what_prunin
                          "epochs"), lines[-2]
     assert q(tmp_path / "runs.duckdb", "SELECT status, count(*) FROM runs WHERE group_id = 'g4' GROUP BY status") \
         == [("pruned", 2)]
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (("--trials", "0"), "--trials 0: expected 1 or more"),
+    (("--parallel", "0"), "--parallel 0: expected 1 or more trials side by side"),
+    (("--timeout", "-5"), "--timeout -5: expected seconds, 0 for no limit"),
+    (("--parallel", "64"), "--parallel 64: 64 trials of 1 process(es) need 64 cores"),
+    (("--group", "../x"), "--group '../x': expected letters, digits, _ . -"),
+])
+def test_bad_tune_flags_are_one_line_and_start_nothing(cli, tmp_path, args, said):
+    res = cli("tune", DEMO_RECIPE, "--space", "lora.r=4,8", *args, env={"CUDA_VISIBLE_DEVICES": ""})  # no GPU
+    assert res.returncode == 2 and said in res.stderr and len(res.stderr.strip().splitlines()) == 1, res.stderr
+    assert not (tmp_path / "runs").exists()

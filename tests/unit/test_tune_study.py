@@ -12,27 +12,23 @@ from workbench.errors import UserError
 from workbench.tune import study as tune_study
 
 SPACE = {"train.learning_rate": FloatDistribution(1e-4, 1e-2, log=True),
-         "lora.r": CategoricalDistribution([4, 8, 16]),
+         "lora.r": CategoricalDistribution([4, 8, 16, 32]),
          "train.epochs": IntDistribution(1, 4),
          "train.class_weights": CategoricalDistribution(["none", "balanced"])}
-VALUES = {"train.learning_rate": 5e-4, "lora.r": 32, "train.epochs": 2, "train.class_weights": {}}
+FIRST = {"train.learning_rate": 5e-4, "lora.r": 32, "train.epochs": 2, "train.class_weights": "none"}
 
 
 def test_trial_0_is_the_recipes_own_values_and_a_second_open_continues_the_study(tmp_path):
     path = tune_study.storage_path(tmp_path / "runs", "g1")
-    study, created = tune_study.start_study(path, "g1", SPACE, VALUES, metric="f1_macro", seed=3, trials=6)
+    study, created = tune_study.start_study(path, "g1", FIRST, metric="f1_macro", seed=3, trials=6)
     assert created and path.exists() and study.direction == optuna.study.StudyDirection.MAXIMIZE
-    space = tune_study.with_recipe_point(SPACE, tune_study.recipe_point(SPACE, VALUES))
-    assert 32 in space["lora.r"].choices  # the recipe's r, outside the space given, joins it
-    trial = study.ask(fixed_distributions=space)
-    assert trial.number == 0
-    assert trial.params == {"train.learning_rate": 5e-4, "lora.r": 32, "train.epochs": 2,
-                            "train.class_weights": "none"}
+    trial = study.ask(fixed_distributions=SPACE)
+    assert trial.number == 0 and trial.params == FIRST
     study.tell(trial, 0.4)
 
-    again, created = tune_study.start_study(path, "g1", SPACE, VALUES, metric="f1_macro", seed=3, trials=6)
+    again, created = tune_study.start_study(path, "g1", FIRST, metric="f1_macro", seed=3, trials=6)
     assert not created  # continued: nothing enqueued again
-    nxt = again.ask(fixed_distributions=space)
+    nxt = again.ask(fixed_distributions=SPACE)
     assert nxt.number == 1 and again.trials[0].value == 0.4
     again.tell(nxt, 0.5)
     assert [t.state.name for t in tune_study.open_study(path, "g1").trials] == ["COMPLETE", "COMPLETE"]
@@ -41,7 +37,7 @@ def test_trial_0_is_the_recipes_own_values_and_a_second_open_continues_the_study
 def test_direction_from_the_metric_and_a_continued_study_keeps_it(tmp_path):
     path = tune_study.storage_path(tmp_path, "g2")
     assert tune_study.metric_name("train.best_metric", "loss") == "loss"
-    study, _ = tune_study.start_study(path, "g2", SPACE, VALUES, metric="loss")
+    study, _ = tune_study.start_study(path, "g2", FIRST, metric="loss")
     assert study.direction == optuna.study.StudyDirection.MINIMIZE
     with pytest.raises(UserError, match="minimizes its metric; f1_macro is to maximize"):
         tune_study.open_study(path, "g2", metric="f1_macro")

@@ -120,6 +120,10 @@ def plan_tune(store: Path, recipe_ref: str, *, overrides: Sequence[str] = (), sp
                         "put the knobs in [tune.space] or --space")
     if parallel < 1:
         raise UserError(f"--parallel {parallel}: expected 1 or more trials side by side")
+    if trials is not None and trials < 1:
+        raise UserError(f"--trials {trials}: expected 1 or more")
+    if timeout is not None and timeout < 0:
+        raise UserError(f"--timeout {timeout}: expected seconds, 0 for no limit")
     target = recipe.launch.target
     if target.kind != "local":
         raise UserError(f"launch.target = {target}: `workbench tune` runs its trials here for now "
@@ -135,11 +139,8 @@ def plan_tune(store: Path, recipe_ref: str, *, overrides: Sequence[str] = (), sp
     name = group or recipe.view.group or f"{recipe.name}-tune-{time.strftime('%Y%m%d-%H%M%S')}"
     if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}", name):
         raise UserError(f"--group {name!r}: expected letters, digits, _ . - (it names the study's journal file)")
-    dists = search_space(recipe, list(space))
-    point = tune_study.recipe_point(dists, recipe.values)
     return TunePlan(recipe=recipe, store=store, group=name,
-                    storage=tune_study.storage_path(runs_root(store), name),
-                    space=tune_study.with_recipe_point(dists, point),
+                    storage=tune_study.storage_path(runs_root(store), name), space=search_space(recipe, list(space)),
                     metric=tune_study.metric_name(tuned.metric, recipe.train.best_metric),
                     trials=trials if trials is not None else tuned.trials,
                     timeout=timeout if timeout is not None else tuned.timeout, devices=devices,
@@ -154,12 +155,12 @@ def start_tune(plan: TunePlan) -> Tuning:
     from workbench.recipe import write_frozen
     from workbench.store.db import runs_root
     from workbench.tune import study as tune_study
+    from workbench.tune.space import own_params
 
     recipe = plan.recipe
-    if plan.trials < 1:
-        raise UserError(f"--trials {plan.trials}: expected 1 or more")
-    study, created = tune_study.start_study(plan.storage, plan.group, plan.space, recipe.values, metric=plan.metric,
-                                            pruner=recipe.tune.pruner, seed=recipe.tune.seed, trials=plan.trials)
+    study, created = tune_study.start_study(plan.storage, plan.group, own_params(recipe, plan.space),
+                                            metric=plan.metric, pruner=recipe.tune.pruner, seed=recipe.tune.seed,
+                                            trials=plan.trials)
     study.set_user_attr("space", {k: distribution_to_json(d) for k, d in plan.space.items()})
     base = plan.storage.with_suffix(".recipe.toml")
     write_frozen(recipe.single({"group": plan.group}), base,
@@ -256,18 +257,21 @@ def finish_tune(tuning: Tuning) -> TuneResult:
 
     from workbench.tune import study as tune_study
     from workbench.tune.best_recipe import write_best
+    from workbench.tune.space import trial_recipe_values
 
     plan = tuning.plan
     study = tune_study.open_study(plan.storage, plan.group)
     trials = study.get_trials(deepcopy=False)
     by = {s: [t for t in trials if t.state == s] for s in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)}
-    planned = sum(int(t.user_attrs.get("epochs_planned", 0)) for t in trials if t.state.is_finished())
+    ran = sum(int(t.user_attrs.get("epochs_run", 0)) for t in trials if t.state.is_finished())
     saved = sum(max(0, int(t.user_attrs.get("epochs_planned", 0)) - int(t.user_attrs.get("epochs_run", 0)))
                 for t in by[TrialState.PRUNED])
+    planned = ran + saved  # what the trials would have trained unpruned (a completed one: what it trained)
     best = study.best_trial if by[TrialState.COMPLETE] else None
     path = None
-    if best is not None:
-        path = write_best(plan.recipe, study, best, plan.output)
+    if best is not None and best.value is not None:
+        path = write_best(plan.recipe.path, plan.recipe, trial_recipe_values(best.params), study=plan.group,
+                          trial=best.number, metric=plan.metric, value=float(best.value), output=plan.output)
     return TuneResult(plan.group, plan.metric, len(by[TrialState.COMPLETE]), len(by[TrialState.PRUNED]),
                       len(by[TrialState.FAIL]), best.number if best else None, best.value if best else None, path,
                       saved / planned if planned else None)

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import optuna
-from optuna.distributions import BaseDistribution, CategoricalDistribution
 from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 
@@ -118,44 +117,13 @@ def trial_in(path: Path, group: str, number: int) -> optuna.trial.Trial:
     return optuna.trial.Trial(study, trial_id)
 
 
-def recipe_point(space: Mapping[str, BaseDistribution], values: Mapping[str, Any]) -> dict[str, Any]:
-    """The recipe's own values of the space's knobs: trial 0. An empty table of a categorical knob is its
-    "none" choice (train.class_weights: {} and "none" both mean unweighted)."""
-    point = {}
-    for knob, dist in space.items():
-        value = values[knob]
-        if isinstance(dist, CategoricalDistribution) and value in ({}, []) and "none" in dist.choices:
-            value = "none"
-        point[knob] = value
-    return point
-
-
-def with_recipe_point(space: Mapping[str, BaseDistribution],
-                      point: Mapping[str, Any]) -> dict[str, BaseDistribution]:
-    """The space widened to hold the recipe's own values (a choice added, a range stretched), so that
-    trial 0 is a point of the space the sampler models."""
-    out: dict[str, BaseDistribution] = {}
-    for knob, dist in space.items():
-        value = point[knob]
-        if isinstance(dist, CategoricalDistribution):
-            out[knob] = dist if value in dist.choices else CategoricalDistribution([*dist.choices, value])
-        elif isinstance(dist, optuna.distributions.FloatDistribution) and isinstance(value, (int, float)):
-            out[knob] = optuna.distributions.FloatDistribution(min(dist.low, float(value)), max(dist.high, float(value)),
-                                                               log=dist.log, step=dist.step)
-        elif isinstance(dist, optuna.distributions.IntDistribution) and isinstance(value, int):
-            out[knob] = optuna.distributions.IntDistribution(min(dist.low, value), max(dist.high, value),
-                                                             log=dist.log, step=dist.step)
-        else:
-            out[knob] = dist
-    return out
-
-
-def start_study(path: Path, group: str, space: Mapping[str, BaseDistribution], values: Mapping[str, Any], *,
-                metric: str, pruner: str = "median", seed: int = 0, trials: int = 20) -> tuple[optuna.Study, bool]:
-    """Create or continue the study `group`; a new one gets trial 0 enqueued with the recipe's own values
-    of the space's knobs (the study is never worse than not tuning). (study, created)."""
+def start_study(path: Path, group: str, first: Mapping[str, Any], *, metric: str, pruner: str = "median",
+                seed: int = 0, trials: int = 20) -> tuple[optuna.Study, bool]:
+    """Create or continue the study `group`; a new one gets trial 0 enqueued with `first`, the recipe's own
+    values of the space's knobs (tune/space.py own_params), so the study is never worse than not tuning.
+    (study, created)."""
     study = open_study(path, group, pruner=pruner, seed=seed, trials=trials, metric=metric)
     created = not study.trials
     if created:
-        study.enqueue_trial(recipe_point(space, values))
+        study.enqueue_trial(dict(first))
     return study, created

@@ -33,6 +33,7 @@ from workbench.launch import agent
 from workbench.launch.run_folder import create_run
 from workbench.recipe import Recipe, load_recipe
 from workbench.tune import study as tune_study
+from workbench.tune.space import trial_recipe_values
 
 POLL_S = 0.5  # how often a running trial's folder is looked at (exit.json, its supervisor's pid)
 
@@ -85,7 +86,8 @@ def counted(study: optuna.Study) -> int:
 
 
 def trial_recipe(base: Recipe, params: dict[str, Any], group: str) -> Recipe:
-    return base.single({**params, "group": group})
+    """The base recipe with the trial's values (as recipe values: tune/space.py), in the study's group."""
+    return base.single({**trial_recipe_values(params), "group": group})
 
 
 def start_trial(run_dir: Path) -> None:
