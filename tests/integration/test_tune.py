@@ -117,3 +117,11 @@ def test_bad_tune_flags_are_one_line_and_start_nothing(cli, tmp_path, args, said
     res = cli("tune", DEMO_RECIPE, "--space", "lora.r=4,8", *args, env={"CUDA_VISIBLE_DEVICES": ""})  # no GPU
     assert res.returncode == 2 and said in res.stderr and len(res.stderr.strip().splitlines()) == 1, res.stderr
     assert not (tmp_path / "runs").exists()
+
+
+def test_the_timeout_starts_no_trial_after_it_and_the_running_one_finishes(cli, tmp_path):
+    res = cli("tune", DEMO_RECIPE, *SHORT, "--trials", "5", "--timeout", "1", "--space", "lora.r=4,8",
+              "--group", "g5", "--output", tmp_path / "b.toml", timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert res.stdout.strip().splitlines()[-2].startswith("1 completed, 0 pruned, 0 failed; best loss "), res.stdout
+    assert q(tmp_path / "runs.duckdb", "SELECT status FROM runs WHERE group_id = 'g5'") == [("completed",)]
