@@ -125,3 +125,28 @@ def test_the_timeout_starts_no_trial_after_it_and_the_running_one_finishes(cli, 
     assert res.returncode == 0, res.stdout + res.stderr
     assert res.stdout.strip().splitlines()[-2].startswith("1 completed, 0 pruned, 0 failed; best loss "), res.stdout
     assert q(tmp_path / "runs.duckdb", "SELECT status FROM runs WHERE group_id = 'g5'") == [("completed",)]
+
+
+def test_ctrl_c_stops_the_trial_running_which_ends_cancelled_and_failed_in_the_study(cli_env, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.integration.runs import events_of, wait_for
+
+    proc = subprocess.Popen([sys.executable, "-m", "workbench", "tune", str(DEMO_RECIPE), "--set", "train.epochs=30",
+                             "--set", "data.max_rows=160", "--trials", "3", "--space", "lora.r=4,8", "--group", "g6",
+                             "--output", str(tmp_path / "b.toml")], cwd=tmp_path, env={**os.environ, **cli_env},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    runs = tmp_path / "runs"
+    run_dir = wait_for(lambda: next((d for d in runs.glob("demo*") if (d / "events.jsonl").exists()
+                                     and any(e["type"] == "step" for e in events_of(d))), None), 240, "a step")
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out + err
+    assert q(tmp_path / "runs.duckdb", "SELECT run_id, status FROM runs WHERE group_id = 'g6'") == [
+        (run_dir.name, "cancelled")]
+    study = tune_study.open_study(tune_study.storage_path(runs, "g6"), "g6")
+    assert [t.state.name for t in study.trials] == ["FAIL"]
+    assert not (tmp_path / "b.toml").exists()

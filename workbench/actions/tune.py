@@ -231,23 +231,19 @@ def follow_tune(tuning: Tuning, on_trial: Callable[[TrialLine], None],
 
 
 def stop_tune(tuning: Tuning) -> None:
-    """Ctrl-C: stop the workers and the trials they run (their runs end cancelled)."""
-    from optuna.trial import TrialState
-
-    from workbench.launch import launcher
+    """Ctrl-C: stop the workers; each stops the trial it runs (its run ends cancelled, the trial failed)
+    and exits (tune/worker.py). The trials' runs are ingested once more, so the store says so."""
     from workbench.store.db import runs_root
     from workbench.tune import study as tune_study
 
     for w in tuning.workers:
         if w.poll() is None:
             w.terminate()
-    study = tune_study.open_study(tuning.plan.storage, tuning.plan.group)
-    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        run_dir = runs_root(tuning.plan.store) / str(t.user_attrs.get("run_id", ""))
-        if (run_dir / "job.json").exists():
-            launcher.cancel(run_dir)
     for w in tuning.workers:
         w.wait()
+    study = tune_study.open_study(tuning.plan.storage, tuning.plan.group)
+    _ingest(tuning.plan.store, runs_root(tuning.plan.store),
+            [str(t.user_attrs["run_id"]) for t in study.get_trials(deepcopy=False) if t.user_attrs.get("run_id")])
 
 
 def finish_tune(tuning: Tuning) -> TuneResult:

@@ -36,6 +36,7 @@ from workbench.tune import study as tune_study
 from workbench.tune.space import trial_recipe_values
 
 POLL_S = 0.5  # how often a running trial's folder is looked at (exit.json, its supervisor's pid)
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,28 @@ def _ended(pid: int) -> bool:
         return True
 
 
+class Stopped(BaseException):
+    """The worker was asked to stop (SIGTERM / SIGINT / SIGHUP: Ctrl-C on `tune`, the scheduler)."""
+
+
+def _stop(signum, frame):
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+    raise Stopped(signal.Signals(signum).name)
+
+
+def stop_trial(run_dir: Path) -> None:
+    """Stop a trial's run as `workbench stop` does (recorded as asked for: it ends cancelled) and wait
+    for its supervisor to end."""
+    meta = rundir.read_run_meta(run_dir)
+    meta["stop_requested_at"] = time.time()
+    rundir.write_run_meta(run_dir, meta)
+    job = rundir.read_job(run_dir) or {}
+    agent.cancel(run_dir)
+    while job.get("pid") and not (run_dir / rundir.EXIT).exists() and not _ended(int(job["pid"])):
+        time.sleep(POLL_S)
+
+
 def work(storage: Path, group: str, recipe_path: Path, runs_root: Path, *, trials: int, timeout: float = 0,
          worker: int = 0, seed: int = 0) -> int:
     """The loop; returns how many trials this worker ran."""
@@ -128,7 +151,12 @@ def work(storage: Path, group: str, recipe_path: Path, runs_root: Path, *, trial
         tune = {"study": group, "storage": str(storage), "trial": trial.number}
         run_dir = create_run(recipe, runs_root, target="local", command="workbench tune", meta={"tune": tune})
         trial.set_user_attr("run_id", run_dir.name)  # `tune` follows the run from here
-        start_trial(run_dir)
+        try:
+            start_trial(run_dir)
+        except Stopped:  # the worker is stopped: so is its trial (a user's stop: the run ends cancelled)
+            stop_trial(run_dir)
+            study.tell(trial, state=TrialState.FAIL)
+            raise
         got = outcome(run_dir, tune_study.metric_name(metric, recipe.train.best_metric))
         trial.set_user_attr("epochs_run", got.epochs_run)
         if got.why:
@@ -154,15 +182,18 @@ def main(argv: list[str]) -> int:
     p.add_argument("--worker", type=int, default=int(os.environ.get("SLURM_ARRAY_TASK_ID", "0")))
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
-    # A stop (Ctrl-C on `tune`, the scheduler) ends the loop; the trial running is stopped by its own
-    # process group (the `tune` command or `workbench stop --group`).
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(130))
+    # A stop (Ctrl-C on `tune`, the scheduler) stops the trial running (its run ends cancelled, the trial
+    # failed) and ends the loop.
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, _stop)
     try:
         work(args.storage, args.study, args.recipe, args.runs_root, trials=args.trials, timeout=args.timeout,
              worker=args.worker, seed=args.seed)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except Stopped:
+        return 130
     return 0
 
 
