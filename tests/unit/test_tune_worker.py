@@ -4,9 +4,13 @@ to the study (COMPLETE with its tuned validation metric, PRUNED, FAIL)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from optuna.trial import TrialState
 
+from tests.integration.runs import dead_pid
 from tests.unit.test_store import make_run, rid
 from workbench.actions.tune import assign_devices
 from workbench.errors import UserError
@@ -42,3 +46,30 @@ def test_a_trials_run_is_told_by_how_it_ended(tmp_path, demo_recipe):
     failed = outcome(_ended(tmp_path, demo_recipe, "failed"), "loss")
     assert (failed.state, failed.why) == (TrialState.FAIL, "it failed")
     assert outcome(_ended(tmp_path / "x", demo_recipe, "completed", loss=0.5), "f1_macro").state == TrialState.FAIL
+
+
+def test_a_trial_left_running_by_a_killed_worker_is_settled_failed_and_a_live_one_is_not(tmp_path, demo_recipe):
+    """A continued study must not count for ever a trial whose worker died before telling it: one whose run
+    ended (exit.json) or whose supervisor is gone is told FAIL; one whose supervisor runs, or whose run has
+    not started, is left to its worker."""
+    from workbench import rundir
+    from workbench.tune import study as tune_study
+    from workbench.tune.worker import settle_orphans
+
+    runs = tmp_path / "runs"
+    study = tune_study.open_study(tune_study.storage_path(runs, "g"), "g", metric="loss")
+    ended, gone, alive, unstarted = (study.ask() for _ in range(4))
+    for trial, name in ((ended, "ended"), (gone, "gone"), (alive, "alive"), (unstarted, "unstarted")):
+        trial.set_user_attr("run_id", make_run(runs, rid(name), demo_recipe, end=None).name)
+    rundir.write_job(runs / rid("ended"), {"kind": "local", "pid": 1})
+    rundir.write_exit(runs / rid("ended"), {"t": 0, "returncode": 0})
+    rundir.write_job(runs / rid("gone"), {"kind": "local", "pid": dead_pid()})
+    supervisor = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", "workbench.launch.supervisor",
+                                   str((runs / rid("alive")).resolve())])  # a supervisor's command line
+    try:
+        rundir.write_job(runs / rid("alive"), {"kind": "local", "pid": supervisor.pid})
+        assert settle_orphans(study, runs) == [ended.number, gone.number]
+    finally:
+        supervisor.kill()
+        supervisor.wait()
+    assert [t.state.name for t in study.get_trials()] == ["FAIL", "FAIL", "RUNNING", "RUNNING"]

@@ -156,12 +156,14 @@ def start_tune(plan: TunePlan) -> Tuning:
     from workbench.store.db import runs_root
     from workbench.tune import study as tune_study
     from workbench.tune.space import own_params
+    from workbench.tune.worker import settle_orphans
 
     recipe = plan.recipe
     study, created = tune_study.start_study(plan.storage, plan.group, own_params(recipe, plan.space),
                                             metric=plan.metric, pruner=recipe.tune.pruner, seed=recipe.tune.seed,
                                             trials=plan.trials)
     study.set_user_attr("space", {k: distribution_to_json(d) for k, d in plan.space.items()})
+    settle_orphans(study, runs_root(plan.store))  # trials a killed worker of an earlier `tune` left running
     base = plan.storage.with_suffix(".recipe.toml")
     write_frozen(recipe.single({"group": plan.group}), base,
                  f"Base recipe of tune study {plan.group}: each trial is it with the trial's values")

@@ -81,6 +81,21 @@ def space_of(study: optuna.Study) -> dict[str, optuna.distributions.BaseDistribu
     return {knob: json_to_distribution(text) for knob, text in kept.items()}
 
 
+def settle_orphans(study: optuna.Study, runs_root: Path) -> list[int]:
+    """Tell FAIL each trial still running in the study whose run is over (exit.json) or whose job is gone
+    (its worker was killed before it told the study): left running, it would count toward tune.trials for
+    ever. A trial whose run is still going, or not started yet, is left to its worker. The trials settled."""
+    settled = []
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        run_dir = runs_root / str(t.user_attrs.get("run_id", ""))
+        job = rundir.read_job(run_dir) if t.user_attrs.get("run_id") and run_dir.is_dir() else None
+        if job is None or not ((run_dir / rundir.EXIT).exists() or not agent.pid_alive(job.get("pid"), run_dir)):
+            continue
+        study.tell(t.number, state=TrialState.FAIL)
+        settled.append(t.number)
+    return settled
+
+
 def counted(study: optuna.Study) -> int:
     """Trials that count toward tune.trials: finished or running (an enqueued one waits to be asked)."""
     return sum(1 for t in study.get_trials(deepcopy=False) if t.state != TrialState.WAITING)
