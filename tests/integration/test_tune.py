@@ -40,6 +40,11 @@ def test_tune_runs_trials_as_runs_writes_the_best_recipe_and_continues_its_study
     text = best.read_text()
     assert f"trial {study.best_trial.number}" in text
     assert cli("validate", best).returncode == 0
+    again = cli("run", best, timeout=300)  # the best recipe reproduces its trial: same values, same seed
+    assert again.returncode == 0, again.stdout + again.stderr
+    (loss,) = q(store, "SELECT value FROM evals WHERE phase = 'tuned' AND split = 'validation' AND label = '(all)' "
+                "AND metric = 'loss' AND run_id NOT IN (SELECT run_id FROM runs WHERE group_id = 'g1')")[0]
+    assert loss == pytest.approx(study.best_value, abs=1e-6)
 
     res = cli("tune", DEMO_RECIPE, *SHORT, "--trials", "4", "--space", "train.learning_rate=1e-4..1e-2",
               "--group", "g1", "--output", best, timeout=300)

@@ -40,6 +40,7 @@ class TunePlan:
     timeout: int
     devices: list[str | None]
     output: Path
+    overridden: tuple[str, ...] = ()  # the knobs --set changed: the best recipe keeps them
 
 
 @dataclass
@@ -144,7 +145,8 @@ def plan_tune(store: Path, recipe_ref: str, *, overrides: Sequence[str] = (), sp
                     metric=tune_study.metric_name(tuned.metric, recipe.train.best_metric),
                     trials=trials if trials is not None else tuned.trials,
                     timeout=timeout if timeout is not None else tuned.timeout, devices=devices,
-                    output=output or Path.cwd() / f"{recipe.name}.tuned.toml")
+                    output=output or Path.cwd() / f"{recipe.name}.tuned.toml",
+                    overridden=tuple(dict.fromkeys(o.partition("=")[0].strip() for o in overrides)))
 
 
 def start_tune(plan: TunePlan) -> Tuning:
@@ -268,7 +270,9 @@ def finish_tune(tuning: Tuning) -> TuneResult:
     best = study.best_trial if by[TrialState.COMPLETE] else None
     path = None
     if best is not None and best.value is not None:
-        path = write_best(plan.recipe.path, plan.recipe, trial_recipe_values(best.params), study=plan.group,
+        # the source file with what --set changed and the trial's values: the recipe the trial ran
+        values = {**{k: plan.recipe.values[k] for k in plan.overridden}, **trial_recipe_values(best.params)}
+        path = write_best(plan.recipe.path, plan.recipe, values, study=plan.group,
                           trial=best.number, metric=plan.metric, value=float(best.value), output=plan.output)
     return TuneResult(plan.group, plan.metric, len(by[TrialState.COMPLETE]), len(by[TrialState.PRUNED]),
                       len(by[TrialState.FAIL]), best.number if best else None, best.value if best else None, path,
