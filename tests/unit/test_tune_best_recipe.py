@@ -71,3 +71,15 @@ def test_workbench_run_of_the_best_recipe_launches_the_trials_values(tmp_path):
         return next(line for line in text.splitlines() if "parameters train)" in line)
 
     assert trained(best) == trained(same) and "16,708 of" not in trained(best)  # rank 16's count
+
+
+def test_a_shipped_recipe_by_name_is_written_from_its_file_with_its_data_found(tmp_path):
+    from workbench.recipe.catalog import resolve_recipe
+
+    source = resolve_recipe("demo/encoder_multilabel")
+    out = write_best(source, load_recipe(source), {"lora.r": 4}, study="s", trial=3, metric="loss", value=0.4,
+                     output=tmp_path / "encoder_multilabel.tuned.toml")
+    best = load_recipe(out)
+    check_recipe(best)
+    assert best["lora.r"] == 4 and Path(best["data.train_file"]).is_file()
+    assert Path(best["data.train_file"]).samefile(load_recipe(source)["data.train_file"])

@@ -340,7 +340,7 @@ class Tune:
 
     # A budget in trials, not in time alone: the same recipe tuned twice asks as many trials.
     trials: int = knob("int", 20, "How many trials the study runs (trial 0 is the recipe's own values, so the "
-        "study is never worse than not tuning); running `workbench tune` again on its group continues it up to "
+        "study is never worse than not tuning); running workbench tune again on its group continues it up to "
         "this many.", min=1, max=100000)
     # Wall time as a second budget, for a shared GPU or a job's time limit; a trial running when it passes
     # finishes (a half-trained trial says nothing).
