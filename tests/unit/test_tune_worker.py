@@ -73,3 +73,17 @@ def test_a_trial_left_running_by_a_killed_worker_is_settled_failed_and_a_live_on
         supervisor.kill()
         supervisor.wait()
     assert [t.state.name for t in study.get_trials()] == ["FAIL", "FAIL", "RUNNING", "RUNNING"]
+
+
+def test_a_worker_that_exits_badly_is_said_with_its_log(tmp_path):
+    from workbench.actions.tune import TunePlan, Tuning, follow_tune
+    from workbench.tune import study as tune_study
+
+    storage = tune_study.storage_path(tmp_path / "runs", "g")
+    tune_study.open_study(storage, "g", metric="loss")
+    plan = TunePlan(recipe=None, store=tmp_path / "runs.duckdb", group="g", storage=storage, space={}, metric="loss",
+                    trials=1, timeout=0, devices=[None, None], output=tmp_path / "b.toml")
+    workers = [subprocess.Popen([sys.executable, "-c", f"import sys; sys.exit({code})"]) for code in (0, 3)]
+    said: list[str] = []
+    follow_tune(Tuning(plan, False, workers), lambda t: None, said.append)
+    assert said == [f"tune worker 1 exited with status 3; see {storage.with_name('g.worker1.log')}"]

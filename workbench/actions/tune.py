@@ -177,11 +177,16 @@ def start_tune(plan: TunePlan) -> Tuning:
         argv = [sys.executable, "-m", "workbench.tune.worker", "--storage", str(plan.storage), "--study", plan.group,
                 "--recipe", str(base), "--runs-root", str(runs_root(plan.store)), "--trials", str(plan.trials),
                 "--timeout", str(plan.timeout), "--worker", str(i), "--seed", str(recipe.tune.seed)]
-        log = open(plan.storage.with_name(f"{plan.group}.worker{i}.log"), "ab")  # noqa: SIM115 - the worker's
+        log = open(worker_log(plan, i), "ab")  # noqa: SIM115 - the worker's own; closed here once it holds it
         tuning.workers.append(subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                                env=env))
         log.close()
     return tuning
+
+
+def worker_log(plan: TunePlan, i: int) -> Path:
+    """Worker i's output (its errors, Optuna's warnings), beside the study's journal."""
+    return plan.storage.with_name(f"{plan.group}.worker{i}.log")
 
 
 def _line(trial, metric: str) -> TrialLine:
@@ -228,6 +233,9 @@ def follow_tune(tuning: Tuning, on_trial: Callable[[TrialLine], None],
         if not running:
             break
         time.sleep(POLL_S)
+    for i, w in enumerate(tuning.workers):  # a worker's bad end is said, with where it said why
+        if w.returncode not in (0, 130):
+            on_warning(f"tune worker {i} exited with status {w.returncode}; see {worker_log(plan, i)}")
     for t in study.get_trials(deepcopy=False):  # a worker killed mid-trial leaves it running: it never ends
         if t.state == TrialState.RUNNING and all(w.poll() is not None for w in tuning.workers):
             study.tell(t.number, state=TrialState.FAIL)
