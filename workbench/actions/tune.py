@@ -233,9 +233,9 @@ def follow_tune(tuning: Tuning, on_trial: Callable[[TrialLine], None],
         if not running:
             break
         time.sleep(POLL_S)
-    for i, w in enumerate(tuning.workers):  # a worker's bad end is said, with where it said why
-        if w.returncode not in (0, 130):
-            on_warning(f"tune worker {i} exited with status {w.returncode}; see {worker_log(plan, i)}")
+    for i, proc in enumerate(tuning.workers):  # a worker's bad end is said, with where it said why
+        if proc.returncode not in (0, 130):
+            on_warning(f"tune worker {i} exited with status {proc.returncode}; see {worker_log(plan, i)}")
     for t in study.get_trials(deepcopy=False):  # a worker killed mid-trial leaves it running: it never ends
         if t.state == TrialState.RUNNING and all(w.poll() is not None for w in tuning.workers):
             study.tell(t.number, state=TrialState.FAIL)
