@@ -12,6 +12,7 @@ from typing import Any
 from workbench.errors import UserError
 from workbench.recipe.schema import BY_NAME
 from workbench.recipe.sections import Data, RecipeView, view_of
+from workbench.wording import counted
 
 # The forms of a classification's labels: 0/1 columns (a map, or a list of columns), or one column of
 # classes or label lists; each with the knobs read only with it.
@@ -81,7 +82,7 @@ def data_description(recipe: RecipeView) -> str:
     n = len(data.labels or data.label_columns)
     labels = (f"{data.label_column}, {len(data.classes)} classes" if data.label_column and data.classes
               else f"column {data.label_column}" if data.label_column
-              else f"{n} label{'s' if n != 1 else ''}" if n else "")
+              else counted(n, "label") if n else "")
     methods = ", ".join(recipe.methods) or recipe.model.method
     model = recipe.model.source.spec
     model = Path(model).name if model.startswith(("/", "~", ".")) else model  # a model folder: its name
