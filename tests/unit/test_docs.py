@@ -331,7 +331,8 @@ def test_a_benchmark_run_rewrites_only_the_last_run_at_the_end_of_results_md(tmp
 SCREENS = {"Recipes": "recipes.RecipesScreen", "Editor": "editor.EditorScreen", "Launch dialog": "launch.LaunchScreen",
            "Monitor": "monitor.MonitorScreen", "Runs": "runs.RunsScreen", "Detail": "detail.DetailScreen",
            "Compare": "compare.CompareScreen", "Query": "query.QueryScreen"}
-KEY_NAMES = {"←": "left", "→": "right", "↑": "up", "↓": "down", "/": "slash", "]": "right_square_bracket", "[": "left_square_bracket"}
+KEY_NAMES = {"←": "left", "→": "right", "↑": "up", "↓": "down", "/": "slash", "]": "right_square_bracket",
+             "[": "left_square_bracket"}
 
 
 def _bound_keys(cls) -> set[str]:
