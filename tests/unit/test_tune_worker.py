@@ -87,3 +87,47 @@ def test_a_worker_that_exits_badly_is_said_with_its_log(tmp_path):
     said: list[str] = []
     follow_tune(Tuning(plan, False, workers), lambda t: None, said.append)
     assert said == [f"tune worker 1 exited with status 3; see {storage.with_name('g.worker1.log')}"]
+
+
+def _completed(runs, name, demo_recipe, value):
+    """A trial's run folder that ended completed with its tuned validation `f1_macro`, exit.json written."""
+    from workbench import rundir
+
+    run_dir = make_run(runs, rid(name), demo_recipe, end=None)
+    with EventWriter(events_file(run_dir)) as w:
+        w.emit("eval", phase="tuned", split="validation", step=5, epoch=1.0, labels={}, aggregates={"f1_macro": value})
+        w.emit("end", status="completed", error=None)
+    rundir.write_exit(run_dir, {"t": 0, "returncode": 0})
+    return run_dir
+
+
+def test_tunes_final_sweep_settles_only_its_own_workers_trials(tmp_path, demo_recipe):
+    """Two `tune --group g` share a study: the first to finish must not fail the other's live trials. Its
+    own workers' trials left running are settled: from the run's exit.json when it has one (the completed
+    result told), else failed."""
+    import socket
+
+    from workbench.actions.tune import TunePlan, Tuning, follow_tune
+    from workbench.tune import study as tune_study
+
+    runs = tmp_path / "runs"
+    storage = tune_study.storage_path(runs, "g")
+    study = tune_study.open_study(storage, "g", metric="f1_macro")
+    mine = subprocess.Popen([sys.executable, "-c", "pass"])
+    mine.wait()
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])  # the other tune's worker
+    try:
+        done, killed, theirs = (study.ask() for _ in range(3))
+        for trial, pid in ((done, mine.pid), (killed, mine.pid), (theirs, other.pid)):
+            trial.set_user_attr("worker_host", socket.gethostname())
+            trial.set_user_attr("worker_pid", pid)
+        done.set_user_attr("run_id", _completed(runs, "done", demo_recipe, 0.7).name)
+        plan = TunePlan(recipe=None, store=tmp_path / "runs.duckdb", group="g", storage=storage, space={},
+                        metric="f1_macro", trials=3, timeout=0, devices=[None], output=tmp_path / "b.toml")
+        lines: list = []
+        follow_tune(Tuning(plan, False, [mine]), lines.append)
+    finally:
+        other.kill()
+        other.wait()
+    assert [(t.number, t.state, t.value) for t in lines] == [(0, "completed", 0.7), (1, "failed", None)]
+    assert [t.state.name for t in study.get_trials()] == ["COMPLETE", "FAIL", "RUNNING"]

@@ -210,6 +210,7 @@ def follow_tune(tuning: Tuning, on_trial: Callable[[TrialLine], None],
 
     from workbench.store.db import runs_root
     from workbench.tune import study as tune_study
+    from workbench.tune.worker import settle_own
 
     plan = tuning.plan
     runs = runs_root(plan.store)
@@ -236,10 +237,10 @@ def follow_tune(tuning: Tuning, on_trial: Callable[[TrialLine], None],
     for i, proc in enumerate(tuning.workers):  # a worker's bad end is said, with where it said why
         if proc.returncode not in (0, 130):
             on_warning(f"tune worker {i} exited with status {proc.returncode}; see {worker_log(plan, i)}")
-    for t in study.get_trials(deepcopy=False):  # a worker killed mid-trial leaves it running: it never ends
-        if t.state == TrialState.RUNNING and all(w.poll() is not None for w in tuning.workers):
-            study.tell(t.number, state=TrialState.FAIL)
-            on_trial(_line(study.get_trials(deepcopy=False)[t.number], plan.metric))
+    # A worker killed mid-trial leaves its trial running: settle this tune's own (never another tune's of
+    # the same group, whose workers may still run them).
+    for number in settle_own(study, runs, {w.pid for w in tuning.workers}):
+        on_trial(_line(study.get_trials(deepcopy=False)[number], plan.metric))
 
 
 def stop_tune(tuning: Tuning) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import socket
 import sys
 import time
 from dataclasses import dataclass
@@ -79,6 +80,59 @@ def space_of(study: optuna.Study) -> dict[str, optuna.distributions.BaseDistribu
     if not isinstance(kept, dict) or not kept:
         raise UserError(f"tune study {study.study_name} keeps no search space (start it with `workbench tune`)")
     return {knob: json_to_distribution(text) for knob, text in kept.items()}
+
+
+def owner() -> dict[str, Any]:
+    """Who runs a trial, kept in its user attrs as soon as it is asked: the worker's host and pid (so
+    that `tune` settles only its own workers' trials, and a gone worker's trial is known as such)."""
+    return {"worker_host": socket.gethostname(), "worker_pid": os.getpid()}
+
+
+def tell(study: optuna.Study, trial: optuna.trial.Trial | optuna.trial.FrozenTrial, got: Outcome) -> bool:
+    """Tell the study how the trial ended (its epochs and why kept in its user attrs). False when another
+    process told it first (the trial was finished already): its first word stands."""
+    attrs: dict[str, Any] = {"epochs_run": got.epochs_run, **({"why": got.why} if got.why else {})}
+    try:
+        for key, value in attrs.items():
+            if isinstance(trial, optuna.trial.Trial):
+                trial.set_user_attr(key, value)
+            else:
+                study._storage.set_trial_user_attr(trial._trial_id, key, value)
+    except optuna.exceptions.UpdateFinishedTrialError:
+        return False
+    number = trial.number
+    if got.state == TrialState.COMPLETE:
+        study.tell(number, got.value, skip_if_finished=True)
+    else:
+        study.tell(number, state=got.state, skip_if_finished=True)
+    return True
+
+
+def settle(study: optuna.Study, trial: optuna.trial.Trial | optuna.trial.FrozenTrial, run_dir: Path | None,
+           why: str) -> Outcome:
+    """Tell a trial whose worker will not: from its run's exit.json when the run has ended (a completed
+    result is not lost), else FAIL saying `why`."""
+    if run_dir is not None and (run_dir / rundir.EXIT).exists():
+        got = outcome(run_dir, str(study.user_attrs.get("metric", "")))
+    else:
+        got = Outcome(TrialState.FAIL, None, 0, why)
+    tell(study, trial, got)
+    return got
+
+
+def settle_own(study: optuna.Study, runs_root: Path, worker_pids: set[int]) -> list[int]:
+    """Settle the trials still running that the workers `worker_pids` of this host started, once those
+    workers have ended (`tune`'s closing sweep): another `tune`'s trials of the same study are left alone.
+    The trials settled."""
+    host = socket.gethostname()
+    settled = []
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if t.user_attrs.get("worker_host") != host or t.user_attrs.get("worker_pid") not in worker_pids:
+            continue
+        run_id = t.user_attrs.get("run_id")
+        settle(study, t, runs_root / str(run_id) if run_id else None, "its worker ended before the trial did")
+        settled.append(t.number)
+    return settled
 
 
 def settle_orphans(study: optuna.Study, runs_root: Path) -> list[int]:
@@ -161,6 +215,8 @@ def work(storage: Path, group: str, recipe_path: Path, runs_root: Path, *, trial
     # up to K - 1 trials past it.
     while counted(study) < trials and (deadline is None or time.monotonic() < deadline):
         trial = study.ask(fixed_distributions=space)
+        for key, value in owner().items():
+            trial.set_user_attr(key, value)
         recipe = trial_recipe(base, trial.params, group)
         trial.set_user_attr("epochs_planned", recipe.train.epochs)
         tune = {"study": group, "storage": str(storage), "trial": trial.number}
