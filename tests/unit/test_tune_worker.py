@@ -131,3 +131,23 @@ def test_tunes_final_sweep_settles_only_its_own_workers_trials(tmp_path, demo_re
         other.wait()
     assert [(t.number, t.state, t.value) for t in lines] == [(0, "completed", 0.7), (1, "failed", None)]
     assert [t.state.name for t in study.get_trials()] == ["COMPLETE", "FAIL", "RUNNING"]
+
+
+def test_a_trial_whose_run_cannot_be_made_is_told_failed_not_left_running(tmp_path, demo_recipe):
+    """Anything that goes wrong between ask and tell (here the run folder cannot be created: the run root is
+    a file) ends with the trial told FAIL, saying why; left RUNNING it would count toward tune.trials for ever."""
+    from optuna.distributions import FloatDistribution, distribution_to_json
+
+    from workbench.tune import study as tune_study
+    from workbench.tune.worker import work
+
+    storage = tune_study.storage_path(tmp_path / "tune", "g")
+    study = tune_study.open_study(storage, "g", metric="f1_macro")
+    study.set_user_attr("space", {"train.learning_rate": distribution_to_json(FloatDistribution(1e-5, 1e-3, log=True))})
+    runs = tmp_path / "runs"
+    runs.write_text("not a folder")
+    with pytest.raises(UserError, match="cannot create the run folder"):
+        work(storage, "g", demo_recipe, runs, trials=1)
+    (trial,) = study.get_trials()
+    assert trial.state == TrialState.FAIL
+    assert "cannot create the run folder" in trial.user_attrs["why"]

@@ -14,11 +14,13 @@ never opens the store: the `tune` command (or `sync`, or the app) ingests the gr
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import socket
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -180,6 +182,17 @@ def _ended(pid: int) -> bool:
         return True
 
 
+@contextlib.contextmanager
+def held_signals() -> Iterator[None]:
+    """Hold the stop signals for the block (a stop arrives once it is over): the handler raises Stopped,
+    which must not land inside Optuna's ask or tell, or between a trial's end and its telling."""
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 class Stopped(BaseException):
     """The worker was asked to stop (SIGTERM / SIGINT / SIGHUP: Ctrl-C on `tune`, the scheduler)."""
 
@@ -214,28 +227,31 @@ def work(storage: Path, group: str, recipe_path: Path, runs_root: Path, *, trial
     # Optuna's own trial budget (MaxTrialsCallback) counts the same way: K workers asking at once may run
     # up to K - 1 trials past it.
     while counted(study) < trials and (deadline is None or time.monotonic() < deadline):
-        trial = study.ask(fixed_distributions=space)
-        for key, value in owner().items():
-            trial.set_user_attr(key, value)
-        recipe = trial_recipe(base, trial.params, group)
-        trial.set_user_attr("epochs_planned", recipe.train.epochs)
-        tune = {"study": group, "storage": str(storage), "trial": trial.number}
-        run_dir = create_run(recipe, runs_root, target="local", command="workbench tune", meta={"tune": tune})
-        trial.set_user_attr("run_id", run_dir.name)  # `tune` follows the run from here
+        trial: optuna.trial.Trial | None = None
+        run_dir: Path | None = None
         try:
-            start_trial(run_dir)
-        except Stopped:  # the worker is stopped: so is its trial (a user's stop: the run ends cancelled)
-            stop_trial(run_dir)
-            study.tell(trial, state=TrialState.FAIL)
+            with held_signals():  # a stop waits until the trial is asked and marked as this worker's
+                trial = study.ask(fixed_distributions=space)
+                for key, value in owner().items():
+                    trial.set_user_attr(key, value)
+            recipe = trial_recipe(base, trial.params, group)
+            trial.set_user_attr("epochs_planned", recipe.train.epochs)
+            tune = {"study": group, "storage": str(storage), "trial": trial.number}
+            run_dir = create_run(recipe, runs_root, target="local", command="workbench tune", meta={"tune": tune})
+            trial.set_user_attr("run_id", run_dir.name)  # `tune` follows the run from here
+            try:
+                start_trial(run_dir)
+            except Stopped:  # the worker is stopped: so is its trial (a user's stop: the run ends cancelled)
+                stop_trial(run_dir)
+                raise
+            with held_signals():  # a stop while the result is read and told waits until it is told
+                got = outcome(run_dir, tune_study.metric_name(metric, recipe.train.best_metric))
+                tell(study, trial, got)
+        except BaseException as e:  # re-raised: the trial is told first (its run's result if it ended)
+            if trial is not None:
+                with held_signals():
+                    settle(study, trial, run_dir, f"{type(e).__name__}: {e}" if str(e) else type(e).__name__)
             raise
-        got = outcome(run_dir, tune_study.metric_name(metric, recipe.train.best_metric))
-        trial.set_user_attr("epochs_run", got.epochs_run)
-        if got.why:
-            trial.set_user_attr("why", got.why)
-        if got.state == TrialState.COMPLETE:
-            study.tell(trial, got.value)
-        else:
-            study.tell(trial, state=got.state)
         ran += 1
         if got.stopped:
             break
