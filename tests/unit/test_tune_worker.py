@@ -48,31 +48,40 @@ def test_a_trials_run_is_told_by_how_it_ended(tmp_path, demo_recipe):
     assert outcome(_ended(tmp_path / "x", demo_recipe, "completed", loss=0.5), "f1_macro").state == TrialState.FAIL
 
 
-def test_a_trial_left_running_by_a_killed_worker_is_settled_failed_and_a_live_one_is_not(tmp_path, demo_recipe):
-    """A continued study must not count for ever a trial whose worker died before telling it: one whose run
-    ended (exit.json) or whose supervisor is gone is told FAIL; one whose supervisor runs, or whose run has
-    not started, is left to its worker."""
+def test_orphaned_trials_are_settled_from_their_runs_and_live_ones_are_left_alone(tmp_path, demo_recipe):
+    """A continued study must not count for ever a trial whose worker died before telling it, nor fail a live
+    one: a trial whose run ended (exit.json) is told its run's result; one whose supervisor is gone is told
+    FAIL only when its job ran on this host (another node's /proc is not ours to read); one whose supervisor
+    runs is left to its worker; one with no run yet is told FAIL once older than the grace period."""
+    import socket
+    import time
+
     from workbench import rundir
     from workbench.tune import study as tune_study
-    from workbench.tune.worker import settle_orphans
+    from workbench.tune.worker import ORPHAN_GRACE_S, settle_orphans
 
     runs = tmp_path / "runs"
-    study = tune_study.open_study(tune_study.storage_path(runs, "g"), "g", metric="loss")
-    ended, gone, alive, unstarted = (study.ask() for _ in range(4))
-    for trial, name in ((ended, "ended"), (gone, "gone"), (alive, "alive"), (unstarted, "unstarted")):
+    study = tune_study.open_study(tune_study.storage_path(runs, "g"), "g", metric="f1_macro")
+    ended, gone, elsewhere, alive, unstarted = (study.ask() for _ in range(5))
+    ended.set_user_attr("run_id", _completed(runs, "ended", demo_recipe, 0.7).name)
+    for trial, name in ((gone, "gone"), (elsewhere, "elsewhere"), (alive, "alive")):
         trial.set_user_attr("run_id", make_run(runs, rid(name), demo_recipe, end=None).name)
-    rundir.write_job(runs / rid("ended"), {"kind": "local", "pid": 1})
-    rundir.write_exit(runs / rid("ended"), {"t": 0, "returncode": 0})
-    rundir.write_job(runs / rid("gone"), {"kind": "local", "pid": dead_pid()})
+    here = socket.gethostname()
+    rundir.write_job(runs / rid("ended"), {"kind": "local", "pid": 1, "host": here})
+    rundir.write_job(runs / rid("gone"), {"kind": "local", "pid": dead_pid(), "host": here})
+    rundir.write_job(runs / rid("elsewhere"), {"kind": "local", "pid": dead_pid(), "host": here + "-node7"})
     supervisor = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", "workbench.launch.supervisor",
                                    str((runs / rid("alive")).resolve())])  # a supervisor's command line
     try:
-        rundir.write_job(runs / rid("alive"), {"kind": "local", "pid": supervisor.pid})
+        rundir.write_job(runs / rid("alive"), {"kind": "local", "pid": supervisor.pid, "host": here})
         assert settle_orphans(study, runs) == [ended.number, gone.number]
+        assert settle_orphans(study, runs, now=time.time() + ORPHAN_GRACE_S + 1) == [unstarted.number]
     finally:
         supervisor.kill()
         supervisor.wait()
-    assert [t.state.name for t in study.get_trials()] == ["FAIL", "FAIL", "RUNNING", "RUNNING"]
+    trials = study.get_trials()
+    assert [t.state.name for t in trials] == ["COMPLETE", "FAIL", "RUNNING", "RUNNING", "FAIL"]
+    assert trials[0].value == 0.7
 
 
 def test_a_worker_that_exits_badly_is_said_with_its_log(tmp_path):

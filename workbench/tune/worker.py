@@ -40,6 +40,9 @@ from workbench.tune.space import trial_recipe_values
 
 POLL_S = 0.5  # how often a running trial's folder is looked at (exit.json, its supervisor's pid)
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+# A running trial with no run started this long after it was asked is an orphan (its worker was killed
+# between ask and start): a worker takes well under a second from ask to a started run.
+ORPHAN_GRACE_S = 600
 
 
 @dataclass(frozen=True)
@@ -137,17 +140,28 @@ def settle_own(study: optuna.Study, runs_root: Path, worker_pids: set[int]) -> l
     return settled
 
 
-def settle_orphans(study: optuna.Study, runs_root: Path) -> list[int]:
-    """Tell FAIL each trial still running in the study whose run is over (exit.json) or whose job is gone
-    (its worker was killed before it told the study): left running, it would count toward tune.trials for
-    ever. A trial whose run is still going, or not started yet, is left to its worker. The trials settled."""
+def settle_orphans(study: optuna.Study, runs_root: Path, *, now: float | None = None) -> list[int]:
+    """Settle each trial still running in the study that its worker will never tell (killed before it
+    told): left running, it would count toward tune.trials for ever. A trial whose run ended (exit.json)
+    is told its run's result; one whose supervisor is gone is told FAIL, but only when its job ran on this
+    host (another node's processes cannot be seen from here: its trial is left to its own worker); one
+    with no run started yet is told FAIL once ORPHAN_GRACE_S old. A live trial is never touched. The
+    trials settled."""
+    host = socket.gethostname()
+    now = time.time() if now is None else now
     settled = []
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        run_dir = runs_root / str(t.user_attrs.get("run_id", ""))
-        job = rundir.read_job(run_dir) if t.user_attrs.get("run_id") and run_dir.is_dir() else None
-        if job is None or not ((run_dir / rundir.EXIT).exists() or not agent.pid_alive(job.get("pid"), run_dir)):
-            continue
-        study.tell(t.number, state=TrialState.FAIL)
+        run_id = t.user_attrs.get("run_id")
+        run_dir = runs_root / str(run_id) if run_id else None
+        job = rundir.read_job(run_dir) if run_dir is not None and run_dir.is_dir() else None
+        if run_dir is not None and (run_dir / rundir.EXIT).exists():
+            pass  # the run is over: its result is told
+        elif job is not None:
+            if job.get("host") != host or agent.pid_alive(job.get("pid"), run_dir):
+                continue
+        elif t.datetime_start is None or now - t.datetime_start.timestamp() < ORPHAN_GRACE_S:
+            continue  # asked a moment ago: its worker is making its run folder
+        settle(study, t, run_dir, "its worker ended before the trial did")
         settled.append(t.number)
     return settled
 
