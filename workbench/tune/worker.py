@@ -156,7 +156,7 @@ def settle_orphans(study: optuna.Study, runs_root: Path, *, now: float | None = 
         job = rundir.read_job(run_dir) if run_dir is not None and run_dir.is_dir() else None
         if run_dir is not None and (run_dir / rundir.EXIT).exists():
             pass  # the run is over: its result is told
-        elif job is not None:
+        elif job is not None and run_dir is not None:
             if job.get("host") != host or agent.pid_alive(job.get("pid"), run_dir):
                 continue
         elif t.datetime_start is None or now - t.datetime_start.timestamp() < ORPHAN_GRACE_S:
