@@ -160,3 +160,42 @@ def test_a_trial_whose_run_cannot_be_made_is_told_failed_not_left_running(tmp_pa
     (trial,) = study.get_trials()
     assert trial.state == TrialState.FAIL
     assert "cannot create the run folder" in trial.user_attrs["why"]
+
+
+def test_a_stop_during_a_held_block_lands_once_it_is_over():
+    """The worker's stop (a signal whose handler raises Stopped) must not land inside Optuna's ask or tell:
+    held there, it is raised once the block is over, after the trial was told."""
+    import os
+    import signal
+
+    from workbench.tune.worker import STOP_SIGNALS, Stopped, _stop, held_signals
+
+    before = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
+    done = []
+    try:
+        signal.signal(signal.SIGTERM, _stop)
+        with pytest.raises(Stopped, match="SIGTERM"), held_signals():
+            os.kill(os.getpid(), signal.SIGTERM)
+            done.append("told")
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
+    assert done == ["told"]
+
+
+def test_a_trial_whose_run_folder_cannot_be_read_is_still_settled(tmp_path, demo_recipe):
+    """Settling happens on the way out of an error: reading the run must not raise again and leave the trial
+    running (events.jsonl a folder here: an OSError like an I/O error)."""
+    from workbench.tune import study as tune_study
+    from workbench.tune.worker import settle
+
+    runs = tmp_path / "runs"
+    study = tune_study.open_study(tune_study.storage_path(runs, "g"), "g", metric="f1_macro")
+    trial = study.ask()
+    run_dir = _completed(runs, "broken", demo_recipe, 0.7)
+    events_file(run_dir).unlink()
+    events_file(run_dir).mkdir()
+    settle(study, trial, run_dir, "its worker ended before the trial did")
+    (told,) = study.get_trials()
+    assert told.state == TrialState.FAIL
+    assert told.user_attrs["why"].startswith("its run folder cannot be read")

@@ -118,7 +118,10 @@ def settle(study: optuna.Study, trial: optuna.trial.Trial | optuna.trial.FrozenT
     """Tell a trial whose worker will not: from its run's exit.json when the run has ended (a completed
     result is not lost), else FAIL saying `why`."""
     if run_dir is not None and (run_dir / rundir.EXIT).exists():
-        got = outcome(run_dir, str(study.user_attrs.get("metric", "")))
+        try:  # settling is often the way out of an error: it must not raise another and leave it running
+            got = outcome(run_dir, str(study.user_attrs.get("metric", "")))
+        except OSError as e:
+            got = Outcome(TrialState.FAIL, None, 0, f"its run folder cannot be read ({e}); {why}")
     else:
         got = Outcome(TrialState.FAIL, None, 0, why)
     tell(study, trial, got)
@@ -196,15 +199,24 @@ def _ended(pid: int) -> bool:
         return True
 
 
+_held = 0  # how deep in held_signals blocks the worker is
+_pending: str | None = None  # a stop that came while held
+
+
 @contextlib.contextmanager
 def held_signals() -> Iterator[None]:
-    """Hold the stop signals for the block (a stop arrives once it is over): the handler raises Stopped,
-    which must not land inside Optuna's ask or tell, or between a trial's end and its telling."""
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    """Hold a stop for the block (it is raised once the block is over): Stopped must not land inside
+    Optuna's ask or tell, or between a trial's end and its telling. (A flag, not a signal mask: a
+    process-directed signal may be taken by any thread; Python runs its handler in the main thread.)"""
+    global _held, _pending
+    _held += 1
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        _held -= 1
+    if not _held and _pending:
+        name, _pending = _pending, None
+        raise Stopped(name)
 
 
 class Stopped(BaseException):
@@ -212,8 +224,12 @@ class Stopped(BaseException):
 
 
 def _stop(signum, frame):
+    global _pending
     for sig in STOP_SIGNALS:
         signal.signal(sig, signal.SIG_IGN)
+    if _held:
+        _pending = signal.Signals(signum).name
+        return
     raise Stopped(signal.Signals(signum).name)
 
 
