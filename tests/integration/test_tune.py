@@ -89,7 +89,8 @@ def test_pruned_trials_are_recorded_pruned_and_the_closing_line_says_what_prunin
 
     journal = tune_study.storage_path(tmp_path / "runs", "g4")
     space = {"lora.r": CategoricalDistribution([4, 8, 16])}
-    study, _ = tune_study.start_study(journal, "g4", {"lora.r": 16}, metric="loss", pruner="median")
+    study, _ = tune_study.start_study(journal, "g4", {"lora.r": 16}, metric="loss", space=space,
+                                      pruner="median")
     for _ in range(tune_study.MEDIAN_STARTUP_TRIALS):
         trial = study.ask(fixed_distributions=space)
         for epoch in (1, 2):
