@@ -85,3 +85,23 @@ def test_a_continued_study_keeps_its_space_and_refuses_a_changed_list_in_one_lin
     assert not created and space_of(again) == SPACE
     nxt = again.ask(fixed_distributions=space_of(again))  # raised "does not support dynamic value space"
     assert nxt.number == 1 and nxt.params["lora.r"] in (4, 8, 16, 32)
+
+
+def test_a_continued_study_draws_new_configurations_not_the_ones_it_ran(tmp_path):
+    """Each `tune` starts workers 0..K-1; seeded by tune.seed + worker alone, a continued study's random
+    start-up draws repeated the earlier invocation's (the same trials run on the GPU again). The sampler's
+    seed mixes in the trials the study already holds."""
+    path = tmp_path / "c.journal"
+
+    def draws(n: int) -> list[float]:
+        s = tune_study.open_study(path, "c", metric="loss", seed=7, trials=20)
+        out = []
+        for _ in range(n):
+            trial = s.ask(fixed_distributions=SPACE)
+            s.tell(trial, 0.5)
+            out.append(trial.params["train.learning_rate"])
+        return out
+
+    first = draws(2)
+    later = draws(2)  # the same worker 0 of a second `tune --group c`
+    assert not set(later) & set(first), (first, later)

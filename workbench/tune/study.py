@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import optuna
 from optuna.distributions import (BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution,
                                   distribution_to_json, json_to_distribution)
@@ -72,13 +73,15 @@ def make_pruner(kind: str) -> optuna.pruners.BasePruner:
     raise UserError(f"tune.pruner = {kind!r}: expected one of {', '.join(PRUNERS)}")
 
 
-def make_sampler(seed: int, trials: int, worker: int = 0) -> optuna.samplers.TPESampler:
-    """TPE seeded by tune.seed; each parallel worker by seed + its index (the same seed would make the
-    workers draw the same trials), with the constant liar so that workers do not all pick the point
-    the running trials already try."""
+def make_sampler(seed: int, trials: int, worker: int = 0, held: int = 0) -> optuna.samplers.TPESampler:
+    """TPE seeded by tune.seed, the parallel worker's index (the same seed would make the workers draw the
+    same trials) and the trials the study `held` when the worker opened it (each `tune` starts workers
+    0..K-1: a continued study would draw again, in TPE's random start-up, the trials it already ran); with
+    the constant liar so that workers do not all pick the point the running trials already try. The three
+    are mixed (numpy's SeedSequence), so no two (worker, held) pairs of one study share a seed."""
     startup = max(2, min(TPE_STARTUP_MAX, trials // 3))
-    return optuna.samplers.TPESampler(seed=seed + worker, n_startup_trials=startup, multivariate=True,
-                                      constant_liar=True)
+    mixed = int(np.random.SeedSequence([seed, worker, held]).generate_state(1)[0])
+    return optuna.samplers.TPESampler(seed=mixed, n_startup_trials=startup, multivariate=True, constant_liar=True)
 
 
 def open_study(path: Path, group: str, *, pruner: str | None = None, seed: int = 0, trials: int = 20,
@@ -91,9 +94,10 @@ def open_study(path: Path, group: str, *, pruner: str | None = None, seed: int =
 
 def _open(store: JournalStorage, path: Path, group: str, *, pruner: str | None, seed: int, trials: int, worker: int,
           metric: str | None) -> optuna.Study:
-    sampler = make_sampler(seed, trials, worker)
+    sampler = make_sampler(seed, trials, worker)  # a new study holds no trials; a loaded one is reseeded below
     if group in [s.study_name for s in optuna.study.get_all_study_summaries(store)]:
         study = optuna.load_study(study_name=group, storage=store, sampler=sampler, pruner=optuna.pruners.NopPruner())
+        study.sampler = make_sampler(seed, trials, worker, held=len(study.get_trials(deepcopy=False)))
         if metric is not None and study.direction.name.lower() != direction(metric):
             raise UserError(f"tune study {group} ({path}) {study.direction.name.lower()}s its metric; "
                             f"{metric} is to {direction(metric)}: use another --group for another metric")
