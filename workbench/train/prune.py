@@ -4,8 +4,8 @@ Active only for a run whose run.json says `"tune": {"study", "storage", "trial"}
 runs): at each epoch's validation evaluation the study's metric is reported to the trial, and when the
 study's pruner says so training stops; the run sequence then ends the run `pruned` (train/main.py),
 its error saying which pruner, at which epoch, on what value. A run whose trial the study has finished
-(`workbench resume` of a cancelled trial's run) is not reported: it trains on unpruned, saying so. Imported only for such a run
-(train/trainer.py), so other runs never load Optuna. The study is its journal file, not the store."""
+(`workbench resume` of a cancelled trial's run) is not reported: it trains on unpruned, saying so.
+Imported only for such a run (train/trainer.py), so other runs never load Optuna. The study is its journal file, not the store."""
 
 from __future__ import annotations
 

@@ -17,8 +17,14 @@ from typing import Any, Literal
 
 import numpy as np
 import optuna
-from optuna.distributions import (BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution,
-                                  distribution_to_json, json_to_distribution)
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+    distribution_to_json,
+    json_to_distribution,
+)
 from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 
