@@ -89,7 +89,8 @@ def test_pruned_trials_are_recorded_pruned_and_the_closing_line_says_what_prunin
 
     journal = tune_study.storage_path(tmp_path / "runs", "g4")
     space = {"lora.r": CategoricalDistribution([4, 8, 16])}
-    study, _ = tune_study.start_study(journal, "g4", {"lora.r": 16}, metric="loss", pruner="median")
+    study, _ = tune_study.start_study(journal, "g4", {"lora.r": 16}, metric="loss", space=space,
+                                      pruner="median")
     for _ in range(tune_study.MEDIAN_STARTUP_TRIALS):
         trial = study.ask(fixed_distributions=space)
         for epoch in (1, 2):
@@ -122,6 +123,24 @@ def test_bad_tune_flags_are_one_line_and_start_nothing(cli, tmp_path, args, said
     res = cli("tune", DEMO_RECIPE, "--space", "lora.r=4,8", *args, env={"CUDA_VISIBLE_DEVICES": ""})  # no GPU
     assert res.returncode == 2 and said in res.stderr and len(res.stderr.strip().splitlines()) == 1, res.stderr
     assert not (tmp_path / "runs").exists()
+
+
+def test_continuing_a_study_with_another_space_is_one_line_and_starts_no_worker(cli, tmp_path):
+    """`--set lora.r=12` adds 12 to lora.r's list: the study g5 keeps the list it started with, so the
+    continuing `tune` is refused in one line (it started workers that all crashed on Optuna's "dynamic
+    value space" before)."""
+    from optuna.distributions import CategoricalDistribution
+
+    journal = tune_study.storage_path(tmp_path / "runs", "g5")
+    tune_study.start_study(journal, "g5", {"lora.r": 16}, metric="loss",
+                           space={"lora.r": CategoricalDistribution([4, 8, 16])})
+    res = cli("tune", DEMO_RECIPE, *SHORT, "--set", "lora.r=12", "--space", "lora.r=4,8,16", "--group", "g5",
+              env={"CUDA_VISIBLE_DEVICES": ""})
+    assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1, res.stderr
+    assert ("tune study g5 draws lora.r from 4, 8, 16; this tune's space draws it from 4, 8, 16, 12: a study "
+            "keeps the space it started with (keep lora.r one of 4, 8, 16, or start a new study with --group NEW)"
+            ) in res.stderr
+    assert not list(journal.parent.glob("g5.worker*.log"))
 
 
 def test_the_timeout_starts_no_trial_after_it_and_the_running_one_finishes(cli, tmp_path):

@@ -20,13 +20,13 @@ FIRST = {"train.learning_rate": 5e-4, "lora.r": 32, "train.epochs": 2, "train.cl
 
 def test_trial_0_is_the_recipes_own_values_and_a_second_open_continues_the_study(tmp_path):
     path = tune_study.storage_path(tmp_path / "runs", "g1")
-    study, created = tune_study.start_study(path, "g1", FIRST, metric="f1_macro", seed=3, trials=6)
+    study, created = tune_study.start_study(path, "g1", FIRST, metric="f1_macro", space=SPACE, seed=3, trials=6)
     assert created and path.exists() and study.direction == optuna.study.StudyDirection.MAXIMIZE
     trial = study.ask(fixed_distributions=SPACE)
     assert trial.number == 0 and trial.params == FIRST
     study.tell(trial, 0.4)
 
-    again, created = tune_study.start_study(path, "g1", FIRST, metric="f1_macro", seed=3, trials=6)
+    again, created = tune_study.start_study(path, "g1", FIRST, metric="f1_macro", space=SPACE, seed=3, trials=6)
     assert not created  # continued: nothing enqueued again
     nxt = again.ask(fixed_distributions=SPACE)
     assert nxt.number == 1 and again.trials[0].value == 0.4
@@ -37,7 +37,7 @@ def test_trial_0_is_the_recipes_own_values_and_a_second_open_continues_the_study
 def test_direction_from_the_metric_and_a_continued_study_keeps_it(tmp_path):
     path = tune_study.storage_path(tmp_path, "g2")
     assert tune_study.metric_name("train.best_metric", "loss") == "loss"
-    study, _ = tune_study.start_study(path, "g2", FIRST, metric="loss")
+    study, _ = tune_study.start_study(path, "g2", FIRST, metric="loss", space=SPACE)
     assert study.direction == optuna.study.StudyDirection.MINIMIZE
     with pytest.raises(UserError, match="minimizes its metric; f1_macro is to maximize"):
         tune_study.open_study(path, "g2", metric="f1_macro")
@@ -56,3 +56,52 @@ def test_the_same_seed_draws_the_same_trials_and_workers_differ(tmp_path):
         s = tune_study.open_study(tmp_path / f"{name}.journal", name, metric="loss", seed=7, worker=worker)
         return [s.ask(fixed_distributions=SPACE).params["train.learning_rate"] for _ in range(3)]
     assert draws("a", 0) == draws("b", 0) != draws("c", 1)
+
+
+def test_a_continued_study_keeps_its_space_and_refuses_a_changed_list_in_one_line(tmp_path):
+    """`tune --group G --set lora.r=12` adds 12 to lora.r's list; Optuna refuses a changed categorical
+    list for a name the study has seen (every worker crashed). The study's first space is its own: a space
+    that differs is refused in one line naming the knob, the study's choices and --group NEW; the same
+    space (a recipe value already among the choices) continues, and the workers can still ask."""
+    from workbench.tune.worker import space_of
+
+    path = tune_study.storage_path(tmp_path, "g")
+    study, _ = tune_study.start_study(path, "g", FIRST, metric="f1_macro", space=SPACE)
+    study.tell(study.ask(fixed_distributions=space_of(study)), 0.4)
+
+    widened = {**SPACE, "lora.r": CategoricalDistribution([4, 8, 16, 32, 12])}
+    with pytest.raises(UserError) as e:
+        tune_study.start_study(path, "g", {**FIRST, "lora.r": 12}, metric="f1_macro", space=widened)
+    assert str(e.value) == ("tune study g draws lora.r from 4, 8, 16, 32; this tune's space draws it from "
+                            "4, 8, 16, 32, 12: a study keeps the space it started with (keep lora.r one of "
+                            "4, 8, 16, 32, or start a new study with --group NEW)")
+    assert "\n" not in str(e.value)
+    with pytest.raises(UserError, match="tune study g draws train.epochs from 1..4; this tune's space does not "
+                                        "search it"):
+        tune_study.start_study(path, "g", FIRST, metric="f1_macro",
+                               space={k: d for k, d in SPACE.items() if k != "train.epochs"})
+
+    again, created = tune_study.start_study(path, "g", {**FIRST, "lora.r": 16}, metric="f1_macro", space=SPACE)
+    assert not created and space_of(again) == SPACE
+    nxt = again.ask(fixed_distributions=space_of(again))  # raised "does not support dynamic value space"
+    assert nxt.number == 1 and nxt.params["lora.r"] in (4, 8, 16, 32)
+
+
+def test_a_continued_study_draws_new_configurations_not_the_ones_it_ran(tmp_path):
+    """Each `tune` starts workers 0..K-1; seeded by tune.seed + worker alone, a continued study's random
+    start-up draws repeated the earlier invocation's (the same trials run on the GPU again). The sampler's
+    seed mixes in the trials the study already holds."""
+    path = tmp_path / "c.journal"
+
+    def draws(n: int) -> list[float]:
+        s = tune_study.open_study(path, "c", metric="loss", seed=7, trials=20)
+        out = []
+        for _ in range(n):
+            trial = s.ask(fixed_distributions=SPACE)
+            s.tell(trial, 0.5)
+            out.append(trial.params["train.learning_rate"])
+        return out
+
+    first = draws(2)
+    later = draws(2)  # the same worker 0 of a second `tune --group c`
+    assert not set(later) & set(first), (first, later)

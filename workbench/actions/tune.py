@@ -150,10 +150,9 @@ def plan_tune(store: Path, recipe_ref: str, *, overrides: Sequence[str] = (), sp
 
 
 def start_tune(plan: TunePlan) -> Tuning:
-    """Create or continue the study (its space, metric and pruner kept in it), freeze the base recipe
+    """Create or continue the study (its space, metric and pruner kept in it; a continued study refuses
+    another space: tune/study.py keep_space), freeze the base recipe
     beside its journal, start the workers."""
-    from optuna.distributions import distribution_to_json
-
     from workbench.recipe import write_frozen
     from workbench.store.db import runs_root
     from workbench.tune import study as tune_study
@@ -162,9 +161,8 @@ def start_tune(plan: TunePlan) -> Tuning:
 
     recipe = plan.recipe
     study, created = tune_study.start_study(plan.storage, plan.group, own_params(recipe, plan.space),
-                                            metric=plan.metric, pruner=recipe.tune.pruner, seed=recipe.tune.seed,
-                                            trials=plan.trials)
-    study.set_user_attr("space", {k: distribution_to_json(d) for k, d in plan.space.items()})
+                                            metric=plan.metric, space=plan.space, pruner=recipe.tune.pruner,
+                                            seed=recipe.tune.seed, trials=plan.trials)
     settle_orphans(study, runs_root(plan.store))  # trials a killed worker of an earlier `tune` left running
     base = plan.storage.with_suffix(".recipe.toml")
     write_frozen(recipe.single({"group": plan.group}), base,

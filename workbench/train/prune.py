@@ -3,14 +3,18 @@
 Active only for a run whose run.json says `"tune": {"study", "storage", "trial"}` (the tune worker's
 runs): at each epoch's validation evaluation the study's metric is reported to the trial, and when the
 study's pruner says so training stops; the run sequence then ends the run `pruned` (train/main.py),
-its error saying which pruner, at which epoch, on what value. Imported only for such a run
-(train/trainer.py), so other runs never load Optuna. The study is its journal file, not the store."""
+its error saying which pruner, at which epoch, on what value. A run whose trial the study has finished
+(`workbench resume` of a cancelled trial's run) is not reported: it trains on unpruned, saying so.
+Imported only for such a run (train/trainer.py), so other runs never load Optuna. The study is its journal file, not the store."""
 
 from __future__ import annotations
 
 import statistics
 from pathlib import Path
 from typing import Any
+
+from optuna.exceptions import UpdateFinishedTrialError
+from optuna.trial import TrialState
 
 from workbench.events import EventWriter
 from workbench.train.context import Pruned
@@ -32,6 +36,7 @@ class PruningCallback(EndsRun):
         self.writer = writer
         self.world_size = world_size
         self._missing_said = False
+        self._unreported = False  # the trial is finished (a resumed run of a stopped trial): report nothing
 
     def on_evaluate(self, args, state, control, metrics=None, **kw):
         prune = False
@@ -42,10 +47,13 @@ class PruningCallback(EndsRun):
                     self._missing_said = True
                     self.writer.emit("log", level="warning", message=f"tune: the epoch evaluations have no "
                                      f"{self.metric}; this trial is not pruned")
-            else:
+            elif self._reports():
                 epoch = max(1, round(state.epoch or 0))
-                self.trial.report(float(value), epoch)
-                if self.trial.should_prune():
+                try:
+                    self.trial.report(float(value), epoch)
+                except UpdateFinishedTrialError:  # finished since _reports looked (another process told it)
+                    self._train_unpruned(self._state())
+                if not self._unreported and self.trial.should_prune():
                     prune = True
                     self.ending = Pruned(self._why(epoch, float(value)))
         if self.world_size > 1:  # every rank stops at the same step, or the others wait at the next collective
@@ -55,6 +63,24 @@ class PruningCallback(EndsRun):
                 self.ending = Pruned(f"pruned by the {self.pruner} pruner")
             control.should_training_stop = True
             control.should_save = False
+
+    def _reports(self) -> bool:
+        """Whether this epoch is reported: not once the trial is finished. `workbench resume` of a cancelled
+        or failed trial's run keeps run.json's `tune`, but the study told that trial FAIL when its run
+        stopped, and Optuna refuses to update a finished trial: the run trains on as a plain run."""
+        if not self._unreported and (state := self._state()).is_finished():
+            self._train_unpruned(state)
+        return not self._unreported
+
+    def _state(self) -> TrialState:
+        return next(t.state for t in self.study.get_trials(deepcopy=False) if t.number == self.trial.number)
+
+    def _train_unpruned(self, state: TrialState) -> None:
+        self._unreported = True
+        told = {TrialState.COMPLETE: "completed", TrialState.PRUNED: "pruned"}.get(state, "failed")
+        self.writer.emit("log", level="warning", message=f"tune: trial {self.trial.number} of study "
+                         f"{self.study.study_name} is {told} already (this run was resumed after the trial ended); "
+                         "it trains on without pruning")
 
     def _why(self, epoch: int, value: float) -> str:
         """`pruned by the median pruner at epoch 2: f1_macro 0.31 below the median 0.45`."""

@@ -15,7 +15,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import optuna
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+    distribution_to_json,
+    json_to_distribution,
+)
 from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 
@@ -70,13 +79,15 @@ def make_pruner(kind: str) -> optuna.pruners.BasePruner:
     raise UserError(f"tune.pruner = {kind!r}: expected one of {', '.join(PRUNERS)}")
 
 
-def make_sampler(seed: int, trials: int, worker: int = 0) -> optuna.samplers.TPESampler:
-    """TPE seeded by tune.seed; each parallel worker by seed + its index (the same seed would make the
-    workers draw the same trials), with the constant liar so that workers do not all pick the point
-    the running trials already try."""
+def make_sampler(seed: int, trials: int, worker: int = 0, held: int = 0) -> optuna.samplers.TPESampler:
+    """TPE seeded by tune.seed, the parallel worker's index (the same seed would make the workers draw the
+    same trials) and the trials the study `held` when the worker opened it (each `tune` starts workers
+    0..K-1: a continued study would draw again, in TPE's random start-up, the trials it already ran); with
+    the constant liar so that workers do not all pick the point the running trials already try. The three
+    are mixed (numpy's SeedSequence), so no two (worker, held) pairs of one study share a seed."""
     startup = max(2, min(TPE_STARTUP_MAX, trials // 3))
-    return optuna.samplers.TPESampler(seed=seed + worker, n_startup_trials=startup, multivariate=True,
-                                      constant_liar=True)
+    mixed = int(np.random.SeedSequence([seed, worker, held]).generate_state(1)[0])
+    return optuna.samplers.TPESampler(seed=mixed, n_startup_trials=startup, multivariate=True, constant_liar=True)
 
 
 def open_study(path: Path, group: str, *, pruner: str | None = None, seed: int = 0, trials: int = 20,
@@ -89,9 +100,10 @@ def open_study(path: Path, group: str, *, pruner: str | None = None, seed: int =
 
 def _open(store: JournalStorage, path: Path, group: str, *, pruner: str | None, seed: int, trials: int, worker: int,
           metric: str | None) -> optuna.Study:
-    sampler = make_sampler(seed, trials, worker)
+    sampler = make_sampler(seed, trials, worker)  # a new study holds no trials; a loaded one is reseeded below
     if group in [s.study_name for s in optuna.study.get_all_study_summaries(store)]:
         study = optuna.load_study(study_name=group, storage=store, sampler=sampler, pruner=optuna.pruners.NopPruner())
+        study.sampler = make_sampler(seed, trials, worker, held=len(study.get_trials(deepcopy=False)))
         if metric is not None and study.direction.name.lower() != direction(metric):
             raise UserError(f"tune study {group} ({path}) {study.direction.name.lower()}s its metric; "
                             f"{metric} is to {direction(metric)}: use another --group for another metric")
@@ -117,13 +129,51 @@ def trial_in(path: Path, group: str, number: int) -> optuna.trial.Trial:
     return optuna.trial.Trial(study, trial_id)
 
 
-def start_study(path: Path, group: str, first: Mapping[str, Any], *, metric: str, pruner: str = "median",
-                seed: int = 0, trials: int = 20) -> tuple[optuna.Study, bool]:
-    """Create or continue the study `group`; a new one gets trial 0 enqueued with `first`, the recipe's own
-    values of the space's knobs (tune/space.py own_params), so the study is never worse than not tuning.
+def start_study(path: Path, group: str, first: Mapping[str, Any], *, metric: str,
+                space: Mapping[str, BaseDistribution], pruner: str = "median", seed: int = 0,
+                trials: int = 20) -> tuple[optuna.Study, bool]:
+    """Create or continue the study `group` over `space`; a new one keeps `space` as its own and gets trial 0
+    enqueued with `first`, the recipe's own values of the space's knobs (tune/space.py own_params), so the
+    study is never worse than not tuning. A continued one must be given the space it keeps (keep_space).
     (study, created)."""
     study = open_study(path, group, pruner=pruner, seed=seed, trials=trials, metric=metric)
+    keep_space(study, space)
     created = not study.trials
     if created:
         study.enqueue_trial(dict(first))
     return study, created
+
+
+def keep_space(study: optuna.Study, space: Mapping[str, BaseDistribution]) -> None:
+    """Keep `space` in the study, where every worker reads it (tune/worker.py space_of). A study's space is
+    the one it started with: Optuna refuses another list of values for a knob its trials drew ("does not
+    support dynamic value space"), and trials over other ranges would not compare. So a continued study
+    given a space that differs in any knob (another list, range or scale, a knob added or left out) is
+    refused, naming the first such knob; the same space continues (a recipe value already among a list's
+    values leaves the list as it is)."""
+    kept = study.user_attrs.get("space")
+    if not isinstance(kept, dict) or not kept:
+        study.set_user_attr("space", {k: distribution_to_json(d) for k, d in space.items()})
+        return
+    old = {k: json_to_distribution(text) for k, text in kept.items()}
+    for knob in [*old, *(k for k in space if k not in old)]:
+        was, now = old.get(knob), space.get(knob)
+        if was == now:
+            continue
+        if was is None:
+            said, hint = f"does not search {knob}", f"leave {knob} out"
+        elif isinstance(was, CategoricalDistribution):
+            said, hint = f"draws {knob} from {_drawn(was)}", f"keep {knob} one of {_drawn(was)}"
+        else:
+            said, hint = f"draws {knob} from {_drawn(was)}", f"search {knob} from {_drawn(was)} again"
+        given = "does not search it" if now is None else f"draws {'it' if was is not None else knob} from {_drawn(now)}"
+        raise UserError(f"tune study {study.study_name} {said}; this tune's space {given}: a study keeps the space "
+                        f"it started with ({hint}, or start a new study with --group NEW)")
+
+
+def _drawn(dist: BaseDistribution) -> str:
+    """`4, 8, 16, 32` (a list), `1..4` (a range), `1e-05..0.005 on a log scale`."""
+    if isinstance(dist, CategoricalDistribution):
+        return ", ".join(str(c) for c in dist.choices)
+    assert isinstance(dist, (FloatDistribution, IntDistribution)), dist  # the kinds tune/space.py makes
+    return f"{dist.low:g}..{dist.high:g}" + (" on a log scale" if dist.log else "")
