@@ -44,27 +44,6 @@ with open(os.environ["PEAK_OUT"], "w") as f:
                "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}, f)
 """
 
-RECIPE = """name = "many_classes"
-task = "classification"
-[model]
-source = "tiny:distilbert"
-max_length = 24
-tiny_hidden_size = 32
-tiny_layers = 1
-tiny_vocab_size = 2000
-[data]
-train_file = "{train}"
-validation_file = "{validation}"
-label_column = "label"
-[lora]
-target_modules = ["q_lin", "v_lin"]
-[train]
-max_steps = {steps}
-batch_size = 32
-logging_steps = 1
-[eval]
-batch_size = 100
-"""
 
 
 def measured(args: list[str], tmp: Path, env: dict[str, str], what: str) -> dict:
@@ -81,7 +60,7 @@ def measured(args: list[str], tmp: Path, env: dict[str, str], what: str) -> dict
 
 
 def run(size: str = "full") -> list[dict]:
-    from tools.synthetic.many_classes import write_splits
+    from tools.synthetic.many_classes import recipe_text, write_splits
 
     classes = by_size(size, CLASSES, CLASSES, 300)
     validation, steps = by_size(size, (500, 5), (200, 2), (30, 1))
@@ -92,7 +71,8 @@ def run(size: str = "full") -> list[dict]:
         tmp = Path(name)
         train_csv, validation_csv = write_splits(tmp / "data", classes=classes, validation=validation)
         recipe = tmp / "many.toml"
-        recipe.write_text(RECIPE.format(train=train_csv, validation=validation_csv, steps=steps), encoding="utf-8")
+        recipe.write_text(recipe_text(train_csv, validation_csv, name="many_classes", vocab_size=2000, batch_size=32, steps=steps,
+                                      tail="logging_steps = 1\n[eval]\nbatch_size = 100\n"), encoding="utf-8")
         store = tmp / "runs.duckdb"
         env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "WORKBENCH_STORE": str(store),
                "WORKBENCH_CACHE": str(tmp / "cache")}

@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import DEMO_RECIPE, workbench
 from tests.integration.runs import q
-from tools.synthetic.many_classes import write_splits
+from tools.synthetic.many_classes import recipe_text, write_splits
 
 pytestmark = pytest.mark.slow
 
@@ -38,24 +38,7 @@ def single(tmp_path_factory):
     root = tmp_path_factory.mktemp("errors-single")
     train, validation = write_splits(root / "data", classes=3, per_class=20, validation=40)
     recipe = root / "three.toml"
-    recipe.write_text(f"""name = "three"
-task = "classification"
-[model]
-source = "tiny:distilbert"
-max_length = 24
-tiny_hidden_size = 32
-tiny_layers = 1
-tiny_vocab_size = 300
-[data]
-train_file = "{train}"
-validation_file = "{validation}"
-label_column = "label"
-[lora]
-target_modules = ["q_lin", "v_lin"]
-[train]
-max_steps = 2
-batch_size = 16
-""", encoding="utf-8")
+    recipe.write_text(recipe_text(train, validation, name="three", vocab_size=300, batch_size=16), encoding="utf-8")
     return finished(root / "runs.duckdb", recipe)
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.runs import q
-from tools.synthetic.many_classes import write_splits
+from tools.synthetic.many_classes import recipe_text, write_splits
 
 pytestmark = pytest.mark.slow
 CLASSES, VALIDATION, TOP_K = 3000, 200, 5
@@ -21,28 +21,9 @@ CLASSES, VALIDATION, TOP_K = 3000, 200, 5
 def test_a_run_of_3000_classes_is_stored_sparse_and_bounded_and_reads_back(tmp_path, cli):
     train, validation = write_splits(tmp_path / "data", classes=CLASSES, validation=VALIDATION)
     recipe = tmp_path / "many.toml"
-    recipe.write_text(f"""name = "many"
-task = "classification"
-[model]
-source = "tiny:distilbert"
-max_length = 24
-tiny_hidden_size = 32
-tiny_layers = 1
-tiny_vocab_size = 600
-[data]
-train_file = "{train}"
-validation_file = "{validation}"
-label_column = "label"
-[lora]
-target_modules = ["q_lin", "v_lin"]
-[train]
-max_steps = 2
-batch_size = 32
-logging_steps = 1
-[eval]
-batch_size = 100
-scores_top_k = {TOP_K}
-""", encoding="utf-8")
+    recipe.write_text(recipe_text(train, validation, name="many", vocab_size=600, batch_size=32,
+                                  tail=f"logging_steps = 1\n[eval]\nbatch_size = 100\nscores_top_k = {TOP_K}\n"),
+                      encoding="utf-8")
     proc = cli("run", recipe, "--quiet", timeout=900)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     store = tmp_path / "runs.duckdb"

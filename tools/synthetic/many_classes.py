@@ -66,6 +66,31 @@ def write_splits(out: Path, classes: int = 10_000, per_class: int = 1, validatio
     return paths
 
 
+def recipe_text(train: Path, validation: Path, *, name: str, vocab_size: int, batch_size: int, steps: int = 2,
+                tail: str = "") -> str:
+    """A recipe training a tiny DistilBERT + LoRA on these splits (the class in column `label`), `tail`'s
+    lines after [train]'s (more of its knobs, then other sections): what the tests and the benchmark of
+    many classes run."""
+    return f"""name = "{name}"
+task = "classification"
+[model]
+source = "tiny:distilbert"
+max_length = 24
+tiny_hidden_size = 32
+tiny_layers = 1
+tiny_vocab_size = {vocab_size}
+[data]
+train_file = "{train}"
+validation_file = "{validation}"
+label_column = "label"
+[lora]
+target_modules = ["q_lin", "v_lin"]
+[train]
+max_steps = {steps}
+batch_size = {batch_size}
+{tail}"""
+
+
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="python -m tools.synthetic.many_classes", description=__doc__.splitlines()[0])
     p.add_argument("out", type=Path)

@@ -41,7 +41,6 @@ class Splits:
         return (f"{len(self.train)} train, {len(self.validation)} validation{test} rows, "
                 f"{counted(len(self.label_names), self.label_word)}{note}")
 
-
     @staticmethod
     def rows_described(described: str) -> dict[str, int]:
         """The rows per split that `describe` gave ({} for any other text): what a run's log says it read."""

@@ -35,7 +35,7 @@ from workbench.store.query import reading
 from workbench.tui.screens.prompt import PromptScreen
 from workbench.tui.widgets.table import Table
 from workbench.tui.worker_errors import ReportsWorkerErrors
-from workbench.wording import counted, fmt
+from workbench.wording import counted, fmt, plural
 
 MAX_ROWS = 10_000  # rows shown; the count says how many the query returned
 MAX_CELL = 120  # characters of one cell line shown (the CSV export has them whole)
@@ -221,7 +221,7 @@ class QueryScreen(ReportsWorkerErrors, Screen):
             hidden += edge - table.cell_padding > right  # its last padding cell off the view is no column hidden
         hint = self.query_one("#more-columns", Static)
         hint.display = hidden > 0
-        hint.update(f"→ {hidden} more column{'s' if hidden != 1 else ''} to the right (esc, then → scrolls)")
+        hint.update(f"→ {hidden} more {plural('column', hidden)} to the right (esc, then → scrolls)")
 
     # --- actions ----------------------------------------------------------------------------------
     def action_run_query(self) -> None:
