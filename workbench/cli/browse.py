@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from workbench.cli.parsing import RUN_HELP, Subparsers, command, store_of
+from workbench.events import RUN_STATUSES
 
 if TYPE_CHECKING:
     from workbench.store.read import Ranking
@@ -17,8 +18,7 @@ if TYPE_CHECKING:
 
 def register(sub: Subparsers) -> None:
     sp = command(sub, "runs", "List runs from the store (archived runs only with --all).", _runs)
-    sp.add_argument("--status", help="only runs with this status (queued, running, completed, failed, interrupted, "
-                    "cancelled, pruned)")
+    sp.add_argument("--status", help=f"only runs with this status ({', '.join(RUN_STATUSES)})")
     sp.add_argument("--tag", action="append", metavar="KEY[=VALUE]", help="only runs with this tag (repeatable)")
     sp.add_argument("--all", action="store_true", help="archived runs too")
     sp.add_argument("--recipe", help="only runs of this recipe name")
