@@ -118,6 +118,8 @@ def test_pruned_trials_are_recorded_pruned_and_the_closing_line_says_what_prunin
     (("--timeout", "-5"), "--timeout -5: expected seconds, 0 for no limit"),
     (("--parallel", "64"), "--parallel 64: 64 trials of 1 process(es) need 64 cores"),
     (("--group", "../x"), "--group '../x': expected letters, digits, _ . -"),
+    (("--output", "."), "--output .: is a folder; expected the path of the recipe file to write"),  # review M7
+    (("--output", "nowhere/b.toml"), "--output nowhere/b.toml: no folder "),
 ])
 def test_bad_tune_flags_are_one_line_and_start_nothing(cli, tmp_path, args, said):
     res = cli("tune", DEMO_RECIPE, "--space", "lora.r=4,8", *args, env={"CUDA_VISIBLE_DEVICES": ""})  # no GPU

@@ -136,6 +136,7 @@ def plan_tune(store: Path, recipe_ref: str, *, overrides: Sequence[str] = (), sp
         if parallel * recipe.launch.processes > cores:
             raise UserError(f"--parallel {parallel}: {parallel} trials of {recipe.launch.processes} process(es) "
                             f"need {parallel * recipe.launch.processes} cores; this machine has {cores}")
+    out = check_output(output or Path.cwd() / f"{recipe.name}.tuned.toml")
     tuned = recipe.tune
     name = group or recipe.view.group or f"{recipe.name}-tune-{time.strftime('%Y%m%d-%H%M%S')}"
     if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}", name):
@@ -145,8 +146,21 @@ def plan_tune(store: Path, recipe_ref: str, *, overrides: Sequence[str] = (), sp
                     metric=tune_study.metric_name(tuned.metric, recipe.train.best_metric),
                     trials=trials if trials is not None else tuned.trials,
                     timeout=timeout if timeout is not None else tuned.timeout, devices=devices,
-                    output=output or Path.cwd() / f"{recipe.name}.tuned.toml",
+                    output=out,
                     overridden=tuple(dict.fromkeys(o.partition("=")[0].strip() for o in overrides)))
+
+
+def check_output(output: Path) -> Path:
+    """The best recipe's path, checked before any trial runs (review M7): a file whose folder exists and can
+    be written; else UserError naming it (found hours later, at the end, it cost the study's result)."""
+    path = output.expanduser().absolute()
+    if path.is_dir():
+        raise UserError(f"--output {output}: is a folder; expected the path of the recipe file to write")
+    if not path.parent.is_dir():
+        raise UserError(f"--output {output}: no folder {path.parent} to write it in")
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise UserError(f"--output {output}: the folder {path.parent} cannot be written")
+    return path
 
 
 def start_tune(plan: TunePlan) -> Tuning:
