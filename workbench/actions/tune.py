@@ -23,6 +23,9 @@ from typing import Any
 from workbench.errors import UserError
 
 POLL_S = 1.0  # how often `tune` looks at the study and ingests its runs
+# How long a stopped `tune` waits for its workers to stop their trials (each waits STOP_GRACE_S for its run,
+# tune/worker.py) before it kills them and their runs' process groups.
+STOP_WAIT_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -40,7 +43,6 @@ class TunePlan:
     timeout: int
     devices: list[str | None]
     output: Path
-    overridden: tuple[str, ...] = ()  # the knobs --set changed: the best recipe keeps them
 
 
 @dataclass
@@ -114,6 +116,7 @@ def plan_tune(store: Path, recipe_ref: str, *, overrides: Sequence[str] = (), sp
     from workbench.store.db import runs_root
     from workbench.tune import study as tune_study
     from workbench.tune.space import search_space
+    from workbench.tune.workers import describe, live_workers
 
     recipe, _splits = preflight(recipe_ref, list(overrides), [])
     if recipe.axes:
@@ -141,13 +144,16 @@ def plan_tune(store: Path, recipe_ref: str, *, overrides: Sequence[str] = (), sp
     name = group or recipe.view.group or f"{recipe.name}-tune-{time.strftime('%Y%m%d-%H%M%S')}"
     if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}", name):
         raise UserError(f"--group {name!r}: expected letters, digits, _ . - (it names the study's journal file)")
+    live = live_workers(runs_root(store), name)
+    if live:  # K more workers beside them would share the GPUs and the study twice over (review M8)
+        raise UserError(f"tune study {name} has workers running ({', '.join(describe(e) for e in live[:3])}): "
+                        f"wait for that `workbench tune` to end, or stop it (Ctrl-C there, or kill its pid)")
     return TunePlan(recipe=recipe, store=store, group=name,
                     storage=tune_study.storage_path(runs_root(store), name), space=search_space(recipe, list(space)),
                     metric=tune_study.metric_name(tuned.metric, recipe.train.best_metric),
                     trials=trials if trials is not None else tuned.trials,
                     timeout=timeout if timeout is not None else tuned.timeout, devices=devices,
-                    output=out,
-                    overridden=tuple(dict.fromkeys(o.partition("=")[0].strip() for o in overrides)))
+                    output=out)
 
 
 def check_output(output: Path) -> Path:
@@ -172,6 +178,7 @@ def start_tune(plan: TunePlan) -> Tuning:
     from workbench.tune import study as tune_study
     from workbench.tune.space import own_params
     from workbench.tune.worker import settle_orphans
+    from workbench.tune.workers import record_workers
 
     recipe = plan.recipe
     study, created = tune_study.start_study(plan.storage, plan.group, own_params(recipe, plan.space),
@@ -182,6 +189,24 @@ def start_tune(plan: TunePlan) -> Tuning:
     write_frozen(recipe.single({"group": plan.group}), base,
                  f"Base recipe of tune study {plan.group}: each trial is it with the trial's values")
     tuning = Tuning(plan, created)
+    try:
+        _start_workers(tuning, base)
+    finally:  # each started worker is on record, even when a later one fails to start
+        record_workers(runs_root(plan.store), plan.group, worker_entries(tuning))
+    return tuning
+
+
+def worker_entries(tuning: Tuning) -> list[dict[str, Any]]:
+    """This invocation's workers as tune/workers.py records them."""
+    from workbench.tune.workers import local_worker
+
+    return [local_worker(w.pid) for w in tuning.workers]
+
+
+def _start_workers(tuning: Tuning, base: Path) -> None:
+    from workbench.store.db import runs_root
+
+    plan, recipe = tuning.plan, tuning.plan.recipe
     for i, device in enumerate(plan.devices):
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         if device is not None:
@@ -193,7 +218,6 @@ def start_tune(plan: TunePlan) -> Tuning:
         tuning.workers.append(subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                                env=env))
         log.close()
-    return tuning
 
 
 def worker_log(plan: TunePlan, i: int) -> Path:
@@ -255,32 +279,60 @@ def follow_tune(tuning: Tuning, on_trial: Callable[[TrialLine], None],
         on_trial(_line(study.get_trials(deepcopy=False)[number], plan.metric))
 
 
-def stop_tune(tuning: Tuning) -> None:
-    """Ctrl-C: stop the workers; each stops the trial it runs (its run ends cancelled, the trial failed)
-    and exits (tune/worker.py). The trials' runs are ingested once more, so the store says so."""
+def stop_tune(tuning: Tuning, *, forced: Callable[[], bool] = lambda: False) -> bool:
+    """Ctrl-C (or SIGTERM): stop the workers; each stops the trial it runs (its run ends cancelled, the trial
+    failed) and exits (tune/worker.py). Bounded: after STOP_WAIT_S, or at once when `forced()` says so (a
+    second Ctrl-C), the workers are killed and so are their trials' runs (SIGKILL to each process group),
+    and their trials told FAIL. The trials' runs are ingested once more, so the store says so. True when
+    it had to kill."""
+    from optuna.trial import TrialState
+
+    from workbench import rundir
+    from workbench.launch import agent
+    from workbench.launch.run_folder import request_stop
     from workbench.store.db import runs_root
     from workbench.tune import study as tune_study
+    from workbench.tune.worker import owner, settle_own
 
     for w in tuning.workers:
         if w.poll() is None:
             w.terminate()
-    for w in tuning.workers:
-        w.wait()
+    deadline = time.monotonic() + STOP_WAIT_S
+    while any(w.poll() is None for w in tuning.workers) and not forced() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    killed = any(w.poll() is None for w in tuning.workers)
+    runs = runs_root(tuning.plan.store)
     study = tune_study.open_study(tuning.plan.storage, tuning.plan.group)
-    _ingest(tuning.plan.store, runs_root(tuning.plan.store),
+    if killed:
+        for w in tuning.workers:
+            if w.poll() is None:
+                w.kill()
+            w.wait()
+        pids, host = {w.pid for w in tuning.workers}, owner()["worker_host"]
+        for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            run_id = t.user_attrs.get("run_id")
+            if t.user_attrs.get("worker_host") == host and t.user_attrs.get("worker_pid") in pids and run_id:
+                if (runs / str(run_id) / rundir.JOB).exists():
+                    request_stop(runs / str(run_id))
+                    agent.cancel(runs / str(run_id), "SIGKILL")
+        settle_own(study, runs, {w.pid for w in tuning.workers})
+    _ingest(tuning.plan.store, runs,
             [str(t.user_attrs["run_id"]) for t in study.get_trials(deepcopy=False) if t.user_attrs.get("run_id")])
+    return killed
 
 
 def finish_tune(tuning: Tuning) -> TuneResult:
     """Count the study's trials, write the best trial's recipe (`plan.output`) and say what pruning saved:
-    the epochs pruned trials did not train, of those every finished trial would have trained unpruned."""
+    the epochs pruned trials did not train, of those every finished trial would have trained unpruned.
+    This invocation's workers are taken off the study's workers file (they have ended)."""
     from optuna.trial import TrialState
 
+    from workbench.store.db import runs_root
     from workbench.tune import study as tune_study
-    from workbench.tune.best_recipe import write_best
-    from workbench.tune.space import trial_recipe_values
+    from workbench.tune.workers import forget_workers
 
     plan = tuning.plan
+    forget_workers(runs_root(plan.store), plan.group, worker_entries(tuning))
     study = tune_study.open_study(plan.storage, plan.group)
     trials = study.get_trials(deepcopy=False)
     by = {s: [t for t in trials if t.state == s] for s in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)}
@@ -291,10 +343,22 @@ def finish_tune(tuning: Tuning) -> TuneResult:
     best = study.best_trial if by[TrialState.COMPLETE] else None
     path = None
     if best is not None and best.value is not None:
-        # the source file with what --set changed and the trial's values: the recipe the trial ran
-        values = {**{k: plan.recipe.values[k] for k in plan.overridden}, **trial_recipe_values(best.params)}
-        path = write_best(plan.recipe.path, plan.recipe, values, study=plan.group,
-                          trial=best.number, metric=plan.metric, value=float(best.value), output=plan.output)
+        path = _write_best(plan, runs_root(plan.store) / str(best.user_attrs.get("run_id")), best.number,
+                           float(best.value))
     return TuneResult(plan.group, plan.metric, len(by[TrialState.COMPLETE]), len(by[TrialState.PRUNED]),
                       len(by[TrialState.FAIL]), best.number if best else None, best.value if best else None, path,
                       saved / planned if planned else None)
+
+
+def _write_best(plan: TunePlan, run_dir: Path, number: int, value: float) -> Path:
+    """The best trial's recipe: the source file with every value the trial's frozen recipe (its run folder)
+    has otherwise, so it reproduces the trial whichever invocation ran it, with whatever --set, recipe edits
+    or space it had then (review M4)."""
+    from workbench import rundir
+    from workbench.recipe import load_recipe
+    from workbench.tune.best_recipe import changed_values, write_best
+
+    frozen = load_recipe(run_dir / rundir.RECIPE)
+    source = load_recipe(plan.recipe.path) if plan.recipe.path is not None else plan.recipe
+    return write_best(plan.recipe.path, source, changed_values(frozen, source), study=plan.group, trial=number,
+                      metric=plan.metric, value=value, output=plan.output)

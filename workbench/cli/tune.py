@@ -4,9 +4,14 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from workbench.cli.parsing import Subparsers, command, store_of
+
+if TYPE_CHECKING:
+    from workbench.actions.tune import TrialLine, Tuning
 
 
 def register(sub: Subparsers) -> None:
@@ -32,7 +37,7 @@ def register(sub: Subparsers) -> None:
 def _tune(args: argparse.Namespace) -> int:
     from rich.markup import escape
 
-    from workbench.actions.tune import TrialLine, finish_tune, follow_tune, plan_tune, start_tune, stop_tune
+    from workbench.actions.tune import finish_tune, plan_tune, start_tune
     from workbench.console import STATUS_STYLE, console
     from workbench.wording import fmt
 
@@ -50,18 +55,50 @@ def _tune(args: argparse.Namespace) -> int:
         console.print(f"trial {t.number}  [{STATUS_STYLE.get(t.state, '')}]{t.state}[/]  {metric}  {escape(values)}"
                       f"  run {t.run_id or '-'}{why}", soft_wrap=True)
 
-    try:
-        follow_tune(tuning, said, on_warning=lambda w: console.print(f"[yellow]warning:[/] {escape(w)}"))
-    except KeyboardInterrupt:
-        stop_tune(tuning)
-        raise
-    done = finish_tune(tuning)
+    stopped = follow_or_stop(tuning, said)
+    done = finish_tune(tuning)  # after a stop too: the best recipe so far is the study's result (review M6)
     saved = f"; pruning saved {done.epochs_saved:.0%} of the epochs" if done.epochs_saved is not None else ""
     best = (f"best {done.metric} {fmt(done.best_value)} (trial {done.best_number})" if done.best_number is not None
-            else "no trial completed")
+            else "no trial completed, so no recipe is written")
     console.print(f"{done.completed} completed, {done.pruned} pruned, {done.failed} failed; {best}{saved}",
                   soft_wrap=True)
-    if done.best_path is None:
-        return 1
-    console.print(str(done.best_path), soft_wrap=True)
-    return 0
+    if done.best_path is not None:
+        console.print(str(done.best_path), soft_wrap=True)
+    return 130 if stopped else 0 if done.best_path is not None else 1
+
+
+def follow_or_stop(tuning: Tuning, said: Callable[[TrialLine], None]) -> bool:
+    """Follow the study until its workers end; Ctrl-C or SIGTERM (`kill`, a scheduler) stops them instead,
+    and a second one kills them and their trials' runs at once (review M8, M9). True when stopped."""
+    import signal
+    import threading
+
+    from rich.markup import escape
+
+    from workbench.actions.tune import STOP_WAIT_S, follow_tune, stop_tune
+    from workbench.console import console
+
+    forced, stopping = threading.Event(), threading.Event()
+
+    def on_stop(signum, frame):
+        if stopping.is_set():
+            forced.set()  # the second: stop_tune kills at once
+            return
+        stopping.set()
+        raise KeyboardInterrupt
+
+    before = {sig: signal.signal(sig, on_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        try:
+            follow_tune(tuning, said, on_warning=lambda w: console.print(f"[yellow]warning:[/] {escape(w)}"))
+            stopping.set()  # the workers are done: a signal from here on only hurries the end
+            return False
+        except KeyboardInterrupt:
+            stopping.set()
+            console.print(f"stopping the trials (up to {STOP_WAIT_S:.0f} s; Ctrl-C again kills them at once)")
+            if stop_tune(tuning, forced=forced.is_set):
+                console.print("[yellow]killed the workers and their trials' runs (SIGKILL)[/]")
+            return True
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)

@@ -22,6 +22,13 @@ from workbench.recipe.catalog import duplicate
 NOT_WRITTEN = ("group",)
 
 
+def changed_values(frozen: Recipe, source: Recipe) -> dict[str, Any]:
+    """What a trial's frozen recipe (its run folder's) has otherwise than `source`: set in the source's file,
+    they make the recipe the trial ran (but its name and the study's knobs: NOT_WRITTEN)."""
+    return {k: v for k, v in frozen.values.items()
+            if k not in (*NOT_WRITTEN, "name") and source.values.get(k) != v}
+
+
 def header(*, study: str, trial: int, metric: str, value: float, source: str) -> str:
     return (f"Tuned by `workbench tune`: the best trial of study {study}, trial {trial}, {metric} = {value:.4g} "
             f"on validation.\nThe source recipe is {source}; the trial's values are set below, the rest is its own.")

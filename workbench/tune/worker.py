@@ -32,8 +32,8 @@ from optuna.trial import TrialState
 from workbench import rundir
 from workbench.errors import UserError
 from workbench.events import End, Eval, read_events
-from workbench.launch import agent
-from workbench.launch.run_folder import create_run
+from workbench.launch import agent, batch
+from workbench.launch.run_folder import create_run, record_job_meta, request_stop
 from workbench.recipe import Recipe, load_recipe
 from workbench.tune import study as tune_study
 from workbench.tune.space import trial_recipe_values
@@ -43,6 +43,9 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 # A running trial with no run started this long after it was asked is an orphan (its worker was killed
 # between ask and start): a worker takes well under a second from ask to a started run.
 ORPHAN_GRACE_S = 600
+# How long a trial's run may take to end after SIGTERM before its process group is killed (a trainer in a
+# collective or a long evaluation may not answer): `tune`'s own wait on its workers is longer (actions/tune.py).
+STOP_GRACE_S = 20.0
 
 
 @dataclass(frozen=True)
@@ -125,7 +128,22 @@ def settle(study: optuna.Study, trial: optuna.trial.Trial | optuna.trial.FrozenT
     else:
         got = Outcome(TrialState.FAIL, None, 0, why)
     tell(study, trial, got)
+    if got.state == TrialState.FAIL and run_dir is not None:
+        end_orphan_run(run_dir)
     return got
+
+
+def end_orphan_run(run_dir: Path) -> bool:
+    """Stop the run of a trial told FAIL while it still runs here (its worker ended, or could not read it):
+    no one would read its result, and it would hold the cores or the GPU. True when it ran. (Not a user's
+    stop: it ends as the signal ends it.)"""
+    job = rundir.read_job(run_dir) or {}
+    if job.get("kind") != "local" or job.get("host") != socket.gethostname():
+        return False
+    if agent.state(run_dir)["state"] != batch.RUNNING:
+        return False
+    agent.stop_within(run_dir, STOP_GRACE_S)
+    return True
 
 
 def settle_own(study: optuna.Study, runs_root: Path, worker_pids: set[int]) -> list[int]:
@@ -184,9 +202,7 @@ def start_trial(run_dir: Path) -> None:
     session, train.log, job.json), recording the job in run.json as the launcher does; returns when it
     has ended."""
     job = agent.start(run_dir)
-    meta = rundir.read_run_meta(run_dir)
-    meta.update(job_dir=str(run_dir), pid=job["pid"], job_host=job["host"])
-    rundir.write_run_meta(run_dir, meta)
+    record_job_meta(run_dir, str(run_dir), job)
     while not (run_dir / rundir.EXIT).exists() and not _ended(job["pid"]):
         time.sleep(POLL_S)
 
@@ -234,15 +250,11 @@ def _stop(signum, frame):
 
 
 def stop_trial(run_dir: Path) -> None:
-    """Stop a trial's run as `workbench stop` does (recorded as asked for: it ends cancelled) and wait
-    for its supervisor to end."""
-    meta = rundir.read_run_meta(run_dir)
-    meta["stop_requested_at"] = time.time()
-    rundir.write_run_meta(run_dir, meta)
-    job = rundir.read_job(run_dir) or {}
-    agent.cancel(run_dir)
-    while job.get("pid") and not (run_dir / rundir.EXIT).exists() and not _ended(int(job["pid"])):
-        time.sleep(POLL_S)
+    """Stop a trial's run as `workbench stop` does (recorded as asked for: it ends cancelled), waiting for
+    it STOP_GRACE_S at most; then its process group is killed."""
+    request_stop(run_dir)
+    if rundir.read_job(run_dir):
+        agent.stop_within(run_dir, STOP_GRACE_S)
 
 
 def work(storage: Path, group: str, recipe_path: Path, runs_root: Path, *, trials: int, timeout: float = 0,
@@ -277,6 +289,8 @@ def work(storage: Path, group: str, recipe_path: Path, runs_root: Path, *, trial
             with held_signals():  # a stop while the result is read and told waits until it is told
                 got = outcome(run_dir, tune_study.metric_name(metric, recipe.train.best_metric))
                 tell(study, trial, got)
+            if got.state == TrialState.FAIL:
+                end_orphan_run(run_dir)  # its supervisor gone, its trainer may train on: nothing reads it now
         except BaseException as e:  # re-raised: the trial is told first (its run's result if it ended)
             if trial is not None:
                 with held_signals():
