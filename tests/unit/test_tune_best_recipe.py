@@ -83,3 +83,20 @@ def test_a_shipped_recipe_by_name_is_written_from_its_file_with_its_data_found(t
     check_recipe(best)
     assert best["lora.r"] == 4 and Path(best["data.train_file"]).is_file()
     assert Path(best["data.train_file"]).samefile(load_recipe(source)["data.train_file"])
+
+
+def test_what_to_set_is_every_value_the_trials_frozen_recipe_has_otherwise(tmp_path):
+    """The best recipe is built from the best trial's own frozen recipe (review M4): whatever --set or space
+    the invocation that ran it had, the values its run folder holds otherwise than the source are set."""
+    from workbench.recipe import write_frozen
+    from workbench.tune.best_recipe import changed_values
+
+    source = load_recipe(copy_encoder_demo(tmp_path / "src"))
+    write_frozen(source.single({"lora.r": 8, "data.max_rows": 160, "group": "g"}), tmp_path / "frozen.toml", "run")
+    values = changed_values(load_recipe(tmp_path / "frozen.toml"), source)
+    assert values == {"lora.r": 8, "data.max_rows": 160}
+    out = write_best(source.path, source, values, study="g", trial=1, metric="loss", value=0.5,
+                     output=tmp_path / "best.toml")
+    study_only = ("name", "group")
+    assert {k: v for k, v in load_recipe(out).values.items() if k not in study_only} == \
+        {k: v for k, v in load_recipe(tmp_path / "frozen.toml").values.items() if k not in study_only}

@@ -199,3 +199,85 @@ def test_a_trial_whose_run_folder_cannot_be_read_is_still_settled(tmp_path, demo
     (told,) = study.get_trials()
     assert told.state == TrialState.FAIL
     assert told.user_attrs["why"].startswith("its run folder cannot be read")
+
+
+def _process(*argv: str, session: bool = False) -> subprocess.Popen:
+    """A real process whose command line names `argv` (what the liveness checks read), sleeping until killed."""
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", *argv], start_new_session=session)
+
+
+def test_a_studys_workers_are_recorded_and_only_live_local_ones_drop_out(tmp_path):
+    """.tune/G.workers.json (review M8): a local entry is live while its pid is a tune worker of G on this
+    host; another host's or a batch job's entry cannot be seen from here and is kept; forgetting this
+    invocation's entries leaves the others, and the file goes with the last."""
+    from workbench.tune.workers import forget_workers, live_workers, local_worker, record_workers, workers_file
+
+    runs = tmp_path / "runs"
+    worker, other_study = _process("workbench.tune.worker", "--study", "g"), _process("workbench.tune.worker",
+                                                                                     "--study", "h")
+    try:
+        mine = local_worker(worker.pid)
+        elsewhere = {**local_worker(worker.pid), "host": "node7"}
+        array = {"kind": "slurm", "job_id": "12_0", "host": "login1", "started": 0}
+        record_workers(runs, "g", [mine, local_worker(dead_pid()), elsewhere, array, local_worker(other_study.pid)])
+        assert live_workers(runs, "g") == [mine, elsewhere, array]
+        forget_workers(runs, "g", [mine])
+        assert live_workers(runs, "g") == [elsewhere, array]
+        forget_workers(runs, "g", [elsewhere, array])
+        assert not workers_file(runs, "g").exists()
+    finally:
+        for p in (worker, other_study):
+            p.kill()
+            p.wait()
+
+
+def _running_run(tmp_path, demo_recipe, supervisor: subprocess.Popen):
+    import socket
+
+    from workbench import rundir
+
+    run_dir = make_run(tmp_path / "runs", rid("running"), demo_recipe, end=None)
+    rundir.write_job(run_dir, {"kind": "local", "pid": supervisor.pid, "host": socket.gethostname()})
+    return run_dir
+
+
+def test_a_trial_told_failed_while_its_run_runs_has_its_run_stopped(tmp_path, demo_recipe):
+    """A trial settled FAIL (its metric unreadable, an error, its worker gone) whose run still runs: the run is
+    stopped (SIGTERM to its process group), so no orphan trains on with nothing to read its result."""
+    import signal
+
+    from workbench.tune import study as tune_study
+    from workbench.tune.worker import settle
+
+    supervisor = _process("workbench.launch.supervisor", str((tmp_path / "runs" / rid("running")).resolve()),
+                          session=True)
+    try:
+        run_dir = _running_run(tmp_path, demo_recipe, supervisor)
+        study = tune_study.open_study(tune_study.storage_path(tmp_path / "runs", "g"), "g", metric="f1_macro")
+        settle(study, study.ask(), run_dir, "its tuned validation evaluation has no f1_macro")
+        assert supervisor.wait(timeout=30) == -signal.SIGTERM
+    finally:
+        supervisor.kill()
+        supervisor.wait()
+    assert study.get_trials()[0].state == TrialState.FAIL
+
+
+def test_a_run_that_ignores_sigterm_is_killed_once_the_wait_is_over(tmp_path, demo_recipe):
+    """Every wait on a stop is bounded (review M9): a trainer that does not answer SIGTERM (a collective, a
+    long evaluation) has its process group killed after the grace period."""
+    import signal
+
+    from workbench.launch.agent import stop_within
+
+    argv = [sys.executable, "-c", "import signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+            "print('ready', flush=True); time.sleep(120)", "workbench.launch.supervisor",
+            str((tmp_path / "runs" / rid("running")).resolve())]
+    supervisor = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert supervisor.stdout is not None and supervisor.stdout.readline() == "ready\n"
+        run_dir = _running_run(tmp_path, demo_recipe, supervisor)
+        assert stop_within(run_dir, 0.5) is True
+        assert supervisor.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        supervisor.kill()
+        supervisor.wait()

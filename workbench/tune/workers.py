@@ -46,9 +46,10 @@ def record_workers(run_root: Path, group: str, entries: list[dict[str, Any]]) ->
 
 
 def forget_workers(run_root: Path, group: str, entries: list[dict[str, Any]]) -> None:
-    """Take `entries` (this invocation's, once it ends) out of the file; the file goes when none is left."""
+    """Take `entries` (this invocation's, once it ends) and those of ended workers out of the file; the file
+    goes when none is left."""
     gone = [(e.get("kind"), e.get("host"), e.get("pid"), e.get("job_id")) for e in entries]
-    kept = [e for e in read_workers(run_root, group) if (e.get("kind"), e.get("host"), e.get("pid"), e.get("job_id"))
+    kept = [e for e in live_workers(run_root, group) if (e.get("kind"), e.get("host"), e.get("pid"), e.get("job_id"))
             not in gone]
     if kept:
         _write(run_root, group, kept)
