@@ -1,84 +1,178 @@
 """`workbench tune` through the real CLI on the demo recipe's tiny model (issue 30): trials are runs of one
-group in the store, trial 0 is the recipe's own values, the best trial's recipe is written, validates and
-names its trial, and `tune --group G` again continues the same study."""
+group in the store, trial 0 is the recipe's own values, `--parallel 2` runs two trials at once, the best
+trial's recipe is written, validates and reproduces its trial, `tune --group G` again continues the same
+study (past failed trials, and with the best recipe still the earlier trial's), and Ctrl-C to the process
+group stops the study but still writes the best recipe so far.
+
+One study (g1) is made once for the module; the tests that only read it come first, those that continue it
+after, each counting from what the study holds when it starts."""
 
 from __future__ import annotations
 
-import json
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
-from tests.conftest import DEMO_RECIPE
-from tests.integration.runs import q
+from tests.conftest import DEMO_RECIPE, workbench
+from tests.integration.runs import q, wait_for
+from workbench.recipe import load_recipe
 from workbench.tune import study as tune_study
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
-SHORT = ("--set", "train.epochs=2", "--set", "data.max_rows=160", "--set", "train.logging_steps=5")
+SHORT = ("--set", "train.epochs=1", "--set", "data.max_rows=160", "--set", "train.logging_steps=5")
+PAUSED = "workbench faults: paused at epoch_eval"  # train.log of a trainer held at its epoch evaluation
 
 
-def test_tune_runs_trials_as_runs_writes_the_best_recipe_and_continues_its_study(cli, tmp_path):
-    store, best = tmp_path / "runs.duckdb", tmp_path / "best.toml"
-    res = cli("tune", DEMO_RECIPE, *SHORT, "--trials", "3", "--space", "train.learning_rate=1e-4..1e-2",
-              "--group", "g1", "--output", best, timeout=400)
-    assert res.returncode == 0, res.stdout + res.stderr
-    lines = res.stdout.strip().splitlines()
-    assert lines[-1] == str(best) and best.exists()
-    assert [ln.split()[1] for ln in lines if ln.startswith("trial ")] == ["0", "1", "2"] or \
-        sorted(ln.split()[1] for ln in lines if ln.startswith("trial ")) == ["0", "1", "2"]
-    assert lines[-2].startswith("3 completed, 0 pruned, 0 failed; best loss "), lines[-2]
+@dataclass
+class Study:
+    """Study g1 in `root` (runs, runs.duckdb, best.toml): `tune --parallel 2 --trials 2`'s output, and the
+    runs seen held at their epoch evaluation at one time."""
 
-    runs = q(store, "SELECT run_id, status FROM runs WHERE group_id = 'g1' ORDER BY created_at")
-    assert len(runs) == 3 and {s for _, s in runs} == {"completed"}
-    study = tune_study.open_study(tune_study.storage_path(tmp_path / "runs", "g1"), "g1")
-    first = study.trials[0]
+    root: Path
+    env: dict
+    stdout: str
+    at_once: list[Path]
+
+    @property
+    def store(self) -> Path:
+        return self.root / "runs.duckdb"
+
+    @property
+    def best(self) -> Path:
+        return self.root / "best.toml"
+
+    def study(self):
+        return tune_study.open_study(tune_study.storage_path(self.root / "runs", "g1"), "g1")
+
+    def cli(self, *args, timeout: float = 300, env: dict | None = None):
+        return workbench(*args, env={**self.env, **(env or {})}, cwd=self.root, timeout=timeout)
+
+    def popen(self, *args, env: dict | None = None) -> subprocess.Popen:
+        """`workbench ARGS` in a session of its own, as a terminal runs it (Ctrl-C goes to its process group)."""
+        return subprocess.Popen([sys.executable, "-m", "workbench", *map(str, args)], cwd=self.root,
+                                env={**os.environ, **self.env, **(env or {})}, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def held(runs: Path) -> list[Path]:
+    return sorted(d for d in runs.glob("demo*") if PAUSED in _text(d / "train.log"))
+
+
+def _text(path: Path) -> str:
+    return path.read_text(errors="replace") if path.exists() else ""
+
+
+@pytest.fixture(scope="module")
+def g1(tmp_path_factory) -> Study:
+    """Two trials side by side: each trainer is held at its epoch evaluation until both are (the overlap
+    seen as a state both reach), then released."""
+    root = tmp_path_factory.mktemp("tune")
+    env = {"WORKBENCH_STORE": str(root / "runs.duckdb"), "HF_HUB_OFFLINE": "1", "NO_COLOR": "1", "COLUMNS": "200",
+           "WORKBENCH_CACHE": os.environ["WORKBENCH_CACHE"]}
+    made = Study(root, env, "", [])
+    release = root / "release"
+    proc = made.popen("tune", DEMO_RECIPE, *SHORT, "--trials", "2", "--parallel", "2", "--space",
+                      "train.learning_rate=1e-4..1e-2", "--group", "g1", "--output", made.best,
+                      env={"WORKBENCH_PAUSE_AT": "epoch_eval", "WORKBENCH_RELEASE": str(release)})
+    try:
+        made.at_once = wait_for(lambda: len(held(root / "runs")) == 2 and held(root / "runs"), 240,
+                                "both trials held at once")
+    finally:
+        release.write_text("go")
+        out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, out + err
+    made.stdout = out
+    return made
+
+
+def test_trials_are_runs_of_the_group_and_trial_0_is_the_recipes_own_values(g1):
+    lines = g1.stdout.strip().splitlines()
+    assert "2 trials, 2 at a time" in lines[0]
+    assert sorted(ln.split()[1] for ln in lines if ln.startswith("trial ")) == ["0", "1"]  # in the order they end
+    assert lines[-2].startswith("2 completed, 0 pruned, 0 failed; best loss "), lines[-2]
+    assert lines[-1] == str(g1.best)
+    assert q(g1.store, "SELECT status, count(*) FROM runs WHERE group_id = 'g1' GROUP BY status") == [("completed", 2)]
+    first = g1.study().trials[0]
     assert first.params == {"train.learning_rate": 3e-3}  # the demo recipe's own rate
-    assert q(store, "SELECT value FROM params WHERE run_id = ? AND key = 'train.learning_rate'",
-             [first.user_attrs["run_id"]]) == [(json.dumps(3e-3),)] or \
-        float(q(store, "SELECT value FROM params WHERE run_id = ? AND key = 'train.learning_rate'",
-                [first.user_attrs["run_id"]])[0][0]) == 3e-3
-    text = best.read_text()
-    assert f"trial {study.best_trial.number}" in text
-    assert cli("validate", best).returncode == 0
-    again = cli("run", best, timeout=300)  # the best recipe reproduces its trial: same values, same seed
+    ((stored,),) = q(g1.store, "SELECT value FROM params WHERE run_id = ? AND key = 'train.learning_rate'",
+                     [first.user_attrs["run_id"]])
+    assert float(stored) == 3e-3
+
+
+def test_parallel_trials_run_at_once_each_in_its_own_worker(g1):
+    trials = g1.study().trials
+    assert [d.name for d in g1.at_once] == sorted(t.user_attrs["run_id"] for t in trials)  # both held at one time
+    assert len({t.user_attrs["worker_pid"] for t in trials}) == 2
+    assert len(list((g1.root / "runs" / ".tune").glob("g1.worker*.log"))) == 2
+    assert not (g1.root / "runs" / ".tune" / "g1.workers.json").exists()  # this tune's workers ended: forgotten
+
+
+def test_the_best_recipe_validates_and_names_its_trial(g1):
+    assert f"trial {g1.study().best_trial.number}, loss = " in g1.best.read_text()
+    assert g1.cli("validate", g1.best).returncode == 0
+
+
+def test_a_continued_study_goes_on_past_failed_trials_and_its_best_recipe_is_still_the_earlier_trials(g1):
+    """Continued with another --set and every new trial's trainer killed at its epoch evaluation (faults.py):
+    both are failed in the store and the study, the second still ran; the best trial is an earlier
+    invocation's, and the best recipe (rewritten by this one) reproduces it: built from that trial's frozen
+    recipe, not from this invocation's --set (review M4)."""
+    before = len(g1.study().trials)
+    res = g1.cli("tune", DEMO_RECIPE, *SHORT, "--set", "data.max_rows=120", "--trials", str(before + 2), "--space",
+                 "train.learning_rate=1e-4..1e-2", "--group", "g1", "--output", g1.best,
+                 env={"WORKBENCH_KILL_AT": "epoch_eval"})
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "continuing study g1" in res.stdout
+    assert [ln.split()[1:3] for ln in res.stdout.splitlines() if ln.startswith("trial ")] == \
+        [[str(before), "failed"], [str(before + 1), "failed"]]
+    study = g1.study()
+    assert [t.state.name for t in study.trials[before:]] == ["FAIL", "FAIL"]
+    assert q(g1.store, "SELECT count(*) FROM runs WHERE group_id = 'g1' AND status = 'failed'") == [(2,)]
+    assert study.best_trial.number < before
+    assert load_recipe(g1.best)["data.max_rows"] == 160  # the trial's, not this invocation's 120
+
+    again = g1.cli("run", g1.best)  # the best recipe reproduces its trial: same values, same seed
     assert again.returncode == 0, again.stdout + again.stderr
-    (loss,) = q(store, "SELECT value FROM evals WHERE phase = 'tuned' AND split = 'validation' AND label = '(all)' "
+    (loss,) = q(g1.store, "SELECT value FROM evals WHERE phase = 'tuned' AND split = 'validation' AND label = '(all)' "
                 "AND metric = 'loss' AND run_id NOT IN (SELECT run_id FROM runs WHERE group_id = 'g1')")[0]
     assert loss == pytest.approx(study.best_value, abs=1e-6)
 
-    res = cli("tune", DEMO_RECIPE, *SHORT, "--trials", "4", "--space", "train.learning_rate=1e-4..1e-2",
-              "--group", "g1", "--output", best, timeout=300)
-    assert res.returncode == 0, res.stdout + res.stderr
-    assert "continuing study g1" in res.stdout
-    assert [ln.split()[1] for ln in res.stdout.splitlines() if ln.startswith("trial ")] == ["3"]
-    assert len(tune_study.open_study(tune_study.storage_path(tmp_path / "runs", "g1"), "g1").trials) == 4
-    assert q(store, "SELECT count(*) FROM runs WHERE group_id = 'g1'") == [(4,)]
 
-
-def test_parallel_trials_run_side_by_side_in_one_study(cli, tmp_path):
-    res = cli("tune", DEMO_RECIPE, *SHORT, "--trials", "3", "--parallel", "2", "--space", "lora.r=4,8",
-              "--group", "g2", "--output", tmp_path / "b.toml", timeout=400)
-    assert res.returncode == 0, res.stdout + res.stderr
-    assert "3 trials, 2 at a time" in res.stdout
-    runs = q(tmp_path / "runs.duckdb", "SELECT started_at, ended_at FROM runs WHERE group_id = 'g2' "
-             "AND status = 'completed' ORDER BY started_at")
-    assert len(runs) == 3
-    assert runs[1][0] < runs[0][1]  # the second trial started before the first ended
-    assert len(list((tmp_path / "runs" / ".tune").glob("g2.worker*.log"))) == 2
-
-
-def test_a_failed_trial_is_recorded_failed_and_the_study_goes_on(cli, tmp_path):
-    """Every trial's trainer is killed at its first epoch evaluation (faults.py): each is failed in the
-    store and the study, and the next trial still runs."""
-    res = cli("tune", DEMO_RECIPE, *SHORT, "--trials", "2", "--space", "lora.r=4,8", "--group", "g3",
-              "--output", tmp_path / "b.toml", env={"WORKBENCH_KILL_AT": "epoch_eval"}, timeout=300)
-    assert res.returncode == 1, res.stdout + res.stderr
-    assert res.stdout.strip().splitlines()[-1].startswith("0 completed, 0 pruned, 2 failed; no trial completed")
-    assert q(tmp_path / "runs.duckdb", "SELECT status, count(*) FROM runs WHERE group_id = 'g3' GROUP BY status") \
-        == [("failed", 2)]
-    study = tune_study.open_study(tune_study.storage_path(tmp_path / "runs", "g3"), "g3")
-    assert [t.state.name for t in study.trials] == ["FAIL", "FAIL"]
-    assert not (tmp_path / "b.toml").exists()
+def test_ctrl_c_to_the_process_group_stops_the_trial_and_still_writes_the_best_recipe(g1):
+    """Ctrl-C as a terminal sends it (SIGINT to the process group: `tune` and its workers) while a trial is held
+    mid-run: the trial's run ends cancelled and the trial failed; the best recipe so far is still written and
+    the closing line said, exit 130 (review M6). While it runs, a second `tune` of g1 is refused in one line
+    naming its worker (review M8)."""
+    before, runs = len(g1.study().trials), g1.root / "runs"
+    g1.best.unlink()
+    was_held = set(held(runs))
+    proc = g1.popen("tune", DEMO_RECIPE, *SHORT, "--trials", str(before + 3), "--space",
+                    "train.learning_rate=1e-4..1e-2", "--group", "g1", "--output", g1.best,
+                    env={"WORKBENCH_PAUSE_AT": "epoch_eval", "WORKBENCH_RELEASE": str(g1.root / "never")})
+    try:
+        (run_dir,) = wait_for(lambda: set(held(runs)) - was_held, 240, "the new trial held")
+        second = g1.cli("tune", DEMO_RECIPE, *SHORT, "--group", "g1", "--output", g1.root / "other.toml")
+        assert second.returncode == 2 and len(second.stderr.strip().splitlines()) == 1, second.stderr
+        assert "tune study g1 has workers running (pid " in second.stderr
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130, out + err
+    lines = out.strip().splitlines()
+    assert lines[-2].startswith(f"2 completed, 0 pruned, {before - 1} failed; best loss "), out
+    assert lines[-1] == str(g1.best) and g1.best.exists()
+    assert q(g1.store, "SELECT status FROM runs WHERE run_id = ?", [run_dir.name]) == [("cancelled",)]
+    assert [t.state.name for t in g1.study().trials[before:]] == ["FAIL"]
+    assert not (runs / ".tune" / "g1.workers.json").exists()
 
 
 def test_pruned_trials_are_recorded_pruned_and_the_closing_line_says_what_pruning_saved(cli, tmp_path):
@@ -99,8 +193,8 @@ def test_pruned_trials_are_recorded_pruned_and_the_closing_line_says_what_prunin
         trial.set_user_attr("epochs_run", 2)
         study.tell(trial, 0.001)
 
-    res = cli("tune", DEMO_RECIPE, *SHORT, "--trials", "7", "--space", "lora.r=4,8", "--group", "g4",
-              "--output", tmp_path / "b.toml", timeout=300)
+    res = cli("tune", DEMO_RECIPE, *SHORT, "--set", "train.epochs=2", "--trials", "7", "--space", "lora.r=4,8",
+              "--group", "g4", "--output", tmp_path / "b.toml", timeout=300)
     assert res.returncode == 0, res.stdout + res.stderr
     lines = res.stdout.strip().splitlines()
     pruned = [ln for ln in lines if ln.startswith("trial ")]
@@ -145,34 +239,26 @@ def test_continuing_a_study_with_another_space_is_one_line_and_starts_no_worker(
     assert not list(journal.parent.glob("g5.worker*.log"))
 
 
-def test_the_timeout_starts_no_trial_after_it_and_the_running_one_finishes(cli, tmp_path):
-    res = cli("tune", DEMO_RECIPE, *SHORT, "--trials", "5", "--timeout", "1", "--space", "lora.r=4,8",
-              "--group", "g5", "--output", tmp_path / "b.toml", timeout=300)
-    assert res.returncode == 0, res.stdout + res.stderr
-    assert res.stdout.strip().splitlines()[-2].startswith("1 completed, 0 pruned, 0 failed; best loss "), res.stdout
-    assert q(tmp_path / "runs.duckdb", "SELECT status FROM runs WHERE group_id = 'g5'") == [("completed",)]
+def test_the_timeout_starts_no_trial_after_it_and_the_running_one_finishes(cli_env, tmp_path):
+    """The first trial's trainer is held at its epoch evaluation until the 1 s timeout has passed since its
+    run was made (a state of the run folder, however slow the machine): no second trial starts."""
+    import json
+    import time
 
-
-def test_ctrl_c_stops_the_trial_running_which_ends_cancelled_and_failed_in_the_study(cli_env, tmp_path):
-    import os
-    import signal
-    import subprocess
-    import sys
-
-    from tests.integration.runs import events_of, wait_for
-
-    proc = subprocess.Popen([sys.executable, "-m", "workbench", "tune", str(DEMO_RECIPE), "--set", "train.epochs=30",
-                             "--set", "data.max_rows=160", "--trials", "3", "--space", "lora.r=4,8", "--group", "g6",
-                             "--output", str(tmp_path / "b.toml")], cwd=tmp_path, env={**os.environ, **cli_env},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    runs = tmp_path / "runs"
-    run_dir = wait_for(lambda: next((d for d in runs.glob("demo*") if (d / "events.jsonl").exists()
-                                     and any(e["type"] == "step" for e in events_of(d))), None), 240, "a step")
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, out + err
+    release = tmp_path / "release"
+    proc = subprocess.Popen([sys.executable, "-m", "workbench", "tune", str(DEMO_RECIPE), *SHORT, "--trials", "5",
+                             "--timeout", "1", "--space", "lora.r=4,8", "--group", "g6", "--output",
+                             str(tmp_path / "b.toml")], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env={**os.environ, **cli_env, "WORKBENCH_PAUSE_AT": "epoch_eval",
+                                            "WORKBENCH_RELEASE": str(release)})
+    try:
+        (run_dir,) = wait_for(lambda: held(tmp_path / "runs"), 240, "the first trial held")
+        made = json.loads((run_dir / "run.json").read_text())["created_at"]
+        wait_for(lambda: time.time() > made + 1, 10, "the timeout passed")
+    finally:
+        release.write_text("go")
+        out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, out + err
+    assert out.strip().splitlines()[-2].startswith("1 completed, 0 pruned, 0 failed; best loss "), out
     assert q(tmp_path / "runs.duckdb", "SELECT run_id, status FROM runs WHERE group_id = 'g6'") == [
-        (run_dir.name, "cancelled")]
-    study = tune_study.open_study(tune_study.storage_path(runs, "g6"), "g6")
-    assert [t.state.name for t in study.trials] == ["FAIL"]
-    assert not (tmp_path / "b.toml").exists()
+        (run_dir.name, "completed")]

@@ -343,22 +343,25 @@ def finish_tune(tuning: Tuning) -> TuneResult:
     best = study.best_trial if by[TrialState.COMPLETE] else None
     path = None
     if best is not None and best.value is not None:
-        path = _write_best(plan, runs_root(plan.store) / str(best.user_attrs.get("run_id")), best.number,
-                           float(best.value))
+        path = _write_best(plan, best)
     return TuneResult(plan.group, plan.metric, len(by[TrialState.COMPLETE]), len(by[TrialState.PRUNED]),
                       len(by[TrialState.FAIL]), best.number if best else None, best.value if best else None, path,
                       saved / planned if planned else None)
 
 
-def _write_best(plan: TunePlan, run_dir: Path, number: int, value: float) -> Path:
+def _write_best(plan: TunePlan, best: Any) -> Path:
     """The best trial's recipe: the source file with every value the trial's frozen recipe (its run folder)
     has otherwise, so it reproduces the trial whichever invocation ran it, with whatever --set, recipe edits
-    or space it had then (review M4)."""
+    or space it had then (review M4). A trial with no run folder (told by hand) has its values set alone."""
     from workbench import rundir
     from workbench.recipe import load_recipe
+    from workbench.store.db import runs_root
     from workbench.tune.best_recipe import changed_values, write_best
+    from workbench.tune.space import trial_recipe_values
 
-    frozen = load_recipe(run_dir / rundir.RECIPE)
     source = load_recipe(plan.recipe.path) if plan.recipe.path is not None else plan.recipe
-    return write_best(plan.recipe.path, source, changed_values(frozen, source), study=plan.group, trial=number,
-                      metric=plan.metric, value=value, output=plan.output)
+    frozen = runs_root(plan.store) / str(best.user_attrs.get("run_id")) / rundir.RECIPE
+    values = (changed_values(load_recipe(frozen), source) if best.user_attrs.get("run_id") and frozen.is_file()
+              else trial_recipe_values(best.params))
+    return write_best(plan.recipe.path, source, values, study=plan.group, trial=best.number, metric=plan.metric,
+                      value=float(best.value), output=plan.output)
