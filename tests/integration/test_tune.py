@@ -26,13 +26,13 @@ from workbench.tune import study as tune_study
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 SHORT = ("--set", "train.epochs=1", "--set", "data.max_rows=160", "--set", "train.logging_steps=5")
-PAUSED = "workbench faults: paused at epoch_eval"  # train.log of a trainer held at its epoch evaluation
+PAUSED = "workbench faults: paused at load"  # train.log of a trainer held once its model is loaded
 
 
 @dataclass
 class Study:
     """Study g1 in `root` (runs, runs.duckdb, best.toml): `tune --parallel 2 --trials 2`'s output, and the
-    runs seen held at their epoch evaluation at one time."""
+    runs seen held at one time."""
 
     root: Path
     env: dict
@@ -70,8 +70,8 @@ def _text(path: Path) -> str:
 
 @pytest.fixture(scope="module")
 def g1(tmp_path_factory) -> Study:
-    """Two trials side by side: each trainer is held at its epoch evaluation until both are (the overlap
-    seen as a state both reach), then released."""
+    """Two trials side by side: each trainer is held once its model is loaded until both are (the overlap seen
+    as a state both reach), then released."""
     root = tmp_path_factory.mktemp("tune")
     env = {"WORKBENCH_STORE": str(root / "runs.duckdb"), "HF_HUB_OFFLINE": "1", "NO_COLOR": "1", "COLUMNS": "200",
            "WORKBENCH_CACHE": os.environ["WORKBENCH_CACHE"]}
@@ -79,7 +79,7 @@ def g1(tmp_path_factory) -> Study:
     release = root / "release"
     proc = made.popen("tune", DEMO_RECIPE, *SHORT, "--trials", "2", "--parallel", "2", "--space",
                       "train.learning_rate=1e-4..1e-2", "--group", "g1", "--output", made.best,
-                      env={"WORKBENCH_PAUSE_AT": "epoch_eval", "WORKBENCH_RELEASE": str(release)})
+                      env={"WORKBENCH_PAUSE_AT": "load", "WORKBENCH_RELEASE": str(release)})
     try:
         made.at_once = wait_for(lambda: len(held(root / "runs")) == 2 and held(root / "runs"), 240,
                                 "both trials held at once")
@@ -119,14 +119,14 @@ def test_the_best_recipe_validates_and_names_its_trial(g1):
 
 
 def test_a_continued_study_goes_on_past_failed_trials_and_its_best_recipe_is_still_the_earlier_trials(g1):
-    """Continued with another --set and every new trial's trainer killed at its epoch evaluation (faults.py):
+    """Continued with another --set and every new trial's trainer killed once its model is loaded (faults.py):
     both are failed in the store and the study, the second still ran; the best trial is an earlier
     invocation's, and the best recipe (rewritten by this one) reproduces it: built from that trial's frozen
     recipe, not from this invocation's --set (review M4)."""
     before = len(g1.study().trials)
     res = g1.cli("tune", DEMO_RECIPE, *SHORT, "--set", "data.max_rows=120", "--trials", str(before + 2), "--space",
                  "train.learning_rate=1e-4..1e-2", "--group", "g1", "--output", g1.best,
-                 env={"WORKBENCH_KILL_AT": "epoch_eval"})
+                 env={"WORKBENCH_KILL_AT": "load"})
     assert res.returncode == 0, res.stdout + res.stderr
     assert "continuing study g1" in res.stdout
     assert [ln.split()[1:3] for ln in res.stdout.splitlines() if ln.startswith("trial ")] == \
@@ -154,7 +154,7 @@ def test_ctrl_c_to_the_process_group_stops_the_trial_and_still_writes_the_best_r
     was_held = set(held(runs))
     proc = g1.popen("tune", DEMO_RECIPE, *SHORT, "--trials", str(before + 3), "--space",
                     "train.learning_rate=1e-4..1e-2", "--group", "g1", "--output", g1.best,
-                    env={"WORKBENCH_PAUSE_AT": "epoch_eval", "WORKBENCH_RELEASE": str(g1.root / "never")})
+                    env={"WORKBENCH_PAUSE_AT": "load", "WORKBENCH_RELEASE": str(g1.root / "never")})
     try:
         (run_dir,) = wait_for(lambda: set(held(runs)) - was_held, 240, "the new trial held")
         second = g1.cli("tune", DEMO_RECIPE, *SHORT, "--group", "g1", "--output", g1.root / "other.toml")
@@ -177,8 +177,8 @@ def test_ctrl_c_to_the_process_group_stops_the_trial_and_still_writes_the_best_r
 
 def test_pruned_trials_are_recorded_pruned_and_the_closing_line_says_what_pruning_saved(cli, tmp_path):
     """A study continued after 5 trials that reached a validation loss of 0.001 at each of their 2 epochs:
-    the median pruner stops both new trials after their first epoch; they are `pruned` in the store and
-    the study, and pruning saved 2 of the 14 epochs the 7 trials would have trained."""
+    the median pruner stops the new trial after its first epoch; it is `pruned` in the store and the study,
+    and pruning saved 1 of the 12 epochs the 6 trials would have trained."""
     from optuna.distributions import CategoricalDistribution
 
     journal = tune_study.storage_path(tmp_path / "runs", "g4")
@@ -193,17 +193,17 @@ def test_pruned_trials_are_recorded_pruned_and_the_closing_line_says_what_prunin
         trial.set_user_attr("epochs_run", 2)
         study.tell(trial, 0.001)
 
-    res = cli("tune", DEMO_RECIPE, *SHORT, "--set", "train.epochs=2", "--trials", "7", "--space", "lora.r=4,8",
+    res = cli("tune", DEMO_RECIPE, *SHORT, "--set", "train.epochs=2", "--trials", "6", "--space", "lora.r=4,8",
               "--group", "g4", "--output", tmp_path / "b.toml", timeout=300)
     assert res.returncode == 0, res.stdout + res.stderr
     lines = res.stdout.strip().splitlines()
     pruned = [ln for ln in lines if ln.startswith("trial ")]
-    assert [ln.split()[1:3] for ln in pruned] == [["5", "pruned"], ["6", "pruned"]], res.stdout
+    assert [ln.split()[1:3] for ln in pruned] == [["5", "pruned"]], res.stdout
     assert "(pruned by the median pruner at epoch 1: loss " in pruned[0] and "above the median 0.001" in pruned[0]
-    assert lines[-2] == ("5 completed, 2 pruned, 0 failed; best loss 0.001 (trial 0); pruning saved 14% of the "
+    assert lines[-2] == ("5 completed, 1 pruned, 0 failed; best loss 0.001 (trial 0); pruning saved 8% of the "
                          "epochs"), lines[-2]
     assert q(tmp_path / "runs.duckdb", "SELECT status, count(*) FROM runs WHERE group_id = 'g4' GROUP BY status") \
-        == [("pruned", 2)]
+        == [("pruned", 1)]
 
 
 @pytest.mark.parametrize(("args", "said"), [
@@ -240,7 +240,7 @@ def test_continuing_a_study_with_another_space_is_one_line_and_starts_no_worker(
 
 
 def test_the_timeout_starts_no_trial_after_it_and_the_running_one_finishes(cli_env, tmp_path):
-    """The first trial's trainer is held at its epoch evaluation until the 1 s timeout has passed since its
+    """The first trial's trainer is held once its model is loaded until the 1 s timeout has passed since its
     run was made (a state of the run folder, however slow the machine): no second trial starts."""
     import json
     import time
@@ -249,7 +249,7 @@ def test_the_timeout_starts_no_trial_after_it_and_the_running_one_finishes(cli_e
     proc = subprocess.Popen([sys.executable, "-m", "workbench", "tune", str(DEMO_RECIPE), *SHORT, "--trials", "5",
                              "--timeout", "1", "--space", "lora.r=4,8", "--group", "g6", "--output",
                              str(tmp_path / "b.toml")], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env={**os.environ, **cli_env, "WORKBENCH_PAUSE_AT": "epoch_eval",
+                            text=True, env={**os.environ, **cli_env, "WORKBENCH_PAUSE_AT": "load",
                                             "WORKBENCH_RELEASE": str(release)})
     try:
         (run_dir,) = wait_for(lambda: held(tmp_path / "runs"), 240, "the first trial held")
