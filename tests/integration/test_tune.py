@@ -262,3 +262,27 @@ def test_the_timeout_starts_no_trial_after_it_and_the_running_one_finishes(cli_e
     assert out.strip().splitlines()[-2].startswith("1 completed, 0 pruned, 0 failed; best loss "), out
     assert q(tmp_path / "runs.duckdb", "SELECT run_id, status FROM runs WHERE group_id = 'g6'") == [
         (run_dir.name, "completed")]
+
+
+def test_sigterm_stops_the_study_as_ctrl_c_and_with_no_trial_completed_writes_no_recipe(cli_env, tmp_path):
+    """`kill <tune pid>` (SIGTERM to `tune` alone, its workers untouched) stops the study as Ctrl-C does (review
+    M8): its workers and their trial's run are stopped, not left running; with no trial completed no recipe
+    is written, and the closing line says so (review M6)."""
+    proc = subprocess.Popen([sys.executable, "-m", "workbench", "tune", str(DEMO_RECIPE), *SHORT, "--trials", "3",
+                             "--space", "lora.r=4,8", "--group", "g7", "--output", str(tmp_path / "b.toml")],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, **cli_env, "WORKBENCH_PAUSE_AT": "load",
+                                 "WORKBENCH_RELEASE": str(tmp_path / "never")})
+    try:
+        (run_dir,) = wait_for(lambda: held(tmp_path / "runs"), 240, "the first trial held")
+        proc.terminate()
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, out + err
+    assert out.strip().splitlines()[-1] == "0 completed, 0 pruned, 1 failed; no trial completed, so no recipe is written"
+    assert not (tmp_path / "b.toml").exists()
+    assert q(tmp_path / "runs.duckdb", "SELECT run_id, status FROM runs WHERE group_id = 'g7'") == [
+        (run_dir.name, "cancelled")]
