@@ -149,8 +149,8 @@ def start_study(path: Path, group: str, first: Mapping[str, Any], *, metric: str
                 trials: int = 20, epochs: float | None = None) -> tuple[optuna.Study, bool]:
     """Create or continue the study `group` over `space`; a new one keeps `space` as its own and gets trial 0
     enqueued with `first`, the recipe's own values of the space's knobs (tune/space.py own_params), so the
-    study is never worse than not tuning, and keeps `epochs`, the recipe's train.epochs (Hyperband's clock). A continued one must be given the space it keeps (keep_space).
-    (study, created)."""
+    study is never worse than not tuning, and keeps `epochs`, the recipe's train.epochs (Hyperband's clock).
+    A continued one must be given the space it keeps (keep_space). (study, created)."""
     study = open_study(path, group, pruner=pruner, seed=seed, trials=trials, metric=metric, epochs=epochs)
     keep_space(study, space)
     created = not study.trials
