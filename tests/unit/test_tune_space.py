@@ -185,12 +185,15 @@ def test_a_study_tunes_one_method():
 
 # --- trial 0 inside the space; epochs as the pruner's clock (review M2, M3) -----------------------
 
-def _shipped() -> list[tuple[str, str]]:
+def _shipped() -> list:
+    """(recipe file, method) for every shipped recipe (the demo recipe among them) and each of its methods."""
     from tests.conftest import DEMO_RECIPE
     from workbench.recipe.catalog import SHIPPED_DIR, shipped_names
 
-    paths = [DEMO_RECIPE, *(SHIPPED_DIR / f"{n}.toml" for n in shipped_names())]
-    return [(str(p), m) for p in dict.fromkeys(paths) for m in load_recipe(p).view.methods or ["lora"]]
+    paths = [SHIPPED_DIR / f"{n}.toml" for n in shipped_names()]
+    assert DEMO_RECIPE.resolve() in [p.resolve() for p in paths]
+    return [pytest.param(p, m, id=f"{n}-{m}") for n, p in zip(shipped_names(), paths, strict=True)
+            for m in load_recipe(p).view.methods or [load_recipe(p).model.method]]
 
 
 @pytest.mark.parametrize("pruner", ["median", "none"])
