@@ -38,6 +38,7 @@ def study_rows(stdout: str) -> list[list[str]]:
 def test_a_tune_study_is_ranked_by_its_metric_with_each_trials_state_and_seeded_importances(cli, study_store):
     r = cli("compare", "--group", GROUP)
     assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.splitlines()[0] == f"5 runs of tune study {GROUP}: its trials ranked by f1_macro, the study's metric"
     head = next(ln for ln in r.stdout.splitlines() if ln.startswith("tune study "))
     assert head == (f"tune study {GROUP}: trials ranked by f1_macro (validation, tuned; higher is better) · "
                     "3 completed, 1 pruned, 1 failed"), head

@@ -61,6 +61,10 @@ class StudyTrials:
         """{state: trials}, in STATES's order, states no trial is in left out."""
         return {s: n for s in STATES.values() if (n := sum(t.state == s for t in self.ranked))}
 
+    def compared_line(self, runs: int) -> str:
+        """What `compare` says first of the study's runs (in place of a sweep's ranking by best_metric)."""
+        return f"{runs} runs of tune study {self.group}: its trials ranked by {self.metric}, the study's metric"
+
     @property
     def best(self) -> TrialRow | None:
         return self.ranked[0] if self.ranked and self.ranked[0].state == "completed" else None
@@ -75,9 +79,11 @@ def study_storage(store: Path, group: str) -> Path | None:
     return path if path.is_file() else None
 
 
-def read_trials(store: Path, group: str, *, importances: bool = True) -> StudyTrials | None:
+def read_trials(store: Path, group: str, *, importances: bool = True,
+                known: Importances | None = None) -> StudyTrials | None:
     """The trials of tune study `group` (None: `group` is no tune study), with the parameter importances
-    when `importances`."""
+    when `importances`: `known`, those of an earlier read, kept while the study holds as many completed trials
+    (a completed trial stays completed: the same ones), as a live view re-reading it does."""
     from workbench.tune import study as tune_study
 
     path = study_storage(store, group)
@@ -98,7 +104,8 @@ def read_trials(store: Path, group: str, *, importances: bool = True) -> StudyTr
         history.append((r.number, r.value, best))
     metric = str(study.user_attrs.get("metric", "value"))
     return StudyTrials(group, path, metric, study.direction.name.lower(), done + rest, history,
-                       _importances(study) if importances else None)
+                       None if not importances else known if known is not None and known.trials == len(done)
+                       else _importances(study))
 
 
 def _importances(study: Any) -> Importances:

@@ -291,7 +291,7 @@ def _compare(args: argparse.Namespace) -> int:
     done = compare_runs(store_of(args), args.runs, group=args.group, split=args.split, metric=args.metric)
     ids, c, how = done.ids, done.comparison, done.comparable
     short = short_names(ids)  # the columns: short names, each run's whole id on a line of its own
-    console.print(how.line, markup=False)
+    console.print(how.line if done.study is None else done.study.compared_line(len(ids)), markup=False)
     for rid in ids:
         if short[rid] != rid:
             console.print(f"  {short[rid]:<{max(map(len, short.values()))}}  {rid}", markup=False)
