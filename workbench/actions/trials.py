@@ -95,13 +95,13 @@ def read_trials(store: Path, group: str, *, importances: bool = True,
     rows = [TrialRow(t.number, {k: _text(v) for k, v in t.params.items()},
                      t.value if t.state.name == "COMPLETE" else None, STATES.get(t.state.name, t.state.name.lower()),
                      t.user_attrs.get("run_id")) for t in trials]
-    done = sorted((r for r in rows if r.value is not None), key=lambda r: (r.value if lower else -r.value, r.number))
-    rest = sorted((r for r in rows if r.value is None), key=lambda r: r.number)
+    valued = [(r.value, r) for r in rows if r.value is not None]  # rows come in trial order
+    done = [r for _v, r in sorted(valued, key=lambda vr: (vr[0] if lower else -vr[0], vr[1].number))]
+    rest = [r for r in rows if r.value is None]
     history: list[tuple[int, float, float]] = []
-    for r in sorted(done, key=lambda r: r.number):
-        assert r.value is not None
-        best = r.value if not history else (min if lower else max)(history[-1][2], r.value)
-        history.append((r.number, r.value, best))
+    for value, r in valued:
+        best = value if not history else (min if lower else max)(history[-1][2], value)
+        history.append((r.number, value, best))
     metric = str(study.user_attrs.get("metric", "value"))
     return StudyTrials(group, path, metric, study.direction.name.lower(), done + rest, history,
                        None if not importances else known if known is not None and known.trials == len(done)

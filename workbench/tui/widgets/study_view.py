@@ -80,5 +80,5 @@ def show_study(s: StudyTrials, summary: Static, table: DataTable, plot: PlotextP
     plt.plot([x for x, _ in steps], [b for _, b in steps], marker="braille", label="best so far")
     plt.scatter(xs, [v for _n, v, _b in s.history], marker="dot", label="trial")  # over the line: each one seen
     plt.xlabel("trial")
-    plt.xticks(xs, [str(x) for x in xs])
+    plt.xticks([float(x) for x in xs], [str(x) for x in xs])
     plot.refresh()
