@@ -121,6 +121,8 @@ def _importances(study: Any) -> Importances:
         return Importances({}, n, f"no parameter importances: the {n} completed trials all drew the same values")
     evaluator = optuna.importance.FanovaImportanceEvaluator(seed=IMPORTANCE_SEED)
     values = optuna.importance.get_param_importances(study, evaluator=evaluator)
+    if not values:  # a conditional space: no knob every completed trial drew
+        return Importances({}, n, f"no parameter importances: the {n} completed trials share no knob")
     note = f"parameter importances (fANOVA, seed {IMPORTANCE_SEED}) from the {n} completed trials"
     return Importances({k: float(v) for k, v in values.items()}, n, note)
 
