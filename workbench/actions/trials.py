@@ -73,7 +73,7 @@ class StudyTrials:
 def study_storage(store: Path, group: str) -> Path | None:
     """The journal of tune study `group` beside the store's run folders; None when `group` is no tune study."""
     from workbench.store.db import runs_root
-    from workbench.tune.study import storage_path
+    from workbench.tune.paths import storage_path  # no Optuna: most groups are no study
 
     path = storage_path(runs_root(store), group)
     return path if path.is_file() else None
@@ -84,11 +84,11 @@ def read_trials(store: Path, group: str, *, importances: bool = True,
     """The trials of tune study `group` (None: `group` is no tune study), with the parameter importances
     when `importances`: `known`, those of an earlier read, kept while the study holds as many completed trials
     (a completed trial stays completed: the same ones), as a live view re-reading it does."""
-    from workbench.tune import study as tune_study
-
     path = study_storage(store, group)
     if path is None:
         return None
+    from workbench.tune import study as tune_study  # imports optuna: a study's groups alone
+
     study = tune_study.open_study(path, group)
     trials = study.get_trials(deepcopy=False)
     lower = study.direction.name == "MINIMIZE"

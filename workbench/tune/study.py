@@ -30,10 +30,10 @@ from optuna.storages.journal import JournalFileBackend
 
 from workbench.errors import UserError
 from workbench.recipe.metric_names import LOWER_IS_BETTER
+from workbench.tune.paths import TUNE_DIR, storage_path  # noqa: F401 - the study's door names its paths too
 
 PRUNERS = ("median", "hyperband", "none")
 DEFAULT_METRIC = "train.best_metric"
-TUNE_DIR = ".tune"  # under the run root, beside the run folders (a dot folder: `sync` never lists it)
 
 # TPE samples at random for its first trials, then models the good and the bad ones. Optuna's 10 would
 # leave nothing to model in the 12-trial budgets tune is meant for: a third of the budget, 2 to 10.
@@ -43,11 +43,6 @@ TPE_STARTUP_MAX = 10
 MEDIAN_STARTUP_TRIALS = 5
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)  # the CLI prints one line per trial, not Optuna's
-
-
-def storage_path(runs_root: Path, group: str) -> Path:
-    """Where the study of `group` is kept."""
-    return runs_root / TUNE_DIR / f"{group}.journal"
 
 
 def storage(path: Path) -> JournalStorage:
