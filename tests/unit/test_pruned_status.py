@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.unit.test_store import make_run, rid
 from workbench import events
 from workbench.events import read_events
@@ -40,7 +42,33 @@ def test_an_unknown_end_status_says_pruned_among_the_statuses(tmp_path, demo_rec
     assert status == "failed" and "pruned" in error.split("none of ")[1], error
 
 
-def test_a_pruned_end_is_final_and_the_lists_agree():
+def test_a_pruned_end_is_final():
     assert final_status("pruned", {"exit": {"returncode": 3}}, False) == ("pruned", None)
     assert "pruned" in events.END_STATUSES and "pruned" in events.FINAL_STATUSES
-    assert set(events.RUN_STATUSES) == {*events.UNFINISHED_STATUSES, *events.FINAL_STATUSES}
+
+
+@pytest.mark.parametrize("status", events.RUN_STATUSES)
+def test_every_status_has_its_colour_in_the_cli_and_the_app(status):
+    """A status added to events.py's list without a style printed as plain text in `runs` and the app's
+    run tables (both render console.status_text); pruned is not a failure and is not coloured as one."""
+    from workbench.console import STATUS_STYLE, status_text
+    from workbench.tui.widgets.run_tables import status_cell
+
+    assert STATUS_STYLE.get(status), f"{status} has no style in console.STATUS_STYLE"
+    assert str(status_text(status).style) == STATUS_STYLE[status]
+    assert str(status_cell(status).style) == STATUS_STYLE[status]
+    if status == "pruned":
+        assert STATUS_STYLE["pruned"] != STATUS_STYLE["failed"]
+
+
+def test_listing_runs_by_status_pruned_finds_the_pruned_run_alone(tmp_path, demo_recipe):
+    """The action both `runs --status` and the app's filter call: pruned is a status it accepts and finds."""
+    from workbench.actions.browse import list_runs
+
+    pruned = make_run(tmp_path / "runs", RUN, demo_recipe, end="pruned")
+    done = make_run(tmp_path / "runs", rid("done"), demo_recipe, end="completed")
+    with connect(tmp_path / "runs.duckdb") as con:
+        for run_dir in (pruned, done):
+            ingest_run(con, run_dir)
+    found = list_runs(tmp_path / "runs.duckdb", status="pruned")
+    assert [(r["run_id"], r["status"]) for r in found.runs] == [(RUN, "pruned")]

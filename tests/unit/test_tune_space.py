@@ -66,7 +66,7 @@ def test_the_forms_tune_space_field_reads_back_lists_of_values_with_their_commas
 # --- the search space ---------------------------------------------------------------------------
 
 def test_the_default_space_is_the_tasks_for_lora_with_class_weights_for_classification():
-    space = search_space(recipe())
+    space = search_space(recipe(tune={"pruner": "none"}))
     assert space == {
         "train.learning_rate": FloatDistribution(1e-5, 5e-3, log=True),
         "train.epochs": FloatDistribution(1.0, 5.0, step=1.0),
@@ -84,7 +84,8 @@ def test_a_full_fine_tune_gets_its_own_rates_and_no_adapter_knobs():
 
 
 def test_a_generative_task_has_no_class_weights_and_fewer_epochs():
-    r = recipe_from_dict({"task": "ner", "model": {"source": "tiny:llama"}, "data": {"train_file": "x.json"}})
+    r = recipe_from_dict({"task": "ner", "model": {"source": "tiny:llama"}, "data": {"train_file": "x.json"},
+                          "tune": {"pruner": "none"}})
     space = search_space(r)
     assert "train.class_weights" not in space
     assert space["train.epochs"] == FloatDistribution(1.0, 3.0, step=1.0)
@@ -111,7 +112,7 @@ def test_the_recipes_table_replaces_the_default_and_flags_win_over_it():
 
 
 def test_trial_values_become_recipe_values_and_trial_0_is_the_recipes_own():
-    r = recipe(lora={"r": 12}, train={"epochs": 3})
+    r = recipe(lora={"r": 12}, train={"epochs": 3}, tune={"pruner": "none"})
     space = search_space(r)
     assert 12 in space["lora.r"].choices  # the recipe's own rank joins the list: trial 0 asks it
     own = own_params(r, space)
@@ -180,3 +181,95 @@ def test_a_study_tunes_one_method():
         search_space(recipe(methods=["lora", "full"]))
     assert str(e.value) == ("methods = ['lora', 'full']: a study tunes one method (its knobs and rates differ); tune "
                             "each in a recipe of its own (model.method)")
+
+
+# --- trial 0 inside the space; epochs as the pruner's clock (review M2, M3) -----------------------
+
+def _shipped() -> list:
+    """(recipe file, method) for every shipped recipe (the demo recipe among them) and each of its methods."""
+    from tests.conftest import DEMO_RECIPE
+    from workbench.recipe.catalog import SHIPPED_DIR, shipped_names
+
+    paths = [SHIPPED_DIR / f"{n}.toml" for n in shipped_names()]
+    assert DEMO_RECIPE.resolve() in [p.resolve() for p in paths]
+    return [pytest.param(p, m, id=f"{n}-{m}") for n, p in zip(shipped_names(), paths, strict=True)
+            for m in load_recipe(p).view.methods or [load_recipe(p).model.method]]
+
+
+@pytest.mark.parametrize("pruner", ["median", "none"])
+@pytest.mark.parametrize("path, method", _shipped())
+def test_every_shipped_recipes_trial_0_lies_inside_its_default_space(path, method, pruner):
+    """Trial 0 is the recipe's own values; Optuna warns "out of range" into the worker log only and TPE
+    models the stray point (the demo's 20 epochs against 1..5, hate_speech's 100 warm-up steps against a
+    share of 0..0.2). Asked with warnings as errors, trial 0 must come back as the recipe's values."""
+    import warnings
+
+    import optuna
+
+    r = load_recipe(path, [f'methods=["{method}"]', f"tune.pruner={pruner}"])
+    space = search_space(r)
+    own = own_params(r, space)
+    study = optuna.create_study()
+    study.enqueue_trial(own)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        trial = study.ask(fixed_distributions=space)
+    assert trial.params == own
+    assert r.single(trial_recipe_values(trial.params)).values == r.values
+
+
+def test_a_range_widens_to_the_recipes_own_value_and_a_log_range_stays_log():
+    r = recipe(train={"learning_rate": 0.02, "epochs": 8, "warmup_steps": 0.3}, lora={"dropout": 0.4},
+               tune={"pruner": "none"})
+    space = search_space(r)
+    assert space["train.learning_rate"] == FloatDistribution(1e-5, 0.02, log=True)
+    assert space["train.epochs"] == FloatDistribution(1.0, 8.0, step=1.0)
+    assert space["train.warmup_steps"] == FloatDistribution(0.0, 0.3)
+    assert space["lora.dropout"] == FloatDistribution(0.0, 0.4)
+    assert search_space(r, ["train.batch_size=16..64"])["train.batch_size"] == IntDistribution(8, 64)  # its own 8
+    off_grid = search_space(recipe(train={"epochs": 2.5}, tune={"pruner": "none"}))["train.epochs"]
+    assert off_grid == FloatDistribution(1.0, 5.0)  # 2.5 is no whole epoch: drawn without a step
+
+
+def test_warm_up_in_steps_is_left_out_of_the_default_space_and_refused_against_a_share_range():
+    assert "train.warmup_steps" not in search_space(recipe(train={"warmup_steps": 100}))
+    with pytest.raises(UserError) as e:
+        search_space(recipe(train={"warmup_steps": 100}), ["train.warmup_steps=0..0.2"])
+    assert str(e.value) == ("--space train.warmup_steps=0..0.2: the recipe's train.warmup_steps = 100 is in steps "
+                            "(1 and above) but this range is a share of all steps (below 1): give a range of steps, "
+                            "e.g. 0..200, or set train.warmup_steps below 1")
+    assert search_space(recipe(train={"warmup_steps": 100}), ["train.warmup_steps=20..400"])[
+        "train.warmup_steps"] == FloatDistribution(20.0, 400.0, log=False)
+
+
+def test_a_log_range_cannot_hold_a_zero_of_the_recipe_in_one_line():
+    with pytest.raises(UserError) as e:
+        search_space(recipe(train={"weight_decay": 0.0}), ["train.weight_decay=1e-4..1e-1"])
+    assert str(e.value) == ("--space train.weight_decay=1e-4..1e-1: the recipe's train.weight_decay = 0 cannot join "
+                            "a log-scale range (trial 0 is the recipe's own values): give a range from 0, or set "
+                            "train.weight_decay inside 0.0001..0.1")
+
+
+@pytest.mark.parametrize("pruner", ["median", "hyperband"])
+def test_with_a_pruner_on_the_default_space_leaves_epochs_out(pruner):
+    """Epochs are the pruner's clock: trials of several lengths do not compare at an epoch (a 5-epoch
+    trial's schedule is young at epoch 1), so every trial runs the recipe's epochs and pruning saves."""
+    assert "train.epochs" not in search_space(recipe(tune={"pruner": pruner}))
+    assert search_space(recipe(tune={"pruner": "none"}))["train.epochs"] == FloatDistribution(1.0, 5.0, step=1.0)
+
+
+def test_searching_epochs_under_a_pruner_is_refused_in_one_line_with_both_ways_out(tmp_path):
+    with pytest.raises(UserError) as e:
+        search_space(recipe(), ["train.epochs=1..4"])
+    assert str(e.value) == ("--space train.epochs=1..4: train.epochs cannot be searched while tune.pruner = "
+                            "'median' stops trials by their epochs (trials of other lengths do not compare at an "
+                            "epoch): set tune.pruner = \"none\", or drop train.epochs from the space")
+    path = tmp_path / "r.toml"
+    path.write_text('model.source = "tiny:bert"\ndata.train_file = "x.csv"\n[tune]\npruner = "hyperband"\n'
+                    '[tune.space]\ntrain.epochs = "1..3"\n')
+    with pytest.raises(UserError) as e:
+        search_space(load_recipe(path))
+    assert str(e.value).startswith(f"{path}:6: tune.space train.epochs = '1..3': train.epochs cannot be searched "
+                                   "while tune.pruner = 'hyperband'")
+    assert search_space(recipe(tune={"pruner": "none"}), ["train.epochs=1..4"])["train.epochs"] == FloatDistribution(
+        1.0, 4.0)

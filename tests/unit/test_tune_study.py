@@ -45,7 +45,7 @@ def test_direction_from_the_metric_and_a_continued_study_keeps_it(tmp_path):
 
 def test_pruners_by_name_and_an_unknown_one_refused():
     assert isinstance(tune_study.make_pruner("median"), optuna.pruners.MedianPruner)
-    assert isinstance(tune_study.make_pruner("hyperband"), optuna.pruners.HyperbandPruner)
+    assert isinstance(tune_study.make_pruner("hyperband", 4.0), optuna.pruners.HyperbandPruner)
     assert isinstance(tune_study.make_pruner("none"), optuna.pruners.NopPruner)
     with pytest.raises(UserError, match="expected one of median, hyperband, none"):
         tune_study.make_pruner("asha")
@@ -105,3 +105,34 @@ def test_a_continued_study_draws_new_configurations_not_the_ones_it_ran(tmp_path
     first = draws(2)
     later = draws(2)  # the same worker 0 of a second `tune --group c`
     assert not set(later) & set(first), (first, later)
+
+
+def test_hyperbands_largest_resource_is_the_recipes_epochs_kept_in_the_study(tmp_path):
+    """Each trial's training process builds its own pruner (trial_in); with max_resource "auto" each took
+    the longest trial finished when it first pruned, so trials fell in brackets of different sizes. The
+    study keeps the recipe's epochs at creation and every process builds the same Hyperband from it."""
+    path = tune_study.storage_path(tmp_path, "h")
+    study, _ = tune_study.start_study(path, "h", FIRST, metric="loss", space=SPACE, pruner="hyperband", epochs=9.0)
+    done = study.ask(fixed_distributions=SPACE)
+    for epoch in (1, 2):
+        done.report(0.5, epoch)
+    study.tell(done, 0.5)  # with "auto" a process pruning now would take 3 as the largest resource
+    running = study.ask(fixed_distributions=SPACE)
+    judged = tune_study.trial_in(path, "h", running.number).study.pruner
+    assert isinstance(judged, optuna.pruners.HyperbandPruner)
+    judged.prune(study, study.trials[running.number])  # builds its brackets from the resource it was given
+    assert judged._max_resource == 9 and judged._n_brackets == 3  # floor(log3(9 / 1)) + 1
+
+
+def test_a_continued_study_refuses_another_metric_in_one_line(tmp_path):
+    """The workers judge trials by the metric the study keeps; continuing an f1_macro study with
+    tune.metric = accuracy (the same direction) named accuracy in the closing line and the tuned file's
+    header for an f1_macro value."""
+    path = tune_study.storage_path(tmp_path, "m")
+    tune_study.start_study(path, "m", FIRST, metric="f1_macro", space=SPACE)
+    with pytest.raises(UserError) as e:
+        tune_study.start_study(path, "m", FIRST, metric="accuracy", space=SPACE)
+    assert str(e.value) == (f"tune study m ({path}) optimizes f1_macro; this tune's metric is accuracy: a study "
+                            "keeps its metric (set tune.metric = 'f1_macro', or start a new study with --group NEW)")
+    _, created = tune_study.start_study(path, "m", FIRST, metric="f1_macro", space=SPACE)
+    assert not created

@@ -183,7 +183,7 @@ def start_tune(plan: TunePlan) -> Tuning:
     recipe = plan.recipe
     study, created = tune_study.start_study(plan.storage, plan.group, own_params(recipe, plan.space),
                                             metric=plan.metric, space=plan.space, pruner=recipe.tune.pruner,
-                                            seed=recipe.tune.seed, trials=plan.trials)
+                                            seed=recipe.tune.seed, trials=plan.trials, epochs=recipe.train.epochs)
     settle_orphans(study, runs_root(plan.store))  # trials a killed worker of an earlier `tune` left running
     base = plan.storage.with_suffix(".recipe.toml")
     write_frozen(recipe.single({"group": plan.group}), base,

@@ -355,14 +355,16 @@ class Tune:
         min=0, max=2**32 - 1)
     # Most bad trials show by their first epochs; stopping them early is most of a study's savings.
     pruner: str = knob("choice", "median", "Which trials stop early, judged on each epoch's validation metric. "
-        "median: one below the median of earlier trials at the same epoch; hyperband: successive halving over "
-        "epochs; none: every trial runs to its end.", choices=("median", "hyperband", "none"))
+        "median: one whose best so far is below the median of the completed trials at the same epoch; hyperband: "
+        "successive halving over the recipe's epochs; none: every trial runs to its end. With a pruner on, every "
+        "trial runs the recipe's epochs (train.epochs cannot be searched).", choices=("median", "hyperband", "none"))
     # Strings, so one table says ranges and lists alike and the same text works as --space KEY=SPEC.
     space: dict[str, str] = knob("str_map", {}, "The search space: knob = \"LO..HI\" (a range; log scale for "
         "rates and decay, or a range of 100x or more; an int knob draws ints) or \"a,b,c\" (a list of values), "
         "e.g. { \"train.learning_rate\" = \"1e-5..1e-3\", \"lora.r\" = \"4,8,16\" }. Empty: the task's "
-        "default space for the method (learning rate, epochs, LoRA rank, alpha and dropout, warm-up, class "
-        "weights). --space KEY=SPEC adds to it.")
+        "default space for the method (learning rate, LoRA rank, alpha and dropout, warm-up as a share, class "
+        "weights; epochs with tune.pruner = none). Each range widens to hold the recipe's own value (trial 0). "
+        "--space KEY=SPEC adds to it.")
 
 
 @dataclass(frozen=True)

@@ -17,12 +17,14 @@ Space = dict[str, BaseDistribution]
 # collapse: MiniLM fully tuned at 1e-3 scored every input alike). Log scale: a rate's effect is by ratio.
 LORA_RATES = FloatDistribution(1e-5, 5e-3, log=True)
 FULL_RATES = FloatDistribution(5e-6, 1e-4, log=True)
-# Whole epochs (train.epochs is a float knob; a step of 1 keeps the trials' epochs whole): pruning stops
-# the poor ones after their first epochs, so a long trial costs only where it is worth it.
+# Whole epochs (train.epochs is a float knob; a step of 1 keeps the trials' epochs whole). Searched only
+# with tune.pruner = "none": epochs are a pruner's clock, and trials of other lengths do not compare at an
+# epoch (tune/space.py leaves them out under a pruner). A range widens to the recipe's own epochs.
 CLASSIFIER_EPOCHS = FloatDistribution(1.0, 5.0, step=1.0)
 # A generative model's epoch is a pass of generation-scored answers over a large model: fewer.
 GENERATIVE_EPOCHS = FloatDistribution(1.0, 3.0, step=1.0)
-# train.warmup_steps below 1 is a share of all steps: up to a fifth of training warms up.
+# train.warmup_steps below 1 is a share of all steps: up to a fifth of training warms up. A recipe that
+# warms up in steps (1 and above) keeps its own: a share range cannot hold it (tune/space.py).
 WARMUP = FloatDistribution(0.0, 0.2)
 # The adapter's rank and alpha as people set them (powers of two; scale = alpha / r from 1/4 to 16).
 LORA_RANKS = CategoricalDistribution([4, 8, 16, 32])

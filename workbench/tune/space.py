@@ -5,8 +5,10 @@ gives a space), the recipe's `[tune.space]` table, and `--space KEY=SPEC` flags.
 A SPEC is `LO..HI` (a range of a number knob: ints for an int knob, on a log scale for rates and decay, or
 when HI is 100x LO or more) or `a,b,c` (a list of values, each parsed as `--set` parses the knob: true,
 8, 1e-4, balanced). Every key is checked against the schema, every value against its knob; a bad one is
-refused in one line naming the --space item or the recipe file's line. The recipe's own value of a listed
-knob joins its list: trial 0 is the recipe's own values, and Optuna asks only values of the list.
+refused in one line naming the --space item or the recipe file's line. Trial 0 is the recipe's own values,
+so each knob's distribution holds the recipe's own value: it joins a list, and a range widens to reach it
+(a log range stays log; a whole-epoch grid the value is off loses its step). train.epochs is the pruner's
+clock: with tune.pruner on, the default space leaves it out and a given space may not search it.
 """
 
 from __future__ import annotations
@@ -39,9 +41,16 @@ LISTABLE = ("int", "float", "bool", "str", "choice", "float_map")
 def search_space(recipe: Recipe, given: Sequence[str] = ()) -> Space:
     """The study's space for `recipe` and the `--space KEY=SPEC` items `given` (see the module's doc)."""
     method = _method(recipe)
+    pruner = recipe.tune.pruner
     space: Space = {}
+    fails: dict[str, Fail] = {}
     if not recipe.tune.space and not given:
         space = _default_space(recipe, method)
+
+        def in_default(message: str) -> UserError:
+            return UserError(f"the task's default tune space: {message}", path=recipe.path)
+
+        fails = dict.fromkeys(space, in_default)
     for name, spec in recipe.tune.space.items():
         line = _line_of(recipe, name)
         where = f"tune.space {name} = {spec!r}"
@@ -49,7 +58,7 @@ def search_space(recipe: Recipe, given: Sequence[str] = ()) -> Space:
         def in_recipe(message: str, where: str = where, line: int | None = line) -> UserError:
             return UserError(f"{where}: {message}", path=recipe.path, line=line)
 
-        space[name] = distribution(name, spec, method, in_recipe)
+        space[name], fails[name] = _clocked(name, pruner, distribution(name, spec, method, in_recipe), in_recipe), in_recipe
     for item in given:
         name, eq, spec = (p.strip() for p in item.partition("="))
 
@@ -58,8 +67,8 @@ def search_space(recipe: Recipe, given: Sequence[str] = ()) -> Space:
 
         if not eq or not name or not spec:
             raise in_flag("expected KEY=LO..HI or KEY=a,b,c, e.g. train.learning_rate=1e-5..1e-3 or lora.r=8,16,32")
-        space[name] = distribution(name, spec, method, in_flag)
-    return {name: _with_own_value(dist, recipe.values[name], BY_NAME[name]) for name, dist in space.items()}
+        space[name], fails[name] = _clocked(name, pruner, distribution(name, spec, method, in_flag), in_flag), in_flag
+    return {name: _with_own_value(dist, recipe.values[name], BY_NAME[name], fails[name]) for name, dist in space.items()}
 
 
 def distribution(name: str, spec: str, method: str, fail: Fail) -> BaseDistribution:
@@ -111,9 +120,25 @@ def _default_space(recipe: Recipe, method: str) -> Space:
         raise UserError(f"task {recipe.task} has no default search space: give one in the recipe's [tune.space] "
                         "or as --space KEY=LO..HI / KEY=a,b,c", path=recipe.path)
     space = {name: dist for name, dist in cls.default_tune_space(method).items() if BY_NAME[name].used_by(method)}
+    if recipe.tune.pruner != "none":  # every trial runs the recipe's epochs; the pruner stops the poor ones early
+        space.pop("train.epochs", None)
+    # Warm-up given in steps is kept, not searched: the task's range is a share of all steps (below 1), a
+    # different unit, and a range of steps that suits the data needs its step count, which no space knows.
+    if recipe.train.warmup_steps >= 1:
+        space.pop("train.warmup_steps", None)
     # A table of class weights is the user's own choice for their labels: it is kept, not searched.
     return {name: dist for name, dist in space.items()
             if _as_param(BY_NAME[name], recipe.values[name]) is not None}
+
+
+def _clocked(name: str, pruner: str, dist: BaseDistribution, fail: Fail) -> BaseDistribution:
+    """`dist`, unless it searches train.epochs while a pruner judges trials epoch by epoch: a 5-epoch trial's
+    schedule is young at epoch 1 where a 1-epoch trial's has ended, so longer trials would be pruned more."""
+    if name == "train.epochs" and pruner != "none":
+        raise fail(f"train.epochs cannot be searched while tune.pruner = {pruner!r} stops trials by their epochs "
+                   "(trials of other lengths do not compare at an epoch): set tune.pruner = \"none\", or drop "
+                   "train.epochs from the space")
+    return dist
 
 
 def _tunable(name: str, method: str, fail: Fail) -> Knob:
@@ -183,11 +208,38 @@ def _as_param(knob: Knob, value: Any) -> Any:
     return value if isinstance(value, (bool, int, float, str)) else None
 
 
-def _with_own_value(dist: BaseDistribution, value: Any, knob: Knob) -> BaseDistribution:
+def _with_own_value(dist: BaseDistribution, value: Any, knob: Knob, fail: Fail) -> BaseDistribution:
+    """`dist` holding the recipe's own `value` (trial 0's): a list gains it, a range widens to it."""
     own = _as_param(knob, value)
-    if not isinstance(dist, CategoricalDistribution) or own is None or own in dist.choices:
+    if own is None:
         return dist
-    return CategoricalDistribution([*dist.choices, own])
+    if isinstance(dist, CategoricalDistribution):
+        return dist if own in dist.choices else CategoricalDistribution([*dist.choices, own])
+    assert isinstance(dist, (FloatDistribution, IntDistribution)), dist  # the kinds this module makes
+    if knob.name == "train.warmup_steps":
+        _same_unit(dist, own, fail)
+    on_grid = dist.step is None or float((own - dist.low) / dist.step).is_integer()
+    if dist.low <= own <= dist.high and on_grid:
+        return dist
+    if dist.log and own <= 0:
+        raise fail(f"the recipe's {knob.name} = {own:g} cannot join a log-scale range (trial 0 is the recipe's own "
+                   f"values): give a range from 0, or set {knob.name} inside {dist.low:g}..{dist.high:g}")
+    low, high = min(dist.low, own), max(dist.high, own)
+    if isinstance(dist, IntDistribution):
+        return IntDistribution(int(low), int(high), log=dist.log, step=dist.step)
+    return FloatDistribution(float(low), float(high), log=dist.log, step=dist.step if on_grid else None)
+
+
+def _same_unit(dist: FloatDistribution | IntDistribution, own: float, fail: Fail) -> None:
+    """train.warmup_steps is a share of all steps below 1 and a step count from 1: a range of shares cannot
+    widen to a count (0..100 would draw shares and counts alike), nor one of counts to a share. 0 is both."""
+    if own >= 1 and dist.high < 1:
+        raise fail(f"the recipe's train.warmup_steps = {own:g} is in steps (1 and above) but this range is a share "
+                   f"of all steps (below 1): give a range of steps, e.g. 0..{2 * own:g}, or set "
+                   "train.warmup_steps below 1")
+    if 0 < own < 1 and dist.high >= 1:
+        raise fail(f"the recipe's train.warmup_steps = {own:g} is a share of all steps (below 1) but this range is "
+                   "in steps (1 and above): give a range below 1, e.g. 0..0.2, or set train.warmup_steps in steps")
 
 
 def _line_of(recipe: Recipe, name: str) -> int | None:

@@ -30,10 +30,10 @@ from optuna.storages.journal import JournalFileBackend
 
 from workbench.errors import UserError
 from workbench.recipe.metric_names import LOWER_IS_BETTER
+from workbench.tune.paths import TUNE_DIR, storage_path  # noqa: F401 - the study's door names its paths too
 
 PRUNERS = ("median", "hyperband", "none")
 DEFAULT_METRIC = "train.best_metric"
-TUNE_DIR = ".tune"  # under the run root, beside the run folders (a dot folder: `sync` never lists it)
 
 # TPE samples at random for its first trials, then models the good and the bad ones. Optuna's 10 would
 # leave nothing to model in the 12-trial budgets tune is meant for: a third of the budget, 2 to 10.
@@ -43,11 +43,6 @@ TPE_STARTUP_MAX = 10
 MEDIAN_STARTUP_TRIALS = 5
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)  # the CLI prints one line per trial, not Optuna's
-
-
-def storage_path(runs_root: Path, group: str) -> Path:
-    """Where the study of `group` is kept."""
-    return runs_root / TUNE_DIR / f"{group}.journal"
 
 
 def storage(path: Path) -> JournalStorage:
@@ -67,13 +62,20 @@ def direction(metric: str) -> Literal["minimize", "maximize"]:
     return "minimize" if metric in LOWER_IS_BETTER else "maximize"
 
 
-def make_pruner(kind: str) -> optuna.pruners.BasePruner:
-    """tune.pruner as Optuna's pruner; steps are epochs (a trial reports each epoch's validation metric)."""
+def make_pruner(kind: str, epochs: float | None = None) -> optuna.pruners.BasePruner:
+    """tune.pruner as Optuna's pruner; steps are epochs (a trial reports each epoch's validation metric).
+    `epochs`: the trials' epochs (the study keeps the recipe's; tune/space.py never searches epochs under a
+    pruner), Hyperband's largest resource."""
     if kind == "median":
         return optuna.pruners.MedianPruner(n_startup_trials=MEDIAN_STARTUP_TRIALS, n_warmup_steps=0)
     if kind == "hyperband":
-        # resources are epochs: the longest bracket is the first finished trial's epochs ("auto")
-        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource="auto", reduction_factor=3)
+        # Resources are epochs, up to every trial's epochs. Given, not "auto": Optuna's "auto" takes the
+        # longest finished trial the first time a process prunes, and each trial's training process builds
+        # its own pruner, so brackets would differ from trial to trial as the study grows.
+        if epochs is None:
+            raise UserError("tune.pruner = 'hyperband' needs the trials' epochs, kept in the study when it is "
+                            "created: start a new study with --group NEW")
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(1, round(epochs)), reduction_factor=3)
     if kind == "none":
         return optuna.pruners.NopPruner()
     raise UserError(f"tune.pruner = {kind!r}: expected one of {', '.join(PRUNERS)}")
@@ -91,15 +93,17 @@ def make_sampler(seed: int, trials: int, worker: int = 0, held: int = 0) -> optu
 
 
 def open_study(path: Path, group: str, *, pruner: str | None = None, seed: int = 0, trials: int = 20,
-               worker: int = 0, metric: str | None = None) -> optuna.Study:
+               worker: int = 0, metric: str | None = None, epochs: float | None = None) -> optuna.Study:
     """The study `group` in the journal at `path`, created when `metric` is given and it is not there
-    (with `metric`'s direction); an existing one must optimize the same direction. `pruner` None: the
-    study's own (the last `tune` of the group set it), as a trial's training process judges by it."""
-    return _open(storage(path), path, group, pruner=pruner, seed=seed, trials=trials, worker=worker, metric=metric)
+    (with `metric`'s direction, and `epochs`, the recipe's, kept as the pruner's clock); an existing one must
+    optimize the same metric. `pruner` None: the study's own (the last `tune` of the group set it), as a
+    trial's training process judges by it."""
+    return _open(storage(path), path, group, pruner=pruner, seed=seed, trials=trials, worker=worker, metric=metric,
+                 epochs=epochs)
 
 
 def _open(store: JournalStorage, path: Path, group: str, *, pruner: str | None, seed: int, trials: int, worker: int,
-          metric: str | None) -> optuna.Study:
+          metric: str | None, epochs: float | None = None) -> optuna.Study:
     sampler = make_sampler(seed, trials, worker)  # a new study holds no trials; a loaded one is reseeded below
     if group in [s.study_name for s in optuna.study.get_all_study_summaries(store)]:
         study = optuna.load_study(study_name=group, storage=store, sampler=sampler, pruner=optuna.pruners.NopPruner())
@@ -107,14 +111,20 @@ def _open(store: JournalStorage, path: Path, group: str, *, pruner: str | None, 
         if metric is not None and study.direction.name.lower() != direction(metric):
             raise UserError(f"tune study {group} ({path}) {study.direction.name.lower()}s its metric; "
                             f"{metric} is to {direction(metric)}: use another --group for another metric")
+        kept = study.user_attrs.get("metric")
+        if metric is not None and kept != metric:  # the workers judge by the kept one; the closing line would not
+            raise UserError(f"tune study {group} ({path}) optimizes {kept}; this tune's metric is {metric}: a study "
+                            f"keeps its metric (set tune.metric = {kept!r}, or start a new study with --group NEW)")
     elif metric is None:
         raise UserError(f"{path}: no tune study {group} in it")
     else:
         study = optuna.create_study(study_name=group, storage=store, sampler=sampler, direction=direction(metric),
                                     load_if_exists=True)
         study.set_user_attr("metric", metric)
+        if epochs is not None:
+            study.set_user_attr("epochs", epochs)
     kind = pruner or study.user_attrs.get("pruner", "median")
-    judge = make_pruner(kind)  # a bad name refused before it is kept
+    judge = make_pruner(kind, study.user_attrs.get("epochs"))  # a bad name refused before it is kept
     if study.user_attrs.get("pruner") != kind:
         study.set_user_attr("pruner", kind)
     study.pruner = judge
@@ -131,12 +141,12 @@ def trial_in(path: Path, group: str, number: int) -> optuna.trial.Trial:
 
 def start_study(path: Path, group: str, first: Mapping[str, Any], *, metric: str,
                 space: Mapping[str, BaseDistribution], pruner: str = "median", seed: int = 0,
-                trials: int = 20) -> tuple[optuna.Study, bool]:
+                trials: int = 20, epochs: float | None = None) -> tuple[optuna.Study, bool]:
     """Create or continue the study `group` over `space`; a new one keeps `space` as its own and gets trial 0
     enqueued with `first`, the recipe's own values of the space's knobs (tune/space.py own_params), so the
-    study is never worse than not tuning. A continued one must be given the space it keeps (keep_space).
-    (study, created)."""
-    study = open_study(path, group, pruner=pruner, seed=seed, trials=trials, metric=metric)
+    study is never worse than not tuning, and keeps `epochs`, the recipe's train.epochs (Hyperband's clock).
+    A continued one must be given the space it keeps (keep_space). (study, created)."""
+    study = open_study(path, group, pruner=pruner, seed=seed, trials=trials, metric=metric, epochs=epochs)
     keep_space(study, space)
     created = not study.trials
     if created:
