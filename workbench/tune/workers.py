@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import UserError
+from workbench.tune.paths import TUNE_DIR
 
 PROGRAM = b"workbench.tune.worker"  # a local worker's command line names it (pids are reused)
 
 
 def workers_file(run_root: Path, group: str) -> Path:
-    return run_root / ".tune" / f"{group}.workers.json"
+    return run_root / TUNE_DIR / f"{group}.workers.json"
 
 
 def local_worker(pid: int) -> dict[str, Any]:
