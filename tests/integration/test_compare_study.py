@@ -11,6 +11,7 @@ import re
 import optuna
 import pytest
 
+from tests.integration.runs import study_rows
 from tools.sample_study import GROUP, TRIALS, build_sample_study, run_id
 from workbench.store.db import connect, runs_root
 from workbench.tune import study as tune_study
@@ -20,20 +21,6 @@ from workbench.tune import study as tune_study
 def study_store(tmp_path):
     build_sample_study(tmp_path / "runs.duckdb")
     return tmp_path / "runs.duckdb"
-
-
-def study_rows(stdout: str) -> list[dict[str, str]]:
-    """The trials table's rows below the `tune study` line: {column header: cell}."""
-    lines = stdout.splitlines()
-    start = next(i for i, ln in enumerate(lines) if ln.startswith("tune study "))
-    header = [c.strip() for c in lines[start + 2].strip("┃").split("┃")]
-    rows = []
-    for ln in lines[start + 3:]:
-        if ln.startswith("│"):
-            rows.append(dict(zip(header, (c.strip() for c in ln.strip("│").split("│")))))
-        elif rows and ln.startswith("└"):
-            break
-    return rows
 
 
 def test_a_tune_study_is_ranked_by_its_metric_with_each_trials_state_and_seeded_importances(cli, study_store):
@@ -90,26 +77,3 @@ def test_a_group_that_is_no_tune_study_compares_as_before(cli, study_store):
     assert r.returncode == 0, r.stdout + r.stderr
     assert "tune study" not in r.stdout and "parameter importances" not in r.stdout
     assert f"runs of sweep {GROUP}: ranked by" in r.stdout  # one group of one recipe: today's sweep ranking
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(600)
-def test_a_study_tune_ran_is_ranked_lowest_loss_first_with_its_importances(cli, tmp_path):
-    """A real study: `workbench tune` of the demo recipe's tiny model, 3 trials; its metric is the recipe's
-    best_metric, the loss, so the ranking is lowest first, as the study's best trial says."""
-    from tests.conftest import DEMO_RECIPE
-
-    res = cli("tune", DEMO_RECIPE, "--set", "train.epochs=2", "--set", "data.max_rows=160", "--trials", "3",
-              "--space", "train.learning_rate=1e-4..1e-2", "--group", "real", "--output", tmp_path / "b.toml",
-              timeout=400)
-    assert res.returncode == 0, res.stdout + res.stderr
-    r = cli("compare", "--group", "real")
-    assert r.returncode == 0, r.stdout + r.stderr
-    assert "trials ranked by loss (validation, tuned; lower is better) · 3 completed" in r.stdout
-    rows = study_rows(r.stdout)
-    values = [float(row["loss"]) for row in rows]
-    assert values == sorted(values) and [row["status"] for row in rows] == ["completed"] * 3
-    study = tune_study.open_study(tune_study.storage_path(tmp_path / "runs", "real"), "real")
-    assert rows[0]["trial"] == str(study.best_trial.number) and values[0] == pytest.approx(study.best_value, abs=1e-4)
-    assert "parameter importances (fANOVA, seed 0) from the 3 completed trials" in r.stdout
-    assert re.search(r"│ train\.learning_rate\s+│\s+1\.000 │", r.stdout)  # the one knob searched holds it all

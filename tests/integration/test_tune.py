@@ -10,6 +10,7 @@ after, each counting from what the study holds when it starts."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -19,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import DEMO_RECIPE, workbench
-from tests.integration.runs import q, wait_for
+from tests.integration.runs import q, study_rows, wait_for
 from workbench.recipe import load_recipe
 from workbench.tune import study as tune_study
 
@@ -116,6 +117,21 @@ def test_parallel_trials_run_at_once_each_in_its_own_worker(g1):
 def test_the_best_recipe_validates_and_names_its_trial(g1):
     assert f"trial {g1.study().best_trial.number}, loss = " in g1.best.read_text()
     assert g1.cli("validate", g1.best).returncode == 0
+
+
+def test_compare_group_ranks_the_studys_trials_lowest_loss_first_with_importances(g1):
+    """`compare --group` of a study tune ran (issue 30 item 4): its metric is the recipe's best_metric, the loss,
+    so lowest first, as the study's best trial says; the one knob searched holds all the importance."""
+    r = g1.cli("compare", "--group", "g1")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "trials ranked by loss (validation, tuned; lower is better) · 2 completed" in r.stdout
+    rows = study_rows(r.stdout)
+    values = [float(row["loss"]) for row in rows]
+    assert values == sorted(values) and [row["status"] for row in rows] == ["completed"] * 2
+    study = g1.study()
+    assert rows[0]["trial"] == str(study.best_trial.number) and values[0] == pytest.approx(study.best_value, abs=1e-4)
+    assert "parameter importances (fANOVA, seed 0) from the 2 completed trials" in r.stdout
+    assert re.search(r"│ train\.learning_rate\s+│\s+1\.000 │", r.stdout)
 
 
 def test_a_continued_study_goes_on_past_failed_trials_and_its_best_recipe_is_still_the_earlier_trials(g1):
