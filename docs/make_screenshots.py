@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -17,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.tui.conftest import FIXED_NOW, SAMPLE_ROOT  # noqa: E402
-from tools.sample_store import build_sample_store  # noqa: E402
+from tools.sample_store import held_sample_store  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
 SIZE = (100, 30)
@@ -122,13 +121,12 @@ async def shoot(name: str, steps) -> None:
 
 def main() -> None:
     os.environ["WORKBENCH_RECIPES"] = str(ROOT / "recipes")
-    shutil.rmtree(SAMPLE_ROOT, ignore_errors=True)
-    build_sample_store(SAMPLE_ROOT / "runs.duckdb")
     OUT.mkdir(parents=True, exist_ok=True)
-    for name, steps in SHOTS.items():
-        if len(sys.argv) > 1 and name not in sys.argv[1:]:
-            continue
-        asyncio.run(shoot(name, steps))
+    with held_sample_store(SAMPLE_ROOT):  # a test session using it waits, and is waited for
+        for name, steps in SHOTS.items():
+            if len(sys.argv) > 1 and name not in sys.argv[1:]:
+                continue
+            asyncio.run(shoot(name, steps))
 
 
 if __name__ == "__main__":

@@ -8,9 +8,12 @@ TUI's snapshot tests and the screenshots in docs/ are identical from one machine
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import shutil
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -173,6 +176,22 @@ def add_bulk_runs(store: Path, n: int) -> None:
         con.execute("""INSERT INTO evals SELECT run_id, 0, 0.0, 'tuned', 'validation', 100, 2.0, '(all)', m,
                                            0.5 + (hash(run_id || m) % 400) / 1000.0
                        FROM runs, (VALUES ('f1_micro'), ('f1_macro')) v(m) WHERE starts_with(run_id, 'bulk-')""")
+
+
+@contextlib.contextmanager
+def held_sample_store(root: Path) -> Iterator[Path]:
+    """The sample store built afresh at `root`/runs.duckdb and held until the block ends. Its path must be
+    the same on every machine (the snapshots show run folders), so two test sessions of two checkouts, or
+    docs/make_screenshots.py beside a test session, would rebuild it under each other: each waits on a
+    lock file beside `root` until the one before has finished."""
+    import fcntl
+
+    with open(root.with_name(root.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # waits for the state "no other session uses it", however long
+        shutil.rmtree(root, ignore_errors=True)
+        store = root / "runs.duckdb"
+        build_sample_store(store)
+        yield store
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 console = Console(highlight=False)
 STATUS_STYLE = {"completed": "green", "running": "cyan", "queued": "blue", "failed": "red",
-                "interrupted": "yellow", "cancelled": "yellow"}
+                "interrupted": "yellow", "cancelled": "yellow", "pruned": "magenta"}
 AGGREGATES = ("accuracy", "f1_micro", "f1_macro", "f1_weighted", "f1_samples", "precision_micro", "recall_micro",
               "precision_macro", "recall_macro", "exact_match", "hamming_loss", "loss", "unparseable", "malformed",
               "invented", "groups_flagged")

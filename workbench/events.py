@@ -44,7 +44,14 @@ from typing import Any, ClassVar, TypeGuard
 
 import orjson
 
-END_STATUSES = ("completed", "failed", "interrupted")
+# The run statuses, listed here once (the store, `runs --status`, reckon, the app's colours and MLflow's export
+# import them). An `end` event says one of END_STATUSES: `pruned` is a `workbench tune` trial its pruner
+# stopped (train/prune.py); a run is also `cancelled` by a stop or its scheduler (launch/follow.py), and
+# `queued` / `running` until one of them.
+UNFINISHED_STATUSES = ("queued", "running")
+END_STATUSES = ("completed", "failed", "interrupted", "pruned")
+FINAL_STATUSES = (*END_STATUSES, "cancelled")
+RUN_STATUSES = (*UNFINISHED_STATUSES, *FINAL_STATUSES)
 
 
 # The writer looks at most this often (seconds) whether the folder's events.jsonl is still the file it

@@ -48,8 +48,8 @@ SPLIT_ORDER = ("validation", "test")
 
 # The trainer's exit status (train/main.py), which the supervisor records in exit.json: how it ended
 # when its `end` event cannot be read.
-EXIT_COMPLETED, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
-EXIT_STATUS = {EXIT_COMPLETED: "completed", EXIT_FAILED: "failed", EXIT_INTERRUPTED: "interrupted"}
+EXIT_COMPLETED, EXIT_FAILED, EXIT_PRUNED, EXIT_INTERRUPTED = 0, 1, 3, 130
+EXIT_STATUS = {EXIT_COMPLETED: "completed", EXIT_FAILED: "failed", EXIT_PRUNED: "pruned", EXIT_INTERRUPTED: "interrupted"}
 
 
 # A run id, which names the run's folder: the recipe's name made safe (letters, digits, _ . -, at most 60,

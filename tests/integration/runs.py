@@ -113,3 +113,17 @@ def dead_pid() -> int:
     p = subprocess.Popen([sys.executable, "-c", "pass"])
     p.wait()
     return p.pid
+
+
+def study_rows(stdout: str) -> list[dict[str, str]]:
+    """The trials table's rows below the `tune study` line: {column header: cell}."""
+    lines = stdout.splitlines()
+    start = next(i for i, ln in enumerate(lines) if ln.startswith("tune study "))
+    header = [c.strip() for c in lines[start + 2].strip("┃").split("┃")]
+    rows = []
+    for ln in lines[start + 3:]:
+        if ln.startswith("│"):
+            rows.append(dict(zip(header, (c.strip() for c in ln.strip("│").split("│")))))
+        elif rows and ln.startswith("└"):
+            break
+    return rows

@@ -5,7 +5,6 @@ the app built the way `workbench` builds it, with its configuration injected."""
 from __future__ import annotations
 
 import inspect
-import shutil
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -14,7 +13,7 @@ import pytest
 from textual.worker import WorkerFailed, WorkerState
 
 from tests.conftest import copy_encoder_demo
-from tools.sample_store import T0, build_sample_store
+from tools.sample_store import T0, held_sample_store
 
 SAMPLE_ROOT = Path("/tmp/workbench-tui-sample")
 FIXED_NOW = T0 + 4 * 86_400 + 900  # 15 minutes after the sample's running run started
@@ -23,15 +22,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="session")
 def sample_store():
-    """Built once per session at the fixed path. Two test sessions on one machine (two checkouts)
-    would rebuild it under each other: the second waits on a lock until the first has finished."""
-    import fcntl
-
-    with open(SAMPLE_ROOT.with_name(SAMPLE_ROOT.name + ".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # waits for the state "no other session uses it", however long
-        shutil.rmtree(SAMPLE_ROOT, ignore_errors=True)
-        store = SAMPLE_ROOT / "runs.duckdb"
-        build_sample_store(store)
+    """Built once per session at the fixed path, held for the session (tools/sample_store.py
+    held_sample_store: another session, or docs/make_screenshots.py, waits until this one ends)."""
+    with held_sample_store(SAMPLE_ROOT) as store:
         yield store
 
 

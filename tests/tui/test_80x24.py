@@ -64,7 +64,7 @@ def test_editor_tabs_read_whole(make_app):
             await set_field(pilot, "lora.r", "8")  # a changed section's tab carries a mark
             await settled(pilot)
             tabs = next(x for x in screen_lines(pilot.app) if "general" in x and "model" in x)
-            assert tabs.rstrip().endswith("data stats"), tabs
+            assert tabs.rstrip().endswith("stats"), tabs
 
     asyncio.run(go())
 

@@ -50,6 +50,19 @@ class TestCompareScreen:
         assert snap_compare(make_app("runs"), terminal_size=(100, 30),
                             run_before=lambda p: open_compare(p, [LORA, FULL, RUNNING], "tab-curves"))
 
+    def test_snapshot_120x40_tune_study_sweep_tab(self, snap_compare, make_app, tmp_path):
+        """A tune study (tools/sample_study.py): trials ranked with their states, importances, history."""
+        from tools.sample_study import TRIALS, build_sample_study, run_id
+
+        build_sample_study(tmp_path / "runs.duckdb")
+
+        async def before(pilot):
+            screen = await open_compare(pilot, [run_id(n) for n in range(len(TRIALS))], "tab-sweep")
+            await until(pilot, lambda: screen.study, "the study read")
+
+        assert snap_compare(make_app("runs", store=tmp_path / "runs.duckdb"), terminal_size=(120, 40),
+                            run_before=before)
+
     def test_group_mean_std_and_best_highlighted(self, make_app, sample_store):
         vals = tuned(sample_store, SEEDS)
         mean, std = statistics.fmean(vals.values()), statistics.stdev(vals.values())

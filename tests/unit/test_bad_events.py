@@ -98,10 +98,10 @@ def test_an_end_whose_status_is_no_status_is_failed_saying_what_it_said(store, r
         res = ingest_run(con, run_dir)
     assert res.status == "failed"
     assert q(store, "SELECT status, error FROM runs") == [
-        ("failed", "its end event said status 5, none of completed, failed, interrupted: out of disk")]
+        ("failed", "its end event said status 5, none of completed, failed, interrupted, pruned: out of disk")]
     (end,) = [e for e in read_events(events_file(run_dir)).events if e.type == "end"]
     assert (end.status, end.error) == ("failed", "its end event said status 5, none of completed, failed, "
-                                                 "interrupted: out of disk")  # every reader reads the same
+                                                 "interrupted, pruned: out of disk")  # every reader reads the same
 
 
 def test_numbers_and_strings_of_another_kind_are_null_and_the_event_stored(store, run_dir):

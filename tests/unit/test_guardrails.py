@@ -99,3 +99,50 @@ def test_generative_tasks_are_held_to_the_most_common_answer_on_their_headline_m
 def test_check_holds_the_tuned_model_to_the_prior():
     found = g.check(rows=[], label_names=NAMES, prior={"loss": 0.451}, tuned={"loss": 0.464})
     assert [w.code for w in found] == ["no_better_than_prior"]
+
+
+# The collapse: the encoder recipe (LoRA) at train.learning_rate 1e-3 scored every input alike (F1 0.000)
+# and the warnings advised a higher rate again. A collapse at a high rate, or with a rising loss, says lower it.
+COLLAPSED = [{"ad": 0.2, "rant": 0.2, "toxic": 0.1}] * 20
+SUPPORT = {"ad": 3, "rant": 2, "toxic": 4}
+
+
+def collapse_messages(**kw):
+    found = g.check(rows=rows([[]] * 20, COLLAPSED), label_names=NAMES, support=SUPPORT, **kw)
+    return {w.code: w.message for w in found}
+
+
+def test_a_collapse_at_a_high_learning_rate_advises_a_lower_one_and_workbench_tune():
+    found = collapse_messages(losses=[0.70, 0.69, 0.69, 0.69], learning_rate=1e-3, method="lora")
+    assert found["flat_scores"] == (
+        "the tuned model's scores barely vary across the 20 validation inputs (largest per-label std 0.0000): it "
+        "collapsed to about the same answer for every text, and train.learning_rate 0.001 is high for a LoRA run "
+        "(0.001 or more); lower train.learning_rate (e.g. 0.0001) or let `workbench tune RECIPE` search it")
+    assert found["never_predicted"] == (
+        "the tuned model predicted no label for any of the 20 validation rows; lower train.learning_rate (e.g. "
+        "0.0001: the scores collapsed) or let `workbench tune RECIPE` search it, and check that the data holds "
+        "the labels you think (`workbench data`)")
+    assert found["loss_not_falling"] == (
+        "the training loss did not fall: 0.7000 over the first 1 logged step, 0.6900 over the last 1; the scores "
+        "collapsed: lower train.learning_rate (e.g. 0.0001) or let `workbench tune RECIPE` search it")
+    assert not [m for m in found.values() if "higher" in m or "raise" in m]
+
+
+def test_a_full_fine_tune_collapses_at_a_lower_rate_than_lora():
+    full = collapse_messages(learning_rate=1e-4, method="full")["flat_scores"]
+    assert "train.learning_rate 0.0001 is high for a full fine-tune (0.0001 or more); lower train.learning_rate " \
+           "(e.g. 1e-05)" in full
+    assert "try a higher train.learning_rate" in collapse_messages(learning_rate=1e-4, method="lora")["flat_scores"]
+
+
+def test_a_collapse_with_a_rising_loss_advises_a_lower_rate_whatever_the_rate():
+    found = collapse_messages(losses=[0.5, 0.5, 0.9, 1.1], learning_rate=5e-5, method="full")
+    assert "collapsed to about the same answer for every text, and the training loss rose (0.5000 → 1.1000); " \
+           "lower train.learning_rate (e.g. 5e-06) or let `workbench tune RECIPE` search it" in found["flat_scores"]
+    assert not [m for m in found.values() if "higher" in m or "raise" in m]
+
+
+def test_flat_scores_at_a_modest_rate_with_a_falling_loss_still_advise_more_training():
+    found = collapse_messages(losses=[0.9, 0.8, 0.7, 0.6], learning_rate=1e-5, method="full")
+    assert "try a higher train.learning_rate or more steps" in found["flat_scores"]
+    assert "collapsed" not in found["flat_scores"]

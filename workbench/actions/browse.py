@@ -11,14 +11,14 @@ from typing import Any
 
 from workbench.actions.comparable import Comparable, comparable
 from workbench.actions.refs import resolve_run
+from workbench.actions.trials import StudyTrials, read_trials
 from workbench.errors import UserError
+from workbench.events import RUN_STATUSES
 from workbench.launch import reckon
 from workbench.store import read
 from workbench.store.db import connect
 from workbench.store.schema import ALL_LABELS
 from workbench.wording import group_name
-
-RUN_STATUSES = ("queued", "running", "completed", "failed", "interrupted", "cancelled")
 
 
 @dataclass(frozen=True)
@@ -140,6 +140,7 @@ class Compared:
     metric: str
     comparison: read.Comparison
     comparable: Comparable
+    study: StudyTrials | None = None  # --group G of a tune study: its trials ranked, importances (actions/trials.py)
 
     @property
     def ranking(self) -> read.Ranking | None:
@@ -153,7 +154,7 @@ class Compared:
 
 def compare_runs(store: Path, refs: list[str], *, group: str | None = None, split: str = "validation",
                  metric: str = "f1") -> Compared:
-    """Two or more runs: those `refs` name and every run of `group`."""
+    """Two or more runs: those `refs` name and every run of `group` (a tune study's: its trials too)."""
     with connect(store, read_only=True) as con:
         ids = [resolve_run(con, r) for r in refs]
         if group:
@@ -164,7 +165,7 @@ def compare_runs(store: Path, refs: list[str], *, group: str | None = None, spli
         if len(ids) < 2:
             raise UserError("compare needs two or more runs (run ids, or --group G)")
         c = read.compare(con, ids, split, metric)
-    return Compared(ids, split, metric, c, comparable(c))
+    return Compared(ids, split, metric, c, comparable(c), read_trials(store, group) if group else None)
 
 
 @dataclass(frozen=True)

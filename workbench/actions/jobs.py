@@ -12,9 +12,10 @@ from pathlib import Path
 from workbench.actions.launch import Started, started
 from workbench.actions.refs import resolve_run, run_dir_of
 from workbench.errors import UserError
+from workbench.events import FINAL_STATUSES
 from workbench.launch import follow as follower
 from workbench.launch import launcher
-from workbench.launch.follow import FINAL, OnEvents
+from workbench.launch.follow import OnEvents
 from workbench.launch.hosts import HostUnreachable
 from workbench.store import read
 from workbench.store.db import connect
@@ -32,7 +33,7 @@ class RunAt:
 
     @property
     def ended(self) -> bool:
-        return self.status in FINAL
+        return self.status in FINAL_STATUSES
 
 
 @dataclass(frozen=True)

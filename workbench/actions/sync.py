@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from workbench.errors import UserError
+from workbench.events import FINAL_STATUSES
 from workbench.launch import follow as follower
-from workbench.launch.follow import FINAL
 from workbench.launch.hosts import HostUnreachable
 from workbench.rundir import RUN_META, RunFolderError, folder_fault, remove_leftovers
 from workbench.store.db import connect, runs_root
@@ -50,7 +50,7 @@ def ingest_folders(store: Path, dirs: list[Path]) -> Ingested:
             taken += 1
             warnings += res.warnings
             events += res.stored
-            if res.status not in FINAL:
+            if res.status not in FINAL_STATUSES:
                 unfinished.append(d)
     for d in unfinished:
         try:  # one poll: copies what a remote run wrote since, and settles runs that are over

@@ -17,7 +17,7 @@ from workbench.errors import UserError, environment_fault
 # The subcommand modules, in the order `workbench --help` lists their commands. Each declares its own
 # arguments (register) and renders its results; the work is done by workbench.actions.
 MODULES = ("init", "run", "jobs", "browse", "curves", "errors", "predict", "evaluate", "export", "merge", "lifecycle", "validate",
-           "data", "sync", "serve")
+           "data", "sync", "tune", "serve")
 
 
 def build_parser() -> argparse.ArgumentParser:

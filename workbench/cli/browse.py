@@ -10,15 +10,16 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from workbench.cli.parsing import RUN_HELP, Subparsers, command, store_of
+from workbench.events import RUN_STATUSES
 
 if TYPE_CHECKING:
+    from workbench.actions.trials import StudyTrials
     from workbench.store.read import Ranking
 
 
 def register(sub: Subparsers) -> None:
     sp = command(sub, "runs", "List runs from the store (archived runs only with --all).", _runs)
-    sp.add_argument("--status", help="only runs with this status (queued, running, completed, failed, interrupted, "
-                    "cancelled)")
+    sp.add_argument("--status", help=f"only runs with this status ({', '.join(RUN_STATUSES)})")
     sp.add_argument("--tag", action="append", metavar="KEY[=VALUE]", help="only runs with this tag (repeatable)")
     sp.add_argument("--all", action="store_true", help="archived runs too")
     sp.add_argument("--recipe", help="only runs of this recipe name")
@@ -290,7 +291,7 @@ def _compare(args: argparse.Namespace) -> int:
     done = compare_runs(store_of(args), args.runs, group=args.group, split=args.split, metric=args.metric)
     ids, c, how = done.ids, done.comparison, done.comparable
     short = short_names(ids)  # the columns: short names, each run's whole id on a line of its own
-    console.print(how.line, markup=False)
+    console.print(how.line if done.study is None else done.study.compared_line(len(ids)), markup=False)
     for rid in ids:
         if short[rid] != rid:
             console.print(f"  {short[rid]:<{max(map(len, short.values()))}}  {rid}", markup=False)
@@ -342,11 +343,50 @@ def _compare(args: argparse.Namespace) -> int:
             line.append(how.mixed_text(group))
         name = f"the {len(ids_in)} runs" if group == ALL_RUNS else f"group {group} (n={len(ids_in)})"
         console.print(f"{name}: " + ", ".join(line))
-    if done.ranking is not None and len(done.ranking.trials) > 1:
+    if done.study is not None:  # a tune study: its trials as the study ranks them, not the sweep's ranking
+        _print_study(done.study, short)
+    elif done.ranking is not None and len(done.ranking.trials) > 1:
         _print_ranking(done.ranking, args.split)
     if done.not_completed:
         console.print(f"[yellow]not completed:[/] {', '.join(f'{r} ({c.status.get(r)})' for r in done.not_completed)}")
     return 0
+
+
+def _print_study(s: StudyTrials, short: dict[str, str]) -> None:
+    """A tune study's trials, the completed best first by the study's metric, each one's params, state
+    and run; below, Optuna's parameter importances (or the one line why there are none)."""
+    from rich.table import Table
+
+    from workbench.console import STATUS_STYLE, console
+
+    arrow = "lower is better" if s.direction == "minimize" else "higher is better"
+    counts = ", ".join(f"{n} {state}" for state, n in s.counts().items())
+    console.print(f"tune study {s.group}: trials ranked by {s.metric} (validation, tuned; {arrow}) · {counts}",
+                  markup=False)
+    t = Table()
+    for col in ("#", "trial", *s.knobs, s.metric, "status", "run"):
+        t.add_column(col, justify="right" if col in ("#", "trial", s.metric) else "left")
+    rank = 0
+    for trial in s.ranked:
+        rank += trial.value is not None
+        value = "—" if trial.value is None else f"{trial.value:.4f}"
+        t.add_row(str(rank) if trial.value is not None else "", str(trial.number),
+                  *(trial.params.get(k, "—") for k in s.knobs), f"[bold]{value}[/]" if trial is s.best else value,
+                  f"[{STATUS_STYLE.get(trial.state, '')}]{trial.state}[/]" if trial.state in STATUS_STYLE
+                  else trial.state, short.get(trial.run_id or "", trial.run_id or "—"))
+    console.print(t)
+    imp = s.importances
+    if imp is None or not imp.values:
+        if imp is not None:
+            console.print(imp.note, markup=False)
+        return
+    console.print(imp.note, markup=False)
+    m = Table()
+    m.add_column("knob")
+    m.add_column("importance", justify="right")
+    for knob, share in imp.values.items():
+        m.add_row(knob, f"{share:.3f}")
+    console.print(m)
 
 
 def _print_ranking(r: Ranking, split: str) -> None:

@@ -123,8 +123,8 @@ def report_started_and_follow(store: Path, run: Started, *, detach: bool, quiet:
 
 
 def follow_and_report(store: Path, run_dir: Path, *, quiet: bool, ctrl_c: str) -> int:
-    """Follow a run live to its end and print its result: exit status 0 completed (or detached), 130
-    interrupted, else 1."""
+    """Follow a run live to its end and print its result: exit status 0 completed, pruned (a tune trial its
+    pruner stopped: the study's own decision, not a failure) or detached, 130 interrupted, else 1."""
     run_id = run_dir.name
     with LiveProgress(quiet) as live:
         status = jobs.follow(store, run_dir, on_events=live.on_events, ctrl_c=ctrl_c,
@@ -136,7 +136,7 @@ def follow_and_report(store: Path, run_dir: Path, *, quiet: bool, ctrl_c: str) -
     print_result(store, run_id)
     if status != "completed":
         console.print(f"[dim]trainer output: {run_dir / rundir.TRAIN_LOG}[/]")
-    return {"completed": 0, "interrupted": 130}.get(status, 1)
+    return {"completed": 0, "pruned": 0, "interrupted": 130}.get(status, 1)  # pruned: its study stopped it, as meant
 
 
 def print_result(store: Path, run_id: str) -> None:

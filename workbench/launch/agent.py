@@ -17,7 +17,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -348,6 +348,20 @@ def cancel(run_dir: Path, sig: str = "SIGTERM") -> dict[str, Any]:
             return {"signalled": False, "detail": f"{argv[0]}: {msg[0]}"}
         return {"signalled": True, "detail": shlex.join(argv)}
     return {"signalled": False, "detail": "the run was never started (no job.json)"}
+
+
+def stop_within(run_dir: Path, grace_s: float, *, forced: Callable[[], bool] = lambda: False,
+                poll_s: float = 0.2) -> bool:
+    """Stop a local run with a bound: SIGTERM to its process group, wait up to `grace_s` for it to end (less
+    once `forced()` says so: a second Ctrl-C), then SIGKILL to the group. True when it had to be killed."""
+    cancel(run_dir, "SIGTERM")
+    deadline = time.monotonic() + grace_s
+    while state(run_dir)["state"] == batch.RUNNING:
+        if forced() or time.monotonic() >= deadline:
+            cancel(run_dir, "SIGKILL")
+            return True
+        time.sleep(poll_s)
+    return False
 
 
 def main(argv: list[str]) -> int:

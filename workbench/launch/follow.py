@@ -21,7 +21,7 @@ from typing import Any
 
 from workbench import rundir
 from workbench.errors import UserError, environment_fault
-from workbench.events import END_STATUSES, Event, FileMark, file_mark, last_event, log_event, read_from
+from workbench.events import FINAL_STATUSES, Event, FileMark, file_mark, last_event, log_event, read_from
 from workbench.launch import batch
 from workbench.launch.hosts import HostUnreachable, host_of_run
 from workbench.rundir import read_run_meta
@@ -29,7 +29,6 @@ from workbench.store.db import connect
 from workbench.store.ingest import IngestResult, ingest_run
 from workbench.store.write import set_final_status
 
-FINAL = END_STATUSES + ("cancelled",)
 STOP_SIGNALS = ("SIGTERM", "SIGINT", "SIGHUP")
 
 
@@ -242,7 +241,7 @@ def end_may_be_in_flight(job: dict[str, Any], status: str | None, run_dir: Path 
     exit_rec = job.get("exit") or {}
     if run_dir is not None and events_gone(run_dir, status):
         return False
-    return status not in FINAL and exit_rec.get("returncode") == 0 and time.time() - exit_rec.get("t", 0) < 30
+    return status not in FINAL_STATUSES and exit_rec.get("returncode") == 0 and time.time() - exit_rec.get("t", 0) < 30
 
 
 def events_gone(run_dir: Path, status: str | None) -> bool:
@@ -291,7 +290,7 @@ def final_status(status: str | None, job: dict[str, Any], stop_requested: bool, 
         return "cancelled", f"cancelled by {by}"
     if unfinished and raw in ("TIMEOUT", "DEADLINE"):
         return "interrupted", f"the job reached its time limit ({raw}, job {job_id})"
-    if status in FINAL:  # an `end` stands as written; cancelled: already settled (or by ingestion, see store/ingest.py)
+    if status in FINAL_STATUSES:  # an `end` stands as written; cancelled: already settled (or by ingestion, see store/ingest.py)
         return status, None
     sig, code = exit_rec.get("signal"), exit_rec.get("returncode")
     if sig in STOP_SIGNALS:

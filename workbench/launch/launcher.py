@@ -16,7 +16,8 @@ from workbench.events import event_line_limit
 from workbench.launch import batch
 from workbench.launch.argv import job_python, supervisor_argv, train_argv
 from workbench.launch.hosts import HostUnreachable, SshHost, host_for, host_of_run
-from workbench.launch.run_folder import create_run
+from workbench.launch.run_folder import create_run, record_job_meta, request_stop
+from workbench.launch.run_folder import update_meta as _update_meta
 from workbench.launch.targets import Target, parse_target
 from workbench.recipe import Recipe
 from workbench.recipe.schema import KNOBS
@@ -212,7 +213,7 @@ def _log_traceback(run_dirs: list[Path], e: BaseException) -> None:
 
 
 def _record_job(store: Path, run_dir: Path, job_dir: str, job: dict[str, Any]) -> None:
-    _update_meta(run_dir, job_dir=job_dir, pid=job.get("pid"), job_id=job.get("job_id"), job_host=job.get("host"))
+    record_job_meta(run_dir, job_dir, job)
     with connect(store) as con:
         record_job(con, run_dir.name, job.get("pid"), job.get("job_id"))
 
@@ -275,17 +276,10 @@ def _write_remote_recipe(recipe: Recipe, run_dir: Path, changes: dict[str, str])
                  f"Frozen recipe of run {run_dir.name}, as uploaded: data paths point at the uploaded copies.")
 
 
-def _update_meta(run_dir: Path, **fields) -> dict[str, Any]:
-    meta = read_run_meta(run_dir)
-    meta.update({k: v for k, v in fields.items() if v is not None})
-    write_run_meta(run_dir, meta)
-    return meta
-
-
 def cancel(run_dir: Path, *, sig: str = "SIGTERM", requested: bool = True) -> dict[str, Any]:
     """Stop a run wherever it runs. `requested`: a user's stop, so it ends as cancelled."""
     if requested:
-        _update_meta(run_dir, stop_requested_at=time.time())
+        request_stop(run_dir)
     host, job_dir = host_of_run(run_dir)
     return host.cancel(job_dir, sig)
 

@@ -29,13 +29,13 @@ from typing import Any
 
 from workbench import faults, rundir
 from workbench.errors import UserError
+from workbench.events import UNFINISHED_STATUSES
 from workbench.store import read
 from workbench.store.db import connect, runs_root
 from workbench.store.rows import utc
 from workbench.wording import runs_count
 
 TIMEOUT_S = 8.0  # the most a read waits for schedulers and remote hosts, all of them together
-UNFINISHED = ("queued", "running")
 
 
 @dataclass(frozen=True)
@@ -193,7 +193,7 @@ def list_runs(store: Path, *, status: str | None = None, limit: int = 0, timeout
         if not live:
             return read.list_runs(con, status=status, limit=limit, **filters), []
         # A status filter must see the unfinished runs too: one may have ended with that status.
-        asked = (status, *UNFINISHED) if status else None
+        asked = (status, *UNFINISHED_STATUSES) if status else None
         rows = read.list_runs(con, status=asked, limit=0 if status else limit, **filters)
     shown = {r["run_id"] for r in rows}
     now = reckon([r for r in live if r[0] in shown], store, timeout=timeout)  # only those listed: --limit holds
@@ -206,7 +206,7 @@ def list_runs(store: Path, *, status: str | None = None, limit: int = 0, timeout
 
 def detail(store: Path, run: dict[str, Any], *, timeout: float = TIMEOUT_S) -> tuple[Reckoned | None, list[str]]:
     """A `read.run_detail` row with its status reckoned now (in place) when the store calls it unfinished."""
-    if run.get("status") not in UNFINISHED:
+    if run.get("status") not in UNFINISHED_STATUSES:
         return None, []
     now = reckon([(run["run_id"], run["status"], run.get("run_dir"))], store, timeout=timeout)
     return now.apply(run), now.notes

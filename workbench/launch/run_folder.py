@@ -1,4 +1,5 @@
-"""Creating run folders: the frozen recipe and run.json that every launcher starts from."""
+"""Creating run folders: the frozen recipe and run.json that every launcher starts from; and the run.json
+updates every starter and stopper of a run makes (the launcher, the tune worker: neither repeats them)."""
 
 from __future__ import annotations
 
@@ -42,3 +43,22 @@ def create_run(recipe: Recipe, runs_root: Path, *, target: str = "local", comman
         shutil.rmtree(run_dir, ignore_errors=True)
         raise UserError(f"cannot write the run folder ({e.strerror})", path=run_dir) from None
     return run_dir
+
+
+def update_meta(run_dir: Path, **fields: Any) -> dict[str, Any]:
+    """Set `fields` in the run's run.json (None: left as it is); the run.json now."""
+    meta = rundir.read_run_meta(run_dir)
+    meta.update({k: v for k, v in fields.items() if v is not None})
+    write_run_meta(run_dir, meta)
+    return meta
+
+
+def record_job_meta(run_dir: Path, job_dir: str, job: dict[str, Any]) -> None:
+    """The started job in run.json: where it runs, its pid or job id, its host (what `stop` and the reckoners
+    find it by)."""
+    update_meta(run_dir, job_dir=job_dir, pid=job.get("pid"), job_id=job.get("job_id"), job_host=job.get("host"))
+
+
+def request_stop(run_dir: Path) -> None:
+    """A user's stop, recorded before the job is signalled: the run then ends cancelled, not failed."""
+    update_meta(run_dir, stop_requested_at=time.time())

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from workbench.events import END_STATUSES, End, Eval, Event, Log, Model, Start, Step, Summary, Telemetry
+from workbench.events import FINAL_STATUSES, End, Eval, Event, Log, Model, Start, Step, Summary, Telemetry
 
 HISTORY = 120  # telemetry samples kept per device for the sparklines
 
@@ -54,7 +54,7 @@ class RunWatch:
 
     @property
     def ended(self) -> bool:
-        return self.status in END_STATUSES or self.status == "cancelled"
+        return self.status in FINAL_STATUSES
 
     def apply(self, events: Iterable[Event]) -> None:
         for e in events:

@@ -34,6 +34,13 @@ LOWER_IS_BETTER = ("loss", "hamming_loss")
 PRIOR_LOSS_MARGIN = 0.02
 # ...or train.best_metric at least this much better (higher; lower for a loss-like metric).
 PRIOR_METRIC_MARGIN = 0.02
+# Peak learning rates from which scores that collapsed (flat_scores: one answer for every input) are put
+# down to a rate too high, per model.method. Published settings sit below them: LoRA 1e-4 to 5e-4 (the LoRA
+# paper's encoders, QLoRA's 2e-4), full fine-tunes of pretrained encoders 1e-5 to 5e-5 (BERT's). Seen in the
+# field: the encoder recipe (LoRA, MiniLM) at 1e-3 scored every input alike, F1 0.000, and the advice then
+# was a higher rate. Below them, a collapse with a training loss that rose is put down to the rate too.
+HIGH_RATES = {"lora": 1e-3, "full": 1e-4}
+METHOD_WORDS = {"lora": "a LoRA run", "full": "a full fine-tune"}
 
 
 @dataclass(frozen=True)
@@ -51,7 +58,7 @@ def check(*, rows: Sequence[dict[str, Any]], label_names: Sequence[str], label_w
           tuned: dict[str, float] | None = None, metric: str = "loss", losses: Sequence[float] = (),
           learning_rate: float | None = None, who: str = "the tuned model",
           prior: dict[str, float] | None = None, tuned_at: dict[str, float] | None = None,
-          rare_label_knobs: Sequence[str] = (), trained: bool = True) -> list[Warning]:
+          rare_label_knobs: Sequence[str] = (), trained: bool = True, method: str | None = None) -> list[Warning]:
     """Every guardrail that fires, in a fixed order.
 
     rows: the tuned model's validation predictions (each with "predicted": a name, a list of names
@@ -62,10 +69,17 @@ def check(*, rows: Sequence[dict[str, Any]], label_names: Sequence[str], label_w
     metric: train.best_metric; losses: the training losses in logged order; who: the model, in messages;
     rare_label_knobs: the settings that help with labels never predicted that the task accepts for this data
     (Splits.rare_label_knobs); trained: False for a model this run did not train (`workbench eval` of a
-    model source), whose advice is to fine-tune it rather than to change how it was trained."""
+    model source), whose advice is to fine-tune it rather than to change how it was trained; method:
+    model.method, which sets how high a learning rate is (HIGH_RATES).
+
+    Scores that collapsed at a high rate, or with a rising loss, make every warning advise a lower rate
+    (`too_fast`): never a higher one."""
     out: list[Warning] = []
-    out += never_predicted(rows, label_names, label_word, support or {}, who, rare_label_knobs, trained)
-    flat = flat_scores(rows, who, trained)
+    fast = too_fast(losses, learning_rate, method) if trained else None
+    flat = flat_scores(rows, who, trained, fast, learning_rate)
+    collapsed = flat is not None and fast is not None
+    slower = lower_rate(learning_rate, ": the scores collapsed") if collapsed else None
+    out += never_predicted(rows, label_names, label_word, support or {}, who, rare_label_knobs, trained, slower)
     if flat is not None:
         out.append(flat)
     worse = no_better_than_base(base, tuned, metric)
@@ -74,7 +88,7 @@ def check(*, rows: Sequence[dict[str, Any]], label_names: Sequence[str], label_w
     no_gain = no_better_than_prior(prior, tuned_at or tuned, metric, who, trained)
     if no_gain is not None:
         out.append(no_gain)
-    stalled = loss_not_falling(losses, learning_rate)
+    stalled = loss_not_falling(losses, learning_rate, collapsed)
     if stalled is not None:
         out.append(stalled)
     return out
@@ -84,9 +98,36 @@ def check(*, rows: Sequence[dict[str, Any]], label_names: Sequence[str], label_w
 FINE_TUNE = "if it was not fine-tuned on this data, fine-tune it (`workbench run RECIPE`)"
 
 
+def too_fast(losses: Sequence[float], learning_rate: float | None, method: str | None) -> str | None:
+    """Why scores that collapsed are put down to a rate too high, or None: the rate is HIGH_RATES' for the
+    method or above (LoRA's where the method is not known), or the training loss rose or became NaN."""
+    high = HIGH_RATES.get(method or "lora", HIGH_RATES["lora"])
+    if learning_rate is not None and learning_rate >= high:
+        return (f"train.learning_rate {learning_rate:g} is high for {METHOD_WORDS.get(method or 'lora', 'a run')} "
+                f"({high:g} or more)")
+    vals = [float(x) for x in losses if x is not None]
+    if any(not math.isfinite(x) for x in vals):
+        return "the training loss became NaN or infinite"
+    if len(vals) < 2:
+        return None
+    k = max(1, len(vals) // 4)
+    first, last = statistics.fmean(vals[:k]), statistics.fmean(vals[-k:])
+    if last > first * (1 + LOSS_FALL):
+        return f"the training loss rose ({first:.4f} → {last:.4f})"
+    return None
+
+
+def lower_rate(learning_rate: float | None, why: str = "") -> str:
+    """The advice after a collapse: a tenth of the rate, or a study (`workbench tune`)."""
+    e_g = f" (e.g. {learning_rate / 10:g}{why})" if learning_rate else ""
+    return f"lower train.learning_rate{e_g} or let `workbench tune RECIPE` search it"
+
+
 def never_predicted(rows: Sequence[dict[str, Any]], label_names: Sequence[str], label_word: str,
                     support: dict[str, float], who: str = "the tuned model", rare_label_knobs: Sequence[str] = (),
-                    trained: bool = True) -> list[Warning]:
+                    trained: bool = True, slower: str | None = None) -> list[Warning]:
+    """Labels (classes) with gold rows on validation that the model never predicted. `slower`: the advice
+    to lower the rate, given where the scores collapsed (check), instead of a higher rate."""
     counts: Counter[str] = Counter()
     for row in rows:
         p = row.get("predicted")
@@ -105,13 +146,16 @@ def never_predicted(rows: Sequence[dict[str, Any]], label_names: Sequence[str], 
         shown = ", ".join(f"{n} ({int(support[n])} gold)" for n in missing[:4]) + (" …" if len(missing) > 4 else "")
         what = (f"{who} never predicted {len(missing)} of {len(label_names)} {plural(label_word)} on "
                 f"validation: {shown}")
-    tips = ["try a higher train.learning_rate or more train.epochs", *rare_label_knobs] if trained else [FINE_TUNE]
+    tips = ([FINE_TUNE] if not trained else [slower, *rare_label_knobs] if slower
+            else ["try a higher train.learning_rate or more train.epochs", *rare_label_knobs])
     return [Warning("never_predicted", f"{what}; {', '.join(tips)}, and check that the data holds the "
                     f"{plural(label_word)} you think (`workbench data`)")]
 
 
-def flat_scores(rows: Sequence[dict[str, Any]], who: str = "the tuned model", trained: bool = True) -> Warning | None:
-    """Scores (classifier probabilities) that barely vary across inputs."""
+def flat_scores(rows: Sequence[dict[str, Any]], who: str = "the tuned model", trained: bool = True,
+                fast: str | None = None, learning_rate: float | None = None) -> Warning | None:
+    """Scores (classifier probabilities) that barely vary across inputs. `fast`: why the rate was too high
+    (too_fast), where it was: the scores collapsed, and the advice is a lower rate."""
     scored = [r["scores"] for r in rows if isinstance(r.get("scores"), dict)]
     if len(scored) < 3:
         return None
@@ -123,8 +167,12 @@ def flat_scores(rows: Sequence[dict[str, Any]], who: str = "the tuned model", tr
     spread = max(statistics.pstdev(float(s[name]) for s in scored) for name in common)
     if spread >= FLAT_SCORES_STD:
         return None
-    return Warning("flat_scores", f"{who}'s scores barely vary across the {len(scored)} validation inputs "
-                   f"(largest per-label std {spread:.4f}): it answers about the same for every text; "
+    seen = (f"{who}'s scores barely vary across the {len(scored)} validation inputs (largest per-label std "
+            f"{spread:.4f}): ")
+    if fast is not None:
+        return Warning("flat_scores", seen + f"it collapsed to about the same answer for every text, and {fast}; "
+                       + lower_rate(learning_rate))
+    return Warning("flat_scores", seen + "it answers about the same for every text; "
                    + ("try a higher train.learning_rate or more steps" if trained else FINE_TUNE)
                    + ", and check that data.text_column holds the text")
 
@@ -194,7 +242,10 @@ def no_better_than_prior(prior: dict[str, float] | None, tuned: dict[str, float]
                    + ", and compare `workbench diff RUN` (column prior)")
 
 
-def loss_not_falling(losses: Sequence[float], learning_rate: float | None = None) -> Warning | None:
+def loss_not_falling(losses: Sequence[float], learning_rate: float | None = None,
+                     collapsed: bool = False) -> Warning | None:
+    """A training loss that did not fall (or became NaN). `collapsed`: the scores collapsed at a rate too
+    high (check), so the advice is a lower rate, not a higher one."""
     vals = [float(x) for x in losses if x is not None]
     if any(not math.isfinite(x) for x in vals):
         return Warning("loss_not_finite", "the training loss became NaN or infinite: lower train.learning_rate, "
@@ -206,6 +257,7 @@ def loss_not_falling(losses: Sequence[float], learning_rate: float | None = None
     if last < first * (1 - LOSS_FALL):
         return None
     rate = f" (now {learning_rate:g})" if learning_rate is not None else ""
+    advice = (f"the scores collapsed: {lower_rate(learning_rate)}" if collapsed
+              else f"raise train.learning_rate{rate} or train more steps")
     return Warning("loss_not_falling", f"the training loss did not fall: {first:.4f} over the first {k} logged "
-                   f"{plural('step', k)}, {last:.4f} over the last {k}; raise train.learning_rate{rate} or "
-                   "train more steps")
+                   f"{plural('step', k)}, {last:.4f} over the last {k}; {advice}")

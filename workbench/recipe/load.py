@@ -14,7 +14,7 @@ from typing import Any
 from workbench.errors import UserError
 from workbench.recipe import own_data, schema
 from workbench.recipe.schema import BY_NAME, SECTIONS, Knob
-from workbench.recipe.sections import Data, Eval, Fairness, Launch, Lora, Model, Quant, RecipeView, Sweep, Train, view_of
+from workbench.recipe.sections import Data, Eval, Fairness, Launch, Lora, Model, Quant, RecipeView, Sweep, Train, Tune, view_of
 from workbench.recipe.suggest import did_you_mean
 from workbench.textfile import read_text_file
 
@@ -82,6 +82,10 @@ class Recipe:
     @property
     def sweep(self) -> Sweep:
         return self.view.sweep
+
+    @property
+    def tune(self) -> Tune:
+        return self.view.tune
 
     @property
     def launch(self) -> Launch:
@@ -180,6 +184,9 @@ def recipe_from_dict(raw: dict[str, Any], *, path: Path | None = None, text: str
                     axes[key] = _resolve_axis(key, sweeping.check_axis(
                         key, val, functools.partial(_fail_at, fail, "sweep", key)), base_dir)
         elif isinstance(top_val, dict) and top_key not in BY_NAME:
+            if top_key == "tune" and isinstance(top_val.get("space"), dict):
+                # `train.learning_rate = "..."` in [tune.space] nests as the sweep's dotted keys do
+                top_val = {**top_val, "space": sweeping.flatten(top_val["space"])}
             if top_key not in SECTIONS:
                 raise fail(f"unknown section [{top_key}]{did_you_mean(top_key, SECTIONS, '[{}]')}", top_key)
             for key, val in top_val.items():

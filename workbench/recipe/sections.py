@@ -328,6 +328,45 @@ class Sweep:
         min=0, max=2**32 - 1)
 
 
+# A metric name as evaluations report it (f1_macro, accuracy, loss); which ones a task reports is its
+# own (workbench/tasks: metrics), checked with the recipe's task.
+_METRIC = Pattern(r"(|[a-z][a-z0-9_]*)", "empty or a metric name like f1_macro")
+
+
+@dataclass(frozen=True)
+class Tune:
+    """[tune]: `workbench tune`'s study (workbench/tune). `workbench run` reads none of these knobs: a
+    tuned recipe runs as it is, and a sweep cannot vary them (workbench/recipe/sweep.py)."""
+
+    # A budget in trials, not in time alone: the same recipe tuned twice asks as many trials.
+    trials: int = knob("int", 20, "How many trials the study runs (trial 0 is the recipe's own values, so the "
+        "study is never worse than not tuning); running workbench tune again on its group continues it up to "
+        "this many.", min=1, max=100000)
+    # Wall time as a second budget, for a shared GPU or a job's time limit; a trial running when it passes
+    # finishes (a half-trained trial says nothing).
+    timeout: int = knob("int", 0, "Seconds after which no new trial starts (running ones finish). 0: no limit.",
+        min=0, max=10**9)
+    # The checkpoint's metric is what a run keeps: tuning for the same one keeps the study and the runs agreeing.
+    metric: str = knob("str", "", "The validation metric the study optimises (e.g. f1_macro, accuracy; one the "
+        "task's evaluation reports); lower is better for loss-like metrics, else higher. Empty: "
+        "train.best_metric.", pattern=_METRIC)
+    # Seeded so a study re-run from scratch asks the same trials (the runs' own seed is train.seed).
+    seed: int = knob("int", 0, "Seed of the sampler (Optuna's TPE): the same seed asks the same trials.",
+        min=0, max=2**32 - 1)
+    # Most bad trials show by their first epochs; stopping them early is most of a study's savings.
+    pruner: str = knob("choice", "median", "Which trials stop early, judged on each epoch's validation metric. "
+        "median: one whose best so far is below the median of the completed trials at the same epoch; hyperband: "
+        "successive halving over the recipe's epochs; none: every trial runs to its end. With a pruner on, every "
+        "trial runs the recipe's epochs (train.epochs cannot be searched).", choices=("median", "hyperband", "none"))
+    # Strings, so one table says ranges and lists alike and the same text works as --space KEY=SPEC.
+    space: dict[str, str] = knob("str_map", {}, "The search space: knob = \"LO..HI\" (a range; log scale for "
+        "rates and decay, or a range of 100x or more; an int knob draws ints) or \"a,b,c\" (a list of values), "
+        "e.g. { \"train.learning_rate\" = \"1e-5..1e-3\", \"lora.r\" = \"4,8,16\" }. Empty: the task's "
+        "default space for the method (learning rate, LoRA rank, alpha and dropout, warm-up as a share, class "
+        "weights; epochs with tune.pruner = none). Each range widens to hold the recipe's own value (trial 0). "
+        "--space KEY=SPEC adds to it.")
+
+
 @dataclass(frozen=True)
 class Launch:
     """[launch]: where and how a run trains (each is also a `workbench run` flag: --target, --gpus, --partition, ...)."""
@@ -408,6 +447,7 @@ class RecipeView:
     eval: Eval = dataclasses.field(default_factory=Eval)
     fairness: Fairness = dataclasses.field(default_factory=Fairness)
     sweep: Sweep = dataclasses.field(default_factory=Sweep)
+    tune: Tune = dataclasses.field(default_factory=Tune)
     launch: Launch = dataclasses.field(default_factory=Launch)
 
 

@@ -38,7 +38,7 @@ from workbench.recipe.suggest import did_you_mean
 # they go (a sweep is one group on one target). Nor can it vary the knobs declared `judged_on` (the rows
 # the runs are scored on) or a knob in runs of a method that does not read it (`Knob.methods`).
 NOT_SWEPT = ("name", "group", "seeds", "methods", "description", "task", "model.method", "train.seed")
-NOT_SWEPT_SECTIONS = ("sweep", "launch")
+NOT_SWEPT_SECTIONS = ("sweep", "tune", "launch")
 RANGE_KEYS = {"min", "max", "log"}
 # The knobs that pick the training rows. Without a validation file or split the validation rows are
 # held out of those rows, so varying one varies what the trials are judged on too.
@@ -89,6 +89,7 @@ def check_axis(name: str, value: Any, fail: Callable[[str], Exception], where: s
     if name in NOT_SWEPT or knob.section in NOT_SWEPT_SECTIONS:
         why = ("use seeds = [...] or --seeds" if name in ("seeds", "train.seed") else "use methods = [...]"
                if name == "model.method" else "one group runs on one target" if knob.section == "launch"
+               else "a sweep is no study: `workbench tune` reads them" if knob.section == "tune"
                else "it names or groups the runs")
         raise fail(f"{where} key {name} cannot be swept (a sweep varies training knobs; {why})")
     if knob.judged_on:

@@ -27,7 +27,7 @@ CREATE TABLE IF NOT EXISTS runs (
     model             VARCHAR,
     method            VARCHAR,
     target            VARCHAR,      -- local | ssh:HOST | slurm:HOST | pbs:HOST
-    status            VARCHAR,      -- queued | running | completed | failed | interrupted | cancelled
+    status            VARCHAR,      -- queued | running | completed | failed | interrupted | cancelled | pruned
     created_at        TIMESTAMP,
     started_at        TIMESTAMP,
     ended_at          TIMESTAMP,

@@ -39,6 +39,7 @@ def check_recipe(recipe: Recipe) -> None:
     cls = task_class(recipe.task)
     cls.check_recipe(recipe.view, fail)
     check_targets(recipe.view.eval.targets, recipe.task, cls.metrics, fail)
+    check_tune_metric(recipe.view.tune.metric, recipe.task, cls.metrics, fail)
 
 
 def check_targets(targets: dict[str, float], task: str, metrics: tuple[str, ...], fail) -> None:
@@ -47,6 +48,16 @@ def check_targets(targets: dict[str, float], task: str, metrics: tuple[str, ...]
     if wrong:
         raise fail(f"eval.targets: {wrong[0]!r} is no metric of task {task} (expected one of "
                    f"{', '.join(sorted(metrics))})", "eval", "targets")
+
+
+def check_tune_metric(metric: str, task: str, metrics: tuple[str, ...], fail) -> None:
+    """tune.metric, when given, is a metric the task's evaluation reports (not a count like examples)."""
+    from workbench.recipe.metric_names import NEUTRAL_METRICS
+
+    judged = [m for m in metrics if m not in NEUTRAL_METRICS]
+    if metric and metric not in judged:
+        raise fail(f"tune.metric = {metric!r} is no metric of task {task} (expected one of "
+                   f"{', '.join(sorted(judged))})", "tune", "metric")
 
 
 def load_splits(values: dict[str, Any]):

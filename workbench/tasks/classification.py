@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -43,6 +43,9 @@ from workbench.tasks.base import (
 from workbench.tasks.exported import CardText, InferenceCode, Serving, as_python
 from workbench.tasks.mistakes import Judged, Mistake, line_of, rounded
 
+if TYPE_CHECKING:
+    from optuna.distributions import BaseDistribution
+
 
 class ClassificationTask:
     kind: ClassVar[str] = "classification"
@@ -69,6 +72,14 @@ class ClassificationTask:
         # With eval.tune_thresholds every model gets its own, tuned alike on the validation rows
         # ({"base": [...], "tuned": [...]}), so each base-vs-tuned delta compares like with like.
         self.tuned_thresholds: dict[str, list[float]] = {}
+
+    @staticmethod
+    def default_tune_space(method: str) -> dict[str, BaseDistribution]:
+        """`workbench tune`'s space when the recipe gives none (tasks/tune_space.py): the shared ranges,
+        and class weights, which this task's loss reads."""
+        from workbench.tasks.tune_space import shared_space
+
+        return dict(shared_space(method, class_weights=True))
 
     @staticmethod
     def model_head(recipe: RecipeView) -> ModelHead:

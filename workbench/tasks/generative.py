@@ -13,7 +13,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from workbench import rundir
 from workbench.data.profile import ProfileRows
@@ -23,6 +23,9 @@ from workbench.models.tiny import DECODERS
 from workbench.recipe.sections import RecipeView, view_of
 from workbench.tasks.base import Fail, ModelHead, Scored, TrainingData, write_rows
 from workbench.tasks.exported import CardText, InferenceCode, Serving
+
+if TYPE_CHECKING:
+    from optuna.distributions import BaseDistribution
 
 IGNORE = -100  # label id the loss skips (prompt and padding tokens)
 # data.* keys of tables and templates: classification reads most of them; a generative task names those it reads
@@ -74,6 +77,14 @@ class GenerativeTask(ABC):
     def __init__(self, values: dict[str, Any]):
         self.values = values
         self.recipe = view_of(values)  # the same values, typed (workbench/recipe/sections.py)
+
+    @staticmethod
+    def default_tune_space(method: str) -> dict[str, BaseDistribution]:
+        """`workbench tune`'s space when the recipe gives none (tasks/tune_space.py): the shared ranges over
+        fewer epochs (each is a large model's pass, scored by generation)."""
+        from workbench.tasks.tune_space import GENERATIVE_EPOCHS, shared_space
+
+        return dict(shared_space(method, epochs=GENERATIVE_EPOCHS))
 
     # --- what a subclass supplies ----------------------------------------------------------------
     @abstractmethod

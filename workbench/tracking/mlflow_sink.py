@@ -45,7 +45,7 @@ ARTIFACT_ROOT = "mlartifacts"    # a sqlite store's artifacts: beside its databa
 MAX_PARAM = 6000                 # MLflow's limit on a param value (characters)
 BATCH_METRICS = 1000             # MLflow's limit on metrics per log_batch call
 BATCH_PARAMS = 100
-STATUS = {"completed": "FINISHED", "failed": "FAILED", "interrupted": "KILLED", "cancelled": "KILLED"}
+STATUS = {"completed": "FINISHED", "failed": "FAILED", "interrupted": "KILLED", "cancelled": "KILLED", "pruned": "KILLED"}
 _KEY_CHARS = re.compile(r"[^\w\-. /:]")  # what MLflow allows in a metric / param name
 
 

@@ -11,6 +11,10 @@ from workbench.recipe import Recipe
 from workbench.train.resume import Resume
 
 
+class Pruned(Exception):
+    """A tune trial its study's pruner stopped (train/prune.py): the run ends `pruned`, this its reason."""
+
+
 @dataclass
 class RunContext:
     run_dir: Path

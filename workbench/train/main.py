@@ -17,9 +17,11 @@ from pathlib import Path
 from workbench import rundir
 from workbench.errors import UserError
 from workbench.events import LIMIT_ENV, EventWriter, event_line_limit
+from workbench.train.context import Pruned
 from workbench.train.resume import earlier_events, plan
 
 EXIT_COMPLETED, EXIT_FAILED, EXIT_INTERRUPTED = rundir.EXIT_COMPLETED, rundir.EXIT_FAILED, rundir.EXIT_INTERRUPTED
+EXIT_PRUNED = rundir.EXIT_PRUNED
 
 
 class Interrupted(BaseException):
@@ -111,6 +113,8 @@ def main(argv: list[str]) -> int:
         status, code = "completed", EXIT_COMPLETED
     except (Interrupted, KeyboardInterrupt) as e:
         status, error, code = "interrupted", f"stopped by {e.args[0] if e.args else 'SIGINT'}", EXIT_INTERRUPTED
+    except Pruned as e:  # a tune trial its pruner stopped (train/prune.py): final, not a failure
+        status, error, code = "pruned", str(e), EXIT_PRUNED
     except UserError as e:
         error = str(e)
         writer.emit("log", level="error", message=error)

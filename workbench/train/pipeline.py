@@ -202,7 +202,8 @@ def record_guardrails(ctx: RunContext, splits: Splits, base: Scored | None, tune
         support={n: m.get("support", 0) for n, m in tuned.labels.items()},
         base=base.aggregates if base is not None else None, tuned=tuned.aggregates,
         prior=prior_at.aggregates if prior_at is not None else None, tuned_at=at.aggregates,
-        metric=ctx.recipe.train.best_metric, losses=losses, learning_rate=ctx.recipe.train.learning_rate, who=who)
+        metric=ctx.recipe.train.best_metric, losses=losses, learning_rate=ctx.recipe.train.learning_rate, who=who,
+        method=ctx.recipe.model.method)
     for w in found:
         ctx.log(w.message, level="warning")
     ctx.emit("warnings", items=[w.as_dict() for w in found])

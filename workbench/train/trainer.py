@@ -11,7 +11,7 @@ from typing import Any
 
 from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, TrainingArguments
 
-from workbench import faults
+from workbench import faults, rundir
 from workbench.events import EventWriter
 from workbench.recipe.sections import RecipeView
 
@@ -105,6 +105,13 @@ def scheduler_kwargs(recipe: RecipeView) -> dict[str, Any]:
         return {}
     return {"factor": recipe.train.plateau_factor, "patience": recipe.train.plateau_patience,
             "mode": "min" if recipe.train.best_metric == "loss" else "max"}
+
+
+class EndsRun(TrainerCallback):
+    """A callback that may stop training for good (a tune trial's pruner: train/prune.py): `ending` is
+    what `train_and_summarize` raises once training returned and its summary is recorded."""
+
+    ending: BaseException | None = None
 
 
 class EventsCallback(TrainerCallback):
@@ -212,6 +219,11 @@ def build_trainer(model, tokenizer, recipe: RecipeView, run_dir: Path, writer: E
     if recipe.train.early_stopping_patience > 0:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=recipe.train.early_stopping_patience,
                                                early_stopping_threshold=recipe.train.early_stopping_threshold))
+    tune = rundir.read_run_meta(run_dir).get("tune")
+    if tune:  # a trial of `workbench tune`: its pruner may stop it (Optuna is loaded for such runs only)
+        from workbench.train.prune import PruningCallback
+
+        callbacks.append(PruningCallback(tune, writer, best_metric=recipe.train.best_metric, world_size=world_size))
     trainer = RunTrainer(model=model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset,
                          data_collator=data_collator, processing_class=tokenizer, compute_metrics=compute_metrics,
                          compute_loss_func=compute_loss, callbacks=callbacks)
@@ -253,6 +265,9 @@ def train_and_summarize(trainer: Trainer, ctx) -> None:
              train_seconds=events.train_seconds, trainer_samples_per_s=out.metrics.get("train_samples_per_second"),
              train_steps=trainer.state.global_step, peak_mem_bytes=peak, peak_mem_kind=kind,
              optimizer=getattr(optim, "value", optim))
+    for c in trainer.callback_handler.callbacks:
+        if isinstance(c, EndsRun) and c.ending is not None:
+            raise c.ending
 
 
 def weights_origin(trainer: Trainer) -> tuple[int, float]:

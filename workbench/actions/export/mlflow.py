@@ -17,12 +17,10 @@ from pathlib import Path
 from workbench.actions.lifecycle import annotate
 from workbench.actions.refs import resolve_run, run_dir_of
 from workbench.errors import UserError
-from workbench.events import END_STATUSES
+from workbench.events import FINAL_STATUSES
 from workbench.store import read
 from workbench.store.db import connect
 from workbench.tracking import mlflow_sink
-
-ENDED = (*END_STATUSES, "cancelled")  # a stop or the scheduler ends a run cancelled
 
 
 @dataclass(frozen=True)
@@ -48,7 +46,7 @@ def runs_to_send(store: Path, refs: Sequence[str]) -> list[tuple[str, str]]:
         for ref in refs:
             run_id = resolve_run(con, ref)
             status = read.run_status(con, run_id)
-            if status not in ENDED:
+            if status not in FINAL_STATUSES:
                 raise UserError(f"run {run_id} is {status}: export-mlflow sends runs that ended (a run logging "
                                 "live has train.report_to = [\"mlflow\"])")
             if run_id not in [r for r, _ in runs]:

@@ -23,10 +23,12 @@ from textual_plotext import PlotextPlot
 
 from workbench.actions.comparable import ALL_RUNS, SWEEP, Comparable, comparable
 from workbench.actions.curves import EVAL_PREFIX, Curves, available_metrics, read_curves
+from workbench.actions.trials import StudyTrials, read_trials
 from workbench.console import AGGREGATES, STATUS_STYLE
 from workbench.store import read
 from workbench.store.schema import LOWER_IS_BETTER
 from workbench.tui.widgets.run_tables import best_cell, mean_std_text, status_cell
+from workbench.tui.widgets.study_view import STUDY_POLL_S, StudyLoaded, is_live, show_study
 from workbench.tui.widgets.table import Table
 from workbench.tui.widgets.tabs import TAB_BINDINGS, TabCycling
 from workbench.tui.worker_errors import ReportsWorkerErrors
@@ -93,6 +95,8 @@ class CompareScreen(TabCycling, ReportsWorkerErrors, Screen):
         self.ranking: read.Ranking | None = None
         self.knob = 0  # the sweep knob the plot's x axis shows
         self.curves: Curves | None = None  # the Curves tab's series, as read
+        self.study_group: str | None = None  # the one group of every compared run, asked once whether it is a study
+        self.study: StudyTrials | None = None  # that group's tune study, as last read (None: no study)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -217,6 +221,11 @@ class CompareScreen(TabCycling, ReportsWorkerErrors, Screen):
         self._show_labels(c, how, groups)
         self.ranking = how.ranking
         self._show_sweep()
+        whole = next((g for g, members in c.groups.items() if len(members) == len(self.run_ids)), None)
+        if whole is not None and self.study_group is None:  # one group: a tune study's trials, live while they run
+            self.study_group = whole
+            self._load_study(whole, None)
+            self.set_interval(STUDY_POLL_S, self._tick_study)
 
         params = self.query_one("#params-table", DataTable)
         self._columns(params, f"differ: {len(how.shown)} of {len(c.params)}", c.status, [])
@@ -235,6 +244,30 @@ class CompareScreen(TabCycling, ReportsWorkerErrors, Screen):
                          status_cell(c.status.get(rid), None, c.targets_met.get(rid)),
                          r.get("method") or "—", r.get("target") or "—", r.get("group_id") or "", key=rid)
 
+    @work(thread=True, exclusive=True, group="compare-study", exit_on_error=False)
+    def _load_study(self, group: str, before: StudyTrials | None) -> None:
+        """The group's tune study from its journal; the importances computed again only when more trials
+        completed since `before` (fANOVA fits a forest)."""
+        known = before.importances if before is not None else None
+        self.post_message(StudyLoaded(read_trials(self.app.store, group, known=known)))
+
+    def _tick_study(self) -> None:
+        """Re-read the study while it has trials running (a read under way is left to finish)."""
+        s = self.study
+        if s is None or not is_live(s) or not self.is_current:
+            return
+        if any(w.group == "compare-study" and w.node is self and not w.is_finished for w in self.workers):
+            return
+        self._load_study(s.group, s)
+
+    @on(StudyLoaded)
+    def _study_loaded(self, message: StudyLoaded) -> None:
+        self.study = message.study
+        if message.study is not None:
+            self._show_sweep()
+            if self.comparison is not None and self.comparable is not None:
+                self._show_summary(self.comparison, self.comparable)
+
     def _show_sweep(self) -> None:
         """One sweep's trials ranked by train.best_metric (mean ± std over seeds), and the metric plotted
         against one knob (k: the next one): each trial a point, each value's mean a line. Runs of no
@@ -244,6 +277,9 @@ class CompareScreen(TabCycling, ReportsWorkerErrors, Screen):
         summary = self.query_one("#sweep-summary", Static)
         table = self.query_one("#trials-table", DataTable)
         plot = self.query_one("#sweep-plot", PlotextPlot)
+        if self.study is not None:  # a tune study: its trials and optimization history (widgets/study_view.py)
+            show_study(self.study, summary, table, plot, self.short)
+            return
         table.clear(columns=True)
         plot.plt.clear_data()
         plot.plt.clear_figure()
@@ -298,14 +334,14 @@ class CompareScreen(TabCycling, ReportsWorkerErrors, Screen):
         table.display = table.row_count > 0
 
     def action_cycle_knob(self) -> None:
-        if self.ranking is not None:
+        if self.ranking is not None and self.study is None:
             self.knob += 1
             self._show_sweep()
             self.query_one("#compare-tabs", TabbedContent).active = "tab-sweep"
 
     def _show_summary(self, c: read.Comparison, how: Comparable) -> None:
         t = Text()
-        t.append(how.line, style="bold")
+        t.append(self.study.compared_line(len(self.run_ids)) if self.study is not None else how.line, style="bold")
         t.append(f"\nsplit {self.split} · best of each row underlined")
         for group, (mean, std, n) in sorted(how.mean_std(c, "f1_micro").items()):
             t.append(f"\n{'these runs' if group == ALL_RUNS else f'group {group}'}: f1_micro "

@@ -208,7 +208,7 @@ class EditorScreen(ReportsWorkerErrors, Screen):
                     with FieldScroll(classes="fields"):
                         for knob in (k for k in schema.KNOBS if k.section == section):
                             yield KnobField(knob)
-            with TabPane("data stats", id=DATA_PANE):
+            with TabPane("stats", id=DATA_PANE):
                 with VerticalScroll(id="data-scroll"):
                     yield Static("The recipe's data, as edited, is profiled when this tab opens", id="data-status")
                     yield Static("", id="data-profile")

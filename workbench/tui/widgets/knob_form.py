@@ -11,6 +11,7 @@ A required knob (`required=True`) left empty is an error of its field; a check a
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from typing import Any, cast
 
@@ -73,7 +74,9 @@ def parse_field(knob: Knob, text: str) -> Coerced:
         return schema.coerce(knob, text.strip())
     if knob.kind in ("str_map", "float_map"):
         out: dict[str, Any] = {}
-        for part in (p.strip() for p in text.split(",")):
+        # a str_map's value may hold commas (tune.space's "lora.r=4,8,16"): a part starts at a name=
+        parts = re.split(r",(?=[^,=]*=)", text) if knob.kind == "str_map" else text.split(",")
+        for part in (p.strip() for p in parts):
             if not part:
                 continue
             label, eq, column = part.partition("=")

@@ -52,7 +52,6 @@ class RunTable(Table):
         self._widths_changed()
 
 
-FINAL_STATUSES = ("completed", "failed", "interrupted", "cancelled")
 
 
 def status_cell(status: str | None, warnings: list[str] | None = None, targets_met: bool | None = None) -> Text:
