@@ -48,6 +48,7 @@ def test_every_route_refuses_a_request_without_the_token_or_with_a_wrong_one(ser
         with urllib.request.urlopen(s.url, timeout=30) as r:
             assert r.status == 200 and "textual-terminal" in r.read().decode()
             set_cookie = r.headers["Set-Cookie"]
+            assert r.headers["Referrer-Policy"] == "no-referrer"  # the page's fetches elsewhere (its font) carry no token
         assert set_cookie.startswith(f"{cookie}={s.token};") and "HttpOnly" in set_cookie
         assert status_of(s.base + "/static/js/textual.js", {"Cookie": f"{cookie}={s.token}"}) == 200
         # Another site's page cannot drive the app with the user's cookie.

@@ -67,8 +67,10 @@ def require_token(token: str, port: int) -> Middleware:
         if origin is not None and origin.split("://", 1)[-1] != request.host:
             raise web.HTTPForbidden(text="workbench serve: a page of another site\n")
         response = await handler(request)
-        if matches(in_url) and not response.prepared:
-            response.set_cookie(cookie, token, httponly=True, samesite="Strict", path="/")
+        if not response.prepared:  # a websocket's handshake has gone out already
+            response.headers["Referrer-Policy"] = "no-referrer"  # the page's URL holds the token: never sent on
+            if matches(in_url):
+                response.set_cookie(cookie, token, httponly=True, samesite="Strict", path="/")
         return response
 
     return middleware
