@@ -253,7 +253,8 @@ def test_a_deleted_event_file_is_said_once_by_a_feed_and_noted_once_by_ingestion
     ({"returncode": 0}, "completed", "the trainer exited with code 0 (completed)"),
     ({"returncode": 1}, "failed", "the trainer exited with code 1 (failed)"),
     ({"returncode": 130}, "interrupted", "the trainer exited with code 130 (interrupted)"),
-    ({"returncode": 3}, "failed", "the trainer exited with code 3 without an end event; see train.log"),
+    ({"returncode": 3}, "pruned", "the trainer exited with code 3 (pruned)"),  # rundir.EXIT_PRUNED: a tune trial
+    ({"returncode": 4}, "failed", "the trainer exited with code 4 without an end event; see train.log"),
     ({"returncode": -9, "signal": "SIGKILL"}, "failed", "the trainer was killed by SIGKILL"),
 ])
 def test_a_run_whose_event_file_was_deleted_ends_by_its_exit_code_saying_what_is_left(run_dir, exit_rec, status, how):

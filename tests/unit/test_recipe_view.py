@@ -120,7 +120,8 @@ def flat_lookups(tree: ast.AST) -> int:
     found = 0
     for node in ast.walk(tree):
         key = None
-        if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
+        # reads only: a dict keyed by knob names being filled (a search space) is no lookup
+        if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load) and isinstance(node.slice, ast.Constant):
             key = node.slice.value
             name = node.value.id if isinstance(node.value, ast.Name) else ""
         elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get"
