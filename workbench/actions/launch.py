@@ -224,11 +224,17 @@ def plan_sweep(plan: RunPlan) -> Sweep:
         if recipe.launch.gpus > 0:
             raise UserError(f"--parallel {parallel} with launch.gpus = {recipe.launch.gpus}: concurrent runs would "
                             "share the same GPUs; run them one after another (or on a cluster, as a job array)")
-        cores = os.cpu_count() or 1
-        if parallel * recipe.launch.processes > cores:
-            raise UserError(f"--parallel {parallel}: {parallel} runs of {recipe.launch.processes} process(es) "
-                            f"need {parallel * recipe.launch.processes} cores; this machine has {cores}")
+        check_cores(parallel, recipe.launch.processes, "runs")
     return Sweep(kind, group, recipes, describe_sweep(recipe, plan.variants))
+
+
+def check_cores(parallel: int, processes: int, what: str) -> None:
+    """`parallel` local CPU runs (or tune trials: `what`) of `processes` process(es) each fit this machine's
+    cores, each on its own; else UserError."""
+    cores = os.cpu_count() or 1
+    if parallel * processes > cores:
+        raise UserError(f"--parallel {parallel}: {parallel} {what} of {processes} process(es) "
+                        f"need {parallel * processes} cores; this machine has {cores}")
 
 
 def start_run(plan: RunPlan, *, on_step: OnStep | None = None) -> Started:

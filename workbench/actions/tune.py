@@ -112,6 +112,7 @@ def plan_tune(store: Path, recipe_ref: str, *, overrides: Sequence[str] = (), sp
     """Check the recipe `recipe_ref` names with its overrides (its data and model source too: preflight),
     its search space ([tune.space], `space`: KEY=LO..HI / KEY=a,b,c; else the task's default) and the
     workers: `parallel` local trials side by side, each on its own cores, or on its own GPU(s)."""
+    from workbench.actions.launch import check_cores
     from workbench.actions.validate import preflight
     from workbench.store.db import runs_root
     from workbench.tune import study as tune_study
@@ -135,10 +136,7 @@ def plan_tune(store: Path, recipe_ref: str, *, overrides: Sequence[str] = (), sp
     gpus = visible_gpus()
     devices = assign_devices(parallel, gpus, recipe.launch.gpus)
     if not gpus:
-        cores = os.cpu_count() or 1
-        if parallel * recipe.launch.processes > cores:
-            raise UserError(f"--parallel {parallel}: {parallel} trials of {recipe.launch.processes} process(es) "
-                            f"need {parallel * recipe.launch.processes} cores; this machine has {cores}")
+        check_cores(parallel, recipe.launch.processes, "trials")
     out = check_output(output or Path.cwd() / f"{recipe.name}.tuned.toml")
     tuned = recipe.tune
     name = group or recipe.view.group or f"{recipe.name}-tune-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -225,7 +223,7 @@ def worker_log(plan: TunePlan, i: int) -> Path:
     return plan.storage.with_name(f"{plan.group}.worker{i}.log")
 
 
-def _line(trial, metric: str) -> TrialLine:
+def _line(trial) -> TrialLine:
     state = {"COMPLETE": "completed", "PRUNED": "pruned"}.get(trial.state.name, "failed")
     return TrialLine(trial.number, dict(trial.params), trial.value, state, trial.user_attrs.get("run_id"),
                      trial.user_attrs.get("why"))
@@ -266,7 +264,7 @@ def follow_tune(tuning: Tuning, on_trial: Callable[[TrialLine], None],
         for t in finished:
             told.add(t.number)
             open_runs.discard(t.user_attrs.get("run_id"))
-            on_trial(_line(t, plan.metric))
+            on_trial(_line(t))
         if not running:
             break
         time.sleep(POLL_S)
@@ -276,7 +274,7 @@ def follow_tune(tuning: Tuning, on_trial: Callable[[TrialLine], None],
     # A worker killed mid-trial leaves its trial running: settle this tune's own (never another tune's of
     # the same group, whose workers may still run them).
     for number in settle_own(study, runs, {w.pid for w in tuning.workers}):
-        on_trial(_line(study.get_trials(deepcopy=False)[number], plan.metric))
+        on_trial(_line(study.get_trials(deepcopy=False)[number]))
 
 
 def stop_tune(tuning: Tuning, *, forced: Callable[[], bool] = lambda: False) -> bool:

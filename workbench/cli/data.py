@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import argparse
 
-from workbench.cli.parsing import Subparsers, command
+from workbench.cli.parsing import Subparsers, command, set_flag
 
 
 def register(sub: Subparsers) -> None:
     sp = command(sub, "data", "Look at a recipe's data before training: per split, rows, label distribution, token lengths "
                  "(with the recipe's tokenizer; rows model.max_length truncates), duplicate texts and train leakage.", _data)
     sp.add_argument("recipe", help="recipe .toml file, or a shipped recipe's name (e.g. demo/encoder_multilabel)")
-    sp.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                    help="override a recipe value (repeatable), e.g. --set data.validation_fraction=0.1")
+    set_flag(sp, "data.validation_fraction=0.1")
     sp.add_argument("--json", action="store_true", help="print the profile as one JSON object")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from workbench.cli.parsing import Subparsers, command, store_of
+from workbench.cli.parsing import Subparsers, command, set_flag, store_of
 
 
 def register(sub: Subparsers) -> None:
@@ -15,8 +15,7 @@ def register(sub: Subparsers) -> None:
                     "tiny:<arch>")
     sp.add_argument("recipe", nargs="?", help="the recipe whose data (validation and test splits) to score on; "
                     "default for a run: its own recipe")
-    sp.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                    help="override a recipe value (repeatable), e.g. --set data.test_file=new.csv")
+    set_flag(sp, "data.test_file=new.csv")
     sp.add_argument("--name", help="name of the evaluation run (default: the recipe's name + '-eval')")
     sp.add_argument("--quiet", action="store_true", help="no live progress; print the result only")
 

@@ -38,6 +38,14 @@ def command(sub: Subparsers, name: str, help: str, handler: Handler) -> argparse
     return sp
 
 
+def set_flag(sp: argparse.ArgumentParser, example: str | None = None, *, metavar: str = "SECTION.KEY=VALUE",
+             help: str | None = None) -> None:
+    """--set SECTION.KEY=VALUE (repeatable, into `args.overrides`): a recipe value overridden, as every command
+    that loads a recipe takes it; `example` shows one in the help."""
+    text = help or (f"override a recipe value (repeatable), e.g. --set {example}" if example else None)
+    sp.add_argument("--set", dest="overrides", action="append", default=[], metavar=metavar, help=text)
+
+
 def launch_flags(sp: argparse.ArgumentParser) -> None:
     """Every [launch] knob as a flag (--target, --gpus, --partition, ...), from the one schema."""
     from workbench.recipe.schema import knobs_in

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from workbench.cli.parsing import RUN_HELP, Subparsers, command, store_of
+from workbench.cli.parsing import RUN_HELP, Subparsers, command, set_flag, store_of
 
 
 def register(sub: Subparsers) -> None:
@@ -25,9 +25,8 @@ def register(sub: Subparsers) -> None:
                     "or the JSON lines")
     sp.add_argument("--batch-size", type=int, default=None)
     sp.add_argument("--text-column", metavar="NAME", help="the input's text column, when it is not the training data's")
-    sp.add_argument("--set", dest="overrides", action="append", default=[], metavar="data.KEY=VALUE",
-                    help="how the input is read, when it differs from the training data: data.text_column, "
-                    "data.text_template, data.id_column, data.format, data.label_* (repeatable)")
+    set_flag(sp, metavar="data.KEY=VALUE", help="how the input is read, when it differs from the training data: "
+             "data.text_column, data.text_template, data.id_column, data.format, data.label_* (repeatable)")
 
 
 def _predict(args: argparse.Namespace) -> int:

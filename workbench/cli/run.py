@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from workbench.cli.parsing import Subparsers, command, launch_flags
+from workbench.cli.parsing import Subparsers, command, launch_flags, set_flag
 from workbench.errors import UserError
 
 
@@ -15,8 +15,7 @@ def register(sub: Subparsers) -> None:
                     "demo/encoder_multilabel); or --from RUN")
     sp.add_argument("--from", dest="from_run", metavar="RUN", help="start from this run's frozen recipe (run id, "
                     "unique prefix or suffix, or 'last'; its description says where it came from); --set changes it")
-    sp.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                    help="override a recipe value (repeatable), e.g. --set lora.r=32")
+    set_flag(sp, "lora.r=32")
     sp.add_argument("--detach", action="store_true", help="start the run and return at once (`workbench attach` follows it)")
     sp.add_argument("--dry-run", action="store_true", help="validate and print the exact command or batch script; "
                     "start nothing")

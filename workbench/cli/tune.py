@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from workbench.cli.parsing import Subparsers, command, store_of
+from workbench.cli.parsing import Subparsers, command, set_flag, store_of
 
 if TYPE_CHECKING:
     from workbench.actions.tune import TrialLine, Tuning
@@ -18,8 +18,7 @@ def register(sub: Subparsers) -> None:
     sp = command(sub, "tune", "Search the recipe's knobs for the best model within a budget (Optuna: TPE, pruning "
                  "by epoch); each trial is a run of one group; the best trial's recipe is written at the end.", _tune)
     sp.add_argument("recipe", help="a recipe file or a shipped recipe's name")
-    sp.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                    help="override a recipe value (repeatable), e.g. --set train.epochs=5")
+    set_flag(sp, "train.epochs=5")
     sp.add_argument("--space", action="append", default=[], metavar="KEY=LO..HI|KEY=a,b,c",
                     help="a knob to search (repeatable; adds to [tune.space]): a range (log scale for rates) or a "
                     "list of values, e.g. --space train.learning_rate=1e-5..1e-3 --space lora.r=8,16,32")

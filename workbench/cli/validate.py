@@ -6,13 +6,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from workbench.cli.parsing import Subparsers, command
+from workbench.cli.parsing import Subparsers, command, set_flag
 
 
 def register(sub: Subparsers) -> None:
     sp = command(sub, "validate", "Check recipes (schema, data files, model source) without running them.", _validate)
     sp.add_argument("recipes", nargs="+", help="recipe .toml files, or shipped recipes' names")
-    sp.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    set_flag(sp)
 
     sp = command(sub, "schema", "Print the recipe reference (every knob: type, range, default, help).", _schema)
     sp.add_argument("--markdown", action="store_true")

@@ -108,13 +108,22 @@ def too_fast(losses: Sequence[float], learning_rate: float | None, method: str |
     vals = [float(x) for x in losses if x is not None]
     if any(not math.isfinite(x) for x in vals):
         return "the training loss became NaN or infinite"
-    if len(vals) < 2:
+    ends = loss_ends(vals)
+    if ends is None:
         return None
-    k = max(1, len(vals) // 4)
-    first, last = statistics.fmean(vals[:k]), statistics.fmean(vals[-k:])
+    _k, first, last = ends
     if last > first * (1 + LOSS_FALL):
         return f"the training loss rose ({first:.4f} → {last:.4f})"
     return None
+
+
+def loss_ends(vals: Sequence[float]) -> tuple[int, float, float] | None:
+    """(k, the mean of the first k losses, the mean of the last k), k a quarter of them: how the training
+    loss moved (too_fast, loss_not_falling); None for fewer than 2."""
+    if len(vals) < 2:
+        return None
+    k = max(1, len(vals) // 4)
+    return k, statistics.fmean(vals[:k]), statistics.fmean(vals[-k:])
 
 
 def lower_rate(learning_rate: float | None, why: str = "") -> str:
@@ -250,10 +259,10 @@ def loss_not_falling(losses: Sequence[float], learning_rate: float | None = None
     if any(not math.isfinite(x) for x in vals):
         return Warning("loss_not_finite", "the training loss became NaN or infinite: lower train.learning_rate, "
                        "keep train.max_grad_norm on, or use model.precision = \"bf16\" / \"fp32\" instead of fp16")
-    if len(vals) < 2:
+    ends = loss_ends(vals)
+    if ends is None:
         return None
-    k = max(1, len(vals) // 4)
-    first, last = statistics.fmean(vals[:k]), statistics.fmean(vals[-k:])
+    k, first, last = ends
     if last < first * (1 - LOSS_FALL):
         return None
     rate = f" (now {learning_rate:g})" if learning_rate is not None else ""

@@ -52,11 +52,11 @@ def search_space(recipe: Recipe, given: Sequence[str] = ()) -> Space:
 
         fails = dict.fromkeys(space, in_default)
     for name, spec in recipe.tune.space.items():
-        line = _line_of(recipe, name)
         where = f"tune.space {name} = {spec!r}"
 
-        def in_recipe(message: str, where: str = where, line: int | None = line) -> UserError:
-            return UserError(f"{where}: {message}", path=recipe.path, line=line)
+        def in_recipe(message: str, where: str = where, name: str = name) -> UserError:
+            # the file is read for its line only when there is an error to point at
+            return UserError(f"{where}: {message}", path=recipe.path, line=_line_of(recipe, name))
 
         space[name], fails[name] = _clocked(name, pruner, distribution(name, spec, method, in_recipe), in_recipe), in_recipe
     for item in given:

@@ -52,8 +52,6 @@ class RunTable(Table):
         self._widths_changed()
 
 
-
-
 def status_cell(status: str | None, warnings: list[str] | None = None, targets_met: bool | None = None) -> Text:
     """The status in its colour, with `⚠N` when N guardrails fired (the run learned little or nothing),
     `T✓` / `T✗` when it met / missed its eval.targets."""
